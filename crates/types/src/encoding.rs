@@ -1,0 +1,56 @@
+//! Canonical encoding: borsh, which has exactly one byte string per value, so what is signed or
+//! hashed on one machine is bit-identical on every other. Decoding from untrusted bytes always
+//! goes through [`decode_bounded`].
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("input is {actual} bytes, the limit is {limit} bytes")]
+    TooLarge { actual: usize, limit: usize },
+    #[error("malformed encoding: {0}")]
+    Malformed(String),
+}
+
+/// The canonical bytes of `value`.
+pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).expect("borsh encoding into a Vec cannot fail")
+}
+
+/// Decode `bytes` as a `T`, refusing input longer than `limit` bytes and any trailing bytes.
+/// Borsh caps up-front allocation for length-prefixed collections, and the byte limit bounds
+/// how much any collection can hold, so hostile length prefixes cannot exhaust memory.
+pub fn decode_bounded<T: BorshDeserialize>(bytes: &[u8], limit: usize) -> Result<T, DecodeError> {
+    if bytes.len() > limit {
+        return Err(DecodeError::TooLarge { actual: bytes.len(), limit });
+    }
+    borsh::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        let mut bytes = encode(&7u32);
+        bytes.push(0);
+        assert!(matches!(decode_bounded::<u32>(&bytes, 100), Err(DecodeError::Malformed(_))));
+    }
+
+    #[test]
+    fn oversized_input_is_rejected_before_decoding() {
+        let bytes = encode(&vec![0u8; 50]);
+        assert_eq!(
+            decode_bounded::<Vec<u8>>(&bytes, 10),
+            Err(DecodeError::TooLarge { actual: 54, limit: 10 })
+        );
+    }
+
+    #[test]
+    fn a_hostile_length_prefix_is_an_error_not_an_allocation() {
+        // Claims 4 billion elements, supplies none.
+        let bytes = [0xff, 0xff, 0xff, 0xff];
+        assert!(decode_bounded::<Vec<u64>>(&bytes, 100).is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! Consensus statements as validators sign them. The node's consensus binding signs exactly
+//! these bytes, so two conflicting statements for the same height, round and kind are
+//! self-contained proof of equivocation that the ledger can check on its own (DESIGN §3).
+
+use crate::crypto::{CryptoError, Signature, SigningKey, VerificationKey};
+use crate::encoding::encode;
+use crate::hash::Hash;
+use crate::ids::Height;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+const VOTE_SIGN_DOMAIN: &str = "surety.consensus-vote.v1";
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub enum VoteKind {
+    Proposal,
+    Prevote,
+    Precommit,
+}
+
+/// One consensus statement: "at this height and round, as this kind of message, I back this
+/// value" (`None` is a vote for nil).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ConsensusVote {
+    pub chain_id: String,
+    pub height: Height,
+    pub round: u32,
+    pub kind: VoteKind,
+    pub value: Option<Hash>,
+    /// The validator's consensus key (which may differ from its account key).
+    pub validator: VerificationKey,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedVote {
+    pub vote: ConsensusVote,
+    pub signature: Signature,
+}
+
+impl ConsensusVote {
+    pub fn sign_bytes(&self) -> Vec<u8> {
+        let mut bytes = VOTE_SIGN_DOMAIN.as_bytes().to_vec();
+        bytes.extend_from_slice(&encode(self));
+        bytes
+    }
+
+    pub fn sign(self, key: &SigningKey) -> SignedVote {
+        let signature = key.sign(&self.sign_bytes());
+        SignedVote { vote: self, signature }
+    }
+}
+
+impl SignedVote {
+    pub fn verify(&self) -> Result<(), CryptoError> {
+        self.vote.validator.verify(&self.signature, &self.vote.sign_bytes())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EquivocationError {
+    #[error("the two votes are by different validators")]
+    DifferentValidators,
+    #[error("the two votes are for different chains, heights, rounds or kinds")]
+    DifferentSlots,
+    #[error("the two votes back the same value: no conflict")]
+    SameValue,
+    #[error("a vote's signature does not verify")]
+    BadSignature,
+}
+
+/// Check that `first` and `second` prove the validator signed two different values for the
+/// same slot. Returns the validator's consensus key.
+pub fn check_equivocation(
+    first: &SignedVote,
+    second: &SignedVote,
+) -> Result<VerificationKey, EquivocationError> {
+    let (a, b) = (&first.vote, &second.vote);
+    if a.validator != b.validator {
+        return Err(EquivocationError::DifferentValidators);
+    }
+    if (&a.chain_id, a.height, a.round, a.kind) != (&b.chain_id, b.height, b.round, b.kind) {
+        return Err(EquivocationError::DifferentSlots);
+    }
+    if a.value == b.value {
+        return Err(EquivocationError::SameValue);
+    }
+    first.verify().map_err(|_| EquivocationError::BadSignature)?;
+    second.verify().map_err(|_| EquivocationError::BadSignature)?;
+    Ok(a.validator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vote(key: &SigningKey, value: u8) -> SignedVote {
+        ConsensusVote {
+            chain_id: "c".into(),
+            height: Height(5),
+            round: 0,
+            kind: VoteKind::Precommit,
+            value: Some(Hash([value; 32])),
+            validator: key.verification_key(),
+        }
+        .sign(key)
+    }
+
+    #[test]
+    fn two_signed_votes_for_different_values_prove_equivocation() {
+        let key = SigningKey::from_seed([1; 32]);
+        assert_eq!(check_equivocation(&vote(&key, 1), &vote(&key, 2)), Ok(key.verification_key()));
+    }
+
+    #[test]
+    fn the_same_vote_twice_is_not_equivocation() {
+        let key = SigningKey::from_seed([1; 32]);
+        assert_eq!(check_equivocation(&vote(&key, 1), &vote(&key, 1)), Err(EquivocationError::SameValue));
+    }
+
+    #[test]
+    fn a_forged_second_vote_is_rejected() {
+        let key = SigningKey::from_seed([1; 32]);
+        let mut forged = vote(&key, 2);
+        forged.signature = vote(&key, 3).signature;
+        assert_eq!(check_equivocation(&vote(&key, 1), &forged), Err(EquivocationError::BadSignature));
+    }
+
+    #[test]
+    fn votes_in_different_rounds_do_not_conflict() {
+        let key = SigningKey::from_seed([1; 32]);
+        let mut later = vote(&key, 2);
+        later.vote.round = 1;
+        let later = later.vote.sign(&key);
+        assert_eq!(check_equivocation(&vote(&key, 1), &later), Err(EquivocationError::DifferentSlots));
+    }
+}
