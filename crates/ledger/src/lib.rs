@@ -1,1 +1,433 @@
-//! placeholder
+//! Surety's ledger: the deterministic state machine every validator runs (DESIGN §3).
+//!
+//! [`Ledger::apply_block`] takes a [`BlockContext`] (height, epoch, consensus time, proposer,
+//! randomness, who signed the last commit) and the block's transactions, and returns receipts,
+//! events and the new state root. It is a pure function of the previous state and its inputs:
+//! it does no IO, reads no clock, uses no OS randomness and iterates no unordered map (the
+//! crate's `clippy.toml` forbids them), so every validator computes the same bytes.
+//!
+//! A transaction is decoded, its signature checked (in one batch per block), its nonce and fee
+//! checked; then the fee is charged and the nonce advanced, and the message runs in a layer of
+//! its own that is dropped whole if it fails. A failed transaction therefore changes nothing
+//! but fee and nonce, and its receipt names a typed error.
+//!
+//! The modules and the order their hooks run in each block:
+//!
+//! | phase | hooks |
+//! | --- | --- |
+//! | begin block | `slashing` (liveness, downtime) |
+//! | transactions | `bank`, `staking`, `rewards`, `slashing` (evidence) |
+//! | end block | `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `staking` (validator set, at epoch ends) |
+
+pub mod bank;
+pub mod genesis;
+pub mod params;
+pub mod rewards;
+pub mod slashing;
+pub mod smt;
+pub mod staking;
+pub mod store;
+pub mod tx;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use genesis::{Genesis, GenesisError};
+use params::Params;
+use serde::{Deserialize, Serialize};
+use slashing::FaultKind;
+use staking::Validator;
+use store::Store;
+use surety_types::crypto::BatchVerifier;
+use surety_types::{AccountId, Amount, Epoch, Hash, Height, OperatorId, Ratio, Shares};
+use tx::{Msg, Transaction, TxError};
+
+/// What consensus agreed on about a block, besides its transactions.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct BlockContext {
+    pub height: Height,
+    pub epoch: Epoch,
+    /// Consensus time, milliseconds since the Unix epoch; never decreases.
+    pub timestamp_ms: u64,
+    pub proposer: OperatorId,
+    /// Randomness no single proposer chooses freely (from the previous commit certificate).
+    pub seed: Hash,
+    /// Active validators that did not sign the previous block's commit, sorted; `None` when
+    /// unknown (the first block), which skips liveness tracking for this block.
+    pub absent_validators: Option<Vec<OperatorId>>,
+}
+
+impl BlockContext {
+    /// True for the last block of its epoch.
+    pub fn is_epoch_end(&self, params: &Params) -> bool {
+        self.height.0 % params.epoch_blocks == 0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Transfer { from: AccountId, to: AccountId, amount: Amount },
+    FeePaid { payer: AccountId, amount: Amount },
+    OperatorRegistered { operator: OperatorId, self_bond: Amount },
+    Delegated { delegator: AccountId, operator: OperatorId, amount: Amount, shares: Shares },
+    Undelegated { delegator: AccountId, operator: OperatorId, shares: Shares, amount: Amount, completion_epoch: Epoch },
+    Redelegated { delegator: AccountId, source: OperatorId, destination: OperatorId, amount: Amount },
+    Withdrawn { delegator: AccountId, operator: OperatorId, amount: Amount },
+    RewardsPaid { delegator: AccountId, operator: OperatorId, amount: Amount },
+    RewardsDistributed { minted: Amount, total: Amount },
+    OperatorRewarded { operator: OperatorId, commission: Amount, delegators: Amount },
+    Jailed { operator: OperatorId, until: Epoch },
+    Unjailed { operator: OperatorId },
+    OffenceReported { operator: OperatorId, kind: FaultKind, offence_height: Height, apply_epoch: Epoch },
+    Slashed { operator: OperatorId, kind: FaultKind, fraction: Ratio, amount: Amount },
+    ValidatorSetChanged { validators: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub tx_hash: Hash,
+    /// `None` on success, else why the transaction failed.
+    pub error: Option<String>,
+    /// The typed error (not serialised: `error` carries its message).
+    #[serde(skip)]
+    pub error_kind: Option<TxError>,
+    /// Whether the fee was charged and the nonce advanced.
+    pub charged: bool,
+    pub events: Vec<Event>,
+}
+
+impl Receipt {
+    pub fn is_ok(&self) -> bool {
+        self.error_kind.is_none()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockOutcome {
+    pub height: Height,
+    pub receipts: Vec<Receipt>,
+    /// Events of the begin- and end-block hooks.
+    pub events: Vec<Event>,
+    pub state_root: Hash,
+    /// The new active validator set, if it changed in this block.
+    pub validator_set: Option<Vec<Validator>>,
+    /// Entries written by this block (`None` value: deleted), for a node to persist.
+    #[serde(skip)]
+    pub changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+/// A block the ledger refuses as a whole (a consensus or node bug, never a user's input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("expected height {expected}, got {got}")]
+    WrongHeight { expected: Height, got: Height },
+    #[error("height {height} is in epoch {expected}, context says {got}")]
+    WrongEpoch { height: Height, expected: Epoch, got: Epoch },
+    #[error("timestamp {got} ms is before the previous block's {previous} ms")]
+    TimeWentBack { previous: u64, got: u64 },
+    #[error("block has {count} transactions, the limit is {limit}")]
+    TooManyTxs { count: usize, limit: usize },
+    #[error("absent validator list is not sorted and unique")]
+    AbsentNotSorted,
+    #[error("end-of-block processing failed: {0}")]
+    EndBlock(String),
+}
+
+/// The ledger state and the last block it applied.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    store: Store,
+    chain_id: String,
+    params: Params,
+    height: Height,
+    timestamp_ms: u64,
+    state_root: Hash,
+}
+
+impl Ledger {
+    /// The state at height 0.
+    pub fn from_genesis(genesis: &Genesis) -> Result<Ledger, GenesisError> {
+        if genesis.chain_id.is_empty() || genesis.chain_id.len() > tx::CHAIN_ID_BYTES_MAX {
+            return Err(GenesisError::ChainId);
+        }
+        genesis.params.validate()?;
+        let params = genesis.params.clone();
+        let mut store = Store::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for account in &genesis.accounts {
+            if !seen.insert(account.account) {
+                return Err(GenesisError::DuplicateAccount(account.account));
+            }
+            bank::mint_to_account(&mut store, &account.account, account.balance)
+                .map_err(|e| GenesisError::Parse(e.to_string()))?;
+        }
+        for operator in &genesis.operators {
+            let msg = staking::RegisterOperator {
+                consensus_key: operator.consensus_key,
+                commission: operator.commission,
+                max_commission_change: operator.max_commission_change,
+                metadata: operator.metadata.clone(),
+                self_bond: operator.self_bond,
+            };
+            staking::execute_register(&mut store, &params, &operator.account, &msg)
+                .map_err(|e| GenesisError::Operator { operator: operator.account, reason: e.to_string() })?;
+        }
+        for delegation in &genesis.delegations {
+            let msg = staking::Delegate { operator: delegation.operator, amount: delegation.amount };
+            staking::execute_delegate(&mut store, &delegation.delegator, &msg)
+                .map_err(|e| GenesisError::Delegation { delegator: delegation.delegator, reason: e.to_string() })?;
+        }
+        let set = staking::compute_active_set(&store, &params);
+        if set.is_empty() {
+            return Err(GenesisError::NoValidators);
+        }
+        staking::state::set_active_set(&mut store, &set);
+        store.take_block_events();
+        let (state_root, _) = store.commit_block();
+        Ok(Ledger {
+            store,
+            chain_id: genesis.chain_id.clone(),
+            params,
+            height: Height(0),
+            timestamp_ms: genesis.genesis_time_ms,
+            state_root,
+        })
+    }
+
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub fn height(&self) -> Height {
+        self.height
+    }
+
+    pub fn state_root(&self) -> Hash {
+        self.state_root
+    }
+
+    /// Read access to the committed state, for queries.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The context the next block must carry, bar time, proposer, seed and signatures.
+    pub fn next_context(&self, timestamp_ms: u64, proposer: OperatorId, seed: Hash) -> BlockContext {
+        let height = self.height.next();
+        BlockContext {
+            height,
+            epoch: self.params.epoch_of(height),
+            timestamp_ms,
+            proposer,
+            seed,
+            absent_validators: None,
+        }
+    }
+
+    /// Mempool admission: shape and signature, no state.
+    pub fn check_stateless(&self, bytes: &[u8]) -> Result<Transaction, TxError> {
+        tx::check_stateless(bytes, &self.chain_id)
+    }
+
+    fn check_context(&self, ctx: &BlockContext, tx_count: usize) -> Result<(), BlockError> {
+        let expected = self.height.next();
+        if ctx.height != expected {
+            return Err(BlockError::WrongHeight { expected, got: ctx.height });
+        }
+        let epoch = self.params.epoch_of(ctx.height);
+        if ctx.epoch != epoch {
+            return Err(BlockError::WrongEpoch { height: ctx.height, expected: epoch, got: ctx.epoch });
+        }
+        if ctx.timestamp_ms < self.timestamp_ms {
+            return Err(BlockError::TimeWentBack { previous: self.timestamp_ms, got: ctx.timestamp_ms });
+        }
+        if tx_count > tx::BLOCK_TXS_MAX {
+            return Err(BlockError::TooManyTxs { count: tx_count, limit: tx::BLOCK_TXS_MAX });
+        }
+        if let Some(absent) = &ctx.absent_validators {
+            if absent.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(BlockError::AbsentNotSorted);
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply one block. On `Err` nothing has changed; on `Ok` the block is committed.
+    pub fn apply_block<T: AsRef<[u8]>>(&mut self, ctx: &BlockContext, txs: &[T]) -> Result<BlockOutcome, BlockError> {
+        self.check_context(ctx, txs.len())?;
+        let set_before = staking::state::active_set(&self.store);
+        let decoded: Vec<Result<Transaction, TxError>> =
+            txs.iter().map(|bytes| tx::decode_and_check_shape(bytes.as_ref(), &self.chain_id)).collect();
+        let signatures_ok = verify_signatures(&decoded, ctx);
+        let mut receipts = Vec::with_capacity(txs.len());
+        let result = (|| {
+            slashing::begin_block(&mut self.store, &self.params, ctx).map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            for (index, (bytes, decoded)) in txs.iter().zip(decoded).enumerate() {
+                let tx_hash = match &decoded {
+                    Ok(tx) => tx.hash(),
+                    Err(_) => Hash::of("surety.tx-hash.undecodable", bytes.as_ref()),
+                };
+                let outcome = decoded.and_then(|tx| {
+                    if !signatures_ok[index] {
+                        return Err(TxError::BadSignature);
+                    }
+                    self.execute(ctx, &tx)
+                });
+                receipts.push(match outcome {
+                    Ok(events) => Receipt { tx_hash, error: None, error_kind: None, charged: true, events },
+                    Err(error) => Receipt {
+                        tx_hash,
+                        error: Some(error.to_string()),
+                        charged: error.charged(),
+                        error_kind: Some(error),
+                        events: Vec::new(),
+                    },
+                });
+            }
+            rewards::end_block(&mut self.store, &self.params, ctx).map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            slashing::end_block(&mut self.store, &self.params, ctx).map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            staking::end_block(&mut self.store, &self.params, ctx);
+            Ok(())
+        })();
+        if let Err(error) = result {
+            self.store.discard_block();
+            return Err(error);
+        }
+        let set_after = staking::state::active_set(&self.store);
+        let validator_set = (set_after != set_before).then(|| {
+            self.store.emit(Event::ValidatorSetChanged { validators: set_after.len() as u32 });
+            set_after
+        });
+        let events = self.store.take_block_events();
+        let (state_root, changes) = self.store.commit_block();
+        self.height = ctx.height;
+        self.timestamp_ms = ctx.timestamp_ms;
+        self.state_root = state_root;
+        Ok(BlockOutcome { height: ctx.height, receipts, events, state_root, validator_set, changes })
+    }
+
+    /// Nonce and fee, then the message in a layer of its own.
+    fn execute(&mut self, ctx: &BlockContext, tx: &Transaction) -> Result<Vec<Event>, TxError> {
+        let signer = tx.tx.signer;
+        let mut account = bank::state::account(&self.store, &signer);
+        if tx.tx.nonce != account.nonce {
+            return Err(TxError::BadNonce { expected: account.nonce, got: tx.tx.nonce });
+        }
+        if tx.tx.fee < self.params.min_tx_fee {
+            return Err(TxError::FeeTooLow { given: tx.tx.fee, minimum: self.params.min_tx_fee });
+        }
+        if account.balance < tx.tx.fee {
+            return Err(TxError::CannotPayFee { balance: account.balance, fee: tx.tx.fee });
+        }
+        account.balance = account.balance.checked_sub(tx.tx.fee).expect("checked above");
+        account.nonce += 1;
+        bank::state::set_account(&mut self.store, &signer, &account);
+        let fee_pool = bank::pool_balance(&self.store, bank::Pool::FeeCollector);
+        bank::state::set_pool(
+            &mut self.store,
+            bank::Pool::FeeCollector,
+            fee_pool.checked_add(tx.tx.fee).map_err(bank::BankError::from)?,
+        );
+        self.store.begin_tx();
+        let result = self.dispatch(ctx, &signer, &tx.tx.msg);
+        match result {
+            Ok(()) => {
+                let mut events = self.store.commit_tx();
+                events.insert(0, Event::FeePaid { payer: signer, amount: tx.tx.fee });
+                Ok(events)
+            }
+            Err(error) => {
+                self.store.discard_tx();
+                Err(error)
+            }
+        }
+    }
+
+    fn dispatch(&mut self, ctx: &BlockContext, signer: &AccountId, msg: &Msg) -> Result<(), TxError> {
+        let store = &mut self.store;
+        let params = &self.params;
+        match msg {
+            Msg::Transfer(m) => bank::execute_transfer(store, signer, m)?,
+            Msg::RegisterOperator(m) => staking::execute_register(store, params, signer, m)?,
+            Msg::EditOperator(m) => staking::execute_edit(store, ctx, signer, m)?,
+            Msg::Delegate(m) => staking::execute_delegate(store, signer, m)?,
+            Msg::Undelegate(m) => staking::execute_undelegate(store, params, ctx, signer, m)?,
+            Msg::Redelegate(m) => staking::execute_redelegate(store, params, ctx, signer, m)?,
+            Msg::WithdrawUnbonded => staking::execute_withdraw(store, ctx, signer)?,
+            Msg::ClaimRewards(m) => rewards::execute_claim(store, signer, m)?,
+            Msg::Unjail => staking::execute_unjail(store, params, ctx, signer)?,
+            Msg::SubmitEvidence(e) => slashing::execute_evidence(store, params, ctx, &self.chain_id, signer, e)?,
+        }
+        Ok(())
+    }
+
+    /// Report an offence found by another part of the ledger (jobs, disputes) or, in tests, by
+    /// the harness. Not reachable by a transaction: the evidence that proves these kinds is
+    /// checked by the module that reports them. The writes join the next applied block.
+    pub fn report_offence(&mut self, ctx: &BlockContext, offence: slashing::Offence) -> Result<(), slashing::SlashingError> {
+        slashing::report(&mut self.store, &self.params, ctx, offence)
+    }
+
+    /// Check every module's invariants against the committed state. Tests and simulations call
+    /// this after every block.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        bank::invariants::check(&self.store)?;
+        staking::invariants::check(&self.store)?;
+        rewards::invariants::check(&self.store)?;
+        slashing::invariants::check(&self.store)?;
+        Ok(())
+    }
+
+    /// Inclusion (or exclusion) proof for a state key against the current root.
+    pub fn prove(&mut self, key: &[u8]) -> (Option<Vec<u8>>, smt::StateProof) {
+        self.store.prove(key)
+    }
+}
+
+/// Check all well-formed transactions' signatures in one batch; if the batch fails, find the
+/// bad ones singly. Returns, per transaction, whether its signature is valid.
+fn verify_signatures(decoded: &[Result<Transaction, TxError>], ctx: &BlockContext) -> Vec<bool> {
+    let mut batch = BatchVerifier::new();
+    let mut keys = Vec::with_capacity(decoded.len());
+    let mut sign_bytes = Vec::with_capacity(decoded.len());
+    for tx in decoded {
+        match tx {
+            Ok(tx) => {
+                let key = tx.tx.signer.verification_key().ok();
+                sign_bytes.push(tx.tx.sign_bytes());
+                keys.push(key);
+            }
+            Err(_) => {
+                keys.push(None);
+                sign_bytes.push(Vec::new());
+            }
+        }
+    }
+    for (index, tx) in decoded.iter().enumerate() {
+        if let (Ok(tx), Some(key)) = (tx, &keys[index]) {
+            batch.queue(key, &tx.signature, &sign_bytes[index]);
+        }
+    }
+    // The batch coefficients only need to be unknown to whoever signed: derive them from the
+    // block (its context and every signature in it).
+    let mut seed_input = surety_types::encoding::encode(ctx);
+    for tx in decoded.iter().flatten() {
+        seed_input.extend_from_slice(&tx.signature.0);
+    }
+    let seed = Hash::of("surety.batch-verify.seed", &seed_input).0;
+    if batch.verify_all(seed) {
+        return keys.iter().map(Option::is_some).collect();
+    }
+    decoded
+        .iter()
+        .zip(&keys)
+        .zip(&sign_bytes)
+        .map(|((tx, key), bytes)| match (tx, key) {
+            (Ok(tx), Some(key)) => key.verify(&tx.signature, bytes).is_ok(),
+            _ => false,
+        })
+        .collect()
+}

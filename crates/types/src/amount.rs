@@ -20,10 +20,23 @@ macro_rules! quantity {
         $(#[$meta])*
         #[derive(
             Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
-            BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+            BorshSerialize, BorshDeserialize,
         )]
-        #[serde(transparent)]
         pub struct $name(pub u128);
+
+        /// Serialised as a decimal string (JSON numbers lose precision above 2^53, TOML has no
+        /// u128); read from a string or a non-negative integer.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_any(QuantityVisitor).map($name)
+            }
+        }
 
         impl $name {
             pub const ZERO: $name = $name(0);
@@ -69,6 +82,32 @@ quantity!(
     /// which is what makes a slash O(1) in the number of delegators.
     Shares
 );
+
+struct QuantityVisitor;
+
+impl<'de> serde::de::Visitor<'de> for QuantityVisitor {
+    type Value = u128;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a non-negative integer or a decimal string")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<u128, E> {
+        Ok(value as u128)
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, value: u128) -> Result<u128, E> {
+        Ok(value)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<u128, E> {
+        u128::try_from(value).map_err(|_| E::custom("amount must not be negative"))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<u128, E> {
+        value.parse::<u128>().map_err(|_| E::custom(format!("{value:?} is not a non-negative integer")))
+    }
+}
 
 /// `a * b / c` rounded down, with a 256-bit intermediate so it never overflows early.
 pub fn mul_div_floor(a: u128, b: u128, c: u128) -> Result<u128, ArithmeticError> {
@@ -261,6 +300,15 @@ mod tests {
     fn amounts_refuse_to_go_negative() {
         assert_eq!(Amount(1).checked_sub(Amount(2)), Err(ArithmeticError::Underflow));
         assert_eq!(Amount::MAX.checked_add(Amount(1)), Err(ArithmeticError::Overflow));
+    }
+
+    #[test]
+    fn amounts_serialise_as_strings_and_read_numbers_too() {
+        assert_eq!(serde_json::to_string(&Amount(u128::MAX)).unwrap(), format!("\"{}\"", u128::MAX));
+        assert_eq!(serde_json::from_str::<Amount>("\"12\"").unwrap(), Amount(12));
+        assert_eq!(serde_json::from_str::<Amount>("12").unwrap(), Amount(12));
+        assert!(serde_json::from_str::<Amount>("-1").is_err());
+        assert!(serde_json::from_str::<Amount>("\"1e3\"").is_err());
     }
 
     #[test]

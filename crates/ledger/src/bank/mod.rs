@@ -1,0 +1,109 @@
+//! Bank: account balances and nonces, module pools and total supply (DESIGN §3).
+//!
+//! Owns every token. Other modules move tokens only through the functions here, each of which
+//! debits exactly what it credits, so `supply == Σ balances + Σ pools` holds by construction
+//! and is re-checked by [`invariants::check`].
+
+pub mod error;
+pub mod invariants;
+pub mod msg;
+pub mod state;
+
+pub use error::BankError;
+pub use msg::Transfer;
+pub use state::{Account, Pool};
+
+use crate::store::Store;
+use crate::Event;
+use surety_types::{AccountId, Amount};
+
+pub fn balance(store: &Store, account: &AccountId) -> Amount {
+    state::account(store, account).balance
+}
+
+pub fn pool_balance(store: &Store, pool: Pool) -> Amount {
+    state::pool(store, pool)
+}
+
+pub fn total_supply(store: &Store) -> Amount {
+    state::supply(store)
+}
+
+pub fn debit_account(store: &mut Store, account: &AccountId, amount: Amount) -> Result<(), BankError> {
+    let mut record = state::account(store, account);
+    record.balance = record.balance.checked_sub(amount).map_err(|_| BankError::InsufficientFunds {
+        needed: amount,
+        available: record.balance,
+    })?;
+    state::set_account(store, account, &record);
+    Ok(())
+}
+
+pub fn credit_account(store: &mut Store, account: &AccountId, amount: Amount) -> Result<(), BankError> {
+    let mut record = state::account(store, account);
+    record.balance = record.balance.checked_add(amount)?;
+    state::set_account(store, account, &record);
+    Ok(())
+}
+
+fn debit_pool(store: &mut Store, pool: Pool, amount: Amount) -> Result<(), BankError> {
+    let balance = state::pool(store, pool);
+    let remaining = balance
+        .checked_sub(amount)
+        .map_err(|_| BankError::PoolShort { pool, needed: amount, available: balance })?;
+    state::set_pool(store, pool, remaining);
+    Ok(())
+}
+
+fn credit_pool(store: &mut Store, pool: Pool, amount: Amount) -> Result<(), BankError> {
+    let balance = state::pool(store, pool).checked_add(amount)?;
+    state::set_pool(store, pool, balance);
+    Ok(())
+}
+
+pub fn account_to_pool(store: &mut Store, account: &AccountId, pool: Pool, amount: Amount) -> Result<(), BankError> {
+    debit_account(store, account, amount)?;
+    credit_pool(store, pool, amount)
+}
+
+pub fn pool_to_account(store: &mut Store, pool: Pool, account: &AccountId, amount: Amount) -> Result<(), BankError> {
+    debit_pool(store, pool, amount)?;
+    credit_account(store, account, amount)
+}
+
+pub fn pool_to_pool(store: &mut Store, from: Pool, to: Pool, amount: Amount) -> Result<(), BankError> {
+    if from == to || amount.is_zero() {
+        return Ok(());
+    }
+    debit_pool(store, from, amount)?;
+    credit_pool(store, to, amount)
+}
+
+/// Create `amount` new tokens in `pool` (inflation); total supply grows by the same.
+pub fn mint_to_pool(store: &mut Store, pool: Pool, amount: Amount) -> Result<(), BankError> {
+    let supply = state::supply(store).checked_add(amount)?;
+    credit_pool(store, pool, amount)?;
+    state::set_supply(store, supply);
+    Ok(())
+}
+
+/// Genesis only: create tokens straight into an account.
+pub fn mint_to_account(store: &mut Store, account: &AccountId, amount: Amount) -> Result<(), BankError> {
+    let supply = state::supply(store).checked_add(amount)?;
+    credit_account(store, account, amount)?;
+    state::set_supply(store, supply);
+    Ok(())
+}
+
+pub fn execute_transfer(store: &mut Store, signer: &AccountId, msg: &Transfer) -> Result<(), BankError> {
+    if msg.amount.is_zero() {
+        return Err(BankError::ZeroAmount);
+    }
+    if msg.to == *signer {
+        return Err(BankError::SelfTransfer);
+    }
+    debit_account(store, signer, msg.amount)?;
+    credit_account(store, &msg.to, msg.amount)?;
+    store.emit(Event::Transfer { from: *signer, to: msg.to, amount: msg.amount });
+    Ok(())
+}

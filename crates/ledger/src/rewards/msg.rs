@@ -1,0 +1,11 @@
+//! Rewards transactions.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use surety_types::OperatorId;
+
+/// Pay the signer's rewards from its delegation to `operator`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ClaimRewards {
+    pub operator: OperatorId,
+}

@@ -1,0 +1,324 @@
+//! Slashing: evidence in, penalty out (DESIGN §3).
+//!
+//! 1. An offence is reported (by evidence anyone submits, by the ledger's own liveness
+//!    tracking, or — later — by the jobs and disputes modules). The operator is frozen (no stake
+//!    may leave or join) and jailed at once; equivocation also tombstones it.
+//! 2. The slash applies `slash_delay_epochs` after the offence (not the report), at an epoch
+//!    end, once the offence's correlation window has closed.
+//! 3. The fraction is `min(1, max(base, 9·x²))`, where `x` is the share of total bonded stake
+//!    held by operators with a fault in the same window. Many operators failing together lose
+//!    more than one alone; an operator split into many identities has the same `x`.
+//! 4. Within one window only the largest penalty per operator applies (max, not sum).
+//! 5. Stake that unbonded or redelegated after the offence is slashed too.
+//! 6. Slashed tokens go to the whistleblower, the harmed party and the insurance pool by the
+//!    configured shares; the rest is burned.
+
+pub mod error;
+pub mod invariants;
+pub mod msg;
+pub mod state;
+
+pub use error::SlashingError;
+pub use msg::Evidence;
+pub use state::{FaultKind, Offence};
+
+use crate::bank::{self, Pool};
+use crate::params::{Params, SlashingParams};
+use crate::staking;
+use crate::store::Store;
+use crate::{BlockContext, Event};
+use state::{Fault, Liveness};
+use surety_types::amount::mul_div_floor;
+use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio};
+
+pub fn base_fraction(params: &SlashingParams, kind: FaultKind) -> Ratio {
+    match kind {
+        FaultKind::Equivocation => params.equivocation,
+        FaultKind::WrongResult => params.wrong_result,
+        FaultKind::MissedDeadline => params.missed_deadline,
+        FaultKind::Downtime => params.downtime,
+    }
+}
+
+/// `min(1, max(base, 9·x²))` with `x = faulted_stake / total_stake`. Computed as
+/// `(3f/t)²` so that a third of the stake or more gives exactly 1.
+pub fn correlated_fraction(base: Ratio, faulted_stake: Amount, total_stake: Amount) -> Ratio {
+    if total_stake.is_zero() {
+        return base;
+    }
+    let three_f = faulted_stake.0.saturating_mul(3);
+    if three_f >= total_stake.0 {
+        return Ratio::ONE;
+    }
+    let denominator = Ratio::DENOMINATOR as u128;
+    // 3f/t in ppb (< 1e9), then times 3f/t again: each step floors, so the result is at most
+    // 2 ppb below the exact value.
+    let three_x_ppb = mul_div_floor(three_f, denominator, total_stake.0).expect("3f < t");
+    let correlated = mul_div_floor(three_x_ppb, three_f, total_stake.0).expect("below 1e9") as u64;
+    base.max(Ratio::from_ppb(correlated).expect("below one"))
+}
+
+/// Report an offence: freeze and jail now, queue the slash.
+pub fn report(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    offence: Offence,
+) -> Result<(), SlashingError> {
+    let s = &params.slashing;
+    if offence.height > ctx.height {
+        return Err(SlashingError::FutureOffence { offence: offence.height, now: ctx.height });
+    }
+    let offence_epoch = params.epoch_of(offence.height);
+    if offence_epoch.0 + s.evidence_max_age_epochs < ctx.epoch.0 {
+        return Err(SlashingError::EvidenceTooOld { offence: offence_epoch, now: ctx.epoch });
+    }
+    let mut operator = staking::state::operator(store, &offence.operator)
+        .ok_or(SlashingError::UnknownOperator(offence.operator))?;
+    let window = offence_epoch.0 / s.window_epochs;
+    let base = base_fraction(s, offence.kind);
+    let apply_epoch = Epoch(offence_epoch.0 + s.slash_delay_epochs);
+    let fault = match state::fault(store, window, &offence.operator) {
+        Some(existing) if base <= existing.base_fraction => {
+            return Err(SlashingError::AlreadyPenalised(offence.operator));
+        }
+        Some(mut existing) => {
+            // A worse offence in the same window replaces the penalty (max, not sum).
+            existing.kind = offence.kind;
+            existing.base_fraction = base;
+            existing.reporter = offence.reporter;
+            existing.harmed = offence.harmed;
+            if offence.height < existing.offence_height {
+                existing.offence_height = offence.height;
+                existing.offence_epoch = offence_epoch;
+            }
+            if existing.applied.is_some() {
+                // Already applied: the difference applies at the next epoch end.
+                existing.apply_epoch = ctx.epoch.next();
+                operator.pending_slashes += 1;
+                state::queue(store, existing.apply_epoch, window, &offence.operator);
+            }
+            existing
+        }
+        None => {
+            if state::window_total(store, window).is_none() {
+                state::set_window_total(store, window, bank::pool_balance(store, Pool::Bonded));
+            }
+            operator.pending_slashes += 1;
+            state::queue(store, apply_epoch, window, &offence.operator);
+            Fault {
+                operator: offence.operator,
+                window,
+                kind: offence.kind,
+                base_fraction: base,
+                reporter: offence.reporter,
+                harmed: offence.harmed,
+                offence_height: offence.height,
+                offence_epoch,
+                stake: operator.tokens,
+                apply_epoch,
+                applied: None,
+                slashed: Amount::ZERO,
+                at_risk: Amount::ZERO,
+            }
+        }
+    };
+    state::set_fault(store, &fault);
+    let until = Epoch(ctx.epoch.0 + s.jail_epochs);
+    if offence.kind == FaultKind::Equivocation {
+        staking::tombstone(store, &mut operator);
+    } else {
+        staking::jail(store, &mut operator, until);
+    }
+    store.emit(Event::OffenceReported {
+        operator: offence.operator,
+        kind: offence.kind,
+        offence_height: offence.height,
+        apply_epoch: fault.apply_epoch,
+    });
+    Ok(())
+}
+
+pub fn execute_evidence(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    chain_id: &str,
+    signer: &AccountId,
+    evidence: &Evidence,
+) -> Result<(), SlashingError> {
+    match evidence {
+        Evidence::DoubleSign { first, second } => {
+            let consensus_key = surety_types::vote::check_equivocation(first, second)?;
+            if first.vote.chain_id != chain_id {
+                return Err(SlashingError::WrongChain(first.vote.chain_id.clone()));
+            }
+            let operator = staking::state::operator_by_consensus_key(store, &consensus_key)
+                .ok_or(SlashingError::UnknownConsensusKey)?;
+            report(
+                store,
+                params,
+                ctx,
+                Offence {
+                    operator,
+                    kind: FaultKind::Equivocation,
+                    height: first.vote.height,
+                    reporter: Some(*signer),
+                    harmed: None,
+                },
+            )
+        }
+    }
+}
+
+/// Begin block: record which active validators signed the previous block, and report downtime
+/// for any that signed too few of the last window.
+pub fn begin_block(store: &mut Store, params: &Params, ctx: &BlockContext) -> Result<(), SlashingError> {
+    let Some(absent) = &ctx.absent_validators else {
+        return Ok(());
+    };
+    let window = params.slashing.downtime_window_blocks;
+    let max_missed = window - params.slashing.downtime_min_signed.mul_ceil(Amount(window as u128)).0 as u64;
+    let previous = Height(ctx.height.0.saturating_sub(1));
+    let index = (previous.0 % window) as usize;
+    for validator in staking::state::active_set(store) {
+        let missed_now = absent.binary_search(&validator.operator).is_ok();
+        let mut record = match state::liveness(store, &validator.operator) {
+            Some(record) => record,
+            None if !missed_now => {
+                // Start tracking at the first block seen; nothing to store until a miss.
+                state::set_liveness(
+                    store,
+                    &validator.operator,
+                    &Liveness { missed_bits: vec![0; window.div_ceil(8) as usize], missed: 0, since: previous },
+                );
+                continue;
+            }
+            None => Liveness { missed_bits: vec![0; window.div_ceil(8) as usize], missed: 0, since: previous },
+        };
+        let byte = index / 8;
+        let mask = 1u8 << (index % 8);
+        let missed_before = record.missed_bits[byte] & mask != 0;
+        if missed_before == missed_now {
+            continue;
+        }
+        if missed_now {
+            record.missed_bits[byte] |= mask;
+            record.missed += 1;
+        } else {
+            record.missed_bits[byte] &= !mask;
+            record.missed -= 1;
+        }
+        let seen_whole_window = previous.0 >= record.since.0 + window - 1;
+        if missed_now && seen_whole_window && record.missed > max_missed {
+            state::delete_liveness(store, &validator.operator);
+            report(
+                store,
+                params,
+                ctx,
+                Offence {
+                    operator: validator.operator,
+                    kind: FaultKind::Downtime,
+                    height: previous,
+                    reporter: None,
+                    harmed: None,
+                },
+            )?;
+        } else {
+            state::set_liveness(store, &validator.operator, &record);
+        }
+    }
+    Ok(())
+}
+
+/// End of block: at an epoch end, apply every slash due by the start of the next epoch.
+pub fn end_block(store: &mut Store, params: &Params, ctx: &BlockContext) -> Result<(), SlashingError> {
+    if !ctx.is_epoch_end(params) {
+        return Ok(());
+    }
+    for (window, operator) in state::take_due(store, ctx.epoch.next()) {
+        apply(store, params, window, &operator)?;
+    }
+    Ok(())
+}
+
+fn apply(store: &mut Store, params: &Params, window: u64, operator_id: &OperatorId) -> Result<(), SlashingError> {
+    let mut fault = state::fault(store, window, operator_id).expect("queued slashes have a fault record");
+    let faults = state::faults_in_window(store, window);
+    let faulted: u128 = faults.iter().map(|f| f.stake.0).sum();
+    let total = state::window_total(store, window).unwrap_or_default();
+    let fraction = correlated_fraction(fault.base_fraction, Amount(faulted), total);
+    // Max, not sum: if part was applied already, take only what the larger fraction adds, as a
+    // fraction of what the operator has now.
+    let due_fraction = match fault.applied {
+        None => fraction,
+        Some(applied) if fraction <= applied => Ratio::ZERO,
+        Some(applied) => {
+            let extra = fraction.saturating_sub(applied).mul_floor(fault.stake);
+            let tokens = staking::state::operator(store, operator_id).map_or(Amount::ZERO, |o| o.tokens);
+            if tokens.is_zero() { Ratio::ZERO } else { Ratio::from_fraction(extra.0, tokens.0)? }
+        }
+    };
+    let outcome = staking::slash(store, operator_id, due_fraction, fault.offence_height)?;
+    bank::pool_to_pool(store, Pool::Unbonding, Pool::Bonded, outcome.from_unbonding)?;
+    let slashed = outcome.total();
+    distribute(store, &params.slashing, &fault, slashed)?;
+    fault.applied = Some(fraction.max(fault.applied.unwrap_or(Ratio::ZERO)));
+    fault.slashed = fault.slashed.checked_add(slashed)?;
+    fault.at_risk = fault.at_risk.max(outcome.at_risk);
+    state::set_fault(store, &fault);
+    let mut operator = staking::state::operator(store, operator_id).expect("faulted operator exists");
+    operator.pending_slashes -= 1;
+    staking::state::set_operator(store, &operator);
+    store.emit(Event::Slashed { operator: *operator_id, kind: fault.kind, fraction, amount: slashed });
+    Ok(())
+}
+
+/// Split `slashed` tokens (now in the bonded pool) between whistleblower, harmed party,
+/// insurance and burn.
+fn distribute(store: &mut Store, params: &SlashingParams, fault: &Fault, slashed: Amount) -> Result<(), SlashingError> {
+    let mut rest = slashed;
+    if let Some(reporter) = &fault.reporter {
+        let share = params.whistleblower_share.mul_floor(slashed);
+        bank::pool_to_account(store, Pool::Bonded, reporter, share)?;
+        rest = rest.checked_sub(share)?;
+    }
+    if let Some(harmed) = &fault.harmed {
+        let share = params.harmed_party_share.mul_floor(slashed);
+        bank::pool_to_account(store, Pool::Bonded, harmed, share)?;
+        rest = rest.checked_sub(share)?;
+    }
+    let insurance = params.insurance_share.mul_floor(slashed);
+    bank::pool_to_pool(store, Pool::Bonded, Pool::Insurance, insurance)?;
+    rest = rest.checked_sub(insurance)?;
+    bank::pool_to_pool(store, Pool::Bonded, Pool::Burned, rest)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ppb(value: u64) -> Ratio {
+        Ratio::from_ppb(value).unwrap()
+    }
+
+    #[test]
+    fn a_lone_small_fault_pays_the_base_fraction() {
+        // 1% of stake faulted: 9 · 0.01² = 0.0009 < base 5%.
+        assert_eq!(correlated_fraction(ppb(50_000_000), Amount(1), Amount(100)), ppb(50_000_000));
+    }
+
+    #[test]
+    fn a_third_of_stake_failing_together_loses_everything() {
+        assert_eq!(correlated_fraction(ppb(10_000_000), Amount(1), Amount(3)), Ratio::ONE);
+    }
+
+    #[test]
+    fn the_correlated_fraction_grows_with_the_square_of_the_faulted_share() {
+        // x = 10% → 9 · 0.01 = 9%.
+        assert_eq!(correlated_fraction(ppb(0), Amount(10), Amount(100)), ppb(90_000_000));
+        // x = 20% → 36%.
+        assert_eq!(correlated_fraction(ppb(0), Amount(20), Amount(100)), ppb(360_000_000));
+    }
+}

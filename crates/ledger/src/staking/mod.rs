@@ -1,0 +1,500 @@
+//! Staking: operators, delegations as shares of an operator's pool, unbonding, redelegation,
+//! jailing and the active validator set (DESIGN §3).
+//!
+//! A pool holds `tokens` against `shares`; a delegator owns shares. A slash lowers the pool's
+//! tokens and leaves shares alone, so it costs O(1) however many delegators there are. Stake
+//! that leaves (unbonding) or moves (redelegation) keeps a record of when it left, so offences
+//! from before that moment still reach it. Rewards are settled through
+//! [`crate::rewards::settle`] before any delegation's shares change.
+
+pub mod error;
+pub mod invariants;
+pub mod msg;
+pub mod state;
+
+pub use error::StakingError;
+pub use msg::{Delegate, EditOperator, Redelegate, RegisterOperator, Undelegate};
+pub use state::{
+    Delegation, Operator, OperatorMetadata, RedelegationEntry, UnbondingEntry, Validator,
+};
+
+use crate::bank::{self, Pool};
+use crate::params::Params;
+use crate::{rewards, BlockContext, Event};
+use crate::store::Store;
+use surety_types::amount::{mul_div_ceil, mul_div_floor};
+use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio, Shares};
+
+impl OperatorMetadata {
+    pub fn validate(&self) -> Result<(), StakingError> {
+        for (field, value) in [
+            ("moniker", &self.moniker),
+            ("website", &self.website),
+            ("details", &self.details),
+            ("endpoint", &self.endpoint),
+        ] {
+            if value.len() > state::METADATA_FIELD_BYTES_MAX {
+                return Err(StakingError::MetadataTooLong {
+                    field,
+                    length: value.len(),
+                    limit: state::METADATA_FIELD_BYTES_MAX,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn load(store: &Store, id: &OperatorId) -> Result<Operator, StakingError> {
+    state::operator(store, id).ok_or(StakingError::UnknownOperator(*id))
+}
+
+/// Shares that `amount` buys in `operator`'s pool (rounded down, in the pool's favour).
+fn shares_for(operator: &Operator, amount: Amount) -> Result<Shares, StakingError> {
+    if operator.shares.is_zero() {
+        // An empty pool starts at one share per token. (Tokens cannot remain without shares:
+        // the last shares out take the last tokens.)
+        debug_assert!(operator.tokens.is_zero());
+        return Ok(Shares(amount.0));
+    }
+    if operator.tokens.is_zero() {
+        return Err(StakingError::OperatorDepleted(operator.id));
+    }
+    Ok(Shares(mul_div_floor(amount.0, operator.shares.0, operator.tokens.0)?))
+}
+
+/// Tokens of self-delegation the operator holds.
+pub fn self_bond(store: &Store, operator: &Operator) -> Amount {
+    let shares = state::delegation(store, &operator.id, &operator.id.account()).shares;
+    operator.tokens_for(shares)
+}
+
+/// Add `amount` of `delegator`'s tokens to `operator`'s pool.
+fn bond(
+    store: &mut Store,
+    operator: &mut Operator,
+    delegator: &AccountId,
+    amount: Amount,
+) -> Result<Shares, StakingError> {
+    if amount.is_zero() {
+        return Err(StakingError::ZeroAmount);
+    }
+    if operator.tombstoned {
+        return Err(StakingError::Tombstoned(operator.id));
+    }
+    if operator.is_frozen() {
+        return Err(StakingError::OperatorFrozen(operator.id));
+    }
+    let shares = shares_for(operator, amount)?;
+    if shares.is_zero() {
+        return Err(StakingError::AmountTooSmall);
+    }
+    let mut delegation = state::delegation(store, &operator.id, delegator);
+    rewards::settle(store, &operator.id, delegator, delegation.shares)?;
+    bank::account_to_pool(store, delegator, Pool::Bonded, amount)?;
+    operator.tokens = operator.tokens.checked_add(amount)?;
+    operator.shares = operator.shares.checked_add(shares)?;
+    delegation.shares = delegation.shares.checked_add(shares)?;
+    state::set_delegation(store, &operator.id, delegator, &delegation);
+    state::set_operator(store, operator);
+    Ok(shares)
+}
+
+/// Remove `shares` from `delegator`'s delegation and the pool; returns the tokens they were
+/// worth (still counted in the bonded pool: the caller moves them).
+fn unbond(
+    store: &mut Store,
+    operator: &mut Operator,
+    delegator: &AccountId,
+    shares: Shares,
+) -> Result<Amount, StakingError> {
+    if shares.is_zero() {
+        return Err(StakingError::ZeroAmount);
+    }
+    if operator.is_frozen() {
+        return Err(StakingError::OperatorFrozen(operator.id));
+    }
+    let mut delegation = state::delegation(store, &operator.id, delegator);
+    if delegation.shares < shares {
+        return Err(StakingError::InsufficientShares { held: delegation.shares, asked: shares });
+    }
+    rewards::settle(store, &operator.id, delegator, delegation.shares)?;
+    let tokens = operator.tokens_for(shares);
+    operator.tokens = operator.tokens.checked_sub(tokens)?;
+    operator.shares = operator.shares.checked_sub(shares)?;
+    delegation.shares = delegation.shares.checked_sub(shares)?;
+    state::set_delegation(store, &operator.id, delegator, &delegation);
+    if delegation.shares.is_zero() {
+        rewards::forget(store, &operator.id, delegator);
+    }
+    if operator.shares.is_zero() {
+        // The last shares out take the last tokens.
+        debug_assert!(operator.tokens.is_zero());
+        rewards::pool_emptied(store, &operator.id)?;
+    }
+    state::set_operator(store, operator);
+    Ok(tokens)
+}
+
+/// An operator whose self-bond fell below the minimum is jailed (it may unjail after bonding
+/// more).
+fn check_self_bond(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    operator: &mut Operator,
+    delegator: &AccountId,
+) {
+    if *delegator == operator.id.account()
+        && !operator.jailed
+        && self_bond(store, operator) < params.min_self_bond
+    {
+        jail(store, operator, ctx.epoch);
+    }
+}
+
+pub fn execute_register(
+    store: &mut Store,
+    params: &Params,
+    signer: &AccountId,
+    msg: &RegisterOperator,
+) -> Result<(), StakingError> {
+    let id = OperatorId::from(*signer);
+    if state::operator(store, &id).is_some() {
+        return Err(StakingError::AlreadyOperator);
+    }
+    if let Some(owner) = state::operator_by_consensus_key(store, &msg.consensus_key) {
+        return Err(StakingError::ConsensusKeyTaken(owner));
+    }
+    if msg.self_bond < params.min_self_bond {
+        return Err(StakingError::SelfBondTooSmall { given: msg.self_bond, minimum: params.min_self_bond });
+    }
+    msg.metadata.validate()?;
+    let mut operator = Operator {
+        id,
+        consensus_key: msg.consensus_key,
+        commission: msg.commission,
+        max_commission_change: msg.max_commission_change,
+        commission_changed_epoch: None,
+        metadata: msg.metadata.clone(),
+        tokens: Amount::ZERO,
+        shares: Shares::ZERO,
+        jailed: false,
+        jailed_until: Epoch(0),
+        tombstoned: false,
+        pending_slashes: 0,
+    };
+    state::set_consensus_key_index(store, &msg.consensus_key, &id);
+    bond(store, &mut operator, signer, msg.self_bond)?;
+    store.emit(Event::OperatorRegistered { operator: id, self_bond: msg.self_bond });
+    Ok(())
+}
+
+pub fn execute_edit(
+    store: &mut Store,
+    ctx: &BlockContext,
+    signer: &AccountId,
+    msg: &EditOperator,
+) -> Result<(), StakingError> {
+    let id = OperatorId::from(*signer);
+    let mut operator = state::operator(store, &id).ok_or(StakingError::NotOperator)?;
+    if let Some(commission) = msg.commission {
+        if let Some(epoch) = operator.commission_changed_epoch {
+            if epoch == ctx.epoch {
+                return Err(StakingError::CommissionChangedThisEpoch(epoch));
+            }
+        }
+        let change = commission.abs_diff(operator.commission);
+        if change > operator.max_commission_change {
+            return Err(StakingError::CommissionChangeTooLarge {
+                max: operator.max_commission_change,
+                asked: change,
+            });
+        }
+        operator.commission = commission;
+        operator.commission_changed_epoch = Some(ctx.epoch);
+    }
+    if let Some(metadata) = &msg.metadata {
+        metadata.validate()?;
+        operator.metadata = metadata.clone();
+    }
+    state::set_operator(store, &operator);
+    Ok(())
+}
+
+pub fn execute_delegate(store: &mut Store, signer: &AccountId, msg: &Delegate) -> Result<(), StakingError> {
+    let mut operator = load(store, &msg.operator)?;
+    let shares = bond(store, &mut operator, signer, msg.amount)?;
+    store.emit(Event::Delegated { delegator: *signer, operator: msg.operator, amount: msg.amount, shares });
+    Ok(())
+}
+
+pub fn execute_undelegate(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    signer: &AccountId,
+    msg: &Undelegate,
+) -> Result<(), StakingError> {
+    let mut operator = load(store, &msg.operator)?;
+    let tokens = unbond(store, &mut operator, signer, msg.shares)?;
+    let completion_epoch = Epoch(ctx.epoch.0 + params.unbonding_epochs);
+    if !tokens.is_zero() {
+        bank::pool_to_pool(store, Pool::Bonded, Pool::Unbonding, tokens)?;
+        let entry = UnbondingEntry {
+            id: state::next_entry_id(store),
+            delegator: *signer,
+            operator: msg.operator,
+            initial: tokens,
+            balance: tokens,
+            creation_height: ctx.height,
+            completion_epoch,
+        };
+        state::put_unbonding(store, &entry);
+    }
+    check_self_bond(store, params, ctx, &mut operator, signer);
+    store.emit(Event::Undelegated {
+        delegator: *signer,
+        operator: msg.operator,
+        shares: msg.shares,
+        amount: tokens,
+        completion_epoch,
+    });
+    Ok(())
+}
+
+pub fn execute_redelegate(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    signer: &AccountId,
+    msg: &Redelegate,
+) -> Result<(), StakingError> {
+    if msg.source == msg.destination {
+        return Err(StakingError::SameOperator);
+    }
+    let mut source = load(store, &msg.source)?;
+    let mut destination = load(store, &msg.destination)?;
+    if state::has_incoming_redelegation(store, signer, &msg.source) {
+        return Err(StakingError::ChainedRedelegation(msg.source));
+    }
+    if destination.tombstoned {
+        return Err(StakingError::Tombstoned(destination.id));
+    }
+    if destination.is_frozen() {
+        return Err(StakingError::OperatorFrozen(destination.id));
+    }
+    // Check the destination can price the stake before anything moves.
+    let tokens_preview = source.tokens_for(msg.shares.min(state::delegation(store, &msg.source, signer).shares));
+    if shares_for(&destination, tokens_preview)?.is_zero() {
+        return Err(StakingError::AmountTooSmall);
+    }
+    let tokens = unbond(store, &mut source, signer, msg.shares)?;
+    // Bonded stays bonded: no pool movement, only a change of pool owner.
+    let destination_shares = shares_for(&destination, tokens)?;
+    let mut delegation = state::delegation(store, &destination.id, signer);
+    rewards::settle(store, &destination.id, signer, delegation.shares)?;
+    destination.tokens = destination.tokens.checked_add(tokens)?;
+    destination.shares = destination.shares.checked_add(destination_shares)?;
+    delegation.shares = delegation.shares.checked_add(destination_shares)?;
+    state::set_delegation(store, &destination.id, signer, &delegation);
+    state::set_operator(store, &destination);
+    let entry = RedelegationEntry {
+        id: state::next_entry_id(store),
+        delegator: *signer,
+        source: msg.source,
+        destination: msg.destination,
+        initial: tokens,
+        destination_shares,
+        creation_height: ctx.height,
+        completion_epoch: Epoch(ctx.epoch.0 + params.unbonding_epochs),
+    };
+    state::put_redelegation(store, &entry);
+    check_self_bond(store, params, ctx, &mut source, signer);
+    store.emit(Event::Redelegated {
+        delegator: *signer,
+        source: msg.source,
+        destination: msg.destination,
+        amount: tokens,
+    });
+    Ok(())
+}
+
+/// Pay out every matured unbonding entry of the signer whose operator is not frozen.
+pub fn execute_withdraw(store: &mut Store, ctx: &BlockContext, signer: &AccountId) -> Result<(), StakingError> {
+    let mut paid = 0usize;
+    for entry in state::unbondings_of(store, signer) {
+        if entry.completion_epoch > ctx.epoch {
+            continue;
+        }
+        let frozen = state::operator(store, &entry.operator).is_some_and(|o| o.is_frozen());
+        if frozen {
+            continue;
+        }
+        bank::pool_to_account(store, Pool::Unbonding, signer, entry.balance)?;
+        state::remove_unbonding(store, &entry);
+        paid += 1;
+        store.emit(Event::Withdrawn { delegator: *signer, operator: entry.operator, amount: entry.balance });
+    }
+    if paid == 0 {
+        return Err(StakingError::NothingToWithdraw);
+    }
+    Ok(())
+}
+
+pub fn execute_unjail(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    signer: &AccountId,
+) -> Result<(), StakingError> {
+    let id = OperatorId::from(*signer);
+    let mut operator = state::operator(store, &id).ok_or(StakingError::NotOperator)?;
+    if operator.tombstoned {
+        return Err(StakingError::Tombstoned(id));
+    }
+    if !operator.jailed {
+        return Err(StakingError::NotJailed);
+    }
+    if ctx.epoch < operator.jailed_until {
+        return Err(StakingError::StillJailed { until: operator.jailed_until, now: ctx.epoch });
+    }
+    if operator.is_frozen() {
+        return Err(StakingError::OperatorFrozen(id));
+    }
+    let have = self_bond(store, &operator);
+    if have < params.min_self_bond {
+        return Err(StakingError::SelfBondBelowMinimum { have, minimum: params.min_self_bond });
+    }
+    operator.jailed = false;
+    state::set_operator(store, &operator);
+    store.emit(Event::Unjailed { operator: id });
+    Ok(())
+}
+
+/// Jail `operator` until at least `until`, and drop it from the active set at once.
+pub fn jail(store: &mut Store, operator: &mut Operator, until: Epoch) {
+    operator.jailed = true;
+    operator.jailed_until = operator.jailed_until.max(until);
+    state::set_operator(store, operator);
+    let mut set = state::active_set(store);
+    let before = set.len();
+    set.retain(|v| v.operator != operator.id);
+    if set.len() != before {
+        state::set_active_set(store, &set);
+    }
+    store.emit(Event::Jailed { operator: operator.id, until: operator.jailed_until });
+}
+
+/// Jail for good.
+pub fn tombstone(store: &mut Store, operator: &mut Operator) {
+    operator.tombstoned = true;
+    jail(store, operator, Epoch(u64::MAX));
+}
+
+/// What a slash took, by the pool the tokens were in. The caller (slashing) moves them on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlashOutcome {
+    pub from_bonded: Amount,
+    pub from_unbonding: Amount,
+    /// Stake the slash could reach: the pool now, plus unbonding and redelegated stake that
+    /// left after the offence. The slash never exceeds it.
+    pub at_risk: Amount,
+}
+
+impl SlashOutcome {
+    pub fn total(&self) -> Amount {
+        Amount(self.from_bonded.0 + self.from_unbonding.0)
+    }
+}
+
+/// Slash `fraction` of the stake that was bonded to `operator` at `offence_height`: the pool
+/// (O(1) in delegators), plus unbonding and redelegated stake that left after the offence.
+pub fn slash(
+    store: &mut Store,
+    operator_id: &OperatorId,
+    fraction: Ratio,
+    offence_height: Height,
+) -> Result<SlashOutcome, StakingError> {
+    let mut outcome = SlashOutcome::default();
+    for mut entry in state::unbondings_from(store, operator_id) {
+        if entry.creation_height <= offence_height {
+            continue;
+        }
+        outcome.at_risk = outcome.at_risk.checked_add(entry.balance)?;
+        let cut = fraction.mul_floor(entry.initial).min(entry.balance);
+        entry.balance = entry.balance.checked_sub(cut)?;
+        outcome.from_unbonding = outcome.from_unbonding.checked_add(cut)?;
+        state::put_unbonding(store, &entry);
+    }
+    for mut entry in state::redelegations_from(store, operator_id) {
+        if entry.creation_height <= offence_height {
+            continue;
+        }
+        let mut destination = load(store, &entry.destination)?;
+        if destination.tokens.is_zero() || destination.shares.is_zero() {
+            continue;
+        }
+        let cut = fraction.mul_floor(entry.initial);
+        let mut delegation = state::delegation(store, &destination.id, &entry.delegator);
+        let shares_wanted = Shares(mul_div_ceil(cut.0, destination.shares.0, destination.tokens.0)?);
+        let burn = shares_wanted.min(entry.destination_shares).min(delegation.shares);
+        if burn.is_zero() {
+            continue;
+        }
+        rewards::settle(store, &destination.id, &entry.delegator, delegation.shares)?;
+        let tokens = destination.tokens_for(burn);
+        let held = destination.tokens_for(entry.destination_shares.min(delegation.shares));
+        outcome.at_risk = outcome.at_risk.checked_add(held)?;
+        destination.tokens = destination.tokens.checked_sub(tokens)?;
+        destination.shares = destination.shares.checked_sub(burn)?;
+        delegation.shares = delegation.shares.checked_sub(burn)?;
+        entry.destination_shares = entry.destination_shares.checked_sub(burn)?;
+        state::set_delegation(store, &destination.id, &entry.delegator, &delegation);
+        if delegation.shares.is_zero() {
+            rewards::forget(store, &destination.id, &entry.delegator);
+        }
+        if destination.shares.is_zero() {
+            rewards::pool_emptied(store, &destination.id)?;
+        }
+        state::set_operator(store, &destination);
+        state::put_redelegation(store, &entry);
+        outcome.from_bonded = outcome.from_bonded.checked_add(tokens)?;
+    }
+    let mut operator = load(store, operator_id)?;
+    outcome.at_risk = outcome.at_risk.checked_add(operator.tokens)?;
+    let cut = fraction.mul_floor(operator.tokens);
+    operator.tokens = operator.tokens.checked_sub(cut)?;
+    state::set_operator(store, &operator);
+    outcome.from_bonded = outcome.from_bonded.checked_add(cut)?;
+    Ok(outcome)
+}
+
+/// The top `max_validators` operators by bonded tokens that are not jailed; ties go to the
+/// lower operator id.
+pub fn compute_active_set(store: &Store, params: &Params) -> Vec<Validator> {
+    let mut candidates: Vec<Operator> = state::all_operators(store)
+        .into_iter()
+        .filter(|o| !o.jailed && !o.tombstoned && !o.tokens.is_zero())
+        .collect();
+    candidates.sort_by(|a, b| b.tokens.cmp(&a.tokens).then(a.id.cmp(&b.id)));
+    candidates
+        .into_iter()
+        .take(params.max_validators as usize)
+        .map(|o| Validator { operator: o.id, consensus_key: o.consensus_key, power: o.tokens })
+        .collect()
+}
+
+/// End of block: at an epoch end, drop completed redelegation records and recompute the
+/// active set.
+pub fn end_block(store: &mut Store, params: &Params, ctx: &BlockContext) {
+    if !ctx.is_epoch_end(params) {
+        return;
+    }
+    let next_epoch = ctx.epoch.next();
+    for entry in state::redelegations_due(store, next_epoch) {
+        state::remove_redelegation(store, &entry);
+    }
+    let set = compute_active_set(store, params);
+    state::set_active_set(store, &set);
+}

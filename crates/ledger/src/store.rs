@@ -1,0 +1,255 @@
+//! The ledger's key-value state, in three layers: the committed state (with its sparse Merkle
+//! tree), the current block's writes, and the current transaction's writes. A transaction that
+//! fails has its layer dropped whole, so nothing it did is half-applied; a block is committed
+//! to the tree in one step at its end.
+//!
+//! Keys are `module/...` byte strings built by each module's `state.rs`; values are borsh.
+//! Modules read and write typed values through [`Store::get`] / [`Store::put`].
+
+use crate::smt::{SparseMerkleTree, StateProof};
+use borsh::{BorshDeserialize, BorshSerialize};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use surety_types::encoding::encode;
+use surety_types::Hash;
+
+type Layer = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    committed: BTreeMap<Vec<u8>, Vec<u8>>,
+    tree: SparseMerkleTree,
+    block: Layer,
+    tx: Option<Layer>,
+    block_events: Vec<crate::Event>,
+    tx_events: Vec<crate::Event>,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    pub fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
+        if let Some(layer) = &self.tx {
+            if let Some(value) = layer.get(key) {
+                return value.as_deref();
+            }
+        }
+        if let Some(value) = self.block.get(key) {
+            return value.as_deref();
+        }
+        self.committed.get(key).map(Vec::as_slice)
+    }
+
+    fn top_layer(&mut self) -> &mut Layer {
+        match &mut self.tx {
+            Some(layer) => layer,
+            None => &mut self.block,
+        }
+    }
+
+    pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.top_layer().insert(key, Some(value));
+    }
+
+    pub fn delete(&mut self, key: &[u8]) {
+        self.top_layer().insert(key.to_vec(), None);
+    }
+
+    /// Read a typed value. State is only ever written by this crate, so a value that fails to
+    /// decode is a bug (corrupt state), not bad input.
+    pub fn get<T: BorshDeserialize>(&self, key: &[u8]) -> Option<T> {
+        self.get_raw(key).map(|bytes| {
+            borsh::from_slice(bytes).unwrap_or_else(|e| {
+                panic!("corrupt state at key {}: {e}", String::from_utf8_lossy(key))
+            })
+        })
+    }
+
+    pub fn put<T: BorshSerialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.put_raw(key, encode(value));
+    }
+
+    /// All live entries whose key starts with `prefix`, in key order, merged across layers.
+    pub fn prefix_entries(&self, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut merged: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
+        let range = (Bound::Included(prefix.to_vec()), Bound::Unbounded);
+        for (key, value) in self.committed.range::<Vec<u8>, _>(range.clone()) {
+            if !key.starts_with(prefix) {
+                break;
+            }
+            merged.insert(key, Some(value));
+        }
+        let layers = std::iter::once(&self.block).chain(self.tx.iter());
+        for layer in layers {
+            for (key, value) in layer.range::<Vec<u8>, _>(range.clone()) {
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                merged.insert(key, value.as_deref());
+            }
+        }
+        merged
+            .into_iter()
+            .filter_map(|(key, value)| value.map(|value| (key.to_vec(), value.to_vec())))
+            .collect()
+    }
+
+    /// Typed values under `prefix`, in key order.
+    pub fn prefix_values<T: BorshDeserialize>(&self, prefix: &[u8]) -> Vec<(Vec<u8>, T)> {
+        self.prefix_entries(prefix)
+            .into_iter()
+            .map(|(key, bytes)| {
+                let value = borsh::from_slice(&bytes).unwrap_or_else(|e| {
+                    panic!("corrupt state at key {}: {e}", String::from_utf8_lossy(&key))
+                });
+                (key, value)
+            })
+            .collect()
+    }
+
+    pub fn emit(&mut self, event: crate::Event) {
+        if self.tx.is_some() {
+            self.tx_events.push(event);
+        } else {
+            self.block_events.push(event);
+        }
+    }
+
+    /// Open a transaction layer. Writes and events go to it until it is committed or dropped.
+    pub fn begin_tx(&mut self) {
+        debug_assert!(self.tx.is_none(), "transactions do not nest");
+        self.tx = Some(Layer::new());
+        self.tx_events.clear();
+    }
+
+    /// Keep the transaction's writes; returns its events.
+    pub fn commit_tx(&mut self) -> Vec<crate::Event> {
+        let layer = self.tx.take().expect("commit_tx without begin_tx");
+        self.block.extend(layer);
+        std::mem::take(&mut self.tx_events)
+    }
+
+    /// Drop the transaction's writes and events.
+    pub fn discard_tx(&mut self) {
+        self.tx = None;
+        self.tx_events.clear();
+    }
+
+    /// Drop the whole block's writes (the block was rejected).
+    pub fn discard_block(&mut self) {
+        self.tx = None;
+        self.block.clear();
+        self.block_events.clear();
+        self.tx_events.clear();
+    }
+
+    pub fn take_block_events(&mut self) -> Vec<crate::Event> {
+        std::mem::take(&mut self.block_events)
+    }
+
+    /// Write the block's changes into the committed state and the tree; returns the new root
+    /// and the changed entries (what a node persists).
+    pub fn commit_block(&mut self) -> (Hash, Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+        debug_assert!(self.tx.is_none(), "commit_block inside a transaction");
+        let block = std::mem::take(&mut self.block);
+        let mut changes = Vec::with_capacity(block.len());
+        for (key, value) in block {
+            let unchanged = match (&value, self.committed.get(&key)) {
+                (Some(new), Some(old)) => new == old,
+                (None, None) => true,
+                _ => false,
+            };
+            if unchanged {
+                continue;
+            }
+            self.tree.update(&key, value.as_deref());
+            match &value {
+                Some(v) => {
+                    self.committed.insert(key.clone(), v.clone());
+                }
+                None => {
+                    self.committed.remove(&key);
+                }
+            }
+            changes.push((key, value));
+        }
+        (self.tree.root(), changes)
+    }
+
+    pub fn root(&mut self) -> Hash {
+        self.tree.root()
+    }
+
+    /// Proof for `key` against the committed root, with the committed value.
+    pub fn prove(&mut self, key: &[u8]) -> (Option<Vec<u8>>, StateProof) {
+        self.tree.root();
+        (self.committed.get(key).cloned(), self.tree.prove(key))
+    }
+
+    /// Every committed entry (for snapshots and invariant checks).
+    pub fn committed_entries(&self) -> impl Iterator<Item = (&Vec<u8>, &Vec<u8>)> {
+        self.committed.iter()
+    }
+
+    pub fn committed_len(&self) -> usize {
+        self.committed.len()
+    }
+}
+
+/// Build a key from a module prefix and parts. Parts of fixed width (ids, big-endian numbers)
+/// keep key order meaningful for range scans.
+pub fn key(prefix: &str, parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    key.extend_from_slice(prefix.as_bytes());
+    for part in parts {
+        key.push(b'/');
+        key.extend_from_slice(part);
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_discarded_transaction_leaves_no_trace() {
+        let mut store = Store::new();
+        store.put(b"a".to_vec(), &1u64);
+        store.begin_tx();
+        store.put(b"a".to_vec(), &2u64);
+        store.put(b"b".to_vec(), &3u64);
+        assert_eq!(store.get::<u64>(b"a"), Some(2));
+        store.discard_tx();
+        assert_eq!(store.get::<u64>(b"a"), Some(1));
+        assert_eq!(store.get::<u64>(b"b"), None);
+    }
+
+    #[test]
+    fn prefix_scans_merge_layers_and_hide_deletions() {
+        let mut store = Store::new();
+        store.put(b"p/1".to_vec(), &1u8);
+        store.put(b"p/2".to_vec(), &2u8);
+        store.put(b"q/1".to_vec(), &9u8);
+        store.commit_block();
+        store.delete(b"p/1");
+        store.begin_tx();
+        store.put(b"p/3".to_vec(), &3u8);
+        let values: Vec<u8> = store.prefix_values::<u8>(b"p/").into_iter().map(|(_, v)| v).collect();
+        assert_eq!(values, vec![2, 3]);
+    }
+
+    #[test]
+    fn rewriting_a_value_unchanged_does_not_count_as_a_change() {
+        let mut store = Store::new();
+        store.put(b"k".to_vec(), &1u8);
+        let (root, changes) = store.commit_block();
+        assert_eq!(changes.len(), 1);
+        store.put(b"k".to_vec(), &1u8);
+        let (again, changes) = store.commit_block();
+        assert!(changes.is_empty());
+        assert_eq!(root, again);
+    }
+}
