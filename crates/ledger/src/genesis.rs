@@ -64,7 +64,10 @@ pub enum GenesisError {
     #[error("operator {operator}: {reason}")]
     Operator { operator: AccountId, reason: String },
     #[error("delegation from {delegator}: {reason}")]
-    Delegation { delegator: AccountId, reason: String },
+    Delegation {
+        delegator: AccountId,
+        reason: String,
+    },
     #[error("no operator is eligible for the validator set")]
     NoValidators,
 }

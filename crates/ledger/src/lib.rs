@@ -58,28 +58,86 @@ pub struct BlockContext {
 impl BlockContext {
     /// True for the last block of its epoch.
     pub fn is_epoch_end(&self, params: &Params) -> bool {
-        self.height.0 % params.epoch_blocks == 0
+        self.height.0.is_multiple_of(params.epoch_blocks)
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    Transfer { from: AccountId, to: AccountId, amount: Amount },
-    FeePaid { payer: AccountId, amount: Amount },
-    OperatorRegistered { operator: OperatorId, self_bond: Amount },
-    Delegated { delegator: AccountId, operator: OperatorId, amount: Amount, shares: Shares },
-    Undelegated { delegator: AccountId, operator: OperatorId, shares: Shares, amount: Amount, completion_epoch: Epoch },
-    Redelegated { delegator: AccountId, source: OperatorId, destination: OperatorId, amount: Amount },
-    Withdrawn { delegator: AccountId, operator: OperatorId, amount: Amount },
-    RewardsPaid { delegator: AccountId, operator: OperatorId, amount: Amount },
-    RewardsDistributed { minted: Amount, total: Amount },
-    OperatorRewarded { operator: OperatorId, commission: Amount, delegators: Amount },
-    Jailed { operator: OperatorId, until: Epoch },
-    Unjailed { operator: OperatorId },
-    OffenceReported { operator: OperatorId, kind: FaultKind, offence_height: Height, apply_epoch: Epoch },
-    Slashed { operator: OperatorId, kind: FaultKind, fraction: Ratio, amount: Amount },
-    ValidatorSetChanged { validators: u32 },
+    Transfer {
+        from: AccountId,
+        to: AccountId,
+        amount: Amount,
+    },
+    FeePaid {
+        payer: AccountId,
+        amount: Amount,
+    },
+    OperatorRegistered {
+        operator: OperatorId,
+        self_bond: Amount,
+    },
+    Delegated {
+        delegator: AccountId,
+        operator: OperatorId,
+        amount: Amount,
+        shares: Shares,
+    },
+    Undelegated {
+        delegator: AccountId,
+        operator: OperatorId,
+        shares: Shares,
+        amount: Amount,
+        completion_epoch: Epoch,
+    },
+    Redelegated {
+        delegator: AccountId,
+        source: OperatorId,
+        destination: OperatorId,
+        amount: Amount,
+    },
+    Withdrawn {
+        delegator: AccountId,
+        operator: OperatorId,
+        amount: Amount,
+    },
+    RewardsPaid {
+        delegator: AccountId,
+        operator: OperatorId,
+        amount: Amount,
+    },
+    RewardsDistributed {
+        minted: Amount,
+        total: Amount,
+    },
+    OperatorRewarded {
+        operator: OperatorId,
+        commission: Amount,
+        delegators: Amount,
+    },
+    Jailed {
+        operator: OperatorId,
+        until: Epoch,
+    },
+    Unjailed {
+        operator: OperatorId,
+    },
+    OffenceReported {
+        operator: OperatorId,
+        kind: FaultKind,
+        offence_height: Height,
+        apply_epoch: Epoch,
+    },
+    Slashed {
+        operator: OperatorId,
+        kind: FaultKind,
+        fraction: Ratio,
+        amount: Amount,
+    },
+    ValidatorSetChanged {
+        validators: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,7 +170,7 @@ pub struct BlockOutcome {
     pub validator_set: Option<Vec<Validator>>,
     /// Entries written by this block (`None` value: deleted), for a node to persist.
     #[serde(skip)]
-    pub changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub changes: store::Changes,
 }
 
 /// A block the ledger refuses as a whole (a consensus or node bug, never a user's input).
@@ -121,7 +179,11 @@ pub enum BlockError {
     #[error("expected height {expected}, got {got}")]
     WrongHeight { expected: Height, got: Height },
     #[error("height {height} is in epoch {expected}, context says {got}")]
-    WrongEpoch { height: Height, expected: Epoch, got: Epoch },
+    WrongEpoch {
+        height: Height,
+        expected: Epoch,
+        got: Epoch,
+    },
     #[error("timestamp {got} ms is before the previous block's {previous} ms")]
     TimeWentBack { previous: u64, got: u64 },
     #[error("block has {count} transactions, the limit is {limit}")]
@@ -168,13 +230,24 @@ impl Ledger {
                 metadata: operator.metadata.clone(),
                 self_bond: operator.self_bond,
             };
-            staking::execute_register(&mut store, &params, &operator.account, &msg)
-                .map_err(|e| GenesisError::Operator { operator: operator.account, reason: e.to_string() })?;
+            staking::execute_register(&mut store, &params, &operator.account, &msg).map_err(
+                |e| GenesisError::Operator {
+                    operator: operator.account,
+                    reason: e.to_string(),
+                },
+            )?;
         }
         for delegation in &genesis.delegations {
-            let msg = staking::Delegate { operator: delegation.operator, amount: delegation.amount };
-            staking::execute_delegate(&mut store, &delegation.delegator, &msg)
-                .map_err(|e| GenesisError::Delegation { delegator: delegation.delegator, reason: e.to_string() })?;
+            let msg = staking::Delegate {
+                operator: delegation.operator,
+                amount: delegation.amount,
+            };
+            staking::execute_delegate(&mut store, &delegation.delegator, &msg).map_err(|e| {
+                GenesisError::Delegation {
+                    delegator: delegation.delegator,
+                    reason: e.to_string(),
+                }
+            })?;
         }
         let set = staking::compute_active_set(&store, &params);
         if set.is_empty() {
@@ -215,7 +288,12 @@ impl Ledger {
     }
 
     /// The context the next block must carry, bar time, proposer, seed and signatures.
-    pub fn next_context(&self, timestamp_ms: u64, proposer: OperatorId, seed: Hash) -> BlockContext {
+    pub fn next_context(
+        &self,
+        timestamp_ms: u64,
+        proposer: OperatorId,
+        seed: Hash,
+    ) -> BlockContext {
         let height = self.height.next();
         BlockContext {
             height,
@@ -235,17 +313,30 @@ impl Ledger {
     fn check_context(&self, ctx: &BlockContext, tx_count: usize) -> Result<(), BlockError> {
         let expected = self.height.next();
         if ctx.height != expected {
-            return Err(BlockError::WrongHeight { expected, got: ctx.height });
+            return Err(BlockError::WrongHeight {
+                expected,
+                got: ctx.height,
+            });
         }
         let epoch = self.params.epoch_of(ctx.height);
         if ctx.epoch != epoch {
-            return Err(BlockError::WrongEpoch { height: ctx.height, expected: epoch, got: ctx.epoch });
+            return Err(BlockError::WrongEpoch {
+                height: ctx.height,
+                expected: epoch,
+                got: ctx.epoch,
+            });
         }
         if ctx.timestamp_ms < self.timestamp_ms {
-            return Err(BlockError::TimeWentBack { previous: self.timestamp_ms, got: ctx.timestamp_ms });
+            return Err(BlockError::TimeWentBack {
+                previous: self.timestamp_ms,
+                got: ctx.timestamp_ms,
+            });
         }
         if tx_count > tx::BLOCK_TXS_MAX {
-            return Err(BlockError::TooManyTxs { count: tx_count, limit: tx::BLOCK_TXS_MAX });
+            return Err(BlockError::TooManyTxs {
+                count: tx_count,
+                limit: tx::BLOCK_TXS_MAX,
+            });
         }
         if let Some(absent) = &ctx.absent_validators {
             if absent.windows(2).any(|w| w[0] >= w[1]) {
@@ -256,15 +347,22 @@ impl Ledger {
     }
 
     /// Apply one block. On `Err` nothing has changed; on `Ok` the block is committed.
-    pub fn apply_block<T: AsRef<[u8]>>(&mut self, ctx: &BlockContext, txs: &[T]) -> Result<BlockOutcome, BlockError> {
+    pub fn apply_block<T: AsRef<[u8]>>(
+        &mut self,
+        ctx: &BlockContext,
+        txs: &[T],
+    ) -> Result<BlockOutcome, BlockError> {
         self.check_context(ctx, txs.len())?;
         let set_before = staking::state::active_set(&self.store);
-        let decoded: Vec<Result<Transaction, TxError>> =
-            txs.iter().map(|bytes| tx::decode_and_check_shape(bytes.as_ref(), &self.chain_id)).collect();
+        let decoded: Vec<Result<Transaction, TxError>> = txs
+            .iter()
+            .map(|bytes| tx::decode_and_check_shape(bytes.as_ref(), &self.chain_id))
+            .collect();
         let signatures_ok = verify_signatures(&decoded, ctx);
         let mut receipts = Vec::with_capacity(txs.len());
         let result = (|| {
-            slashing::begin_block(&mut self.store, &self.params, ctx).map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            slashing::begin_block(&mut self.store, &self.params, ctx)
+                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
             for (index, (bytes, decoded)) in txs.iter().zip(decoded).enumerate() {
                 let tx_hash = match &decoded {
                     Ok(tx) => tx.hash(),
@@ -277,7 +375,13 @@ impl Ledger {
                     self.execute(ctx, &tx)
                 });
                 receipts.push(match outcome {
-                    Ok(events) => Receipt { tx_hash, error: None, error_kind: None, charged: true, events },
+                    Ok(events) => Receipt {
+                        tx_hash,
+                        error: None,
+                        error_kind: None,
+                        charged: true,
+                        events,
+                    },
                     Err(error) => Receipt {
                         tx_hash,
                         error: Some(error.to_string()),
@@ -287,8 +391,10 @@ impl Ledger {
                     },
                 });
             }
-            rewards::end_block(&mut self.store, &self.params, ctx).map_err(|e| BlockError::EndBlock(e.to_string()))?;
-            slashing::end_block(&mut self.store, &self.params, ctx).map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            rewards::end_block(&mut self.store, &self.params, ctx)
+                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            slashing::end_block(&mut self.store, &self.params, ctx)
+                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
             staking::end_block(&mut self.store, &self.params, ctx);
             Ok(())
         })();
@@ -298,7 +404,9 @@ impl Ledger {
         }
         let set_after = staking::state::active_set(&self.store);
         let validator_set = (set_after != set_before).then(|| {
-            self.store.emit(Event::ValidatorSetChanged { validators: set_after.len() as u32 });
+            self.store.emit(Event::ValidatorSetChanged {
+                validators: set_after.len() as u32,
+            });
             set_after
         });
         let events = self.store.take_block_events();
@@ -306,7 +414,14 @@ impl Ledger {
         self.height = ctx.height;
         self.timestamp_ms = ctx.timestamp_ms;
         self.state_root = state_root;
-        Ok(BlockOutcome { height: ctx.height, receipts, events, state_root, validator_set, changes })
+        Ok(BlockOutcome {
+            height: ctx.height,
+            receipts,
+            events,
+            state_root,
+            validator_set,
+            changes,
+        })
     }
 
     /// Nonce and fee, then the message in a layer of its own.
@@ -314,29 +429,49 @@ impl Ledger {
         let signer = tx.tx.signer;
         let mut account = bank::state::account(&self.store, &signer);
         if tx.tx.nonce != account.nonce {
-            return Err(TxError::BadNonce { expected: account.nonce, got: tx.tx.nonce });
+            return Err(TxError::BadNonce {
+                expected: account.nonce,
+                got: tx.tx.nonce,
+            });
         }
         if tx.tx.fee < self.params.min_tx_fee {
-            return Err(TxError::FeeTooLow { given: tx.tx.fee, minimum: self.params.min_tx_fee });
+            return Err(TxError::FeeTooLow {
+                given: tx.tx.fee,
+                minimum: self.params.min_tx_fee,
+            });
         }
         if account.balance < tx.tx.fee {
-            return Err(TxError::CannotPayFee { balance: account.balance, fee: tx.tx.fee });
+            return Err(TxError::CannotPayFee {
+                balance: account.balance,
+                fee: tx.tx.fee,
+            });
         }
-        account.balance = account.balance.checked_sub(tx.tx.fee).expect("checked above");
+        account.balance = account
+            .balance
+            .checked_sub(tx.tx.fee)
+            .expect("checked above");
         account.nonce += 1;
         bank::state::set_account(&mut self.store, &signer, &account);
         let fee_pool = bank::pool_balance(&self.store, bank::Pool::FeeCollector);
         bank::state::set_pool(
             &mut self.store,
             bank::Pool::FeeCollector,
-            fee_pool.checked_add(tx.tx.fee).map_err(bank::BankError::from)?,
+            fee_pool
+                .checked_add(tx.tx.fee)
+                .map_err(bank::BankError::from)?,
         );
         self.store.begin_tx();
         let result = self.dispatch(ctx, &signer, &tx.tx.msg);
         match result {
             Ok(()) => {
                 let mut events = self.store.commit_tx();
-                events.insert(0, Event::FeePaid { payer: signer, amount: tx.tx.fee });
+                events.insert(
+                    0,
+                    Event::FeePaid {
+                        payer: signer,
+                        amount: tx.tx.fee,
+                    },
+                );
                 Ok(events)
             }
             Err(error) => {
@@ -346,7 +481,12 @@ impl Ledger {
         }
     }
 
-    fn dispatch(&mut self, ctx: &BlockContext, signer: &AccountId, msg: &Msg) -> Result<(), TxError> {
+    fn dispatch(
+        &mut self,
+        ctx: &BlockContext,
+        signer: &AccountId,
+        msg: &Msg,
+    ) -> Result<(), TxError> {
         let store = &mut self.store;
         let params = &self.params;
         match msg {
@@ -359,7 +499,9 @@ impl Ledger {
             Msg::WithdrawUnbonded => staking::execute_withdraw(store, ctx, signer)?,
             Msg::ClaimRewards(m) => rewards::execute_claim(store, signer, m)?,
             Msg::Unjail => staking::execute_unjail(store, params, ctx, signer)?,
-            Msg::SubmitEvidence(e) => slashing::execute_evidence(store, params, ctx, &self.chain_id, signer, e)?,
+            Msg::SubmitEvidence(e) => {
+                slashing::execute_evidence(store, params, ctx, &self.chain_id, signer, e)?
+            }
         }
         Ok(())
     }
@@ -367,7 +509,11 @@ impl Ledger {
     /// Report an offence found by another part of the ledger (jobs, disputes) or, in tests, by
     /// the harness. Not reachable by a transaction: the evidence that proves these kinds is
     /// checked by the module that reports them. The writes join the next applied block.
-    pub fn report_offence(&mut self, ctx: &BlockContext, offence: slashing::Offence) -> Result<(), slashing::SlashingError> {
+    pub fn report_offence(
+        &mut self,
+        ctx: &BlockContext,
+        offence: slashing::Offence,
+    ) -> Result<(), slashing::SlashingError> {
         slashing::report(&mut self.store, &self.params, ctx, offence)
     }
 

@@ -138,7 +138,10 @@ impl Params {
         }
         let needed = s.evidence_max_age_epochs + s.slash_delay_epochs;
         if self.unbonding_epochs <= needed {
-            return Err(ParamsError::UnbondingTooShort { unbonding: self.unbonding_epochs, needed });
+            return Err(ParamsError::UnbondingTooShort {
+                unbonding: self.unbonding_epochs,
+                needed,
+            });
         }
         if s.slash_delay_epochs < s.window_epochs {
             return Err(ParamsError::DelayShorterThanWindow {
@@ -152,12 +155,15 @@ impl Params {
                 delay: s.slash_delay_epochs,
             });
         }
-        let split = s.whistleblower_share.ppb() + s.harmed_party_share.ppb() + s.insurance_share.ppb();
+        let split =
+            s.whistleblower_share.ppb() + s.harmed_party_share.ppb() + s.insurance_share.ppb();
         if split > Ratio::DENOMINATOR {
             return Err(ParamsError::SplitAboveOne);
         }
         if s.downtime_window_blocks > DOWNTIME_WINDOW_BLOCKS_MAX {
-            return Err(ParamsError::DowntimeWindowTooLong(DOWNTIME_WINDOW_BLOCKS_MAX));
+            return Err(ParamsError::DowntimeWindowTooLong(
+                DOWNTIME_WINDOW_BLOCKS_MAX,
+            ));
         }
         Ok(())
     }
@@ -174,9 +180,14 @@ mod tests {
 
     #[test]
     fn unbonding_shorter_than_the_slash_horizon_is_refused() {
-        let mut params = Params::default();
-        params.unbonding_epochs = 10;
-        assert!(matches!(params.validate(), Err(ParamsError::UnbondingTooShort { .. })));
+        let params = Params {
+            unbonding_epochs: 10,
+            ..Params::default()
+        };
+        assert!(matches!(
+            params.validate(),
+            Err(ParamsError::UnbondingTooShort { .. })
+        ));
     }
 
     #[test]

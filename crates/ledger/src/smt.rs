@@ -90,8 +90,14 @@ impl Node {
             Node::Leaf(leaf) if leaf.key == key => leaf.value = value,
             Node::Leaf(_) => {
                 let existing = std::mem::replace(self, Node::Empty);
-                let mut internal = Internal { left: Node::Empty, right: Node::Empty, hash: None };
-                let Node::Leaf(existing_leaf) = existing else { unreachable!() };
+                let mut internal = Internal {
+                    left: Node::Empty,
+                    right: Node::Empty,
+                    hash: None,
+                };
+                let Node::Leaf(existing_leaf) = existing else {
+                    unreachable!()
+                };
                 let existing_bit = bit(&existing_leaf.key, depth);
                 if existing_bit {
                     internal.right = Node::Leaf(existing_leaf);
@@ -103,7 +109,11 @@ impl Node {
             }
             Node::Internal(internal) => {
                 internal.hash = None;
-                let child = if bit(&key, depth) { &mut internal.right } else { &mut internal.left };
+                let child = if bit(&key, depth) {
+                    &mut internal.right
+                } else {
+                    &mut internal.left
+                };
                 child.insert(key, value, depth + 1);
             }
         }
@@ -121,7 +131,11 @@ impl Node {
             }
             Node::Internal(internal) => {
                 internal.hash = None;
-                let child = if bit(key, depth) { &mut internal.right } else { &mut internal.left };
+                let child = if bit(key, depth) {
+                    &mut internal.right
+                } else {
+                    &mut internal.left
+                };
                 child.remove(key, depth + 1);
                 let collapse = match (&internal.left, &internal.right) {
                     (Node::Empty, Node::Empty) => Some(Node::Empty),
@@ -150,7 +164,10 @@ pub struct SparseMerkleTree {
 
 impl Default for SparseMerkleTree {
     fn default() -> Self {
-        SparseMerkleTree { root: Node::Empty, leaves: 0 }
+        SparseMerkleTree {
+            root: Node::Empty,
+            leaves: 0,
+        }
     }
 }
 
@@ -195,7 +212,11 @@ impl SparseMerkleTree {
                 Node::Empty => return false,
                 Node::Leaf(leaf) => return leaf.key == *key,
                 Node::Internal(internal) => {
-                    node = if bit(key, depth) { &internal.right } else { &internal.left };
+                    node = if bit(key, depth) {
+                        &internal.right
+                    } else {
+                        &internal.left
+                    };
                     depth += 1;
                 }
             }
@@ -218,7 +239,10 @@ impl SparseMerkleTree {
             match node {
                 Node::Empty => break ProofTerminal::Empty,
                 Node::Leaf(leaf) => {
-                    break ProofTerminal::Leaf { key: leaf.key, value: leaf.value };
+                    break ProofTerminal::Leaf {
+                        key: leaf.key,
+                        value: leaf.value,
+                    };
                 }
                 Node::Internal(internal) => {
                     let go_right = bit(&key, depth);
@@ -271,7 +295,12 @@ pub enum StateProofError {
 
 impl StateProof {
     /// Check the proof against `root` for `key`, and that it shows `value` (`None`: absent).
-    pub fn verify(&self, root: &Hash, key: &[u8], value: Option<&[u8]>) -> Result<(), StateProofError> {
+    pub fn verify(
+        &self,
+        root: &Hash,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), StateProofError> {
         if self.siblings.len() > 256 {
             return Err(StateProofError::TooDeep);
         }
@@ -279,7 +308,10 @@ impl StateProof {
         let depth = self.siblings.len();
         let mut hash = match &self.terminal {
             ProofTerminal::Empty => EMPTY_HASH,
-            ProofTerminal::Leaf { key: leaf_key, value } => {
+            ProofTerminal::Leaf {
+                key: leaf_key,
+                value,
+            } => {
                 if (0..depth).any(|d| bit(leaf_key, d) != bit(&key, d)) {
                     return Err(StateProofError::WrongPath);
                 }
@@ -297,7 +329,10 @@ impl StateProof {
             return Err(StateProofError::RootMismatch);
         }
         let shown = match &self.terminal {
-            ProofTerminal::Leaf { key: leaf_key, value } if *leaf_key == key => Some(*value),
+            ProofTerminal::Leaf {
+                key: leaf_key,
+                value,
+            } if *leaf_key == key => Some(*value),
             _ => None,
         };
         match (shown, value) {
@@ -378,8 +413,13 @@ mod tests {
         }
         let root = tree.root();
         let proof = tree.prove(&7u32.to_le_bytes());
-        assert_eq!(proof.verify(&root, &7u32.to_le_bytes(), Some(&7u32.to_be_bytes())), Ok(()));
-        assert!(proof.verify(&root, &8u32.to_le_bytes(), Some(&7u32.to_be_bytes())).is_err());
+        assert_eq!(
+            proof.verify(&root, &7u32.to_le_bytes(), Some(&7u32.to_be_bytes())),
+            Ok(())
+        );
+        assert!(proof
+            .verify(&root, &8u32.to_le_bytes(), Some(&7u32.to_be_bytes()))
+            .is_err());
         assert!(proof.verify(&root, &7u32.to_le_bytes(), None).is_err());
     }
 }

@@ -15,6 +15,9 @@ use surety_types::Hash;
 
 type Layer = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// Entries a block wrote, in key order; `None` means deleted.
+pub type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 #[derive(Clone, Debug, Default)]
 pub struct Store {
     committed: BTreeMap<Vec<u8>, Vec<u8>>,
@@ -102,7 +105,10 @@ impl Store {
             .into_iter()
             .map(|(key, bytes)| {
                 let value = borsh::from_slice(&bytes).unwrap_or_else(|e| {
-                    panic!("corrupt state at key {}: {e}", String::from_utf8_lossy(&key))
+                    panic!(
+                        "corrupt state at key {}: {e}",
+                        String::from_utf8_lossy(&key)
+                    )
                 });
                 (key, value)
             })
@@ -151,7 +157,7 @@ impl Store {
 
     /// Write the block's changes into the committed state and the tree; returns the new root
     /// and the changed entries (what a node persists).
-    pub fn commit_block(&mut self) -> (Hash, Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+    pub fn commit_block(&mut self) -> (Hash, Changes) {
         debug_assert!(self.tx.is_none(), "commit_block inside a transaction");
         let block = std::mem::take(&mut self.block);
         let mut changes = Vec::with_capacity(block.len());
@@ -201,7 +207,8 @@ impl Store {
 /// Build a key from a module prefix and parts. Parts of fixed width (ids, big-endian numbers)
 /// keep key order meaningful for range scans.
 pub fn key(prefix: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    let mut key =
+        Vec::with_capacity(prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
     key.extend_from_slice(prefix.as_bytes());
     for part in parts {
         key.push(b'/');
@@ -237,7 +244,11 @@ mod tests {
         store.delete(b"p/1");
         store.begin_tx();
         store.put(b"p/3".to_vec(), &3u8);
-        let values: Vec<u8> = store.prefix_values::<u8>(b"p/").into_iter().map(|(_, v)| v).collect();
+        let values: Vec<u8> = store
+            .prefix_values::<u8>(b"p/")
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
         assert_eq!(values, vec![2, 3]);
     }
 

@@ -4,7 +4,9 @@
 use crate::bank::{BankError, Transfer};
 use crate::rewards::{ClaimRewards, RewardsError};
 use crate::slashing::{Evidence, SlashingError};
-use crate::staking::{Delegate, EditOperator, Redelegate, RegisterOperator, StakingError, Undelegate};
+use crate::staking::{
+    Delegate, EditOperator, Redelegate, RegisterOperator, StakingError, Undelegate,
+};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::encoding::{decode_bounded, DecodeError};
@@ -20,6 +22,9 @@ pub const CHAIN_ID_BYTES_MAX: usize = 64;
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// A message lives once per transaction, briefly; registration is rare and boxing it would only
+// add an allocation to decoding.
+#[allow(clippy::large_enum_variant)]
 pub enum Msg {
     Transfer(Transfer),
     RegisterOperator(RegisterOperator),
@@ -32,7 +37,8 @@ pub enum Msg {
     ClaimRewards(ClaimRewards),
     /// Leave jail (the signer's operator).
     Unjail,
-    SubmitEvidence(Evidence),
+    /// Boxed: evidence is large and rare.
+    SubmitEvidence(Box<Evidence>),
 }
 
 pub type Transaction = SignedTx<Msg>;
@@ -70,7 +76,11 @@ impl TxError {
     pub fn charged(&self) -> bool {
         matches!(
             self,
-            TxError::Invalid(_) | TxError::Bank(_) | TxError::Staking(_) | TxError::Rewards(_) | TxError::Slashing(_)
+            TxError::Invalid(_)
+                | TxError::Bank(_)
+                | TxError::Staking(_)
+                | TxError::Rewards(_)
+                | TxError::Slashing(_)
         )
     }
 }
@@ -80,12 +90,17 @@ impl TxError {
 pub fn decode_and_check_shape(bytes: &[u8], chain_id: &str) -> Result<Transaction, TxError> {
     let tx: Transaction = decode_bounded(bytes, TX_BYTES_MAX)?;
     if tx.tx.chain_id != chain_id {
-        return Err(TxError::WrongChain { expected: chain_id.to_string(), got: tx.tx.chain_id });
+        return Err(TxError::WrongChain {
+            expected: chain_id.to_string(),
+            got: tx.tx.chain_id,
+        });
     }
     match &tx.tx.msg {
         Msg::Transfer(t) if t.amount.is_zero() => return Err(BankError::ZeroAmount.into()),
         Msg::RegisterOperator(r) => r.metadata.validate()?,
-        Msg::EditOperator(EditOperator { metadata: Some(m), .. }) => m.validate()?,
+        Msg::EditOperator(EditOperator {
+            metadata: Some(m), ..
+        }) => m.validate()?,
         Msg::Delegate(d) if d.amount.is_zero() => return Err(StakingError::ZeroAmount.into()),
         Msg::Undelegate(u) if u.shares.is_zero() => return Err(StakingError::ZeroAmount.into()),
         Msg::Redelegate(r) if r.shares.is_zero() => return Err(StakingError::ZeroAmount.into()),

@@ -16,33 +16,56 @@ use surety_types::{Amount, Epoch, Height, Ratio, Shares};
 /// Operators 1..=3 small (100k each), operator 9 large (10M) so one small operator's fault is
 /// uncorrelated (x ≈ 1%); accounts 20..=40 funded.
 fn standard_chain() -> Chain {
-    let mut accounts: Vec<(u16, u128)> = vec![(1, 1_000_000), (2, 1_000_000), (3, 1_000_000), (9, 20_000_000)];
+    let mut accounts: Vec<(u16, u128)> = vec![
+        (1, 1_000_000),
+        (2, 1_000_000),
+        (3, 1_000_000),
+        (9, 20_000_000),
+    ];
     accounts.extend((20..=40).map(|n| (n, 1_000_000)));
-    Chain::new(test_params(), &accounts, &[(1, 100_000), (2, 100_000), (3, 100_000), (9, 10_000_000)])
+    Chain::new(
+        test_params(),
+        &accounts,
+        &[(1, 100_000), (2, 100_000), (3, 100_000), (9, 10_000_000)],
+    )
 }
 
 fn transfer(to: u16, amount: u128) -> Msg {
-    Msg::Transfer(Transfer { to: account(to), amount: Amount(amount) })
+    Msg::Transfer(Transfer {
+        to: account(to),
+        amount: Amount(amount),
+    })
 }
 
 fn delegate(operator_index: u16, amount: u128) -> Msg {
-    Msg::Delegate(Delegate { operator: operator(operator_index), amount: Amount(amount) })
+    Msg::Delegate(Delegate {
+        operator: operator(operator_index),
+        amount: Amount(amount),
+    })
 }
 
 fn undelegate(operator_index: u16, shares: u128) -> Msg {
-    Msg::Undelegate(Undelegate { operator: operator(operator_index), shares: Shares(shares) })
+    Msg::Undelegate(Undelegate {
+        operator: operator(operator_index),
+        shares: Shares(shares),
+    })
 }
 
 fn double_sign_evidence(chain: &Chain, n: u16, height: Height) -> Msg {
     let (first, second) = chain.double_sign(n, height);
-    Msg::SubmitEvidence(Evidence::DoubleSign { first, second })
+    Msg::SubmitEvidence(Box::new(Evidence::DoubleSign { first, second }))
 }
 
 fn slashed_events(events: &[Event]) -> Vec<(surety_types::OperatorId, Ratio, Amount)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Slashed { operator, fraction, amount, .. } => Some((*operator, *fraction, *amount)),
+            Event::Slashed {
+                operator,
+                fraction,
+                amount,
+                ..
+            } => Some((*operator, *fraction, *amount)),
             _ => None,
         })
         .collect()
@@ -50,7 +73,10 @@ fn slashed_events(events: &[Event]) -> Vec<(surety_types::OperatorId, Ratio, Amo
 
 /// Run to the epoch end at which slashes due in `apply_epoch` are applied; returns the
 /// Slashed events seen on the way.
-fn run_until_slashes_apply(chain: &mut Chain, apply_epoch: u64) -> Vec<(surety_types::OperatorId, Ratio, Amount)> {
+fn run_until_slashes_apply(
+    chain: &mut Chain,
+    apply_epoch: u64,
+) -> Vec<(surety_types::OperatorId, Ratio, Amount)> {
     let mut slashed = Vec::new();
     while chain.epoch() < Epoch(apply_epoch) {
         let outcome = chain.block(&[]);
@@ -65,18 +91,28 @@ fn a_transfer_moves_tokens_and_charges_the_fee() {
     let receipt = chain.submit_ok(20, transfer(21, 5_000));
     assert_eq!(chain.balance(20), Amount(1_000_000 - 5_000 - 10));
     assert_eq!(chain.balance(21), Amount(1_005_000));
-    assert!(receipt.events.contains(&Event::Transfer { from: account(20), to: account(21), amount: Amount(5_000) }));
+    assert!(receipt.events.contains(&Event::Transfer {
+        from: account(20),
+        to: account(21),
+        amount: Amount(5_000)
+    }));
 }
 
 #[test]
 fn a_replayed_transaction_is_rejected_and_changes_nothing() {
     let mut chain = standard_chain();
     let tx = chain.sign(20, transfer(21, 5_000));
-    assert!(chain.block(&[tx.clone()]).receipts[0].is_ok());
+    assert!(chain.block(std::slice::from_ref(&tx)).receipts[0].is_ok());
     let root = chain.ledger.state_root();
     let balance = chain.balance(20);
     let replay = chain.block(&[tx]).receipts.remove(0);
-    assert_eq!(replay.error_kind, Some(TxError::BadNonce { expected: 1, got: 0 }));
+    assert_eq!(
+        replay.error_kind,
+        Some(TxError::BadNonce {
+            expected: 1,
+            got: 0
+        })
+    );
     assert!(!replay.charged);
     assert_eq!(chain.balance(20), balance);
     assert_eq!(chain.nonce(20), 1);
@@ -89,7 +125,10 @@ fn a_replayed_transaction_is_rejected_and_changes_nothing() {
 fn a_failed_transaction_changes_only_fee_and_nonce() {
     let mut chain = standard_chain();
     let receipt = chain.submit(20, transfer(21, 5_000_000));
-    assert!(matches!(receipt.error_kind, Some(TxError::Bank(_))), "{receipt:?}");
+    assert!(
+        matches!(receipt.error_kind, Some(TxError::Bank(_))),
+        "{receipt:?}"
+    );
     assert!(receipt.charged);
     assert_eq!(chain.balance(20), Amount(1_000_000 - 10));
     assert_eq!(chain.balance(21), Amount(1_000_000));
@@ -113,16 +152,28 @@ fn garbage_bytes_get_a_decode_error_not_a_panic() {
     let mut chain = standard_chain();
     let outcome = chain.block(&[vec![0xff; 40], vec![], vec![7; 70_000]]);
     for receipt in &outcome.receipts {
-        assert!(matches!(receipt.error_kind, Some(TxError::Decode(_))), "{receipt:?}");
+        assert!(
+            matches!(receipt.error_kind, Some(TxError::Decode(_))),
+            "{receipt:?}"
+        );
     }
 }
 
 #[test]
 fn a_transaction_for_another_chain_is_rejected() {
     let chain = standard_chain();
-    let tx = surety_types::tx::Tx { chain_id: "other".into(), signer: account(20), nonce: 0, fee: Amount(10), msg: transfer(21, 1) };
+    let tx = surety_types::tx::Tx {
+        chain_id: "other".into(),
+        signer: account(20),
+        nonce: 0,
+        fee: Amount(10),
+        msg: transfer(21, 1),
+    };
     let bytes = surety_types::encoding::encode(&tx.sign(&key(20)));
-    assert!(matches!(chain.ledger.check_stateless(&bytes), Err(TxError::WrongChain { .. })));
+    assert!(matches!(
+        chain.ledger.check_stateless(&bytes),
+        Err(TxError::WrongChain { .. })
+    ));
 }
 
 #[test]
@@ -149,7 +200,10 @@ fn an_undelegation_can_be_withdrawn_only_after_the_unbonding_period() {
     chain.submit_ok(20, undelegate(1, 50_000));
     assert_eq!(chain.pool(Pool::Unbonding), Amount(50_000));
     let early = chain.submit(20, Msg::WithdrawUnbonded);
-    assert_eq!(early.error_kind, Some(TxError::Staking(StakingError::NothingToWithdraw)));
+    assert_eq!(
+        early.error_kind,
+        Some(TxError::Staking(StakingError::NothingToWithdraw))
+    );
     chain.run_to_epoch(test_params().unbonding_epochs);
     let before = chain.balance(20);
     chain.submit_ok(20, Msg::WithdrawUnbonded);
@@ -167,13 +221,27 @@ fn a_delegator_who_unbonds_after_an_offence_is_still_slashed() {
     chain.block(&[]);
     chain.submit_ok(20, undelegate(1, 50_000)); // after the offence, before the report
     chain.submit_ok(30, double_sign_evidence(&chain, 1, offence_height));
-    let apply = test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
+    let apply =
+        test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
     let slashed = run_until_slashes_apply(&mut chain, apply);
     assert_eq!(slashed.len(), 1);
-    assert_eq!(slashed[0].1, test_params().slashing.equivocation, "x ≈ 1%: base fraction");
-    let entries = |n| surety_ledger::staking::state::unbondings_of(chain.ledger.store(), &account(n));
-    assert_eq!(entries(20)[0].balance, Amount(47_500), "5% of 50,000 taken from the unbonding entry");
-    assert_eq!(entries(21)[0].balance, Amount(50_000), "stake that left before the offence is untouched");
+    assert_eq!(
+        slashed[0].1,
+        test_params().slashing.equivocation,
+        "x ≈ 1%: base fraction"
+    );
+    let entries =
+        |n| surety_ledger::staking::state::unbondings_of(chain.ledger.store(), &account(n));
+    assert_eq!(
+        entries(20)[0].balance,
+        Amount(47_500),
+        "5% of 50,000 taken from the unbonding entry"
+    );
+    assert_eq!(
+        entries(21)[0].balance,
+        Amount(50_000),
+        "stake that left before the offence is untouched"
+    );
 }
 
 #[test]
@@ -182,12 +250,24 @@ fn redelegated_stake_stays_slashable_for_the_old_operators_offence() {
     chain.submit_ok(22, delegate(1, 50_000));
     let offence_height = chain.height().next();
     chain.block(&[]);
-    chain.submit_ok(22, Msg::Redelegate(Redelegate { source: operator(1), destination: operator(2), shares: Shares(50_000) }));
+    chain.submit_ok(
+        22,
+        Msg::Redelegate(Redelegate {
+            source: operator(1),
+            destination: operator(2),
+            shares: Shares(50_000),
+        }),
+    );
     assert_eq!(chain.shares(22, 2), Shares(50_000));
     chain.submit_ok(30, double_sign_evidence(&chain, 1, offence_height));
-    let apply = test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
+    let apply =
+        test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
     run_until_slashes_apply(&mut chain, apply);
-    assert_eq!(chain.shares(22, 2), Shares(47_500), "5% of the moved 50,000 burned at the new operator");
+    assert_eq!(
+        chain.shares(22, 2),
+        Shares(47_500),
+        "5% of the moved 50,000 burned at the new operator"
+    );
     assert_eq!(chain.operator(2).tokens, Amount(147_500));
 }
 
@@ -195,9 +275,28 @@ fn redelegated_stake_stays_slashable_for_the_old_operators_offence() {
 fn a_chained_redelegation_is_refused() {
     let mut chain = standard_chain();
     chain.submit_ok(22, delegate(1, 50_000));
-    chain.submit_ok(22, Msg::Redelegate(Redelegate { source: operator(1), destination: operator(2), shares: Shares(50_000) }));
-    let hop = chain.submit(22, Msg::Redelegate(Redelegate { source: operator(2), destination: operator(3), shares: Shares(10_000) }));
-    assert_eq!(hop.error_kind, Some(TxError::Staking(StakingError::ChainedRedelegation(operator(2)))));
+    chain.submit_ok(
+        22,
+        Msg::Redelegate(Redelegate {
+            source: operator(1),
+            destination: operator(2),
+            shares: Shares(50_000),
+        }),
+    );
+    let hop = chain.submit(
+        22,
+        Msg::Redelegate(Redelegate {
+            source: operator(2),
+            destination: operator(3),
+            shares: Shares(10_000),
+        }),
+    );
+    assert_eq!(
+        hop.error_kind,
+        Some(TxError::Staking(StakingError::ChainedRedelegation(
+            operator(2)
+        )))
+    );
 }
 
 #[test]
@@ -209,27 +308,50 @@ fn a_double_signing_operator_is_frozen_and_jailed_at_once_and_slashed_after_the_
     chain.submit_ok(30, double_sign_evidence(&chain, 1, offence_height));
     let op = chain.operator(1);
     assert!(op.jailed && op.tombstoned && op.is_frozen());
-    assert!(!chain.active_set().contains(&operator(1)), "dropped from the active set at once");
+    assert!(
+        !chain.active_set().contains(&operator(1)),
+        "dropped from the active set at once"
+    );
     // Frozen: stake can neither leave nor join.
     let leave = chain.submit(20, undelegate(1, 10_000));
-    assert_eq!(leave.error_kind, Some(TxError::Staking(StakingError::OperatorFrozen(operator(1)))));
+    assert_eq!(
+        leave.error_kind,
+        Some(TxError::Staking(StakingError::OperatorFrozen(operator(1))))
+    );
     let join = chain.submit(21, delegate(1, 10_000));
-    assert_eq!(join.error_kind, Some(TxError::Staking(StakingError::Tombstoned(operator(1)))));
+    assert_eq!(
+        join.error_kind,
+        Some(TxError::Staking(StakingError::Tombstoned(operator(1))))
+    );
     // Nothing is taken before the delay.
-    let apply = test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
+    let apply =
+        test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
     let tokens_before = chain.operator(1).tokens;
     assert_eq!(tokens_before, Amount(150_000));
     let slashed = run_until_slashes_apply(&mut chain, apply);
-    assert_eq!(slashed, vec![(operator(1), test_params().slashing.equivocation, Amount(7_500))]);
+    assert_eq!(
+        slashed,
+        vec![(
+            operator(1),
+            test_params().slashing.equivocation,
+            Amount(7_500)
+        )]
+    );
     assert_eq!(chain.operator(1).tokens, Amount(142_500));
     assert!(!chain.operator(1).is_frozen());
     // Whistleblower: 10% of 7,500 (minus the fees it paid since).
     assert_eq!(chain.balance(30), Amount(reporter_before.0 - 10 + 750));
     // Tombstoned operators never unjail.
     let unjail = chain.submit(1, Msg::Unjail);
-    assert_eq!(unjail.error_kind, Some(TxError::Staking(StakingError::Tombstoned(operator(1)))));
+    assert_eq!(
+        unjail.error_kind,
+        Some(TxError::Staking(StakingError::Tombstoned(operator(1))))
+    );
     // The delegator's 50,000 shares are now worth 5% less: O(1) slash through the exchange rate.
-    assert_eq!(chain.operator(1).tokens_for(chain.shares(20, 1)), Amount(47_500));
+    assert_eq!(
+        chain.operator(1).tokens_for(chain.shares(20, 1)),
+        Amount(47_500)
+    );
 }
 
 #[test]
@@ -250,28 +372,59 @@ fn duplicate_evidence_is_refused() {
     let offence_height = chain.height();
     chain.submit_ok(30, double_sign_evidence(&chain, 1, offence_height));
     let again = chain.submit(31, double_sign_evidence(&chain, 1, offence_height));
-    assert!(matches!(again.error_kind, Some(TxError::Slashing(_))), "{again:?}");
+    assert!(
+        matches!(again.error_kind, Some(TxError::Slashing(_))),
+        "{again:?}"
+    );
 }
 
 #[test]
 fn within_one_window_only_the_largest_penalty_applies() {
     let mut chain = standard_chain();
-    let ctx = chain.ledger.next_context(chain.time_ms + 1, operator(0), surety_types::Hash::ZERO);
-    let offence = |kind| Offence { operator: operator(1), kind, height: Height(1), reporter: None, harmed: None };
+    let ctx = chain
+        .ledger
+        .next_context(chain.time_ms + 1, operator(0), surety_types::Hash::ZERO);
+    let offence = |kind| Offence {
+        operator: operator(1),
+        kind,
+        height: Height(1),
+        reporter: None,
+        harmed: None,
+    };
     chain.block(&[]);
-    chain.ledger.report_offence(&ctx, offence(FaultKind::MissedDeadline)).unwrap();
-    chain.ledger.report_offence(&ctx, offence(FaultKind::WrongResult)).unwrap();
+    chain
+        .ledger
+        .report_offence(&ctx, offence(FaultKind::MissedDeadline))
+        .unwrap();
+    chain
+        .ledger
+        .report_offence(&ctx, offence(FaultKind::WrongResult))
+        .unwrap();
     // A smaller one after a larger one is refused outright.
-    assert!(chain.ledger.report_offence(&ctx, offence(FaultKind::Downtime)).is_err());
+    assert!(chain
+        .ledger
+        .report_offence(&ctx, offence(FaultKind::Downtime))
+        .is_err());
     chain.block(&[]);
     let slashed = run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs);
-    assert_eq!(slashed, vec![(operator(1), test_params().slashing.wrong_result, Amount(10_000))], "10%, not 1% + 10%");
+    assert_eq!(
+        slashed,
+        vec![(
+            operator(1),
+            test_params().slashing.wrong_result,
+            Amount(10_000)
+        )],
+        "10%, not 1% + 10%"
+    );
 }
 
 #[test]
 fn many_operators_failing_together_lose_more_than_one_alone() {
     // Ten equal operators.
-    let accounts: Vec<(u16, u128)> = (1..=10).map(|n| (n, 1_000_000)).chain([(30, 1_000_000)]).collect();
+    let accounts: Vec<(u16, u128)> = (1..=10)
+        .map(|n| (n, 1_000_000))
+        .chain([(30, 1_000_000)])
+        .collect();
     let operators: Vec<(u16, u128)> = (1..=10).map(|n| (n, 100_000)).collect();
     let fraction_when = |faulty: &[u16]| {
         let mut chain = Chain::new(test_params(), &accounts, &operators);
@@ -279,21 +432,31 @@ fn many_operators_failing_together_lose_more_than_one_alone() {
         for &n in faulty {
             chain.submit_ok(30, double_sign_evidence(&chain, n, height));
         }
-        let slashed = run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs);
+        let slashed =
+            run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs);
         assert_eq!(slashed.len(), faulty.len());
         slashed[0].1
     };
     let alone = fraction_when(&[1]);
     let together = fraction_when(&[1, 2, 3]);
-    assert_eq!(alone, Ratio::from_ppb(90_000_000).unwrap(), "x = 10%: 9·0.01 = 9%");
-    assert_eq!(together, Ratio::from_ppb(810_000_000).unwrap(), "x = 30%: 9·0.09 = 81%");
+    assert_eq!(
+        alone,
+        Ratio::from_ppb(90_000_000).unwrap(),
+        "x = 10%: 9·0.01 = 9%"
+    );
+    assert_eq!(
+        together,
+        Ratio::from_ppb(810_000_000).unwrap(),
+        "x = 30%: 9·0.09 = 81%"
+    );
 }
 
 #[test]
 fn an_operator_split_into_many_identities_gets_the_same_correlated_fraction() {
     // One operator with 300k among 1M total, versus three operators with 100k each.
     let run = |operators: &[(u16, u128)], faulty: &[u16]| {
-        let mut accounts: Vec<(u16, u128)> = operators.iter().map(|&(n, _)| (n, 1_000_000)).collect();
+        let mut accounts: Vec<(u16, u128)> =
+            operators.iter().map(|&(n, _)| (n, 1_000_000)).collect();
         accounts.push((30, 1_000_000));
         let mut chain = Chain::new(test_params(), &accounts, operators);
         let height = chain.height();
@@ -303,7 +466,10 @@ fn an_operator_split_into_many_identities_gets_the_same_correlated_fraction() {
         run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs)
     };
     let whole = run(&[(1, 300_000), (9, 700_000)], &[1]);
-    let split = run(&[(1, 100_000), (2, 100_000), (3, 100_000), (9, 700_000)], &[1, 2, 3]);
+    let split = run(
+        &[(1, 100_000), (2, 100_000), (3, 100_000), (9, 700_000)],
+        &[1, 2, 3],
+    );
     assert_eq!(whole.len(), 1);
     assert_eq!(split.len(), 3);
     for (_, fraction, _) in &split {
@@ -315,13 +481,27 @@ fn an_operator_split_into_many_identities_gets_the_same_correlated_fraction() {
 
 #[test]
 fn rewards_follow_stake_and_commission_and_claims_are_exact() {
-    let accounts = [(1, 1_000_000), (2, 1_000_000), (20, 1_000_000), (40, 1_000_000)];
+    let accounts = [
+        (1, 1_000_000),
+        (2, 1_000_000),
+        (20, 1_000_000),
+        (40, 1_000_000),
+    ];
     let mut chain = Chain::new(test_params(), &accounts, &[(1, 100_000), (2, 300_000)]);
     chain.submit_ok(20, delegate(1, 100_000));
     chain.run_to_epoch(1); // powers now 200k and 300k
-    let owed = |chain: &Chain| surety_ledger::rewards::pending(chain.ledger.store(), &operator(1), &account(20), chain.shares(20, 1));
+    let owed = |chain: &Chain| {
+        surety_ledger::rewards::pending(
+            chain.ledger.store(),
+            &operator(1),
+            &account(20),
+            chain.shares(20, 1),
+        )
+    };
     // One block whose only fee income is 10 transfers: 100 tokens.
-    let transfers: Vec<Vec<u8>> = (0..10).map(|i| chain.sign_with_nonce(40, chain.nonce(40) + i, transfer(2, 1))).collect();
+    let transfers: Vec<Vec<u8>> = (0..10)
+        .map(|i| chain.sign_with_nonce(40, chain.nonce(40) + i, transfer(2, 1)))
+        .collect();
     let (operator_balance, owed_before) = (chain.balance(1), owed(&chain));
     chain.block(&transfers);
     // op1 earns floor(100 · 200/500) = 40: commission 10% = 4 to its account; 36 to its pool,
@@ -330,8 +510,17 @@ fn rewards_follow_stake_and_commission_and_claims_are_exact() {
     let owed_after = owed(&chain);
     assert_eq!(owed_after.0 - owed_before.0, 18);
     let before = chain.balance(20);
-    chain.submit_ok(20, Msg::ClaimRewards(ClaimRewards { operator: operator(1) }));
-    assert_eq!(chain.balance(20), Amount(before.0 + owed_after.0 - 10), "the claim pays exactly what was owed");
+    chain.submit_ok(
+        20,
+        Msg::ClaimRewards(ClaimRewards {
+            operator: operator(1),
+        }),
+    );
+    assert_eq!(
+        chain.balance(20),
+        Amount(before.0 + owed_after.0 - 10),
+        "the claim pays exactly what was owed"
+    );
     // What is owed now is only the claim block's own fee: floor(10 · 200/500) = 4, no
     // commission (floor 0.4), half to the delegator.
     assert_eq!(owed(&chain), Amount(2));
@@ -339,12 +528,33 @@ fn rewards_follow_stake_and_commission_and_claims_are_exact() {
 
 #[test]
 fn rewards_stay_exact_per_share_across_a_slash() {
-    let accounts = [(1, 1_000_000), (2, 10_000_000), (20, 1_000_000), (30, 1_000_000), (40, 1_000_000)];
+    let accounts = [
+        (1, 1_000_000),
+        (2, 10_000_000),
+        (20, 1_000_000),
+        (30, 1_000_000),
+        (40, 1_000_000),
+    ];
     let mut chain = Chain::new(test_params(), &accounts, &[(1, 100_000), (2, 9_000_000)]);
     chain.submit_ok(20, delegate(1, 100_000));
     let height = chain.height();
-    let report = chain.ledger.next_context(chain.time_ms + 1, operator(0), surety_types::Hash::ZERO);
-    chain.ledger.report_offence(&report, Offence { operator: operator(1), kind: FaultKind::MissedDeadline, height, reporter: None, harmed: None }).unwrap();
+    let report =
+        chain
+            .ledger
+            .next_context(chain.time_ms + 1, operator(0), surety_types::Hash::ZERO);
+    chain
+        .ledger
+        .report_offence(
+            &report,
+            Offence {
+                operator: operator(1),
+                kind: FaultKind::MissedDeadline,
+                height,
+                reporter: None,
+                harmed: None,
+            },
+        )
+        .unwrap();
     chain.block(&[]);
     run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs + 1);
     assert_eq!(chain.operator(1).tokens, Amount(198_000), "1% slashed");
@@ -353,16 +563,39 @@ fn rewards_stay_exact_per_share_across_a_slash() {
     chain.run_to_epoch(chain.epoch().0 + 1);
     assert!(chain.active_set().contains(&operator(1)));
     let settle = |chain: &mut Chain| {
-        let a = chain.sign(20, Msg::ClaimRewards(ClaimRewards { operator: operator(1) }));
-        let b = chain.sign(1, Msg::ClaimRewards(ClaimRewards { operator: operator(1) }));
+        let a = chain.sign(
+            20,
+            Msg::ClaimRewards(ClaimRewards {
+                operator: operator(1),
+            }),
+        );
+        let b = chain.sign(
+            1,
+            Msg::ClaimRewards(ClaimRewards {
+                operator: operator(1),
+            }),
+        );
         chain.block(&[a, b]);
     };
     settle(&mut chain);
-    let transfers: Vec<Vec<u8>> = (0..100).map(|i| chain.sign_with_nonce(40, chain.nonce(40) + i, transfer(30, 1))).collect();
+    let transfers: Vec<Vec<u8>> = (0..100)
+        .map(|i| chain.sign_with_nonce(40, chain.nonce(40) + i, transfer(30, 1)))
+        .collect();
     chain.block(&transfers);
-    let owed = |n| surety_ledger::rewards::pending(chain.ledger.store(), &operator(1), &account(n), chain.shares(n, 1));
+    let owed = |n| {
+        surety_ledger::rewards::pending(
+            chain.ledger.store(),
+            &operator(1),
+            &account(n),
+            chain.shares(n, 1),
+        )
+    };
     assert!(owed(20) > Amount::ZERO);
-    assert_eq!(owed(20), owed(1), "equal shares earn equally after the slash");
+    assert_eq!(
+        owed(20),
+        owed(1),
+        "equal shares earn equally after the slash"
+    );
 }
 
 #[test]
@@ -377,7 +610,15 @@ fn a_validator_that_misses_too_many_blocks_is_jailed_for_downtime() {
     for _ in 0..window {
         chain.absent = Some(vec![operator(1)]);
         let outcome = chain.block(&[]);
-        if outcome.events.iter().any(|e| matches!(e, Event::OffenceReported { kind: FaultKind::Downtime, .. })) {
+        if outcome.events.iter().any(|e| {
+            matches!(
+                e,
+                Event::OffenceReported {
+                    kind: FaultKind::Downtime,
+                    ..
+                }
+            )
+        }) {
             reported = true;
             break;
         }
@@ -385,18 +626,41 @@ fn a_validator_that_misses_too_many_blocks_is_jailed_for_downtime() {
     assert!(reported, "downtime reported within a window of misses");
     assert!(chain.operator(1).jailed && !chain.operator(1).tombstoned);
     assert!(!chain.active_set().contains(&operator(1)));
-    assert!(chain.operator(2).jailed.eq(&false), "validators that signed are untouched");
+    assert!(
+        chain.operator(2).jailed.eq(&false),
+        "validators that signed are untouched"
+    );
 }
 
 #[test]
 fn a_jailed_operator_may_unjail_after_its_slash_and_jail_time() {
     let mut chain = standard_chain();
-    let ctx = chain.ledger.next_context(chain.time_ms + 1, operator(0), surety_types::Hash::ZERO);
-    chain.ledger.report_offence(&ctx, Offence { operator: operator(1), kind: FaultKind::MissedDeadline, height: Height(0), reporter: None, harmed: None }).unwrap();
+    let ctx = chain
+        .ledger
+        .next_context(chain.time_ms + 1, operator(0), surety_types::Hash::ZERO);
+    chain
+        .ledger
+        .report_offence(
+            &ctx,
+            Offence {
+                operator: operator(1),
+                kind: FaultKind::MissedDeadline,
+                height: Height(0),
+                reporter: None,
+                harmed: None,
+            },
+        )
+        .unwrap();
     chain.block(&[]);
     chain.run_to_epoch(test_params().slashing.jail_epochs);
     let frozen = chain.submit(1, Msg::Unjail);
-    assert!(matches!(frozen.error_kind, Some(TxError::Staking(StakingError::OperatorFrozen(_)))), "{frozen:?}");
+    assert!(
+        matches!(
+            frozen.error_kind,
+            Some(TxError::Staking(StakingError::OperatorFrozen(_)))
+        ),
+        "{frozen:?}"
+    );
     run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs);
     chain.submit_ok(1, Msg::Unjail);
     chain.run_to_epoch(chain.epoch().0 + 1);
@@ -414,7 +678,10 @@ fn genesis_reads_from_toml_and_json_and_refuses_bad_files() {
     assert!(Genesis::from_json(&genesis.to_json().replace("\"chain_id\"", "\"chain\"")).is_err());
     let mut broke = genesis.clone();
     broke.operators[0].self_bond = Amount(5_000_000);
-    assert!(Ledger::from_genesis(&broke).is_err(), "self-bond above the balance");
+    assert!(
+        Ledger::from_genesis(&broke).is_err(),
+        "self-bond above the balance"
+    );
     let mut twice = genesis.clone();
     twice.accounts.push(twice.accounts[0].clone());
     assert!(Ledger::from_genesis(&twice).is_err());

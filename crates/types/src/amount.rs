@@ -105,7 +105,9 @@ impl<'de> serde::de::Visitor<'de> for QuantityVisitor {
     }
 
     fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<u128, E> {
-        value.parse::<u128>().map_err(|_| E::custom(format!("{value:?} is not a non-negative integer")))
+        value
+            .parse::<u128>()
+            .map_err(|_| E::custom(format!("{value:?} is not a non-negative integer")))
     }
 }
 
@@ -242,7 +244,11 @@ impl Ratio {
     /// `numerator / denominator`, rounded down; 1 if numerator >= denominator.
     pub fn from_fraction(numerator: u128, denominator: u128) -> Result<Ratio, ArithmeticError> {
         if numerator >= denominator {
-            return if denominator == 0 { Err(ArithmeticError::DivisionByZero) } else { Ok(Ratio::ONE) };
+            return if denominator == 0 {
+                Err(ArithmeticError::DivisionByZero)
+            } else {
+                Ok(Ratio::ONE)
+            };
         }
         let ppb = mul_div_floor(numerator, Ratio::DENOMINATOR as u128, denominator)?;
         Ok(Ratio(ppb as u64))
@@ -287,7 +293,12 @@ impl fmt::Debug for Ratio {
 
 impl fmt::Display for Ratio {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}", self.0 / Ratio::DENOMINATOR, self.0 % Ratio::DENOMINATOR)
+        write!(
+            f,
+            "{}.{:09}",
+            self.0 / Ratio::DENOMINATOR,
+            self.0 % Ratio::DENOMINATOR
+        )
     }
 }
 
@@ -298,14 +309,26 @@ mod tests {
 
     #[test]
     fn amounts_refuse_to_go_negative() {
-        assert_eq!(Amount(1).checked_sub(Amount(2)), Err(ArithmeticError::Underflow));
-        assert_eq!(Amount::MAX.checked_add(Amount(1)), Err(ArithmeticError::Overflow));
+        assert_eq!(
+            Amount(1).checked_sub(Amount(2)),
+            Err(ArithmeticError::Underflow)
+        );
+        assert_eq!(
+            Amount::MAX.checked_add(Amount(1)),
+            Err(ArithmeticError::Overflow)
+        );
     }
 
     #[test]
     fn amounts_serialise_as_strings_and_read_numbers_too() {
-        assert_eq!(serde_json::to_string(&Amount(u128::MAX)).unwrap(), format!("\"{}\"", u128::MAX));
-        assert_eq!(serde_json::from_str::<Amount>("\"12\"").unwrap(), Amount(12));
+        assert_eq!(
+            serde_json::to_string(&Amount(u128::MAX)).unwrap(),
+            format!("\"{}\"", u128::MAX)
+        );
+        assert_eq!(
+            serde_json::from_str::<Amount>("\"12\"").unwrap(),
+            Amount(12)
+        );
         assert_eq!(serde_json::from_str::<Amount>("12").unwrap(), Amount(12));
         assert!(serde_json::from_str::<Amount>("-1").is_err());
         assert!(serde_json::from_str::<Amount>("\"1e3\"").is_err());
@@ -315,15 +338,24 @@ mod tests {
     fn ratios_above_one_are_rejected() {
         assert!(Ratio::from_ppb(1_000_000_001).is_none());
         assert!(serde_json::from_str::<Ratio>("1000000001").is_err());
-        assert_eq!(serde_json::from_str::<Ratio>("500000000").unwrap(), Ratio::from_percent(50).unwrap());
+        assert_eq!(
+            serde_json::from_str::<Ratio>("500000000").unwrap(),
+            Ratio::from_percent(50).unwrap()
+        );
     }
 
     #[test]
     fn mul_div_handles_products_beyond_u128() {
         let big = u128::MAX / 3;
         assert_eq!(mul_div_floor(big, 6, 3), Ok(big * 2));
-        assert_eq!(mul_div_floor(u128::MAX, u128::MAX, u128::MAX), Ok(u128::MAX));
-        assert_eq!(mul_div_floor(u128::MAX, 2, 1), Err(ArithmeticError::Overflow));
+        assert_eq!(
+            mul_div_floor(u128::MAX, u128::MAX, u128::MAX),
+            Ok(u128::MAX)
+        );
+        assert_eq!(
+            mul_div_floor(u128::MAX, 2, 1),
+            Err(ArithmeticError::Overflow)
+        );
         assert_eq!(mul_div_ceil(7, 1, 2), Ok(4));
         assert_eq!(mul_div_floor(1, 1, 0), Err(ArithmeticError::DivisionByZero));
     }

@@ -66,7 +66,9 @@ impl VerificationKey {
 
     pub fn verify(&self, signature: &Signature, message: &[u8]) -> Result<(), CryptoError> {
         let signature = ed25519_consensus::Signature::from(signature.0);
-        self.0.verify(&signature, message).map_err(|_| CryptoError::BadSignature)
+        self.0
+            .verify(&signature, message)
+            .map_err(|_| CryptoError::BadSignature)
     }
 
     pub(crate) fn inner(&self) -> ed25519_consensus::VerificationKeyBytes {
@@ -76,7 +78,11 @@ impl VerificationKey {
 
 impl fmt::Debug for VerificationKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VerificationKey({})", &hex::encode(self.to_bytes())[..12])
+        write!(
+            f,
+            "VerificationKey({})",
+            &hex::encode(self.to_bytes())[..12]
+        )
     }
 }
 
@@ -104,8 +110,9 @@ impl<'de> Deserialize<'de> for VerificationKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <String as Deserialize>::deserialize(deserializer)?;
         let bytes = hex::decode(&text).map_err(serde::de::Error::custom)?;
-        let array: [u8; 32] =
-            bytes.try_into().map_err(|_| serde::de::Error::custom("expected 32 key bytes"))?;
+        let array: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("expected 32 key bytes"))?;
         VerificationKey::from_bytes(array).map_err(serde::de::Error::custom)
     }
 }
@@ -151,7 +158,11 @@ impl BatchVerifier {
     }
 
     pub fn queue(&mut self, key: &VerificationKey, signature: &Signature, message: &[u8]) {
-        self.inner.queue((key.inner(), ed25519_consensus::Signature::from(signature.0), message));
+        self.inner.queue((
+            key.inner(),
+            ed25519_consensus::Signature::from(signature.0),
+            message,
+        ));
         self.count += 1;
     }
 
@@ -183,7 +194,9 @@ impl rand_core::SeedableRng for CoefficientRng {
     fn from_seed(seed: [u8; 32]) -> CoefficientRng {
         let mut hasher = blake3::Hasher::new_keyed(&seed);
         hasher.update(b"surety.batch-verify.coefficients");
-        CoefficientRng { reader: hasher.finalize_xof() }
+        CoefficientRng {
+            reader: hasher.finalize_xof(),
+        }
     }
 }
 
@@ -220,7 +233,10 @@ mod tests {
         let signature = key.sign(b"hello");
         assert!(key.verification_key().verify(&signature, b"hello").is_ok());
         assert!(key.verification_key().verify(&signature, b"hellp").is_err());
-        assert!(other.verification_key().verify(&signature, b"hello").is_err());
+        assert!(other
+            .verification_key()
+            .verify(&signature, b"hello")
+            .is_err());
     }
 
     #[test]

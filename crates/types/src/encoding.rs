@@ -22,7 +22,10 @@ pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
 /// how much any collection can hold, so hostile length prefixes cannot exhaust memory.
 pub fn decode_bounded<T: BorshDeserialize>(bytes: &[u8], limit: usize) -> Result<T, DecodeError> {
     if bytes.len() > limit {
-        return Err(DecodeError::TooLarge { actual: bytes.len(), limit });
+        return Err(DecodeError::TooLarge {
+            actual: bytes.len(),
+            limit,
+        });
     }
     borsh::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
 }
@@ -35,7 +38,10 @@ mod tests {
     fn trailing_bytes_are_rejected() {
         let mut bytes = encode(&7u32);
         bytes.push(0);
-        assert!(matches!(decode_bounded::<u32>(&bytes, 100), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode_bounded::<u32>(&bytes, 100),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -43,7 +49,10 @@ mod tests {
         let bytes = encode(&vec![0u8; 50]);
         assert_eq!(
             decode_bounded::<Vec<u8>>(&bytes, 10),
-            Err(DecodeError::TooLarge { actual: 54, limit: 10 })
+            Err(DecodeError::TooLarge {
+                actual: 54,
+                limit: 10
+            })
         );
     }
 

@@ -42,7 +42,9 @@ impl Hash {
 
     pub fn from_hex(text: &str) -> Result<Hash, HexError> {
         let bytes = hex::decode(text).map_err(|_| HexError::NotHex)?;
-        let array: [u8; 32] = bytes.try_into().map_err(|v: Vec<u8>| HexError::Length(v.len()))?;
+        let array: [u8; 32] = bytes
+            .try_into()
+            .map_err(|v: Vec<u8>| HexError::Length(v.len()))?;
         Ok(Hash(array))
     }
 }
@@ -86,7 +88,10 @@ mod tests {
 
     #[test]
     fn part_boundaries_change_the_hash() {
-        assert_ne!(Hash::of_parts("d", &[b"ab", b"c"]), Hash::of_parts("d", &[b"a", b"bc"]));
+        assert_ne!(
+            Hash::of_parts("d", &[b"ab", b"c"]),
+            Hash::of_parts("d", &[b"a", b"bc"])
+        );
     }
 
     #[test]

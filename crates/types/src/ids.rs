@@ -158,6 +158,9 @@ mod tests {
         assert!(text.starts_with("acc_"));
         assert_eq!(AccountId::from_hex(&text).unwrap(), id);
         let json = serde_json::to_string(&OperatorId([1u8; 32])).unwrap();
-        assert_eq!(serde_json::from_str::<OperatorId>(&json).unwrap(), OperatorId([1u8; 32]));
+        assert_eq!(
+            serde_json::from_str::<OperatorId>(&json).unwrap(),
+            OperatorId([1u8; 32])
+        );
     }
 }

@@ -87,7 +87,11 @@ impl MerkleTree {
             }
             position /= 2;
         }
-        Some(MerkleProof { index: index as u64, leaf_count: self.leaf_count() as u64, siblings })
+        Some(MerkleProof {
+            index: index as u64,
+            leaf_count: self.leaf_count() as u64,
+            siblings,
+        })
     }
 }
 
@@ -148,7 +152,7 @@ impl MerkleProof {
                     });
                 };
                 used += 1;
-                hash = if position % 2 == 0 {
+                hash = if position.is_multiple_of(2) {
                     node_hash(&hash, other)
                 } else {
                     node_hash(other, &hash)
@@ -158,7 +162,10 @@ impl MerkleProof {
             width = width.div_ceil(2);
         }
         if used != self.siblings.len() {
-            return Err(ProofError::WrongLength { expected: used, actual: self.siblings.len() });
+            return Err(ProofError::WrongLength {
+                expected: used,
+                actual: self.siblings.len(),
+            });
         }
         if &hash == root {
             Ok(())
@@ -193,7 +200,10 @@ mod tests {
         let tree = MerkleTree::from_leaves(&leaves);
         let proof = tree.proof(2).unwrap();
         assert_eq!(proof.verify(&tree.root(), &[2]), Ok(()));
-        assert_eq!(proof.verify(&tree.root(), &[3]), Err(ProofError::RootMismatch));
+        assert_eq!(
+            proof.verify(&tree.root(), &[3]),
+            Err(ProofError::RootMismatch)
+        );
     }
 
     #[test]
@@ -201,7 +211,10 @@ mod tests {
         let tree = MerkleTree::from_leaves(&[b"a", b"b", b"c"]);
         let mut proof = tree.proof(0).unwrap();
         proof.siblings.push(Hash::ZERO);
-        assert!(matches!(proof.verify(&tree.root(), b"a"), Err(ProofError::WrongLength { .. })));
+        assert!(matches!(
+            proof.verify(&tree.root(), b"a"),
+            Err(ProofError::WrongLength { .. })
+        ));
     }
 
     proptest! {

@@ -43,7 +43,10 @@ impl<M: BorshSerialize> Tx<M> {
     pub fn sign(self, key: &SigningKey) -> SignedTx<M> {
         debug_assert_eq!(AccountId::from_key(&key.verification_key()), self.signer);
         let signature = key.sign(&self.sign_bytes());
-        SignedTx { tx: self, signature }
+        SignedTx {
+            tx: self,
+            signature,
+        }
     }
 }
 
@@ -89,6 +92,9 @@ mod tests {
     #[test]
     fn different_nonces_give_different_hashes() {
         let key = SigningKey::from_seed([5; 32]);
-        assert_ne!(transfer(&key, 0).sign(&key).hash(), transfer(&key, 1).sign(&key).hash());
+        assert_ne!(
+            transfer(&key, 0).sign(&key).hash(),
+            transfer(&key, 1).sign(&key).hash()
+        );
     }
 }

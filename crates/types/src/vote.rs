@@ -12,7 +12,17 @@ use serde::{Deserialize, Serialize};
 const VOTE_SIGN_DOMAIN: &str = "surety.consensus-vote.v1";
 
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 pub enum VoteKind {
     Proposal,
@@ -48,13 +58,18 @@ impl ConsensusVote {
 
     pub fn sign(self, key: &SigningKey) -> SignedVote {
         let signature = key.sign(&self.sign_bytes());
-        SignedVote { vote: self, signature }
+        SignedVote {
+            vote: self,
+            signature,
+        }
     }
 }
 
 impl SignedVote {
     pub fn verify(&self) -> Result<(), CryptoError> {
-        self.vote.validator.verify(&self.signature, &self.vote.sign_bytes())
+        self.vote
+            .validator
+            .verify(&self.signature, &self.vote.sign_bytes())
     }
 }
 
@@ -86,8 +101,12 @@ pub fn check_equivocation(
     if a.value == b.value {
         return Err(EquivocationError::SameValue);
     }
-    first.verify().map_err(|_| EquivocationError::BadSignature)?;
-    second.verify().map_err(|_| EquivocationError::BadSignature)?;
+    first
+        .verify()
+        .map_err(|_| EquivocationError::BadSignature)?;
+    second
+        .verify()
+        .map_err(|_| EquivocationError::BadSignature)?;
     Ok(a.validator)
 }
 
@@ -110,13 +129,19 @@ mod tests {
     #[test]
     fn two_signed_votes_for_different_values_prove_equivocation() {
         let key = SigningKey::from_seed([1; 32]);
-        assert_eq!(check_equivocation(&vote(&key, 1), &vote(&key, 2)), Ok(key.verification_key()));
+        assert_eq!(
+            check_equivocation(&vote(&key, 1), &vote(&key, 2)),
+            Ok(key.verification_key())
+        );
     }
 
     #[test]
     fn the_same_vote_twice_is_not_equivocation() {
         let key = SigningKey::from_seed([1; 32]);
-        assert_eq!(check_equivocation(&vote(&key, 1), &vote(&key, 1)), Err(EquivocationError::SameValue));
+        assert_eq!(
+            check_equivocation(&vote(&key, 1), &vote(&key, 1)),
+            Err(EquivocationError::SameValue)
+        );
     }
 
     #[test]
@@ -124,7 +149,10 @@ mod tests {
         let key = SigningKey::from_seed([1; 32]);
         let mut forged = vote(&key, 2);
         forged.signature = vote(&key, 3).signature;
-        assert_eq!(check_equivocation(&vote(&key, 1), &forged), Err(EquivocationError::BadSignature));
+        assert_eq!(
+            check_equivocation(&vote(&key, 1), &forged),
+            Err(EquivocationError::BadSignature)
+        );
     }
 
     #[test]
@@ -133,6 +161,9 @@ mod tests {
         let mut later = vote(&key, 2);
         later.vote.round = 1;
         let later = later.vote.sign(&key);
-        assert_eq!(check_equivocation(&vote(&key, 1), &later), Err(EquivocationError::DifferentSlots));
+        assert_eq!(
+            check_equivocation(&vote(&key, 1), &later),
+            Err(EquivocationError::DifferentSlots)
+        );
     }
 }

@@ -6,7 +6,11 @@ pub enum BankError {
     #[error("insufficient funds: need {needed}, have {available}")]
     InsufficientFunds { needed: Amount, available: Amount },
     #[error("pool {pool:?} holds {available}, cannot pay {needed}")]
-    PoolShort { pool: Pool, needed: Amount, available: Amount },
+    PoolShort {
+        pool: Pool,
+        needed: Amount,
+        available: Amount,
+    },
     #[error("amount must be greater than zero")]
     ZeroAmount,
     #[error("cannot transfer to the sending account")]

@@ -7,10 +7,14 @@ use surety_types::Amount;
 pub fn check(store: &Store) -> Result<(), String> {
     let mut total = Amount::ZERO;
     for (id, account) in state::all_accounts(store) {
-        total = total.checked_add(account.balance).map_err(|_| format!("overflow summing {id}"))?;
+        total = total
+            .checked_add(account.balance)
+            .map_err(|_| format!("overflow summing {id}"))?;
     }
     for pool in Pool::ALL {
-        total = total.checked_add(state::pool(store, pool)).map_err(|_| "overflow summing pools")?;
+        total = total
+            .checked_add(state::pool(store, pool))
+            .map_err(|_| "overflow summing pools")?;
     }
     let supply = state::supply(store);
     if total != supply {

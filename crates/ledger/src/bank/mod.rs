@@ -29,17 +29,29 @@ pub fn total_supply(store: &Store) -> Amount {
     state::supply(store)
 }
 
-pub fn debit_account(store: &mut Store, account: &AccountId, amount: Amount) -> Result<(), BankError> {
+pub fn debit_account(
+    store: &mut Store,
+    account: &AccountId,
+    amount: Amount,
+) -> Result<(), BankError> {
     let mut record = state::account(store, account);
-    record.balance = record.balance.checked_sub(amount).map_err(|_| BankError::InsufficientFunds {
-        needed: amount,
-        available: record.balance,
-    })?;
+    record.balance =
+        record
+            .balance
+            .checked_sub(amount)
+            .map_err(|_| BankError::InsufficientFunds {
+                needed: amount,
+                available: record.balance,
+            })?;
     state::set_account(store, account, &record);
     Ok(())
 }
 
-pub fn credit_account(store: &mut Store, account: &AccountId, amount: Amount) -> Result<(), BankError> {
+pub fn credit_account(
+    store: &mut Store,
+    account: &AccountId,
+    amount: Amount,
+) -> Result<(), BankError> {
     let mut record = state::account(store, account);
     record.balance = record.balance.checked_add(amount)?;
     state::set_account(store, account, &record);
@@ -50,7 +62,11 @@ fn debit_pool(store: &mut Store, pool: Pool, amount: Amount) -> Result<(), BankE
     let balance = state::pool(store, pool);
     let remaining = balance
         .checked_sub(amount)
-        .map_err(|_| BankError::PoolShort { pool, needed: amount, available: balance })?;
+        .map_err(|_| BankError::PoolShort {
+            pool,
+            needed: amount,
+            available: balance,
+        })?;
     state::set_pool(store, pool, remaining);
     Ok(())
 }
@@ -61,17 +77,32 @@ fn credit_pool(store: &mut Store, pool: Pool, amount: Amount) -> Result<(), Bank
     Ok(())
 }
 
-pub fn account_to_pool(store: &mut Store, account: &AccountId, pool: Pool, amount: Amount) -> Result<(), BankError> {
+pub fn account_to_pool(
+    store: &mut Store,
+    account: &AccountId,
+    pool: Pool,
+    amount: Amount,
+) -> Result<(), BankError> {
     debit_account(store, account, amount)?;
     credit_pool(store, pool, amount)
 }
 
-pub fn pool_to_account(store: &mut Store, pool: Pool, account: &AccountId, amount: Amount) -> Result<(), BankError> {
+pub fn pool_to_account(
+    store: &mut Store,
+    pool: Pool,
+    account: &AccountId,
+    amount: Amount,
+) -> Result<(), BankError> {
     debit_pool(store, pool, amount)?;
     credit_account(store, account, amount)
 }
 
-pub fn pool_to_pool(store: &mut Store, from: Pool, to: Pool, amount: Amount) -> Result<(), BankError> {
+pub fn pool_to_pool(
+    store: &mut Store,
+    from: Pool,
+    to: Pool,
+    amount: Amount,
+) -> Result<(), BankError> {
     if from == to || amount.is_zero() {
         return Ok(());
     }
@@ -88,14 +119,22 @@ pub fn mint_to_pool(store: &mut Store, pool: Pool, amount: Amount) -> Result<(),
 }
 
 /// Genesis only: create tokens straight into an account.
-pub fn mint_to_account(store: &mut Store, account: &AccountId, amount: Amount) -> Result<(), BankError> {
+pub fn mint_to_account(
+    store: &mut Store,
+    account: &AccountId,
+    amount: Amount,
+) -> Result<(), BankError> {
     let supply = state::supply(store).checked_add(amount)?;
     credit_account(store, account, amount)?;
     state::set_supply(store, supply);
     Ok(())
 }
 
-pub fn execute_transfer(store: &mut Store, signer: &AccountId, msg: &Transfer) -> Result<(), BankError> {
+pub fn execute_transfer(
+    store: &mut Store,
+    signer: &AccountId,
+    msg: &Transfer,
+) -> Result<(), BankError> {
     if msg.amount.is_zero() {
         return Err(BankError::ZeroAmount);
     }
@@ -104,6 +143,10 @@ pub fn execute_transfer(store: &mut Store, signer: &AccountId, msg: &Transfer) -
     }
     debit_account(store, signer, msg.amount)?;
     credit_account(store, &msg.to, msg.amount)?;
-    store.emit(Event::Transfer { from: *signer, to: msg.to, amount: msg.amount });
+    store.emit(Event::Transfer {
+        from: *signer,
+        to: msg.to,
+        amount: msg.amount,
+    });
     Ok(())
 }

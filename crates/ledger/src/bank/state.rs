@@ -6,7 +6,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct Account {
     pub balance: Amount,
     /// Number of transactions this account has had included; the next must carry this nonce.
@@ -16,7 +18,17 @@ pub struct Account {
 /// Module accounts. Tokens in a pool belong to no key holder; each pool's owner module says
 /// what the tokens are for.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 pub enum Pool {
     /// Stake bonded to operators (staking).
@@ -95,7 +107,9 @@ pub fn all_accounts(store: &Store) -> Vec<(AccountId, Account)> {
         .prefix_values::<Account>(&[prefix.as_slice(), b"/"].concat())
         .into_iter()
         .map(|(key, account)| {
-            let id: [u8; 32] = key[key.len() - 32..].try_into().expect("account keys end in an id");
+            let id: [u8; 32] = key[key.len() - 32..]
+                .try_into()
+                .expect("account keys end in an id");
             (AccountId(id), account)
         })
         .collect()

@@ -14,17 +14,29 @@ pub fn check(store: &Store) -> Result<(), String> {
         let mut owed = Amount::ZERO;
         for (delegator, delegation) in staking::state::delegations_to(store, &operator.id) {
             owed = owed
-                .checked_add(super::pending(store, &operator.id, &delegator, delegation.shares))
+                .checked_add(super::pending(
+                    store,
+                    &operator.id,
+                    &delegator,
+                    delegation.shares,
+                ))
                 .map_err(|e| e.to_string())?;
         }
         if owed > pool.outstanding {
-            return Err(format!("{}: delegators are owed {owed}, only {} credited", operator.id, pool.outstanding));
+            return Err(format!(
+                "{}: delegators are owed {owed}, only {} credited",
+                operator.id, pool.outstanding
+            ));
         }
-        outstanding = outstanding.checked_add(pool.outstanding).map_err(|e| e.to_string())?;
+        outstanding = outstanding
+            .checked_add(pool.outstanding)
+            .map_err(|e| e.to_string())?;
     }
     let held = bank::pool_balance(store, Pool::Rewards);
     if held != outstanding {
-        return Err(format!("rewards pool holds {held}, operators are owed {outstanding}"));
+        return Err(format!(
+            "rewards pool holds {held}, operators are owed {outstanding}"
+        ));
     }
     if !bank::pool_balance(store, Pool::FeeCollector).is_zero() {
         return Err("fee collector not emptied at block end".into());

@@ -33,7 +33,12 @@ use surety_types::{AccountId, Amount, OperatorId, Shares};
 pub const REWARD_SCALE: u128 = 1_000_000_000_000_000_000;
 
 /// Rewards `shares` of `operator`'s pool have earned since the delegation's last settlement.
-pub fn pending(store: &Store, operator: &OperatorId, delegator: &AccountId, shares: Shares) -> Amount {
+pub fn pending(
+    store: &Store,
+    operator: &OperatorId,
+    delegator: &AccountId,
+    shares: Shares,
+) -> Amount {
     let pool = state::operator_rewards(store, operator);
     let snapshot = state::snapshot(store, operator, delegator).unwrap_or(pool.reward_per_share);
     let growth = pool.reward_per_share - snapshot;
@@ -57,7 +62,11 @@ pub fn settle(
             .expect("rounding rule: credited rewards cover every claim");
         state::set_operator_rewards(store, operator, &pool);
         bank::pool_to_account(store, Pool::Rewards, delegator, owed)?;
-        store.emit(Event::RewardsPaid { delegator: *delegator, operator: *operator, amount: owed });
+        store.emit(Event::RewardsPaid {
+            delegator: *delegator,
+            operator: *operator,
+            amount: owed,
+        });
     }
     state::set_snapshot(store, operator, delegator, pool.reward_per_share);
     Ok(owed)
@@ -80,7 +89,11 @@ pub fn pool_emptied(store: &mut Store, operator: &OperatorId) -> Result<(), bank
     Ok(())
 }
 
-pub fn execute_claim(store: &mut Store, signer: &AccountId, msg: &ClaimRewards) -> Result<(), RewardsError> {
+pub fn execute_claim(
+    store: &mut Store,
+    signer: &AccountId,
+    msg: &ClaimRewards,
+) -> Result<(), RewardsError> {
     let shares = staking::state::delegation(store, &msg.operator, signer).shares;
     if shares.is_zero() {
         return Err(RewardsError::NoDelegation(msg.operator));
@@ -96,7 +109,11 @@ pub fn block_inflation(store: &Store, params: &Params) -> Amount {
 }
 
 /// End of block: mint inflation, then pay everything in the fee collector to the active set.
-pub fn end_block(store: &mut Store, params: &Params, _ctx: &BlockContext) -> Result<(), RewardsError> {
+pub fn end_block(
+    store: &mut Store,
+    params: &Params,
+    _ctx: &BlockContext,
+) -> Result<(), RewardsError> {
     let minted = block_inflation(store, params);
     bank::mint_to_pool(store, Pool::FeeCollector, minted)?;
     let total = bank::pool_balance(store, Pool::FeeCollector);
@@ -113,14 +130,23 @@ pub fn end_block(store: &mut Store, params: &Params, _ctx: &BlockContext) -> Res
             paid = paid.checked_add(portion)?;
         }
     }
-    bank::pool_to_pool(store, Pool::FeeCollector, Pool::Community, total.checked_sub(paid)?)?;
+    bank::pool_to_pool(
+        store,
+        Pool::FeeCollector,
+        Pool::Community,
+        total.checked_sub(paid)?,
+    )?;
     store.emit(Event::RewardsDistributed { minted, total });
     Ok(())
 }
 
 /// Pay `portion` (held in the fee collector) to one operator: commission to its account, the
 /// rest to its delegators through the accumulator.
-fn reward_operator(store: &mut Store, id: &OperatorId, portion: Amount) -> Result<(), RewardsError> {
+fn reward_operator(
+    store: &mut Store,
+    id: &OperatorId,
+    portion: Amount,
+) -> Result<(), RewardsError> {
     let operator = staking::state::operator(store, id).expect("active validators are operators");
     let commission = operator.commission.mul_floor(portion);
     bank::pool_to_account(store, Pool::FeeCollector, &id.account(), commission)?;
@@ -146,7 +172,16 @@ fn reward_operator(store: &mut Store, id: &OperatorId, portion: Amount) -> Resul
         // No shares to credit, or an accumulator that would overflow: nobody can be owed it.
         None => Amount::ZERO,
     };
-    bank::pool_to_pool(store, Pool::FeeCollector, Pool::Community, for_delegators.checked_sub(credited)?)?;
-    store.emit(Event::OperatorRewarded { operator: *id, commission, delegators: credited });
+    bank::pool_to_pool(
+        store,
+        Pool::FeeCollector,
+        Pool::Community,
+        for_delegators.checked_sub(credited)?,
+    )?;
+    store.emit(Event::OperatorRewarded {
+        operator: *id,
+        commission,
+        delegators: credited,
+    });
     Ok(())
 }

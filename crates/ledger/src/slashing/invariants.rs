@@ -14,12 +14,18 @@ pub fn check(store: &Store) -> Result<(), String> {
             .filter(|(key, _)| key.ends_with(&operator.id.0))
             .count() as u32;
         if queued != operator.pending_slashes {
-            return Err(format!("{}: {} slashes queued, {} pending", operator.id, queued, operator.pending_slashes));
+            return Err(format!(
+                "{}: {} slashes queued, {} pending",
+                operator.id, queued, operator.pending_slashes
+            ));
         }
     }
     for fault in faults {
         if fault.slashed > fault.at_risk {
-            return Err(format!("{}: slashed {} > stake at risk {}", fault.operator, fault.slashed, fault.at_risk));
+            return Err(format!(
+                "{}: slashed {} > stake at risk {}",
+                fault.operator, fault.slashed, fault.at_risk
+            ));
         }
     }
     Ok(())

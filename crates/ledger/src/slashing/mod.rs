@@ -67,11 +67,17 @@ pub fn report(
 ) -> Result<(), SlashingError> {
     let s = &params.slashing;
     if offence.height > ctx.height {
-        return Err(SlashingError::FutureOffence { offence: offence.height, now: ctx.height });
+        return Err(SlashingError::FutureOffence {
+            offence: offence.height,
+            now: ctx.height,
+        });
     }
     let offence_epoch = params.epoch_of(offence.height);
     if offence_epoch.0 + s.evidence_max_age_epochs < ctx.epoch.0 {
-        return Err(SlashingError::EvidenceTooOld { offence: offence_epoch, now: ctx.epoch });
+        return Err(SlashingError::EvidenceTooOld {
+            offence: offence_epoch,
+            now: ctx.epoch,
+        });
     }
     let mut operator = staking::state::operator(store, &offence.operator)
         .ok_or(SlashingError::UnknownOperator(offence.operator))?;
@@ -173,12 +179,21 @@ pub fn execute_evidence(
 
 /// Begin block: record which active validators signed the previous block, and report downtime
 /// for any that signed too few of the last window.
-pub fn begin_block(store: &mut Store, params: &Params, ctx: &BlockContext) -> Result<(), SlashingError> {
+pub fn begin_block(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+) -> Result<(), SlashingError> {
     let Some(absent) = &ctx.absent_validators else {
         return Ok(());
     };
     let window = params.slashing.downtime_window_blocks;
-    let max_missed = window - params.slashing.downtime_min_signed.mul_ceil(Amount(window as u128)).0 as u64;
+    let max_missed = window
+        - params
+            .slashing
+            .downtime_min_signed
+            .mul_ceil(Amount(window as u128))
+            .0 as u64;
     let previous = Height(ctx.height.0.saturating_sub(1));
     let index = (previous.0 % window) as usize;
     for validator in staking::state::active_set(store) {
@@ -190,11 +205,19 @@ pub fn begin_block(store: &mut Store, params: &Params, ctx: &BlockContext) -> Re
                 state::set_liveness(
                     store,
                     &validator.operator,
-                    &Liveness { missed_bits: vec![0; window.div_ceil(8) as usize], missed: 0, since: previous },
+                    &Liveness {
+                        missed_bits: vec![0; window.div_ceil(8) as usize],
+                        missed: 0,
+                        since: previous,
+                    },
                 );
                 continue;
             }
-            None => Liveness { missed_bits: vec![0; window.div_ceil(8) as usize], missed: 0, since: previous },
+            None => Liveness {
+                missed_bits: vec![0; window.div_ceil(8) as usize],
+                missed: 0,
+                since: previous,
+            },
         };
         let byte = index / 8;
         let mask = 1u8 << (index % 8);
@@ -232,7 +255,11 @@ pub fn begin_block(store: &mut Store, params: &Params, ctx: &BlockContext) -> Re
 }
 
 /// End of block: at an epoch end, apply every slash due by the start of the next epoch.
-pub fn end_block(store: &mut Store, params: &Params, ctx: &BlockContext) -> Result<(), SlashingError> {
+pub fn end_block(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+) -> Result<(), SlashingError> {
     if !ctx.is_epoch_end(params) {
         return Ok(());
     }
@@ -242,8 +269,14 @@ pub fn end_block(store: &mut Store, params: &Params, ctx: &BlockContext) -> Resu
     Ok(())
 }
 
-fn apply(store: &mut Store, params: &Params, window: u64, operator_id: &OperatorId) -> Result<(), SlashingError> {
-    let mut fault = state::fault(store, window, operator_id).expect("queued slashes have a fault record");
+fn apply(
+    store: &mut Store,
+    params: &Params,
+    window: u64,
+    operator_id: &OperatorId,
+) -> Result<(), SlashingError> {
+    let mut fault =
+        state::fault(store, window, operator_id).expect("queued slashes have a fault record");
     let faults = state::faults_in_window(store, window);
     let faulted: u128 = faults.iter().map(|f| f.stake.0).sum();
     let total = state::window_total(store, window).unwrap_or_default();
@@ -255,8 +288,13 @@ fn apply(store: &mut Store, params: &Params, window: u64, operator_id: &Operator
         Some(applied) if fraction <= applied => Ratio::ZERO,
         Some(applied) => {
             let extra = fraction.saturating_sub(applied).mul_floor(fault.stake);
-            let tokens = staking::state::operator(store, operator_id).map_or(Amount::ZERO, |o| o.tokens);
-            if tokens.is_zero() { Ratio::ZERO } else { Ratio::from_fraction(extra.0, tokens.0)? }
+            let tokens =
+                staking::state::operator(store, operator_id).map_or(Amount::ZERO, |o| o.tokens);
+            if tokens.is_zero() {
+                Ratio::ZERO
+            } else {
+                Ratio::from_fraction(extra.0, tokens.0)?
+            }
         }
     };
     let outcome = staking::slash(store, operator_id, due_fraction, fault.offence_height)?;
@@ -267,16 +305,27 @@ fn apply(store: &mut Store, params: &Params, window: u64, operator_id: &Operator
     fault.slashed = fault.slashed.checked_add(slashed)?;
     fault.at_risk = fault.at_risk.max(outcome.at_risk);
     state::set_fault(store, &fault);
-    let mut operator = staking::state::operator(store, operator_id).expect("faulted operator exists");
+    let mut operator =
+        staking::state::operator(store, operator_id).expect("faulted operator exists");
     operator.pending_slashes -= 1;
     staking::state::set_operator(store, &operator);
-    store.emit(Event::Slashed { operator: *operator_id, kind: fault.kind, fraction, amount: slashed });
+    store.emit(Event::Slashed {
+        operator: *operator_id,
+        kind: fault.kind,
+        fraction,
+        amount: slashed,
+    });
     Ok(())
 }
 
 /// Split `slashed` tokens (now in the bonded pool) between whistleblower, harmed party,
 /// insurance and burn.
-fn distribute(store: &mut Store, params: &SlashingParams, fault: &Fault, slashed: Amount) -> Result<(), SlashingError> {
+fn distribute(
+    store: &mut Store,
+    params: &SlashingParams,
+    fault: &Fault,
+    slashed: Amount,
+) -> Result<(), SlashingError> {
     let mut rest = slashed;
     if let Some(reporter) = &fault.reporter {
         let share = params.whistleblower_share.mul_floor(slashed);
@@ -306,19 +355,31 @@ mod tests {
     #[test]
     fn a_lone_small_fault_pays_the_base_fraction() {
         // 1% of stake faulted: 9 · 0.01² = 0.0009 < base 5%.
-        assert_eq!(correlated_fraction(ppb(50_000_000), Amount(1), Amount(100)), ppb(50_000_000));
+        assert_eq!(
+            correlated_fraction(ppb(50_000_000), Amount(1), Amount(100)),
+            ppb(50_000_000)
+        );
     }
 
     #[test]
     fn a_third_of_stake_failing_together_loses_everything() {
-        assert_eq!(correlated_fraction(ppb(10_000_000), Amount(1), Amount(3)), Ratio::ONE);
+        assert_eq!(
+            correlated_fraction(ppb(10_000_000), Amount(1), Amount(3)),
+            Ratio::ONE
+        );
     }
 
     #[test]
     fn the_correlated_fraction_grows_with_the_square_of_the_faulted_share() {
         // x = 10% → 9 · 0.01 = 9%.
-        assert_eq!(correlated_fraction(ppb(0), Amount(10), Amount(100)), ppb(90_000_000));
+        assert_eq!(
+            correlated_fraction(ppb(0), Amount(10), Amount(100)),
+            ppb(90_000_000)
+        );
         // x = 20% → 36%.
-        assert_eq!(correlated_fraction(ppb(0), Amount(20), Amount(100)), ppb(360_000_000));
+        assert_eq!(
+            correlated_fraction(ppb(0), Amount(20), Amount(100)),
+            ppb(360_000_000)
+        );
     }
 }

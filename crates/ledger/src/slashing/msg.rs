@@ -7,5 +7,8 @@ use surety_types::vote::SignedVote;
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub enum Evidence {
     /// Two conflicting consensus statements signed by one validator's consensus key.
-    DoubleSign { first: SignedVote, second: SignedVote },
+    DoubleSign {
+        first: SignedVote,
+        second: SignedVote,
+    },
 }

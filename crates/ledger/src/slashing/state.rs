@@ -9,7 +9,17 @@ use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio};
 
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
 pub enum FaultKind {
     /// Two different signed statements for one consensus slot, or two different signed results
@@ -59,7 +69,9 @@ pub struct Fault {
     pub at_risk: Amount,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct Liveness {
     /// Bit `h % window` is set if the validator missed block `h`.
     pub missed_bits: Vec<u8>,
@@ -83,7 +95,10 @@ fn window_total_key(window: u64) -> Vec<u8> {
 }
 
 fn due_key(epoch: Epoch, window: u64, operator: &OperatorId) -> Vec<u8> {
-    key("slashing/due", &[&epoch.0.to_be_bytes(), &window.to_be_bytes(), &operator.0])
+    key(
+        "slashing/due",
+        &[&epoch.0.to_be_bytes(), &window.to_be_bytes(), &operator.0],
+    )
 }
 
 fn liveness_key(operator: &OperatorId) -> Vec<u8> {
@@ -99,11 +114,19 @@ pub fn set_fault(store: &mut Store, fault: &Fault) {
 }
 
 pub fn faults_in_window(store: &Store, window: u64) -> Vec<Fault> {
-    store.prefix_values::<Fault>(&window_prefix(window)).into_iter().map(|(_, f)| f).collect()
+    store
+        .prefix_values::<Fault>(&window_prefix(window))
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect()
 }
 
 pub fn all_faults(store: &Store) -> Vec<Fault> {
-    store.prefix_values::<Fault>(b"slashing/fault/").into_iter().map(|(_, f)| f).collect()
+    store
+        .prefix_values::<Fault>(b"slashing/fault/")
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect()
 }
 
 pub fn window_total(store: &Store, window: u64) -> Option<Amount> {

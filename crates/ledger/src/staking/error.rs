@@ -18,14 +18,20 @@ pub enum StakingError {
     #[error("commission was already changed in epoch {0}; one change per epoch")]
     CommissionChangedThisEpoch(Epoch),
     #[error("metadata field {field} is {length} bytes, the limit is {limit}")]
-    MetadataTooLong { field: &'static str, length: usize, limit: usize },
+    MetadataTooLong {
+        field: &'static str,
+        length: usize,
+        limit: usize,
+    },
     #[error("amount must be greater than zero")]
     ZeroAmount,
     #[error("amount is too small to buy a single share")]
     AmountTooSmall,
     #[error("operator {0} has been slashed to zero and takes no new stake")]
     OperatorDepleted(OperatorId),
-    #[error("operator {0} is frozen by a pending slash: no stake may leave or join until it applies")]
+    #[error(
+        "operator {0} is frozen by a pending slash: no stake may leave or join until it applies"
+    )]
     OperatorFrozen(OperatorId),
     #[error("operator {0} is tombstoned")]
     Tombstoned(OperatorId),

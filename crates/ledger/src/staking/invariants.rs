@@ -14,29 +14,46 @@ pub fn check(store: &Store) -> Result<(), String> {
         let mut shares = Shares::ZERO;
         let mut worth = Amount::ZERO;
         for (_, delegation) in &delegations {
-            shares = shares.checked_add(delegation.shares).map_err(|e| e.to_string())?;
-            worth = worth.checked_add(operator.tokens_for(delegation.shares)).map_err(|e| e.to_string())?;
+            shares = shares
+                .checked_add(delegation.shares)
+                .map_err(|e| e.to_string())?;
+            worth = worth
+                .checked_add(operator.tokens_for(delegation.shares))
+                .map_err(|e| e.to_string())?;
         }
         if shares != operator.shares {
-            return Err(format!("{}: delegations hold {shares:?}, pool says {:?}", operator.id, operator.shares));
+            return Err(format!(
+                "{}: delegations hold {shares:?}, pool says {:?}",
+                operator.id, operator.shares
+            ));
         }
         if worth > operator.tokens {
-            return Err(format!("{}: delegations worth {worth} > pool tokens {}", operator.id, operator.tokens));
+            return Err(format!(
+                "{}: delegations worth {worth} > pool tokens {}",
+                operator.id, operator.tokens
+            ));
         }
         if operator.shares.is_zero() && !operator.tokens.is_zero() {
             return Err(format!("{}: tokens without shares", operator.id));
         }
-        bonded = bonded.checked_add(operator.tokens).map_err(|e| e.to_string())?;
+        bonded = bonded
+            .checked_add(operator.tokens)
+            .map_err(|e| e.to_string())?;
     }
     if bonded != bank::pool_balance(store, Pool::Bonded) {
-        return Err(format!("operators hold {bonded}, bonded pool {}", bank::pool_balance(store, Pool::Bonded)));
+        return Err(format!(
+            "operators hold {bonded}, bonded pool {}",
+            bank::pool_balance(store, Pool::Bonded)
+        ));
     }
     let mut unbonding = Amount::ZERO;
     for entry in state::all_unbondings(store) {
         if entry.balance > entry.initial {
             return Err(format!("unbonding entry {} grew", entry.id));
         }
-        unbonding = unbonding.checked_add(entry.balance).map_err(|e| e.to_string())?;
+        unbonding = unbonding
+            .checked_add(entry.balance)
+            .map_err(|e| e.to_string())?;
     }
     if unbonding != bank::pool_balance(store, Pool::Unbonding) {
         return Err(format!(

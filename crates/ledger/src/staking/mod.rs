@@ -20,8 +20,8 @@ pub use state::{
 
 use crate::bank::{self, Pool};
 use crate::params::Params;
-use crate::{rewards, BlockContext, Event};
 use crate::store::Store;
+use crate::{rewards, BlockContext, Event};
 use surety_types::amount::{mul_div_ceil, mul_div_floor};
 use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio, Shares};
 
@@ -60,7 +60,11 @@ fn shares_for(operator: &Operator, amount: Amount) -> Result<Shares, StakingErro
     if operator.tokens.is_zero() {
         return Err(StakingError::OperatorDepleted(operator.id));
     }
-    Ok(Shares(mul_div_floor(amount.0, operator.shares.0, operator.tokens.0)?))
+    Ok(Shares(mul_div_floor(
+        amount.0,
+        operator.shares.0,
+        operator.tokens.0,
+    )?))
 }
 
 /// Tokens of self-delegation the operator holds.
@@ -116,7 +120,10 @@ fn unbond(
     }
     let mut delegation = state::delegation(store, &operator.id, delegator);
     if delegation.shares < shares {
-        return Err(StakingError::InsufficientShares { held: delegation.shares, asked: shares });
+        return Err(StakingError::InsufficientShares {
+            held: delegation.shares,
+            asked: shares,
+        });
     }
     rewards::settle(store, &operator.id, delegator, delegation.shares)?;
     let tokens = operator.tokens_for(shares);
@@ -167,7 +174,10 @@ pub fn execute_register(
         return Err(StakingError::ConsensusKeyTaken(owner));
     }
     if msg.self_bond < params.min_self_bond {
-        return Err(StakingError::SelfBondTooSmall { given: msg.self_bond, minimum: params.min_self_bond });
+        return Err(StakingError::SelfBondTooSmall {
+            given: msg.self_bond,
+            minimum: params.min_self_bond,
+        });
     }
     msg.metadata.validate()?;
     let mut operator = Operator {
@@ -186,7 +196,10 @@ pub fn execute_register(
     };
     state::set_consensus_key_index(store, &msg.consensus_key, &id);
     bond(store, &mut operator, signer, msg.self_bond)?;
-    store.emit(Event::OperatorRegistered { operator: id, self_bond: msg.self_bond });
+    store.emit(Event::OperatorRegistered {
+        operator: id,
+        self_bond: msg.self_bond,
+    });
     Ok(())
 }
 
@@ -222,10 +235,19 @@ pub fn execute_edit(
     Ok(())
 }
 
-pub fn execute_delegate(store: &mut Store, signer: &AccountId, msg: &Delegate) -> Result<(), StakingError> {
+pub fn execute_delegate(
+    store: &mut Store,
+    signer: &AccountId,
+    msg: &Delegate,
+) -> Result<(), StakingError> {
     let mut operator = load(store, &msg.operator)?;
     let shares = bond(store, &mut operator, signer, msg.amount)?;
-    store.emit(Event::Delegated { delegator: *signer, operator: msg.operator, amount: msg.amount, shares });
+    store.emit(Event::Delegated {
+        delegator: *signer,
+        operator: msg.operator,
+        amount: msg.amount,
+        shares,
+    });
     Ok(())
 }
 
@@ -285,7 +307,10 @@ pub fn execute_redelegate(
         return Err(StakingError::OperatorFrozen(destination.id));
     }
     // Check the destination can price the stake before anything moves.
-    let tokens_preview = source.tokens_for(msg.shares.min(state::delegation(store, &msg.source, signer).shares));
+    let tokens_preview = source.tokens_for(
+        msg.shares
+            .min(state::delegation(store, &msg.source, signer).shares),
+    );
     if shares_for(&destination, tokens_preview)?.is_zero() {
         return Err(StakingError::AmountTooSmall);
     }
@@ -321,7 +346,11 @@ pub fn execute_redelegate(
 }
 
 /// Pay out every matured unbonding entry of the signer whose operator is not frozen.
-pub fn execute_withdraw(store: &mut Store, ctx: &BlockContext, signer: &AccountId) -> Result<(), StakingError> {
+pub fn execute_withdraw(
+    store: &mut Store,
+    ctx: &BlockContext,
+    signer: &AccountId,
+) -> Result<(), StakingError> {
     let mut paid = 0usize;
     for entry in state::unbondings_of(store, signer) {
         if entry.completion_epoch > ctx.epoch {
@@ -334,7 +363,11 @@ pub fn execute_withdraw(store: &mut Store, ctx: &BlockContext, signer: &AccountI
         bank::pool_to_account(store, Pool::Unbonding, signer, entry.balance)?;
         state::remove_unbonding(store, &entry);
         paid += 1;
-        store.emit(Event::Withdrawn { delegator: *signer, operator: entry.operator, amount: entry.balance });
+        store.emit(Event::Withdrawn {
+            delegator: *signer,
+            operator: entry.operator,
+            amount: entry.balance,
+        });
     }
     if paid == 0 {
         return Err(StakingError::NothingToWithdraw);
@@ -357,14 +390,20 @@ pub fn execute_unjail(
         return Err(StakingError::NotJailed);
     }
     if ctx.epoch < operator.jailed_until {
-        return Err(StakingError::StillJailed { until: operator.jailed_until, now: ctx.epoch });
+        return Err(StakingError::StillJailed {
+            until: operator.jailed_until,
+            now: ctx.epoch,
+        });
     }
     if operator.is_frozen() {
         return Err(StakingError::OperatorFrozen(id));
     }
     let have = self_bond(store, &operator);
     if have < params.min_self_bond {
-        return Err(StakingError::SelfBondBelowMinimum { have, minimum: params.min_self_bond });
+        return Err(StakingError::SelfBondBelowMinimum {
+            have,
+            minimum: params.min_self_bond,
+        });
     }
     operator.jailed = false;
     state::set_operator(store, &operator);
@@ -383,7 +422,10 @@ pub fn jail(store: &mut Store, operator: &mut Operator, until: Epoch) {
     if set.len() != before {
         state::set_active_set(store, &set);
     }
-    store.emit(Event::Jailed { operator: operator.id, until: operator.jailed_until });
+    store.emit(Event::Jailed {
+        operator: operator.id,
+        until: operator.jailed_until,
+    });
 }
 
 /// Jail for good.
@@ -437,8 +479,14 @@ pub fn slash(
         }
         let cut = fraction.mul_floor(entry.initial);
         let mut delegation = state::delegation(store, &destination.id, &entry.delegator);
-        let shares_wanted = Shares(mul_div_ceil(cut.0, destination.shares.0, destination.tokens.0)?);
-        let burn = shares_wanted.min(entry.destination_shares).min(delegation.shares);
+        let shares_wanted = Shares(mul_div_ceil(
+            cut.0,
+            destination.shares.0,
+            destination.tokens.0,
+        )?);
+        let burn = shares_wanted
+            .min(entry.destination_shares)
+            .min(delegation.shares);
         if burn.is_zero() {
             continue;
         }
@@ -481,7 +529,11 @@ pub fn compute_active_set(store: &Store, params: &Params) -> Vec<Validator> {
     candidates
         .into_iter()
         .take(params.max_validators as usize)
-        .map(|o| Validator { operator: o.id, consensus_key: o.consensus_key, power: o.tokens })
+        .map(|o| Validator {
+            operator: o.id,
+            consensus_key: o.consensus_key,
+            power: o.tokens,
+        })
         .collect()
 }
 

@@ -10,7 +10,9 @@ use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio, Shares, 
 /// Longest operator metadata field, in bytes.
 pub const METADATA_FIELD_BYTES_MAX: usize = 256;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct OperatorMetadata {
     pub moniker: String,
     pub website: String,
@@ -60,7 +62,9 @@ impl Operator {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct Delegation {
     pub shares: Shares,
 }
@@ -134,11 +138,17 @@ fn redelegation_key(source: &OperatorId, id: u64) -> Vec<u8> {
 }
 
 fn redelegation_into_key(delegator: &AccountId, destination: &OperatorId, id: u64) -> Vec<u8> {
-    key("staking/redelegation_into", &[&delegator.0, &destination.0, &id_bytes(id)])
+    key(
+        "staking/redelegation_into",
+        &[&delegator.0, &destination.0, &id_bytes(id)],
+    )
 }
 
 fn redelegation_due_key(epoch: Epoch, source: &OperatorId, id: u64) -> Vec<u8> {
-    key("staking/redelegation_due", &[&epoch.0.to_be_bytes(), &source.0, &id_bytes(id)])
+    key(
+        "staking/redelegation_due",
+        &[&epoch.0.to_be_bytes(), &source.0, &id_bytes(id)],
+    )
 }
 
 const NEXT_ENTRY_ID_KEY: &[u8] = b"staking/next_entry_id";
@@ -158,11 +168,18 @@ pub fn set_operator(store: &mut Store, operator: &Operator) {
     store.put(operator_key(&operator.id), operator);
 }
 
-pub fn operator_by_consensus_key(store: &Store, consensus_key: &VerificationKey) -> Option<OperatorId> {
+pub fn operator_by_consensus_key(
+    store: &Store,
+    consensus_key: &VerificationKey,
+) -> Option<OperatorId> {
     store.get(&consensus_key_index(consensus_key))
 }
 
-pub fn set_consensus_key_index(store: &mut Store, consensus_key: &VerificationKey, operator: &OperatorId) {
+pub fn set_consensus_key_index(
+    store: &mut Store,
+    consensus_key: &VerificationKey,
+    operator: &OperatorId,
+) {
     store.put(consensus_key_index(consensus_key), operator);
 }
 
@@ -175,10 +192,17 @@ pub fn all_operators(store: &Store) -> Vec<Operator> {
 }
 
 pub fn delegation(store: &Store, operator: &OperatorId, delegator: &AccountId) -> Delegation {
-    store.get(&delegation_key(operator, delegator)).unwrap_or_default()
+    store
+        .get(&delegation_key(operator, delegator))
+        .unwrap_or_default()
 }
 
-pub fn set_delegation(store: &mut Store, operator: &OperatorId, delegator: &AccountId, delegation: &Delegation) {
+pub fn set_delegation(
+    store: &mut Store,
+    operator: &OperatorId,
+    delegator: &AccountId,
+    delegation: &Delegation,
+) {
     if delegation.shares.is_zero() {
         store.delete(&delegation_key(operator, delegator));
         store.delete(&delegator_index_key(delegator, operator));
@@ -207,7 +231,9 @@ pub fn operators_of(store: &Store, delegator: &AccountId) -> Vec<OperatorId> {
 }
 
 fn tail_id(key: &[u8]) -> [u8; 32] {
-    key[key.len() - 32..].try_into().expect("key ends in a 32-byte id")
+    key[key.len() - 32..]
+        .try_into()
+        .expect("key ends in a 32-byte id")
 }
 
 pub fn next_entry_id(store: &mut Store) -> u64 {
@@ -218,7 +244,10 @@ pub fn next_entry_id(store: &mut Store) -> u64 {
 
 pub fn put_unbonding(store: &mut Store, entry: &UnbondingEntry) {
     store.put(unbonding_key(&entry.operator, entry.id), entry);
-    store.put(unbonding_by_delegator_key(&entry.delegator, entry.id), &entry.operator);
+    store.put(
+        unbonding_by_delegator_key(&entry.delegator, entry.id),
+        &entry.operator,
+    );
 }
 
 pub fn remove_unbonding(store: &mut Store, entry: &UnbondingEntry) {
@@ -255,14 +284,28 @@ pub fn all_unbondings(store: &Store) -> Vec<UnbondingEntry> {
 
 pub fn put_redelegation(store: &mut Store, entry: &RedelegationEntry) {
     store.put(redelegation_key(&entry.source, entry.id), entry);
-    store.put(redelegation_into_key(&entry.delegator, &entry.destination, entry.id), &entry.source);
-    store.put(redelegation_due_key(entry.completion_epoch, &entry.source, entry.id), &());
+    store.put(
+        redelegation_into_key(&entry.delegator, &entry.destination, entry.id),
+        &entry.source,
+    );
+    store.put(
+        redelegation_due_key(entry.completion_epoch, &entry.source, entry.id),
+        &(),
+    );
 }
 
 pub fn remove_redelegation(store: &mut Store, entry: &RedelegationEntry) {
     store.delete(&redelegation_key(&entry.source, entry.id));
-    store.delete(&redelegation_into_key(&entry.delegator, &entry.destination, entry.id));
-    store.delete(&redelegation_due_key(entry.completion_epoch, &entry.source, entry.id));
+    store.delete(&redelegation_into_key(
+        &entry.delegator,
+        &entry.destination,
+        entry.id,
+    ));
+    store.delete(&redelegation_due_key(
+        entry.completion_epoch,
+        &entry.source,
+        entry.id,
+    ));
 }
 
 pub fn redelegations_from(store: &Store, source: &OperatorId) -> Vec<RedelegationEntry> {
@@ -283,9 +326,16 @@ pub fn all_redelegations(store: &Store) -> Vec<RedelegationEntry> {
 
 /// True if `delegator` has stake that arrived at `operator` by a redelegation that has not
 /// completed: moving it on would be a chained hop.
-pub fn has_incoming_redelegation(store: &Store, delegator: &AccountId, operator: &OperatorId) -> bool {
+pub fn has_incoming_redelegation(
+    store: &Store,
+    delegator: &AccountId,
+    operator: &OperatorId,
+) -> bool {
     !store
-        .prefix_entries(&with_slash(key("staking/redelegation_into", &[&delegator.0, &operator.0])))
+        .prefix_entries(&with_slash(key(
+            "staking/redelegation_into",
+            &[&delegator.0, &operator.0],
+        )))
         .is_empty()
 }
 

@@ -73,7 +73,10 @@ pub fn genesis(params: Params, accounts: &[(u16, u128)], operators: &[(u16, u128
         params,
         accounts: accounts
             .iter()
-            .map(|&(n, balance)| GenesisAccount { account: account(n), balance: Amount(balance) })
+            .map(|&(n, balance)| GenesisAccount {
+                account: account(n),
+                balance: Amount(balance),
+            })
             .collect(),
         operators: operators
             .iter()
@@ -82,7 +85,10 @@ pub fn genesis(params: Params, accounts: &[(u16, u128)], operators: &[(u16, u128
                 consensus_key: consensus_key(n).verification_key(),
                 commission: Ratio::from_percent(10).unwrap(),
                 max_commission_change: Ratio::from_percent(5).unwrap(),
-                metadata: OperatorMetadata { moniker: format!("operator-{n}"), ..Default::default() },
+                metadata: OperatorMetadata {
+                    moniker: format!("operator-{n}"),
+                    ..Default::default()
+                },
                 self_bond: Amount(bond),
             })
             .collect(),
@@ -98,7 +104,11 @@ impl Chain {
     pub fn from_genesis(genesis: &Genesis) -> Chain {
         let ledger = Ledger::from_genesis(genesis).expect("valid genesis");
         ledger.check_invariants().expect("genesis invariants");
-        Chain { ledger, time_ms: genesis.genesis_time_ms, absent: None }
+        Chain {
+            ledger,
+            time_ms: genesis.genesis_time_ms,
+            absent: None,
+        }
     }
 
     pub fn nonce(&self, n: u16) -> u64 {
@@ -118,15 +128,29 @@ impl Chain {
     }
 
     pub fn shares(&self, delegator: u16, operator_index: u16) -> surety_types::Shares {
-        staking::state::delegation(self.ledger.store(), &operator(operator_index), &account(delegator)).shares
+        staking::state::delegation(
+            self.ledger.store(),
+            &operator(operator_index),
+            &account(delegator),
+        )
+        .shares
     }
 
     pub fn active_set(&self) -> Vec<OperatorId> {
-        staking::state::active_set(self.ledger.store()).into_iter().map(|v| v.operator).collect()
+        staking::state::active_set(self.ledger.store())
+            .into_iter()
+            .map(|v| v.operator)
+            .collect()
     }
 
     pub fn sign_with_nonce(&self, n: u16, nonce: u64, msg: Msg) -> Vec<u8> {
-        let tx = Tx { chain_id: CHAIN.into(), signer: account(n), nonce, fee: Amount(10), msg };
+        let tx = Tx {
+            chain_id: CHAIN.into(),
+            signer: account(n),
+            nonce,
+            fee: Amount(10),
+            msg,
+        };
         surety_types::encoding::encode(&tx.sign(&key(n)))
     }
 
@@ -136,7 +160,11 @@ impl Chain {
 
     pub fn context(&mut self) -> BlockContext {
         self.time_ms += 1_000;
-        let mut ctx = self.ledger.next_context(self.time_ms, operator(0), Hash::of("seed", &self.time_ms.to_le_bytes()));
+        let mut ctx = self.ledger.next_context(
+            self.time_ms,
+            operator(0),
+            Hash::of("seed", &self.time_ms.to_le_bytes()),
+        );
         ctx.absent_validators = self.absent.take();
         ctx
     }
