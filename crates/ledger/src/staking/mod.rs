@@ -300,6 +300,9 @@ pub fn execute_redelegate(
     if state::has_incoming_redelegation(store, signer, &msg.source) {
         return Err(StakingError::ChainedRedelegation(msg.source));
     }
+    if source.is_frozen() {
+        return Err(StakingError::OperatorFrozen(source.id));
+    }
     if destination.tombstoned {
         return Err(StakingError::Tombstoned(destination.id));
     }
