@@ -101,11 +101,7 @@ struct Model {
 impl Model {
     fn tokens_for(&self, operator: u16, shares: u128) -> u128 {
         let (tokens, total) = self.pools[&operator];
-        if total == 0 {
-            0
-        } else {
-            shares * tokens / total
-        }
+        (shares * tokens).checked_div(total).unwrap_or(0)
     }
 }
 
