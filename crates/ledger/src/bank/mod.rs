@@ -150,3 +150,115 @@ pub fn execute_transfer(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn funded(balance: u128) -> (Store, AccountId) {
+        let mut store = Store::new();
+        let account = AccountId([1; 32]);
+        mint_to_account(&mut store, &account, Amount(balance)).unwrap();
+        (store, account)
+    }
+
+    #[test]
+    fn a_transfer_moves_exactly_its_amount() {
+        let (mut store, from) = funded(100);
+        let to = AccountId([2; 32]);
+        execute_transfer(
+            &mut store,
+            &from,
+            &Transfer {
+                to,
+                amount: Amount(40),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (balance(&store, &from), balance(&store, &to)),
+            (Amount(60), Amount(40))
+        );
+        assert_eq!(invariants::check(&store), Ok(()));
+    }
+
+    #[test]
+    fn overspending_is_an_error_and_moves_nothing() {
+        let (mut store, from) = funded(100);
+        let to = AccountId([2; 32]);
+        let error = execute_transfer(
+            &mut store,
+            &from,
+            &Transfer {
+                to,
+                amount: Amount(101),
+            },
+        );
+        assert_eq!(
+            error,
+            Err(BankError::InsufficientFunds {
+                needed: Amount(101),
+                available: Amount(100)
+            })
+        );
+        assert_eq!(balance(&store, &from), Amount(100));
+        assert_eq!(balance(&store, &to), Amount::ZERO);
+    }
+
+    #[test]
+    fn zero_and_self_transfers_are_refused() {
+        let (mut store, from) = funded(100);
+        assert_eq!(
+            execute_transfer(
+                &mut store,
+                &from,
+                &Transfer {
+                    to: from,
+                    amount: Amount(1)
+                }
+            ),
+            Err(BankError::SelfTransfer)
+        );
+        let to = AccountId([2; 32]);
+        assert_eq!(
+            execute_transfer(
+                &mut store,
+                &from,
+                &Transfer {
+                    to,
+                    amount: Amount::ZERO
+                }
+            ),
+            Err(BankError::ZeroAmount)
+        );
+    }
+
+    #[test]
+    fn minting_grows_the_supply_and_pools_conserve_it() {
+        let (mut store, account) = funded(100);
+        mint_to_pool(&mut store, Pool::FeeCollector, Amount(7)).unwrap();
+        pool_to_pool(&mut store, Pool::FeeCollector, Pool::Community, Amount(5)).unwrap();
+        account_to_pool(&mut store, &account, Pool::Bonded, Amount(30)).unwrap();
+        assert_eq!(total_supply(&store), Amount(107));
+        assert_eq!(invariants::check(&store), Ok(()));
+        assert!(
+            pool_to_pool(&mut store, Pool::FeeCollector, Pool::Community, Amount(3)).is_err(),
+            "the pool holds 2"
+        );
+    }
+
+    #[test]
+    fn an_emptied_account_leaves_no_record() {
+        let (mut store, from) = funded(10);
+        execute_transfer(
+            &mut store,
+            &from,
+            &Transfer {
+                to: AccountId([2; 32]),
+                amount: Amount(10),
+            },
+        )
+        .unwrap();
+        assert!(store.get_raw(&state::account_key(&from)).is_none());
+    }
+}

@@ -185,3 +185,63 @@ fn reward_operator(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inflation_is_the_yearly_rate_spread_over_the_year_and_skips_burned_tokens() {
+        let mut store = Store::new();
+        bank::mint_to_account(&mut store, &AccountId([1; 32]), Amount(1_000_000_000)).unwrap();
+        bank::account_to_pool(
+            &mut store,
+            &AccountId([1; 32]),
+            Pool::Burned,
+            Amount(500_000_000),
+        )
+        .unwrap();
+        let params = Params {
+            inflation_per_year: surety_types::Ratio::from_percent(10).unwrap(),
+            blocks_per_year: 1_000,
+            ..Params::default()
+        };
+        // 10% of the 500,000,000 live tokens, over 1,000 blocks.
+        assert_eq!(block_inflation(&store, &params), Amount(50_000));
+    }
+
+    #[test]
+    fn owed_rewards_grow_with_the_accumulator_and_reset_on_settlement() {
+        let mut store = Store::new();
+        let operator = OperatorId([9; 32]);
+        let delegator = AccountId([1; 32]);
+        settle(&mut store, &operator, &delegator, Shares(100)).unwrap();
+        // 3 tokens for 300 shares: 0.01 per share; this delegation holds 100 → owed 1.
+        state::set_operator_rewards(
+            &mut store,
+            &operator,
+            &state::OperatorRewards {
+                reward_per_share: REWARD_SCALE / 100,
+                outstanding: Amount(3),
+            },
+        );
+        bank::mint_to_pool(&mut store, Pool::Rewards, Amount(3)).unwrap();
+        assert_eq!(
+            pending(&store, &operator, &delegator, Shares(100)),
+            Amount(1)
+        );
+        assert_eq!(
+            settle(&mut store, &operator, &delegator, Shares(100)),
+            Ok(Amount(1))
+        );
+        assert_eq!(
+            pending(&store, &operator, &delegator, Shares(100)),
+            Amount::ZERO
+        );
+        assert_eq!(
+            state::operator_rewards(&store, &operator).outstanding,
+            Amount(2)
+        );
+        assert_eq!(bank::balance(&store, &delegator), Amount(1));
+    }
+}

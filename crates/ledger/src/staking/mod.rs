@@ -553,3 +553,102 @@ pub fn end_block(store: &mut Store, params: &Params, ctx: &BlockContext) {
     let set = compute_active_set(store, params);
     state::set_active_set(store, &set);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use surety_types::SigningKey;
+
+    fn operator_with(tokens: u128, shares: u128) -> Operator {
+        Operator {
+            id: OperatorId([9; 32]),
+            consensus_key: SigningKey::from_seed([9; 32]).verification_key(),
+            commission: Ratio::ZERO,
+            max_commission_change: Ratio::ZERO,
+            commission_changed_epoch: None,
+            metadata: OperatorMetadata::default(),
+            tokens: Amount(tokens),
+            shares: Shares(shares),
+            jailed: false,
+            jailed_until: Epoch(0),
+            tombstoned: false,
+            pending_slashes: 0,
+        }
+    }
+
+    #[test]
+    fn an_empty_pool_sells_one_share_per_token() {
+        assert_eq!(
+            shares_for(&operator_with(0, 0), Amount(500)),
+            Ok(Shares(500))
+        );
+    }
+
+    #[test]
+    fn after_a_slash_a_token_buys_more_shares() {
+        // 1,000 shares backed by 900 tokens: 90 tokens buy 100 shares.
+        assert_eq!(
+            shares_for(&operator_with(900, 1_000), Amount(90)),
+            Ok(Shares(100))
+        );
+        assert_eq!(
+            operator_with(900, 1_000).tokens_for(Shares(100)),
+            Amount(90)
+        );
+    }
+
+    #[test]
+    fn rounding_favours_the_pool() {
+        // 3 tokens, 2 shares: 1 token buys floor(2/3) = 0 shares; 1 share is worth floor(1.5) = 1.
+        assert_eq!(shares_for(&operator_with(3, 2), Amount(1)), Ok(Shares(0)));
+        assert_eq!(operator_with(3, 2).tokens_for(Shares(1)), Amount(1));
+    }
+
+    #[test]
+    fn a_pool_slashed_to_nothing_takes_no_new_stake() {
+        let operator = operator_with(0, 1_000);
+        assert_eq!(
+            shares_for(&operator, Amount(10)),
+            Err(StakingError::OperatorDepleted(operator.id))
+        );
+    }
+
+    #[test]
+    fn metadata_fields_are_bounded() {
+        let long = OperatorMetadata {
+            moniker: "x".repeat(state::METADATA_FIELD_BYTES_MAX + 1),
+            ..Default::default()
+        };
+        assert!(matches!(
+            long.validate(),
+            Err(StakingError::MetadataTooLong {
+                field: "moniker",
+                ..
+            })
+        ));
+        assert_eq!(OperatorMetadata::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_active_set_is_the_top_operators_by_stake_with_ties_to_the_lower_id() {
+        let mut store = Store::new();
+        let params = Params {
+            max_validators: 2,
+            ..Params::default()
+        };
+        for (byte, tokens) in [(1u8, 50u128), (2, 70), (3, 70), (4, 10)] {
+            let mut operator = operator_with(tokens, tokens);
+            operator.id = OperatorId([byte; 32]);
+            state::set_operator(&mut store, &operator);
+        }
+        let mut jailed = operator_with(1_000, 1_000);
+        jailed.id = OperatorId([5; 32]);
+        jailed.jailed = true;
+        state::set_operator(&mut store, &jailed);
+        let set: Vec<OperatorId> = compute_active_set(&store, &params)
+            .into_iter()
+            .map(|v| v.operator)
+            .collect();
+        assert_eq!(set, vec![OperatorId([2; 32]), OperatorId([3; 32])]);
+    }
+}
