@@ -194,6 +194,19 @@ pub enum BlockError {
     EndBlock(String),
 }
 
+/// Chain parameters and chain id live in the state, so they are committed to by the root and a
+/// restored ledger needs nothing but its entries.
+const PARAMS_KEY: &[u8] = b"ledger/params";
+const CHAIN_ID_KEY: &[u8] = b"ledger/chain_id";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    #[error("the stored state has no {0}")]
+    Missing(&'static str),
+    #[error("the stored state's root {actual} is not the expected {expected}")]
+    RootMismatch { expected: Hash, actual: Hash },
+}
+
 /// The ledger state and the last block it applied.
 #[derive(Clone, Debug)]
 pub struct Ledger {
@@ -253,6 +266,8 @@ impl Ledger {
         if set.is_empty() {
             return Err(GenesisError::NoValidators);
         }
+        store.put(PARAMS_KEY.to_vec(), &params);
+        store.put(CHAIN_ID_KEY.to_vec(), &genesis.chain_id);
         staking::state::set_active_set(&mut store, &set);
         store.take_block_events();
         let (state_root, _) = store.commit_block();
@@ -264,6 +279,47 @@ impl Ledger {
             timestamp_ms: genesis.genesis_time_ms,
             state_root,
         })
+    }
+
+    /// Rebuild a ledger from its committed entries (as persisted from `BlockOutcome::changes`),
+    /// the height and time of the last applied block, and the root that block committed to.
+    /// Refuses state that does not hash to `expected_root`.
+    pub fn restore(
+        entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+        height: Height,
+        timestamp_ms: u64,
+        expected_root: Hash,
+    ) -> Result<Ledger, RestoreError> {
+        let mut store = Store::new();
+        for (key, value) in entries {
+            store.put_raw(key, value);
+        }
+        let (state_root, _) = store.commit_block();
+        if state_root != expected_root {
+            return Err(RestoreError::RootMismatch {
+                expected: expected_root,
+                actual: state_root,
+            });
+        }
+        let params: Params = store
+            .get(PARAMS_KEY)
+            .ok_or(RestoreError::Missing("params"))?;
+        let chain_id: String = store
+            .get(CHAIN_ID_KEY)
+            .ok_or(RestoreError::Missing("chain id"))?;
+        Ok(Ledger {
+            store,
+            chain_id,
+            params,
+            height,
+            timestamp_ms,
+            state_root,
+        })
+    }
+
+    /// Last applied block's consensus time.
+    pub fn timestamp_ms(&self) -> u64 {
+        self.timestamp_ms
     }
 
     pub fn chain_id(&self) -> &str {

@@ -716,3 +716,39 @@ fn blocks_with_a_wrong_height_or_epoch_are_refused_whole() {
     assert_eq!(chain.ledger.state_root(), root);
     assert_eq!(chain.height(), Height(0));
 }
+
+#[test]
+fn a_ledger_restored_from_its_entries_has_the_same_root_and_goes_on_identically() {
+    let mut chain = standard_chain();
+    chain.submit_ok(20, delegate(1, 50_000));
+    chain.submit_ok(20, undelegate(1, 10_000));
+    chain.run_blocks(7);
+    let entries: Vec<(Vec<u8>, Vec<u8>)> = chain
+        .ledger
+        .store()
+        .committed_entries()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let restored = Ledger::restore(
+        entries.clone(),
+        chain.height(),
+        chain.ledger.timestamp_ms(),
+        chain.ledger.state_root(),
+    )
+    .unwrap();
+    assert_eq!(restored.state_root(), chain.ledger.state_root());
+    assert_eq!(restored.params(), chain.ledger.params());
+    let mut twin = Chain {
+        ledger: restored,
+        time_ms: chain.time_ms,
+        absent: None,
+    };
+    let tx = chain.sign(21, transfer(22, 5));
+    let a = chain.block(std::slice::from_ref(&tx));
+    let b = twin.block(&[tx]);
+    assert_eq!(a.state_root, b.state_root);
+    // Tampered state is refused.
+    let mut tampered = entries;
+    tampered[0].1.push(0);
+    assert!(Ledger::restore(tampered, Height(8), 0, a.state_root).is_err());
+}
