@@ -155,7 +155,7 @@ pub struct Receipt {
 
 impl Receipt {
     pub fn is_ok(&self) -> bool {
-        self.error_kind.is_none()
+        self.error.is_none()
     }
 }
 
@@ -483,39 +483,13 @@ impl Ledger {
     /// Nonce and fee, then the message in a layer of its own.
     fn execute(&mut self, ctx: &BlockContext, tx: &Transaction) -> Result<Vec<Event>, TxError> {
         let signer = tx.tx.signer;
-        let mut account = bank::state::account(&self.store, &signer);
-        if tx.tx.nonce != account.nonce {
-            return Err(TxError::BadNonce {
-                expected: account.nonce,
-                got: tx.tx.nonce,
-            });
-        }
-        if tx.tx.fee < self.params.min_tx_fee {
-            return Err(TxError::FeeTooLow {
-                given: tx.tx.fee,
-                minimum: self.params.min_tx_fee,
-            });
-        }
-        if account.balance < tx.tx.fee {
-            return Err(TxError::CannotPayFee {
-                balance: account.balance,
-                fee: tx.tx.fee,
-            });
-        }
-        account.balance = account
-            .balance
-            .checked_sub(tx.tx.fee)
-            .expect("checked above");
-        account.nonce += 1;
-        bank::state::set_account(&mut self.store, &signer, &account);
-        let fee_pool = bank::pool_balance(&self.store, bank::Pool::FeeCollector);
-        bank::state::set_pool(
+        bank::charge_fee(
             &mut self.store,
-            bank::Pool::FeeCollector,
-            fee_pool
-                .checked_add(tx.tx.fee)
-                .map_err(bank::BankError::from)?,
-        );
+            &signer,
+            tx.tx.nonce,
+            tx.tx.fee,
+            self.params.min_tx_fee,
+        )?;
         self.store.begin_tx();
         let result = self.dispatch(ctx, &signer, &tx.tx.msg);
         match result {

@@ -1,7 +1,7 @@
 //! The ledger's transaction messages, the errors a transaction can end in, and the stateless
 //! checks the mempool runs before admitting one.
 
-use crate::bank::{BankError, Transfer};
+use crate::bank::{BankError, FeeError, Transfer};
 use crate::rewards::{ClaimRewards, RewardsError};
 use crate::slashing::{Evidence, SlashingError};
 use crate::staking::{
@@ -11,7 +11,6 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::encoding::{decode_bounded, DecodeError};
 use surety_types::tx::SignedTx;
-use surety_types::Amount;
 
 /// Largest encoded transaction accepted, in bytes.
 pub const TX_BYTES_MAX: usize = 64 * 1024;
@@ -43,7 +42,7 @@ pub enum Msg {
 
 pub type Transaction = SignedTx<Msg>;
 
-/// Why a transaction failed. Errors before `FeeCharged`-stage (decoding, signature, chain,
+/// Why a transaction failed. Errors before the fee is charged (decoding, signature, chain,
 /// nonce, fee) change nothing; later ones change only the fee and nonce.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TxError {
@@ -53,12 +52,8 @@ pub enum TxError {
     WrongChain { expected: String, got: String },
     #[error("signature does not verify for the signer")]
     BadSignature,
-    #[error("nonce {got} is not the account's next nonce {expected}")]
-    BadNonce { expected: u64, got: u64 },
-    #[error("fee {given} is below the minimum {minimum}")]
-    FeeTooLow { given: Amount, minimum: Amount },
-    #[error("cannot pay the fee: balance {balance}, fee {fee}")]
-    CannotPayFee { balance: Amount, fee: Amount },
+    #[error(transparent)]
+    Fee(#[from] FeeError),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]

@@ -108,10 +108,10 @@ fn a_replayed_transaction_is_rejected_and_changes_nothing() {
     let replay = chain.block(&[tx]).receipts.remove(0);
     assert_eq!(
         replay.error_kind,
-        Some(TxError::BadNonce {
+        Some(TxError::Fee(surety_ledger::bank::FeeError::BadNonce {
             expected: 1,
             got: 0
-        })
+        }))
     );
     assert!(!replay.charged);
     assert_eq!(chain.balance(20), balance);

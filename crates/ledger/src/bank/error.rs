@@ -18,3 +18,14 @@ pub enum BankError {
     #[error(transparent)]
     Arithmetic(#[from] ArithmeticError),
 }
+
+/// Why a transaction could not be charged; any of these leaves the state untouched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeeError {
+    #[error("nonce {got} is not the account's next nonce {expected}")]
+    BadNonce { expected: u64, got: u64 },
+    #[error("fee {given} is below the minimum {minimum}")]
+    FeeTooLow { given: Amount, minimum: Amount },
+    #[error("cannot pay the fee: balance {balance}, fee {fee}")]
+    CannotPayFee { balance: Amount, fee: Amount },
+}

@@ -9,7 +9,7 @@ pub mod invariants;
 pub mod msg;
 pub mod state;
 
-pub use error::BankError;
+pub use error::{BankError, FeeError};
 pub use msg::Transfer;
 pub use state::{Account, Pool};
 
@@ -127,6 +127,47 @@ pub fn mint_to_account(
     let supply = state::supply(store).checked_add(amount)?;
     credit_account(store, account, amount)?;
     state::set_supply(store, supply);
+    Ok(())
+}
+
+/// Check the transaction's nonce and fee, then charge the fee into the fee collector and
+/// advance the nonce. On error nothing has changed.
+pub fn charge_fee(
+    store: &mut Store,
+    signer: &AccountId,
+    nonce: u64,
+    fee: Amount,
+    min_fee: Amount,
+) -> Result<(), FeeError> {
+    let mut account = state::account(store, signer);
+    if nonce != account.nonce {
+        return Err(FeeError::BadNonce {
+            expected: account.nonce,
+            got: nonce,
+        });
+    }
+    if fee < min_fee {
+        return Err(FeeError::FeeTooLow {
+            given: fee,
+            minimum: min_fee,
+        });
+    }
+    account.balance = account
+        .balance
+        .checked_sub(fee)
+        .map_err(|_| FeeError::CannotPayFee {
+            balance: account.balance,
+            fee,
+        })?;
+    let collected = state::pool(store, Pool::FeeCollector)
+        .checked_add(fee)
+        .map_err(|_| FeeError::CannotPayFee {
+            balance: account.balance,
+            fee,
+        })?;
+    account.nonce += 1;
+    state::set_account(store, signer, &account);
+    state::set_pool(store, Pool::FeeCollector, collected);
     Ok(())
 }
 
