@@ -1,0 +1,565 @@
+//! Fixed-order numeric kernels (DESIGN §4).
+//!
+//! Every reduction here has one order, fixed by the length of its input alone: [`LANES`]
+//! independent accumulators, each taking every `LANES`-th element in turn (a tail shorter than
+//! `LANES` goes to the first lanes), then one fixed pairwise tree over the lanes. The lanes are
+//! written as plain `[f32; LANES]` arithmetic: the compiler may put them in SSE2 or AVX
+//! registers, and each lane still performs the same IEEE operations in the same order, so the
+//! bits do not depend on the instruction set. Multiplication and addition are never fused:
+//! Rust does not contract `a * b + c`, and this crate enables no target feature that would.
+//! Transcendentals come from the pure-Rust `libm` crate, never from the platform.
+//!
+//! Threads (rayon, in [`Executor`]) split only independent outputs: which thread computes an
+//! output never changes how it is computed.
+
+use crate::error::{InferError, Result};
+use rayon::prelude::*;
+
+/// Accumulator lanes of every reduction. Changing it changes every trace root.
+pub const LANES: usize = 8;
+/// Output columns a matrix product computes together, sharing each load of the input row.
+const COLUMN_TILE: usize = 4;
+/// Most threads an executor may use.
+pub const THREADS_MAX: usize = 256;
+
+/// Sum the lanes in one fixed tree: ((0+1)+(2+3))+((4+5)+(6+7)).
+#[inline(always)]
+fn lane_tree(lanes: [f32; LANES]) -> f32 {
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+}
+
+/// Dot product in the fixed order.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut lanes = [0.0f32; LANES];
+    let mut a_chunks = a.chunks_exact(LANES);
+    let mut b_chunks = b.chunks_exact(LANES);
+    for (a_chunk, b_chunk) in (&mut a_chunks).zip(&mut b_chunks) {
+        for lane in 0..LANES {
+            lanes[lane] += a_chunk[lane] * b_chunk[lane];
+        }
+    }
+    for (lane, (x, y)) in a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .enumerate()
+    {
+        lanes[lane] += x * y;
+    }
+    lane_tree(lanes)
+}
+
+/// Four dot products of `x` with `w0..w3`; each result is bit-identical to [`dot`].
+#[inline(always)]
+fn dot4(x: &[f32], w: [&[f32]; COLUMN_TILE]) -> [f32; COLUMN_TILE] {
+    let mut lanes = [[0.0f32; LANES]; COLUMN_TILE];
+    let full = x.len() / LANES * LANES;
+    let mut start = 0;
+    while start < full {
+        let xs = &x[start..start + LANES];
+        for column in 0..COLUMN_TILE {
+            let ws = &w[column][start..start + LANES];
+            for lane in 0..LANES {
+                lanes[column][lane] += xs[lane] * ws[lane];
+            }
+        }
+        start += LANES;
+    }
+    for (lane, index) in (full..x.len()).enumerate() {
+        for column in 0..COLUMN_TILE {
+            lanes[column][lane] += x[index] * w[column][index];
+        }
+    }
+    [
+        lane_tree(lanes[0]),
+        lane_tree(lanes[1]),
+        lane_tree(lanes[2]),
+        lane_tree(lanes[3]),
+    ]
+}
+
+/// Sum in the fixed order.
+#[inline]
+pub fn sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for lane in 0..LANES {
+            lanes[lane] += chunk[lane];
+        }
+    }
+    for (lane, value) in chunks.remainder().iter().enumerate() {
+        lanes[lane] += value;
+    }
+    lane_tree(lanes)
+}
+
+/// Sum of squares of `values - center`, in the fixed order.
+#[inline]
+pub fn sum_squared_deviation(values: &[f32], center: f32) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for lane in 0..LANES {
+            let d = chunk[lane] - center;
+            lanes[lane] += d * d;
+        }
+    }
+    for (lane, value) in chunks.remainder().iter().enumerate() {
+        let d = value - center;
+        lanes[lane] += d * d;
+    }
+    lane_tree(lanes)
+}
+
+/// Runs kernels on a fixed number of threads. The thread count changes speed only.
+pub struct Executor {
+    pool: Option<rayon::ThreadPool>,
+    threads: usize,
+}
+
+impl Executor {
+    /// An executor with `threads` threads (1 runs everything on the caller's thread).
+    pub fn new(threads: usize) -> Result<Executor> {
+        if threads == 0 || threads > THREADS_MAX {
+            return Err(InferError::UnsupportedConfig(format!(
+                "thread count {threads} is outside 1..={THREADS_MAX}"
+            )));
+        }
+        let pool = if threads == 1 {
+            None
+        } else {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .map_err(|e| InferError::UnsupportedConfig(format!("thread pool: {e}")))?,
+            )
+        };
+        Ok(Executor { pool, threads })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Fill `output` in chunks of `chunk` elements, calling `work(chunk_index, chunk)` for each,
+    /// on the executor's threads. `work` must compute each chunk from the inputs alone.
+    pub fn for_each_chunk<F>(&self, output: &mut [f32], chunk: usize, work: F)
+    where
+        F: Fn(usize, &mut [f32]) + Sync + Send,
+    {
+        let chunk = chunk.max(1);
+        match &self.pool {
+            None => output
+                .chunks_mut(chunk)
+                .enumerate()
+                .for_each(|(i, c)| work(i, c)),
+            Some(pool) => pool.install(|| {
+                output
+                    .par_chunks_mut(chunk)
+                    .enumerate()
+                    .for_each(|(i, c)| work(i, c))
+            }),
+        }
+    }
+}
+
+/// `y[i][j] = dot(x[i], w[j]) + bias[j]` for `x: [rows, inner]`, `w: [columns, inner]`.
+///
+/// Threads split the output columns in tiles; each tile is computed into a column-major
+/// scratch block, so that a tile of weight rows stays in cache while every input row passes.
+pub fn linear(
+    executor: &Executor,
+    x: &[f32],
+    rows: usize,
+    inner: usize,
+    w: &[f32],
+    columns: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    assert_eq!(x.len(), rows * inner, "linear: input shape");
+    assert_eq!(w.len(), columns * inner, "linear: weight shape");
+    if let Some(b) = bias {
+        assert_eq!(b.len(), columns, "linear: bias shape");
+    }
+    // Enough tiles per task that thread hand-off is cheap next to the work.
+    let columns_per_task = (COLUMN_TILE * 16).max(columns / (executor.threads() * 8).max(1));
+    let columns_per_task = columns_per_task.div_ceil(COLUMN_TILE) * COLUMN_TILE;
+    let mut transposed = vec![0.0f32; columns * rows];
+    executor.for_each_chunk(&mut transposed, columns_per_task * rows, |task, out| {
+        let first = task * columns_per_task;
+        let count = out.len() / rows;
+        let mut column = 0;
+        while column + COLUMN_TILE <= count {
+            let j = first + column;
+            let tile = [
+                &w[j * inner..(j + 1) * inner],
+                &w[(j + 1) * inner..(j + 2) * inner],
+                &w[(j + 2) * inner..(j + 3) * inner],
+                &w[(j + 3) * inner..(j + 4) * inner],
+            ];
+            for i in 0..rows {
+                let values = dot4(&x[i * inner..(i + 1) * inner], tile);
+                for (offset, value) in values.into_iter().enumerate() {
+                    out[(column + offset) * rows + i] = value;
+                }
+            }
+            column += COLUMN_TILE;
+        }
+        while column < count {
+            let j = first + column;
+            let weights = &w[j * inner..(j + 1) * inner];
+            for i in 0..rows {
+                out[column * rows + i] = dot(&x[i * inner..(i + 1) * inner], weights);
+            }
+            column += 1;
+        }
+    });
+    let mut y = vec![0.0f32; rows * columns];
+    for j in 0..columns {
+        let b = bias.map_or(0.0, |b| b[j]);
+        for i in 0..rows {
+            let value = transposed[j * rows + i];
+            // Without a bias the product is stored as is: adding 0.0 would turn -0.0 into 0.0.
+            y[i * columns + j] = if bias.is_some() { value + b } else { value };
+        }
+    }
+    y
+}
+
+/// LayerNorm over the last dimension of `x: [rows, width]`.
+pub fn layer_norm(x: &[f32], width: usize, weight: &[f32], bias: &[f32], eps: f32) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    let n = width as f32;
+    for (row, out) in x.chunks_exact(width).zip(y.chunks_exact_mut(width)) {
+        let mean = sum(row) / n;
+        let variance = sum_squared_deviation(row, mean) / n;
+        let inverse = 1.0 / (variance + eps).sqrt();
+        for k in 0..width {
+            out[k] = (row[k] - mean) * inverse * weight[k] + bias[k];
+        }
+    }
+    y
+}
+
+/// RMSNorm over the last dimension of `x: [rows, width]`.
+pub fn rms_norm(x: &[f32], width: usize, weight: &[f32], eps: f32) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    let n = width as f32;
+    for (row, out) in x.chunks_exact(width).zip(y.chunks_exact_mut(width)) {
+        let mean_square = sum_squared_deviation(row, 0.0) / n;
+        let inverse = 1.0 / (mean_square + eps).sqrt();
+        for k in 0..width {
+            out[k] = row[k] * inverse * weight[k];
+        }
+    }
+    y
+}
+
+/// GELU with the exact error function, as BERT uses it.
+#[inline]
+pub fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// SiLU (x · sigmoid x), as Llama's gated feed-forward uses it.
+#[inline]
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + libm::expf(-x))
+}
+
+/// Softmax of one row in place: max, then exp of the differences, then one fixed-order sum.
+pub fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    for value in row.iter_mut() {
+        *value = libm::expf(*value - max);
+    }
+    let total = sum(row);
+    for value in row.iter_mut() {
+        *value /= total;
+    }
+}
+
+/// Index of the largest value, the first one on ties; NaN never wins (`>` is false for it).
+pub fn argmax(row: &[f32]) -> u32 {
+    let mut index = 0usize;
+    for (k, v) in row.iter().enumerate() {
+        if *v > row[index] {
+            index = k;
+        }
+    }
+    index as u32
+}
+
+/// Multi-head scaled dot-product attention over one sequence.
+///
+/// `q: [rows, heads * head_dim]`, `k, v: [rows, kv_heads * head_dim]`; query head `h` reads
+/// key/value head `h / (heads / kv_heads)` (grouped-query attention). With `causal`, row `i`
+/// sees keys `0..=i`. The weighted sum of values runs over keys in order `0, 1, …`, one
+/// accumulator per output element, so a row's result does not depend on how many rows follow
+/// it: a token decoded with a key/value cache equals the same row of a full pass.
+#[allow(clippy::too_many_arguments)]
+pub fn attention(
+    executor: &Executor,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    rows: usize,
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+    causal: bool,
+) -> Vec<f32> {
+    let width = heads * head_dim;
+    let kv_width = kv_heads * head_dim;
+    assert_eq!(q.len(), rows * width, "attention: query shape");
+    assert_eq!(
+        k.len(),
+        k.len() / kv_width.max(1) * kv_width,
+        "attention: key shape"
+    );
+    let key_rows = k.len() / kv_width;
+    assert_eq!(v.len(), key_rows * kv_width, "attention: value shape");
+    // Query rows are the last `rows` positions of the `key_rows` keys.
+    let offset = key_rows - rows;
+    let group = heads / kv_heads;
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    let mut by_head = vec![0.0f32; heads * rows * head_dim];
+    executor.for_each_chunk(&mut by_head, rows * head_dim, |head, out| {
+        let kv_head = head / group;
+        let mut scores = vec![0.0f32; key_rows];
+        for i in 0..rows {
+            let query = &q[i * width + head * head_dim..i * width + (head + 1) * head_dim];
+            let seen = if causal { offset + i + 1 } else { key_rows };
+            for (j, score) in scores[..seen].iter_mut().enumerate() {
+                let key =
+                    &k[j * kv_width + kv_head * head_dim..j * kv_width + (kv_head + 1) * head_dim];
+                *score = dot(query, key) * scale;
+            }
+            softmax_in_place(&mut scores[..seen]);
+            let context = &mut out[i * head_dim..(i + 1) * head_dim];
+            for (j, &p) in scores[..seen].iter().enumerate() {
+                let value =
+                    &v[j * kv_width + kv_head * head_dim..j * kv_width + (kv_head + 1) * head_dim];
+                for d in 0..head_dim {
+                    context[d] += p * value[d];
+                }
+            }
+        }
+    });
+    let mut y = vec![0.0f32; rows * width];
+    for head in 0..heads {
+        for i in 0..rows {
+            let source = &by_head[(head * rows + i) * head_dim..(head * rows + i + 1) * head_dim];
+            y[i * width + head * head_dim..i * width + (head + 1) * head_dim]
+                .copy_from_slice(source);
+        }
+    }
+    y
+}
+
+/// Rotary position embedding on adjacent pairs `(2i, 2i+1)` of each head, as GGUF stores
+/// Llama's query and key weights. Row `r` has position `first_position + r`.
+pub fn rope(x: &mut [f32], width: usize, head_dim: usize, base: f32, first_position: usize) {
+    let half = head_dim / 2;
+    let frequencies: Vec<f32> = (0..half)
+        .map(|i| libm::powf(base, -((2 * i) as f32) / head_dim as f32))
+        .collect();
+    for (r, row) in x.chunks_exact_mut(width).enumerate() {
+        let position = (first_position + r) as f32;
+        for (i, frequency) in frequencies.iter().enumerate() {
+            let angle = position * frequency;
+            let (sin, cos) = (libm::sinf(angle), libm::cosf(angle));
+            for head in row.chunks_exact_mut(head_dim) {
+                let (a, b) = (head[2 * i], head[2 * i + 1]);
+                head[2 * i] = a * cos - b * sin;
+                head[2 * i + 1] = a * sin + b * cos;
+            }
+        }
+    }
+}
+
+/// 2-D convolution, stride 1, zero padding, of `x: [channels, height, width]` with
+/// `w: [out_channels, channels, kernel, kernel]`. Each output is one fixed-order [`dot`] of
+/// the weight row with the input patch (padding read as zeros), plus the bias.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(
+    executor: &Executor,
+    x: &[f32],
+    channels: usize,
+    height: usize,
+    width: usize,
+    w: &[f32],
+    out_channels: usize,
+    kernel: usize,
+    padding: usize,
+    bias: &[f32],
+) -> (Vec<f32>, usize, usize) {
+    let out_h = height + 2 * padding + 1 - kernel;
+    let out_w = width + 2 * padding + 1 - kernel;
+    let patch_len = channels * kernel * kernel;
+    // Patches once (im2col), shared by every output channel.
+    let mut patches = vec![0.0f32; out_h * out_w * patch_len];
+    for oy in 0..out_h {
+        for ox in 0..out_w {
+            let patch =
+                &mut patches[(oy * out_w + ox) * patch_len..(oy * out_w + ox + 1) * patch_len];
+            for c in 0..channels {
+                for ky in 0..kernel {
+                    for kx in 0..kernel {
+                        let (y, x_pos) = (
+                            (oy + ky) as isize - padding as isize,
+                            (ox + kx) as isize - padding as isize,
+                        );
+                        if y >= 0 && x_pos >= 0 && (y as usize) < height && (x_pos as usize) < width
+                        {
+                            patch[(c * kernel + ky) * kernel + kx] =
+                                x[(c * height + y as usize) * width + x_pos as usize];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut y = vec![0.0f32; out_channels * out_h * out_w];
+    executor.for_each_chunk(&mut y, out_h * out_w, |channel, out| {
+        let weights = &w[channel * patch_len..(channel + 1) * patch_len];
+        for (position, value) in out.iter_mut().enumerate() {
+            *value = dot(
+                &patches[position * patch_len..(position + 1) * patch_len],
+                weights,
+            ) + bias[channel];
+        }
+    });
+    (y, out_h, out_w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference_dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    }
+
+    #[test]
+    fn dot_follows_the_lane_order_exactly() {
+        let a: Vec<f32> = (0..19).map(|i| 1.0 + i as f32 * 1e-3).collect();
+        let b: Vec<f32> = (0..19).map(|i| 1.0 - i as f32 * 7e-4).collect();
+        let mut lanes = [0.0f32; LANES];
+        for i in 0..19 {
+            lanes[i % LANES] += a[i] * b[i];
+        }
+        assert_eq!(dot(&a, &b).to_bits(), lane_tree(lanes).to_bits());
+        assert!((dot(&a, &b) as f64 - reference_dot(&a, &b)).abs() < 1e-4);
+    }
+
+    #[test]
+    fn the_four_column_kernel_equals_four_single_dots() {
+        for inner in [1usize, 7, 8, 9, 31, 384] {
+            let x: Vec<f32> = (0..inner)
+                .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.13)
+                .collect();
+            let w: Vec<Vec<f32>> = (0..4)
+                .map(|c| {
+                    (0..inner)
+                        .map(|i| ((i * 13 + c * 5) % 17) as f32 * 0.07 - 0.5)
+                        .collect()
+                })
+                .collect();
+            let got = dot4(&x, [&w[0], &w[1], &w[2], &w[3]]);
+            for c in 0..4 {
+                assert_eq!(
+                    got[c].to_bits(),
+                    dot(&x, &w[c]).to_bits(),
+                    "inner {inner} column {c}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn linear_gives_the_same_bits_on_any_thread_count() {
+        let (rows, inner, columns) = (5, 70, 203);
+        let x: Vec<f32> = (0..rows * inner)
+            .map(|i| ((i * 31 % 97) as f32 - 48.0) / 17.0)
+            .collect();
+        let w: Vec<f32> = (0..columns * inner)
+            .map(|i| ((i * 7 % 89) as f32 - 44.0) / 23.0)
+            .collect();
+        let bias: Vec<f32> = (0..columns).map(|i| i as f32 / 9.0).collect();
+        let one = linear(
+            &Executor::new(1).unwrap(),
+            &x,
+            rows,
+            inner,
+            &w,
+            columns,
+            Some(&bias),
+        );
+        for threads in [2, 3, 4] {
+            let many = linear(
+                &Executor::new(threads).unwrap(),
+                &x,
+                rows,
+                inner,
+                &w,
+                columns,
+                Some(&bias),
+            );
+            assert!(one
+                .iter()
+                .zip(&many)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+        let expected = dot(&x[inner..2 * inner], &w[3 * inner..4 * inner]) + bias[3];
+        assert_eq!(one[columns + 3].to_bits(), expected.to_bits());
+    }
+
+    #[test]
+    fn a_causal_row_does_not_depend_on_the_rows_after_it() {
+        let (rows, heads, kv_heads, head_dim) = (6, 4, 2, 8);
+        let width = heads * head_dim;
+        let kv_width = kv_heads * head_dim;
+        let q: Vec<f32> = (0..rows * width)
+            .map(|i| ((i * 13 % 29) as f32 - 14.0) / 10.0)
+            .collect();
+        let k: Vec<f32> = (0..rows * kv_width)
+            .map(|i| ((i * 7 % 31) as f32 - 15.0) / 9.0)
+            .collect();
+        let v: Vec<f32> = (0..rows * kv_width)
+            .map(|i| ((i * 5 % 23) as f32 - 11.0) / 7.0)
+            .collect();
+        let executor = Executor::new(2).unwrap();
+        let full = attention(&executor, &q, &k, &v, rows, heads, kv_heads, head_dim, true);
+        // The fourth row alone, with the keys and values of rows 0..=3 (a decoding step).
+        let last = attention(
+            &executor,
+            &q[3 * width..4 * width],
+            &k[..4 * kv_width],
+            &v[..4 * kv_width],
+            1,
+            heads,
+            kv_heads,
+            head_dim,
+            true,
+        );
+        assert!(full[3 * width..4 * width]
+            .iter()
+            .zip(&last)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_gelu_matches_known_values() {
+        let mut row = vec![1.0, 2.0, 3.0, -1.0];
+        softmax_in_place(&mut row);
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!((gelu(1.0) - 0.841_344_7).abs() < 1e-6);
+        assert!((silu(1.0) - 0.731_058_6).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,269 @@
+//! Activations: the named tensors that flow between steps, and their canonical hash.
+//!
+//! The state between two steps is an [`Activation`], an ordered list of named slots. It holds
+//! everything later steps need (for example the residual stream beside the attention output),
+//! so that one step can be recomputed from its input alone (DESIGN §4). Its hash covers every
+//! slot's name, dtype, shape and little-endian bytes, in slot order.
+
+use crate::error::{InferError, Result};
+use borsh::{BorshDeserialize, BorshSerialize};
+use surety_types::Hash;
+
+/// Largest activation accepted from outside, in bytes of its encoding: a 4096-row by
+/// 49152-wide f32 logits block is 805 MB, far beyond any model served here, so 1 GiB bounds
+/// every legitimate input while refusing a hostile length prefix.
+pub const ACTIVATION_BYTES_MAX: usize = 1 << 30;
+/// Most slots one activation may hold.
+pub const ACTIVATION_SLOTS_MAX: usize = 16;
+/// Most dimensions one tensor may have.
+pub const TENSOR_RANK_MAX: usize = 4;
+
+const ACTIVATION_DOMAIN: &str = "surety.infer.activation";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum DType {
+    F32,
+    U32,
+}
+
+/// The numbers of one tensor, row-major.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub enum Data {
+    F32(Vec<f32>),
+    U32(Vec<u32>),
+}
+
+impl Data {
+    pub fn dtype(&self) -> DType {
+        match self {
+            Data::F32(_) => DType::F32,
+            Data::U32(_) => DType::U32,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Data::F32(values) => values.len(),
+            Data::U32(values) => values.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Little-endian bytes; f32 by bit pattern, so -0.0 and NaN payloads are kept apart.
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        match self {
+            Data::F32(values) => values
+                .iter()
+                .flat_map(|v| v.to_bits().to_le_bytes())
+                .collect(),
+            Data::U32(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
+    }
+}
+
+/// A tensor with a shape. Invariant: the product of `shape` equals `data.len()`.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct Tensor {
+    pub shape: Vec<usize>,
+    pub data: Data,
+}
+
+impl Tensor {
+    pub fn f32(shape: Vec<usize>, values: Vec<f32>) -> Tensor {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            values.len(),
+            "shape and data disagree"
+        );
+        Tensor {
+            shape,
+            data: Data::F32(values),
+        }
+    }
+
+    pub fn u32(shape: Vec<usize>, values: Vec<u32>) -> Tensor {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            values.len(),
+            "shape and data disagree"
+        );
+        Tensor {
+            shape,
+            data: Data::U32(values),
+        }
+    }
+
+    fn check(&self, slot: &str) -> Result<()> {
+        if self.shape.len() > TENSOR_RANK_MAX {
+            return Err(InferError::MalformedActivation(format!(
+                "slot `{slot}` has rank {}, the limit is {TENSOR_RANK_MAX}",
+                self.shape.len()
+            )));
+        }
+        let count = self
+            .shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if count != Some(self.data.len()) {
+            return Err(InferError::MalformedActivation(format!(
+                "slot `{slot}` has shape {:?} but {} values",
+                self.shape,
+                self.data.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The state between two steps: named tensors in a fixed order.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct Activation {
+    pub slots: Vec<(String, Tensor)>,
+}
+
+impl Activation {
+    pub fn new() -> Activation {
+        Activation { slots: Vec::new() }
+    }
+
+    pub fn get(&self, name: &str) -> Result<&Tensor> {
+        self.slots
+            .iter()
+            .find(|(slot, _)| slot == name)
+            .map(|(_, tensor)| tensor)
+            .ok_or_else(|| InferError::MissingSlot(name.to_string()))
+    }
+
+    /// The f32 values and shape of slot `name`.
+    pub fn f32(&self, name: &str) -> Result<(&[usize], &[f32])> {
+        let tensor = self.get(name)?;
+        match &tensor.data {
+            Data::F32(values) => Ok((&tensor.shape, values)),
+            other => Err(InferError::SlotDType {
+                slot: name.to_string(),
+                expected: DType::F32,
+                actual: other.dtype(),
+            }),
+        }
+    }
+
+    /// The u32 values and shape of slot `name`.
+    pub fn u32(&self, name: &str) -> Result<(&[usize], &[u32])> {
+        let tensor = self.get(name)?;
+        match &tensor.data {
+            Data::U32(values) => Ok((&tensor.shape, values)),
+            other => Err(InferError::SlotDType {
+                slot: name.to_string(),
+                expected: DType::U32,
+                actual: other.dtype(),
+            }),
+        }
+    }
+
+    /// Set slot `name`, replacing it in place if present, else appending it.
+    pub fn set(&mut self, name: &str, tensor: Tensor) {
+        if let Some(entry) = self.slots.iter_mut().find(|(slot, _)| slot == name) {
+            entry.1 = tensor;
+        } else {
+            self.slots.push((name.to_string(), tensor));
+        }
+    }
+
+    /// Keep only the slots named in `live`, in their current order.
+    pub fn retain(&mut self, live: &[String]) {
+        self.slots
+            .retain(|(slot, _)| live.iter().any(|l| l == slot));
+    }
+
+    /// The canonical hash committed in a trace.
+    pub fn hash(&self) -> Hash {
+        let mut header = Vec::new();
+        let mut bodies = Vec::with_capacity(self.slots.len());
+        header.extend_from_slice(&(self.slots.len() as u64).to_le_bytes());
+        for (name, tensor) in &self.slots {
+            header.extend_from_slice(&(name.len() as u64).to_le_bytes());
+            header.extend_from_slice(name.as_bytes());
+            header.push(match tensor.data.dtype() {
+                DType::F32 => 0,
+                DType::U32 => 1,
+            });
+            header.extend_from_slice(&(tensor.shape.len() as u64).to_le_bytes());
+            for dim in &tensor.shape {
+                header.extend_from_slice(&(*dim as u64).to_le_bytes());
+            }
+            bodies.push(tensor.data.to_le_bytes());
+        }
+        let mut parts: Vec<&[u8]> = vec![&header];
+        parts.extend(bodies.iter().map(Vec::as_slice));
+        Hash::of_parts(ACTIVATION_DOMAIN, &parts)
+    }
+
+    /// Canonical bytes, for sending an activation to a referee.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        surety_types::encoding::encode(self)
+    }
+
+    /// Decode an activation from untrusted bytes, with size, rank and shape checks.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Activation> {
+        let activation: Activation =
+            surety_types::encoding::decode_bounded(bytes, ACTIVATION_BYTES_MAX)
+                .map_err(|e| InferError::MalformedActivation(e.to_string()))?;
+        if activation.slots.len() > ACTIVATION_SLOTS_MAX {
+            return Err(InferError::MalformedActivation(format!(
+                "{} slots, the limit is {ACTIVATION_SLOTS_MAX}",
+                activation.slots.len()
+            )));
+        }
+        for (name, tensor) in &activation.slots {
+            tensor.check(name)?;
+        }
+        Ok(activation)
+    }
+}
+
+impl Default for Activation {
+    fn default() -> Self {
+        Activation::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_activation_round_trips_through_its_bytes() {
+        let mut activation = Activation::new();
+        activation.set("tokens", Tensor::u32(vec![3], vec![1, 2, 3]));
+        activation.set("hidden", Tensor::f32(vec![1, 2], vec![0.5, -0.0]));
+        let decoded = Activation::from_bytes(&activation.to_bytes()).expect("decodes");
+        assert_eq!(decoded, activation);
+        assert_eq!(decoded.hash(), activation.hash());
+    }
+
+    #[test]
+    fn a_shape_that_disagrees_with_the_data_is_rejected() {
+        let activation = Activation {
+            slots: vec![(
+                "x".into(),
+                Tensor {
+                    shape: vec![2, 2],
+                    data: Data::F32(vec![1.0]),
+                },
+            )],
+        };
+        assert!(Activation::from_bytes(&activation.to_bytes()).is_err());
+    }
+
+    #[test]
+    fn negative_zero_and_zero_hash_differently() {
+        let mut a = Activation::new();
+        a.set("x", Tensor::f32(vec![1], vec![0.0]));
+        let mut b = Activation::new();
+        b.set("x", Tensor::f32(vec![1], vec![-0.0]));
+        assert_ne!(a.hash(), b.hash());
+    }
+}
