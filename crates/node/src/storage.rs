@@ -1,0 +1,250 @@
+//! Durable storage (redb): the ledger's committed state entries, blocks, receipts and chain
+//! metadata. Each block is committed in one redb write transaction — state changes, the block,
+//! its receipts and the new height and root together — with immediate durability, so a crash at
+//! any moment leaves either the whole block or none of it. On start the ledger is rebuilt from
+//! the state table and checked against the stored root.
+
+use crate::block::Block;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use surety_ledger::genesis::Genesis;
+use surety_ledger::{BlockOutcome, Ledger, Receipt, RestoreError};
+use surety_types::encoding::{decode_bounded, encode};
+use surety_types::{Hash, Height};
+
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const META_CHAIN: &str = "chain";
+const GENESIS_KEY: &str = "genesis";
+
+/// Largest stored block we will read back (blocks are bounded by the ledger's limits).
+const BLOCK_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database: {0}")]
+    Database(#[from] redb::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("stored state does not restore: {0}")]
+    Restore(#[from] RestoreError),
+    #[error("block {got} does not follow the stored height {stored}")]
+    OutOfOrder { stored: Height, got: Height },
+    #[error("this data directory holds chain {stored:?}, not {wanted:?}")]
+    OtherChain { stored: String, wanted: String },
+}
+
+macro_rules! from_redb {
+    ($($error:ty),*) => {$(
+        impl From<$error> for StorageError {
+            fn from(error: $error) -> StorageError {
+                StorageError::Database(error.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Height, time and root of the last committed block.
+#[derive(Clone, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+struct ChainMeta {
+    chain_id: String,
+    height: Height,
+    timestamp_ms: u64,
+    state_root: Hash,
+    last_block_hash: Hash,
+}
+
+/// Where a transaction landed and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredReceipt {
+    pub height: Height,
+    pub index: u32,
+    pub receipt: Receipt,
+}
+
+pub struct Storage {
+    db: Database,
+}
+
+impl Storage {
+    pub fn open(path: &Path) -> Result<Storage, StorageError> {
+        let db = Database::create(path)?;
+        let tx = db.begin_write()?;
+        tx.open_table(STATE)?;
+        tx.open_table(BLOCKS)?;
+        tx.open_table(RECEIPTS)?;
+        tx.open_table(META)?;
+        tx.commit()?;
+        Ok(Storage { db })
+    }
+
+    fn meta(&self) -> Result<Option<ChainMeta>, StorageError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(META)?;
+        let Some(bytes) = table.get(META_CHAIN)? else {
+            return Ok(None);
+        };
+        decode_bounded(bytes.value(), 4096)
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
+    }
+
+    /// The stored genesis, if this directory has been initialised.
+    pub fn genesis(&self) -> Result<Option<Genesis>, StorageError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(META)?;
+        let Some(bytes) = table.get(GENESIS_KEY)? else {
+            return Ok(None);
+        };
+        let text =
+            std::str::from_utf8(bytes.value()).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        Genesis::from_json(text)
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
+    }
+
+    /// Open the ledger stored here, or create it from `genesis` if the directory is new.
+    pub fn load_or_init(&self, genesis: &Genesis) -> Result<Ledger, StorageError> {
+        match self.meta()? {
+            Some(meta) => {
+                if meta.chain_id != genesis.chain_id {
+                    return Err(StorageError::OtherChain {
+                        stored: meta.chain_id,
+                        wanted: genesis.chain_id.clone(),
+                    });
+                }
+                self.load(&meta)
+            }
+            None => {
+                let ledger = Ledger::from_genesis(genesis)
+                    .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                let tx = self.db.begin_write()?;
+                {
+                    let mut state = tx.open_table(STATE)?;
+                    for (key, value) in ledger.store().committed_entries() {
+                        state.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    let mut meta = tx.open_table(META)?;
+                    meta.insert(GENESIS_KEY, genesis.to_json().as_bytes())?;
+                    let chain = ChainMeta {
+                        chain_id: genesis.chain_id.clone(),
+                        height: Height(0),
+                        timestamp_ms: genesis.genesis_time_ms,
+                        state_root: ledger.state_root(),
+                        last_block_hash: Hash::ZERO,
+                    };
+                    meta.insert(META_CHAIN, encode(&chain).as_slice())?;
+                }
+                tx.commit()?;
+                Ok(ledger)
+            }
+        }
+    }
+
+    fn load(&self, meta: &ChainMeta) -> Result<Ledger, StorageError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(STATE)?;
+        let mut entries = Vec::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            entries.push((key.value().to_vec(), value.value().to_vec()));
+        }
+        Ok(Ledger::restore(
+            entries,
+            meta.height,
+            meta.timestamp_ms,
+            meta.state_root,
+        )?)
+    }
+
+    pub fn height(&self) -> Result<Height, StorageError> {
+        Ok(self.meta()?.map_or(Height(0), |m| m.height))
+    }
+
+    pub fn last_block_hash(&self) -> Result<Hash, StorageError> {
+        Ok(self.meta()?.map_or(Hash::ZERO, |m| m.last_block_hash))
+    }
+
+    /// Persist a block the ledger has applied, all at once.
+    pub fn commit_block(&self, block: &Block, outcome: &BlockOutcome) -> Result<(), StorageError> {
+        let meta = self
+            .meta()?
+            .ok_or_else(|| StorageError::Corrupt("no chain metadata".into()))?;
+        if block.header.height != meta.height.next() {
+            return Err(StorageError::OutOfOrder {
+                stored: meta.height,
+                got: block.header.height,
+            });
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut state = tx.open_table(STATE)?;
+            for (key, value) in &outcome.changes {
+                match value {
+                    Some(value) => {
+                        state.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    None => {
+                        state.remove(key.as_slice())?;
+                    }
+                }
+            }
+            let mut blocks = tx.open_table(BLOCKS)?;
+            blocks.insert(block.header.height.0, encode(block).as_slice())?;
+            let mut receipts = tx.open_table(RECEIPTS)?;
+            for (index, receipt) in outcome.receipts.iter().enumerate() {
+                let stored = StoredReceipt {
+                    height: block.header.height,
+                    index: index as u32,
+                    receipt: receipt.clone(),
+                };
+                let bytes = serde_json::to_vec(&stored).expect("receipts serialise");
+                receipts.insert(receipt.tx_hash.as_bytes().as_slice(), bytes.as_slice())?;
+            }
+            let chain = ChainMeta {
+                chain_id: meta.chain_id,
+                height: block.header.height,
+                timestamp_ms: block.header.timestamp_ms,
+                state_root: outcome.state_root,
+                last_block_hash: block.hash(),
+            };
+            let mut meta_table = tx.open_table(META)?;
+            meta_table.insert(META_CHAIN, encode(&chain).as_slice())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn block(&self, height: Height) -> Result<Option<Block>, StorageError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(BLOCKS)?;
+        let Some(bytes) = table.get(height.0)? else {
+            return Ok(None);
+        };
+        decode_bounded(bytes.value(), BLOCK_BYTES_MAX)
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
+    }
+
+    pub fn receipt(&self, tx_hash: &Hash) -> Result<Option<StoredReceipt>, StorageError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(RECEIPTS)?;
+        let Some(bytes) = table.get(tx_hash.as_bytes().as_slice())? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(bytes.value())
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
+    }
+}

@@ -1,0 +1,228 @@
+//! Storage survives restarts with the same state root; the mempool admits only well-formed,
+//! correctly signed, fresh transactions and hands them out in nonce order.
+
+use surety_ledger::bank::Transfer;
+use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
+use surety_ledger::params::Params;
+use surety_ledger::tx::{Msg, TxError};
+use surety_ledger::Ledger;
+use surety_node::block::{Block, BlockHeader};
+use surety_node::mempool::{AdmitError, Mempool, MempoolLimits};
+use surety_node::storage::{Storage, StorageError};
+use surety_types::tx::Tx;
+use surety_types::{AccountId, Amount, Hash, OperatorId, Ratio, SigningKey};
+
+fn key(n: u8) -> SigningKey {
+    SigningKey::from_seed([n; 32])
+}
+
+fn account(n: u8) -> AccountId {
+    AccountId::from_key(&key(n).verification_key())
+}
+
+fn genesis() -> Genesis {
+    Genesis {
+        chain_id: "node-test".into(),
+        genesis_time_ms: 0,
+        params: Params {
+            min_tx_fee: Amount(1),
+            ..Params::default()
+        },
+        accounts: (1..=5)
+            .map(|n| GenesisAccount {
+                account: account(n),
+                balance: Amount(10_000_000),
+            })
+            .collect(),
+        operators: vec![GenesisOperator {
+            account: account(1),
+            consensus_key: key(101).verification_key(),
+            commission: Ratio::from_percent(5).unwrap(),
+            max_commission_change: Ratio::from_percent(1).unwrap(),
+            metadata: Default::default(),
+            self_bond: Amount(2_000_000),
+        }],
+        delegations: vec![],
+    }
+}
+
+fn transfer(from: u8, nonce: u64, to: u8, amount: u128) -> Vec<u8> {
+    let tx = Tx {
+        chain_id: "node-test".into(),
+        signer: account(from),
+        nonce,
+        fee: Amount(1),
+        msg: Msg::Transfer(Transfer {
+            to: account(to),
+            amount: Amount(amount),
+        }),
+    };
+    surety_types::encoding::encode(&tx.sign(&key(from)))
+}
+
+fn make_block(ledger: &Ledger, previous_hash: Hash, txs: Vec<Vec<u8>>) -> Block {
+    let height = ledger.height().next();
+    Block {
+        header: BlockHeader {
+            chain_id: ledger.chain_id().into(),
+            height,
+            timestamp_ms: 1_000 * height.0,
+            proposer: OperatorId::from(account(1)),
+            seed: Hash::of("seed", &height.0.to_le_bytes()),
+            absent_validators: None,
+            previous_hash,
+            previous_state_root: ledger.state_root(),
+            tx_root: Block::tx_root(&txs),
+        },
+        txs,
+    }
+}
+
+#[test]
+fn a_restarted_node_restores_the_same_state_root_blocks_and_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let (root, height, receipt_hash) = {
+        let storage = Storage::open(&path).unwrap();
+        let mut ledger = storage.load_or_init(&genesis()).unwrap();
+        let mut last_hash = Hash::ZERO;
+        let mut receipt_hash = Hash::ZERO;
+        for i in 0..25u64 {
+            let txs = vec![transfer(2, i, 3, 10 + i as u128), transfer(3, i, 4, 5)];
+            let block = make_block(&ledger, last_hash, txs);
+            let outcome = ledger
+                .apply_block(&block.context(ledger.params()), &block.txs)
+                .unwrap();
+            storage.commit_block(&block, &outcome).unwrap();
+            last_hash = block.hash();
+            receipt_hash = outcome.receipts[0].tx_hash;
+        }
+        (ledger.state_root(), ledger.height(), receipt_hash)
+    };
+    let storage = Storage::open(&path).unwrap();
+    let ledger = storage.load_or_init(&genesis()).unwrap();
+    assert_eq!(ledger.state_root(), root);
+    assert_eq!(ledger.height(), height);
+    ledger.check_invariants().unwrap();
+    let block = storage.block(height).unwrap().expect("last block stored");
+    assert!(block.txs_match_header());
+    let receipt = storage
+        .receipt(&receipt_hash)
+        .unwrap()
+        .expect("receipt stored");
+    assert_eq!(receipt.height, height);
+    assert!(receipt.receipt.is_ok());
+}
+
+#[test]
+fn storage_refuses_blocks_out_of_order_and_another_chains_genesis() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(&dir.path().join("chain.redb")).unwrap();
+    let mut ledger = storage.load_or_init(&genesis()).unwrap();
+    let block = make_block(&ledger, Hash::ZERO, vec![]);
+    let outcome = ledger
+        .apply_block(&block.context(ledger.params()), &block.txs)
+        .unwrap();
+    storage.commit_block(&block, &outcome).unwrap();
+    assert!(matches!(
+        storage.commit_block(&block, &outcome),
+        Err(StorageError::OutOfOrder { .. })
+    ));
+    let mut other = genesis();
+    other.chain_id = "other".into();
+    assert!(matches!(
+        storage.load_or_init(&other),
+        Err(StorageError::OtherChain { .. })
+    ));
+}
+
+#[test]
+fn the_mempool_admits_valid_transactions_and_refuses_the_rest_with_reasons() {
+    let ledger = Ledger::from_genesis(&genesis()).unwrap();
+    let mut mempool = Mempool::new(MempoolLimits {
+        txs_max: 10,
+        bytes_max: 1 << 20,
+        per_sender_max: 4,
+    });
+    mempool.admit(transfer(2, 0, 3, 1), &ledger).unwrap();
+    assert_eq!(
+        mempool.admit(transfer(2, 0, 3, 1), &ledger),
+        Err(AdmitError::Duplicate)
+    );
+    assert_eq!(
+        mempool.admit(transfer(2, 0, 3, 2), &ledger),
+        Err(AdmitError::NonceTaken(0))
+    );
+    assert_eq!(
+        mempool.admit(transfer(2, 9, 3, 1), &ledger),
+        Err(AdmitError::NonceTooFar { next: 0, got: 9 })
+    );
+    let mut forged = transfer(4, 0, 3, 1);
+    let last = forged.len() - 1;
+    forged[last] ^= 0xff;
+    assert_eq!(
+        mempool.admit(forged, &ledger),
+        Err(AdmitError::Invalid(TxError::BadSignature))
+    );
+    assert!(matches!(
+        mempool.admit(vec![1, 2, 3], &ledger),
+        Err(AdmitError::Invalid(TxError::Decode(_)))
+    ));
+    assert_eq!(mempool.len(), 1);
+}
+
+#[test]
+fn the_mempool_reaps_in_nonce_order_and_prunes_what_a_block_included() {
+    let mut ledger = Ledger::from_genesis(&genesis()).unwrap();
+    let mut mempool = Mempool::new(MempoolLimits::default());
+    // Sender 2's nonces arrive out of order; sender 3 has a gap.
+    for bytes in [
+        transfer(2, 1, 5, 1),
+        transfer(3, 0, 5, 1),
+        transfer(2, 0, 5, 1),
+        transfer(3, 2, 5, 1),
+    ] {
+        mempool.admit(bytes, &ledger).unwrap();
+    }
+    let reaped = mempool.reap(&ledger, 100, 1 << 20);
+    assert_eq!(
+        reaped,
+        vec![
+            transfer(3, 0, 5, 1),
+            transfer(2, 0, 5, 1),
+            transfer(2, 1, 5, 1)
+        ],
+        "gap holds back nonce 2"
+    );
+    let block = make_block(&ledger, Hash::ZERO, reaped);
+    let outcome = ledger
+        .apply_block(&block.context(ledger.params()), &block.txs)
+        .unwrap();
+    assert!(outcome.receipts.iter().all(|r| r.is_ok()));
+    mempool.prune(&ledger);
+    assert_eq!(
+        mempool.len(),
+        1,
+        "only sender 3's nonce-2 transaction waits"
+    );
+    assert_eq!(
+        mempool.admit(transfer(2, 0, 5, 1), &ledger),
+        Err(AdmitError::StaleNonce { next: 2, got: 0 })
+    );
+}
+
+#[test]
+fn a_full_mempool_says_so() {
+    let ledger = Ledger::from_genesis(&genesis()).unwrap();
+    let mut mempool = Mempool::new(MempoolLimits {
+        txs_max: 2,
+        bytes_max: 1 << 20,
+        per_sender_max: 8,
+    });
+    mempool.admit(transfer(2, 0, 3, 1), &ledger).unwrap();
+    mempool.admit(transfer(2, 1, 3, 1), &ledger).unwrap();
+    assert_eq!(
+        mempool.admit(transfer(2, 2, 3, 1), &ledger),
+        Err(AdmitError::Full("transaction limit"))
+    );
+}
