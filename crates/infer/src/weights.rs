@@ -55,8 +55,8 @@ impl StorageType {
             StorageType::F32 => elements.checked_mul(4),
             StorageType::F16 | StorageType::BF16 => elements.checked_mul(2),
             StorageType::I64 => elements.checked_mul(8),
-            StorageType::Q4_1 => (elements % 32 == 0).then_some(elements / 32 * 20),
-            StorageType::Q8_0 => (elements % 32 == 0).then_some(elements / 32 * 34),
+            StorageType::Q4_1 => elements.is_multiple_of(32).then_some(elements / 32 * 20),
+            StorageType::Q8_0 => elements.is_multiple_of(32).then_some(elements / 32 * 34),
         }
     }
 }

@@ -93,7 +93,7 @@ impl BertConfig {
         let inner = count("intermediate_size", self.intermediate_size, LIMIT)?;
         let positions = count("max_positions", self.max_positions, LIMIT)?;
         count("layers", self.layers, 1024)?;
-        if !(self.layer_norm_eps > 0.0) {
+        if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return Err(InferError::UnsupportedConfig(
                 "layer_norm_eps must be positive".into(),
             ));

@@ -101,7 +101,11 @@ impl LlamaConfig {
         let inner = count("intermediate_size", self.intermediate_size, LIMIT)?;
         count("layers", self.layers, 1024)?;
         count("context_length", self.context_length, 1 << 24)?;
-        if !(self.rms_eps > 0.0) || !(self.rope_base > 1.0) || !self.rope_base.is_finite() {
+        if self.rms_eps.is_nan()
+            || self.rms_eps <= 0.0
+            || !self.rope_base.is_finite()
+            || self.rope_base <= 1.0
+        {
             return Err(InferError::UnsupportedConfig("rms_eps or rope_base".into()));
         }
         let kv_width = kv_heads * (hidden / heads);

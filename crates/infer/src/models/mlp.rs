@@ -239,7 +239,7 @@ pub fn classify_rows(
     width: usize,
     values: &[f32],
 ) -> Result<(Vec<f32>, Trace)> {
-    if width == 0 || values.len() % width != 0 {
+    if width == 0 || !values.len().is_multiple_of(width) {
         return Err(InferError::EmptyInput);
     }
     let mut input = Activation::new();
