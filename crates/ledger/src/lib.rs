@@ -366,7 +366,9 @@ impl Ledger {
         tx::check_stateless(bytes, &self.chain_id)
     }
 
-    fn check_context(&self, ctx: &BlockContext, tx_count: usize) -> Result<(), BlockError> {
+    /// Would `apply_block` accept a block with this context and this many transactions? (It
+    /// accepts any transaction bytes: bad ones become failed receipts.)
+    pub fn check_context(&self, ctx: &BlockContext, tx_count: usize) -> Result<(), BlockError> {
         let expected = self.height.next();
         if ctx.height != expected {
             return Err(BlockError::WrongHeight {

@@ -3,6 +3,7 @@
 //! binding, RPC and workers. The ledger never touches a file, a socket or a clock; this crate
 //! owns all of them.
 
+pub mod app;
 pub mod block;
 pub mod mempool;
 pub mod storage;

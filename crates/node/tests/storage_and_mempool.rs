@@ -226,3 +226,80 @@ fn a_full_mempool_says_so() {
         Err(AdmitError::Full("transaction limit"))
     );
 }
+
+mod app {
+    use super::*;
+    use surety_node::app::{App, ProposalError};
+
+    fn open(dir: &std::path::Path) -> App {
+        App::open(
+            Storage::open(&dir.join("chain.redb")).unwrap(),
+            &genesis(),
+            MempoolLimits::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_proposal_from_the_mempool_commits_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = {
+            let mut app = open(dir.path());
+            for nonce in 0..3 {
+                app.submit(transfer(2, nonce, 3, 100)).unwrap();
+            }
+            let block = app.propose(5_000, OperatorId::from(account(1)), Hash::ZERO, None);
+            assert_eq!(block.txs.len(), 3);
+            app.validate(&block).unwrap();
+            let outcome = app.commit(&block).unwrap();
+            assert!(outcome.receipts.iter().all(|r| r.is_ok()));
+            assert!(app.mempool().is_empty());
+            // The next block builds on it.
+            let next = app.propose(6_000, OperatorId::from(account(1)), Hash::ZERO, None);
+            assert_eq!(next.header.previous_hash, block.hash());
+            app.commit(&next).unwrap();
+            app.ledger().state_root()
+        };
+        let app = open(dir.path());
+        assert_eq!(app.ledger().state_root(), root);
+        assert_eq!(app.ledger().height(), surety_types::Height(2));
+        let again = app.propose(7_000, OperatorId::from(account(1)), Hash::ZERO, None);
+        assert_eq!(
+            again.header.previous_hash,
+            app.storage()
+                .block(surety_types::Height(2))
+                .unwrap()
+                .unwrap()
+                .hash()
+        );
+    }
+
+    #[test]
+    fn proposals_that_do_not_extend_our_chain_or_lie_about_their_txs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut app = open(dir.path());
+        app.submit(transfer(2, 0, 3, 100)).unwrap();
+        let good = app.propose(5_000, OperatorId::from(account(1)), Hash::ZERO, None);
+        let mut tampered = good.clone();
+        tampered.txs.push(transfer(3, 0, 4, 1));
+        assert!(matches!(
+            app.validate(&tampered),
+            Err(ProposalError::TxRootMismatch)
+        ));
+        let mut orphan = good.clone();
+        orphan.header.previous_hash = Hash([1; 32]);
+        assert!(matches!(
+            app.validate(&orphan),
+            Err(ProposalError::WrongParent)
+        ));
+        let mut future = good.clone();
+        future.header.height = surety_types::Height(9);
+        assert!(matches!(
+            app.validate(&future),
+            Err(ProposalError::WrongHeight { .. })
+        ));
+        app.validate(&good).unwrap();
+        app.commit(&good).unwrap();
+        assert!(app.commit(&good).is_err(), "the same block twice");
+    }
+}
