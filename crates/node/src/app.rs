@@ -127,7 +127,8 @@ impl App {
     /// the ledger turns any bad transaction into a failed receipt, the same on every node.
     pub fn validate(&self, block: &Block) -> Result<(), ProposalError> {
         self.check_header(block)?;
-        self.ledger.check_context(&block.context(self.ledger.params()), block.txs.len())?;
+        self.ledger
+            .check_context(&block.context(self.ledger.params()), block.txs.len())?;
         Ok(())
     }
 

@@ -6,4 +6,5 @@
 pub mod app;
 pub mod block;
 pub mod mempool;
+pub mod rpc;
 pub mod storage;

@@ -1,0 +1,336 @@
+//! HTTP + JSON RPC (DESIGN §7): submit transactions, read receipts, accounts, operators,
+//! delegations, the validator set, blocks and state proofs, node status, Prometheus metrics,
+//! and the OpenAPI document that describes all of it. Every body and path parameter is
+//! untrusted: bad input gets a 4xx with a message that says what was wrong.
+
+use crate::app::App;
+use crate::mempool::AdmitError;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use surety_ledger::tx::TX_BYTES_MAX;
+use surety_ledger::{bank, rewards, staking};
+use surety_types::{AccountId, Hash, Height, OperatorId};
+
+pub type SharedApp = Arc<Mutex<App>>;
+
+/// Hex doubles the bytes; leave room for the JSON around them.
+const BODY_BYTES_MAX: usize = TX_BYTES_MAX * 2 + 1024;
+/// Longest state key a proof may be asked for.
+const PROOF_KEY_BYTES_MAX: usize = 256;
+
+pub fn router(app: SharedApp) -> Router {
+    Router::new()
+        .route("/tx", post(submit_tx))
+        .route("/tx/{hash}", get(tx_status))
+        .route("/account/{id}", get(account))
+        .route("/operators", get(operators))
+        .route("/operator/{id}", get(operator))
+        .route("/delegations/{account}", get(delegations))
+        .route("/validators", get(validators))
+        .route("/block/latest", get(latest_block))
+        .route("/block/{height}", get(block))
+        .route("/proof/{key}", get(proof))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .with_state(app)
+}
+
+/// An error answer: status and a message.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message.into())
+}
+
+fn not_found(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, message.into())
+}
+
+fn internal(error: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+}
+
+fn lock(app: &SharedApp) -> std::sync::MutexGuard<'_, App> {
+    // A panic while holding the lock is a bug; the data is still consistent (the ledger commits
+    // whole blocks), so keep serving.
+    app.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn parse_account(text: &str) -> Result<AccountId, ApiError> {
+    AccountId::from_hex(text).map_err(|e| bad_request(format!("account id {text:?}: {e}")))
+}
+
+fn parse_operator(text: &str) -> Result<OperatorId, ApiError> {
+    OperatorId::from_hex(text).map_err(|e| bad_request(format!("operator id {text:?}: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitTx {
+    /// Hex of the borsh-encoded signed transaction.
+    pub tx: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Submitted {
+    pub hash: Hash,
+}
+
+async fn submit_tx(
+    State(app): State<SharedApp>,
+    body: Result<Json<SubmitTx>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let Json(body) = body.map_err(|e| {
+        ApiError(
+            e.status(),
+            format!(
+                "body must be JSON {{\"tx\": \"<hex>\"}} within {BODY_BYTES_MAX} bytes: {}",
+                e.body_text()
+            ),
+        )
+    })?;
+    let bytes =
+        hex::decode(body.tx.trim()).map_err(|e| bad_request(format!("tx is not hex: {e}")))?;
+    let hash = lock(&app).submit(bytes).map_err(|error| match error {
+        AdmitError::Full(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+        AdmitError::Duplicate => ApiError(StatusCode::CONFLICT, error.to_string()),
+        other => bad_request(other.to_string()),
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(Submitted { hash })))
+}
+
+async fn tx_status(
+    State(app): State<SharedApp>,
+    Path(hash): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let hash = Hash::from_hex(&hash).map_err(|e| bad_request(format!("tx hash: {e}")))?;
+    let app = lock(&app);
+    if let Some(stored) = app.storage().receipt(&hash).map_err(internal)? {
+        return Ok(Json(
+            json!({ "status": "committed", "height": stored.height, "index": stored.index, "receipt": stored.receipt }),
+        ));
+    }
+    if app.mempool().contains(&hash) {
+        return Ok(Json(json!({ "status": "pending" })));
+    }
+    Err(not_found(format!("no transaction {hash}")))
+}
+
+async fn account(
+    State(app): State<SharedApp>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_account(&id)?;
+    let app = lock(&app);
+    let record = bank::state::account(app.ledger().store(), &id);
+    Ok(Json(
+        json!({ "account": id, "balance": record.balance, "nonce": record.nonce }),
+    ))
+}
+
+async fn operators(State(app): State<SharedApp>) -> Json<Value> {
+    let app = lock(&app);
+    Json(json!(staking::state::all_operators(app.ledger().store())))
+}
+
+async fn operator(
+    State(app): State<SharedApp>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_operator(&id)?;
+    let app = lock(&app);
+    let store = app.ledger().store();
+    let operator = staking::state::operator(store, &id)
+        .ok_or_else(|| not_found(format!("no operator {id}")))?;
+    let self_bond = staking::self_bond(store, &operator);
+    Ok(Json(
+        json!({ "operator": operator, "self_bond": self_bond }),
+    ))
+}
+
+async fn delegations(
+    State(app): State<SharedApp>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_account(&id)?;
+    let app = lock(&app);
+    let store = app.ledger().store();
+    let delegations: Vec<Value> = staking::state::operators_of(store, &id)
+        .into_iter()
+        .filter_map(|operator_id| {
+            let operator = staking::state::operator(store, &operator_id)?;
+            let shares = staking::state::delegation(store, &operator_id, &id).shares;
+            Some(json!({
+                "operator": operator_id,
+                "shares": shares,
+                "tokens": operator.tokens_for(shares),
+                "pending_rewards": rewards::pending(store, &operator_id, &id, shares),
+            }))
+        })
+        .collect();
+    let unbonding = staking::state::unbondings_of(store, &id);
+    Ok(Json(
+        json!({ "account": id, "delegations": delegations, "unbonding": unbonding }),
+    ))
+}
+
+async fn validators(State(app): State<SharedApp>) -> Json<Value> {
+    let app = lock(&app);
+    Json(json!(staking::state::active_set(app.ledger().store())))
+}
+
+fn block_json(app: &App, height: Height) -> Result<Json<Value>, ApiError> {
+    let block = app
+        .storage()
+        .block(height)
+        .map_err(internal)?
+        .ok_or_else(|| not_found(format!("no block at height {height}")))?;
+    let tx_hashes: Vec<String> = block.txs.iter().map(hex::encode).collect();
+    Ok(Json(
+        json!({ "hash": block.hash(), "header": block.header, "txs": tx_hashes }),
+    ))
+}
+
+async fn latest_block(State(app): State<SharedApp>) -> Result<Json<Value>, ApiError> {
+    let app = lock(&app);
+    let height = app.ledger().height();
+    block_json(&app, height)
+}
+
+async fn block(
+    State(app): State<SharedApp>,
+    Path(height): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let height: u64 = height
+        .parse()
+        .map_err(|_| bad_request(format!("height {height:?} is not a number")))?;
+    let app = lock(&app);
+    block_json(&app, Height(height))
+}
+
+async fn proof(
+    State(app): State<SharedApp>,
+    Path(key): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let key = hex::decode(&key).map_err(|e| bad_request(format!("key is not hex: {e}")))?;
+    if key.len() > PROOF_KEY_BYTES_MAX {
+        return Err(bad_request(format!(
+            "key is longer than {PROOF_KEY_BYTES_MAX} bytes"
+        )));
+    }
+    let mut app = lock(&app);
+    let height = app.ledger().height();
+    let root = app.ledger().state_root();
+    let (value, proof) = app.ledger_mut().prove(&key);
+    Ok(Json(
+        json!({ "height": height, "state_root": root, "key": hex::encode(&key), "value": value.map(hex::encode), "proof": proof }),
+    ))
+}
+
+async fn status(State(app): State<SharedApp>) -> Json<Value> {
+    let app = lock(&app);
+    let ledger = app.ledger();
+    Json(json!({
+        "chain_id": ledger.chain_id(),
+        "height": ledger.height(),
+        "epoch": ledger.params().epoch_of(ledger.height()),
+        "state_root": ledger.state_root(),
+        "timestamp_ms": ledger.timestamp_ms(),
+        "mempool_txs": app.mempool().len(),
+        "validators": staking::state::active_set(ledger.store()).len(),
+    }))
+}
+
+async fn metrics(State(app): State<SharedApp>) -> impl IntoResponse {
+    let app = lock(&app);
+    let ledger = app.ledger();
+    let store = ledger.store();
+    let mut text = String::new();
+    let mut gauge = |name: &str, help: &str, value: String| {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    };
+    gauge(
+        "surety_height",
+        "Height of the last committed block.",
+        ledger.height().0.to_string(),
+    );
+    gauge(
+        "surety_mempool_txs",
+        "Transactions waiting in the mempool.",
+        app.mempool().len().to_string(),
+    );
+    gauge(
+        "surety_validators",
+        "Validators in the active set.",
+        staking::state::active_set(store).len().to_string(),
+    );
+    gauge(
+        "surety_bonded_tokens",
+        "Tokens in the bonded pool.",
+        bank::pool_balance(store, bank::Pool::Bonded).to_string(),
+    );
+    gauge(
+        "surety_total_supply",
+        "Total token supply, burned included.",
+        bank::total_supply(store).to_string(),
+    );
+    gauge(
+        "surety_burned_tokens",
+        "Tokens burned.",
+        bank::pool_balance(store, bank::Pool::Burned).to_string(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
+}
+
+/// The OpenAPI 3.1 description of this RPC.
+pub fn openapi_document() -> Value {
+    let error = json!({ "description": "bad input", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    let ok = |description: &str| json!({ "description": description, "content": { "application/json": {} } });
+    let path_param = |name: &str, description: &str| json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } });
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Surety node RPC", "version": env!("CARGO_PKG_VERSION") },
+        "paths": {
+            "/tx": { "post": {
+                "summary": "Submit a signed transaction (hex of its borsh encoding)",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SubmitTx" } } } },
+                "responses": { "202": ok("admitted to the mempool; returns its hash"), "400": error, "409": ok("already in the mempool"), "503": ok("mempool full") } } },
+            "/tx/{hash}": { "get": { "summary": "Status and receipt of a transaction", "parameters": [path_param("hash", "transaction hash, hex")], "responses": { "200": ok("pending, or committed with its receipt"), "400": error, "404": ok("unknown") } } },
+            "/account/{id}": { "get": { "summary": "Balance and nonce", "parameters": [path_param("id", "account id (acc_… or hex)")], "responses": { "200": ok("account"), "400": error } } },
+            "/operators": { "get": { "summary": "All operators", "responses": { "200": ok("operators") } } },
+            "/operator/{id}": { "get": { "summary": "One operator", "parameters": [path_param("id", "operator id (op_… or hex)")], "responses": { "200": ok("operator and self-bond"), "400": error, "404": ok("unknown") } } },
+            "/delegations/{account}": { "get": { "summary": "An account's delegations, pending rewards and unbonding entries", "parameters": [path_param("account", "account id")], "responses": { "200": ok("delegations"), "400": error } } },
+            "/validators": { "get": { "summary": "The active validator set", "responses": { "200": ok("validators with power") } } },
+            "/block/latest": { "get": { "summary": "The last committed block", "responses": { "200": ok("block"), "404": ok("no block yet") } } },
+            "/block/{height}": { "get": { "summary": "A committed block", "parameters": [path_param("height", "block height")], "responses": { "200": ok("block"), "400": error, "404": ok("no such block") } } },
+            "/proof/{key}": { "get": { "summary": "A state value with its inclusion or exclusion proof against the state root", "parameters": [path_param("key", "state key, hex")], "responses": { "200": ok("value, proof, root"), "400": error } } },
+            "/status": { "get": { "summary": "Chain id, height, epoch, state root, mempool size", "responses": { "200": ok("status") } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text exposition format", "content": { "text/plain": {} } } } } },
+            "/openapi.json": { "get": { "summary": "This document", "responses": { "200": ok("OpenAPI document") } } }
+        },
+        "components": { "schemas": {
+            "SubmitTx": { "type": "object", "required": ["tx"], "additionalProperties": false, "properties": { "tx": { "type": "string", "description": "hex of the borsh-encoded SignedTx" } } },
+            "Error": { "type": "object", "properties": { "error": { "type": "string" } } }
+        } }
+    })
+}
