@@ -15,7 +15,11 @@ const SENTENCES: [&str; 3] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let models = PathBuf::from(std::env::args().nth(1).ok_or("usage: fingerprint <models dir>")?);
+    let models = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .ok_or("usage: fingerprint <models dir>")?,
+    );
     let threads: usize = std::env::args().nth(2).map_or(Ok(2), |t| t.parse())?;
     let executor = Executor::new(threads)?;
 
@@ -27,7 +31,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &std::fs::read_to_string(minilm.join("tokenizer.json"))?,
         true,
     )?;
-    println!("minilm model_id {} weights_root {}", model.model_id(), model.weights_root());
+    println!(
+        "minilm model_id {} weights_root {}",
+        model.model_id(),
+        model.weights_root()
+    );
     for (index, sentence) in SENTENCES.iter().enumerate() {
         let tokens = model.tokenizer()?.encode(sentence)?;
         let run = model.run(&executor, bert::input(&tokens))?;
@@ -40,7 +48,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let smollm = models.join("smollm2-135m-instruct-q4_1/SmolLM2-135M-Instruct.Q4_1.gguf");
     let model = llama::load("smollm2-135m-instruct-q4_1", &std::fs::read(smollm)?)?;
-    println!("smollm model_id {} weights_root {}", model.model_id(), model.weights_root());
+    println!(
+        "smollm model_id {} weights_root {}",
+        model.model_id(),
+        model.weights_root()
+    );
     let prompt = model.tokenizer()?.encode("The capital of France is")?;
     let generation = llama::generate(&model, &executor, &prompt, 3, None)?;
     println!(

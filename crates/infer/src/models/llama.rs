@@ -289,16 +289,7 @@ pub fn generate(
             limit: config.sequence_max(),
         });
     }
-    let mut decoder = Decoder::new(model, config)?;
-    let mut generated = Vec::with_capacity(max_new_tokens);
-    let mut next = decoder.feed(executor, prompt)?;
-    loop {
-        generated.push(next);
-        if generated.len() == max_new_tokens || Some(next) == stop {
-            break;
-        }
-        next = decoder.feed(executor, &[next])?;
-    }
+    let generated = decode_greedy(model, executor, prompt, max_new_tokens, stop)?;
     let mut sequence = prompt.to_vec();
     sequence.extend_from_slice(&generated[..generated.len() - 1]);
     let input = input(&sequence);
@@ -314,6 +305,38 @@ pub fn generate(
         trace: run.trace,
         input,
     })
+}
+
+/// Greedy decoding with a key/value cache and no trace: the tokens [`generate`] commits to.
+pub fn decode_greedy(
+    model: &Model,
+    executor: &Executor,
+    prompt: &[u32],
+    max_new_tokens: usize,
+    stop: Option<u32>,
+) -> Result<Vec<u32>> {
+    let config = config_of(model)?;
+    if prompt.is_empty() || max_new_tokens == 0 {
+        return Err(InferError::EmptyInput);
+    }
+    let total = prompt.len() + max_new_tokens - 1;
+    if total > config.sequence_max() {
+        return Err(InferError::InputTooLong {
+            actual: total,
+            limit: config.sequence_max(),
+        });
+    }
+    let mut decoder = Decoder::new(model, config)?;
+    let mut generated = Vec::with_capacity(max_new_tokens);
+    let mut next = decoder.feed(executor, prompt)?;
+    loop {
+        generated.push(next);
+        if generated.len() == max_new_tokens || Some(next) == stop {
+            break;
+        }
+        next = decoder.feed(executor, &[next])?;
+    }
+    Ok(generated)
 }
 
 /// Token-by-token decoding with a key/value cache, using the program's own kernels.
