@@ -52,19 +52,33 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     lane_tree(lanes)
 }
 
-/// Four dot products of `x` with `w0..w3`; each result is bit-identical to [`dot`].
+/// `lanes[l] += x[l] * w[l]` for the eight lanes: one multiply and one add each, never fused.
 #[inline(always)]
+fn accumulate(lanes: &mut [f32; LANES], x: &[f32; LANES], w: &[f32; LANES]) {
+    for lane in 0..LANES {
+        lanes[lane] += x[lane] * w[lane];
+    }
+}
+
+#[inline(always)]
+fn chunk(values: &[f32], start: usize) -> &[f32; LANES] {
+    values[start..start + LANES]
+        .try_into()
+        .expect("a chunk is LANES long")
+}
+
+/// Four dot products of `x` with `w[0..4]`; each result is bit-identical to [`dot`]. The
+/// portable definition: x86-64 runs its explicit-SIMD twin, and tests hold the two equal.
+#[inline(always)]
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 fn dot4(x: &[f32], w: [&[f32]; COLUMN_TILE]) -> [f32; COLUMN_TILE] {
     let mut lanes = [[0.0f32; LANES]; COLUMN_TILE];
     let full = x.len() / LANES * LANES;
     let mut start = 0;
     while start < full {
-        let xs = &x[start..start + LANES];
+        let xs = chunk(x, start);
         for column in 0..COLUMN_TILE {
-            let ws = &w[column][start..start + LANES];
-            for lane in 0..LANES {
-                lanes[column][lane] += xs[lane] * ws[lane];
-            }
+            accumulate(&mut lanes[column], xs, chunk(w[column], start));
         }
         start += LANES;
     }
@@ -73,12 +87,129 @@ fn dot4(x: &[f32], w: [&[f32]; COLUMN_TILE]) -> [f32; COLUMN_TILE] {
             lanes[column][lane] += x[index] * w[column][index];
         }
     }
-    [
-        lane_tree(lanes[0]),
-        lane_tree(lanes[1]),
-        lane_tree(lanes[2]),
-        lane_tree(lanes[3]),
-    ]
+    lanes.map(lane_tree)
+}
+
+/// Explicit SIMD for x86-64, lane for lane the arithmetic of [`dot`]: vector register `r`
+/// holds lanes `0..8` (AVX2) or two registers hold lanes `0..4` and `4..8` (SSE2, the x86-64
+/// baseline); every lane does one multiply, then one add, in element order. No FMA.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{lane_tree, COLUMN_TILE, LANES};
+    use std::arch::x86_64::*;
+
+    /// Two rows by four columns with AVX2: eight accumulators of eight lanes.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot2x4_avx2(
+        x0: &[f32],
+        x1: &[f32],
+        w: [&[f32]; COLUMN_TILE],
+    ) -> [[f32; COLUMN_TILE]; 2] {
+        let n = x0.len();
+        assert!(
+            x1.len() == n && w.iter().all(|c| c.len() == n),
+            "dot2x4: lengths"
+        );
+        let full = n / LANES * LANES;
+        let mut acc = [_mm256_setzero_ps(); 2 * COLUMN_TILE];
+        let mut k = 0;
+        while k < full {
+            // SAFETY: k + 8 <= full <= n, the length of every slice read.
+            let (a, b) = unsafe {
+                (
+                    _mm256_loadu_ps(x0.as_ptr().add(k)),
+                    _mm256_loadu_ps(x1.as_ptr().add(k)),
+                )
+            };
+            for c in 0..COLUMN_TILE {
+                // SAFETY: as above.
+                let wc = unsafe { _mm256_loadu_ps(w[c].as_ptr().add(k)) };
+                acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(a, wc));
+                acc[COLUMN_TILE + c] = _mm256_add_ps(acc[COLUMN_TILE + c], _mm256_mul_ps(b, wc));
+            }
+            k += LANES;
+        }
+        let mut lanes = [[0.0f32; LANES]; 2 * COLUMN_TILE];
+        for (out, register) in lanes.iter_mut().zip(acc) {
+            // SAFETY: `out` holds eight f32.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), register) };
+        }
+        for (lane, index) in (full..n).enumerate() {
+            for c in 0..COLUMN_TILE {
+                lanes[c][lane] += x0[index] * w[c][index];
+                lanes[COLUMN_TILE + c][lane] += x1[index] * w[c][index];
+            }
+        }
+        [
+            [
+                lane_tree(lanes[0]),
+                lane_tree(lanes[1]),
+                lane_tree(lanes[2]),
+                lane_tree(lanes[3]),
+            ],
+            [
+                lane_tree(lanes[4]),
+                lane_tree(lanes[5]),
+                lane_tree(lanes[6]),
+                lane_tree(lanes[7]),
+            ],
+        ]
+    }
+
+    /// One row by four columns with SSE2 (always present on x86-64).
+    pub fn dot4_sse2(x: &[f32], w: [&[f32]; COLUMN_TILE]) -> [f32; COLUMN_TILE] {
+        let n = x.len();
+        assert!(w.iter().all(|c| c.len() == n), "dot4: lengths");
+        let full = n / LANES * LANES;
+        // SAFETY: SSE2 is part of the x86-64 baseline; every load reads k..k + 8 <= n.
+        unsafe {
+            let mut low = [_mm_setzero_ps(); COLUMN_TILE];
+            let mut high = [_mm_setzero_ps(); COLUMN_TILE];
+            let mut k = 0;
+            while k < full {
+                let (a, b) = (
+                    _mm_loadu_ps(x.as_ptr().add(k)),
+                    _mm_loadu_ps(x.as_ptr().add(k + 4)),
+                );
+                for c in 0..COLUMN_TILE {
+                    let (wa, wb) = (
+                        _mm_loadu_ps(w[c].as_ptr().add(k)),
+                        _mm_loadu_ps(w[c].as_ptr().add(k + 4)),
+                    );
+                    low[c] = _mm_add_ps(low[c], _mm_mul_ps(a, wa));
+                    high[c] = _mm_add_ps(high[c], _mm_mul_ps(b, wb));
+                }
+                k += LANES;
+            }
+            let mut lanes = [[0.0f32; LANES]; COLUMN_TILE];
+            for c in 0..COLUMN_TILE {
+                _mm_storeu_ps(lanes[c].as_mut_ptr(), low[c]);
+                _mm_storeu_ps(lanes[c].as_mut_ptr().add(4), high[c]);
+            }
+            for (lane, index) in (full..n).enumerate() {
+                for c in 0..COLUMN_TILE {
+                    lanes[c][lane] += x[index] * w[c][index];
+                }
+            }
+            lanes.map(lane_tree)
+        }
+    }
+}
+
+/// One row by four columns, with the fastest kernel every x86-64 has.
+#[inline(always)]
+fn dot4_fast(x: &[f32], w: [&[f32]; COLUMN_TILE]) -> [f32; COLUMN_TILE] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::dot4_sse2(x, w)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        dot4(x, w)
+    }
 }
 
 /// Sum in the fixed order.
@@ -168,21 +299,223 @@ impl Executor {
     }
 }
 
+/// The weight matrix of a [`linear`] product: f32 rows, or GGUF blocks read in place.
+#[derive(Clone, Copy)]
+pub enum Matrix<'a> {
+    F32(&'a [f32]),
+    /// Q4_1 blocks (20 bytes per 32 values), rows made of whole blocks.
+    Q4_1(&'a [u8]),
+    /// Q8_0 blocks (34 bytes per 32 values), rows made of whole blocks.
+    Q8_0(&'a [u8]),
+}
+
+/// Values per quantisation block.
+const BLOCK: usize = 32;
+
+/// Expand block `block` of a quantised row into `out`, with exactly the operations of
+/// load-time expansion ([`crate::weights`]), so both give the same f32 values.
+#[inline(always)]
+fn expand_block(
+    matrix: Matrix<'_>,
+    row_blocks: usize,
+    column: usize,
+    block: usize,
+    out: &mut [f32; BLOCK],
+) {
+    let index = column * row_blocks + block;
+    match matrix {
+        Matrix::F32(_) => unreachable!("f32 rows are read in place"),
+        Matrix::Q4_1(bytes) => {
+            let b = &bytes[index * 20..index * 20 + 20];
+            let scale = crate::weights::f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
+            let minimum = crate::weights::f16_to_f32(u16::from_le_bytes([b[2], b[3]]));
+            for k in 0..16 {
+                out[k] = (b[4 + k] & 0x0f) as f32 * scale + minimum;
+                out[k + 16] = (b[4 + k] >> 4) as f32 * scale + minimum;
+            }
+        }
+        Matrix::Q8_0(bytes) => {
+            let b = &bytes[index * 34..index * 34 + 34];
+            let scale = crate::weights::f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
+            for k in 0..BLOCK {
+                out[k] = b[2 + k] as i8 as f32 * scale;
+            }
+        }
+    }
+}
+
+/// One task of [`linear`]: columns `first..first + count` for every row, into `out`
+/// (column-major, `rows` values per column). `pairs` selects the two-row kernel.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn linear_task(
+    x: &[f32],
+    rows: usize,
+    inner: usize,
+    matrix: Matrix<'_>,
+    first: usize,
+    count: usize,
+    out: &mut [f32],
+    pairs: bool,
+) {
+    let mut column = 0;
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = pairs;
+    match matrix {
+        Matrix::F32(w) => {
+            let row = |j: usize| &w[j * inner..(j + 1) * inner];
+            while column + COLUMN_TILE <= count {
+                let j = first + column;
+                let tile = [row(j), row(j + 1), row(j + 2), row(j + 3)];
+                let mut i = 0;
+                #[cfg(target_arch = "x86_64")]
+                if pairs {
+                    while i + 2 <= rows {
+                        // SAFETY: `pairs` is set only by `linear_task_avx2`, which runs after
+                        // AVX2 was detected.
+                        let values = unsafe {
+                            x86::dot2x4_avx2(
+                                &x[i * inner..(i + 1) * inner],
+                                &x[(i + 1) * inner..(i + 2) * inner],
+                                tile,
+                            )
+                        };
+                        for offset in 0..COLUMN_TILE {
+                            out[(column + offset) * rows + i] = values[0][offset];
+                            out[(column + offset) * rows + i + 1] = values[1][offset];
+                        }
+                        i += 2;
+                    }
+                }
+                while i < rows {
+                    let values = dot4_fast(&x[i * inner..(i + 1) * inner], tile);
+                    for (offset, value) in values.into_iter().enumerate() {
+                        out[(column + offset) * rows + i] = value;
+                    }
+                    i += 1;
+                }
+                column += COLUMN_TILE;
+            }
+            while column < count {
+                let weights = row(first + column);
+                for i in 0..rows {
+                    out[column * rows + i] = dot(&x[i * inner..(i + 1) * inner], weights);
+                }
+                column += 1;
+            }
+        }
+        Matrix::Q4_1(_) | Matrix::Q8_0(_) => {
+            // Blocks are expanded once per tile and shared by every row; each row keeps its
+            // own lanes across blocks, so the order of additions is that of `dot`.
+            let row_blocks = inner / BLOCK;
+            let mut lanes = vec![[[0.0f32; LANES]; COLUMN_TILE]; rows];
+            let mut expanded = [[0.0f32; BLOCK]; COLUMN_TILE];
+            while column < count {
+                let width = COLUMN_TILE.min(count - column);
+                lanes
+                    .iter_mut()
+                    .for_each(|l| *l = [[0.0; LANES]; COLUMN_TILE]);
+                for block in 0..row_blocks {
+                    for c in 0..width {
+                        expand_block(
+                            matrix,
+                            row_blocks,
+                            first + column + c,
+                            block,
+                            &mut expanded[c],
+                        );
+                    }
+                    for (i, row_lanes) in lanes.iter_mut().enumerate() {
+                        let base = i * inner + block * BLOCK;
+                        for part in 0..BLOCK / LANES {
+                            let xs = chunk(x, base + part * LANES);
+                            for c in 0..COLUMN_TILE {
+                                accumulate(
+                                    &mut row_lanes[c],
+                                    xs,
+                                    chunk(&expanded[c], part * LANES),
+                                );
+                            }
+                        }
+                    }
+                }
+                for (i, row_lanes) in lanes.iter().enumerate() {
+                    for c in 0..width {
+                        out[(column + c) * rows + i] = lane_tree(row_lanes[c]);
+                    }
+                }
+                column += width;
+            }
+        }
+    }
+}
+
+/// [`linear_task`] compiled for AVX2. Enabling AVX2 (and not FMA) changes how many lanes one
+/// instruction carries, never the operations each lane performs: the bits are those of the
+/// baseline build, which CI checks under `qemu-x86_64 -cpu Nehalem`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn linear_task_avx2(
+    x: &[f32],
+    rows: usize,
+    inner: usize,
+    matrix: Matrix<'_>,
+    first: usize,
+    count: usize,
+    out: &mut [f32],
+) {
+    linear_task(x, rows, inner, matrix, first, count, out, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn linear_task_dispatch(
+    x: &[f32],
+    rows: usize,
+    inner: usize,
+    matrix: Matrix<'_>,
+    first: usize,
+    count: usize,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has just been seen to support AVX2.
+        unsafe { linear_task_avx2(x, rows, inner, matrix, first, count, out) };
+        return;
+    }
+    linear_task(x, rows, inner, matrix, first, count, out, false)
+}
+
 /// `y[i][j] = dot(x[i], w[j]) + bias[j]` for `x: [rows, inner]`, `w: [columns, inner]`.
 ///
-/// Threads split the output columns in tiles; each tile is computed into a column-major
-/// scratch block, so that a tile of weight rows stays in cache while every input row passes.
+/// Threads split the output columns in tiles; each task fills a column-major scratch block,
+/// so that a tile of weight rows stays in cache while every input row passes.
 pub fn linear(
     executor: &Executor,
     x: &[f32],
     rows: usize,
     inner: usize,
-    w: &[f32],
+    w: Matrix<'_>,
     columns: usize,
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
     assert_eq!(x.len(), rows * inner, "linear: input shape");
-    assert_eq!(w.len(), columns * inner, "linear: weight shape");
+    match w {
+        Matrix::F32(values) => assert_eq!(values.len(), columns * inner, "linear: weight shape"),
+        Matrix::Q4_1(bytes) => {
+            assert!(
+                inner.is_multiple_of(BLOCK) && bytes.len() == columns * inner / BLOCK * 20,
+                "linear: Q4_1 shape"
+            )
+        }
+        Matrix::Q8_0(bytes) => {
+            assert!(
+                inner.is_multiple_of(BLOCK) && bytes.len() == columns * inner / BLOCK * 34,
+                "linear: Q8_0 shape"
+            )
+        }
+    }
     if let Some(b) = bias {
         assert_eq!(b.len(), columns, "linear: bias shape");
     }
@@ -191,33 +524,8 @@ pub fn linear(
     let columns_per_task = columns_per_task.div_ceil(COLUMN_TILE) * COLUMN_TILE;
     let mut transposed = vec![0.0f32; columns * rows];
     executor.for_each_chunk(&mut transposed, columns_per_task * rows, |task, out| {
-        let first = task * columns_per_task;
         let count = out.len() / rows;
-        let mut column = 0;
-        while column + COLUMN_TILE <= count {
-            let j = first + column;
-            let tile = [
-                &w[j * inner..(j + 1) * inner],
-                &w[(j + 1) * inner..(j + 2) * inner],
-                &w[(j + 2) * inner..(j + 3) * inner],
-                &w[(j + 3) * inner..(j + 4) * inner],
-            ];
-            for i in 0..rows {
-                let values = dot4(&x[i * inner..(i + 1) * inner], tile);
-                for (offset, value) in values.into_iter().enumerate() {
-                    out[(column + offset) * rows + i] = value;
-                }
-            }
-            column += COLUMN_TILE;
-        }
-        while column < count {
-            let j = first + column;
-            let weights = &w[j * inner..(j + 1) * inner];
-            for i in 0..rows {
-                out[column * rows + i] = dot(&x[i * inner..(i + 1) * inner], weights);
-            }
-            column += 1;
-        }
+        linear_task_dispatch(x, rows, inner, w, task * columns_per_task, count, out);
     });
     let mut y = vec![0.0f32; rows * columns];
     for j in 0..columns {
@@ -497,7 +805,7 @@ mod tests {
             &x,
             rows,
             inner,
-            &w,
+            Matrix::F32(&w),
             columns,
             Some(&bias),
         );
@@ -507,7 +815,7 @@ mod tests {
                 &x,
                 rows,
                 inner,
-                &w,
+                Matrix::F32(&w),
                 columns,
                 Some(&bias),
             );
@@ -518,6 +826,67 @@ mod tests {
         }
         let expected = dot(&x[inner..2 * inner], &w[3 * inner..4 * inner]) + bias[3];
         assert_eq!(one[columns + 3].to_bits(), expected.to_bits());
+    }
+
+    #[test]
+    fn quantised_blocks_read_in_place_give_the_bits_of_expanded_weights() {
+        use crate::weights::{StorageType, WeightStore};
+        let (rows, inner, columns) = (3, 64, 7);
+        let q4: Vec<u8> = (0..columns * inner / 32 * 20)
+            .map(|i| {
+                if i % 20 == 1 {
+                    0x2c
+                } else if i % 20 == 3 {
+                    0xb4
+                } else {
+                    (i * 73 % 251) as u8
+                }
+            })
+            .collect();
+        let q8: Vec<u8> = (0..columns * inner / 32 * 34)
+            .map(|i| {
+                if i % 34 == 1 {
+                    0x20
+                } else if i % 34 == 0 {
+                    0
+                } else {
+                    (i * 89 % 253) as u8
+                }
+            })
+            .collect();
+        let mut store = WeightStore::new();
+        store
+            .insert_raw("q4", StorageType::Q4_1, vec![columns, inner], &q4)
+            .unwrap();
+        store
+            .insert_raw("q8", StorageType::Q8_0, vec![columns, inner], &q8)
+            .unwrap();
+        let x: Vec<f32> = (0..rows * inner)
+            .map(|i| ((i * 31 % 97) as f32 - 48.0) / 17.0)
+            .collect();
+        for threads in [1, 2] {
+            let executor = Executor::new(threads).unwrap();
+            for (name, matrix) in [("q4", Matrix::Q4_1(&q4)), ("q8", Matrix::Q8_0(&q8))] {
+                let expanded = store.f32(name, &[columns, inner]).unwrap();
+                let direct = linear(&executor, &x, rows, inner, matrix, columns, None);
+                let reference = linear(
+                    &executor,
+                    &x,
+                    rows,
+                    inner,
+                    Matrix::F32(expanded),
+                    columns,
+                    None,
+                );
+                assert!(
+                    direct
+                        .iter()
+                        .zip(&reference)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{name}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -308,7 +308,7 @@ fn compute(
             };
             Tensor::f32(
                 vec![rows, columns],
-                kernels::linear(executor, x, rows, inner, &w.values, columns, bias),
+                kernels::linear(executor, x, rows, inner, w.matrix(), columns, bias),
             )
         }
         Op::LayerNorm { weight, bias, eps } => {

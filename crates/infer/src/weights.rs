@@ -77,6 +77,21 @@ pub struct Weight {
     pub shape: Vec<usize>,
     /// Empty for integer tensors, which no kernel reads.
     pub values: Vec<f32>,
+    /// The stored blocks of a quantised matrix whose rows are whole blocks, which matrix
+    /// products read in place (a quarter of the memory traffic of the expanded values).
+    pub blocks: Option<Vec<u8>>,
+}
+
+impl Weight {
+    /// This tensor as the weight of a matrix product.
+    pub fn matrix(&self) -> crate::kernels::Matrix<'_> {
+        use crate::kernels::Matrix;
+        match (&self.blocks, self.leaf.storage) {
+            (Some(blocks), StorageType::Q4_1) => Matrix::Q4_1(blocks),
+            (Some(blocks), StorageType::Q8_0) => Matrix::Q8_0(blocks),
+            _ => Matrix::F32(&self.values),
+        }
+    }
 }
 
 /// All tensors of a model, by name.
@@ -125,6 +140,9 @@ impl WeightStore {
             )));
         }
         let values = decode_values(storage, bytes);
+        let whole_block_rows = shape.len() == 2 && shape[1].is_multiple_of(32);
+        let blocks = (matches!(storage, StorageType::Q4_1 | StorageType::Q8_0) && whole_block_rows)
+            .then(|| bytes.to_vec());
         let leaf = TensorLeaf {
             name: name.to_string(),
             storage,
@@ -137,6 +155,7 @@ impl WeightStore {
                 leaf,
                 shape,
                 values,
+                blocks,
             },
         );
         Ok(())

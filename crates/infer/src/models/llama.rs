@@ -365,8 +365,17 @@ impl<'a> Decoder<'a> {
     }
 
     fn linear(&self, executor: &Executor, x: &[f32], rows: usize, name: &str) -> Result<Vec<f32>> {
-        let (w, columns, inner) = self.matrix(name)?;
-        Ok(kernels::linear(executor, x, rows, inner, w, columns, None))
+        let weight = self.weights.get(name)?;
+        let (columns, inner) = (weight.shape[0], weight.shape[1]);
+        Ok(kernels::linear(
+            executor,
+            x,
+            rows,
+            inner,
+            weight.matrix(),
+            columns,
+            None,
+        ))
     }
 
     /// Append `tokens` and return the greedy choice after the last of them.
