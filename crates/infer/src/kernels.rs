@@ -404,46 +404,56 @@ fn linear_task(
                 column += 1;
             }
         }
-        Matrix::Q4_1(_) | Matrix::Q8_0(_) => {
-            // Blocks are expanded once per tile and shared by every row; each row keeps its
-            // own lanes across blocks, so the order of additions is that of `dot`.
+        Matrix::Q4_1(_) | Matrix::Q8_0(_) if rows == 1 => {
+            // One row (a decoding step): stream the blocks, expanding each once into a
+            // buffer in L1; the row keeps its lanes across blocks, in the order of `dot`.
             let row_blocks = inner / BLOCK;
-            let mut lanes = vec![[[0.0f32; LANES]; COLUMN_TILE]; rows];
             let mut expanded = [[0.0f32; BLOCK]; COLUMN_TILE];
             while column < count {
                 let width = COLUMN_TILE.min(count - column);
-                lanes
-                    .iter_mut()
-                    .for_each(|l| *l = [[0.0; LANES]; COLUMN_TILE]);
+                let mut lanes = [[0.0f32; LANES]; COLUMN_TILE];
                 for block in 0..row_blocks {
-                    for c in 0..width {
-                        expand_block(
-                            matrix,
-                            row_blocks,
-                            first + column + c,
-                            block,
-                            &mut expanded[c],
-                        );
+                    for (c, buffer) in expanded.iter_mut().enumerate().take(width) {
+                        expand_block(matrix, row_blocks, first + column + c, block, buffer);
                     }
-                    for (i, row_lanes) in lanes.iter_mut().enumerate() {
-                        let base = i * inner + block * BLOCK;
-                        for part in 0..BLOCK / LANES {
-                            let xs = chunk(x, base + part * LANES);
-                            for c in 0..COLUMN_TILE {
-                                accumulate(
-                                    &mut row_lanes[c],
-                                    xs,
-                                    chunk(&expanded[c], part * LANES),
-                                );
-                            }
+                    for part in 0..BLOCK / LANES {
+                        let xs = chunk(x, block * BLOCK + part * LANES);
+                        for (c, buffer) in expanded.iter().enumerate() {
+                            accumulate(&mut lanes[c], xs, chunk(buffer, part * LANES));
                         }
                     }
                 }
-                for (i, row_lanes) in lanes.iter().enumerate() {
-                    for c in 0..width {
-                        out[(column + c) * rows + i] = lane_tree(row_lanes[c]);
+                for (c, column_lanes) in lanes.iter().enumerate().take(width) {
+                    out[column + c] = lane_tree(*column_lanes);
+                }
+                column += width;
+            }
+        }
+        Matrix::Q4_1(_) | Matrix::Q8_0(_) => {
+            // Several rows: expand four weight rows at a time (the values load-time expansion
+            // gives) and run the f32 kernels on them.
+            let row_blocks = inner / BLOCK;
+            let mut expanded = vec![0.0f32; COLUMN_TILE * inner];
+            let mut buffer = [0.0f32; BLOCK];
+            while column < count {
+                let width = COLUMN_TILE.min(count - column);
+                for c in 0..width {
+                    for block in 0..row_blocks {
+                        expand_block(matrix, row_blocks, first + column + c, block, &mut buffer);
+                        let start = c * inner + block * BLOCK;
+                        expanded[start..start + BLOCK].copy_from_slice(&buffer);
                     }
                 }
+                linear_task(
+                    x,
+                    rows,
+                    inner,
+                    Matrix::F32(&expanded[..width * inner]),
+                    0,
+                    width,
+                    &mut out[column * rows..(column + width) * rows],
+                    pairs,
+                );
                 column += width;
             }
         }
