@@ -37,6 +37,7 @@ fn largest_step(model: &Model, executor: &Executor, input: &Activation) -> (usiz
     let (full_ms, _) = time_ms(|| model.run(executor, input.clone()).expect("runs"));
     let mut activation = input.clone();
     let mut worst = (0usize, 0.0f64, input.clone());
+    let mut by_op: Vec<(String, f64)> = Vec::new();
     for index in 0..model.program().len() {
         let before = activation.clone();
         let (ms, next) =
@@ -44,8 +45,22 @@ fn largest_step(model: &Model, executor: &Executor, input: &Activation) -> (usiz
         if ms > worst.1 {
             worst = (index, ms, before);
         }
+        let label = model.program().steps[index].label();
+        let op = label.split_whitespace().next().unwrap_or("?").to_string();
+        match by_op.iter_mut().find(|(name, _)| *name == op) {
+            Some(entry) => entry.1 += ms,
+            None => by_op.push((op, ms)),
+        }
         activation = next;
     }
+    let breakdown: Vec<String> = by_op
+        .iter()
+        .map(|(op, ms)| format!("{op} {ms:.1}"))
+        .collect();
+    println!(
+        "  step time by op (ms, 1 thread, with the referee's activation copy): {}",
+        breakdown.join(", ")
+    );
     let samples: Vec<f64> = (0..5)
         .map(|_| time_ms(|| execute_step_with(model, executor, worst.0, &worst.2).expect("step")).0)
         .collect();

@@ -19,6 +19,8 @@ pub const ACTIVATION_SLOTS_MAX: usize = 16;
 pub const TENSOR_RANK_MAX: usize = 4;
 
 const ACTIVATION_DOMAIN: &str = "surety.infer.activation";
+/// Bytes converted to little-endian at a time while hashing.
+const HASH_BUFFER_BYTES: usize = 64 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum DType {
@@ -178,10 +180,8 @@ impl Activation {
             .retain(|(slot, _)| live.iter().any(|l| l == slot));
     }
 
-    /// The canonical hash committed in a trace.
-    pub fn hash(&self) -> Hash {
+    fn hash_header(&self) -> Vec<u8> {
         let mut header = Vec::new();
-        let mut bodies = Vec::with_capacity(self.slots.len());
         header.extend_from_slice(&(self.slots.len() as u64).to_le_bytes());
         for (name, tensor) in &self.slots {
             header.extend_from_slice(&(name.len() as u64).to_le_bytes());
@@ -194,11 +194,33 @@ impl Activation {
             for dim in &tensor.shape {
                 header.extend_from_slice(&(*dim as u64).to_le_bytes());
             }
-            bodies.push(tensor.data.to_le_bytes());
         }
-        let mut parts: Vec<&[u8]> = vec![&header];
-        parts.extend(bodies.iter().map(Vec::as_slice));
-        Hash::of_parts(ACTIVATION_DOMAIN, &parts)
+        header
+    }
+
+    /// The canonical hash committed in a trace:
+    /// `Hash::of_parts("surety.infer.activation", [header, slot bytes…])`, where the header
+    /// lists the slot count and each slot's name, dtype and shape, and each slot's bytes are
+    /// its values little-endian. Computed by streaming the values through blake3 in the exact
+    /// framing of `Hash::of_parts`, so no copy of the activation is made.
+    pub fn hash(&self) -> Hash {
+        let header = self.hash_header();
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&(ACTIVATION_DOMAIN.len() as u64).to_le_bytes());
+        hasher.update(ACTIVATION_DOMAIN.as_bytes());
+        hasher.update(&(header.len() as u64).to_le_bytes());
+        hasher.update(&header);
+        let mut buffer = vec![0u8; HASH_BUFFER_BYTES];
+        for (_, tensor) in &self.slots {
+            hasher.update(&((tensor.data.len() * 4) as u64).to_le_bytes());
+            match &tensor.data {
+                Data::F32(values) => {
+                    stream_words(&mut hasher, &mut buffer, values.iter().map(|v| v.to_bits()))
+                }
+                Data::U32(values) => stream_words(&mut hasher, &mut buffer, values.iter().copied()),
+            }
+        }
+        Hash(*hasher.finalize().as_bytes())
     }
 
     /// Canonical bytes, for sending an activation to a referee.
@@ -222,6 +244,20 @@ impl Activation {
         }
         Ok(activation)
     }
+}
+
+/// Feed `words` little-endian into `hasher`, a buffer at a time.
+fn stream_words(hasher: &mut blake3::Hasher, buffer: &mut [u8], words: impl Iterator<Item = u32>) {
+    let mut filled = 0;
+    for word in words {
+        buffer[filled..filled + 4].copy_from_slice(&word.to_le_bytes());
+        filled += 4;
+        if filled == buffer.len() {
+            hasher.update(buffer);
+            filled = 0;
+        }
+    }
+    hasher.update(&buffer[..filled]);
 }
 
 impl Default for Activation {
@@ -256,6 +292,23 @@ mod tests {
             )],
         };
         assert!(Activation::from_bytes(&activation.to_bytes()).is_err());
+    }
+
+    #[test]
+    fn the_streamed_hash_equals_hash_of_parts_over_the_whole_bytes() {
+        let mut activation = Activation::new();
+        activation.set("tokens", Tensor::u32(vec![3], vec![1, 2, 3]));
+        let big: Vec<f32> = (0..40_000).map(|i| i as f32 * 0.25 - 7.0).collect();
+        activation.set("hidden", Tensor::f32(vec![200, 200], big));
+        let bodies: Vec<Vec<u8>> = activation
+            .slots
+            .iter()
+            .map(|(_, t)| t.data.to_le_bytes())
+            .collect();
+        let header = activation.hash_header();
+        let mut parts: Vec<&[u8]> = vec![&header];
+        parts.extend(bodies.iter().map(Vec::as_slice));
+        assert_eq!(activation.hash(), Hash::of_parts(ACTIVATION_DOMAIN, &parts));
     }
 
     #[test]
