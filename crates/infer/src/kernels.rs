@@ -610,12 +610,7 @@ pub fn exp(x: f32) -> f32 {
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
     let k = k as i32;
     // Two scalings keep 2^k representable at both ends of the range (k in -150..=128).
-    let (first, second) = if k > 0 {
-        (k / 2, k - k / 2)
-    } else {
-        (k / 2, k - k / 2)
-    };
-    p * power_of_two(first) * power_of_two(second)
+    p * power_of_two(k / 2) * power_of_two(k - k / 2)
 }
 
 /// 2^n for n in -126..=127, from the exponent bits.
