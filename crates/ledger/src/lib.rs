@@ -566,27 +566,18 @@ impl Ledger {
 }
 
 /// Check all well-formed transactions' signatures in one batch; if the batch fails, find the
-/// bad ones singly. Returns, per transaction, whether its signature is valid.
+/// bad ones singly. Returns, per transaction, whether its signature is valid. The batch takes
+/// the signers' key bytes as they are (it decompresses each distinct key once itself); only
+/// the rare failing batch pays for decompressing keys one by one.
 fn verify_signatures(decoded: &[Result<Transaction, TxError>], ctx: &BlockContext) -> Vec<bool> {
+    let sign_bytes: Vec<Option<Vec<u8>>> = decoded
+        .iter()
+        .map(|tx| tx.as_ref().ok().map(|tx| tx.tx.sign_bytes()))
+        .collect();
     let mut batch = BatchVerifier::new();
-    let mut keys = Vec::with_capacity(decoded.len());
-    let mut sign_bytes = Vec::with_capacity(decoded.len());
-    for tx in decoded {
-        match tx {
-            Ok(tx) => {
-                let key = tx.tx.signer.verification_key().ok();
-                sign_bytes.push(tx.tx.sign_bytes());
-                keys.push(key);
-            }
-            Err(_) => {
-                keys.push(None);
-                sign_bytes.push(Vec::new());
-            }
-        }
-    }
-    for (index, tx) in decoded.iter().enumerate() {
-        if let (Ok(tx), Some(key)) = (tx, &keys[index]) {
-            batch.queue(key, &tx.signature, &sign_bytes[index]);
+    for (tx, bytes) in decoded.iter().zip(&sign_bytes) {
+        if let (Ok(tx), Some(bytes)) = (tx, bytes) {
+            batch.queue_key_bytes(tx.tx.signer.0, &tx.signature, bytes);
         }
     }
     // The batch coefficients only need to be unknown to whoever signed: derive them from the
@@ -597,14 +588,17 @@ fn verify_signatures(decoded: &[Result<Transaction, TxError>], ctx: &BlockContex
     }
     let seed = Hash::of("surety.batch-verify.seed", &seed_input).0;
     if batch.verify_all(seed) {
-        return keys.iter().map(Option::is_some).collect();
+        return decoded.iter().map(Result::is_ok).collect();
     }
     decoded
         .iter()
-        .zip(&keys)
         .zip(&sign_bytes)
-        .map(|((tx, key), bytes)| match (tx, key) {
-            (Ok(tx), Some(key)) => key.verify(&tx.signature, bytes).is_ok(),
+        .map(|(tx, bytes)| match (tx, bytes) {
+            (Ok(tx), Some(bytes)) => tx
+                .tx
+                .signer
+                .verification_key()
+                .is_ok_and(|key| key.verify(&tx.signature, bytes).is_ok()),
             _ => false,
         })
         .collect()

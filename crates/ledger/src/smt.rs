@@ -15,8 +15,10 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::Hash;
 
-const LEAF_DOMAIN: &str = "surety.state.leaf";
-const NODE_DOMAIN: &str = "surety.state.node";
+/// Leaf and node hashes are blake3 in keyed mode over exactly 64 bytes — one compression each —
+/// with a different key per kind, so a leaf can never pass for a node.
+const LEAF_KEY: &[u8; 32] = b"surety.state.leaf.v1............";
+const NODE_KEY: &[u8; 32] = b"surety.state.node.v1............";
 const KEY_DOMAIN: &str = "surety.state.key";
 const VALUE_DOMAIN: &str = "surety.state.value";
 
@@ -31,15 +33,22 @@ pub fn value_hash(value: &[u8]) -> Hash {
     Hash::of(VALUE_DOMAIN, value)
 }
 
+fn keyed_pair_hash(domain_key: &[u8; 32], left: &Hash, right: &Hash) -> Hash {
+    let mut input = [0u8; 64];
+    input[..32].copy_from_slice(left.as_bytes());
+    input[32..].copy_from_slice(right.as_bytes());
+    Hash(*blake3::keyed_hash(domain_key, &input).as_bytes())
+}
+
 fn leaf_node_hash(key: &Hash, value: &Hash) -> Hash {
-    Hash::of_parts(LEAF_DOMAIN, &[key.as_bytes(), value.as_bytes()])
+    keyed_pair_hash(LEAF_KEY, key, value)
 }
 
 fn internal_node_hash(left: &Hash, right: &Hash) -> Hash {
     if *left == EMPTY_HASH && *right == EMPTY_HASH {
         return EMPTY_HASH;
     }
-    Hash::of_parts(NODE_DOMAIN, &[left.as_bytes(), right.as_bytes()])
+    keyed_pair_hash(NODE_KEY, left, right)
 }
 
 /// Bit `depth` of `key`, most significant bit of byte 0 first.

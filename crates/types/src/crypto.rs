@@ -157,6 +157,17 @@ impl BatchVerifier {
         BatchVerifier::default()
     }
 
+    /// Queue a signature by raw key bytes: the batch decompresses each distinct key once, and
+    /// bytes that are not a valid key make the batch fail (callers then check one by one).
+    pub fn queue_key_bytes(&mut self, key: [u8; 32], signature: &Signature, message: &[u8]) {
+        self.inner.queue((
+            ed25519_consensus::VerificationKeyBytes::from(key),
+            ed25519_consensus::Signature::from(signature.0),
+            message,
+        ));
+        self.count += 1;
+    }
+
     pub fn queue(&mut self, key: &VerificationKey, signature: &Signature, message: &[u8]) {
         self.inner.queue((
             key.inner(),
@@ -253,6 +264,32 @@ mod tests {
         }
         assert!(good.verify_all([9; 32]));
         assert!(!bad.verify_all([9; 32]));
+    }
+
+    #[test]
+    fn a_batch_with_an_invalid_key_fails() {
+        let key = SigningKey::from_seed([1; 32]);
+        let signature = key.sign(b"m");
+        let mut bad_key = None;
+        for b in 0..=255u8 {
+            let mut bytes = [b; 32];
+            bytes[31] = 0xff;
+            if VerificationKey::from_bytes(bytes).is_err() {
+                bad_key = Some(bytes);
+                break;
+            }
+        }
+        let mut batch = BatchVerifier::new();
+        batch.queue_key_bytes(key.verification_key().to_bytes(), &signature, b"m");
+        batch.queue_key_bytes(
+            bad_key.expect("some bytes are not a point"),
+            &signature,
+            b"m",
+        );
+        assert!(!batch.verify_all([0; 32]));
+        let mut good = BatchVerifier::new();
+        good.queue_key_bytes(key.verification_key().to_bytes(), &signature, b"m");
+        assert!(good.verify_all([0; 32]));
     }
 
     #[test]
