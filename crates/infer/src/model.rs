@@ -37,6 +37,25 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    /// Most rows (tokens, or MLP inputs) any activation of this model may have. Bounds the
+    /// work a referee does on an activation handed to it: attention is quadratic in rows.
+    pub fn rows_max(&self) -> usize {
+        match self {
+            Architecture::Bert(config) => config.max_positions as usize,
+            Architecture::Llama(config) => config.sequence_max(),
+            Architecture::Mlp(_) => crate::models::mlp::MLP_ROWS_MAX,
+            // Image activations are [channels, height, width]; flattened ones one row.
+            Architecture::Cnn(config) => config.channels.max(
+                config
+                    .convs
+                    .iter()
+                    .map(|c| c.out_channels)
+                    .max()
+                    .unwrap_or(1),
+            ) as usize,
+        }
+    }
+
     pub fn program(&self) -> Program {
         match self {
             Architecture::Bert(config) => config.program(),
@@ -248,6 +267,16 @@ pub fn execute_step_with(
 ) -> Result<Activation> {
     if step_index == 0 {
         model.check_input(input_activation)?;
+    }
+    let rows_max = model.manifest.architecture.rows_max();
+    for (slot, tensor) in &input_activation.slots {
+        if tensor.shape.first().is_some_and(|&rows| rows > rows_max) {
+            return Err(InferError::SlotShape {
+                slot: slot.clone(),
+                actual: tensor.shape.clone(),
+                reason: format!("more than the model's {rows_max} rows"),
+            });
+        }
     }
     run_step(
         executor,

@@ -188,6 +188,12 @@ fn execute_step_rejects_malformed_activations_with_typed_errors() {
         execute_step(&model, 1, &wrong_width),
         Err(InferError::SlotShape { .. })
     ));
+    let mut too_many_rows = Activation::new();
+    too_many_rows.set("sum", Tensor::f32(vec![17, 24], vec![0.0; 17 * 24]));
+    assert!(matches!(
+        execute_step(&model, 1, &too_many_rows),
+        Err(InferError::SlotShape { .. })
+    ));
     let count = model.program().len();
     assert!(matches!(
         execute_step(&model, count, &bert::input(&TOKENS)),

@@ -86,7 +86,8 @@ impl LlamaConfig {
         (self.hidden_size / self.heads) as usize
     }
 
-    fn sequence_max(&self) -> usize {
+    /// Most tokens in one sequence (prompt and generated).
+    pub fn sequence_max(&self) -> usize {
         self.context_length.min(SEQUENCE_TOKENS_MAX) as usize
     }
 
