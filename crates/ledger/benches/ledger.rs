@@ -40,6 +40,8 @@ const WARMUP_BLOCKS: usize = 1;
 const TIMED_BLOCKS: usize = 20;
 
 const CLAIM_POPULATIONS: [usize; 4] = [1, 1_000, 10_000, 100_000];
+/// Delegators in the state for every claim row, whatever the claimed operator holds.
+const CLAIM_STATE_DELEGATORS: usize = 100_000;
 const CLAIMS_PER_BLOCK: usize = 500;
 /// Empty blocks before the first claim block, so the accumulator has grown.
 const ACCRUAL_BLOCKS: usize = 3;
@@ -496,14 +498,22 @@ fn print_phase_table(columns: &[(String, Phases)]) {
     println!();
 }
 
-/// Genesis with `population` delegators of operator 0, each funded and bonded.
+/// Genesis with `population` delegators of operator 0 and the rest of
+/// `CLAIM_STATE_DELEGATORS` on operator 1, each funded and bonded: every row has the same
+/// state size, so only the claimed operator's delegator count varies.
 fn claim_genesis(population: usize) -> (Genesis, Signers) {
-    let signers = Signers::new(0xd1, population);
+    assert!(population <= CLAIM_STATE_DELEGATORS);
+    let signers = Signers::new(0xd1, CLAIM_STATE_DELEGATORS);
     let operator = genesis_operator(0);
+    let other_operator = genesis_operator(1);
     let whale = signing_key(0xee, 0).verification_key();
     let mut accounts = vec![
         GenesisAccount {
             account: operator.account,
+            balance: Amount(ACCOUNT_BALANCE),
+        },
+        GenesisAccount {
+            account: other_operator.account,
             balance: Amount(ACCOUNT_BALANCE),
         },
         GenesisAccount {
@@ -518,9 +528,10 @@ fn claim_genesis(population: usize) -> (Genesis, Signers) {
     let delegations = signers
         .accounts
         .iter()
-        .map(|&delegator| GenesisDelegation {
+        .enumerate()
+        .map(|(index, &delegator)| GenesisDelegation {
             delegator,
-            operator: operator_id(0),
+            operator: operator_id(if index < population { 0 } else { 1 }),
             amount: Amount(DELEGATED),
         })
         .collect();
@@ -529,7 +540,7 @@ fn claim_genesis(population: usize) -> (Genesis, Signers) {
         genesis_time_ms: GENESIS_TIME_MS,
         params: Params::default(),
         accounts,
-        operators: vec![operator],
+        operators: vec![operator, other_operator],
         delegations,
     };
     (genesis, signers)
@@ -708,8 +719,10 @@ fn main() {
 
     println!();
     println!(
-        "Claim cost: {CLAIMS_PER_BLOCK} ClaimRewards in one block, every delegator on one \
-         operator ({ACCRUAL_BLOCKS} accrual blocks first; median of {CLAIM_BLOCKS} claim blocks)"
+        "Claim cost: {CLAIMS_PER_BLOCK} ClaimRewards in one block on an operator with the row's \
+         delegator count; {CLAIM_STATE_DELEGATORS} delegators in the state in every row (the rest \
+         on a second operator), so state size is constant ({ACCRUAL_BLOCKS} accrual blocks \
+         first; median of {CLAIM_BLOCKS} claim blocks)"
     );
     let claim_rows: Vec<ClaimRow> = CLAIM_POPULATIONS
         .iter()

@@ -491,12 +491,7 @@ fn rewards_follow_stake_and_commission_and_claims_are_exact() {
     chain.submit_ok(20, delegate(1, 100_000));
     chain.run_to_epoch(1); // powers now 200k and 300k
     let owed = |chain: &Chain| {
-        surety_ledger::rewards::pending(
-            chain.ledger.store(),
-            &operator(1),
-            &account(20),
-            chain.shares(20, 1),
-        )
+        surety_ledger::rewards::pending(chain.ledger.store(), &operator(1), &account(20))
     };
     // One block whose only fee income is 10 transfers: 100 tokens.
     let transfers: Vec<Vec<u8>> = (0..10)
@@ -582,14 +577,7 @@ fn rewards_stay_exact_per_share_across_a_slash() {
         .map(|i| chain.sign_with_nonce(40, chain.nonce(40) + i, transfer(30, 1)))
         .collect();
     chain.block(&transfers);
-    let owed = |n| {
-        surety_ledger::rewards::pending(
-            chain.ledger.store(),
-            &operator(1),
-            &account(n),
-            chain.shares(n, 1),
-        )
-    };
+    let owed = |n| surety_ledger::rewards::pending(chain.ledger.store(), &operator(1), &account(n));
     assert!(owed(20) > Amount::ZERO);
     assert_eq!(
         owed(20),

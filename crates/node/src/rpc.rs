@@ -173,12 +173,12 @@ async fn delegations(
         .into_iter()
         .filter_map(|operator_id| {
             let operator = staking::state::operator(store, &operator_id)?;
-            let shares = staking::state::delegation(store, &operator_id, &id).shares;
+            let delegation = staking::state::delegation(store, &operator_id, &id);
             Some(json!({
                 "operator": operator_id,
-                "shares": shares,
-                "tokens": operator.tokens_for(shares),
-                "pending_rewards": rewards::pending(store, &operator_id, &id, shares),
+                "shares": delegation.shares,
+                "tokens": operator.tokens_for(delegation.shares),
+                "pending_rewards": rewards::owed(store, &operator_id, &delegation),
             }))
         })
         .collect();

@@ -12,14 +12,9 @@ pub fn check(store: &Store) -> Result<(), String> {
     for operator in staking::state::all_operators(store) {
         let pool = state::operator_rewards(store, &operator.id);
         let mut owed = Amount::ZERO;
-        for (delegator, delegation) in staking::state::delegations_to(store, &operator.id) {
+        for (_, delegation) in staking::state::delegations_to(store, &operator.id) {
             owed = owed
-                .checked_add(super::pending(
-                    store,
-                    &operator.id,
-                    &delegator,
-                    delegation.shares,
-                ))
+                .checked_add(super::owed(store, &operator.id, &delegation))
                 .map_err(|e| e.to_string())?;
         }
         if owed > pool.outstanding {

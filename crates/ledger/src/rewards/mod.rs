@@ -23,37 +23,46 @@ pub use msg::ClaimRewards;
 
 use crate::bank::{self, Pool};
 use crate::params::Params;
-use crate::staking;
+use crate::staking::{self, Delegation};
 use crate::store::Store;
 use crate::{BlockContext, Event};
 use surety_types::amount::{mul_div_ceil, mul_div_floor};
-use surety_types::{AccountId, Amount, OperatorId, Shares};
+use surety_types::{AccountId, Amount, OperatorId};
 
 /// Fixed-point scale of the reward-per-share accumulator.
 pub const REWARD_SCALE: u128 = 1_000_000_000_000_000_000;
 
-/// Rewards `shares` of `operator`'s pool have earned since the delegation's last settlement.
-pub fn pending(
-    store: &Store,
-    operator: &OperatorId,
-    delegator: &AccountId,
-    shares: Shares,
-) -> Amount {
+/// What `delegation` (in `operator`'s pool) has earned since its last settlement.
+pub fn owed(store: &Store, operator: &OperatorId, delegation: &Delegation) -> Amount {
     let pool = state::operator_rewards(store, operator);
-    let snapshot = state::snapshot(store, operator, delegator).unwrap_or(pool.reward_per_share);
-    let growth = pool.reward_per_share - snapshot;
-    Amount(mul_div_floor(shares.0, growth, REWARD_SCALE).expect("owed rewards fit in an amount"))
+    if delegation.shares.is_zero() {
+        return Amount::ZERO;
+    }
+    let growth = pool.reward_per_share - delegation.reward_snapshot;
+    Amount(
+        mul_div_floor(delegation.shares.0, growth, REWARD_SCALE)
+            .expect("owed rewards fit in an amount"),
+    )
 }
 
-/// Pay `delegator` what its `shares` have earned and restart its count from now. Called before
-/// any change to the delegation's shares.
+/// What `delegator`'s delegation to `operator` has earned and not yet been paid.
+pub fn pending(store: &Store, operator: &OperatorId, delegator: &AccountId) -> Amount {
+    owed(
+        store,
+        operator,
+        &staking::state::delegation(store, operator, delegator),
+    )
+}
+
+/// Pay `delegator` what its delegation has earned and restart its count from now (the caller
+/// stores the updated delegation). Called before any change to a delegation's shares.
 pub fn settle(
     store: &mut Store,
     operator: &OperatorId,
     delegator: &AccountId,
-    shares: Shares,
+    delegation: &mut Delegation,
 ) -> Result<Amount, bank::BankError> {
-    let owed = pending(store, operator, delegator, shares);
+    let owed = owed(store, operator, delegation);
     let mut pool = state::operator_rewards(store, operator);
     if !owed.is_zero() {
         pool.outstanding = pool
@@ -68,13 +77,8 @@ pub fn settle(
             amount: owed,
         });
     }
-    state::set_snapshot(store, operator, delegator, pool.reward_per_share);
+    delegation.reward_snapshot = pool.reward_per_share;
     Ok(owed)
-}
-
-/// The delegation is gone; drop its snapshot.
-pub fn forget(store: &mut Store, operator: &OperatorId, delegator: &AccountId) {
-    state::delete_snapshot(store, operator, delegator);
 }
 
 /// The pool has no shares left, so nobody can claim its flooring dust: send it to the
@@ -94,11 +98,12 @@ pub fn execute_claim(
     signer: &AccountId,
     msg: &ClaimRewards,
 ) -> Result<(), RewardsError> {
-    let shares = staking::state::delegation(store, &msg.operator, signer).shares;
-    if shares.is_zero() {
+    let mut delegation = staking::state::delegation(store, &msg.operator, signer);
+    if delegation.shares.is_zero() {
         return Err(RewardsError::NoDelegation(msg.operator));
     }
-    settle(store, &msg.operator, signer, shares)?;
+    settle(store, &msg.operator, signer, &mut delegation)?;
+    staking::state::set_delegation(store, &msg.operator, signer, &delegation);
     Ok(())
 }
 
@@ -215,7 +220,11 @@ mod tests {
         let mut store = Store::new();
         let operator = OperatorId([9; 32]);
         let delegator = AccountId([1; 32]);
-        settle(&mut store, &operator, &delegator, Shares(100)).unwrap();
+        let mut delegation = Delegation {
+            shares: surety_types::Shares(100),
+            reward_snapshot: 0,
+        };
+        settle(&mut store, &operator, &delegator, &mut delegation).unwrap();
         // 3 tokens for 300 shares: 0.01 per share; this delegation holds 100 → owed 1.
         state::set_operator_rewards(
             &mut store,
@@ -226,18 +235,12 @@ mod tests {
             },
         );
         bank::mint_to_pool(&mut store, Pool::Rewards, Amount(3)).unwrap();
+        assert_eq!(owed(&store, &operator, &delegation), Amount(1));
         assert_eq!(
-            pending(&store, &operator, &delegator, Shares(100)),
-            Amount(1)
-        );
-        assert_eq!(
-            settle(&mut store, &operator, &delegator, Shares(100)),
+            settle(&mut store, &operator, &delegator, &mut delegation),
             Ok(Amount(1))
         );
-        assert_eq!(
-            pending(&store, &operator, &delegator, Shares(100)),
-            Amount::ZERO
-        );
+        assert_eq!(owed(&store, &operator, &delegation), Amount::ZERO);
         assert_eq!(
             state::operator_rewards(&store, &operator).outstanding,
             Amount(2)

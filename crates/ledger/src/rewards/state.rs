@@ -1,10 +1,12 @@
 //! Rewards state: per operator, the reward-per-share accumulator and the tokens credited to
-//! its delegators but not yet claimed; per delegation, the accumulator at its last settlement.
+//! its delegators but not yet claimed. Each delegation's accumulator snapshot is kept in the
+//! staking module's delegation record (`Delegation::reward_snapshot`), written only by
+//! `rewards::settle`.
 
 use crate::store::{key, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use surety_types::{AccountId, Amount, OperatorId};
+use surety_types::{Amount, OperatorId};
 
 #[derive(
     Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
@@ -20,26 +22,10 @@ fn operator_key(operator: &OperatorId) -> Vec<u8> {
     key("rewards/operator", &[&operator.0])
 }
 
-fn snapshot_key(operator: &OperatorId, delegator: &AccountId) -> Vec<u8> {
-    key("rewards/snapshot", &[&operator.0, &delegator.0])
-}
-
 pub fn operator_rewards(store: &Store, operator: &OperatorId) -> OperatorRewards {
     store.get(&operator_key(operator)).unwrap_or_default()
 }
 
 pub fn set_operator_rewards(store: &mut Store, operator: &OperatorId, rewards: &OperatorRewards) {
     store.put(operator_key(operator), rewards);
-}
-
-pub fn snapshot(store: &Store, operator: &OperatorId, delegator: &AccountId) -> Option<u128> {
-    store.get(&snapshot_key(operator, delegator))
-}
-
-pub fn set_snapshot(store: &mut Store, operator: &OperatorId, delegator: &AccountId, value: u128) {
-    store.put(snapshot_key(operator, delegator), &value);
-}
-
-pub fn delete_snapshot(store: &mut Store, operator: &OperatorId, delegator: &AccountId) {
-    store.delete(&snapshot_key(operator, delegator));
 }

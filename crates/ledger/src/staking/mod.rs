@@ -94,7 +94,7 @@ fn bond(
         return Err(StakingError::AmountTooSmall);
     }
     let mut delegation = state::delegation(store, &operator.id, delegator);
-    rewards::settle(store, &operator.id, delegator, delegation.shares)?;
+    rewards::settle(store, &operator.id, delegator, &mut delegation)?;
     bank::account_to_pool(store, delegator, Pool::Bonded, amount)?;
     operator.tokens = operator.tokens.checked_add(amount)?;
     operator.shares = operator.shares.checked_add(shares)?;
@@ -125,15 +125,12 @@ fn unbond(
             asked: shares,
         });
     }
-    rewards::settle(store, &operator.id, delegator, delegation.shares)?;
+    rewards::settle(store, &operator.id, delegator, &mut delegation)?;
     let tokens = operator.tokens_for(shares);
     operator.tokens = operator.tokens.checked_sub(tokens)?;
     operator.shares = operator.shares.checked_sub(shares)?;
     delegation.shares = delegation.shares.checked_sub(shares)?;
     state::set_delegation(store, &operator.id, delegator, &delegation);
-    if delegation.shares.is_zero() {
-        rewards::forget(store, &operator.id, delegator);
-    }
     if operator.shares.is_zero() {
         // The last shares out take the last tokens.
         debug_assert!(operator.tokens.is_zero());
@@ -321,7 +318,7 @@ pub fn execute_redelegate(
     // Bonded stays bonded: no pool movement, only a change of pool owner.
     let destination_shares = shares_for(&destination, tokens)?;
     let mut delegation = state::delegation(store, &destination.id, signer);
-    rewards::settle(store, &destination.id, signer, delegation.shares)?;
+    rewards::settle(store, &destination.id, signer, &mut delegation)?;
     destination.tokens = destination.tokens.checked_add(tokens)?;
     destination.shares = destination.shares.checked_add(destination_shares)?;
     delegation.shares = delegation.shares.checked_add(destination_shares)?;
@@ -493,7 +490,7 @@ pub fn slash(
         if burn.is_zero() {
             continue;
         }
-        rewards::settle(store, &destination.id, &entry.delegator, delegation.shares)?;
+        rewards::settle(store, &destination.id, &entry.delegator, &mut delegation)?;
         let tokens = destination.tokens_for(burn);
         let held = destination.tokens_for(entry.destination_shares.min(delegation.shares));
         outcome.at_risk = outcome.at_risk.checked_add(held)?;
@@ -502,9 +499,6 @@ pub fn slash(
         delegation.shares = delegation.shares.checked_sub(burn)?;
         entry.destination_shares = entry.destination_shares.checked_sub(burn)?;
         state::set_delegation(store, &destination.id, &entry.delegator, &delegation);
-        if delegation.shares.is_zero() {
-            rewards::forget(store, &destination.id, &entry.delegator);
-        }
         if destination.shares.is_zero() {
             rewards::pool_emptied(store, &destination.id)?;
         }

@@ -67,6 +67,10 @@ impl Operator {
 )]
 pub struct Delegation {
     pub shares: Shares,
+    /// The operator's reward-per-share accumulator at this delegation's last settlement. Owned
+    /// by the rewards module (`rewards::settle` updates it); kept in this record so that a
+    /// delegation is one authenticated key, not two.
+    pub reward_snapshot: u128,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -119,10 +123,6 @@ fn consensus_key_index(consensus_key: &VerificationKey) -> Vec<u8> {
 
 pub fn delegation_key(operator: &OperatorId, delegator: &AccountId) -> Vec<u8> {
     key("staking/delegation", &[&operator.0, &delegator.0])
-}
-
-fn delegator_index_key(delegator: &AccountId, operator: &OperatorId) -> Vec<u8> {
-    key("staking/delegator", &[&delegator.0, &operator.0])
 }
 
 fn unbonding_key(operator: &OperatorId, id: u64) -> Vec<u8> {
@@ -205,10 +205,8 @@ pub fn set_delegation(
 ) {
     if delegation.shares.is_zero() {
         store.delete(&delegation_key(operator, delegator));
-        store.delete(&delegator_index_key(delegator, operator));
     } else {
         store.put(delegation_key(operator, delegator), delegation);
-        store.put(delegator_index_key(delegator, operator), &());
     }
 }
 
@@ -221,12 +219,19 @@ pub fn delegations_to(store: &Store, operator: &OperatorId) -> Vec<(AccountId, D
         .collect()
 }
 
-/// Operators `delegator` has a delegation with.
+/// Operators `delegator` has a delegation with. One lookup per operator: operators are few,
+/// and a per-delegator index would cost every delegation an extra authenticated key (a query
+/// path is not worth a slower `apply_block`).
 pub fn operators_of(store: &Store, delegator: &AccountId) -> Vec<OperatorId> {
     store
-        .prefix_entries(&with_slash(key("staking/delegator", &[&delegator.0])))
+        .prefix_entries(&with_slash(key(OPERATOR_PREFIX, &[])))
         .into_iter()
         .map(|(key, _)| OperatorId(tail_id(&key)))
+        .filter(|operator| {
+            store
+                .get_raw(&delegation_key(operator, delegator))
+                .is_some()
+        })
         .collect()
 }
 
