@@ -117,6 +117,43 @@ impl<'de> Deserialize<'de> for VerificationKey {
     }
 }
 
+/// The 32 bytes of a verification key that was validated when it entered the system (a
+/// transaction field of type [`VerificationKey`] is checked on decoding). State stores keys
+/// this way: reading state back must not pay for a curve-point decompression each time.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+pub struct VerificationKeyBytes(pub [u8; 32]);
+
+impl VerificationKeyBytes {
+    /// The key itself, decompressed (and checked again).
+    pub fn key(&self) -> Result<VerificationKey, CryptoError> {
+        VerificationKey::from_bytes(self.0)
+    }
+}
+
+impl From<VerificationKey> for VerificationKeyBytes {
+    fn from(key: VerificationKey) -> VerificationKeyBytes {
+        VerificationKeyBytes(key.to_bytes())
+    }
+}
+
+impl fmt::Debug for VerificationKeyBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerificationKey({})", &hex::encode(self.0)[..12])
+    }
+}
+
+impl Serialize for VerificationKeyBytes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for VerificationKeyBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <VerificationKey as Deserialize>::deserialize(deserializer).map(VerificationKeyBytes::from)
+    }
+}
+
 /// A 64-byte ed25519 signature.
 #[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Signature(pub [u8; 64]);

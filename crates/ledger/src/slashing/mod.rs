@@ -159,7 +159,7 @@ pub fn execute_evidence(
             if first.vote.chain_id != chain_id {
                 return Err(SlashingError::WrongChain(first.vote.chain_id.clone()));
             }
-            let operator = staking::state::operator_by_consensus_key(store, &consensus_key)
+            let operator = staking::state::operator_by_consensus_key(store, &consensus_key.into())
                 .ok_or(SlashingError::UnknownConsensusKey)?;
             report(
                 store,

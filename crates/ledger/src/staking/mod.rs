@@ -167,7 +167,8 @@ pub fn execute_register(
     if state::operator(store, &id).is_some() {
         return Err(StakingError::AlreadyOperator);
     }
-    if let Some(owner) = state::operator_by_consensus_key(store, &msg.consensus_key) {
+    let consensus_key = msg.consensus_key.into();
+    if let Some(owner) = state::operator_by_consensus_key(store, &consensus_key) {
         return Err(StakingError::ConsensusKeyTaken(owner));
     }
     if msg.self_bond < params.min_self_bond {
@@ -179,7 +180,7 @@ pub fn execute_register(
     msg.metadata.validate()?;
     let mut operator = Operator {
         id,
-        consensus_key: msg.consensus_key,
+        consensus_key,
         commission: msg.commission,
         max_commission_change: msg.max_commission_change,
         commission_changed_epoch: None,
@@ -191,7 +192,7 @@ pub fn execute_register(
         tombstoned: false,
         pending_slashes: 0,
     };
-    state::set_consensus_key_index(store, &msg.consensus_key, &id);
+    state::set_consensus_key_index(store, &consensus_key, &id);
     bond(store, &mut operator, signer, msg.self_bond)?;
     store.emit(Event::OperatorRegistered {
         operator: id,
@@ -556,7 +557,7 @@ mod tests {
     fn operator_with(tokens: u128, shares: u128) -> Operator {
         Operator {
             id: OperatorId([9; 32]),
-            consensus_key: SigningKey::from_seed([9; 32]).verification_key(),
+            consensus_key: SigningKey::from_seed([9; 32]).verification_key().into(),
             commission: Ratio::ZERO,
             max_commission_change: Ratio::ZERO,
             commission_changed_epoch: None,

@@ -5,7 +5,8 @@
 use crate::store::{key, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio, Shares, VerificationKey};
+use surety_types::crypto::VerificationKeyBytes;
+use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio, Shares};
 
 /// Longest operator metadata field, in bytes.
 pub const METADATA_FIELD_BYTES_MAX: usize = 256;
@@ -25,7 +26,7 @@ pub struct OperatorMetadata {
 pub struct Operator {
     pub id: OperatorId,
     /// Signs consensus votes; equivocation evidence is checked against it.
-    pub consensus_key: VerificationKey,
+    pub consensus_key: VerificationKeyBytes,
     pub commission: Ratio,
     /// Most the commission may move in one change (at most one change per epoch).
     pub max_commission_change: Ratio,
@@ -103,7 +104,7 @@ pub struct RedelegationEntry {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Validator {
     pub operator: OperatorId,
-    pub consensus_key: VerificationKey,
+    pub consensus_key: VerificationKeyBytes,
     pub power: Amount,
 }
 
@@ -117,8 +118,8 @@ pub fn operator_key(operator: &OperatorId) -> Vec<u8> {
     key(OPERATOR_PREFIX, &[&operator.0])
 }
 
-fn consensus_key_index(consensus_key: &VerificationKey) -> Vec<u8> {
-    key("staking/consensus", &[&consensus_key.to_bytes()])
+fn consensus_key_index(consensus_key: &VerificationKeyBytes) -> Vec<u8> {
+    key("staking/consensus", &[&consensus_key.0])
 }
 
 pub fn delegation_key(operator: &OperatorId, delegator: &AccountId) -> Vec<u8> {
@@ -170,14 +171,14 @@ pub fn set_operator(store: &mut Store, operator: &Operator) {
 
 pub fn operator_by_consensus_key(
     store: &Store,
-    consensus_key: &VerificationKey,
+    consensus_key: &VerificationKeyBytes,
 ) -> Option<OperatorId> {
     store.get(&consensus_key_index(consensus_key))
 }
 
 pub fn set_consensus_key_index(
     store: &mut Store,
-    consensus_key: &VerificationKey,
+    consensus_key: &VerificationKeyBytes,
     operator: &OperatorId,
 ) {
     store.put(consensus_key_index(consensus_key), operator);
