@@ -39,6 +39,10 @@ pub struct ConsensusVote {
     pub round: u32,
     pub kind: VoteKind,
     pub value: Option<Hash>,
+    /// For a proposal, the round of the polka that justifies re-proposing `value` (Tendermint's
+    /// `pol_round`), signed so that a relay cannot alter it; `None` for votes and fresh
+    /// proposals. Not part of the slot: two proposals for one slot conflict only by value.
+    pub valid_round: Option<u32>,
     /// The validator's consensus key (which may differ from its account key).
     pub validator: VerificationKey,
 }
@@ -121,6 +125,7 @@ mod tests {
             round: 0,
             kind: VoteKind::Precommit,
             value: Some(Hash([value; 32])),
+            valid_round: None,
             validator: key.verification_key(),
         }
         .sign(key)
@@ -152,6 +157,23 @@ mod tests {
         assert_eq!(
             check_equivocation(&vote(&key, 1), &forged),
             Err(EquivocationError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn the_valid_round_is_signed_but_does_not_make_a_conflict() {
+        let key = SigningKey::from_seed([1; 32]);
+        let mut relayed = vote(&key, 1);
+        relayed.vote.valid_round = Some(0);
+        assert_eq!(
+            relayed.verify(),
+            Err(crate::crypto::CryptoError::BadSignature),
+            "altered in transit"
+        );
+        let resigned = relayed.vote.sign(&key);
+        assert_eq!(
+            check_equivocation(&vote(&key, 1), &resigned),
+            Err(EquivocationError::SameValue)
         );
     }
 

@@ -220,6 +220,7 @@ impl Chain {
                 round: 0,
                 kind: VoteKind::Precommit,
                 value: Some(Hash([value; 32])),
+                valid_round: None,
                 validator: consensus_key(n).verification_key(),
             }
             .sign(&consensus_key(n))
