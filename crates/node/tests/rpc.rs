@@ -4,51 +4,19 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
-use surety_ledger::bank::Transfer;
-use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
-use surety_ledger::params::Params;
+mod common;
+
+use common::*;
 use surety_ledger::smt::StateProof;
-use surety_ledger::tx::Msg;
 use surety_node::app::App;
 use surety_node::mempool::MempoolLimits;
 use surety_node::rpc::{router, SharedApp};
 use surety_node::storage::Storage;
-use surety_types::tx::Tx;
-use surety_types::{AccountId, Amount, Hash, OperatorId, Ratio, SigningKey};
+use surety_types::{Hash, OperatorId};
 use tower::ServiceExt;
 
-fn key(n: u8) -> SigningKey {
-    SigningKey::from_seed([n; 32])
-}
-
-fn account(n: u8) -> AccountId {
-    AccountId::from_key(&key(n).verification_key())
-}
-
 fn setup() -> (SharedApp, tempfile::TempDir) {
-    let genesis = Genesis {
-        chain_id: "rpc-test".into(),
-        genesis_time_ms: 0,
-        params: Params {
-            min_tx_fee: Amount(1),
-            ..Params::default()
-        },
-        accounts: (1..=3)
-            .map(|n| GenesisAccount {
-                account: account(n),
-                balance: Amount(10_000_000),
-            })
-            .collect(),
-        operators: vec![GenesisOperator {
-            account: account(1),
-            consensus_key: key(101).verification_key(),
-            commission: Ratio::from_percent(5).unwrap(),
-            max_commission_change: Ratio::from_percent(1).unwrap(),
-            metadata: Default::default(),
-            self_bond: Amount(2_000_000),
-        }],
-        delegations: vec![],
-    };
+    let genesis = genesis();
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(&dir.path().join("chain.redb")).unwrap();
     let app = App::open(storage, &genesis, MempoolLimits::default()).unwrap();
@@ -56,17 +24,7 @@ fn setup() -> (SharedApp, tempfile::TempDir) {
 }
 
 fn signed_transfer(nonce: u64) -> String {
-    let tx = Tx {
-        chain_id: "rpc-test".into(),
-        signer: account(2),
-        nonce,
-        fee: Amount(1),
-        msg: Msg::Transfer(Transfer {
-            to: account(3),
-            amount: Amount(500),
-        }),
-    };
-    hex::encode(surety_types::encoding::encode(&tx.sign(&key(2))))
+    hex::encode(transfer(2, nonce, 3, 500))
 }
 
 async fn call(
@@ -248,7 +206,7 @@ async fn a_state_proof_from_the_rpc_verifies_against_the_reported_root() {
 async fn status_metrics_validators_and_the_openapi_document_are_served() {
     let (app, _dir) = setup();
     let (_, status) = call(&app, "GET", "/status", None).await;
-    assert_eq!(status["chain_id"], "rpc-test");
+    assert_eq!(status["chain_id"], common::CHAIN);
     assert_eq!(status["validators"], 1);
     let (code, metrics) = call(&app, "GET", "/metrics", None).await;
     assert_eq!(code, StatusCode::OK);

@@ -1,64 +1,15 @@
 //! Storage survives restarts with the same state root; the mempool admits only well-formed,
 //! correctly signed, fresh transactions and hands them out in nonce order.
 
-use surety_ledger::bank::Transfer;
-use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
-use surety_ledger::params::Params;
-use surety_ledger::tx::{Msg, TxError};
+mod common;
+
+use common::*;
+use surety_ledger::tx::TxError;
 use surety_ledger::Ledger;
 use surety_node::block::{Block, BlockHeader};
 use surety_node::mempool::{AdmitError, Mempool, MempoolLimits};
 use surety_node::storage::{Storage, StorageError};
-use surety_types::tx::Tx;
-use surety_types::{AccountId, Amount, Hash, OperatorId, Ratio, SigningKey};
-
-fn key(n: u8) -> SigningKey {
-    SigningKey::from_seed([n; 32])
-}
-
-fn account(n: u8) -> AccountId {
-    AccountId::from_key(&key(n).verification_key())
-}
-
-fn genesis() -> Genesis {
-    Genesis {
-        chain_id: "node-test".into(),
-        genesis_time_ms: 0,
-        params: Params {
-            min_tx_fee: Amount(1),
-            ..Params::default()
-        },
-        accounts: (1..=5)
-            .map(|n| GenesisAccount {
-                account: account(n),
-                balance: Amount(10_000_000),
-            })
-            .collect(),
-        operators: vec![GenesisOperator {
-            account: account(1),
-            consensus_key: key(101).verification_key(),
-            commission: Ratio::from_percent(5).unwrap(),
-            max_commission_change: Ratio::from_percent(1).unwrap(),
-            metadata: Default::default(),
-            self_bond: Amount(2_000_000),
-        }],
-        delegations: vec![],
-    }
-}
-
-fn transfer(from: u8, nonce: u64, to: u8, amount: u128) -> Vec<u8> {
-    let tx = Tx {
-        chain_id: "node-test".into(),
-        signer: account(from),
-        nonce,
-        fee: Amount(1),
-        msg: Msg::Transfer(Transfer {
-            to: account(to),
-            amount: Amount(amount),
-        }),
-    };
-    surety_types::encoding::encode(&tx.sign(&key(from)))
-}
+use surety_types::{Hash, OperatorId};
 
 fn make_block(ledger: &Ledger, previous_hash: Hash, txs: Vec<Vec<u8>>) -> Block {
     let height = ledger.height().next();

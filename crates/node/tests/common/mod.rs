@@ -1,0 +1,61 @@
+//! Shared fixtures for the node's tests: deterministic keys, a small genesis, signed transfers.
+#![allow(dead_code)]
+
+use surety_ledger::bank::Transfer;
+use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
+use surety_ledger::params::Params;
+use surety_ledger::tx::Msg;
+use surety_types::tx::Tx;
+use surety_types::{AccountId, Amount, Ratio, SigningKey};
+
+pub const CHAIN: &str = "node-test";
+
+pub fn key(n: u8) -> SigningKey {
+    SigningKey::from_seed([n; 32])
+}
+
+pub fn account(n: u8) -> AccountId {
+    AccountId::from_key(&key(n).verification_key())
+}
+
+/// Accounts 1..=5 funded; account 1 is the only operator (consensus key 101).
+pub fn genesis() -> Genesis {
+    Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time_ms: 0,
+        params: Params {
+            min_tx_fee: Amount(1),
+            ..Params::default()
+        },
+        accounts: (1..=5)
+            .map(|n| GenesisAccount {
+                account: account(n),
+                balance: Amount(10_000_000),
+            })
+            .collect(),
+        operators: vec![GenesisOperator {
+            account: account(1),
+            consensus_key: key(101).verification_key(),
+            commission: Ratio::from_percent(5).unwrap(),
+            max_commission_change: Ratio::from_percent(1).unwrap(),
+            metadata: Default::default(),
+            self_bond: Amount(2_000_000),
+        }],
+        delegations: vec![],
+    }
+}
+
+/// A signed transfer's bytes.
+pub fn transfer(from: u8, nonce: u64, to: u8, amount: u128) -> Vec<u8> {
+    let tx = Tx {
+        chain_id: CHAIN.into(),
+        signer: account(from),
+        nonce,
+        fee: Amount(1),
+        msg: Msg::Transfer(Transfer {
+            to: account(to),
+            amount: Amount(amount),
+        }),
+    };
+    surety_types::encoding::encode(&tx.sign(&key(from)))
+}
