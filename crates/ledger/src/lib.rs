@@ -48,10 +48,12 @@ pub struct BlockContext {
     /// Consensus time, milliseconds since the Unix epoch; never decreases.
     pub timestamp_ms: u64,
     pub proposer: OperatorId,
-    /// Randomness no single proposer chooses freely (from the previous commit certificate).
+    /// Randomness no single proposer chooses freely: the node derives it from the previous
+    /// block's commit certificate as carried in this block (docs/consensus.md).
     pub seed: Hash,
-    /// Active validators that did not sign the previous block's commit, sorted; `None` when
-    /// unknown (the first block), which skips liveness tracking for this block.
+    /// Active validators that did not sign the previous block's commit, sorted, read from the
+    /// certificate carried in this block (the same on every node, unlike each node's local
+    /// certificate); `None` when unknown (the first block), which skips liveness tracking.
     pub absent_validators: Option<Vec<OperatorId>>,
 }
 
