@@ -309,6 +309,9 @@ pub enum Matrix<'a> {
     Q8_0(&'a [u8]),
 }
 
+/// Rows per thread from which [`linear`] splits rows rather than columns.
+const ROWS_SPLIT_MIN: usize = 4;
+
 /// Values per quantisation block.
 const BLOCK: usize = 32;
 
@@ -344,8 +347,9 @@ fn expand_block(
     }
 }
 
-/// One task of [`linear`]: columns `first..first + count` for every row, into `out`
-/// (column-major, `rows` values per column). `pairs` selects the two-row kernel.
+/// One task of [`linear`]: columns `first..first + count` for every row, the product of row
+/// `i` and column `first + c` going to `out[c * layout.0 + i * layout.1]`. `pairs` selects
+/// the two-row kernel.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn linear_task(
@@ -356,6 +360,7 @@ fn linear_task(
     first: usize,
     count: usize,
     out: &mut [f32],
+    layout: (usize, usize),
     pairs: bool,
 ) {
     let mut column = 0;
@@ -381,8 +386,9 @@ fn linear_task(
                             )
                         };
                         for offset in 0..COLUMN_TILE {
-                            out[(column + offset) * rows + i] = values[0][offset];
-                            out[(column + offset) * rows + i + 1] = values[1][offset];
+                            out[(column + offset) * layout.0 + i * layout.1] = values[0][offset];
+                            out[(column + offset) * layout.0 + (i + 1) * layout.1] =
+                                values[1][offset];
                         }
                         i += 2;
                     }
@@ -390,7 +396,7 @@ fn linear_task(
                 while i < rows {
                     let values = dot4_fast(&x[i * inner..(i + 1) * inner], tile);
                     for (offset, value) in values.into_iter().enumerate() {
-                        out[(column + offset) * rows + i] = value;
+                        out[(column + offset) * layout.0 + i * layout.1] = value;
                     }
                     i += 1;
                 }
@@ -399,7 +405,8 @@ fn linear_task(
             while column < count {
                 let weights = row(first + column);
                 for i in 0..rows {
-                    out[column * rows + i] = dot(&x[i * inner..(i + 1) * inner], weights);
+                    out[column * layout.0 + i * layout.1] =
+                        dot(&x[i * inner..(i + 1) * inner], weights);
                 }
                 column += 1;
             }
@@ -424,7 +431,7 @@ fn linear_task(
                     }
                 }
                 for (c, column_lanes) in lanes.iter().enumerate().take(width) {
-                    out[column + c] = lane_tree(*column_lanes);
+                    out[(column + c) * layout.0] = lane_tree(*column_lanes);
                 }
                 column += width;
             }
@@ -451,7 +458,8 @@ fn linear_task(
                     Matrix::F32(&expanded[..width * inner]),
                     0,
                     width,
-                    &mut out[column * rows..(column + width) * rows],
+                    &mut out[column * layout.0..],
+                    layout,
                     pairs,
                 );
                 column += width;
@@ -474,8 +482,9 @@ unsafe fn linear_task_avx2(
     first: usize,
     count: usize,
     out: &mut [f32],
+    layout: (usize, usize),
 ) {
-    linear_task(x, rows, inner, matrix, first, count, out, true)
+    linear_task(x, rows, inner, matrix, first, count, out, layout, true)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -487,14 +496,15 @@ fn linear_task_dispatch(
     first: usize,
     count: usize,
     out: &mut [f32],
+    layout: (usize, usize),
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has just been seen to support AVX2.
-        unsafe { linear_task_avx2(x, rows, inner, matrix, first, count, out) };
+        unsafe { linear_task_avx2(x, rows, inner, matrix, first, count, out, layout) };
         return;
     }
-    linear_task(x, rows, inner, matrix, first, count, out, false)
+    linear_task(x, rows, inner, matrix, first, count, out, layout, false)
 }
 
 /// `y[i][j] = dot(x[i], w[j]) + bias[j]` for `x: [rows, inner]`, `w: [columns, inner]`.
@@ -529,21 +539,47 @@ pub fn linear(
     if let Some(b) = bias {
         assert_eq!(b.len(), columns, "linear: bias shape");
     }
-    // Enough tiles per task that thread hand-off is cheap next to the work.
-    let columns_per_task = (COLUMN_TILE * 16).max(columns / (executor.threads() * 8).max(1));
-    let columns_per_task = columns_per_task.div_ceil(COLUMN_TILE) * COLUMN_TILE;
-    let mut transposed = vec![0.0f32; columns * rows];
-    executor.for_each_chunk(&mut transposed, columns_per_task * rows, |task, out| {
-        let count = out.len() / rows;
-        linear_task_dispatch(x, rows, inner, w, task * columns_per_task, count, out);
-    });
     let mut y = vec![0.0f32; rows * columns];
-    for j in 0..columns {
-        let b = bias.map_or(0.0, |b| b[j]);
-        for i in 0..rows {
-            let value = transposed[j * rows + i];
-            // Without a bias the product is stored as is: adding 0.0 would turn -0.0 into 0.0.
-            y[i * columns + j] = if bias.is_some() { value + b } else { value };
+    if rows >= ROWS_SPLIT_MIN * executor.threads() {
+        // Many rows: each task takes a band of rows and every column, writing row-major.
+        let rows_per_task = rows.div_ceil(executor.threads() * 2).next_multiple_of(2);
+        executor.for_each_chunk(&mut y, rows_per_task * columns, |task, out| {
+            let band = out.len() / columns;
+            let first_row = task * rows_per_task;
+            let x_band = &x[first_row * inner..(first_row + band) * inner];
+            linear_task_dispatch(x_band, band, inner, w, 0, columns, out, (1, columns));
+        });
+    } else {
+        // Few rows (decoding): tasks take bands of columns, each written column-major and
+        // then placed.
+        let columns_per_task = (COLUMN_TILE * 16).max(columns / (executor.threads() * 8).max(1));
+        let columns_per_task = columns_per_task.div_ceil(COLUMN_TILE) * COLUMN_TILE;
+        let mut transposed = vec![0.0f32; columns * rows];
+        executor.for_each_chunk(&mut transposed, columns_per_task * rows, |task, out| {
+            let count = out.len() / rows;
+            linear_task_dispatch(
+                x,
+                rows,
+                inner,
+                w,
+                task * columns_per_task,
+                count,
+                out,
+                (rows, 1),
+            );
+        });
+        for j in 0..columns {
+            for i in 0..rows {
+                y[i * columns + j] = transposed[j * rows + i];
+            }
+        }
+    }
+    if let Some(bias) = bias {
+        // Without a bias the product is kept as is: adding 0.0 would turn -0.0 into 0.0.
+        for row in y.chunks_exact_mut(columns) {
+            for (value, b) in row.iter_mut().zip(bias) {
+                *value += b;
+            }
         }
     }
     y
@@ -854,26 +890,18 @@ mod tests {
 
     #[test]
     fn linear_gives_the_same_bits_on_any_thread_count() {
-        let (rows, inner, columns) = (5, 70, 203);
-        let x: Vec<f32> = (0..rows * inner)
-            .map(|i| ((i * 31 % 97) as f32 - 48.0) / 17.0)
-            .collect();
-        let w: Vec<f32> = (0..columns * inner)
-            .map(|i| ((i * 7 % 89) as f32 - 44.0) / 23.0)
-            .collect();
-        let bias: Vec<f32> = (0..columns).map(|i| i as f32 / 9.0).collect();
-        let one = linear(
-            &Executor::new(1).unwrap(),
-            &x,
-            rows,
-            inner,
-            Matrix::F32(&w),
-            columns,
-            Some(&bias),
-        );
-        for threads in [2, 3, 4] {
-            let many = linear(
-                &Executor::new(threads).unwrap(),
+        // 1 and 5 rows split columns across threads, 37 rows split rows: every split agrees.
+        for rows in [1usize, 5, 37] {
+            let (inner, columns) = (70, 203);
+            let x: Vec<f32> = (0..rows * inner)
+                .map(|i| ((i * 31 % 97) as f32 - 48.0) / 17.0)
+                .collect();
+            let w: Vec<f32> = (0..columns * inner)
+                .map(|i| ((i * 7 % 89) as f32 - 44.0) / 23.0)
+                .collect();
+            let bias: Vec<f32> = (0..columns).map(|i| i as f32 / 9.0).collect();
+            let one = linear(
+                &Executor::new(1).unwrap(),
                 &x,
                 rows,
                 inner,
@@ -881,13 +909,25 @@ mod tests {
                 columns,
                 Some(&bias),
             );
-            assert!(one
-                .iter()
-                .zip(&many)
-                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            for threads in [2, 3, 4] {
+                let many = linear(
+                    &Executor::new(threads).unwrap(),
+                    &x,
+                    rows,
+                    inner,
+                    Matrix::F32(&w),
+                    columns,
+                    Some(&bias),
+                );
+                assert!(one
+                    .iter()
+                    .zip(&many)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()));
+            }
+            let last = rows - 1;
+            let expected = dot(&x[last * inner..rows * inner], &w[3 * inner..4 * inner]) + bias[3];
+            assert_eq!(one[last * columns + 3].to_bits(), expected.to_bits());
         }
-        let expected = dot(&x[inner..2 * inner], &w[3 * inner..4 * inner]) + bias[3];
-        assert_eq!(one[columns + 3].to_bits(), expected.to_bits());
     }
 
     #[test]
