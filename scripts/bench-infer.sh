@@ -14,7 +14,11 @@ for threads in 1 2; do
   RAYON_NUM_THREADS=$threads bench/candle-reference/target/release/candle-reference \
     "$SURETY_MODELS_DIR" crates/infer/tests/golden/minilm_golden.json
 done | python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in sys.stdin if l.strip()]))' >"$candle"
-python3 -c 'import json,sys
+python3 - "$candle" <<'PY'
+import json, sys
 for c in json.load(open(sys.argv[1])):
-    print(f"candle {c[\"threads\"]} thread(s): cosine distance to golden {max(c[\"minilm_cosine_distance_to_golden\"]):.2e}, first SmolLM2 tokens {c[\"smollm_first_tokens\"]}")' "$candle"
+    distance = max(c["minilm_cosine_distance_to_golden"])
+    print(f"candle {c['threads']} thread(s): cosine distance to the golden vectors {distance:.2e}, "
+          f"first SmolLM2 tokens {c['smollm_first_tokens']}")
+PY
 CANDLE_JSON="$candle" cargo bench --quiet -p surety-infer --bench infer
