@@ -205,6 +205,8 @@ const CHAIN_ID_KEY: &[u8] = b"ledger/chain_id";
 pub enum RestoreError {
     #[error("the stored state has no {0}")]
     Missing(&'static str),
+    #[error("the stored {what} do not decode: {reason}")]
+    Corrupt { what: &'static str, reason: String },
     #[error("the stored state's root {actual} is not the expected {expected}")]
     RootMismatch { expected: Hash, actual: Hash },
 }
