@@ -628,9 +628,8 @@ pub fn exp(x: f32) -> f32 {
     const LN2_LOW: f32 = 1.428_606_8e-6;
     const ROUNDER: f32 = 12_582_912.0; // 1.5 * 2^23
                                        // Clamping instead of branching keeps a loop of exps vectorisable: above the range the
-                                       // result is f32::MAX-sized rather than infinite, below it 0 (e^-104 < 2^-150 rounds to 0). NaN
-                                       // clamps to the low end (min/max return the other operand), a fixed answer for a
-                                       // meaningless input.
+                                       // result is the largest scaling (infinite or near f32::MAX), below it 0 (e^-104 is under
+                                       // 2^-150 and rounds to 0). NaN stays NaN.
     let x = x.clamp(-104.0, 88.722_84);
     let k = (x * LOG2_E + ROUNDER) - ROUNDER;
     let r = (x - k * LN2_HIGH) - k * LN2_LOW;
