@@ -631,7 +631,11 @@ pub fn exp(x: f32) -> f32 {
                                        // result is the largest scaling (infinite or near f32::MAX), below it 0 (e^-104 is under
                                        // 2^-150 and rounds to 0). NaN stays NaN.
     let x = x.clamp(-104.0, 88.722_84);
-    let k = (x * LOG2_E + ROUNDER) - ROUNDER;
+    // x / ln 2 + 1.5·2^23 holds round(x / ln 2) in its low mantissa bits: the integer is read
+    // from the bits, so no float-to-int conversion stands in the way of vectorising.
+    let shifted = x * LOG2_E + ROUNDER;
+    let k = shifted - ROUNDER;
+    let k_integer = shifted.to_bits() as i32 - ROUNDER.to_bits() as i32;
     let r = (x - k * LN2_HIGH) - k * LN2_LOW;
     let p = 1.0
         + r * (1.0
@@ -639,9 +643,9 @@ pub fn exp(x: f32) -> f32 {
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    let k = k as i32;
     // Two scalings keep 2^k representable at both ends of the range (k in -150..=128).
-    p * power_of_two(k / 2) * power_of_two(k - k / 2)
+    let half = k_integer >> 1;
+    p * power_of_two(half) * power_of_two(k_integer - half)
 }
 
 /// 2^n for n in -126..=127, from the exponent bits.
