@@ -3,11 +3,12 @@
 //! Every reduction here has one order, fixed by the length of its input alone: [`LANES`]
 //! independent accumulators, each taking every `LANES`-th element in turn (a tail shorter than
 //! `LANES` goes to the first lanes), then one fixed pairwise tree over the lanes. The lanes are
-//! written as plain `[f32; LANES]` arithmetic: the compiler may put them in SSE2 or AVX
-//! registers, and each lane still performs the same IEEE operations in the same order, so the
+//! plain `[f32; LANES]` arithmetic or, on x86-64, explicit SSE2 or AVX2 vectors (AVX2 chosen at
+//! run time, for speed only), and each lane still performs the same IEEE operations in the same order, so the
 //! bits do not depend on the instruction set. Multiplication and addition are never fused:
 //! Rust does not contract `a * b + c`, and this crate enables no target feature that would.
-//! Transcendentals come from the pure-Rust `libm` crate, never from the platform.
+//! Transcendentals are ours ([`exp`], [`erf`]: plain IEEE arithmetic and bit moves) or from
+//! the pure-Rust `libm` crate (sin, cos, pow), never from the platform.
 //!
 //! Threads (rayon, in [`Executor`]) split only independent outputs: which thread computes an
 //! output never changes how it is computed.
