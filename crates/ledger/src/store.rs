@@ -26,6 +26,25 @@ pub struct Store {
     tx: Option<Layer>,
     block_events: Vec<crate::Event>,
     tx_events: Vec<crate::Event>,
+    /// How many entries were read and written (not state: a measure of work for benchmarks).
+    access: StoreAccess,
+}
+
+/// Counts of store operations since the store was made.
+#[derive(Clone, Debug, Default)]
+pub struct StoreAccess {
+    reads: std::cell::Cell<u64>,
+    writes: u64,
+}
+
+impl StoreAccess {
+    pub fn reads(&self) -> u64 {
+        self.reads.get()
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.writes
+    }
 }
 
 impl Store {
@@ -34,6 +53,7 @@ impl Store {
     }
 
     pub fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
+        self.access.reads.set(self.access.reads.get() + 1);
         if let Some(layer) = &self.tx {
             if let Some(value) = layer.get(key) {
                 return value.as_deref();
@@ -45,7 +65,13 @@ impl Store {
         self.committed.get(key).map(Vec::as_slice)
     }
 
+    /// Entries read and written so far: the work a block did, independent of the machine.
+    pub fn access(&self) -> &StoreAccess {
+        &self.access
+    }
+
     fn top_layer(&mut self) -> &mut Layer {
+        self.access.writes += 1;
         match &mut self.tx {
             Some(layer) => layer,
             None => &mut self.block,
