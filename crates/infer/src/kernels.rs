@@ -310,8 +310,10 @@ pub enum Matrix<'a> {
     Q8_0(&'a [u8]),
 }
 
-/// Rows per thread from which [`linear`] splits rows rather than columns.
-const ROWS_SPLIT_MIN: usize = 4;
+/// Rows per thread from which [`linear`] splits rows rather than columns. Each row band reads
+/// the whole weight matrix, so short inputs split columns instead: every weight is then read
+/// once.
+const ROWS_SPLIT_MIN: usize = 16;
 
 /// Values per quantisation block.
 const BLOCK: usize = 32;
@@ -541,9 +543,9 @@ pub fn linear(
         assert_eq!(b.len(), columns, "linear: bias shape");
     }
     let mut y = vec![0.0f32; rows * columns];
-    if rows >= ROWS_SPLIT_MIN * executor.threads() {
+    if (executor.threads() == 1 && rows > 1) || rows >= ROWS_SPLIT_MIN * executor.threads() {
         // Many rows: each task takes a band of rows and every column, writing row-major.
-        let rows_per_task = rows.div_ceil(executor.threads() * 2).next_multiple_of(2);
+        let rows_per_task = rows.div_ceil(executor.threads()).next_multiple_of(2);
         executor.for_each_chunk(&mut y, rows_per_task * columns, |task, out| {
             let band = out.len() / columns;
             let first_row = task * rows_per_task;
