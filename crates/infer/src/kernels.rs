@@ -952,6 +952,39 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any shape, any values, any thread count: the same bits as one thread, and each
+        /// output within float rounding of the exact product.
+        #[test]
+        fn linear_is_thread_invariant_and_close_to_exact(
+            rows in 1usize..40,
+            inner in 1usize..90,
+            columns in 1usize..70,
+            threads in 2usize..5,
+            seed in 0u64..1_000_000,
+        ) {
+            let value = |i: usize| {
+                let mixed = (i as u64 + seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+                (mixed as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+            };
+            let x: Vec<f32> = (0..rows * inner).map(value).collect();
+            let w: Vec<f32> = (0..columns * inner).map(|i| value(i + 7_777_777)).collect();
+            let one = linear(&Executor::new(1).unwrap(), &x, rows, inner, Matrix::F32(&w), columns, None);
+            let many = linear(&Executor::new(threads).unwrap(), &x, rows, inner, Matrix::F32(&w), columns, None);
+            proptest::prop_assert!(one.iter().zip(&many).all(|(a, b)| a.to_bits() == b.to_bits()));
+            for i in 0..rows {
+                for j in 0..columns {
+                    let exact: f64 = (0..inner)
+                        .map(|k| x[i * inner + k] as f64 * w[j * inner + k] as f64)
+                        .sum();
+                    proptest::prop_assert!((one[i * columns + j] as f64 - exact).abs() < 1e-4 * inner as f64);
+                }
+            }
+        }
+    }
+
     #[test]
     fn quantised_blocks_read_in_place_give_the_bits_of_expanded_weights() {
         use crate::weights::{StorageType, WeightStore};
