@@ -411,6 +411,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Random corruption of a valid file is an error or a model, never a panic.
+        #[test]
+        fn corrupted_bytes_never_panic(edits in proptest::collection::vec((0usize..4096, 0u8..=255), 1..8)) {
+            let mut bytes = sample();
+            for (position, value) in edits {
+                let index = position % bytes.len();
+                bytes[index] = value;
+            }
+            let _ = load_gguf(&bytes);
+        }
+    }
+
     #[test]
     fn a_hostile_array_length_is_refused() {
         let mut bytes = b"GGUF".to_vec();

@@ -280,6 +280,18 @@ mod tests {
         assert_eq!(decoded.hash(), activation.hash());
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes handed to a referee decode to an error or a checked activation.
+        #[test]
+        fn arbitrary_bytes_never_panic_the_activation_decoder(bytes in proptest::collection::vec(0u8..=255, 0..256)) {
+            if let Ok(activation) = Activation::from_bytes(&bytes) {
+                for (name, tensor) in &activation.slots {
+                    proptest::prop_assert!(tensor.check(name).is_ok());
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_shape_that_disagrees_with_the_data_is_rejected() {
         let activation = Activation {
