@@ -295,11 +295,12 @@ pub fn execute_redelegate(
     }
     let mut source = load(store, &msg.source)?;
     let mut destination = load(store, &msg.destination)?;
-    if state::has_incoming_redelegation(store, signer, &msg.source) {
-        return Err(StakingError::ChainedRedelegation(msg.source));
-    }
+    // Frozen first: it is why the stake cannot move, whatever else is wrong.
     if source.is_frozen() {
         return Err(StakingError::OperatorFrozen(source.id));
+    }
+    if state::has_incoming_redelegation(store, signer, &msg.source) {
+        return Err(StakingError::ChainedRedelegation(msg.source));
     }
     if destination.tombstoned {
         return Err(StakingError::Tombstoned(destination.id));
