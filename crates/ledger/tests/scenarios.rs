@@ -381,9 +381,6 @@ fn duplicate_evidence_is_refused() {
 #[test]
 fn within_one_window_only_the_largest_penalty_applies() {
     let mut chain = standard_chain();
-    let ctx = chain
-        .ledger
-        .next_context(chain.time_ms + 1, operator(0), surety_types::Hash::ZERO);
     let offence = |kind| Offence {
         operator: operator(1),
         kind,
@@ -392,19 +389,10 @@ fn within_one_window_only_the_largest_penalty_applies() {
         harmed: None,
     };
     chain.block(&[]);
-    chain
-        .ledger
-        .report_offence(&ctx, offence(FaultKind::MissedDeadline))
-        .unwrap();
-    chain
-        .ledger
-        .report_offence(&ctx, offence(FaultKind::WrongResult))
-        .unwrap();
+    chain.report(offence(FaultKind::MissedDeadline)).unwrap();
+    chain.report(offence(FaultKind::WrongResult)).unwrap();
     // A smaller one after a larger one is refused outright.
-    assert!(chain
-        .ledger
-        .report_offence(&ctx, offence(FaultKind::Downtime))
-        .is_err());
+    assert!(chain.report(offence(FaultKind::Downtime)).is_err());
     chain.block(&[]);
     let slashed = run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs);
     assert_eq!(
@@ -533,22 +521,14 @@ fn rewards_stay_exact_per_share_across_a_slash() {
     let mut chain = Chain::new(test_params(), &accounts, &[(1, 100_000), (2, 9_000_000)]);
     chain.submit_ok(20, delegate(1, 100_000));
     let height = chain.height();
-    let report =
-        chain
-            .ledger
-            .next_context(chain.time_ms + 1, operator(0), surety_types::Hash::ZERO);
     chain
-        .ledger
-        .report_offence(
-            &report,
-            Offence {
-                operator: operator(1),
-                kind: FaultKind::MissedDeadline,
-                height,
-                reporter: None,
-                harmed: None,
-            },
-        )
+        .report(Offence {
+            operator: operator(1),
+            kind: FaultKind::MissedDeadline,
+            height,
+            reporter: None,
+            harmed: None,
+        })
         .unwrap();
     chain.block(&[]);
     run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs + 1);
@@ -623,21 +603,14 @@ fn a_validator_that_misses_too_many_blocks_is_jailed_for_downtime() {
 #[test]
 fn a_jailed_operator_may_unjail_after_its_slash_and_jail_time() {
     let mut chain = standard_chain();
-    let ctx = chain
-        .ledger
-        .next_context(chain.time_ms + 1, operator(0), surety_types::Hash::ZERO);
     chain
-        .ledger
-        .report_offence(
-            &ctx,
-            Offence {
-                operator: operator(1),
-                kind: FaultKind::MissedDeadline,
-                height: Height(0),
-                reporter: None,
-                harmed: None,
-            },
-        )
+        .report(Offence {
+            operator: operator(1),
+            kind: FaultKind::MissedDeadline,
+            height: Height(0),
+            reporter: None,
+            harmed: None,
+        })
         .unwrap();
     chain.block(&[]);
     chain.run_to_epoch(test_params().slashing.jail_epochs);

@@ -19,7 +19,7 @@ use surety_ledger::slashing::{FaultKind, Offence};
 use surety_ledger::staking::{self, Delegate, Redelegate, StakingError, Undelegate};
 use surety_ledger::tx::{Msg, TxError};
 use surety_ledger::Event;
-use surety_types::{Amount, Hash, Ratio, Shares};
+use surety_types::{Amount, Ratio, Shares};
 
 const OPERATORS: [u16; 4] = [1, 2, 3, 4];
 const DELEGATORS: [u16; 5] = [20, 21, 22, 23, 24];
@@ -198,9 +198,6 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             Step::Withdraw { delegator } => Some((*delegator, Msg::WithdrawUnbonded)),
             Step::Unjail { operator: o } => Some((*o, Msg::Unjail)),
             Step::Misbehave { operator: o, kind } => {
-                let ctx = chain
-                    .ledger
-                    .next_context(chain.time_ms + 1, operator(0), Hash::ZERO);
                 let offence = Offence {
                     operator: operator(*o),
                     kind: *kind,
@@ -210,7 +207,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 };
                 // May be refused (already penalised more in this window); either way the
                 // invariants must hold after the next block.
-                let _ = chain.ledger.report_offence(&ctx, offence);
+                let _ = chain.report(offence);
                 None
             }
             Step::NextEpoch => {

@@ -3,6 +3,7 @@
 
 use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
 use surety_ledger::params::Params;
+use surety_ledger::slashing::{Offence, SlashingError};
 use surety_ledger::staking::OperatorMetadata;
 use surety_ledger::tx::Msg;
 use surety_ledger::{bank, staking, BlockContext, BlockOutcome, Ledger, Receipt};
@@ -167,6 +168,15 @@ impl Chain {
         );
         ctx.absent_validators = self.absent.take();
         ctx
+    }
+
+    /// Report an offence as the jobs and disputes modules will: in the context of the next
+    /// block, whose application then commits it.
+    pub fn report(&mut self, offence: Offence) -> Result<(), SlashingError> {
+        let ctx = self
+            .ledger
+            .next_context(self.time_ms + 1, operator(0), Hash::ZERO);
+        self.ledger.report_offence(&ctx, offence)
     }
 
     pub fn block(&mut self, txs: &[Vec<u8>]) -> BlockOutcome {
