@@ -18,7 +18,7 @@ use surety_ledger::staking::{
 };
 use surety_ledger::tx::Msg;
 use surety_types::tx::Tx;
-use surety_types::{AccountId, Amount, OperatorId, Ratio, Shares};
+use surety_types::{AccountId, Amount, OperatorId, Ratio, Shares, SigningKey};
 
 #[derive(Parser)]
 #[command(
@@ -321,7 +321,8 @@ fn run_keys(json: bool, command: &KeysCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-fn build_msg(args: &TxArgs) -> Result<Msg, CliError> {
+/// The message `args` asks for; `signer` is the already-loaded signing key.
+fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
     Ok(match &args.msg {
         TxCommand::Transfer { to, amount } => Msg::Transfer(Transfer {
             to: parse_account(to)?,
@@ -335,10 +336,9 @@ fn build_msg(args: &TxArgs) -> Result<Msg, CliError> {
             endpoint,
             consensus_key,
         } => {
-            let signer = keys::load(&args.dir.keys, &args.from)?;
             let consensus = match consensus_key {
                 Some(name) => keys::load(&args.dir.keys, name)?,
-                None => signer,
+                None => signer.clone(),
             };
             Msg::RegisterOperator(RegisterOperator {
                 consensus_key: consensus.verification_key(),
@@ -383,7 +383,7 @@ const TX_WAIT_MS_MAX: u64 = 30_000;
 fn run_tx(json: bool, args: &TxArgs) -> Result<(), CliError> {
     let key = keys::load(&args.dir.keys, &args.from)?;
     let signer = AccountId::from_key(&key.verification_key());
-    let msg = build_msg(args)?;
+    let msg = build_msg(args, &key)?;
     let client = rpc::Client::new(&args.node.rpc);
     let status = client.get("/status")?;
     let chain_id = status["chain_id"]
