@@ -8,7 +8,7 @@ use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
 use surety_node::app::App;
 use surety_node::mempool::MempoolLimits;
 use surety_node::storage::Storage;
-use surety_types::{AccountId, Amount, Hash, OperatorId, Ratio, SigningKey};
+use surety_types::{AccountId, Amount, OperatorId, Ratio, SigningKey};
 
 fn surety(args: &[&str]) -> (bool, Value, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_surety"))
@@ -91,8 +91,14 @@ fn keys_a_signed_transfer_and_queries_work_against_a_node() {
 
     {
         let mut app = app.lock().unwrap();
-        let block = app.propose(1_000, OperatorId::from(funded_account), Hash::ZERO, None);
-        app.commit(&block).unwrap();
+        let block = app.propose(1_000, OperatorId::from(funded_account));
+        let cert = surety_node::block::CommitCertificate::sign(
+            "cli-test",
+            &block,
+            0,
+            &[SigningKey::from_seed([43; 32])],
+        );
+        app.commit(&block, &cert).unwrap();
     }
     let (ok, status, output) = surety(&["--json", "query", "tx", &hash, "--rpc", &rpc]);
     assert!(ok, "{output}");

@@ -5,6 +5,9 @@
 
 pub mod app;
 pub mod block;
+pub mod consensus;
+pub mod localnet;
 pub mod mempool;
+pub mod node;
 pub mod rpc;
 pub mod storage;

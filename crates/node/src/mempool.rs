@@ -79,6 +79,17 @@ impl Mempool {
         self.hashes.contains(hash)
     }
 
+    /// The account's next nonce after the run of its transactions waiting here.
+    pub fn next_nonce(&self, ledger: &Ledger, account: &AccountId) -> u64 {
+        let mut next = bank::state::account(ledger.store(), account).nonce;
+        if let Some(queue) = self.by_sender.get(account) {
+            while queue.contains_key(&next) {
+                next += 1;
+            }
+        }
+        next
+    }
+
     /// Check and admit a transaction; returns its hash.
     pub fn admit(&mut self, bytes: Vec<u8>, ledger: &Ledger) -> Result<Hash, AdmitError> {
         let tx = ledger.check_stateless(&bytes)?;

@@ -28,6 +28,7 @@ pub fn router(app: SharedApp) -> Router {
     Router::new()
         .route("/tx", post(submit_tx))
         .route("/tx/{hash}", get(tx_status))
+        .route("/txs/gossip", post(gossip_txs))
         .route("/account/{id}", get(account))
         .route("/operators", get(operators))
         .route("/operator/{id}", get(operator))
@@ -111,6 +112,51 @@ async fn submit_tx(
         other => bad_request(other.to_string()),
     })?;
     Ok((StatusCode::ACCEPTED, Json(Submitted { hash })))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GossipTxs {
+    pub txs: Vec<String>,
+}
+
+/// Most transactions in one gossip batch.
+const GOSSIP_BATCH_MAX: usize = 4096;
+
+/// Transactions a peer forwards: admitted like client transactions but not forwarded again.
+/// Each is judged on its own; the answer counts the admitted ones.
+async fn gossip_txs(
+    State(app): State<SharedApp>,
+    body: Result<Json<GossipTxs>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(|e| {
+        ApiError(
+            e.status(),
+            format!(
+                "body must be JSON {{\"txs\": [\"<hex>\", ...]}}: {}",
+                e.body_text()
+            ),
+        )
+    })?;
+    if body.txs.len() > GOSSIP_BATCH_MAX {
+        return Err(bad_request(format!(
+            "{} transactions in one batch; at most {GOSSIP_BATCH_MAX}",
+            body.txs.len()
+        )));
+    }
+    let mut admitted = 0usize;
+    let mut app = lock(&app);
+    for tx in &body.txs {
+        let Ok(bytes) = hex::decode(tx.trim()) else {
+            continue;
+        };
+        if app.submit_gossiped(bytes).is_ok() {
+            admitted += 1;
+        }
+    }
+    Ok(Json(
+        json!({ "admitted": admitted, "received": body.txs.len() }),
+    ))
 }
 
 async fn tx_status(
@@ -252,6 +298,12 @@ async fn status(State(app): State<SharedApp>) -> Json<Value> {
         "timestamp_ms": ledger.timestamp_ms(),
         "mempool_txs": app.mempool().len(),
         "validators": staking::state::active_set(ledger.store()).len(),
+        "consensus": {
+            "heights_decided": app.consensus_stats.heights_decided,
+            "heights_synced": app.consensus_stats.synced,
+            "later_rounds": app.consensus_stats.later_rounds,
+            "evidence_submitted": app.consensus_stats.evidence_submitted,
+        },
     }))
 }
 
@@ -275,6 +327,28 @@ async fn metrics(State(app): State<SharedApp>) -> impl IntoResponse {
         "Transactions waiting in the mempool.",
         app.mempool().len().to_string(),
     );
+    gauge(
+        "surety_consensus_heights_decided",
+        "Heights this node decided in consensus since it started.",
+        app.consensus_stats.heights_decided.to_string(),
+    );
+    gauge(
+        "surety_consensus_heights_synced",
+        "Heights this node committed from sync since it started.",
+        app.consensus_stats.synced.to_string(),
+    );
+    gauge(
+        "surety_consensus_later_rounds",
+        "Heights decided in a round above 0 since start.",
+        app.consensus_stats.later_rounds.to_string(),
+    );
+    if let Some(last) = app.consensus_stats.finality_ms.last() {
+        gauge(
+            "surety_consensus_last_finality_ms",
+            "Start of the last height to its decision, milliseconds.",
+            format!("{last:.3}"),
+        );
+    }
     gauge(
         "surety_validators",
         "Validators in the active set.",
@@ -315,6 +389,10 @@ pub fn openapi_document() -> Value {
                 "summary": "Submit a signed transaction (hex of its borsh encoding)",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SubmitTx" } } } },
                 "responses": { "202": ok("admitted to the mempool; returns its hash"), "400": error, "409": ok("already in the mempool"), "503": ok("mempool full") } } },
+            "/txs/gossip": { "post": {
+                "summary": "Transactions forwarded by a peer (admitted, not forwarded again)",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/GossipTxs" } } } },
+                "responses": { "200": ok("how many were admitted"), "400": error } } },
             "/tx/{hash}": { "get": { "summary": "Status and receipt of a transaction", "parameters": [path_param("hash", "transaction hash, hex")], "responses": { "200": ok("pending, or committed with its receipt"), "400": error, "404": ok("unknown") } } },
             "/account/{id}": { "get": { "summary": "Balance and nonce", "parameters": [path_param("id", "account id (acc_… or hex)")], "responses": { "200": ok("account"), "400": error } } },
             "/operators": { "get": { "summary": "All operators", "responses": { "200": ok("operators") } } },
@@ -330,6 +408,7 @@ pub fn openapi_document() -> Value {
         },
         "components": { "schemas": {
             "SubmitTx": { "type": "object", "required": ["tx"], "additionalProperties": false, "properties": { "tx": { "type": "string", "description": "hex of the borsh-encoded SignedTx" } } },
+            "GossipTxs": { "type": "object", "required": ["txs"], "additionalProperties": false, "properties": { "txs": { "type": "array", "maxItems": GOSSIP_BATCH_MAX, "items": { "type": "string" } } } },
             "Error": { "type": "object", "properties": { "error": { "type": "string" } } }
         } }
     })

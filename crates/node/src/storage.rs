@@ -4,11 +4,12 @@
 //! any moment leaves either the whole block or none of it. On start the ledger is rebuilt from
 //! the state table and checked against the stored root.
 
-use crate::block::Block;
+use crate::block::{Block, CommitCertificate};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use surety_ledger::genesis::Genesis;
+use surety_ledger::staking::state::Validator;
 use surety_ledger::{BlockOutcome, Ledger, Receipt, RestoreError};
 use surety_types::encoding::{decode_bounded, encode};
 use surety_types::{Hash, Height};
@@ -63,7 +64,14 @@ struct ChainMeta {
     timestamp_ms: u64,
     state_root: Hash,
     last_block_hash: Hash,
+    /// The validator set that decided the last block, and that block's commit certificate
+    /// (block `h + 1` will carry it; until then only this node's metadata holds it).
+    decided_set: Vec<Validator>,
+    tip_certificate: Option<CommitCertificate>,
 }
+
+/// Largest chain metadata record (a validator set and a certificate).
+const META_BYTES_MAX: usize = 8 * 1024 * 1024;
 
 /// Where a transaction landed and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,7 +103,7 @@ impl Storage {
         let Some(bytes) = table.get(META_CHAIN)? else {
             return Ok(None);
         };
-        decode_bounded(bytes.value(), 4096)
+        decode_bounded(bytes.value(), META_BYTES_MAX)
             .map(Some)
             .map_err(|e| StorageError::Corrupt(e.to_string()))
     }
@@ -143,6 +151,8 @@ impl Storage {
                         timestamp_ms: genesis.genesis_time_ms,
                         state_root: ledger.state_root(),
                         last_block_hash: Hash::ZERO,
+                        decided_set: Vec::new(),
+                        tip_certificate: None,
                     };
                     meta.insert(META_CHAIN, encode(&chain).as_slice())?;
                 }
@@ -176,8 +186,22 @@ impl Storage {
         Ok(self.meta()?.map_or(Hash::ZERO, |m| m.last_block_hash))
     }
 
-    /// Persist a block the ledger has applied, all at once.
-    pub fn commit_block(&self, block: &Block, outcome: &BlockOutcome) -> Result<(), StorageError> {
+    /// The set that decided the last block and its certificate (empty and `None` at genesis).
+    pub fn tip(&self) -> Result<(Vec<Validator>, Option<CommitCertificate>), StorageError> {
+        Ok(self
+            .meta()?
+            .map_or((Vec::new(), None), |m| (m.decided_set, m.tip_certificate)))
+    }
+
+    /// Persist a block the ledger has applied, with the set that decided it and its commit
+    /// certificate, all at once.
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        outcome: &BlockOutcome,
+        decided_set: &[Validator],
+        certificate: &CommitCertificate,
+    ) -> Result<(), StorageError> {
         let meta = self
             .meta()?
             .ok_or_else(|| StorageError::Corrupt("no chain metadata".into()))?;
@@ -218,6 +242,8 @@ impl Storage {
                 timestamp_ms: block.header.timestamp_ms,
                 state_root: outcome.state_root,
                 last_block_hash: block.hash(),
+                decided_set: decided_set.to_vec(),
+                tip_certificate: Some(certificate.clone()),
             };
             let mut meta_table = tx.open_table(META)?;
             meta_table.insert(META_CHAIN, encode(&chain).as_slice())?;

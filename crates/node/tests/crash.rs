@@ -33,13 +33,7 @@ fn commit_next(app: &mut App) -> Hash {
     let height = app.ledger().height().next();
     app.submit(transfer(2, height.0 - 1, 3, 1 + height.0 as u128 % 7))
         .unwrap();
-    let block = app.propose(
-        height.0 * 1_000,
-        OperatorId::from(account(1)),
-        Hash::of("seed", &height.0.to_le_bytes()),
-        None,
-    );
-    app.commit(&block).unwrap();
+    commit_next_at(app, height.0 * 1_000);
     app.ledger().state_root()
 }
 

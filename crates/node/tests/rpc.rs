@@ -51,8 +51,7 @@ async fn call(
 
 fn commit_next_block(app: &SharedApp) {
     let mut app = app.lock().unwrap();
-    let block = app.propose(1_000, OperatorId::from(account(1)), Hash::ZERO, None);
-    app.commit(&block).unwrap();
+    commit_next_at(&mut app, 1_000);
 }
 
 #[tokio::test]

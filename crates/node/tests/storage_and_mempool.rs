@@ -24,6 +24,7 @@ fn make_block(ledger: &Ledger, previous_hash: Hash, txs: Vec<Vec<u8>>) -> Block 
             previous_hash,
             previous_state_root: ledger.state_root(),
             tx_root: Block::tx_root(&txs),
+            last_commit: None,
         },
         txs,
     }
@@ -44,7 +45,9 @@ fn a_restarted_node_restores_the_same_state_root_blocks_and_receipts() {
             let outcome = ledger
                 .apply_block(&block.context(ledger.params()), &block.txs)
                 .unwrap();
-            storage.commit_block(&block, &outcome).unwrap();
+            storage
+                .commit_block(&block, &outcome, &[], &certify(&block))
+                .unwrap();
             last_hash = block.hash();
             receipt_hash = outcome.receipts[0].tx_hash;
         }
@@ -74,9 +77,11 @@ fn storage_refuses_blocks_out_of_order_and_another_chains_genesis() {
     let outcome = ledger
         .apply_block(&block.context(ledger.params()), &block.txs)
         .unwrap();
-    storage.commit_block(&block, &outcome).unwrap();
+    storage
+        .commit_block(&block, &outcome, &[], &certify(&block))
+        .unwrap();
     assert!(matches!(
-        storage.commit_block(&block, &outcome),
+        storage.commit_block(&block, &outcome, &[], &certify(&block)),
         Err(StorageError::OutOfOrder { .. })
     ));
     let mut other = genesis();
@@ -180,7 +185,8 @@ fn a_full_mempool_says_so() {
 
 mod app {
     use super::*;
-    use surety_node::app::{App, ProposalError};
+    use surety_node::app::{App, CertificateError, CommitError, ProposalError, CLOCK_DRIFT_MAX_MS};
+    use surety_node::block::CommitCertificate;
 
     fn open(dir: &std::path::Path) -> App {
         App::open(
@@ -199,22 +205,26 @@ mod app {
             for nonce in 0..3 {
                 app.submit(transfer(2, nonce, 3, 100)).unwrap();
             }
-            let block = app.propose(5_000, OperatorId::from(account(1)), Hash::ZERO, None);
+            let block = app.propose(5_000, OperatorId::from(account(1)));
             assert_eq!(block.txs.len(), 3);
-            app.validate(&block).unwrap();
-            let outcome = app.commit(&block).unwrap();
+            app.validate(&block, 5_000).unwrap();
+            let outcome = app.commit(&block, &certify(&block)).unwrap();
             assert!(outcome.receipts.iter().all(|r| r.is_ok()));
             assert!(app.mempool().is_empty());
             // The next block builds on it.
-            let next = app.propose(6_000, OperatorId::from(account(1)), Hash::ZERO, None);
+            let next = app.propose(6_000, OperatorId::from(account(1)));
             assert_eq!(next.header.previous_hash, block.hash());
-            app.commit(&next).unwrap();
+            assert_eq!(next.header.last_commit, Some(certify(&block)));
+            app.validate(&next, 6_000).unwrap();
+            app.commit(&next, &certify(&next)).unwrap();
             app.ledger().state_root()
         };
         let app = open(dir.path());
         assert_eq!(app.ledger().state_root(), root);
         assert_eq!(app.ledger().height(), surety_types::Height(2));
-        let again = app.propose(7_000, OperatorId::from(account(1)), Hash::ZERO, None);
+        let again = app.propose(7_000, OperatorId::from(account(1)));
+        app.validate(&again, 7_000)
+            .expect("the certificate of the last block survives a restart");
         assert_eq!(
             again.header.previous_hash,
             app.storage()
@@ -230,27 +240,82 @@ mod app {
         let dir = tempfile::tempdir().unwrap();
         let mut app = open(dir.path());
         app.submit(transfer(2, 0, 3, 100)).unwrap();
-        let good = app.propose(5_000, OperatorId::from(account(1)), Hash::ZERO, None);
+        let good = app.propose(5_000, OperatorId::from(account(1)));
         let mut tampered = good.clone();
         tampered.txs.push(transfer(3, 0, 4, 1));
         assert!(matches!(
-            app.validate(&tampered),
+            app.validate(&tampered, 5_000),
             Err(ProposalError::TxRootMismatch)
         ));
         let mut orphan = good.clone();
         orphan.header.previous_hash = Hash([1; 32]);
         assert!(matches!(
-            app.validate(&orphan),
+            app.validate(&orphan, 5_000),
             Err(ProposalError::WrongParent)
         ));
         let mut future = good.clone();
         future.header.height = surety_types::Height(9);
         assert!(matches!(
-            app.validate(&future),
+            app.validate(&future, 5_000),
             Err(ProposalError::WrongHeight { .. })
         ));
-        app.validate(&good).unwrap();
-        app.commit(&good).unwrap();
-        assert!(app.commit(&good).is_err(), "the same block twice");
+        let mut ahead = good.clone();
+        ahead.header.timestamp_ms = 5_000 + CLOCK_DRIFT_MAX_MS + 1;
+        assert!(matches!(
+            app.validate(&ahead, 5_000),
+            Err(ProposalError::TimeAhead(_))
+        ));
+        app.validate(&good, 5_000).unwrap();
+        let wrong_signer = CommitCertificate::sign(CHAIN, &good, 0, &[key(7)]);
+        assert!(matches!(
+            app.commit(&good, &wrong_signer),
+            Err(CommitError::Certificate(CertificateError::UnknownValidator))
+        ));
+        app.commit(&good, &certify(&good)).unwrap();
+        assert!(
+            app.commit(&good, &certify(&good)).is_err(),
+            "the same block twice"
+        );
+
+        // The next block must carry the certificate of this one, and the seed and absent
+        // validators it gives.
+        let next = app.propose(6_000, OperatorId::from(account(1)));
+        app.validate(&next, 6_000).unwrap();
+        let mut missing = next.clone();
+        missing.header.last_commit = None;
+        assert!(matches!(
+            app.validate(&missing, 6_000),
+            Err(ProposalError::MissingCertificate)
+        ));
+        let mut biased = next.clone();
+        biased.header.seed = Hash([7; 32]);
+        assert!(matches!(
+            app.validate(&biased, 6_000),
+            Err(ProposalError::WrongSeed)
+        ));
+        let mut hiding = next.clone();
+        hiding.header.absent_validators = Some(vec![OperatorId::from(account(1))]);
+        assert!(matches!(
+            app.validate(&hiding, 6_000),
+            Err(ProposalError::WrongAbsent)
+        ));
+        let mut forged = next.clone();
+        if let Some(cert) = forged.header.last_commit.as_mut() {
+            cert.signatures[0].signature = surety_types::Signature([1; 64]);
+        }
+        assert!(matches!(
+            app.validate(&forged, 6_000),
+            Err(ProposalError::Certificate(CertificateError::BadSignature))
+        ));
+        let mut empty = next.clone();
+        if let Some(cert) = empty.header.last_commit.as_mut() {
+            cert.signatures.clear();
+        }
+        assert!(matches!(
+            app.validate(&empty, 6_000),
+            Err(ProposalError::Certificate(
+                CertificateError::NoQuorum { .. }
+            ))
+        ));
     }
 }

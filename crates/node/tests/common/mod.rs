@@ -5,6 +5,8 @@ use surety_ledger::bank::Transfer;
 use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
 use surety_ledger::params::Params;
 use surety_ledger::tx::Msg;
+use surety_node::app::App;
+use surety_node::block::{Block, CommitCertificate};
 use surety_types::tx::Tx;
 use surety_types::{AccountId, Amount, Ratio, SigningKey};
 
@@ -58,4 +60,16 @@ pub fn transfer(from: u8, nonce: u64, to: u8, amount: u128) -> Vec<u8> {
         }),
     };
     surety_types::encoding::encode(&tx.sign(&key(from)))
+}
+
+/// The commit certificate the single genesis validator (consensus key 101) signs for `block`.
+pub fn certify(block: &Block) -> CommitCertificate {
+    CommitCertificate::sign(CHAIN, block, 0, &[key(101)])
+}
+
+/// Propose the next block from the mempool at `timestamp_ms` and commit it as decided.
+pub fn commit_next_at(app: &mut App, timestamp_ms: u64) -> Block {
+    let block = app.propose(timestamp_ms, surety_types::OperatorId::from(account(1)));
+    app.commit(&block, &certify(&block)).unwrap();
+    block
 }

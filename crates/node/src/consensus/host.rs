@@ -1,0 +1,794 @@
+//! The host: answers the engine's requests (`AppMsg`) with the application core. It builds
+//! proposals from the mempool and streams them as parts, reassembles and validates other
+//! validators' proposals, commits decided blocks (the one commit path, reached by consensus or
+//! by sync), serves decided blocks to lagging peers, hands the engine the validator set of
+//! each height, and turns the double votes and double proposals the engine observes into
+//! ledger `Evidence::DoubleSign` transactions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
+use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
+use malachitebft_app_channel::app::types::core::{
+    CommitCertificate as EngineCertificate, CommitSignature as EngineSignature,
+    ExtendedCommitCertificate, LinearTimeouts, Round, SignedMessage, Validity, VoteExtensions,
+};
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use surety_ledger::slashing::Evidence;
+use surety_ledger::tx::Msg;
+use surety_types::encoding::{decode_bounded, encode};
+use surety_types::tx::Tx;
+use surety_types::vote::{ConsensusVote, SignedVote as LedgerSignedVote, VoteKind};
+use surety_types::{AccountId, Height, SigningKey};
+use tracing::{debug, error, info, warn};
+
+use super::ctx::{Address, BHeight, BlockId, ProposalPart, SuretyCtx, ValidatorSet, Vote};
+use crate::app::App;
+use crate::block::{Block, CommitCertificate, CommitSignature};
+use crate::rpc::SharedApp;
+
+/// Size of one proposal data part.
+const PART_BYTES: usize = 64 * 1024;
+/// Largest encoded block the host will reassemble from parts.
+const PROPOSAL_BYTES_MAX: usize = crate::app::BLOCK_BYTES_MAX + 4 * 1024 * 1024;
+/// Most proposal streams reassembled at once; the oldest is dropped beyond this.
+const OPEN_STREAMS_MAX: usize = 64;
+/// Most parts in one stream.
+const STREAM_PARTS_MAX: u64 = (PROPOSAL_BYTES_MAX / PART_BYTES) as u64 + 4;
+/// Most decided blocks served in one sync response.
+const SYNC_BATCH_MAX: u64 = 64;
+/// Finality samples kept for status and benchmarks.
+const SAMPLES_MAX: usize = 4096;
+
+/// What the host measured, for `/status`, `/metrics` and the node benchmark.
+#[derive(Clone, Debug, Default)]
+pub struct ConsensusStats {
+    pub heights_decided: u64,
+    /// Heights decided in a round above 0.
+    pub later_rounds: u64,
+    /// Start of a height to its decision, milliseconds, most recent last.
+    pub finality_ms: Vec<f64>,
+    /// Heights this node committed from sync rather than from its own consensus.
+    pub synced: u64,
+    /// Double-sign evidence transactions this node submitted.
+    pub evidence_submitted: u64,
+}
+
+impl ConsensusStats {
+    fn push_finality(&mut self, ms: f64) {
+        if self.finality_ms.len() == SAMPLES_MAX {
+            self.finality_ms.remove(0);
+        }
+        self.finality_ms.push(ms);
+    }
+}
+
+/// A proposal stream being reassembled.
+struct PartialStream {
+    height: u64,
+    parts: BTreeMap<u64, StreamMessage<ProposalPart>>,
+    bytes: usize,
+    fin_sequence: Option<u64>,
+    opened: u64,
+}
+
+/// A complete proposal for a future height, validated when that height starts.
+struct Pending {
+    round: Round,
+    pol_round: Round,
+    proposer: Address,
+    block: Block,
+}
+
+pub struct Host {
+    ctx: SuretyCtx,
+    app: SharedApp,
+    key: SigningKey,
+    address: Address,
+    /// Account that signs evidence transactions; none means the node only logs evidence.
+    reporter: Option<SigningKey>,
+    timeouts: LinearTimeouts,
+    block_time: Option<std::time::Duration>,
+    /// Blocks seen for heights not yet committed, by id.
+    blocks: HashMap<BlockId, Block>,
+    /// Streams of proposals we published or received, for restreaming.
+    published: HashMap<(u64, u32, BlockId), Vec<StreamMessage<ProposalPart>>>,
+    /// Values known for (height, round), returned on `StartedRound`.
+    undecided: BTreeMap<(u64, u32), Vec<ProposedValue<SuretyCtx>>>,
+    pending: BTreeMap<u64, Vec<Pending>>,
+    streams: HashMap<(PeerId, StreamId), PartialStream>,
+    stream_counter: u64,
+    reported: std::collections::BTreeSet<(Address, u64, u32, u8)>,
+    height_started: Option<(u64, Instant)>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn round_u32(round: Round) -> u32 {
+    // The engine only asks for values and decides in defined rounds.
+    round.as_u32().unwrap_or(0)
+}
+
+impl Host {
+    pub fn new(
+        ctx: SuretyCtx,
+        app: SharedApp,
+        key: SigningKey,
+        reporter: Option<SigningKey>,
+        timeouts: LinearTimeouts,
+        block_time: Option<std::time::Duration>,
+    ) -> Host {
+        let address = Address(key.verification_key());
+        Host {
+            ctx,
+            app,
+            key,
+            address,
+            reporter,
+            timeouts,
+            block_time,
+            blocks: HashMap::new(),
+            published: HashMap::new(),
+            undecided: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            streams: HashMap::new(),
+            stream_counter: 0,
+            reported: Default::default(),
+            height_started: None,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, App> {
+        self.app.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn params(&self, app: &App) -> HeightParams<SuretyCtx> {
+        HeightParams::new(
+            ValidatorSet::from_ledger(&app.validator_set()),
+            self.timeouts,
+            self.block_time,
+        )
+    }
+
+    /// Run until the engine closes the channel.
+    pub async fn run(mut self, channels: &mut Channels<SuretyCtx>) -> eyre::Result<()> {
+        while let Some(msg) = channels.consensus.recv().await {
+            self.handle(msg, channels).await?;
+        }
+        Err(eyre::eyre!("the consensus engine stopped"))
+    }
+
+    async fn handle(
+        &mut self,
+        msg: AppMsg<SuretyCtx>,
+        channels: &mut Channels<SuretyCtx>,
+    ) -> eyre::Result<()> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let (height, params) = {
+                    let app = self.lock();
+                    (BHeight(app.ledger().height().0 + 1), self.params(&app))
+                };
+                info!(height = height.0, "consensus ready");
+                let _ = reply.send((height, params));
+            }
+            AppMsg::StartedRound {
+                height,
+                round,
+                reply_value,
+                ..
+            } => {
+                if round == Round::new(0) || self.height_started.is_none() {
+                    self.height_started = Some((height.0, Instant::now()));
+                }
+                self.promote_pending(height.0);
+                let values = self
+                    .undecided
+                    .get(&(height.0, round_u32(round)))
+                    .cloned()
+                    .unwrap_or_default();
+                debug!(height = height.0, round = %round, held = values.len(), "round started");
+                let _ = reply_value.send(values);
+            }
+            AppMsg::GetValue {
+                height,
+                round,
+                reply,
+                ..
+            } => {
+                let r = round_u32(round);
+                let existing = self.undecided.get(&(height.0, r)).and_then(|values| {
+                    values
+                        .iter()
+                        .find(|v| v.proposer == self.address)
+                        .map(|v| v.value)
+                });
+                let (id, block) = match existing.and_then(|id| Some((id, self.blocks.get(&id)?))) {
+                    Some((id, block)) => (id, block.clone()),
+                    None => {
+                        let block = {
+                            let app = self.lock();
+                            let proposer = ValidatorSet::from_ledger(&app.validator_set())
+                                .operator_of(&self.address);
+                            let Some(proposer) = proposer else {
+                                warn!("asked to propose, but this node is not in the set");
+                                return Ok(());
+                            };
+                            app.propose(now_ms(), proposer)
+                        };
+                        (BlockId(block.hash()), block)
+                    }
+                };
+                info!(
+                    height = height.0,
+                    round = r,
+                    txs = block.txs.len(),
+                    block = %id,
+                    "proposing"
+                );
+                let _ = reply.send(LocallyProposedValue::new(height, round, id));
+                let msgs = self.stream(height, round, Round::Nil, id, &block);
+                self.remember_value(ProposedValue {
+                    height,
+                    round,
+                    valid_round: Round::Nil,
+                    proposer: self.address,
+                    value: id,
+                    validity: Validity::Valid,
+                });
+                self.blocks.insert(id, block);
+                for m in msgs {
+                    channels
+                        .network
+                        .send(NetworkMsg::PublishProposalPart(m))
+                        .await?;
+                }
+            }
+            AppMsg::ReceivedProposalPart {
+                from,
+                published_by,
+                part,
+                reply,
+            } => {
+                let value = self.on_part(published_by.unwrap_or(from), part);
+                let _ = reply.send(value);
+            }
+            AppMsg::RestreamProposal {
+                height,
+                round,
+                valid_round,
+                address,
+                value_id,
+            } => {
+                let stored = self
+                    .published
+                    .iter()
+                    .find(|((h, _, id), _)| *h == height.0 && *id == value_id)
+                    .map(|(_, msgs)| msgs.clone());
+                let msgs = match (address == self.address, self.blocks.get(&value_id)) {
+                    (true, Some(block)) => {
+                        let block = block.clone();
+                        Some(self.stream(height, round, valid_round, value_id, &block))
+                    }
+                    _ => stored,
+                };
+                for m in msgs.into_iter().flatten() {
+                    channels
+                        .network
+                        .send(NetworkMsg::PublishProposalPart(m))
+                        .await?;
+                }
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let _ = reply.send(BHeight(1));
+            }
+            AppMsg::ExtendVote { reply, .. } => {
+                let _ = reply.send(None);
+            }
+            AppMsg::VerifyVoteExtensions {
+                extensions, reply, ..
+            } => {
+                // Extensions are disabled: there are none to judge.
+                let _ = reply.send(extensions.into_iter().map(|(a, _)| (a, Ok(()))).collect());
+            }
+            AppMsg::Decided {
+                certificate, reply, ..
+            } => {
+                self.decided(&certificate);
+                let _ = reply.send(());
+            }
+            AppMsg::Finalized {
+                certificate,
+                evidence,
+                reply,
+                ..
+            } => {
+                for (_, pairs) in evidence.votes.iter() {
+                    for (a, b) in pairs {
+                        self.report(&a.message, &b.message, a.signature, b.signature);
+                    }
+                }
+                for (_, pairs) in evidence.proposals.iter() {
+                    for (a, b) in pairs {
+                        self.report_proposal(a, b);
+                    }
+                }
+                let next = {
+                    let app = self.lock();
+                    let committed = app.ledger().height().0;
+                    let params = self.params(&app);
+                    if committed >= certificate.height.0 {
+                        Next::Start(BHeight(committed + 1), params)
+                    } else {
+                        error!(
+                            height = certificate.height.0,
+                            "decided block did not commit; restarting the height"
+                        );
+                        Next::Restart(BHeight(committed + 1), params)
+                    }
+                };
+                let _ = reply.send(next);
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let values = self.decided_values(range.start().0, range.end().0);
+                let _ = reply.send(values);
+            }
+            AppMsg::ProcessSyncedValue {
+                height,
+                round,
+                proposer,
+                value_bytes,
+                reply,
+            } => {
+                let outcome = match decode_bounded::<Block>(&value_bytes, PROPOSAL_BYTES_MAX) {
+                    Ok(block) if block.header.height.0 == height.0 => {
+                        let id = BlockId(block.hash());
+                        self.blocks.insert(id, block);
+                        SyncedValueOutcome::Verdict(ProposedValue {
+                            height,
+                            round,
+                            valid_round: Round::Nil,
+                            proposer,
+                            value: id,
+                            validity: Validity::Valid,
+                        })
+                    }
+                    _ => {
+                        warn!(height = height.0, "a peer synced an undecodable block");
+                        SyncedValueOutcome::PeerFault
+                    }
+                };
+                let _ = reply.send(outcome);
+            }
+        }
+        Ok(())
+    }
+
+    fn remember_value(&mut self, value: ProposedValue<SuretyCtx>) {
+        let slot = self
+            .undecided
+            .entry((value.height.0, round_u32(value.round)))
+            .or_default();
+        if !slot.contains(&value) {
+            slot.push(value);
+        }
+    }
+
+    /// The parts of a proposal: init, the encoded block in chunks, and the proposer's signed
+    /// fin; then the stream's end.
+    fn stream(
+        &mut self,
+        height: BHeight,
+        round: Round,
+        pol_round: Round,
+        id: BlockId,
+        block: &Block,
+    ) -> Vec<StreamMessage<ProposalPart>> {
+        self.stream_counter += 1;
+        let mut sid = height.0.to_be_bytes().to_vec();
+        sid.extend_from_slice(&round_u32(round).to_be_bytes());
+        sid.extend_from_slice(&self.stream_counter.to_be_bytes());
+        let sid = StreamId::new(Bytes::from(sid));
+        let bytes = encode(block);
+        let mut parts = vec![ProposalPart::Init {
+            height,
+            round,
+            pol_round,
+            proposer: self.address,
+        }];
+        parts.extend(
+            bytes
+                .chunks(PART_BYTES)
+                .map(|c| ProposalPart::Data(c.to_vec())),
+        );
+        let statement = proposal_statement(&self.ctx, height, round, pol_round, id, self.address);
+        parts.push(ProposalPart::Fin {
+            block_id: id,
+            signature: self.key.sign(&statement.sign_bytes()).into(),
+        });
+        let mut msgs: Vec<_> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| StreamMessage::new(sid.clone(), i as u64, StreamContent::Data(p)))
+            .collect();
+        let n = msgs.len() as u64;
+        msgs.push(StreamMessage::new(sid, n, StreamContent::Fin));
+        self.published
+            .insert((height.0, round_u32(round), id), msgs.clone());
+        msgs
+    }
+
+    /// Buffer one part; when its stream is complete, check it and return the proposed value.
+    fn on_part(
+        &mut self,
+        from: PeerId,
+        msg: StreamMessage<ProposalPart>,
+    ) -> Option<ProposedValue<SuretyCtx>> {
+        let next_height = self.lock().ledger().height().0 + 1;
+        let key = (from, msg.stream_id.clone());
+        if !self.streams.contains_key(&key) && self.streams.len() >= OPEN_STREAMS_MAX {
+            let oldest = self
+                .streams
+                .iter()
+                .min_by_key(|(_, s)| s.opened)
+                .map(|(k, _)| k.clone())?;
+            self.streams.remove(&oldest);
+        }
+        self.stream_counter += 1;
+        let opened = self.stream_counter;
+        let stream = self.streams.entry(key.clone()).or_insert(PartialStream {
+            height: 0,
+            parts: BTreeMap::new(),
+            bytes: 0,
+            fin_sequence: None,
+            opened,
+        });
+        if msg.sequence >= STREAM_PARTS_MAX {
+            self.streams.remove(&key);
+            return None;
+        }
+        match &msg.content {
+            StreamContent::Fin => stream.fin_sequence = Some(msg.sequence),
+            StreamContent::Data(ProposalPart::Data(d)) => stream.bytes += d.len(),
+            StreamContent::Data(ProposalPart::Init { height, .. }) => stream.height = height.0,
+            StreamContent::Data(ProposalPart::Fin { .. }) => {}
+        }
+        if stream.bytes > PROPOSAL_BYTES_MAX || (stream.height != 0 && stream.height < next_height)
+        {
+            self.streams.remove(&key);
+            return None;
+        }
+        stream.parts.insert(msg.sequence, msg);
+        let fin = stream.fin_sequence?;
+        if stream.parts.len() as u64 != fin + 1 {
+            return None;
+        }
+        let stream = self.streams.remove(&key)?;
+        let msgs: Vec<_> = stream.parts.into_values().collect();
+        let mut init = None;
+        let mut data = Vec::with_capacity(stream.bytes);
+        let mut signed = None;
+        for m in &msgs {
+            match m.content.as_data() {
+                Some(ProposalPart::Init {
+                    height,
+                    round,
+                    pol_round,
+                    proposer,
+                }) => init = Some((*height, *round, *pol_round, *proposer)),
+                Some(ProposalPart::Data(d)) => data.extend_from_slice(d),
+                Some(ProposalPart::Fin {
+                    block_id,
+                    signature,
+                }) => signed = Some((*block_id, *signature)),
+                None => {}
+            }
+        }
+        let (height, round, pol_round, proposer) = init?;
+        let (id, signature) = signed?;
+        // Only the proposer's own signed stream is worth decoding.
+        let statement = proposal_statement(&self.ctx, height, round, pol_round, id, proposer);
+        if proposer
+            .0
+            .verify(&signature.into(), &statement.sign_bytes())
+            .is_err()
+        {
+            warn!(
+                height = height.0,
+                "dropped a proposal stream with a bad signature"
+            );
+            return None;
+        }
+        let block = match decode_bounded::<Block>(&data, PROPOSAL_BYTES_MAX) {
+            Ok(block) if BlockId(block.hash()) == id => block,
+            _ => {
+                warn!(
+                    height = height.0,
+                    "dropped a proposal whose bytes do not match its id"
+                );
+                return None;
+            }
+        };
+        self.published
+            .insert((height.0, round_u32(round), id), msgs);
+        if height.0 > next_height {
+            self.pending.entry(height.0).or_default().push(Pending {
+                round,
+                pol_round,
+                proposer,
+                block,
+            });
+            return None;
+        }
+        Some(self.judge(round, pol_round, proposer, block))
+    }
+
+    /// Validate a complete proposal for the next height and remember it.
+    fn judge(
+        &mut self,
+        round: Round,
+        pol_round: Round,
+        proposer: Address,
+        block: Block,
+    ) -> ProposedValue<SuretyCtx> {
+        let id = BlockId(block.hash());
+        let verdict = {
+            let app = self.lock();
+            let set = ValidatorSet::from_ledger(&app.validator_set());
+            match set.operator_of(&proposer) {
+                None => Err("the proposer is not in the validator set".to_string()),
+                Some(operator) => {
+                    // A fresh proposal names its own proposer; a re-proposal of a locked value
+                    // keeps the original's, which must still be a validator.
+                    let named_ok = if pol_round == Round::Nil {
+                        block.header.proposer == operator
+                    } else {
+                        set.validators
+                            .iter()
+                            .any(|v| v.operator == block.header.proposer)
+                    };
+                    if !named_ok {
+                        Err(format!(
+                            "block names proposer {} but came from {operator}",
+                            block.header.proposer
+                        ))
+                    } else {
+                        app.validate(&block, now_ms()).map_err(|e| e.to_string())
+                    }
+                }
+            }
+        };
+        let validity = match &verdict {
+            Ok(()) => Validity::Valid,
+            Err(reason) => {
+                warn!(height = block.header.height.0, %reason, "invalid proposal");
+                Validity::Invalid
+            }
+        };
+        let value = ProposedValue {
+            height: BHeight(block.header.height.0),
+            round,
+            valid_round: pol_round,
+            proposer,
+            value: id,
+            validity,
+        };
+        self.blocks.insert(id, block);
+        self.remember_value(value.clone());
+        value
+    }
+
+    fn promote_pending(&mut self, height: u64) {
+        let stale: Vec<u64> = self.pending.range(..height).map(|(h, _)| *h).collect();
+        for h in stale {
+            self.pending.remove(&h);
+        }
+        if let Some(list) = self.pending.remove(&height) {
+            for p in list {
+                self.judge(p.round, p.pol_round, p.proposer, p.block);
+            }
+        }
+    }
+
+    /// Commit a decided block with its certificate.
+    fn decided(&mut self, certificate: &EngineCertificate<SuretyCtx>) {
+        let height = certificate.height.0;
+        let Some(block) = self.blocks.get(&certificate.value_id).cloned() else {
+            error!(height, "decided a block this node does not hold");
+            return;
+        };
+        let cert = from_engine(certificate);
+        let result = self.lock().commit(&block, &cert);
+        match result {
+            Ok(outcome) => {
+                let finality = match self.height_started.take() {
+                    Some((h, start)) if h == height => Some(start.elapsed()),
+                    _ => None,
+                };
+                let failed = outcome.receipts.iter().filter(|r| !r.is_ok()).count();
+                info!(
+                    height,
+                    round = %certificate.round,
+                    txs = block.txs.len(),
+                    failed,
+                    signers = cert.signatures.len(),
+                    root = %outcome.state_root,
+                    finality_ms = finality.map(|d| d.as_secs_f64() * 1e3),
+                    "committed"
+                );
+                let mut app = self.lock();
+                let stats = &mut app.consensus_stats;
+                stats.heights_decided += 1;
+                if round_u32(certificate.round) > 0 {
+                    stats.later_rounds += 1;
+                }
+                match finality {
+                    Some(d) => stats.push_finality(d.as_secs_f64() * 1e3),
+                    None => stats.synced += 1,
+                }
+            }
+            Err(e) => error!(height, error = %e, "commit failed"),
+        }
+        self.blocks.retain(|_, b| b.header.height.0 > height);
+        self.undecided.retain(|(h, _), _| *h > height);
+        self.published.retain(|(h, _, _), _| *h > height);
+        self.streams
+            .retain(|_, s| s.height == 0 || s.height > height);
+    }
+
+    fn decided_values(&self, start: u64, end: u64) -> Vec<RawDecidedValue<SuretyCtx>> {
+        let app = self.lock();
+        let tip = app.ledger().height().0;
+        let end = end.min(tip).min(start.saturating_add(SYNC_BATCH_MAX - 1));
+        let mut out = Vec::new();
+        for h in start.max(1)..=end {
+            let (Ok(Some(block)), Ok(Some(cert))) =
+                (app.storage().block(Height(h)), app.certificate(Height(h)))
+            else {
+                break;
+            };
+            out.push(RawDecidedValue {
+                value_bytes: Bytes::from(encode(&block)),
+                certificate: ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+                    to_engine(&cert),
+                    VoteExtensions::default(),
+                ),
+            });
+        }
+        out
+    }
+
+    fn report_proposal(
+        &mut self,
+        a: &SignedMessage<SuretyCtx, super::ctx::Proposal>,
+        b: &SignedMessage<SuretyCtx, super::ctx::Proposal>,
+    ) {
+        let first = LedgerSignedVote {
+            vote: a.message.to_consensus_vote(&self.ctx.chain_id),
+            signature: a.signature.into(),
+        };
+        let second = LedgerSignedVote {
+            vote: b.message.to_consensus_vote(&self.ctx.chain_id),
+            signature: b.signature.into(),
+        };
+        self.submit_evidence(a.message.proposer, first, second);
+    }
+
+    fn report(&mut self, a: &Vote, b: &Vote, sa: super::ctx::Sig, sb: super::ctx::Sig) {
+        let first = LedgerSignedVote {
+            vote: a.to_consensus_vote(&self.ctx.chain_id),
+            signature: sa.into(),
+        };
+        let second = LedgerSignedVote {
+            vote: b.to_consensus_vote(&self.ctx.chain_id),
+            signature: sb.into(),
+        };
+        self.submit_evidence(a.validator, first, second);
+    }
+
+    /// Sign and submit an evidence transaction (once per validator and slot), after checking
+    /// it the way the ledger will.
+    fn submit_evidence(
+        &mut self,
+        offender: Address,
+        first: LedgerSignedVote,
+        second: LedgerSignedVote,
+    ) {
+        if let Err(e) = surety_types::vote::check_equivocation(&first, &second) {
+            warn!(error = %e, "the engine reported evidence that does not check");
+            return;
+        }
+        let kind = first.vote.kind as u8;
+        let slot = (offender, first.vote.height.0, first.vote.round, kind);
+        if !self.reported.insert(slot) {
+            return;
+        }
+        warn!(
+            validator = %offender,
+            height = first.vote.height.0,
+            round = first.vote.round,
+            kind = ?first.vote.kind,
+            "double signing observed"
+        );
+        let Some(reporter) = &self.reporter else {
+            return;
+        };
+        let signer = AccountId::from_key(&reporter.verification_key());
+        let mut app = self.lock();
+        let nonce = app.next_nonce(&signer);
+        let tx = Tx {
+            chain_id: self.ctx.chain_id.to_string(),
+            signer,
+            nonce,
+            fee: app.ledger().params().min_tx_fee,
+            msg: Msg::SubmitEvidence(Box::new(Evidence::DoubleSign { first, second })),
+        };
+        match app.submit(encode(&tx.sign(reporter))) {
+            Ok(hash) => {
+                app.consensus_stats.evidence_submitted += 1;
+                info!(tx = %hash, "submitted double-sign evidence");
+            }
+            Err(e) => warn!(error = %e, "could not submit double-sign evidence"),
+        }
+    }
+}
+
+fn proposal_statement(
+    ctx: &SuretyCtx,
+    height: BHeight,
+    round: Round,
+    pol_round: Round,
+    id: BlockId,
+    proposer: Address,
+) -> ConsensusVote {
+    ConsensusVote {
+        chain_id: ctx.chain_id.to_string(),
+        height: Height(height.0),
+        round: round_u32(round),
+        kind: VoteKind::Proposal,
+        value: Some(id.0),
+        valid_round: pol_round.as_u32(),
+        validator: proposer.0,
+    }
+}
+
+/// The engine's certificate as the ledger-facing one (sorted by validator key).
+pub fn from_engine(cert: &EngineCertificate<SuretyCtx>) -> CommitCertificate {
+    let mut signatures: Vec<CommitSignature> = cert
+        .commit_signatures
+        .iter()
+        .map(|s| CommitSignature {
+            validator: s.address.0,
+            signature: s.signature.into(),
+        })
+        .collect();
+    signatures.sort_by_key(|s| s.validator);
+    signatures.dedup_by(|a, b| a.validator == b.validator);
+    CommitCertificate {
+        height: Height(cert.height.0),
+        round: round_u32(cert.round),
+        block_hash: cert.value_id.0,
+        signatures,
+    }
+}
+
+pub fn to_engine(cert: &CommitCertificate) -> EngineCertificate<SuretyCtx> {
+    EngineCertificate {
+        height: BHeight(cert.height.0),
+        round: Round::new(cert.round),
+        value_id: BlockId(cert.block_hash),
+        commit_signatures: cert
+            .signatures
+            .iter()
+            .map(|s| EngineSignature::new(Address(s.validator), s.signature.into()))
+            .collect(),
+    }
+}

@@ -1,0 +1,214 @@
+//! Local networks on 127.0.0.1: generated keys, a genesis with the validators as operators
+//! (and, for development, funded demo accounts and extra operators), and one node config per
+//! validator. `surety dev` (one validator) and `surety localnet` (N validators) use it, and so
+//! do the multi-validator tests.
+
+use std::path::{Path, PathBuf};
+
+use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
+use surety_ledger::params::Params;
+use surety_ledger::staking::OperatorMetadata;
+use surety_types::{AccountId, Amount, Ratio, SigningKey};
+
+use crate::node::{save_key, NodeConfig, NodeError, P2p, Rpc, Timeouts};
+
+/// Demo accounts funded at genesis, by key name.
+pub const DEMO_ACCOUNTS: [&str; 3] = ["alice", "bob", "carol"];
+pub const DEMO_BALANCE: Amount = Amount(1_000_000_000_000);
+pub const VALIDATOR_SELF_BOND: Amount = Amount(10_000_000_000);
+
+#[derive(Clone, Debug)]
+pub struct LocalnetOptions {
+    pub chain_id: String,
+    pub validators: usize,
+    /// Operators registered at genesis that run no node (outside the validator set when
+    /// `params.max_validators` equals `validators`).
+    pub extra_operators: usize,
+    pub demo_accounts: bool,
+    pub p2p_base_port: u16,
+    /// RPC port of validator 0; the others count up. 0 lets each node pick a free port.
+    pub rpc_base_port: u16,
+    pub params: Params,
+    pub timeouts: Timeouts,
+    pub genesis_time_ms: u64,
+}
+
+impl LocalnetOptions {
+    pub fn new(validators: usize) -> LocalnetOptions {
+        let params = Params {
+            max_validators: validators as u32,
+            ..Params::default()
+        };
+        LocalnetOptions {
+            chain_id: "surety-localnet".into(),
+            validators,
+            extra_operators: 0,
+            demo_accounts: true,
+            p2p_base_port: 27_000,
+            rpc_base_port: 26_657,
+            params,
+            timeouts: Timeouts::default(),
+            genesis_time_ms: 0,
+        }
+    }
+}
+
+/// What `create` wrote.
+#[derive(Clone, Debug)]
+pub struct Localnet {
+    pub dir: PathBuf,
+    pub genesis: Genesis,
+    /// Account key files (validators' operator accounts and demo accounts), for `surety tx`.
+    pub keys_dir: PathBuf,
+    /// One config file per validator, in order.
+    pub config_files: Vec<PathBuf>,
+    pub configs: Vec<NodeConfig>,
+    /// Validators' consensus keys, in order.
+    pub consensus_keys: Vec<SigningKey>,
+    /// Validators' operator account keys, in order.
+    pub account_keys: Vec<SigningKey>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
+    move |error| NodeError::Io {
+        file: path.display().to_string(),
+        error,
+    }
+}
+
+/// Write a fresh local network into `dir`, which must not hold one already. `new_key` makes
+/// every key (random for real use, seeded in tests).
+pub fn create(
+    dir: &Path,
+    options: &LocalnetOptions,
+    mut new_key: impl FnMut() -> SigningKey,
+) -> Result<Localnet, NodeError> {
+    let genesis_file = dir.join("genesis.json");
+    if genesis_file.exists() {
+        return Err(NodeError::Config {
+            file: genesis_file.display().to_string(),
+            reason: "a network already exists here".into(),
+        });
+    }
+    let keys_dir = dir.join("keys");
+    std::fs::create_dir_all(&keys_dir).map_err(io(&keys_dir))?;
+    let mut accounts = Vec::new();
+    let mut operators = Vec::new();
+    let mut consensus_keys = Vec::new();
+    let mut account_keys = Vec::new();
+    let metadata = |moniker: String| OperatorMetadata {
+        moniker,
+        ..Default::default()
+    };
+    for i in 0..options.validators + options.extra_operators {
+        let account_key = new_key();
+        let consensus_key = new_key();
+        let name = if i < options.validators {
+            format!("validator-{i}")
+        } else {
+            format!("operator-{}", i - options.validators)
+        };
+        let file = keys_dir.join(format!("{name}.json"));
+        save_key(&file, &account_key).map_err(io(&file))?;
+        let account = AccountId::from_key(&account_key.verification_key());
+        // Validators bond more than extra operators, so they are the top of the set.
+        let self_bond = if i < options.validators {
+            VALIDATOR_SELF_BOND
+        } else {
+            Amount(VALIDATOR_SELF_BOND.0 / 10)
+        };
+        accounts.push(GenesisAccount {
+            account,
+            balance: Amount(self_bond.0 * 2),
+        });
+        operators.push(GenesisOperator {
+            account,
+            consensus_key: consensus_key.verification_key(),
+            commission: Ratio::from_percent(5).expect("5% is a ratio"),
+            max_commission_change: Ratio::from_percent(1).expect("1% is a ratio"),
+            metadata: metadata(name),
+            self_bond,
+        });
+        if i < options.validators {
+            consensus_keys.push(consensus_key);
+            account_keys.push(account_key);
+        }
+    }
+    if options.demo_accounts {
+        for name in DEMO_ACCOUNTS {
+            let key = new_key();
+            let file = keys_dir.join(format!("{name}.json"));
+            save_key(&file, &key).map_err(io(&file))?;
+            accounts.push(GenesisAccount {
+                account: AccountId::from_key(&key.verification_key()),
+                balance: DEMO_BALANCE,
+            });
+        }
+    }
+    let genesis = Genesis {
+        chain_id: options.chain_id.clone(),
+        genesis_time_ms: options.genesis_time_ms,
+        params: options.params.clone(),
+        accounts,
+        operators,
+        delegations: vec![],
+    };
+    std::fs::write(&genesis_file, genesis.to_json()).map_err(io(&genesis_file))?;
+
+    let p2p = |i: usize| format!("/ip4/127.0.0.1/tcp/{}", options.p2p_base_port as usize + i);
+    let rpc_port = |i: usize| {
+        if options.rpc_base_port == 0 {
+            0
+        } else {
+            options.rpc_base_port + i as u16
+        }
+    };
+    let mut config_files = Vec::new();
+    let mut configs = Vec::new();
+    for (i, consensus_key) in consensus_keys.iter().enumerate() {
+        let node_dir = dir.join(format!("v{i}"));
+        std::fs::create_dir_all(&node_dir).map_err(io(&node_dir))?;
+        let consensus_file = node_dir.join("consensus-key.json");
+        save_key(&consensus_file, consensus_key).map_err(io(&consensus_file))?;
+        let config = NodeConfig {
+            moniker: format!("validator-{i}"),
+            home: PathBuf::from("data"),
+            genesis: PathBuf::from("../genesis.json"),
+            consensus_key: PathBuf::from("consensus-key.json"),
+            account_key: Some(PathBuf::from(format!("../keys/validator-{i}.json"))),
+            p2p: P2p {
+                listen: p2p(i),
+                peers: (0..options.validators)
+                    .filter(|j| *j != i)
+                    .map(p2p)
+                    .collect(),
+            },
+            rpc: Rpc {
+                listen: ([127, 0, 0, 1], rpc_port(i)).into(),
+                gossip_to: if options.rpc_base_port == 0 {
+                    vec![]
+                } else {
+                    (0..options.validators)
+                        .filter(|j| *j != i)
+                        .map(|j| format!("http://127.0.0.1:{}", rpc_port(j)))
+                        .collect()
+                },
+            },
+            consensus: options.timeouts.clone(),
+        };
+        let file = node_dir.join("config.toml");
+        std::fs::write(&file, config.to_toml()).map_err(io(&file))?;
+        // Hand back the config as `load` reads it: paths resolved against its directory.
+        configs.push(NodeConfig::load(&file)?);
+        config_files.push(file);
+    }
+    Ok(Localnet {
+        dir: dir.to_path_buf(),
+        genesis,
+        keys_dir,
+        config_files,
+        configs,
+        consensus_keys,
+        account_keys,
+    })
+}

@@ -1,0 +1,310 @@
+//! In-process validator networks on 127.0.0.1, each node with its own storage, Malachite
+//! engine and libp2p transport: blocks finalise with identical state on every node, a
+//! validator that double-signs is reported, frozen, jailed and later slashed while the chain
+//! goes on, and delegations change voting power only at the next epoch.
+
+use std::time::{Duration, Instant};
+
+use surety_ledger::bank::Transfer;
+use surety_ledger::staking::state::operator;
+use surety_ledger::staking::Delegate;
+use surety_ledger::tx::Msg;
+use surety_node::localnet::{self, Localnet, LocalnetOptions};
+use surety_node::node::{self, Behaviour, RunningNode};
+use surety_types::encoding::encode;
+use surety_types::tx::Tx;
+use surety_types::{AccountId, Amount, Height, OperatorId, SigningKey};
+
+/// A network of `n` validators with seeded keys; `p2p_base` keeps tests' ports apart.
+fn network(dir: &std::path::Path, n: usize, p2p_base: u16, epoch_blocks: u64) -> Localnet {
+    let mut options = LocalnetOptions::new(n);
+    options.chain_id = format!("net-test-{p2p_base}");
+    options.p2p_base_port = p2p_base;
+    options.rpc_base_port = 0;
+    options.params.epoch_blocks = epoch_blocks;
+    options.params.min_tx_fee = Amount(1);
+    options.params.unbonding_epochs = 4;
+    options.params.slashing.slash_delay_epochs = 2;
+    options.params.slashing.window_epochs = 1;
+    options.params.slashing.evidence_max_age_epochs = 1;
+    options.params.slashing.jail_epochs = 1;
+    options.timeouts.block_time_ms = 20;
+    options.timeouts.propose_ms = 500;
+    let mut seed = p2p_base as u64 * 1_000;
+    localnet::create(dir, &options, move || {
+        seed += 1;
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        SigningKey::from_seed(bytes)
+    })
+    .unwrap()
+}
+
+fn height(node: &RunningNode) -> u64 {
+    node.app.lock().unwrap().ledger().height().0
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every node holds the same blocks (so the same state roots, which headers carry) up to
+/// `upto`.
+fn assert_same_chain(nodes: &[&RunningNode], upto: u64) {
+    for h in 1..=upto {
+        let hashes: Vec<_> = nodes
+            .iter()
+            .map(|n| {
+                let app = n.app.lock().unwrap();
+                let block = app.storage().block(Height(h)).unwrap().expect("block");
+                (block.hash(), block.header.previous_state_root)
+            })
+            .collect();
+        assert!(
+            hashes.windows(2).all(|w| w[0] == w[1]),
+            "nodes disagree at height {h}: {hashes:?}"
+        );
+    }
+}
+
+fn signed(net: &Localnet, key: &SigningKey, nonce: u64, msg: Msg) -> Vec<u8> {
+    let tx = Tx {
+        chain_id: net.genesis.chain_id.clone(),
+        signer: AccountId::from_key(&key.verification_key()),
+        nonce,
+        fee: Amount(1),
+        msg,
+    };
+    encode(&tx.sign(key))
+}
+
+async fn start_all(net: &Localnet, byzantine: Option<usize>) -> Vec<RunningNode> {
+    let mut nodes = Vec::new();
+    for (i, config) in net.configs.iter().enumerate() {
+        let behaviour = if byzantine == Some(i) {
+            Behaviour::DoubleSign
+        } else {
+            Behaviour::Honest
+        };
+        nodes.push(node::start_with(config, behaviour).await.unwrap());
+    }
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_validators_finalise_blocks_with_identical_state_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = network(dir.path(), 4, 28_100, 1_000);
+    let nodes = start_all(&net, None).await;
+    // Transfers submitted to different validators reach blocks whoever proposes them.
+    let payer = &net.account_keys[1];
+    let to = AccountId::from_key(&net.account_keys[2].verification_key());
+    for nonce in 0..8u64 {
+        let bytes = signed(
+            &net,
+            payer,
+            nonce,
+            Msg::Transfer(Transfer {
+                to,
+                amount: Amount(1_000 + nonce as u128),
+            }),
+        );
+        nodes[(nonce % 4) as usize]
+            .app
+            .lock()
+            .unwrap()
+            .submit(bytes)
+            .unwrap();
+    }
+    let payer_id = AccountId::from_key(&payer.verification_key());
+    wait_for(
+        "the transfers to commit on every node",
+        Duration::from_secs(60),
+        || {
+            nodes.iter().all(|n| {
+                let app = n.app.lock().unwrap();
+                surety_ledger::bank::state::account(app.ledger().store(), &payer_id).nonce == 8
+            })
+        },
+    )
+    .await;
+    wait_for("height 12 on every node", Duration::from_secs(60), || {
+        nodes.iter().all(|n| height(n) >= 12)
+    })
+    .await;
+    let refs: Vec<&RunningNode> = nodes.iter().collect();
+    assert_same_chain(&refs, 12);
+    // Block h+1 carries the certificate of block h, signed by more than 2/3 of the set.
+    {
+        let app = nodes[0].app.lock().unwrap();
+        let block = app.storage().block(Height(12)).unwrap().unwrap();
+        let cert = block
+            .header
+            .last_commit
+            .expect("block 12 certifies block 11");
+        assert_eq!(cert.height, Height(11));
+        assert!(
+            cert.signatures.len() >= 3,
+            "{} signers",
+            cert.signatures.len()
+        );
+        assert_eq!(block.header.seed, cert.seed());
+    }
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_double_signing_validator_is_reported_frozen_and_slashed_and_the_chain_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = network(dir.path(), 4, 28_200, 5);
+    let byzantine = 3;
+    let nodes = start_all(&net, Some(byzantine)).await;
+    let offender = OperatorId::from(AccountId::from_key(
+        &net.account_keys[byzantine].verification_key(),
+    ));
+    let bonded_before = operator(nodes[0].app.lock().unwrap().ledger().store(), &offender)
+        .unwrap()
+        .tokens;
+    let honest = &nodes[..byzantine];
+
+    // Reported and frozen: tombstoned (equivocation jails for good) with a pending slash,
+    // and out of the validator set.
+    wait_for("the offender to be frozen", Duration::from_secs(90), || {
+        honest.iter().all(|n| {
+            let app = n.app.lock().unwrap();
+            let op = operator(app.ledger().store(), &offender).unwrap();
+            op.tombstoned && (op.is_frozen() || op.tokens < bonded_before)
+        })
+    })
+    .await;
+    let frozen_at = height(&honest[0]);
+    assert!(
+        honest[0]
+            .app
+            .lock()
+            .unwrap()
+            .validator_set()
+            .iter()
+            .all(|v| v.operator != offender),
+        "a tombstoned operator leaves the set"
+    );
+
+    // Slashed after the delay, and the chain keeps finalising without it.
+    wait_for("the slash to apply", Duration::from_secs(120), || {
+        honest.iter().all(|n| {
+            let app = n.app.lock().unwrap();
+            let op = operator(app.ledger().store(), &offender).unwrap();
+            op.tokens < bonded_before && !op.is_frozen()
+        })
+    })
+    .await;
+    let slashed = operator(honest[0].app.lock().unwrap().ledger().store(), &offender)
+        .unwrap()
+        .tokens;
+    // One operator of four faulted: the correlated rule gives min(1, max(5%, 9·(1/4)²)).
+    let total = Amount(bonded_before.0 * 4);
+    let fraction = surety_ledger::slashing::correlated_fraction(
+        net.genesis.params.slashing.equivocation,
+        bonded_before,
+        total,
+    );
+    assert_eq!(
+        fraction,
+        surety_types::Ratio::from_ppb(562_500_000).unwrap()
+    );
+    assert_eq!(
+        slashed,
+        Amount(bonded_before.0 - fraction.mul_floor(bonded_before).0)
+    );
+    wait_for(
+        "more blocks without the offender",
+        Duration::from_secs(60),
+        || honest.iter().all(|n| height(n) >= frozen_at + 5),
+    )
+    .await;
+    let upto = honest.iter().map(height).min().unwrap();
+    let refs: Vec<&RunningNode> = honest.iter().collect();
+    assert_same_chain(&refs, upto);
+    let reports: u64 = honest
+        .iter()
+        .map(|n| n.app.lock().unwrap().consensus_stats.evidence_submitted)
+        .sum();
+    assert!(reports >= 1, "honest nodes submitted the evidence");
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delegation_changes_voting_power_at_the_next_epoch_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let epoch = 20;
+    let net = network(dir.path(), 4, 28_300, epoch);
+    let nodes = start_all(&net, None).await;
+    let target = OperatorId::from(AccountId::from_key(&net.account_keys[0].verification_key()));
+    let power_of = |set: &[surety_ledger::staking::state::Validator]| {
+        set.iter()
+            .find(|v| v.operator == target)
+            .map(|v| v.power)
+            .unwrap()
+    };
+    wait_for("the first blocks", Duration::from_secs(60), || {
+        height(&nodes[0]) >= 2
+    })
+    .await;
+    let before = power_of(nodes[0].app.lock().unwrap().decided_set());
+    let delegator = &node::load_key(&net.keys_dir.join("alice.json")).unwrap();
+    let amount = Amount(before.0 * 3);
+    let bytes = signed(
+        &net,
+        delegator,
+        0,
+        Msg::Delegate(Delegate {
+            operator: target,
+            amount,
+        }),
+    );
+    for n in &nodes {
+        // Submitted everywhere, so whoever proposes next includes it.
+        let _ = n.app.lock().unwrap().submit(bytes.clone());
+    }
+    let delegator_id = AccountId::from_key(&delegator.verification_key());
+    wait_for("the delegation to commit", Duration::from_secs(60), || {
+        let app = nodes[0].app.lock().unwrap();
+        surety_ledger::bank::state::account(app.ledger().store(), &delegator_id).nonce == 1
+    })
+    .await;
+    let committed_at = height(&nodes[0]);
+    let epoch_end = committed_at.div_ceil(epoch) * epoch;
+    if committed_at < epoch_end {
+        // Bonded now, but the set deciding blocks keeps the old power until the epoch ends.
+        let app = nodes[0].app.lock().unwrap();
+        assert_eq!(power_of(app.decided_set()), before);
+        assert_eq!(power_of(&app.validator_set()), before);
+    }
+    wait_for("the next epoch", Duration::from_secs(90), || {
+        nodes.iter().all(|n| height(n) > epoch_end + 1)
+    })
+    .await;
+    for n in &nodes {
+        let app = n.app.lock().unwrap();
+        assert_eq!(power_of(app.decided_set()), Amount(before.0 + amount.0));
+    }
+    // Blocks after the epoch end are certified by the new set: the bigger validator's
+    // precommit is part of every quorum the engine counted with the new powers.
+    let upto = nodes.iter().map(height).min().unwrap();
+    let refs: Vec<&RunningNode> = nodes.iter().collect();
+    assert_same_chain(&refs, upto);
+    for n in nodes {
+        n.stop().await;
+    }
+}
