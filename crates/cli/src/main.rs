@@ -1,9 +1,10 @@
-//! `surety`: the command line for Surety. Key files, transactions (built and signed locally,
-//! submitted to a node's RPC) and queries. Human-readable output by default, `--json` for
+//! `surety`: the command line for Surety. Running nodes (`dev`, `node`, `localnet`), key
+//! files, transactions (built and signed locally, submitted to a node's RPC) and queries. Human-readable output by default, `--json` for
 //! scripts. It holds no protocol logic: transactions are the ledger's own types, and every
 //! check that matters is done by the node.
 
 mod keys;
+mod net;
 mod rpc;
 
 use clap::{Args, Parser, Subcommand};
@@ -36,6 +37,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a one-validator development chain in this process, with funded demo accounts.
+    Dev(net::DevArgs),
+    /// Run a node from its config file.
+    Node(net::NodeArgs),
+    /// Run N validators as processes on 127.0.0.1 (generated keys and genesis).
+    Localnet(net::LocalnetArgs),
     /// Create and inspect key files.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -196,6 +203,8 @@ enum CliError {
     Rpc(#[from] rpc::RpcError),
     #[error("{0}")]
     Input(String),
+    #[error("{0}")]
+    Node(String),
 }
 
 fn main() -> ExitCode {
@@ -282,6 +291,9 @@ fn parse_ratio(text: &str) -> Result<Ratio, CliError> {
 
 fn run(cli: &Cli) -> Result<(), CliError> {
     match &cli.command {
+        Command::Dev(args) => net::run_dev(cli.json, args),
+        Command::Node(args) => net::run_node(args),
+        Command::Localnet(args) => net::run_localnet(cli.json, args),
         Command::Keys(command) => run_keys(cli.json, command),
         Command::Tx(args) => run_tx(cli.json, args),
         Command::Query(command) => run_query(cli.json, command),

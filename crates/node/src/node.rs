@@ -542,7 +542,7 @@ async fn gossip(app: SharedApp, peers: Vec<String>) {
 pub fn init_logging(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,libp2p=warn,informalsystems_malachitebft=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,arc_malachitebft=warn,libp2p=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = if json {
         builder.json().try_init()

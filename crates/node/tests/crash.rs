@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use surety_node::app::App;
 use surety_node::mempool::MempoolLimits;
 use surety_node::storage::Storage;
-use surety_types::{Hash, Height, OperatorId};
+use surety_types::{Hash, Height};
 
 const CHILD_ENV: &str = "SURETY_CRASH_CHILD_DIR";
 /// The child stops by itself after this many blocks if nobody kills it.

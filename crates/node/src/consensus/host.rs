@@ -104,6 +104,8 @@ pub struct Host {
     stream_counter: u64,
     reported: std::collections::BTreeSet<(Address, u64, u32, u8)>,
     height_started: Option<(u64, Instant)>,
+    /// Heights whose value came from sync (a peer's decided block), not from a proposal.
+    synced: std::collections::BTreeSet<u64>,
 }
 
 fn now_ms() -> u64 {
@@ -143,6 +145,7 @@ impl Host {
             stream_counter: 0,
             reported: Default::default(),
             height_started: None,
+            synced: Default::default(),
         }
     }
 
@@ -352,6 +355,7 @@ impl Host {
                     Ok(block) if block.header.height.0 == height.0 => {
                         let id = BlockId(block.hash());
                         self.blocks.insert(id, block);
+                        self.synced.insert(height.0);
                         SyncedValueOutcome::Verdict(ProposedValue {
                             height,
                             round,
@@ -609,8 +613,9 @@ impl Host {
         let result = self.lock().commit(&block, &cert);
         match result {
             Ok(outcome) => {
+                let from_sync = self.synced.contains(&height);
                 let finality = match self.height_started.take() {
-                    Some((h, start)) if h == height => Some(start.elapsed()),
+                    Some((h, start)) if h == height && !from_sync => Some(start.elapsed()),
                     _ => None,
                 };
                 let failed = outcome.receipts.iter().filter(|r| !r.is_ok()).count();
@@ -626,13 +631,16 @@ impl Host {
                 );
                 let mut app = self.lock();
                 let stats = &mut app.consensus_stats;
-                stats.heights_decided += 1;
                 if round_u32(certificate.round) > 0 {
                     stats.later_rounds += 1;
                 }
-                match finality {
-                    Some(d) => stats.push_finality(d.as_secs_f64() * 1e3),
-                    None => stats.synced += 1,
+                if from_sync {
+                    stats.synced += 1;
+                } else {
+                    stats.heights_decided += 1;
+                }
+                if let Some(d) = finality {
+                    stats.push_finality(d.as_secs_f64() * 1e3);
                 }
             }
             Err(e) => error!(height, error = %e, "commit failed"),
