@@ -31,6 +31,8 @@ pub struct LocalnetOptions {
     pub params: Params,
     pub timeouts: Timeouts,
     pub genesis_time_ms: u64,
+    /// More accounts funded at genesis (benchmarks and tests).
+    pub extra_accounts: Vec<GenesisAccount>,
 }
 
 impl LocalnetOptions {
@@ -49,6 +51,7 @@ impl LocalnetOptions {
             params,
             timeouts: Timeouts::default(),
             genesis_time_ms: 0,
+            extra_accounts: Vec::new(),
         }
     }
 }
@@ -145,6 +148,7 @@ pub fn create(
             });
         }
     }
+    accounts.extend(options.extra_accounts.iter().cloned());
     let genesis = Genesis {
         chain_id: options.chain_id.clone(),
         genesis_time_ms: options.genesis_time_ms,
