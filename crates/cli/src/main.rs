@@ -132,6 +132,11 @@ enum TxCommand {
         #[arg(long)]
         consensus_key: Option<String>,
     },
+    /// Add to the signer's own self-bond (the signer must be an operator).
+    Bond {
+        #[arg(long)]
+        amount: u128,
+    },
     Delegate {
         #[arg(long)]
         operator: String,
@@ -364,6 +369,11 @@ fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
                 self_bond: Amount(*self_bond),
             })
         }
+        // An operator's id is its account's: bonding is delegating to oneself.
+        TxCommand::Bond { amount } => Msg::Delegate(Delegate {
+            operator: OperatorId::from(AccountId::from_key(&signer.verification_key())),
+            amount: Amount(*amount),
+        }),
         TxCommand::Delegate { operator, amount } => Msg::Delegate(Delegate {
             operator: parse_operator(operator)?,
             amount: Amount(*amount),
@@ -403,8 +413,10 @@ fn run_tx(json: bool, args: &TxArgs) -> Result<(), CliError> {
         .ok_or_else(|| CliError::Input("node status has no chain id".into()))?
         .to_string();
     let account = client.get(&format!("/account/{signer}"))?;
-    let nonce = account["nonce"]
+    // The next nonce counting the signer's transactions still waiting in the node's mempool.
+    let nonce = account["next_nonce"]
         .as_u64()
+        .or_else(|| account["nonce"].as_u64())
         .ok_or_else(|| CliError::Input("node returned no nonce".into()))?;
     let tx = Tx {
         chain_id,

@@ -88,6 +88,21 @@ fn keys_a_signed_transfer_and_queries_work_against_a_node() {
     assert!(ok, "{output}");
     assert_eq!(submitted["status"], "pending");
     let hash = submitted["hash"].as_str().unwrap().to_string();
+    let (ok, _, output) = surety(&[
+        "--json",
+        "tx",
+        "--from",
+        "funded",
+        "--keys",
+        keys,
+        "--rpc",
+        &rpc,
+        "--no-wait",
+        "bond",
+        "--amount",
+        "500",
+    ]);
+    assert!(ok, "{output}");
 
     {
         let mut app = app.lock().unwrap();
@@ -107,6 +122,14 @@ fn keys_a_signed_transfer_and_queries_work_against_a_node() {
     assert_eq!(account["balance"], "5000");
     let (ok, _, text) = surety(&["query", "validators", "--rpc", &rpc]);
     assert!(ok && text.contains("power: 10000000"), "{text}");
+    let operator_id = OperatorId::from(funded_account).to_string();
+    let (ok, operator, output) =
+        surety(&["--json", "query", "operator", &operator_id, "--rpc", &rpc]);
+    assert!(ok, "{output}");
+    assert_eq!(
+        operator["self_bond"], "10000500",
+        "bond adds to the self-bond"
+    );
 
     // Errors say what is wrong and exit non-zero.
     let (ok, _, text) = surety(&["query", "account", "not-an-account", "--rpc", &rpc]);

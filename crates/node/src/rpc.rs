@@ -184,7 +184,7 @@ async fn account(
     let app = lock(&app);
     let record = bank::state::account(app.ledger().store(), &id);
     Ok(Json(
-        json!({ "account": id, "balance": record.balance, "nonce": record.nonce }),
+        json!({ "account": id, "balance": record.balance, "nonce": record.nonce, "next_nonce": app.next_nonce(&id) }),
     ))
 }
 
@@ -394,7 +394,7 @@ pub fn openapi_document() -> Value {
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/GossipTxs" } } } },
                 "responses": { "200": ok("how many were admitted"), "400": error } } },
             "/tx/{hash}": { "get": { "summary": "Status and receipt of a transaction", "parameters": [path_param("hash", "transaction hash, hex")], "responses": { "200": ok("pending, or committed with its receipt"), "400": error, "404": ok("unknown") } } },
-            "/account/{id}": { "get": { "summary": "Balance and nonce", "parameters": [path_param("id", "account id (acc_… or hex)")], "responses": { "200": ok("account"), "400": error } } },
+            "/account/{id}": { "get": { "summary": "Balance, committed nonce, and the next nonce counting transactions waiting in this node's mempool", "parameters": [path_param("id", "account id (acc_… or hex)")], "responses": { "200": ok("account"), "400": error } } },
             "/operators": { "get": { "summary": "All operators", "responses": { "200": ok("operators") } } },
             "/operator/{id}": { "get": { "summary": "One operator", "parameters": [path_param("id", "operator id (op_… or hex)")], "responses": { "200": ok("operator and self-bond"), "400": error, "404": ok("unknown") } } },
             "/delegations/{account}": { "get": { "summary": "An account's delegations, pending rewards and unbonding entries", "parameters": [path_param("account", "account id")], "responses": { "200": ok("delegations"), "400": error } } },
