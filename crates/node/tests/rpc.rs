@@ -229,3 +229,55 @@ async fn status_metrics_validators_and_the_openapi_document_are_served() {
     let (_, delegations) = call(&app, "GET", &format!("/delegations/{}", account(1)), None).await;
     assert_eq!(delegations["delegations"][0]["tokens"], "2000000");
 }
+
+#[tokio::test]
+async fn gossiped_batches_are_bounded_and_judged_one_by_one() {
+    let (app, _dir) = setup();
+    let batch = |txs: Vec<String>| Some(serde_json::json!({ "txs": txs }).to_string());
+    // Good, not hex, and a bad signature: only the good one is admitted.
+    let mut forged = transfer(2, 1, 3, 500);
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/txs/gossip",
+        batch(vec![signed_transfer(0), "zz".into(), hex::encode(forged)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["admitted"], 1);
+    assert_eq!(body["received"], 3);
+    assert_eq!(app.lock().unwrap().mempool().len(), 1);
+    // A gossiped transaction is not queued for forwarding again.
+    app.lock().unwrap().enable_gossip();
+    call(&app, "POST", "/txs/gossip", batch(vec![signed_transfer(1)])).await;
+    assert!(app.lock().unwrap().take_outbox().is_empty());
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/tx",
+        Some(format!(r#"{{"tx":"{}"}}"#, signed_transfer(2))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        app.lock().unwrap().take_outbox().len(),
+        1,
+        "a client's tx is forwarded"
+    );
+    // Too many in one batch, or a malformed body: a 4xx that says why.
+    let (status, body) = call(&app, "POST", "/txs/gossip", batch(vec!["00".into(); 4097])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap().contains("at most 4096"),
+        "{body}"
+    );
+    let (status, body) = call(&app, "POST", "/txs/gossip", Some(r#"{"tx":"00"}"#.into())).await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(body["error"].as_str().unwrap().contains("txs"), "{body}");
+    // The next nonce counts the sender's waiting transactions.
+    let (_, account) = call(&app, "GET", &format!("/account/{}", account(2)), None).await;
+    assert_eq!(account["nonce"], 0);
+    assert_eq!(account["next_nonce"], 3);
+}

@@ -37,6 +37,8 @@ const PART_BYTES: usize = 64 * 1024;
 const PROPOSAL_BYTES_MAX: usize = crate::app::BLOCK_BYTES_MAX + 4 * 1024 * 1024;
 /// Most proposal streams reassembled at once; the oldest is dropped beyond this.
 const OPEN_STREAMS_MAX: usize = 64;
+/// Most bytes buffered across all incomplete streams; the oldest streams go first beyond it.
+const BUFFERED_BYTES_MAX: usize = 2 * PROPOSAL_BYTES_MAX;
 /// Most parts in one stream.
 const STREAM_PARTS_MAX: u64 = (PROPOSAL_BYTES_MAX / PART_BYTES) as u64 + 4;
 /// Most decided blocks served in one sync response.
@@ -471,6 +473,8 @@ impl Host {
             return None;
         }
         stream.parts.insert(msg.sequence, msg);
+        self.bound_buffered(&key);
+        let stream = self.streams.get_mut(&key)?;
         let fin = stream.fin_sequence?;
         if stream.parts.len() as u64 != fin + 1 {
             return None;
@@ -533,6 +537,26 @@ impl Host {
             return None;
         }
         Some(self.judge(round, pol_round, proposer, block))
+    }
+
+    /// Drop the oldest other streams while more than `BUFFERED_BYTES_MAX` are buffered, so
+    /// peers cannot make the node hold many large half-sent proposals.
+    fn bound_buffered(&mut self, keep: &(PeerId, StreamId)) {
+        let mut total: usize = self.streams.values().map(|s| s.bytes).sum();
+        while total > BUFFERED_BYTES_MAX {
+            let Some(oldest) = self
+                .streams
+                .iter()
+                .filter(|(k, _)| *k != keep)
+                .min_by_key(|(_, s)| s.opened)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(dropped) = self.streams.remove(&oldest) {
+                total -= dropped.bytes;
+            }
+        }
     }
 
     /// Validate a complete proposal for the next height and remember it.
