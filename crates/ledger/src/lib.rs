@@ -15,14 +15,18 @@
 //!
 //! | phase | hooks |
 //! | --- | --- |
-//! | begin block | `slashing` (liveness, downtime) |
-//! | transactions | `bank`, `staking`, `rewards`, `slashing` (evidence) |
-//! | end block | `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `staking` (validator set, at epoch ends) |
+//! | begin block | `slashing` (liveness, downtime), `jobs` (assign queued jobs and draw audits with this block's seed) |
+//! | transactions | `bank`, `staking`, `rewards`, `slashing` (evidence), `models`, `services`, `jobs`, `disputes` |
+//! | end block | `disputes` (move timeouts), `jobs` (deadlines, finality, payment), `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `services` (due de-allocations, at epoch ends), `staking` (validator set, at epoch ends) |
 
 pub mod bank;
+pub mod disputes;
 pub mod genesis;
+pub mod jobs;
+pub mod models;
 pub mod params;
 pub mod rewards;
+pub mod services;
 pub mod slashing;
 pub mod smt;
 pub mod staking;
@@ -37,7 +41,9 @@ use slashing::FaultKind;
 use staking::Validator;
 use store::Store;
 use surety_types::crypto::BatchVerifier;
-use surety_types::{AccountId, Amount, Epoch, Hash, Height, OperatorId, Ratio, Shares};
+use surety_types::{
+    AccountId, Amount, Epoch, Hash, Height, JobId, ModelId, OperatorId, Ratio, Shares,
+};
 use tx::{Msg, Transaction, TxError};
 
 /// What consensus agreed on about a block, besides its transactions.
@@ -140,6 +146,93 @@ pub enum Event {
     ValidatorSetChanged {
         validators: u32,
     },
+    ModelRegistered {
+        model: ModelId,
+        publisher: AccountId,
+    },
+    ModelActivated {
+        model: ModelId,
+    },
+    ModelRejected {
+        model: ModelId,
+        reason: String,
+    },
+    ServiceAllocated {
+        operator: OperatorId,
+        model: ModelId,
+        amount: Amount,
+    },
+    DeallocationScheduled {
+        operator: OperatorId,
+        model: ModelId,
+        amount: Amount,
+        effective_epoch: Epoch,
+    },
+    ServiceDeallocated {
+        operator: OperatorId,
+        model: ModelId,
+        amount: Amount,
+    },
+    JobSubmitted {
+        job: JobId,
+        client: AccountId,
+        model: ModelId,
+        fee: Amount,
+    },
+    JobAssigned {
+        job: JobId,
+        operator: OperatorId,
+        deadline: Height,
+    },
+    ResultCommitted {
+        job: JobId,
+        operator: OperatorId,
+        output_hash: Hash,
+    },
+    DeadlineMissed {
+        job: JobId,
+        operator: OperatorId,
+    },
+    AuditAssigned {
+        job: JobId,
+        auditor: OperatorId,
+        deadline: Height,
+    },
+    AuditAgreed {
+        job: JobId,
+        auditor: OperatorId,
+    },
+    JobFinal {
+        job: JobId,
+    },
+    JobFailed {
+        job: JobId,
+        reason: String,
+    },
+    JobPaid {
+        job: JobId,
+        operator: OperatorId,
+        amount: Amount,
+    },
+    DisputeOpened {
+        dispute: u64,
+        job: JobId,
+        defendant: OperatorId,
+        challenger: AccountId,
+    },
+    StepRevealed {
+        dispute: u64,
+        party: disputes::Party,
+        index: u64,
+    },
+    StepIsolated {
+        dispute: u64,
+        step: u64,
+    },
+    DisputeResolved {
+        dispute: u64,
+        outcome: disputes::Outcome,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +313,9 @@ pub struct Ledger {
     height: Height,
     timestamp_ms: u64,
     state_root: Hash,
+    /// Active models loaded from their registered files, shared by clones (not state: a pure
+    /// function of it).
+    models: models::ModelCache,
 }
 
 impl Ledger {
@@ -282,6 +378,7 @@ impl Ledger {
             height: Height(0),
             timestamp_ms: genesis.genesis_time_ms,
             state_root,
+            models: models::ModelCache::default(),
         })
     }
 
@@ -318,6 +415,7 @@ impl Ledger {
             height,
             timestamp_ms,
             state_root,
+            models: models::ModelCache::default(),
         })
     }
 
@@ -425,6 +523,8 @@ impl Ledger {
         let result = (|| {
             slashing::begin_block(&mut self.store, &self.params, ctx)
                 .map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            jobs::begin_block(&mut self.store, &self.params, ctx)
+                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
             for (index, (bytes, decoded)) in txs.iter().zip(decoded).enumerate() {
                 let tx_hash = match &decoded {
                     Ok(tx) => tx.hash(),
@@ -434,7 +534,7 @@ impl Ledger {
                     if !signatures_ok[index] {
                         return Err(TxError::BadSignature);
                     }
-                    self.execute(ctx, &tx)
+                    self.execute(ctx, &tx, &tx_hash)
                 });
                 receipts.push(match outcome {
                     Ok(events) => Receipt {
@@ -453,9 +553,15 @@ impl Ledger {
                     },
                 });
             }
+            disputes::end_block(&mut self.store, &self.params, ctx)
+                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            jobs::end_block(&mut self.store, &self.params, ctx)
+                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
             rewards::end_block(&mut self.store, &self.params, ctx)
                 .map_err(|e| BlockError::EndBlock(e.to_string()))?;
             slashing::end_block(&mut self.store, &self.params, ctx)
+                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            services::end_block(&mut self.store, &self.params, ctx)
                 .map_err(|e| BlockError::EndBlock(e.to_string()))?;
             staking::end_block(&mut self.store, &self.params, ctx);
             Ok(())
@@ -487,7 +593,12 @@ impl Ledger {
     }
 
     /// Nonce and fee, then the message in a layer of its own.
-    fn execute(&mut self, ctx: &BlockContext, tx: &Transaction) -> Result<Vec<Event>, TxError> {
+    fn execute(
+        &mut self,
+        ctx: &BlockContext,
+        tx: &Transaction,
+        tx_hash: &Hash,
+    ) -> Result<Vec<Event>, TxError> {
         let signer = tx.tx.signer;
         bank::charge_fee(
             &mut self.store,
@@ -497,7 +608,7 @@ impl Ledger {
             self.params.min_tx_fee,
         )?;
         self.store.begin_tx();
-        let result = self.dispatch(ctx, &signer, &tx.tx.msg);
+        let result = self.dispatch(ctx, &signer, &tx.tx.msg, tx_hash);
         match result {
             Ok(()) => {
                 let mut events = self.store.commit_tx();
@@ -522,9 +633,12 @@ impl Ledger {
         ctx: &BlockContext,
         signer: &AccountId,
         msg: &Msg,
+        tx_hash: &Hash,
     ) -> Result<(), TxError> {
         let store = &mut self.store;
         let params = &self.params;
+        let chain_id = self.chain_id.as_str();
+        let cache = &self.models;
         match msg {
             Msg::Transfer(m) => bank::execute_transfer(store, signer, m)?,
             Msg::RegisterOperator(m) => staking::execute_register(store, params, signer, m)?,
@@ -536,7 +650,20 @@ impl Ledger {
             Msg::ClaimRewards(m) => rewards::execute_claim(store, signer, m)?,
             Msg::Unjail => staking::execute_unjail(store, params, ctx, signer)?,
             Msg::SubmitEvidence(e) => {
-                slashing::execute_evidence(store, params, ctx, &self.chain_id, signer, e)?
+                slashing::execute_evidence(store, params, ctx, chain_id, signer, e)?
+            }
+            Msg::RegisterModel(m) => models::execute_register(store, params, ctx, signer, m)?,
+            Msg::UploadModelChunk(m) => models::execute_upload(store, params, cache, signer, m)?,
+            Msg::Allocate(m) => services::execute_allocate(store, params, signer, m)?,
+            Msg::Deallocate(m) => services::execute_deallocate(store, params, ctx, signer, m)?,
+            Msg::SubmitJob(m) => {
+                jobs::execute_submit(store, params, ctx, cache, signer, tx_hash, m)?
+            }
+            Msg::CommitResult(m) => jobs::execute_commit(store, params, ctx, chain_id, signer, m)?,
+            Msg::Challenge(m) => disputes::execute_challenge(store, params, ctx, signer, m)?,
+            Msg::RevealStep(m) => disputes::execute_reveal(store, params, ctx, signer, m)?,
+            Msg::ProvideStepInput(m) => {
+                disputes::execute_provide_input(store, params, ctx, cache, signer, m)?
             }
         }
         Ok(())
@@ -560,7 +687,20 @@ impl Ledger {
         staking::invariants::check(&self.store)?;
         rewards::invariants::check(&self.store)?;
         slashing::invariants::check(&self.store)?;
+        models::invariants::check(&self.store)?;
+        services::invariants::check(&self.store)?;
+        jobs::invariants::check(&self.store)?;
+        disputes::invariants::check(&self.store)?;
         Ok(())
+    }
+
+    /// The loaded model for an active registered model (loaded from its registered files on
+    /// first use, then cached).
+    pub fn model(
+        &self,
+        id: &ModelId,
+    ) -> Result<std::sync::Arc<surety_infer::Model>, models::ModelsError> {
+        models::loaded(&self.store, &self.models, id)
     }
 
     /// Inclusion (or exclusion) proof for a state key against the current root.

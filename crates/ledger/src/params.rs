@@ -23,6 +23,75 @@ pub struct Params {
     pub inflation_per_year: Ratio,
     pub blocks_per_year: u64,
     pub slashing: SlashingParams,
+    pub market: MarketParams,
+}
+
+/// The inference market (DESIGN §5): models, services, jobs, audits and disputes.
+///
+/// The audit rule (docs/market.md): a cheating operator saves at most a job's fee worth of
+/// compute, and is caught by an audit with probability `audit_rate`, losing at least
+/// `wrong_result · service_allocation_min` plus the fee. [`Params::validate`] requires
+/// `audit_rate · wrong_result · service_allocation_min > job_fee_max`, so cheating never pays.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketParams {
+    /// Largest model file (weights or tokenizer), in bytes.
+    pub model_file_bytes_max: u64,
+    /// Smallest stake an operator may allocate to a model's service.
+    pub service_allocation_min: Amount,
+    /// Fee bounds for one job (all replicas together).
+    pub job_fee_min: Amount,
+    pub job_fee_max: Amount,
+    /// Largest job input (text bytes, or encoded activation bytes).
+    pub job_input_bytes_max: u64,
+    /// Largest result output (encoded activation bytes).
+    pub job_output_bytes_max: u64,
+    pub replicas_max: u32,
+    pub deadline_blocks_min: u64,
+    pub deadline_blocks_max: u64,
+    /// Times a job is reassigned after missed deadlines before it fails and is refunded.
+    pub reassignments_max: u32,
+    /// Blocks after the last result during which anyone may challenge it.
+    pub challenge_window_blocks: u64,
+    /// Probability that a job's result is audited (drawn from the block seed).
+    pub audit_rate: Ratio,
+    /// Blocks an auditor has to commit its own result.
+    pub audit_deadline_blocks: u64,
+    /// Share of each job's fee that goes to the audit fund.
+    pub audit_fund_share: Ratio,
+    /// Paid from the audit fund to an auditor whose audit completes.
+    pub audit_reward: Amount,
+    /// Bond a challenger who is not an assigned auditor puts up; forfeited if it loses.
+    pub challenge_bond: Amount,
+    /// Blocks each party has for each move of a dispute; a silent party loses.
+    pub dispute_move_blocks: u64,
+    /// Largest activation a party may hand the referee, in bytes.
+    pub dispute_input_bytes_max: u64,
+}
+
+impl Default for MarketParams {
+    fn default() -> Self {
+        MarketParams {
+            model_file_bytes_max: 512 << 20,
+            service_allocation_min: Amount(1_000_000),
+            job_fee_min: Amount(1_000),
+            job_fee_max: Amount(10_000),
+            job_input_bytes_max: 16 * 1024,
+            job_output_bytes_max: 32 * 1024,
+            replicas_max: 5,
+            deadline_blocks_min: 2,
+            deadline_blocks_max: 1_000,
+            reassignments_max: 3,
+            challenge_window_blocks: 20,
+            audit_rate: Ratio::from_percent(20).expect("20% is a ratio"),
+            audit_deadline_blocks: 20,
+            audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
+            audit_reward: Amount(2_000),
+            challenge_bond: Amount(100_000),
+            dispute_move_blocks: 10,
+            dispute_input_bytes_max: 64 << 20,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -63,6 +132,7 @@ impl Default for Params {
             // One block per second.
             blocks_per_year: 31_536_000,
             slashing: SlashingParams::default(),
+            market: MarketParams::default(),
         }
     }
 }
@@ -109,6 +179,18 @@ pub enum ParamsError {
     EvidenceOutlivesDelay { age: u64, delay: u64 },
     #[error("whistleblower, harmed-party and insurance shares add up to more than 1")]
     SplitAboveOne,
+    #[error(
+        "audit_rate · wrong_result · service_allocation_min ({expected_loss}) must exceed \
+         job_fee_max ({fee_max}), or cheating on a job pays (docs/market.md)"
+    )]
+    CheatingPays {
+        expected_loss: Amount,
+        fee_max: Amount,
+    },
+    #[error("deadline_blocks_min must be at most deadline_blocks_max")]
+    DeadlineBounds,
+    #[error("job_fee_min must be at most job_fee_max")]
+    FeeBounds,
     #[error("downtime_window_blocks must be at most {0}")]
     DowntimeWindowTooLong(u64),
 }
@@ -131,6 +213,14 @@ impl Params {
             ("blocks_per_year", self.blocks_per_year),
             ("window_epochs", s.window_epochs),
             ("downtime_window_blocks", s.downtime_window_blocks),
+            ("replicas_max", self.market.replicas_max as u64),
+            ("deadline_blocks_min", self.market.deadline_blocks_min),
+            (
+                "challenge_window_blocks",
+                self.market.challenge_window_blocks,
+            ),
+            ("audit_deadline_blocks", self.market.audit_deadline_blocks),
+            ("dispute_move_blocks", self.market.dispute_move_blocks),
         ] {
             if value == 0 {
                 return Err(ParamsError::Zero(name));
@@ -165,6 +255,22 @@ impl Params {
                 DOWNTIME_WINDOW_BLOCKS_MAX,
             ));
         }
+        let m = &self.market;
+        if m.deadline_blocks_min > m.deadline_blocks_max {
+            return Err(ParamsError::DeadlineBounds);
+        }
+        if m.job_fee_min > m.job_fee_max {
+            return Err(ParamsError::FeeBounds);
+        }
+        let expected_loss = m
+            .audit_rate
+            .mul_floor(s.wrong_result.mul_floor(m.service_allocation_min));
+        if expected_loss <= m.job_fee_max {
+            return Err(ParamsError::CheatingPays {
+                expected_loss,
+                fee_max: m.job_fee_max,
+            });
+        }
         Ok(())
     }
 }
@@ -187,6 +293,16 @@ mod tests {
         assert!(matches!(
             params.validate(),
             Err(ParamsError::UnbondingTooShort { .. })
+        ));
+    }
+
+    #[test]
+    fn params_under_which_cheating_pays_are_refused() {
+        let mut params = Params::default();
+        params.market.audit_rate = Ratio::from_percent(1).unwrap();
+        assert!(matches!(
+            params.validate(),
+            Err(ParamsError::CheatingPays { .. })
         ));
     }
 

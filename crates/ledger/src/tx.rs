@@ -2,7 +2,11 @@
 //! checks the mempool runs before admitting one.
 
 use crate::bank::{BankError, FeeError, Transfer};
+use crate::disputes::{Challenge, DisputesError, ProvideStepInput, RevealStep};
+use crate::jobs::{CommitResult, JobsError, SubmitJob};
+use crate::models::{ModelsError, RegisterModel, UploadModelChunk};
 use crate::rewards::{ClaimRewards, RewardsError};
+use crate::services::{Allocate, Deallocate, ServicesError};
 use crate::slashing::{Evidence, SlashingError};
 use crate::staking::{
     Delegate, EditOperator, Redelegate, RegisterOperator, StakingError, Undelegate,
@@ -38,6 +42,16 @@ pub enum Msg {
     Unjail,
     /// Boxed: evidence is large and rare.
     SubmitEvidence(Box<Evidence>),
+    RegisterModel(Box<RegisterModel>),
+    UploadModelChunk(Box<UploadModelChunk>),
+    /// Allocate part of the signer's operator's stake to a model's service.
+    Allocate(Allocate),
+    Deallocate(Deallocate),
+    SubmitJob(Box<SubmitJob>),
+    CommitResult(Box<CommitResult>),
+    Challenge(Box<Challenge>),
+    RevealStep(Box<RevealStep>),
+    ProvideStepInput(Box<ProvideStepInput>),
 }
 
 pub type Transaction = SignedTx<Msg>;
@@ -64,6 +78,14 @@ pub enum TxError {
     Rewards(#[from] RewardsError),
     #[error(transparent)]
     Slashing(#[from] SlashingError),
+    #[error(transparent)]
+    Models(#[from] ModelsError),
+    #[error(transparent)]
+    Services(#[from] ServicesError),
+    #[error(transparent)]
+    Jobs(#[from] JobsError),
+    #[error(transparent)]
+    Disputes(#[from] DisputesError),
 }
 
 impl TxError {
@@ -76,6 +98,10 @@ impl TxError {
                 | TxError::Staking(_)
                 | TxError::Rewards(_)
                 | TxError::Slashing(_)
+                | TxError::Models(_)
+                | TxError::Services(_)
+                | TxError::Jobs(_)
+                | TxError::Disputes(_)
         )
     }
 }
@@ -99,6 +125,12 @@ pub fn decode_and_check_shape(bytes: &[u8], chain_id: &str) -> Result<Transactio
         Msg::Delegate(d) if d.amount.is_zero() => return Err(StakingError::ZeroAmount.into()),
         Msg::Undelegate(u) if u.shares.is_zero() => return Err(StakingError::ZeroAmount.into()),
         Msg::Redelegate(r) if r.shares.is_zero() => return Err(StakingError::ZeroAmount.into()),
+        Msg::RegisterModel(m) => crate::models::check_register_shape(m)?,
+        Msg::UploadModelChunk(m) => crate::models::check_upload_shape(m)?,
+        Msg::Allocate(a) if a.amount.is_zero() => return Err(ServicesError::ZeroAmount.into()),
+        Msg::Deallocate(d) if d.amount.is_zero() => return Err(ServicesError::ZeroAmount.into()),
+        Msg::SubmitJob(j) => crate::jobs::check_submit_shape(j)?,
+        Msg::CommitResult(c) => crate::jobs::check_commit_shape(c, chain_id)?,
         _ => {}
     }
     Ok(tx)

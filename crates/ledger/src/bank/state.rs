@@ -45,10 +45,16 @@ pub enum Pool {
     Community,
     /// Destroyed tokens. Counted in the supply so that conservation is checkable; never leave.
     Burned,
+    /// Fees of jobs not yet final (jobs).
+    JobEscrow,
+    /// Share of job fees that pays auditors (jobs).
+    AuditFund,
+    /// Challengers' bonds while their disputes run (disputes).
+    DisputeBonds,
 }
 
 impl Pool {
-    pub const ALL: [Pool; 7] = [
+    pub const ALL: [Pool; 10] = [
         Pool::Bonded,
         Pool::Unbonding,
         Pool::FeeCollector,
@@ -56,6 +62,9 @@ impl Pool {
         Pool::Insurance,
         Pool::Community,
         Pool::Burned,
+        Pool::JobEscrow,
+        Pool::AuditFund,
+        Pool::DisputeBonds,
     ];
 }
 

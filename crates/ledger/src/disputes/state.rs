@@ -1,0 +1,178 @@
+//! Disputes state: one record per dispute (the two parties, their trace roots, the bisection
+//! interval and the current move), the uploaded activation for the referee, and an index of
+//! disputes by the height their current move times out.
+
+use crate::store::{key, Store};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use surety_types::{AccountId, Amount, Hash, Height, JobId, OperatorId};
+
+/// The side that disputes a result.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Challenger {
+    /// A staked operator: an auditor or a disagreeing replica. Slashed if it loses.
+    Operator(OperatorId),
+    /// Anyone else, with a bond. The bond is forfeited if it loses.
+    Account(AccountId),
+}
+
+impl Challenger {
+    pub fn account(&self) -> AccountId {
+        match self {
+            Challenger::Operator(operator) => operator.account(),
+            Challenger::Account(account) => *account,
+        }
+    }
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    Defendant,
+    Challenger,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Dispute {
+    pub id: u64,
+    pub job: JobId,
+    /// The operator whose result is disputed.
+    pub defendant: OperatorId,
+    pub defendant_root: Hash,
+    pub challenger: Challenger,
+    pub challenger_root: Hash,
+    /// Held in the dispute-bond pool (zero for an operator challenger).
+    pub bond: Amount,
+    /// Leaves in each trace (the model program's step count).
+    pub steps: u64,
+    pub opened: Height,
+    /// Both parties agree on the leaves before `agreed` (`0`: only on the job input).
+    pub agreed: u64,
+    /// The hash both agree on at leaf `agreed - 1` (the job input's hash when `agreed == 0`).
+    pub agreed_hash: Hash,
+    /// A leaf on which they disagree; `agreed <= disagreed`.
+    pub disagreed: u64,
+    pub defendant_hash: Hash,
+    pub challenger_hash: Hash,
+    /// Moves in the bisection so far (both parties' reveals count one each).
+    pub moves: u64,
+    pub phase: Phase,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Both parties must reveal their leaf at `index` by `deadline`.
+    Bisect {
+        index: u64,
+        defendant: Option<Hash>,
+        challenger: Option<Hash>,
+        deadline: Height,
+    },
+    /// The step `disagreed` is isolated: the defendant (or anyone) must hand the referee the
+    /// activation whose hash is `agreed_hash` by `deadline`.
+    AwaitInput {
+        deadline: Height,
+    },
+    Resolved {
+        outcome: Outcome,
+        height: Height,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The referee's step matched the defendant: the challenger was wrong.
+    DefendantRight,
+    /// The referee's step matched the challenger: the defendant's result was wrong.
+    ChallengerRight,
+    /// The referee matched neither.
+    BothWrong,
+    /// A party missed its move.
+    Timeout { silent: Vec<Party> },
+}
+
+impl Dispute {
+    pub fn is_open(&self) -> bool {
+        !matches!(self.phase, Phase::Resolved { .. })
+    }
+
+    /// The step the referee will run once bisection has isolated it.
+    pub fn isolated_step(&self) -> Option<u64> {
+        (self.agreed == self.disagreed).then_some(self.disagreed)
+    }
+}
+
+fn dispute_key(id: u64) -> Vec<u8> {
+    key("disputes/dispute", &[&id.to_be_bytes()])
+}
+
+pub fn dispute(store: &Store, id: u64) -> Option<Dispute> {
+    store.get(&dispute_key(id))
+}
+
+pub fn set_dispute(store: &mut Store, dispute: &Dispute) {
+    store.put(dispute_key(dispute.id), dispute);
+}
+
+pub fn next_id(store: &mut Store) -> u64 {
+    let id: u64 = store.get(b"disputes/next").unwrap_or(0);
+    store.put(b"disputes/next".to_vec(), &(id + 1));
+    id
+}
+
+/// Disputes whose id is at least `from`, in id order (for queries and the auditor worker).
+pub fn disputes_from(store: &Store, from: u64, limit: usize) -> Vec<Dispute> {
+    let next: u64 = store.get(b"disputes/next").unwrap_or(0);
+    (from..next)
+        .filter_map(|id| dispute(store, id))
+        .take(limit)
+        .collect()
+}
+
+fn due_key(height: Height, id: u64) -> Vec<u8> {
+    key(
+        "disputes/due",
+        &[&height.0.to_be_bytes(), &id.to_be_bytes()],
+    )
+}
+
+pub fn schedule(store: &mut Store, height: Height, id: u64) {
+    store.put(due_key(height, id), &());
+}
+
+pub fn take_due(store: &mut Store, height: Height) -> Vec<u64> {
+    let prefix = key("disputes/due", &[&height.0.to_be_bytes()]);
+    let mut ids = Vec::new();
+    for (entry, ()) in store.prefix_values::<()>(&prefix) {
+        store.delete(&entry);
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&entry[entry.len() - 8..]);
+        ids.push(u64::from_be_bytes(id));
+    }
+    ids
+}
+
+/// The referee's input as uploaded so far by `uploader`.
+fn input_key(id: u64, uploader: &AccountId) -> Vec<u8> {
+    key("disputes/input", &[&id.to_be_bytes(), &uploader.0])
+}
+
+pub fn input(store: &Store, id: u64, uploader: &AccountId) -> Vec<u8> {
+    store.get(&input_key(id, uploader)).unwrap_or_default()
+}
+
+pub fn set_input(store: &mut Store, id: u64, uploader: &AccountId, bytes: &Vec<u8>) {
+    store.put(input_key(id, uploader), bytes);
+}
+
+pub fn delete_inputs(store: &mut Store, id: u64) {
+    let prefix = key("disputes/input", &[&id.to_be_bytes(), b""]);
+    for (entry, _) in store.prefix_entries(&prefix) {
+        store.delete(&entry);
+    }
+}

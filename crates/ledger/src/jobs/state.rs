@@ -1,0 +1,215 @@
+//! Jobs state: one record per job (its input, escrowed fee, assignments, results, audit and
+//! status), an index of jobs by the height something is due for them (a deadline, the end of
+//! the challenge window), jobs waiting for the next block's seed to be assigned or audited,
+//! and an index of open work per operator (what the operator worker polls).
+
+use crate::store::{key, Store};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use surety_types::{AccountId, Amount, Hash, Height, JobId, ModelId, OperatorId};
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub client: AccountId,
+    pub model: ModelId,
+    /// The canonical input activation, borsh-encoded (text is tokenised at submission).
+    #[serde(with = "hex_bytes")]
+    pub input: Vec<u8>,
+    pub input_hash: Hash,
+    /// Steps of the model's program: every trace has exactly this many leaves.
+    pub steps: u64,
+    /// Escrowed fee for all replicas.
+    pub fee: Amount,
+    pub replicas: u32,
+    pub deadline_blocks: u64,
+    pub submitted: Height,
+    pub assignments: Vec<Assignment>,
+    pub reassignments: u32,
+    pub audit: Option<Audit>,
+    pub status: JobStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Assignment {
+    pub operator: OperatorId,
+    pub assigned: Height,
+    pub deadline: Height,
+    pub result: Option<JobResult>,
+    /// Missed its deadline and was replaced.
+    pub missed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct JobResult {
+    #[serde(with = "hex_bytes")]
+    pub output: Vec<u8>,
+    pub output_hash: Hash,
+    pub trace_root: Hash,
+    pub committed: Height,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Audit {
+    pub auditor: OperatorId,
+    /// The result audited.
+    pub target: OperatorId,
+    pub deadline: Height,
+    pub output_hash: Option<Hash>,
+    pub trace_root: Option<Hash>,
+    pub outcome: AuditOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    Pending,
+    Agreed,
+    /// The auditor disagreed: a dispute decides.
+    Disputed {
+        dispute: u64,
+    },
+    /// The auditor did not answer in time.
+    Missed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for the next block's seed to pick its operators.
+    Queued,
+    /// Operators are computing.
+    Assigned,
+    /// All results are in and agree; anyone may challenge until `until`.
+    Challengeable { until: Height },
+    /// A dispute over a result is open.
+    Disputed { dispute: u64 },
+    /// Paid; the result stands.
+    Final { height: Height },
+    /// Refunded; no result stands.
+    Failed { reason: String },
+}
+
+impl Job {
+    /// The live (not replaced) assignments.
+    pub fn live_assignments(&self) -> impl Iterator<Item = &Assignment> {
+        self.assignments.iter().filter(|a| !a.missed)
+    }
+
+    pub fn assignment_of(&self, operator: &OperatorId) -> Option<&Assignment> {
+        self.assignments
+            .iter()
+            .find(|a| !a.missed && a.operator == *operator)
+    }
+
+    /// The standing result: the first live result, once all live assignments agree.
+    pub fn result(&self) -> Option<&JobResult> {
+        self.live_assignments().find_map(|a| a.result.as_ref())
+    }
+
+    pub fn is_final(&self) -> bool {
+        matches!(self.status, JobStatus::Final { .. })
+    }
+}
+
+/// Work an operator owes: the key lists (operator, job), the value says in what role.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Worker,
+    Auditor,
+}
+
+fn job_key(id: &JobId) -> Vec<u8> {
+    key("jobs/job", &[&id.0])
+}
+
+pub fn job(store: &Store, id: &JobId) -> Option<Job> {
+    store.get(&job_key(id))
+}
+
+pub fn set_job(store: &mut Store, job: &Job) {
+    store.put(job_key(&job.id), job);
+}
+
+fn due_key(height: Height, id: &JobId) -> Vec<u8> {
+    key("jobs/due", &[&height.0.to_be_bytes(), &id.0])
+}
+
+/// Something is due for `id` at the end of block `height`.
+pub fn schedule(store: &mut Store, height: Height, id: &JobId) {
+    store.put(due_key(height, id), &());
+}
+
+/// Jobs with something due at the end of `height` (each once), removing their entries.
+pub fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
+    let prefix = key("jobs/due", &[&height.0.to_be_bytes()]);
+    let mut ids = Vec::new();
+    for (entry, ()) in store.prefix_values::<()>(&prefix) {
+        store.delete(&entry);
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&entry[entry.len() - 32..]);
+        if ids.last() != Some(&JobId(id)) {
+            ids.push(JobId(id));
+        }
+    }
+    ids
+}
+
+/// Jobs that the next block's begin hook handles with its seed: assignment or audit draw.
+pub fn queue_for_next_block(store: &mut Store, id: &JobId) {
+    store.put(key("jobs/pending", &[&id.0]), &());
+}
+
+pub fn take_pending(store: &mut Store) -> Vec<JobId> {
+    let mut ids = Vec::new();
+    for (entry, ()) in store.prefix_values::<()>(b"jobs/pending/") {
+        store.delete(&entry);
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&entry[entry.len() - 32..]);
+        ids.push(JobId(id));
+    }
+    ids
+}
+
+fn work_key(operator: &OperatorId, id: &JobId) -> Vec<u8> {
+    key("jobs/work", &[&operator.0, &id.0])
+}
+
+pub fn add_work(store: &mut Store, operator: &OperatorId, id: &JobId, role: Role) {
+    store.put(work_key(operator, id), &role);
+}
+
+pub fn remove_work(store: &mut Store, operator: &OperatorId, id: &JobId) {
+    store.delete(&work_key(operator, id));
+}
+
+/// The jobs `operator` has to compute or audit, in id order.
+pub fn work_of(store: &Store, operator: &OperatorId) -> Vec<(JobId, Role)> {
+    let prefix = key("jobs/work", &[&operator.0, b""]);
+    store
+        .prefix_values::<Role>(&prefix)
+        .into_iter()
+        .map(|(entry, role)| {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&entry[entry.len() - 32..]);
+            (JobId(id), role)
+        })
+        .collect()
+}
+
+/// Serialise bytes as hex in JSON (inputs and outputs can be large).
+pub(crate) mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
+}

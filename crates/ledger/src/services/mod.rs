@@ -1,0 +1,171 @@
+//! Services: shared security (DESIGN §3 "services"). An operator allocates part of its
+//! bonded stake to a model's service; it is then assigned that model's jobs and audits in
+//! proportion to its allocation, and a fault in the service is slashed at most the
+//! allocation. A decrease takes effect only after `evidence_max_age_epochs + 1` epochs, when
+//! no offence committed while the stake was allocated can still be reported: de-allocating
+//! is no escape from a slash.
+
+pub mod error;
+pub mod invariants;
+pub mod msg;
+pub mod state;
+
+pub use error::ServicesError;
+pub use msg::{Allocate, Deallocate};
+pub use state::Allocation;
+
+use crate::params::Params;
+use crate::staking;
+use crate::store::Store;
+use crate::{BlockContext, Event};
+use surety_types::{AccountId, Amount, Epoch, ModelId, OperatorId};
+
+pub fn execute_allocate(
+    store: &mut Store,
+    params: &Params,
+    signer: &AccountId,
+    msg: &Allocate,
+) -> Result<(), ServicesError> {
+    let operator_id = OperatorId::from(*signer);
+    let operator =
+        staking::state::operator(store, &operator_id).ok_or(ServicesError::NotOperator)?;
+    if operator.jailed || operator.tombstoned {
+        return Err(ServicesError::Jailed(operator_id));
+    }
+    crate::models::active(store, &msg.model)?;
+    let allocated = state::total(store, &operator_id);
+    let new_total = allocated.checked_add(msg.amount)?;
+    if new_total > operator.tokens {
+        return Err(ServicesError::AboveStake {
+            requested: msg.amount,
+            allocated,
+            stake: operator.tokens,
+        });
+    }
+    let mut allocation = state::allocation(store, &msg.model, &operator_id).unwrap_or(Allocation {
+        operator: operator_id,
+        model: msg.model,
+        amount: Amount::ZERO,
+        leaving: Amount::ZERO,
+    });
+    allocation.amount = allocation.amount.checked_add(msg.amount)?;
+    let staying = allocation.amount.checked_sub(allocation.leaving)?;
+    let min = params.market.service_allocation_min;
+    if staying < min {
+        return Err(ServicesError::BelowMinimum { min, got: staying });
+    }
+    state::set_allocation(store, &allocation);
+    state::set_total(store, &operator_id, new_total);
+    store.emit(Event::ServiceAllocated {
+        operator: operator_id,
+        model: msg.model,
+        amount: msg.amount,
+    });
+    Ok(())
+}
+
+pub fn execute_deallocate(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    signer: &AccountId,
+    msg: &Deallocate,
+) -> Result<(), ServicesError> {
+    let operator_id = OperatorId::from(*signer);
+    let mut allocation =
+        state::allocation(store, &msg.model, &operator_id).ok_or(ServicesError::NoAllocation {
+            operator: operator_id,
+            model: msg.model,
+        })?;
+    let available = allocation.amount.checked_sub(allocation.leaving)?;
+    if msg.amount > available {
+        return Err(ServicesError::DeallocateTooMuch {
+            requested: msg.amount,
+            available,
+        });
+    }
+    let staying = available.checked_sub(msg.amount)?;
+    let min = params.market.service_allocation_min;
+    if !staying.is_zero() && staying < min {
+        return Err(ServicesError::BelowMinimum { min, got: staying });
+    }
+    allocation.leaving = allocation.leaving.checked_add(msg.amount)?;
+    state::set_allocation(store, &allocation);
+    // Applied at the end of the epoch before `effective_epoch`: by then every offence from
+    // before this block is past the evidence age limit, so it was reported against the
+    // full allocation.
+    let effective_epoch = Epoch(ctx.epoch.0 + params.slashing.evidence_max_age_epochs + 1);
+    let sequence = state::next_sequence(store);
+    state::schedule_decrease(
+        store,
+        effective_epoch,
+        sequence,
+        &state::Decrease {
+            operator: operator_id,
+            model: msg.model,
+            amount: msg.amount,
+        },
+    );
+    store.emit(Event::DeallocationScheduled {
+        operator: operator_id,
+        model: msg.model,
+        amount: msg.amount,
+        effective_epoch,
+    });
+    Ok(())
+}
+
+/// End of block: at an epoch end, apply the decreases that take effect in the next epoch.
+pub fn end_block(
+    store: &mut Store,
+    _params: &Params,
+    ctx: &BlockContext,
+) -> Result<(), ServicesError> {
+    if !ctx.is_epoch_end(_params) {
+        return Ok(());
+    }
+    for decrease in state::take_decreases(store, ctx.epoch.next()) {
+        let Some(mut allocation) = state::allocation(store, &decrease.model, &decrease.operator)
+        else {
+            continue;
+        };
+        let amount = decrease.amount.min(allocation.leaving);
+        allocation.amount = allocation.amount.checked_sub(amount)?;
+        allocation.leaving = allocation.leaving.checked_sub(amount)?;
+        state::set_allocation(store, &allocation);
+        let total = state::total(store, &decrease.operator).checked_sub(amount)?;
+        state::set_total(store, &decrease.operator, total);
+        store.emit(Event::ServiceDeallocated {
+            operator: decrease.operator,
+            model: decrease.model,
+            amount,
+        });
+    }
+    Ok(())
+}
+
+/// The most a fault in `model`'s service may slash `operator` (its whole allocation, leaving
+/// part included), or `None` if it has no allocation there.
+pub fn slashable(store: &Store, model: &ModelId, operator: &OperatorId) -> Option<Amount> {
+    state::allocation(store, model, operator).map(|allocation| allocation.amount)
+}
+
+/// Operators that may be given `model`'s work now, with their weight: the allocation not
+/// leaving, capped by the operator's bonded tokens (a slash may have lowered them). Jailed,
+/// tombstoned and frozen operators are skipped. In operator order.
+pub fn eligible(store: &Store, model: &ModelId) -> Vec<(OperatorId, Amount)> {
+    state::allocations_to(store, model)
+        .into_iter()
+        .filter_map(|allocation| {
+            let operator = staking::state::operator(store, &allocation.operator)?;
+            if operator.jailed || operator.tombstoned || operator.is_frozen() {
+                return None;
+            }
+            let weight = allocation
+                .amount
+                .saturating_sub(allocation.leaving)
+                .min(operator.tokens);
+            (!weight.is_zero()).then_some((allocation.operator, weight))
+        })
+        .collect()
+}

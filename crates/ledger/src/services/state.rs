@@ -1,0 +1,113 @@
+//! Services state: each operator's allocation to each model's service, the operator's total
+//! allocation (the sum, kept to check new allocations against its stake), and scheduled
+//! decreases by the epoch they take effect in.
+
+use crate::store::{key, Store};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use surety_types::{Amount, Epoch, ModelId, OperatorId};
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Allocation {
+    pub operator: OperatorId,
+    pub model: ModelId,
+    /// Stake at risk in this service: a fault here is slashed at most this much.
+    pub amount: Amount,
+    /// Scheduled to leave: still slashable, no longer counted for new work.
+    pub leaving: Amount,
+}
+
+fn allocation_key(model: &ModelId, operator: &OperatorId) -> Vec<u8> {
+    key("services/alloc", &[&model.0, &operator.0])
+}
+
+pub fn allocation(store: &Store, model: &ModelId, operator: &OperatorId) -> Option<Allocation> {
+    store.get(&allocation_key(model, operator))
+}
+
+pub fn set_allocation(store: &mut Store, allocation: &Allocation) {
+    let key = allocation_key(&allocation.model, &allocation.operator);
+    if allocation.amount.is_zero() {
+        store.delete(&key);
+    } else {
+        store.put(key, allocation);
+    }
+}
+
+/// Every allocation to `model`'s service, in operator order.
+pub fn allocations_to(store: &Store, model: &ModelId) -> Vec<Allocation> {
+    store
+        .prefix_values::<Allocation>(&key("services/alloc", &[&model.0, b""]))
+        .into_iter()
+        .map(|(_, allocation)| allocation)
+        .collect()
+}
+
+pub fn all_allocations(store: &Store) -> Vec<Allocation> {
+    store
+        .prefix_values::<Allocation>(b"services/alloc/")
+        .into_iter()
+        .map(|(_, allocation)| allocation)
+        .collect()
+}
+
+fn total_key(operator: &OperatorId) -> Vec<u8> {
+    key("services/total", &[&operator.0])
+}
+
+pub fn total(store: &Store, operator: &OperatorId) -> Amount {
+    store.get(&total_key(operator)).unwrap_or_default()
+}
+
+pub fn set_total(store: &mut Store, operator: &OperatorId, amount: Amount) {
+    if amount.is_zero() {
+        store.delete(&total_key(operator));
+    } else {
+        store.put(total_key(operator), &amount);
+    }
+}
+
+pub fn all_totals(store: &Store) -> Vec<(OperatorId, Amount)> {
+    store
+        .prefix_values::<Amount>(b"services/total/")
+        .into_iter()
+        .map(|(entry, amount)| {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&entry[entry.len() - 32..]);
+            (OperatorId(id), amount)
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Decrease {
+    pub operator: OperatorId,
+    pub model: ModelId,
+    pub amount: Amount,
+}
+
+fn decrease_prefix(epoch: Epoch) -> Vec<u8> {
+    key("services/due", &[&epoch.0.to_be_bytes()])
+}
+
+pub fn schedule_decrease(store: &mut Store, epoch: Epoch, sequence: u64, decrease: &Decrease) {
+    let mut entry = decrease_prefix(epoch);
+    entry.push(b'/');
+    entry.extend_from_slice(&sequence.to_be_bytes());
+    store.put(entry, decrease);
+}
+
+pub fn next_sequence(store: &mut Store) -> u64 {
+    let sequence: u64 = store.get(b"services/sequence").unwrap_or(0);
+    store.put(b"services/sequence".to_vec(), &(sequence + 1));
+    sequence
+}
+
+pub fn take_decreases(store: &mut Store, epoch: Epoch) -> Vec<Decrease> {
+    let mut decreases = Vec::new();
+    for (entry, decrease) in store.prefix_values::<Decrease>(&decrease_prefix(epoch)) {
+        store.delete(&entry);
+        decreases.push(decrease);
+    }
+    decreases
+}
