@@ -553,7 +553,7 @@ impl Ledger {
                     },
                 });
             }
-            disputes::end_block(&mut self.store, &self.params, ctx)
+            disputes::end_block(&mut self.store, &self.params, ctx, &self.models)
                 .map_err(|e| BlockError::EndBlock(e.to_string()))?;
             jobs::end_block(&mut self.store, &self.params, ctx)
                 .map_err(|e| BlockError::EndBlock(e.to_string()))?;
@@ -659,7 +659,7 @@ impl Ledger {
             Msg::SubmitJob(m) => {
                 jobs::execute_submit(store, params, ctx, cache, signer, tx_hash, m)?
             }
-            Msg::CommitResult(m) => jobs::execute_commit(store, params, ctx, chain_id, signer, m)?,
+            Msg::CommitResult(m) => jobs::execute_commit(store, params, ctx, signer, m)?,
             Msg::Challenge(m) => disputes::execute_challenge(store, params, ctx, signer, m)?,
             Msg::RevealStep(m) => disputes::execute_reveal(store, params, ctx, signer, m)?,
             Msg::ProvideStepInput(m) => {

@@ -387,6 +387,7 @@ fn within_one_window_only_the_largest_penalty_applies() {
         height: Height(1),
         reporter: None,
         harmed: None,
+        cap: None,
     };
     chain.block(&[]);
     chain.report(offence(FaultKind::MissedDeadline)).unwrap();
@@ -528,6 +529,7 @@ fn rewards_stay_exact_per_share_across_a_slash() {
             height,
             reporter: None,
             harmed: None,
+            cap: None,
         })
         .unwrap();
     chain.block(&[]);
@@ -610,6 +612,7 @@ fn a_jailed_operator_may_unjail_after_its_slash_and_jail_time() {
             height: Height(0),
             reporter: None,
             harmed: None,
+            cap: None,
         })
         .unwrap();
     chain.block(&[]);

@@ -204,6 +204,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     height: chain.height(),
                     reporter: Some(account(30)),
                     harmed: None,
+                    cap: None,
                 };
                 // May be refused (already penalised more in this window); either way the
                 // invariants must hold after the next block.

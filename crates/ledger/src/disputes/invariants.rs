@@ -1,7 +1,46 @@
-//! Disputes invariants.
+//! Disputes invariants: the bond pool holds exactly the bonds of open disputes, every open
+//! dispute's job says so, and the bisection interval never inverts.
 
+use super::state::{self, Challenger};
+use crate::bank::{self, Pool};
+use crate::jobs::{self, JobStatus};
 use crate::store::Store;
+use surety_types::Amount;
 
-pub fn check(_store: &Store) -> Result<(), String> {
+pub fn check(store: &Store) -> Result<(), String> {
+    let mut bonds = Amount::ZERO;
+    for dispute in state::disputes_from(store, 0, usize::MAX) {
+        if dispute.agreed > dispute.disagreed || dispute.disagreed >= dispute.steps {
+            return Err(format!(
+                "dispute {} has interval [{}, {}] over {} steps",
+                dispute.id, dispute.agreed, dispute.disagreed, dispute.steps
+            ));
+        }
+        if !dispute.is_open() {
+            continue;
+        }
+        if let Challenger::Account(_) = dispute.challenger {
+            bonds = bonds
+                .checked_add(dispute.bond)
+                .map_err(|_| "bond sum overflows")?;
+        }
+        let status = jobs::state::job(store, &dispute.job).map(|job| job.status);
+        if status
+            != Some(JobStatus::Disputed {
+                dispute: dispute.id,
+            })
+        {
+            return Err(format!(
+                "open dispute {} but its job's status is {status:?}",
+                dispute.id
+            ));
+        }
+    }
+    let pool = bank::pool_balance(store, Pool::DisputeBonds);
+    if pool != bonds {
+        return Err(format!(
+            "dispute bond pool holds {pool}, open disputes' bonds add up to {bonds}"
+        ));
+    }
     Ok(())
 }

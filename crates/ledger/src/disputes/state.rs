@@ -157,22 +157,60 @@ pub fn take_due(store: &mut Store, height: Height) -> Vec<u64> {
     ids
 }
 
-/// The referee's input as uploaded so far by `uploader`.
-fn input_key(id: u64, uploader: &AccountId) -> Vec<u8> {
-    key("disputes/input", &[&id.to_be_bytes(), &uploader.0])
+/// How many bytes of the referee's input `uploader` has written so far.
+pub fn input_len(store: &Store, id: u64, uploader: &AccountId) -> u64 {
+    store
+        .get(&key(
+            "disputes/input-len",
+            &[&id.to_be_bytes(), &uploader.0],
+        ))
+        .unwrap_or(0)
 }
 
-pub fn input(store: &Store, id: u64, uploader: &AccountId) -> Vec<u8> {
-    store.get(&input_key(id, uploader)).unwrap_or_default()
+/// Append a chunk to `uploader`'s copy of the referee's input (chunks are written in order).
+pub fn append_input(store: &mut Store, id: u64, uploader: &AccountId, bytes: &[u8]) {
+    let offset = input_len(store, id, uploader);
+    store.put_raw(
+        key(
+            "disputes/input",
+            &[&id.to_be_bytes(), &uploader.0, &offset.to_be_bytes()],
+        ),
+        bytes.to_vec(),
+    );
+    store.put(
+        key("disputes/input-len", &[&id.to_be_bytes(), &uploader.0]),
+        &(offset + bytes.len() as u64),
+    );
 }
 
-pub fn set_input(store: &mut Store, id: u64, uploader: &AccountId, bytes: &Vec<u8>) {
-    store.put(input_key(id, uploader), bytes);
+/// `uploader`'s copy of the referee's input, its chunks joined in order.
+pub fn input_bytes(store: &Store, id: u64, uploader: &AccountId) -> Vec<u8> {
+    let prefix = key("disputes/input", &[&id.to_be_bytes(), &uploader.0, b""]);
+    let mut bytes = Vec::new();
+    for (_, chunk) in store.prefix_entries(&prefix) {
+        bytes.extend_from_slice(&chunk);
+    }
+    bytes
 }
 
-pub fn delete_inputs(store: &mut Store, id: u64) {
-    let prefix = key("disputes/input", &[&id.to_be_bytes(), b""]);
+/// Forget `uploader`'s copy (it starts again from offset 0).
+pub fn clear_input(store: &mut Store, id: u64, uploader: &AccountId) {
+    let prefix = key("disputes/input", &[&id.to_be_bytes(), &uploader.0, b""]);
     for (entry, _) in store.prefix_entries(&prefix) {
         store.delete(&entry);
+    }
+    store.delete(&key(
+        "disputes/input-len",
+        &[&id.to_be_bytes(), &uploader.0],
+    ));
+}
+
+/// Forget every copy of the referee's input for a dispute.
+pub fn delete_inputs(store: &mut Store, id: u64) {
+    for prefix in ["disputes/input", "disputes/input-len"] {
+        let prefix = key(prefix, &[&id.to_be_bytes(), b""]);
+        for (entry, _) in store.prefix_entries(&prefix) {
+            store.delete(&entry);
+        }
     }
 }

@@ -1,7 +1,35 @@
-//! Jobs invariants.
+//! Jobs invariants: the escrow holds exactly the fees of the jobs that are neither final nor
+//! failed, and a job's live assignments never outnumber its replicas.
 
+use super::state::{self, JobStatus};
+use crate::bank::{self, Pool};
 use crate::store::Store;
+use surety_types::Amount;
 
-pub fn check(_store: &Store) -> Result<(), String> {
+pub fn check(store: &Store) -> Result<(), String> {
+    let mut escrowed = Amount::ZERO;
+    for job in state::all_jobs(store) {
+        if !matches!(
+            job.status,
+            JobStatus::Final { .. } | JobStatus::Failed { .. }
+        ) {
+            escrowed = escrowed
+                .checked_add(job.fee)
+                .map_err(|_| "escrow sum overflows")?;
+        }
+        let live = job.live_assignments().count();
+        if live > job.replicas as usize {
+            return Err(format!(
+                "job {} has {live} live assignments for {} replicas",
+                job.id, job.replicas
+            ));
+        }
+    }
+    let pool = bank::pool_balance(store, Pool::JobEscrow);
+    if pool != escrowed {
+        return Err(format!(
+            "job escrow holds {pool}, open jobs' fees add up to {escrowed}"
+        ));
+    }
     Ok(())
 }

@@ -158,20 +158,36 @@ pub fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
     ids
 }
 
-/// Jobs that the next block's begin hook handles with its seed: assignment or audit draw.
-pub fn queue_for_next_block(store: &mut Store, id: &JobId) {
-    store.put(key("jobs/pending", &[&id.0]), &());
+/// What the next block's begin hook does for a job with that block's seed: a seed nobody knew
+/// when the job was submitted or its results committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Pending {
+    Assign,
+    DrawAudit,
 }
 
-pub fn take_pending(store: &mut Store) -> Vec<JobId> {
+pub fn queue_for_next_block(store: &mut Store, id: &JobId, action: Pending) {
+    store.put(key("jobs/pending", &[&id.0]), &action);
+}
+
+pub fn take_pending(store: &mut Store) -> Vec<(JobId, Pending)> {
     let mut ids = Vec::new();
-    for (entry, ()) in store.prefix_values::<()>(b"jobs/pending/") {
+    for (entry, action) in store.prefix_values::<Pending>(b"jobs/pending/") {
         store.delete(&entry);
         let mut id = [0u8; 32];
         id.copy_from_slice(&entry[entry.len() - 32..]);
-        ids.push(JobId(id));
+        ids.push((JobId(id), action));
     }
     ids
+}
+
+/// Every job, in id order (invariant checks and tests).
+pub fn all_jobs(store: &Store) -> Vec<Job> {
+    store
+        .prefix_values::<Job>(b"jobs/job/")
+        .into_iter()
+        .map(|(_, job)| job)
+        .collect()
 }
 
 fn work_key(operator: &OperatorId, id: &JobId) -> Vec<u8> {

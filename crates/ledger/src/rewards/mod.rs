@@ -145,6 +145,21 @@ pub fn end_block(
     Ok(())
 }
 
+/// Pay `amount` from `from` (job fees, audit rewards) to one operator as a reward: its
+/// commission to its account, the rest to its delegators, like block rewards.
+pub fn pay_operator(
+    store: &mut Store,
+    from: Pool,
+    id: &OperatorId,
+    amount: Amount,
+) -> Result<(), RewardsError> {
+    if amount.is_zero() {
+        return Ok(());
+    }
+    bank::pool_to_pool(store, from, Pool::FeeCollector, amount)?;
+    reward_operator(store, id, amount)
+}
+
 /// Pay `portion` (held in the fee collector) to one operator: commission to its account, the
 /// rest to its delegators through the accumulator.
 fn reward_operator(

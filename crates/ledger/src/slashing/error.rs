@@ -9,6 +9,8 @@ pub enum SlashingError {
     InvalidEquivocation(#[from] EquivocationError),
     #[error("evidence is for chain {0:?}, this is another chain")]
     WrongChain(String),
+    #[error("invalid result equivocation evidence: {0}")]
+    InvalidResultEvidence(String),
     #[error("no operator uses this consensus key")]
     UnknownConsensusKey,
     #[error("no operator {0}")]

@@ -58,6 +58,11 @@ pub fn correlated_fraction(base: Ratio, faulted_stake: Amount, total_stake: Amou
     base.max(Ratio::from_ppb(correlated).expect("below one"))
 }
 
+/// The stake a fault puts at risk: the pool's tokens, bounded by a service allocation.
+fn at_risk(tokens: Amount, cap: Option<Amount>) -> Amount {
+    cap.map_or(tokens, |cap| cap.min(tokens))
+}
+
 /// Report an offence: freeze and jail now, queue the slash.
 pub fn report(
     store: &mut Store,
@@ -94,6 +99,14 @@ pub fn report(
             existing.base_fraction = base;
             existing.reporter = offence.reporter;
             existing.harmed = offence.harmed;
+            if existing.cap.is_some() {
+                // The worse offence may reach further (a consensus fault is not bounded by a
+                // service allocation).
+                existing.cap = offence
+                    .cap
+                    .map(|cap| cap.max(existing.cap.unwrap_or_default()));
+                existing.stake = at_risk(operator.tokens, existing.cap).max(existing.stake);
+            }
             if offence.height < existing.offence_height {
                 existing.offence_height = offence.height;
                 existing.offence_epoch = offence_epoch;
@@ -121,7 +134,9 @@ pub fn report(
                 harmed: offence.harmed,
                 offence_height: offence.height,
                 offence_epoch,
-                stake: operator.tokens,
+                stake: at_risk(operator.tokens, offence.cap),
+                cap: offence.cap,
+                pool_tokens: operator.tokens,
                 apply_epoch,
                 applied: None,
                 slashed: Amount::ZERO,
@@ -171,6 +186,48 @@ pub fn execute_evidence(
                     height: first.vote.height,
                     reporter: Some(*signer),
                     harmed: None,
+                    cap: None,
+                },
+            )
+        }
+        Evidence::ResultEquivocation { first, second } => {
+            let invalid = |reason: &str| SlashingError::InvalidResultEvidence(reason.to_string());
+            if first.operator != second.operator || first.statement.job != second.statement.job {
+                return Err(invalid("the results are not by one operator for one job"));
+            }
+            if first.statement == second.statement {
+                return Err(invalid("the two results are the same"));
+            }
+            if first.statement.chain_id != chain_id || second.statement.chain_id != chain_id {
+                return Err(SlashingError::WrongChain(first.statement.chain_id.clone()));
+            }
+            if !first.verify() || !second.verify() {
+                return Err(invalid("a signature does not verify"));
+            }
+            let job = crate::jobs::state::job(store, &first.statement.job)
+                .ok_or_else(|| invalid("no such job"))?;
+            let operator = first.operator;
+            let assigned = job.assignments.iter().find(|a| a.operator == operator);
+            let audited = job.audit.as_ref().filter(|a| a.auditor == operator);
+            let since = match (assigned, audited) {
+                (Some(assignment), _) => assignment.assigned,
+                (None, Some(_)) => job.submitted,
+                (None, None) => return Err(invalid("the operator was never given this job")),
+            };
+            report(
+                store,
+                params,
+                ctx,
+                Offence {
+                    operator,
+                    kind: FaultKind::Equivocation,
+                    height: since,
+                    reporter: Some(*signer),
+                    harmed: Some(job.client),
+                    cap: Some(
+                        crate::services::slashable(store, &job.model, &operator)
+                            .unwrap_or_default(),
+                    ),
                 },
             )
         }
@@ -245,6 +302,7 @@ pub fn begin_block(
                     height: previous,
                     reporter: None,
                     harmed: None,
+                    cap: None,
                 },
             )?;
         } else {
@@ -282,8 +340,12 @@ fn apply(
     let total = state::window_total(store, window).unwrap_or_default();
     let fraction = correlated_fraction(fault.base_fraction, Amount(faulted), total);
     // Max, not sum: if part was applied already, take only what the larger fraction adds, as a
-    // fraction of what the operator has now.
+    // fraction of what the operator has now. A fault in a service applies the fraction to the
+    // allocation only: as a fraction of the pool, `fraction · stake / pool_tokens`.
     let due_fraction = match fault.applied {
+        None if fault.cap.is_some() && !fault.pool_tokens.is_zero() => {
+            Ratio::from_fraction(fraction.mul_floor(fault.stake).0, fault.pool_tokens.0)?
+        }
         None => fraction,
         Some(applied) if fraction <= applied => Ratio::ZERO,
         Some(applied) => {

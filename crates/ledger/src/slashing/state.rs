@@ -44,6 +44,8 @@ pub struct Offence {
     pub reporter: Option<AccountId>,
     /// Who it harmed (refunded the harmed-party share).
     pub harmed: Option<AccountId>,
+    /// For a fault in a service: the operator's allocation to it, the most it may lose.
+    pub cap: Option<Amount>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -58,8 +60,13 @@ pub struct Fault {
     /// The earliest offence in the window: stake that left after it is still slashed.
     pub offence_height: Height,
     pub offence_epoch: Epoch,
-    /// Bonded tokens of the operator when the first offence was reported.
+    /// Stake at risk when the first offence was reported: the operator's bonded tokens, or
+    /// its service allocation for a fault in a service (`cap`).
     pub stake: Amount,
+    /// The service allocation that bounds the slash, if the fault is in a service.
+    pub cap: Option<Amount>,
+    /// The operator's bonded tokens when the offence was reported (what `stake` is part of).
+    pub pool_tokens: Amount,
     pub apply_epoch: Epoch,
     /// The fraction already applied, once the slash has been applied.
     pub applied: Option<Ratio>,
