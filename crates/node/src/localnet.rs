@@ -199,6 +199,7 @@ pub fn create(
                 },
             },
             consensus: options.timeouts.clone(),
+            worker: crate::node::WorkerSettings::default(),
         };
         let file = node_dir.join("config.toml");
         std::fs::write(&file, config.to_toml()).map_err(io(&file))?;

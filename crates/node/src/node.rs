@@ -33,6 +33,7 @@ use crate::consensus::signing::{SuretySigner, SuretyVerifier};
 use crate::mempool::MempoolLimits;
 use crate::rpc::{self, SharedApp};
 use crate::storage::Storage;
+use crate::worker::{Worker, WorkerBehaviour, WorkerConfig};
 
 /// A node's configuration file. Relative paths are relative to the file's directory.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -52,6 +53,30 @@ pub struct NodeConfig {
     pub rpc: Rpc,
     #[serde(default)]
     pub consensus: Timeouts,
+    /// The operator and auditor worker (runs with `account_key`'s operator).
+    #[serde(default)]
+    pub worker: WorkerSettings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSettings {
+    /// Compute assigned jobs and audits and play disputes (needs `account_key`).
+    pub enabled: bool,
+    /// Engine threads per job.
+    pub threads: usize,
+    /// How often the worker looks for new work, milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            enabled: true,
+            threads: 1,
+            poll_ms: 50,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -309,6 +334,16 @@ pub async fn start_with(
     config: &NodeConfig,
     behaviour: Behaviour,
 ) -> Result<RunningNode, NodeError> {
+    start_full(config, behaviour, WorkerBehaviour::Honest).await
+}
+
+/// Start a node with the given consensus and worker behaviour (anything but honest is for
+/// tests).
+pub async fn start_full(
+    config: &NodeConfig,
+    behaviour: Behaviour,
+    worker_behaviour: WorkerBehaviour,
+) -> Result<RunningNode, NodeError> {
     let genesis = load_genesis(&config.genesis)?;
     let key = load_key(&config.consensus_key)?;
     let reporter = config.account_key.as_deref().map(load_key).transpose()?;
@@ -447,6 +482,19 @@ pub async fn start_with(
             .then(|| Duration::from_millis(config.consensus.block_time_ms)),
     );
     let host = tokio::spawn(async move { host.run(&mut channels).await });
+    if let (true, Some(account_key)) = (config.worker.enabled, config.account_key.as_deref()) {
+        let worker = Worker::new(
+            app.clone(),
+            load_key(account_key)?,
+            WorkerConfig {
+                threads: config.worker.threads,
+                poll_ms: config.worker.poll_ms,
+                behaviour: worker_behaviour,
+            },
+        )
+        .map_err(|e| NodeError::Engine(e.to_string()))?;
+        others.push(tokio::spawn(worker.run()));
+    }
     info!(rpc = %rpc_addr, p2p = %config.p2p.listen, validator = %address, "node started");
     Ok(RunningNode {
         app,

@@ -1,0 +1,922 @@
+//! The inference market end to end on the ledger (DESIGN §5): a real model registered and
+//! uploaded by transactions, operators serving it, jobs computed by the real engine, and the
+//! ways a result can go wrong — tampered, computed with other weights, late, double-signed,
+//! falsely challenged — each proven and punished by the ledger. Every block is followed by a
+//! full invariant check (`common::Chain::block`).
+
+mod common;
+
+use common::*;
+use surety_infer::models::mlp::MlpConfig;
+use surety_infer::safetensors_loader::{load_safetensors, save_safetensors_f32};
+use surety_infer::{Activation, Architecture, Executor, Model, Tensor, Trace};
+use surety_ledger::bank::Pool;
+use surety_ledger::disputes::{
+    Challenge, DisputesError, Outcome, Phase, ProvideStepInput, RevealStep,
+};
+use surety_ledger::jobs::{
+    self, AuditOutcome, CommitResult, JobInput, JobStatus, JobsError, ResultStatement, SubmitJob,
+};
+use surety_ledger::models::msg::{chunk_hash, FileKind, Lineage, ModelFile};
+use surety_ledger::models::{RegisterModel, UploadModelChunk};
+use surety_ledger::params::Params;
+use surety_ledger::services::Allocate;
+use surety_ledger::slashing::{Evidence, FaultKind};
+use surety_ledger::tx::{Msg, TxError};
+use surety_ledger::{disputes, Event};
+use surety_types::merkle::MerkleTree;
+use surety_types::{Amount, Epoch, Hash, JobId, ModelId, OperatorId, Ratio};
+
+const PUBLISHER: u16 = 20;
+const CLIENT: u16 = 21;
+const CHALLENGER: u16 = 22;
+const ALLOCATION: u128 = 50_000;
+const FEE: u128 = 2_000;
+/// Widths of the test model: 6 linear layers with ReLU between, 11 steps.
+const WIDTHS: [u64; 7] = [8, 16, 16, 16, 16, 16, 4];
+
+/// Every result is audited (`audit_rate` 100%), so the audit path runs in every test.
+fn market_params() -> Params {
+    let mut params = test_params();
+    params.market.service_allocation_min = Amount(ALLOCATION);
+    params.market.job_fee_min = Amount(100);
+    params.market.job_fee_max = Amount(4_000);
+    params.market.audit_rate = Ratio::ONE;
+    params.market.challenge_window_blocks = 4;
+    params.market.audit_deadline_blocks = 4;
+    params.market.dispute_move_blocks = 3;
+    params.market.challenge_bond = Amount(30_000);
+    params.market.job_input_bytes_max = 4_096;
+    params
+}
+
+/// Deterministic weights for the test MLP; `variant` gives another checkpoint.
+fn weights(variant: u32) -> Vec<u8> {
+    let mut state = 0x9e37_79b9u32.wrapping_add(variant);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        (state % 2000) as f32 / 1000.0 - 1.0
+    };
+    let mut tensors = Vec::new();
+    for (i, pair) in WIDTHS.windows(2).enumerate() {
+        let (inp, out) = (pair[0] as usize, pair[1] as usize);
+        let weight: Vec<f32> = (0..inp * out).map(|_| next() * 0.5).collect();
+        let bias: Vec<f32> = (0..out).map(|_| next() * 0.1).collect();
+        tensors.push((format!("layers.{i}.weight"), vec![out, inp], weight));
+        tensors.push((format!("layers.{i}.bias"), vec![out], bias));
+    }
+    let refs: Vec<(&str, Vec<usize>, Vec<f32>)> = tensors
+        .iter()
+        .map(|(name, shape, values)| (name.as_str(), shape.clone(), values.clone()))
+        .collect();
+    save_safetensors_f32(&refs).unwrap()
+}
+
+fn model_from(bytes: &[u8]) -> Model {
+    let config = MlpConfig {
+        widths: WIDTHS.to_vec(),
+    };
+    Model::new(
+        "market-test-mlp",
+        Architecture::Mlp(config),
+        load_safetensors(bytes).unwrap(),
+        None,
+    )
+    .unwrap()
+}
+
+/// The registration and chunk uploads of a model file, as a publisher makes them.
+fn publish(model: &Model, file: &[u8], chunk_bytes: usize) -> (RegisterModel, Vec<Msg>) {
+    let chunks: Vec<&[u8]> = file.chunks(chunk_bytes).collect();
+    let leaves: Vec<[u8; 32]> = chunks.iter().map(|c| chunk_hash(c).0).collect();
+    let tree = MerkleTree::from_leaves(&leaves);
+    let register = RegisterModel {
+        manifest: surety_types::encoding::encode(model.manifest()),
+        files: vec![ModelFile {
+            kind: FileKind::Safetensors,
+            bytes: file.len() as u64,
+            chunk_bytes: chunk_bytes as u32,
+            chunks_root: tree.root(),
+        }],
+        lineage: Lineage::default(),
+    };
+    let id = model.model_id();
+    let uploads = chunks
+        .iter()
+        .enumerate()
+        .map(|(index, chunk)| {
+            Msg::UploadModelChunk(Box::new(UploadModelChunk {
+                model: id,
+                file: 0,
+                index: index as u32,
+                bytes: chunk.to_vec(),
+                proof: tree.proof(index).unwrap(),
+            }))
+        })
+        .collect();
+    (register, uploads)
+}
+
+struct Market {
+    chain: Chain,
+    model: Model,
+    id: ModelId,
+}
+
+/// Operators 1..=4 (200k each) and a large operator 9 (10M) so faults are uncorrelated;
+/// the model registered and uploaded by transactions; operators 1..=4 serve it.
+fn market() -> Market {
+    let mut accounts: Vec<(u16, u128)> = (1..=4).map(|n| (n, 1_000_000)).collect();
+    accounts.push((9, 20_000_000));
+    accounts.extend((20..=23).map(|n| (n, 1_000_000)));
+    let operators: Vec<(u16, u128)> = vec![
+        (1, 200_000),
+        (2, 200_000),
+        (3, 200_000),
+        (4, 200_000),
+        (9, 10_000_000),
+    ];
+    let mut chain = Chain::new(market_params(), &accounts, &operators);
+    let file = weights(0);
+    let model = model_from(&file);
+    let id = model.model_id();
+    let (register, uploads) = publish(&model, &file, 1024);
+    chain.submit_ok(PUBLISHER, Msg::RegisterModel(Box::new(register)));
+    let mut nonce = chain.nonce(PUBLISHER);
+    let txs: Vec<Vec<u8>> = uploads
+        .into_iter()
+        .map(|msg| {
+            let tx = chain.sign_with_nonce(PUBLISHER, nonce, msg);
+            nonce += 1;
+            tx
+        })
+        .collect();
+    let outcome = chain.block(&txs);
+    assert!(outcome.receipts.iter().all(|r| r.is_ok()));
+    assert!(chain.ledger.model(&id).is_ok(), "model is active");
+    for n in 1..=4 {
+        chain.submit_ok(
+            n,
+            Msg::Allocate(Allocate {
+                model: id,
+                amount: Amount(ALLOCATION),
+            }),
+        );
+    }
+    Market { chain, model, id }
+}
+
+fn input(seed: f32) -> Activation {
+    let mut activation = Activation::new();
+    let values: Vec<f32> = (0..8).map(|i| (i as f32 * 0.25 - 1.0) * seed).collect();
+    activation.set("input", Tensor::f32(vec![1, 8], values));
+    activation
+}
+
+fn job_of(receipt: &surety_ledger::Receipt) -> JobId {
+    receipt
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::JobSubmitted { job, .. } => Some(*job),
+            _ => None,
+        })
+        .expect("a JobSubmitted event")
+}
+
+impl Market {
+    fn submit(&mut self, replicas: u32) -> JobId {
+        let receipt = self.chain.submit_ok(
+            CLIENT,
+            Msg::SubmitJob(Box::new(SubmitJob {
+                model: self.id,
+                input: JobInput::Activation(input(1.5).to_bytes()),
+                max_fee: Amount(FEE),
+                deadline_blocks: 5,
+                replicas,
+            })),
+        );
+        let job = job_of(&receipt);
+        // Assigned at the next block, with its seed.
+        self.chain.block(&[]);
+        job
+    }
+
+    fn job(&self, id: &JobId) -> jobs::Job {
+        jobs::state::job(self.chain.ledger.store(), id).expect("job exists")
+    }
+
+    fn assignees(&self, id: &JobId) -> Vec<OperatorId> {
+        self.job(id)
+            .live_assignments()
+            .map(|a| a.operator)
+            .collect()
+    }
+
+    fn index_of(operator: &OperatorId) -> u16 {
+        (1..=4)
+            .find(|n| common::operator(*n) == *operator)
+            .expect("a test operator")
+    }
+}
+
+/// A run of the model on a job's input: the output, its trace, and every activation (the
+/// input first), which a party needs to play a dispute.
+struct Execution {
+    output: Activation,
+    trace: Trace,
+    activations: Vec<Activation>,
+}
+
+fn execute(model: &Model, job: &jobs::Job) -> Execution {
+    let executor = Executor::new(1).unwrap();
+    let input = Activation::from_bytes(&job.input).unwrap();
+    let run = model.run(&executor, input.clone()).unwrap();
+    let mut activations = vec![input.clone()];
+    for last in 0..model.program().len() {
+        activations.push(
+            model
+                .activation_after(&executor, input.clone(), last)
+                .unwrap(),
+        );
+    }
+    Execution {
+        output: run.output,
+        trace: run.trace,
+        activations,
+    }
+}
+
+/// An execution whose output was altered after the fact, with its trace re-rooted to match.
+fn tamper(honest: &Execution) -> Execution {
+    let mut output = honest.output.clone();
+    let (shape, values) = output.f32("logits").unwrap();
+    let mut values = values.to_vec();
+    values[0] += 1.0;
+    output.set("logits", Tensor::f32(shape.to_vec(), values));
+    let mut hashes = honest.trace.step_hashes.clone();
+    *hashes.last_mut().unwrap() = output.hash();
+    let mut activations = honest.activations.clone();
+    *activations.last_mut().unwrap() = output.clone();
+    Execution {
+        output,
+        trace: Trace::from_step_hashes(hashes),
+        activations,
+    }
+}
+
+fn commit_msg(n: u16, job: &JobId, execution: &Execution) -> Msg {
+    let steps = execution.trace.len() as u64;
+    let statement = ResultStatement {
+        chain_id: CHAIN.into(),
+        job: *job,
+        output_hash: execution.output.hash(),
+        trace_root: execution.trace.root(),
+        steps,
+    };
+    Msg::CommitResult(Box::new(CommitResult {
+        result: statement.sign(&key(n)),
+        output: execution.output.to_bytes(),
+        output_proof: execution.trace.proof(steps as usize - 1).unwrap(),
+    }))
+}
+
+fn events(outcome: &surety_ledger::BlockOutcome) -> Vec<Event> {
+    let mut all: Vec<Event> = outcome
+        .receipts
+        .iter()
+        .flat_map(|r| r.events.clone())
+        .collect();
+    all.extend(outcome.events.clone());
+    all
+}
+
+/// Play the bisection for both parties honestly to their own traces until the step is
+/// isolated; returns the number of reveal transactions sent.
+fn bisect(
+    market: &mut Market,
+    dispute: u64,
+    defendant: (u16, &Execution),
+    challenger: (u16, &Execution),
+) -> u64 {
+    let mut reveals = 0;
+    loop {
+        let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+        let Phase::Bisect { index, .. } = record.phase else {
+            return reveals;
+        };
+        let mut txs = Vec::new();
+        for (n, execution) in [defendant, challenger] {
+            txs.push(market.chain.sign(
+                n,
+                Msg::RevealStep(Box::new(RevealStep {
+                    dispute,
+                    index,
+                    step_hash: execution.trace.step_hashes[index as usize],
+                    proof: execution.trace.proof(index as usize).unwrap(),
+                })),
+            ));
+        }
+        let outcome = market.chain.block(&txs);
+        assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
+        reveals += 2;
+    }
+}
+
+/// Upload the activation before the isolated step, as `uploader` (in chunks of 100 bytes).
+fn provide_input(
+    market: &mut Market,
+    dispute: u64,
+    uploader: u16,
+    execution: &Execution,
+) -> Vec<Event> {
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    let step = record.isolated_step().expect("isolated");
+    let bytes = execution.activations[step as usize].to_bytes();
+    let mut all = Vec::new();
+    for (index, chunk) in bytes.chunks(100).enumerate() {
+        let receipt = market.chain.submit(
+            uploader,
+            Msg::ProvideStepInput(Box::new(ProvideStepInput {
+                dispute,
+                total: bytes.len() as u64,
+                offset: (index * 100) as u64,
+                bytes: chunk.to_vec(),
+            })),
+        );
+        assert!(receipt.is_ok(), "{:?}", receipt.error);
+        all.extend(receipt.events);
+    }
+    all
+}
+
+/// Let the drawn audit (if any, and still open) agree with `execution`.
+fn settle_audit(market: &mut Market, job: &JobId, execution: &Execution) {
+    if market.job(job).audit.is_none() {
+        market.chain.block(&[]);
+    }
+    if let Some(audit) = market.job(job).audit {
+        if audit.outcome == AuditOutcome::Pending {
+            let auditor = Market::index_of(&audit.auditor);
+            market
+                .chain
+                .submit_ok(auditor, commit_msg(auditor, job, execution));
+        }
+    }
+}
+
+fn run_until_final(market: &mut Market, job: &JobId) {
+    for _ in 0..20 {
+        if !matches!(
+            market.job(job).status,
+            JobStatus::Challengeable { .. } | JobStatus::Assigned
+        ) {
+            break;
+        }
+        market.chain.block(&[]);
+    }
+}
+
+fn dispute_of(market: &Market, job: &JobId) -> u64 {
+    match market.job(job).status {
+        JobStatus::Disputed { dispute } => dispute,
+        other => panic!("job is not disputed: {other:?}"),
+    }
+}
+
+#[test]
+fn an_honest_job_is_audited_made_final_and_pays_operator_delegators_and_audit_fund() {
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let execution = execute(&market.model, &market.job(&job));
+    market
+        .chain
+        .submit_ok(worker, commit_msg(worker, &job, &execution));
+    // Audited with certainty: the auditor agrees.
+    market.chain.block(&[]);
+    let audit = market.job(&job).audit.clone().expect("an audit was drawn");
+    let auditor = Market::index_of(&audit.auditor);
+    assert_ne!(auditor, worker);
+    market
+        .chain
+        .submit_ok(auditor, commit_msg(auditor, &job, &execution));
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Agreed
+    );
+    let balance = market.chain.balance(worker);
+    run_until_final(&mut market, &job);
+    assert!(market.job(&job).is_final());
+    assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::ZERO);
+    // 10% of the fee to the audit fund, which then paid the auditor's reward (capped by
+    // the fund); the worker's 90% pays its 10% commission to its account.
+    let to_operator = FEE - FEE / 10;
+    assert_eq!(
+        market.chain.balance(worker),
+        balance.checked_add(Amount(to_operator / 10)).unwrap()
+    );
+    assert_eq!(market.chain.pool(Pool::AuditFund), Amount::ZERO);
+}
+
+#[test]
+fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
+    let mut market = market();
+    let job = market.submit(1);
+    let liar = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    let tampered = tamper(&honest);
+    market
+        .chain
+        .submit_ok(liar, commit_msg(liar, &job, &tampered));
+    market.chain.block(&[]);
+    let auditor = Market::index_of(&market.job(&job).audit.unwrap().auditor);
+    let client_balance = market.chain.balance(CLIENT);
+    market
+        .chain
+        .submit_ok(auditor, commit_msg(auditor, &job, &honest));
+    let dispute = dispute_of(&market, &job);
+    let reveals = bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
+    let steps = market.model.program().len() as u64;
+    let rounds = 64 - (steps - 1).leading_zeros() as u64;
+    assert!(reveals <= 2 * rounds, "{reveals} reveals for {steps} steps");
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    assert_eq!(record.isolated_step(), Some(steps - 1));
+    // The honest auditor hands the referee the agreed input; the ledger runs one step.
+    let events = provide_input(&mut market, dispute, auditor, &honest);
+    assert!(events.contains(&Event::DisputeResolved {
+        dispute,
+        outcome: Outcome::ChallengerRight
+    }));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::OffenceReported { operator, kind: FaultKind::WrongResult, .. }
+            if *operator == common::operator(liar)
+    )));
+    let liar_record = market.chain.operator(liar);
+    assert!(liar_record.jailed && liar_record.is_frozen());
+    assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+    // Refunded at once.
+    assert_eq!(
+        market.chain.balance(CLIENT),
+        client_balance.checked_add(Amount(FEE)).unwrap()
+    );
+    // The slash applies after the delay and takes 10% of the allocation, not of the stake;
+    // the auditor, who reported, gets the whistleblower share.
+    let auditor_balance = market.chain.balance(auditor);
+    let apply = market.chain.epoch().0 + market.chain.ledger.params().slashing.slash_delay_epochs;
+    let mut slashed = None;
+    while market.chain.epoch() < Epoch(apply + 1) && slashed.is_none() {
+        let outcome = market.chain.block(&[]);
+        slashed = outcome.events.iter().find_map(|e| match e {
+            Event::Slashed {
+                operator, amount, ..
+            } if *operator == common::operator(liar) => Some(*amount),
+            _ => None,
+        });
+    }
+    assert_eq!(slashed, Some(Amount(ALLOCATION / 10)));
+    assert_eq!(
+        market.chain.operator(liar).tokens,
+        Amount(200_000 - ALLOCATION / 10)
+    );
+    assert_eq!(
+        market.chain.balance(auditor),
+        auditor_balance
+            .checked_add(Amount(ALLOCATION / 10 / 10))
+            .unwrap()
+    );
+}
+
+#[test]
+fn an_operator_serving_other_weights_is_caught_at_the_first_step_that_reads_them() {
+    let mut market = market();
+    let job = market.submit(1);
+    let cheat = Market::index_of(&market.assignees(&job)[0]);
+    let other_model = model_from(&weights(7));
+    let honest = execute(&market.model, &market.job(&job));
+    let other = execute(&other_model, &market.job(&job));
+    market
+        .chain
+        .submit_ok(cheat, commit_msg(cheat, &job, &other));
+    market.chain.block(&[]);
+    let auditor = Market::index_of(&market.job(&job).audit.unwrap().auditor);
+    market
+        .chain
+        .submit_ok(auditor, commit_msg(auditor, &job, &honest));
+    let dispute = dispute_of(&market, &job);
+    bisect(&mut market, dispute, (cheat, &other), (auditor, &honest));
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    // Step 0 (the first linear layer) already differs: its input is the job input, which
+    // the ledger holds, so the referee runs at the end of the block that isolated it.
+    assert_eq!(record.isolated_step(), Some(0));
+    assert!(matches!(
+        record.phase,
+        Phase::Resolved {
+            outcome: Outcome::ChallengerRight,
+            ..
+        }
+    ));
+    assert!(market.chain.operator(cheat).jailed);
+}
+
+#[test]
+fn a_silent_defendant_loses_when_the_input_never_comes() {
+    let mut market = market();
+    let job = market.submit(1);
+    let liar = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    let tampered = tamper(&honest);
+    market
+        .chain
+        .submit_ok(liar, commit_msg(liar, &job, &tampered));
+    market.chain.block(&[]);
+    let auditor = Market::index_of(&market.job(&job).audit.unwrap().auditor);
+    market
+        .chain
+        .submit_ok(auditor, commit_msg(auditor, &job, &honest));
+    let dispute = dispute_of(&market, &job);
+    bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
+    market
+        .chain
+        .run_blocks(market.chain.ledger.params().market.dispute_move_blocks);
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    assert!(matches!(
+        record.phase,
+        Phase::Resolved {
+            outcome: Outcome::Timeout { ref silent },
+            ..
+        } if silent == &vec![disputes::Party::Defendant]
+    ));
+    assert!(market.chain.operator(liar).jailed);
+}
+
+#[test]
+fn a_false_challenger_loses_its_bond_and_the_result_stands() {
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    market
+        .chain
+        .submit_ok(worker, commit_msg(worker, &job, &honest));
+    let fabricated = tamper(&honest);
+    let balance = market.chain.balance(CHALLENGER);
+    let insurance = market.chain.pool(Pool::Insurance);
+    let steps = honest.trace.len();
+    market.chain.submit_ok(
+        CHALLENGER,
+        Msg::Challenge(Box::new(Challenge {
+            job,
+            operator: common::operator(worker),
+            output_hash: fabricated.output.hash(),
+            trace_root: fabricated.trace.root(),
+            output_proof: fabricated.trace.proof(steps - 1).unwrap(),
+        })),
+    );
+    let bond = market.chain.ledger.params().market.challenge_bond;
+    assert_eq!(market.chain.pool(Pool::DisputeBonds), bond);
+    let dispute = dispute_of(&market, &job);
+    bisect(
+        &mut market,
+        dispute,
+        (worker, &honest),
+        (CHALLENGER, &fabricated),
+    );
+    let events = provide_input(&mut market, dispute, worker, &honest);
+    assert!(events.contains(&Event::DisputeResolved {
+        dispute,
+        outcome: Outcome::DefendantRight
+    }));
+    assert_eq!(market.chain.pool(Pool::DisputeBonds), Amount::ZERO);
+    assert_eq!(
+        market.chain.pool(Pool::Insurance),
+        insurance.checked_add(bond).unwrap()
+    );
+    // The bond and the transaction fees are gone.
+    assert!(market.chain.balance(CHALLENGER) < balance.checked_sub(bond).unwrap());
+    assert!(!market.chain.operator(worker).jailed);
+    settle_audit(&mut market, &job, &honest);
+    run_until_final(&mut market, &job);
+    assert!(market.job(&job).is_final());
+}
+
+#[test]
+fn a_challenger_silent_in_the_bisection_loses() {
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    market
+        .chain
+        .submit_ok(worker, commit_msg(worker, &job, &honest));
+    let fabricated = tamper(&honest);
+    let steps = honest.trace.len();
+    market.chain.submit_ok(
+        CHALLENGER,
+        Msg::Challenge(Box::new(Challenge {
+            job,
+            operator: common::operator(worker),
+            output_hash: fabricated.output.hash(),
+            trace_root: fabricated.trace.root(),
+            output_proof: fabricated.trace.proof(steps - 1).unwrap(),
+        })),
+    );
+    let dispute = dispute_of(&market, &job);
+    // Only the defendant answers the first move.
+    let index = match disputes::state::dispute(market.chain.ledger.store(), dispute)
+        .unwrap()
+        .phase
+    {
+        Phase::Bisect { index, .. } => index,
+        other => panic!("{other:?}"),
+    };
+    market.chain.submit_ok(
+        worker,
+        Msg::RevealStep(Box::new(RevealStep {
+            dispute,
+            index,
+            step_hash: honest.trace.step_hashes[index as usize],
+            proof: honest.trace.proof(index as usize).unwrap(),
+        })),
+    );
+    market
+        .chain
+        .run_blocks(market.chain.ledger.params().market.dispute_move_blocks);
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    assert!(matches!(
+        record.phase,
+        Phase::Resolved {
+            outcome: Outcome::Timeout { ref silent },
+            ..
+        } if silent == &vec![disputes::Party::Challenger]
+    ));
+    assert_eq!(market.chain.pool(Pool::DisputeBonds), Amount::ZERO);
+}
+
+#[test]
+fn a_reveal_that_does_not_match_the_party_s_own_root_is_refused() {
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    market
+        .chain
+        .submit_ok(worker, commit_msg(worker, &job, &honest));
+    let fabricated = tamper(&honest);
+    let steps = honest.trace.len();
+    market.chain.submit_ok(
+        CHALLENGER,
+        Msg::Challenge(Box::new(Challenge {
+            job,
+            operator: common::operator(worker),
+            output_hash: fabricated.output.hash(),
+            trace_root: fabricated.trace.root(),
+            output_proof: fabricated.trace.proof(steps - 1).unwrap(),
+        })),
+    );
+    let dispute = dispute_of(&market, &job);
+    let index = match disputes::state::dispute(market.chain.ledger.store(), dispute)
+        .unwrap()
+        .phase
+    {
+        Phase::Bisect { index, .. } => index,
+        other => panic!("{other:?}"),
+    };
+    // The challenger tries to claim a leaf that is not in its committed trace.
+    let receipt = market.chain.submit(
+        CHALLENGER,
+        Msg::RevealStep(Box::new(RevealStep {
+            dispute,
+            index,
+            step_hash: Hash::of("made up", b""),
+            proof: fabricated.trace.proof(index as usize).unwrap(),
+        })),
+    );
+    assert!(matches!(
+        receipt.error_kind,
+        Some(TxError::Disputes(DisputesError::BadProof { .. }))
+    ));
+}
+
+#[test]
+fn a_late_operator_is_penalised_and_the_job_reassigned() {
+    let mut market = market();
+    let job = market.submit(1);
+    let late = market.assignees(&job)[0];
+    let mut reported = false;
+    for _ in 0..6 {
+        let outcome = market.chain.block(&[]);
+        reported |= events(&outcome).iter().any(|e| matches!(
+            e,
+            Event::OffenceReported { operator, kind: FaultKind::MissedDeadline, .. } if *operator == late
+        ));
+    }
+    assert!(reported);
+    assert!(market.chain.operator(Market::index_of(&late)).jailed);
+    let record = market.job(&job);
+    assert_eq!(record.reassignments, 1);
+    let now = market.assignees(&job);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0], late);
+    // The new operator completes it.
+    let worker = Market::index_of(&now[0]);
+    let execution = execute(&market.model, &record);
+    market
+        .chain
+        .submit_ok(worker, commit_msg(worker, &job, &execution));
+    settle_audit(&mut market, &job, &execution);
+    run_until_final(&mut market, &job);
+    assert!(market.job(&job).is_final());
+}
+
+#[test]
+fn replicas_that_disagree_open_a_dispute_and_the_wrong_one_is_slashed() {
+    let mut market = market();
+    let job = market.submit(2);
+    let assignees = market.assignees(&job);
+    assert_eq!(assignees.len(), 2);
+    let (first, second) = (
+        Market::index_of(&assignees[0]),
+        Market::index_of(&assignees[1]),
+    );
+    let honest = execute(&market.model, &market.job(&job));
+    let tampered = tamper(&honest);
+    market
+        .chain
+        .submit_ok(first, commit_msg(first, &job, &honest));
+    market
+        .chain
+        .submit_ok(second, commit_msg(second, &job, &tampered));
+    let dispute = dispute_of(&market, &job);
+    bisect(&mut market, dispute, (first, &honest), (second, &tampered));
+    let events = provide_input(&mut market, dispute, first, &honest);
+    assert!(events.contains(&Event::DisputeResolved {
+        dispute,
+        outcome: Outcome::DefendantRight
+    }));
+    assert!(market.chain.operator(second).jailed);
+    assert!(!market.chain.operator(first).jailed);
+    run_until_final(&mut market, &job);
+    assert!(market.job(&job).is_final());
+    assert_eq!(market.assignees(&job), vec![common::operator(first)]);
+}
+
+#[test]
+fn two_different_signed_results_are_equivocation_evidence() {
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    let tampered = tamper(&honest);
+    let sign = |execution: &Execution| {
+        ResultStatement {
+            chain_id: CHAIN.into(),
+            job,
+            output_hash: execution.output.hash(),
+            trace_root: execution.trace.root(),
+            steps: execution.trace.len() as u64,
+        }
+        .sign(&key(worker))
+    };
+    let receipt = market.chain.submit_ok(
+        CHALLENGER,
+        Msg::SubmitEvidence(Box::new(Evidence::ResultEquivocation {
+            first: sign(&honest),
+            second: sign(&tampered),
+        })),
+    );
+    assert!(receipt.events.iter().any(|e| matches!(
+        e,
+        Event::OffenceReported {
+            kind: FaultKind::Equivocation,
+            ..
+        }
+    )));
+    assert!(market.chain.operator(worker).tombstoned);
+    // The same statement twice proves nothing.
+    let receipt = market.chain.submit(
+        CHALLENGER,
+        Msg::SubmitEvidence(Box::new(Evidence::ResultEquivocation {
+            first: sign(&honest),
+            second: sign(&honest),
+        })),
+    );
+    assert!(!receipt.is_ok());
+}
+
+#[test]
+fn malformed_and_oversized_jobs_are_refused_with_clear_errors() {
+    let mut market = market();
+    let base = SubmitJob {
+        model: market.id,
+        input: JobInput::Activation(input(1.0).to_bytes()),
+        max_fee: Amount(FEE),
+        deadline_blocks: 5,
+        replicas: 1,
+    };
+    let cases: Vec<(SubmitJob, fn(&JobsError) -> bool)> = vec![
+        (
+            SubmitJob {
+                max_fee: Amount(1),
+                ..base.clone()
+            },
+            |e| matches!(e, JobsError::FeeOutOfRange { .. }),
+        ),
+        (
+            SubmitJob {
+                replicas: 99,
+                ..base.clone()
+            },
+            |e| matches!(e, JobsError::Replicas { .. }),
+        ),
+        (
+            SubmitJob {
+                deadline_blocks: 1,
+                ..base.clone()
+            },
+            |e| matches!(e, JobsError::Deadline { .. }),
+        ),
+        (
+            SubmitJob {
+                input: JobInput::Activation(vec![0; 5_000]),
+                ..base.clone()
+            },
+            |e| matches!(e, JobsError::InputTooLarge { .. }),
+        ),
+        (
+            SubmitJob {
+                input: JobInput::Activation(vec![1, 2, 3]),
+                ..base.clone()
+            },
+            |e| matches!(e, JobsError::BadInput(_)),
+        ),
+        (
+            SubmitJob {
+                input: JobInput::Text("hello".into()),
+                ..base.clone()
+            },
+            |e| matches!(e, JobsError::NotTextModel(_)),
+        ),
+        (
+            SubmitJob {
+                model: ModelId([7; 32]),
+                ..base.clone()
+            },
+            |e| matches!(e, JobsError::Models(_)),
+        ),
+        (
+            SubmitJob {
+                replicas: 5,
+                ..base.clone()
+            },
+            |e| matches!(e, JobsError::NotEnoughOperators { .. }),
+        ),
+    ];
+    for (msg, expected) in cases {
+        let balance = market.chain.balance(CLIENT);
+        let receipt = market
+            .chain
+            .submit(CLIENT, Msg::SubmitJob(Box::new(msg.clone())));
+        match &receipt.error_kind {
+            Some(TxError::Jobs(error)) => assert!(expected(error), "{msg:?}: {error}"),
+            other => panic!("{msg:?}: {other:?}"),
+        }
+        // Only the transaction fee was charged: nothing escrowed.
+        assert_eq!(
+            market.chain.balance(CLIENT),
+            balance.checked_sub(Amount(10)).unwrap()
+        );
+    }
+    assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::ZERO);
+    // Wrong input width, well-formed activation.
+    let mut wide = Activation::new();
+    wide.set("input", Tensor::f32(vec![1, 9], vec![0.0; 9]));
+    let receipt = market.chain.submit(
+        CLIENT,
+        Msg::SubmitJob(Box::new(SubmitJob {
+            input: JobInput::Activation(wide.to_bytes()),
+            ..base
+        })),
+    );
+    assert!(matches!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::BadInput(_)))
+    ));
+}
+
+#[test]
+fn a_result_from_an_operator_not_assigned_is_refused() {
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let other = (1..=4).find(|n| *n != worker).unwrap();
+    let honest = execute(&market.model, &market.job(&job));
+    let receipt = market.chain.submit(other, commit_msg(other, &job, &honest));
+    assert!(matches!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::NotAssigned { .. }))
+    ));
+}

@@ -1,0 +1,480 @@
+//! The operator and auditor worker (DESIGN §5, §7 "Workers"; docs/market.md).
+//!
+//! A node whose config names an account key that is also an operator runs this worker. Every
+//! poll it reads, under the app lock and without computing anything there, the work the
+//! ledger gave its operator (`jobs/work/<operator>/…`: jobs to compute and jobs to audit) and
+//! the open disputes it is a party to. It then, with the lock released:
+//! - runs each job's model with the reproducible engine and commits a signed result (output,
+//!   trace root, proof of the output leaf) well before the deadline;
+//! - for an audit, does the same: the ledger compares, and opens a dispute on a mismatch;
+//! - plays every dispute it is a party to: reveals its leaf at each bisection index, proven
+//!   against its own trace, and, once the step is isolated, uploads the activation before it
+//!   so the ledger's referee can run the step.
+//!
+//! The worker never signs two different results for one job: it remembers what it committed
+//! and recomputes, rather than re-signs, after a restart (the ledger refuses a second commit).
+//! Test builds can make it misbehave (feature `byzantine`): tamper with outputs, compute with
+//! other weights, or stay silent.
+
+use crate::rpc::SharedApp;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use surety_infer::{Activation, Executor, Model, Trace};
+use surety_ledger::disputes::{self, Dispute, Phase, ProvideStepInput, RevealStep};
+use surety_ledger::jobs::{self, CommitResult, Job, ResultStatement, Role};
+use surety_ledger::tx::Msg;
+use surety_types::tx::Tx;
+use surety_types::{AccountId, JobId, OperatorId, SigningKey};
+use tracing::{debug, info, warn};
+
+/// How the worker behaves. Anything but `Honest` exists for tests of the protocol's defences.
+#[derive(Clone, Default)]
+pub enum WorkerBehaviour {
+    #[default]
+    Honest,
+    /// Commit outputs altered after computing them (the trace re-rooted to match).
+    #[cfg(feature = "byzantine")]
+    TamperOutput,
+    /// Compute with another model's weights (another checkpoint, a quantised copy).
+    #[cfg(feature = "byzantine")]
+    OtherWeights(Arc<Model>),
+    /// Never commit results (misses every deadline); still audits and plays disputes.
+    #[cfg(feature = "byzantine")]
+    Silent,
+}
+
+impl std::fmt::Debug for WorkerBehaviour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            WorkerBehaviour::Honest => "honest",
+            #[cfg(feature = "byzantine")]
+            WorkerBehaviour::TamperOutput => "tamper-output",
+            #[cfg(feature = "byzantine")]
+            WorkerBehaviour::OtherWeights(_) => "other-weights",
+            #[cfg(feature = "byzantine")]
+            WorkerBehaviour::Silent => "silent",
+        };
+        f.write_str(name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Engine threads per job.
+    pub threads: usize,
+    pub poll_ms: u64,
+    pub behaviour: WorkerBehaviour,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            threads: 1,
+            poll_ms: 50,
+            behaviour: WorkerBehaviour::Honest,
+        }
+    }
+}
+
+/// One run of a job: what was committed and how to prove any leaf of it.
+#[derive(Clone)]
+pub struct Execution {
+    pub output: Activation,
+    pub trace: Trace,
+    /// The model the run used (for recomputing activations in a dispute).
+    pub model: Arc<Model>,
+    /// The output was altered after the run (test behaviour): the last activation is
+    /// `output`, not the model's.
+    pub tampered: bool,
+}
+
+impl Execution {
+    /// The activation before step `step` (the job input for step 0).
+    pub fn activation_before(
+        &self,
+        executor: &Executor,
+        input: &Activation,
+        step: usize,
+    ) -> surety_infer::error::Result<Activation> {
+        if step == 0 {
+            return Ok(input.clone());
+        }
+        if self.tampered && step == self.trace.len() {
+            return Ok(self.output.clone());
+        }
+        self.model
+            .activation_after(executor, input.clone(), step - 1)
+    }
+}
+
+/// Run `job` on `model`; `behaviour` may alter the result (tests only).
+pub fn execute(
+    model: Arc<Model>,
+    executor: &Executor,
+    job: &Job,
+    behaviour: &WorkerBehaviour,
+) -> surety_infer::error::Result<Execution> {
+    let input = Activation::from_bytes(&job.input)?;
+    let model = match behaviour {
+        #[cfg(feature = "byzantine")]
+        WorkerBehaviour::OtherWeights(other) => other.clone(),
+        _ => model,
+    };
+    let run = model.run(executor, input)?;
+    let execution = Execution {
+        output: run.output,
+        trace: run.trace,
+        model,
+        tampered: false,
+    };
+    match behaviour {
+        #[cfg(feature = "byzantine")]
+        WorkerBehaviour::TamperOutput => Ok(tamper(execution)),
+        _ => Ok(execution),
+    }
+}
+
+/// Add 1 to the first value of the output's first float slot and re-root the trace.
+#[cfg(feature = "byzantine")]
+fn tamper(mut execution: Execution) -> Execution {
+    let slots: Vec<String> = execution
+        .output
+        .slots
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect();
+    for slot in slots {
+        let Ok((shape, values)) = execution.output.f32(&slot) else {
+            continue;
+        };
+        let (shape, mut values) = (shape.to_vec(), values.to_vec());
+        if let Some(first) = values.first_mut() {
+            *first += 1.0;
+        }
+        execution
+            .output
+            .set(&slot, surety_infer::Tensor::f32(shape, values));
+        break;
+    }
+    let mut hashes = execution.trace.step_hashes.clone();
+    if let Some(last) = hashes.last_mut() {
+        *last = execution.output.hash();
+    }
+    execution.trace = Trace::from_step_hashes(hashes);
+    execution.tampered = true;
+    execution
+}
+
+/// The signed commitment of an execution.
+pub fn commit_message(key: &SigningKey, chain_id: &str, job: &JobId, execution: &Execution) -> Msg {
+    let steps = execution.trace.len() as u64;
+    let statement = ResultStatement {
+        chain_id: chain_id.to_string(),
+        job: *job,
+        output_hash: execution.output.hash(),
+        trace_root: execution.trace.root(),
+        steps,
+    };
+    Msg::CommitResult(Box::new(CommitResult {
+        result: statement.sign(key),
+        output: execution.output.to_bytes(),
+        output_proof: execution
+            .trace
+            .proof(steps as usize - 1)
+            .expect("a trace has its last leaf"),
+    }))
+}
+
+/// This party's move in `dispute`, if the dispute waits for a reveal from it.
+pub fn reveal_for(dispute: &Dispute, account: &AccountId, trace: &Trace) -> Option<RevealStep> {
+    let Phase::Bisect {
+        index,
+        defendant,
+        challenger,
+        ..
+    } = &dispute.phase
+    else {
+        return None;
+    };
+    let mine = if dispute.defendant.account() == *account {
+        defendant
+    } else if dispute.challenger.account() == *account {
+        challenger
+    } else {
+        return None;
+    };
+    if mine.is_some() {
+        return None;
+    }
+    let leaf = *index as usize;
+    Some(RevealStep {
+        dispute: dispute.id,
+        index: *index,
+        step_hash: *trace.step_hashes.get(leaf)?,
+        proof: trace.proof(leaf)?,
+    })
+}
+
+/// The uploads that hand the referee the activation before the isolated step.
+pub fn input_uploads(dispute: &Dispute, activation: &Activation) -> Vec<ProvideStepInput> {
+    let bytes = activation.to_bytes();
+    bytes
+        .chunks(disputes::INPUT_CHUNK_BYTES_MAX)
+        .enumerate()
+        .map(|(index, chunk)| ProvideStepInput {
+            dispute: dispute.id,
+            total: bytes.len() as u64,
+            offset: (index * disputes::INPUT_CHUNK_BYTES_MAX) as u64,
+            bytes: chunk.to_vec(),
+        })
+        .collect()
+}
+
+/// The worker's state between polls.
+pub struct Worker {
+    app: SharedApp,
+    key: SigningKey,
+    account: AccountId,
+    operator: OperatorId,
+    chain_id: String,
+    executor: Arc<Executor>,
+    config: WorkerConfig,
+    /// Jobs (and roles) already committed.
+    committed: BTreeSet<(JobId, Role)>,
+    /// This worker's executions, kept while a dispute may still need them.
+    executions: BTreeMap<JobId, Arc<Execution>>,
+    /// Reveals and uploads already sent: (dispute, leaf index) and dispute ids.
+    revealed: BTreeSet<(u64, u64)>,
+    uploaded: BTreeSet<u64>,
+    /// Disputes below this id are resolved or not ours.
+    dispute_cursor: u64,
+}
+
+/// What one poll read from the ledger.
+struct Snapshot {
+    work: Vec<(Job, Role)>,
+    disputes: Vec<(Dispute, Job)>,
+}
+
+impl Worker {
+    pub fn new(app: SharedApp, key: SigningKey, config: WorkerConfig) -> eyre::Result<Worker> {
+        let account = AccountId::from_key(&key.verification_key());
+        let chain_id = app
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ledger()
+            .chain_id()
+            .to_string();
+        let executor = Executor::new(config.threads.max(1))
+            .map_err(|e| eyre::eyre!("worker executor: {e}"))?;
+        Ok(Worker {
+            app,
+            key,
+            account,
+            operator: OperatorId::from(account),
+            chain_id,
+            executor: Arc::new(executor),
+            config,
+            committed: BTreeSet::new(),
+            executions: BTreeMap::new(),
+            revealed: BTreeSet::new(),
+            uploaded: BTreeSet::new(),
+            dispute_cursor: 0,
+        })
+    }
+
+    /// Poll forever.
+    pub async fn run(mut self) {
+        info!(operator = %self.operator, behaviour = ?self.config.behaviour, "worker started");
+        let mut interval = tokio::time::interval(Duration::from_millis(self.config.poll_ms.max(1)));
+        loop {
+            interval.tick().await;
+            self.poll().await;
+        }
+    }
+
+    fn snapshot(&mut self) -> Snapshot {
+        let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        let store = app.ledger().store();
+        let work = jobs::state::work_of(store, &self.operator)
+            .into_iter()
+            .filter(|(id, role)| !self.committed.contains(&(*id, *role)))
+            .filter_map(|(id, role)| jobs::state::job(store, &id).map(|job| (job, role)))
+            .collect();
+        let mut disputes = Vec::new();
+        let mut all_closed = true;
+        for dispute in disputes::state::disputes_from(store, self.dispute_cursor, 256) {
+            if all_closed && !dispute.is_open() {
+                self.dispute_cursor = dispute.id + 1;
+                continue;
+            }
+            all_closed = false;
+            let ours =
+                dispute.defendant == self.operator || dispute.challenger.account() == self.account;
+            if ours && dispute.is_open() {
+                if let Some(job) = jobs::state::job(store, &dispute.job) {
+                    disputes.push((dispute, job));
+                }
+            }
+        }
+        Snapshot { work, disputes }
+    }
+
+    async fn poll(&mut self) {
+        let snapshot = self.snapshot();
+        for (job, role) in snapshot.work {
+            #[cfg(feature = "byzantine")]
+            if role == Role::Worker && matches!(self.config.behaviour, WorkerBehaviour::Silent) {
+                continue;
+            }
+            let behaviour = match role {
+                Role::Worker => self.config.behaviour.clone(),
+                Role::Auditor => WorkerBehaviour::Honest,
+            };
+            match self.compute(&job, &behaviour).await {
+                Ok(execution) => {
+                    let msg = commit_message(&self.key, &self.chain_id, &job.id, &execution);
+                    if self.submit(msg) {
+                        info!(job = %job.id, ?role, output = %execution.output.hash(), "committed a result");
+                        self.committed.insert((job.id, role));
+                        self.executions.insert(job.id, Arc::new(execution));
+                    }
+                }
+                Err(error) => warn!(job = %job.id, %error, "could not run the job"),
+            }
+        }
+        for (dispute, job) in snapshot.disputes {
+            self.play(&dispute, &job).await;
+        }
+        self.forget_settled();
+    }
+
+    async fn compute(&self, job: &Job, behaviour: &WorkerBehaviour) -> eyre::Result<Execution> {
+        let model = {
+            let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+            app.ledger().model(&job.model)?
+        };
+        let executor = self.executor.clone();
+        let job = job.clone();
+        let behaviour = behaviour.clone();
+        let execution =
+            tokio::task::spawn_blocking(move || execute(model, &executor, &job, &behaviour))
+                .await??;
+        Ok(execution)
+    }
+
+    /// Make this party's move in `dispute`, if it has one to make.
+    async fn play(&mut self, dispute: &Dispute, job: &Job) {
+        let execution = match self.executions.get(&job.id) {
+            Some(execution) => execution.clone(),
+            // Not computed here (or forgotten in a restart): recompute honestly. A worker
+            // that misbehaved lost its altered run with the restart, and loses the dispute.
+            None => match self.compute(job, &WorkerBehaviour::Honest).await {
+                Ok(execution) => {
+                    let execution = Arc::new(execution);
+                    self.executions.insert(job.id, execution.clone());
+                    execution
+                }
+                Err(error) => {
+                    warn!(dispute = dispute.id, %error, "cannot recompute the disputed job");
+                    return;
+                }
+            },
+        };
+        match &dispute.phase {
+            Phase::Bisect { index, .. } => {
+                if self.revealed.contains(&(dispute.id, *index)) {
+                    return;
+                }
+                if let Some(reveal) = reveal_for(dispute, &self.account, &execution.trace) {
+                    if self.submit(Msg::RevealStep(Box::new(reveal))) {
+                        debug!(dispute = dispute.id, index, "revealed a leaf");
+                        self.revealed.insert((dispute.id, *index));
+                    }
+                }
+            }
+            Phase::AwaitInput { .. } => {
+                let Some(step) = dispute.isolated_step() else {
+                    return;
+                };
+                if step == 0 || self.uploaded.contains(&dispute.id) {
+                    return;
+                }
+                let Ok(input) = Activation::from_bytes(&job.input) else {
+                    return;
+                };
+                let executor = self.executor.clone();
+                let before = tokio::task::spawn_blocking(move || {
+                    execution.activation_before(&executor, &input, step as usize)
+                })
+                .await;
+                let activation = match before {
+                    Ok(Ok(activation)) => activation,
+                    _ => {
+                        warn!(
+                            dispute = dispute.id,
+                            step, "cannot compute the referee's input"
+                        );
+                        return;
+                    }
+                };
+                let uploads = input_uploads(dispute, &activation);
+                let count = uploads.len();
+                let all = uploads
+                    .into_iter()
+                    .all(|upload| self.submit(Msg::ProvideStepInput(Box::new(upload))));
+                if all {
+                    info!(
+                        dispute = dispute.id,
+                        step,
+                        chunks = count,
+                        "handed the referee its input"
+                    );
+                    self.uploaded.insert(dispute.id);
+                }
+            }
+            Phase::Resolved { .. } => {}
+        }
+    }
+
+    /// Drop executions of jobs that are final or failed.
+    fn forget_settled(&mut self) {
+        if self.executions.len() < 64 {
+            return;
+        }
+        let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        let store = app.ledger().store();
+        self.executions.retain(|id, _| {
+            jobs::state::job(store, id).is_some_and(|job| {
+                !matches!(
+                    job.status,
+                    jobs::JobStatus::Final { .. } | jobs::JobStatus::Failed { .. }
+                )
+            })
+        });
+    }
+
+    /// Sign `msg` with the next nonce and admit it to the local mempool (gossip carries it to
+    /// the proposers). Returns whether it was admitted.
+    fn submit(&self, msg: Msg) -> bool {
+        let mut app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        let nonce = app.next_nonce(&self.account);
+        let fee = app.ledger().params().min_tx_fee;
+        let tx = Tx {
+            chain_id: self.chain_id.clone(),
+            signer: self.account,
+            nonce,
+            fee,
+            msg,
+        };
+        let bytes = surety_types::encoding::encode(&tx.sign(&self.key));
+        match app.submit(bytes) {
+            Ok(_) => true,
+            Err(error) => {
+                warn!(%error, "the mempool refused the worker's transaction");
+                false
+            }
+        }
+    }
+}
