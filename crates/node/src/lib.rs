@@ -10,5 +10,6 @@ pub mod localnet;
 pub mod mempool;
 pub mod node;
 pub mod rpc;
+pub mod rpc_market;
 pub mod storage;
 pub mod worker;

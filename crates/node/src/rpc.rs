@@ -40,12 +40,13 @@ pub fn router(app: SharedApp) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(crate::rpc_market::routes())
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app)
 }
 
 /// An error answer: status and a message.
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -53,11 +54,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn bad_request(message: impl Into<String>) -> ApiError {
+pub fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, message.into())
 }
 
-fn not_found(message: impl Into<String>) -> ApiError {
+pub fn not_found(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, message.into())
 }
 
@@ -65,7 +66,7 @@ fn internal(error: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
 }
 
-fn lock(app: &SharedApp) -> std::sync::MutexGuard<'_, App> {
+pub fn lock(app: &SharedApp) -> std::sync::MutexGuard<'_, App> {
     // A panic while holding the lock is a bug; the data is still consistent (the ledger commits
     // whole blocks), so keep serving.
     app.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -378,6 +379,17 @@ async fn openapi() -> Json<Value> {
 
 /// The OpenAPI 3.1 description of this RPC.
 pub fn openapi_document() -> Value {
+    let mut document = core_openapi_document();
+    if let (Some(paths), Value::Object(market)) = (
+        document["paths"].as_object_mut(),
+        crate::rpc_market::openapi_paths(),
+    ) {
+        paths.extend(market);
+    }
+    document
+}
+
+fn core_openapi_document() -> Value {
     let error = json!({ "description": "bad input", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let ok = |description: &str| json!({ "description": description, "content": { "application/json": {} } });
     let path_param = |name: &str, description: &str| json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } });
