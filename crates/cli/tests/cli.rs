@@ -51,6 +51,7 @@ fn keys_a_signed_transfer_and_queries_work_against_a_node() {
             self_bond: Amount(10_000_000),
         }],
         delegations: vec![],
+        models: vec![],
     };
     let storage = Storage::open(&dir.path().join("chain.redb")).unwrap();
     let app = Arc::new(Mutex::new(

@@ -190,6 +190,7 @@ fn ten_thousand_accounts() -> (Genesis, Signers) {
         accounts,
         operators,
         delegations: Vec::new(),
+        models: Vec::new(),
     };
     (genesis, signers)
 }
@@ -543,6 +544,7 @@ fn claim_genesis(population: usize) -> (Genesis, Signers) {
         accounts,
         operators: vec![operator, other_operator],
         delegations,
+        models: Vec::new(),
     };
     (genesis, signers)
 }

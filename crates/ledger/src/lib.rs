@@ -319,8 +319,16 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// The state at height 0.
+    /// The state at height 0, for a genesis without models.
     pub fn from_genesis(genesis: &Genesis) -> Result<Ledger, GenesisError> {
+        Ledger::from_genesis_with_files(genesis, &std::collections::BTreeMap::new())
+    }
+
+    /// The state at height 0; `model_files` holds the genesis models' files by chunks root.
+    pub fn from_genesis_with_files(
+        genesis: &Genesis,
+        model_files: &std::collections::BTreeMap<Hash, Vec<u8>>,
+    ) -> Result<Ledger, GenesisError> {
         if genesis.chain_id.is_empty() || genesis.chain_id.len() > tx::CHAIN_ID_BYTES_MAX {
             return Err(GenesisError::ChainId);
         }
@@ -362,6 +370,8 @@ impl Ledger {
                 }
             })?;
         }
+        let models = models::ModelCache::default();
+        genesis::register_models(&mut store, &params, &models, genesis, model_files)?;
         let set = staking::compute_active_set(&store, &params);
         if set.is_empty() {
             return Err(GenesisError::NoValidators);
@@ -378,7 +388,7 @@ impl Ledger {
             height: Height(0),
             timestamp_ms: genesis.genesis_time_ms,
             state_root,
-            models: models::ModelCache::default(),
+            models,
         })
     }
 
@@ -653,7 +663,9 @@ impl Ledger {
                 slashing::execute_evidence(store, params, ctx, chain_id, signer, e)?
             }
             Msg::RegisterModel(m) => models::execute_register(store, params, ctx, signer, m)?,
-            Msg::UploadModelChunk(m) => models::execute_upload(store, params, cache, signer, m)?,
+            Msg::UploadModelChunk(m) => {
+                models::execute_upload(store, params, ctx, cache, signer, m)?
+            }
             Msg::Allocate(m) => services::execute_allocate(store, params, signer, m)?,
             Msg::Deallocate(m) => services::execute_deallocate(store, params, ctx, signer, m)?,
             Msg::SubmitJob(m) => {

@@ -156,6 +156,7 @@ pub fn create(
         accounts,
         operators,
         delegations: vec![],
+        models: vec![],
     };
     std::fs::write(&genesis_file, genesis.to_json()).map_err(io(&genesis_file))?;
 

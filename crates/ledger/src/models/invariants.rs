@@ -1,7 +1,68 @@
-//! Models invariants.
+//! Models invariants, over the committed state: every stored chunk belongs to a registered
+//! model's file, sits inside it and has the length its commitment fixes; an uploading model
+//! counts exactly the chunks it has stored, an active one has all of them, a rejected one
+//! none; a record's id is the hash of its manifest.
 
+use super::state::{self, parse_chunk_key, CHUNK_PREFIX};
+use super::ModelStatus;
 use crate::store::Store;
+use std::collections::BTreeMap;
+use surety_types::ModelId;
 
-pub fn check(_store: &Store) -> Result<(), String> {
+pub fn check(store: &Store) -> Result<(), String> {
+    let records = state::all_models(store);
+    let by_id: BTreeMap<ModelId, &state::ModelRecord> =
+        records.iter().map(|record| (record.id, record)).collect();
+    let mut stored: BTreeMap<ModelId, u64> = BTreeMap::new();
+    // Walk the chunk keys in place: chunks are the bulk of the state and need not be copied.
+    let chunks = store
+        .committed_entries()
+        .skip_while(|(key, _)| key.as_slice() < CHUNK_PREFIX)
+        .take_while(|(key, _)| key.starts_with(CHUNK_PREFIX));
+    for (key, value) in chunks {
+        let (model, file, index) = parse_chunk_key(key)
+            .ok_or_else(|| format!("malformed chunk key {}", String::from_utf8_lossy(key)))?;
+        let record = by_id
+            .get(&model)
+            .ok_or_else(|| format!("a chunk is stored for unregistered model {model}"))?;
+        let expected = record
+            .files
+            .get(file as usize)
+            .and_then(|commitment| commitment.chunk_len(index))
+            .ok_or_else(|| format!("model {model} has no chunk {index} of file {file}"))?;
+        if value.len() as u64 != expected {
+            return Err(format!(
+                "chunk {index} of file {file} of model {model} is {} bytes, not {expected}",
+                value.len()
+            ));
+        }
+        *stored.entry(model).or_default() += 1;
+    }
+    for record in &records {
+        let manifest = super::decode_manifest(&record.manifest)
+            .map_err(|e| format!("model {}: stored manifest: {e}", record.id))?;
+        if manifest.model_id() != record.id {
+            return Err(format!(
+                "model {} is not the hash of its manifest",
+                record.id
+            ));
+        }
+        let total: u64 = record.files.iter().map(|f| f.chunk_count()).sum();
+        let count = stored.get(&record.id).copied().unwrap_or(0);
+        let consistent = match &record.status {
+            ModelStatus::Uploading {
+                chunks_stored,
+                chunks_total,
+            } => *chunks_total == total && *chunks_stored == count && count < total,
+            ModelStatus::Active { .. } => count == total,
+            ModelStatus::Rejected { .. } => count == 0,
+        };
+        if !consistent {
+            return Err(format!(
+                "model {} is {:?} with {count} of its {total} chunks stored",
+                record.id, record.status
+            ));
+        }
+    }
     Ok(())
 }

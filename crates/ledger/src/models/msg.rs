@@ -13,6 +13,16 @@ pub const MODEL_CHUNK_BYTES_MAX: u32 = 48 * 1024;
 pub const MODEL_FILES_MAX: usize = 4;
 /// Longest free-text lineage field, in bytes.
 pub const LINEAGE_TEXT_BYTES_MAX: usize = 1024;
+/// Largest encoded manifest, in bytes (a manifest is an architecture's numbers and a few
+/// hashes; this bounds every list inside it).
+pub const MANIFEST_BYTES_MAX: usize = 16 * 1024;
+/// Longest model name, in bytes.
+pub const MODEL_NAME_BYTES_MAX: usize = 128;
+/// Most layers an architecture may declare (the engine refuses more at load time; the registry
+/// refuses them before building the program, whose length grows with them).
+pub const ARCHITECTURE_LAYERS_MAX: u64 = 1024;
+/// Most chunks in one file: chunk indices are `u32`.
+pub const FILE_CHUNKS_MAX: u64 = u32::MAX as u64;
 
 #[derive(
     Clone,
@@ -74,7 +84,8 @@ pub enum Training {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct RegisterModel {
-    /// `surety_infer::ModelManifest`, borsh-encoded; `model_id = H(manifest)`.
+    /// `surety_infer::ModelManifest`, borsh-encoded; `model_id = H(manifest)`. Hex in JSON.
+    #[serde(with = "crate::jobs::state::hex_bytes")]
     pub manifest: Vec<u8>,
     pub files: Vec<ModelFile>,
     pub lineage: Lineage,
@@ -86,6 +97,8 @@ pub struct UploadModelChunk {
     /// Index into the registration's `files`.
     pub file: u32,
     pub index: u32,
+    /// Hex in JSON.
+    #[serde(with = "crate::jobs::state::hex_bytes")]
     pub bytes: Vec<u8>,
     /// Proof of `chunk_hash(bytes)` at `index` against the file's `chunks_root`.
     pub proof: MerkleProof,
@@ -94,4 +107,37 @@ pub struct UploadModelChunk {
 /// The Merkle leaf of a chunk.
 pub fn chunk_hash(bytes: &[u8]) -> Hash {
     Hash::of("surety.model-chunk", bytes)
+}
+
+impl ModelFile {
+    /// How many chunks the file is cut into.
+    pub fn chunk_count(&self) -> u64 {
+        self.bytes.div_ceil(u64::from(self.chunk_bytes.max(1)))
+    }
+
+    /// The length chunk `index` must have: `chunk_bytes`, except the last, which holds the
+    /// remainder. `None` past the end.
+    pub fn chunk_len(&self, index: u32) -> Option<u64> {
+        let count = self.chunk_count();
+        let index = u64::from(index);
+        if index >= count {
+            return None;
+        }
+        let before = index.checked_mul(u64::from(self.chunk_bytes))?;
+        Some(
+            self.bytes
+                .checked_sub(before)?
+                .min(u64::from(self.chunk_bytes)),
+        )
+    }
+}
+
+impl Training {
+    /// The free text the lineage carries, for the length limit.
+    pub fn text_bytes(&self) -> usize {
+        match self {
+            Training::OffChain { description } => description.len(),
+            Training::Published | Training::Federated { .. } => 0,
+        }
+    }
 }

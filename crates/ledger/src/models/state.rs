@@ -62,3 +62,76 @@ pub fn all_models(store: &Store) -> Vec<ModelRecord> {
         .map(|(_, record)| record)
         .collect()
 }
+
+/// Prefix of every stored chunk: `models/chunk/<model 32>/<file u32 be>/<index u32 be>`.
+pub const CHUNK_PREFIX: &[u8] = b"models/chunk/";
+
+/// The state key of chunk `index` of file `file` of `model`.
+pub fn chunk_key(model: &ModelId, file: u32, index: u32) -> Vec<u8> {
+    key(
+        "models/chunk",
+        &[&model.0, &file.to_be_bytes(), &index.to_be_bytes()],
+    )
+}
+
+/// The prefix of every chunk key of `model`.
+pub fn model_chunks_prefix(model: &ModelId) -> Vec<u8> {
+    let mut prefix = key("models/chunk", &[&model.0]);
+    prefix.push(b'/');
+    prefix
+}
+
+/// Parse a chunk key back into (model, file, index); `None` if it is not one.
+pub fn parse_chunk_key(key: &[u8]) -> Option<(ModelId, u32, u32)> {
+    let rest = key.strip_prefix(CHUNK_PREFIX)?;
+    // 32 id bytes, '/', 4 file bytes, '/', 4 index bytes.
+    if rest.len() != 32 + 1 + 4 + 1 + 4 || rest[32] != b'/' || rest[37] != b'/' {
+        return None;
+    }
+    let model = ModelId(rest[..32].try_into().ok()?);
+    let file = u32::from_be_bytes(rest[33..37].try_into().ok()?);
+    let index = u32::from_be_bytes(rest[38..42].try_into().ok()?);
+    Some((model, file, index))
+}
+
+/// A stored chunk's bytes, as uploaded (raw, not borsh-wrapped: chunks are the bulk of the
+/// state and are served to downloaders as they are).
+pub fn chunk<'a>(store: &'a Store, model: &ModelId, file: u32, index: u32) -> Option<&'a [u8]> {
+    store.get_raw(&chunk_key(model, file, index))
+}
+
+pub fn has_chunk(store: &Store, model: &ModelId, file: u32, index: u32) -> bool {
+    chunk(store, model, file, index).is_some()
+}
+
+pub fn set_chunk(store: &mut Store, model: &ModelId, file: u32, index: u32, bytes: &[u8]) {
+    store.put_raw(chunk_key(model, file, index), bytes.to_vec());
+}
+
+pub fn delete_chunk(store: &mut Store, model: &ModelId, file: u32, index: u32) {
+    store.delete(&chunk_key(model, file, index));
+}
+
+/// The whole of file `file` of `model`, assembled from its stored chunks; `None` if the record
+/// has no such file or a chunk is missing.
+pub fn assemble_file(store: &Store, record: &ModelRecord, file: u32) -> Option<Vec<u8>> {
+    let commitment = record.files.get(file as usize)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(commitment.bytes).ok()?);
+    for index in 0..u32::try_from(commitment.chunk_count()).ok()? {
+        bytes.extend_from_slice(chunk(store, &record.id, file, index)?);
+    }
+    (bytes.len() as u64 == commitment.bytes).then_some(bytes)
+}
+
+/// The chunk indices of file `file` of `model` not yet stored, in order (for resuming
+/// uploads); at most `limit` of them.
+pub fn missing_chunks(store: &Store, record: &ModelRecord, file: u32, limit: usize) -> Vec<u32> {
+    let Some(commitment) = record.files.get(file as usize) else {
+        return Vec::new();
+    };
+    let count = u32::try_from(commitment.chunk_count()).unwrap_or(u32::MAX);
+    (0..count)
+        .filter(|&index| !has_chunk(store, &record.id, file, index))
+        .take(limit)
+        .collect()
+}

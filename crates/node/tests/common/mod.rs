@@ -44,6 +44,7 @@ pub fn genesis() -> Genesis {
             self_bond: Amount(2_000_000),
         }],
         delegations: vec![],
+        models: vec![],
     }
 }
 
