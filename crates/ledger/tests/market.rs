@@ -817,7 +817,8 @@ fn malformed_and_oversized_jobs_are_refused_with_clear_errors() {
         deadline_blocks: 5,
         replicas: 1,
     };
-    let cases: Vec<(SubmitJob, fn(&JobsError) -> bool)> = vec![
+    type Case = (SubmitJob, fn(&JobsError) -> bool);
+    let cases: Vec<Case> = vec![
         (
             SubmitJob {
                 max_fee: Amount(1),
