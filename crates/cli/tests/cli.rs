@@ -52,6 +52,7 @@ fn keys_a_signed_transfer_and_queries_work_against_a_node() {
         }],
         delegations: vec![],
         models: vec![],
+        allocations: Vec::new(),
     };
     let storage = Storage::open(&dir.path().join("chain.redb")).unwrap();
     let app = Arc::new(Mutex::new(

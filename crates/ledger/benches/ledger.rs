@@ -191,6 +191,7 @@ fn ten_thousand_accounts() -> (Genesis, Signers) {
         operators,
         delegations: Vec::new(),
         models: Vec::new(),
+        allocations: Vec::new(),
     };
     (genesis, signers)
 }
@@ -545,6 +546,7 @@ fn claim_genesis(population: usize) -> (Genesis, Signers) {
         operators: vec![operator, other_operator],
         delegations,
         models: Vec::new(),
+        allocations: Vec::new(),
     };
     (genesis, signers)
 }

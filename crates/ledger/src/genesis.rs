@@ -31,6 +31,18 @@ pub struct Genesis {
     /// Registered and activated after delegations and before anything that may name a model.
     #[serde(default)]
     pub models: Vec<GenesisModel>,
+    /// Operators' stake allocated to models' services, after the models are active.
+    #[serde(default)]
+    pub allocations: Vec<GenesisAllocation>,
+}
+
+/// Part of an operator's stake allocated at genesis to a genesis model's service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAllocation {
+    pub operator: OperatorId,
+    pub model: ModelId,
+    pub amount: Amount,
 }
 
 /// A model active from genesis: its registration as `publisher` would send it. Its files are
@@ -85,6 +97,11 @@ pub enum GenesisError {
     #[error("delegation from {delegator}: {reason}")]
     Delegation {
         delegator: AccountId,
+        reason: String,
+    },
+    #[error("allocation of operator {operator}: {reason}")]
+    Allocation {
+        operator: OperatorId,
         reason: String,
     },
     #[error("no operator is eligible for the validator set")]

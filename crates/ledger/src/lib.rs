@@ -372,6 +372,17 @@ impl Ledger {
         }
         let models = models::ModelCache::default();
         genesis::register_models(&mut store, &params, &models, genesis, model_files)?;
+        for allocation in &genesis.allocations {
+            let msg = services::Allocate {
+                model: allocation.model,
+                amount: allocation.amount,
+            };
+            services::execute_allocate(&mut store, &params, &allocation.operator.account(), &msg)
+                .map_err(|e| GenesisError::Allocation {
+                operator: allocation.operator,
+                reason: e.to_string(),
+            })?;
+        }
         let set = staking::compute_active_set(&store, &params);
         if set.is_empty() {
             return Err(GenesisError::NoValidators);

@@ -185,7 +185,18 @@ impl App {
         genesis: &Genesis,
         limits: MempoolLimits,
     ) -> Result<App, StorageError> {
-        let ledger = storage.load_or_init(genesis)?;
+        App::open_with_files(storage, genesis, &Default::default(), limits)
+    }
+
+    /// Open, initialising a fresh database from `genesis` with its models' files (by chunks
+    /// root).
+    pub fn open_with_files(
+        storage: Storage,
+        genesis: &Genesis,
+        model_files: &std::collections::BTreeMap<Hash, Vec<u8>>,
+        limits: MempoolLimits,
+    ) -> Result<App, StorageError> {
+        let ledger = storage.load_or_init_with_files(genesis, model_files)?;
         let last_block_hash = storage.last_block_hash()?;
         let (decided_set, tip_certificate) = storage.tip()?;
         Ok(App {

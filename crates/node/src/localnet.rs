@@ -5,7 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
+use surety_ledger::genesis::{
+    Genesis, GenesisAccount, GenesisAllocation, GenesisModel, GenesisOperator,
+};
+use surety_ledger::models::RegisterModel;
 use surety_ledger::params::Params;
 use surety_ledger::staking::OperatorMetadata;
 use surety_types::{AccountId, Amount, Ratio, SigningKey};
@@ -33,6 +36,17 @@ pub struct LocalnetOptions {
     pub genesis_time_ms: u64,
     /// More accounts funded at genesis (benchmarks and tests).
     pub extra_accounts: Vec<GenesisAccount>,
+    /// Models active from genesis (published by validator 0's account).
+    pub models: Vec<LocalnetModel>,
+    /// Stake every operator allocates at genesis to every model's service (zero: none).
+    pub service_allocation: Amount,
+}
+
+/// A genesis model and where its files are on this machine (in registration order).
+#[derive(Clone, Debug)]
+pub struct LocalnetModel {
+    pub registration: RegisterModel,
+    pub files: Vec<PathBuf>,
 }
 
 impl LocalnetOptions {
@@ -52,6 +66,8 @@ impl LocalnetOptions {
             timeouts: Timeouts::default(),
             genesis_time_ms: 0,
             extra_accounts: Vec::new(),
+            models: Vec::new(),
+            service_allocation: Amount::ZERO,
         }
     }
 }
@@ -156,8 +172,39 @@ pub fn create(
         accounts,
         operators,
         delegations: vec![],
-        models: vec![],
+        models: Vec::new(),
+        allocations: Vec::new(),
     };
+    let mut genesis = genesis;
+    let publisher = genesis.operators[0].account;
+    let operator_ids: Vec<AccountId> = genesis.operators.iter().map(|o| o.account).collect();
+    for model in &options.models {
+        let id = surety_ledger::models::decode_manifest(&model.registration.manifest)
+            .map_err(|e| NodeError::Config {
+                file: "localnet models".into(),
+                reason: e.to_string(),
+            })?
+            .model_id();
+        genesis.models.push(GenesisModel {
+            publisher,
+            registration: model.registration.clone(),
+        });
+        if !options.service_allocation.is_zero() {
+            for operator in &operator_ids {
+                genesis.allocations.push(GenesisAllocation {
+                    operator: (*operator).into(),
+                    model: id,
+                    amount: options.service_allocation,
+                });
+            }
+        }
+    }
+    let model_files: Vec<PathBuf> = options
+        .models
+        .iter()
+        .flat_map(|m| m.files.iter())
+        .map(|file| std::path::absolute(file).unwrap_or_else(|_| file.clone()))
+        .collect();
     std::fs::write(&genesis_file, genesis.to_json()).map_err(io(&genesis_file))?;
 
     let p2p = |i: usize| format!("/ip4/127.0.0.1/tcp/{}", options.p2p_base_port as usize + i);
@@ -201,6 +248,7 @@ pub fn create(
             },
             consensus: options.timeouts.clone(),
             worker: crate::node::WorkerSettings::default(),
+            model_files: model_files.clone(),
         };
         let file = node_dir.join("config.toml");
         std::fs::write(&file, config.to_toml()).map_err(io(&file))?;

@@ -56,6 +56,10 @@ pub struct NodeConfig {
     /// The operator and auditor worker (runs with `account_key`'s operator).
     #[serde(default)]
     pub worker: WorkerSettings,
+    /// Files of the genesis models (weights, tokenizers), needed only to initialise a fresh
+    /// database: each is matched to the genesis commitment whose chunks root it has.
+    #[serde(default)]
+    pub model_files: Vec<PathBuf>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -167,6 +171,11 @@ impl NodeConfig {
             &mut config.genesis,
             &mut config.consensus_key,
         ] {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+        for path in config.model_files.iter_mut() {
             if path.is_relative() {
                 *path = base.join(&*path);
             }
@@ -325,6 +334,44 @@ fn multiaddr(text: &str) -> Result<Multiaddr, NodeError> {
         .map_err(|_| NodeError::Multiaddr(text.to_string()))
 }
 
+/// Read the genesis models' files named in a config and key each by the chunks root of the
+/// genesis commitment it matches (a file matching none is an error: a wrong path is better
+/// caught here than as a missing file).
+pub fn genesis_model_files(
+    genesis: &Genesis,
+    paths: &[PathBuf],
+) -> Result<std::collections::BTreeMap<surety_types::Hash, Vec<u8>>, NodeError> {
+    let mut files = std::collections::BTreeMap::new();
+    let commitments: Vec<_> = genesis
+        .models
+        .iter()
+        .flat_map(|m| m.registration.files.iter())
+        .collect();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|error| NodeError::Io {
+            file: path.display().to_string(),
+            error,
+        })?;
+        let matched = commitments.iter().find(|c| {
+            c.bytes == bytes.len() as u64
+                && surety_ledger::models::publish::chunk_tree(&bytes, c.chunk_bytes).root()
+                    == c.chunks_root
+        });
+        match matched {
+            Some(commitment) => {
+                files.insert(commitment.chunks_root, bytes);
+            }
+            None => {
+                return Err(NodeError::Config {
+                    file: path.display().to_string(),
+                    reason: "matches no genesis model file's commitment".into(),
+                })
+            }
+        }
+    }
+    Ok(files)
+}
+
 /// Start a node from its configuration.
 pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
     start_with(config, Behaviour::Honest).await
@@ -352,7 +399,12 @@ pub async fn start_full(
         error,
     })?;
     let storage = Storage::open(&config.home.join("chain.redb"))?;
-    let mut app = App::open(storage, &genesis, MempoolLimits::default())?;
+    let files = if storage.is_initialised()? {
+        std::collections::BTreeMap::new()
+    } else {
+        genesis_model_files(&genesis, &config.model_files)?
+    };
+    let mut app = App::open_with_files(storage, &genesis, &files, MempoolLimits::default())?;
     if !config.rpc.gossip_to.is_empty() {
         app.enable_gossip();
     }

@@ -124,6 +124,20 @@ impl Storage {
 
     /// Open the ledger stored here, or create it from `genesis` if the directory is new.
     pub fn load_or_init(&self, genesis: &Genesis) -> Result<Ledger, StorageError> {
+        self.load_or_init_with_files(genesis, &Default::default())
+    }
+
+    /// Whether the database holds a chain already.
+    pub fn is_initialised(&self) -> Result<bool, StorageError> {
+        Ok(self.meta()?.is_some())
+    }
+
+    /// Load the stored chain, or initialise it from `genesis` and its models' files.
+    pub fn load_or_init_with_files(
+        &self,
+        genesis: &Genesis,
+        model_files: &std::collections::BTreeMap<surety_types::Hash, Vec<u8>>,
+    ) -> Result<Ledger, StorageError> {
         match self.meta()? {
             Some(meta) => {
                 if meta.chain_id != genesis.chain_id {
@@ -135,7 +149,7 @@ impl Storage {
                 self.load(&meta)
             }
             None => {
-                let ledger = Ledger::from_genesis(genesis)
+                let ledger = Ledger::from_genesis_with_files(genesis, model_files)
                     .map_err(|e| StorageError::Corrupt(e.to_string()))?;
                 let tx = self.db.begin_write()?;
                 {

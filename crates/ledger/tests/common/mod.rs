@@ -95,6 +95,7 @@ pub fn genesis(params: Params, accounts: &[(u16, u128)], operators: &[(u16, u128
             .collect(),
         delegations: vec![],
         models: vec![],
+        allocations: Vec::new(),
     }
 }
 

@@ -45,6 +45,7 @@ pub fn genesis() -> Genesis {
         }],
         delegations: vec![],
         models: vec![],
+        allocations: Vec::new(),
     }
 }
 

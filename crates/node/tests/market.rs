@@ -1,0 +1,553 @@
+//! The verified inference market end to end (DESIGN §5): a 4-validator network on 127.0.0.1,
+//! each node with its own storage, consensus engine and worker, real MiniLM registered at
+//! genesis and served by every operator. Three more operators misbehave — one tampers with
+//! its outputs, one serves another checkpoint, one never answers — and clients submit jobs
+//! until each of them has been given work. Honest jobs complete and pay; the faulty ones are
+//! caught by audit, lose the bisection dispute their workers play automatically, and are
+//! jailed and frozen; the silent one is penalised and its job reassigned. Then a false
+//! challenger loses its bond, an equivocating operator is tombstoned, and oversized jobs are
+//! refused.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use surety_infer::models::bert;
+use surety_infer::safetensors_loader::load_safetensors;
+use surety_infer::tokenizer::TextTokenizer;
+use surety_infer::{Executor, Model};
+use surety_ledger::disputes::{self, Challenge, Outcome, Phase};
+use surety_ledger::jobs::{self, JobInput, JobStatus, ResultStatement, SubmitJob};
+use surety_ledger::models::msg::{FileKind, Lineage, MODEL_CHUNK_BYTES_MAX};
+use surety_ledger::models::publish::Publication;
+use surety_ledger::slashing::Evidence;
+use surety_ledger::tx::Msg;
+use surety_node::localnet::{self, Localnet, LocalnetModel, LocalnetOptions};
+use surety_node::node::{self, load_key, Behaviour, RunningNode};
+use surety_node::worker::{self, Worker, WorkerBehaviour, WorkerConfig};
+use surety_types::encoding::encode;
+use surety_types::tx::Tx;
+use surety_types::{AccountId, Amount, Hash, JobId, OperatorId, Ratio, SigningKey};
+
+const MINILM: &str = "all-minilm-l6-v2";
+
+fn models_dir() -> PathBuf {
+    match std::env::var_os("SURETY_MODELS_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+    }
+}
+
+/// MiniLM's folder; a missing model fails the test with the command that fetches it, unless
+/// `SURETY_SKIP_MODEL_TESTS=1` skips real-model tests on purpose.
+fn minilm_folder() -> Option<PathBuf> {
+    let folder = models_dir().join(MINILM);
+    if folder.is_dir() {
+        return Some(folder);
+    }
+    if std::env::var_os("SURETY_SKIP_MODEL_TESTS").is_some_and(|v| v == "1") {
+        eprintln!(
+            "SURETY_SKIP_MODEL_TESTS=1: skipping, {} is missing",
+            folder.display()
+        );
+        return None;
+    }
+    panic!(
+        "{} is missing: run scripts/fetch-models (or set SURETY_MODELS_DIR)",
+        folder.display()
+    );
+}
+
+struct MiniLm {
+    model: Arc<Model>,
+    /// Another checkpoint: one bias of layer 3 moved, everything else identical.
+    other: Arc<Model>,
+    weights: PathBuf,
+    tokenizer: PathBuf,
+}
+
+fn minilm(folder: &std::path::Path) -> MiniLm {
+    let weights = std::fs::read(folder.join("model.safetensors")).unwrap();
+    let config = std::fs::read_to_string(folder.join("config.json")).unwrap();
+    let tokenizer = std::fs::read_to_string(folder.join("tokenizer.json")).unwrap();
+    let model = bert::load("all-MiniLM-L6-v2", &weights, &config, &tokenizer, true).unwrap();
+    let mut other_weights = load_safetensors(&weights).unwrap();
+    let name = "encoder.layer.3.output.dense.bias";
+    let bias: Vec<f32> = other_weights
+        .f32(name, &[384])
+        .unwrap()
+        .iter()
+        .map(|v| v + 0.01)
+        .collect();
+    other_weights.insert_f32(name, vec![384], &bias).unwrap();
+    let other = Model::new(
+        "all-MiniLM-L6-v2",
+        model.manifest().architecture.clone(),
+        other_weights,
+        Some(TextTokenizer::from_json(&tokenizer).unwrap()),
+    )
+    .unwrap();
+    assert_ne!(other.model_id(), model.model_id());
+    MiniLm {
+        model: Arc::new(model),
+        other: Arc::new(other),
+        weights: folder.join("model.safetensors"),
+        tokenizer: folder.join("tokenizer.json"),
+    }
+}
+
+const VALIDATORS: usize = 4;
+/// Extra operators (no node of their own; their workers run beside validator nodes).
+const TAMPER: usize = 0;
+const OTHER_WEIGHTS: usize = 1;
+const SILENT: usize = 2;
+
+fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
+    let mut options = LocalnetOptions::new(VALIDATORS);
+    options.chain_id = "market-e2e".into();
+    options.extra_operators = 3;
+    options.p2p_base_port = 28_700;
+    options.rpc_base_port = 0;
+    let params = &mut options.params;
+    params.epoch_blocks = 200;
+    params.min_tx_fee = Amount(1);
+    params.unbonding_epochs = 4;
+    params.slashing.slash_delay_epochs = 2;
+    params.slashing.window_epochs = 1;
+    params.slashing.evidence_max_age_epochs = 1;
+    params.slashing.jail_epochs = 1;
+    // Every result audited; long enough windows for a loaded 2-core machine.
+    params.market.audit_rate = Ratio::ONE;
+    params.market.challenge_window_blocks = 25;
+    params.market.audit_deadline_blocks = 40;
+    params.market.dispute_move_blocks = 40;
+    params.market.deadline_blocks_min = 2;
+    options.timeouts.block_time_ms = 100;
+    options.timeouts.propose_ms = 1_000;
+    let weights = std::fs::read(&minilm.weights).unwrap();
+    let tokenizer = std::fs::read(&minilm.tokenizer).unwrap();
+    let publication = Publication::new(
+        minilm.model.manifest(),
+        &[
+            (FileKind::Safetensors, weights.as_slice()),
+            (FileKind::TokenizerJson, tokenizer.as_slice()),
+        ],
+        Lineage::default(),
+        MODEL_CHUNK_BYTES_MAX,
+    )
+    .unwrap();
+    options.models = vec![LocalnetModel {
+        registration: publication.register.clone(),
+        files: vec![minilm.weights.clone(), minilm.tokenizer.clone()],
+    }];
+    options.service_allocation = options.params.market.service_allocation_min;
+    let mut seed = 7_000u64;
+    localnet::create(dir, &options, move || {
+        seed += 1;
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        SigningKey::from_seed(bytes)
+    })
+    .unwrap()
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn submit(node: &RunningNode, key: &SigningKey, msg: Msg) -> Hash {
+    let mut app = node.app.lock().unwrap();
+    let account = AccountId::from_key(&key.verification_key());
+    let tx = Tx {
+        chain_id: app.ledger().chain_id().to_string(),
+        signer: account,
+        nonce: app.next_nonce(&account),
+        fee: Amount(1),
+        msg,
+    };
+    let signed = tx.sign(key);
+    let hash = signed.hash();
+    app.submit(encode(&signed)).unwrap();
+    hash
+}
+
+fn job(node: &RunningNode, id: &JobId) -> Option<jobs::Job> {
+    jobs::state::job(node.app.lock().unwrap().ledger().store(), id)
+}
+
+fn operator_record(node: &RunningNode, id: &OperatorId) -> surety_ledger::staking::Operator {
+    surety_ledger::staking::state::operator(node.app.lock().unwrap().ledger().store(), id).unwrap()
+}
+
+fn settled(job: &jobs::Job) -> bool {
+    matches!(
+        job.status,
+        JobStatus::Final { .. } | JobStatus::Failed { .. }
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
+    let Some(folder) = minilm_folder() else {
+        return;
+    };
+    let minilm = minilm(&folder);
+    let dir = tempfile::tempdir().unwrap();
+    let net = network(dir.path(), &minilm);
+    let mut nodes = Vec::new();
+    for config in &net.configs {
+        nodes.push(node::start_with(config, Behaviour::Honest).await.unwrap());
+    }
+    // The faulty operators' workers, each beside a validator node.
+    let extra_key = |i: usize| load_key(&net.keys_dir.join(format!("operator-{i}.json"))).unwrap();
+    let extra_id =
+        |i: usize| OperatorId::from(AccountId::from_key(&extra_key(i).verification_key()));
+    for (i, behaviour) in [
+        (TAMPER, WorkerBehaviour::TamperOutput),
+        (
+            OTHER_WEIGHTS,
+            WorkerBehaviour::OtherWeights(minilm.other.clone()),
+        ),
+        (SILENT, WorkerBehaviour::Silent),
+    ] {
+        let worker = Worker::new(
+            nodes[i].app.clone(),
+            extra_key(i),
+            WorkerConfig {
+                threads: 1,
+                poll_ms: 50,
+                behaviour,
+            },
+        )
+        .unwrap();
+        tokio::spawn(worker.run());
+    }
+    let model_id = minilm.model.model_id();
+    let alice = load_key(&net.keys_dir.join("alice.json")).unwrap();
+    let bob = load_key(&net.keys_dir.join("bob.json")).unwrap();
+    let fee = net.genesis.params.market.job_fee_max;
+
+    // Clients submit jobs until every faulty operator has been given one (each job goes to
+    // an operator drawn by stake; faulty operators are jailed once caught).
+    let mut jobs_submitted: Vec<(JobId, String)> = Vec::new();
+    let faulty = [extra_id(TAMPER), extra_id(OTHER_WEIGHTS), extra_id(SILENT)];
+    let started = Instant::now();
+    for round in 0..12 {
+        for k in 0..4 {
+            let text = format!("sentence {round}-{k}: stake-secured verifiable inference");
+            let hash = submit(
+                &nodes[k % VALIDATORS],
+                &alice,
+                Msg::SubmitJob(Box::new(SubmitJob {
+                    model: model_id,
+                    input: JobInput::Text(text.clone()),
+                    max_fee: fee,
+                    deadline_blocks: 30,
+                    replicas: 1,
+                })),
+            );
+            jobs_submitted.push((jobs::job_id(&hash), text));
+        }
+        wait_for(
+            "the round's jobs to be assigned",
+            Duration::from_secs(120),
+            || {
+                jobs_submitted.iter().all(|(id, _)| {
+                    job(&nodes[0], id).is_some_and(|j| j.status != JobStatus::Queued)
+                })
+            },
+        )
+        .await;
+        let given: Vec<OperatorId> = jobs_submitted
+            .iter()
+            .filter_map(|(id, _)| job(&nodes[0], id))
+            .flat_map(|j| j.assignments.into_iter().map(|a| a.operator))
+            .collect();
+        if faulty.iter().all(|f| given.contains(f)) {
+            break;
+        }
+    }
+    wait_for(
+        "every job to be final or failed",
+        Duration::from_secs(600),
+        || {
+            jobs_submitted
+                .iter()
+                .all(|(id, _)| job(&nodes[0], id).is_some_and(|j| settled(&j)))
+        },
+    )
+    .await;
+    eprintln!(
+        "{} jobs settled in {:.1} s",
+        jobs_submitted.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let executor = Executor::new(1).unwrap();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (id, text) in &jobs_submitted {
+        let record = job(&nodes[0], id).unwrap();
+        let first = record.assignments[0].operator;
+        let (honest_embedding, honest_trace) = bert::embed(&minilm.model, &executor, text).unwrap();
+        if first == extra_id(TAMPER) || first == extra_id(OTHER_WEIGHTS) {
+            // Caught by the audit, lost the dispute, refunded.
+            assert!(
+                matches!(record.status, JobStatus::Failed { .. }),
+                "{record:?}"
+            );
+            let dispute = disputes::state::disputes_from(
+                nodes[0].app.lock().unwrap().ledger().store(),
+                0,
+                usize::MAX,
+            )
+            .into_iter()
+            .find(|d| d.job == *id)
+            .expect("a dispute over the job");
+            let rounds = 64 - (dispute.steps - 1).leading_zeros() as u64;
+            assert!(dispute.moves <= 2 * rounds, "{} moves", dispute.moves);
+            assert!(
+                matches!(
+                    dispute.phase,
+                    Phase::Resolved {
+                        outcome: Outcome::ChallengerRight,
+                        ..
+                    }
+                ),
+                "{dispute:?}"
+            );
+            let record = operator_record(&nodes[0], &first);
+            assert!(record.jailed, "the faulty operator is jailed");
+            *seen
+                .entry(if first == extra_id(TAMPER) {
+                    "tamper"
+                } else {
+                    "other-weights"
+                })
+                .or_default() += 1;
+        } else if first == extra_id(SILENT) {
+            // Missed its deadline: penalised, the job went to someone else.
+            assert!(record.assignments[0].missed);
+            assert!(record.assignments.len() >= 2);
+            assert!(operator_record(&nodes[0], &first).jailed);
+            *seen.entry("silent").or_default() += 1;
+        } else {
+            assert!(record.is_final(), "{record:?}");
+            let result = record.result().unwrap();
+            assert_eq!(result.trace_root, honest_trace.root());
+            let output = surety_infer::Activation::from_bytes(&result.output).unwrap();
+            assert_eq!(
+                output.f32("embedding").unwrap().1,
+                honest_embedding.as_slice()
+            );
+            *seen.entry("honest").or_default() += 1;
+        }
+    }
+    eprintln!("outcomes: {seen:?}");
+    for kind in ["honest", "tamper", "other-weights", "silent"] {
+        assert!(
+            seen.contains_key(kind),
+            "no job went the {kind} way: {seen:?}"
+        );
+    }
+    // Every node agrees on the state.
+    let roots: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            let app = n.app.lock().unwrap();
+            (app.ledger().height(), app.ledger().state_root())
+        })
+        .collect();
+    let least = roots.iter().map(|(h, _)| *h).min().unwrap();
+    wait_for(
+        "all nodes at the same height",
+        Duration::from_secs(30),
+        || {
+            nodes
+                .iter()
+                .all(|n| n.app.lock().unwrap().ledger().height() >= least)
+        },
+    )
+    .await;
+
+    // A false challenger: bob challenges an honest result with a made-up trace, plays his
+    // side of the bisection honestly to it, and loses his bond.
+    let text = "a result worth challenging".to_string();
+    let hash = submit(
+        &nodes[1],
+        &alice,
+        Msg::SubmitJob(Box::new(SubmitJob {
+            model: model_id,
+            input: JobInput::Text(text.clone()),
+            max_fee: fee,
+            deadline_blocks: 30,
+            replicas: 1,
+        })),
+    );
+    let target = jobs::job_id(&hash);
+    wait_for("the job's result", Duration::from_secs(120), || {
+        job(&nodes[0], &target).is_some_and(|j| matches!(j.status, JobStatus::Challengeable { .. }))
+    })
+    .await;
+    let record = job(&nodes[0], &target).unwrap();
+    let defendant = record.live_assignments().next().unwrap().operator;
+    let honest = worker::execute(
+        minilm.model.clone(),
+        &executor,
+        &record,
+        &WorkerBehaviour::Honest,
+    )
+    .unwrap();
+    let fabricated = worker::execute(
+        minilm.model.clone(),
+        &executor,
+        &record,
+        &WorkerBehaviour::TamperOutput,
+    )
+    .unwrap();
+    assert_eq!(record.result().unwrap().trace_root, honest.trace.root());
+    let steps = fabricated.trace.len();
+    let bond = net.genesis.params.market.challenge_bond;
+    let bob_id = AccountId::from_key(&bob.verification_key());
+    let bob_before =
+        surety_ledger::bank::balance(nodes[0].app.lock().unwrap().ledger().store(), &bob_id);
+    submit(
+        &nodes[0],
+        &bob,
+        Msg::Challenge(Box::new(Challenge {
+            job: target,
+            operator: defendant,
+            output_hash: fabricated.output.hash(),
+            trace_root: fabricated.trace.root(),
+            output_proof: fabricated.trace.proof(steps - 1).unwrap(),
+        })),
+    );
+    let mut revealed = std::collections::BTreeSet::new();
+    let dispute_id = loop {
+        if let Some(JobStatus::Disputed { dispute }) = job(&nodes[0], &target).map(|j| j.status) {
+            break dispute;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let resolved = loop {
+        assert!(Instant::now() < deadline, "the dispute did not resolve");
+        let dispute =
+            disputes::state::dispute(nodes[0].app.lock().unwrap().ledger().store(), dispute_id)
+                .unwrap();
+        if let Phase::Resolved { outcome, .. } = &dispute.phase {
+            break outcome.clone();
+        }
+        if let Some(reveal) = worker::reveal_for(&dispute, &bob_id, &fabricated.trace) {
+            if revealed.insert(reveal.index) {
+                submit(&nodes[0], &bob, Msg::RevealStep(Box::new(reveal)));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(resolved, Outcome::DefendantRight);
+    let bob_after =
+        surety_ledger::bank::balance(nodes[0].app.lock().unwrap().ledger().store(), &bob_id);
+    assert!(
+        bob_after
+            < bob_before
+                .checked_sub(bond)
+                .unwrap()
+                .checked_add(Amount(1))
+                .unwrap()
+    );
+    assert!(!operator_record(&nodes[0], &defendant).jailed);
+    wait_for(
+        "the challenged job to be final",
+        Duration::from_secs(120),
+        || job(&nodes[0], &target).is_some_and(|j| j.is_final()),
+    )
+    .await;
+
+    // Equivocation: two different signed results by one operator for one job, submitted by
+    // anyone, tombstone it (here: the silent operator, for a job it was given).
+    let (silent_job, _) = jobs_submitted
+        .iter()
+        .find(|(id, _)| {
+            job(&nodes[0], id)
+                .is_some_and(|j| j.assignments.iter().any(|a| a.operator == extra_id(SILENT)))
+        })
+        .unwrap();
+    let chain_id = net.genesis.chain_id.clone();
+    let statement = |output: Hash| {
+        ResultStatement {
+            chain_id: chain_id.clone(),
+            job: *silent_job,
+            output_hash: output,
+            trace_root: output,
+            steps: steps as u64,
+        }
+        .sign(&extra_key(SILENT))
+    };
+    submit(
+        &nodes[2],
+        &bob,
+        Msg::SubmitEvidence(Box::new(Evidence::ResultEquivocation {
+            first: statement(Hash::of("one", b"")),
+            second: statement(Hash::of("two", b"")),
+        })),
+    );
+    wait_for(
+        "the equivocating operator to be tombstoned",
+        Duration::from_secs(60),
+        || operator_record(&nodes[0], &extra_id(SILENT)).tombstoned,
+    )
+    .await;
+
+    // An oversized input is refused with a clear error, and nothing is escrowed.
+    let hash = submit(
+        &nodes[3],
+        &alice,
+        Msg::SubmitJob(Box::new(SubmitJob {
+            model: model_id,
+            input: JobInput::Text(
+                "x".repeat(net.genesis.params.market.job_input_bytes_max as usize + 1),
+            ),
+            max_fee: fee,
+            deadline_blocks: 30,
+            replicas: 1,
+        })),
+    );
+    wait_for(
+        "the oversized job's receipt",
+        Duration::from_secs(60),
+        || {
+            nodes[3]
+                .app
+                .lock()
+                .unwrap()
+                .storage()
+                .receipt(&hash)
+                .unwrap()
+                .is_some()
+        },
+    )
+    .await;
+    let receipt = nodes[3]
+        .app
+        .lock()
+        .unwrap()
+        .storage()
+        .receipt(&hash)
+        .unwrap()
+        .unwrap()
+        .receipt;
+    let error = receipt.error.expect("refused");
+    assert!(error.contains("input is"), "{error}");
+
+    for node in nodes {
+        node.stop().await;
+    }
+}
