@@ -1,9 +1,11 @@
 //! `surety`: the command line for Surety. Running nodes (`dev`, `node`, `localnet`), key
-//! files, transactions (built and signed locally, submitted to a node's RPC) and queries. Human-readable output by default, `--json` for
+//! files, transactions (built and signed locally, submitted to a node's RPC), queries, and
+//! model publishing and download (`surety model`). Human-readable output by default, `--json` for
 //! scripts. It holds no protocol logic: transactions are the ledger's own types, and every
 //! check that matters is done by the node.
 
 mod keys;
+mod model;
 mod net;
 mod rpc;
 
@@ -51,6 +53,9 @@ enum Command {
     /// Read chain state from a node.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Publish, list and download models.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 #[derive(Args)]
@@ -302,6 +307,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Keys(command) => run_keys(cli.json, command),
         Command::Tx(args) => run_tx(cli.json, args),
         Command::Query(command) => run_query(cli.json, command),
+        Command::Model(command) => model::run(cli.json, command),
     }
 }
 

@@ -57,6 +57,26 @@ impl Client {
         self.answer(&url, self.agent.get(&url).call())
     }
 
+    /// A raw body of at most `limit` bytes.
+    pub fn get_bytes(&self, path: &str, limit: u64) -> Result<Vec<u8>, RpcError> {
+        let url = format!("{}{path}", self.base);
+        match self.agent.get(&url).call() {
+            Ok(response) => {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(response.into_reader(), limit.saturating_add(1)),
+                    &mut bytes,
+                )
+                .map_err(|e| RpcError::Malformed(e.to_string()))?;
+                if bytes.len() as u64 > limit {
+                    return Err(RpcError::Malformed(format!("body is over {limit} bytes")));
+                }
+                Ok(bytes)
+            }
+            Err(error) => self.answer(&url, Err(error)).map(|_| Vec::new()),
+        }
+    }
+
     pub fn post(&self, path: &str, body: &Value) -> Result<Value, RpcError> {
         let url = format!("{}{path}", self.base);
         self.answer(&url, self.agent.post(&url).send_json(body))

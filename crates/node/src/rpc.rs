@@ -1,11 +1,13 @@
 //! HTTP + JSON RPC (DESIGN §7): submit transactions, read receipts, accounts, operators,
-//! delegations, the validator set, blocks and state proofs, node status, Prometheus metrics,
-//! and the OpenAPI document that describes all of it. Every body and path parameter is
+//! delegations, the validator set, blocks and state proofs, registered models and their files
+//! (whole or chunk by chunk, docs/models.md), node status, Prometheus metrics, and the OpenAPI
+//! document that describes all of it. Every body and path parameter is
 //! untrusted: bad input gets a 4xx with a message that says what was wrong.
 
 use crate::app::App;
 use crate::mempool::AdmitError;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,9 +15,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
+use surety_ledger::models::{self, ModelRecord, ModelStatus};
 use surety_ledger::tx::TX_BYTES_MAX;
 use surety_ledger::{bank, rewards, staking};
-use surety_types::{AccountId, Hash, Height, OperatorId};
+use surety_types::{AccountId, Hash, Height, ModelId, OperatorId};
 
 pub type SharedApp = Arc<Mutex<App>>;
 
@@ -23,6 +26,8 @@ pub type SharedApp = Arc<Mutex<App>>;
 const BODY_BYTES_MAX: usize = TX_BYTES_MAX * 2 + 1024;
 /// Longest state key a proof may be asked for.
 const PROOF_KEY_BYTES_MAX: usize = 256;
+/// Most missing chunk indices one `/models/{id}/files/{file}/missing` answer lists.
+pub const MISSING_CHUNKS_MAX: usize = 4096;
 
 pub fn router(app: SharedApp) -> Router {
     Router::new()
@@ -37,6 +42,11 @@ pub fn router(app: SharedApp) -> Router {
         .route("/block/latest", get(latest_block))
         .route("/block/{height}", get(block))
         .route("/proof/{key}", get(proof))
+        .route("/models", get(models_list))
+        .route("/models/{id}", get(model))
+        .route("/models/{id}/files/{file}", get(model_file))
+        .route("/models/{id}/files/{file}/missing", get(missing_chunks))
+        .route("/models/{id}/files/{file}/chunks/{index}", get(model_chunk))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -288,6 +298,180 @@ async fn proof(
     ))
 }
 
+fn parse_model(text: &str) -> Result<ModelId, ApiError> {
+    ModelId::from_hex(text).map_err(|e| bad_request(format!("model id {text:?}: {e}")))
+}
+
+fn parse_index(what: &str, text: &str) -> Result<u32, ApiError> {
+    text.parse()
+        .map_err(|_| bad_request(format!("{what} {text:?} is not a number")))
+}
+
+fn model_record(app: &App, id: &ModelId) -> Result<ModelRecord, ApiError> {
+    models::state::model(app.ledger().store(), id)
+        .ok_or_else(|| not_found(format!("no model {id}")))
+}
+
+/// A record without its manifest bytes (listings).
+fn model_summary(record: &ModelRecord) -> Value {
+    let chunks: Vec<u64> = record.files.iter().map(|f| f.chunk_count()).collect();
+    json!({
+        "id": record.id,
+        "name": record.name,
+        "publisher": record.publisher,
+        "status": record.status,
+        "steps": record.steps,
+        "text": record.text,
+        "lineage": record.lineage,
+        "files": record.files,
+        "file_chunks": chunks,
+        "registered": record.registered,
+    })
+}
+
+async fn models_list(State(app): State<SharedApp>) -> Json<Value> {
+    let app = lock(&app);
+    let records = models::state::all_models(app.ledger().store());
+    Json(Value::Array(records.iter().map(model_summary).collect()))
+}
+
+async fn model(
+    State(app): State<SharedApp>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_model(&id)?;
+    let app = lock(&app);
+    let record = model_record(&app, &id)?;
+    let manifest = models::decode_manifest(&record.manifest).map_err(internal)?;
+    let mut body = model_summary(&record);
+    body["manifest"] = json!({
+        "name": manifest.name,
+        "engine_version": manifest.engine_version,
+        "architecture": models::architecture_name(&manifest.architecture),
+        "architecture_config": format!("{:?}", manifest.architecture),
+        "weights_root": manifest.weights_root,
+        "tensor_count": manifest.tensor_count,
+        "tokenizer": manifest.tokenizer,
+        "bytes": hex::encode(&record.manifest),
+    });
+    Ok(Json(body))
+}
+
+/// The record and the file's chunk count, for file routes.
+fn model_file_of(app: &App, id: &ModelId, file: u32) -> Result<(ModelRecord, u64), ApiError> {
+    let record = model_record(app, id)?;
+    let commitment = record.files.get(file as usize).ok_or_else(|| {
+        not_found(format!(
+            "model {id} has {} files; no file {file}",
+            record.files.len()
+        ))
+    })?;
+    let chunks = commitment.chunk_count();
+    Ok((record, chunks))
+}
+
+async fn model_chunk(
+    State(app): State<SharedApp>,
+    Path((id, file, index)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_model(&id)?;
+    let file = parse_index("file", &file)?;
+    let index = parse_index("chunk index", &index)?;
+    let app = lock(&app);
+    let (_, chunks) = model_file_of(&app, &id, file)?;
+    if u64::from(index) >= chunks {
+        return Err(not_found(format!(
+            "file {file} has {chunks} chunks; no chunk {index}"
+        )));
+    }
+    let bytes = models::state::chunk(app.ledger().store(), &id, file, index)
+        .ok_or_else(|| not_found(format!("chunk {index} of file {file} is not stored")))?
+        .to_vec();
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MissingQuery {
+    limit: Option<usize>,
+}
+
+async fn missing_chunks(
+    State(app): State<SharedApp>,
+    Path((id, file)): Path<(String, String)>,
+    query: Result<Query<MissingQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| bad_request(e.body_text()))?;
+    let limit = query
+        .limit
+        .unwrap_or(MISSING_CHUNKS_MAX)
+        .min(MISSING_CHUNKS_MAX);
+    let id = parse_model(&id)?;
+    let file = parse_index("file", &file)?;
+    let app = lock(&app);
+    let (record, chunks) = model_file_of(&app, &id, file)?;
+    let missing = match record.status {
+        ModelStatus::Uploading { .. } => {
+            models::state::missing_chunks(app.ledger().store(), &record, file, limit)
+        }
+        ModelStatus::Active { .. } | ModelStatus::Rejected { .. } => Vec::new(),
+    };
+    Ok(Json(json!({
+        "model": id,
+        "file": file,
+        "chunks": chunks,
+        "status": record.status,
+        "missing": missing,
+    })))
+}
+
+/// The whole file, streamed chunk by chunk from state: each chunk is read under the lock on
+/// its own, so a large file never sits whole in memory and never holds the node up. Only an
+/// active model's files are served whole (an active model's chunks are never deleted).
+async fn model_file(
+    State(app): State<SharedApp>,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_model(&id)?;
+    let file = parse_index("file", &file)?;
+    let (bytes, chunks) = {
+        let app = lock(&app);
+        let (record, chunks) = model_file_of(&app, &id, file)?;
+        if !matches!(record.status, ModelStatus::Active { .. }) {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                format!(
+                    "model {id} is not active ({:?}); fetch stored chunks one by one",
+                    record.status
+                ),
+            ));
+        }
+        (record.files[file as usize].bytes, chunks as u32)
+    };
+    let stream = futures_util::stream::unfold(0u32, move |index| {
+        let app = app.clone();
+        async move {
+            if index >= chunks {
+                return None;
+            }
+            let chunk = models::state::chunk(lock(&app).ledger().store(), &id, file, index)
+                .map(bytes::Bytes::copy_from_slice)
+                .ok_or_else(|| {
+                    std::io::Error::other(format!("chunk {index} of file {file} is missing"))
+                });
+            Some((chunk, index + 1))
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, bytes.to_string()),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
 async fn status(State(app): State<SharedApp>) -> Json<Value> {
     let app = lock(&app);
     let ledger = app.ledger();
@@ -414,6 +598,11 @@ fn core_openapi_document() -> Value {
             "/block/latest": { "get": { "summary": "The last committed block", "responses": { "200": ok("block"), "404": ok("no block yet") } } },
             "/block/{height}": { "get": { "summary": "A committed block", "parameters": [path_param("height", "block height")], "responses": { "200": ok("block"), "400": error, "404": ok("no such block") } } },
             "/proof/{key}": { "get": { "summary": "A state value with its inclusion or exclusion proof against the state root", "parameters": [path_param("key", "state key, hex")], "responses": { "200": ok("value, proof, root"), "400": error } } },
+            "/models": { "get": { "summary": "Every registered model: id, name, publisher, status, steps, text, lineage, file commitments", "responses": { "200": ok("models") } } },
+            "/models/{id}": { "get": { "summary": "One model's record and manifest summary", "parameters": [path_param("id", "model id (model_… or hex)")], "responses": { "200": ok("model"), "400": error, "404": ok("unknown") } } },
+            "/models/{id}/files/{file}": { "get": { "summary": "A whole file of an active model, streamed from state", "parameters": [path_param("id", "model id"), path_param("file", "file index in the registration")], "responses": { "200": { "description": "the file's bytes", "content": { "application/octet-stream": {} } }, "400": error, "404": ok("unknown model or file"), "409": ok("the model is not active") } } },
+            "/models/{id}/files/{file}/chunks/{index}": { "get": { "summary": "One stored chunk of a model file (verify it against the file's chunks_root)", "parameters": [path_param("id", "model id"), path_param("file", "file index"), path_param("index", "chunk index")], "responses": { "200": { "description": "the chunk's bytes", "content": { "application/octet-stream": {} } }, "400": error, "404": ok("unknown, or not stored") } } },
+            "/models/{id}/files/{file}/missing": { "get": { "summary": "Chunk indices of an uploading model's file not yet stored (for resuming an upload)", "parameters": [path_param("id", "model id"), path_param("file", "file index"), { "name": "limit", "in": "query", "required": false, "description": "most indices to list", "schema": { "type": "integer", "maximum": MISSING_CHUNKS_MAX } }], "responses": { "200": ok("status and missing indices"), "400": error, "404": ok("unknown model or file") } } },
             "/status": { "get": { "summary": "Chain id, height, epoch, state root, mempool size", "responses": { "200": ok("status") } } },
             "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text exposition format", "content": { "text/plain": {} } } } } },
             "/openapi.json": { "get": { "summary": "This document", "responses": { "200": ok("OpenAPI document") } } }
