@@ -3,6 +3,7 @@
 //! scripts. It holds no protocol logic: transactions are the ledger's own types, and every
 //! check that matters is done by the node.
 
+mod job;
 mod keys;
 mod net;
 mod rpc;
@@ -51,6 +52,11 @@ enum Command {
     /// Read chain state from a node.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Inference jobs: submit one, follow it, fetch its result.
+    #[command(subcommand)]
+    Job(job::JobCommand),
+    /// Re-execute a job's result and, if it is wrong, challenge it and play the dispute.
+    Challenge(job::ChallengeArgs),
 }
 
 #[derive(Args)]
@@ -210,6 +216,8 @@ enum CliError {
     Input(String),
     #[error("{0}")]
     Node(String),
+    #[error("{0}")]
+    Job(#[from] job::JobError),
 }
 
 fn main() -> ExitCode {
@@ -302,6 +310,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Keys(command) => run_keys(cli.json, command),
         Command::Tx(args) => run_tx(cli.json, args),
         Command::Query(command) => run_query(cli.json, command),
+        Command::Job(command) => job::run(cli.json, command),
+        Command::Challenge(args) => job::run_challenge(cli.json, args),
     }
 }
 
