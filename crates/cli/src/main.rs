@@ -4,6 +4,7 @@
 //! scripts. It holds no protocol logic: transactions are the ledger's own types, and every
 //! check that matters is done by the node.
 
+mod job;
 mod keys;
 mod model;
 mod net;
@@ -56,6 +57,11 @@ enum Command {
     /// Publish, list and download models.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Inference jobs: submit one, follow it, fetch its result.
+    #[command(subcommand)]
+    Job(job::JobCommand),
+    /// Re-execute a job's result and, if it is wrong, challenge it and play the dispute.
+    Challenge(job::ChallengeArgs),
 }
 
 #[derive(Args)]
@@ -215,6 +221,8 @@ enum CliError {
     Input(String),
     #[error("{0}")]
     Node(String),
+    #[error("{0}")]
+    Job(#[from] job::JobError),
 }
 
 fn main() -> ExitCode {
@@ -308,6 +316,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Tx(args) => run_tx(cli.json, args),
         Command::Query(command) => run_query(cli.json, command),
         Command::Model(command) => model::run(cli.json, command),
+        Command::Job(command) => job::run(cli.json, command),
+        Command::Challenge(args) => job::run_challenge(cli.json, args),
     }
 }
 

@@ -406,7 +406,7 @@ fn publish(json: bool, args: &PublishArgs, register: bool) -> Result<(), CliErro
 }
 
 /// File names in the download directory.
-fn file_name(kind: FileKind) -> &'static str {
+pub fn file_name(kind: FileKind) -> &'static str {
     match kind {
         FileKind::Safetensors => "model.safetensors",
         FileKind::Gguf => "model.gguf",
@@ -414,9 +414,12 @@ fn file_name(kind: FileKind) -> &'static str {
     }
 }
 
-fn download(json: bool, id: &str, out: &Path, node: &Node) -> Result<(), CliError> {
-    let id = parse_model(id)?;
-    let client = rpc::Client::new(&node.rpc);
+/// A model's manifest and file commitments from `GET /models/{id}`, the manifest checked to
+/// hash to `id` and the registration's shape checked.
+pub fn registration(
+    client: &rpc::Client,
+    id: &ModelId,
+) -> Result<(ModelManifest, Vec<ModelFile>), CliError> {
     let record = client.get(&format!("/models/{id}"))?;
     if record["status"]["state"] != "active" {
         return Err(CliError::Node(format!(
@@ -428,7 +431,7 @@ fn download(json: bool, id: &str, out: &Path, node: &Node) -> Result<(), CliErro
         .map_err(|e| CliError::Node(format!("manifest bytes: {e}")))?;
     let manifest = models::decode_manifest(&manifest_bytes)
         .map_err(|e| CliError::Node(format!("manifest: {e}")))?;
-    if manifest.model_id() != id {
+    if manifest.model_id() != *id {
         return Err(CliError::Node(format!(
             "the node's manifest hashes to {}, not {id}",
             manifest.model_id()
@@ -442,6 +445,29 @@ fn download(json: bool, id: &str, out: &Path, node: &Node) -> Result<(), CliErro
         lineage: Lineage::default(),
     };
     models::check_register_shape(&registration).map_err(|e| CliError::Node(e.to_string()))?;
+    Ok((manifest, commitments))
+}
+
+/// `bytes` is the file `commitment` names: its length and its chunks' Merkle root.
+pub fn check_file(file: usize, commitment: &ModelFile, bytes: &[u8]) -> Result<(), CliError> {
+    // Every chunk's hash is a leaf of the tree; the root matching means every chunk does.
+    if bytes.len() as u64 != commitment.bytes
+        || chunk_tree(bytes, commitment.chunk_bytes).root() != commitment.chunks_root
+    {
+        return Err(CliError::Node(format!(
+            "file {file} does not match its registered chunks root {}",
+            commitment.chunks_root
+        )));
+    }
+    Ok(())
+}
+
+/// Download every file of model `id`, each checked against its commitment.
+pub fn download_files(
+    client: &rpc::Client,
+    id: &ModelId,
+    commitments: &[ModelFile],
+) -> Result<Vec<Vec<u8>>, CliError> {
     let mut contents = Vec::with_capacity(commitments.len());
     for (file, commitment) in commitments.iter().enumerate() {
         if commitment.bytes > DOWNLOAD_FILE_BYTES_MAX {
@@ -450,17 +476,17 @@ fn download(json: bool, id: &str, out: &Path, node: &Node) -> Result<(), CliErro
             )));
         }
         let bytes = client.get_bytes(&format!("/models/{id}/files/{file}"), commitment.bytes)?;
-        // Every chunk's hash is a leaf of the tree; the root matching means every chunk does.
-        if bytes.len() as u64 != commitment.bytes
-            || chunk_tree(&bytes, commitment.chunk_bytes).root() != commitment.chunks_root
-        {
-            return Err(CliError::Node(format!(
-                "file {file} does not match its registered chunks root {}",
-                commitment.chunks_root
-            )));
-        }
+        check_file(file, commitment, &bytes)?;
         contents.push(bytes);
     }
+    Ok(contents)
+}
+
+fn download(json: bool, id: &str, out: &Path, node: &Node) -> Result<(), CliError> {
+    let id = parse_model(id)?;
+    let client = rpc::Client::new(&node.rpc);
+    let (manifest, commitments) = registration(&client, &id)?;
+    let contents = download_files(&client, &id, &commitments)?;
     let files: Vec<(FileKind, &[u8])> = commitments
         .iter()
         .zip(&contents)

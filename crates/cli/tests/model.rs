@@ -83,6 +83,7 @@ fn network(dir: &std::path::Path, funded: &SigningKey) -> Network {
         }],
         delegations: vec![],
         models: vec![],
+        allocations: Vec::new(),
     };
     let storage = Storage::open(&dir.join("chain.redb")).unwrap();
     let app = Arc::new(Mutex::new(
