@@ -551,10 +551,14 @@ impl Ledger {
                     Ok(tx) => tx.hash(),
                     Err(_) => Hash::of("surety.tx-hash.undecodable", bytes.as_ref()),
                 };
+                // Only a transaction that reached execution can have been charged: a shape
+                // error of any module, found while decoding, charges nothing.
+                let mut executed = false;
                 let outcome = decoded.and_then(|tx| {
                     if !signatures_ok[index] {
                         return Err(TxError::BadSignature);
                     }
+                    executed = true;
                     self.execute(ctx, &tx, &tx_hash)
                 });
                 receipts.push(match outcome {
@@ -568,7 +572,7 @@ impl Ledger {
                     Err(error) => Receipt {
                         tx_hash,
                         error: Some(error.to_string()),
-                        charged: error.charged(),
+                        charged: executed && error.charged(),
                         error_kind: Some(error),
                         events: Vec::new(),
                     },

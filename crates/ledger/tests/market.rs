@@ -921,3 +921,24 @@ fn a_result_from_an_operator_not_assigned_is_refused() {
         Some(TxError::Jobs(JobsError::NotAssigned { .. }))
     ));
 }
+
+#[test]
+fn a_job_refused_by_its_shape_in_a_block_charges_nothing() {
+    let mut market = market();
+    let balance = market.chain.balance(CLIENT);
+    let nonce = market.chain.nonce(CLIENT);
+    let receipt = market.chain.submit(
+        CLIENT,
+        Msg::SubmitJob(Box::new(SubmitJob {
+            model: market.id,
+            input: JobInput::Activation(input(1.0).to_bytes()),
+            max_fee: Amount(FEE),
+            deadline_blocks: 5,
+            replicas: 0,
+        })),
+    );
+    assert!(matches!(receipt.error_kind, Some(TxError::Jobs(_))));
+    assert!(!receipt.charged);
+    assert_eq!(market.chain.balance(CLIENT), balance);
+    assert_eq!(market.chain.nonce(CLIENT), nonce);
+}
