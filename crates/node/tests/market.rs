@@ -72,15 +72,24 @@ fn minilm(folder: &std::path::Path) -> MiniLm {
     let config = std::fs::read_to_string(folder.join("config.json")).unwrap();
     let tokenizer = std::fs::read_to_string(folder.join("tokenizer.json")).unwrap();
     let model = bert::load("all-MiniLM-L6-v2", &weights, &config, &tokenizer, true).unwrap();
-    let mut other_weights = load_safetensors(&weights).unwrap();
-    let name = "encoder.layer.3.output.dense.bias";
-    let bias: Vec<f32> = other_weights
-        .f32(name, &[384])
-        .unwrap()
-        .iter()
-        .map(|v| v + 0.01)
-        .collect();
-    other_weights.insert_f32(name, vec![384], &bias).unwrap();
+    // Another checkpoint: the same tensors with one bias moved (integer tensors, which no
+    // step reads, are left out).
+    let original = load_safetensors(&weights).unwrap();
+    let mut other_weights = surety_infer::WeightStore::new();
+    let moved = "encoder.layer.3.output.dense.bias";
+    for name in original.names() {
+        let weight = original.get(name).unwrap();
+        if weight.leaf.storage != surety_infer::StorageType::F32 {
+            continue;
+        }
+        let mut values = weight.values.clone();
+        if name == moved {
+            values.iter_mut().for_each(|v| *v += 0.01);
+        }
+        other_weights
+            .insert_f32(name, weight.shape.clone(), &values)
+            .unwrap();
+    }
     let other = Model::new(
         "all-MiniLM-L6-v2",
         model.manifest().architecture.clone(),
