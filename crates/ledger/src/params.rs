@@ -73,7 +73,7 @@ impl Default for MarketParams {
     fn default() -> Self {
         MarketParams {
             model_file_bytes_max: 512 << 20,
-            service_allocation_min: Amount(1_000_000),
+            service_allocation_min: Amount(2_500_000),
             job_fee_min: Amount(1_000),
             job_fee_max: Amount(10_000),
             job_input_bytes_max: 16 * 1024,
@@ -83,7 +83,9 @@ impl Default for MarketParams {
             deadline_blocks_max: 1_000,
             reassignments_max: 3,
             challenge_window_blocks: 20,
-            audit_rate: Ratio::from_percent(20).expect("20% is a ratio"),
+            // 8%: verification costs the network 1.08 inferences per job on average, and the
+            // audit rule holds with a factor of 2 (see `validate`).
+            audit_rate: Ratio::from_percent(8).expect("8% is a ratio"),
             audit_deadline_blocks: 20,
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             audit_reward: Amount(2_000),

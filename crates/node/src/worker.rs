@@ -231,6 +231,19 @@ pub fn input_uploads(dispute: &Dispute, activation: &Activation) -> Vec<ProvideS
         .collect()
 }
 
+/// What a worker computed, for metrics and the verification-overhead benchmark.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// Full runs of a model for a job this operator was assigned.
+    pub job_runs: std::sync::atomic::AtomicU64,
+    /// Full runs for audits.
+    pub audit_runs: std::sync::atomic::AtomicU64,
+    /// Full runs redone for a dispute (the execution was not in memory).
+    pub dispute_runs: std::sync::atomic::AtomicU64,
+    /// Program steps run to produce a referee's input.
+    pub dispute_steps: std::sync::atomic::AtomicU64,
+}
+
 /// The worker's state between polls.
 pub struct Worker {
     app: SharedApp,
@@ -249,6 +262,7 @@ pub struct Worker {
     uploaded: BTreeSet<u64>,
     /// Disputes below this id are resolved or not ours.
     dispute_cursor: u64,
+    stats: Arc<WorkerStats>,
 }
 
 /// What one poll read from the ledger.
@@ -281,7 +295,13 @@ impl Worker {
             revealed: BTreeSet::new(),
             uploaded: BTreeSet::new(),
             dispute_cursor: 0,
+            stats: Arc::new(WorkerStats::default()),
         })
+    }
+
+    /// Counters of what this worker computes (shared: read them while it runs).
+    pub fn stats(&self) -> Arc<WorkerStats> {
+        self.stats.clone()
     }
 
     /// Poll forever.
@@ -334,6 +354,11 @@ impl Worker {
             };
             match self.compute(&job, &behaviour).await {
                 Ok(execution) => {
+                    let counter = match role {
+                        Role::Worker => &self.stats.job_runs,
+                        Role::Auditor => &self.stats.audit_runs,
+                    };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let msg = commit_message(&self.key, &self.chain_id, &job.id, &execution);
                     if self.submit(msg) {
                         info!(job = %job.id, ?role, output = %execution.output.hash(), "committed a result");
@@ -372,6 +397,9 @@ impl Worker {
             // that misbehaved lost its altered run with the restart, and loses the dispute.
             None => match self.compute(job, &WorkerBehaviour::Honest).await {
                 Ok(execution) => {
+                    self.stats
+                        .dispute_runs
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let execution = Arc::new(execution);
                     self.executions.insert(job.id, execution.clone());
                     execution
@@ -419,6 +447,9 @@ impl Worker {
                         return;
                     }
                 };
+                self.stats
+                    .dispute_steps
+                    .fetch_add(step, std::sync::atomic::Ordering::Relaxed);
                 let uploads = input_uploads(dispute, &activation);
                 let count = uploads.len();
                 let all = uploads
