@@ -106,6 +106,8 @@ fn a_killed_validator_restarts_and_catches_up_by_sync() {
         "--block-time-ms",
         "50",
         "--init-only",
+        // This test is about processes, kills and sync; the market has its own tests.
+        "--no-model",
     ]);
     assert!(ok, "{output}");
     let mut nodes: Vec<Node> = summary["validators"]
