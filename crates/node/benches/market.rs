@@ -12,17 +12,19 @@
 //!    committed and submit → final (median, p99).
 //! 2. **Verification overhead.** Full-inference equivalents the workers computed (jobs,
 //!    audits, dispute re-runs and referee inputs) and the referees' steps, per final job.
-//! 3. **Dispute cost.** A second network with `SURETY_BENCH_DISPUTES` extra operators whose
-//!    workers tamper with their outputs, and an audit rate of 100%: per dispute, the blocks
-//!    from opened to resolved, the moves and the bytes of its transactions; then, with the
-//!    networks stopped, the referee's one step against one full run of the same input.
+//! 3. **Dispute cost.** A second network, audit rate 100%, with `SURETY_BENCH_DISPUTES` extra
+//!    operators whose workers tamper with their outputs (the disputed step is the last) and as
+//!    many that compute with another checkpoint (one bias of layer 3 moved: the disputed step
+//!    is in the middle): per dispute, the blocks from opened to resolved, the moves and the
+//!    bytes of its transactions; then, with the networks stopped, the referee's one step
+//!    against one full run of the same input, and the worst step of MiniLM.
 //! 4. **Wrong result → frozen stake.** Wall time from a tampered result being committed to its
 //!    operator's stake being frozen.
 //!
 //! The bench starts the validators' workers itself (the same `Worker` and settings that
 //! `node::start_with` would start) so that it can read their `Worker::stats()`.
 //!
-//! Knobs: `SURETY_BENCH_JOBS` (default 200), `SURETY_BENCH_DISPUTES` (3),
+//! Knobs: `SURETY_BENCH_JOBS` (default 200), `SURETY_BENCH_DISPUTES` (3 of each kind),
 //! `SURETY_BENCH_BLOCK_MS` (150), `SURETY_BENCH_WINDOW` (challenge window in blocks, 5),
 //! `SURETY_BENCH_REPEATS` (timing repeats for the referee, 21), `SURETY_MODELS_DIR`.
 
@@ -33,7 +35,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use surety_infer::models::bert;
-use surety_infer::{Activation, Executor, Model};
+use surety_infer::safetensors_loader::load_safetensors;
+use surety_infer::tokenizer::TextTokenizer;
+use surety_infer::{Activation, Executor, Model, StorageType, WeightStore};
 use surety_ledger::disputes::{self, Dispute, Phase};
 use surety_ledger::genesis::GenesisAccount;
 use surety_ledger::jobs::{self, JobInput, JobStatus, SubmitJob};
@@ -156,6 +160,9 @@ fn median(mut samples: Vec<f64>) -> f64 {
 
 struct MiniLm {
     model: Arc<Model>,
+    /// Another checkpoint: one bias of layer 3 moved, everything else identical (as in
+    /// `tests/market.rs`): an operator serving it disputes a step in the middle of the trace.
+    other: Arc<Model>,
     weights: PathBuf,
     tokenizer: PathBuf,
 }
@@ -165,8 +172,32 @@ fn minilm(folder: &Path) -> MiniLm {
     let config = std::fs::read_to_string(folder.join("config.json")).unwrap();
     let tokenizer = std::fs::read_to_string(folder.join("tokenizer.json")).unwrap();
     let model = bert::load("all-MiniLM-L6-v2", &weights, &config, &tokenizer, true).unwrap();
+    let original = load_safetensors(&weights).unwrap();
+    let mut other_weights = WeightStore::new();
+    for name in original.names() {
+        let weight = original.get(name).unwrap();
+        // Integer tensors, which no step reads, are left out.
+        if weight.leaf.storage != StorageType::F32 {
+            continue;
+        }
+        let mut values = weight.values.clone();
+        if name == "encoder.layer.3.output.dense.bias" {
+            values.iter_mut().for_each(|v| *v += 0.01);
+        }
+        other_weights
+            .insert_f32(name, weight.shape.clone(), &values)
+            .unwrap();
+    }
+    let other = Model::new(
+        "all-MiniLM-L6-v2",
+        model.manifest().architecture.clone(),
+        other_weights,
+        Some(TextTokenizer::from_json(&tokenizer).unwrap()),
+    )
+    .unwrap();
     MiniLm {
         model: Arc::new(model),
+        other: Arc::new(other),
         weights: folder.join("model.safetensors"),
         tokenizer: folder.join("tokenizer.json"),
     }
@@ -236,9 +267,9 @@ struct Network {
     model: ModelId,
 }
 
-/// Start the validators, each with its honest worker, and a worker with `extra` behaviour for
-/// each extra operator, beside validator `i mod 4`.
-async fn start(dir: &Path, options: &LocalnetOptions, extra: WorkerBehaviour) -> Network {
+/// Start the validators, each with its honest worker, and for extra operator `i` a worker with
+/// behaviour `extra[i]`, beside validator `i mod 4`.
+async fn start(dir: &Path, options: &LocalnetOptions, extra: &[WorkerBehaviour]) -> Network {
     let mut n = 0u64;
     let net = localnet::create(dir, options, || {
         n += 1;
@@ -268,13 +299,14 @@ async fn start(dir: &Path, options: &LocalnetOptions, extra: WorkerBehaviour) ->
         workers.push(worker);
         nodes.push(node);
     }
-    for i in 0..options.extra_operators {
+    assert_eq!(extra.len(), options.extra_operators);
+    for (i, behaviour) in extra.iter().enumerate() {
         let account_key = load_key(&net.keys_dir.join(format!("operator-{i}.json"))).unwrap();
         let worker = Worker::new(
             nodes[i % VALIDATORS].app.clone(),
             account_key,
             WorkerConfig {
-                behaviour: extra.clone(),
+                behaviour: behaviour.clone(),
                 ..WorkerConfig::default()
             },
         )
@@ -399,12 +431,15 @@ struct Throughput {
     disputes: usize,
     /// One final job's input, for timing steps.
     sample_input: Vec<u8>,
+    /// Submit → final, seconds, for jobs without and with an audit.
+    final_plain: Vec<f64>,
+    final_audited: Vec<f64>,
 }
 
 async fn throughput(minilm: &MiniLm, settings: &Settings) -> Throughput {
     let dir = tempfile::tempdir().unwrap();
     let options = options(minilm, settings, "bench-market", (29_300, 29_350), 0);
-    let network = start(dir.path(), &options, WorkerBehaviour::Honest).await;
+    let network = start(dir.path(), &options, &[]).await;
     let texts: Vec<String> = (0..settings.jobs).map(sentence).collect();
     // A burst: every job submitted at once, client `c` taking jobs c, c + CLIENTS, …
     let mut tracked: BTreeMap<JobId, Tracked> = BTreeMap::new();
@@ -505,8 +540,24 @@ async fn throughput(minilm: &MiniLm, settings: &Settings) -> Throughput {
         .map(|j| j.input.clone())
         .unwrap_or_default();
     network.stop().await;
+    let (mut final_audited, mut final_plain) = (Vec::new(), Vec::new());
+    for t in &finals {
+        let (Some(job), Some(settled_at)) = (t.job.as_ref(), t.settled_at) else {
+            continue;
+        };
+        let seconds = (settled_at - t.submitted).as_secs_f64();
+        if job.audit.is_some() {
+            final_audited.push(seconds);
+        } else {
+            final_plain.push(seconds);
+        }
+    }
+    final_audited.sort_by(f64::total_cmp);
+    final_plain.sort_by(f64::total_cmp);
     Throughput {
         sample_input,
+        final_plain,
+        final_audited,
         jobs: tracked.len(),
         final_jobs: finals.len(),
         failed_jobs: tracked.len() - finals.len(),
@@ -525,22 +576,29 @@ async fn throughput(minilm: &MiniLm, settings: &Settings) -> Throughput {
 
 /// One resolved dispute over a tampered result.
 struct DisputeCost {
+    /// How the defendant cheated.
+    kind: &'static str,
     dispute: Dispute,
     resolved: u64,
-    txs: usize,
-    tx_bytes: usize,
+    reveals: usize,
+    reveal_bytes: usize,
+    uploads: usize,
+    upload_bytes: usize,
     job_input: Vec<u8>,
 }
 
 /// Phase 3 and 4's figures.
 struct Disputes {
     costs: Vec<DisputeCost>,
-    /// Seconds from a tampered result committed to its operator frozen, per operator.
-    to_frozen: Vec<f64>,
-    tamperers: usize,
+    /// Seconds from a wrong result committed to its operator frozen, per operator and kind.
+    to_frozen: Vec<(&'static str, f64)>,
+    faulty: usize,
     caught: usize,
     jobs: usize,
 }
+
+const TAMPER: &str = "tampered output";
+const OTHER_WEIGHTS: &str = "other weights";
 
 async fn disputes(minilm: &MiniLm, settings: &Settings) -> Disputes {
     let dir = tempfile::tempdir().unwrap();
@@ -549,13 +607,28 @@ async fn disputes(minilm: &MiniLm, settings: &Settings) -> Disputes {
         settings,
         "bench-disputes",
         (29_320, 29_370),
-        settings.disputes,
+        2 * settings.disputes,
     );
     options.params.market.audit_rate = Ratio::ONE;
-    let network = start(dir.path(), &options, WorkerBehaviour::TamperOutput).await;
-    let tamperers: Vec<OperatorId> = (0..settings.disputes)
+    // Extra operators 0..D tamper with their outputs (the last leaf is wrong); D..2D compute
+    // with another checkpoint (the trace goes wrong in layer 3).
+    let behaviours: Vec<WorkerBehaviour> = (0..2 * settings.disputes)
+        .map(|i| {
+            if i < settings.disputes {
+                WorkerBehaviour::TamperOutput
+            } else {
+                WorkerBehaviour::OtherWeights(minilm.other.clone())
+            }
+        })
+        .collect();
+    let network = start(dir.path(), &options, &behaviours).await;
+    let tamperers: Vec<OperatorId> = (0..2 * settings.disputes)
         .map(|i| network.extra_operator(i))
         .collect();
+    let kind_of = |operator: &OperatorId| match tamperers.iter().position(|t| t == operator) {
+        Some(i) if i < settings.disputes => TAMPER,
+        _ => OTHER_WEIGHTS,
+    };
     let mut submitted: Vec<JobId> = Vec::new();
     let mut nonces = [0u64; CLIENTS];
     // First tampered result seen committed, and frozen, per operator.
@@ -605,13 +678,13 @@ async fn disputes(minilm: &MiniLm, settings: &Settings) -> Disputes {
         if every_one_given && all_settled && !open {
             break;
         }
-        // Rounds of one job per client until every tampering operator has been given one
-        // (jobs go to operators drawn by allocation; a frozen operator is skipped).
+        // Rounds of one job per client until every faulty operator has been given one (jobs
+        // go to operators drawn by allocation; a frozen operator is skipped).
         if !every_one_given && all_assigned && round < 50 {
-            for client in 0..CLIENTS {
+            for (client, nonce) in nonces.iter_mut().enumerate() {
                 let text = sentence(1_000_000 + round * CLIENTS + client);
-                submitted.push(network.submit_job(client, nonces[client], text));
-                nonces[client] += 1;
+                submitted.push(network.submit_job(client, *nonce, text));
+                *nonce += 1;
             }
             round += 1;
         }
@@ -621,12 +694,15 @@ async fn disputes(minilm: &MiniLm, settings: &Settings) -> Disputes {
         );
         tokio::time::sleep(POLL).await;
     }
-    let to_frozen: Vec<f64> = tamperers
+    let to_frozen: Vec<(&'static str, f64)> = tamperers
         .iter()
         .filter_map(|t| {
             let wrong = wrong_at.get(t)?;
             let frozen = frozen_at.get(t)?;
-            Some(frozen.saturating_duration_since(*wrong).as_secs_f64())
+            Some((
+                kind_of(t),
+                frozen.saturating_duration_since(*wrong).as_secs_f64(),
+            ))
         })
         .collect();
     let costs = {
@@ -641,30 +717,35 @@ async fn disputes(minilm: &MiniLm, settings: &Settings) -> Disputes {
                     return None;
                 };
                 let resolved = height.0;
-                let (mut txs, mut tx_bytes) = (0, 0);
+                let (mut reveals, mut reveal_bytes, mut uploads, mut upload_bytes) = (0, 0, 0, 0);
                 for h in dispute.opened.0..=resolved {
                     let block = app.storage().block(Height(h)).unwrap()?;
                     for bytes in &block.txs {
                         let Ok(tx) = surety_ledger::tx::check_stateless(bytes, &chain_id) else {
                             continue;
                         };
-                        let ours = match &tx.tx.msg {
-                            Msg::RevealStep(reveal) => reveal.dispute == dispute.id,
-                            Msg::ProvideStepInput(input) => input.dispute == dispute.id,
-                            _ => false,
-                        };
-                        if ours {
-                            txs += 1;
-                            tx_bytes += bytes.len();
+                        match &tx.tx.msg {
+                            Msg::RevealStep(reveal) if reveal.dispute == dispute.id => {
+                                reveals += 1;
+                                reveal_bytes += bytes.len();
+                            }
+                            Msg::ProvideStepInput(input) if input.dispute == dispute.id => {
+                                uploads += 1;
+                                upload_bytes += bytes.len();
+                            }
+                            _ => {}
                         }
                     }
                 }
                 let job_input = jobs::state::job(store, &dispute.job)?.input;
                 Some(DisputeCost {
+                    kind: kind_of(&dispute.defendant),
                     dispute,
                     resolved,
-                    txs,
-                    tx_bytes,
+                    reveals,
+                    reveal_bytes,
+                    uploads,
+                    upload_bytes,
                     job_input,
                 })
             })
@@ -676,7 +757,7 @@ async fn disputes(minilm: &MiniLm, settings: &Settings) -> Disputes {
     Disputes {
         costs,
         to_frozen,
-        tamperers: tamperers.len(),
+        faulty: tamperers.len(),
         caught,
         jobs,
     }
@@ -828,29 +909,39 @@ fn main() {
     drop(runtime);
     let d = &disputes;
     println!(
-        "\n3. disputes: {} tampering operators, audit_rate 100%, {} jobs submitted; {} disputes over tampered results",
-        d.tamperers,
+        "\n3. disputes: {} faulty operators ({} tamper with the output, {} use another checkpoint), audit_rate 100%, \
+         {} jobs submitted; {} disputes over their results",
+        d.faulty,
+        d.faulty / 2,
+        d.faulty / 2,
         d.jobs,
         d.costs.len()
     );
     let model = &minilm.model;
-    let mut step_fractions = Vec::new();
+    let mut step_fractions: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for cost in &d.costs {
         let dispute = &cost.dispute;
         let step = dispute.isolated_step().unwrap_or(dispute.disagreed) as usize;
         let input = Activation::from_bytes(&cost.job_input).unwrap();
         let (step_seconds, run_seconds) = referee_vs_run(model, &input, step, settings.repeats);
-        step_fractions.push(step_seconds / run_seconds);
+        step_fractions
+            .entry(cost.kind)
+            .or_default()
+            .push(step_seconds / run_seconds);
         println!(
-            "   dispute {}: opened at {} resolved at {} = {} blocks, {} moves, {} txs of {} bytes (reveals + input), \
-             isolated step {step} ({}): referee {:.1} µs vs full run {:.2} ms = {:.4} of an inference ({} repeats, medians); {:?}",
+            "   dispute {} ({}): opened at {} resolved at {} = {} blocks, {} moves; {} reveals ({} bytes) + {} input uploads \
+             ({} bytes); isolated step {step} ({}): referee {:.1} µs vs full run {:.2} ms = {:.5} of an inference \
+             ({} repeats, medians); {}",
             dispute.id,
+            cost.kind,
             dispute.opened.0,
             cost.resolved,
             cost.resolved - dispute.opened.0,
             dispute.moves,
-            cost.txs,
-            cost.tx_bytes,
+            cost.reveals,
+            cost.reveal_bytes,
+            cost.uploads,
+            cost.upload_bytes,
             model.program().steps[step].label(),
             step_seconds * 1e6,
             run_seconds * 1e3,
@@ -867,33 +958,35 @@ fn main() {
     let (worst_index, worst_label, worst_seconds, worst_run) =
         worst_step(model, &sample, settings.repeats);
     println!(
-        "   worst step of MiniLM on a job input: step {worst_index} ({worst_label}) {:.1} µs vs full run {:.2} ms = {:.4} \
-         of an inference (target <= 1/10; {} repeats each, medians)",
+        "   worst step of MiniLM on a job input ({} tokens): step {worst_index} ({worst_label}) {:.1} µs vs full run \
+         {:.2} ms = {:.4} of an inference (target <= 1/10; {} repeats each, medians)",
+        sample
+            .slots
+            .first()
+            .and_then(|(_, tensor)| tensor.shape.first().copied())
+            .unwrap_or(0),
         worst_seconds * 1e6,
         worst_run * 1e3,
         worst_seconds / worst_run,
         settings.repeats,
     );
-    let mut to_frozen = d.to_frozen.clone();
+    let mut to_frozen: Vec<f64> = d.to_frozen.iter().map(|(_, s)| *s).collect();
     to_frozen.sort_by(f64::total_cmp);
     println!(
-        "\n4. wrong result committed -> stake frozen: median {:.2} s, max {:.2} s over {} operators ({} of {} frozen; target < 30 s)",
+        "\n4. wrong result committed -> stake frozen: median {:.2} s, max {:.2} s over {} operators \
+         ({} of {} frozen; target < 30 s); by kind: {:?}",
         percentile(&to_frozen, 0.5),
         to_frozen.last().copied().unwrap_or(f64::NAN),
         to_frozen.len(),
         d.caught,
-        d.tamperers,
+        d.faulty,
+        d.to_frozen
+            .iter()
+            .map(|(kind, s)| format!("{kind} {s:.2} s"))
+            .collect::<Vec<_>>(),
     );
 
-    let blocks: Vec<f64> = d
-        .costs
-        .iter()
-        .map(|c| (c.resolved - c.dispute.opened.0) as f64)
-        .collect();
-    let moves: Vec<f64> = d.costs.iter().map(|c| c.dispute.moves as f64).collect();
-    let bytes: Vec<f64> = d.costs.iter().map(|c| c.tx_bytes as f64).collect();
     let rounds = 64 - (t.steps.max(2) - 1).leading_zeros() as u64;
-    let n = d.costs.len();
     println!("\n| figure | measured | target / reference | samples |");
     println!("| --- | --- | --- | --- |");
     println!(
@@ -915,6 +1008,13 @@ fn main() {
         t.to_final.len()
     );
     println!(
+        "| submit → final, median, not audited / audited | {:.2} s / {:.2} s | — | {} / {} |",
+        percentile(&t.final_plain, 0.5),
+        percentile(&t.final_audited, 0.5),
+        t.final_plain.len(),
+        t.final_audited.len()
+    );
+    println!(
         "| verification overhead (inferences per final job) | {:.3}× | ≤ 1.1×; zkML proving ~10³–10⁴× (literature) | {} jobs |",
         t.overhead, t.final_jobs
     );
@@ -923,25 +1023,32 @@ fn main() {
         audit_fraction * 100.0,
         t.final_jobs
     );
-    println!(
-        "| dispute: blocks opened → resolved, median | {:.0} | — | {n} |",
-        median(blocks)
-    );
-    println!(
-        "| dispute: moves, median | {:.0} | 2·⌈log2 {}⌉ = {} at most | {n} |",
-        median(moves),
-        t.steps,
-        2 * rounds
-    );
-    println!(
-        "| dispute: bytes of reveal + input txs, median | {:.0} | — | {n} |",
-        median(bytes)
-    );
-    println!(
-        "| referee step / full run, disputed step, median | {:.5} | ≤ 0.1 | {n} × {} repeats |",
-        median(step_fractions),
-        settings.repeats
-    );
+    for kind in [TAMPER, OTHER_WEIGHTS] {
+        let costs: Vec<&DisputeCost> = d.costs.iter().filter(|c| c.kind == kind).collect();
+        let n = costs.len();
+        let of = |f: fn(&DisputeCost) -> f64| median(costs.iter().map(|c| f(c)).collect());
+        println!(
+            "| dispute ({kind}): blocks opened → resolved, median | {:.0} | — | {n} |",
+            of(|c| (c.resolved - c.dispute.opened.0) as f64)
+        );
+        println!(
+            "| dispute ({kind}): moves, median | {:.0} | ≤ 2·⌈log2 {}⌉ = {} | {n} |",
+            of(|c| c.dispute.moves as f64),
+            t.steps,
+            2 * rounds
+        );
+        println!(
+            "| dispute ({kind}): bytes of reveal + input txs, median | {:.0} + {:.0} | — | {n} |",
+            of(|c| c.reveal_bytes as f64),
+            of(|c| c.upload_bytes as f64),
+        );
+        println!(
+            "| dispute ({kind}): referee step / full run, median | {:.5} (step {:.0}) | ≤ 0.1 | {n} × {} repeats |",
+            median(step_fractions.get(kind).cloned().unwrap_or_default()),
+            of(|c| c.dispute.disagreed as f64),
+            settings.repeats
+        );
+    }
     println!(
         "| referee step / full run, worst MiniLM step | {:.4} (step {worst_index}) | ≤ 0.1 | {} steps × {} repeats |",
         worst_seconds / worst_run,
@@ -949,7 +1056,7 @@ fn main() {
         settings.repeats
     );
     println!(
-        "| wrong result → stake frozen, median | {:.2} s | < 30 s | {} |",
+        "| wrong result → stake frozen, median | {:.2} s | < 30 s | {} operators |",
         percentile(&to_frozen, 0.5),
         to_frozen.len()
     );
