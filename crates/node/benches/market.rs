@@ -24,7 +24,7 @@
 //! The bench starts the validators' workers itself (the same `Worker` and settings that
 //! `node::start_with` would start) so that it can read their `Worker::stats()`.
 //!
-//! Knobs: `SURETY_BENCH_JOBS` (default 200), `SURETY_BENCH_DISPUTES` (3 of each kind),
+//! Knobs: `SURETY_BENCH_JOBS` (default 1000), `SURETY_BENCH_DISPUTES` (3 of each kind),
 //! `SURETY_BENCH_BLOCK_MS` (150), `SURETY_BENCH_WINDOW` (challenge window in blocks, 5),
 //! `SURETY_BENCH_REPEATS` (timing repeats for the referee, 21), `SURETY_MODELS_DIR`.
 
@@ -53,7 +53,10 @@ use surety_types::{AccountId, Amount, Height, JobId, ModelId, OperatorId, Ratio,
 
 const MINILM: &str = "all-minilm-l6-v2";
 const VALIDATORS: usize = 4;
+/// Client accounts submitting jobs in phase 3; phase 1 uses more for large runs, so that no
+/// client has more jobs pending than the mempool's per-sender limit.
 const CLIENTS: usize = 8;
+const JOBS_PER_CLIENT_MAX: usize = 200;
 /// Deadlines and dispute moves are long: a loaded 2-core machine must not turn a slow worker
 /// into a missed deadline (they only bound the unhappy paths, not the figures measured).
 const DEADLINE_BLOCKS: u64 = 200;
@@ -211,6 +214,12 @@ struct Settings {
     repeats: usize,
 }
 
+impl Settings {
+    fn clients(&self) -> usize {
+        self.jobs.div_ceil(JOBS_PER_CLIENT_MAX).max(CLIENTS)
+    }
+}
+
 /// A network's options: MiniLM at genesis, every operator allocating the minimum to it.
 fn options(
     minilm: &MiniLm,
@@ -232,7 +241,7 @@ fn options(
     market.dispute_move_blocks = DISPUTE_MOVE_BLOCKS;
     options.timeouts.block_time_ms = settings.block_ms;
     options.timeouts.propose_ms = 1_000;
-    options.extra_accounts = (0..CLIENTS)
+    options.extra_accounts = (0..settings.clients())
         .map(|i| GenesisAccount {
             account: AccountId::from_key(&client_key(i).verification_key()),
             balance: Amount(1_000_000_000_000),
@@ -441,12 +450,13 @@ async fn throughput(minilm: &MiniLm, settings: &Settings) -> Throughput {
     let options = options(minilm, settings, "bench-market", (29_300, 29_350), 0);
     let network = start(dir.path(), &options, &[]).await;
     let texts: Vec<String> = (0..settings.jobs).map(sentence).collect();
-    // A burst: every job submitted at once, client `c` taking jobs c, c + CLIENTS, …
+    // A burst: every job submitted at once, client `c` taking jobs c, c + clients, …
+    let clients = settings.clients();
     let mut tracked: BTreeMap<JobId, Tracked> = BTreeMap::new();
-    let mut nonces = [0u64; CLIENTS];
+    let mut nonces = vec![0u64; clients];
     let first_submit = Instant::now();
     for (n, text) in texts.into_iter().enumerate() {
-        let client = n % CLIENTS;
+        let client = n % clients;
         let id = network.submit_job(client, nonces[client], text);
         nonces[client] += 1;
         tracked.insert(
@@ -836,7 +846,7 @@ fn main() {
         jobs: if quick {
             8
         } else {
-            env_or("SURETY_BENCH_JOBS", 200)
+            env_or("SURETY_BENCH_JOBS", 1_000)
         },
         disputes: if quick {
             1
@@ -851,6 +861,15 @@ fn main() {
             env_or("SURETY_BENCH_REPEATS", 21)
         },
     };
+    // Warnings (a transaction a worker could not submit, a missed deadline) go to stderr;
+    // `RUST_LOG` overrides.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,arc_malachitebft=off,libp2p=off")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let minilm = minilm(&folder);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -870,9 +889,9 @@ fn main() {
     let t = &throughput;
     let jobs_per_second = t.final_jobs as f64 / t.seconds;
     println!(
-        "\n1. throughput: {} MiniLM jobs (10-20 words each) submitted at once by {CLIENTS} clients over {VALIDATORS} nodes, \
+        "\n1. throughput: {} MiniLM jobs (10-20 words each) submitted at once by {} clients over {VALIDATORS} nodes, \
          audit_rate 8%: {} final, {} failed, first submit -> last final {:.2} s = {jobs_per_second:.2} jobs/s",
-        t.jobs, t.final_jobs, t.failed_jobs, t.seconds,
+        t.jobs, settings.clients(), t.final_jobs, t.failed_jobs, t.seconds,
     );
     println!(
         "   submit -> result committed: median {:.2} s, p99 {:.2} s; submit -> final: median {:.2} s, p99 {:.2} s \
