@@ -352,21 +352,31 @@ impl Worker {
                 Role::Worker => self.config.behaviour.clone(),
                 Role::Auditor => WorkerBehaviour::Honest,
             };
-            match self.compute(&job, &behaviour).await {
-                Ok(execution) => {
-                    let counter = match role {
-                        Role::Worker => &self.stats.job_runs,
-                        Role::Auditor => &self.stats.audit_runs,
-                    };
-                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let msg = commit_message(&self.key, &self.chain_id, &job.id, &execution);
-                    if self.submit(msg) {
-                        info!(job = %job.id, ?role, output = %execution.output.hash(), "committed a result");
-                        self.committed.insert((job.id, role));
-                        self.executions.insert(job.id, Arc::new(execution));
+            // A run whose commit the mempool refused (full) is kept and committed again on
+            // a later poll, not recomputed.
+            let execution = match self.executions.get(&job.id) {
+                Some(execution) => execution.clone(),
+                None => match self.compute(&job, &behaviour).await {
+                    Ok(execution) => {
+                        let counter = match role {
+                            Role::Worker => &self.stats.job_runs,
+                            Role::Auditor => &self.stats.audit_runs,
+                        };
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let execution = Arc::new(execution);
+                        self.executions.insert(job.id, execution.clone());
+                        execution
                     }
-                }
-                Err(error) => warn!(job = %job.id, %error, "could not run the job"),
+                    Err(error) => {
+                        warn!(job = %job.id, %error, "could not run the job");
+                        continue;
+                    }
+                },
+            };
+            let msg = commit_message(&self.key, &self.chain_id, &job.id, &execution);
+            if self.submit(msg) {
+                info!(job = %job.id, ?role, output = %execution.output.hash(), "committed a result");
+                self.committed.insert((job.id, role));
             }
         }
         for (dispute, job) in snapshot.disputes {
