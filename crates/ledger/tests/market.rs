@@ -796,6 +796,19 @@ fn two_different_signed_results_are_equivocation_evidence() {
         }
     )));
     assert!(market.chain.operator(worker).tombstoned);
+    // After the delay it is slashed 5% (equivocation) of its allocation, not of its stake.
+    let apply = market.chain.epoch().0 + market.chain.ledger.params().slashing.slash_delay_epochs;
+    let mut slashed = None;
+    while market.chain.epoch() < Epoch(apply + 1) && slashed.is_none() {
+        let outcome = market.chain.block(&[]);
+        slashed = outcome.events.iter().find_map(|e| match e {
+            Event::Slashed {
+                operator, amount, ..
+            } if *operator == common::operator(worker) => Some(*amount),
+            _ => None,
+        });
+    }
+    assert_eq!(slashed, Some(Amount(ALLOCATION * 5 / 100)));
     // The same statement twice proves nothing.
     let receipt = market.chain.submit(
         CHALLENGER,
