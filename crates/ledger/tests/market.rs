@@ -352,6 +352,55 @@ fn provide_input(
     all
 }
 
+/// A job its worker computed honestly, challenged by `CHALLENGER` with a fabricated trace.
+struct Challenged {
+    job: JobId,
+    worker: u16,
+    honest: Execution,
+    fabricated: Execution,
+    dispute: u64,
+}
+
+fn falsely_challenged(market: &mut Market) -> Challenged {
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    market
+        .chain
+        .submit_ok(worker, commit_msg(worker, &job, &honest));
+    let fabricated = tamper(&honest);
+    let steps = honest.trace.len();
+    market.chain.submit_ok(
+        CHALLENGER,
+        Msg::Challenge(Box::new(Challenge {
+            job,
+            operator: common::operator(worker),
+            output_hash: fabricated.output.hash(),
+            trace_root: fabricated.trace.root(),
+            output_proof: fabricated.trace.proof(steps - 1).unwrap(),
+        })),
+    );
+    let dispute = dispute_of(market, &job);
+    Challenged {
+        job,
+        worker,
+        honest,
+        fabricated,
+        dispute,
+    }
+}
+
+/// The leaf index the dispute's current bisection move asks for.
+fn bisect_index(market: &Market, dispute: u64) -> u64 {
+    match disputes::state::dispute(market.chain.ledger.store(), dispute)
+        .unwrap()
+        .phase
+    {
+        Phase::Bisect { index, .. } => index,
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Let the drawn audit (if any, and still open) agree with `execution`.
 fn settle_audit(market: &mut Market, job: &JobId, execution: &Execution) {
     if market.job(job).audit.is_none() {
@@ -556,29 +605,17 @@ fn a_silent_defendant_loses_when_the_input_never_comes() {
 #[test]
 fn a_false_challenger_loses_its_bond_and_the_result_stands() {
     let mut market = market();
-    let job = market.submit(1);
-    let worker = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
-    market
-        .chain
-        .submit_ok(worker, commit_msg(worker, &job, &honest));
-    let fabricated = tamper(&honest);
     let balance = market.chain.balance(CHALLENGER);
     let insurance = market.chain.pool(Pool::Insurance);
-    let steps = honest.trace.len();
-    market.chain.submit_ok(
-        CHALLENGER,
-        Msg::Challenge(Box::new(Challenge {
-            job,
-            operator: common::operator(worker),
-            output_hash: fabricated.output.hash(),
-            trace_root: fabricated.trace.root(),
-            output_proof: fabricated.trace.proof(steps - 1).unwrap(),
-        })),
-    );
+    let Challenged {
+        job,
+        worker,
+        honest,
+        fabricated,
+        dispute,
+    } = falsely_challenged(&mut market);
     let bond = market.chain.ledger.params().market.challenge_bond;
     assert_eq!(market.chain.pool(Pool::DisputeBonds), bond);
-    let dispute = dispute_of(&market, &job);
     bisect(
         &mut market,
         dispute,
@@ -606,33 +643,14 @@ fn a_false_challenger_loses_its_bond_and_the_result_stands() {
 #[test]
 fn a_challenger_silent_in_the_bisection_loses() {
     let mut market = market();
-    let job = market.submit(1);
-    let worker = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
-    market
-        .chain
-        .submit_ok(worker, commit_msg(worker, &job, &honest));
-    let fabricated = tamper(&honest);
-    let steps = honest.trace.len();
-    market.chain.submit_ok(
-        CHALLENGER,
-        Msg::Challenge(Box::new(Challenge {
-            job,
-            operator: common::operator(worker),
-            output_hash: fabricated.output.hash(),
-            trace_root: fabricated.trace.root(),
-            output_proof: fabricated.trace.proof(steps - 1).unwrap(),
-        })),
-    );
-    let dispute = dispute_of(&market, &job);
+    let Challenged {
+        worker,
+        honest,
+        dispute,
+        ..
+    } = falsely_challenged(&mut market);
     // Only the defendant answers the first move.
-    let index = match disputes::state::dispute(market.chain.ledger.store(), dispute)
-        .unwrap()
-        .phase
-    {
-        Phase::Bisect { index, .. } => index,
-        other => panic!("{other:?}"),
-    };
+    let index = bisect_index(&market, dispute);
     market.chain.submit_ok(
         worker,
         Msg::RevealStep(Box::new(RevealStep {
@@ -659,32 +677,12 @@ fn a_challenger_silent_in_the_bisection_loses() {
 #[test]
 fn a_reveal_that_does_not_match_the_party_s_own_root_is_refused() {
     let mut market = market();
-    let job = market.submit(1);
-    let worker = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
-    market
-        .chain
-        .submit_ok(worker, commit_msg(worker, &job, &honest));
-    let fabricated = tamper(&honest);
-    let steps = honest.trace.len();
-    market.chain.submit_ok(
-        CHALLENGER,
-        Msg::Challenge(Box::new(Challenge {
-            job,
-            operator: common::operator(worker),
-            output_hash: fabricated.output.hash(),
-            trace_root: fabricated.trace.root(),
-            output_proof: fabricated.trace.proof(steps - 1).unwrap(),
-        })),
-    );
-    let dispute = dispute_of(&market, &job);
-    let index = match disputes::state::dispute(market.chain.ledger.store(), dispute)
-        .unwrap()
-        .phase
-    {
-        Phase::Bisect { index, .. } => index,
-        other => panic!("{other:?}"),
-    };
+    let Challenged {
+        fabricated,
+        dispute,
+        ..
+    } = falsely_challenged(&mut market);
+    let index = bisect_index(&market, dispute);
     // The challenger tries to claim a leaf that is not in its committed trace.
     let receipt = market.chain.submit(
         CHALLENGER,

@@ -236,7 +236,7 @@ pub fn begin_block(
         match (action, &job.status) {
             (Pending::Assign, JobStatus::Queued) => {
                 let replicas = job.replicas;
-                let assigned = assign(store, params, ctx, &mut job, replicas)?;
+                let assigned = assign(store, ctx, &mut job, replicas)?;
                 if assigned < job.replicas {
                     fail(store, &mut job, "not enough eligible operators")?;
                 } else {
@@ -292,12 +292,10 @@ fn candidates(store: &Store, job: &Job) -> Vec<(OperatorId, Amount)> {
 /// Assign up to `count` more operators to `job`; returns how many were assigned.
 fn assign(
     store: &mut Store,
-    params: &Params,
     ctx: &BlockContext,
     job: &mut Job,
     count: u32,
 ) -> Result<u32, JobsError> {
-    let _ = params;
     let mut pool = candidates(store, job);
     let mut assigned = 0;
     while assigned < count && !pool.is_empty() {
@@ -625,7 +623,7 @@ fn missed_deadlines(
         return fail(store, job, "deadlines missed and no reassignments left");
     }
     job.reassignments += needed;
-    if assign(store, params, ctx, job, needed)? < needed {
+    if assign(store, ctx, job, needed)? < needed {
         return fail(
             store,
             job,
