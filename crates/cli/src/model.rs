@@ -308,6 +308,36 @@ fn progress(json: bool, value: Value) {
     }
 }
 
+/// Send the registration (escrowing the deposit) and report the deposit and the height by
+/// which the upload must finish.
+fn register_model(
+    json: bool,
+    submitter: &Submitter,
+    publication: &Publication,
+) -> Result<(), CliError> {
+    let id = publication.model;
+    let errors = submitter.submit_and_wait(vec![Msg::RegisterModel(Box::new(
+        publication.register.clone(),
+    ))])?;
+    if let Some(error) = errors.into_iter().flatten().next() {
+        return Err(CliError::Node(format!("registration failed: {error}")));
+    }
+    let status = model_status(&submitter.client, &id)?
+        .map(|record| record["status"].clone())
+        .unwrap_or_default();
+    progress(
+        json,
+        json!({
+            "model": id,
+            "registered": true,
+            "chunks": publication.chunks_total(),
+            "deposit": status["deposit"],
+            "upload_by_height": status["expires"],
+        }),
+    );
+    Ok(())
+}
+
 fn publish(json: bool, args: &PublishArgs, register: bool) -> Result<(), CliError> {
     if args.batch == 0 || args.batch > UPLOAD_BATCH_MAX {
         return Err(CliError::Input(format!(
@@ -322,22 +352,24 @@ fn publish(json: bool, args: &PublishArgs, register: bool) -> Result<(), CliErro
         .map_err(|e| CliError::Input(e.to_string()))?;
     let id = publication.model;
     let submitter = Submitter::new(args)?;
-    match model_status(&submitter.client, &id)? {
-        None if register => {
-            let errors = submitter.submit_and_wait(vec![Msg::RegisterModel(Box::new(
-                publication.register.clone(),
-            ))])?;
-            if let Some(error) = errors.into_iter().flatten().next() {
-                return Err(CliError::Node(format!("registration failed: {error}")));
-            }
-            progress(
-                json,
-                json!({ "model": id, "registered": true, "chunks": publication.chunks_total() }),
-            );
-        }
+    let existing = model_status(&submitter.client, &id)?;
+    // A rejected or expired id may be registered again (with a fresh deposit).
+    let failed = existing.as_ref().and_then(|record| {
+        let state = record["status"]["state"].as_str()?;
+        matches!(state, "rejected" | "expired").then(|| state.to_string())
+    });
+    match existing {
+        None if register => register_model(json, &submitter, &publication)?,
+        Some(_) if register && failed.is_some() => register_model(json, &submitter, &publication)?,
         None => {
             return Err(CliError::Input(format!(
                 "model {id} is not registered: use `surety model register`"
+            )))
+        }
+        Some(_) if failed.is_some() => {
+            return Err(CliError::Input(format!(
+                "model {id} is {}: use `surety model register` to register it again",
+                failed.unwrap_or_default()
             )))
         }
         Some(_) if register => {
@@ -398,6 +430,10 @@ fn publish(json: bool, args: &PublishArgs, register: bool) -> Result<(), CliErro
         Some("rejected") => Err(CliError::Node(format!(
             "the chain rejected model {id}: {}",
             record["status"]["reason"]
+        ))),
+        Some("expired") => Err(CliError::Node(format!(
+            "the upload of model {id} expired at height {} before its last chunk landed",
+            record["status"]["height"]
         ))),
         _ => Err(CliError::Node(format!(
             "model {id} is still uploading; run `surety model upload` to resume"

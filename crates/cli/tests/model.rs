@@ -1,6 +1,6 @@
 //! `surety model` against a real node RPC on loopback, with blocks committed in the background:
 //! publish a tiny MLP, list it, download it and get the same bytes; resume an upload that
-//! stopped after the registration.
+//! stopped after the registration; register again a model whose upload expired.
 
 use serde_json::Value;
 use std::process::Command;
@@ -10,7 +10,8 @@ use std::time::Duration;
 use surety_infer::models::mlp::{self, MlpConfig};
 use surety_infer::safetensors_loader::save_safetensors_f32;
 use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
-use surety_ledger::models::{FileKind, Lineage, Publication};
+use surety_ledger::models::{self, FileKind, Lineage, ModelStatus, Publication};
+use surety_ledger::params::Params;
 use surety_ledger::tx::Msg;
 use surety_node::app::App;
 use surety_node::mempool::MempoolLimits;
@@ -62,13 +63,13 @@ impl Drop for Network {
 }
 
 /// A one-validator node serving RPC on loopback, committing a block every 50 ms.
-fn network(dir: &std::path::Path, funded: &SigningKey) -> Network {
+fn network(dir: &std::path::Path, funded: &SigningKey, params: Params) -> Network {
     let account = AccountId::from_key(&funded.verification_key());
     let validator = SigningKey::from_seed([43; 32]);
     let genesis = Genesis {
         chain_id: CHAIN.into(),
         genesis_time_ms: 0,
-        params: Default::default(),
+        params,
         accounts: vec![GenesisAccount {
             account,
             balance: Amount(50_000_000),
@@ -123,6 +124,10 @@ fn network(dir: &std::path::Path, funded: &SigningKey) -> Network {
 }
 
 fn setup() -> (tempfile::TempDir, Network, SigningKey) {
+    setup_with(Params::default())
+}
+
+fn setup_with(params: Params) -> (tempfile::TempDir, Network, SigningKey) {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     std::fs::create_dir_all(&keys).unwrap();
@@ -132,7 +137,7 @@ fn setup() -> (tempfile::TempDir, Network, SigningKey) {
         format!("{{\"seed\":\"{}\"}}", hex::encode(funded.seed())),
     )
     .unwrap();
-    let network = network(dir.path(), &funded);
+    let network = network(dir.path(), &funded, params);
     (dir, network, funded)
 }
 
@@ -246,6 +251,39 @@ fn a_model_is_published_listed_and_downloaded_byte_for_byte() {
     assert!(!ok && text.contains("not-a-model"), "{text}");
 }
 
+/// Submit the registration and the first chunk straight to the node, as a publisher that
+/// stopped there would have, and wait for them to land.
+fn register_and_stall(network: &Network, funded: &SigningKey, publication: &Publication) {
+    {
+        let mut app = network.app.lock().unwrap();
+        let signer = AccountId::from_key(&funded.verification_key());
+        let first = publication.upload(0, 0).unwrap();
+        for (nonce, msg) in [
+            Msg::RegisterModel(Box::new(publication.register.clone())),
+            Msg::UploadModelChunk(Box::new(first)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let tx = Tx {
+                chain_id: CHAIN.into(),
+                signer,
+                nonce: nonce as u64,
+                fee: Amount(1_000),
+                msg,
+            };
+            app.submit(surety_types::encoding::encode(&tx.sign(funded)))
+                .unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+fn model_status(network: &Network, publication: &Publication) -> Option<ModelStatus> {
+    let app = network.app.lock().unwrap();
+    models::state::model(app.ledger().store(), &publication.model).map(|record| record.status)
+}
+
 #[test]
 fn an_upload_that_stopped_after_registration_is_resumed() {
     let (dir, network, funded) = setup();
@@ -271,29 +309,7 @@ fn an_upload_that_stopped_after_registration_is_resumed() {
     )
     .unwrap();
     // The registration and one chunk land; the rest never were sent.
-    {
-        let mut app = network.app.lock().unwrap();
-        let signer = AccountId::from_key(&funded.verification_key());
-        let first = publication.upload(0, 0).unwrap();
-        for (nonce, msg) in [
-            Msg::RegisterModel(Box::new(publication.register.clone())),
-            Msg::UploadModelChunk(Box::new(first)),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let tx = Tx {
-                chain_id: CHAIN.into(),
-                signer,
-                nonce: nonce as u64,
-                fee: Amount(1_000),
-                msg,
-            };
-            app.submit(surety_types::encoding::encode(&tx.sign(&funded)))
-                .unwrap();
-        }
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    register_and_stall(&network, &funded, &publication);
 
     let (ok, resumed, output) = surety(&[
         "--json",
@@ -317,4 +333,83 @@ fn an_upload_that_stopped_after_registration_is_resumed() {
     assert!(ok, "{output}");
     assert_eq!(resumed["model"], publication.model.to_string());
     assert_eq!(resumed["status"]["state"], "active");
+}
+
+#[test]
+fn a_model_whose_upload_expired_is_registered_again() {
+    let mut params = Params::default();
+    params.market.model_upload_blocks = 4;
+    let (dir, network, funded) = setup_with(params);
+    let keys = dir.path().join("keys");
+    let file = dir.path().join("mlp.safetensors");
+    let weights = weights(2.0);
+    std::fs::write(&file, &weights).unwrap();
+    let manifest = mlp::load_mlp(
+        "expired",
+        &weights,
+        MlpConfig {
+            widths: vec![4, 3, 2],
+        },
+    )
+    .unwrap()
+    .manifest()
+    .clone();
+    let publication = Publication::new(
+        &manifest,
+        &[(FileKind::Safetensors, &weights)],
+        Lineage::default(),
+        64,
+    )
+    .unwrap();
+    register_and_stall(&network, &funded, &publication);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !matches!(
+        model_status(&network, &publication),
+        Some(ModelStatus::Expired { .. })
+    ) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never expired"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let args = |command: &'static str| {
+        vec![
+            "--json".to_string(),
+            "model".into(),
+            command.into(),
+            "--name".into(),
+            "expired".into(),
+            "--safetensors".into(),
+            file.to_str().unwrap().into(),
+            "--mlp".into(),
+            "4,3,2".into(),
+            "--chunk-bytes".into(),
+            "64".into(),
+            "--key".into(),
+            "publisher".into(),
+            "--keys".into(),
+            keys.to_str().unwrap().into(),
+            "--rpc".into(),
+            network.rpc.clone(),
+        ]
+    };
+    let upload = args("upload");
+    let upload: Vec<&str> = upload.iter().map(String::as_str).collect();
+    let (ok, _, output) = surety(&upload);
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("is expired: use `surety model register`"),
+        "{output}"
+    );
+
+    let register = args("register");
+    let register: Vec<&str> = register.iter().map(String::as_str).collect();
+    let (ok, registered, output) = surety(&register);
+    assert!(ok, "{output}");
+    assert_eq!(registered["status"]["state"], "active", "{output}");
+    assert!(
+        output.contains("\"deposit\":\"1000\""),
+        "the registration reports its deposit: {output}"
+    );
 }

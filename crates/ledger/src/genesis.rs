@@ -155,7 +155,7 @@ pub(crate) fn register_models(
             .collect::<Result<Vec<_>, _>>()?;
         let publication =
             Publication::from_registration(registration.clone(), contents).map_err(failed)?;
-        models::execute_register(store, params, &ctx, &entry.publisher, registration)
+        models::register_at_genesis(store, params, &ctx, &entry.publisher, registration)
             .map_err(failed)?;
         for upload in publication.uploads() {
             models::execute_upload(store, params, &ctx, cache, &entry.publisher, &upload)

@@ -149,13 +149,21 @@ pub enum Event {
     ModelRegistered {
         model: ModelId,
         publisher: AccountId,
+        deposit: Amount,
+        expires: Height,
     },
     ModelActivated {
         model: ModelId,
+        deposit_returned: Amount,
     },
     ModelRejected {
         model: ModelId,
         reason: String,
+        deposit_burned: Amount,
+    },
+    ModelExpired {
+        model: ModelId,
+        deposit_burned: Amount,
     },
     ServiceAllocated {
         operator: OperatorId,
@@ -579,6 +587,8 @@ impl Ledger {
                 });
             }
             disputes::end_block(&mut self.store, &self.params, ctx, &self.models)
+                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            models::end_block(&mut self.store, ctx)
                 .map_err(|e| BlockError::EndBlock(e.to_string()))?;
             jobs::end_block(&mut self.store, &self.params, ctx)
                 .map_err(|e| BlockError::EndBlock(e.to_string()))?;

@@ -67,6 +67,13 @@ pub struct MarketParams {
     pub dispute_move_blocks: u64,
     /// Largest activation a party may hand the referee, in bytes.
     pub dispute_input_bytes_max: u64,
+    /// Deposit a publisher escrows per MiB (rounded up) of a model's files at registration:
+    /// returned when the model becomes active, burned if its files are rejected or its upload
+    /// expires. It prices the chunks an upload keeps in every node's state meanwhile.
+    pub model_deposit_per_mib: Amount,
+    /// Blocks from registration for the last chunk to land; then the upload expires and its
+    /// chunks are deleted.
+    pub model_upload_blocks: u64,
 }
 
 impl Default for MarketParams {
@@ -92,6 +99,10 @@ impl Default for MarketParams {
             challenge_bond: Amount(100_000),
             dispute_move_blocks: 10,
             dispute_input_bytes_max: 64 << 20,
+            // MiniLM's 87 MiB: 88,000, a few dozen jobs' fees.
+            model_deposit_per_mib: Amount(1_000),
+            // About 5.5 hours at one block per second: 1,859 MiniLM chunks fit many times over.
+            model_upload_blocks: 20_000,
         }
     }
 }
@@ -223,6 +234,7 @@ impl Params {
             ),
             ("audit_deadline_blocks", self.market.audit_deadline_blocks),
             ("dispute_move_blocks", self.market.dispute_move_blocks),
+            ("model_upload_blocks", self.market.model_upload_blocks),
         ] {
             if value == 0 {
                 return Err(ParamsError::Zero(name));

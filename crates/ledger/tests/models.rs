@@ -1,6 +1,7 @@
 //! The model registry, end to end: models registered and uploaded chunk by chunk through signed
 //! transactions, activated when their files make the registered model, rejected when they do
-//! not, and loaded from state by any node. Every block is followed by a full invariant check
+//! not, expired when the upload does not finish in time (the deposit returned or burned), and
+//! loaded from state by any node. Every block is followed by a full invariant check
 //! (see `common::Chain::block`).
 
 mod common;
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use surety_infer::models::mlp::{self, MlpConfig};
 use surety_infer::safetensors_loader::save_safetensors_f32;
 use surety_infer::{Executor, ModelManifest};
+use surety_ledger::bank::{BankError, Pool};
 use surety_ledger::genesis::{GenesisError, GenesisModel};
 use surety_ledger::models::{
     self, FileKind, Lineage, ModelStatus, ModelsError, Publication, Training, UploadModelChunk,
@@ -131,11 +133,23 @@ fn a_model_uploaded_chunk_by_chunk_becomes_active_and_runs() {
     let chunks = publication.chunks_total();
     assert!(chunks > 3, "the tiny model spans several chunks");
 
+    // A file of a few hundred bytes pays for one MiB: the deposit rounds up.
+    let deposit = chain.ledger.params().market.model_deposit_per_mib;
+    let expires = Height(chain.height().0 + 1 + chain.ledger.params().market.model_upload_blocks);
+    let before = chain.balance(PUBLISHER);
     let registered = chain.submit_ok(PUBLISHER, register(&publication));
     assert!(registered.events.contains(&Event::ModelRegistered {
         model: publication.model,
         publisher: account(PUBLISHER),
+        deposit,
+        expires,
     }));
+    let fee = Amount(10);
+    assert_eq!(
+        chain.balance(PUBLISHER),
+        Amount(before.0 - fee.0 - deposit.0)
+    );
+    assert_eq!(chain.pool(Pool::ModelDeposits), deposit);
     let record = models::state::model(chain.ledger.store(), &publication.model).unwrap();
     assert_eq!(record.id, manifest.model_id());
     assert_eq!(record.name, "tiny-mlp");
@@ -145,7 +159,9 @@ fn a_model_uploaded_chunk_by_chunk_becomes_active_and_runs() {
         record.status,
         ModelStatus::Uploading {
             chunks_stored: 0,
-            chunks_total: chunks
+            chunks_total: chunks,
+            deposit,
+            expires,
         }
     );
     assert!(matches!(
@@ -161,14 +177,20 @@ fn a_model_uploaded_chunk_by_chunk_becomes_active_and_runs() {
             status(&chain, &publication.model),
             ModelStatus::Uploading {
                 chunks_stored: stored as u64 + 1,
-                chunks_total: chunks
+                chunks_total: chunks,
+                deposit,
+                expires,
             }
         );
     }
+    let before = chain.balance(PUBLISHER);
     let activated = chain.submit_ok(UPLOADER, upload(last.clone()));
     assert!(activated.events.contains(&Event::ModelActivated {
-        model: publication.model
+        model: publication.model,
+        deposit_returned: deposit,
     }));
+    assert_eq!(chain.balance(PUBLISHER), Amount(before.0 + deposit.0));
+    assert_eq!(chain.pool(Pool::ModelDeposits), Amount::ZERO);
     assert_eq!(
         status(&chain, &publication.model),
         ModelStatus::Active {
@@ -410,16 +432,21 @@ fn files_that_match_their_commitment_but_not_the_manifest_are_rejected_and_delet
     let manifest = mlp_manifest("bait", &registered_weights);
     let publication = publication(&manifest, &other_weights, Lineage::default());
 
+    let burned = chain.pool(Pool::Burned);
     let events = publish(&mut chain, &publication);
     let reason = match status(&chain, &publication.model) {
         ModelStatus::Rejected { reason } => reason,
         other => panic!("expected a rejection, got {other:?}"),
     };
     assert!(reason.contains("weights root"), "{reason}");
+    let deposit = chain.ledger.params().market.model_deposit_per_mib;
     assert!(events.contains(&Event::ModelRejected {
         model: publication.model,
         reason,
+        deposit_burned: deposit,
     }));
+    assert_eq!(chain.pool(Pool::Burned), Amount(burned.0 + deposit.0));
+    assert_eq!(chain.pool(Pool::ModelDeposits), Amount::ZERO);
     for index in 0..publication.chunk_count(0) {
         assert!(!models::state::has_chunk(
             chain.ledger.store(),
@@ -438,6 +465,147 @@ fn files_that_match_their_commitment_but_not_the_manifest_are_rejected_and_delet
         models_error(&receipt),
         ModelsError::NotUploading(_)
     ));
+
+    // The bait does not hold the id: the real files are registered under it and activate.
+    let honest = self::publication(&manifest, &registered_weights, Lineage::default());
+    assert_eq!(honest.model, publication.model);
+    chain.submit_ok(UPLOADER, register(&honest));
+    for chunk in honest.uploads() {
+        chain.submit_ok(UPLOADER, upload(chunk));
+    }
+    let record = models::state::model(chain.ledger.store(), &honest.model).unwrap();
+    assert!(matches!(record.status, ModelStatus::Active { .. }));
+    assert_eq!(record.publisher, account(UPLOADER));
+    assert_eq!(
+        logits(&chain.ledger.model(&honest.model).unwrap()),
+        logits(&mlp::load_mlp("bait", &registered_weights, mlp_config()).unwrap())
+    );
+}
+
+#[test]
+fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_deposit() {
+    let mut params = test_params();
+    params.market.model_upload_blocks = 6;
+    let mut chain = chain_with(params);
+    let weights = mlp_file(13);
+    let manifest = mlp_manifest("slow", &weights);
+    // Commitments no bytes can meet: the chunks root of other weights of the same length.
+    let other = mlp_file(14);
+    let squatter = publication(&manifest, &other, Lineage::default());
+    let receipt = chain.submit_ok(PUBLISHER, register(&squatter));
+    let registered_at = chain.height();
+    let deposit = chain.ledger.params().market.model_deposit_per_mib;
+    assert_eq!(chain.pool(Pool::ModelDeposits), deposit);
+    assert!(receipt.events.contains(&Event::ModelRegistered {
+        model: squatter.model,
+        publisher: account(PUBLISHER),
+        deposit,
+        expires: Height(registered_at.0 + 6),
+    }));
+    // Some chunks land, then the upload stalls.
+    for chunk in squatter.uploads().take(2) {
+        chain.submit_ok(UPLOADER, upload(chunk));
+    }
+    assert!(models::state::has_chunk(
+        chain.ledger.store(),
+        &squatter.model,
+        0,
+        0
+    ));
+    // While it is uploading the id is taken.
+    let honest = publication(&manifest, &weights, Lineage::default());
+    assert_eq!(
+        models_error(&chain.submit(UPLOADER, register(&honest))),
+        ModelsError::AlreadyRegistered(squatter.model)
+    );
+
+    let burned = chain.pool(Pool::Burned);
+    let mut expired_events = Vec::new();
+    while chain.height() < Height(registered_at.0 + 6) {
+        expired_events = chain.block(&[]).events;
+    }
+    assert!(expired_events.contains(&Event::ModelExpired {
+        model: squatter.model,
+        deposit_burned: deposit,
+    }));
+    assert_eq!(
+        status(&chain, &squatter.model),
+        ModelStatus::Expired {
+            height: Height(registered_at.0 + 6)
+        }
+    );
+    assert_eq!(chain.pool(Pool::Burned), Amount(burned.0 + deposit.0));
+    assert_eq!(chain.pool(Pool::ModelDeposits), Amount::ZERO);
+    for index in 0..squatter.chunk_count(0) {
+        assert!(!models::state::has_chunk(
+            chain.ledger.store(),
+            &squatter.model,
+            0,
+            index
+        ));
+    }
+    let receipt = chain.submit(UPLOADER, upload(squatter.upload(0, 2).unwrap()));
+    assert_eq!(
+        models_error(&receipt),
+        ModelsError::NotUploading(squatter.model)
+    );
+
+    // The id is free again: the real files register, upload in time and activate; the
+    // publisher gets its deposit back.
+    chain.submit_ok(UPLOADER, register(&honest));
+    let before = chain.balance(UPLOADER);
+    let chunks = honest.chunks_total();
+    for chunk in honest.uploads() {
+        chain.submit_ok(UPLOADER, upload(chunk));
+    }
+    assert!(matches!(
+        status(&chain, &honest.model),
+        ModelStatus::Active { .. }
+    ));
+    assert_eq!(
+        chain.balance(UPLOADER),
+        Amount(before.0 + deposit.0 - 10 * u128::from(chunks))
+    );
+    // Its old expiry height passes without effect.
+    chain.run_blocks(8);
+    assert!(matches!(
+        status(&chain, &honest.model),
+        ModelStatus::Active { .. }
+    ));
+}
+
+#[test]
+fn a_publisher_short_of_the_deposit_is_refused_and_nothing_is_registered() {
+    let mut params = test_params();
+    params.market.model_deposit_per_mib = Amount(5_000_000);
+    let mut chain = chain_with(params);
+    let weights = mlp_file(15);
+    let publication = publication(
+        &mlp_manifest("unfunded", &weights),
+        &weights,
+        Lineage::default(),
+    );
+    let receipt = chain.submit(PUBLISHER, register(&publication));
+    assert!(receipt.charged);
+    assert!(matches!(
+        models_error(&receipt),
+        ModelsError::Deposit(BankError::InsufficientFunds { .. })
+    ));
+    assert!(models::state::model(chain.ledger.store(), &publication.model).is_none());
+    assert_eq!(chain.pool(Pool::ModelDeposits), Amount::ZERO);
+    assert!(models::state::all_expiries(chain.ledger.store()).is_empty());
+}
+
+#[test]
+fn the_deposit_is_per_mib_of_files_rounded_up() {
+    let params = test_params();
+    let per_mib = params.market.model_deposit_per_mib;
+    assert!(!per_mib.is_zero());
+    let deposit = |bytes| models::registration_deposit(&params, bytes).unwrap();
+    assert_eq!(deposit(1), per_mib);
+    assert_eq!(deposit(1 << 20), per_mib);
+    assert_eq!(deposit((1 << 20) + 1), Amount(2 * per_mib.0));
+    assert_eq!(deposit(90_868_000), Amount(87 * per_mib.0));
 }
 
 #[test]

@@ -414,7 +414,9 @@ async fn missing_chunks(
         ModelStatus::Uploading { .. } => {
             models::state::missing_chunks(app.ledger().store(), &record, file, limit)
         }
-        ModelStatus::Active { .. } | ModelStatus::Rejected { .. } => Vec::new(),
+        ModelStatus::Active { .. } | ModelStatus::Rejected { .. } | ModelStatus::Expired { .. } => {
+            Vec::new()
+        }
     };
     Ok(Json(json!({
         "model": id,

@@ -51,10 +51,12 @@ pub enum Pool {
     AuditFund,
     /// Challengers' bonds while their disputes run (disputes).
     DisputeBonds,
+    /// Publishers' deposits while their models upload (models).
+    ModelDeposits,
 }
 
 impl Pool {
-    pub const ALL: [Pool; 10] = [
+    pub const ALL: [Pool; 11] = [
         Pool::Bonded,
         Pool::Unbonding,
         Pool::FeeCollector,
@@ -65,6 +67,7 @@ impl Pool {
         Pool::JobEscrow,
         Pool::AuditFund,
         Pool::DisputeBonds,
+        Pool::ModelDeposits,
     ];
 }
 

@@ -1,5 +1,5 @@
 //! Why a model registration or upload is refused. Every variant is bad input from a publisher or
-//! an uploader; none is a bug.
+//! an uploader (or a publisher short of the deposit); none is a bug.
 
 use surety_types::ModelId;
 
@@ -41,13 +41,13 @@ pub enum ModelsError {
     FileTooLarge { file: u32, bytes: u64, max: u64 },
     #[error("the lineage description is {got} bytes; the limit is {max}")]
     LineageTooLong { got: usize, max: usize },
-    #[error("model {0} is already registered")]
+    #[error("model {0} is already registered (uploading or active)")]
     AlreadyRegistered(ModelId),
     #[error("the parent model {0} is not registered")]
     UnknownParent(ModelId),
     #[error("a chunk must carry 1 to {max} bytes, got {got}")]
     ChunkBytes { got: usize, max: u32 },
-    #[error("model {0} is not accepting uploads (it is active or rejected)")]
+    #[error("model {0} is not accepting uploads (it is active, rejected or expired)")]
     NotUploading(ModelId),
     #[error("model {model} has {files} files; there is no file {file}")]
     UnknownFile {
@@ -89,4 +89,6 @@ pub enum ModelsError {
     Publish(String),
     #[error("model {model} does not load from its stored files: {reason}")]
     Load { model: ModelId, reason: String },
+    #[error("the registration deposit: {0}")]
+    Deposit(#[from] crate::bank::BankError),
 }

@@ -1,13 +1,15 @@
 //! Models invariants, over the committed state: every stored chunk belongs to a registered
 //! model's file, sits inside it and has the length its commitment fixes; an uploading model
-//! counts exactly the chunks it has stored, an active one has all of them, a rejected one
-//! none; a record's id is the hash of its manifest.
+//! counts exactly the chunks it has stored, an active one has all of them, a rejected or
+//! expired one none; a record's id is the hash of its manifest; the expiry index holds exactly
+//! the uploading models, at their expiry; the deposits pool holds exactly their deposits.
 
 use super::state::{self, parse_chunk_key, CHUNK_PREFIX};
 use super::ModelStatus;
+use crate::bank::{self, Pool};
 use crate::store::Store;
-use std::collections::BTreeMap;
-use surety_types::ModelId;
+use std::collections::{BTreeMap, BTreeSet};
+use surety_types::{Amount, Height, ModelId};
 
 pub fn check(store: &Store) -> Result<(), String> {
     let records = state::all_models(store);
@@ -38,7 +40,18 @@ pub fn check(store: &Store) -> Result<(), String> {
         }
         *stored.entry(model).or_default() += 1;
     }
+    let mut deposits = Amount::ZERO;
+    let mut uploading: BTreeSet<(Height, ModelId)> = BTreeSet::new();
     for record in &records {
+        if let ModelStatus::Uploading {
+            deposit, expires, ..
+        } = record.status
+        {
+            deposits = deposits
+                .checked_add(deposit)
+                .map_err(|e| format!("model deposits: {e}"))?;
+            uploading.insert((expires, record.id));
+        }
         let manifest = super::decode_manifest(&record.manifest)
             .map_err(|e| format!("model {}: stored manifest: {e}", record.id))?;
         if manifest.model_id() != record.id {
@@ -53,9 +66,10 @@ pub fn check(store: &Store) -> Result<(), String> {
             ModelStatus::Uploading {
                 chunks_stored,
                 chunks_total,
+                ..
             } => *chunks_total == total && *chunks_stored == count && count < total,
             ModelStatus::Active { .. } => count == total,
-            ModelStatus::Rejected { .. } => count == 0,
+            ModelStatus::Rejected { .. } | ModelStatus::Expired { .. } => count == 0,
         };
         if !consistent {
             return Err(format!(
@@ -63,6 +77,18 @@ pub fn check(store: &Store) -> Result<(), String> {
                 record.id, record.status
             ));
         }
+    }
+    let pool = bank::pool_balance(store, Pool::ModelDeposits);
+    if pool != deposits {
+        return Err(format!(
+            "the model deposits pool holds {pool}, the uploading models' deposits are {deposits}"
+        ));
+    }
+    let index: BTreeSet<(Height, ModelId)> = state::all_expiries(store).into_iter().collect();
+    if index != uploading {
+        return Err(format!(
+            "the expiry index {index:?} is not the uploading models' expiries {uploading:?}"
+        ));
     }
     Ok(())
 }

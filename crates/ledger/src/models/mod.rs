@@ -7,9 +7,13 @@
 //! any validator can re-execute any step of the model and any operator can download it from
 //! the network. When the last chunk lands the ledger loads the files with the inference engine
 //! and compares the model they make with the manifest: equal, the model is active; different
-//! (or not loadable), it is rejected and its chunks are deleted. The module owns the model
-//! records and the chunks; it never reads a file or the network: bytes arrive in transactions
-//! (or, at genesis, from the node).
+//! (or not loadable), it is rejected and its chunks are deleted. The publisher escrows a deposit
+//! per MiB of files at registration: returned on activation, burned on rejection or when the
+//! upload has not finished `model_upload_blocks` after registration (the upload then expires and
+//! its chunks are deleted). A rejected or expired id may be registered again, so nobody can hold
+//! an id with file commitments that no bytes match. The module owns the model records and the
+//! chunks; it never reads a file or the network: bytes arrive in transactions (or, at genesis,
+//! from the node).
 
 pub mod error;
 pub mod invariants;
@@ -22,6 +26,7 @@ pub use msg::{FileKind, Lineage, ModelFile, RegisterModel, Training, UploadModel
 pub use publish::Publication;
 pub use state::{ModelRecord, ModelStatus};
 
+use crate::bank::{self, Pool};
 use crate::params::Params;
 use crate::store::Store;
 use crate::{BlockContext, Event};
@@ -32,7 +37,7 @@ use msg::{
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use surety_infer::{Architecture, ModelManifest};
-use surety_types::{AccountId, ModelId};
+use surety_types::{AccountId, Amount, ArithmeticError, Height, ModelId};
 
 /// Longest rejection reason kept in a model's record, in bytes (the rest is cut).
 pub const REJECTION_REASON_BYTES_MAX: usize = 512;
@@ -230,8 +235,21 @@ pub fn check_upload_shape(msg: &UploadModelChunk) -> Result<(), ModelsError> {
     Ok(())
 }
 
-/// Register a model: a new id, files within the chain's size limit, a registered parent. The
-/// model waits for its chunks in `Uploading`.
+/// The deposit for files of `bytes` bytes in all: `model_deposit_per_mib` per MiB, rounded up.
+pub fn registration_deposit(params: &Params, bytes: u64) -> Result<Amount, ArithmeticError> {
+    let mib = u128::from(bytes.div_ceil(1 << 20));
+    params
+        .market
+        .model_deposit_per_mib
+        .0
+        .checked_mul(mib)
+        .map(Amount)
+        .ok_or(ArithmeticError::Overflow)
+}
+
+/// Register a model: an id not uploading or active, files within the chain's size limit, a
+/// registered parent, the deposit escrowed. The model waits for its chunks in `Uploading`
+/// until `model_upload_blocks` after this block.
 pub fn execute_register(
     store: &mut Store,
     params: &Params,
@@ -239,13 +257,37 @@ pub fn execute_register(
     signer: &AccountId,
     msg: &RegisterModel,
 ) -> Result<(), ModelsError> {
+    register(store, params, ctx, signer, msg, true)
+}
+
+/// Register a genesis model: as a transaction would, but without a deposit (the genesis file
+/// is the chain's own word, and its models are uploaded in the same breath).
+pub fn register_at_genesis(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    publisher: &AccountId,
+    msg: &RegisterModel,
+) -> Result<(), ModelsError> {
+    register(store, params, ctx, publisher, msg, false)
+}
+
+fn register(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    signer: &AccountId,
+    msg: &RegisterModel,
+    with_deposit: bool,
+) -> Result<(), ModelsError> {
     let (manifest, steps) = check_registration(msg)?;
     let id = manifest.model_id();
-    if state::model(store, &id).is_some() {
+    if state::model(store, &id).is_some_and(|record| !record.status.is_failed()) {
         return Err(ModelsError::AlreadyRegistered(id));
     }
     let max = params.market.model_file_bytes_max;
     let mut chunks_total: u64 = 0;
+    let mut bytes_total: u64 = 0;
     for (file, commitment) in (0u32..).zip(&msg.files) {
         if commitment.bytes > max {
             return Err(ModelsError::FileTooLarge {
@@ -258,12 +300,31 @@ pub fn execute_register(
         chunks_total = chunks_total
             .checked_add(commitment.chunk_count())
             .expect("at most four files of u32::MAX chunks each");
+        // At most MODEL_FILES_MAX files of at most `max` (a u64) bytes: checked all the same.
+        bytes_total = bytes_total
+            .checked_add(commitment.bytes)
+            .ok_or(bank::BankError::Arithmetic(ArithmeticError::Overflow))?;
     }
     if let Some(parent) = msg.lineage.parent {
         if state::model(store, &parent).is_none() {
             return Err(ModelsError::UnknownParent(parent));
         }
     }
+    let deposit = if with_deposit {
+        registration_deposit(params, bytes_total).map_err(bank::BankError::from)?
+    } else {
+        Amount::ZERO
+    };
+    if !deposit.is_zero() {
+        bank::account_to_pool(store, signer, Pool::ModelDeposits, deposit)?;
+    }
+    let expires = Height(
+        ctx.height
+            .0
+            .checked_add(params.market.model_upload_blocks)
+            .ok_or(bank::BankError::Arithmetic(ArithmeticError::Overflow))?,
+    );
+    state::set_expiry(store, expires, &id);
     let record = ModelRecord {
         id,
         name: manifest.name.clone(),
@@ -277,20 +338,25 @@ pub fn execute_register(
         status: ModelStatus::Uploading {
             chunks_stored: 0,
             chunks_total,
+            deposit,
+            expires,
         },
     };
     state::set_model(store, &record);
     store.emit(Event::ModelRegistered {
         model: id,
         publisher: *signer,
+        deposit,
+        expires,
     });
     Ok(())
 }
 
 /// Store one chunk of an uploading model, after checking it against its file's commitment.
 /// Anyone may upload: a chunk proves itself. The last chunk activates the model if its files
-/// make the manifest's model, and rejects it (deleting its chunks) if they do not; either way
-/// the transaction succeeds, since every chunk matched what the publisher committed to.
+/// make the manifest's model (returning the publisher's deposit), and rejects it (deleting its
+/// chunks, burning the deposit) if they do not; either way the transaction succeeds, since
+/// every chunk matched what the publisher committed to.
 pub fn execute_upload(
     store: &mut Store,
     _params: &Params,
@@ -304,6 +370,8 @@ pub fn execute_upload(
     let ModelStatus::Uploading {
         chunks_stored,
         chunks_total,
+        deposit,
+        expires,
     } = record.status
     else {
         return Err(ModelsError::NotUploading(msg.model));
@@ -359,18 +427,28 @@ pub fn execute_upload(
         record.status = ModelStatus::Uploading {
             chunks_stored,
             chunks_total,
+            deposit,
+            expires,
         };
         state::set_model(store, &record);
         return Ok(());
     }
+    state::clear_expiry(store, expires, &record.id);
     match load_record(store, &record) {
         Ok(model) => {
+            if !deposit.is_zero() {
+                bank::pool_to_account(store, Pool::ModelDeposits, &record.publisher, deposit)?;
+            }
             record.status = ModelStatus::Active { height: ctx.height };
             state::set_model(store, &record);
             cache.insert(record.id, Arc::new(model));
-            store.emit(Event::ModelActivated { model: record.id });
+            store.emit(Event::ModelActivated {
+                model: record.id,
+                deposit_returned: deposit,
+            });
         }
         Err(reason) => {
+            bank::pool_to_pool(store, Pool::ModelDeposits, Pool::Burned, deposit)?;
             delete_chunks(store, &record);
             let reason = bounded_reason(reason);
             record.status = ModelStatus::Rejected {
@@ -380,8 +458,37 @@ pub fn execute_upload(
             store.emit(Event::ModelRejected {
                 model: record.id,
                 reason,
+                deposit_burned: deposit,
             });
         }
+    }
+    Ok(())
+}
+
+/// End of block: uploads whose time ran out expire. Their chunks are deleted and their deposits
+/// burned; the id may be registered again.
+pub fn end_block(store: &mut Store, ctx: &BlockContext) -> Result<(), ModelsError> {
+    for id in state::take_expiring(store, ctx.height) {
+        let Some(mut record) = state::model(store, &id) else {
+            continue;
+        };
+        let ModelStatus::Uploading {
+            deposit, expires, ..
+        } = record.status
+        else {
+            continue;
+        };
+        if expires != ctx.height {
+            continue;
+        }
+        bank::pool_to_pool(store, Pool::ModelDeposits, Pool::Burned, deposit)?;
+        delete_chunks(store, &record);
+        record.status = ModelStatus::Expired { height: ctx.height };
+        state::set_model(store, &record);
+        store.emit(Event::ModelExpired {
+            model: id,
+            deposit_burned: deposit,
+        });
     }
     Ok(())
 }

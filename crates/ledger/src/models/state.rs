@@ -1,11 +1,11 @@
-//! Models state: one record per registered model (manifest, files, lineage, status), and the
-//! uploaded chunks of its files.
+//! Models state: one record per registered model (manifest, files, lineage, status), the
+//! uploaded chunks of its files, and an index of uploads by the height they expire at.
 
 use crate::models::msg::{Lineage, ModelFile};
 use crate::store::{key, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use surety_types::{AccountId, Height, ModelId};
+use surety_types::{AccountId, Amount, Height, ModelId};
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ModelRecord {
@@ -32,6 +32,10 @@ pub enum ModelStatus {
     Uploading {
         chunks_stored: u64,
         chunks_total: u64,
+        /// Escrowed by the publisher (in `Pool::ModelDeposits`) until the upload ends.
+        deposit: Amount,
+        /// At the end of this block an unfinished upload expires.
+        expires: Height,
     },
     Active {
         height: Height,
@@ -40,6 +44,21 @@ pub enum ModelStatus {
     Rejected {
         reason: String,
     },
+    /// The last chunk had not landed by the upload's expiry; its chunks were deleted. The id
+    /// may be registered again.
+    Expired {
+        height: Height,
+    },
+}
+
+impl ModelStatus {
+    /// The upload ended without making the model: the id may be registered again.
+    pub fn is_failed(&self) -> bool {
+        matches!(
+            self,
+            ModelStatus::Rejected { .. } | ModelStatus::Expired { .. }
+        )
+    }
 }
 
 fn model_key(id: &ModelId) -> Vec<u8> {
@@ -133,5 +152,56 @@ pub fn missing_chunks(store: &Store, record: &ModelRecord, file: u32, limit: usi
     (0..count)
         .filter(|&index| !has_chunk(store, &record.id, file, index))
         .take(limit)
+        .collect()
+}
+
+fn expiry_key(height: Height, id: &ModelId) -> Vec<u8> {
+    key("models/expiry", &[&height.0.to_be_bytes(), &id.0])
+}
+
+/// The upload of `id` expires at the end of block `height`.
+pub fn set_expiry(store: &mut Store, height: Height, id: &ModelId) {
+    store.put(expiry_key(height, id), &());
+}
+
+pub fn clear_expiry(store: &mut Store, height: Height, id: &ModelId) {
+    store.delete(&expiry_key(height, id));
+}
+
+/// Uploads that expire at the end of `height`, removing their entries.
+pub fn take_expiring(store: &mut Store, height: Height) -> Vec<ModelId> {
+    let prefix = key("models/expiry", &[&height.0.to_be_bytes()]);
+    let keys: Vec<Vec<u8>> = store
+        .prefix_entries(&prefix)
+        .into_iter()
+        .map(|(key, _)| key)
+        .filter(|key| key.len() == prefix.len() + 1 + 32)
+        .collect();
+    let mut ids = Vec::with_capacity(keys.len());
+    for key in keys {
+        let id: [u8; 32] = key[prefix.len() + 1..]
+            .try_into()
+            .expect("length checked above");
+        ids.push(ModelId(id));
+        store.delete(&key);
+    }
+    ids
+}
+
+/// Every (expiry height, model) entry of the index, for invariants.
+pub fn all_expiries(store: &Store) -> Vec<(Height, ModelId)> {
+    let prefix = b"models/expiry/";
+    store
+        .prefix_entries(prefix)
+        .into_iter()
+        .filter_map(|(key, _)| {
+            let rest = key.strip_prefix(prefix.as_slice())?;
+            // 8 height bytes, '/', 32 id bytes.
+            if rest.len() != 8 + 1 + 32 || rest[8] != b'/' {
+                return None;
+            }
+            let height = u64::from_be_bytes(rest[..8].try_into().ok()?);
+            Some((Height(height), ModelId(rest[9..].try_into().ok()?)))
+        })
         .collect()
 }
