@@ -31,30 +31,28 @@
 //! the mempool takes from one sender (256): it is refused, and recomputes the job at its next
 //! poll, so the run measures that limit rather than the market.
 
+#[path = "../tests/support/minilm.rs"]
+mod minilm;
+
+use minilm::{models_dir, settled, wait_for, MiniLm, MINILM};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use surety_infer::models::bert;
-use surety_infer::safetensors_loader::load_safetensors;
-use surety_infer::tokenizer::TextTokenizer;
-use surety_infer::{Activation, Executor, Model, StorageType, WeightStore};
+use surety_infer::{Activation, Executor, Model};
 use surety_ledger::disputes::{self, Dispute, Phase};
 use surety_ledger::genesis::GenesisAccount;
 use surety_ledger::jobs::{self, JobInput, JobStatus, SubmitJob};
-use surety_ledger::models::msg::{FileKind, Lineage, MODEL_CHUNK_BYTES_MAX};
-use surety_ledger::models::publish::Publication;
 use surety_ledger::tx::Msg;
-use surety_node::localnet::{self, Localnet, LocalnetModel, LocalnetOptions};
+use surety_node::localnet::{self, Localnet, LocalnetOptions};
 use surety_node::node::{self, load_key, Behaviour, RunningNode};
 use surety_node::worker::{Worker, WorkerBehaviour, WorkerConfig, WorkerStats};
 use surety_types::encoding::encode;
 use surety_types::tx::Tx;
 use surety_types::{AccountId, Amount, Height, JobId, ModelId, OperatorId, Ratio, SigningKey};
 
-const MINILM: &str = "all-minilm-l6-v2";
 const VALIDATORS: usize = 4;
 /// Client accounts submitting jobs in phase 3; phase 1 uses more for large runs, so that no
 /// client has more jobs pending than the mempool's per-sender limit.
@@ -164,51 +162,6 @@ fn median(mut samples: Vec<f64>) -> f64 {
     percentile(&samples, 0.5)
 }
 
-struct MiniLm {
-    model: Arc<Model>,
-    /// Another checkpoint: one bias of layer 3 moved, everything else identical (as in
-    /// `tests/market.rs`): an operator serving it disputes a step in the middle of the trace.
-    other: Arc<Model>,
-    weights: PathBuf,
-    tokenizer: PathBuf,
-}
-
-fn minilm(folder: &Path) -> MiniLm {
-    let weights = std::fs::read(folder.join("model.safetensors")).unwrap();
-    let config = std::fs::read_to_string(folder.join("config.json")).unwrap();
-    let tokenizer = std::fs::read_to_string(folder.join("tokenizer.json")).unwrap();
-    let model = bert::load("all-MiniLM-L6-v2", &weights, &config, &tokenizer, true).unwrap();
-    let original = load_safetensors(&weights).unwrap();
-    let mut other_weights = WeightStore::new();
-    for name in original.names() {
-        let weight = original.get(name).unwrap();
-        // Integer tensors, which no step reads, are left out.
-        if weight.leaf.storage != StorageType::F32 {
-            continue;
-        }
-        let mut values = weight.values.clone();
-        if name == "encoder.layer.3.output.dense.bias" {
-            values.iter_mut().for_each(|v| *v += 0.01);
-        }
-        other_weights
-            .insert_f32(name, weight.shape.clone(), &values)
-            .unwrap();
-    }
-    let other = Model::new(
-        "all-MiniLM-L6-v2",
-        model.manifest().architecture.clone(),
-        other_weights,
-        Some(TextTokenizer::from_json(&tokenizer).unwrap()),
-    )
-    .unwrap();
-    MiniLm {
-        model: Arc::new(model),
-        other: Arc::new(other),
-        weights: folder.join("model.safetensors"),
-        tokenizer: folder.join("tokenizer.json"),
-    }
-}
-
 struct Settings {
     jobs: usize,
     disputes: usize,
@@ -250,22 +203,7 @@ fn options(
             balance: Amount(1_000_000_000_000),
         })
         .collect();
-    let weights = std::fs::read(&minilm.weights).unwrap();
-    let tokenizer = std::fs::read(&minilm.tokenizer).unwrap();
-    let publication = Publication::new(
-        minilm.model.manifest(),
-        &[
-            (FileKind::Safetensors, weights.as_slice()),
-            (FileKind::TokenizerJson, tokenizer.as_slice()),
-        ],
-        Lineage::default(),
-        MODEL_CHUNK_BYTES_MAX,
-    )
-    .unwrap();
-    options.models = vec![LocalnetModel {
-        registration: publication.register.clone(),
-        files: vec![minilm.weights.clone(), minilm.tokenizer.clone()],
-    }];
+    options.models = vec![minilm.localnet_model()];
     options.service_allocation = options.params.market.service_allocation_min;
     options
 }
@@ -401,21 +339,6 @@ impl Network {
             node.stop().await;
         }
     }
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-fn settled(status: &JobStatus) -> bool {
-    matches!(status, JobStatus::Final { .. } | JobStatus::Failed { .. })
 }
 
 /// What one job went through, seen from the bench.
@@ -833,11 +756,7 @@ fn worst_step(model: &Model, input: &Activation, repeats: usize) -> (usize, Stri
 fn main() {
     // `cargo test --benches` runs this with no --bench flag: stay small there.
     let quick = !std::env::args().any(|a| a == "--bench");
-    let folder = match std::env::var_os("SURETY_MODELS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
-    }
-    .join(MINILM);
+    let folder = models_dir().join(MINILM);
     if !folder.is_dir() {
         println!(
             "market bench skipped: {} is missing (run scripts/fetch-models or set SURETY_MODELS_DIR)",
@@ -873,7 +792,7 @@ fn main() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    let minilm = minilm(&folder);
+    let minilm = MiniLm::load(&folder);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,36 +8,26 @@
 //! challenger loses its bond, an equivocating operator is tombstoned, and oversized jobs are
 //! refused.
 
+#[path = "support/minilm.rs"]
+mod minilm;
+
+use minilm::{models_dir, settled, wait_for, MiniLm, MINILM};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use surety_infer::models::bert;
-use surety_infer::safetensors_loader::load_safetensors;
-use surety_infer::tokenizer::TextTokenizer;
-use surety_infer::{Executor, Model};
+use surety_infer::Executor;
 use surety_ledger::disputes::{self, Challenge, Outcome, Phase};
 use surety_ledger::jobs::{self, JobInput, JobStatus, ResultStatement, SubmitJob};
-use surety_ledger::models::msg::{FileKind, Lineage, MODEL_CHUNK_BYTES_MAX};
-use surety_ledger::models::publish::Publication;
 use surety_ledger::slashing::Evidence;
 use surety_ledger::tx::Msg;
-use surety_node::localnet::{self, Localnet, LocalnetModel, LocalnetOptions};
+use surety_node::localnet::{self, Localnet, LocalnetOptions};
 use surety_node::node::{self, load_key, Behaviour, RunningNode};
 use surety_node::worker::{self, Worker, WorkerBehaviour, WorkerConfig};
 use surety_types::encoding::encode;
 use surety_types::tx::Tx;
 use surety_types::{AccountId, Amount, Hash, JobId, OperatorId, Ratio, SigningKey};
-
-const MINILM: &str = "all-minilm-l6-v2";
-
-fn models_dir() -> PathBuf {
-    match std::env::var_os("SURETY_MODELS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
-    }
-}
 
 /// MiniLM's folder; a missing model fails the test with the command that fetches it, unless
 /// `SURETY_SKIP_MODEL_TESTS=1` skips real-model tests on purpose.
@@ -57,53 +47,6 @@ fn minilm_folder() -> Option<PathBuf> {
         "{} is missing: run scripts/fetch-models (or set SURETY_MODELS_DIR)",
         folder.display()
     );
-}
-
-struct MiniLm {
-    model: Arc<Model>,
-    /// Another checkpoint: one bias of layer 3 moved, everything else identical.
-    other: Arc<Model>,
-    weights: PathBuf,
-    tokenizer: PathBuf,
-}
-
-fn minilm(folder: &std::path::Path) -> MiniLm {
-    let weights = std::fs::read(folder.join("model.safetensors")).unwrap();
-    let config = std::fs::read_to_string(folder.join("config.json")).unwrap();
-    let tokenizer = std::fs::read_to_string(folder.join("tokenizer.json")).unwrap();
-    let model = bert::load("all-MiniLM-L6-v2", &weights, &config, &tokenizer, true).unwrap();
-    // Another checkpoint: the same tensors with one bias moved (integer tensors, which no
-    // step reads, are left out).
-    let original = load_safetensors(&weights).unwrap();
-    let mut other_weights = surety_infer::WeightStore::new();
-    let moved = "encoder.layer.3.output.dense.bias";
-    for name in original.names() {
-        let weight = original.get(name).unwrap();
-        if weight.leaf.storage != surety_infer::StorageType::F32 {
-            continue;
-        }
-        let mut values = weight.values.clone();
-        if name == moved {
-            values.iter_mut().for_each(|v| *v += 0.01);
-        }
-        other_weights
-            .insert_f32(name, weight.shape.clone(), &values)
-            .unwrap();
-    }
-    let other = Model::new(
-        "all-MiniLM-L6-v2",
-        model.manifest().architecture.clone(),
-        other_weights,
-        Some(TextTokenizer::from_json(&tokenizer).unwrap()),
-    )
-    .unwrap();
-    assert_ne!(other.model_id(), model.model_id());
-    MiniLm {
-        model: Arc::new(model),
-        other: Arc::new(other),
-        weights: folder.join("model.safetensors"),
-        tokenizer: folder.join("tokenizer.json"),
-    }
 }
 
 const VALIDATORS: usize = 4;
@@ -134,22 +77,7 @@ fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
     params.market.deadline_blocks_min = 2;
     options.timeouts.block_time_ms = 100;
     options.timeouts.propose_ms = 1_000;
-    let weights = std::fs::read(&minilm.weights).unwrap();
-    let tokenizer = std::fs::read(&minilm.tokenizer).unwrap();
-    let publication = Publication::new(
-        minilm.model.manifest(),
-        &[
-            (FileKind::Safetensors, weights.as_slice()),
-            (FileKind::TokenizerJson, tokenizer.as_slice()),
-        ],
-        Lineage::default(),
-        MODEL_CHUNK_BYTES_MAX,
-    )
-    .unwrap();
-    options.models = vec![LocalnetModel {
-        registration: publication.register.clone(),
-        files: vec![minilm.weights.clone(), minilm.tokenizer.clone()],
-    }];
+    options.models = vec![minilm.localnet_model()];
     options.service_allocation = options.params.market.service_allocation_min;
     let mut seed = 7_000u64;
     localnet::create(dir, &options, move || {
@@ -159,17 +87,6 @@ fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
         SigningKey::from_seed(bytes)
     })
     .unwrap()
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn submit(node: &RunningNode, key: &SigningKey, msg: Msg) -> Hash {
@@ -196,20 +113,13 @@ fn operator_record(node: &RunningNode, id: &OperatorId) -> surety_ledger::stakin
     surety_ledger::staking::state::operator(node.app.lock().unwrap().ledger().store(), id).unwrap()
 }
 
-fn settled(job: &jobs::Job) -> bool {
-    matches!(
-        job.status,
-        JobStatus::Final { .. } | JobStatus::Failed { .. }
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
     let Some(folder) = minilm_folder() else {
         return;
     };
     node::init_logging(false);
-    let minilm = minilm(&folder);
+    let minilm = MiniLm::load(&folder);
     let dir = tempfile::tempdir().unwrap();
     let net = network(dir.path(), &minilm);
     let mut nodes = Vec::new();
@@ -335,7 +245,7 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
         || {
             jobs_submitted
                 .iter()
-                .all(|(id, _)| job(&nodes[0], id).is_some_and(|j| settled(&j)))
+                .all(|(id, _)| job(&nodes[0], id).is_some_and(|j| settled(&j.status)))
         },
     )
     .await;
