@@ -638,15 +638,101 @@ async fn gossip(app: SharedApp, peers: Vec<String>) {
     }
 }
 
-/// Set up logging: `RUST_LOG`-style filter (default `info`), text or JSON lines.
+/// Set up logging to stderr: `RUST_LOG`-style filter (default `info`), text or JSON lines;
+/// colours only on a terminal.
 pub fn init_logging(json: bool) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,arc_malachitebft=warn,libp2p=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr, so that stdout carries only what a command prints (`--json` output).
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if json {
-        builder.json().try_init()
+        builder.json().finish().with(NoPeersFilter).try_init()
     } else {
-        builder.try_init()
+        builder.finish().with(NoPeersFilter).try_init()
     };
+}
+
+/// Drops Malachite's "Error publishing message: NoPeersSubscribedToTopic": the network layer
+/// logs it at error level for every vote and proposal part it gossips while no peer listens,
+/// which is always the case on a one-validator chain (`surety dev`: hundreds of lines a
+/// minute) and briefly at any network's start. A validator that stays alone shows in
+/// `/status` (peers) and in its lack of progress, not in this line.
+struct NoPeersFilter;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for NoPeersFilter {
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        if !event
+            .metadata()
+            .target()
+            .starts_with("arc_malachitebft_network")
+        {
+            return true;
+        }
+        let mut visitor = MentionsNoPeers(false);
+        event.record(&mut visitor);
+        !visitor.0
+    }
+}
+
+struct MentionsNoPeers(bool);
+
+impl tracing::field::Visit for MentionsNoPeers {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" && format!("{value:?}").contains("NoPeersSubscribedToTopic") {
+            self.0 = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NoPeersFilter;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Counts the events that reach it.
+    struct Count(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+        fn on_event(
+            &self,
+            _event: &tracing::Event<'_>,
+            _ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn only_malachites_no_peers_error_is_dropped() {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry()
+            .with(Count(seen.clone()))
+            .with(NoPeersFilter);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(
+                target: "arc_malachitebft_network",
+                "Error publishing message: {}",
+                "NoPeersSubscribedToTopic"
+            );
+            assert_eq!(seen.load(Ordering::Relaxed), 0);
+            tracing::error!(target: "arc_malachitebft_network", "Error dialing peer: refused");
+            assert_eq!(seen.load(Ordering::Relaxed), 1);
+            // The same words from anywhere else are kept.
+            tracing::error!(target: "surety_node::worker", "NoPeersSubscribedToTopic");
+            assert_eq!(seen.load(Ordering::Relaxed), 2);
+        });
+    }
 }
