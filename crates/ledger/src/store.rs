@@ -125,6 +125,31 @@ impl Store {
             .collect()
     }
 
+    /// The live keys under `prefix`, in key order, merged across layers; values are not copied.
+    pub fn prefix_keys(&self, prefix: &[u8]) -> Vec<Vec<u8>> {
+        let mut merged: BTreeMap<&[u8], bool> = BTreeMap::new();
+        let range = (Bound::Included(prefix.to_vec()), Bound::Unbounded);
+        for (key, _) in self.committed.range::<Vec<u8>, _>(range.clone()) {
+            if !key.starts_with(prefix) {
+                break;
+            }
+            merged.insert(key, true);
+        }
+        let layers = std::iter::once(&self.block).chain(self.tx.iter());
+        for layer in layers {
+            for (key, value) in layer.range::<Vec<u8>, _>(range.clone()) {
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                merged.insert(key, value.is_some());
+            }
+        }
+        merged
+            .into_iter()
+            .filter_map(|(key, live)| live.then(|| key.to_vec()))
+            .collect()
+    }
+
     /// Typed values under `prefix`, in key order.
     pub fn prefix_values<T: BorshDeserialize>(&self, prefix: &[u8]) -> Vec<(Vec<u8>, T)> {
         self.prefix_entries(prefix)
@@ -276,6 +301,13 @@ mod tests {
             .map(|(_, v)| v)
             .collect();
         assert_eq!(values, vec![2, 3]);
+        assert_eq!(
+            store.prefix_keys(b"p/"),
+            vec![b"p/2".to_vec(), b"p/3".to_vec()]
+        );
+        // A key deleted in the transaction layer over a committed one is gone too.
+        store.delete(b"p/2");
+        assert_eq!(store.prefix_keys(b"p/"), vec![b"p/3".to_vec()]);
     }
 
     #[test]

@@ -575,6 +575,34 @@ fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_de
 }
 
 #[test]
+fn an_upload_claiming_half_a_billion_chunks_expires_at_the_cost_of_what_was_stored() {
+    let mut params = test_params();
+    params.market.model_upload_blocks = 3;
+    let mut chain = chain_with(params);
+    let weights = mlp_file(16);
+    let manifest = mlp_manifest("one-byte-chunks", &weights);
+    let mut publication = publication(&manifest, &weights, Lineage::default());
+    // 512 MiB in chunks of one byte: 2^29 chunks, none of which will ever come.
+    let file = &mut publication.register.files[0];
+    file.bytes = 512 << 20;
+    file.chunk_bytes = 1;
+    chain.submit_ok(PUBLISHER, register(&publication));
+    assert!(matches!(
+        status(&chain, &publication.model),
+        ModelStatus::Uploading {
+            chunks_total: 536_870_912,
+            ..
+        }
+    ));
+    // Expiry deletes the chunks that are stored (none), not every index the file claims.
+    chain.run_blocks(3);
+    assert!(matches!(
+        status(&chain, &publication.model),
+        ModelStatus::Expired { .. }
+    ));
+}
+
+#[test]
 fn a_publisher_short_of_the_deposit_is_refused_and_nothing_is_registered() {
     let mut params = test_params();
     params.market.model_deposit_per_mib = Amount(5_000_000);

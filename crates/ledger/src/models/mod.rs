@@ -493,12 +493,11 @@ pub fn end_block(store: &mut Store, ctx: &BlockContext) -> Result<(), ModelsErro
     Ok(())
 }
 
+/// Delete the chunks of `record` that are stored: work in proportion to what was uploaded (and
+/// paid for), never to the chunk count a registration claims, which may be in the billions.
 fn delete_chunks(store: &mut Store, record: &ModelRecord) {
-    for (file, commitment) in (0u32..).zip(&record.files) {
-        // Chunk counts fit u32 (checked at registration).
-        for index in 0..commitment.chunk_count() as u32 {
-            state::delete_chunk(store, &record.id, file, index);
-        }
+    for key in store.prefix_keys(&state::model_chunks_prefix(&record.id)) {
+        store.delete(&key);
     }
 }
 

@@ -127,10 +127,6 @@ pub fn set_chunk(store: &mut Store, model: &ModelId, file: u32, index: u32, byte
     store.put_raw(chunk_key(model, file, index), bytes.to_vec());
 }
 
-pub fn delete_chunk(store: &mut Store, model: &ModelId, file: u32, index: u32) {
-    store.delete(&chunk_key(model, file, index));
-}
-
 /// The whole of file `file` of `model`, assembled from its stored chunks; `None` if the record
 /// has no such file or a chunk is missing.
 pub fn assemble_file(store: &Store, record: &ModelRecord, file: u32) -> Option<Vec<u8>> {
@@ -172,9 +168,8 @@ pub fn clear_expiry(store: &mut Store, height: Height, id: &ModelId) {
 pub fn take_expiring(store: &mut Store, height: Height) -> Vec<ModelId> {
     let prefix = key("models/expiry", &[&height.0.to_be_bytes()]);
     let keys: Vec<Vec<u8>> = store
-        .prefix_entries(&prefix)
+        .prefix_keys(&prefix)
         .into_iter()
-        .map(|(key, _)| key)
         .filter(|key| key.len() == prefix.len() + 1 + 32)
         .collect();
     let mut ids = Vec::with_capacity(keys.len());
@@ -192,9 +187,9 @@ pub fn take_expiring(store: &mut Store, height: Height) -> Vec<ModelId> {
 pub fn all_expiries(store: &Store) -> Vec<(Height, ModelId)> {
     let prefix = b"models/expiry/";
     store
-        .prefix_entries(prefix)
+        .prefix_keys(prefix)
         .into_iter()
-        .filter_map(|(key, _)| {
+        .filter_map(|key| {
             let rest = key.strip_prefix(prefix.as_slice())?;
             // 8 height bytes, '/', 32 id bytes.
             if rest.len() != 8 + 1 + 32 || rest[8] != b'/' {
