@@ -146,7 +146,8 @@ impl Store {
         }
         merged
             .into_iter()
-            .filter_map(|(key, live)| live.then(|| key.to_vec()))
+            .filter(|(_, live)| *live)
+            .map(|(key, _)| key.to_vec())
             .collect()
     }
 
