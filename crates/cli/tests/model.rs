@@ -338,7 +338,8 @@ fn an_upload_that_stopped_after_registration_is_resumed() {
 #[test]
 fn a_model_whose_upload_expired_is_registered_again() {
     let mut params = Params::default();
-    params.market.model_upload_blocks = 4;
+    // 5 s of 50 ms blocks: enough for the CLI to register again and upload in time.
+    params.market.model_upload_blocks = 100;
     let (dir, network, funded) = setup_with(params);
     let keys = dir.path().join("keys");
     let file = dir.path().join("mlp.safetensors");
@@ -362,7 +363,7 @@ fn a_model_whose_upload_expired_is_registered_again() {
     )
     .unwrap();
     register_and_stall(&network, &funded, &publication);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !matches!(
         model_status(&network, &publication),
         Some(ModelStatus::Expired { .. })
@@ -409,7 +410,7 @@ fn a_model_whose_upload_expired_is_registered_again() {
     assert!(ok, "{output}");
     assert_eq!(registered["status"]["state"], "active", "{output}");
     assert!(
-        output.contains("\"deposit\":\"1000\""),
+        output.contains("\"deposit\":\"100000\""),
         "the registration reports its deposit: {output}"
     );
 }

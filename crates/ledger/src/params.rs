@@ -71,6 +71,9 @@ pub struct MarketParams {
     /// returned when the model becomes active, burned if its files are rejected or its upload
     /// expires. It prices the chunks an upload keeps in every node's state meanwhile.
     pub model_deposit_per_mib: Amount,
+    /// The least deposit of any registration, whatever the size its files claim: holding a
+    /// manifest's id with commitments nobody can meet costs at least this per expiry.
+    pub model_deposit_min: Amount,
     /// Blocks from registration for the last chunk to land; then the upload expires and its
     /// chunks are deleted.
     pub model_upload_blocks: u64,
@@ -99,8 +102,10 @@ impl Default for MarketParams {
             challenge_bond: Amount(100_000),
             dispute_move_blocks: 10,
             dispute_input_bytes_max: 64 << 20,
-            // MiniLM's 87 MiB: 88,000, a few dozen jobs' fees.
+            // MiniLM's files, 87.1 MiB: 88,000, a few dozen jobs' fees.
             model_deposit_per_mib: Amount(1_000),
+            // The challenge bond: a squatter's registration costs as much as a false challenge.
+            model_deposit_min: Amount(100_000),
             // About 5.5 hours at one block per second: 1,859 MiniLM chunks fit many times over.
             model_upload_blocks: 20_000,
         }

@@ -133,8 +133,8 @@ fn a_model_uploaded_chunk_by_chunk_becomes_active_and_runs() {
     let chunks = publication.chunks_total();
     assert!(chunks > 3, "the tiny model spans several chunks");
 
-    // A file of a few hundred bytes pays for one MiB: the deposit rounds up.
-    let deposit = chain.ledger.params().market.model_deposit_per_mib;
+    // A file of a few hundred bytes pays the least deposit.
+    let deposit = chain.ledger.params().market.model_deposit_min;
     let expires = Height(chain.height().0 + 1 + chain.ledger.params().market.model_upload_blocks);
     let before = chain.balance(PUBLISHER);
     let registered = chain.submit_ok(PUBLISHER, register(&publication));
@@ -439,7 +439,7 @@ fn files_that_match_their_commitment_but_not_the_manifest_are_rejected_and_delet
         other => panic!("expected a rejection, got {other:?}"),
     };
     assert!(reason.contains("weights root"), "{reason}");
-    let deposit = chain.ledger.params().market.model_deposit_per_mib;
+    let deposit = chain.ledger.params().market.model_deposit_min;
     assert!(events.contains(&Event::ModelRejected {
         model: publication.model,
         reason,
@@ -494,7 +494,7 @@ fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_de
     let squatter = publication(&manifest, &other, Lineage::default());
     let receipt = chain.submit_ok(PUBLISHER, register(&squatter));
     let registered_at = chain.height();
-    let deposit = chain.ledger.params().market.model_deposit_per_mib;
+    let deposit = chain.ledger.params().market.model_deposit_min;
     assert_eq!(chain.pool(Pool::ModelDeposits), deposit);
     assert!(receipt.events.contains(&Event::ModelRegistered {
         model: squatter.model,
@@ -575,6 +575,42 @@ fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_de
 }
 
 #[test]
+fn a_last_chunk_landing_in_the_block_of_the_expiry_still_activates_the_model() {
+    let mut params = test_params();
+    params.market.model_upload_blocks = 20;
+    let mut chain = chain_with(params);
+    let weights = mlp_file(19);
+    let publication = publication(
+        &mlp_manifest("just-in-time", &weights),
+        &weights,
+        Lineage::default(),
+    );
+    chain.submit_ok(PUBLISHER, register(&publication));
+    let expires = Height(chain.height().0 + 20);
+    let uploads: Vec<_> = publication.uploads().collect();
+    let (last, first) = uploads.split_last().unwrap();
+    for chunk in first {
+        chain.submit_ok(UPLOADER, upload(chunk.clone()));
+    }
+    while chain.height().0 + 1 < expires.0 {
+        chain.block(&[]);
+    }
+    let before = chain.balance(PUBLISHER);
+    let receipt = chain.submit_ok(UPLOADER, upload(last.clone()));
+    assert_eq!(chain.height(), expires);
+    assert!(receipt
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::ModelActivated { .. })));
+    assert!(matches!(
+        status(&chain, &publication.model),
+        ModelStatus::Active { .. }
+    ));
+    let deposit = chain.ledger.params().market.model_deposit_min;
+    assert_eq!(chain.balance(PUBLISHER), Amount(before.0 + deposit.0));
+}
+
+#[test]
 fn an_upload_claiming_half_a_billion_chunks_expires_at_the_cost_of_what_was_stored() {
     let mut params = test_params();
     params.market.model_upload_blocks = 3;
@@ -625,15 +661,20 @@ fn a_publisher_short_of_the_deposit_is_refused_and_nothing_is_registered() {
 }
 
 #[test]
-fn the_deposit_is_per_mib_of_files_rounded_up() {
-    let params = test_params();
+fn the_deposit_is_per_mib_of_files_rounded_up_and_at_least_the_minimum() {
+    let mut params = test_params();
     let per_mib = params.market.model_deposit_per_mib;
-    assert!(!per_mib.is_zero());
-    let deposit = |bytes| models::registration_deposit(&params, bytes).unwrap();
-    assert_eq!(deposit(1), per_mib);
-    assert_eq!(deposit(1 << 20), per_mib);
-    assert_eq!(deposit((1 << 20) + 1), Amount(2 * per_mib.0));
-    assert_eq!(deposit(90_868_000), Amount(87 * per_mib.0));
+    let min = params.market.model_deposit_min;
+    assert!(!per_mib.is_zero() && min.0 > per_mib.0);
+    let deposit = |params: &Params, bytes| models::registration_deposit(params, bytes).unwrap();
+    assert_eq!(deposit(&params, 1), min);
+    assert_eq!(deposit(&params, 512 << 20), Amount(512 * per_mib.0));
+    params.market.model_deposit_min = Amount::ZERO;
+    assert_eq!(deposit(&params, 1), per_mib);
+    assert_eq!(deposit(&params, 1 << 20), per_mib);
+    assert_eq!(deposit(&params, (1 << 20) + 1), Amount(2 * per_mib.0));
+    // MiniLM's weights and tokenizer: 90,868,376 + 466,247 bytes, 87.1 MiB.
+    assert_eq!(deposit(&params, 91_334_623), Amount(88 * per_mib.0));
 }
 
 #[test]
@@ -682,6 +723,36 @@ fn a_registration_naming_an_unregistered_parent_is_refused() {
         ModelsError::UnknownParent(ModelId([9; 32]))
     );
     assert!(models::state::model(chain.ledger.store(), &publication.model).is_none());
+}
+
+#[test]
+fn a_parent_still_uploading_cannot_be_named() {
+    let mut chain = chain();
+    let base_weights = mlp_file(17);
+    let base = publication(
+        &mlp_manifest("unfinished-base", &base_weights),
+        &base_weights,
+        Lineage::default(),
+    );
+    chain.submit_ok(PUBLISHER, register(&base));
+    let child_weights = mlp_file(18);
+    let child = publication(
+        &mlp_manifest("child", &child_weights),
+        &child_weights,
+        Lineage {
+            parent: Some(base.model),
+            training: Training::Published,
+        },
+    );
+    let receipt = chain.submit(PUBLISHER, register(&child));
+    assert_eq!(
+        models_error(&receipt),
+        ModelsError::ParentNotActive(base.model)
+    );
+    for chunk in base.uploads() {
+        chain.submit_ok(UPLOADER, upload(chunk));
+    }
+    chain.submit_ok(PUBLISHER, register(&child));
 }
 
 #[test]

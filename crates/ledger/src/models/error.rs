@@ -45,6 +45,10 @@ pub enum ModelsError {
     AlreadyRegistered(ModelId),
     #[error("the parent model {0} is not registered")]
     UnknownParent(ModelId),
+    #[error("the parent model {0} is not active (still uploading, rejected or expired)")]
+    ParentNotActive(ModelId),
+    #[error("the registration's sizes or heights overflow")]
+    Overflow,
     #[error("a chunk must carry 1 to {max} bytes, got {got}")]
     ChunkBytes { got: usize, max: u32 },
     #[error("model {0} is not accepting uploads (it is active, rejected or expired)")]

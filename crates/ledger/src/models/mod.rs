@@ -235,16 +235,17 @@ pub fn check_upload_shape(msg: &UploadModelChunk) -> Result<(), ModelsError> {
     Ok(())
 }
 
-/// The deposit for files of `bytes` bytes in all: `model_deposit_per_mib` per MiB, rounded up.
+/// The deposit for files of `bytes` bytes in all: `model_deposit_per_mib` per MiB, rounded up,
+/// and at least `model_deposit_min`.
 pub fn registration_deposit(params: &Params, bytes: u64) -> Result<Amount, ArithmeticError> {
     let mib = u128::from(bytes.div_ceil(1 << 20));
-    params
+    let by_size = params
         .market
         .model_deposit_per_mib
         .0
         .checked_mul(mib)
-        .map(Amount)
-        .ok_or(ArithmeticError::Overflow)
+        .ok_or(ArithmeticError::Overflow)?;
+    Ok(Amount(by_size.max(params.market.model_deposit_min.0)))
 }
 
 /// Register a model: an id not uploading or active, files within the chain's size limit, a
@@ -303,15 +304,21 @@ fn register(
         // At most MODEL_FILES_MAX files of at most `max` (a u64) bytes: checked all the same.
         bytes_total = bytes_total
             .checked_add(commitment.bytes)
-            .ok_or(bank::BankError::Arithmetic(ArithmeticError::Overflow))?;
+            .ok_or(ModelsError::Overflow)?;
     }
+    // The parent must be active: a lineage names a model that exists, and since an active
+    // record never changes, no re-registration can close a cycle through it.
     if let Some(parent) = msg.lineage.parent {
-        if state::model(store, &parent).is_none() {
-            return Err(ModelsError::UnknownParent(parent));
+        match state::model(store, &parent) {
+            None => return Err(ModelsError::UnknownParent(parent)),
+            Some(record) if !matches!(record.status, ModelStatus::Active { .. }) => {
+                return Err(ModelsError::ParentNotActive(parent))
+            }
+            Some(_) => {}
         }
     }
     let deposit = if with_deposit {
-        registration_deposit(params, bytes_total).map_err(bank::BankError::from)?
+        registration_deposit(params, bytes_total).map_err(|_| ModelsError::Overflow)?
     } else {
         Amount::ZERO
     };
@@ -322,7 +329,7 @@ fn register(
         ctx.height
             .0
             .checked_add(params.market.model_upload_blocks)
-            .ok_or(bank::BankError::Arithmetic(ArithmeticError::Overflow))?,
+            .ok_or(ModelsError::Overflow)?,
     );
     state::set_expiry(store, expires, &id);
     let record = ModelRecord {
