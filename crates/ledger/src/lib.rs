@@ -19,6 +19,11 @@
 //! | transactions | `bank`, `staking`, `rewards`, `slashing` (evidence), `models`, `services`, `jobs`, `disputes` |
 //! | end block | `disputes` (move timeouts), `jobs` (deadlines, finality, payment), `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `services` (due de-allocations, at epoch ends), `staking` (validator set, at epoch ends) |
 
+/// The layout of the ledger's state: its keys and the borsh encoding of every stored value.
+/// Raise it with any change to a stored type or key; a node refuses a database written with
+/// another layout rather than misreading it.
+pub const STATE_FORMAT: u32 = 2;
+
 pub mod bank;
 pub mod disputes;
 pub mod genesis;

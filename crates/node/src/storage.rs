@@ -21,6 +21,9 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const META_CHAIN: &str = "chain";
 const GENESIS_KEY: &str = "genesis";
+/// `surety_ledger::STATE_FORMAT` of the state stored here (u32 LE); absent in databases written
+/// before it was recorded.
+const STATE_FORMAT_KEY: &str = "state_format";
 
 /// Largest stored block we will read back (blocks are bounded by the ledger's limits).
 const BLOCK_BYTES_MAX: usize = 256 * 1024 * 1024;
@@ -37,6 +40,13 @@ pub enum StorageError {
     OutOfOrder { stored: Height, got: Height },
     #[error("this data directory holds chain {stored:?}, not {wanted:?}")]
     OtherChain { stored: String, wanted: String },
+    #[error(
+        "this data directory was written by another version of surety (state format {}, this \
+         build reads {supported}); start a fresh chain in another directory, or delete this \
+         one (`surety dev --reset` does so for the dev chain)",
+        stored.map_or("unrecorded".to_string(), |v| v.to_string())
+    )]
+    StateFormat { stored: Option<u32>, supported: u32 },
 }
 
 macro_rules! from_redb {
@@ -108,6 +118,19 @@ impl Storage {
             .map_err(|e| StorageError::Corrupt(e.to_string()))
     }
 
+    fn state_format(&self) -> Result<Option<u32>, StorageError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(META)?;
+        let Some(bytes) = table.get(STATE_FORMAT_KEY)? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 4] = bytes
+            .value()
+            .try_into()
+            .map_err(|_| StorageError::Corrupt("the state format is not 4 bytes".into()))?;
+        Ok(Some(u32::from_le_bytes(bytes)))
+    }
+
     /// The stored genesis, if this directory has been initialised.
     pub fn genesis(&self) -> Result<Option<Genesis>, StorageError> {
         let tx = self.db.begin_read()?;
@@ -140,6 +163,13 @@ impl Storage {
     ) -> Result<Ledger, StorageError> {
         match self.meta()? {
             Some(meta) => {
+                let stored = self.state_format()?;
+                if stored != Some(surety_ledger::STATE_FORMAT) {
+                    return Err(StorageError::StateFormat {
+                        stored,
+                        supported: surety_ledger::STATE_FORMAT,
+                    });
+                }
                 if meta.chain_id != genesis.chain_id {
                     return Err(StorageError::OtherChain {
                         stored: meta.chain_id,
@@ -159,6 +189,10 @@ impl Storage {
                     }
                     let mut meta = tx.open_table(META)?;
                     meta.insert(GENESIS_KEY, genesis.to_json().as_bytes())?;
+                    meta.insert(
+                        STATE_FORMAT_KEY,
+                        surety_ledger::STATE_FORMAT.to_le_bytes().as_slice(),
+                    )?;
                     let chain = ChainMeta {
                         chain_id: genesis.chain_id.clone(),
                         height: Height(0),

@@ -93,6 +93,53 @@ fn storage_refuses_blocks_out_of_order_and_another_chains_genesis() {
 }
 
 #[test]
+fn a_database_written_with_another_state_format_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    {
+        let storage = Storage::open(&path).unwrap();
+        storage.load_or_init(&genesis()).unwrap();
+    }
+    // What another build of surety would have written.
+    let meta = redb::TableDefinition::<&str, &[u8]>::new("meta");
+    let rewrite = |value: Option<u32>| {
+        let db = redb::Database::create(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut table = tx.open_table(meta).unwrap();
+            match value {
+                Some(format) => {
+                    table
+                        .insert("state_format", format.to_le_bytes().as_slice())
+                        .unwrap();
+                }
+                None => {
+                    table.remove("state_format").unwrap();
+                }
+            }
+        }
+        tx.commit().unwrap();
+    };
+    for stored in [Some(surety_ledger::STATE_FORMAT + 1), None] {
+        rewrite(stored);
+        let storage = Storage::open(&path).unwrap();
+        let error = match storage.load_or_init(&genesis()) {
+            Err(error) => error,
+            Ok(_) => panic!("a database of state format {stored:?} was opened"),
+        };
+        assert!(
+            matches!(error, StorageError::StateFormat { stored: s, supported }
+                if s == stored && supported == surety_ledger::STATE_FORMAT),
+            "{error}"
+        );
+        assert!(error.to_string().contains("another version of surety"));
+    }
+    rewrite(Some(surety_ledger::STATE_FORMAT));
+    let storage = Storage::open(&path).unwrap();
+    assert!(storage.load_or_init(&genesis()).is_ok());
+}
+
+#[test]
 fn the_mempool_admits_valid_transactions_and_refuses_the_rest_with_reasons() {
     let ledger = Ledger::from_genesis(&genesis()).unwrap();
     let mut mempool = Mempool::new(MempoolLimits {
