@@ -1009,3 +1009,88 @@ fn model_folder(name: &str, file: &str) -> Option<std::path::PathBuf> {
         None
     }
 }
+
+mod random_histories {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Action {
+        /// Publication `p` registered by `who`.
+        Register { p: usize, who: u16 },
+        /// Chunk `chunk` (mod the file's count) of publication `p`, or with `None` the first
+        /// chunk the chain lacks, uploaded by `who`.
+        Upload {
+            p: usize,
+            chunk: Option<u32>,
+            who: u16,
+        },
+        /// Empty blocks.
+        Blocks(u8),
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        let who = prop_oneof![Just(PUBLISHER), Just(UPLOADER)];
+        prop_oneof![
+            1 => (0..4usize, who.clone()).prop_map(|(p, who)| Action::Register { p, who }),
+            8 => (0..4usize, prop::option::weighted(0.25, any::<u32>()), who)
+                .prop_map(|(p, chunk, who)| Action::Upload { p, chunk, who }),
+            1 => (0..8u8).prop_map(Action::Blocks),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 200, ..ProptestConfig::default() })]
+
+        /// Two manifests, each registered honestly or with files that are not its weights
+        /// (A: other weights that upload and are rejected; B: a chunks root no bytes meet), in
+        /// any order, with uploads, expiries and re-registrations interleaved. Every block
+        /// keeps every module's invariant (chunks, expiry index, deposits pool, token supply),
+        /// and an id only ever becomes active with its honest files.
+        #[test]
+        fn registrations_uploads_and_expiries_in_any_order_keep_every_invariant(
+            actions in prop::collection::vec(action(), 1..120)
+        ) {
+            let mut params = test_params();
+            params.market.model_upload_blocks = 25;
+            let mut chain = chain_with(params);
+            let (weights_a, other_a) = (mlp_file(30), mlp_file(31));
+            let (weights_b, other_b) = (mlp_file(32), mlp_file(33));
+            let (manifest_a, manifest_b) = (mlp_manifest("a", &weights_a), mlp_manifest("b", &weights_b));
+            let mut unmeetable = publication(&manifest_b, &other_b, Lineage::default());
+            unmeetable.register.files[0].chunks_root = surety_types::Hash([7; 32]);
+            let publications = [
+                publication(&manifest_a, &weights_a, Lineage::default()),
+                publication(&manifest_a, &other_a, Lineage::default()),
+                publication(&manifest_b, &weights_b, Lineage::default()),
+                unmeetable,
+            ];
+            for action in actions {
+                match action {
+                    Action::Register { p, who } => {
+                        chain.submit(who, register(&publications[p]));
+                    }
+                    Action::Upload { p, chunk, who } => {
+                        let publication = &publications[p];
+                        let missing = models::state::model(chain.ledger.store(), &publication.model)
+                            .map(|record| models::state::missing_chunks(chain.ledger.store(), &record, 0, 1))
+                            .unwrap_or_default();
+                        let index = match chunk {
+                            Some(chunk) => chunk % publication.chunk_count(0),
+                            None => missing.first().copied().unwrap_or(0),
+                        };
+                        chain.submit(who, upload(publication.upload(0, index).unwrap()));
+                    }
+                    Action::Blocks(count) => chain.run_blocks(u64::from(count)),
+                }
+                for honest in [&publications[0], &publications[2]] {
+                    if let Some(record) = models::state::model(chain.ledger.store(), &honest.model) {
+                        if matches!(record.status, ModelStatus::Active { .. }) {
+                            prop_assert_eq!(&record.files, &honest.register.files);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
