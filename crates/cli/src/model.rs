@@ -372,13 +372,25 @@ fn publish(json: bool, args: &PublishArgs, register: bool) -> Result<(), CliErro
                 failed.unwrap_or_default()
             )))
         }
-        Some(_) if register => {
-            progress(
-                json,
-                json!({ "model": id, "registered": "already; resuming the upload" }),
-            );
+        Some(record) => {
+            let status = &record["status"];
+            if status["state"] == "uploading" {
+                // Resuming: say how long the upload has before it expires.
+                let height = submitter.client.get("/status")?["height"].clone();
+                progress(
+                    json,
+                    json!({
+                        "model": id,
+                        "registered": "already; resuming the upload",
+                        "chunks_stored": status["chunks_stored"],
+                        "upload_by_height": status["expires"],
+                        "height": height,
+                    }),
+                );
+            } else if register {
+                progress(json, json!({ "model": id, "registered": "already" }));
+            }
         }
-        Some(_) => {}
     }
     let total = publication.chunks_total();
     for file in 0..publication.register.files.len() as u32 {

@@ -333,6 +333,10 @@ fn an_upload_that_stopped_after_registration_is_resumed() {
     assert!(ok, "{output}");
     assert_eq!(resumed["model"], publication.model.to_string());
     assert_eq!(resumed["status"]["state"], "active");
+    // Resuming says by which height the upload must finish.
+    let resuming: Value = serde_json::from_str(output.lines().next().unwrap()).unwrap();
+    assert_eq!(resuming["chunks_stored"], 1, "{output}");
+    assert!(resuming["upload_by_height"].as_u64().unwrap() > resuming["height"].as_u64().unwrap());
 }
 
 #[test]
