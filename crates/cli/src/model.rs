@@ -375,6 +375,18 @@ fn publish(json: bool, args: &PublishArgs, register: bool) -> Result<(), CliErro
         Some(record) => {
             let status = &record["status"];
             if status["state"] == "uploading" {
+                // Someone else's registration of this manifest, with other file commitments:
+                // our chunks cannot match them.
+                let theirs: Vec<ModelFile> = serde_json::from_value(record["files"].clone())
+                    .map_err(|e| CliError::Node(format!("model {id}: files: {e}")))?;
+                if theirs != publication.register.files {
+                    return Err(CliError::Input(format!(
+                        "model {id} is being uploaded by {} with other file commitments; \
+                         your files cannot complete it. If it does not finish, it expires at \
+                         height {} and can then be registered again",
+                        record["publisher"], status["expires"]
+                    )));
+                }
                 // Resuming: say how long the upload has before it expires.
                 let height = submitter.client.get("/status")?["height"].clone();
                 progress(

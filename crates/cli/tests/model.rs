@@ -1,6 +1,7 @@
 //! `surety model` against a real node RPC on loopback, with blocks committed in the background:
 //! publish a tiny MLP, list it, download it and get the same bytes; resume an upload that
-//! stopped after the registration; register again a model whose upload expired.
+//! stopped after the registration; register again a model whose upload expired; report, not
+//! fight, a registration of the same manifest with other files.
 
 use serde_json::Value;
 use std::process::Command;
@@ -417,4 +418,59 @@ fn a_model_whose_upload_expired_is_registered_again() {
         output.contains("\"deposit\":\"100000\""),
         "the registration reports its deposit: {output}"
     );
+}
+
+#[test]
+fn a_registration_of_the_same_manifest_with_other_files_is_reported_not_fought() {
+    let (dir, network, funded) = setup();
+    let keys = dir.path().join("keys");
+    let file = dir.path().join("mlp.safetensors");
+    let weights = weights(3.0);
+    std::fs::write(&file, &weights).unwrap();
+    let manifest = mlp::load_mlp(
+        "contested",
+        &weights,
+        MlpConfig {
+            widths: vec![4, 3, 2],
+        },
+    )
+    .unwrap()
+    .manifest()
+    .clone();
+    // Someone registers this manifest with commitments to other bytes of the same length.
+    let other = self::weights(4.0);
+    assert_eq!(other.len(), weights.len());
+    let bait = Publication::new(
+        &manifest,
+        &[(FileKind::Safetensors, &other)],
+        Lineage::default(),
+        64,
+    )
+    .unwrap();
+    register_and_stall(&network, &funded, &bait);
+    assert!(matches!(
+        model_status(&network, &bait),
+        Some(ModelStatus::Uploading { .. })
+    ));
+
+    let (ok, _, output) = surety(&[
+        "model",
+        "register",
+        "--name",
+        "contested",
+        "--safetensors",
+        file.to_str().unwrap(),
+        "--mlp",
+        "4,3,2",
+        "--chunk-bytes",
+        "64",
+        "--key",
+        "publisher",
+        "--keys",
+        keys.to_str().unwrap(),
+        "--rpc",
+        &network.rpc,
+    ]);
+    assert!(!ok, "{output}");
+    assert!(output.contains("with other file commitments"), "{output}");
 }
