@@ -955,7 +955,8 @@ fn a_job_refused_by_its_shape_in_a_block_charges_nothing() {
 }
 
 /// Hostile transactions against a live market: every kind of market message, taken from a
-/// real history (a job, its result, a challenge and its bisection, a model and its chunks),
+/// real history (a job, its result, a challenge and its bisection, a model and its chunks, an
+/// allocation, equivocation evidence),
 /// mutated byte by byte, truncated or extended, then re-signed when it still decodes (so it
 /// reaches execution) or sent as mangled signed bytes when it does not. Whatever arrives, the
 /// block applies, the bad transactions fail with typed errors, and every invariant holds after
@@ -1026,6 +1027,16 @@ mod hostile_transactions {
         let other = weights(7);
         let (register, uploads) = publish(&model_from(&other), &other, 256);
         let honest = &challenged.honest;
+        let statement = |execution: &Execution| {
+            ResultStatement {
+                chain_id: CHAIN.into(),
+                job: challenged.job,
+                output_hash: execution.output.hash(),
+                trace_root: execution.trace.root(),
+                steps: execution.trace.len() as u64,
+            }
+            .sign(&key(challenged.worker))
+        };
         let step_input = honest.activations[index as usize].to_bytes();
         let seeds = vec![
             Msg::SubmitJob(Box::new(SubmitJob {
@@ -1065,6 +1076,10 @@ mod hostile_transactions {
                 model: market.id,
                 amount: Amount(ALLOCATION),
             }),
+            Msg::SubmitEvidence(Box::new(Evidence::ResultEquivocation {
+                first: statement(honest),
+                second: statement(&challenged.fabricated),
+            })),
         ];
         (market, seeds)
     }
