@@ -159,3 +159,114 @@ impl HasEncodedLen<Response<SuretyCtx>> for SuretyCodec {
         borsh::object_length(&to_wire(r))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use surety_types::SigningKey;
+
+    /// xorshift64*: reproducible bytes without a dependency.
+    struct Bytes64(u64);
+
+    impl Bytes64 {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn bytes(&mut self, max: usize) -> Vec<u8> {
+            let len = (self.next() % (max as u64 + 1)) as usize;
+            (0..len).map(|_| self.next() as u8).collect()
+        }
+
+        /// `bytes` with a few bytes overwritten and sometimes cut short.
+        fn mutate(&mut self, mut bytes: Vec<u8>) -> Vec<u8> {
+            if !bytes.is_empty() {
+                for _ in 0..1 + self.next() % 4 {
+                    let at = (self.next() % bytes.len() as u64) as usize;
+                    bytes[at] = self.next() as u8;
+                }
+                if self.next() % 4 == 0 {
+                    bytes.truncate((self.next() % bytes.len() as u64) as usize);
+                }
+            }
+            bytes
+        }
+    }
+
+    /// Decode with every codec this node registers; each must return, never panic.
+    fn decode_all(bytes: &[u8]) {
+        let codec = SuretyCodec;
+        let b = || Bytes::copy_from_slice(bytes);
+        let _ = Codec::<ProposalPart>::decode(&codec, b());
+        let _ = Codec::<SignedConsensusMsg<SuretyCtx>>::decode(&codec, b());
+        let _ = Codec::<LivenessMsg<SuretyCtx>>::decode(&codec, b());
+        let _ = Codec::<StreamMessage<ProposalPart>>::decode(&codec, b());
+        let _ = Codec::<ProposedValue<SuretyCtx>>::decode(&codec, b());
+        let _ = Codec::<PolkaCertificate<SuretyCtx>>::decode(&codec, b());
+        let _ = Codec::<Status<SuretyCtx>>::decode(&codec, b());
+        let _ = Codec::<Request<SuretyCtx>>::decode(&codec, b());
+        let _ = Codec::<ValidatorProof<SuretyCtx>>::decode(&codec, b());
+        let _ = Codec::<Response<SuretyCtx>>::decode(&codec, b());
+    }
+
+    #[test]
+    fn random_bytes_never_panic_a_decoder() {
+        let mut rng = Bytes64(0x5eed_0001);
+        for _ in 0..20_000 {
+            decode_all(&rng.bytes(600));
+        }
+    }
+
+    #[test]
+    fn mangled_real_messages_never_panic_a_decoder_and_real_ones_round_trip() {
+        let key = SigningKey::from_seed([5; 32]);
+        let proposer = Address(key.verification_key());
+        let signature = Sig::from(key.sign(b"proposal"));
+        let parts = [
+            ProposalPart::Init {
+                height: BHeight(7),
+                round: Round::new(1),
+                pol_round: Round::Nil,
+                proposer,
+            },
+            ProposalPart::Data(vec![1, 2, 3, 4, 5, 6, 7, 8]),
+            ProposalPart::Fin {
+                block_id: BlockId(surety_types::Hash::of("test", b"block")),
+                signature,
+            },
+        ];
+        let response = WireResponse {
+            start_height: BHeight(3),
+            values: vec![WireDecided {
+                value_bytes: vec![9; 40],
+                height: BHeight(3),
+                round: Round::new(0),
+                value_id: BlockId(surety_types::Hash::of("test", b"value")),
+                sigs: vec![WireSig {
+                    address: proposer,
+                    signature,
+                    extension: None,
+                }],
+            }],
+        };
+        let mut encodings: Vec<Vec<u8>> = parts.iter().map(|p| borsh::to_vec(p).unwrap()).collect();
+        encodings.push(borsh::to_vec(&response).unwrap());
+        for (part, bytes) in parts.iter().zip(&encodings) {
+            let decoded: ProposalPart =
+                Codec::decode(&SuretyCodec, Bytes::from(bytes.clone())).unwrap();
+            assert_eq!(&decoded, part);
+        }
+        let decoded: Response<SuretyCtx> =
+            Codec::decode(&SuretyCodec, Bytes::from(encodings[3].clone())).unwrap();
+        assert_eq!(borsh::to_vec(&to_wire(&decoded)).unwrap(), encodings[3]);
+
+        let mut rng = Bytes64(0x5eed_0002);
+        for round in 0..20_000 {
+            let bytes = rng.mutate(encodings[round % encodings.len()].clone());
+            decode_all(&bytes);
+        }
+    }
+}
