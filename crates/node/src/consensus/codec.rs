@@ -188,7 +188,7 @@ mod tests {
                     let at = (self.next() % bytes.len() as u64) as usize;
                     bytes[at] = self.next() as u8;
                 }
-                if self.next() % 4 == 0 {
+                if self.next().is_multiple_of(4) {
                     bytes.truncate((self.next() % bytes.len() as u64) as usize);
                 }
             }
