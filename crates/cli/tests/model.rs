@@ -285,16 +285,12 @@ fn model_status(network: &Network, publication: &Publication) -> Option<ModelSta
     models::state::model(app.ledger().store(), &publication.model).map(|record| record.status)
 }
 
-#[test]
-fn an_upload_that_stopped_after_registration_is_resumed() {
-    let (dir, network, funded) = setup();
-    let keys = dir.path().join("keys");
-    let file = dir.path().join("mlp.safetensors");
-    let weights = weights(1.0);
-    std::fs::write(&file, &weights).unwrap();
+/// The tiny MLP `name` whose manifest `weights` make, registered with commitments to `file`
+/// (the same weights, or other bytes), in 64-byte chunks.
+fn tiny_publication<'a>(name: &str, weights: &[u8], file: &'a [u8]) -> Publication<'a> {
     let manifest = mlp::load_mlp(
-        "resumed",
-        &weights,
+        name,
+        weights,
         MlpConfig {
             widths: vec![4, 3, 2],
         },
@@ -302,22 +298,29 @@ fn an_upload_that_stopped_after_registration_is_resumed() {
     .unwrap()
     .manifest()
     .clone();
-    let publication = Publication::new(
+    Publication::new(
         &manifest,
-        &[(FileKind::Safetensors, &weights)],
+        &[(FileKind::Safetensors, file)],
         Lineage::default(),
         64,
     )
-    .unwrap();
-    // The registration and one chunk land; the rest never were sent.
-    register_and_stall(&network, &funded, &publication);
+    .unwrap()
+}
 
-    let (ok, resumed, output) = surety(&[
+/// `surety --json model <command>` for the tiny MLP `name` in `file`, signed by `publisher`.
+fn model_command(
+    command: &str,
+    name: &str,
+    file: &std::path::Path,
+    keys: &std::path::Path,
+    rpc: &str,
+) -> (bool, Value, String) {
+    surety(&[
         "--json",
         "model",
-        "upload",
+        command,
         "--name",
-        "resumed",
+        name,
         "--safetensors",
         file.to_str().unwrap(),
         "--mlp",
@@ -329,8 +332,22 @@ fn an_upload_that_stopped_after_registration_is_resumed() {
         "--keys",
         keys.to_str().unwrap(),
         "--rpc",
-        &network.rpc,
-    ]);
+        rpc,
+    ])
+}
+
+#[test]
+fn an_upload_that_stopped_after_registration_is_resumed() {
+    let (dir, network, funded) = setup();
+    let keys = dir.path().join("keys");
+    let file = dir.path().join("mlp.safetensors");
+    let weights = weights(1.0);
+    std::fs::write(&file, &weights).unwrap();
+    let publication = tiny_publication("resumed", &weights, &weights);
+    // The registration and one chunk land; the rest never were sent.
+    register_and_stall(&network, &funded, &publication);
+
+    let (ok, resumed, output) = model_command("upload", "resumed", &file, &keys, &network.rpc);
     assert!(ok, "{output}");
     assert_eq!(resumed["model"], publication.model.to_string());
     assert_eq!(resumed["status"]["state"], "active");
@@ -350,23 +367,7 @@ fn a_model_whose_upload_expired_is_registered_again() {
     let file = dir.path().join("mlp.safetensors");
     let weights = weights(2.0);
     std::fs::write(&file, &weights).unwrap();
-    let manifest = mlp::load_mlp(
-        "expired",
-        &weights,
-        MlpConfig {
-            widths: vec![4, 3, 2],
-        },
-    )
-    .unwrap()
-    .manifest()
-    .clone();
-    let publication = Publication::new(
-        &manifest,
-        &[(FileKind::Safetensors, &weights)],
-        Lineage::default(),
-        64,
-    )
-    .unwrap();
+    let publication = tiny_publication("expired", &weights, &weights);
     register_and_stall(&network, &funded, &publication);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !matches!(
@@ -379,39 +380,14 @@ fn a_model_whose_upload_expired_is_registered_again() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let args = |command: &'static str| {
-        vec![
-            "--json".to_string(),
-            "model".into(),
-            command.into(),
-            "--name".into(),
-            "expired".into(),
-            "--safetensors".into(),
-            file.to_str().unwrap().into(),
-            "--mlp".into(),
-            "4,3,2".into(),
-            "--chunk-bytes".into(),
-            "64".into(),
-            "--key".into(),
-            "publisher".into(),
-            "--keys".into(),
-            keys.to_str().unwrap().into(),
-            "--rpc".into(),
-            network.rpc.clone(),
-        ]
-    };
-    let upload = args("upload");
-    let upload: Vec<&str> = upload.iter().map(String::as_str).collect();
-    let (ok, _, output) = surety(&upload);
+    let (ok, _, output) = model_command("upload", "expired", &file, &keys, &network.rpc);
     assert!(!ok, "{output}");
     assert!(
         output.contains("is expired: use `surety model register`"),
         "{output}"
     );
 
-    let register = args("register");
-    let register: Vec<&str> = register.iter().map(String::as_str).collect();
-    let (ok, registered, output) = surety(&register);
+    let (ok, registered, output) = model_command("register", "expired", &file, &keys, &network.rpc);
     assert!(ok, "{output}");
     assert_eq!(registered["status"]["state"], "active", "{output}");
     assert!(
@@ -427,50 +403,17 @@ fn a_registration_of_the_same_manifest_with_other_files_is_reported_not_fought()
     let file = dir.path().join("mlp.safetensors");
     let weights = weights(3.0);
     std::fs::write(&file, &weights).unwrap();
-    let manifest = mlp::load_mlp(
-        "contested",
-        &weights,
-        MlpConfig {
-            widths: vec![4, 3, 2],
-        },
-    )
-    .unwrap()
-    .manifest()
-    .clone();
     // Someone registers this manifest with commitments to other bytes of the same length.
     let other = self::weights(4.0);
     assert_eq!(other.len(), weights.len());
-    let bait = Publication::new(
-        &manifest,
-        &[(FileKind::Safetensors, &other)],
-        Lineage::default(),
-        64,
-    )
-    .unwrap();
+    let bait = tiny_publication("contested", &weights, &other);
     register_and_stall(&network, &funded, &bait);
     assert!(matches!(
         model_status(&network, &bait),
         Some(ModelStatus::Uploading { .. })
     ));
 
-    let (ok, _, output) = surety(&[
-        "model",
-        "register",
-        "--name",
-        "contested",
-        "--safetensors",
-        file.to_str().unwrap(),
-        "--mlp",
-        "4,3,2",
-        "--chunk-bytes",
-        "64",
-        "--key",
-        "publisher",
-        "--keys",
-        keys.to_str().unwrap(),
-        "--rpc",
-        &network.rpc,
-    ]);
+    let (ok, _, output) = model_command("register", "contested", &file, &keys, &network.rpc);
     assert!(!ok, "{output}");
     assert!(output.contains("with other file commitments"), "{output}");
 }
