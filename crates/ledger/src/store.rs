@@ -11,7 +11,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use surety_types::encoding::encode;
-use surety_types::Hash;
+use surety_types::{Hash, Height};
 
 type Layer = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
@@ -151,6 +151,33 @@ impl Store {
             .collect()
     }
 
+    /// The ids filed in schedule `name` at `height`, in key order, removing their entries.
+    pub fn take_scheduled(&mut self, name: &str, height: Height) -> Vec<[u8; 32]> {
+        let prefix = key(name, &[&height.0.to_be_bytes()]);
+        let mut ids = Vec::new();
+        for entry in self.prefix_keys(&prefix) {
+            if let Some(id) = schedule_id(&entry, prefix.len()) {
+                ids.push(id);
+                self.delete(&entry);
+            }
+        }
+        ids
+    }
+
+    /// Every (height, id) of schedule `name`, in key order.
+    pub fn scheduled(&self, name: &str) -> Vec<(Height, [u8; 32])> {
+        let mut prefix = name.as_bytes().to_vec();
+        prefix.push(b'/');
+        self.prefix_keys(&prefix)
+            .into_iter()
+            .filter_map(|entry| {
+                let height: [u8; 8] = entry.get(prefix.len()..prefix.len() + 8)?.try_into().ok()?;
+                let id = schedule_id(&entry, prefix.len() + 8)?;
+                Some((Height(u64::from_be_bytes(height)), id))
+            })
+            .collect()
+    }
+
     /// Typed values under `prefix`, in key order.
     pub fn prefix_values<T: BorshDeserialize>(&self, prefix: &[u8]) -> Vec<(Vec<u8>, T)> {
         self.prefix_entries(prefix)
@@ -256,6 +283,21 @@ impl Store {
     }
 }
 
+/// The id of a schedule entry whose height part ends at `at`: '/', then 32 bytes, then nothing.
+fn schedule_id(entry: &[u8], at: usize) -> Option<[u8; 32]> {
+    match entry.get(at..)? {
+        [b'/', id @ ..] => id.try_into().ok(),
+        _ => None,
+    }
+}
+
+/// The key of `id` in schedule `name`: `<name>/<height u64 BE>/<32-byte id>`. A schedule files
+/// ids under the height at which something is due for them (jobs' deadlines, uploads' expiries);
+/// the height first keeps one height's entries together for [`Store::take_scheduled`].
+pub fn schedule_key(name: &str, height: Height, id: &[u8; 32]) -> Vec<u8> {
+    key(name, &[&height.0.to_be_bytes(), id])
+}
+
 /// Build a key from a module prefix and parts. Parts of fixed width (ids, big-endian numbers)
 /// keep key order meaningful for range scans.
 pub fn key(prefix: &str, parts: &[&[u8]]) -> Vec<u8> {
@@ -309,6 +351,24 @@ mod tests {
         // A key deleted in the transaction layer over a committed one is gone too.
         store.delete(b"p/2");
         assert_eq!(store.prefix_keys(b"p/"), vec![b"p/3".to_vec()]);
+    }
+
+    #[test]
+    fn a_schedule_hands_out_one_heights_ids_once_in_order() {
+        let mut store = Store::new();
+        let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        store.put(schedule_key("s", Height(5), &b), &());
+        store.put(schedule_key("s", Height(5), &a), &());
+        store.put(schedule_key("s", Height(6), &c), &());
+        store.put(schedule_key("t", Height(5), &c), &());
+        assert_eq!(
+            store.scheduled("s"),
+            vec![(Height(5), a), (Height(5), b), (Height(6), c)]
+        );
+        assert_eq!(store.take_scheduled("s", Height(5)), vec![a, b]);
+        assert!(store.take_scheduled("s", Height(5)).is_empty());
+        assert_eq!(store.scheduled("s"), vec![(Height(6), c)]);
+        assert_eq!(store.scheduled("t"), vec![(Height(5), c)]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the challenge window), jobs waiting for the next block's seed to be assigned or audited,
 //! and an index of open work per operator (what the operator worker polls).
 
-use crate::store::{key, Store};
+use crate::store::{key, schedule_key, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount, Hash, Height, JobId, ModelId, OperatorId};
@@ -144,28 +144,21 @@ pub fn set_job(store: &mut Store, job: &Job) {
     store.put(job_key(&job.id), job);
 }
 
-fn due_key(height: Height, id: &JobId) -> Vec<u8> {
-    key("jobs/due", &[&height.0.to_be_bytes(), &id.0])
-}
+const DUE: &str = "jobs/due";
 
 /// Something is due for `id` at the end of block `height`.
 pub fn schedule(store: &mut Store, height: Height, id: &JobId) {
-    store.put(due_key(height, id), &());
+    store.put(schedule_key(DUE, height, &id.0), &());
 }
 
-/// Jobs with something due at the end of `height` (each once), removing their entries.
+/// Jobs with something due at the end of `height` (each once: an entry is keyed by height and
+/// id), removing their entries.
 pub fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
-    let prefix = key("jobs/due", &[&height.0.to_be_bytes()]);
-    let mut ids = Vec::new();
-    for (entry, ()) in store.prefix_values::<()>(&prefix) {
-        store.delete(&entry);
-        let mut id = [0u8; 32];
-        id.copy_from_slice(&entry[entry.len() - 32..]);
-        if ids.last() != Some(&JobId(id)) {
-            ids.push(JobId(id));
-        }
-    }
-    ids
+    store
+        .take_scheduled(DUE, height)
+        .into_iter()
+        .map(JobId)
+        .collect()
 }
 
 /// What the next block's begin hook does for a job with that block's seed: a seed nobody knew

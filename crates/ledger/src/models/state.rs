@@ -2,7 +2,7 @@
 //! uploaded chunks of its files, and an index of uploads by the height they expire at.
 
 use crate::models::msg::{Lineage, ModelFile};
-use crate::store::{key, Store};
+use crate::store::{key, schedule_key, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount, Height, ModelId};
@@ -151,52 +151,31 @@ pub fn missing_chunks(store: &Store, record: &ModelRecord, file: u32, limit: usi
         .collect()
 }
 
-fn expiry_key(height: Height, id: &ModelId) -> Vec<u8> {
-    key("models/expiry", &[&height.0.to_be_bytes(), &id.0])
-}
+const EXPIRY: &str = "models/expiry";
 
 /// The upload of `id` expires at the end of block `height`.
 pub fn set_expiry(store: &mut Store, height: Height, id: &ModelId) {
-    store.put(expiry_key(height, id), &());
+    store.put(schedule_key(EXPIRY, height, &id.0), &());
 }
 
 pub fn clear_expiry(store: &mut Store, height: Height, id: &ModelId) {
-    store.delete(&expiry_key(height, id));
+    store.delete(&schedule_key(EXPIRY, height, &id.0));
 }
 
 /// Uploads that expire at the end of `height`, removing their entries.
 pub fn take_expiring(store: &mut Store, height: Height) -> Vec<ModelId> {
-    let prefix = key("models/expiry", &[&height.0.to_be_bytes()]);
-    let keys: Vec<Vec<u8>> = store
-        .prefix_keys(&prefix)
+    store
+        .take_scheduled(EXPIRY, height)
         .into_iter()
-        .filter(|key| key.len() == prefix.len() + 1 + 32)
-        .collect();
-    let mut ids = Vec::with_capacity(keys.len());
-    for key in keys {
-        let id: [u8; 32] = key[prefix.len() + 1..]
-            .try_into()
-            .expect("length checked above");
-        ids.push(ModelId(id));
-        store.delete(&key);
-    }
-    ids
+        .map(ModelId)
+        .collect()
 }
 
 /// Every (expiry height, model) entry of the index, for invariants.
 pub fn all_expiries(store: &Store) -> Vec<(Height, ModelId)> {
-    let prefix = b"models/expiry/";
     store
-        .prefix_keys(prefix)
+        .scheduled(EXPIRY)
         .into_iter()
-        .filter_map(|key| {
-            let rest = key.strip_prefix(prefix.as_slice())?;
-            // 8 height bytes, '/', 32 id bytes.
-            if rest.len() != 8 + 1 + 32 || rest[8] != b'/' {
-                return None;
-            }
-            let height = u64::from_be_bytes(rest[..8].try_into().ok()?);
-            Some((Height(height), ModelId(rest[9..].try_into().ok()?)))
-        })
+        .map(|(height, id)| (height, ModelId(id)))
         .collect()
 }
