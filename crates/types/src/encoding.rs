@@ -30,6 +30,22 @@ pub fn decode_bounded<T: BorshDeserialize>(bytes: &[u8], limit: usize) -> Result
     borsh::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))
 }
 
+/// Serde helper for bytes shown as hex in JSON: `#[serde(with = "surety_types::encoding::hex_bytes")]`.
+pub mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Write `bytes` as a lower-case hex string.
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    /// Read a hex string back into bytes; anything that is not hex is an error.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,3 +79,5 @@ mod tests {
         assert!(decode_bounded::<Vec<u64>>(&bytes, 100).is_err());
     }
 }
+
+/// Serialise bytes as hex in JSON (inputs and outputs can be large).

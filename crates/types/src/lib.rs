@@ -12,6 +12,7 @@ pub mod encoding;
 pub mod hash;
 pub mod ids;
 pub mod merkle;
+pub mod result;
 pub mod tx;
 pub mod vote;
 

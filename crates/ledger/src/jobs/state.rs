@@ -14,7 +14,7 @@ pub struct Job {
     pub client: AccountId,
     pub model: ModelId,
     /// The canonical input activation, borsh-encoded (text is tokenised at submission).
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "surety_types::encoding::hex_bytes")]
     pub input: Vec<u8>,
     pub input_hash: Hash,
     /// Steps of the model's program: every trace has exactly this many leaves.
@@ -42,7 +42,7 @@ pub struct Assignment {
 
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct JobResult {
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "surety_types::encoding::hex_bytes")]
     pub output: Vec<u8>,
     pub output_hash: Hash,
     pub trace_root: Hash,
@@ -219,16 +219,3 @@ pub fn work_of(store: &Store, operator: &OperatorId) -> Vec<(JobId, Role)> {
         .collect()
 }
 
-/// Serialise bytes as hex in JSON (inputs and outputs can be large).
-pub(crate) mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&hex::encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        hex::decode(text).map_err(serde::de::Error::custom)
-    }
-}

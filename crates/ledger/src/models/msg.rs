@@ -85,7 +85,7 @@ pub enum Training {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct RegisterModel {
     /// `surety_infer::ModelManifest`, borsh-encoded; `model_id = H(manifest)`. Hex in JSON.
-    #[serde(with = "crate::jobs::state::hex_bytes")]
+    #[serde(with = "surety_types::encoding::hex_bytes")]
     pub manifest: Vec<u8>,
     pub files: Vec<ModelFile>,
     pub lineage: Lineage,
@@ -98,7 +98,7 @@ pub struct UploadModelChunk {
     pub file: u32,
     pub index: u32,
     /// Hex in JSON.
-    #[serde(with = "crate::jobs::state::hex_bytes")]
+    #[serde(with = "surety_types::encoding::hex_bytes")]
     pub bytes: Vec<u8>,
     /// Proof of `chunk_hash(bytes)` at `index` against the file's `chunks_root`.
     pub proof: MerkleProof,

@@ -13,7 +13,7 @@ pub struct ModelRecord {
     /// The manifest's name (also inside `manifest`), for listings.
     pub name: String,
     /// `surety_infer::ModelManifest`, borsh-encoded.
-    #[serde(with = "crate::jobs::state::hex_bytes")]
+    #[serde(with = "surety_types::encoding::hex_bytes")]
     pub manifest: Vec<u8>,
     pub publisher: AccountId,
     pub files: Vec<ModelFile>,
