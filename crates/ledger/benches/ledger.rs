@@ -277,7 +277,7 @@ fn presign_blocks(
     rng: &mut SplitMix,
     mut msg_for: impl FnMut(&mut SplitMix, usize) -> Msg,
 ) -> Vec<Vec<Vec<u8>>> {
-    let fee = Params::default().min_tx_fee;
+    let fee = Params::default().bank.min_tx_fee;
     (0..WARMUP_BLOCKS + TIMED_BLOCKS)
         .map(|_| {
             (0..BLOCK_TXS)
@@ -428,7 +428,7 @@ fn measure_phases_once(ledger: &Ledger, block: &[Vec<u8>], mut store: Store) -> 
             &signer,
             tx.tx.nonce,
             tx.tx.fee,
-            params.min_tx_fee,
+            params.bank.min_tx_fee,
         )
         .expect("fee charged");
         store.begin_tx();
@@ -577,7 +577,7 @@ fn measure_claims(population: usize) -> ClaimRow {
     let (genesis, mut signers) = claim_genesis(population);
     let mut chain = Chain::new(&genesis);
     let setup = setup_start.elapsed();
-    let fee = Params::default().min_tx_fee;
+    let fee = Params::default().bank.min_tx_fee;
     let mut empty_blocks = Vec::new();
     for _ in 0..ACCRUAL_BLOCKS {
         let (_, elapsed) = chain.apply(&[]);
@@ -620,7 +620,11 @@ fn measure_claims(population: usize) -> ClaimRow {
         claim_blocks.push(elapsed);
         for receipt in &outcome.receipts {
             for event in &receipt.events {
-                if let Event::RewardsPaid { amount, .. } = event {
+                if let Event::Staking(surety_ledger::staking::StakingEvent::RewardsPaid {
+                    amount,
+                    ..
+                }) = event
+                {
                     paid += amount.0;
                     paid_claims += 1;
                 }

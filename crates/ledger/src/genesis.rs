@@ -5,11 +5,11 @@
 //! A genesis model's files are not in the genesis file: the ledger does no IO, so the node
 //! reads them and hands them to [`crate::Ledger::from_genesis_with_files`], by chunks root.
 
+use crate::context::BlockContext;
 use crate::models::{self, ModelCache, ModelStatus, Publication, RegisterModel};
 use crate::params::{Params, ParamsError};
 use crate::staking::OperatorMetadata;
 use crate::store::Store;
-use crate::BlockContext;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use surety_types::{AccountId, Amount, Hash, Height, ModelId, OperatorId, Ratio, VerificationKey};

@@ -25,8 +25,10 @@
 pub const STATE_FORMAT: u32 = 2;
 
 pub mod bank;
+pub mod context;
 pub mod disputes;
 pub mod genesis;
+pub mod hooks;
 pub mod jobs;
 pub mod models;
 pub mod params;
@@ -34,218 +36,93 @@ pub mod rewards;
 pub mod services;
 pub mod slashing;
 pub mod smt;
+pub mod sortition;
 pub mod staking;
 pub mod store;
 pub mod tx;
+
+pub use context::BlockContext;
+pub use hooks::{HookError, InvariantError, ModuleError};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use genesis::{Genesis, GenesisError};
 use params::Params;
 use serde::{Deserialize, Serialize};
-use slashing::FaultKind;
 use staking::Validator;
 use store::Store;
 use surety_types::crypto::BatchVerifier;
-use surety_types::{
-    AccountId, Amount, Epoch, Hash, Height, JobId, ModelId, OperatorId, Ratio, Shares,
-};
+use surety_types::{AccountId, Epoch, Hash, Height, ModelId, OperatorId};
 use tx::{Msg, Transaction, TxError};
 
-/// What consensus agreed on about a block, besides its transactions.
+/// Everything the ledger reports, wrapped by module as [`TxError`] wraps errors. In JSON the
+/// wrapper is invisible: an event is its module event's object, `{"type": "job_final", …}`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-pub struct BlockContext {
-    pub height: Height,
-    pub epoch: Epoch,
-    /// Consensus time, milliseconds since the Unix epoch; never decreases.
-    pub timestamp_ms: u64,
-    pub proposer: OperatorId,
-    /// Randomness no single proposer chooses freely: the node derives it from the previous
-    /// block's commit certificate as carried in this block (docs/consensus.md).
-    pub seed: Hash,
-    /// Active validators that did not sign the previous block's commit, sorted, read from the
-    /// certificate carried in this block (the same on every node, unlike each node's local
-    /// certificate); `None` when unknown (the first block), which skips liveness tracking.
-    pub absent_validators: Option<Vec<OperatorId>>,
+#[serde(untagged)]
+pub enum Event {
+    /// An event of the bank module.
+    Bank(bank::BankEvent),
+    /// An event of the staking module.
+    Staking(staking::StakingEvent),
+    /// An event of the rewards module.
+    Rewards(rewards::RewardsEvent),
+    /// An event of the slashing module.
+    Slashing(slashing::SlashingEvent),
+    /// An event of the models module.
+    Models(models::ModelsEvent),
+    /// An event of the services module.
+    Services(services::ServicesEvent),
+    /// An event of the jobs module.
+    Jobs(jobs::JobsEvent),
+    /// An event of the disputes module.
+    Disputes(disputes::DisputesEvent),
 }
 
-impl BlockContext {
-    /// True for the last block of its epoch.
-    pub fn is_epoch_end(&self, params: &Params) -> bool {
-        self.height.0.is_multiple_of(params.epoch_blocks)
+impl From<bank::BankEvent> for Event {
+    fn from(event: bank::BankEvent) -> Event {
+        Event::Bank(event)
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
-    Transfer {
-        from: AccountId,
-        to: AccountId,
-        amount: Amount,
-    },
-    FeePaid {
-        payer: AccountId,
-        amount: Amount,
-    },
-    OperatorRegistered {
-        operator: OperatorId,
-        self_bond: Amount,
-    },
-    Delegated {
-        delegator: AccountId,
-        operator: OperatorId,
-        amount: Amount,
-        shares: Shares,
-    },
-    Undelegated {
-        delegator: AccountId,
-        operator: OperatorId,
-        shares: Shares,
-        amount: Amount,
-        completion_epoch: Epoch,
-    },
-    Redelegated {
-        delegator: AccountId,
-        source: OperatorId,
-        destination: OperatorId,
-        amount: Amount,
-    },
-    Withdrawn {
-        delegator: AccountId,
-        operator: OperatorId,
-        amount: Amount,
-    },
-    RewardsPaid {
-        delegator: AccountId,
-        operator: OperatorId,
-        amount: Amount,
-    },
-    RewardsDistributed {
-        minted: Amount,
-        total: Amount,
-    },
-    OperatorRewarded {
-        operator: OperatorId,
-        commission: Amount,
-        delegators: Amount,
-    },
-    Jailed {
-        operator: OperatorId,
-        until: Epoch,
-    },
-    Unjailed {
-        operator: OperatorId,
-    },
-    OffenceReported {
-        operator: OperatorId,
-        kind: FaultKind,
-        offence_height: Height,
-        apply_epoch: Epoch,
-    },
-    Slashed {
-        operator: OperatorId,
-        kind: FaultKind,
-        fraction: Ratio,
-        amount: Amount,
-    },
-    ValidatorSetChanged {
-        validators: u32,
-    },
-    ModelRegistered {
-        model: ModelId,
-        publisher: AccountId,
-        deposit: Amount,
-        expires: Height,
-    },
-    ModelActivated {
-        model: ModelId,
-        deposit_returned: Amount,
-    },
-    ModelRejected {
-        model: ModelId,
-        reason: String,
-        deposit_burned: Amount,
-    },
-    ModelExpired {
-        model: ModelId,
-        deposit_burned: Amount,
-    },
-    ServiceAllocated {
-        operator: OperatorId,
-        model: ModelId,
-        amount: Amount,
-    },
-    DeallocationScheduled {
-        operator: OperatorId,
-        model: ModelId,
-        amount: Amount,
-        effective_epoch: Epoch,
-    },
-    ServiceDeallocated {
-        operator: OperatorId,
-        model: ModelId,
-        amount: Amount,
-    },
-    JobSubmitted {
-        job: JobId,
-        client: AccountId,
-        model: ModelId,
-        fee: Amount,
-    },
-    JobAssigned {
-        job: JobId,
-        operator: OperatorId,
-        deadline: Height,
-    },
-    ResultCommitted {
-        job: JobId,
-        operator: OperatorId,
-        output_hash: Hash,
-    },
-    DeadlineMissed {
-        job: JobId,
-        operator: OperatorId,
-    },
-    AuditAssigned {
-        job: JobId,
-        auditor: OperatorId,
-        deadline: Height,
-    },
-    AuditAgreed {
-        job: JobId,
-        auditor: OperatorId,
-    },
-    JobFinal {
-        job: JobId,
-    },
-    JobFailed {
-        job: JobId,
-        reason: String,
-    },
-    JobPaid {
-        job: JobId,
-        operator: OperatorId,
-        amount: Amount,
-    },
-    DisputeOpened {
-        dispute: u64,
-        job: JobId,
-        defendant: OperatorId,
-        challenger: AccountId,
-    },
-    StepRevealed {
-        dispute: u64,
-        party: disputes::Party,
-        index: u64,
-    },
-    StepIsolated {
-        dispute: u64,
-        step: u64,
-    },
-    DisputeResolved {
-        dispute: u64,
-        outcome: disputes::Outcome,
-    },
+impl From<staking::StakingEvent> for Event {
+    fn from(event: staking::StakingEvent) -> Event {
+        Event::Staking(event)
+    }
+}
+
+impl From<rewards::RewardsEvent> for Event {
+    fn from(event: rewards::RewardsEvent) -> Event {
+        Event::Rewards(event)
+    }
+}
+
+impl From<slashing::SlashingEvent> for Event {
+    fn from(event: slashing::SlashingEvent) -> Event {
+        Event::Slashing(event)
+    }
+}
+
+impl From<models::ModelsEvent> for Event {
+    fn from(event: models::ModelsEvent) -> Event {
+        Event::Models(event)
+    }
+}
+
+impl From<services::ServicesEvent> for Event {
+    fn from(event: services::ServicesEvent) -> Event {
+        Event::Services(event)
+    }
+}
+
+impl From<jobs::JobsEvent> for Event {
+    fn from(event: jobs::JobsEvent) -> Event {
+        Event::Jobs(event)
+    }
+}
+
+impl From<disputes::DisputesEvent> for Event {
+    fn from(event: disputes::DisputesEvent) -> Event {
+        Event::Disputes(event)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,13 +175,12 @@ pub enum BlockError {
     TooManyTxs { count: usize, limit: usize },
     #[error("absent validator list is not sorted and unique")]
     AbsentNotSorted,
-    #[error("end-of-block processing failed: {0}")]
-    EndBlock(String),
+    #[error("a hook failed: {0}")]
+    Hook(#[from] HookError),
 }
 
-/// Chain parameters and chain id live in the state, so they are committed to by the root and a
-/// restored ledger needs nothing but its entries.
-const PARAMS_KEY: &[u8] = b"ledger/params";
+/// The chain id lives in the state, like every module's parameters (`params::PARAMS_KEYS`), so
+/// they are committed to by the root and a restored ledger needs nothing but its entries.
 const CHAIN_ID_KEY: &[u8] = b"ledger/chain_id";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -400,7 +276,7 @@ impl Ledger {
         if set.is_empty() {
             return Err(GenesisError::NoValidators);
         }
-        store.put(PARAMS_KEY.to_vec(), &params);
+        params.store(&mut store);
         store.put(CHAIN_ID_KEY.to_vec(), &genesis.chain_id);
         staking::state::set_active_set(&mut store, &set);
         store.take_block_events();
@@ -436,11 +312,9 @@ impl Ledger {
                 actual: state_root,
             });
         }
-        let params: Params = store
-            .get(PARAMS_KEY)
-            .ok_or(RestoreError::Missing("params"))?;
+        let params = Params::load(&store).map_err(|missing| RestoreError::Missing(missing.key))?;
         let chain_id: String = store
-            .get(CHAIN_ID_KEY)
+            .try_get(CHAIN_ID_KEY)
             .ok_or(RestoreError::Missing("chain id"))?;
         Ok(Ledger {
             store,
@@ -555,65 +429,21 @@ impl Ledger {
         let signatures_ok = verify_signatures(&decoded, ctx);
         let mut receipts = Vec::with_capacity(txs.len());
         let result = (|| {
-            slashing::begin_block(&mut self.store, &self.params, ctx)
-                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
-            jobs::begin_block(&mut self.store, &self.params, ctx)
-                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
+            hooks::begin_block(&mut self.store, &self.params, ctx, &self.models)?;
             for (index, (bytes, decoded)) in txs.iter().zip(decoded).enumerate() {
-                let tx_hash = match &decoded {
-                    Ok(tx) => tx.hash(),
-                    Err(_) => Hash::of("surety.tx-hash.undecodable", bytes.as_ref()),
-                };
-                // Only a transaction that reached execution can have been charged: a shape
-                // error of any module, found while decoding, charges nothing.
-                let mut executed = false;
-                let outcome = decoded.and_then(|tx| {
-                    if !signatures_ok[index] {
-                        return Err(TxError::BadSignature);
-                    }
-                    executed = true;
-                    self.execute(ctx, &tx, &tx_hash)
-                });
-                receipts.push(match outcome {
-                    Ok(events) => Receipt {
-                        tx_hash,
-                        error: None,
-                        error_kind: None,
-                        charged: true,
-                        events,
-                    },
-                    Err(error) => Receipt {
-                        tx_hash,
-                        error: Some(error.to_string()),
-                        charged: executed && error.charged(),
-                        error_kind: Some(error),
-                        events: Vec::new(),
-                    },
-                });
+                let receipt = self.apply_tx(ctx, bytes.as_ref(), decoded, signatures_ok[index]);
+                receipts.push(receipt);
             }
-            disputes::end_block(&mut self.store, &self.params, ctx, &self.models)
-                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
-            models::end_block(&mut self.store, ctx)
-                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
-            jobs::end_block(&mut self.store, &self.params, ctx)
-                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
-            rewards::end_block(&mut self.store, &self.params, ctx)
-                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
-            slashing::end_block(&mut self.store, &self.params, ctx)
-                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
-            services::end_block(&mut self.store, &self.params, ctx)
-                .map_err(|e| BlockError::EndBlock(e.to_string()))?;
-            staking::end_block(&mut self.store, &self.params, ctx);
-            Ok(())
+            hooks::end_block(&mut self.store, &self.params, ctx, &self.models)
         })();
         if let Err(error) = result {
             self.store.discard_block();
-            return Err(error);
+            return Err(error.into());
         }
         let set_after = staking::state::active_set(&self.store);
         let validator_set = (set_after != set_before).then(|| {
-            self.store.emit(Event::ValidatorSetChanged {
-                validators: set_after.len() as u32,
+            self.store.emit(staking::StakingEvent::ValidatorSetChanged {
+                validators: u32::try_from(set_after.len()).unwrap_or(u32::MAX),
             });
             set_after
         });
@@ -632,6 +462,45 @@ impl Ledger {
         })
     }
 
+    /// One transaction's receipt. Only a transaction that reached execution can have been
+    /// charged: a shape error of any module, found while decoding, charges nothing.
+    fn apply_tx(
+        &mut self,
+        ctx: &BlockContext,
+        bytes: &[u8],
+        decoded: Result<Transaction, TxError>,
+        signature_ok: bool,
+    ) -> Receipt {
+        let tx_hash = match &decoded {
+            Ok(tx) => tx.hash(),
+            Err(_) => Hash::of("surety.tx-hash.undecodable", bytes),
+        };
+        let mut executed = false;
+        let outcome = decoded.and_then(|tx| {
+            if !signature_ok {
+                return Err(TxError::BadSignature);
+            }
+            executed = true;
+            self.execute(ctx, &tx, &tx_hash)
+        });
+        match outcome {
+            Ok(events) => Receipt {
+                tx_hash,
+                error: None,
+                error_kind: None,
+                charged: true,
+                events,
+            },
+            Err(error) => Receipt {
+                tx_hash,
+                error: Some(error.to_string()),
+                charged: executed && error.charged(),
+                error_kind: Some(error),
+                events: Vec::new(),
+            },
+        }
+    }
+
     /// Nonce and fee, then the message in a layer of its own.
     fn execute(
         &mut self,
@@ -645,7 +514,7 @@ impl Ledger {
             &signer,
             tx.tx.nonce,
             tx.tx.fee,
-            self.params.min_tx_fee,
+            self.params.bank.min_tx_fee,
         )?;
         self.store.begin_tx();
         let result = self.dispatch(ctx, &signer, &tx.tx.msg, tx_hash);
@@ -654,10 +523,10 @@ impl Ledger {
                 let mut events = self.store.commit_tx();
                 events.insert(
                     0,
-                    Event::FeePaid {
+                    Event::Bank(bank::BankEvent::FeePaid {
                         payer: signer,
                         amount: tx.tx.fee,
-                    },
+                    }),
                 );
                 Ok(events)
             }
@@ -689,9 +558,16 @@ impl Ledger {
             Msg::WithdrawUnbonded => staking::execute_withdraw(store, ctx, signer)?,
             Msg::ClaimRewards(m) => rewards::execute_claim(store, signer, m)?,
             Msg::Unjail => staking::execute_unjail(store, params, ctx, signer)?,
-            Msg::SubmitEvidence(e) => {
-                slashing::execute_evidence(store, params, ctx, chain_id, signer, e)?
-            }
+            Msg::SubmitEvidence(evidence) => match evidence.as_ref() {
+                slashing::Evidence::DoubleSign { first, second } => slashing::execute_double_sign(
+                    store, params, ctx, chain_id, signer, first, second,
+                )?,
+                slashing::Evidence::ResultEquivocation { first, second } => {
+                    jobs::execute_result_equivocation(
+                        store, params, ctx, chain_id, signer, first, second,
+                    )?
+                }
+            },
             Msg::RegisterModel(m) => models::execute_register(store, params, ctx, signer, m)?,
             Msg::UploadModelChunk(m) => {
                 models::execute_upload(store, params, ctx, cache, signer, m)?
@@ -702,10 +578,10 @@ impl Ledger {
                 jobs::execute_submit(store, params, ctx, cache, signer, tx_hash, m)?
             }
             Msg::CommitResult(m) => jobs::execute_commit(store, params, ctx, signer, m)?,
-            Msg::Challenge(m) => disputes::execute_challenge(store, params, ctx, signer, m)?,
+            Msg::Challenge(m) => jobs::execute_challenge(store, params, ctx, signer, m)?,
             Msg::RevealStep(m) => disputes::execute_reveal(store, params, ctx, signer, m)?,
             Msg::ProvideStepInput(m) => {
-                disputes::execute_provide_input(store, params, ctx, cache, signer, m)?
+                jobs::execute_provide_input(store, params, ctx, cache, signer, m)?
             }
         }
         Ok(())
@@ -724,16 +600,8 @@ impl Ledger {
 
     /// Check every module's invariants against the committed state. Tests and simulations call
     /// this after every block.
-    pub fn check_invariants(&self) -> Result<(), String> {
-        bank::invariants::check(&self.store)?;
-        staking::invariants::check(&self.store)?;
-        rewards::invariants::check(&self.store)?;
-        slashing::invariants::check(&self.store)?;
-        models::invariants::check(&self.store)?;
-        services::invariants::check(&self.store)?;
-        jobs::invariants::check(&self.store)?;
-        disputes::invariants::check(&self.store)?;
-        Ok(())
+    pub fn check_invariants(&self) -> Result<(), InvariantError> {
+        hooks::check_invariants(&self.store)
     }
 
     /// The loaded model for an active registered model (loaded from its registered files on

@@ -1,32 +1,184 @@
-//! Chain parameters, set at genesis (governance will change them later). Every parameter is
-//! checked by [`Params::validate`]; the rules there are what keep the protocol sound (for
-//! example: stake must stay slashable until every delayed slash for its time has applied).
+//! Chain parameters: one struct per ledger module, each stored in the state under its module's
+//! own key (`<module>/params`), so that governance can change one module's parameters at an
+//! epoch boundary and the state root commits to them. Genesis sets them all; the ledger reads
+//! them back from the state ([`Params::load`]) at the start of every block.
+//!
+//! Every parameter is checked by [`Params::validate`]: each module's own rules, then the rules
+//! that tie modules together, which are what keep the protocol sound (for example: stake must
+//! stay slashable until every delayed slash for its time has applied, and cheating on a job
+//! must not pay). This module is a leaf: it imports no other ledger module.
 
+use crate::store::Store;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use surety_types::{Amount, Ratio};
+use surety_types::{Amount, Epoch, Height, Ratio};
 
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+/// Every module's parameters. In genesis files and in JSON, one table per module:
+/// `{ "bank": { "min_tx_fee": … }, "staking": { … }, … }`.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
+    /// Fees.
+    pub bank: BankParams,
+    /// Epochs, the validator set, unbonding.
+    pub staking: StakingParams,
+    /// Inflation.
+    pub rewards: RewardsParams,
+    /// Fault fractions, delays, windows, the split of slashed tokens.
+    pub slashing: SlashingParams,
+    /// The model registry's limits and deposits.
+    pub models: ModelsParams,
+    /// Shared security: allocations to a model's service.
+    pub services: ServicesParams,
+    /// The inference market: fees, replicas, deadlines, audits.
+    pub jobs: JobsParams,
+    /// Challenges and bisection disputes.
+    pub disputes: DisputesParams,
+}
+
+/// The bank's parameters.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BankParams {
+    /// Smallest fee a transaction may pay.
+    pub min_tx_fee: Amount,
+}
+
+impl Default for BankParams {
+    fn default() -> Self {
+        BankParams {
+            min_tx_fee: Amount(1_000),
+        }
+    }
+}
+
+/// Staking's parameters.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StakingParams {
     /// Blocks per epoch. The validator set changes, unbondings mature and delayed slashes
     /// apply at epoch ends.
     pub epoch_blocks: u64,
+    /// Size of the active validator set: the top operators by bonded stake.
     pub max_validators: u32,
     /// Epochs an unbonding entry waits before it can be withdrawn.
     pub unbonding_epochs: u64,
     /// Self-delegation an operator needs to register and to stay un-jailed.
     pub min_self_bond: Amount,
-    /// Smallest fee a transaction may pay.
-    pub min_tx_fee: Amount,
-    /// Yearly inflation as a fraction of total supply, minted per block.
-    pub inflation_per_year: Ratio,
-    pub blocks_per_year: u64,
-    pub slashing: SlashingParams,
-    pub market: MarketParams,
 }
 
-/// The inference market (DESIGN §5): models, services, jobs, audits and disputes.
+impl Default for StakingParams {
+    fn default() -> Self {
+        StakingParams {
+            epoch_blocks: 100,
+            max_validators: 100,
+            unbonding_epochs: 28,
+            min_self_bond: Amount(1_000_000),
+        }
+    }
+}
+
+impl StakingParams {
+    /// The epoch a height belongs to: heights `1..=epoch_blocks` are epoch 0, and so on.
+    /// Genesis (height 0) is epoch 0.
+    pub fn epoch_of(&self, height: Height) -> Epoch {
+        Epoch(height.0.saturating_sub(1) / self.epoch_blocks.max(1))
+    }
+}
+
+/// The rewards module's parameters.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RewardsParams {
+    /// Yearly inflation as a fraction of total supply, minted per block.
+    pub inflation_per_year: Ratio,
+    /// Blocks in a year, to spread the yearly inflation over.
+    pub blocks_per_year: u64,
+}
+
+impl Default for RewardsParams {
+    fn default() -> Self {
+        RewardsParams {
+            inflation_per_year: Ratio::from_percent(5).expect("5% is a ratio"),
+            // One block per second.
+            blocks_per_year: 31_536_000,
+        }
+    }
+}
+
+/// The model registry's parameters (docs/models.md).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsParams {
+    /// Largest model file (weights or tokenizer), in bytes.
+    pub model_file_bytes_max: u64,
+    /// Deposit a publisher escrows per MiB (rounded up) of a model's files at registration:
+    /// returned when the model becomes active, burned if its files are rejected or its upload
+    /// expires. It prices the chunks an upload keeps in every node's state meanwhile.
+    pub model_deposit_per_mib: Amount,
+    /// The least deposit of any registration, whatever the size its files claim: holding a
+    /// manifest's id with commitments nobody can meet costs at least this per expiry.
+    pub model_deposit_min: Amount,
+    /// Blocks from registration for the last chunk to land; then the upload expires and its
+    /// chunks are deleted.
+    pub model_upload_blocks: u64,
+}
+
+impl Default for ModelsParams {
+    fn default() -> Self {
+        ModelsParams {
+            model_file_bytes_max: 512 << 20,
+            // MiniLM's files, 87.1 MiB: 88,000, a few dozen jobs' fees.
+            model_deposit_per_mib: Amount(1_000),
+            // The challenge bond: a squatter's registration costs as much as a false challenge.
+            model_deposit_min: Amount(100_000),
+            // About 5.5 hours at one block per second: 1,859 MiniLM chunks fit many times over.
+            model_upload_blocks: 20_000,
+        }
+    }
+}
+
+/// Shared security's parameters.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServicesParams {
+    /// Smallest stake an operator may allocate to a model's service.
+    pub service_allocation_min: Amount,
+}
+
+impl Default for ServicesParams {
+    fn default() -> Self {
+        ServicesParams {
+            service_allocation_min: Amount(2_500_000),
+        }
+    }
+}
+
+/// The disputes module's parameters.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisputesParams {
+    /// Bond a challenger who is not an assigned auditor puts up; forfeited if it loses.
+    pub challenge_bond: Amount,
+    /// Blocks each party has for each move of a dispute; a silent party loses.
+    pub dispute_move_blocks: u64,
+    /// Largest activation a party may hand the referee, in bytes.
+    pub dispute_input_bytes_max: u64,
+}
+
+impl Default for DisputesParams {
+    fn default() -> Self {
+        DisputesParams {
+            challenge_bond: Amount(100_000),
+            dispute_move_blocks: 10,
+            dispute_input_bytes_max: 64 << 20,
+        }
+    }
+}
+
+/// The inference market's parameters (DESIGN §5): jobs, replicas, deadlines and audits.
 ///
 /// The audit rule (docs/market.md): a cheating operator saves at most a job's fee worth of
 /// compute, and is caught by an audit with probability `audit_rate`, losing at least
@@ -34,20 +186,20 @@ pub struct Params {
 /// `audit_rate · wrong_result · service_allocation_min > job_fee_max`, so cheating never pays.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MarketParams {
-    /// Largest model file (weights or tokenizer), in bytes.
-    pub model_file_bytes_max: u64,
-    /// Smallest stake an operator may allocate to a model's service.
-    pub service_allocation_min: Amount,
-    /// Fee bounds for one job (all replicas together).
+pub struct JobsParams {
+    /// Smallest fee of one job (all replicas together).
     pub job_fee_min: Amount,
+    /// Largest fee of one job (all replicas together).
     pub job_fee_max: Amount,
     /// Largest job input (text bytes, or encoded activation bytes).
     pub job_input_bytes_max: u64,
     /// Largest result output (encoded activation bytes).
     pub job_output_bytes_max: u64,
+    /// Most operators one job may ask for.
     pub replicas_max: u32,
+    /// Fewest blocks a job may give its operators to commit.
     pub deadline_blocks_min: u64,
+    /// Most blocks a job may give its operators to commit.
     pub deadline_blocks_max: u64,
     /// Times a job is reassigned after missed deadlines before it fails and is refunded.
     pub reassignments_max: u32,
@@ -61,29 +213,11 @@ pub struct MarketParams {
     pub audit_fund_share: Ratio,
     /// Paid from the audit fund to an auditor whose audit completes.
     pub audit_reward: Amount,
-    /// Bond a challenger who is not an assigned auditor puts up; forfeited if it loses.
-    pub challenge_bond: Amount,
-    /// Blocks each party has for each move of a dispute; a silent party loses.
-    pub dispute_move_blocks: u64,
-    /// Largest activation a party may hand the referee, in bytes.
-    pub dispute_input_bytes_max: u64,
-    /// Deposit a publisher escrows per MiB (rounded up) of a model's files at registration:
-    /// returned when the model becomes active, burned if its files are rejected or its upload
-    /// expires. It prices the chunks an upload keeps in every node's state meanwhile.
-    pub model_deposit_per_mib: Amount,
-    /// The least deposit of any registration, whatever the size its files claim: holding a
-    /// manifest's id with commitments nobody can meet costs at least this per expiry.
-    pub model_deposit_min: Amount,
-    /// Blocks from registration for the last chunk to land; then the upload expires and its
-    /// chunks are deleted.
-    pub model_upload_blocks: u64,
 }
 
-impl Default for MarketParams {
+impl Default for JobsParams {
     fn default() -> Self {
-        MarketParams {
-            model_file_bytes_max: 512 << 20,
-            service_allocation_min: Amount(2_500_000),
+        JobsParams {
             job_fee_min: Amount(1_000),
             job_fee_max: Amount(10_000),
             job_input_bytes_max: 16 * 1024,
@@ -99,15 +233,6 @@ impl Default for MarketParams {
             audit_deadline_blocks: 20,
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             audit_reward: Amount(2_000),
-            challenge_bond: Amount(100_000),
-            dispute_move_blocks: 10,
-            dispute_input_bytes_max: 64 << 20,
-            // MiniLM's files, 87.1 MiB: 88,000, a few dozen jobs' fees.
-            model_deposit_per_mib: Amount(1_000),
-            // The challenge bond: a squatter's registration costs as much as a false challenge.
-            model_deposit_min: Amount(100_000),
-            // About 5.5 hours at one block per second: 1,859 MiniLM chunks fit many times over.
-            model_upload_blocks: 20_000,
         }
     }
 }
@@ -115,10 +240,14 @@ impl Default for MarketParams {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlashingParams {
-    /// Base fractions per fault kind (DESIGN §3); the correlated rule can raise them.
+    /// Base fraction for signing two conflicting consensus votes or job results (DESIGN §3);
+    /// the correlated rule can raise it.
     pub equivocation: Ratio,
+    /// Base fraction for a result a dispute proved wrong (correlated).
     pub wrong_result: Ratio,
+    /// Fraction for a missed job or audit deadline (liveness: never correlated).
     pub missed_deadline: Ratio,
+    /// Fraction for a validator that signed too few blocks (liveness: never correlated).
     pub downtime: Ratio,
     /// Epochs from the offence to the slash being applied. Stake is frozen meanwhile.
     pub slash_delay_epochs: u64,
@@ -131,28 +260,15 @@ pub struct SlashingParams {
     /// Downtime: a validator that signs fewer than `downtime_min_signed` of the last
     /// `downtime_window_blocks` blocks is at fault.
     pub downtime_window_blocks: u64,
+    /// The share of the downtime window a validator must sign.
     pub downtime_min_signed: Ratio,
-    /// How slashed tokens are split; what remains is burned.
+    /// Share of slashed tokens paid to whoever reported the offence. How slashed tokens are
+    /// split; what remains is burned.
     pub whistleblower_share: Ratio,
+    /// Share of slashed tokens paid to the harmed party (a job's client).
     pub harmed_party_share: Ratio,
+    /// Share of slashed tokens paid into the insurance pool.
     pub insurance_share: Ratio,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            epoch_blocks: 100,
-            max_validators: 100,
-            unbonding_epochs: 28,
-            min_self_bond: Amount(1_000_000),
-            min_tx_fee: Amount(1_000),
-            inflation_per_year: Ratio::from_percent(5).expect("5% is a ratio"),
-            // One block per second.
-            blocks_per_year: 31_536_000,
-            slashing: SlashingParams::default(),
-            market: MarketParams::default(),
-        }
-    }
 }
 
 impl Default for SlashingParams {
@@ -216,79 +332,166 @@ pub enum ParamsError {
 /// Longest downtime window: the liveness bitmap is stored per validator.
 pub const DOWNTIME_WINDOW_BLOCKS_MAX: u64 = 100_000;
 
+/// State keys of each module's parameters, in the order [`Params::load`] reads them.
+pub const PARAMS_KEYS: [&str; 8] = [
+    "bank/params",
+    "staking/params",
+    "rewards/params",
+    "slashing/params",
+    "models/params",
+    "services/params",
+    "jobs/params",
+    "disputes/params",
+];
+
+/// The stored parameters are missing or do not decode: the state is not a ledger's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the state has no readable parameters under {key}")]
+pub struct ParamsMissing {
+    /// The key that was missing or unreadable.
+    pub key: &'static str,
+}
+
 impl Params {
-    /// The epoch a height belongs to: heights `1..=epoch_blocks` are epoch 0, and so on.
-    /// Genesis (height 0) is epoch 0.
-    pub fn epoch_of(&self, height: surety_types::Height) -> surety_types::Epoch {
-        surety_types::Epoch(height.0.saturating_sub(1) / self.epoch_blocks)
+    /// The epoch a height belongs to (staking's epoch length).
+    pub fn epoch_of(&self, height: Height) -> Epoch {
+        self.staking.epoch_of(height)
     }
 
+    /// Write every module's parameters under its own key.
+    pub fn store(&self, store: &mut Store) {
+        let [bank, staking, rewards, slashing, models, services, jobs, disputes] = PARAMS_KEYS;
+        store.put(bank.as_bytes().to_vec(), &self.bank);
+        store.put(staking.as_bytes().to_vec(), &self.staking);
+        store.put(rewards.as_bytes().to_vec(), &self.rewards);
+        store.put(slashing.as_bytes().to_vec(), &self.slashing);
+        store.put(models.as_bytes().to_vec(), &self.models);
+        store.put(services.as_bytes().to_vec(), &self.services);
+        store.put(jobs.as_bytes().to_vec(), &self.jobs);
+        store.put(disputes.as_bytes().to_vec(), &self.disputes);
+    }
+
+    /// Read every module's parameters from the state.
+    pub fn load(store: &Store) -> Result<Params, ParamsMissing> {
+        fn read<T: BorshDeserialize>(store: &Store, key: &'static str) -> Result<T, ParamsMissing> {
+            store.try_get(key.as_bytes()).ok_or(ParamsMissing { key })
+        }
+        let [bank, staking, rewards, slashing, models, services, jobs, disputes] = PARAMS_KEYS;
+        Ok(Params {
+            bank: read(store, bank)?,
+            staking: read(store, staking)?,
+            rewards: read(store, rewards)?,
+            slashing: read(store, slashing)?,
+            models: read(store, models)?,
+            services: read(store, services)?,
+            jobs: read(store, jobs)?,
+            disputes: read(store, disputes)?,
+        })
+    }
+
+    /// Check every rule: each module's parameters alone, then the rules that tie modules
+    /// together.
     pub fn validate(&self) -> Result<(), ParamsError> {
-        let s = &self.slashing;
+        self.check_nonzero()?;
+        self.slashing.validate()?;
+        self.jobs.validate()?;
+        self.check_slash_horizon()?;
+        self.check_audit_rule()
+    }
+
+    fn check_nonzero(&self) -> Result<(), ParamsError> {
+        let (s, j) = (&self.slashing, &self.jobs);
         for (name, value) in [
-            ("epoch_blocks", self.epoch_blocks),
-            ("max_validators", self.max_validators as u64),
-            ("blocks_per_year", self.blocks_per_year),
+            ("epoch_blocks", self.staking.epoch_blocks),
+            ("max_validators", u64::from(self.staking.max_validators)),
+            ("blocks_per_year", self.rewards.blocks_per_year),
             ("window_epochs", s.window_epochs),
             ("downtime_window_blocks", s.downtime_window_blocks),
-            ("replicas_max", self.market.replicas_max as u64),
-            ("deadline_blocks_min", self.market.deadline_blocks_min),
-            (
-                "challenge_window_blocks",
-                self.market.challenge_window_blocks,
-            ),
-            ("audit_deadline_blocks", self.market.audit_deadline_blocks),
-            ("dispute_move_blocks", self.market.dispute_move_blocks),
-            ("model_upload_blocks", self.market.model_upload_blocks),
+            ("replicas_max", u64::from(j.replicas_max)),
+            ("deadline_blocks_min", j.deadline_blocks_min),
+            ("challenge_window_blocks", j.challenge_window_blocks),
+            ("audit_deadline_blocks", j.audit_deadline_blocks),
+            ("dispute_move_blocks", self.disputes.dispute_move_blocks),
+            ("model_upload_blocks", self.models.model_upload_blocks),
         ] {
             if value == 0 {
                 return Err(ParamsError::Zero(name));
             }
         }
-        let needed = s.evidence_max_age_epochs + s.slash_delay_epochs;
-        if self.unbonding_epochs <= needed {
+        Ok(())
+    }
+
+    /// Stake must stay slashable until every delayed slash for its time has applied.
+    fn check_slash_horizon(&self) -> Result<(), ParamsError> {
+        let s = &self.slashing;
+        let needed = s
+            .evidence_max_age_epochs
+            .saturating_add(s.slash_delay_epochs);
+        if self.staking.unbonding_epochs <= needed {
             return Err(ParamsError::UnbondingTooShort {
-                unbonding: self.unbonding_epochs,
+                unbonding: self.staking.unbonding_epochs,
                 needed,
             });
         }
-        if s.slash_delay_epochs < s.window_epochs {
+        Ok(())
+    }
+
+    /// `audit_rate · wrong_result · service_allocation_min > job_fee_max` (docs/market.md).
+    fn check_audit_rule(&self) -> Result<(), ParamsError> {
+        let expected_loss = self.jobs.audit_rate.mul_floor(
+            self.slashing
+                .wrong_result
+                .mul_floor(self.services.service_allocation_min),
+        );
+        if expected_loss <= self.jobs.job_fee_max {
+            return Err(ParamsError::CheatingPays {
+                expected_loss,
+                fee_max: self.jobs.job_fee_max,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl SlashingParams {
+    /// Slashing's own rules: windows close before their slashes are computed, late evidence
+    /// still finds its slash ahead, the split of slashed tokens is at most one.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        if self.slash_delay_epochs < self.window_epochs {
             return Err(ParamsError::DelayShorterThanWindow {
-                delay: s.slash_delay_epochs,
-                window: s.window_epochs,
+                delay: self.slash_delay_epochs,
+                window: self.window_epochs,
             });
         }
-        if s.evidence_max_age_epochs >= s.slash_delay_epochs {
+        if self.evidence_max_age_epochs >= self.slash_delay_epochs {
             return Err(ParamsError::EvidenceOutlivesDelay {
-                age: s.evidence_max_age_epochs,
-                delay: s.slash_delay_epochs,
+                age: self.evidence_max_age_epochs,
+                delay: self.slash_delay_epochs,
             });
         }
-        let split =
-            s.whistleblower_share.ppb() + s.harmed_party_share.ppb() + s.insurance_share.ppb();
-        if split > Ratio::DENOMINATOR {
+        let split = u128::from(self.whistleblower_share.ppb())
+            + u128::from(self.harmed_party_share.ppb())
+            + u128::from(self.insurance_share.ppb());
+        if split > u128::from(Ratio::DENOMINATOR) {
             return Err(ParamsError::SplitAboveOne);
         }
-        if s.downtime_window_blocks > DOWNTIME_WINDOW_BLOCKS_MAX {
+        if self.downtime_window_blocks > DOWNTIME_WINDOW_BLOCKS_MAX {
             return Err(ParamsError::DowntimeWindowTooLong(
                 DOWNTIME_WINDOW_BLOCKS_MAX,
             ));
         }
-        let m = &self.market;
-        if m.deadline_blocks_min > m.deadline_blocks_max {
+        Ok(())
+    }
+}
+
+impl JobsParams {
+    /// The market's own bounds are ordered.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        if self.deadline_blocks_min > self.deadline_blocks_max {
             return Err(ParamsError::DeadlineBounds);
         }
-        if m.job_fee_min > m.job_fee_max {
+        if self.job_fee_min > self.job_fee_max {
             return Err(ParamsError::FeeBounds);
-        }
-        let expected_loss = m
-            .audit_rate
-            .mul_floor(s.wrong_result.mul_floor(m.service_allocation_min));
-        if expected_loss <= m.job_fee_max {
-            return Err(ParamsError::CheatingPays {
-                expected_loss,
-                fee_max: m.job_fee_max,
-            });
         }
         Ok(())
     }
@@ -305,10 +508,8 @@ mod tests {
 
     #[test]
     fn unbonding_shorter_than_the_slash_horizon_is_refused() {
-        let params = Params {
-            unbonding_epochs: 10,
-            ..Params::default()
-        };
+        let mut params = Params::default();
+        params.staking.unbonding_epochs = 10;
         assert!(matches!(
             params.validate(),
             Err(ParamsError::UnbondingTooShort { .. })
@@ -318,7 +519,7 @@ mod tests {
     #[test]
     fn params_under_which_cheating_pays_are_refused() {
         let mut params = Params::default();
-        params.market.audit_rate = Ratio::from_percent(1).unwrap();
+        params.jobs.audit_rate = Ratio::from_percent(1).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::CheatingPays { .. })
@@ -330,5 +531,34 @@ mod tests {
         let mut params = Params::default();
         params.slashing.insurance_share = Ratio::ONE;
         assert_eq!(params.validate(), Err(ParamsError::SplitAboveOne));
+    }
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+
+    #[test]
+    fn parameters_round_trip_through_the_state_one_key_per_module() {
+        let mut params = Params::default();
+        params.jobs.audit_rate = Ratio::from_percent(9).unwrap();
+        params.bank.min_tx_fee = Amount(7);
+        let mut store = Store::new();
+        params.store(&mut store);
+        for key in PARAMS_KEYS {
+            assert!(store.contains(key.as_bytes()), "{key} is stored");
+        }
+        assert_eq!(Params::load(&store), Ok(params));
+    }
+
+    #[test]
+    fn a_state_without_one_modules_parameters_does_not_load() {
+        let mut store = Store::new();
+        Params::default().store(&mut store);
+        store.delete(b"jobs/params");
+        assert_eq!(
+            Params::load(&store),
+            Err(ParamsMissing { key: "jobs/params" })
+        );
     }
 }

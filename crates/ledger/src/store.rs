@@ -96,6 +96,18 @@ impl Store {
         })
     }
 
+    /// Read a typed value that may not decode (state written by another ledger version, read
+    /// back at restore): `None` if it is missing or does not decode.
+    pub fn try_get<T: BorshDeserialize>(&self, key: &[u8]) -> Option<T> {
+        self.get_raw(key)
+            .and_then(|bytes| borsh::from_slice(bytes).ok())
+    }
+
+    /// True if `key` holds a value.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.get_raw(key).is_some()
+    }
+
     pub fn put<T: BorshSerialize>(&mut self, key: Vec<u8>, value: &T) {
         self.put_raw(key, encode(value));
     }
@@ -194,7 +206,9 @@ impl Store {
             .collect()
     }
 
-    pub fn emit(&mut self, event: crate::Event) {
+    /// Record an event: the open transaction's (dropped with it if it fails), else the block's.
+    pub fn emit(&mut self, event: impl Into<crate::Event>) {
+        let event = event.into();
         if self.tx.is_some() {
             self.tx_events.push(event);
         } else {

@@ -87,7 +87,7 @@ proptest! {
     fn the_same_history_twice_gives_the_same_root_after_every_block(history in history(true), block_size in 1usize..20) {
         // Full economics on: fees, inflation, short epochs.
         let mut params = test_params();
-        params.inflation_per_year = Ratio::from_percent(10).unwrap();
+        params.rewards.inflation_per_year = Ratio::from_percent(10).unwrap();
         let txs = sign_history(&history, 10);
         let first = apply_in_blocks(&mut chain(params.clone()), &txs, block_size);
         let second = apply_in_blocks(&mut chain(params), &txs, block_size);
@@ -99,14 +99,16 @@ proptest! {
     #[test]
     fn the_same_transactions_in_differently_cut_blocks_give_the_same_root(history in history(false), a in 1usize..20, b in 1usize..20) {
         let mut params = test_params();
-        params.min_tx_fee = Amount(0);
-        params.epoch_blocks = 1_000;
+        params.bank.min_tx_fee = Amount(0);
+        params.staking.epoch_blocks = 1_000;
         let txs = sign_history(&history, 0);
         let mut first = chain(params.clone());
         let mut second = chain(params);
         apply_in_blocks(&mut first, &txs, a);
         apply_in_blocks(&mut second, &txs, b);
         prop_assert_eq!(first.state_root(), second.state_root());
-        first.check_invariants().map_err(TestCaseError::fail)?;
+        first
+            .check_invariants()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
 }

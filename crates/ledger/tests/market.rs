@@ -38,15 +38,15 @@ const WIDTHS: [u64; 7] = [8, 16, 16, 16, 16, 16, 4];
 /// Every result is audited (`audit_rate` 100%), so the audit path runs in every test.
 fn market_params() -> Params {
     let mut params = test_params();
-    params.market.service_allocation_min = Amount(ALLOCATION);
-    params.market.job_fee_min = Amount(100);
-    params.market.job_fee_max = Amount(4_000);
-    params.market.audit_rate = Ratio::ONE;
-    params.market.challenge_window_blocks = 4;
-    params.market.audit_deadline_blocks = 4;
-    params.market.dispute_move_blocks = 3;
-    params.market.challenge_bond = Amount(30_000);
-    params.market.job_input_bytes_max = 4_096;
+    params.services.service_allocation_min = Amount(ALLOCATION);
+    params.jobs.job_fee_min = Amount(100);
+    params.jobs.job_fee_max = Amount(4_000);
+    params.jobs.audit_rate = Ratio::ONE;
+    params.jobs.challenge_window_blocks = 4;
+    params.jobs.audit_deadline_blocks = 4;
+    params.disputes.dispute_move_blocks = 3;
+    params.disputes.challenge_bond = Amount(30_000);
+    params.jobs.job_input_bytes_max = 4_096;
     params
 }
 
@@ -180,7 +180,7 @@ fn job_of(receipt: &surety_ledger::Receipt) -> JobId {
         .events
         .iter()
         .find_map(|e| match e {
-            Event::JobSubmitted { job, .. } => Some(*job),
+            Event::Jobs(surety_ledger::jobs::JobsEvent::JobSubmitted { job, .. }) => Some(*job),
             _ => None,
         })
         .expect("a JobSubmitted event")
@@ -495,13 +495,15 @@ fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
     assert_eq!(record.isolated_step(), Some(steps - 1));
     // The honest auditor hands the referee the agreed input; the ledger runs one step.
     let events = provide_input(&mut market, dispute, auditor, &honest);
-    assert!(events.contains(&Event::DisputeResolved {
-        dispute,
-        outcome: Outcome::ChallengerRight
-    }));
+    assert!(events.contains(&Event::Disputes(
+        surety_ledger::disputes::DisputesEvent::DisputeResolved {
+            dispute,
+            outcome: Outcome::ChallengerRight
+        }
+    )));
     assert!(events.iter().any(|e| matches!(
         e,
-        Event::OffenceReported { operator, kind: FaultKind::WrongResult, .. }
+        Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported { operator, kind: FaultKind::WrongResult, .. })
             if *operator == common::operator(liar)
     )));
     let liar_record = market.chain.operator(liar);
@@ -520,9 +522,11 @@ fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
     while market.chain.epoch() < Epoch(apply + 1) && slashed.is_none() {
         let outcome = market.chain.block(&[]);
         slashed = outcome.events.iter().find_map(|e| match e {
-            Event::Slashed {
-                operator, amount, ..
-            } if *operator == common::operator(liar) => Some(*amount),
+            Event::Slashing(surety_ledger::slashing::SlashingEvent::Slashed {
+                operator,
+                amount,
+                ..
+            }) if *operator == common::operator(liar) => Some(*amount),
             _ => None,
         });
     }
@@ -590,7 +594,7 @@ fn a_silent_defendant_loses_when_the_input_never_comes() {
     bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     market
         .chain
-        .run_blocks(market.chain.ledger.params().market.dispute_move_blocks);
+        .run_blocks(market.chain.ledger.params().disputes.dispute_move_blocks);
     let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
     assert!(matches!(
         record.phase,
@@ -614,7 +618,7 @@ fn a_false_challenger_loses_its_bond_and_the_result_stands() {
         fabricated,
         dispute,
     } = falsely_challenged(&mut market);
-    let bond = market.chain.ledger.params().market.challenge_bond;
+    let bond = market.chain.ledger.params().disputes.challenge_bond;
     assert_eq!(market.chain.pool(Pool::DisputeBonds), bond);
     bisect(
         &mut market,
@@ -623,10 +627,12 @@ fn a_false_challenger_loses_its_bond_and_the_result_stands() {
         (CHALLENGER, &fabricated),
     );
     let events = provide_input(&mut market, dispute, worker, &honest);
-    assert!(events.contains(&Event::DisputeResolved {
-        dispute,
-        outcome: Outcome::DefendantRight
-    }));
+    assert!(events.contains(&Event::Disputes(
+        surety_ledger::disputes::DisputesEvent::DisputeResolved {
+            dispute,
+            outcome: Outcome::DefendantRight
+        }
+    )));
     assert_eq!(market.chain.pool(Pool::DisputeBonds), Amount::ZERO);
     assert_eq!(
         market.chain.pool(Pool::Insurance),
@@ -662,7 +668,7 @@ fn a_challenger_silent_in_the_bisection_loses() {
     );
     market
         .chain
-        .run_blocks(market.chain.ledger.params().market.dispute_move_blocks);
+        .run_blocks(market.chain.ledger.params().disputes.dispute_move_blocks);
     let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
     assert!(matches!(
         record.phase,
@@ -709,7 +715,7 @@ fn a_late_operator_is_penalised_and_the_job_reassigned() {
         let outcome = market.chain.block(&[]);
         reported |= events(&outcome).iter().any(|e| matches!(
             e,
-            Event::OffenceReported { operator, kind: FaultKind::MissedDeadline, .. } if *operator == late
+            Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported { operator, kind: FaultKind::MissedDeadline, .. }) if *operator == late
         ));
     }
     assert!(reported);
@@ -751,10 +757,12 @@ fn replicas_that_disagree_open_a_dispute_and_the_wrong_one_is_slashed() {
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (first, &honest), (second, &tampered));
     let events = provide_input(&mut market, dispute, first, &honest);
-    assert!(events.contains(&Event::DisputeResolved {
-        dispute,
-        outcome: Outcome::DefendantRight
-    }));
+    assert!(events.contains(&Event::Disputes(
+        surety_ledger::disputes::DisputesEvent::DisputeResolved {
+            dispute,
+            outcome: Outcome::DefendantRight
+        }
+    )));
     assert!(market.chain.operator(second).jailed);
     assert!(!market.chain.operator(first).jailed);
     run_until_final(&mut market, &job);
@@ -788,10 +796,10 @@ fn two_different_signed_results_are_equivocation_evidence() {
     );
     assert!(receipt.events.iter().any(|e| matches!(
         e,
-        Event::OffenceReported {
+        Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported {
             kind: FaultKind::Equivocation,
             ..
-        }
+        })
     )));
     assert!(market.chain.operator(worker).tombstoned);
     // After the delay it is slashed 5% (equivocation) of its allocation, not of its stake.
@@ -800,9 +808,11 @@ fn two_different_signed_results_are_equivocation_evidence() {
     while market.chain.epoch() < Epoch(apply + 1) && slashed.is_none() {
         let outcome = market.chain.block(&[]);
         slashed = outcome.events.iter().find_map(|e| match e {
-            Event::Slashed {
-                operator, amount, ..
-            } if *operator == common::operator(worker) => Some(*amount),
+            Event::Slashing(surety_ledger::slashing::SlashingEvent::Slashed {
+                operator,
+                amount,
+                ..
+            }) if *operator == common::operator(worker) => Some(*amount),
             _ => None,
         });
     }

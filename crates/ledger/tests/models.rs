@@ -134,16 +134,18 @@ fn a_model_uploaded_chunk_by_chunk_becomes_active_and_runs() {
     assert!(chunks > 3, "the tiny model spans several chunks");
 
     // A file of a few hundred bytes pays the least deposit.
-    let deposit = chain.ledger.params().market.model_deposit_min;
-    let expires = Height(chain.height().0 + 1 + chain.ledger.params().market.model_upload_blocks);
+    let deposit = chain.ledger.params().models.model_deposit_min;
+    let expires = Height(chain.height().0 + 1 + chain.ledger.params().models.model_upload_blocks);
     let before = chain.balance(PUBLISHER);
     let registered = chain.submit_ok(PUBLISHER, register(&publication));
-    assert!(registered.events.contains(&Event::ModelRegistered {
-        model: publication.model,
-        publisher: account(PUBLISHER),
-        deposit,
-        expires,
-    }));
+    assert!(registered.events.contains(&Event::Models(
+        surety_ledger::models::ModelsEvent::ModelRegistered {
+            model: publication.model,
+            publisher: account(PUBLISHER),
+            deposit,
+            expires,
+        }
+    )));
     let fee = Amount(10);
     assert_eq!(
         chain.balance(PUBLISHER),
@@ -185,10 +187,12 @@ fn a_model_uploaded_chunk_by_chunk_becomes_active_and_runs() {
     }
     let before = chain.balance(PUBLISHER);
     let activated = chain.submit_ok(UPLOADER, upload(last.clone()));
-    assert!(activated.events.contains(&Event::ModelActivated {
-        model: publication.model,
-        deposit_returned: deposit,
-    }));
+    assert!(activated.events.contains(&Event::Models(
+        surety_ledger::models::ModelsEvent::ModelActivated {
+            model: publication.model,
+            deposit_returned: deposit,
+        }
+    )));
     assert_eq!(chain.balance(PUBLISHER), Amount(before.0 + deposit.0));
     assert_eq!(chain.pool(Pool::ModelDeposits), Amount::ZERO);
     assert_eq!(
@@ -439,12 +443,14 @@ fn files_that_match_their_commitment_but_not_the_manifest_are_rejected_and_delet
         other => panic!("expected a rejection, got {other:?}"),
     };
     assert!(reason.contains("weights root"), "{reason}");
-    let deposit = chain.ledger.params().market.model_deposit_min;
-    assert!(events.contains(&Event::ModelRejected {
-        model: publication.model,
-        reason,
-        deposit_burned: deposit,
-    }));
+    let deposit = chain.ledger.params().models.model_deposit_min;
+    assert!(events.contains(&Event::Models(
+        surety_ledger::models::ModelsEvent::ModelRejected {
+            model: publication.model,
+            reason,
+            deposit_burned: deposit,
+        }
+    )));
     assert_eq!(chain.pool(Pool::Burned), Amount(burned.0 + deposit.0));
     assert_eq!(chain.pool(Pool::ModelDeposits), Amount::ZERO);
     for index in 0..publication.chunk_count(0) {
@@ -485,7 +491,7 @@ fn files_that_match_their_commitment_but_not_the_manifest_are_rejected_and_delet
 #[test]
 fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_deposit() {
     let mut params = test_params();
-    params.market.model_upload_blocks = 6;
+    params.models.model_upload_blocks = 6;
     let mut chain = chain_with(params);
     let weights = mlp_file(13);
     let manifest = mlp_manifest("slow", &weights);
@@ -494,14 +500,16 @@ fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_de
     let squatter = publication(&manifest, &other, Lineage::default());
     let receipt = chain.submit_ok(PUBLISHER, register(&squatter));
     let registered_at = chain.height();
-    let deposit = chain.ledger.params().market.model_deposit_min;
+    let deposit = chain.ledger.params().models.model_deposit_min;
     assert_eq!(chain.pool(Pool::ModelDeposits), deposit);
-    assert!(receipt.events.contains(&Event::ModelRegistered {
-        model: squatter.model,
-        publisher: account(PUBLISHER),
-        deposit,
-        expires: Height(registered_at.0 + 6),
-    }));
+    assert!(receipt.events.contains(&Event::Models(
+        surety_ledger::models::ModelsEvent::ModelRegistered {
+            model: squatter.model,
+            publisher: account(PUBLISHER),
+            deposit,
+            expires: Height(registered_at.0 + 6),
+        }
+    )));
     // Some chunks land, then the upload stalls.
     for chunk in squatter.uploads().take(2) {
         chain.submit_ok(UPLOADER, upload(chunk));
@@ -524,10 +532,12 @@ fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_de
     while chain.height() < Height(registered_at.0 + 6) {
         expired_events = chain.block(&[]).events;
     }
-    assert!(expired_events.contains(&Event::ModelExpired {
-        model: squatter.model,
-        deposit_burned: deposit,
-    }));
+    assert!(expired_events.contains(&Event::Models(
+        surety_ledger::models::ModelsEvent::ModelExpired {
+            model: squatter.model,
+            deposit_burned: deposit,
+        }
+    )));
     assert_eq!(
         status(&chain, &squatter.model),
         ModelStatus::Expired {
@@ -577,7 +587,7 @@ fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_de
 #[test]
 fn a_last_chunk_landing_in_the_block_of_the_expiry_still_activates_the_model() {
     let mut params = test_params();
-    params.market.model_upload_blocks = 20;
+    params.models.model_upload_blocks = 20;
     let mut chain = chain_with(params);
     let weights = mlp_file(19);
     let publication = publication(
@@ -598,22 +608,22 @@ fn a_last_chunk_landing_in_the_block_of_the_expiry_still_activates_the_model() {
     let before = chain.balance(PUBLISHER);
     let receipt = chain.submit_ok(UPLOADER, upload(last.clone()));
     assert_eq!(chain.height(), expires);
-    assert!(receipt
-        .events
-        .iter()
-        .any(|e| matches!(e, Event::ModelActivated { .. })));
+    assert!(receipt.events.iter().any(|e| matches!(
+        e,
+        Event::Models(surety_ledger::models::ModelsEvent::ModelActivated { .. })
+    )));
     assert!(matches!(
         status(&chain, &publication.model),
         ModelStatus::Active { .. }
     ));
-    let deposit = chain.ledger.params().market.model_deposit_min;
+    let deposit = chain.ledger.params().models.model_deposit_min;
     assert_eq!(chain.balance(PUBLISHER), Amount(before.0 + deposit.0));
 }
 
 #[test]
 fn an_upload_claiming_half_a_billion_chunks_expires_at_the_cost_of_what_was_stored() {
     let mut params = test_params();
-    params.market.model_upload_blocks = 3;
+    params.models.model_upload_blocks = 3;
     let mut chain = chain_with(params);
     let weights = mlp_file(16);
     let manifest = mlp_manifest("one-byte-chunks", &weights);
@@ -641,7 +651,7 @@ fn an_upload_claiming_half_a_billion_chunks_expires_at_the_cost_of_what_was_stor
 #[test]
 fn a_publisher_short_of_the_deposit_is_refused_and_nothing_is_registered() {
     let mut params = test_params();
-    params.market.model_deposit_per_mib = Amount(5_000_000);
+    params.models.model_deposit_per_mib = Amount(5_000_000);
     let mut chain = chain_with(params);
     let weights = mlp_file(15);
     let publication = publication(
@@ -663,13 +673,13 @@ fn a_publisher_short_of_the_deposit_is_refused_and_nothing_is_registered() {
 #[test]
 fn the_deposit_is_per_mib_of_files_rounded_up_and_at_least_the_minimum() {
     let mut params = test_params();
-    let per_mib = params.market.model_deposit_per_mib;
-    let min = params.market.model_deposit_min;
+    let per_mib = params.models.model_deposit_per_mib;
+    let min = params.models.model_deposit_min;
     assert!(!per_mib.is_zero() && min.0 > per_mib.0);
     let deposit = |params: &Params, bytes| models::registration_deposit(params, bytes).unwrap();
     assert_eq!(deposit(&params, 1), min);
     assert_eq!(deposit(&params, 512 << 20), Amount(512 * per_mib.0));
-    params.market.model_deposit_min = Amount::ZERO;
+    params.models.model_deposit_min = Amount::ZERO;
     assert_eq!(deposit(&params, 1), per_mib);
     assert_eq!(deposit(&params, 1 << 20), per_mib);
     assert_eq!(deposit(&params, (1 << 20) + 1), Amount(2 * per_mib.0));
@@ -787,7 +797,7 @@ fn a_derived_model_keeps_its_lineage() {
 #[test]
 fn a_file_larger_than_the_chain_allows_is_refused() {
     let mut params = test_params();
-    params.market.model_file_bytes_max = 100;
+    params.models.model_file_bytes_max = 100;
     let mut chain = chain_with(params);
     let weights = mlp_file(16);
     assert!(weights.len() > 100);
@@ -899,7 +909,7 @@ fn minilm_uploaded_through_transactions_embeds_exactly_as_loaded_directly() {
     .unwrap();
 
     let mut params = test_params();
-    params.epoch_blocks = 1_000;
+    params.staking.epoch_blocks = 1_000;
     let mut chain = chain_with(params);
     chain.submit_ok(PUBLISHER, register(&publication));
     let uploads: Vec<_> = publication.uploads().collect();
@@ -959,7 +969,7 @@ fn smollm_uploaded_as_one_gguf_file_runs_exactly_as_loaded_directly() {
     )
     .unwrap();
     let mut params = test_params();
-    params.epoch_blocks = 1_000;
+    params.staking.epoch_blocks = 1_000;
     let mut chain = chain_with(params);
     chain.submit_ok(PUBLISHER, register(&publication));
     let uploads: Vec<_> = publication.uploads().collect();
@@ -1052,7 +1062,7 @@ mod random_histories {
             actions in prop::collection::vec(action(), 1..120)
         ) {
             let mut params = test_params();
-            params.market.model_upload_blocks = 25;
+            params.models.model_upload_blocks = 25;
             let mut chain = chain_with(params);
             let (weights_a, other_a) = (mlp_file(30), mlp_file(31));
             let (weights_b, other_b) = (mlp_file(32), mlp_file(33));

@@ -60,12 +60,12 @@ fn slashed_events(events: &[Event]) -> Vec<(surety_types::OperatorId, Ratio, Amo
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Slashed {
+            Event::Slashing(surety_ledger::slashing::SlashingEvent::Slashed {
                 operator,
                 fraction,
                 amount,
                 ..
-            } => Some((*operator, *fraction, *amount)),
+            }) => Some((*operator, *fraction, *amount)),
             _ => None,
         })
         .collect()
@@ -91,11 +91,13 @@ fn a_transfer_moves_tokens_and_charges_the_fee() {
     let receipt = chain.submit_ok(20, transfer(21, 5_000));
     assert_eq!(chain.balance(20), Amount(1_000_000 - 5_000 - 10));
     assert_eq!(chain.balance(21), Amount(1_005_000));
-    assert!(receipt.events.contains(&Event::Transfer {
-        from: account(20),
-        to: account(21),
-        amount: Amount(5_000)
-    }));
+    assert!(receipt
+        .events
+        .contains(&Event::Bank(surety_ledger::bank::BankEvent::Transfer {
+            from: account(20),
+            to: account(21),
+            amount: Amount(5_000)
+        })));
 }
 
 #[test]
@@ -204,7 +206,7 @@ fn an_undelegation_can_be_withdrawn_only_after_the_unbonding_period() {
         early.error_kind,
         Some(TxError::Staking(StakingError::NothingToWithdraw))
     );
-    chain.run_to_epoch(test_params().unbonding_epochs);
+    chain.run_to_epoch(test_params().staking.unbonding_epochs);
     let before = chain.balance(20);
     chain.submit_ok(20, Msg::WithdrawUnbonded);
     assert_eq!(chain.balance(20), Amount(before.0 + 50_000 - 10));
@@ -480,7 +482,11 @@ fn rewards_follow_stake_and_commission_and_claims_are_exact() {
     chain.submit_ok(20, delegate(1, 100_000));
     chain.run_to_epoch(1); // powers now 200k and 300k
     let owed = |chain: &Chain| {
-        surety_ledger::rewards::pending(chain.ledger.store(), &operator(1), &account(20))
+        surety_ledger::staking::accumulator::pending(
+            chain.ledger.store(),
+            &operator(1),
+            &account(20),
+        )
     };
     // One block whose only fee income is 10 transfers: 100 tokens.
     let transfers: Vec<Vec<u8>> = (0..10)
@@ -559,7 +565,13 @@ fn rewards_stay_exact_per_share_across_a_slash() {
         .map(|i| chain.sign_with_nonce(40, chain.nonce(40) + i, transfer(30, 1)))
         .collect();
     chain.block(&transfers);
-    let owed = |n| surety_ledger::rewards::pending(chain.ledger.store(), &operator(1), &account(n));
+    let owed = |n| {
+        surety_ledger::staking::accumulator::pending(
+            chain.ledger.store(),
+            &operator(1),
+            &account(n),
+        )
+    };
     assert!(owed(20) > Amount::ZERO);
     assert_eq!(
         owed(20),
@@ -583,10 +595,10 @@ fn a_validator_that_misses_too_many_blocks_is_jailed_for_downtime() {
         if outcome.events.iter().any(|e| {
             matches!(
                 e,
-                Event::OffenceReported {
+                Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported {
                     kind: FaultKind::Downtime,
                     ..
-                }
+                })
             )
         }) {
             reported = true;

@@ -114,7 +114,7 @@ fn index_of(operator_id: &surety_types::OperatorId) -> u16 {
 
 fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
     let mut params = test_params();
-    params.inflation_per_year = Ratio::from_percent(20).unwrap();
+    params.rewards.inflation_per_year = Ratio::from_percent(20).unwrap();
     let mut accounts: Vec<(u16, u128)> = OPERATORS.iter().map(|&n| (n, 1_000_000)).collect();
     accounts.extend(DELEGATORS.iter().map(|&n| (n, 1_000_000)));
     accounts.push((30, 1_000_000));
@@ -354,11 +354,11 @@ fn apply_slashes(model: &mut Model, chain: &Chain, events: &[Event]) -> Result<(
     let slashed: Vec<(u16, Ratio)> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Slashed {
+            Event::Slashing(surety_ledger::slashing::SlashingEvent::Slashed {
                 operator: id,
                 fraction,
                 ..
-            } => Some((index_of(id), *fraction)),
+            }) => Some((index_of(id), *fraction)),
             _ => None,
         })
         .collect();

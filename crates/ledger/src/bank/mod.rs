@@ -5,16 +5,17 @@
 //! and is re-checked by [`invariants::check`].
 
 pub mod error;
+pub mod event;
 pub mod invariants;
 pub mod msg;
 pub mod state;
 
 pub use error::{BankError, FeeError};
+pub use event::BankEvent;
 pub use msg::Transfer;
 pub use state::{Account, Pool};
 
 use crate::store::Store;
-use crate::Event;
 use surety_types::{AccountId, Amount};
 
 pub fn balance(store: &Store, account: &AccountId) -> Amount {
@@ -184,7 +185,7 @@ pub fn execute_transfer(
     }
     debit_account(store, signer, msg.amount)?;
     credit_account(store, &msg.to, msg.amount)?;
-    store.emit(Event::Transfer {
+    store.emit(BankEvent::Transfer {
         from: *signer,
         to: msg.to,
         amount: msg.amount,

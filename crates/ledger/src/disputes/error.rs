@@ -43,8 +43,6 @@ pub enum DisputesError {
     #[error("the uploaded activation does not decode: {0}")]
     BadInput(String),
     #[error(transparent)]
-    Jobs(#[from] crate::jobs::JobsError),
-    #[error(transparent)]
     Models(#[from] crate::models::ModelsError),
     #[error(transparent)]
     Bank(#[from] crate::bank::BankError),

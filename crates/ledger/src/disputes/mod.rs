@@ -12,45 +12,73 @@
 //! ledger checks its hash, runs the single step with `surety_infer::execute_step` on the
 //! registered weights, and compares. A party that misses a move's deadline loses; if the input
 //! never comes, the defendant — who claimed to have computed it — loses.
+//!
+//! This module is the court, one layer below the market: it knows traces, bonds and moves,
+//! not jobs. The jobs module opens disputes over its results, hands the court what it needs
+//! (the job's model, its input), and applies the [`Verdict`] the court returns.
 
 pub mod error;
+pub mod event;
 pub mod invariants;
 pub mod msg;
 pub mod state;
 
 pub use error::DisputesError;
+pub use event::DisputesEvent;
 pub use msg::{Challenge, ProvideStepInput, RevealStep};
-pub use state::{Challenger, Dispute, Outcome, Party, Phase};
+pub use state::{dispute, disputes_from, Challenger, Dispute, Outcome, Party, Phase};
 
 use crate::bank::{self, Pool};
-use crate::jobs::{self, Job, JobStatus};
+use crate::context::BlockContext;
 use crate::models::{self, ModelCache};
 use crate::params::Params;
 use crate::store::Store;
-use crate::{BlockContext, Event};
 use surety_infer::Activation;
-use surety_types::{AccountId, Amount, Hash, Height, OperatorId};
+use surety_types::{AccountId, Amount, Hash, Height, JobId, ModelId, OperatorId};
 
 /// Largest chunk of the referee's input one transaction carries.
 pub const INPUT_CHUNK_BYTES_MAX: usize = 48 * 1024;
 
-/// The two sides of a new dispute.
+/// A new dispute: what is disputed and the two sides.
 pub struct Opening {
+    /// The job whose result is disputed.
+    pub job: JobId,
+    /// Leaves in each side's trace (the model program's step count).
+    pub steps: u64,
+    /// The hash both sides agree on before step 0: the job input's.
+    pub input_hash: Hash,
+    /// The operator whose result is disputed.
     pub defendant: OperatorId,
+    /// The defendant's trace root.
     pub defendant_root: Hash,
+    /// The defendant's output hash (its trace's last leaf).
     pub defendant_output: Hash,
+    /// Who disputes the result.
     pub challenger: Challenger,
+    /// The challenger's trace root.
     pub challenger_root: Hash,
+    /// The challenger's output hash.
     pub challenger_output: Hash,
+    /// The bond a challenger that is not an operator put up (already in the bond pool).
     pub bond: Amount,
 }
 
-/// Open a dispute over `job` (which the caller then stores: its status becomes `Disputed`).
+/// What a resolved dispute decided, for the module that opened it to apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The dispute, resolved.
+    pub dispute: Dispute,
+    /// The defendant's result was proven wrong (or the defendant fell silent).
+    pub defendant_lost: bool,
+    /// The challenger's claim was proven wrong (or the challenger fell silent).
+    pub challenger_lost: bool,
+}
+
+/// Open a dispute; the caller records on its side that the subject is disputed.
 pub fn open(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
-    job: &mut Job,
     opening: Opening,
 ) -> Result<u64, DisputesError> {
     if opening.challenger.account() == opening.defendant.account() {
@@ -59,17 +87,17 @@ pub fn open(
     let id = state::next_id(store);
     let mut dispute = Dispute {
         id,
-        job: job.id,
+        job: opening.job,
         defendant: opening.defendant,
         defendant_root: opening.defendant_root,
         challenger: opening.challenger,
         challenger_root: opening.challenger_root,
         bond: opening.bond,
-        steps: job.steps,
+        steps: opening.steps,
         opened: ctx.height,
         agreed: 0,
-        agreed_hash: job.input_hash,
-        disagreed: job.steps - 1,
+        agreed_hash: opening.input_hash,
+        disagreed: opening.steps.saturating_sub(1),
         defendant_hash: opening.defendant_output,
         challenger_hash: opening.challenger_output,
         moves: 0,
@@ -79,10 +107,9 @@ pub fn open(
     };
     next_move(store, params, ctx, &mut dispute);
     state::set_dispute(store, &dispute);
-    job.status = JobStatus::Disputed { dispute: id };
-    store.emit(Event::DisputeOpened {
+    store.emit(DisputesEvent::DisputeOpened {
         dispute: id,
-        job: job.id,
+        job: opening.job,
         defendant: dispute.defendant,
         challenger: dispute.challenger.account(),
     });
@@ -91,9 +118,9 @@ pub fn open(
 
 /// Set the next phase from the interval: another bisection move, or the referee.
 fn next_move(store: &mut Store, params: &Params, ctx: &BlockContext, dispute: &mut Dispute) {
-    let deadline = Height(ctx.height.0 + params.market.dispute_move_blocks);
+    let deadline = Height(ctx.height.0 + params.disputes.dispute_move_blocks);
     if let Some(step) = dispute.isolated_step() {
-        store.emit(Event::StepIsolated {
+        store.emit(DisputesEvent::StepIsolated {
             dispute: dispute.id,
             step,
         });
@@ -112,55 +139,6 @@ fn next_move(store: &mut Store, params: &Params, ctx: &BlockContext, dispute: &m
         deadline,
     };
     state::schedule(store, deadline, dispute.id);
-}
-
-pub fn execute_challenge(
-    store: &mut Store,
-    params: &Params,
-    ctx: &BlockContext,
-    signer: &AccountId,
-    msg: &Challenge,
-) -> Result<(), DisputesError> {
-    let mut job = jobs::state::job(store, &msg.job).ok_or(jobs::JobsError::UnknownJob(msg.job))?;
-    match job.status {
-        JobStatus::Challengeable { until } if ctx.height <= until => {}
-        _ => return Err(DisputesError::NotChallengeable(msg.job)),
-    }
-    let result = job
-        .assignment_of(&msg.operator)
-        .and_then(|a| a.result.clone())
-        .ok_or(DisputesError::NoResult {
-            job: msg.job,
-            operator: msg.operator,
-        })?;
-    jobs::check_output_proof(
-        &msg.output_hash,
-        &msg.trace_root,
-        job.steps,
-        &msg.output_proof,
-    )?;
-    if msg.output_hash == result.output_hash {
-        return Err(DisputesError::SameOutput);
-    }
-    let bond = params.market.challenge_bond;
-    bank::account_to_pool(store, signer, Pool::DisputeBonds, bond)?;
-    open(
-        store,
-        params,
-        ctx,
-        &mut job,
-        Opening {
-            defendant: msg.operator,
-            defendant_root: result.trace_root,
-            defendant_output: result.output_hash,
-            challenger: Challenger::Account(*signer),
-            challenger_root: msg.trace_root,
-            challenger_output: msg.output_hash,
-            bond,
-        },
-    )?;
-    jobs::state::set_job(store, &job);
-    Ok(())
 }
 
 fn party_of(dispute: &Dispute, signer: &AccountId) -> Result<Party, DisputesError> {
@@ -228,7 +206,7 @@ pub fn execute_reveal(
         _ => return Err(DisputesError::AlreadyRevealed),
     };
     dispute.moves += 1;
-    store.emit(Event::StepRevealed {
+    store.emit(DisputesEvent::StepRevealed {
         dispute: dispute.id,
         party,
         index,
@@ -258,20 +236,24 @@ pub fn execute_reveal(
     Ok(())
 }
 
+/// A chunk of the referee's input. When the last chunk is in and the activation hashes to the
+/// agreed step hash, the referee runs the step on `model` (the disputed job's, named by the
+/// caller) and the dispute is resolved: the verdict is returned for the caller to apply.
 pub fn execute_provide_input(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     cache: &ModelCache,
+    model: &ModelId,
     signer: &AccountId,
     msg: &ProvideStepInput,
-) -> Result<(), DisputesError> {
+) -> Result<Option<Verdict>, DisputesError> {
     let dispute =
         state::dispute(store, msg.dispute).ok_or(DisputesError::UnknownDispute(msg.dispute))?;
     if !matches!(dispute.phase, Phase::AwaitInput { .. }) {
         return Err(DisputesError::NotAwaitingInput(dispute.id));
     }
-    let limit = params.market.dispute_input_bytes_max;
+    let limit = params.disputes.dispute_input_bytes_max;
     if msg.total > limit {
         return Err(DisputesError::InputTooLarge {
             got: msg.total,
@@ -300,7 +282,7 @@ pub fn execute_provide_input(
     }
     state::append_input(store, dispute.id, signer, &msg.bytes);
     if written + (msg.bytes.len() as u64) < msg.total {
-        return Ok(());
+        return Ok(None);
     }
     let bytes = state::input_bytes(store, dispute.id, signer);
     let activation =
@@ -312,24 +294,23 @@ pub fn execute_provide_input(
             got: hash,
         });
     }
-    referee(store, params, ctx, cache, dispute, &activation)
+    referee(store, ctx, cache, model, dispute, &activation).map(Some)
 }
 
-/// Run the isolated step on `input` and settle the dispute by its result.
-fn referee(
+/// Run the isolated step of `dispute` on `input` with `model`'s registered weights, and resolve
+/// the dispute by its result.
+pub fn referee(
     store: &mut Store,
-    params: &Params,
     ctx: &BlockContext,
     cache: &ModelCache,
+    model: &ModelId,
     dispute: Dispute,
     input: &Activation,
-) -> Result<(), DisputesError> {
+) -> Result<Verdict, DisputesError> {
     let step = dispute
         .isolated_step()
         .expect("the referee runs on an isolated step");
-    let job =
-        jobs::state::job(store, &dispute.job).ok_or(jobs::JobsError::UnknownJob(dispute.job))?;
-    let model = models::loaded(store, cache, &job.model)?;
+    let model = models::loaded(store, cache, model)?;
     // An input both sides agreed on that the step cannot run means both claimed an output
     // for something that is not an activation of this model: neither is right.
     let outcome = match surety_infer::execute_step(&model, step as usize, input) {
@@ -345,17 +326,17 @@ fn referee(
         }
         Err(_) => Outcome::BothWrong,
     };
-    resolve(store, params, ctx, dispute, outcome)
+    resolve(store, ctx, dispute, outcome)
 }
 
-/// Settle a dispute: the bond, the slashes (through the jobs module), the job.
-fn resolve(
+/// Settle a dispute with `outcome`: the bond, the record, the event. The verdict says who lost,
+/// for the caller to slash and to move its subject on.
+pub fn resolve(
     store: &mut Store,
-    params: &Params,
     ctx: &BlockContext,
     mut dispute: Dispute,
     outcome: Outcome,
-) -> Result<(), DisputesError> {
+) -> Result<Verdict, DisputesError> {
     let (defendant_lost, challenger_lost) = match &outcome {
         Outcome::DefendantRight => (false, true),
         Outcome::ChallengerRight => (true, false),
@@ -378,64 +359,68 @@ fn resolve(
         height: ctx.height,
     };
     state::set_dispute(store, &dispute);
-    store.emit(Event::DisputeResolved {
+    store.emit(DisputesEvent::DisputeResolved {
         dispute: dispute.id,
         outcome,
     });
-    jobs::settle_dispute(
-        store,
-        params,
-        ctx,
-        &dispute.job.clone(),
-        &dispute,
+    Ok(Verdict {
+        dispute,
         defendant_lost,
         challenger_lost,
-    )?;
-    Ok(())
+    })
 }
 
-/// End of block: run the referee on step-0 disputes, and settle disputes whose move timed out.
-pub fn end_block(
-    store: &mut Store,
-    params: &Params,
-    ctx: &BlockContext,
-    cache: &ModelCache,
-) -> Result<(), DisputesError> {
-    for id in state::take_due(store, ctx.height) {
-        let Some(dispute) = state::dispute(store, id) else {
-            continue;
-        };
-        match dispute.phase.clone() {
-            Phase::Bisect {
-                defendant,
-                challenger,
-                deadline,
-                ..
-            } if deadline == ctx.height => {
-                let mut silent = Vec::new();
-                if defendant.is_none() {
-                    silent.push(Party::Defendant);
-                }
-                if challenger.is_none() {
-                    silent.push(Party::Challenger);
-                }
-                resolve(store, params, ctx, dispute, Outcome::Timeout { silent })?;
+/// What is due for a dispute at the end of block `height`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// Nothing (its deadline moved since it was scheduled).
+    Nothing,
+    /// A move timed out: these parties were silent.
+    Timeout {
+        /// The parties that did not answer.
+        silent: Vec<Party>,
+    },
+    /// Step 0 is isolated: its input is the job input, which the caller holds; the referee
+    /// runs now.
+    StepZero,
+}
+
+/// What is due for `dispute` at the end of `height`.
+pub fn due(dispute: &Dispute, height: Height) -> Due {
+    match &dispute.phase {
+        Phase::Bisect {
+            defendant,
+            challenger,
+            deadline,
+            ..
+        } if *deadline == height => {
+            let mut silent = Vec::new();
+            if defendant.is_none() {
+                silent.push(Party::Defendant);
             }
-            Phase::AwaitInput { deadline } if deadline == ctx.height => {
-                if dispute.isolated_step() == Some(0) {
-                    let job = jobs::state::job(store, &dispute.job)
-                        .ok_or(jobs::JobsError::UnknownJob(dispute.job))?;
-                    match Activation::from_bytes(&job.input) {
-                        Ok(input) => referee(store, params, ctx, cache, dispute, &input)?,
-                        Err(_) => resolve(store, params, ctx, dispute, Outcome::BothWrong)?,
-                    }
-                } else {
-                    let silent = vec![Party::Defendant];
-                    resolve(store, params, ctx, dispute, Outcome::Timeout { silent })?;
-                }
+            if challenger.is_none() {
+                silent.push(Party::Challenger);
             }
-            _ => {}
+            Due::Timeout { silent }
         }
+        Phase::AwaitInput { deadline } if *deadline == height => {
+            if dispute.isolated_step() == Some(0) {
+                Due::StepZero
+            } else {
+                Due::Timeout {
+                    silent: vec![Party::Defendant],
+                }
+            }
+        }
+        _ => Due::Nothing,
     }
-    Ok(())
+}
+
+/// Disputes with something due at the end of `height`, in id order, their schedule entries
+/// removed.
+pub fn take_due(store: &mut Store, height: Height) -> Vec<Dispute> {
+    state::take_due(store, height)
+        .into_iter()
+        .filter_map(|id| state::dispute(store, id))
+        .collect()
 }

@@ -53,5 +53,7 @@ pub enum JobsError {
     #[error(transparent)]
     Slashing(#[from] crate::slashing::SlashingError),
     #[error(transparent)]
+    Disputes(#[from] crate::disputes::DisputesError),
+    #[error(transparent)]
     Arithmetic(#[from] surety_types::ArithmeticError),
 }

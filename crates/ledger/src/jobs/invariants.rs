@@ -1,8 +1,10 @@
 //! Jobs invariants: the escrow holds exactly the fees of the jobs that are neither final nor
-//! failed, and a job's live assignments never outnumber its replicas.
+//! failed, a job's live assignments never outnumber its replicas, and every open dispute's
+//! job says it is disputed by that dispute.
 
 use super::state::{self, JobStatus};
 use crate::bank::{self, Pool};
+use crate::disputes;
 use crate::store::Store;
 use surety_types::Amount;
 
@@ -22,6 +24,22 @@ pub fn check(store: &Store) -> Result<(), String> {
             return Err(format!(
                 "job {} has {live} live assignments for {} replicas",
                 job.id, job.replicas
+            ));
+        }
+    }
+    for dispute in disputes::disputes_from(store, 0, usize::MAX) {
+        if !dispute.is_open() {
+            continue;
+        }
+        let status = state::job(store, &dispute.job).map(|job| job.status);
+        if status
+            != Some(JobStatus::Disputed {
+                dispute: dispute.id,
+            })
+        {
+            return Err(format!(
+                "open dispute {} but its job's status is {status:?}",
+                dispute.id
             ));
         }
     }

@@ -218,4 +218,3 @@ pub fn work_of(store: &Store, operator: &OperatorId) -> Vec<(JobId, Role)> {
         })
         .collect()
 }
-

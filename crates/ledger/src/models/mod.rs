@@ -16,20 +16,22 @@
 //! from the node).
 
 pub mod error;
+pub mod event;
 pub mod invariants;
 pub mod msg;
 pub mod publish;
 pub mod state;
 
 pub use error::ModelsError;
+pub use event::ModelsEvent;
 pub use msg::{FileKind, Lineage, ModelFile, RegisterModel, Training, UploadModelChunk};
 pub use publish::Publication;
 pub use state::{ModelRecord, ModelStatus};
 
 use crate::bank::{self, Pool};
+use crate::context::BlockContext;
 use crate::params::Params;
 use crate::store::Store;
-use crate::{BlockContext, Event};
 use msg::{
     chunk_hash, ARCHITECTURE_LAYERS_MAX, FILE_CHUNKS_MAX, LINEAGE_TEXT_BYTES_MAX,
     MANIFEST_BYTES_MAX, MODEL_CHUNK_BYTES_MAX, MODEL_FILES_MAX, MODEL_NAME_BYTES_MAX,
@@ -240,12 +242,12 @@ pub fn check_upload_shape(msg: &UploadModelChunk) -> Result<(), ModelsError> {
 pub fn registration_deposit(params: &Params, bytes: u64) -> Result<Amount, ArithmeticError> {
     let mib = u128::from(bytes.div_ceil(1 << 20));
     let by_size = params
-        .market
+        .models
         .model_deposit_per_mib
         .0
         .checked_mul(mib)
         .ok_or(ArithmeticError::Overflow)?;
-    Ok(Amount(by_size.max(params.market.model_deposit_min.0)))
+    Ok(Amount(by_size.max(params.models.model_deposit_min.0)))
 }
 
 /// Register a model: an id not uploading or active, files within the chain's size limit, a
@@ -286,7 +288,7 @@ fn register(
     if state::model(store, &id).is_some_and(|record| !record.status.is_failed()) {
         return Err(ModelsError::AlreadyRegistered(id));
     }
-    let max = params.market.model_file_bytes_max;
+    let max = params.models.model_file_bytes_max;
     let mut chunks_total: u64 = 0;
     let mut bytes_total: u64 = 0;
     for (file, commitment) in (0u32..).zip(&msg.files) {
@@ -328,7 +330,7 @@ fn register(
     let expires = Height(
         ctx.height
             .0
-            .checked_add(params.market.model_upload_blocks)
+            .checked_add(params.models.model_upload_blocks)
             .ok_or(ModelsError::Overflow)?,
     );
     state::set_expiry(store, expires, &id);
@@ -350,7 +352,7 @@ fn register(
         },
     };
     state::set_model(store, &record);
-    store.emit(Event::ModelRegistered {
+    store.emit(ModelsEvent::ModelRegistered {
         model: id,
         publisher: *signer,
         deposit,
@@ -449,7 +451,7 @@ pub fn execute_upload(
             record.status = ModelStatus::Active { height: ctx.height };
             state::set_model(store, &record);
             cache.insert(record.id, Arc::new(model));
-            store.emit(Event::ModelActivated {
+            store.emit(ModelsEvent::ModelActivated {
                 model: record.id,
                 deposit_returned: deposit,
             });
@@ -462,7 +464,7 @@ pub fn execute_upload(
                 reason: reason.clone(),
             };
             state::set_model(store, &record);
-            store.emit(Event::ModelRejected {
+            store.emit(ModelsEvent::ModelRejected {
                 model: record.id,
                 reason,
                 deposit_burned: deposit,
@@ -492,7 +494,7 @@ pub fn end_block(store: &mut Store, ctx: &BlockContext) -> Result<(), ModelsErro
         delete_chunks(store, &record);
         record.status = ModelStatus::Expired { height: ctx.height };
         state::set_model(store, &record);
-        store.emit(Event::ModelExpired {
+        store.emit(ModelsEvent::ModelExpired {
             model: id,
             deposit_burned: deposit,
         });

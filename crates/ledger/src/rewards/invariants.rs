@@ -1,7 +1,7 @@
 //! Rewards invariants: the rewards pool holds exactly what operators' `outstanding` says, and
-//! each operator's `outstanding` covers every claim its delegators could make now.
+//! each operator's `outstanding` (in staking's accumulator) covers every claim its delegators
+//! could make now; the fee collector is empty at every block end.
 
-use super::state;
 use crate::bank::{self, Pool};
 use crate::staking;
 use crate::store::Store;
@@ -10,11 +10,11 @@ use surety_types::Amount;
 pub fn check(store: &Store) -> Result<(), String> {
     let mut outstanding = Amount::ZERO;
     for operator in staking::state::all_operators(store) {
-        let pool = state::operator_rewards(store, &operator.id);
+        let pool = staking::accumulator::operator_rewards(store, &operator.id);
         let mut owed = Amount::ZERO;
         for (_, delegation) in staking::state::delegations_to(store, &operator.id) {
             owed = owed
-                .checked_add(super::owed(store, &operator.id, &delegation))
+                .checked_add(staking::accumulator::owed(store, &operator.id, &delegation))
                 .map_err(|e| e.to_string())?;
         }
         if owed > pool.outstanding {

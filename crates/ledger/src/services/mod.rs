@@ -6,18 +6,20 @@
 //! is no escape from a slash.
 
 pub mod error;
+pub mod event;
 pub mod invariants;
 pub mod msg;
 pub mod state;
 
 pub use error::ServicesError;
+pub use event::ServicesEvent;
 pub use msg::{Allocate, Deallocate};
 pub use state::Allocation;
 
+use crate::context::BlockContext;
 use crate::params::Params;
 use crate::staking;
 use crate::store::Store;
-use crate::{BlockContext, Event};
 use surety_types::{AccountId, Amount, Epoch, ModelId, OperatorId};
 
 pub fn execute_allocate(
@@ -50,13 +52,13 @@ pub fn execute_allocate(
     });
     allocation.amount = allocation.amount.checked_add(msg.amount)?;
     let staying = allocation.amount.checked_sub(allocation.leaving)?;
-    let min = params.market.service_allocation_min;
+    let min = params.services.service_allocation_min;
     if staying < min {
         return Err(ServicesError::BelowMinimum { min, got: staying });
     }
     state::set_allocation(store, &allocation);
     state::set_total(store, &operator_id, new_total);
-    store.emit(Event::ServiceAllocated {
+    store.emit(ServicesEvent::ServiceAllocated {
         operator: operator_id,
         model: msg.model,
         amount: msg.amount,
@@ -85,7 +87,7 @@ pub fn execute_deallocate(
         });
     }
     let staying = available.checked_sub(msg.amount)?;
-    let min = params.market.service_allocation_min;
+    let min = params.services.service_allocation_min;
     if !staying.is_zero() && staying < min {
         return Err(ServicesError::BelowMinimum { min, got: staying });
     }
@@ -106,7 +108,7 @@ pub fn execute_deallocate(
             amount: msg.amount,
         },
     );
-    store.emit(Event::DeallocationScheduled {
+    store.emit(ServicesEvent::DeallocationScheduled {
         operator: operator_id,
         model: msg.model,
         amount: msg.amount,
@@ -135,7 +137,7 @@ pub fn end_block(
         state::set_allocation(store, &allocation);
         let total = state::total(store, &decrease.operator).checked_sub(amount)?;
         state::set_total(store, &decrease.operator, total);
-        store.emit(Event::ServiceDeallocated {
+        store.emit(ServicesEvent::ServiceDeallocated {
             operator: decrease.operator,
             model: decrease.model,
             amount,

@@ -14,21 +14,24 @@
 //!    configured shares; the rest is burned.
 
 pub mod error;
+pub mod event;
 pub mod invariants;
 pub mod msg;
 pub mod state;
 
 pub use error::SlashingError;
+pub use event::SlashingEvent;
 pub use msg::Evidence;
 pub use state::{FaultKind, Offence};
 
 use crate::bank::{self, Pool};
+use crate::context::BlockContext;
 use crate::params::{Params, SlashingParams};
 use crate::staking;
 use crate::store::Store;
-use crate::{BlockContext, Event};
 use state::{Fault, Liveness};
 use surety_types::amount::mul_div_floor;
+use surety_types::vote::SignedVote;
 use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio};
 
 pub fn base_fraction(params: &SlashingParams, kind: FaultKind) -> Ratio {
@@ -151,7 +154,7 @@ pub fn report(
     } else {
         staking::jail(store, &mut operator, until);
     }
-    store.emit(Event::OffenceReported {
+    store.emit(SlashingEvent::OffenceReported {
         operator: offence.operator,
         kind: offence.kind,
         offence_height: offence.height,
@@ -160,78 +163,37 @@ pub fn report(
     Ok(())
 }
 
-pub fn execute_evidence(
+/// Evidence of a double-signed consensus vote: the signer's operator is slashed for
+/// equivocation (uncapped: a consensus fault is not bounded by a service allocation). Result
+/// equivocation is about jobs, so the jobs module checks that evidence.
+pub fn execute_double_sign(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     chain_id: &str,
     signer: &AccountId,
-    evidence: &Evidence,
+    first: &SignedVote,
+    second: &SignedVote,
 ) -> Result<(), SlashingError> {
-    match evidence {
-        Evidence::DoubleSign { first, second } => {
-            let consensus_key = surety_types::vote::check_equivocation(first, second)?;
-            if first.vote.chain_id != chain_id {
-                return Err(SlashingError::WrongChain(first.vote.chain_id.clone()));
-            }
-            let operator = staking::state::operator_by_consensus_key(store, &consensus_key.into())
-                .ok_or(SlashingError::UnknownConsensusKey)?;
-            report(
-                store,
-                params,
-                ctx,
-                Offence {
-                    operator,
-                    kind: FaultKind::Equivocation,
-                    height: first.vote.height,
-                    reporter: Some(*signer),
-                    harmed: None,
-                    cap: None,
-                },
-            )
-        }
-        Evidence::ResultEquivocation { first, second } => {
-            let invalid = |reason: &str| SlashingError::InvalidResultEvidence(reason.to_string());
-            if first.operator != second.operator || first.statement.job != second.statement.job {
-                return Err(invalid("the results are not by one operator for one job"));
-            }
-            if first.statement == second.statement {
-                return Err(invalid("the two results are the same"));
-            }
-            if first.statement.chain_id != chain_id || second.statement.chain_id != chain_id {
-                return Err(SlashingError::WrongChain(first.statement.chain_id.clone()));
-            }
-            if !first.verify() || !second.verify() {
-                return Err(invalid("a signature does not verify"));
-            }
-            let job = crate::jobs::state::job(store, &first.statement.job)
-                .ok_or_else(|| invalid("no such job"))?;
-            let operator = first.operator;
-            let assigned = job.assignments.iter().find(|a| a.operator == operator);
-            let audited = job.audit.as_ref().filter(|a| a.auditor == operator);
-            let since = match (assigned, audited) {
-                (Some(assignment), _) => assignment.assigned,
-                (None, Some(_)) => job.submitted,
-                (None, None) => return Err(invalid("the operator was never given this job")),
-            };
-            report(
-                store,
-                params,
-                ctx,
-                Offence {
-                    operator,
-                    kind: FaultKind::Equivocation,
-                    height: since,
-                    reporter: Some(*signer),
-                    harmed: Some(job.client),
-                    cap: Some(
-                        crate::services::slashable(store, &job.model, &operator)
-                            .unwrap_or_default(),
-                    ),
-                },
-            )
-        }
+    let consensus_key = surety_types::vote::check_equivocation(first, second)?;
+    if first.vote.chain_id != chain_id {
+        return Err(SlashingError::WrongChain(first.vote.chain_id.clone()));
     }
+    let operator = staking::state::operator_by_consensus_key(store, &consensus_key.into())
+        .ok_or(SlashingError::UnknownConsensusKey)?;
+    report(
+        store,
+        params,
+        ctx,
+        Offence {
+            operator,
+            kind: FaultKind::Equivocation,
+            height: first.vote.height,
+            reporter: Some(*signer),
+            harmed: None,
+            cap: None,
+        },
+    )
 }
 
 /// Begin block: record which active validators signed the previous block, and report downtime
@@ -371,7 +333,7 @@ fn apply(
         staking::state::operator(store, operator_id).expect("faulted operator exists");
     operator.pending_slashes -= 1;
     staking::state::set_operator(store, &operator);
-    store.emit(Event::Slashed {
+    store.emit(SlashingEvent::Slashed {
         operator: *operator_id,
         kind: fault.kind,
         fraction,

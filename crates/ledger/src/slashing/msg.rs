@@ -16,7 +16,7 @@ pub enum Evidence {
     },
     /// Two different signed results for one job by one operator (DESIGN §5 step 3).
     ResultEquivocation {
-        first: crate::jobs::SignedResult,
-        second: crate::jobs::SignedResult,
+        first: surety_types::result::SignedResult,
+        second: surety_types::result::SignedResult,
     },
 }

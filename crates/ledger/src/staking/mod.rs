@@ -4,24 +4,28 @@
 //! A pool holds `tokens` against `shares`; a delegator owns shares. A slash lowers the pool's
 //! tokens and leaves shares alone, so it costs O(1) however many delegators there are. Stake
 //! that leaves (unbonding) or moves (redelegation) keeps a record of when it left, so offences
-//! from before that moment still reach it. Rewards are settled through
-//! [`crate::rewards::settle`] before any delegation's shares change.
+//! from before that moment still reach it. Rewards are settled through the pool's
+//! reward-per-share accumulator ([`accumulator::settle`]) before any delegation's shares
+//! change.
 
+pub mod accumulator;
 pub mod error;
+pub mod event;
 pub mod invariants;
 pub mod msg;
 pub mod state;
 
 pub use error::StakingError;
+pub use event::StakingEvent;
 pub use msg::{Delegate, EditOperator, Redelegate, RegisterOperator, Undelegate};
 pub use state::{
     Delegation, Operator, OperatorMetadata, RedelegationEntry, UnbondingEntry, Validator,
 };
 
 use crate::bank::{self, Pool};
+use crate::context::BlockContext;
 use crate::params::Params;
 use crate::store::Store;
-use crate::{rewards, BlockContext, Event};
 use surety_types::amount::{mul_div_ceil, mul_div_floor};
 use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio, Shares};
 
@@ -73,6 +77,22 @@ pub fn self_bond(store: &Store, operator: &Operator) -> Amount {
     operator.tokens_for(shares)
 }
 
+/// Pay `delegator` what its delegation to `operator` has earned. `Ok(false)` if it holds no
+/// shares there (nothing to claim from).
+pub fn claim(
+    store: &mut Store,
+    operator: &OperatorId,
+    delegator: &AccountId,
+) -> Result<bool, bank::BankError> {
+    let mut delegation = state::delegation(store, operator, delegator);
+    if delegation.shares.is_zero() {
+        return Ok(false);
+    }
+    accumulator::settle(store, operator, delegator, &mut delegation)?;
+    state::set_delegation(store, operator, delegator, &delegation);
+    Ok(true)
+}
+
 /// Add `amount` of `delegator`'s tokens to `operator`'s pool.
 fn bond(
     store: &mut Store,
@@ -94,7 +114,7 @@ fn bond(
         return Err(StakingError::AmountTooSmall);
     }
     let mut delegation = state::delegation(store, &operator.id, delegator);
-    rewards::settle(store, &operator.id, delegator, &mut delegation)?;
+    accumulator::settle(store, &operator.id, delegator, &mut delegation)?;
     bank::account_to_pool(store, delegator, Pool::Bonded, amount)?;
     operator.tokens = operator.tokens.checked_add(amount)?;
     operator.shares = operator.shares.checked_add(shares)?;
@@ -125,7 +145,7 @@ fn unbond(
             asked: shares,
         });
     }
-    rewards::settle(store, &operator.id, delegator, &mut delegation)?;
+    accumulator::settle(store, &operator.id, delegator, &mut delegation)?;
     let tokens = operator.tokens_for(shares);
     operator.tokens = operator.tokens.checked_sub(tokens)?;
     operator.shares = operator.shares.checked_sub(shares)?;
@@ -134,7 +154,7 @@ fn unbond(
     if operator.shares.is_zero() {
         // The last shares out take the last tokens.
         debug_assert!(operator.tokens.is_zero());
-        rewards::pool_emptied(store, &operator.id)?;
+        accumulator::pool_emptied(store, &operator.id)?;
     }
     state::set_operator(store, operator);
     Ok(tokens)
@@ -151,7 +171,7 @@ fn check_self_bond(
 ) {
     if *delegator == operator.id.account()
         && !operator.jailed
-        && self_bond(store, operator) < params.min_self_bond
+        && self_bond(store, operator) < params.staking.min_self_bond
     {
         jail(store, operator, ctx.epoch);
     }
@@ -171,10 +191,10 @@ pub fn execute_register(
     if let Some(owner) = state::operator_by_consensus_key(store, &consensus_key) {
         return Err(StakingError::ConsensusKeyTaken(owner));
     }
-    if msg.self_bond < params.min_self_bond {
+    if msg.self_bond < params.staking.min_self_bond {
         return Err(StakingError::SelfBondTooSmall {
             given: msg.self_bond,
-            minimum: params.min_self_bond,
+            minimum: params.staking.min_self_bond,
         });
     }
     msg.metadata.validate()?;
@@ -194,7 +214,7 @@ pub fn execute_register(
     };
     state::set_consensus_key_index(store, &consensus_key, &id);
     bond(store, &mut operator, signer, msg.self_bond)?;
-    store.emit(Event::OperatorRegistered {
+    store.emit(StakingEvent::OperatorRegistered {
         operator: id,
         self_bond: msg.self_bond,
     });
@@ -240,7 +260,7 @@ pub fn execute_delegate(
 ) -> Result<(), StakingError> {
     let mut operator = load(store, &msg.operator)?;
     let shares = bond(store, &mut operator, signer, msg.amount)?;
-    store.emit(Event::Delegated {
+    store.emit(StakingEvent::Delegated {
         delegator: *signer,
         operator: msg.operator,
         amount: msg.amount,
@@ -258,7 +278,7 @@ pub fn execute_undelegate(
 ) -> Result<(), StakingError> {
     let mut operator = load(store, &msg.operator)?;
     let tokens = unbond(store, &mut operator, signer, msg.shares)?;
-    let completion_epoch = Epoch(ctx.epoch.0 + params.unbonding_epochs);
+    let completion_epoch = Epoch(ctx.epoch.0 + params.staking.unbonding_epochs);
     if !tokens.is_zero() {
         bank::pool_to_pool(store, Pool::Bonded, Pool::Unbonding, tokens)?;
         let entry = UnbondingEntry {
@@ -273,7 +293,7 @@ pub fn execute_undelegate(
         state::put_unbonding(store, &entry);
     }
     check_self_bond(store, params, ctx, &mut operator, signer);
-    store.emit(Event::Undelegated {
+    store.emit(StakingEvent::Undelegated {
         delegator: *signer,
         operator: msg.operator,
         shares: msg.shares,
@@ -320,7 +340,7 @@ pub fn execute_redelegate(
     // Bonded stays bonded: no pool movement, only a change of pool owner.
     let destination_shares = shares_for(&destination, tokens)?;
     let mut delegation = state::delegation(store, &destination.id, signer);
-    rewards::settle(store, &destination.id, signer, &mut delegation)?;
+    accumulator::settle(store, &destination.id, signer, &mut delegation)?;
     destination.tokens = destination.tokens.checked_add(tokens)?;
     destination.shares = destination.shares.checked_add(destination_shares)?;
     delegation.shares = delegation.shares.checked_add(destination_shares)?;
@@ -334,11 +354,11 @@ pub fn execute_redelegate(
         initial: tokens,
         destination_shares,
         creation_height: ctx.height,
-        completion_epoch: Epoch(ctx.epoch.0 + params.unbonding_epochs),
+        completion_epoch: Epoch(ctx.epoch.0 + params.staking.unbonding_epochs),
     };
     state::put_redelegation(store, &entry);
     check_self_bond(store, params, ctx, &mut source, signer);
-    store.emit(Event::Redelegated {
+    store.emit(StakingEvent::Redelegated {
         delegator: *signer,
         source: msg.source,
         destination: msg.destination,
@@ -365,7 +385,7 @@ pub fn execute_withdraw(
         bank::pool_to_account(store, Pool::Unbonding, signer, entry.balance)?;
         state::remove_unbonding(store, &entry);
         paid += 1;
-        store.emit(Event::Withdrawn {
+        store.emit(StakingEvent::Withdrawn {
             delegator: *signer,
             operator: entry.operator,
             amount: entry.balance,
@@ -401,15 +421,15 @@ pub fn execute_unjail(
         return Err(StakingError::OperatorFrozen(id));
     }
     let have = self_bond(store, &operator);
-    if have < params.min_self_bond {
+    if have < params.staking.min_self_bond {
         return Err(StakingError::SelfBondBelowMinimum {
             have,
-            minimum: params.min_self_bond,
+            minimum: params.staking.min_self_bond,
         });
     }
     operator.jailed = false;
     state::set_operator(store, &operator);
-    store.emit(Event::Unjailed { operator: id });
+    store.emit(StakingEvent::Unjailed { operator: id });
     Ok(())
 }
 
@@ -424,7 +444,7 @@ pub fn jail(store: &mut Store, operator: &mut Operator, until: Epoch) {
     if set.len() != before {
         state::set_active_set(store, &set);
     }
-    store.emit(Event::Jailed {
+    store.emit(StakingEvent::Jailed {
         operator: operator.id,
         until: operator.jailed_until,
     });
@@ -492,7 +512,7 @@ pub fn slash(
         if burn.is_zero() {
             continue;
         }
-        rewards::settle(store, &destination.id, &entry.delegator, &mut delegation)?;
+        accumulator::settle(store, &destination.id, &entry.delegator, &mut delegation)?;
         let tokens = destination.tokens_for(burn);
         let held = destination.tokens_for(entry.destination_shares.min(delegation.shares));
         outcome.at_risk = outcome.at_risk.checked_add(held)?;
@@ -502,7 +522,7 @@ pub fn slash(
         entry.destination_shares = entry.destination_shares.checked_sub(burn)?;
         state::set_delegation(store, &destination.id, &entry.delegator, &delegation);
         if destination.shares.is_zero() {
-            rewards::pool_emptied(store, &destination.id)?;
+            accumulator::pool_emptied(store, &destination.id)?;
         }
         state::set_operator(store, &destination);
         state::put_redelegation(store, &entry);
@@ -527,7 +547,7 @@ pub fn compute_active_set(store: &Store, params: &Params) -> Vec<Validator> {
     candidates.sort_by(|a, b| b.tokens.cmp(&a.tokens).then(a.id.cmp(&b.id)));
     candidates
         .into_iter()
-        .take(params.max_validators as usize)
+        .take(params.staking.max_validators as usize)
         .map(|o| Validator {
             operator: o.id,
             consensus_key: o.consensus_key,
@@ -628,10 +648,8 @@ mod tests {
     #[test]
     fn the_active_set_is_the_top_operators_by_stake_with_ties_to_the_lower_id() {
         let mut store = Store::new();
-        let params = Params {
-            max_validators: 2,
-            ..Params::default()
-        };
+        let mut params = Params::default();
+        params.staking.max_validators = 2;
         for (byte, tokens) in [(1u8, 50u128), (2, 70), (3, 70), (4, 10)] {
             let mut operator = operator_with(tokens, tokens);
             operator.id = OperatorId([byte; 32]);

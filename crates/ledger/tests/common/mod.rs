@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
-use surety_ledger::params::Params;
+use surety_ledger::params::{Params, RewardsParams, StakingParams};
 use surety_ledger::slashing::{Offence, SlashingError};
 use surety_ledger::staking::OperatorMetadata;
 use surety_ledger::tx::Msg;
@@ -38,15 +38,17 @@ pub fn operator(n: u16) -> OperatorId {
 
 /// Small, fast parameters: 5-block epochs, no inflation (so figures are exact), fee 10.
 pub fn test_params() -> Params {
-    let mut params = Params {
+    let mut params = Params::default();
+    params.staking = StakingParams {
         epoch_blocks: 5,
         max_validators: 10,
         unbonding_epochs: 10,
         min_self_bond: Amount(1_000),
-        min_tx_fee: Amount(10),
+    };
+    params.bank.min_tx_fee = Amount(10);
+    params.rewards = RewardsParams {
         inflation_per_year: Ratio::ZERO,
         blocks_per_year: 1_000,
-        ..Params::default()
     };
     params.slashing.slash_delay_epochs = 4;
     params.slashing.window_epochs = 2;

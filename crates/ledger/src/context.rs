@@ -1,0 +1,35 @@
+//! The block context: what consensus agreed on about a block besides its transactions. Every
+//! module's hooks and messages read height, epoch, time and randomness from here, never from
+//! the machine (DESIGN §3).
+
+use crate::params::Params;
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use surety_types::{Epoch, Hash, Height, OperatorId};
+
+/// What consensus agreed on about a block, besides its transactions.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct BlockContext {
+    /// The block's height.
+    pub height: Height,
+    /// The epoch the height falls in.
+    pub epoch: Epoch,
+    /// Consensus time, milliseconds since the Unix epoch; never decreases.
+    pub timestamp_ms: u64,
+    /// The validator that proposed the block.
+    pub proposer: OperatorId,
+    /// Randomness no single proposer chooses freely: the node derives it from the previous
+    /// block's commit certificate as carried in this block (docs/consensus.md).
+    pub seed: Hash,
+    /// Active validators that did not sign the previous block's commit, sorted, read from the
+    /// certificate carried in this block (the same on every node, unlike each node's local
+    /// certificate); `None` when unknown (the first block), which skips liveness tracking.
+    pub absent_validators: Option<Vec<OperatorId>>,
+}
+
+impl BlockContext {
+    /// True for the last block of its epoch.
+    pub fn is_epoch_end(&self, params: &Params) -> bool {
+        self.height.0.is_multiple_of(params.staking.epoch_blocks)
+    }
+}

@@ -1,0 +1,284 @@
+//! Challenges and disputes over a job's results. The court (the disputes module, one layer
+//! down) runs the bisection and the referee and knows nothing of jobs; this file opens its
+//! disputes, hands it what it needs (the job's model, its input) and applies its verdicts:
+//! the losing results slashed, the job failed or its window reopened.
+
+use super::settle::{fail, report, Blame};
+use super::state;
+use super::{check_output_proof, Job, JobResult, JobStatus, JobsError, ResultStatement};
+use crate::bank::{self, Pool};
+use crate::context::BlockContext;
+use crate::disputes::{self, Challenge, Challenger, Due, Outcome, ProvideStepInput, Verdict};
+use crate::models::ModelCache;
+use crate::params::Params;
+use crate::slashing::FaultKind;
+use crate::store::Store;
+use surety_infer::Activation;
+use surety_types::{AccountId, Amount, Hash, Height, OperatorId};
+
+/// One operator's side of a dispute: its trace root and output hash.
+pub(super) struct Side {
+    operator: OperatorId,
+    root: Hash,
+    output: Hash,
+}
+
+impl Side {
+    /// The side of a committed result.
+    pub(super) fn of_result(operator: OperatorId, result: &JobResult) -> Side {
+        Side {
+            operator,
+            root: result.trace_root,
+            output: result.output_hash,
+        }
+    }
+
+    /// The side of a signed statement (an auditor's).
+    pub(super) fn of_statement(operator: OperatorId, statement: &ResultStatement) -> Side {
+        Side {
+            operator,
+            root: statement.trace_root,
+            output: statement.output_hash,
+        }
+    }
+}
+
+/// The court's opening for a dispute over `job`.
+fn opening(
+    job: &Job,
+    defendant: Side,
+    challenger: Challenger,
+    challenger_root: Hash,
+    challenger_output: Hash,
+    bond: Amount,
+) -> disputes::Opening {
+    disputes::Opening {
+        job: job.id,
+        steps: job.steps,
+        input_hash: job.input_hash,
+        defendant: defendant.operator,
+        defendant_root: defendant.root,
+        defendant_output: defendant.output,
+        challenger,
+        challenger_root,
+        challenger_output,
+        bond,
+    }
+}
+
+/// Open a dispute in the court and mark the job disputed (the caller stores it).
+fn open(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &mut Job,
+    opening: disputes::Opening,
+) -> Result<u64, JobsError> {
+    let id = disputes::open(store, params, ctx, opening)?;
+    job.status = JobStatus::Disputed { dispute: id };
+    Ok(id)
+}
+
+/// Two staked operators (replicas, or an auditor and its target) disagree: no bond.
+pub(super) fn open_dispute(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &mut Job,
+    defendant: Side,
+    challenger: Side,
+) -> Result<u64, JobsError> {
+    let opening = opening(
+        job,
+        defendant,
+        Challenger::Operator(challenger.operator),
+        challenger.root,
+        challenger.output,
+        Amount::ZERO,
+    );
+    open(store, params, ctx, job, opening)
+}
+
+/// Anyone challenges a result in its window, with the challenge bond.
+pub fn execute_challenge(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    signer: &AccountId,
+    msg: &Challenge,
+) -> Result<(), JobsError> {
+    let mut job = state::job(store, &msg.job).ok_or(JobsError::UnknownJob(msg.job))?;
+    match job.status {
+        JobStatus::Challengeable { until } if ctx.height <= until => {}
+        _ => return Err(disputes::DisputesError::NotChallengeable(msg.job).into()),
+    }
+    let result = job
+        .assignment_of(&msg.operator)
+        .and_then(|a| a.result.clone())
+        .ok_or(disputes::DisputesError::NoResult {
+            job: msg.job,
+            operator: msg.operator,
+        })?;
+    check_output_proof(
+        &msg.output_hash,
+        &msg.trace_root,
+        job.steps,
+        &msg.output_proof,
+    )?;
+    if msg.output_hash == result.output_hash {
+        return Err(disputes::DisputesError::SameOutput.into());
+    }
+    let bond = params.disputes.challenge_bond;
+    bank::account_to_pool(store, signer, Pool::DisputeBonds, bond)?;
+    let opening = opening(
+        &job,
+        Side::of_result(msg.operator, &result),
+        Challenger::Account(*signer),
+        msg.trace_root,
+        msg.output_hash,
+        bond,
+    );
+    open(store, params, ctx, &mut job, opening)?;
+    state::set_job(store, &job);
+    Ok(())
+}
+
+/// A chunk of the referee's input for a dispute over a job; the last one runs the referee on
+/// the job's model.
+pub fn execute_provide_input(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    cache: &ModelCache,
+    signer: &AccountId,
+    msg: &ProvideStepInput,
+) -> Result<(), JobsError> {
+    let dispute = disputes::dispute(store, msg.dispute)
+        .ok_or(disputes::DisputesError::UnknownDispute(msg.dispute))?;
+    let job = state::job(store, &dispute.job).ok_or(JobsError::UnknownJob(dispute.job))?;
+    let verdict =
+        disputes::execute_provide_input(store, params, ctx, cache, &job.model, signer, msg)?;
+    if let Some(verdict) = verdict {
+        settle_dispute(store, params, ctx, &verdict)?;
+    }
+    Ok(())
+}
+
+/// End of block, first of the market's phases: moves that timed out, and step-0 disputes,
+/// whose input (the job input) the ledger holds, go to the referee; each verdict is applied
+/// before the next dispute is looked at.
+pub(super) fn end_block(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    cache: &ModelCache,
+) -> Result<(), JobsError> {
+    for dispute in disputes::take_due(store, ctx.height) {
+        let verdict = match disputes::due(&dispute, ctx.height) {
+            Due::Nothing => continue,
+            Due::Timeout { silent } => {
+                disputes::resolve(store, ctx, dispute, Outcome::Timeout { silent })?
+            }
+            Due::StepZero => {
+                let job =
+                    state::job(store, &dispute.job).ok_or(JobsError::UnknownJob(dispute.job))?;
+                match Activation::from_bytes(&job.input) {
+                    Ok(input) => disputes::referee(store, ctx, cache, &job.model, dispute, &input)?,
+                    Err(_) => disputes::resolve(store, ctx, dispute, Outcome::BothWrong)?,
+                }
+            }
+        };
+        settle_dispute(store, params, ctx, &verdict)?;
+    }
+    Ok(())
+}
+
+/// Apply the court's verdict over a job: slash whoever lost (with every result identical to
+/// the losing one), and move the job on.
+fn settle_dispute(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    verdict: &Verdict,
+) -> Result<(), JobsError> {
+    let dispute = &verdict.dispute;
+    let (defendant_lost, challenger_lost) = (verdict.defendant_lost, verdict.challenger_lost);
+    let Some(mut job) = state::job(store, &dispute.job) else {
+        return Ok(());
+    };
+    let challenger_account = dispute.challenger.account();
+    let defendant_account = dispute.defendant.account();
+    let mut wrong_roots = Vec::new();
+    if defendant_lost {
+        wrong_roots.push((
+            dispute.defendant_root,
+            (!challenger_lost).then_some(challenger_account),
+        ));
+    }
+    if challenger_lost {
+        if let Challenger::Operator(auditor) = dispute.challenger {
+            let is_auditor = job.audit.as_ref().is_some_and(|a| a.auditor == auditor);
+            if is_auditor {
+                let committed = ctx.height;
+                let reporter = (!defendant_lost).then_some(defendant_account);
+                report(
+                    store,
+                    params,
+                    ctx,
+                    &job,
+                    Blame {
+                        operator: auditor,
+                        kind: FaultKind::WrongResult,
+                        height: committed,
+                        reporter,
+                    },
+                )?;
+            }
+        }
+        wrong_roots.push((
+            dispute.challenger_root,
+            (!defendant_lost).then_some(defendant_account),
+        ));
+    }
+    // Every live result with a losing trace root is wrong: the dispute proved a leaf of that
+    // very root false.
+    for (root, reporter) in wrong_roots {
+        for index in 0..job.assignments.len() {
+            let assignment = &job.assignments[index];
+            let Some(result) = &assignment.result else {
+                continue;
+            };
+            if assignment.missed || result.trace_root != root {
+                continue;
+            }
+            let (operator, committed) = (assignment.operator, result.committed);
+            report(
+                store,
+                params,
+                ctx,
+                &job,
+                Blame {
+                    operator,
+                    kind: FaultKind::WrongResult,
+                    height: committed,
+                    reporter,
+                },
+            )?;
+            job.assignments[index].missed = true;
+        }
+    }
+    if defendant_lost {
+        fail(store, &mut job, "the result was proven wrong in a dispute")?;
+    } else {
+        // The defendant's result stands; the window runs on from now.
+        let until = Height(
+            ctx.height
+                .0
+                .saturating_add(params.jobs.challenge_window_blocks),
+        );
+        job.status = JobStatus::Challengeable { until };
+        state::schedule(store, until, &job.id);
+    }
+    state::set_job(store, &job);
+    Ok(())
+}
