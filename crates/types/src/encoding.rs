@@ -79,5 +79,3 @@ mod tests {
         assert!(decode_bounded::<Vec<u64>>(&bytes, 100).is_err());
     }
 }
-
-/// Serialise bytes as hex in JSON (inputs and outputs can be large).
