@@ -5,7 +5,14 @@
 //! print as lower-case hex behind a prefix saying what they name (`acc_`, `op_`, `model_`,
 //! `job_`), so an operator id pasted where a model id belongs reads as wrong at a glance. This
 //! module owns no state and knows nothing of how ids are allocated: that is the ledger's.
+//!
+//! Arithmetic on heights and epochs goes through their checked methods ([`Height::plus`],
+//! [`Height::minus`], [`Height::blocks_since`], [`Epoch::plus`], [`Epoch::epochs_since`] and
+//! their saturating forms), which report an [`ArithmeticError`] instead of wrapping; the inner
+//! `u64` is public only until every crate has moved over, so new code should not write
+//! `Height(height.0 + blocks)`.
 
+use crate::amount::ArithmeticError;
 use crate::crypto::VerificationKey;
 use crate::hash::Hash;
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -13,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 macro_rules! counter {
-    ($(#[$meta:meta])* $name:ident) => {
+    ($(#[$meta:meta])* $name:ident, $unit:ident, $since:ident) => {
         $(#[$meta])*
         #[derive(
             Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
@@ -23,10 +30,54 @@ macro_rules! counter {
         pub struct $name(pub u64);
 
         impl $name {
-            /// The one after this. Panics on overflow: counting up one at a time from zero
-            /// cannot reach `u64::MAX`, so reaching it is a bug, not bad input.
+            /// The one after this, for the chain's own counters (the next block, the next
+            /// epoch). Panics on overflow: counting one at a time from 0 never gets there, so
+            /// reaching it is a bug, not bad input; a count from outside goes through
+            /// [`Self::plus`].
             pub fn next(self) -> $name {
                 $name(self.0.checked_add(1).expect(concat!(stringify!($name), " counter overflow")))
+            }
+
+            #[doc = concat!(
+                "`self` plus `", stringify!($unit), "`, or [`ArithmeticError::Overflow`] past ",
+                "`u64::MAX`. The count of ", stringify!($unit), " usually comes from parameters ",
+                "or transactions, so the overflow is an error for the caller to refuse, not a ",
+                "panic.",
+            )]
+            pub fn plus(self, $unit: u64) -> Result<$name, ArithmeticError> {
+                self.0.checked_add($unit).map($name).ok_or(ArithmeticError::Overflow)
+            }
+
+            #[doc = concat!(
+                "`self` plus `", stringify!($unit), "`, stopping at `u64::MAX`: only where a ",
+                "bound that far off means \"never\" anyway.",
+            )]
+            pub fn saturating_plus(self, $unit: u64) -> $name {
+                $name(self.0.saturating_add($unit))
+            }
+
+            #[doc = concat!(
+                "`self` minus `", stringify!($unit), "`, or [`ArithmeticError::Underflow`] ",
+                "below 0.",
+            )]
+            pub fn minus(self, $unit: u64) -> Result<$name, ArithmeticError> {
+                self.0.checked_sub($unit).map($name).ok_or(ArithmeticError::Underflow)
+            }
+
+            #[doc = concat!(
+                "`self` minus `", stringify!($unit), "`, stopping at 0 (so the one before 0 ",
+                "is 0).",
+            )]
+            pub fn saturating_minus(self, $unit: u64) -> $name {
+                $name(self.0.saturating_sub($unit))
+            }
+
+            #[doc = concat!(
+                "How many ", stringify!($unit), " have passed from `earlier` to this one, or ",
+                "[`ArithmeticError::Underflow`] when `earlier` is in fact later.",
+            )]
+            pub fn $since(self, earlier: $name) -> Result<u64, ArithmeticError> {
+                self.0.checked_sub(earlier.0).ok_or(ArithmeticError::Underflow)
             }
         }
 
@@ -47,13 +98,17 @@ macro_rules! counter {
 counter!(
     /// Block height, counted in blocks: genesis is height 0 and the first block is height 1.
     /// Deadlines and windows measured in blocks are heights.
-    Height
+    Height,
+    blocks,
+    blocks_since
 );
 counter!(
     /// Epoch number, counted in epochs from 0: a fixed run of `epoch_blocks` blocks (a ledger
     /// parameter), after which the validator set is recomputed, unbondings mature and delayed
     /// slashes apply. Heights `1..=epoch_blocks` are epoch 0.
-    Epoch
+    Epoch,
+    epochs,
+    epochs_since
 );
 
 macro_rules! key_id {
@@ -174,6 +229,61 @@ impl From<Hash> for JobId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_height_plus_blocks_is_that_many_blocks_later() {
+        assert_eq!(Height(10).plus(5), Ok(Height(15)));
+        assert_eq!(Height(10).plus(0), Ok(Height(10)));
+        assert_eq!(Height(15).blocks_since(Height(10)), Ok(5));
+    }
+
+    #[test]
+    fn a_deadline_past_the_last_height_is_an_overflow_error() {
+        assert_eq!(Height(u64::MAX).plus(1), Err(ArithmeticError::Overflow));
+        assert_eq!(Height(u64::MAX - 4).plus(5), Err(ArithmeticError::Overflow));
+        assert_eq!(Height(u64::MAX - 4).plus(4), Ok(Height(u64::MAX)));
+    }
+
+    #[test]
+    fn a_saturating_deadline_stops_at_the_last_height() {
+        assert_eq!(Height(u64::MAX - 1).saturating_plus(10), Height(u64::MAX));
+        assert_eq!(Height(7).saturating_plus(3), Height(10));
+    }
+
+    #[test]
+    fn going_back_past_genesis_is_an_underflow_error() {
+        assert_eq!(Height(3).minus(3), Ok(Height(0)));
+        assert_eq!(Height(3).minus(4), Err(ArithmeticError::Underflow));
+    }
+
+    #[test]
+    fn the_height_before_genesis_is_genesis_when_saturating() {
+        assert_eq!(Height(0).saturating_minus(1), Height(0));
+        assert_eq!(Height(8).saturating_minus(1), Height(7));
+    }
+
+    #[test]
+    fn blocks_since_a_later_height_is_an_underflow_error() {
+        assert_eq!(
+            Height(4).blocks_since(Height(5)),
+            Err(ArithmeticError::Underflow)
+        );
+        assert_eq!(Height(5).blocks_since(Height(5)), Ok(0));
+    }
+
+    #[test]
+    fn epochs_add_and_subtract_with_the_same_checks() {
+        assert_eq!(Epoch(2).plus(3), Ok(Epoch(5)));
+        assert_eq!(Epoch(u64::MAX).plus(1), Err(ArithmeticError::Overflow));
+        assert_eq!(Epoch(u64::MAX).saturating_plus(1), Epoch(u64::MAX));
+        assert_eq!(Epoch(2).minus(3), Err(ArithmeticError::Underflow));
+        assert_eq!(Epoch(0).saturating_minus(3), Epoch(0));
+        assert_eq!(Epoch(5).epochs_since(Epoch(2)), Ok(3));
+        assert_eq!(
+            Epoch(2).epochs_since(Epoch(5)),
+            Err(ArithmeticError::Underflow)
+        );
+    }
 
     #[test]
     fn ids_print_and_parse_with_their_prefix() {
