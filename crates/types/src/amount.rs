@@ -389,6 +389,12 @@ mod tests {
         assert_eq!(mul_div_floor(1, 1, 0), Err(ArithmeticError::DivisionByZero));
     }
 
+    /// Any u128, with the values next to the edges (0, `u128::MAX`) drawn far more often than
+    /// uniform sampling would, since that is where overflow and underflow live.
+    fn quantity() -> impl Strategy<Value = u128> {
+        prop_oneof![any::<u128>(), 0u128..=3, (u128::MAX - 3)..=u128::MAX]
+    }
+
     proptest! {
         #[test]
         fn mul_div_matches_exact_arithmetic(a in any::<u64>(), b in any::<u64>(), c in 1u64..) {
@@ -410,6 +416,40 @@ mod tests {
                     prop_assert!(got >= expected && got <= expected + b as u128);
                 }
             }
+        }
+
+        #[test]
+        fn amount_sums_are_exact_or_an_overflow(a in quantity(), b in quantity()) {
+            let sum = Amount(a).checked_add(Amount(b));
+            prop_assert_eq!(sum, a.checked_add(b).map(Amount).ok_or(ArithmeticError::Overflow));
+            prop_assert_eq!(sum, Amount(b).checked_add(Amount(a)), "addition commutes");
+            if let Ok(total) = sum {
+                prop_assert_eq!(total.checked_sub(Amount(b)), Ok(Amount(a)));
+            }
+        }
+
+        #[test]
+        fn amount_differences_are_exact_or_an_underflow(a in quantity(), b in quantity()) {
+            let difference = Amount(a).checked_sub(Amount(b));
+            prop_assert_eq!(difference.is_err(), b > a);
+            prop_assert_eq!(
+                difference,
+                a.checked_sub(b).map(Amount).ok_or(ArithmeticError::Underflow)
+            );
+            prop_assert_eq!(Amount(a).saturating_sub(Amount(b)), difference.unwrap_or(Amount::ZERO));
+        }
+
+        #[test]
+        fn shares_follow_the_same_checked_rules(a in quantity(), b in quantity()) {
+            prop_assert_eq!(
+                Shares(a).checked_add(Shares(b)),
+                a.checked_add(b).map(Shares).ok_or(ArithmeticError::Overflow)
+            );
+            prop_assert_eq!(
+                Shares(a).checked_sub(Shares(b)),
+                a.checked_sub(b).map(Shares).ok_or(ArithmeticError::Underflow)
+            );
+            prop_assert_eq!(Shares(a).saturating_sub(Shares(b)), Shares(a.saturating_sub(b)));
         }
 
         #[test]

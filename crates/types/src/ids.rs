@@ -229,6 +229,7 @@ impl From<Hash> for JobId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn a_height_plus_blocks_is_that_many_blocks_later() {
@@ -283,6 +284,79 @@ mod tests {
             Epoch(2).epochs_since(Epoch(5)),
             Err(ArithmeticError::Underflow)
         );
+    }
+
+    /// Any u64, with the values next to 0 and `u64::MAX` drawn far more often than uniform
+    /// sampling would, since that is where overflow and underflow live.
+    fn count() -> impl Strategy<Value = u64> {
+        prop_oneof![any::<u64>(), 0u64..=3, (u64::MAX - 3)..=u64::MAX]
+    }
+
+    proptest! {
+        #[test]
+        fn height_plus_is_exact_or_an_overflow(start in count(), blocks in count()) {
+            let exact = u128::from(start) + u128::from(blocks);
+            match Height(start).plus(blocks) {
+                Ok(later) => prop_assert_eq!(u128::from(later.0), exact),
+                Err(error) => {
+                    prop_assert_eq!(error, ArithmeticError::Overflow);
+                    prop_assert!(exact > u128::from(u64::MAX));
+                }
+            }
+            let saturated = Height(start).saturating_plus(blocks);
+            prop_assert_eq!(u128::from(saturated.0), exact.min(u128::from(u64::MAX)));
+        }
+
+        #[test]
+        fn height_minus_is_exact_or_an_underflow(start in count(), blocks in count()) {
+            match Height(start).minus(blocks) {
+                Ok(earlier) => prop_assert_eq!(earlier.0, start - blocks),
+                Err(error) => {
+                    prop_assert_eq!(error, ArithmeticError::Underflow);
+                    prop_assert!(blocks > start);
+                }
+            }
+            let saturated = Height(start).saturating_minus(blocks);
+            prop_assert_eq!(saturated.0, start.saturating_sub(blocks));
+        }
+
+        #[test]
+        fn blocks_since_undoes_plus(start in count(), blocks in count()) {
+            if let Ok(later) = Height(start).plus(blocks) {
+                prop_assert_eq!(later.blocks_since(Height(start)), Ok(blocks));
+                prop_assert_eq!(later.minus(blocks), Ok(Height(start)));
+                prop_assert!(later >= Height(start));
+            }
+        }
+
+        #[test]
+        fn blocks_since_is_defined_exactly_when_earlier_is_not_later(
+            first in count(),
+            second in count(),
+        ) {
+            let since = Height(first).blocks_since(Height(second));
+            prop_assert_eq!(since.is_ok(), Height(second) <= Height(first));
+            if let Ok(blocks) = since {
+                prop_assert_eq!(Height(second).plus(blocks), Ok(Height(first)));
+            }
+        }
+
+        #[test]
+        fn epoch_arithmetic_is_exact_or_an_error(start in count(), epochs in count()) {
+            prop_assert_eq!(
+                Epoch(start).plus(epochs),
+                start.checked_add(epochs).map(Epoch).ok_or(ArithmeticError::Overflow)
+            );
+            prop_assert_eq!(
+                Epoch(start).minus(epochs),
+                start.checked_sub(epochs).map(Epoch).ok_or(ArithmeticError::Underflow)
+            );
+            prop_assert_eq!(Epoch(start).saturating_plus(epochs), Epoch(start.saturating_add(epochs)));
+            prop_assert_eq!(Epoch(start).saturating_minus(epochs), Epoch(start.saturating_sub(epochs)));
+            if let Ok(later) = Epoch(start).plus(epochs) {
+                prop_assert_eq!(later.epochs_since(Epoch(start)), Ok(epochs));
+            }
+        }
     }
 
     #[test]
