@@ -5,12 +5,18 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// Why a checked operation on amounts, shares, ratios, heights or epochs has no result. It
+/// is an error value rather than a panic because the operands usually come from transactions
+/// and parameters: the ledger refuses the transaction and keeps going.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ArithmeticError {
+    /// The result is above the type's maximum (`u128::MAX` units, `u64::MAX` blocks).
     #[error("arithmetic overflow")]
     Overflow,
+    /// The result would be below zero: all these quantities are unsigned.
     #[error("arithmetic underflow (would go negative)")]
     Underflow,
+    /// A ratio or `mul_div` with a zero denominator.
     #[error("division by zero")]
     DivisionByZero,
 }
@@ -39,21 +45,31 @@ macro_rules! quantity {
         }
 
         impl $name {
+            /// Nothing: the default, and what an empty balance or pool holds.
             pub const ZERO: $name = $name(0);
+            /// The largest representable quantity, `u128::MAX` units; any sum beyond it is an
+            /// [`ArithmeticError::Overflow`].
             pub const MAX: $name = $name(u128::MAX);
 
+            /// True for [`Self::ZERO`].
             pub fn is_zero(self) -> bool {
                 self.0 == 0
             }
 
+            /// `self + other`, or [`ArithmeticError::Overflow`] above [`Self::MAX`].
             pub fn checked_add(self, other: $name) -> Result<$name, ArithmeticError> {
                 self.0.checked_add(other.0).map($name).ok_or(ArithmeticError::Overflow)
             }
 
+            /// `self - other`, or [`ArithmeticError::Underflow`] when `other` is larger: a
+            /// balance cannot be spent below zero.
             pub fn checked_sub(self, other: $name) -> Result<$name, ArithmeticError> {
                 self.0.checked_sub(other.0).map($name).ok_or(ArithmeticError::Underflow)
             }
 
+            /// `self - other`, or zero when `other` is larger. For what remains of a quantity
+            /// (an allocation less what is leaving it), never for spending: spending uses
+            /// [`Self::checked_sub`], so that an overdraft is an error rather than a free zero.
             pub fn saturating_sub(self, other: $name) -> $name {
                 $name(self.0.saturating_sub(other.0))
             }
@@ -111,7 +127,10 @@ impl<'de> serde::de::Visitor<'de> for QuantityVisitor {
     }
 }
 
-/// `a * b / c` rounded down, with a 256-bit intermediate so it never overflows early.
+/// `a * b / c` rounded down, with a 256-bit intermediate so it never overflows early: only a
+/// quotient above `u128::MAX` is an [`ArithmeticError::Overflow`], and `c == 0` is
+/// [`ArithmeticError::DivisionByZero`]. Rounding down favours whoever holds the remainder
+/// (the pool, when converting tokens to shares).
 pub fn mul_div_floor(a: u128, b: u128, c: u128) -> Result<u128, ArithmeticError> {
     if c == 0 {
         return Err(ArithmeticError::DivisionByZero);
@@ -120,7 +139,8 @@ pub fn mul_div_floor(a: u128, b: u128, c: u128) -> Result<u128, ArithmeticError>
     ethnum_like::div(product, c)
 }
 
-/// `a * b / c` rounded up.
+/// `a * b / c` rounded up, with the same 256-bit intermediate and errors as [`mul_div_floor`].
+/// Used where a credit must cover every claim on it.
 pub fn mul_div_ceil(a: u128, b: u128, c: u128) -> Result<u128, ArithmeticError> {
     if c == 0 {
         return Err(ArithmeticError::DivisionByZero);
@@ -140,7 +160,7 @@ pub fn mul_div_ceil(a: u128, b: u128, c: u128) -> Result<u128, ArithmeticError> 
 mod ethnum_like {
     use super::ArithmeticError;
 
-    pub fn mul(a: u128, b: u128) -> (u128, u128) {
+    pub(super) fn mul(a: u128, b: u128) -> (u128, u128) {
         let mask = u64::MAX as u128;
         let (a_hi, a_lo) = (a >> 64, a & mask);
         let (b_hi, b_lo) = (b >> 64, b & mask);
@@ -154,7 +174,7 @@ mod ethnum_like {
         (high, low)
     }
 
-    pub fn div((high, low): (u128, u128), divisor: u128) -> Result<u128, ArithmeticError> {
+    pub(super) fn div((high, low): (u128, u128), divisor: u128) -> Result<u128, ArithmeticError> {
         if high == 0 {
             return Ok(low / divisor);
         }
@@ -198,8 +218,11 @@ mod ethnum_like {
 pub struct Ratio(u64);
 
 impl Ratio {
+    /// Parts per whole: a ratio is stored as `ppb / DENOMINATOR`, so its resolution is 1e-9.
     pub const DENOMINATOR: u64 = 1_000_000_000;
+    /// Nothing (0 ppb): no commission, no slash.
     pub const ZERO: Ratio = Ratio(0);
+    /// The whole (1e9 ppb), the largest ratio there is: a ratio never takes more than all.
     pub const ONE: Ratio = Ratio(Ratio::DENOMINATOR);
 
     /// A ratio of `parts_per_billion / 1e9`; `None` above 1.
@@ -220,6 +243,7 @@ impl Ratio {
         }
     }
 
+    /// The stored numerator, in parts per billion (`0..=1_000_000_000`).
     pub const fn ppb(self) -> u64 {
         self.0
     }
@@ -254,18 +278,23 @@ impl Ratio {
         Ok(Ratio(ppb as u64))
     }
 
+    /// The larger of two ratios.
     pub fn max(self, other: Ratio) -> Ratio {
         Ratio(self.0.max(other.0))
     }
 
+    /// The smaller of two ratios.
     pub fn min(self, other: Ratio) -> Ratio {
         Ratio(self.0.min(other.0))
     }
 
+    /// `self - other`, or zero when `other` is larger (what is left of a fraction once
+    /// another has been taken). Cannot leave the `0..=1` range.
     pub fn saturating_sub(self, other: Ratio) -> Ratio {
         Ratio(self.0.saturating_sub(other.0))
     }
 
+    /// `|self - other|`: how far apart two ratios are, whichever is larger.
     pub fn abs_diff(self, other: Ratio) -> Ratio {
         Ratio(self.0.abs_diff(other.0))
     }
@@ -360,6 +389,12 @@ mod tests {
         assert_eq!(mul_div_floor(1, 1, 0), Err(ArithmeticError::DivisionByZero));
     }
 
+    /// Any u128, with the values next to the edges (0, `u128::MAX`) drawn far more often than
+    /// uniform sampling would, since that is where overflow and underflow live.
+    fn quantity() -> impl Strategy<Value = u128> {
+        prop_oneof![any::<u128>(), 0u128..=3, (u128::MAX - 3)..=u128::MAX]
+    }
+
     proptest! {
         #[test]
         fn mul_div_matches_exact_arithmetic(a in any::<u64>(), b in any::<u64>(), c in 1u64..) {
@@ -381,6 +416,40 @@ mod tests {
                     prop_assert!(got >= expected && got <= expected + b as u128);
                 }
             }
+        }
+
+        #[test]
+        fn amount_sums_are_exact_or_an_overflow(a in quantity(), b in quantity()) {
+            let sum = Amount(a).checked_add(Amount(b));
+            prop_assert_eq!(sum, a.checked_add(b).map(Amount).ok_or(ArithmeticError::Overflow));
+            prop_assert_eq!(sum, Amount(b).checked_add(Amount(a)), "addition commutes");
+            if let Ok(total) = sum {
+                prop_assert_eq!(total.checked_sub(Amount(b)), Ok(Amount(a)));
+            }
+        }
+
+        #[test]
+        fn amount_differences_are_exact_or_an_underflow(a in quantity(), b in quantity()) {
+            let difference = Amount(a).checked_sub(Amount(b));
+            prop_assert_eq!(difference.is_err(), b > a);
+            prop_assert_eq!(
+                difference,
+                a.checked_sub(b).map(Amount).ok_or(ArithmeticError::Underflow)
+            );
+            prop_assert_eq!(Amount(a).saturating_sub(Amount(b)), difference.unwrap_or(Amount::ZERO));
+        }
+
+        #[test]
+        fn shares_follow_the_same_checked_rules(a in quantity(), b in quantity()) {
+            prop_assert_eq!(
+                Shares(a).checked_add(Shares(b)),
+                a.checked_add(b).map(Shares).ok_or(ArithmeticError::Overflow)
+            );
+            prop_assert_eq!(
+                Shares(a).checked_sub(Shares(b)),
+                a.checked_sub(b).map(Shares).ok_or(ArithmeticError::Underflow)
+            );
+            prop_assert_eq!(Shares(a).saturating_sub(Shares(b)), Shares(a.saturating_sub(b)));
         }
 
         #[test]

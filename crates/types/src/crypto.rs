@@ -5,10 +5,14 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// Why a key or signature was refused. Both come from outside (transactions, votes, key
+/// files), so they are errors to report, not bugs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
+    /// The 32 bytes do not decode to an ed25519 curve point.
     #[error("bytes are not a valid ed25519 public key")]
     InvalidKey,
+    /// The signature is not by this key over these bytes (or is malformed).
     #[error("signature does not verify")]
     BadSignature,
 }
@@ -30,14 +34,19 @@ impl SigningKey {
         SigningKey(ed25519_consensus::SigningKey::from(seed))
     }
 
+    /// The 32 seed bytes this key was made from: the secret itself, for writing a key file.
+    /// Whoever holds them can sign as this key.
     pub fn seed(&self) -> [u8; 32] {
         self.0.to_bytes()
     }
 
+    /// The public half, which others use to check this key's signatures.
     pub fn verification_key(&self) -> VerificationKey {
         VerificationKey(self.0.verification_key())
     }
 
+    /// Sign `message` as given. Callers prefix a domain tag (as [`crate::tx`] and
+    /// [`crate::vote`] do), so that one signed thing cannot be passed off as another.
     pub fn sign(&self, message: &[u8]) -> Signature {
         Signature(self.0.sign(message).to_bytes())
     }
@@ -49,21 +58,26 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// A public verification key.
+/// An ed25519 public key, known to be a valid curve point (checked when it was made or
+/// decoded), so verifying with it cannot fail on the key itself.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VerificationKey(ed25519_consensus::VerificationKey);
 
 impl VerificationKey {
+    /// The key encoded by `bytes`, or [`CryptoError::InvalidKey`] when they are not a point.
     pub fn from_bytes(bytes: [u8; 32]) -> Result<VerificationKey, CryptoError> {
         ed25519_consensus::VerificationKey::try_from(bytes)
             .map(VerificationKey)
             .map_err(|_| CryptoError::InvalidKey)
     }
 
+    /// The 32-byte compressed encoding, as signed, hashed and stored.
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()
     }
 
+    /// Check that `signature` is this key's over exactly `message`, under the ZIP-215 rules
+    /// every node applies; [`CryptoError::BadSignature`] otherwise.
     pub fn verify(&self, signature: &Signature, message: &[u8]) -> Result<(), CryptoError> {
         let signature = ed25519_consensus::Signature::from(signature.0);
         self.0
@@ -154,7 +168,8 @@ impl<'de> Deserialize<'de> for VerificationKeyBytes {
     }
 }
 
-/// A 64-byte ed25519 signature.
+/// A 64-byte ed25519 signature, held as bytes: nothing about it is checked until it is
+/// verified against a key and a message.
 #[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Signature(pub [u8; 64]);
 
@@ -190,6 +205,7 @@ pub struct BatchVerifier {
 }
 
 impl BatchVerifier {
+    /// A batch with nothing queued yet.
     pub fn new() -> BatchVerifier {
         BatchVerifier::default()
     }
@@ -205,6 +221,7 @@ impl BatchVerifier {
         self.count += 1;
     }
 
+    /// Queue a signature by an already-checked key.
     pub fn queue(&mut self, key: &VerificationKey, signature: &Signature, message: &[u8]) {
         self.inner.queue((
             key.inner(),
@@ -214,10 +231,12 @@ impl BatchVerifier {
         self.count += 1;
     }
 
+    /// How many signatures are queued.
     pub fn len(&self) -> usize {
         self.count
     }
 
+    /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

@@ -4,10 +4,21 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
+/// Why untrusted bytes did not decode. Bytes from the network are expected to be wrong
+/// sometimes, so this is an error to refuse them with, never a panic.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// The input is longer than the caller's limit; it was refused before any decoding.
     #[error("input is {actual} bytes, the limit is {limit} bytes")]
-    TooLarge { actual: usize, limit: usize },
+    TooLarge {
+        /// Length of the input, in bytes.
+        actual: usize,
+        /// The most the caller accepts, in bytes.
+        limit: usize,
+    },
+    /// The bytes are not the canonical encoding of the expected type: truncated, trailing
+    /// bytes, a bad enum tag or an invalid value (such as a key that is not a curve point).
+    /// Holds borsh's description.
     #[error("malformed encoding: {0}")]
     Malformed(String),
 }
@@ -31,6 +42,8 @@ pub fn decode_bounded<T: BorshDeserialize>(bytes: &[u8], limit: usize) -> Result
 }
 
 /// Serde helper for bytes shown as hex in JSON: `#[serde(with = "surety_types::encoding::hex_bytes")]`.
+/// Hex keeps large inputs and outputs readable and compact in JSON, where a `Vec<u8>` would
+/// otherwise be an array of numbers. It affects serde only; borsh still writes raw bytes.
 pub mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 

@@ -5,13 +5,16 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A 32-byte blake3 digest.
+/// A 32-byte blake3 digest, made by [`Hash::of`] or [`Hash::of_parts`] under a domain. Prints
+/// and serialises as 64 lower-case hex digits.
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
 )]
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
+    /// All zero bytes: a placeholder that no domain-separated hash will produce in practice,
+    /// not the hash of anything.
     pub const ZERO: Hash = Hash([0u8; 32]);
 
     /// Hash `parts` under `domain`. The domain and every part are length-prefixed, so
@@ -32,14 +35,17 @@ impl Hash {
         Hash::of_parts(domain, &[bytes])
     }
 
+    /// The digest's 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 
+    /// The digest as 64 lower-case hex digits.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
 
+    /// Read exactly 64 hex digits (either case); anything else is a [`HexError`].
     pub fn from_hex(text: &str) -> Result<Hash, HexError> {
         let bytes = hex::decode(text).map_err(|_| HexError::NotHex)?;
         let array: [u8; 32] = bytes
@@ -49,10 +55,13 @@ impl Hash {
     }
 }
 
+/// Why text did not read as a 32-byte hash or id (typed on a command line, read from JSON).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HexError {
+    /// A character outside `0-9a-fA-F`, or an odd number of digits.
     #[error("not a hex string")]
     NotHex,
+    /// Valid hex of the wrong length; holds the number of bytes it decoded to.
     #[error("expected 32 bytes, got {0}")]
     Length(usize),
 }

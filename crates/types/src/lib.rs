@@ -6,6 +6,8 @@
 //! boundary decodes through [`encoding::decode_bounded`], which refuses oversized or trailing
 //! input with a typed error instead of panicking.
 
+#![deny(missing_docs)]
+
 pub mod amount;
 pub mod crypto;
 pub mod encoding;

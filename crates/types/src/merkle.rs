@@ -62,10 +62,12 @@ impl MerkleTree {
         MerkleTree::from_leaf_hashes(leaves.iter().map(|l| leaf_hash(l.as_ref())).collect())
     }
 
+    /// How many leaves the tree was built from.
     pub fn leaf_count(&self) -> usize {
         self.levels[0].len()
     }
 
+    /// The hash that commits to every leaf and its position; [`empty_root`] for no leaves.
     pub fn root(&self) -> Hash {
         match self.levels.last() {
             Some(top) if top.len() == 1 => top[0],
@@ -103,17 +105,38 @@ pub fn root_of<L: AsRef<[u8]>>(leaves: &[L]) -> Hash {
 /// Proof that a leaf sits at `index` in a tree of `leaf_count` leaves.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct MerkleProof {
+    /// Position of the proven leaf, from 0.
     pub index: u64,
+    /// Leaves in the whole tree. It fixes the tree's shape, so it says at which levels the
+    /// leaf's branch has a sibling and at which it is promoted unchanged.
     pub leaf_count: u64,
+    /// The sibling hash at each level where there is one, from the leaf's level up.
     pub siblings: Vec<Hash>,
 }
 
+/// Why a Merkle proof was refused. Proofs arrive in transactions, so each way of being wrong
+/// is a distinct error the sender can act on.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProofError {
+    /// The proof claims a leaf position the tree does not have.
     #[error("leaf index {index} is outside a tree of {leaf_count} leaves")]
-    IndexOutOfRange { index: u64, leaf_count: u64 },
+    IndexOutOfRange {
+        /// The claimed position.
+        index: u64,
+        /// Leaves the proof says the tree has.
+        leaf_count: u64,
+    },
+    /// The proof has more or fewer sibling hashes than its index and leaf count call for (or
+    /// more than [`PROOF_HASHES_MAX`]).
     #[error("proof has {actual} sibling hashes, the tree shape needs {expected}")]
-    WrongLength { expected: usize, actual: usize },
+    WrongLength {
+        /// Hashes the shape needs: when the proof ran short, at least this many; when it
+        /// was longer than [`PROOF_HASHES_MAX`], at most this many.
+        expected: usize,
+        /// Hashes the proof carries.
+        actual: usize,
+    },
+    /// The proof is well formed but hashes to a different root: the leaf is not there.
     #[error("proof does not lead to the expected root")]
     RootMismatch,
 }

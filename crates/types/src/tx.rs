@@ -14,21 +14,30 @@ use serde::{Deserialize, Serialize};
 const TX_SIGN_DOMAIN: &str = "surety.tx.v1";
 const TX_HASH_DOMAIN: &str = "surety.tx-hash.v1";
 
-/// What the signer signs.
+/// What the signer signs: everything about a transaction except the signature.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Tx<M> {
+    /// The chain the transaction is for; the ledger refuses any other, so it cannot be
+    /// replayed on a second network.
     pub chain_id: String,
+    /// The paying and authorising account, whose key must have made the signature.
     pub signer: AccountId,
     /// Must equal the signer's account nonce; it then increases by one. A replayed or
     /// reordered transaction is rejected.
     pub nonce: u64,
+    /// Base units paid by the signer whether the message succeeds or fails; at least the
+    /// ledger's minimum fee.
     pub fee: Amount,
+    /// What the transaction does; the ledger defines the message type.
     pub msg: M,
 }
 
+/// A transaction with its signature, as it travels and is stored in blocks.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SignedTx<M> {
+    /// The signed content.
     pub tx: Tx<M>,
+    /// The signer's signature over [`Tx::sign_bytes`].
     pub signature: Signature,
 }
 
@@ -40,6 +49,8 @@ impl<M: BorshSerialize> Tx<M> {
         bytes
     }
 
+    /// Sign with `key`, which must be the signer's (checked in debug builds only: a wrong
+    /// key yields a transaction that fails verification, not a bad state).
     pub fn sign(self, key: &SigningKey) -> SignedTx<M> {
         debug_assert_eq!(AccountId::from_key(&key.verification_key()), self.signer);
         let signature = key.sign(&self.sign_bytes());
@@ -56,6 +67,8 @@ impl<M: BorshSerialize> SignedTx<M> {
         Hash::of(TX_HASH_DOMAIN, &encode(self))
     }
 
+    /// Check the signature against the signer's key: [`CryptoError::InvalidKey`] when the
+    /// signer id is not a key, [`CryptoError::BadSignature`] when the signature does not match.
     pub fn verify_signature(&self) -> Result<(), CryptoError> {
         let key = self.tx.signer.verification_key()?;
         key.verify(&self.signature, &self.tx.sign_bytes())

@@ -24,9 +24,14 @@ const VOTE_SIGN_DOMAIN: &str = "surety.consensus-vote.v1";
     Serialize,
     Deserialize,
 )]
+/// Which Tendermint message a vote is. The kind is part of the slot: a prevote and a
+/// precommit for different values in one round are not equivocation.
 pub enum VoteKind {
+    /// The round's proposer putting a value forward.
     Proposal,
+    /// A first-stage vote for a value (or nil) in a round.
     Prevote,
+    /// A second-stage vote; a value with precommits from two thirds of the power is decided.
     Precommit,
 }
 
@@ -34,10 +39,15 @@ pub enum VoteKind {
 /// value" (`None` is a vote for nil).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ConsensusVote {
+    /// The chain the vote is for; votes on another chain never conflict with these.
     pub chain_id: String,
+    /// The height being decided.
     pub height: Height,
+    /// The round within the height, from 0.
     pub round: u32,
+    /// Which message this is.
     pub kind: VoteKind,
+    /// The backed value: the hash of the proposed block's header, or `None` for nil.
     pub value: Option<Hash>,
     /// For a proposal, the round of the polka that justifies re-proposing `value` (Tendermint's
     /// `pol_round`), signed so that a relay cannot alter it; `None` for votes and fresh
@@ -47,19 +57,25 @@ pub struct ConsensusVote {
     pub validator: VerificationKey,
 }
 
+/// A consensus vote with the validator's signature: on its own, proof that the validator said it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SignedVote {
+    /// What was voted.
     pub vote: ConsensusVote,
+    /// Signature over [`ConsensusVote::sign_bytes`] by `vote.validator`.
     pub signature: Signature,
 }
 
 impl ConsensusVote {
+    /// The exact bytes a vote signature covers: a domain tag (so no transaction or result can
+    /// pass for a vote) followed by the vote's canonical encoding.
     pub fn sign_bytes(&self) -> Vec<u8> {
         let mut bytes = VOTE_SIGN_DOMAIN.as_bytes().to_vec();
         bytes.extend_from_slice(&encode(self));
         bytes
     }
 
+    /// Sign with the validator's consensus key.
     pub fn sign(self, key: &SigningKey) -> SignedVote {
         let signature = key.sign(&self.sign_bytes());
         SignedVote {
@@ -70,6 +86,8 @@ impl ConsensusVote {
 }
 
 impl SignedVote {
+    /// Check the signature against the key named in the vote; [`CryptoError::BadSignature`]
+    /// when it does not match.
     pub fn verify(&self) -> Result<(), CryptoError> {
         self.vote
             .validator
@@ -77,14 +95,20 @@ impl SignedVote {
     }
 }
 
+/// Why two votes are not proof of equivocation. Evidence comes from anyone, so a refusal says
+/// exactly what is missing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EquivocationError {
+    /// The votes are signed by different consensus keys.
     #[error("the two votes are by different validators")]
     DifferentValidators,
+    /// The votes differ in chain, height, round or kind, so both may honestly be cast.
     #[error("the two votes are for different chains, heights, rounds or kinds")]
     DifferentSlots,
+    /// The votes back the same value (or both nil): repeating a vote is allowed.
     #[error("the two votes back the same value: no conflict")]
     SameValue,
+    /// At least one vote's signature does not verify, so it proves nothing about the validator.
     #[error("a vote's signature does not verify")]
     BadSignature,
 }
