@@ -4,9 +4,7 @@
 //! falsely challenged — each proven and punished by the ledger. Every block is followed by a
 //! full invariant check (`common::Chain::block`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use surety_infer::models::mlp::MlpConfig;
 use surety_infer::safetensors_loader::{load_safetensors, save_safetensors_f32};
 use surety_infer::{Activation, Architecture, Executor, Model, Tensor, Trace};
@@ -217,7 +215,7 @@ impl Market {
 
     fn index_of(operator: &OperatorId) -> u16 {
         (1..=4)
-            .find(|n| common::operator(*n) == *operator)
+            .find(|n| crate::common::operator(*n) == *operator)
             .expect("a test operator")
     }
 }
@@ -374,7 +372,7 @@ fn falsely_challenged(market: &mut Market) -> Challenged {
         CHALLENGER,
         Msg::Challenge(Box::new(Challenge {
             job,
-            operator: common::operator(worker),
+            operator: crate::common::operator(worker),
             output_hash: fabricated.output.hash(),
             trace_root: fabricated.trace.root(),
             output_proof: fabricated.trace.proof(steps - 1).unwrap(),
@@ -504,7 +502,7 @@ fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
     assert!(events.iter().any(|e| matches!(
         e,
         Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported { operator, kind: FaultKind::WrongResult, .. })
-            if *operator == common::operator(liar)
+            if *operator == crate::common::operator(liar)
     )));
     let liar_record = market.chain.operator(liar);
     assert!(liar_record.jailed && liar_record.is_frozen());
@@ -526,7 +524,7 @@ fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
                 operator,
                 amount,
                 ..
-            }) if *operator == common::operator(liar) => Some(*amount),
+            }) if *operator == crate::common::operator(liar) => Some(*amount),
             _ => None,
         });
     }
@@ -767,7 +765,7 @@ fn replicas_that_disagree_open_a_dispute_and_the_wrong_one_is_slashed() {
     assert!(!market.chain.operator(first).jailed);
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
-    assert_eq!(market.assignees(&job), vec![common::operator(first)]);
+    assert_eq!(market.assignees(&job), vec![crate::common::operator(first)]);
 }
 
 #[test]
@@ -812,7 +810,7 @@ fn two_different_signed_results_are_equivocation_evidence() {
                 operator,
                 amount,
                 ..
-            }) if *operator == common::operator(worker) => Some(*amount),
+            }) if *operator == crate::common::operator(worker) => Some(*amount),
             _ => None,
         });
     }
@@ -1059,7 +1057,7 @@ mod hostile_transactions {
             commit_msg(challenged.worker, &challenged.job, honest),
             Msg::Challenge(Box::new(Challenge {
                 job: challenged.job,
-                operator: common::operator(challenged.worker),
+                operator: crate::common::operator(challenged.worker),
                 output_hash: challenged.fabricated.output.hash(),
                 trace_root: challenged.fabricated.trace.root(),
                 output_proof: challenged

@@ -1,5 +1,4 @@
 //! A test chain: deterministic keys, a genesis, and helpers to sign, submit and advance.
-#![allow(dead_code)]
 
 use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
 use surety_ledger::params::{Params, RewardsParams, StakingParams};

@@ -1,9 +1,7 @@
 //! Scenario tests: each reads as a sentence about the protocol. Every block in these tests is
 //! followed by a full invariant check (see `common::Chain::block`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use surety_ledger::bank::{Pool, Transfer};
 use surety_ledger::genesis::Genesis;
 use surety_ledger::rewards::ClaimRewards;

@@ -4,9 +4,7 @@
 //! loaded from state by any node. Every block is followed by a full invariant check
 //! (see `common::Chain::block`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use surety_infer::models::mlp::{self, MlpConfig};
 use surety_infer::safetensors_loader::save_safetensors_f32;

@@ -3,9 +3,7 @@
 //! transactions cut into blocks differently give the same final root where the protocol's
 //! semantics allow it (no per-block effects: no fees, no inflation, one epoch).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use surety_ledger::bank::Transfer;
 use surety_ledger::staking::{Delegate, Undelegate};

@@ -8,9 +8,7 @@
 //!   and its unbonding entries are not paid out;
 //! - nonces advance exactly once per charged transaction.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use surety_ledger::bank::Transfer;
