@@ -10,6 +10,5 @@ pub mod localnet;
 pub mod mempool;
 pub mod node;
 pub mod rpc;
-pub mod rpc_market;
 pub mod storage;
 pub mod worker;

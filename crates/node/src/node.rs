@@ -25,13 +25,13 @@ use surety_types::SigningKey;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::app::App;
+use crate::app::{App, SharedApp};
 use crate::consensus::codec::SuretyCodec;
 use crate::consensus::ctx::{Address, SuretyCtx};
 use crate::consensus::host::Host;
 use crate::consensus::signing::{SuretySigner, SuretyVerifier};
 use crate::mempool::MempoolLimits;
-use crate::rpc::{self, SharedApp};
+use crate::rpc;
 use crate::storage::Storage;
 use crate::worker::{Worker, WorkerBehaviour, WorkerConfig};
 

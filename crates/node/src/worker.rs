@@ -16,7 +16,7 @@
 //! Test builds can make it misbehave (feature `byzantine`): tamper with outputs, compute with
 //! other weights, or stay silent.
 
-use crate::rpc::SharedApp;
+use crate::app::SharedApp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;

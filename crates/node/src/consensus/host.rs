@@ -27,9 +27,8 @@ use surety_types::{AccountId, Height, SigningKey};
 use tracing::{debug, error, info, warn};
 
 use super::ctx::{Address, BHeight, BlockId, ProposalPart, SuretyCtx, ValidatorSet, Vote};
-use crate::app::App;
+use crate::app::{App, SharedApp};
 use crate::block::{Block, CommitCertificate, CommitSignature};
-use crate::rpc::SharedApp;
 
 /// Size of one proposal data part.
 const PART_BYTES: usize = 64 * 1024;
@@ -43,32 +42,6 @@ const BUFFERED_BYTES_MAX: usize = 2 * PROPOSAL_BYTES_MAX;
 const STREAM_PARTS_MAX: u64 = (PROPOSAL_BYTES_MAX / PART_BYTES) as u64 + 4;
 /// Most decided blocks served in one sync response.
 const SYNC_BATCH_MAX: u64 = 64;
-/// Finality samples kept for status and benchmarks.
-const SAMPLES_MAX: usize = 4096;
-
-/// What the host measured, for `/status`, `/metrics` and the node benchmark.
-#[derive(Clone, Debug, Default)]
-pub struct ConsensusStats {
-    pub heights_decided: u64,
-    /// Heights decided in a round above 0.
-    pub later_rounds: u64,
-    /// Start of a height to its decision, milliseconds, most recent last.
-    pub finality_ms: Vec<f64>,
-    /// Heights this node committed from sync rather than from its own consensus.
-    pub synced: u64,
-    /// Double-sign evidence transactions this node submitted.
-    pub evidence_submitted: u64,
-}
-
-impl ConsensusStats {
-    fn push_finality(&mut self, ms: f64) {
-        if self.finality_ms.len() == SAMPLES_MAX {
-            self.finality_ms.remove(0);
-        }
-        self.finality_ms.push(ms);
-    }
-}
-
 /// A proposal stream being reassembled.
 struct PartialStream {
     height: u64,
@@ -152,7 +125,7 @@ impl Host {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, App> {
-        self.app.lock().unwrap_or_else(|p| p.into_inner())
+        crate::app::lock(&self.app)
     }
 
     fn params(&self, app: &App) -> HeightParams<SuretyCtx> {

@@ -4,7 +4,11 @@
 //! document that describes all of it. Every body and path parameter is
 //! untrusted: bad input gets a 4xx with a message that says what was wrong.
 
-use crate::app::App;
+mod error;
+pub mod market;
+
+pub use crate::app::SharedApp;
+use crate::app::{lock, App};
 use crate::mempool::AdmitError;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -12,15 +16,13 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use error::{bad_request, internal, not_found, ApiError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 use surety_ledger::models::{self, ModelRecord, ModelStatus};
 use surety_ledger::tx::TX_BYTES_MAX;
 use surety_ledger::{bank, rewards, staking};
 use surety_types::{AccountId, Hash, Height, ModelId, OperatorId};
-
-pub type SharedApp = Arc<Mutex<App>>;
 
 /// Hex doubles the bytes; leave room for the JSON around them.
 const BODY_BYTES_MAX: usize = TX_BYTES_MAX * 2 + 1024;
@@ -50,36 +52,9 @@ pub fn router(app: SharedApp) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
-        .merge(crate::rpc_market::routes())
+        .merge(market::routes())
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app)
-}
-
-/// An error answer: status and a message.
-pub struct ApiError(pub StatusCode, pub String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
-}
-
-pub fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, message.into())
-}
-
-pub fn not_found(message: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, message.into())
-}
-
-fn internal(error: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
-}
-
-pub fn lock(app: &SharedApp) -> std::sync::MutexGuard<'_, App> {
-    // A panic while holding the lock is a bug; the data is still consistent (the ledger commits
-    // whole blocks), so keep serving.
-    app.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn parse_account(text: &str) -> Result<AccountId, ApiError> {
@@ -566,10 +541,9 @@ async fn openapi() -> Json<Value> {
 /// The OpenAPI 3.1 description of this RPC.
 pub fn openapi_document() -> Value {
     let mut document = core_openapi_document();
-    if let (Some(paths), Value::Object(market)) = (
-        document["paths"].as_object_mut(),
-        crate::rpc_market::openapi_paths(),
-    ) {
+    if let (Some(paths), Value::Object(market)) =
+        (document["paths"].as_object_mut(), market::openapi_paths())
+    {
         paths.extend(market);
     }
     document

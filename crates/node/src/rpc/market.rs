@@ -1,8 +1,9 @@
 //! RPC for the inference market (DESIGN §5, docs/market.md): jobs with their results and a
 //! proof of finality, an operator's open work, disputes, and the operators serving a model.
-//! Merged into the main router by [`crate::rpc::router`].
+//! Merged into the main router by [`super::router`].
 
-use crate::rpc::{bad_request, lock, not_found, ApiError, SharedApp};
+use super::error::{bad_request, not_found, ApiError};
+use crate::app::{lock, SharedApp};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
