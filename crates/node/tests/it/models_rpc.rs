@@ -1,11 +1,9 @@
 //! Model RPC: a model registered and uploaded through the node's mempool and blocks, then
 //! listed, described, fetched chunk by chunk and streamed whole; bad input gets a 4xx.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::*;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use surety_infer::models::mlp::{self, MlpConfig};
