@@ -1171,7 +1171,7 @@ mod tests {
         let answer = json!({
             "job": record,
             "final": true,
-            "output": surety_node::rpc::market::activation_json(&output),
+            "output": surety_node::api::ActivationView::of(&output),
             "proof": { "height": 31, "state_root": Hash([3; 32]), "certificate": { "signatures": [1, 2, 3] } },
         });
         let view = result_view(&answer).unwrap();

@@ -3,6 +3,7 @@
 //! and the operator and auditor worker. The ledger never touches a file, a socket or a clock;
 //! this crate owns all of them.
 
+pub mod api;
 pub mod app;
 pub mod block;
 pub mod consensus;

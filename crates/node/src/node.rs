@@ -617,19 +617,19 @@ async fn gossip(app: SharedApp, peers: Vec<String>) {
     let mut interval = tokio::time::interval(Duration::from_millis(20));
     loop {
         interval.tick().await;
-        let batch = app.lock().unwrap_or_else(|p| p.into_inner()).take_outbox();
+        let batch = crate::app::lock(&app).take_outbox();
         if batch.is_empty() {
             continue;
         }
-        let body = serde_json::json!({
-            "txs": batch.iter().map(hex::encode).collect::<Vec<_>>()
-        });
+        let body = crate::api::GossipTxs {
+            txs: batch.iter().map(hex::encode).collect(),
+        };
         for peer in &peers {
             let agent = agent.clone();
             let url = format!("{}/txs/gossip", peer.trim_end_matches('/'));
             let body = body.clone();
             let _ = tokio::task::spawn_blocking(move || {
-                if let Err(e) = agent.post(&url).send_json(body) {
+                if let Err(e) = agent.post(&url).send_json(&body) {
                     tracing::debug!(%url, error = %e, "gossip failed");
                 }
             })

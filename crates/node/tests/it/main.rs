@@ -13,5 +13,6 @@ mod crash;
 mod market;
 mod models_rpc;
 mod network;
+mod openapi;
 mod rpc;
 mod storage_and_mempool;
