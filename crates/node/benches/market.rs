@@ -31,7 +31,7 @@
 //! the mempool takes from one sender (256): it is refused, and recomputes the job at its next
 //! poll, so the run measures that limit rather than the market.
 
-#[path = "../tests/support/minilm.rs"]
+#[path = "../tests/it/support/minilm.rs"]
 mod minilm;
 
 use minilm::{models_dir, settled, wait_for, MiniLm, MINILM};

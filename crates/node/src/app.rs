@@ -6,11 +6,21 @@
 use crate::block::{Block, BlockHeader, CommitCertificate};
 use crate::mempool::{AdmitError, Mempool, MempoolLimits};
 use crate::storage::{Storage, StorageError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use surety_ledger::genesis::Genesis;
 use surety_ledger::staking::state::{active_set, Validator};
 use surety_ledger::tx::{BLOCK_TXS_MAX, TX_BYTES_MAX};
 use surety_ledger::{BlockError, BlockOutcome, Ledger};
 use surety_types::{Hash, Height, OperatorId};
+
+/// The application core as the consensus host, the RPC and the worker share it.
+pub type SharedApp = Arc<Mutex<App>>;
+
+/// The shared core, locked. A panic while holding the lock is a bug; the data is still
+/// consistent (the ledger commits whole blocks), so keep serving.
+pub fn lock(app: &SharedApp) -> MutexGuard<'_, App> {
+    app.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// How far ahead of a validator's own clock a proposal's time may be.
 pub const CLOCK_DRIFT_MAX_MS: u64 = 10_000;
@@ -164,6 +174,32 @@ pub enum CommitError {
     Certificate(#[from] CertificateError),
 }
 
+/// Finality samples kept for status and benchmarks.
+const SAMPLES_MAX: usize = 4096;
+
+/// What the host measured, for `/status`, `/metrics` and the node benchmark.
+#[derive(Clone, Debug, Default)]
+pub struct ConsensusStats {
+    pub heights_decided: u64,
+    /// Heights decided in a round above 0.
+    pub later_rounds: u64,
+    /// Start of a height to its decision, milliseconds, most recent last.
+    pub finality_ms: Vec<f64>,
+    /// Heights this node committed from sync rather than from its own consensus.
+    pub synced: u64,
+    /// Double-sign evidence transactions this node submitted.
+    pub evidence_submitted: u64,
+}
+
+impl ConsensusStats {
+    pub(crate) fn push_finality(&mut self, ms: f64) {
+        if self.finality_ms.len() == SAMPLES_MAX {
+            self.finality_ms.remove(0);
+        }
+        self.finality_ms.push(ms);
+    }
+}
+
 pub struct App {
     ledger: Ledger,
     storage: Storage,
@@ -176,7 +212,7 @@ pub struct App {
     /// Admitted transactions not yet forwarded to peers (gossip), when gossip is on.
     outbox: Option<Vec<Vec<u8>>>,
     /// What the consensus host measured.
-    pub consensus_stats: crate::consensus::host::ConsensusStats,
+    pub consensus_stats: ConsensusStats,
 }
 
 impl App {

@@ -3,6 +3,7 @@
 //! and the operator and auditor worker. The ledger never touches a file, a socket or a clock;
 //! this crate owns all of them.
 
+pub mod api;
 pub mod app;
 pub mod block;
 pub mod consensus;
@@ -10,6 +11,5 @@ pub mod localnet;
 pub mod mempool;
 pub mod node;
 pub mod rpc;
-pub mod rpc_market;
 pub mod storage;
 pub mod worker;

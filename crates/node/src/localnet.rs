@@ -111,18 +111,81 @@ pub fn create(
     }
     let keys_dir = dir.join("keys");
     std::fs::create_dir_all(&keys_dir).map_err(io(&keys_dir))?;
-    let mut accounts = Vec::new();
-    let mut operators = Vec::new();
-    let mut consensus_keys = Vec::new();
-    let mut account_keys = Vec::new();
-    let metadata = |moniker: String| OperatorMetadata {
-        moniker,
-        ..Default::default()
+    let parties = operators(&keys_dir, options, &mut new_key)?;
+    let mut accounts = parties.accounts;
+    if options.demo_accounts {
+        accounts.extend(demo_accounts(&keys_dir, &mut new_key)?);
+    }
+    accounts.extend(options.extra_accounts.iter().cloned());
+    let mut genesis = Genesis {
+        chain_id: options.chain_id.clone(),
+        genesis_time_ms: options.genesis_time_ms,
+        params: options.params.clone(),
+        accounts,
+        operators: parties.operators,
+        delegations: vec![],
+        models: Vec::new(),
+        allocations: Vec::new(),
+    };
+    add_models(&mut genesis, options)?;
+    std::fs::write(&genesis_file, genesis.to_json()).map_err(io(&genesis_file))?;
+    let model_files: Vec<PathBuf> = options
+        .models
+        .iter()
+        .flat_map(|m| m.files.iter())
+        .map(|file| std::path::absolute(file).unwrap_or_else(|_| file.clone()))
+        .collect();
+    let mut config_files = Vec::new();
+    let mut configs = Vec::new();
+    for (i, consensus_key) in parties.consensus_keys.iter().enumerate() {
+        let node_dir = dir.join(format!("v{i}"));
+        std::fs::create_dir_all(&node_dir).map_err(io(&node_dir))?;
+        let consensus_file = node_dir.join("consensus-key.json");
+        save_key(&consensus_file, consensus_key).map_err(io(&consensus_file))?;
+        let file = node_dir.join("config.toml");
+        let config = node_config(options, i, &model_files);
+        std::fs::write(&file, config.to_toml()).map_err(io(&file))?;
+        // Hand back the config as `load` reads it: paths resolved against its directory.
+        configs.push(NodeConfig::load(&file)?);
+        config_files.push(file);
+    }
+    Ok(Localnet {
+        dir: dir.to_path_buf(),
+        genesis,
+        keys_dir,
+        config_files,
+        configs,
+        consensus_keys: parties.consensus_keys,
+        account_keys: parties.account_keys,
+    })
+}
+
+/// The genesis accounts and operators of the validators and extra operators, and the
+/// validators' keys.
+struct Parties {
+    accounts: Vec<GenesisAccount>,
+    operators: Vec<GenesisOperator>,
+    consensus_keys: Vec<SigningKey>,
+    account_keys: Vec<SigningKey>,
+}
+
+/// Make and save every operator's account key; validators come first and bond more.
+fn operators(
+    keys_dir: &Path,
+    options: &LocalnetOptions,
+    new_key: &mut impl FnMut() -> SigningKey,
+) -> Result<Parties, NodeError> {
+    let mut parties = Parties {
+        accounts: Vec::new(),
+        operators: Vec::new(),
+        consensus_keys: Vec::new(),
+        account_keys: Vec::new(),
     };
     for i in 0..options.validators + options.extra_operators {
         let account_key = new_key();
         let consensus_key = new_key();
-        let name = if i < options.validators {
+        let validator = i < options.validators;
+        let name = if validator {
             format!("validator-{i}")
         } else {
             format!("operator-{}", i - options.validators)
@@ -131,51 +194,55 @@ pub fn create(
         save_key(&file, &account_key).map_err(io(&file))?;
         let account = AccountId::from_key(&account_key.verification_key());
         // Validators bond more than extra operators, so they are the top of the set.
-        let self_bond = if i < options.validators {
+        let self_bond = if validator {
             VALIDATOR_SELF_BOND
         } else {
             Amount(VALIDATOR_SELF_BOND.0 / 10)
         };
-        accounts.push(GenesisAccount {
+        parties.accounts.push(GenesisAccount {
             account,
             balance: Amount(self_bond.0 * 2),
         });
-        operators.push(GenesisOperator {
+        parties.operators.push(GenesisOperator {
             account,
             consensus_key: consensus_key.verification_key(),
             commission: Ratio::from_percent(5).expect("5% is a ratio"),
             max_commission_change: Ratio::from_percent(1).expect("1% is a ratio"),
-            metadata: metadata(name),
+            metadata: OperatorMetadata {
+                moniker: name,
+                ..Default::default()
+            },
             self_bond,
         });
-        if i < options.validators {
-            consensus_keys.push(consensus_key);
-            account_keys.push(account_key);
+        if validator {
+            parties.consensus_keys.push(consensus_key);
+            parties.account_keys.push(account_key);
         }
     }
-    if options.demo_accounts {
-        for name in DEMO_ACCOUNTS {
-            let key = new_key();
-            let file = keys_dir.join(format!("{name}.json"));
-            save_key(&file, &key).map_err(io(&file))?;
-            accounts.push(GenesisAccount {
-                account: AccountId::from_key(&key.verification_key()),
-                balance: DEMO_BALANCE,
-            });
-        }
+    Ok(parties)
+}
+
+/// Make and save the funded demo accounts' keys.
+fn demo_accounts(
+    keys_dir: &Path,
+    new_key: &mut impl FnMut() -> SigningKey,
+) -> Result<Vec<GenesisAccount>, NodeError> {
+    let mut accounts = Vec::new();
+    for name in DEMO_ACCOUNTS {
+        let key = new_key();
+        let file = keys_dir.join(format!("{name}.json"));
+        save_key(&file, &key).map_err(io(&file))?;
+        accounts.push(GenesisAccount {
+            account: AccountId::from_key(&key.verification_key()),
+            balance: DEMO_BALANCE,
+        });
     }
-    accounts.extend(options.extra_accounts.iter().cloned());
-    let genesis = Genesis {
-        chain_id: options.chain_id.clone(),
-        genesis_time_ms: options.genesis_time_ms,
-        params: options.params.clone(),
-        accounts,
-        operators,
-        delegations: vec![],
-        models: Vec::new(),
-        allocations: Vec::new(),
-    };
-    let mut genesis = genesis;
+    Ok(accounts)
+}
+
+/// Register the options' models at genesis (published by the first operator) and allocate
+/// every operator's stake to them.
+fn add_models(genesis: &mut Genesis, options: &LocalnetOptions) -> Result<(), NodeError> {
     let publisher = genesis.operators[0].account;
     let operator_ids: Vec<AccountId> = genesis.operators.iter().map(|o| o.account).collect();
     for model in &options.models {
@@ -199,14 +266,11 @@ pub fn create(
             }
         }
     }
-    let model_files: Vec<PathBuf> = options
-        .models
-        .iter()
-        .flat_map(|m| m.files.iter())
-        .map(|file| std::path::absolute(file).unwrap_or_else(|_| file.clone()))
-        .collect();
-    std::fs::write(&genesis_file, genesis.to_json()).map_err(io(&genesis_file))?;
+    Ok(())
+}
 
+/// Validator `i`'s config: every other validator a peer, RPC gossip to them on fixed ports.
+fn node_config(options: &LocalnetOptions, i: usize, model_files: &[PathBuf]) -> NodeConfig {
     let p2p = |i: usize| format!("/ip4/127.0.0.1/tcp/{}", options.p2p_base_port as usize + i);
     let rpc_port = |i: usize| {
         if options.rpc_base_port == 0 {
@@ -215,54 +279,32 @@ pub fn create(
             options.rpc_base_port + i as u16
         }
     };
-    let mut config_files = Vec::new();
-    let mut configs = Vec::new();
-    for (i, consensus_key) in consensus_keys.iter().enumerate() {
-        let node_dir = dir.join(format!("v{i}"));
-        std::fs::create_dir_all(&node_dir).map_err(io(&node_dir))?;
-        let consensus_file = node_dir.join("consensus-key.json");
-        save_key(&consensus_file, consensus_key).map_err(io(&consensus_file))?;
-        let config = NodeConfig {
-            moniker: format!("validator-{i}"),
-            home: PathBuf::from("data"),
-            genesis: PathBuf::from("../genesis.json"),
-            consensus_key: PathBuf::from("consensus-key.json"),
-            account_key: Some(PathBuf::from(format!("../keys/validator-{i}.json"))),
-            p2p: P2p {
-                listen: p2p(i),
-                peers: (0..options.validators)
+    NodeConfig {
+        moniker: format!("validator-{i}"),
+        home: PathBuf::from("data"),
+        genesis: PathBuf::from("../genesis.json"),
+        consensus_key: PathBuf::from("consensus-key.json"),
+        account_key: Some(PathBuf::from(format!("../keys/validator-{i}.json"))),
+        p2p: P2p {
+            listen: p2p(i),
+            peers: (0..options.validators)
+                .filter(|j| *j != i)
+                .map(p2p)
+                .collect(),
+        },
+        rpc: Rpc {
+            listen: ([127, 0, 0, 1], rpc_port(i)).into(),
+            gossip_to: if options.rpc_base_port == 0 {
+                vec![]
+            } else {
+                (0..options.validators)
                     .filter(|j| *j != i)
-                    .map(p2p)
-                    .collect(),
+                    .map(|j| format!("http://127.0.0.1:{}", rpc_port(j)))
+                    .collect()
             },
-            rpc: Rpc {
-                listen: ([127, 0, 0, 1], rpc_port(i)).into(),
-                gossip_to: if options.rpc_base_port == 0 {
-                    vec![]
-                } else {
-                    (0..options.validators)
-                        .filter(|j| *j != i)
-                        .map(|j| format!("http://127.0.0.1:{}", rpc_port(j)))
-                        .collect()
-                },
-            },
-            consensus: options.timeouts.clone(),
-            worker: crate::node::WorkerSettings::default(),
-            model_files: model_files.clone(),
-        };
-        let file = node_dir.join("config.toml");
-        std::fs::write(&file, config.to_toml()).map_err(io(&file))?;
-        // Hand back the config as `load` reads it: paths resolved against its directory.
-        configs.push(NodeConfig::load(&file)?);
-        config_files.push(file);
+        },
+        consensus: options.timeouts.clone(),
+        worker: crate::node::WorkerSettings::default(),
+        model_files: model_files.to_vec(),
     }
-    Ok(Localnet {
-        dir: dir.to_path_buf(),
-        genesis,
-        keys_dir,
-        config_files,
-        configs,
-        consensus_keys,
-        account_keys,
-    })
 }

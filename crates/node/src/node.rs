@@ -25,13 +25,13 @@ use surety_types::SigningKey;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::app::App;
+use crate::app::{App, SharedApp};
 use crate::consensus::codec::SuretyCodec;
 use crate::consensus::ctx::{Address, SuretyCtx};
 use crate::consensus::host::Host;
 use crate::consensus::signing::{SuretySigner, SuretyVerifier};
 use crate::mempool::MempoolLimits;
-use crate::rpc::{self, SharedApp};
+use crate::rpc;
 use crate::storage::Storage;
 use crate::worker::{Worker, WorkerBehaviour, WorkerConfig};
 
@@ -394,136 +394,14 @@ pub async fn start_full(
     let genesis = load_genesis(&config.genesis)?;
     let key = load_key(&config.consensus_key)?;
     let reporter = config.account_key.as_deref().map(load_key).transpose()?;
-    std::fs::create_dir_all(&config.home).map_err(|error| NodeError::Io {
-        file: config.home.display().to_string(),
-        error,
-    })?;
-    let storage = Storage::open(&config.home.join("chain.redb"))?;
-    let files = if storage.is_initialised()? {
-        std::collections::BTreeMap::new()
-    } else {
-        genesis_model_files(&genesis, &config.model_files)?
-    };
-    let mut app = App::open_with_files(storage, &genesis, &files, MempoolLimits::default())?;
-    if !config.rpc.gossip_to.is_empty() {
-        app.enable_gossip();
-    }
-    info!(
-        moniker = %config.moniker,
-        chain = %genesis.chain_id,
-        height = app.ledger().height().0,
-        root = %app.ledger().state_root(),
-        "opened the chain"
-    );
-    let app: SharedApp = Arc::new(Mutex::new(app));
-
-    // RPC.
-    let listener = tokio::net::TcpListener::bind(config.rpc.listen)
-        .await
-        .map_err(|error| NodeError::RpcBind {
-            addr: config.rpc.listen,
-            error,
-        })?;
-    let rpc_addr = listener.local_addr().map_err(|error| NodeError::RpcBind {
-        addr: config.rpc.listen,
-        error,
-    })?;
-    let router = rpc::router(app.clone());
-    let mut others = vec![tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            warn!(error = %e, "RPC server stopped");
-        }
-    })];
-    if !config.rpc.gossip_to.is_empty() {
-        others.push(tokio::spawn(gossip(
-            app.clone(),
-            config.rpc.gossip_to.clone(),
-        )));
-    }
-
-    // Consensus.
+    let app = open_app(config, &genesis)?;
+    let (rpc_addr, mut others) = serve_rpc(config, &app).await?;
     let chain_id: Arc<str> = Arc::from(genesis.chain_id.as_str());
     let ctx = SuretyCtx {
         chain_id: chain_id.clone(),
     };
     let address = Address(key.verification_key());
-    let p2p = P2pConfig {
-        listen_addr: multiaddr(&config.p2p.listen)?,
-        persistent_peers: config
-            .p2p
-            .peers
-            .iter()
-            .map(|p| multiaddr(p))
-            .collect::<Result<_, _>>()?,
-        discovery: DiscoveryConfig {
-            enabled: false,
-            ..Default::default()
-        },
-        protocol: PubSubProtocol::default(),
-        ..Default::default()
-    };
-    let engine_config = EngineConfig {
-        moniker: config.moniker.clone(),
-        consensus: ConsensusConfig {
-            p2p,
-            value_payload: ValuePayload::ProposalAndParts,
-            ..Default::default()
-        },
-        value_sync: ValueSyncConfig {
-            status_update_interval: Duration::from_millis(config.consensus.sync_status_ms),
-            request_timeout: Duration::from_secs(5),
-            ..Default::default()
-        },
-    };
-    // The libp2p identity is derived from the consensus key; the validator proof binds the
-    // two, so peers know which validator a connection speaks for.
-    let keypair = Keypair::ed25519_from_bytes(key.seed())
-        .map_err(|e| NodeError::Engine(format!("network key: {e}")))?;
-    let signer = SuretySigner {
-        key: key.clone(),
-        chain_id: chain_id.clone(),
-    };
-    let proof = signer
-        .sign_validator_proof(
-            key.verification_key().to_bytes().to_vec(),
-            keypair.public().to_peer_id().to_bytes(),
-        )
-        .await
-        .map_err(|e| NodeError::Engine(format!("validator proof: {e}")))?;
-    let proof_bytes = SuretyCodec
-        .encode(&proof)
-        .map_err(|e| NodeError::Engine(e.to_string()))?;
-    let identity = NetworkIdentity::new_validator(
-        config.moniker.clone(),
-        keypair,
-        address.to_string(),
-        proof_bytes,
-    );
-    let wal = WalContext::new(config.home.join("wal").join("consensus.wal"), SuretyCodec);
-    let consensus = ConsensusContext::new_validator(
-        address,
-        Box::new(SuretyVerifier {
-            chain_id: chain_id.clone(),
-        }),
-        Box::new(signer),
-    );
-    let (mut channels, engine) = match behaviour {
-        Behaviour::Honest => malachitebft_app_channel::start_engine(
-            ctx.clone(),
-            engine_config,
-            wal,
-            NetworkContext::new(identity, SuretyCodec),
-            consensus,
-            SyncContext::new(SuretyCodec),
-            RequestContext::new(100),
-        )
-        .await
-        .map_err(|e| NodeError::Engine(e.to_string()))?,
-        #[cfg(feature = "byzantine")]
-        Behaviour::DoubleSign => {
-            byzantine_engine(ctx.clone(), engine_config, wal, identity, consensus, &key).await?
-        }
-    };
+    let (mut channels, engine) = start_engine(config, behaviour, &ctx, &key).await?;
     let host = Host::new(
         ctx,
         app.clone(),
@@ -556,6 +434,164 @@ pub async fn start_full(
         host,
         others,
     })
+}
+
+/// Open (or initialise from genesis) the node's chain.
+fn open_app(config: &NodeConfig, genesis: &Genesis) -> Result<SharedApp, NodeError> {
+    std::fs::create_dir_all(&config.home).map_err(|error| NodeError::Io {
+        file: config.home.display().to_string(),
+        error,
+    })?;
+    let storage = Storage::open(&config.home.join("chain.redb"))?;
+    let files = if storage.is_initialised()? {
+        std::collections::BTreeMap::new()
+    } else {
+        genesis_model_files(genesis, &config.model_files)?
+    };
+    let mut app = App::open_with_files(storage, genesis, &files, MempoolLimits::default())?;
+    if !config.rpc.gossip_to.is_empty() {
+        app.enable_gossip();
+    }
+    info!(
+        moniker = %config.moniker,
+        chain = %genesis.chain_id,
+        height = app.ledger().height().0,
+        root = %app.ledger().state_root(),
+        "opened the chain"
+    );
+    Ok(Arc::new(Mutex::new(app)))
+}
+
+/// Serve the RPC (and forward transactions to peers, if configured); the bound address and
+/// the tasks.
+async fn serve_rpc(
+    config: &NodeConfig,
+    app: &SharedApp,
+) -> Result<(SocketAddr, Vec<JoinHandle<()>>), NodeError> {
+    let listener = tokio::net::TcpListener::bind(config.rpc.listen)
+        .await
+        .map_err(|error| NodeError::RpcBind {
+            addr: config.rpc.listen,
+            error,
+        })?;
+    let rpc_addr = listener.local_addr().map_err(|error| NodeError::RpcBind {
+        addr: config.rpc.listen,
+        error,
+    })?;
+    let router = rpc::router(app.clone());
+    let mut tasks = vec![tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            warn!(error = %e, "RPC server stopped");
+        }
+    })];
+    if !config.rpc.gossip_to.is_empty() {
+        tasks.push(tokio::spawn(gossip(
+            app.clone(),
+            config.rpc.gossip_to.clone(),
+        )));
+    }
+    Ok((rpc_addr, tasks))
+}
+
+/// The engine's configuration: persistent peers only (no discovery), proposals with parts.
+fn engine_config(config: &NodeConfig) -> Result<EngineConfig, NodeError> {
+    let p2p = P2pConfig {
+        listen_addr: multiaddr(&config.p2p.listen)?,
+        persistent_peers: config
+            .p2p
+            .peers
+            .iter()
+            .map(|p| multiaddr(p))
+            .collect::<Result<_, _>>()?,
+        discovery: DiscoveryConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        protocol: PubSubProtocol::default(),
+        ..Default::default()
+    };
+    Ok(EngineConfig {
+        moniker: config.moniker.clone(),
+        consensus: ConsensusConfig {
+            p2p,
+            value_payload: ValuePayload::ProposalAndParts,
+            ..Default::default()
+        },
+        value_sync: ValueSyncConfig {
+            status_update_interval: Duration::from_millis(config.consensus.sync_status_ms),
+            request_timeout: Duration::from_secs(5),
+            ..Default::default()
+        },
+    })
+}
+
+/// The node's network identity. The libp2p identity is derived from the consensus key; the
+/// validator proof binds the two, so peers know which validator a connection speaks for.
+async fn network_identity(
+    config: &NodeConfig,
+    signer: &SuretySigner,
+    address: Address,
+) -> Result<NetworkIdentity, NodeError> {
+    let key = &signer.key;
+    let keypair = Keypair::ed25519_from_bytes(key.seed())
+        .map_err(|e| NodeError::Engine(format!("network key: {e}")))?;
+    let proof = signer
+        .sign_validator_proof(
+            key.verification_key().to_bytes().to_vec(),
+            keypair.public().to_peer_id().to_bytes(),
+        )
+        .await
+        .map_err(|e| NodeError::Engine(format!("validator proof: {e}")))?;
+    let proof_bytes = SuretyCodec
+        .encode(&proof)
+        .map_err(|e| NodeError::Engine(e.to_string()))?;
+    Ok(NetworkIdentity::new_validator(
+        config.moniker.clone(),
+        keypair,
+        address.to_string(),
+        proof_bytes,
+    ))
+}
+
+/// Start the consensus engine (honest, or for tests double-signing); its channels to the host.
+async fn start_engine(
+    config: &NodeConfig,
+    behaviour: Behaviour,
+    ctx: &SuretyCtx,
+    key: &SigningKey,
+) -> Result<(malachitebft_app_channel::Channels<SuretyCtx>, EngineHandle), NodeError> {
+    let engine_config = engine_config(config)?;
+    let address = Address(key.verification_key());
+    let signer = SuretySigner {
+        key: key.clone(),
+        chain_id: ctx.chain_id.clone(),
+    };
+    let identity = network_identity(config, &signer, address).await?;
+    let wal = WalContext::new(config.home.join("wal").join("consensus.wal"), SuretyCodec);
+    let consensus = ConsensusContext::new_validator(
+        address,
+        Box::new(SuretyVerifier {
+            chain_id: ctx.chain_id.clone(),
+        }),
+        Box::new(signer),
+    );
+    match behaviour {
+        Behaviour::Honest => malachitebft_app_channel::start_engine(
+            ctx.clone(),
+            engine_config,
+            wal,
+            NetworkContext::new(identity, SuretyCodec),
+            consensus,
+            SyncContext::new(SuretyCodec),
+            RequestContext::new(100),
+        )
+        .await
+        .map_err(|e| NodeError::Engine(e.to_string())),
+        #[cfg(feature = "byzantine")]
+        Behaviour::DoubleSign => {
+            byzantine_engine(ctx.clone(), engine_config, wal, identity, consensus, key).await
+        }
+    }
 }
 
 #[cfg(feature = "byzantine")]
@@ -617,19 +653,19 @@ async fn gossip(app: SharedApp, peers: Vec<String>) {
     let mut interval = tokio::time::interval(Duration::from_millis(20));
     loop {
         interval.tick().await;
-        let batch = app.lock().unwrap_or_else(|p| p.into_inner()).take_outbox();
+        let batch = crate::app::lock(&app).take_outbox();
         if batch.is_empty() {
             continue;
         }
-        let body = serde_json::json!({
-            "txs": batch.iter().map(hex::encode).collect::<Vec<_>>()
-        });
+        let body = crate::api::GossipTxs {
+            txs: batch.iter().map(hex::encode).collect(),
+        };
         for peer in &peers {
             let agent = agent.clone();
             let url = format!("{}/txs/gossip", peer.trim_end_matches('/'));
             let body = body.clone();
             let _ = tokio::task::spawn_blocking(move || {
-                if let Err(e) = agent.post(&url).send_json(body) {
+                if let Err(e) = agent.post(&url).send_json(&body) {
                     tracing::debug!(%url, error = %e, "gossip failed");
                 }
             })

@@ -16,7 +16,7 @@
 //! Test builds can make it misbehave (feature `byzantine`): tamper with outputs, compute with
 //! other weights, or stay silent.
 
-use crate::rpc::SharedApp;
+use crate::app::SharedApp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -401,81 +401,94 @@ impl Worker {
 
     /// Make this party's move in `dispute`, if it has one to make.
     async fn play(&mut self, dispute: &Dispute, job: &Job) {
-        let execution = match self.executions.get(&job.id) {
-            Some(execution) => execution.clone(),
-            // Not computed here (or forgotten in a restart): recompute honestly. A worker
-            // that misbehaved lost its altered run with the restart, and loses the dispute.
-            None => match self.compute(job, &WorkerBehaviour::Honest).await {
-                Ok(execution) => {
-                    self.stats
-                        .dispute_runs
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let execution = Arc::new(execution);
-                    self.executions.insert(job.id, execution.clone());
-                    execution
-                }
-                Err(error) => {
-                    warn!(dispute = dispute.id, %error, "cannot recompute the disputed job");
-                    return;
-                }
-            },
+        let Some(execution) = self.execution_for(dispute, job).await else {
+            return;
         };
         match &dispute.phase {
-            Phase::Bisect { index, .. } => {
-                if self.revealed.contains(&(dispute.id, *index)) {
-                    return;
-                }
-                if let Some(reveal) = reveal_for(dispute, &self.account, &execution.trace) {
-                    if self.submit(Msg::RevealStep(Box::new(reveal))) {
-                        debug!(dispute = dispute.id, index, "revealed a leaf");
-                        self.revealed.insert((dispute.id, *index));
-                    }
-                }
-            }
-            Phase::AwaitInput { .. } => {
-                let Some(step) = dispute.isolated_step() else {
-                    return;
-                };
-                if step == 0 || self.uploaded.contains(&dispute.id) {
-                    return;
-                }
-                let Ok(input) = Activation::from_bytes(&job.input) else {
-                    return;
-                };
-                let executor = self.executor.clone();
-                let before = tokio::task::spawn_blocking(move || {
-                    execution.activation_before(&executor, &input, step as usize)
-                })
-                .await;
-                let activation = match before {
-                    Ok(Ok(activation)) => activation,
-                    _ => {
-                        warn!(
-                            dispute = dispute.id,
-                            step, "cannot compute the referee's input"
-                        );
-                        return;
-                    }
-                };
-                self.stats
-                    .dispute_steps
-                    .fetch_add(step, std::sync::atomic::Ordering::Relaxed);
-                let uploads = input_uploads(dispute, &activation);
-                let count = uploads.len();
-                let all = uploads
-                    .into_iter()
-                    .all(|upload| self.submit(Msg::ProvideStepInput(Box::new(upload))));
-                if all {
-                    info!(
-                        dispute = dispute.id,
-                        step,
-                        chunks = count,
-                        "handed the referee its input"
-                    );
-                    self.uploaded.insert(dispute.id);
-                }
-            }
+            Phase::Bisect { index, .. } => self.reveal(dispute, *index, &execution),
+            Phase::AwaitInput { .. } => self.hand_input(dispute, job, execution).await,
             Phase::Resolved { .. } => {}
+        }
+    }
+
+    /// This worker's run of the disputed job: the one it computed, or recomputed honestly.
+    async fn execution_for(&mut self, dispute: &Dispute, job: &Job) -> Option<Arc<Execution>> {
+        if let Some(execution) = self.executions.get(&job.id) {
+            return Some(execution.clone());
+        }
+        // Not computed here (or forgotten in a restart): recompute honestly. A worker that
+        // misbehaved lost its altered run with the restart, and loses the dispute.
+        match self.compute(job, &WorkerBehaviour::Honest).await {
+            Ok(execution) => {
+                self.stats
+                    .dispute_runs
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let execution = Arc::new(execution);
+                self.executions.insert(job.id, execution.clone());
+                Some(execution)
+            }
+            Err(error) => {
+                warn!(dispute = dispute.id, %error, "cannot recompute the disputed job");
+                None
+            }
+        }
+    }
+
+    /// Reveal our leaf at bisection `index`, once.
+    fn reveal(&mut self, dispute: &Dispute, index: u64, execution: &Execution) {
+        if self.revealed.contains(&(dispute.id, index)) {
+            return;
+        }
+        if let Some(reveal) = reveal_for(dispute, &self.account, &execution.trace) {
+            if self.submit(Msg::RevealStep(Box::new(reveal))) {
+                debug!(dispute = dispute.id, index, "revealed a leaf");
+                self.revealed.insert((dispute.id, index));
+            }
+        }
+    }
+
+    /// A step other than 0 is isolated: hand the referee the activation before it, once.
+    async fn hand_input(&mut self, dispute: &Dispute, job: &Job, execution: Arc<Execution>) {
+        let Some(step) = dispute.isolated_step() else {
+            return;
+        };
+        if step == 0 || self.uploaded.contains(&dispute.id) {
+            return;
+        }
+        let Ok(input) = Activation::from_bytes(&job.input) else {
+            return;
+        };
+        let executor = self.executor.clone();
+        let before = tokio::task::spawn_blocking(move || {
+            execution.activation_before(&executor, &input, step as usize)
+        })
+        .await;
+        let activation = match before {
+            Ok(Ok(activation)) => activation,
+            _ => {
+                warn!(
+                    dispute = dispute.id,
+                    step, "cannot compute the referee's input"
+                );
+                return;
+            }
+        };
+        self.stats
+            .dispute_steps
+            .fetch_add(step, std::sync::atomic::Ordering::Relaxed);
+        let uploads = input_uploads(dispute, &activation);
+        let count = uploads.len();
+        let all = uploads
+            .into_iter()
+            .all(|upload| self.submit(Msg::ProvideStepInput(Box::new(upload))));
+        if all {
+            info!(
+                dispute = dispute.id,
+                step,
+                chunks = count,
+                "handed the referee its input"
+            );
+            self.uploaded.insert(dispute.id);
         }
     }
 

@@ -16,7 +16,9 @@ use malachitebft_app_channel::app::types::core::{
     ExtendedCommitCertificate, LinearTimeouts, Round, SignedMessage, Validity, VoteExtensions,
 };
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
-use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::app::types::{
+    LocallyProposedValue, MisbehaviorEvidence, PeerId, ProposedValue,
+};
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use surety_ledger::slashing::Evidence;
 use surety_ledger::tx::Msg;
@@ -27,9 +29,8 @@ use surety_types::{AccountId, Height, SigningKey};
 use tracing::{debug, error, info, warn};
 
 use super::ctx::{Address, BHeight, BlockId, ProposalPart, SuretyCtx, ValidatorSet, Vote};
-use crate::app::App;
+use crate::app::{App, SharedApp};
 use crate::block::{Block, CommitCertificate, CommitSignature};
-use crate::rpc::SharedApp;
 
 /// Size of one proposal data part.
 const PART_BYTES: usize = 64 * 1024;
@@ -43,32 +44,6 @@ const BUFFERED_BYTES_MAX: usize = 2 * PROPOSAL_BYTES_MAX;
 const STREAM_PARTS_MAX: u64 = (PROPOSAL_BYTES_MAX / PART_BYTES) as u64 + 4;
 /// Most decided blocks served in one sync response.
 const SYNC_BATCH_MAX: u64 = 64;
-/// Finality samples kept for status and benchmarks.
-const SAMPLES_MAX: usize = 4096;
-
-/// What the host measured, for `/status`, `/metrics` and the node benchmark.
-#[derive(Clone, Debug, Default)]
-pub struct ConsensusStats {
-    pub heights_decided: u64,
-    /// Heights decided in a round above 0.
-    pub later_rounds: u64,
-    /// Start of a height to its decision, milliseconds, most recent last.
-    pub finality_ms: Vec<f64>,
-    /// Heights this node committed from sync rather than from its own consensus.
-    pub synced: u64,
-    /// Double-sign evidence transactions this node submitted.
-    pub evidence_submitted: u64,
-}
-
-impl ConsensusStats {
-    fn push_finality(&mut self, ms: f64) {
-        if self.finality_ms.len() == SAMPLES_MAX {
-            self.finality_ms.remove(0);
-        }
-        self.finality_ms.push(ms);
-    }
-}
-
 /// A proposal stream being reassembled.
 struct PartialStream {
     height: u64,
@@ -152,7 +127,7 @@ impl Host {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, App> {
-        self.app.lock().unwrap_or_else(|p| p.into_inner())
+        crate::app::lock(&self.app)
     }
 
     fn params(&self, app: &App) -> HeightParams<SuretyCtx> {
@@ -171,6 +146,7 @@ impl Host {
         Err(eyre::eyre!("the consensus engine stopped"))
     }
 
+    /// One engine message: the parent holds the match, each arm's work is its own method.
     async fn handle(
         &mut self,
         msg: AppMsg<SuretyCtx>,
@@ -178,12 +154,7 @@ impl Host {
     ) -> eyre::Result<()> {
         match msg {
             AppMsg::ConsensusReady { reply } => {
-                let (height, params) = {
-                    let app = self.lock();
-                    (BHeight(app.ledger().height().0 + 1), self.params(&app))
-                };
-                info!(height = height.0, "consensus ready");
-                let _ = reply.send((height, params));
+                let _ = reply.send(self.consensus_ready());
             }
             AppMsg::StartedRound {
                 height,
@@ -191,17 +162,7 @@ impl Host {
                 reply_value,
                 ..
             } => {
-                if round == Round::new(0) || self.height_started.is_none() {
-                    self.height_started = Some((height.0, Instant::now()));
-                }
-                self.promote_pending(height.0);
-                let values = self
-                    .undecided
-                    .get(&(height.0, round_u32(round)))
-                    .cloned()
-                    .unwrap_or_default();
-                debug!(height = height.0, round = %round, held = values.len(), "round started");
-                let _ = reply_value.send(values);
+                let _ = reply_value.send(self.started_round(height, round));
             }
             AppMsg::GetValue {
                 height,
@@ -209,53 +170,11 @@ impl Host {
                 reply,
                 ..
             } => {
-                let r = round_u32(round);
-                let existing = self.undecided.get(&(height.0, r)).and_then(|values| {
-                    values
-                        .iter()
-                        .find(|v| v.proposer == self.address)
-                        .map(|v| v.value)
-                });
-                let (id, block) = match existing.and_then(|id| Some((id, self.blocks.get(&id)?))) {
-                    Some((id, block)) => (id, block.clone()),
-                    None => {
-                        let block = {
-                            let app = self.lock();
-                            let proposer = ValidatorSet::from_ledger(&app.validator_set())
-                                .operator_of(&self.address);
-                            let Some(proposer) = proposer else {
-                                warn!("asked to propose, but this node is not in the set");
-                                return Ok(());
-                            };
-                            app.propose(now_ms(), proposer)
-                        };
-                        (BlockId(block.hash()), block)
-                    }
+                let Some((value, msgs)) = self.get_value(height, round) else {
+                    return Ok(());
                 };
-                info!(
-                    height = height.0,
-                    round = r,
-                    txs = block.txs.len(),
-                    block = %id,
-                    "proposing"
-                );
-                let _ = reply.send(LocallyProposedValue::new(height, round, id));
-                let msgs = self.stream(height, round, Round::Nil, id, &block);
-                self.remember_value(ProposedValue {
-                    height,
-                    round,
-                    valid_round: Round::Nil,
-                    proposer: self.address,
-                    value: id,
-                    validity: Validity::Valid,
-                });
-                self.blocks.insert(id, block);
-                for m in msgs {
-                    channels
-                        .network
-                        .send(NetworkMsg::PublishProposalPart(m))
-                        .await?;
-                }
+                let _ = reply.send(value);
+                publish(channels, msgs).await?;
             }
             AppMsg::ReceivedProposalPart {
                 from,
@@ -263,8 +182,7 @@ impl Host {
                 part,
                 reply,
             } => {
-                let value = self.on_part(published_by.unwrap_or(from), part);
-                let _ = reply.send(value);
+                let _ = reply.send(self.on_part(published_by.unwrap_or(from), part));
             }
             AppMsg::RestreamProposal {
                 height,
@@ -273,24 +191,8 @@ impl Host {
                 address,
                 value_id,
             } => {
-                let stored = self
-                    .published
-                    .iter()
-                    .find(|((h, _, id), _)| *h == height.0 && *id == value_id)
-                    .map(|(_, msgs)| msgs.clone());
-                let msgs = match (address == self.address, self.blocks.get(&value_id)) {
-                    (true, Some(block)) => {
-                        let block = block.clone();
-                        Some(self.stream(height, round, valid_round, value_id, &block))
-                    }
-                    _ => stored,
-                };
-                for m in msgs.into_iter().flatten() {
-                    channels
-                        .network
-                        .send(NetworkMsg::PublishProposalPart(m))
-                        .await?;
-                }
+                let msgs = self.restream(height, round, valid_round, address, value_id);
+                publish(channels, msgs).await?;
             }
             AppMsg::GetHistoryMinHeight { reply } => {
                 let _ = reply.send(BHeight(1));
@@ -316,35 +218,11 @@ impl Host {
                 reply,
                 ..
             } => {
-                for (_, pairs) in evidence.votes.iter() {
-                    for (a, b) in pairs {
-                        self.report(&a.message, &b.message, a.signature, b.signature);
-                    }
-                }
-                for (_, pairs) in evidence.proposals.iter() {
-                    for (a, b) in pairs {
-                        self.report_proposal(a, b);
-                    }
-                }
-                let next = {
-                    let app = self.lock();
-                    let committed = app.ledger().height().0;
-                    let params = self.params(&app);
-                    if committed >= certificate.height.0 {
-                        Next::Start(BHeight(committed + 1), params)
-                    } else {
-                        error!(
-                            height = certificate.height.0,
-                            "decided block did not commit; restarting the height"
-                        );
-                        Next::Restart(BHeight(committed + 1), params)
-                    }
-                };
-                let _ = reply.send(next);
+                self.report_evidence(&evidence);
+                let _ = reply.send(self.next_height(&certificate));
             }
             AppMsg::GetDecidedValues { range, reply } => {
-                let values = self.decided_values(range.start().0, range.end().0);
-                let _ = reply.send(values);
+                let _ = reply.send(self.decided_values(range.start().0, range.end().0));
             }
             AppMsg::ProcessSyncedValue {
                 height,
@@ -353,29 +231,175 @@ impl Host {
                 value_bytes,
                 reply,
             } => {
-                let outcome = match decode_bounded::<Block>(&value_bytes, PROPOSAL_BYTES_MAX) {
-                    Ok(block) if block.header.height.0 == height.0 => {
-                        let id = BlockId(block.hash());
-                        self.blocks.insert(id, block);
-                        self.synced.insert(height.0);
-                        SyncedValueOutcome::Verdict(ProposedValue {
-                            height,
-                            round,
-                            valid_round: Round::Nil,
-                            proposer,
-                            value: id,
-                            validity: Validity::Valid,
-                        })
-                    }
-                    _ => {
-                        warn!(height = height.0, "a peer synced an undecodable block");
-                        SyncedValueOutcome::PeerFault
-                    }
-                };
-                let _ = reply.send(outcome);
+                let _ = reply.send(self.synced_value(height, round, proposer, &value_bytes));
             }
         }
         Ok(())
+    }
+
+    /// The height to start at and its parameters.
+    fn consensus_ready(&self) -> (BHeight, HeightParams<SuretyCtx>) {
+        let (height, params) = {
+            let app = self.lock();
+            (BHeight(app.ledger().height().0 + 1), self.params(&app))
+        };
+        info!(height = height.0, "consensus ready");
+        (height, params)
+    }
+
+    /// A round started: time the height from its first round, judge proposals that arrived
+    /// early for it, and hand back the values already known for the round.
+    fn started_round(&mut self, height: BHeight, round: Round) -> Vec<ProposedValue<SuretyCtx>> {
+        if round == Round::new(0) || self.height_started.is_none() {
+            self.height_started = Some((height.0, Instant::now()));
+        }
+        self.promote_pending(height.0);
+        let values = self
+            .undecided
+            .get(&(height.0, round_u32(round)))
+            .cloned()
+            .unwrap_or_default();
+        debug!(height = height.0, round = %round, held = values.len(), "round started");
+        values
+    }
+
+    /// Our proposal for (`height`, `round`): the one already made for it, or a new block from
+    /// the mempool; with the parts to publish. None if this node is not in the set.
+    fn get_value(
+        &mut self,
+        height: BHeight,
+        round: Round,
+    ) -> Option<(
+        LocallyProposedValue<SuretyCtx>,
+        Vec<StreamMessage<ProposalPart>>,
+    )> {
+        let r = round_u32(round);
+        let existing = self.undecided.get(&(height.0, r)).and_then(|values| {
+            values
+                .iter()
+                .find(|v| v.proposer == self.address)
+                .map(|v| v.value)
+        });
+        let (id, block) = match existing.and_then(|id| Some((id, self.blocks.get(&id)?))) {
+            Some((id, block)) => (id, block.clone()),
+            None => {
+                let block = self.propose()?;
+                (BlockId(block.hash()), block)
+            }
+        };
+        info!(
+            height = height.0,
+            round = r,
+            txs = block.txs.len(),
+            block = %id,
+            "proposing"
+        );
+        let msgs = self.stream(height, round, Round::Nil, id, &block);
+        self.remember_value(ProposedValue {
+            height,
+            round,
+            valid_round: Round::Nil,
+            proposer: self.address,
+            value: id,
+            validity: Validity::Valid,
+        });
+        self.blocks.insert(id, block);
+        Some((LocallyProposedValue::new(height, round, id), msgs))
+    }
+
+    /// A new block from the mempool, proposed by this node's operator.
+    fn propose(&self) -> Option<Block> {
+        let app = self.lock();
+        let proposer = ValidatorSet::from_ledger(&app.validator_set()).operator_of(&self.address);
+        let Some(proposer) = proposer else {
+            warn!("asked to propose, but this node is not in the set");
+            return None;
+        };
+        Some(app.propose(now_ms(), proposer))
+    }
+
+    /// The parts of a proposal to publish again: ours re-streamed for the new round, or the
+    /// stream as it was received.
+    fn restream(
+        &mut self,
+        height: BHeight,
+        round: Round,
+        valid_round: Round,
+        address: Address,
+        value_id: BlockId,
+    ) -> Vec<StreamMessage<ProposalPart>> {
+        let stored = self
+            .published
+            .iter()
+            .find(|((h, _, id), _)| *h == height.0 && *id == value_id)
+            .map(|(_, msgs)| msgs.clone());
+        match (address == self.address, self.blocks.get(&value_id)) {
+            (true, Some(block)) => {
+                let block = block.clone();
+                self.stream(height, round, valid_round, value_id, &block)
+            }
+            _ => stored.unwrap_or_default(),
+        }
+    }
+
+    /// Turn the double votes and double proposals the engine observed into evidence.
+    fn report_evidence(&mut self, evidence: &MisbehaviorEvidence<SuretyCtx>) {
+        for (_, pairs) in evidence.votes.iter() {
+            for (a, b) in pairs {
+                self.report(&a.message, &b.message, a.signature, b.signature);
+            }
+        }
+        for (_, pairs) in evidence.proposals.iter() {
+            for (a, b) in pairs {
+                self.report_proposal(a, b);
+            }
+        }
+    }
+
+    /// After a decision: the next height, or the same height again if its block did not
+    /// commit.
+    fn next_height(&self, certificate: &EngineCertificate<SuretyCtx>) -> Next<SuretyCtx> {
+        let app = self.lock();
+        let committed = app.ledger().height().0;
+        let params = self.params(&app);
+        if committed >= certificate.height.0 {
+            Next::Start(BHeight(committed + 1), params)
+        } else {
+            error!(
+                height = certificate.height.0,
+                "decided block did not commit; restarting the height"
+            );
+            Next::Restart(BHeight(committed + 1), params)
+        }
+    }
+
+    /// A block a peer synced to us: remembered as the value of its height if it decodes.
+    fn synced_value(
+        &mut self,
+        height: BHeight,
+        round: Round,
+        proposer: Address,
+        value_bytes: &[u8],
+    ) -> SyncedValueOutcome<SuretyCtx> {
+        match decode_bounded::<Block>(value_bytes, PROPOSAL_BYTES_MAX) {
+            Ok(block) if block.header.height.0 == height.0 => {
+                let id = BlockId(block.hash());
+                self.blocks.insert(id, block);
+                self.synced.insert(height.0);
+                SyncedValueOutcome::Verdict(ProposedValue {
+                    height,
+                    round,
+                    valid_round: Round::Nil,
+                    proposer,
+                    value: id,
+                    validity: Validity::Valid,
+                })
+            }
+            _ => {
+                warn!(height = height.0, "a peer synced an undecodable block");
+                SyncedValueOutcome::PeerFault
+            }
+        }
     }
 
     fn remember_value(&mut self, value: ProposedValue<SuretyCtx>) {
@@ -439,6 +463,55 @@ impl Host {
         msg: StreamMessage<ProposalPart>,
     ) -> Option<ProposedValue<SuretyCtx>> {
         let next_height = self.lock().ledger().height().0 + 1;
+        let msgs = self.buffer_part(from, msg, next_height)?;
+        let (init, data, signed) = assemble(&msgs)?;
+        let (height, round, pol_round, proposer) = init;
+        let (id, signature) = signed;
+        // Only the proposer's own signed stream is worth decoding.
+        let statement = proposal_statement(&self.ctx, height, round, pol_round, id, proposer);
+        if proposer
+            .0
+            .verify(&signature.into(), &statement.sign_bytes())
+            .is_err()
+        {
+            warn!(
+                height = height.0,
+                "dropped a proposal stream with a bad signature"
+            );
+            return None;
+        }
+        let block = match decode_bounded::<Block>(&data, PROPOSAL_BYTES_MAX) {
+            Ok(block) if BlockId(block.hash()) == id => block,
+            _ => {
+                warn!(
+                    height = height.0,
+                    "dropped a proposal whose bytes do not match its id"
+                );
+                return None;
+            }
+        };
+        self.published
+            .insert((height.0, round_u32(round), id), msgs);
+        if height.0 > next_height {
+            self.pending.entry(height.0).or_default().push(Pending {
+                round,
+                pol_round,
+                proposer,
+                block,
+            });
+            return None;
+        }
+        Some(self.judge(round, pol_round, proposer, block))
+    }
+
+    /// Add one part to its stream within the limits; the stream's parts in order once it is
+    /// complete.
+    fn buffer_part(
+        &mut self,
+        from: PeerId,
+        msg: StreamMessage<ProposalPart>,
+        next_height: u64,
+    ) -> Option<Vec<StreamMessage<ProposalPart>>> {
         let key = (from, msg.stream_id.clone());
         if !self.streams.contains_key(&key) && self.streams.len() >= OPEN_STREAMS_MAX {
             let oldest = self
@@ -480,63 +553,7 @@ impl Host {
             return None;
         }
         let stream = self.streams.remove(&key)?;
-        let msgs: Vec<_> = stream.parts.into_values().collect();
-        let mut init = None;
-        let mut data = Vec::with_capacity(stream.bytes);
-        let mut signed = None;
-        for m in &msgs {
-            match m.content.as_data() {
-                Some(ProposalPart::Init {
-                    height,
-                    round,
-                    pol_round,
-                    proposer,
-                }) => init = Some((*height, *round, *pol_round, *proposer)),
-                Some(ProposalPart::Data(d)) => data.extend_from_slice(d),
-                Some(ProposalPart::Fin {
-                    block_id,
-                    signature,
-                }) => signed = Some((*block_id, *signature)),
-                None => {}
-            }
-        }
-        let (height, round, pol_round, proposer) = init?;
-        let (id, signature) = signed?;
-        // Only the proposer's own signed stream is worth decoding.
-        let statement = proposal_statement(&self.ctx, height, round, pol_round, id, proposer);
-        if proposer
-            .0
-            .verify(&signature.into(), &statement.sign_bytes())
-            .is_err()
-        {
-            warn!(
-                height = height.0,
-                "dropped a proposal stream with a bad signature"
-            );
-            return None;
-        }
-        let block = match decode_bounded::<Block>(&data, PROPOSAL_BYTES_MAX) {
-            Ok(block) if BlockId(block.hash()) == id => block,
-            _ => {
-                warn!(
-                    height = height.0,
-                    "dropped a proposal whose bytes do not match its id"
-                );
-                return None;
-            }
-        };
-        self.published
-            .insert((height.0, round_u32(round), id), msgs);
-        if height.0 > next_height {
-            self.pending.entry(height.0).or_default().push(Pending {
-                round,
-                pol_round,
-                proposer,
-                block,
-            });
-            return None;
-        }
-        Some(self.judge(round, pol_round, proposer, block))
+        Some(stream.parts.into_values().collect())
     }
 
     /// Drop the oldest other streams while more than `BUFFERED_BYTES_MAX` are buffered, so
@@ -771,6 +788,49 @@ impl Host {
             Err(e) => warn!(error = %e, "could not submit double-sign evidence"),
         }
     }
+}
+
+/// Publish proposal parts on the network.
+async fn publish(
+    channels: &mut Channels<SuretyCtx>,
+    msgs: Vec<StreamMessage<ProposalPart>>,
+) -> eyre::Result<()> {
+    for m in msgs {
+        channels
+            .network
+            .send(NetworkMsg::PublishProposalPart(m))
+            .await?;
+    }
+    Ok(())
+}
+
+/// What a proposal stream's init says: height, round, proof-of-lock round, proposer.
+type StreamInit = (BHeight, Round, Round, Address);
+
+/// A complete stream's init, its block bytes, and the proposer's signed fin.
+fn assemble(
+    msgs: &[StreamMessage<ProposalPart>],
+) -> Option<(StreamInit, Vec<u8>, (BlockId, super::ctx::Sig))> {
+    let mut init = None;
+    let mut data = Vec::new();
+    let mut signed = None;
+    for m in msgs {
+        match m.content.as_data() {
+            Some(ProposalPart::Init {
+                height,
+                round,
+                pol_round,
+                proposer,
+            }) => init = Some((*height, *round, *pol_round, *proposer)),
+            Some(ProposalPart::Data(d)) => data.extend_from_slice(d),
+            Some(ProposalPart::Fin {
+                block_id,
+                signature,
+            }) => signed = Some((*block_id, *signature)),
+            None => {}
+        }
+    }
+    Some((init?, data, signed?))
 }
 
 fn proposal_statement(

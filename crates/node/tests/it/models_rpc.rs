@@ -1,11 +1,9 @@
 //! Model RPC: a model registered and uploaded through the node's mempool and blocks, then
 //! listed, described, fetched chunk by chunk and streamed whole; bad input gets a 4xx.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::*;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use surety_infer::models::mlp::{self, MlpConfig};
@@ -62,7 +60,12 @@ async fn get(app: &SharedApp, uri: &str) -> (StatusCode, Vec<u8>) {
     (status, bytes.to_vec())
 }
 
+/// A JSON answer; every one but the document itself checked against the schema the OpenAPI
+/// document gives for its route and status.
 async fn get_json(app: &SharedApp, uri: &str) -> (StatusCode, Value) {
+    if uri != "/openapi.json" {
+        return crate::openapi::checked(app, "GET", uri, None).await;
+    }
     let (status, bytes) = get(app, uri).await;
     (
         status,

@@ -1,12 +1,10 @@
 //! RPC: real requests through the router (no socket), good and bad.
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
-mod common;
-
-use common::*;
 use surety_ledger::smt::StateProof;
 use surety_node::app::App;
 use surety_node::mempool::MempoolLimits;
@@ -205,7 +203,7 @@ async fn a_state_proof_from_the_rpc_verifies_against_the_reported_root() {
 async fn status_metrics_validators_and_the_openapi_document_are_served() {
     let (app, _dir) = setup();
     let (_, status) = call(&app, "GET", "/status", None).await;
-    assert_eq!(status["chain_id"], common::CHAIN);
+    assert_eq!(status["chain_id"], crate::common::CHAIN);
     assert_eq!(status["validators"], 1);
     let (code, metrics) = call(&app, "GET", "/metrics", None).await;
     assert_eq!(code, StatusCode::OK);

@@ -10,18 +10,18 @@ use surety_node::block::{Block, CommitCertificate};
 use surety_types::tx::Tx;
 use surety_types::{AccountId, Amount, Ratio, SigningKey};
 
-pub const CHAIN: &str = "node-test";
+pub(crate) const CHAIN: &str = "node-test";
 
-pub fn key(n: u8) -> SigningKey {
+pub(crate) fn key(n: u8) -> SigningKey {
     SigningKey::from_seed([n; 32])
 }
 
-pub fn account(n: u8) -> AccountId {
+pub(crate) fn account(n: u8) -> AccountId {
     AccountId::from_key(&key(n).verification_key())
 }
 
 /// Accounts 1..=5 funded; account 1 is the only operator (consensus key 101).
-pub fn genesis() -> Genesis {
+pub(crate) fn genesis() -> Genesis {
     Genesis {
         chain_id: CHAIN.into(),
         genesis_time_ms: 0,
@@ -50,7 +50,7 @@ pub fn genesis() -> Genesis {
 }
 
 /// A signed transfer's bytes.
-pub fn transfer(from: u8, nonce: u64, to: u8, amount: u128) -> Vec<u8> {
+pub(crate) fn transfer(from: u8, nonce: u64, to: u8, amount: u128) -> Vec<u8> {
     let tx = Tx {
         chain_id: CHAIN.into(),
         signer: account(from),
@@ -65,12 +65,12 @@ pub fn transfer(from: u8, nonce: u64, to: u8, amount: u128) -> Vec<u8> {
 }
 
 /// The commit certificate the single genesis validator (consensus key 101) signs for `block`.
-pub fn certify(block: &Block) -> CommitCertificate {
+pub(crate) fn certify(block: &Block) -> CommitCertificate {
     CommitCertificate::sign(CHAIN, block, 0, &[key(101)])
 }
 
 /// Propose the next block from the mempool at `timestamp_ms` and commit it as decided.
-pub fn commit_next_at(app: &mut App, timestamp_ms: u64) -> Block {
+pub(crate) fn commit_next_at(app: &mut App, timestamp_ms: u64) -> Block {
     let block = app.propose(timestamp_ms, surety_types::OperatorId::from(account(1)));
     app.commit(&block, &certify(&block)).unwrap();
     block

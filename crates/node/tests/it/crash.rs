@@ -4,9 +4,7 @@
 //! checks that every announced block is there and that the state root is exactly the one a
 //! clean replay of the same blocks produces.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -61,7 +59,7 @@ fn a_node_killed_at_any_moment_loses_no_committed_block() {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "crash_child",
+                "crash::crash_child",
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",

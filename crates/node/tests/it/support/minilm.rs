@@ -1,5 +1,5 @@
-//! Real MiniLM for the market's network tests and benchmark (`tests/market.rs` and
-//! `benches/market.rs` include this file): the model, "another checkpoint" of it for an operator
+//! Real MiniLM for the market's network tests and benchmark (`tests/it/market.rs` uses
+//! it and `benches/market.rs` includes this file): the model, "another checkpoint" of it for an operator
 //! that serves the wrong weights, its registration at a localnet's genesis, and polling helpers.
 
 use std::path::{Path, PathBuf};
@@ -15,28 +15,28 @@ use surety_ledger::models::msg::{FileKind, Lineage, MODEL_CHUNK_BYTES_MAX};
 use surety_ledger::models::publish::Publication;
 use surety_node::localnet::LocalnetModel;
 
-pub const MINILM: &str = "all-minilm-l6-v2";
+pub(crate) const MINILM: &str = "all-minilm-l6-v2";
 
 /// Where `scripts/fetch-models` put the models: `SURETY_MODELS_DIR`, or `models/` in the
 /// workspace.
-pub fn models_dir() -> PathBuf {
+pub(crate) fn models_dir() -> PathBuf {
     match std::env::var_os("SURETY_MODELS_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
     }
 }
 
-pub struct MiniLm {
-    pub model: Arc<Model>,
+pub(crate) struct MiniLm {
+    pub(crate) model: Arc<Model>,
     /// Another checkpoint: one bias of layer 3 moved, everything else identical. An operator
     /// serving it disputes a step in the middle of the trace.
-    pub other: Arc<Model>,
-    pub weights: PathBuf,
-    pub tokenizer: PathBuf,
+    pub(crate) other: Arc<Model>,
+    pub(crate) weights: PathBuf,
+    pub(crate) tokenizer: PathBuf,
 }
 
 impl MiniLm {
-    pub fn load(folder: &Path) -> MiniLm {
+    pub(crate) fn load(folder: &Path) -> MiniLm {
         let weights = std::fs::read(folder.join("model.safetensors")).unwrap();
         let config = std::fs::read_to_string(folder.join("config.json")).unwrap();
         let tokenizer = std::fs::read_to_string(folder.join("tokenizer.json")).unwrap();
@@ -74,7 +74,7 @@ impl MiniLm {
     }
 
     /// MiniLM's registration and files, for `LocalnetOptions::models`.
-    pub fn localnet_model(&self) -> LocalnetModel {
+    pub(crate) fn localnet_model(&self) -> LocalnetModel {
         let weights = std::fs::read(&self.weights).unwrap();
         let tokenizer = std::fs::read(&self.tokenizer).unwrap();
         let publication = Publication::new(
@@ -95,7 +95,7 @@ impl MiniLm {
 }
 
 /// Poll `done` every 20 ms until it holds; fail after `timeout`.
-pub async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(
@@ -107,6 +107,6 @@ pub async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> b
 }
 
 /// The job is final or failed: nothing more happens to it.
-pub fn settled(status: &JobStatus) -> bool {
+pub(crate) fn settled(status: &JobStatus) -> bool {
     matches!(status, JobStatus::Final { .. } | JobStatus::Failed { .. })
 }

@@ -1,9 +1,7 @@
 //! Storage survives restarts with the same state root; the mempool admits only well-formed,
 //! correctly signed, fresh transactions and hands them out in nonce order.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use surety_ledger::tx::TxError;
 use surety_ledger::Ledger;
 use surety_node::block::{Block, BlockHeader};

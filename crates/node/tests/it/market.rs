@@ -8,10 +8,7 @@
 //! challenger loses its bond, an equivocating operator is tombstoned, and oversized jobs are
 //! refused.
 
-#[path = "support/minilm.rs"]
-mod minilm;
-
-use minilm::{models_dir, settled, wait_for, MiniLm, MINILM};
+use crate::support::minilm::{models_dir, settled, wait_for, MiniLm, MINILM};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -118,7 +115,7 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
     let Some(folder) = minilm_folder() else {
         return;
     };
-    node::init_logging(false);
+    crate::support::logging();
     let minilm = MiniLm::load(&folder);
     let dir = tempfile::tempdir().unwrap();
     let net = network(dir.path(), &minilm);

@@ -17,6 +17,7 @@ use surety_types::{AccountId, Amount, Height, OperatorId, SigningKey};
 
 /// A network of `n` validators with seeded keys; `p2p_base` keeps tests' ports apart.
 fn network(dir: &std::path::Path, n: usize, p2p_base: u16, epoch_blocks: u64) -> Localnet {
+    crate::support::logging();
     let mut options = LocalnetOptions::new(n);
     options.chain_id = format!("net-test-{p2p_base}");
     options.p2p_base_port = p2p_base;

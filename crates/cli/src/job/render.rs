@@ -1,0 +1,447 @@
+//! What `surety job status` and `surety job result` print: a job's status, assignments, audit
+//! and dispute as lines, and its result with the proof of the job record checked here.
+
+use super::VALUES_SHOWN_MAX;
+use serde::Serialize;
+use surety_infer::Activation;
+use surety_ledger::disputes::{Dispute, Outcome, Party, Phase};
+use surety_ledger::jobs::{Assignment, Audit, AuditOutcome, Job, JobStatus};
+use surety_node::api::{ActivationView, JobView, SlotValues, SlotView};
+use surety_types::{Hash, Height, JobId, ModelId};
+
+pub(super) fn status_line(status: &JobStatus) -> String {
+    match status {
+        JobStatus::Queued => "queued (operators are drawn in the next block)".into(),
+        JobStatus::Assigned => "assigned (operators are computing)".into(),
+        JobStatus::Challengeable { until } => {
+            format!("challengeable until height {until} (results are in and agree)")
+        }
+        JobStatus::Disputed { dispute } => format!("disputed (dispute {dispute})"),
+        JobStatus::Final { height } => format!("final at height {height}"),
+        JobStatus::Failed { reason } => format!("failed: {reason}"),
+    }
+}
+
+fn assignment_line(assignment: &Assignment) -> String {
+    let state = if assignment.missed {
+        "missed its deadline (replaced)".to_string()
+    } else {
+        match &assignment.result {
+            Some(result) => format!(
+                "committed at height {} (output {})",
+                result.committed, result.output_hash
+            ),
+            None => "not committed yet".to_string(),
+        }
+    };
+    format!(
+        "{}: assigned at {}, deadline {}, {state}",
+        assignment.operator, assignment.assigned, assignment.deadline
+    )
+}
+
+fn audit_line(audit: &Audit) -> String {
+    let outcome = match &audit.outcome {
+        AuditOutcome::Pending => format!("pending (deadline {})", audit.deadline),
+        AuditOutcome::Agreed => "agreed".to_string(),
+        AuditOutcome::Disputed { dispute } => format!("disagreed (dispute {dispute})"),
+        AuditOutcome::Missed => "missed (the job went on without it)".to_string(),
+    };
+    format!("{} audits {}: {outcome}", audit.auditor, audit.target)
+}
+
+fn party_name(party: Party) -> &'static str {
+    match party {
+        Party::Defendant => "the defendant",
+        Party::Challenger => "the challenger",
+    }
+}
+
+pub(super) fn outcome_line(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::ChallengerRight => {
+            "challenger right: the defendant's result is slashed, the job refunded, the bond returned"
+                .into()
+        }
+        Outcome::DefendantRight => {
+            "defendant right: the result stands, the challenger's bond is forfeited".into()
+        }
+        Outcome::BothWrong => {
+            "both wrong: the referee's step matched neither side; both lose".into()
+        }
+        Outcome::Timeout { silent } => {
+            let silent: Vec<&str> = silent.iter().map(|p| party_name(*p)).collect();
+            format!("timeout: {} did not move in time and lost", silent.join(" and "))
+        }
+    }
+}
+
+fn phase_line(dispute: &Dispute) -> String {
+    match &dispute.phase {
+        Phase::Bisect {
+            index,
+            defendant,
+            challenger,
+            deadline,
+        } => {
+            let seen = |hash: &Option<Hash>| match hash {
+                Some(hash) => format!("revealed {hash}"),
+                None => "waiting".to_string(),
+            };
+            format!(
+                "bisecting: leaf {index} asked by height {deadline} (defendant {}, challenger {})",
+                seen(defendant),
+                seen(challenger)
+            )
+        }
+        Phase::AwaitInput { deadline } => format!(
+            "step {} isolated: waiting for the referee's input by height {deadline}",
+            dispute.disagreed
+        ),
+        Phase::Resolved { outcome, height } => {
+            format!("resolved at height {height}: {}", outcome_line(outcome))
+        }
+    }
+}
+
+fn dispute_text(dispute: &Dispute) -> String {
+    let challenger = match &dispute.challenger {
+        surety_ledger::disputes::Challenger::Operator(operator) => format!("operator {operator}"),
+        surety_ledger::disputes::Challenger::Account(account) => {
+            format!("account {account} (bond {})", dispute.bond)
+        }
+    };
+    format!(
+        "dispute {}: {} against {challenger}\n  agreed up to leaf {} of {}, disagree at leaf {}\n  {}",
+        dispute.id,
+        dispute.defendant,
+        dispute.agreed,
+        dispute.steps,
+        dispute.disagreed,
+        phase_line(dispute)
+    )
+}
+
+pub(super) fn status_text(job: &Job, dispute: Option<&Dispute>) -> String {
+    let mut lines = vec![
+        format!("job {}", job.id),
+        format!("status: {}", status_line(&job.status)),
+        format!("model: {}", job.model),
+        format!("client: {}", job.client),
+        format!(
+            "fee {} for {} replica(s), deadline {} blocks, submitted at height {}",
+            job.fee, job.replicas, job.deadline_blocks, job.submitted
+        ),
+    ];
+    if job.assignments.is_empty() {
+        lines.push("assignments: (none yet)".into());
+    } else {
+        lines.push("assignments:".into());
+        lines.extend(
+            job.assignments
+                .iter()
+                .map(|a| format!("  {}", assignment_line(a))),
+        );
+    }
+    lines.push(match &job.audit {
+        Some(audit) => format!("audit: {}", audit_line(audit)),
+        None => "audit: none".into(),
+    });
+    if let Some(dispute) = dispute {
+        lines.push(dispute_text(dispute));
+    }
+    lines.join("\n")
+}
+
+/// What `job result` shows: finality, the proof of the job record (checked here against the
+/// state root the node names), the output and its values.
+#[derive(Serialize)]
+pub(super) struct ResultView {
+    job: JobId,
+    model: ModelId,
+    status: JobStatus,
+    #[serde(rename = "final")]
+    is_final: bool,
+    final_height: Option<Height>,
+    output_hash: Option<Hash>,
+    /// The output the node decoded is the committed one.
+    output_checked: bool,
+    output: Option<ActivationView>,
+    proof: ResultProof,
+}
+
+#[derive(Serialize)]
+struct ResultProof {
+    height: Height,
+    state_root: Hash,
+    state_proof_verified: bool,
+    certificate_signatures: Option<usize>,
+}
+
+pub(super) fn result_view(answer: &JobView) -> ResultView {
+    let job = &answer.job;
+    let proof = &answer.proof;
+    // The state proof is of the job record's borsh bytes, the ledger's own encoding.
+    let key = surety_ledger::store::key("jobs/job", &[&job.id.0]);
+    let value = surety_types::encoding::encode(job);
+    let verified = proof
+        .state_proof
+        .verify(&proof.state_root, &key, Some(&value))
+        .is_ok();
+    let result = job.result();
+    let output_checked = result.is_some_and(|result| {
+        Activation::from_bytes(&result.output).is_ok_and(|a| a.hash() == result.output_hash)
+    });
+    let final_height = match job.status {
+        JobStatus::Final { height } => Some(height),
+        _ => None,
+    };
+    ResultView {
+        job: job.id,
+        model: job.model,
+        status: job.status.clone(),
+        is_final: job.is_final(),
+        final_height,
+        output_hash: result.map(|r| r.output_hash),
+        output_checked,
+        output: answer.output.clone(),
+        proof: ResultProof {
+            height: proof.height,
+            state_root: proof.state_root,
+            state_proof_verified: verified,
+            certificate_signatures: proof.certificate.as_ref().map(|c| c.signatures.len()),
+        },
+    }
+}
+
+pub(super) fn print_result(json: bool, view: &ResultView) {
+    if json {
+        println!("{}", serde_json::to_value(view).unwrap_or_default());
+    } else {
+        println!("{}", result_text(view));
+    }
+}
+
+pub(super) fn result_text(view: &ResultView) -> String {
+    let mut lines = vec![
+        format!("job {}", view.job),
+        format!("status: {}", status_line(&view.status)),
+    ];
+    if !view.is_final {
+        lines.push("result: not final".into());
+        return lines.join("\n");
+    }
+    let proof = &view.proof;
+    let signatures = match proof.certificate_signatures {
+        Some(count) => format!("{count} certificate signature(s)"),
+        None => "no certificate yet".into(),
+    };
+    lines.push(format!(
+        "proof: job record {} against state root {} at height {}, {signatures}",
+        if proof.state_proof_verified {
+            "proven"
+        } else {
+            "NOT proven"
+        },
+        proof.state_root,
+        proof.height,
+    ));
+    lines.push(format!(
+        "output hash: {}{}",
+        view.output_hash
+            .map_or_else(|| "?".to_string(), |hash| hash.to_string()),
+        if view.output_checked {
+            " (checked)"
+        } else {
+            " (output does NOT match it)"
+        }
+    ));
+    for slot in view.output.iter().flat_map(|output| &output.slots) {
+        lines.push(slot_text(slot));
+    }
+    lines.join("\n")
+}
+
+/// One output slot: its name, type, dimension and first values.
+fn slot_text(slot: &SlotView) -> String {
+    let dimension: u64 = slot.shape.iter().map(|&d| d as u64).product();
+    let (shown, count): (Vec<String>, usize) = match &slot.values {
+        None => {
+            return format!(
+                "{} ({} {:?}, dimension {dimension}): (too large to show; see the output hex in `surety job status --json`)",
+                slot.name, slot.dtype, slot.shape
+            )
+        }
+        Some(SlotValues::F32(values)) => (
+            values.iter().take(VALUES_SHOWN_MAX).map(|x| format!("{:.6}", f64::from(*x))).collect(),
+            values.len(),
+        ),
+        Some(SlotValues::U32(values)) => (
+            values.iter().take(VALUES_SHOWN_MAX).map(u32::to_string).collect(),
+            values.len(),
+        ),
+    };
+    let more = if count > VALUES_SHOWN_MAX {
+        ", …"
+    } else {
+        ""
+    };
+    format!(
+        "{} ({} {:?}, dimension {dimension}): [{}{more}]",
+        slot.name,
+        slot.dtype,
+        slot.shape,
+        shown.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use surety_infer::Tensor;
+    use surety_ledger::jobs::JobResult;
+    use surety_ledger::smt::{ProofTerminal, StateProof};
+    use surety_node::api::JobProof;
+    use surety_node::block::{CommitCertificate, CommitSignature};
+    use surety_types::{AccountId, Amount, OperatorId, Signature, SigningKey};
+
+    fn job(status: JobStatus, output: Option<&Activation>) -> Job {
+        Job {
+            id: JobId([7; 32]),
+            client: AccountId([1; 32]),
+            model: ModelId([2; 32]),
+            input: vec![],
+            input_hash: Hash([0; 32]),
+            steps: 4,
+            fee: Amount(5_000),
+            replicas: 1,
+            deadline_blocks: 20,
+            submitted: Height(3),
+            assignments: vec![Assignment {
+                operator: OperatorId([9; 32]),
+                assigned: Height(4),
+                deadline: Height(24),
+                result: output.map(|output| JobResult {
+                    output: output.to_bytes(),
+                    output_hash: output.hash(),
+                    trace_root: Hash([5; 32]),
+                    committed: Height(6),
+                }),
+                missed: false,
+            }],
+            reassignments: 0,
+            audit: None,
+            status,
+        }
+    }
+
+    fn embedding(dimension: usize) -> Activation {
+        let mut activation = Activation::new();
+        let values = (0..dimension).map(|i| i as f32 / 4.0).collect();
+        activation.set("embedding", Tensor::f32(vec![dimension], values));
+        activation
+    }
+
+    /// A `GET /jobs/{id}` answer whose proof does not prove the record (an empty path), with
+    /// a certificate of `signatures` signatures, if any.
+    fn answer(job: Job, output: Option<&Activation>, signatures: Option<u8>) -> JobView {
+        let certificate = signatures.map(|count| CommitCertificate {
+            height: Height(30),
+            round: 0,
+            block_hash: Hash([4; 32]),
+            signatures: (0..count)
+                .map(|i| CommitSignature {
+                    validator: SigningKey::from_seed([i; 32]).verification_key(),
+                    signature: Signature([i; 64]),
+                })
+                .collect(),
+        });
+        JobView {
+            is_final: job.is_final(),
+            output: output.map(ActivationView::of),
+            proof: JobProof {
+                height: Height(31),
+                state_root: Hash([3; 32]),
+                key: String::new(),
+                state_proof: StateProof {
+                    siblings: vec![],
+                    terminal: ProofTerminal::Empty,
+                },
+                certificate,
+            },
+            job,
+        }
+    }
+
+    #[test]
+    fn status_shows_assignments_audit_and_the_dispute() {
+        let text = status_text(&job(JobStatus::Assigned, None), None);
+        assert!(text.contains("status: assigned"), "{text}");
+        assert!(text.contains("deadline 24, not committed yet"), "{text}");
+        assert!(text.contains("audit: none"), "{text}");
+        let mut disputed = job(JobStatus::Disputed { dispute: 3 }, Some(&embedding(4)));
+        disputed.audit = Some(Audit {
+            auditor: OperatorId([8; 32]),
+            target: OperatorId([9; 32]),
+            deadline: Height(30),
+            output_hash: None,
+            trace_root: None,
+            outcome: AuditOutcome::Disputed { dispute: 3 },
+        });
+        assert_eq!(super::super::dispute_of_job(&disputed), Some(3));
+        let text = status_text(&disputed, None);
+        assert!(text.contains("committed at height 6"), "{text}");
+        assert!(text.contains("disagreed (dispute 3)"), "{text}");
+    }
+
+    #[test]
+    fn a_final_result_shows_the_dimension_and_the_first_values_only() {
+        let output = embedding(384);
+        let record = job(JobStatus::Final { height: Height(30) }, Some(&output));
+        let view =
+            serde_json::to_value(result_view(&answer(record.clone(), Some(&output), Some(3))))
+                .unwrap();
+        assert_eq!(view["final_height"], 30);
+        assert_eq!(view["output_checked"], true);
+        assert_eq!(view["proof"]["certificate_signatures"], 3);
+        // The proof in this answer does not prove the record: it is not claimed proven.
+        assert_eq!(view["proof"]["state_proof_verified"], false);
+        assert_eq!(
+            view["output"]["slots"][0]["values"]
+                .as_array()
+                .unwrap()
+                .len(),
+            384
+        );
+        let text = result_text(&result_view(&answer(record, Some(&output), Some(3))));
+        assert!(text.contains("final at height 30"), "{text}");
+        assert!(text.contains("3 certificate signature(s)"), "{text}");
+        assert!(text.contains("NOT proven"), "{text}");
+        assert!(
+            text.contains("embedding (F32 [384], dimension 384): [0.000000, 0.250000, 0.500000"),
+            "{text}"
+        );
+        assert!(text.contains("1.750000, …]"), "{text}");
+        assert!(!text.contains("2.000000"), "only the first values: {text}");
+    }
+
+    #[test]
+    fn a_result_that_is_not_final_says_so() {
+        let record = job(
+            JobStatus::Challengeable { until: Height(40) },
+            Some(&embedding(2)),
+        );
+        let text = result_text(&result_view(&answer(record, None, None)));
+        assert!(text.contains("challengeable until height 40"), "{text}");
+        assert!(text.ends_with("result: not final"), "{text}");
+    }
+
+    #[test]
+    fn outcomes_name_the_side_that_lost() {
+        let text = outcome_line(&Outcome::Timeout {
+            silent: vec![Party::Defendant],
+        });
+        assert_eq!(text, "timeout: the defendant did not move in time and lost");
+        assert!(outcome_line(&Outcome::DefendantRight).contains("bond is forfeited"));
+    }
+}

@@ -1,0 +1,235 @@
+//! `surety tx`: build one transaction from the command line, sign it with a key file, submit
+//! it to a node and (unless `--no-wait`) wait for its block and print its receipt.
+
+use crate::submit::Submitter;
+use crate::{keys, parse_account, parse_operator, print, CliError, KeyDir, Node};
+use clap::{Args, Subcommand};
+use std::time::Instant;
+use surety_ledger::bank::Transfer;
+use surety_ledger::rewards::ClaimRewards;
+use surety_ledger::staking::{
+    Delegate, OperatorMetadata, Redelegate, RegisterOperator, Undelegate,
+};
+use surety_ledger::tx::Msg;
+use surety_types::{AccountId, Amount, OperatorId, Ratio, Shares, SigningKey};
+
+/// Longest wait for a submitted transaction to land in a block.
+const TX_WAIT_MS_MAX: u64 = 30_000;
+
+#[derive(Args)]
+pub(crate) struct TxArgs {
+    /// Name of the signing key.
+    #[arg(long)]
+    from: String,
+    /// Fee to pay, in base units.
+    #[arg(long, default_value_t = 1_000)]
+    fee: u128,
+    /// Return once submitted, without waiting for the block.
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    dir: KeyDir,
+    #[command(flatten)]
+    node: Node,
+    #[command(subcommand)]
+    msg: TxCommand,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TxCommand {
+    Transfer {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: u128,
+    },
+    /// Register the signer as an operator with a self-bond.
+    RegisterOperator {
+        #[arg(long)]
+        self_bond: u128,
+        /// Commission as a decimal fraction, e.g. 0.05.
+        #[arg(long, default_value = "0.05")]
+        commission: String,
+        #[arg(long, default_value = "0.01")]
+        max_commission_change: String,
+        #[arg(long, default_value = "")]
+        moniker: String,
+        #[arg(long, default_value = "")]
+        endpoint: String,
+        /// Name of the consensus key (defaults to the signing key).
+        #[arg(long)]
+        consensus_key: Option<String>,
+    },
+    /// Add to the signer's own self-bond (the signer must be an operator).
+    Bond {
+        #[arg(long)]
+        amount: u128,
+    },
+    Delegate {
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        amount: u128,
+    },
+    Undelegate {
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        shares: u128,
+    },
+    Redelegate {
+        #[arg(long)]
+        source: String,
+        #[arg(long)]
+        destination: String,
+        #[arg(long)]
+        shares: u128,
+    },
+    /// Claim rewards from a delegation.
+    Claim {
+        #[arg(long)]
+        operator: String,
+    },
+    /// Withdraw matured unbonding entries.
+    Withdraw,
+    Unjail,
+}
+
+/// A decimal fraction between 0 and 1 ("0.05", "1", ".5") as a ratio, exactly.
+fn parse_ratio(text: &str) -> Result<Ratio, CliError> {
+    let bad = || CliError::Input(format!("{text:?} is not a fraction between 0 and 1"));
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if fraction.len() > 9 || !fraction.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let fraction_ppb: u64 = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<9}").parse().map_err(|_| bad())?
+    };
+    let ppb = whole
+        .checked_mul(Ratio::DENOMINATOR)
+        .and_then(|w| w.checked_add(fraction_ppb))
+        .ok_or_else(bad)?;
+    Ratio::from_ppb(ppb).ok_or_else(bad)
+}
+
+/// The message `args` asks for; `signer` is the already-loaded signing key.
+fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
+    Ok(match &args.msg {
+        TxCommand::Transfer { to, amount } => Msg::Transfer(Transfer {
+            to: parse_account(to)?,
+            amount: Amount(*amount),
+        }),
+        TxCommand::RegisterOperator {
+            self_bond,
+            commission,
+            max_commission_change,
+            moniker,
+            endpoint,
+            consensus_key,
+        } => {
+            let consensus = match consensus_key {
+                Some(name) => keys::load(&args.dir.keys, name)?,
+                None => signer.clone(),
+            };
+            Msg::RegisterOperator(RegisterOperator {
+                consensus_key: consensus.verification_key(),
+                commission: parse_ratio(commission)?,
+                max_commission_change: parse_ratio(max_commission_change)?,
+                metadata: OperatorMetadata {
+                    moniker: moniker.clone(),
+                    endpoint: endpoint.clone(),
+                    ..Default::default()
+                },
+                self_bond: Amount(*self_bond),
+            })
+        }
+        // An operator's id is its account's: bonding is delegating to oneself.
+        TxCommand::Bond { amount } => Msg::Delegate(Delegate {
+            operator: OperatorId::from(AccountId::from_key(&signer.verification_key())),
+            amount: Amount(*amount),
+        }),
+        TxCommand::Delegate { operator, amount } => Msg::Delegate(Delegate {
+            operator: parse_operator(operator)?,
+            amount: Amount(*amount),
+        }),
+        TxCommand::Undelegate { operator, shares } => Msg::Undelegate(Undelegate {
+            operator: parse_operator(operator)?,
+            shares: Shares(*shares),
+        }),
+        TxCommand::Redelegate {
+            source,
+            destination,
+            shares,
+        } => Msg::Redelegate(Redelegate {
+            source: parse_operator(source)?,
+            destination: parse_operator(destination)?,
+            shares: Shares(*shares),
+        }),
+        TxCommand::Claim { operator } => Msg::ClaimRewards(ClaimRewards {
+            operator: parse_operator(operator)?,
+        }),
+        TxCommand::Withdraw => Msg::WithdrawUnbonded,
+        TxCommand::Unjail => Msg::Unjail,
+    })
+}
+
+pub(crate) fn run(json: bool, args: &TxArgs) -> Result<(), CliError> {
+    // The message is checked before the node is asked anything.
+    let key = keys::load(&args.dir.keys, &args.from)?;
+    let msg = build_msg(args, &key)?;
+    let submitter = Submitter::new(&args.node.rpc, &args.dir.keys, &args.from, args.fee)?;
+    let hash = submitter.submit(msg)?;
+    if args.no_wait {
+        print(
+            json,
+            &serde_json::json!({ "hash": hash, "status": "pending" }),
+        );
+        return Ok(());
+    }
+    let Some(landed) = submitter.landed(&hash, Instant::now(), TX_WAIT_MS_MAX)? else {
+        return Err(CliError::Input(format!(
+            "transaction {hash} not in a block after {TX_WAIT_MS_MAX} ms; still pending"
+        )));
+    };
+    let receipt = &landed.receipt;
+    print(
+        json,
+        &serde_json::json!({ "hash": hash, "height": landed.height, "error": receipt.error, "events": receipt.events }),
+    );
+    match &receipt.error {
+        Some(error) => Err(CliError::Input(format!(
+            "transaction failed in block {}: {error}",
+            landed.height
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_parse_exactly_and_refuse_nonsense() {
+        assert_eq!(
+            parse_ratio("0.05").unwrap(),
+            Ratio::from_percent(5).unwrap()
+        );
+        assert_eq!(parse_ratio("1").unwrap(), Ratio::ONE);
+        assert_eq!(parse_ratio(".5").unwrap(), Ratio::from_percent(50).unwrap());
+        assert_eq!(
+            parse_ratio("0.000000001").unwrap(),
+            Ratio::from_ppb(1).unwrap()
+        );
+        for bad in ["1.5", "-0.1", "0.0000000001", "abc", "0.5x", "2"] {
+            assert!(parse_ratio(bad).is_err(), "{bad}");
+        }
+    }
+}
