@@ -190,11 +190,10 @@ fn options(
     options.p2p_base_port = ports.0;
     // Fixed RPC ports so the nodes gossip their mempools to each other, as a real localnet.
     options.rpc_base_port = ports.1;
-    options.params.min_tx_fee = Amount(1);
-    let market = &mut options.params.market;
-    market.challenge_window_blocks = settings.window;
-    market.audit_deadline_blocks = AUDIT_DEADLINE_BLOCKS;
-    market.dispute_move_blocks = DISPUTE_MOVE_BLOCKS;
+    options.params.bank.min_tx_fee = Amount(1);
+    options.params.jobs.challenge_window_blocks = settings.window;
+    options.params.jobs.audit_deadline_blocks = AUDIT_DEADLINE_BLOCKS;
+    options.params.disputes.dispute_move_blocks = DISPUTE_MOVE_BLOCKS;
     options.timeouts.block_time_ms = settings.block_ms;
     options.timeouts.propose_ms = 1_000;
     options.extra_accounts = (0..settings.clients())
@@ -204,7 +203,7 @@ fn options(
         })
         .collect();
     options.models = vec![minilm.localnet_model()];
-    options.service_allocation = options.params.market.service_allocation_min;
+    options.service_allocation = options.params.services.service_allocation_min;
     options
 }
 
@@ -301,7 +300,7 @@ impl Network {
         let key = client_key(client);
         let node = &self.nodes[client % VALIDATORS];
         let mut app = node.app.lock().unwrap();
-        let params = app.ledger().params().market.clone();
+        let params = app.ledger().params().jobs.clone();
         let tx = Tx {
             chain_id: app.ledger().chain_id().to_string(),
             signer: AccountId::from_key(&key.verification_key()),
@@ -545,7 +544,7 @@ async fn disputes(minilm: &MiniLm, settings: &Settings) -> Disputes {
         (29_320, 29_370),
         2 * settings.disputes,
     );
-    options.params.market.audit_rate = Ratio::ONE;
+    options.params.jobs.audit_rate = Ratio::ONE;
     // Extra operators 0..D tamper with their outputs (the last leaf is wrong); D..2D compute
     // with another checkpoint (the trace goes wrong in layer 3).
     let behaviours: Vec<WorkerBehaviour> = (0..2 * settings.disputes)

@@ -40,7 +40,7 @@ fn options(validators: usize, p2p_base: u16, senders: usize) -> LocalnetOptions 
     options.chain_id = format!("bench-{validators}");
     options.p2p_base_port = p2p_base;
     options.rpc_base_port = 0;
-    options.params.min_tx_fee = Amount(1);
+    options.params.bank.min_tx_fee = Amount(1);
     options.timeouts.block_time_ms = 0;
     options.extra_accounts = (0..senders as u64)
         .map(|i| GenesisAccount {

@@ -25,7 +25,7 @@ pub struct LocalnetOptions {
     pub chain_id: String,
     pub validators: usize,
     /// Operators registered at genesis that run no node (outside the validator set when
-    /// `params.max_validators` equals `validators`).
+    /// `params.staking.max_validators` equals `validators`).
     pub extra_operators: usize,
     pub demo_accounts: bool,
     pub p2p_base_port: u16,
@@ -51,10 +51,8 @@ pub struct LocalnetModel {
 
 impl LocalnetOptions {
     pub fn new(validators: usize) -> LocalnetOptions {
-        let params = Params {
-            max_validators: validators as u32,
-            ..Params::default()
-        };
+        let mut params = Params::default();
+        params.staking.max_validators = u32::try_from(validators).unwrap_or(u32::MAX);
         LocalnetOptions {
             chain_id: "surety-localnet".into(),
             validators,

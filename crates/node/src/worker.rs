@@ -514,7 +514,7 @@ impl Worker {
     fn submit(&self, msg: Msg) -> bool {
         let mut app = self.app.lock().unwrap_or_else(|p| p.into_inner());
         let nonce = app.next_nonce(&self.account);
-        let fee = app.ledger().params().min_tx_fee;
+        let fee = app.ledger().params().bank.min_tx_fee;
         let tx = Tx {
             chain_id: self.chain_id.clone(),
             signer: self.account,

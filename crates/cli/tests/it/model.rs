@@ -361,7 +361,7 @@ fn an_upload_that_stopped_after_registration_is_resumed() {
 fn a_model_whose_upload_expired_is_registered_again() {
     let mut params = Params::default();
     // 5 s of 50 ms blocks: enough for the CLI to register again and upload in time.
-    params.market.model_upload_blocks = 100;
+    params.models.model_upload_blocks = 100;
     let (dir, network, funded) = setup_with(params);
     let keys = dir.path().join("keys");
     let file = dir.path().join("mlp.safetensors");

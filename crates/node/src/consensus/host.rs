@@ -777,7 +777,7 @@ impl Host {
             chain_id: self.ctx.chain_id.to_string(),
             signer,
             nonce,
-            fee: app.ledger().params().min_tx_fee,
+            fee: app.ledger().params().bank.min_tx_fee,
             msg: Msg::SubmitEvidence(Box::new(Evidence::DoubleSign { first, second })),
         };
         match app.submit(encode(&tx.sign(reporter))) {

@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use surety_ledger::{bank, rewards, staking};
+use surety_ledger::{bank, staking};
 use surety_types::{Hash, Height};
 
 /// Longest state key a proof may be asked for.
@@ -153,7 +153,7 @@ pub(super) async fn delegations(
                 operator: operator_id,
                 shares: delegation.shares,
                 tokens: operator.tokens_for(delegation.shares),
-                pending_rewards: rewards::owed(store, &operator_id, &delegation),
+                pending_rewards: staking::accumulator::owed(store, &operator_id, &delegation),
             })
         })
         .collect();

@@ -59,23 +59,23 @@ fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
     options.p2p_base_port = 28_700;
     options.rpc_base_port = 0;
     let params = &mut options.params;
-    params.epoch_blocks = 200;
-    params.min_tx_fee = Amount(1);
-    params.unbonding_epochs = 4;
+    params.staking.epoch_blocks = 200;
+    params.bank.min_tx_fee = Amount(1);
+    params.staking.unbonding_epochs = 4;
     params.slashing.slash_delay_epochs = 2;
     params.slashing.window_epochs = 1;
     params.slashing.evidence_max_age_epochs = 1;
     params.slashing.jail_epochs = 1;
     // Every result audited; long enough windows for a loaded 2-core machine.
-    params.market.audit_rate = Ratio::ONE;
-    params.market.challenge_window_blocks = 25;
-    params.market.audit_deadline_blocks = 40;
-    params.market.dispute_move_blocks = 40;
-    params.market.deadline_blocks_min = 2;
+    params.jobs.audit_rate = Ratio::ONE;
+    params.jobs.challenge_window_blocks = 25;
+    params.jobs.audit_deadline_blocks = 40;
+    params.disputes.dispute_move_blocks = 40;
+    params.jobs.deadline_blocks_min = 2;
     options.timeouts.block_time_ms = 100;
     options.timeouts.propose_ms = 1_000;
     options.models = vec![minilm.localnet_model()];
-    options.service_allocation = options.params.market.service_allocation_min;
+    options.service_allocation = options.params.services.service_allocation_min;
     let mut seed = 7_000u64;
     localnet::create(dir, &options, move || {
         seed += 1;
@@ -150,7 +150,7 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
     let model_id = minilm.model.model_id();
     let alice = load_key(&net.keys_dir.join("alice.json")).unwrap();
     let bob = load_key(&net.keys_dir.join("bob.json")).unwrap();
-    let fee = net.genesis.params.market.job_fee_max;
+    let fee = net.genesis.params.jobs.job_fee_max;
 
     // Clients submit jobs until every faulty operator has been given one (each job goes to
     // an operator drawn by stake; faulty operators are jailed once caught).
@@ -375,7 +375,7 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
     .unwrap();
     assert_eq!(record.result().unwrap().trace_root, honest.trace.root());
     let steps = fabricated.trace.len();
-    let bond = net.genesis.params.market.challenge_bond;
+    let bond = net.genesis.params.disputes.challenge_bond;
     let bob_id = AccountId::from_key(&bob.verification_key());
     let bob_before =
         surety_ledger::bank::balance(nodes[0].app.lock().unwrap().ledger().store(), &bob_id);
@@ -474,7 +474,7 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
         Msg::SubmitJob(Box::new(SubmitJob {
             model: model_id,
             input: JobInput::Text(
-                "x".repeat(net.genesis.params.market.job_input_bytes_max as usize + 1),
+                "x".repeat(net.genesis.params.jobs.job_input_bytes_max as usize + 1),
             ),
             max_fee: fee,
             deadline_blocks: 30,

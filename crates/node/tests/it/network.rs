@@ -22,9 +22,9 @@ fn network(dir: &std::path::Path, n: usize, p2p_base: u16, epoch_blocks: u64) ->
     options.chain_id = format!("net-test-{p2p_base}");
     options.p2p_base_port = p2p_base;
     options.rpc_base_port = 0;
-    options.params.epoch_blocks = epoch_blocks;
-    options.params.min_tx_fee = Amount(1);
-    options.params.unbonding_epochs = 4;
+    options.params.staking.epoch_blocks = epoch_blocks;
+    options.params.bank.min_tx_fee = Amount(1);
+    options.params.staking.unbonding_epochs = 4;
     options.params.slashing.slash_delay_epochs = 2;
     options.params.slashing.window_epochs = 1;
     options.params.slashing.evidence_max_age_epochs = 1;

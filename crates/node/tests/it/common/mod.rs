@@ -3,7 +3,7 @@
 
 use surety_ledger::bank::Transfer;
 use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisOperator};
-use surety_ledger::params::Params;
+use surety_ledger::params::{BankParams, Params};
 use surety_ledger::tx::Msg;
 use surety_node::app::App;
 use surety_node::block::{Block, CommitCertificate};
@@ -26,7 +26,9 @@ pub(crate) fn genesis() -> Genesis {
         chain_id: CHAIN.into(),
         genesis_time_ms: 0,
         params: Params {
-            min_tx_fee: Amount(1),
+            bank: BankParams {
+                min_tx_fee: Amount(1),
+            },
             ..Params::default()
         },
         accounts: (1..=5)
