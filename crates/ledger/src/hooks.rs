@@ -68,8 +68,9 @@ pub struct HookError {
     pub module: &'static str,
     /// Begin or end block.
     pub phase: Phase,
-    /// The module's error.
-    pub error: ModuleError,
+    /// The module's error, boxed: the largest module errors run past 128 bytes, and every
+    /// `Result` of a block (`BlockError` wraps this) would otherwise carry that size.
+    pub error: Box<ModuleError>,
 }
 
 /// A broken invariant: a bug, named by module.
@@ -143,7 +144,7 @@ fn run(
         hook(store, params, ctx, cache).map_err(|error| HookError {
             module,
             phase,
-            error,
+            error: Box::new(error),
         })?;
     }
     Ok(())

@@ -37,18 +37,20 @@ pub fn operator(n: u16) -> OperatorId {
 
 /// Small, fast parameters: 5-block epochs, no inflation (so figures are exact), fee 10.
 pub fn test_params() -> Params {
-    let mut params = Params::default();
-    params.staking = StakingParams {
-        epoch_blocks: 5,
-        max_validators: 10,
-        unbonding_epochs: 10,
-        min_self_bond: Amount(1_000),
+    let mut params = Params {
+        staking: StakingParams {
+            epoch_blocks: 5,
+            max_validators: 10,
+            unbonding_epochs: 10,
+            min_self_bond: Amount(1_000),
+        },
+        rewards: RewardsParams {
+            inflation_per_year: Ratio::ZERO,
+            blocks_per_year: 1_000,
+        },
+        ..Params::default()
     };
     params.bank.min_tx_fee = Amount(10);
-    params.rewards = RewardsParams {
-        inflation_per_year: Ratio::ZERO,
-        blocks_per_year: 1_000,
-    };
     params.slashing.slash_delay_epochs = 4;
     params.slashing.window_epochs = 2;
     params.slashing.evidence_max_age_epochs = 3;
