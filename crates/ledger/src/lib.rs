@@ -19,6 +19,10 @@
 //! | transactions | `bank`, `staking`, `rewards`, `slashing` (evidence), `models`, `services`, `jobs`, `disputes` |
 //! | end block | `disputes` (move timeouts), `jobs` (deadlines, finality, payment), `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `services` (due de-allocations, at epoch ends), `staking` (validator set, at epoch ends) |
 
+// House style rules 3 and 4: library arithmetic is checked (or saturates, or `expect`s a true
+// invariant, each with its reason), and nothing is unwrapped. Tests and benches may do both.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::unwrap_used))]
+
 /// The layout of the ledger's state: its keys and the borsh encoding of every stored value.
 /// Raise it with any change to a stored type or key; a node refuses a database written with
 /// another layout rather than misreading it.

@@ -84,7 +84,14 @@ impl StakingParams {
     /// The epoch a height belongs to: heights `1..=epoch_blocks` are epoch 0, and so on.
     /// Genesis (height 0) is epoch 0.
     pub fn epoch_of(&self, height: Height) -> Epoch {
-        Epoch(height.0.saturating_sub(1) / self.epoch_blocks.max(1))
+        let blocks = self.epoch_blocks.max(1);
+        Epoch(
+            height
+                .0
+                .saturating_sub(1)
+                .checked_div(blocks)
+                .expect("max(1) is not zero"),
+        )
     }
 }
 
@@ -469,9 +476,10 @@ impl SlashingParams {
                 delay: self.slash_delay_epochs,
             });
         }
+        // Three u64 values cannot overflow a u128: the sum is exact.
         let split = u128::from(self.whistleblower_share.ppb())
-            + u128::from(self.harmed_party_share.ppb())
-            + u128::from(self.insurance_share.ppb());
+            .saturating_add(u128::from(self.harmed_party_share.ppb()))
+            .saturating_add(u128::from(self.insurance_share.ppb()));
         if split > u128::from(Ratio::DENOMINATOR) {
             return Err(ParamsError::SplitAboveOne);
         }

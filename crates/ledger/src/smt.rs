@@ -53,7 +53,13 @@ fn internal_node_hash(left: &Hash, right: &Hash) -> Hash {
 
 /// Bit `depth` of `key`, most significant bit of byte 0 first.
 fn bit(key: &Hash, depth: usize) -> bool {
-    (key.0[depth / 8] >> (7 - depth % 8)) & 1 == 1
+    key.0[depth / 8] & (0x80 >> (depth % 8)) != 0
+}
+
+/// The depth one level down. An internal node separates two distinct 256-bit key hashes, which
+/// differ in one of their 256 bits, so a path is at most 256 deep and this never saturates.
+fn below(depth: usize) -> usize {
+    depth.saturating_add(1)
 }
 
 #[derive(Clone, Debug)]
@@ -123,7 +129,7 @@ impl Node {
                 } else {
                     &mut internal.left
                 };
-                child.insert(key, value, depth + 1);
+                child.insert(key, value, below(depth));
             }
         }
     }
@@ -145,7 +151,7 @@ impl Node {
                 } else {
                     &mut internal.left
                 };
-                child.remove(key, depth + 1);
+                child.remove(key, below(depth));
                 let collapse = match (&internal.left, &internal.right) {
                     (Node::Empty, Node::Empty) => Some(Node::Empty),
                     (Node::Leaf(_), Node::Empty) => {
@@ -201,13 +207,15 @@ impl SparseMerkleTree {
             Some(value) => {
                 self.root.insert(key, value_hash(value), 0);
                 if !present {
-                    self.leaves += 1;
+                    // A count of distinct keys in memory: it never nears usize::MAX.
+                    self.leaves = self.leaves.saturating_add(1);
                 }
             }
             None => {
                 self.root.remove(&key, 0);
                 if present {
-                    self.leaves -= 1;
+                    // The key was present, so it was counted: at least 1.
+                    self.leaves = self.leaves.saturating_sub(1);
                 }
             }
         }
@@ -226,7 +234,7 @@ impl SparseMerkleTree {
                     } else {
                         &internal.left
                     };
-                    depth += 1;
+                    depth = below(depth);
                 }
             }
         }
@@ -262,7 +270,7 @@ impl SparseMerkleTree {
                     };
                     siblings.push(sibling.hash());
                     node = next;
-                    depth += 1;
+                    depth = below(depth);
                 }
             }
         };

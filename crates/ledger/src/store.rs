@@ -53,7 +53,10 @@ impl Store {
     }
 
     pub fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
-        self.access.reads.set(self.access.reads.get() + 1);
+        // A measure for benchmarks, not state: stopping at u64::MAX reads is the right meaning.
+        self.access
+            .reads
+            .set(self.access.reads.get().saturating_add(1));
         if let Some(layer) = &self.tx {
             if let Some(value) = layer.get(key) {
                 return value.as_deref();
@@ -71,7 +74,8 @@ impl Store {
     }
 
     fn top_layer(&mut self) -> &mut Layer {
-        self.access.writes += 1;
+        // A measure for benchmarks, not state (see `get_raw`).
+        self.access.writes = self.access.writes.saturating_add(1);
         match &mut self.tx {
             Some(layer) => layer,
             None => &mut self.block,
@@ -183,8 +187,9 @@ impl Store {
         self.prefix_keys(&prefix)
             .into_iter()
             .filter_map(|entry| {
-                let height: [u8; 8] = entry.get(prefix.len()..prefix.len() + 8)?.try_into().ok()?;
-                let id = schedule_id(&entry, prefix.len() + 8)?;
+                let height_end = prefix.len().checked_add(8)?;
+                let height: [u8; 8] = entry.get(prefix.len()..height_end)?.try_into().ok()?;
+                let id = schedule_id(&entry, height_end)?;
                 Some((Height(u64::from_be_bytes(height)), id))
             })
             .collect()
@@ -312,11 +317,23 @@ pub fn schedule_key(name: &str, height: Height, id: &[u8; 32]) -> Vec<u8> {
     key(name, &[&height.0.to_be_bytes(), id])
 }
 
+/// The `N` bytes of `key` that end `from_end` bytes before its end, or `None` if the key is
+/// shorter. Keys end in fixed-width parts (ids, big-endian numbers), so a scan over a prefix
+/// reads them back from the end whatever the prefix's length.
+pub fn part_from_end<const N: usize>(key: &[u8], from_end: usize) -> Option<[u8; N]> {
+    let end = key.len().checked_sub(from_end)?;
+    let start = end.checked_sub(N)?;
+    key.get(start..end)?.try_into().ok()
+}
+
 /// Build a key from a module prefix and parts. Parts of fixed width (ids, big-endian numbers)
 /// keep key order meaningful for range scans.
 pub fn key(prefix: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let mut key =
-        Vec::with_capacity(prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    // Only a capacity hint: saturating cannot change the key, and keys are a few hundred bytes.
+    let capacity = parts.iter().fold(prefix.len(), |total, part| {
+        total.saturating_add(part.len()).saturating_add(1)
+    });
+    let mut key = Vec::with_capacity(capacity);
     key.extend_from_slice(prefix.as_bytes());
     for part in parts {
         key.push(b'/');

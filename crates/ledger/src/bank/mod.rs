@@ -166,7 +166,10 @@ pub fn charge_fee(
             balance: account.balance,
             fee,
         })?;
-    account.nonce += 1;
+    account.nonce = account
+        .nonce
+        .checked_add(1)
+        .expect("nonces count up by one per transaction from 0 and never reach u64::MAX");
     state::set_account(store, signer, &account);
     state::set_pool(store, Pool::FeeCollector, collected);
     Ok(())

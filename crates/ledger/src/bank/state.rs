@@ -1,7 +1,7 @@
 //! Bank state: one record per account (balance and nonce, so a transfer touches two keys), one
 //! balance per module pool, and the total supply.
 
-use crate::store::{key, Store};
+use crate::store::{key, part_from_end, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount};
@@ -119,9 +119,7 @@ pub fn all_accounts(store: &Store) -> Vec<(AccountId, Account)> {
         .prefix_values::<Account>(&[prefix.as_slice(), b"/"].concat())
         .into_iter()
         .map(|(key, account)| {
-            let id: [u8; 32] = key[key.len() - 32..]
-                .try_into()
-                .expect("account keys end in an id");
+            let id: [u8; 32] = part_from_end(&key, 0).expect("account keys end in an id");
             (AccountId(id), account)
         })
         .collect()

@@ -2,10 +2,10 @@
 //! interval and the current move), the uploaded activation for the referee, and an index of
 //! disputes by the height their current move times out.
 
-use crate::store::{key, Store};
+use crate::store::{key, part_from_end, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use surety_types::{AccountId, Amount, Hash, Height, JobId, OperatorId};
+use surety_types::{AccountId, Amount, ArithmeticError, Hash, Height, JobId, OperatorId};
 
 /// The side that disputes a result.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -121,7 +121,10 @@ pub fn set_dispute(store: &mut Store, dispute: &Dispute) {
 
 pub fn next_id(store: &mut Store) -> u64 {
     let id: u64 = store.get(b"disputes/next").unwrap_or(0);
-    store.put(b"disputes/next".to_vec(), &(id + 1));
+    let next = id
+        .checked_add(1)
+        .expect("dispute ids count up by one from 0 and never reach u64::MAX");
+    store.put(b"disputes/next".to_vec(), &next);
     id
 }
 
@@ -150,8 +153,7 @@ pub fn take_due(store: &mut Store, height: Height) -> Vec<u64> {
     let mut ids = Vec::new();
     for (entry, ()) in store.prefix_values::<()>(&prefix) {
         store.delete(&entry);
-        let mut id = [0u8; 8];
-        id.copy_from_slice(&entry[entry.len() - 8..]);
+        let id = part_from_end(&entry, 0).expect("due keys end in an 8-byte dispute id");
         ids.push(u64::from_be_bytes(id));
     }
     ids
@@ -168,8 +170,18 @@ pub fn input_len(store: &Store, id: u64, uploader: &AccountId) -> u64 {
 }
 
 /// Append a chunk to `uploader`'s copy of the referee's input (chunks are written in order).
-pub fn append_input(store: &mut Store, id: u64, uploader: &AccountId, bytes: &[u8]) {
+/// Its new length past `u64::MAX` is an overflow error (the caller bounds it by the stated
+/// total first).
+pub fn append_input(
+    store: &mut Store,
+    id: u64,
+    uploader: &AccountId,
+    bytes: &[u8],
+) -> Result<(), ArithmeticError> {
     let offset = input_len(store, id, uploader);
+    let length = offset
+        .checked_add(bytes.len() as u64)
+        .ok_or(ArithmeticError::Overflow)?;
     store.put_raw(
         key(
             "disputes/input",
@@ -179,8 +191,9 @@ pub fn append_input(store: &mut Store, id: u64, uploader: &AccountId, bytes: &[u
     );
     store.put(
         key("disputes/input-len", &[&id.to_be_bytes(), &uploader.0]),
-        &(offset + bytes.len() as u64),
+        &length,
     );
+    Ok(())
 }
 
 /// `uploader`'s copy of the referee's input, its chunks joined in order.

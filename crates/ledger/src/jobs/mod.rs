@@ -94,7 +94,7 @@ pub fn check_output_proof(
     steps: u64,
     proof: &MerkleProof,
 ) -> Result<(), JobsError> {
-    if proof.leaf_count != steps || proof.index + 1 != steps {
+    if proof.leaf_count != steps || proof.index.checked_add(1) != Some(steps) {
         return Err(JobsError::BadOutputProof(format!(
             "proof is for leaf {} of {}, expected the last of {steps}",
             proof.index, proof.leaf_count

@@ -3,7 +3,7 @@
 //! the challenge window), jobs waiting for the next block's seed to be assigned or audited,
 //! and an index of open work per operator (what the operator worker polls).
 
-use crate::store::{key, schedule_key, Store};
+use crate::store::{key, part_from_end, schedule_key, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount, Hash, Height, JobId, ModelId, OperatorId};
@@ -177,8 +177,7 @@ pub fn take_pending(store: &mut Store) -> Vec<(JobId, Pending)> {
     let mut ids = Vec::new();
     for (entry, action) in store.prefix_values::<Pending>(b"jobs/pending/") {
         store.delete(&entry);
-        let mut id = [0u8; 32];
-        id.copy_from_slice(&entry[entry.len() - 32..]);
+        let id = part_from_end(&entry, 0).expect("pending keys end in a job id");
         ids.push((JobId(id), action));
     }
     ids
@@ -212,8 +211,7 @@ pub fn work_of(store: &Store, operator: &OperatorId) -> Vec<(JobId, Role)> {
         .prefix_values::<Role>(&prefix)
         .into_iter()
         .map(|(entry, role)| {
-            let mut id = [0u8; 32];
-            id.copy_from_slice(&entry[entry.len() - 32..]);
+            let id = part_from_end(&entry, 0).expect("work keys end in a job id");
             (JobId(id), role)
         })
         .collect()

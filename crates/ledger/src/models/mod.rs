@@ -513,10 +513,11 @@ fn delete_chunks(store: &mut Store, record: &ModelRecord) {
 /// Cut a reason to `REJECTION_REASON_BYTES_MAX` bytes at a character boundary.
 fn bounded_reason(mut reason: String) -> String {
     if reason.len() > REJECTION_REASON_BYTES_MAX {
-        let mut end = REJECTION_REASON_BYTES_MAX;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
+        // The last boundary at or below the limit; 0 always is one.
+        let end = (0..=REJECTION_REASON_BYTES_MAX)
+            .rev()
+            .find(|&end| reason.is_char_boundary(end))
+            .unwrap_or(0);
         reason.truncate(end);
     }
     reason

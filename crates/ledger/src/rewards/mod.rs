@@ -38,8 +38,13 @@ pub fn execute_claim(
 pub fn block_inflation(store: &Store, params: &Params) -> Amount {
     let live = bank::total_supply(store).saturating_sub(bank::pool_balance(store, Pool::Burned));
     Amount(
-        params.rewards.inflation_per_year.mul_floor(live).0
-            / params.rewards.blocks_per_year as u128,
+        params
+            .rewards
+            .inflation_per_year
+            .mul_floor(live)
+            .0
+            .checked_div(u128::from(params.rewards.blocks_per_year))
+            .expect("blocks_per_year is validated non-zero at genesis (Params::validate)"),
     )
 }
 

@@ -20,7 +20,7 @@ use crate::context::BlockContext;
 use crate::params::Params;
 use crate::staking;
 use crate::store::Store;
-use surety_types::{AccountId, Amount, Epoch, ModelId, OperatorId};
+use surety_types::{AccountId, Amount, ModelId, OperatorId};
 
 pub fn execute_allocate(
     store: &mut Store,
@@ -96,7 +96,10 @@ pub fn execute_deallocate(
     // Applied at the end of the epoch before `effective_epoch`: by then every offence from
     // before this block is past the evidence age limit, so it was reported against the
     // full allocation.
-    let effective_epoch = Epoch(ctx.epoch.0 + params.slashing.evidence_max_age_epochs + 1);
+    let effective_epoch = ctx
+        .epoch
+        .plus(params.slashing.evidence_max_age_epochs)?
+        .plus(1)?;
     let sequence = state::next_sequence(store);
     state::schedule_decrease(
         store,

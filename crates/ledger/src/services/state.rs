@@ -2,7 +2,7 @@
 //! allocation (the sum, kept to check new allocations against its stake), and scheduled
 //! decreases by the epoch they take effect in.
 
-use crate::store::{key, Store};
+use crate::store::{key, part_from_end, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{Amount, Epoch, ModelId, OperatorId};
@@ -72,8 +72,7 @@ pub fn all_totals(store: &Store) -> Vec<(OperatorId, Amount)> {
         .prefix_values::<Amount>(b"services/total/")
         .into_iter()
         .map(|(entry, amount)| {
-            let mut id = [0u8; 32];
-            id.copy_from_slice(&entry[entry.len() - 32..]);
+            let id = part_from_end(&entry, 0).expect("total keys end in an operator id");
             (OperatorId(id), amount)
         })
         .collect()
@@ -99,7 +98,10 @@ pub fn schedule_decrease(store: &mut Store, epoch: Epoch, sequence: u64, decreas
 
 pub fn next_sequence(store: &mut Store) -> u64 {
     let sequence: u64 = store.get(b"services/sequence").unwrap_or(0);
-    store.put(b"services/sequence".to_vec(), &(sequence + 1));
+    let next = sequence
+        .checked_add(1)
+        .expect("sequence numbers count up by one from 0 and never reach u64::MAX");
+    store.put(b"services/sequence".to_vec(), &next);
     sequence
 }
 

@@ -3,7 +3,7 @@
 //! first fault was reported, a queue of slashes by the epoch they apply in, and per-validator
 //! liveness bitmaps for downtime.
 
-use crate::store::{key, Store};
+use crate::store::{key, part_from_end, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio};
@@ -153,13 +153,12 @@ pub fn take_due(store: &mut Store, epoch: Epoch) -> Vec<(u64, OperatorId)> {
     let mut due = Vec::new();
     for (key, _) in store.prefix_entries(b"slashing/due/") {
         // prefix / epoch(8) / window(8) / operator(32)
-        let n = key.len();
-        let apply = u64::from_be_bytes(key[n - 50..n - 42].try_into().expect("epoch"));
+        let apply = u64::from_be_bytes(part_from_end(&key, 42).expect("epoch"));
         if apply > epoch.0 {
             break;
         }
-        let window = u64::from_be_bytes(key[n - 41..n - 33].try_into().expect("window"));
-        let operator = OperatorId(key[n - 32..].try_into().expect("operator"));
+        let window = u64::from_be_bytes(part_from_end(&key, 33).expect("window"));
+        let operator = OperatorId(part_from_end(&key, 0).expect("operator"));
         store.delete(&key);
         due.push((window, operator));
     }

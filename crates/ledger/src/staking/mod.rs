@@ -27,7 +27,7 @@ use crate::context::BlockContext;
 use crate::params::Params;
 use crate::store::Store;
 use surety_types::amount::{mul_div_ceil, mul_div_floor};
-use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio, Shares};
+use surety_types::{AccountId, Amount, ArithmeticError, Epoch, Height, OperatorId, Ratio, Shares};
 
 impl OperatorMetadata {
     pub fn validate(&self) -> Result<(), StakingError> {
@@ -278,7 +278,7 @@ pub fn execute_undelegate(
 ) -> Result<(), StakingError> {
     let mut operator = load(store, &msg.operator)?;
     let tokens = unbond(store, &mut operator, signer, msg.shares)?;
-    let completion_epoch = Epoch(ctx.epoch.0 + params.staking.unbonding_epochs);
+    let completion_epoch = ctx.epoch.plus(params.staking.unbonding_epochs)?;
     if !tokens.is_zero() {
         bank::pool_to_pool(store, Pool::Bonded, Pool::Unbonding, tokens)?;
         let entry = UnbondingEntry {
@@ -354,7 +354,7 @@ pub fn execute_redelegate(
         initial: tokens,
         destination_shares,
         creation_height: ctx.height,
-        completion_epoch: Epoch(ctx.epoch.0 + params.staking.unbonding_epochs),
+        completion_epoch: ctx.epoch.plus(params.staking.unbonding_epochs)?,
     };
     state::put_redelegation(store, &entry);
     check_self_bond(store, params, ctx, &mut source, signer);
@@ -373,7 +373,7 @@ pub fn execute_withdraw(
     ctx: &BlockContext,
     signer: &AccountId,
 ) -> Result<(), StakingError> {
-    let mut paid = 0usize;
+    let mut paid_any = false;
     for entry in state::unbondings_of(store, signer) {
         if entry.completion_epoch > ctx.epoch {
             continue;
@@ -384,14 +384,14 @@ pub fn execute_withdraw(
         }
         bank::pool_to_account(store, Pool::Unbonding, signer, entry.balance)?;
         state::remove_unbonding(store, &entry);
-        paid += 1;
+        paid_any = true;
         store.emit(StakingEvent::Withdrawn {
             delegator: *signer,
             operator: entry.operator,
             amount: entry.balance,
         });
     }
-    if paid == 0 {
+    if !paid_any {
         return Err(StakingError::NothingToWithdraw);
     }
     Ok(())
@@ -467,8 +467,8 @@ pub struct SlashOutcome {
 }
 
 impl SlashOutcome {
-    pub fn total(&self) -> Amount {
-        Amount(self.from_bonded.0 + self.from_unbonding.0)
+    pub fn total(&self) -> Result<Amount, ArithmeticError> {
+        self.from_bonded.checked_add(self.from_unbonding)
     }
 }
 

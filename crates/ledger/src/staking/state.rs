@@ -2,7 +2,7 @@
 //! unbonding and redelegation entries (stake that left a pool but is still slashable for
 //! offences from before it left), and the active validator set.
 
-use crate::store::{key, Store};
+use crate::store::{key, part_from_end, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::crypto::VerificationKeyBytes;
@@ -237,14 +237,15 @@ pub fn operators_of(store: &Store, delegator: &AccountId) -> Vec<OperatorId> {
 }
 
 fn tail_id(key: &[u8]) -> [u8; 32] {
-    key[key.len() - 32..]
-        .try_into()
-        .expect("key ends in a 32-byte id")
+    part_from_end(key, 0).expect("key ends in a 32-byte id")
 }
 
 pub fn next_entry_id(store: &mut Store) -> u64 {
     let id: u64 = store.get(NEXT_ENTRY_ID_KEY).unwrap_or(0);
-    store.put(NEXT_ENTRY_ID_KEY.to_vec(), &(id + 1));
+    let next = id
+        .checked_add(1)
+        .expect("entry ids count up by one from 0 and never reach u64::MAX");
+    store.put(NEXT_ENTRY_ID_KEY.to_vec(), &next);
     id
 }
 
@@ -274,7 +275,7 @@ pub fn unbondings_of(store: &Store, delegator: &AccountId) -> Vec<UnbondingEntry
         .prefix_values::<OperatorId>(&with_slash(key("staking/unbonding_by", &[&delegator.0])))
         .into_iter()
         .filter_map(|(key, operator)| {
-            let id = u64::from_be_bytes(key[key.len() - 8..].try_into().expect("8-byte id"));
+            let id = u64::from_be_bytes(part_from_end(&key, 0).expect("8-byte id"));
             store.get(&unbonding_key(&operator, id))
         })
         .collect()
@@ -350,13 +351,12 @@ pub fn redelegations_due(store: &Store, epoch: Epoch) -> Vec<RedelegationEntry> 
     let mut due = Vec::new();
     for (key, _) in store.prefix_entries(&with_slash(key("staking/redelegation_due", &[]))) {
         // key = prefix / epoch(8) / source(32) / id(8)
-        let n = key.len();
-        let completion = u64::from_be_bytes(key[n - 50..n - 42].try_into().expect("epoch"));
+        let completion = u64::from_be_bytes(part_from_end(&key, 42).expect("epoch"));
         if completion > epoch.0 {
             break;
         }
-        let source = OperatorId(key[n - 41..n - 9].try_into().expect("source"));
-        let id = u64::from_be_bytes(key[n - 8..].try_into().expect("id"));
+        let source = OperatorId(part_from_end(&key, 9).expect("source"));
+        let id = u64::from_be_bytes(part_from_end(&key, 0).expect("id"));
         if let Some(entry) = store.get(&redelegation_key(&source, id)) {
             due.push(entry);
         }
