@@ -276,13 +276,11 @@ impl Ledger {
                 reason: e.to_string(),
             })?;
         }
-        let set = staking::compute_active_set(&store, &params);
-        if set.is_empty() {
+        if staking::genesis_active_set(&mut store, &params).is_empty() {
             return Err(GenesisError::NoValidators);
         }
         params.store(&mut store);
         store.put(CHAIN_ID_KEY.to_vec(), &genesis.chain_id);
-        staking::state::set_active_set(&mut store, &set);
         store.take_block_events();
         let (state_root, _) = store.commit_block();
         Ok(Ledger {

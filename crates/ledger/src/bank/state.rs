@@ -87,7 +87,7 @@ pub fn account(store: &Store, account: &AccountId) -> Account {
     store.get(&account_key(account)).unwrap_or_default()
 }
 
-pub fn set_account(store: &mut Store, account: &AccountId, record: &Account) {
+pub(super) fn set_account(store: &mut Store, account: &AccountId, record: &Account) {
     let key = account_key(account);
     if *record == Account::default() {
         store.delete(&key);
@@ -100,7 +100,7 @@ pub fn pool(store: &Store, pool: Pool) -> Amount {
     store.get(&pool_key(pool)).unwrap_or_default()
 }
 
-pub fn set_pool(store: &mut Store, pool: Pool, amount: Amount) {
+pub(super) fn set_pool(store: &mut Store, pool: Pool, amount: Amount) {
     store.put(pool_key(pool), &amount);
 }
 
@@ -108,7 +108,7 @@ pub fn supply(store: &Store) -> Amount {
     store.get(SUPPLY_KEY).unwrap_or_default()
 }
 
-pub fn set_supply(store: &mut Store, amount: Amount) {
+pub(super) fn set_supply(store: &mut Store, amount: Amount) {
     store.put(SUPPLY_KEY.to_vec(), &amount);
 }
 

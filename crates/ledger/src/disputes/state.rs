@@ -115,11 +115,11 @@ pub fn dispute(store: &Store, id: u64) -> Option<Dispute> {
     store.get(&dispute_key(id))
 }
 
-pub fn set_dispute(store: &mut Store, dispute: &Dispute) {
+pub(super) fn set_dispute(store: &mut Store, dispute: &Dispute) {
     store.put(dispute_key(dispute.id), dispute);
 }
 
-pub fn next_id(store: &mut Store) -> u64 {
+pub(super) fn next_id(store: &mut Store) -> u64 {
     let id: u64 = store.get(b"disputes/next").unwrap_or(0);
     let next = id
         .checked_add(1)
@@ -144,11 +144,11 @@ fn due_key(height: Height, id: u64) -> Vec<u8> {
     )
 }
 
-pub fn schedule(store: &mut Store, height: Height, id: u64) {
+pub(super) fn schedule(store: &mut Store, height: Height, id: u64) {
     store.put(due_key(height, id), &());
 }
 
-pub fn take_due(store: &mut Store, height: Height) -> Vec<u64> {
+pub(super) fn take_due(store: &mut Store, height: Height) -> Vec<u64> {
     let prefix = key("disputes/due", &[&height.0.to_be_bytes()]);
     let mut ids = Vec::new();
     for (entry, ()) in store.prefix_values::<()>(&prefix) {
@@ -172,7 +172,7 @@ pub fn input_len(store: &Store, id: u64, uploader: &AccountId) -> u64 {
 /// Append a chunk to `uploader`'s copy of the referee's input (chunks are written in order).
 /// Its new length past `u64::MAX` is an overflow error (the caller bounds it by the stated
 /// total first).
-pub fn append_input(
+pub(super) fn append_input(
     store: &mut Store,
     id: u64,
     uploader: &AccountId,
@@ -207,7 +207,7 @@ pub fn input_bytes(store: &Store, id: u64, uploader: &AccountId) -> Vec<u8> {
 }
 
 /// Forget `uploader`'s copy (it starts again from offset 0).
-pub fn clear_input(store: &mut Store, id: u64, uploader: &AccountId) {
+pub(super) fn clear_input(store: &mut Store, id: u64, uploader: &AccountId) {
     let prefix = key("disputes/input", &[&id.to_be_bytes(), &uploader.0, b""]);
     for (entry, _) in store.prefix_entries(&prefix) {
         store.delete(&entry);
@@ -219,7 +219,7 @@ pub fn clear_input(store: &mut Store, id: u64, uploader: &AccountId) {
 }
 
 /// Forget every copy of the referee's input for a dispute.
-pub fn delete_inputs(store: &mut Store, id: u64) {
+pub(super) fn delete_inputs(store: &mut Store, id: u64) {
     for prefix in ["disputes/input", "disputes/input-len"] {
         let prefix = key(prefix, &[&id.to_be_bytes(), b""]);
         for (entry, _) in store.prefix_entries(&prefix) {

@@ -140,20 +140,20 @@ pub fn job(store: &Store, id: &JobId) -> Option<Job> {
     store.get(&job_key(id))
 }
 
-pub fn set_job(store: &mut Store, job: &Job) {
+pub(super) fn set_job(store: &mut Store, job: &Job) {
     store.put(job_key(&job.id), job);
 }
 
 const DUE: &str = "jobs/due";
 
 /// Something is due for `id` at the end of block `height`.
-pub fn schedule(store: &mut Store, height: Height, id: &JobId) {
+pub(super) fn schedule(store: &mut Store, height: Height, id: &JobId) {
     store.put(schedule_key(DUE, height, &id.0), &());
 }
 
 /// Jobs with something due at the end of `height` (each once: an entry is keyed by height and
 /// id), removing their entries.
-pub fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
+pub(super) fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
     store
         .take_scheduled(DUE, height)
         .into_iter()
@@ -169,11 +169,11 @@ pub enum Pending {
     DrawAudit,
 }
 
-pub fn queue_for_next_block(store: &mut Store, id: &JobId, action: Pending) {
+pub(super) fn queue_for_next_block(store: &mut Store, id: &JobId, action: Pending) {
     store.put(key("jobs/pending", &[&id.0]), &action);
 }
 
-pub fn take_pending(store: &mut Store) -> Vec<(JobId, Pending)> {
+pub(super) fn take_pending(store: &mut Store) -> Vec<(JobId, Pending)> {
     let mut ids = Vec::new();
     for (entry, action) in store.prefix_values::<Pending>(b"jobs/pending/") {
         store.delete(&entry);
@@ -196,11 +196,11 @@ fn work_key(operator: &OperatorId, id: &JobId) -> Vec<u8> {
     key("jobs/work", &[&operator.0, &id.0])
 }
 
-pub fn add_work(store: &mut Store, operator: &OperatorId, id: &JobId, role: Role) {
+pub(super) fn add_work(store: &mut Store, operator: &OperatorId, id: &JobId, role: Role) {
     store.put(work_key(operator, id), &role);
 }
 
-pub fn remove_work(store: &mut Store, operator: &OperatorId, id: &JobId) {
+pub(super) fn remove_work(store: &mut Store, operator: &OperatorId, id: &JobId) {
     store.delete(&work_key(operator, id));
 }
 

@@ -69,7 +69,7 @@ pub fn model(store: &Store, id: &ModelId) -> Option<ModelRecord> {
     store.get(&model_key(id))
 }
 
-pub fn set_model(store: &mut Store, record: &ModelRecord) {
+pub(super) fn set_model(store: &mut Store, record: &ModelRecord) {
     store.put(model_key(&record.id), record);
 }
 
@@ -123,7 +123,7 @@ pub fn has_chunk(store: &Store, model: &ModelId, file: u32, index: u32) -> bool 
     chunk(store, model, file, index).is_some()
 }
 
-pub fn set_chunk(store: &mut Store, model: &ModelId, file: u32, index: u32, bytes: &[u8]) {
+pub(super) fn set_chunk(store: &mut Store, model: &ModelId, file: u32, index: u32, bytes: &[u8]) {
     store.put_raw(chunk_key(model, file, index), bytes.to_vec());
 }
 
@@ -154,16 +154,16 @@ pub fn missing_chunks(store: &Store, record: &ModelRecord, file: u32, limit: usi
 const EXPIRY: &str = "models/expiry";
 
 /// The upload of `id` expires at the end of block `height`.
-pub fn set_expiry(store: &mut Store, height: Height, id: &ModelId) {
+pub(super) fn set_expiry(store: &mut Store, height: Height, id: &ModelId) {
     store.put(schedule_key(EXPIRY, height, &id.0), &());
 }
 
-pub fn clear_expiry(store: &mut Store, height: Height, id: &ModelId) {
+pub(super) fn clear_expiry(store: &mut Store, height: Height, id: &ModelId) {
     store.delete(&schedule_key(EXPIRY, height, &id.0));
 }
 
 /// Uploads that expire at the end of `height`, removing their entries.
-pub fn take_expiring(store: &mut Store, height: Height) -> Vec<ModelId> {
+pub(super) fn take_expiring(store: &mut Store, height: Height) -> Vec<ModelId> {
     store
         .take_scheduled(EXPIRY, height)
         .into_iter()

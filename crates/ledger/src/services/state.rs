@@ -25,7 +25,7 @@ pub fn allocation(store: &Store, model: &ModelId, operator: &OperatorId) -> Opti
     store.get(&allocation_key(model, operator))
 }
 
-pub fn set_allocation(store: &mut Store, allocation: &Allocation) {
+pub(super) fn set_allocation(store: &mut Store, allocation: &Allocation) {
     let key = allocation_key(&allocation.model, &allocation.operator);
     if allocation.amount.is_zero() {
         store.delete(&key);
@@ -59,7 +59,7 @@ pub fn total(store: &Store, operator: &OperatorId) -> Amount {
     store.get(&total_key(operator)).unwrap_or_default()
 }
 
-pub fn set_total(store: &mut Store, operator: &OperatorId, amount: Amount) {
+pub(super) fn set_total(store: &mut Store, operator: &OperatorId, amount: Amount) {
     if amount.is_zero() {
         store.delete(&total_key(operator));
     } else {
@@ -89,14 +89,19 @@ fn decrease_prefix(epoch: Epoch) -> Vec<u8> {
     key("services/due", &[&epoch.0.to_be_bytes()])
 }
 
-pub fn schedule_decrease(store: &mut Store, epoch: Epoch, sequence: u64, decrease: &Decrease) {
+pub(super) fn schedule_decrease(
+    store: &mut Store,
+    epoch: Epoch,
+    sequence: u64,
+    decrease: &Decrease,
+) {
     let mut entry = decrease_prefix(epoch);
     entry.push(b'/');
     entry.extend_from_slice(&sequence.to_be_bytes());
     store.put(entry, decrease);
 }
 
-pub fn next_sequence(store: &mut Store) -> u64 {
+pub(super) fn next_sequence(store: &mut Store) -> u64 {
     let sequence: u64 = store.get(b"services/sequence").unwrap_or(0);
     let next = sequence
         .checked_add(1)
@@ -105,7 +110,7 @@ pub fn next_sequence(store: &mut Store) -> u64 {
     sequence
 }
 
-pub fn take_decreases(store: &mut Store, epoch: Epoch) -> Vec<Decrease> {
+pub(super) fn take_decreases(store: &mut Store, epoch: Epoch) -> Vec<Decrease> {
     let mut decreases = Vec::new();
     for (entry, decrease) in store.prefix_values::<Decrease>(&decrease_prefix(epoch)) {
         store.delete(&entry);

@@ -356,14 +356,7 @@ fn apply(
     fault.slashed = fault.slashed.checked_add(slashed)?;
     fault.at_risk = fault.at_risk.max(outcome.at_risk);
     state::set_fault(store, &fault);
-    let mut operator =
-        staking::state::operator(store, operator_id).expect("faulted operator exists");
-    // Every queued slash was counted when it was queued (`add_pending`). This runs in the
-    // end-block hook, so a broken count is caught in tests and stops at 0 rather than halting
-    // the chain.
-    debug_assert!(operator.pending_slashes > 0, "an applied slash was pending");
-    operator.pending_slashes = operator.pending_slashes.saturating_sub(1);
-    staking::state::set_operator(store, &operator);
+    staking::slash_applied(store, operator_id);
     store.emit(SlashingEvent::Slashed {
         operator: *operator_id,
         kind: fault.kind,

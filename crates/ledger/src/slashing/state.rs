@@ -116,7 +116,7 @@ pub fn fault(store: &Store, window: u64, operator: &OperatorId) -> Option<Fault>
     store.get(&fault_key(window, operator))
 }
 
-pub fn set_fault(store: &mut Store, fault: &Fault) {
+pub(super) fn set_fault(store: &mut Store, fault: &Fault) {
     store.put(fault_key(fault.window, &fault.operator), fault);
 }
 
@@ -140,16 +140,16 @@ pub fn window_total(store: &Store, window: u64) -> Option<Amount> {
     store.get(&window_total_key(window))
 }
 
-pub fn set_window_total(store: &mut Store, window: u64, total: Amount) {
+pub(super) fn set_window_total(store: &mut Store, window: u64, total: Amount) {
     store.put(window_total_key(window), &total);
 }
 
-pub fn queue(store: &mut Store, epoch: Epoch, window: u64, operator: &OperatorId) {
+pub(super) fn queue(store: &mut Store, epoch: Epoch, window: u64, operator: &OperatorId) {
     store.put(due_key(epoch, window, operator), &());
 }
 
 /// Queued (window, operator) pairs due at or before `epoch`, removing them from the queue.
-pub fn take_due(store: &mut Store, epoch: Epoch) -> Vec<(u64, OperatorId)> {
+pub(super) fn take_due(store: &mut Store, epoch: Epoch) -> Vec<(u64, OperatorId)> {
     let mut due = Vec::new();
     for (key, _) in store.prefix_entries(b"slashing/due/") {
         // prefix / epoch(8) / window(8) / operator(32)
@@ -169,10 +169,10 @@ pub fn liveness(store: &Store, operator: &OperatorId) -> Option<Liveness> {
     store.get(&liveness_key(operator))
 }
 
-pub fn set_liveness(store: &mut Store, operator: &OperatorId, liveness: &Liveness) {
+pub(super) fn set_liveness(store: &mut Store, operator: &OperatorId, liveness: &Liveness) {
     store.put(liveness_key(operator), liveness);
 }
 
-pub fn delete_liveness(store: &mut Store, operator: &OperatorId) {
+pub(super) fn delete_liveness(store: &mut Store, operator: &OperatorId) {
     store.delete(&liveness_key(operator));
 }

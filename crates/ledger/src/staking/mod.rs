@@ -537,6 +537,27 @@ pub fn slash(
     Ok(outcome)
 }
 
+/// One of `operator`'s queued slashes has been applied (slashing calls this after
+/// [`slash`]): one fewer is pending, and with none left the operator is no longer frozen.
+pub fn slash_applied(store: &mut Store, operator_id: &OperatorId) {
+    let mut operator = state::operator(store, operator_id).expect("faulted operator exists");
+    // Every queued slash was counted when slashing queued it. This runs in the end-block hook,
+    // so a broken count is caught by the debug assertion in tests and stops at 0 rather than
+    // halting the chain.
+    debug_assert!(operator.pending_slashes > 0, "an applied slash was pending");
+    operator.pending_slashes = operator.pending_slashes.saturating_sub(1);
+    state::set_operator(store, &operator);
+}
+
+/// Genesis: store the first active validator set, computed from the genesis operators by
+/// [`compute_active_set`], and return it (empty if no operator qualifies, which genesis
+/// refuses). After genesis only [`end_block`] (at epoch ends) and [`jail`] change the set.
+pub fn genesis_active_set(store: &mut Store, params: &Params) -> Vec<Validator> {
+    let set = compute_active_set(store, params);
+    state::set_active_set(store, &set);
+    set
+}
+
 /// The top `max_validators` operators by bonded tokens that are not jailed; ties go to the
 /// lower operator id.
 pub fn compute_active_set(store: &Store, params: &Params) -> Vec<Validator> {

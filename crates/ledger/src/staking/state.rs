@@ -165,7 +165,7 @@ pub fn operator(store: &Store, id: &OperatorId) -> Option<Operator> {
     store.get(&operator_key(id))
 }
 
-pub fn set_operator(store: &mut Store, operator: &Operator) {
+pub(super) fn set_operator(store: &mut Store, operator: &Operator) {
     store.put(operator_key(&operator.id), operator);
 }
 
@@ -176,7 +176,7 @@ pub fn operator_by_consensus_key(
     store.get(&consensus_key_index(consensus_key))
 }
 
-pub fn set_consensus_key_index(
+pub(super) fn set_consensus_key_index(
     store: &mut Store,
     consensus_key: &VerificationKeyBytes,
     operator: &OperatorId,
@@ -198,7 +198,7 @@ pub fn delegation(store: &Store, operator: &OperatorId, delegator: &AccountId) -
         .unwrap_or_default()
 }
 
-pub fn set_delegation(
+pub(super) fn set_delegation(
     store: &mut Store,
     operator: &OperatorId,
     delegator: &AccountId,
@@ -240,7 +240,7 @@ fn tail_id(key: &[u8]) -> [u8; 32] {
     part_from_end(key, 0).expect("key ends in a 32-byte id")
 }
 
-pub fn next_entry_id(store: &mut Store) -> u64 {
+pub(super) fn next_entry_id(store: &mut Store) -> u64 {
     let id: u64 = store.get(NEXT_ENTRY_ID_KEY).unwrap_or(0);
     let next = id
         .checked_add(1)
@@ -249,7 +249,7 @@ pub fn next_entry_id(store: &mut Store) -> u64 {
     id
 }
 
-pub fn put_unbonding(store: &mut Store, entry: &UnbondingEntry) {
+pub(super) fn put_unbonding(store: &mut Store, entry: &UnbondingEntry) {
     store.put(unbonding_key(&entry.operator, entry.id), entry);
     store.put(
         unbonding_by_delegator_key(&entry.delegator, entry.id),
@@ -257,7 +257,7 @@ pub fn put_unbonding(store: &mut Store, entry: &UnbondingEntry) {
     );
 }
 
-pub fn remove_unbonding(store: &mut Store, entry: &UnbondingEntry) {
+pub(super) fn remove_unbonding(store: &mut Store, entry: &UnbondingEntry) {
     store.delete(&unbonding_key(&entry.operator, entry.id));
     store.delete(&unbonding_by_delegator_key(&entry.delegator, entry.id));
 }
@@ -289,7 +289,7 @@ pub fn all_unbondings(store: &Store) -> Vec<UnbondingEntry> {
         .collect()
 }
 
-pub fn put_redelegation(store: &mut Store, entry: &RedelegationEntry) {
+pub(super) fn put_redelegation(store: &mut Store, entry: &RedelegationEntry) {
     store.put(redelegation_key(&entry.source, entry.id), entry);
     store.put(
         redelegation_into_key(&entry.delegator, &entry.destination, entry.id),
@@ -301,7 +301,7 @@ pub fn put_redelegation(store: &mut Store, entry: &RedelegationEntry) {
     );
 }
 
-pub fn remove_redelegation(store: &mut Store, entry: &RedelegationEntry) {
+pub(super) fn remove_redelegation(store: &mut Store, entry: &RedelegationEntry) {
     store.delete(&redelegation_key(&entry.source, entry.id));
     store.delete(&redelegation_into_key(
         &entry.delegator,
@@ -368,6 +368,6 @@ pub fn active_set(store: &Store) -> Vec<Validator> {
     store.get(ACTIVE_SET_KEY).unwrap_or_default()
 }
 
-pub fn set_active_set(store: &mut Store, set: &Vec<Validator>) {
+pub(super) fn set_active_set(store: &mut Store, set: &Vec<Validator>) {
     store.put(ACTIVE_SET_KEY.to_vec(), set);
 }
