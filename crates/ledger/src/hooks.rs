@@ -22,22 +22,29 @@ use crate::store::Store;
 
 /// Any module's error, as a hook returns it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[allow(missing_docs)] // each variant is its module's error
 pub enum ModuleError {
+    /// The bank's (no bank hook runs today; kept so every module's error has a place).
     #[error(transparent)]
     Bank(#[from] BankError),
+    /// Staking's (its end-block hook recomputes the validator set and cannot fail today).
     #[error(transparent)]
     Staking(#[from] StakingError),
+    /// Rewards' end-block payout of fees and inflation.
     #[error(transparent)]
     Rewards(#[from] RewardsError),
+    /// Slashing's liveness tracking (begin block) or due slashes (end block).
     #[error(transparent)]
     Slashing(#[from] SlashingError),
+    /// The models registry's expiry of unfinished uploads.
     #[error(transparent)]
     Models(#[from] ModelsError),
+    /// Services' due de-allocations.
     #[error(transparent)]
     Services(#[from] ServicesError),
+    /// The jobs market's assignments, audits, deadlines, verdicts and payments.
     #[error(transparent)]
     Jobs(#[from] JobsError),
+    /// The court's (its timeouts run inside the jobs hook today).
     #[error(transparent)]
     Disputes(#[from] DisputesError),
 }

@@ -18,6 +18,9 @@ type Layer = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 /// Entries a block wrote, in key order; `None` means deleted.
 pub type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
+/// The ledger's state: committed entries with their Merkle tree, the open block's writes and
+/// the open transaction's, and the events of each. Every module reads and writes through it;
+/// which keys a module may write is each module's `state.rs`'s business.
 #[derive(Clone, Debug, Default)]
 pub struct Store {
     committed: BTreeMap<Vec<u8>, Vec<u8>>,
@@ -38,20 +41,25 @@ pub struct StoreAccess {
 }
 
 impl StoreAccess {
+    /// Entries read so far (every `get_raw`, hits and misses).
     pub fn reads(&self) -> u64 {
         self.reads.get()
     }
 
+    /// Entries written or deleted so far.
     pub fn writes(&self) -> u64 {
         self.writes
     }
 }
 
 impl Store {
+    /// An empty state (root `smt::EMPTY_HASH`).
     pub fn new() -> Store {
         Store::default()
     }
 
+    /// The bytes at `key`, as the open transaction sees them: its own writes, then the block's,
+    /// then the committed state. `None` if absent or deleted.
     pub fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
         // A measure for benchmarks, not state: stopping at u64::MAX reads is the right meaning.
         self.access
@@ -82,10 +90,12 @@ impl Store {
         }
     }
 
+    /// Write `key` in the open layer (the transaction's, else the block's).
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.top_layer().insert(key, Some(value));
     }
 
+    /// Delete `key` in the open layer; it reads as absent from then on.
     pub fn delete(&mut self, key: &[u8]) {
         self.top_layer().insert(key.to_vec(), None);
     }
@@ -112,6 +122,7 @@ impl Store {
         self.get_raw(key).is_some()
     }
 
+    /// Write a typed value, borsh-encoded, at `key`.
     pub fn put<T: BorshSerialize>(&mut self, key: Vec<u8>, value: &T) {
         self.put_raw(key, encode(value));
     }
@@ -249,6 +260,8 @@ impl Store {
         self.tx_events.clear();
     }
 
+    /// The events emitted outside any transaction (the hooks'), clearing them; a transaction's
+    /// events go to its receipt instead.
     pub fn take_block_events(&mut self) -> Vec<crate::Event> {
         std::mem::take(&mut self.block_events)
     }
@@ -282,6 +295,7 @@ impl Store {
         (self.tree.root(), changes)
     }
 
+    /// The committed root, recomputing the subtrees changed since the last call.
     pub fn root(&mut self) -> Hash {
         self.tree.root()
     }
@@ -297,6 +311,7 @@ impl Store {
         self.committed.iter()
     }
 
+    /// How many entries are committed.
     pub fn committed_len(&self) -> usize {
         self.committed.len()
     }

@@ -6,10 +6,12 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount};
 
+/// An account's bank record. An account with zero balance and nonce has no record at all.
 #[derive(
     Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct Account {
+    /// Spendable tokens.
     pub balance: Amount,
     /// Number of transactions this account has had included; the next must carry this nonce.
     pub nonce: u64,
@@ -56,6 +58,7 @@ pub enum Pool {
 }
 
 impl Pool {
+    /// Every pool, in the order the conservation check sums them.
     pub const ALL: [Pool; 11] = [
         Pool::Bonded,
         Pool::Unbonding,
@@ -71,8 +74,10 @@ impl Pool {
     ];
 }
 
+/// The key prefix of account records (`bank/account/<32-byte id>`).
 pub const ACCOUNT_PREFIX: &str = "bank/account";
 
+/// The state key of `account`'s record.
 pub fn account_key(account: &AccountId) -> Vec<u8> {
     key(ACCOUNT_PREFIX, &[&account.0])
 }
@@ -83,6 +88,7 @@ fn pool_key(pool: Pool) -> Vec<u8> {
 
 const SUPPLY_KEY: &[u8] = b"bank/supply";
 
+/// `account`'s record; the default (zero balance, nonce 0) if it has none.
 pub fn account(store: &Store, account: &AccountId) -> Account {
     store.get(&account_key(account)).unwrap_or_default()
 }
@@ -96,6 +102,7 @@ pub(super) fn set_account(store: &mut Store, account: &AccountId, record: &Accou
     }
 }
 
+/// The tokens `pool` holds.
 pub fn pool(store: &Store, pool: Pool) -> Amount {
     store.get(&pool_key(pool)).unwrap_or_default()
 }
@@ -104,6 +111,7 @@ pub(super) fn set_pool(store: &mut Store, pool: Pool, amount: Amount) {
     store.put(pool_key(pool), &amount);
 }
 
+/// The total supply: every token minted, burned ones included.
 pub fn supply(store: &Store) -> Amount {
     store.get(SUPPLY_KEY).unwrap_or_default()
 }

@@ -161,6 +161,9 @@ fn party_of(dispute: &Dispute, signer: &AccountId) -> Result<Party, DisputesErro
     }
 }
 
+/// Execute a [`RevealStep`]: a party's leaf at the current move's index, proven against its
+/// trace root. When both have revealed, the interval narrows (equal leaves move `agreed` up,
+/// different ones move `disagreed` down) and the next move, or the referee, is set.
 pub fn execute_reveal(
     store: &mut Store,
     params: &Params,

@@ -18,6 +18,7 @@ pub enum Challenger {
 }
 
 impl Challenger {
+    /// The account that acts for the challenger (an operator's own account, or the bonded one).
     pub fn account(&self) -> AccountId {
         match self {
             Challenger::Operator(operator) => operator.account(),
@@ -26,28 +27,40 @@ impl Challenger {
     }
 }
 
+/// A side of a dispute.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Party {
+    /// The operator whose result is disputed.
     Defendant,
+    /// Whoever disputes it.
     Challenger,
 }
 
+/// A dispute in the court: two trace roots over the same steps whose outputs differ, and the
+/// bisection interval `[agreed, disagreed]` between them.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Dispute {
+    /// The dispute's id, counted up from 0.
     pub id: u64,
+    /// The job whose result is disputed (the court does not read jobs; the jobs module applies
+    /// the verdict).
     pub job: JobId,
     /// The operator whose result is disputed.
     pub defendant: OperatorId,
+    /// The defendant's trace root.
     pub defendant_root: Hash,
+    /// Who disputes the result.
     pub challenger: Challenger,
+    /// The challenger's trace root.
     pub challenger_root: Hash,
     /// Held in the dispute-bond pool (zero for an operator challenger).
     pub bond: Amount,
     /// Leaves in each trace (the model program's step count).
     pub steps: u64,
+    /// The height the dispute was opened.
     pub opened: Height,
     /// Both parties agree on the leaves before `agreed` (`0`: only on the job input).
     pub agreed: u64,
@@ -55,34 +68,47 @@ pub struct Dispute {
     pub agreed_hash: Hash,
     /// A leaf on which they disagree; `agreed <= disagreed`.
     pub disagreed: u64,
+    /// The defendant's leaf at `disagreed`.
     pub defendant_hash: Hash,
+    /// The challenger's leaf at `disagreed`.
     pub challenger_hash: Hash,
     /// Moves in the bisection so far (both parties' reveals count one each).
     pub moves: u64,
+    /// What the court waits for now.
     pub phase: Phase,
 }
 
+/// What a dispute waits for.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
     /// Both parties must reveal their leaf at `index` by `deadline`.
     Bisect {
+        /// The leaf both must reveal (the interval's midpoint).
         index: u64,
+        /// The defendant's reveal, once made.
         defendant: Option<Hash>,
+        /// The challenger's reveal, once made.
         challenger: Option<Hash>,
+        /// The last height a reveal is taken; a side silent by then loses.
         deadline: Height,
     },
     /// The step `disagreed` is isolated: the defendant (or anyone) must hand the referee the
     /// activation whose hash is `agreed_hash` by `deadline`.
     AwaitInput {
+        /// The last height the input is taken; without it the defendant loses.
         deadline: Height,
     },
+    /// Decided; the verdict went to the module that opened the dispute.
     Resolved {
+        /// How it was decided.
         outcome: Outcome,
+        /// The height it was decided.
         height: Height,
     },
 }
 
+/// How a dispute was decided.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -93,10 +119,14 @@ pub enum Outcome {
     /// The referee matched neither.
     BothWrong,
     /// A party missed its move.
-    Timeout { silent: Vec<Party> },
+    Timeout {
+        /// The sides that missed their move (both, if neither moved).
+        silent: Vec<Party>,
+    },
 }
 
 impl Dispute {
+    /// True until the dispute is resolved.
     pub fn is_open(&self) -> bool {
         !matches!(self.phase, Phase::Resolved { .. })
     }
@@ -111,6 +141,7 @@ fn dispute_key(id: u64) -> Vec<u8> {
     key("disputes/dispute", &[&id.to_be_bytes()])
 }
 
+/// The dispute `id`, open or resolved.
 pub fn dispute(store: &Store, id: u64) -> Option<Dispute> {
     store.get(&dispute_key(id))
 }

@@ -105,6 +105,8 @@ pub fn check_output_proof(
         .map_err(|e| JobsError::BadOutputProof(e.to_string()))
 }
 
+/// The id of the job a submitting transaction creates: a hash of the transaction's hash, so
+/// no two jobs share one.
 pub fn job_id(tx_hash: &Hash) -> JobId {
     JobId(Hash::of("surety.job-id", &tx_hash.0).0)
 }

@@ -11,6 +11,7 @@ use crate::store::Store;
 use std::collections::{BTreeMap, BTreeSet};
 use surety_types::{Amount, Height, ModelId};
 
+/// Check the models invariants (module doc) against `store`.
 pub fn check(store: &Store) -> Result<(), String> {
     let records = state::all_models(store);
     let by_id: BTreeMap<ModelId, &state::ModelRecord> =

@@ -107,6 +107,7 @@ pub fn decode_manifest(bytes: &[u8]) -> Result<ModelManifest, ModelsError> {
     Ok(manifest)
 }
 
+/// The architecture's name as manifests and errors spell it (`bert`, `llama`, `mlp`, …).
 pub fn architecture_name(architecture: &Architecture) -> &'static str {
     match architecture {
         Architecture::Bert(_) => "bert",

@@ -7,46 +7,62 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount, Height, ModelId};
 
+/// A registered model, as the registry stores it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ModelRecord {
+    /// The model's id: the hash of its manifest.
     pub id: ModelId,
     /// The manifest's name (also inside `manifest`), for listings.
     pub name: String,
     /// `surety_infer::ModelManifest`, borsh-encoded.
     #[serde(with = "surety_types::encoding::hex_bytes")]
     pub manifest: Vec<u8>,
+    /// Who registered it and paid the deposit.
     pub publisher: AccountId,
+    /// The files' commitments, in registration order.
     pub files: Vec<ModelFile>,
+    /// Where the model came from.
     pub lineage: Lineage,
     /// Steps in the model's program: the length of every trace of it.
     pub steps: u64,
     /// The model takes text (it has a tokenizer).
     pub text: bool,
+    /// The height of the registration.
     pub registered: Height,
+    /// Where the model is in its life: uploading, active, rejected or expired.
     pub status: ModelStatus,
 }
 
+/// A registered model's life: uploading until its last chunk lands or the upload expires;
+/// then active, rejected or expired.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ModelStatus {
+    /// Its files are being uploaded chunk by chunk.
     Uploading {
+        /// Chunks uploaded so far, across all files.
         chunks_stored: u64,
+        /// Chunks in all files together.
         chunks_total: u64,
         /// Escrowed by the publisher (in `Pool::ModelDeposits`) until the upload ends.
         deposit: Amount,
         /// At the end of this block an unfinished upload expires.
         expires: Height,
     },
+    /// Every chunk landed and the files make the manifest's model: it is served.
     Active {
+        /// The height it became active.
         height: Height,
     },
     /// Every chunk matched its commitment but the files do not make the manifest's model.
     Rejected {
+        /// Why the files do not make the manifest's model.
         reason: String,
     },
     /// The last chunk had not landed by the upload's expiry; its chunks were deleted. The id
     /// may be registered again.
     Expired {
+        /// The height it expired at.
         height: Height,
     },
 }
@@ -65,6 +81,7 @@ fn model_key(id: &ModelId) -> Vec<u8> {
     key("models/model", &[&id.0])
 }
 
+/// The record of model `id`, if registered.
 pub fn model(store: &Store, id: &ModelId) -> Option<ModelRecord> {
     store.get(&model_key(id))
 }
@@ -119,6 +136,7 @@ pub fn chunk<'a>(store: &'a Store, model: &ModelId, file: u32, index: u32) -> Op
     store.get_raw(&chunk_key(model, file, index))
 }
 
+/// True if chunk `index` of file `file` of `model` is stored.
 pub fn has_chunk(store: &Store, model: &ModelId, file: u32, index: u32) -> bool {
     chunk(store, model, file, index).is_some()
 }

@@ -24,6 +24,7 @@ use crate::store::Store;
 use surety_types::amount::mul_div_floor;
 use surety_types::{AccountId, Amount, OperatorId};
 
+/// Execute a [`ClaimRewards`]: pay the signer what its delegation to the operator earned.
 pub fn execute_claim(
     store: &mut Store,
     signer: &AccountId,

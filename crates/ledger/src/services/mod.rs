@@ -22,6 +22,8 @@ use crate::staking;
 use crate::store::Store;
 use surety_types::{AccountId, Amount, ModelId, OperatorId};
 
+/// Execute an [`Allocate`]: add to the signer's operator's allocation to an active model's
+/// service, within its bonded stake and at least `service_allocation_min`.
 pub fn execute_allocate(
     store: &mut Store,
     params: &Params,
@@ -66,6 +68,9 @@ pub fn execute_allocate(
     Ok(())
 }
 
+/// Execute a [`Deallocate`]: mark part of an allocation as leaving (no longer counted for
+/// new work, still slashable) and schedule its removal for when no offence from before this
+/// block can still be reported.
 pub fn execute_deallocate(
     store: &mut Store,
     params: &Params,

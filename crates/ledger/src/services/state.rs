@@ -7,9 +7,12 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{Amount, Epoch, ModelId, OperatorId};
 
+/// An operator's allocation to one model's service.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Allocation {
+    /// The operator whose stake is allocated.
     pub operator: OperatorId,
+    /// The model whose service it backs.
     pub model: ModelId,
     /// Stake at risk in this service: a fault here is slashed at most this much.
     pub amount: Amount,
@@ -21,6 +24,7 @@ fn allocation_key(model: &ModelId, operator: &OperatorId) -> Vec<u8> {
     key("services/alloc", &[&model.0, &operator.0])
 }
 
+/// `operator`'s allocation to `model`'s service, if any.
 pub fn allocation(store: &Store, model: &ModelId, operator: &OperatorId) -> Option<Allocation> {
     store.get(&allocation_key(model, operator))
 }
@@ -43,6 +47,7 @@ pub fn allocations_to(store: &Store, model: &ModelId) -> Vec<Allocation> {
         .collect()
 }
 
+/// Every allocation, by model then operator.
 pub fn all_allocations(store: &Store) -> Vec<Allocation> {
     store
         .prefix_values::<Allocation>(b"services/alloc/")
@@ -55,6 +60,7 @@ fn total_key(operator: &OperatorId) -> Vec<u8> {
     key("services/total", &[&operator.0])
 }
 
+/// The sum of `operator`'s allocations across services (0 if none).
 pub fn total(store: &Store, operator: &OperatorId) -> Amount {
     store.get(&total_key(operator)).unwrap_or_default()
 }
@@ -67,6 +73,7 @@ pub(super) fn set_total(store: &mut Store, operator: &OperatorId, amount: Amount
     }
 }
 
+/// Every operator's total allocation, in operator order.
 pub fn all_totals(store: &Store) -> Vec<(OperatorId, Amount)> {
     store
         .prefix_values::<Amount>(b"services/total/")
@@ -78,10 +85,14 @@ pub fn all_totals(store: &Store) -> Vec<(OperatorId, Amount)> {
         .collect()
 }
 
+/// A scheduled de-allocation, applied at the end of the epoch before the one it is filed under.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Decrease {
+    /// The operator whose allocation shrinks.
     pub operator: OperatorId,
+    /// The model's service.
     pub model: ModelId,
+    /// Tokens taken off the allocation (and off `leaving`).
     pub amount: Amount,
 }
 

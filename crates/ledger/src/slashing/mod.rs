@@ -34,6 +34,7 @@ use surety_types::amount::mul_div_floor;
 use surety_types::vote::SignedVote;
 use surety_types::{AccountId, Amount, OperatorId, Ratio};
 
+/// The configured base fraction for a fault kind (before the correlation rule).
 pub fn base_fraction(params: &SlashingParams, kind: FaultKind) -> Ratio {
     match kind {
         FaultKind::Equivocation => params.equivocation,

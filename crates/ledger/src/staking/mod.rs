@@ -30,6 +30,7 @@ use surety_types::amount::{mul_div_ceil, mul_div_floor};
 use surety_types::{AccountId, Amount, ArithmeticError, Epoch, Height, OperatorId, Ratio, Shares};
 
 impl OperatorMetadata {
+    /// Each field at most `METADATA_FIELD_BYTES_MAX` bytes (state is stored by every node).
     pub fn validate(&self) -> Result<(), StakingError> {
         for (field, value) in [
             ("moniker", &self.moniker),
@@ -177,6 +178,8 @@ fn check_self_bond(
     }
 }
 
+/// Execute a [`RegisterOperator`]: the signer becomes an operator (its id is its account's),
+/// its consensus key is indexed, and its self-bond is bonded to its own pool.
 pub fn execute_register(
     store: &mut Store,
     params: &Params,
@@ -221,6 +224,8 @@ pub fn execute_register(
     Ok(())
 }
 
+/// Execute an [`EditOperator`]: change the signer's operator's commission (once per epoch,
+/// within `max_commission_change`) and/or metadata.
 pub fn execute_edit(
     store: &mut Store,
     ctx: &BlockContext,
@@ -253,6 +258,7 @@ pub fn execute_edit(
     Ok(())
 }
 
+/// Execute a [`Delegate`]: bond the signer's tokens to an operator's pool for shares of it.
 pub fn execute_delegate(
     store: &mut Store,
     signer: &AccountId,
@@ -269,6 +275,9 @@ pub fn execute_delegate(
     Ok(())
 }
 
+/// Execute an [`Undelegate`]: give up shares of a pool; their tokens wait in the unbonding
+/// queue for `unbonding_epochs`, slashable for offences from before this block. An operator
+/// whose self-bond falls below the minimum is jailed.
 pub fn execute_undelegate(
     store: &mut Store,
     params: &Params,
@@ -303,6 +312,9 @@ pub fn execute_undelegate(
     Ok(())
 }
 
+/// Execute a [`Redelegate`]: move shares' worth of stake to another operator at once. The
+/// entry it leaves keeps the moved stake slashable for the source's offences from before
+/// this block until `unbonding_epochs` have passed.
 pub fn execute_redelegate(
     store: &mut Store,
     params: &Params,
@@ -397,6 +409,8 @@ pub fn execute_withdraw(
     Ok(())
 }
 
+/// Execute an unjail: the signer's operator leaves jail once its term is over, it is not
+/// frozen or tombstoned, and its self-bond is at least the minimum.
 pub fn execute_unjail(
     store: &mut Store,
     params: &Params,
@@ -459,7 +473,9 @@ pub fn tombstone(store: &mut Store, operator: &mut Operator) {
 /// What a slash took, by the pool the tokens were in. The caller (slashing) moves them on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SlashOutcome {
+    /// Tokens taken from bonded stake: the pool's and redelegated stake's in destination pools.
     pub from_bonded: Amount,
+    /// Tokens taken from unbonding entries (still in the unbonding pool).
     pub from_unbonding: Amount,
     /// Stake the slash could reach: the pool now, plus unbonding and redelegated stake that
     /// left after the offence. The slash never exceeds it.
@@ -467,6 +483,7 @@ pub struct SlashOutcome {
 }
 
 impl SlashOutcome {
+    /// Everything the slash took (both pools).
     pub fn total(&self) -> Result<Amount, ArithmeticError> {
         self.from_bonded.checked_add(self.from_unbonding)
     }
