@@ -7,7 +7,9 @@ use surety_types::merkle::MerkleProof;
 use surety_types::{Hash, JobId, OperatorId};
 
 /// Challenge an operator's result for a job within its challenge window, with one's own
-/// claimed output and trace root; a challenger that is not a staked operator puts up a bond.
+/// claimed output and trace root. The challenger puts up `challenge_bond`, forfeited if it
+/// loses. (Auditors and disagreeing replicas do not challenge: their disputes open by
+/// themselves, without a bond.)
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Challenge {
     /// The job whose result is challenged.

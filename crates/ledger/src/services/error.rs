@@ -15,8 +15,8 @@ pub enum ServicesError {
     /// A jailed operator takes on no new service.
     #[error("operator {0} is jailed and cannot take on a service")]
     Jailed(OperatorId),
-    /// The operator's allocations would exceed its bonded tokens (each token backs every
-    /// service it is allocated to at most once in total).
+    /// The operator's allocations together would exceed its bonded tokens: a bonded token
+    /// backs at most one allocation.
     #[error(
         "allocating {requested} would bring the operator's allocations to more than its \
          {stake} bonded tokens (already allocated: {allocated})"
