@@ -23,12 +23,12 @@ pub const BLOCK_TXS_MAX: usize = 20_000;
 /// Largest chain id, in bytes.
 pub const CHAIN_ID_BYTES_MAX: usize = 64;
 
+/// What a transaction asks the ledger to do: one message per transaction, dispatched to the
+/// module that owns it (`Ledger::dispatch`). In JSON, `{"type": "<snake_case name>", …}`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 // A message lives once per transaction, briefly; registration is rare and boxing it would only
 // add an allocation to decoding.
-/// What a transaction asks the ledger to do: one message per transaction, dispatched to the
-/// module that owns it (`Ledger::dispatch`). In JSON, `{"type": "<snake_case name>", …}`.
 #[allow(clippy::large_enum_variant)]
 pub enum Msg {
     /// Move tokens to another account (bank).

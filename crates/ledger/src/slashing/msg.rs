@@ -4,11 +4,11 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::vote::SignedVote;
 
+/// Evidence of an equivocation, which anyone may submit in a transaction; the submitter is the
+/// whistleblower, paid its share of the slash.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 // Evidence travels boxed (`Msg::SubmitEvidence(Box<Evidence>)`), so the variants' sizes cost
 // nothing there.
-/// Evidence of an equivocation, which anyone may submit in a transaction; the submitter is the
-/// whistleblower, paid its share of the slash.
 #[allow(clippy::large_enum_variant)]
 pub enum Evidence {
     /// Two conflicting consensus statements signed by one validator's consensus key.
