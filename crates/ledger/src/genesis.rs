@@ -14,18 +14,25 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use surety_types::{AccountId, Amount, Hash, Height, ModelId, OperatorId, Ratio, VerificationKey};
 
+/// The chain's first state, as a genesis file states it; applied in field order by
+/// [`crate::Ledger::from_genesis_with_files`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
+    /// The chain's name, signed into every transaction and vote (1 to `CHAIN_ID_BYTES_MAX` bytes).
     pub chain_id: String,
     /// Milliseconds since the Unix epoch; blocks must not go back before it.
     pub genesis_time_ms: u64,
+    /// Every module's parameters; the defaults where the file has none. Validated first.
     #[serde(default)]
     pub params: Params,
+    /// Accounts funded at genesis; each listed once.
     #[serde(default)]
     pub accounts: Vec<GenesisAccount>,
+    /// Operators registered at genesis, in order, each bonding its self-bond.
     #[serde(default)]
     pub operators: Vec<GenesisOperator>,
+    /// Delegations made at genesis, after the operators.
     #[serde(default)]
     pub delegations: Vec<GenesisDelegation>,
     /// Registered and activated after delegations and before anything that may name a model.
@@ -40,8 +47,11 @@ pub struct Genesis {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisAllocation {
+    /// The operator allocating.
     pub operator: OperatorId,
+    /// The genesis model whose service takes the stake.
     pub model: ModelId,
+    /// Tokens allocated (within the operator's bonded stake).
     pub amount: Amount,
 }
 
@@ -50,14 +60,19 @@ pub struct GenesisAllocation {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisModel {
+    /// The model's publisher, who pays (and is returned) the registration deposit.
     pub publisher: AccountId,
+    /// The registration the publisher would send.
     pub registration: RegisterModel,
 }
 
+/// An account funded at genesis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisAccount {
+    /// The account.
     pub account: AccountId,
+    /// Its starting balance; new tokens, added to the supply.
     pub balance: Amount,
 }
 
@@ -65,57 +80,102 @@ pub struct GenesisAccount {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisOperator {
+    /// The operator's account (its id is the operator id).
     pub account: AccountId,
+    /// The key that signs its consensus votes.
     pub consensus_key: VerificationKey,
+    /// Share of its delegators' rewards it keeps.
     pub commission: Ratio,
+    /// Most its commission may move in one change.
     pub max_commission_change: Ratio,
+    /// Moniker, website, details and endpoint.
     #[serde(default)]
     pub metadata: OperatorMetadata,
+    /// Tokens of its own it bonds, at least `min_self_bond`.
     pub self_bond: Amount,
 }
 
+/// A delegation made at genesis; its amount comes out of the delegator's genesis balance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisDelegation {
+    /// Who delegates.
     pub delegator: AccountId,
+    /// The operator whose pool takes the stake.
     pub operator: OperatorId,
+    /// Tokens bonded.
     pub amount: Amount,
 }
 
+/// Why a genesis is refused: the genesis file is wrong (a node operator's input, named in the
+/// message so it can be fixed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GenesisError {
+    /// The file is not valid JSON or TOML for a [`Genesis`] (the parser's reason).
     #[error("genesis file does not parse: {0}")]
     Parse(String),
+    /// The chain id is empty or too long.
     #[error("chain id must be 1 to {max} bytes", max = crate::tx::CHAIN_ID_BYTES_MAX)]
     ChainId,
+    /// The parameters break a rule.
     #[error("invalid params: {0}")]
     Params(#[from] ParamsError),
+    /// An account is funded twice.
     #[error("account {0} is listed twice")]
     DuplicateAccount(AccountId),
+    /// An operator's registration fails.
     #[error("operator {operator}: {reason}")]
-    Operator { operator: AccountId, reason: String },
+    Operator {
+        /// The operator's account.
+        operator: AccountId,
+        /// Why staking refused it.
+        reason: String,
+    },
+    /// A delegation fails.
     #[error("delegation from {delegator}: {reason}")]
     Delegation {
+        /// The delegator.
         delegator: AccountId,
+        /// Why staking refused it.
         reason: String,
     },
+    /// An allocation fails.
     #[error("allocation of operator {operator}: {reason}")]
     Allocation {
+        /// The operator.
         operator: OperatorId,
+        /// Why services refused it.
         reason: String,
     },
+    /// No operator qualifies for the active validator set: the chain could not make a block.
     #[error("no operator is eligible for the validator set")]
     NoValidators,
+    /// A genesis model's registration or upload fails.
     #[error("genesis model {index}: {reason}")]
-    Model { index: usize, reason: String },
+    Model {
+        /// Its position in `models`.
+        index: usize,
+        /// Why the models module refused it.
+        reason: String,
+    },
+    /// A genesis model's file was not supplied beside the genesis file.
     #[error("genesis model {index}: file {file} (chunks root {chunks_root}) was not supplied")]
     ModelFileMissing {
+        /// The model's position in `models`.
         index: usize,
+        /// The file's index in its registration.
         file: u32,
+        /// The file's committed chunks root, by which files are supplied.
         chunks_root: Hash,
     },
+    /// A genesis model's files do not make its manifest's model.
     #[error("genesis model {model} was rejected: {reason}")]
-    ModelRejected { model: ModelId, reason: String },
+    ModelRejected {
+        /// The model.
+        model: ModelId,
+        /// Why it was rejected.
+        reason: String,
+    },
 }
 
 /// Register every genesis model and upload all its chunks, through the transaction code paths,
@@ -175,14 +235,17 @@ pub(crate) fn register_models(
 }
 
 impl Genesis {
+    /// Parse a genesis file in JSON; unknown fields are refused.
     pub fn from_json(text: &str) -> Result<Genesis, GenesisError> {
         serde_json::from_str(text).map_err(|e| GenesisError::Parse(e.to_string()))
     }
 
+    /// Parse a genesis file in TOML; unknown fields are refused.
     pub fn from_toml(text: &str) -> Result<Genesis, GenesisError> {
         toml::from_str(text).map_err(|e| GenesisError::Parse(e.to_string()))
     }
 
+    /// The genesis as pretty-printed JSON (what `from_json` reads back).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("genesis serialises")
     }

@@ -22,22 +22,29 @@ use crate::store::Store;
 
 /// Any module's error, as a hook returns it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[allow(missing_docs)] // each variant is its module's error
 pub enum ModuleError {
+    /// The bank's (no bank hook runs today; kept so every module's error has a place).
     #[error(transparent)]
     Bank(#[from] BankError),
+    /// Staking's (its end-block hook recomputes the validator set and cannot fail today).
     #[error(transparent)]
     Staking(#[from] StakingError),
+    /// Rewards' end-block payout of fees and inflation.
     #[error(transparent)]
     Rewards(#[from] RewardsError),
+    /// Slashing's liveness tracking (begin block) or due slashes (end block).
     #[error(transparent)]
     Slashing(#[from] SlashingError),
+    /// The models registry's expiry of unfinished uploads.
     #[error(transparent)]
     Models(#[from] ModelsError),
+    /// Services' due de-allocations.
     #[error(transparent)]
     Services(#[from] ServicesError),
+    /// The jobs market's assignments, audits, deadlines, verdicts and payments.
     #[error(transparent)]
     Jobs(#[from] JobsError),
+    /// The court's (its timeouts run inside the jobs hook today).
     #[error(transparent)]
     Disputes(#[from] DisputesError),
 }
@@ -68,8 +75,9 @@ pub struct HookError {
     pub module: &'static str,
     /// Begin or end block.
     pub phase: Phase,
-    /// The module's error.
-    pub error: ModuleError,
+    /// The module's error, boxed: the largest module errors run past 128 bytes, and every
+    /// `Result` of a block (`BlockError` wraps this) would otherwise carry that size.
+    pub error: Box<ModuleError>,
 }
 
 /// A broken invariant: a bug, named by module.
@@ -143,7 +151,7 @@ fn run(
         hook(store, params, ctx, cache).map_err(|error| HookError {
             module,
             phase,
-            error,
+            error: Box::new(error),
         })?;
     }
     Ok(())

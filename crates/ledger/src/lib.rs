@@ -19,6 +19,11 @@
 //! | transactions | `bank`, `staking`, `rewards`, `slashing` (evidence), `models`, `services`, `jobs`, `disputes` |
 //! | end block | `disputes` (move timeouts), `jobs` (deadlines, finality, payment), `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `services` (due de-allocations, at epoch ends), `staking` (validator set, at epoch ends) |
 
+#![deny(missing_docs)]
+// House style rules 3 and 4: library arithmetic is checked (or saturates, or `expect`s a true
+// invariant, each with its reason), and nothing is unwrapped. Tests and benches may do both.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::unwrap_used))]
+
 /// The layout of the ledger's state: its keys and the borsh encoding of every stored value.
 /// Raise it with any change to a stored type or key; a node refuses a database written with
 /// another layout rather than misreading it.
@@ -125,8 +130,10 @@ impl From<disputes::DisputesEvent> for Event {
     }
 }
 
+/// What became of one transaction of a block, in block order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
+    /// The transaction's hash (of its undecodable bytes, for bytes that are no transaction).
     pub tx_hash: Hash,
     /// `None` on success, else why the transaction failed.
     pub error: Option<String>,
@@ -135,21 +142,28 @@ pub struct Receipt {
     pub error_kind: Option<TxError>,
     /// Whether the fee was charged and the nonce advanced.
     pub charged: bool,
+    /// The events the transaction's message emitted, the fee payment first; none if it failed.
     pub events: Vec<Event>,
 }
 
 impl Receipt {
+    /// True if the transaction succeeded.
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
     }
 }
 
+/// What applying a block produced: a receipt per transaction, the hooks' events, the new state
+/// root and, when it changed, the new validator set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockOutcome {
+    /// The block's height.
     pub height: Height,
+    /// One receipt per transaction, in block order.
     pub receipts: Vec<Receipt>,
     /// Events of the begin- and end-block hooks.
     pub events: Vec<Event>,
+    /// The root of the state after the block: what the next block's header commits to.
     pub state_root: Hash,
     /// The new active validator set, if it changed in this block.
     pub validator_set: Option<Vec<Validator>>,
@@ -161,20 +175,45 @@ pub struct BlockOutcome {
 /// A block the ledger refuses as a whole (a consensus or node bug, never a user's input).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
+    /// The block is not the one after the last applied block.
     #[error("expected height {expected}, got {got}")]
-    WrongHeight { expected: Height, got: Height },
+    WrongHeight {
+        /// The next height.
+        expected: Height,
+        /// The context's height.
+        got: Height,
+    },
+    /// The context's epoch is not the one its height falls in.
     #[error("height {height} is in epoch {expected}, context says {got}")]
     WrongEpoch {
+        /// The block's height.
         height: Height,
+        /// The epoch of that height under the staking parameters.
         expected: Epoch,
+        /// The context's epoch.
         got: Epoch,
     },
+    /// The block's time is before the previous block's.
     #[error("timestamp {got} ms is before the previous block's {previous} ms")]
-    TimeWentBack { previous: u64, got: u64 },
+    TimeWentBack {
+        /// The previous block's consensus time, ms since the Unix epoch.
+        previous: u64,
+        /// This block's.
+        got: u64,
+    },
+    /// The block carries more than `BLOCK_TXS_MAX` transactions.
     #[error("block has {count} transactions, the limit is {limit}")]
-    TooManyTxs { count: usize, limit: usize },
+    TooManyTxs {
+        /// Transactions in the block.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The absent-validator list is not strictly ascending (so not a set consensus could have
+    /// made).
     #[error("absent validator list is not sorted and unique")]
     AbsentNotSorted,
+    /// A begin- or end-block hook failed; the block changes nothing.
     #[error("a hook failed: {0}")]
     Hook(#[from] HookError),
 }
@@ -183,14 +222,28 @@ pub enum BlockError {
 /// they are committed to by the root and a restored ledger needs nothing but its entries.
 const CHAIN_ID_KEY: &[u8] = b"ledger/chain_id";
 
+/// Why [`Ledger::restore`] refuses stored entries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RestoreError {
+    /// A required entry (named) is missing.
     #[error("the stored state has no {0}")]
     Missing(&'static str),
+    /// A stored entry does not decode.
     #[error("the stored {what} do not decode: {reason}")]
-    Corrupt { what: &'static str, reason: String },
+    Corrupt {
+        /// Which entry.
+        what: &'static str,
+        /// The decoder's reason.
+        reason: String,
+    },
+    /// The entries do not hash to the root the last applied block committed to.
     #[error("the stored state's root {actual} is not the expected {expected}")]
-    RootMismatch { expected: Hash, actual: Hash },
+    RootMismatch {
+        /// The root the caller expects.
+        expected: Hash,
+        /// The root of the entries given.
+        actual: Hash,
+    },
 }
 
 /// The ledger state and the last block it applied.
@@ -272,13 +325,11 @@ impl Ledger {
                 reason: e.to_string(),
             })?;
         }
-        let set = staking::compute_active_set(&store, &params);
-        if set.is_empty() {
+        if staking::genesis_active_set(&mut store, &params).is_empty() {
             return Err(GenesisError::NoValidators);
         }
         params.store(&mut store);
         store.put(CHAIN_ID_KEY.to_vec(), &genesis.chain_id);
-        staking::state::set_active_set(&mut store, &set);
         store.take_block_events();
         let (state_root, _) = store.commit_block();
         Ok(Ledger {
@@ -332,18 +383,22 @@ impl Ledger {
         self.timestamp_ms
     }
 
+    /// The chain's id, which every transaction and vote signs.
     pub fn chain_id(&self) -> &str {
         &self.chain_id
     }
 
+    /// Every module's parameters, as stored in the state.
     pub fn params(&self) -> &Params {
         &self.params
     }
 
+    /// The height of the last applied block (0 at genesis).
     pub fn height(&self) -> Height {
         self.height
     }
 
+    /// The state root after the last applied block.
     pub fn state_root(&self) -> Hash {
         self.state_root
     }

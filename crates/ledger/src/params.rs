@@ -84,7 +84,14 @@ impl StakingParams {
     /// The epoch a height belongs to: heights `1..=epoch_blocks` are epoch 0, and so on.
     /// Genesis (height 0) is epoch 0.
     pub fn epoch_of(&self, height: Height) -> Epoch {
-        Epoch(height.0.saturating_sub(1) / self.epoch_blocks.max(1))
+        let blocks = self.epoch_blocks.max(1);
+        Epoch(
+            height
+                .0
+                .saturating_sub(1)
+                .checked_div(blocks)
+                .expect("max(1) is not zero"),
+        )
     }
 }
 
@@ -237,6 +244,8 @@ impl Default for JobsParams {
     }
 }
 
+/// Slashing's parameters (DESIGN §3 slashing): base fractions per fault kind, the delay and
+/// correlation window, evidence age, jail terms, downtime, and how slashed tokens are split.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlashingParams {
@@ -292,39 +301,69 @@ impl Default for SlashingParams {
     }
 }
 
+/// A parameter rule that [`Params::validate`] found broken; the message says which and why it
+/// matters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamsError {
+    /// A parameter (named) that is 0 and must be at least 1 (a length, a count or a divisor).
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    /// Stake could finish unbonding before a slash for an offence from its time applies.
     #[error(
         "unbonding_epochs ({unbonding}) must exceed evidence_max_age_epochs + slash_delay_epochs \
          ({needed}), or stake could leave before its slash applies"
     )]
-    UnbondingTooShort { unbonding: u64, needed: u64 },
+    UnbondingTooShort {
+        /// `unbonding_epochs`.
+        unbonding: u64,
+        /// `evidence_max_age_epochs + slash_delay_epochs`, which it must exceed.
+        needed: u64,
+    },
+    /// Slashes would be computed before their correlation window has closed.
     #[error(
         "slash_delay_epochs ({delay}) must be at least window_epochs ({window}), so a window is \
          closed before its correlated slashes are computed"
     )]
-    DelayShorterThanWindow { delay: u64, window: u64 },
+    DelayShorterThanWindow {
+        /// `slash_delay_epochs`.
+        delay: u64,
+        /// `window_epochs`.
+        window: u64,
+    },
+    /// Evidence could arrive after its slash's apply epoch has passed.
     #[error(
         "evidence_max_age_epochs ({age}) must be below slash_delay_epochs ({delay}), so late \
          evidence still finds its slash in the future"
     )]
-    EvidenceOutlivesDelay { age: u64, delay: u64 },
+    EvidenceOutlivesDelay {
+        /// `evidence_max_age_epochs`.
+        age: u64,
+        /// `slash_delay_epochs`.
+        delay: u64,
+    },
+    /// The shares of slashed tokens paid out add up to more than all of them.
     #[error("whistleblower, harmed-party and insurance shares add up to more than 1")]
     SplitAboveOne,
+    /// A cheating operator's expected loss is not above the largest fee it could pocket, so
+    /// cheating on a job pays (docs/market.md).
     #[error(
         "audit_rate · wrong_result · service_allocation_min ({expected_loss}) must exceed \
          job_fee_max ({fee_max}), or cheating on a job pays (docs/market.md)"
     )]
     CheatingPays {
+        /// `audit_rate · wrong_result · service_allocation_min`: the slash a cheat expects.
         expected_loss: Amount,
+        /// `job_fee_max`.
         fee_max: Amount,
     },
+    /// The smallest allowed job deadline is above the largest.
     #[error("deadline_blocks_min must be at most deadline_blocks_max")]
     DeadlineBounds,
+    /// The smallest allowed job fee is above the largest.
     #[error("job_fee_min must be at most job_fee_max")]
     FeeBounds,
+    /// The downtime window is longer than the limit given (`DOWNTIME_WINDOW_BLOCKS_MAX`), which
+    /// bounds each validator's stored liveness bitmap.
     #[error("downtime_window_blocks must be at most {0}")]
     DowntimeWindowTooLong(u64),
 }
@@ -469,9 +508,10 @@ impl SlashingParams {
                 delay: self.slash_delay_epochs,
             });
         }
+        // Three u64 values cannot overflow a u128: the sum is exact.
         let split = u128::from(self.whistleblower_share.ppb())
-            + u128::from(self.harmed_party_share.ppb())
-            + u128::from(self.insurance_share.ppb());
+            .saturating_add(u128::from(self.harmed_party_share.ppb()))
+            .saturating_add(u128::from(self.insurance_share.ppb()));
         if split > u128::from(Ratio::DENOMINATOR) {
             return Err(ParamsError::SplitAboveOne);
         }

@@ -25,10 +25,13 @@ const VALUE_DOMAIN: &str = "surety.state.value";
 /// Root of the empty state, and the hash of every empty subtree.
 pub const EMPTY_HASH: Hash = Hash([0u8; 32]);
 
+/// The path of a state key in the tree: its domain-separated blake3 hash, whose bits, most
+/// significant first, choose left or right from the root down.
 pub fn key_hash(key: &[u8]) -> Hash {
     Hash::of(KEY_DOMAIN, key)
 }
 
+/// What a leaf commits to for a stored value: its domain-separated blake3 hash.
 pub fn value_hash(value: &[u8]) -> Hash {
     Hash::of(VALUE_DOMAIN, value)
 }
@@ -53,7 +56,13 @@ fn internal_node_hash(left: &Hash, right: &Hash) -> Hash {
 
 /// Bit `depth` of `key`, most significant bit of byte 0 first.
 fn bit(key: &Hash, depth: usize) -> bool {
-    (key.0[depth / 8] >> (7 - depth % 8)) & 1 == 1
+    key.0[depth / 8] & (0x80 >> (depth % 8)) != 0
+}
+
+/// The depth one level down. An internal node separates two distinct 256-bit key hashes, which
+/// differ in one of their 256 bits, so a path is at most 256 deep and this never saturates.
+fn below(depth: usize) -> usize {
+    depth.saturating_add(1)
 }
 
 #[derive(Clone, Debug)]
@@ -123,7 +132,7 @@ impl Node {
                 } else {
                     &mut internal.left
                 };
-                child.insert(key, value, depth + 1);
+                child.insert(key, value, below(depth));
             }
         }
     }
@@ -145,7 +154,7 @@ impl Node {
                 } else {
                     &mut internal.left
                 };
-                child.remove(key, depth + 1);
+                child.remove(key, below(depth));
                 let collapse = match (&internal.left, &internal.right) {
                     (Node::Empty, Node::Empty) => Some(Node::Empty),
                     (Node::Leaf(_), Node::Empty) => {
@@ -181,14 +190,17 @@ impl Default for SparseMerkleTree {
 }
 
 impl SparseMerkleTree {
+    /// An empty tree (root [`EMPTY_HASH`]).
     pub fn new() -> SparseMerkleTree {
         SparseMerkleTree::default()
     }
 
+    /// How many keys the tree holds.
     pub fn len(&self) -> usize {
         self.leaves
     }
 
+    /// True if the tree holds no key.
     pub fn is_empty(&self) -> bool {
         self.leaves == 0
     }
@@ -201,13 +213,15 @@ impl SparseMerkleTree {
             Some(value) => {
                 self.root.insert(key, value_hash(value), 0);
                 if !present {
-                    self.leaves += 1;
+                    // A count of distinct keys in memory: it never nears usize::MAX.
+                    self.leaves = self.leaves.saturating_add(1);
                 }
             }
             None => {
                 self.root.remove(&key, 0);
                 if present {
-                    self.leaves -= 1;
+                    // The key was present, so it was counted: at least 1.
+                    self.leaves = self.leaves.saturating_sub(1);
                 }
             }
         }
@@ -226,7 +240,7 @@ impl SparseMerkleTree {
                     } else {
                         &internal.left
                     };
-                    depth += 1;
+                    depth = below(depth);
                 }
             }
         }
@@ -262,7 +276,7 @@ impl SparseMerkleTree {
                     };
                     siblings.push(sibling.hash());
                     node = next;
-                    depth += 1;
+                    depth = below(depth);
                 }
             }
         };
@@ -270,34 +284,50 @@ impl SparseMerkleTree {
     }
 }
 
+/// Where a proof's path ends.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub enum ProofTerminal {
     /// The path ends in an empty subtree: the key is absent.
     Empty,
     /// The path ends in a leaf: the key itself (inclusion) or another key sharing the prefix
     /// (exclusion).
-    Leaf { key: Hash, value: Hash },
+    Leaf {
+        /// The leaf's key hash.
+        key: Hash,
+        /// The leaf's value hash.
+        value: Hash,
+    },
 }
 
 /// Sibling hashes from the root down (at most 256), and what the path ends in.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct StateProof {
+    /// The hashes of the siblings along the path, root first (at most 256).
     pub siblings: Vec<Hash>,
+    /// What the path ends in.
     pub terminal: ProofTerminal,
 }
 
+/// Why a [`StateProof`] does not show what it was checked for. The proof came from outside
+/// (a node's peer or RPC), so these are input errors, not bugs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateProofError {
+    /// More than 256 siblings: no key hash has that many bits.
     #[error("proof is deeper than 256 levels")]
     TooDeep,
+    /// Folding the path does not give the expected root.
     #[error("proof does not lead to the expected root")]
     RootMismatch,
+    /// The path ends in another key's leaf that is not on the queried key's path.
     #[error("proof ends in a leaf whose key does not share the path of the queried key")]
     WrongPath,
+    /// The key is present with another value.
     #[error("proof shows the key with a different value")]
     ValueMismatch,
+    /// The key is absent, but a value was expected.
     #[error("proof shows the key as absent")]
     Absent,
+    /// The key is present, but its absence was expected.
     #[error("proof shows the key as present")]
     Present,
 }

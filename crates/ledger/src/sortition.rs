@@ -14,7 +14,9 @@ pub fn draw(seed: &Hash, purpose: &str, subject: &[u8; 32], round: u64, bound: u
     let mut wide = [0u8; 16];
     wide.copy_from_slice(&hash.0[..16]);
     // 128 random bits reduced modulo a bound below 2^100: the bias is below 2^-28.
-    u128::from_be_bytes(wide) % bound.max(1)
+    u128::from_be_bytes(wide)
+        .checked_rem(bound.max(1))
+        .expect("max(1) is not zero")
 }
 
 /// The index of the candidate whose cumulative-weight interval holds `point`: each candidate

@@ -18,6 +18,9 @@ type Layer = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 /// Entries a block wrote, in key order; `None` means deleted.
 pub type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
+/// The ledger's state: committed entries with their Merkle tree, the open block's writes and
+/// the open transaction's, and the events of each. Every module reads and writes through it;
+/// which keys a module may write is each module's `state.rs`'s business.
 #[derive(Clone, Debug, Default)]
 pub struct Store {
     committed: BTreeMap<Vec<u8>, Vec<u8>>,
@@ -38,22 +41,30 @@ pub struct StoreAccess {
 }
 
 impl StoreAccess {
+    /// Entries read so far (every `get_raw`, hits and misses).
     pub fn reads(&self) -> u64 {
         self.reads.get()
     }
 
+    /// Entries written or deleted so far.
     pub fn writes(&self) -> u64 {
         self.writes
     }
 }
 
 impl Store {
+    /// An empty state (root `smt::EMPTY_HASH`).
     pub fn new() -> Store {
         Store::default()
     }
 
+    /// The bytes at `key`, as the open transaction sees them: its own writes, then the block's,
+    /// then the committed state. `None` if absent or deleted.
     pub fn get_raw(&self, key: &[u8]) -> Option<&[u8]> {
-        self.access.reads.set(self.access.reads.get() + 1);
+        // A measure for benchmarks, not state: stopping at u64::MAX reads is the right meaning.
+        self.access
+            .reads
+            .set(self.access.reads.get().saturating_add(1));
         if let Some(layer) = &self.tx {
             if let Some(value) = layer.get(key) {
                 return value.as_deref();
@@ -71,17 +82,20 @@ impl Store {
     }
 
     fn top_layer(&mut self) -> &mut Layer {
-        self.access.writes += 1;
+        // A measure for benchmarks, not state (see `get_raw`).
+        self.access.writes = self.access.writes.saturating_add(1);
         match &mut self.tx {
             Some(layer) => layer,
             None => &mut self.block,
         }
     }
 
+    /// Write `key` in the open layer (the transaction's, else the block's).
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.top_layer().insert(key, Some(value));
     }
 
+    /// Delete `key` in the open layer; it reads as absent from then on.
     pub fn delete(&mut self, key: &[u8]) {
         self.top_layer().insert(key.to_vec(), None);
     }
@@ -108,6 +122,7 @@ impl Store {
         self.get_raw(key).is_some()
     }
 
+    /// Write a typed value, borsh-encoded, at `key`.
     pub fn put<T: BorshSerialize>(&mut self, key: Vec<u8>, value: &T) {
         self.put_raw(key, encode(value));
     }
@@ -183,8 +198,9 @@ impl Store {
         self.prefix_keys(&prefix)
             .into_iter()
             .filter_map(|entry| {
-                let height: [u8; 8] = entry.get(prefix.len()..prefix.len() + 8)?.try_into().ok()?;
-                let id = schedule_id(&entry, prefix.len() + 8)?;
+                let height_end = prefix.len().checked_add(8)?;
+                let height: [u8; 8] = entry.get(prefix.len()..height_end)?.try_into().ok()?;
+                let id = schedule_id(&entry, height_end)?;
                 Some((Height(u64::from_be_bytes(height)), id))
             })
             .collect()
@@ -244,6 +260,8 @@ impl Store {
         self.tx_events.clear();
     }
 
+    /// The events emitted outside any transaction (the hooks'), clearing them; a transaction's
+    /// events go to its receipt instead.
     pub fn take_block_events(&mut self) -> Vec<crate::Event> {
         std::mem::take(&mut self.block_events)
     }
@@ -277,6 +295,7 @@ impl Store {
         (self.tree.root(), changes)
     }
 
+    /// The committed root, recomputing the subtrees changed since the last call.
     pub fn root(&mut self) -> Hash {
         self.tree.root()
     }
@@ -292,6 +311,7 @@ impl Store {
         self.committed.iter()
     }
 
+    /// How many entries are committed.
     pub fn committed_len(&self) -> usize {
         self.committed.len()
     }
@@ -312,11 +332,23 @@ pub fn schedule_key(name: &str, height: Height, id: &[u8; 32]) -> Vec<u8> {
     key(name, &[&height.0.to_be_bytes(), id])
 }
 
+/// The `N` bytes of `key` that end `from_end` bytes before its end, or `None` if the key is
+/// shorter. Keys end in fixed-width parts (ids, big-endian numbers), so a scan over a prefix
+/// reads them back from the end whatever the prefix's length.
+pub fn part_from_end<const N: usize>(key: &[u8], from_end: usize) -> Option<[u8; N]> {
+    let end = key.len().checked_sub(from_end)?;
+    let start = end.checked_sub(N)?;
+    key.get(start..end)?.try_into().ok()
+}
+
 /// Build a key from a module prefix and parts. Parts of fixed width (ids, big-endian numbers)
 /// keep key order meaningful for range scans.
 pub fn key(prefix: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let mut key =
-        Vec::with_capacity(prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    // Only a capacity hint: saturating cannot change the key, and keys are a few hundred bytes.
+    let capacity = parts.iter().fold(prefix.len(), |total, part| {
+        total.saturating_add(part.len()).saturating_add(1)
+    });
+    let mut key = Vec::with_capacity(capacity);
     key.extend_from_slice(prefix.as_bytes());
     for part in parts {
         key.push(b'/');

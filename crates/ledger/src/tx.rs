@@ -23,67 +23,107 @@ pub const BLOCK_TXS_MAX: usize = 20_000;
 /// Largest chain id, in bytes.
 pub const CHAIN_ID_BYTES_MAX: usize = 64;
 
+/// What a transaction asks the ledger to do: one message per transaction, dispatched to the
+/// module that owns it (`Ledger::dispatch`). In JSON, `{"type": "<snake_case name>", …}`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 // A message lives once per transaction, briefly; registration is rare and boxing it would only
 // add an allocation to decoding.
 #[allow(clippy::large_enum_variant)]
 pub enum Msg {
+    /// Move tokens to another account (bank).
     Transfer(Transfer),
+    /// Become an operator with a self-bond (staking).
     RegisterOperator(RegisterOperator),
+    /// Change the signer's operator's commission or metadata (staking).
     EditOperator(EditOperator),
+    /// Bond tokens to an operator's pool (staking).
     Delegate(Delegate),
+    /// Start unbonding shares of an operator's pool (staking).
     Undelegate(Undelegate),
+    /// Move stake from one operator to another without unbonding (staking).
     Redelegate(Redelegate),
     /// Pay out the signer's matured unbonding entries.
     WithdrawUnbonded,
+    /// Pay out what a delegation has earned (rewards).
     ClaimRewards(ClaimRewards),
     /// Leave jail (the signer's operator).
     Unjail,
     /// Boxed: evidence is large and rare.
     SubmitEvidence(Box<Evidence>),
+    /// Register a model's manifest and files' commitments, with a deposit (models). Boxed: large
+    /// and rare.
     RegisterModel(Box<RegisterModel>),
+    /// Upload one chunk of a registered model's file (models). Boxed: it carries the chunk.
     UploadModelChunk(Box<UploadModelChunk>),
     /// Allocate part of the signer's operator's stake to a model's service.
     Allocate(Allocate),
+    /// Schedule a decrease of the signer's operator's allocation to a model's service
+    /// (services).
     Deallocate(Deallocate),
+    /// Submit an inference job, escrowing its fee (jobs). Boxed: it carries the input.
     SubmitJob(Box<SubmitJob>),
+    /// Commit an assigned operator's or auditor's signed result (jobs). Boxed: it carries the
+    /// output.
     CommitResult(Box<CommitResult>),
+    /// Challenge a job's result with a bond and one's own claims (jobs, which opens the dispute).
     Challenge(Box<Challenge>),
+    /// A party's bisection move in a dispute (disputes).
     RevealStep(Box<RevealStep>),
+    /// Part of the activation the referee needs for a dispute's isolated step (jobs, which hands
+    /// the court the job's model).
     ProvideStepInput(Box<ProvideStepInput>),
 }
 
+/// A signed transaction carrying a ledger [`Msg`].
 pub type Transaction = SignedTx<Msg>;
 
 /// Why a transaction failed. Errors before the fee is charged (decoding, signature, chain,
 /// nonce, fee) change nothing; later ones change only the fee and nonce.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TxError {
+    /// The bytes are not a transaction, or are larger than `TX_BYTES_MAX`.
     #[error("transaction does not decode: {0}")]
     Decode(#[from] DecodeError),
+    /// The transaction is signed for another chain.
     #[error("transaction is for chain {got:?}, this is {expected:?}")]
-    WrongChain { expected: String, got: String },
+    WrongChain {
+        /// This chain's id.
+        expected: String,
+        /// The transaction's chain id.
+        got: String,
+    },
+    /// The signature does not verify against the signer's key.
     #[error("signature does not verify for the signer")]
     BadSignature,
+    /// The nonce or fee is wrong, or the signer cannot pay the fee: nothing is charged.
     #[error(transparent)]
     Fee(#[from] FeeError),
+    /// The message breaks a rule stated in the text.
     #[error("{0}")]
     Invalid(String),
+    /// The bank refused the message.
     #[error(transparent)]
     Bank(#[from] BankError),
+    /// Staking refused the message.
     #[error(transparent)]
     Staking(#[from] StakingError),
+    /// Rewards refused the message.
     #[error(transparent)]
     Rewards(#[from] RewardsError),
+    /// Slashing refused the evidence.
     #[error(transparent)]
     Slashing(#[from] SlashingError),
+    /// The models registry refused the message.
     #[error(transparent)]
     Models(#[from] ModelsError),
+    /// Services refused the message.
     #[error(transparent)]
     Services(#[from] ServicesError),
+    /// The jobs market refused the message.
     #[error(transparent)]
     Jobs(#[from] JobsError),
+    /// The court refused the message.
     #[error(transparent)]
     Disputes(#[from] DisputesError),
 }

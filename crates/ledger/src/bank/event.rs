@@ -10,10 +10,18 @@ use surety_types::{AccountId, Amount};
 pub enum BankEvent {
     /// Tokens moved between two accounts.
     Transfer {
+        /// The sender (the transaction's signer).
         from: AccountId,
+        /// The recipient.
         to: AccountId,
+        /// Tokens moved.
         amount: Amount,
     },
     /// A transaction paid its fee (into the fee collector).
-    FeePaid { payer: AccountId, amount: Amount },
+    FeePaid {
+        /// The transaction's signer, who paid.
+        payer: AccountId,
+        /// The fee, now in the fee collector.
+        amount: Amount,
+    },
 }

@@ -4,6 +4,7 @@ use super::state::{self, Pool};
 use crate::store::Store;
 use surety_types::Amount;
 
+/// Token conservation: the balances of all accounts plus all pools equal the total supply.
 pub fn check(store: &Store) -> Result<(), String> {
     let mut total = Amount::ZERO;
     for (id, account) in state::all_accounts(store) {

@@ -18,18 +18,23 @@ pub use state::{Account, Pool};
 use crate::store::Store;
 use surety_types::{AccountId, Amount};
 
+/// An account's spendable balance (0 for an account with no record).
 pub fn balance(store: &Store, account: &AccountId) -> Amount {
     state::account(store, account).balance
 }
 
+/// The tokens a module pool holds.
 pub fn pool_balance(store: &Store, pool: Pool) -> Amount {
     state::pool(store, pool)
 }
 
+/// Every token in existence, burned ones included: the sum of all balances and pools.
 pub fn total_supply(store: &Store) -> Amount {
     state::supply(store)
 }
 
+/// Take `amount` from `account`; refused, changing nothing, if the balance is short. The
+/// caller credits the same amount elsewhere, or conservation breaks.
 pub fn debit_account(
     store: &mut Store,
     account: &AccountId,
@@ -48,6 +53,8 @@ pub fn debit_account(
     Ok(())
 }
 
+/// Add `amount` to `account` (an overflow error only past `u128::MAX`, which total supply
+/// bounds). The caller has debited the same amount elsewhere.
 pub fn credit_account(
     store: &mut Store,
     account: &AccountId,
@@ -78,6 +85,7 @@ fn credit_pool(store: &mut Store, pool: Pool, amount: Amount) -> Result<(), Bank
     Ok(())
 }
 
+/// Move `amount` from an account into a module pool (a bond, an escrowed fee, a deposit).
 pub fn account_to_pool(
     store: &mut Store,
     account: &AccountId,
@@ -88,6 +96,7 @@ pub fn account_to_pool(
     credit_pool(store, pool, amount)
 }
 
+/// Pay `amount` out of a module pool to an account (a withdrawal, a reward, a refund).
 pub fn pool_to_account(
     store: &mut Store,
     pool: Pool,
@@ -98,6 +107,7 @@ pub fn pool_to_account(
     credit_account(store, account, amount)
 }
 
+/// Move `amount` between two module pools; moving to the same pool, or nothing, is a no-op.
 pub fn pool_to_pool(
     store: &mut Store,
     from: Pool,
@@ -166,12 +176,16 @@ pub fn charge_fee(
             balance: account.balance,
             fee,
         })?;
-    account.nonce += 1;
+    account.nonce = account
+        .nonce
+        .checked_add(1)
+        .expect("nonces count up by one per transaction from 0 and never reach u64::MAX");
     state::set_account(store, signer, &account);
     state::set_pool(store, Pool::FeeCollector, collected);
     Ok(())
 }
 
+/// Execute a [`Transfer`]: move tokens from the signer to another account.
 pub fn execute_transfer(
     store: &mut Store,
     signer: &AccountId,

@@ -11,19 +11,36 @@ use surety_types::{AccountId, JobId, OperatorId};
 pub enum DisputesEvent {
     /// A dispute was opened over a job result.
     DisputeOpened {
+        /// The dispute's id.
         dispute: u64,
+        /// The job whose result is disputed.
         job: JobId,
+        /// The operator whose result is disputed.
         defendant: OperatorId,
+        /// Who disputes it (an operator's account, or a bonded challenger).
         challenger: AccountId,
     },
     /// A party revealed its leaf for a bisection move.
     StepRevealed {
+        /// The dispute.
         dispute: u64,
+        /// Which side revealed.
         party: Party,
+        /// The leaf (step) index revealed.
         index: u64,
     },
     /// Bisection isolated the one step the referee will run.
-    StepIsolated { dispute: u64, step: u64 },
+    StepIsolated {
+        /// The dispute.
+        dispute: u64,
+        /// The step index whose output the parties disagree on.
+        step: u64,
+    },
     /// A dispute was resolved.
-    DisputeResolved { dispute: u64, outcome: Outcome },
+    DisputeResolved {
+        /// The dispute.
+        dispute: u64,
+        /// How it was decided.
+        outcome: Outcome,
+    },
 }

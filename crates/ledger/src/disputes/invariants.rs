@@ -7,6 +7,7 @@ use crate::bank::{self, Pool};
 use crate::store::Store;
 use surety_types::Amount;
 
+/// Check the disputes invariants (module doc) against `store`.
 pub fn check(store: &Store) -> Result<(), String> {
     let mut bonds = Amount::ZERO;
     for dispute in state::disputes_from(store, 0, usize::MAX) {

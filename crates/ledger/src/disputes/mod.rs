@@ -34,7 +34,7 @@ use crate::models::{self, ModelCache};
 use crate::params::Params;
 use crate::store::Store;
 use surety_infer::Activation;
-use surety_types::{AccountId, Amount, Hash, Height, JobId, ModelId, OperatorId};
+use surety_types::{AccountId, Amount, ArithmeticError, Hash, Height, JobId, ModelId, OperatorId};
 
 /// Largest chunk of the referee's input one transaction carries.
 pub const INPUT_CHUNK_BYTES_MAX: usize = 48 * 1024;
@@ -105,7 +105,7 @@ pub fn open(
             deadline: ctx.height,
         },
     };
-    next_move(store, params, ctx, &mut dispute);
+    next_move(store, params, ctx, &mut dispute)?;
     state::set_dispute(store, &dispute);
     store.emit(DisputesEvent::DisputeOpened {
         dispute: id,
@@ -116,9 +116,16 @@ pub fn open(
     Ok(id)
 }
 
-/// Set the next phase from the interval: another bisection move, or the referee.
-fn next_move(store: &mut Store, params: &Params, ctx: &BlockContext, dispute: &mut Dispute) {
-    let deadline = Height(ctx.height.0 + params.disputes.dispute_move_blocks);
+/// Set the next phase from the interval: another bisection move, or the referee. Runs only in
+/// transactions (a dispute opened or a step revealed), so a move deadline past the last height
+/// is an error that refuses the transaction.
+fn next_move(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    dispute: &mut Dispute,
+) -> Result<(), DisputesError> {
+    let deadline = ctx.height.plus(params.disputes.dispute_move_blocks)?;
     if let Some(step) = dispute.isolated_step() {
         store.emit(DisputesEvent::StepIsolated {
             dispute: dispute.id,
@@ -129,9 +136,11 @@ fn next_move(store: &mut Store, params: &Params, ctx: &BlockContext, dispute: &m
         let deadline = if step == 0 { ctx.height } else { deadline };
         dispute.phase = Phase::AwaitInput { deadline };
         state::schedule(store, deadline, dispute.id);
-        return;
+        return Ok(());
     }
-    let index = dispute.agreed + (dispute.disagreed - dispute.agreed) / 2;
+    // The interval is `agreed <= disagreed` (a dispute invariant), so the midpoint is
+    // `agreed + (disagreed - agreed) / 2`, computed without overflow.
+    let index = dispute.agreed.midpoint(dispute.disagreed);
     dispute.phase = Phase::Bisect {
         index,
         defendant: None,
@@ -139,6 +148,7 @@ fn next_move(store: &mut Store, params: &Params, ctx: &BlockContext, dispute: &m
         deadline,
     };
     state::schedule(store, deadline, dispute.id);
+    Ok(())
 }
 
 fn party_of(dispute: &Dispute, signer: &AccountId) -> Result<Party, DisputesError> {
@@ -151,6 +161,9 @@ fn party_of(dispute: &Dispute, signer: &AccountId) -> Result<Party, DisputesErro
     }
 }
 
+/// Execute a [`RevealStep`]: a party's leaf at the current move's index, proven against its
+/// trace root. When both have revealed, the interval narrows (equal leaves move `agreed` up,
+/// different ones move `disagreed` down) and the next move, or the referee, is set.
 pub fn execute_reveal(
     store: &mut Store,
     params: &Params,
@@ -205,7 +218,10 @@ pub fn execute_reveal(
         Party::Challenger if challenger.is_none() => (defendant, Some(msg.step_hash)),
         _ => return Err(DisputesError::AlreadyRevealed),
     };
-    dispute.moves += 1;
+    dispute.moves = dispute
+        .moves
+        .checked_add(1)
+        .ok_or(ArithmeticError::Overflow)?;
     store.emit(DisputesEvent::StepRevealed {
         dispute: dispute.id,
         party,
@@ -214,14 +230,14 @@ pub fn execute_reveal(
     match (defendant, challenger) {
         (Some(d), Some(c)) => {
             if d == c {
-                dispute.agreed = index + 1;
+                dispute.agreed = index.checked_add(1).ok_or(ArithmeticError::Overflow)?;
                 dispute.agreed_hash = d;
             } else {
                 dispute.disagreed = index;
                 dispute.defendant_hash = d;
                 dispute.challenger_hash = c;
             }
-            next_move(store, params, ctx, &mut dispute);
+            next_move(store, params, ctx, &mut dispute)?;
         }
         _ => {
             dispute.phase = Phase::Bisect {
@@ -275,13 +291,16 @@ pub fn execute_provide_input(
             got: msg.offset,
         });
     }
-    if written + msg.bytes.len() as u64 > msg.total {
+    let written_after = written
+        .checked_add(msg.bytes.len() as u64)
+        .ok_or(ArithmeticError::Overflow)?;
+    if written_after > msg.total {
         return Err(DisputesError::Invalid(
             "the chunk runs past the stated total".into(),
         ));
     }
-    state::append_input(store, dispute.id, signer, &msg.bytes);
-    if written + (msg.bytes.len() as u64) < msg.total {
+    state::append_input(store, dispute.id, signer, &msg.bytes)?;
+    if written_after < msg.total {
         return Ok(None);
     }
     let bytes = state::input_bytes(store, dispute.id, signer);

@@ -2,10 +2,10 @@
 //! interval and the current move), the uploaded activation for the referee, and an index of
 //! disputes by the height their current move times out.
 
-use crate::store::{key, Store};
+use crate::store::{key, part_from_end, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use surety_types::{AccountId, Amount, Hash, Height, JobId, OperatorId};
+use surety_types::{AccountId, Amount, ArithmeticError, Hash, Height, JobId, OperatorId};
 
 /// The side that disputes a result.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -18,6 +18,7 @@ pub enum Challenger {
 }
 
 impl Challenger {
+    /// The account that acts for the challenger (an operator's own account, or the bonded one).
     pub fn account(&self) -> AccountId {
         match self {
             Challenger::Operator(operator) => operator.account(),
@@ -26,28 +27,40 @@ impl Challenger {
     }
 }
 
+/// A side of a dispute.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Party {
+    /// The operator whose result is disputed.
     Defendant,
+    /// Whoever disputes it.
     Challenger,
 }
 
+/// A dispute in the court: two trace roots over the same steps whose outputs differ, and the
+/// bisection interval `[agreed, disagreed]` between them.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Dispute {
+    /// The dispute's id, counted up from 0.
     pub id: u64,
+    /// The job whose result is disputed (the court does not read jobs; the jobs module applies
+    /// the verdict).
     pub job: JobId,
     /// The operator whose result is disputed.
     pub defendant: OperatorId,
+    /// The defendant's trace root.
     pub defendant_root: Hash,
+    /// Who disputes the result.
     pub challenger: Challenger,
+    /// The challenger's trace root.
     pub challenger_root: Hash,
     /// Held in the dispute-bond pool (zero for an operator challenger).
     pub bond: Amount,
     /// Leaves in each trace (the model program's step count).
     pub steps: u64,
+    /// The height the dispute was opened.
     pub opened: Height,
     /// Both parties agree on the leaves before `agreed` (`0`: only on the job input).
     pub agreed: u64,
@@ -55,34 +68,47 @@ pub struct Dispute {
     pub agreed_hash: Hash,
     /// A leaf on which they disagree; `agreed <= disagreed`.
     pub disagreed: u64,
+    /// The defendant's leaf at `disagreed`.
     pub defendant_hash: Hash,
+    /// The challenger's leaf at `disagreed`.
     pub challenger_hash: Hash,
     /// Moves in the bisection so far (both parties' reveals count one each).
     pub moves: u64,
+    /// What the court waits for now.
     pub phase: Phase,
 }
 
+/// What a dispute waits for.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
     /// Both parties must reveal their leaf at `index` by `deadline`.
     Bisect {
+        /// The leaf both must reveal (the interval's midpoint).
         index: u64,
+        /// The defendant's reveal, once made.
         defendant: Option<Hash>,
+        /// The challenger's reveal, once made.
         challenger: Option<Hash>,
+        /// The last height a reveal is taken; a side silent by then loses.
         deadline: Height,
     },
     /// The step `disagreed` is isolated: the defendant (or anyone) must hand the referee the
     /// activation whose hash is `agreed_hash` by `deadline`.
     AwaitInput {
+        /// The last height the input is taken; without it the defendant loses.
         deadline: Height,
     },
+    /// Decided; the verdict went to the module that opened the dispute.
     Resolved {
+        /// How it was decided.
         outcome: Outcome,
+        /// The height it was decided.
         height: Height,
     },
 }
 
+/// How a dispute was decided.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -93,10 +119,14 @@ pub enum Outcome {
     /// The referee matched neither.
     BothWrong,
     /// A party missed its move.
-    Timeout { silent: Vec<Party> },
+    Timeout {
+        /// The sides that missed their move (both, if neither moved).
+        silent: Vec<Party>,
+    },
 }
 
 impl Dispute {
+    /// True until the dispute is resolved.
     pub fn is_open(&self) -> bool {
         !matches!(self.phase, Phase::Resolved { .. })
     }
@@ -111,17 +141,21 @@ fn dispute_key(id: u64) -> Vec<u8> {
     key("disputes/dispute", &[&id.to_be_bytes()])
 }
 
+/// The dispute `id`, open or resolved.
 pub fn dispute(store: &Store, id: u64) -> Option<Dispute> {
     store.get(&dispute_key(id))
 }
 
-pub fn set_dispute(store: &mut Store, dispute: &Dispute) {
+pub(super) fn set_dispute(store: &mut Store, dispute: &Dispute) {
     store.put(dispute_key(dispute.id), dispute);
 }
 
-pub fn next_id(store: &mut Store) -> u64 {
+pub(super) fn next_id(store: &mut Store) -> u64 {
     let id: u64 = store.get(b"disputes/next").unwrap_or(0);
-    store.put(b"disputes/next".to_vec(), &(id + 1));
+    let next = id
+        .checked_add(1)
+        .expect("dispute ids count up by one from 0 and never reach u64::MAX");
+    store.put(b"disputes/next".to_vec(), &next);
     id
 }
 
@@ -141,17 +175,16 @@ fn due_key(height: Height, id: u64) -> Vec<u8> {
     )
 }
 
-pub fn schedule(store: &mut Store, height: Height, id: u64) {
+pub(super) fn schedule(store: &mut Store, height: Height, id: u64) {
     store.put(due_key(height, id), &());
 }
 
-pub fn take_due(store: &mut Store, height: Height) -> Vec<u64> {
+pub(super) fn take_due(store: &mut Store, height: Height) -> Vec<u64> {
     let prefix = key("disputes/due", &[&height.0.to_be_bytes()]);
     let mut ids = Vec::new();
     for (entry, ()) in store.prefix_values::<()>(&prefix) {
         store.delete(&entry);
-        let mut id = [0u8; 8];
-        id.copy_from_slice(&entry[entry.len() - 8..]);
+        let id = part_from_end(&entry, 0).expect("due keys end in an 8-byte dispute id");
         ids.push(u64::from_be_bytes(id));
     }
     ids
@@ -168,8 +201,18 @@ pub fn input_len(store: &Store, id: u64, uploader: &AccountId) -> u64 {
 }
 
 /// Append a chunk to `uploader`'s copy of the referee's input (chunks are written in order).
-pub fn append_input(store: &mut Store, id: u64, uploader: &AccountId, bytes: &[u8]) {
+/// Its new length past `u64::MAX` is an overflow error (the caller bounds it by the stated
+/// total first).
+pub(super) fn append_input(
+    store: &mut Store,
+    id: u64,
+    uploader: &AccountId,
+    bytes: &[u8],
+) -> Result<(), ArithmeticError> {
     let offset = input_len(store, id, uploader);
+    let length = offset
+        .checked_add(bytes.len() as u64)
+        .ok_or(ArithmeticError::Overflow)?;
     store.put_raw(
         key(
             "disputes/input",
@@ -179,8 +222,9 @@ pub fn append_input(store: &mut Store, id: u64, uploader: &AccountId, bytes: &[u
     );
     store.put(
         key("disputes/input-len", &[&id.to_be_bytes(), &uploader.0]),
-        &(offset + bytes.len() as u64),
+        &length,
     );
+    Ok(())
 }
 
 /// `uploader`'s copy of the referee's input, its chunks joined in order.
@@ -194,7 +238,7 @@ pub fn input_bytes(store: &Store, id: u64, uploader: &AccountId) -> Vec<u8> {
 }
 
 /// Forget `uploader`'s copy (it starts again from offset 0).
-pub fn clear_input(store: &mut Store, id: u64, uploader: &AccountId) {
+pub(super) fn clear_input(store: &mut Store, id: u64, uploader: &AccountId) {
     let prefix = key("disputes/input", &[&id.to_be_bytes(), &uploader.0, b""]);
     for (entry, _) in store.prefix_entries(&prefix) {
         store.delete(&entry);
@@ -206,7 +250,7 @@ pub fn clear_input(store: &mut Store, id: u64, uploader: &AccountId) {
 }
 
 /// Forget every copy of the referee's input for a dispute.
-pub fn delete_inputs(store: &mut Store, id: u64) {
+pub(super) fn delete_inputs(store: &mut Store, id: u64) {
     for prefix in ["disputes/input", "disputes/input-len"] {
         let prefix = key(prefix, &[&id.to_be_bytes(), b""]);
         for (entry, _) in store.prefix_entries(&prefix) {

@@ -8,7 +8,7 @@ use crate::params::Params;
 use crate::services;
 use crate::sortition;
 use crate::store::Store;
-use surety_types::{Amount, Height, OperatorId};
+use surety_types::{Amount, OperatorId};
 
 /// Begin block: assign queued jobs and draw audits, with this block's seed.
 pub fn begin_block(
@@ -68,7 +68,10 @@ pub(super) fn assign(
             break;
         };
         let (operator, _) = pool.remove(index);
-        let deadline = Height(ctx.height.0 + job.deadline_blocks);
+        // Runs in begin- and end-block hooks, where an error would fail the block: saturate as
+        // the deadline always could (heights never come near u64::MAX; a deadline there means
+        // never, and `deadline_blocks` is bounded by the parameters at submission).
+        let deadline = ctx.height.saturating_plus(job.deadline_blocks);
         job.assignments.push(Assignment {
             operator,
             assigned: ctx.height,
@@ -83,7 +86,8 @@ pub(super) fn assign(
             operator,
             deadline,
         });
-        assigned += 1;
+        // `assigned < count <= u32::MAX` here, so this never saturates.
+        assigned = assigned.saturating_add(1);
     }
     Ok(assigned)
 }
@@ -104,7 +108,8 @@ fn draw_audit(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut 
         return;
     };
     let auditor = pool[index].0;
-    let deadline = Height(ctx.height.0 + market.audit_deadline_blocks);
+    // A begin-block hook: saturate rather than fail the block (see `assign`).
+    let deadline = ctx.height.saturating_plus(market.audit_deadline_blocks);
     job.audit = Some(Audit {
         auditor,
         target,

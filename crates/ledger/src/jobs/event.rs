@@ -10,41 +10,75 @@ use surety_types::{AccountId, Amount, Hash, Height, JobId, ModelId, OperatorId};
 pub enum JobsEvent {
     /// A job was submitted and its fee escrowed.
     JobSubmitted {
+        /// The job's id (derived from the submitting transaction's hash).
         job: JobId,
+        /// Who submitted it and pays.
         client: AccountId,
+        /// The model to run.
         model: ModelId,
+        /// The fee escrowed.
         fee: Amount,
     },
     /// An operator was assigned a job, to commit by `deadline`.
     JobAssigned {
+        /// The job.
         job: JobId,
+        /// The operator assigned.
         operator: OperatorId,
+        /// The last height its result is taken.
         deadline: Height,
     },
     /// An assigned operator committed its result.
     ResultCommitted {
+        /// The job.
         job: JobId,
+        /// The operator.
         operator: OperatorId,
+        /// The hash of the output it claims.
         output_hash: Hash,
     },
     /// An operator (worker or auditor) missed its deadline.
-    DeadlineMissed { job: JobId, operator: OperatorId },
+    DeadlineMissed {
+        /// The job.
+        job: JobId,
+        /// The operator that missed it (slashed for `MissedDeadline`).
+        operator: OperatorId,
+    },
     /// An auditor was drawn to re-execute a job's result.
     AuditAssigned {
+        /// The job.
         job: JobId,
+        /// The auditor drawn.
         auditor: OperatorId,
+        /// The last height its result is taken.
         deadline: Height,
     },
     /// An auditor's result agreed with the audited one.
-    AuditAgreed { job: JobId, auditor: OperatorId },
+    AuditAgreed {
+        /// The job.
+        job: JobId,
+        /// The auditor.
+        auditor: OperatorId,
+    },
     /// A job's result stands: it was paid.
-    JobFinal { job: JobId },
+    JobFinal {
+        /// The job.
+        job: JobId,
+    },
     /// A job failed and its client was refunded.
-    JobFailed { job: JobId, reason: String },
+    JobFailed {
+        /// The job.
+        job: JobId,
+        /// Why it failed.
+        reason: String,
+    },
     /// An operator's part of a final job's fee.
     JobPaid {
+        /// The job.
         job: JobId,
+        /// The operator paid.
         operator: OperatorId,
+        /// Tokens paid, after the audit fund's share.
         amount: Amount,
     },
 }

@@ -8,6 +8,7 @@ use crate::disputes;
 use crate::store::Store;
 use surety_types::Amount;
 
+/// Check the jobs invariants (module doc) against `store`.
 pub fn check(store: &Store) -> Result<(), String> {
     let mut escrowed = Amount::ZERO;
     for job in state::all_jobs(store) {

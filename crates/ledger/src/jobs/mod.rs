@@ -94,7 +94,7 @@ pub fn check_output_proof(
     steps: u64,
     proof: &MerkleProof,
 ) -> Result<(), JobsError> {
-    if proof.leaf_count != steps || proof.index + 1 != steps {
+    if proof.leaf_count != steps || proof.index.checked_add(1) != Some(steps) {
         return Err(JobsError::BadOutputProof(format!(
             "proof is for leaf {} of {}, expected the last of {steps}",
             proof.index, proof.leaf_count
@@ -105,6 +105,8 @@ pub fn check_output_proof(
         .map_err(|e| JobsError::BadOutputProof(e.to_string()))
 }
 
+/// The id of the job a submitting transaction creates: a hash of the transaction's hash, so
+/// no two jobs share one.
 pub fn job_id(tx_hash: &Hash) -> JobId {
     JobId(Hash::of("surety.job-id", &tx_hash.0).0)
 }

@@ -17,19 +17,27 @@ pub enum JobInput {
     Activation(Vec<u8>),
 }
 
+/// Submit an inference job: the fee is escrowed and, at the next block, `replicas` operators
+/// are drawn from the model's service, weighted by their allocations (DESIGN §5 steps 1–2).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SubmitJob {
+    /// The active model to run.
     pub model: ModelId,
+    /// The input to run it on.
     pub input: JobInput,
     /// Escrowed from the client; paid out when the job is final, refunded if it fails.
     pub max_fee: Amount,
     /// Blocks each assigned operator has to commit its result.
     pub deadline_blocks: u64,
+    /// How many operators compute the job independently (1 to `replicas_max`).
     pub replicas: u32,
 }
 
+/// Commit an assigned operator's (or auditor's) signed result for a job, with its output and
+/// the proof that the output is its trace's last leaf.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct CommitResult {
+    /// The signed statement: job, output hash, trace root and step count.
     pub result: SignedResult,
     /// The output activation, borsh-encoded; its hash is `result.statement.output_hash`.
     pub output: Vec<u8>,

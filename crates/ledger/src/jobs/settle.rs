@@ -122,10 +122,13 @@ fn missed_deadlines(
         return Ok(());
     }
     let needed = late.len() as u32;
-    if job.reassignments + needed > params.jobs.reassignments_max {
+    // An end-block hook. A sum past u32::MAX is past any maximum, so saturating keeps the
+    // comparison right; below the maximum the sum is exact.
+    let reassignments = job.reassignments.saturating_add(needed);
+    if reassignments > params.jobs.reassignments_max {
         return fail(store, job, "deadlines missed and no reassignments left");
     }
-    job.reassignments += needed;
+    job.reassignments = reassignments;
     if assign(store, ctx, job, needed)? < needed {
         return fail(
             store,
@@ -184,7 +187,12 @@ fn finalize(
         .filter(|a| a.result.is_some())
         .map(|a| a.operator)
         .collect();
-    let portion = Amount(job.fee.0 / workers.len().max(1) as u128);
+    let portion = Amount(
+        job.fee
+            .0
+            .checked_div(workers.len().max(1) as u128)
+            .expect("max(1) is not zero"),
+    );
     let mut paid = Amount::ZERO;
     for operator in &workers {
         let to_fund = market.audit_fund_share.mul_floor(portion);

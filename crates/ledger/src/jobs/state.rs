@@ -3,76 +3,110 @@
 //! the challenge window), jobs waiting for the next block's seed to be assigned or audited,
 //! and an index of open work per operator (what the operator worker polls).
 
-use crate::store::{key, schedule_key, Store};
+use crate::store::{key, part_from_end, schedule_key, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount, Hash, Height, JobId, ModelId, OperatorId};
 
+/// An inference job in the market (DESIGN §5): its input and fee, who computes and audits it,
+/// their results, and where it is in its life.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Job {
+    /// The job's id, derived from the submitting transaction's hash.
     pub id: JobId,
+    /// Who submitted it; refunded if it fails.
     pub client: AccountId,
+    /// The model it runs.
     pub model: ModelId,
     /// The canonical input activation, borsh-encoded (text is tokenised at submission).
     #[serde(with = "surety_types::encoding::hex_bytes")]
     pub input: Vec<u8>,
+    /// The hash of `input`: the leaf both sides of a dispute agree on before step 0.
     pub input_hash: Hash,
     /// Steps of the model's program: every trace has exactly this many leaves.
     pub steps: u64,
     /// Escrowed fee for all replicas.
     pub fee: Amount,
+    /// How many operators compute it independently.
     pub replicas: u32,
+    /// Blocks each assigned operator has to commit its result.
     pub deadline_blocks: u64,
+    /// The height it was submitted.
     pub submitted: Height,
+    /// Every assignment made, replaced ones (`missed`) included, in order.
     pub assignments: Vec<Assignment>,
+    /// Replacements made for missed deadlines so far (at most `reassignments_max`).
     pub reassignments: u32,
+    /// The audit drawn for it, if any.
     pub audit: Option<Audit>,
+    /// Where the job is in its life.
     pub status: JobStatus,
 }
 
+/// One operator's assignment to a job.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Assignment {
+    /// The assigned operator.
     pub operator: OperatorId,
+    /// The height it was assigned.
     pub assigned: Height,
+    /// The last height its result is taken.
     pub deadline: Height,
+    /// Its committed result, once in.
     pub result: Option<JobResult>,
     /// Missed its deadline and was replaced.
     pub missed: bool,
 }
 
+/// A committed result: the output and the claims a dispute can check against it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct JobResult {
+    /// The output activation, borsh-encoded.
     #[serde(with = "surety_types::encoding::hex_bytes")]
     pub output: Vec<u8>,
+    /// The output's hash: the last leaf of `trace_root`.
     pub output_hash: Hash,
+    /// Merkle root over the hashes of every step's activation.
     pub trace_root: Hash,
+    /// The height it was committed.
     pub committed: Height,
 }
 
+/// An audit of one result by a drawn auditor (DESIGN §5 step 4).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Audit {
+    /// The auditor, drawn from the model's service with the block seed.
     pub auditor: OperatorId,
     /// The result audited.
     pub target: OperatorId,
+    /// The last height the auditor's result is taken.
     pub deadline: Height,
+    /// The auditor's output hash, once committed.
     pub output_hash: Option<Hash>,
+    /// The auditor's trace root, once committed.
     pub trace_root: Option<Hash>,
+    /// Where the audit stands.
     pub outcome: AuditOutcome,
 }
 
+/// Where an audit stands.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
+    /// The auditor has not committed yet.
     Pending,
+    /// The auditor's result matched the audited one.
     Agreed,
     /// The auditor disagreed: a dispute decides.
     Disputed {
+        /// The dispute that decides.
         dispute: u64,
     },
     /// The auditor did not answer in time.
     Missed,
 }
 
+/// Where a job is in its life.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum JobStatus {
@@ -81,13 +115,25 @@ pub enum JobStatus {
     /// Operators are computing.
     Assigned,
     /// All results are in and agree; anyone may challenge until `until`.
-    Challengeable { until: Height },
+    Challengeable {
+        /// The last height of the challenge window.
+        until: Height,
+    },
     /// A dispute over a result is open.
-    Disputed { dispute: u64 },
+    Disputed {
+        /// The open dispute.
+        dispute: u64,
+    },
     /// Paid; the result stands.
-    Final { height: Height },
+    Final {
+        /// The height it became final.
+        height: Height,
+    },
     /// Refunded; no result stands.
-    Failed { reason: String },
+    Failed {
+        /// Why it failed.
+        reason: String,
+    },
 }
 
 impl Job {
@@ -96,6 +142,7 @@ impl Job {
         self.assignments.iter().filter(|a| !a.missed)
     }
 
+    /// The live assignment of `operator`, if it has one.
     pub fn assignment_of(&self, operator: &OperatorId) -> Option<&Assignment> {
         self.assignments
             .iter()
@@ -107,6 +154,7 @@ impl Job {
         self.live_assignments().find_map(|a| a.result.as_ref())
     }
 
+    /// True once the job is paid and its result stands.
     pub fn is_final(&self) -> bool {
         matches!(self.status, JobStatus::Final { .. })
     }
@@ -128,7 +176,9 @@ impl Job {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Assigned to compute the job.
     Worker,
+    /// Drawn to audit a result of the job.
     Auditor,
 }
 
@@ -136,24 +186,25 @@ fn job_key(id: &JobId) -> Vec<u8> {
     key("jobs/job", &[&id.0])
 }
 
+/// The job `id`, if it exists.
 pub fn job(store: &Store, id: &JobId) -> Option<Job> {
     store.get(&job_key(id))
 }
 
-pub fn set_job(store: &mut Store, job: &Job) {
+pub(super) fn set_job(store: &mut Store, job: &Job) {
     store.put(job_key(&job.id), job);
 }
 
 const DUE: &str = "jobs/due";
 
 /// Something is due for `id` at the end of block `height`.
-pub fn schedule(store: &mut Store, height: Height, id: &JobId) {
+pub(super) fn schedule(store: &mut Store, height: Height, id: &JobId) {
     store.put(schedule_key(DUE, height, &id.0), &());
 }
 
 /// Jobs with something due at the end of `height` (each once: an entry is keyed by height and
 /// id), removing their entries.
-pub fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
+pub(super) fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
     store
         .take_scheduled(DUE, height)
         .into_iter()
@@ -165,20 +216,21 @@ pub fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
 /// when the job was submitted or its results committed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Pending {
+    /// Draw the job's operators.
     Assign,
+    /// Draw whether the job's result is audited, and by whom.
     DrawAudit,
 }
 
-pub fn queue_for_next_block(store: &mut Store, id: &JobId, action: Pending) {
+pub(super) fn queue_for_next_block(store: &mut Store, id: &JobId, action: Pending) {
     store.put(key("jobs/pending", &[&id.0]), &action);
 }
 
-pub fn take_pending(store: &mut Store) -> Vec<(JobId, Pending)> {
+pub(super) fn take_pending(store: &mut Store) -> Vec<(JobId, Pending)> {
     let mut ids = Vec::new();
     for (entry, action) in store.prefix_values::<Pending>(b"jobs/pending/") {
         store.delete(&entry);
-        let mut id = [0u8; 32];
-        id.copy_from_slice(&entry[entry.len() - 32..]);
+        let id = part_from_end(&entry, 0).expect("pending keys end in a job id");
         ids.push((JobId(id), action));
     }
     ids
@@ -197,11 +249,11 @@ fn work_key(operator: &OperatorId, id: &JobId) -> Vec<u8> {
     key("jobs/work", &[&operator.0, &id.0])
 }
 
-pub fn add_work(store: &mut Store, operator: &OperatorId, id: &JobId, role: Role) {
+pub(super) fn add_work(store: &mut Store, operator: &OperatorId, id: &JobId, role: Role) {
     store.put(work_key(operator, id), &role);
 }
 
-pub fn remove_work(store: &mut Store, operator: &OperatorId, id: &JobId) {
+pub(super) fn remove_work(store: &mut Store, operator: &OperatorId, id: &JobId) {
     store.delete(&work_key(operator, id));
 }
 
@@ -212,8 +264,7 @@ pub fn work_of(store: &Store, operator: &OperatorId) -> Vec<(JobId, Role)> {
         .prefix_values::<Role>(&prefix)
         .into_iter()
         .map(|(entry, role)| {
-            let mut id = [0u8; 32];
-            id.copy_from_slice(&entry[entry.len() - 32..]);
+            let id = part_from_end(&entry, 0).expect("work keys end in a job id");
             (JobId(id), role)
         })
         .collect()

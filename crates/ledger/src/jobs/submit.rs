@@ -63,6 +63,8 @@ pub fn canonical_input(
     Ok(activation)
 }
 
+/// Execute a [`SubmitJob`]: check the job against the market's bounds and the model, escrow
+/// the fee, and queue the job for assignment with the next block's seed.
 pub fn execute_submit(
     store: &mut Store,
     params: &Params,

@@ -107,6 +107,7 @@ pub fn decode_manifest(bytes: &[u8]) -> Result<ModelManifest, ModelsError> {
     Ok(manifest)
 }
 
+/// The architecture's name as manifests and errors spell it (`bert`, `llama`, `mlp`, …).
 pub fn architecture_name(architecture: &Architecture) -> &'static str {
     match architecture {
         Architecture::Bert(_) => "bert",
@@ -513,10 +514,11 @@ fn delete_chunks(store: &mut Store, record: &ModelRecord) {
 /// Cut a reason to `REJECTION_REASON_BYTES_MAX` bytes at a character boundary.
 fn bounded_reason(mut reason: String) -> String {
     if reason.len() > REJECTION_REASON_BYTES_MAX {
-        let mut end = REJECTION_REASON_BYTES_MAX;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
+        // The last boundary at or below the limit; 0 always is one.
+        let end = (0..=REJECTION_REASON_BYTES_MAX)
+            .rev()
+            .find(|&end| reason.is_char_boundary(end))
+            .unwrap_or(0);
         reason.truncate(end);
     }
     reason

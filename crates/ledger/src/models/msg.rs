@@ -24,6 +24,7 @@ pub const ARCHITECTURE_LAYERS_MAX: u64 = 1024;
 /// Most chunks in one file: chunk indices are `u32`.
 pub const FILE_CHUNKS_MAX: u64 = u32::MAX as u64;
 
+/// What a model file holds, which fixes how the engine reads it.
 #[derive(
     Clone,
     Copy,
@@ -50,7 +51,9 @@ pub enum FileKind {
 /// A model file's commitment: its length and the Merkle root over its chunks' hashes.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ModelFile {
+    /// What the file holds.
     pub kind: FileKind,
+    /// The file's length in bytes.
     pub bytes: u64,
     /// Every chunk but the last has exactly this many bytes.
     pub chunk_bytes: u32,
@@ -65,9 +68,12 @@ pub struct ModelFile {
 pub struct Lineage {
     /// The model this one was derived from (fine-tuned, quantised, or trained from).
     pub parent: Option<ModelId>,
+    /// How the model was made from its parent, if it has one.
     pub training: Training,
 }
 
+/// How a model was trained or derived, as its publisher claims it (only `Federated` is
+/// checked against this chain's own records).
 #[derive(
     Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
@@ -77,25 +83,42 @@ pub enum Training {
     #[default]
     Published,
     /// Derived off-chain; a description of how (dataset, recipe, quantisation).
-    OffChain { description: String },
+    OffChain {
+        /// Dataset, recipe or quantisation, at most `LINEAGE_TEXT_BYTES_MAX` bytes.
+        description: String,
+    },
     /// The result of a federated-learning task round on this chain.
-    Federated { task: u64, round: u64 },
+    Federated {
+        /// The federated-learning task.
+        task: u64,
+        /// The task's round that produced the model.
+        round: u64,
+    },
 }
 
+/// Register a model: its manifest, its files' commitments and its lineage. The publisher pays
+/// a deposit, returned when every chunk has been uploaded and the files make the manifest's
+/// model, burned if they do not or the upload expires.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct RegisterModel {
     /// `surety_infer::ModelManifest`, borsh-encoded; `model_id = H(manifest)`. Hex in JSON.
     #[serde(with = "surety_types::encoding::hex_bytes")]
     pub manifest: Vec<u8>,
+    /// The files the model is built from, by commitment (the bytes follow in uploads).
     pub files: Vec<ModelFile>,
+    /// Where the model came from.
     pub lineage: Lineage,
 }
 
+/// Upload one chunk of a registered model's file, with its proof against the file's
+/// committed chunks root. Anyone may upload; the last chunk activates (or rejects) the model.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct UploadModelChunk {
+    /// The model being uploaded.
     pub model: ModelId,
     /// Index into the registration's `files`.
     pub file: u32,
+    /// The chunk's index in its file.
     pub index: u32,
     /// Hex in JSON.
     #[serde(with = "surety_types::encoding::hex_bytes")]

@@ -31,7 +31,9 @@ pub fn commit_file(kind: FileKind, bytes: &[u8], chunk_bytes: u32) -> ModelFile 
 /// A model ready to publish: its registration, and its files with their chunk trees, from
 /// which any chunk's upload is made on demand (so resuming an upload needs no second copy).
 pub struct Publication<'a> {
+    /// The model's id (its manifest's hash).
     pub model: ModelId,
+    /// The registration transaction's message.
     pub register: RegisterModel,
     files: Vec<(&'a [u8], MerkleTree)>,
 }

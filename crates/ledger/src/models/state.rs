@@ -7,46 +7,62 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::{AccountId, Amount, Height, ModelId};
 
+/// A registered model, as the registry stores it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ModelRecord {
+    /// The model's id: the hash of its manifest.
     pub id: ModelId,
     /// The manifest's name (also inside `manifest`), for listings.
     pub name: String,
     /// `surety_infer::ModelManifest`, borsh-encoded.
     #[serde(with = "surety_types::encoding::hex_bytes")]
     pub manifest: Vec<u8>,
+    /// Who registered it and paid the deposit.
     pub publisher: AccountId,
+    /// The files' commitments, in registration order.
     pub files: Vec<ModelFile>,
+    /// Where the model came from.
     pub lineage: Lineage,
     /// Steps in the model's program: the length of every trace of it.
     pub steps: u64,
     /// The model takes text (it has a tokenizer).
     pub text: bool,
+    /// The height of the registration.
     pub registered: Height,
+    /// Where the model is in its life: uploading, active, rejected or expired.
     pub status: ModelStatus,
 }
 
+/// A registered model's life: uploading until its last chunk lands or the upload expires;
+/// then active, rejected or expired.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ModelStatus {
+    /// Its files are being uploaded chunk by chunk.
     Uploading {
+        /// Chunks uploaded so far, across all files.
         chunks_stored: u64,
+        /// Chunks in all files together.
         chunks_total: u64,
         /// Escrowed by the publisher (in `Pool::ModelDeposits`) until the upload ends.
         deposit: Amount,
         /// At the end of this block an unfinished upload expires.
         expires: Height,
     },
+    /// Every chunk landed and the files make the manifest's model: it is served.
     Active {
+        /// The height it became active.
         height: Height,
     },
     /// Every chunk matched its commitment but the files do not make the manifest's model.
     Rejected {
+        /// Why the files do not make the manifest's model.
         reason: String,
     },
     /// The last chunk had not landed by the upload's expiry; its chunks were deleted. The id
     /// may be registered again.
     Expired {
+        /// The height it expired at.
         height: Height,
     },
 }
@@ -65,11 +81,12 @@ fn model_key(id: &ModelId) -> Vec<u8> {
     key("models/model", &[&id.0])
 }
 
+/// The record of model `id`, if registered.
 pub fn model(store: &Store, id: &ModelId) -> Option<ModelRecord> {
     store.get(&model_key(id))
 }
 
-pub fn set_model(store: &mut Store, record: &ModelRecord) {
+pub(super) fn set_model(store: &mut Store, record: &ModelRecord) {
     store.put(model_key(&record.id), record);
 }
 
@@ -119,11 +136,12 @@ pub fn chunk<'a>(store: &'a Store, model: &ModelId, file: u32, index: u32) -> Op
     store.get_raw(&chunk_key(model, file, index))
 }
 
+/// True if chunk `index` of file `file` of `model` is stored.
 pub fn has_chunk(store: &Store, model: &ModelId, file: u32, index: u32) -> bool {
     chunk(store, model, file, index).is_some()
 }
 
-pub fn set_chunk(store: &mut Store, model: &ModelId, file: u32, index: u32, bytes: &[u8]) {
+pub(super) fn set_chunk(store: &mut Store, model: &ModelId, file: u32, index: u32, bytes: &[u8]) {
     store.put_raw(chunk_key(model, file, index), bytes.to_vec());
 }
 
@@ -154,16 +172,16 @@ pub fn missing_chunks(store: &Store, record: &ModelRecord, file: u32, limit: usi
 const EXPIRY: &str = "models/expiry";
 
 /// The upload of `id` expires at the end of block `height`.
-pub fn set_expiry(store: &mut Store, height: Height, id: &ModelId) {
+pub(super) fn set_expiry(store: &mut Store, height: Height, id: &ModelId) {
     store.put(schedule_key(EXPIRY, height, &id.0), &());
 }
 
-pub fn clear_expiry(store: &mut Store, height: Height, id: &ModelId) {
+pub(super) fn clear_expiry(store: &mut Store, height: Height, id: &ModelId) {
     store.delete(&schedule_key(EXPIRY, height, &id.0));
 }
 
 /// Uploads that expire at the end of `height`, removing their entries.
-pub fn take_expiring(store: &mut Store, height: Height) -> Vec<ModelId> {
+pub(super) fn take_expiring(store: &mut Store, height: Height) -> Vec<ModelId> {
     store
         .take_scheduled(EXPIRY, height)
         .into_iter()

@@ -7,6 +7,7 @@ use crate::staking;
 use crate::store::Store;
 use surety_types::Amount;
 
+/// Check the rewards invariants (module doc) against `store`.
 pub fn check(store: &Store) -> Result<(), String> {
     let mut outstanding = Amount::ZERO;
     for operator in staking::state::all_operators(store) {

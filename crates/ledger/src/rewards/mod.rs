@@ -24,6 +24,7 @@ use crate::store::Store;
 use surety_types::amount::mul_div_floor;
 use surety_types::{AccountId, Amount, OperatorId};
 
+/// Execute a [`ClaimRewards`]: pay the signer what its delegation to the operator earned.
 pub fn execute_claim(
     store: &mut Store,
     signer: &AccountId,
@@ -38,8 +39,13 @@ pub fn execute_claim(
 pub fn block_inflation(store: &Store, params: &Params) -> Amount {
     let live = bank::total_supply(store).saturating_sub(bank::pool_balance(store, Pool::Burned));
     Amount(
-        params.rewards.inflation_per_year.mul_floor(live).0
-            / params.rewards.blocks_per_year as u128,
+        params
+            .rewards
+            .inflation_per_year
+            .mul_floor(live)
+            .0
+            .checked_div(u128::from(params.rewards.blocks_per_year))
+            .expect("blocks_per_year is validated non-zero at genesis (Params::validate)"),
     )
 }
 

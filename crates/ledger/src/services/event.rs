@@ -10,21 +10,31 @@ use surety_types::{Amount, Epoch, ModelId, OperatorId};
 pub enum ServicesEvent {
     /// Stake allocated to a model's service.
     ServiceAllocated {
+        /// The operator allocating.
         operator: OperatorId,
+        /// The model whose service it joined.
         model: ModelId,
+        /// Tokens added to its allocation.
         amount: Amount,
     },
     /// A de-allocation was scheduled; it takes effect in `effective_epoch`.
     DeallocationScheduled {
+        /// The operator.
         operator: OperatorId,
+        /// The model's service.
         model: ModelId,
+        /// Tokens that will leave the allocation.
         amount: Amount,
+        /// The epoch at whose start they leave (applied at the end of the epoch before).
         effective_epoch: Epoch,
     },
     /// A scheduled de-allocation took effect.
     ServiceDeallocated {
+        /// The operator.
         operator: OperatorId,
+        /// The model's service.
         model: ModelId,
+        /// Tokens that left the allocation.
         amount: Amount,
     },
 }

@@ -6,6 +6,7 @@ use crate::store::Store;
 use std::collections::BTreeMap;
 use surety_types::{Amount, OperatorId};
 
+/// Check the services invariants (module doc) against `store`.
 pub fn check(store: &Store) -> Result<(), String> {
     let mut sums: BTreeMap<OperatorId, Amount> = BTreeMap::new();
     for allocation in state::all_allocations(store) {

@@ -20,8 +20,10 @@ use crate::context::BlockContext;
 use crate::params::Params;
 use crate::staking;
 use crate::store::Store;
-use surety_types::{AccountId, Amount, Epoch, ModelId, OperatorId};
+use surety_types::{AccountId, Amount, ModelId, OperatorId};
 
+/// Execute an [`Allocate`]: add to the signer's operator's allocation to an active model's
+/// service, within its bonded stake and at least `service_allocation_min`.
 pub fn execute_allocate(
     store: &mut Store,
     params: &Params,
@@ -66,6 +68,9 @@ pub fn execute_allocate(
     Ok(())
 }
 
+/// Execute a [`Deallocate`]: mark part of an allocation as leaving (no longer counted for
+/// new work, still slashable) and schedule its removal for when no offence from before this
+/// block can still be reported.
 pub fn execute_deallocate(
     store: &mut Store,
     params: &Params,
@@ -96,7 +101,10 @@ pub fn execute_deallocate(
     // Applied at the end of the epoch before `effective_epoch`: by then every offence from
     // before this block is past the evidence age limit, so it was reported against the
     // full allocation.
-    let effective_epoch = Epoch(ctx.epoch.0 + params.slashing.evidence_max_age_epochs + 1);
+    let effective_epoch = ctx
+        .epoch
+        .plus(params.slashing.evidence_max_age_epochs)?
+        .plus(1)?;
     let sequence = state::next_sequence(store);
     state::schedule_decrease(
         store,

@@ -5,6 +5,7 @@ use super::state;
 use crate::staking;
 use crate::store::Store;
 
+/// Check the slashing invariants (module doc) against `store`.
 pub fn check(store: &Store) -> Result<(), String> {
     let faults = state::all_faults(store);
     for operator in staking::state::all_operators(store) {

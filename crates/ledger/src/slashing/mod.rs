@@ -32,8 +32,9 @@ use crate::store::Store;
 use state::{Fault, Liveness};
 use surety_types::amount::mul_div_floor;
 use surety_types::vote::SignedVote;
-use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio};
+use surety_types::{AccountId, Amount, OperatorId, Ratio};
 
+/// The configured base fraction for a fault kind (before the correlation rule).
 pub fn base_fraction(params: &SlashingParams, kind: FaultKind) -> Ratio {
     match kind {
         FaultKind::Equivocation => params.equivocation,
@@ -61,6 +62,13 @@ pub fn correlated_fraction(base: Ratio, faulted_stake: Amount, total_stake: Amou
     base.max(Ratio::from_ppb(correlated).expect("below one"))
 }
 
+/// One more queued slash for an operator. Saturating, because `report` runs in hooks: a count
+/// of queued slashes gains at most one per window and fault kind, so it never nears
+/// `u32::MAX`.
+fn add_pending(pending_slashes: u32) -> u32 {
+    pending_slashes.saturating_add(1)
+}
+
 /// The stake a fault puts at risk: the pool's tokens, bounded by a service allocation.
 fn at_risk(tokens: Amount, cap: Option<Amount>) -> Amount {
     cap.map_or(tokens, |cap| cap.min(tokens))
@@ -81,7 +89,10 @@ pub fn report(
         });
     }
     let offence_epoch = params.epoch_of(offence.height);
-    if offence_epoch.0 + s.evidence_max_age_epochs < ctx.epoch.0 {
+    // `report` runs in hooks too (downtime, missed deadlines), where an error would fail the
+    // block, so epoch sums saturate as they always could: epochs never come near u64::MAX, and
+    // an age limit or apply epoch there means never.
+    if offence_epoch.saturating_plus(s.evidence_max_age_epochs) < ctx.epoch {
         return Err(SlashingError::EvidenceTooOld {
             offence: offence_epoch,
             now: ctx.epoch,
@@ -89,9 +100,12 @@ pub fn report(
     }
     let mut operator = staking::state::operator(store, &offence.operator)
         .ok_or(SlashingError::UnknownOperator(offence.operator))?;
-    let window = offence_epoch.0 / s.window_epochs;
+    let window = offence_epoch
+        .0
+        .checked_div(s.window_epochs)
+        .expect("window_epochs is validated non-zero at genesis (Params::validate)");
     let base = base_fraction(s, offence.kind);
-    let apply_epoch = Epoch(offence_epoch.0 + s.slash_delay_epochs);
+    let apply_epoch = offence_epoch.saturating_plus(s.slash_delay_epochs);
     let fault = match state::fault(store, window, &offence.operator) {
         Some(existing) if base <= existing.base_fraction => {
             return Err(SlashingError::AlreadyPenalised(offence.operator));
@@ -117,7 +131,7 @@ pub fn report(
             if existing.applied.is_some() {
                 // Already applied: the difference applies at the next epoch end.
                 existing.apply_epoch = ctx.epoch.next();
-                operator.pending_slashes += 1;
+                operator.pending_slashes = add_pending(operator.pending_slashes);
                 state::queue(store, existing.apply_epoch, window, &offence.operator);
             }
             existing
@@ -126,7 +140,7 @@ pub fn report(
             if state::window_total(store, window).is_none() {
                 state::set_window_total(store, window, bank::pool_balance(store, Pool::Bonded));
             }
-            operator.pending_slashes += 1;
+            operator.pending_slashes = add_pending(operator.pending_slashes);
             state::queue(store, apply_epoch, window, &offence.operator);
             Fault {
                 operator: offence.operator,
@@ -148,7 +162,7 @@ pub fn report(
         }
     };
     state::set_fault(store, &fault);
-    let until = Epoch(ctx.epoch.0 + s.jail_epochs);
+    let until = ctx.epoch.saturating_plus(s.jail_epochs);
     if offence.kind == FaultKind::Equivocation {
         staking::tombstone(store, &mut operator);
     } else {
@@ -207,14 +221,21 @@ pub fn begin_block(
         return Ok(());
     };
     let window = params.slashing.downtime_window_blocks;
-    let max_missed = window
-        - params
+    // `downtime_min_signed` is a ratio of at most one, so the blocks it asks for are at most
+    // the window: the subtraction never saturates.
+    let max_missed = window.saturating_sub(
+        params
             .slashing
             .downtime_min_signed
             .mul_ceil(Amount(window as u128))
-            .0 as u64;
-    let previous = Height(ctx.height.0.saturating_sub(1));
-    let index = (previous.0 % window) as usize;
+            .0 as u64,
+    );
+    let previous = ctx.height.saturating_minus(1);
+    let index = previous
+        .0
+        .checked_rem(window)
+        .expect("downtime_window_blocks is validated non-zero at genesis (Params::validate)")
+        as usize;
     for validator in staking::state::active_set(store) {
         let missed_now = absent.binary_search(&validator.operator).is_ok();
         let mut record = match state::liveness(store, &validator.operator) {
@@ -246,12 +267,19 @@ pub fn begin_block(
         }
         if missed_now {
             record.missed_bits[byte] |= mask;
-            record.missed += 1;
+            // `missed` counts the set bits of the window (at most DOWNTIME_WINDOW_BLOCKS_MAX).
+            record.missed = record.missed.saturating_add(1);
         } else {
             record.missed_bits[byte] &= !mask;
-            record.missed -= 1;
+            // This bit was set, so it was counted: `missed` is at least 1.
+            debug_assert!(record.missed > 0, "a set bit is counted in missed");
+            record.missed = record.missed.saturating_sub(1);
         }
-        let seen_whole_window = previous.0 >= record.since.0 + window - 1;
+        // `previous >= since + window - 1`, without the sum (and false before `since`);
+        // `window >= 1` (validated), so `window - 1` is exact.
+        let seen_whole_window = previous
+            .blocks_since(record.since)
+            .is_ok_and(|seen| seen >= window.saturating_sub(1));
         if missed_now && seen_whole_window && record.missed > max_missed {
             state::delete_liveness(store, &validator.operator);
             report(
@@ -323,16 +351,13 @@ fn apply(
     };
     let outcome = staking::slash(store, operator_id, due_fraction, fault.offence_height)?;
     bank::pool_to_pool(store, Pool::Unbonding, Pool::Bonded, outcome.from_unbonding)?;
-    let slashed = outcome.total();
+    let slashed = outcome.total()?;
     distribute(store, &params.slashing, &fault, slashed)?;
     fault.applied = Some(fraction.max(fault.applied.unwrap_or(Ratio::ZERO)));
     fault.slashed = fault.slashed.checked_add(slashed)?;
     fault.at_risk = fault.at_risk.max(outcome.at_risk);
     state::set_fault(store, &fault);
-    let mut operator =
-        staking::state::operator(store, operator_id).expect("faulted operator exists");
-    operator.pending_slashes -= 1;
-    staking::state::set_operator(store, &operator);
+    staking::slash_applied(store, operator_id);
     store.emit(SlashingEvent::Slashed {
         operator: *operator_id,
         kind: fault.kind,

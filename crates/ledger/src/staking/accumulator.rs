@@ -1,6 +1,6 @@
 //! The reward-per-share accumulator of each operator's pool (DESIGN §3 "rewards"). It lives in
 //! staking because staking changes shares: a delegation must be settled before its shares
-//! change ([`settle`]), and a pool that empties hands its dust on ([`pool_emptied`]). The
+//! change ([`settle`]), and a pool that empties hands its dust on (`pool_emptied`). The
 //! rewards module, one layer up, credits the accumulator ([`credit`]) when it pays an operator.
 //!
 //! Claiming is O(1): a delegation remembers the accumulator value at its last settlement, and

@@ -7,6 +7,8 @@ use crate::bank::{self, Pool};
 use crate::store::Store;
 use surety_types::{Amount, Shares};
 
+/// Check the staking invariants (module doc) against `store`; the message names the first
+/// that is broken.
 pub fn check(store: &Store) -> Result<(), String> {
     let mut bonded = Amount::ZERO;
     for operator in state::all_operators(store) {

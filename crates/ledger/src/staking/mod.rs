@@ -27,9 +27,10 @@ use crate::context::BlockContext;
 use crate::params::Params;
 use crate::store::Store;
 use surety_types::amount::{mul_div_ceil, mul_div_floor};
-use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio, Shares};
+use surety_types::{AccountId, Amount, ArithmeticError, Epoch, Height, OperatorId, Ratio, Shares};
 
 impl OperatorMetadata {
+    /// Each field at most `METADATA_FIELD_BYTES_MAX` bytes (state is stored by every node).
     pub fn validate(&self) -> Result<(), StakingError> {
         for (field, value) in [
             ("moniker", &self.moniker),
@@ -177,6 +178,8 @@ fn check_self_bond(
     }
 }
 
+/// Execute a [`RegisterOperator`]: the signer becomes an operator (its id is its account's),
+/// its consensus key is indexed, and its self-bond is bonded to its own pool.
 pub fn execute_register(
     store: &mut Store,
     params: &Params,
@@ -221,6 +224,8 @@ pub fn execute_register(
     Ok(())
 }
 
+/// Execute an [`EditOperator`]: change the signer's operator's commission (once per epoch,
+/// within `max_commission_change`) and/or metadata.
 pub fn execute_edit(
     store: &mut Store,
     ctx: &BlockContext,
@@ -253,6 +258,7 @@ pub fn execute_edit(
     Ok(())
 }
 
+/// Execute a [`Delegate`]: bond the signer's tokens to an operator's pool for shares of it.
 pub fn execute_delegate(
     store: &mut Store,
     signer: &AccountId,
@@ -269,6 +275,9 @@ pub fn execute_delegate(
     Ok(())
 }
 
+/// Execute an [`Undelegate`]: give up shares of a pool; their tokens wait in the unbonding
+/// queue for `unbonding_epochs`, slashable for offences from before this block. An operator
+/// whose self-bond falls below the minimum is jailed.
 pub fn execute_undelegate(
     store: &mut Store,
     params: &Params,
@@ -278,7 +287,7 @@ pub fn execute_undelegate(
 ) -> Result<(), StakingError> {
     let mut operator = load(store, &msg.operator)?;
     let tokens = unbond(store, &mut operator, signer, msg.shares)?;
-    let completion_epoch = Epoch(ctx.epoch.0 + params.staking.unbonding_epochs);
+    let completion_epoch = ctx.epoch.plus(params.staking.unbonding_epochs)?;
     if !tokens.is_zero() {
         bank::pool_to_pool(store, Pool::Bonded, Pool::Unbonding, tokens)?;
         let entry = UnbondingEntry {
@@ -303,6 +312,9 @@ pub fn execute_undelegate(
     Ok(())
 }
 
+/// Execute a [`Redelegate`]: move shares' worth of stake to another operator at once. The
+/// entry it leaves keeps the moved stake slashable for the source's offences from before
+/// this block until `unbonding_epochs` have passed.
 pub fn execute_redelegate(
     store: &mut Store,
     params: &Params,
@@ -354,7 +366,7 @@ pub fn execute_redelegate(
         initial: tokens,
         destination_shares,
         creation_height: ctx.height,
-        completion_epoch: Epoch(ctx.epoch.0 + params.staking.unbonding_epochs),
+        completion_epoch: ctx.epoch.plus(params.staking.unbonding_epochs)?,
     };
     state::put_redelegation(store, &entry);
     check_self_bond(store, params, ctx, &mut source, signer);
@@ -373,7 +385,7 @@ pub fn execute_withdraw(
     ctx: &BlockContext,
     signer: &AccountId,
 ) -> Result<(), StakingError> {
-    let mut paid = 0usize;
+    let mut paid_any = false;
     for entry in state::unbondings_of(store, signer) {
         if entry.completion_epoch > ctx.epoch {
             continue;
@@ -384,19 +396,21 @@ pub fn execute_withdraw(
         }
         bank::pool_to_account(store, Pool::Unbonding, signer, entry.balance)?;
         state::remove_unbonding(store, &entry);
-        paid += 1;
+        paid_any = true;
         store.emit(StakingEvent::Withdrawn {
             delegator: *signer,
             operator: entry.operator,
             amount: entry.balance,
         });
     }
-    if paid == 0 {
+    if !paid_any {
         return Err(StakingError::NothingToWithdraw);
     }
     Ok(())
 }
 
+/// Execute an unjail: the signer's operator leaves jail once its term is over, it is not
+/// frozen or tombstoned, and its self-bond is at least the minimum.
 pub fn execute_unjail(
     store: &mut Store,
     params: &Params,
@@ -459,7 +473,9 @@ pub fn tombstone(store: &mut Store, operator: &mut Operator) {
 /// What a slash took, by the pool the tokens were in. The caller (slashing) moves them on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SlashOutcome {
+    /// Tokens taken from bonded stake: the pool's and redelegated stake's in destination pools.
     pub from_bonded: Amount,
+    /// Tokens taken from unbonding entries (still in the unbonding pool).
     pub from_unbonding: Amount,
     /// Stake the slash could reach: the pool now, plus unbonding and redelegated stake that
     /// left after the offence. The slash never exceeds it.
@@ -467,8 +483,9 @@ pub struct SlashOutcome {
 }
 
 impl SlashOutcome {
-    pub fn total(&self) -> Amount {
-        Amount(self.from_bonded.0 + self.from_unbonding.0)
+    /// Everything the slash took (both pools).
+    pub fn total(&self) -> Result<Amount, ArithmeticError> {
+        self.from_bonded.checked_add(self.from_unbonding)
     }
 }
 
@@ -535,6 +552,27 @@ pub fn slash(
     state::set_operator(store, &operator);
     outcome.from_bonded = outcome.from_bonded.checked_add(cut)?;
     Ok(outcome)
+}
+
+/// One of `operator`'s queued slashes has been applied (slashing calls this after
+/// [`slash`]): one fewer is pending, and with none left the operator is no longer frozen.
+pub fn slash_applied(store: &mut Store, operator_id: &OperatorId) {
+    let mut operator = state::operator(store, operator_id).expect("faulted operator exists");
+    // Every queued slash was counted when slashing queued it. This runs in the end-block hook,
+    // so a broken count is caught by the debug assertion in tests and stops at 0 rather than
+    // halting the chain.
+    debug_assert!(operator.pending_slashes > 0, "an applied slash was pending");
+    operator.pending_slashes = operator.pending_slashes.saturating_sub(1);
+    state::set_operator(store, &operator);
+}
+
+/// Genesis: store the first active validator set, computed from the genesis operators by
+/// [`compute_active_set`], and return it (empty if no operator qualifies, which genesis
+/// refuses). After genesis only [`end_block`] (at epoch ends) and [`jail`] change the set.
+pub fn genesis_active_set(store: &mut Store, params: &Params) -> Vec<Validator> {
+    let set = compute_active_set(store, params);
+    state::set_active_set(store, &set);
+    set
 }
 
 /// The top `max_validators` operators by bonded tokens that are not jailed; ties go to the

@@ -10,9 +10,9 @@ use surety_types::tx::Tx;
 use surety_types::vote::{ConsensusVote, SignedVote, VoteKind};
 use surety_types::{AccountId, Amount, Epoch, Hash, Height, OperatorId, Ratio, SigningKey};
 
-pub const CHAIN: &str = "surety-test";
+pub(crate) const CHAIN: &str = "surety-test";
 
-pub fn key(n: u16) -> SigningKey {
+pub(crate) fn key(n: u16) -> SigningKey {
     let mut seed = [0u8; 32];
     seed[..2].copy_from_slice(&n.to_le_bytes());
     seed[31] = 0xa5;
@@ -20,35 +20,37 @@ pub fn key(n: u16) -> SigningKey {
 }
 
 /// Consensus keys are distinct from account keys.
-pub fn consensus_key(n: u16) -> SigningKey {
+pub(crate) fn consensus_key(n: u16) -> SigningKey {
     let mut seed = [0u8; 32];
     seed[..2].copy_from_slice(&n.to_le_bytes());
     seed[31] = 0xc0;
     SigningKey::from_seed(seed)
 }
 
-pub fn account(n: u16) -> AccountId {
+pub(crate) fn account(n: u16) -> AccountId {
     AccountId::from_key(&key(n).verification_key())
 }
 
-pub fn operator(n: u16) -> OperatorId {
+pub(crate) fn operator(n: u16) -> OperatorId {
     OperatorId::from(account(n))
 }
 
 /// Small, fast parameters: 5-block epochs, no inflation (so figures are exact), fee 10.
-pub fn test_params() -> Params {
-    let mut params = Params::default();
-    params.staking = StakingParams {
-        epoch_blocks: 5,
-        max_validators: 10,
-        unbonding_epochs: 10,
-        min_self_bond: Amount(1_000),
+pub(crate) fn test_params() -> Params {
+    let mut params = Params {
+        staking: StakingParams {
+            epoch_blocks: 5,
+            max_validators: 10,
+            unbonding_epochs: 10,
+            min_self_bond: Amount(1_000),
+        },
+        rewards: RewardsParams {
+            inflation_per_year: Ratio::ZERO,
+            blocks_per_year: 1_000,
+        },
+        ..Params::default()
     };
     params.bank.min_tx_fee = Amount(10);
-    params.rewards = RewardsParams {
-        inflation_per_year: Ratio::ZERO,
-        blocks_per_year: 1_000,
-    };
     params.slashing.slash_delay_epochs = 4;
     params.slashing.window_epochs = 2;
     params.slashing.evidence_max_age_epochs = 3;
@@ -59,16 +61,20 @@ pub fn test_params() -> Params {
     params
 }
 
-pub struct Chain {
-    pub ledger: Ledger,
-    pub time_ms: u64,
+pub(crate) struct Chain {
+    pub(crate) ledger: Ledger,
+    pub(crate) time_ms: u64,
     /// The next block's absent validators (sorted), consumed by the next block.
-    pub absent: Option<Vec<OperatorId>>,
+    pub(crate) absent: Option<Vec<OperatorId>>,
 }
 
 /// `accounts`: (key index, balance). `operators`: (key index, self-bond); each operator's
 /// account must be funded by `accounts`.
-pub fn genesis(params: Params, accounts: &[(u16, u128)], operators: &[(u16, u128)]) -> Genesis {
+pub(crate) fn genesis(
+    params: Params,
+    accounts: &[(u16, u128)],
+    operators: &[(u16, u128)],
+) -> Genesis {
     Genesis {
         chain_id: CHAIN.into(),
         genesis_time_ms: 1_000,
@@ -101,11 +107,15 @@ pub fn genesis(params: Params, accounts: &[(u16, u128)], operators: &[(u16, u128
 }
 
 impl Chain {
-    pub fn new(params: Params, accounts: &[(u16, u128)], operators: &[(u16, u128)]) -> Chain {
+    pub(crate) fn new(
+        params: Params,
+        accounts: &[(u16, u128)],
+        operators: &[(u16, u128)],
+    ) -> Chain {
         Chain::from_genesis(&genesis(params, accounts, operators))
     }
 
-    pub fn from_genesis(genesis: &Genesis) -> Chain {
+    pub(crate) fn from_genesis(genesis: &Genesis) -> Chain {
         let ledger = Ledger::from_genesis(genesis).expect("valid genesis");
         ledger.check_invariants().expect("genesis invariants");
         Chain {
@@ -115,23 +125,23 @@ impl Chain {
         }
     }
 
-    pub fn nonce(&self, n: u16) -> u64 {
+    pub(crate) fn nonce(&self, n: u16) -> u64 {
         bank::state::account(self.ledger.store(), &account(n)).nonce
     }
 
-    pub fn balance(&self, n: u16) -> Amount {
+    pub(crate) fn balance(&self, n: u16) -> Amount {
         bank::balance(self.ledger.store(), &account(n))
     }
 
-    pub fn pool(&self, pool: bank::Pool) -> Amount {
+    pub(crate) fn pool(&self, pool: bank::Pool) -> Amount {
         bank::pool_balance(self.ledger.store(), pool)
     }
 
-    pub fn operator(&self, n: u16) -> staking::Operator {
+    pub(crate) fn operator(&self, n: u16) -> staking::Operator {
         staking::state::operator(self.ledger.store(), &operator(n)).expect("operator exists")
     }
 
-    pub fn shares(&self, delegator: u16, operator_index: u16) -> surety_types::Shares {
+    pub(crate) fn shares(&self, delegator: u16, operator_index: u16) -> surety_types::Shares {
         staking::state::delegation(
             self.ledger.store(),
             &operator(operator_index),
@@ -140,14 +150,14 @@ impl Chain {
         .shares
     }
 
-    pub fn active_set(&self) -> Vec<OperatorId> {
+    pub(crate) fn active_set(&self) -> Vec<OperatorId> {
         staking::state::active_set(self.ledger.store())
             .into_iter()
             .map(|v| v.operator)
             .collect()
     }
 
-    pub fn sign_with_nonce(&self, n: u16, nonce: u64, msg: Msg) -> Vec<u8> {
+    pub(crate) fn sign_with_nonce(&self, n: u16, nonce: u64, msg: Msg) -> Vec<u8> {
         let tx = Tx {
             chain_id: CHAIN.into(),
             signer: account(n),
@@ -158,11 +168,11 @@ impl Chain {
         surety_types::encoding::encode(&tx.sign(&key(n)))
     }
 
-    pub fn sign(&self, n: u16, msg: Msg) -> Vec<u8> {
+    pub(crate) fn sign(&self, n: u16, msg: Msg) -> Vec<u8> {
         self.sign_with_nonce(n, self.nonce(n), msg)
     }
 
-    pub fn context(&mut self) -> BlockContext {
+    pub(crate) fn context(&mut self) -> BlockContext {
         self.time_ms += 1_000;
         let mut ctx = self.ledger.next_context(
             self.time_ms,
@@ -175,14 +185,14 @@ impl Chain {
 
     /// Report an offence as the jobs and disputes modules will: in the context of the next
     /// block, whose application then commits it.
-    pub fn report(&mut self, offence: Offence) -> Result<(), SlashingError> {
+    pub(crate) fn report(&mut self, offence: Offence) -> Result<(), SlashingError> {
         let ctx = self
             .ledger
             .next_context(self.time_ms + 1, operator(0), Hash::ZERO);
         self.ledger.report_offence(&ctx, offence)
     }
 
-    pub fn block(&mut self, txs: &[Vec<u8>]) -> BlockOutcome {
+    pub(crate) fn block(&mut self, txs: &[Vec<u8>]) -> BlockOutcome {
         let ctx = self.context();
         let outcome = self.ledger.apply_block(&ctx, txs).expect("block applies");
         if let Err(broken) = self.ledger.check_invariants() {
@@ -192,40 +202,40 @@ impl Chain {
     }
 
     /// Submit one transaction in a block of its own and return its receipt.
-    pub fn submit(&mut self, n: u16, msg: Msg) -> Receipt {
+    pub(crate) fn submit(&mut self, n: u16, msg: Msg) -> Receipt {
         let tx = self.sign(n, msg);
         self.block(&[tx]).receipts.remove(0)
     }
 
-    pub fn submit_ok(&mut self, n: u16, msg: Msg) -> Receipt {
+    pub(crate) fn submit_ok(&mut self, n: u16, msg: Msg) -> Receipt {
         let receipt = self.submit(n, msg.clone());
         assert!(receipt.is_ok(), "{msg:?} failed: {:?}", receipt.error);
         receipt
     }
 
-    pub fn epoch(&self) -> Epoch {
+    pub(crate) fn epoch(&self) -> Epoch {
         self.ledger.params().epoch_of(self.ledger.height())
     }
 
     /// Run empty blocks until the first block of `epoch` has been applied.
-    pub fn run_to_epoch(&mut self, epoch: u64) {
+    pub(crate) fn run_to_epoch(&mut self, epoch: u64) {
         while self.epoch() < Epoch(epoch) {
             self.block(&[]);
         }
     }
 
-    pub fn run_blocks(&mut self, count: u64) {
+    pub(crate) fn run_blocks(&mut self, count: u64) {
         for _ in 0..count {
             self.block(&[]);
         }
     }
 
-    pub fn height(&self) -> Height {
+    pub(crate) fn height(&self) -> Height {
         self.ledger.height()
     }
 
     /// Two conflicting precommits signed by operator `n`'s consensus key at `height`.
-    pub fn double_sign(&self, n: u16, height: Height) -> (SignedVote, SignedVote) {
+    pub(crate) fn double_sign(&self, n: u16, height: Height) -> (SignedVote, SignedVote) {
         let vote = |value: u8| {
             ConsensusVote {
                 chain_id: CHAIN.into(),
