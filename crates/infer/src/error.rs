@@ -48,6 +48,8 @@ pub enum InferError {
         actual: Vec<usize>,
         reason: String,
     },
+    #[error("sample {index} does not exist: the dataset has {count} samples")]
+    SampleOutOfRange { index: usize, count: usize },
     #[error("activation is malformed: {0}")]
     MalformedActivation(String),
 }

@@ -21,6 +21,7 @@ pub mod program;
 pub mod safetensors_loader;
 pub mod tensor;
 pub mod tokenizer;
+pub mod train;
 pub mod weights;
 
 pub use error::InferError;

@@ -13,8 +13,9 @@ use surety_types::Hash;
 /// 49152-wide f32 logits block is 805 MB, far beyond any model served here, so 1 GiB bounds
 /// every legitimate input while refusing a hostile length prefix.
 pub const ACTIVATION_BYTES_MAX: usize = 1 << 30;
-/// Most slots one activation may hold.
-pub const ACTIVATION_SLOTS_MAX: usize = 16;
+/// Most slots one activation may hold: a training state carries every parameter, its
+/// velocity and gradient beside the layer activations (the MNIST CNN's peaks at 25).
+pub const ACTIVATION_SLOTS_MAX: usize = 64;
 /// Most dimensions one tensor may have.
 pub const TENSOR_RANK_MAX: usize = 4;
 
@@ -180,22 +181,13 @@ impl Activation {
             .retain(|(slot, _)| live.iter().any(|l| l == slot));
     }
 
+    #[cfg(test)]
     fn hash_header(&self) -> Vec<u8> {
-        let mut header = Vec::new();
-        header.extend_from_slice(&(self.slots.len() as u64).to_le_bytes());
-        for (name, tensor) in &self.slots {
-            header.extend_from_slice(&(name.len() as u64).to_le_bytes());
-            header.extend_from_slice(name.as_bytes());
-            header.push(match tensor.data.dtype() {
-                DType::F32 => 0,
-                DType::U32 => 1,
-            });
-            header.extend_from_slice(&(tensor.shape.len() as u64).to_le_bytes());
-            for dim in &tensor.shape {
-                header.extend_from_slice(&(*dim as u64).to_le_bytes());
-            }
-        }
-        header
+        hash_header(
+            self.slots
+                .iter()
+                .map(|(name, tensor)| (name.as_str(), tensor)),
+        )
     }
 
     /// The canonical hash committed in a trace:
@@ -204,23 +196,11 @@ impl Activation {
     /// its values little-endian. Computed by streaming the values through blake3 in the exact
     /// framing of `Hash::of_parts`, so no copy of the activation is made.
     pub fn hash(&self) -> Hash {
-        let header = self.hash_header();
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(&(ACTIVATION_DOMAIN.len() as u64).to_le_bytes());
-        hasher.update(ACTIVATION_DOMAIN.as_bytes());
-        hasher.update(&(header.len() as u64).to_le_bytes());
-        hasher.update(&header);
-        let mut buffer = vec![0u8; HASH_BUFFER_BYTES];
-        for (_, tensor) in &self.slots {
-            hasher.update(&((tensor.data.len() * 4) as u64).to_le_bytes());
-            match &tensor.data {
-                Data::F32(values) => {
-                    stream_words(&mut hasher, &mut buffer, values.iter().map(|v| v.to_bits()))
-                }
-                Data::U32(values) => stream_words(&mut hasher, &mut buffer, values.iter().copied()),
-            }
-        }
-        Hash(*hasher.finalize().as_bytes())
+        hash_slots(
+            self.slots
+                .iter()
+                .map(|(name, tensor)| (name.as_str(), tensor)),
+        )
     }
 
     /// Canonical bytes, for sending an activation to a referee.
@@ -244,6 +224,49 @@ impl Activation {
         }
         Ok(activation)
     }
+}
+
+fn hash_header<'a>(slots: impl ExactSizeIterator<Item = (&'a str, &'a Tensor)>) -> Vec<u8> {
+    let mut header = Vec::new();
+    header.extend_from_slice(&(slots.len() as u64).to_le_bytes());
+    for (name, tensor) in slots {
+        header.extend_from_slice(&(name.len() as u64).to_le_bytes());
+        header.extend_from_slice(name.as_bytes());
+        header.push(match tensor.data.dtype() {
+            DType::F32 => 0,
+            DType::U32 => 1,
+        });
+        header.extend_from_slice(&(tensor.shape.len() as u64).to_le_bytes());
+        for dim in &tensor.shape {
+            header.extend_from_slice(&(*dim as u64).to_le_bytes());
+        }
+    }
+    header
+}
+
+fn hash_slots<'a>(slots: impl ExactSizeIterator<Item = (&'a str, &'a Tensor)> + Clone) -> Hash {
+    let header = hash_header(slots.clone());
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(ACTIVATION_DOMAIN.len() as u64).to_le_bytes());
+    hasher.update(ACTIVATION_DOMAIN.as_bytes());
+    hasher.update(&(header.len() as u64).to_le_bytes());
+    hasher.update(&header);
+    let mut buffer = vec![0u8; HASH_BUFFER_BYTES];
+    for (_, tensor) in slots {
+        hasher.update(&((tensor.data.len() * 4) as u64).to_le_bytes());
+        match &tensor.data {
+            Data::F32(values) => {
+                stream_words(&mut hasher, &mut buffer, values.iter().map(|v| v.to_bits()))
+            }
+            Data::U32(values) => stream_words(&mut hasher, &mut buffer, values.iter().copied()),
+        }
+    }
+    Hash(*hasher.finalize().as_bytes())
+}
+
+/// The hash of one slot: [`Activation::hash`] of an activation holding it alone.
+pub fn slot_hash(name: &str, tensor: &Tensor) -> Hash {
+    hash_slots(std::iter::once((name, tensor)))
 }
 
 /// Feed `words` little-endian into `hasher`, a buffer at a time.

@@ -5,3 +5,4 @@ mod common;
 mod minilm;
 mod smollm;
 mod tiny;
+mod training;
