@@ -496,3 +496,140 @@ fn one_epoch_of_the_mlp_on_mnist_reaches_95_percent_test_accuracy() {
     );
     assert!(accuracy >= 0.95, "test accuracy {accuracy}");
 }
+
+#[derive(serde::Deserialize)]
+struct GoldenStep {
+    loss: f64,
+    gradients: std::collections::BTreeMap<String, Vec<f64>>,
+    parameters: std::collections::BTreeMap<String, Vec<f64>>,
+    velocities: std::collections::BTreeMap<String, Vec<f64>>,
+}
+
+#[derive(serde::Deserialize)]
+struct GoldenCase {
+    initial: std::collections::BTreeMap<String, Vec<f64>>,
+    order: Vec<String>,
+    steps: Vec<GoldenStep>,
+}
+
+#[derive(serde::Deserialize)]
+struct Golden {
+    learning_rate: f32,
+    momentum: f32,
+    weight_decay: f32,
+    pixels: Vec<u8>,
+    labels: Vec<u8>,
+    side: usize,
+    mlp: GoldenCase,
+    cnn: GoldenCase,
+}
+
+/// `actual` within `1e-5` of `expected`, relative to the tensor's largest magnitude.
+fn assert_close(what: &str, actual: &[f32], expected: &[f64]) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length");
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let worst = actual
+        .iter()
+        .zip(expected)
+        .map(|(a, e)| (*a as f64 - e).abs())
+        .fold(0.0, f64::max);
+    eprintln!("{what}: relative error {:.1e}", worst / scale);
+    assert!(
+        worst <= 1e-5 * scale,
+        "{what}: error {worst:e}, scale {scale:e}"
+    );
+}
+
+fn agree_with_golden(network: Network, case: &GoldenCase, golden: &Golden, dataset: &Dataset) {
+    let mut config = config(network.clone(), 8, golden.learning_rate);
+    config.optimiser.momentum = golden.momentum;
+    config.optimiser.weight_decay = golden.weight_decay;
+    let trainer = Trainer::new(config, dataset, (0..8).collect()).expect("trainer");
+    let executor = Executor::new(1).expect("executor");
+    let mut state = trainer.initial_state(0).expect("state");
+    let names: Vec<String> = network
+        .parameters()
+        .expect("parameters")
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, case.order);
+    for name in &names {
+        let shape = state.f32(name).expect("slot").0.to_vec();
+        let values = case.initial[name].iter().map(|&v| v as f32).collect();
+        state.set(name, surety_infer::Tensor::f32(shape, values));
+    }
+    let steps = trainer.minibatch_steps(0).expect("steps");
+    let first_update = steps
+        .iter()
+        .position(|s| s.label().starts_with("Momentum"))
+        .expect("an update");
+    let gradients = trainer
+        .activation_before(&executor, state.clone(), 0, first_update as u64)
+        .expect("runs");
+    for name in &names {
+        let gradient = gradients
+            .f32(&format!("gradient.{name}"))
+            .expect("gradient")
+            .1;
+        assert_close(
+            &format!("gradient of {name}"),
+            gradient,
+            &case.steps[0].gradients[name],
+        );
+    }
+    let run = trainer.run(&executor, state, 0, 2).expect("runs");
+    for (step, expected) in case.steps.iter().enumerate() {
+        let loss = run.losses[step] as f64;
+        assert!(
+            (loss - expected.loss).abs() <= 1e-5 * expected.loss,
+            "loss {step}: {loss} vs {}",
+            expected.loss
+        );
+    }
+    let last = &case.steps[1];
+    for name in &names {
+        assert_close(
+            name,
+            run.state.f32(name).expect("slot").1,
+            &last.parameters[name],
+        );
+        let velocity = run.state.f32(&format!("velocity.{name}")).expect("slot").1;
+        assert_close(
+            &format!("velocity of {name}"),
+            velocity,
+            &last.velocities[name],
+        );
+    }
+}
+
+#[test]
+fn two_training_steps_agree_with_the_float64_numpy_reference() {
+    let golden: Golden = serde_json::from_str(include_str!("../golden/training_golden.json"))
+        .expect("golden parses");
+    let dataset = Dataset::new(
+        golden.pixels.clone(),
+        golden.labels.clone(),
+        golden.side,
+        golden.side,
+    )
+    .expect("dataset");
+    let mlp = Network::Mlp(MlpConfig {
+        widths: vec![64, 16, 10],
+    });
+    agree_with_golden(mlp, &golden.mlp, &golden, &dataset);
+    let conv = |out_channels| ConvLayer {
+        out_channels,
+        kernel: 3,
+        padding: 1,
+        pool: 2,
+    };
+    let cnn = Network::Cnn(CnnConfig {
+        channels: 1,
+        height: 8,
+        width: 8,
+        convs: vec![conv(4), conv(6)],
+        dense: vec![10],
+    });
+    agree_with_golden(cnn, &golden.cnn, &golden, &dataset);
+}
