@@ -3,7 +3,7 @@
 //! A [`Step`] applies one op (embed, matmul, attention, norm, activation, residual add,
 //! pooling, …) to named slots of the incoming [`Activation`] and writes one slot. After each
 //! step the activation keeps only the slots that a later step (or the output) still reads, so
-//! the activation after step `i` is exactly what step `i + 1` needs: [`execute_step`] on it
+//! the activation after step `i` is exactly what step `i + 1` needs: [`crate::execute_step`] on it
 //! alone reproduces step `i + 1` bit for bit. The same function runs full inference and the
 //! referee's single step, so the two cannot drift apart.
 //!
@@ -21,25 +21,39 @@ pub enum Op {
     /// `tokens: [n] u32` to `[n, width]`: row `i` is `(table[token] + type_table[0]) +
     /// position_table[i]`, the parts present added in that order.
     Embed {
+        /// Token table `[vocab, width]`.
         table: String,
+        /// Token-type table (row 0 is added).
         type_table: Option<String>,
+        /// Position table `[positions, width]`.
         position_table: Option<String>,
     },
     /// `[n, in]` to `[n, out]` with weight `[out, in]` and optional bias `[out]`.
     Linear {
+        /// Weight `[out, in]`.
         weight: String,
+        /// Bias `[out]`.
         bias: Option<String>,
     },
+    /// LayerNorm over each row: `(x - mean) / sqrt(variance + eps) · weight + bias`.
     LayerNorm {
+        /// Scale `[width]`.
         weight: String,
+        /// Shift `[width]`.
         bias: String,
+        /// Added to the variance.
         eps: f32,
     },
+    /// RMSNorm over each row: `x / sqrt(mean(x²) + eps) · weight`.
     RmsNorm {
+        /// Scale `[width]`.
         weight: String,
+        /// Added to the mean square.
         eps: f32,
     },
+    /// GELU (error function) elementwise.
     Gelu,
+    /// `max(x, 0)` elementwise.
     Relu,
     /// `silu(a) * b`, Llama's gated feed-forward.
     SiluMul,
@@ -47,14 +61,20 @@ pub enum Op {
     Add,
     /// Rotary embedding of each head of `[n, heads * head_dim]`, row `i` at position `i`.
     Rope {
+        /// Width of one head.
         head_dim: usize,
+        /// Frequency base.
         base: f32,
     },
     /// Inputs `q, k, v`.
     Attention {
+        /// Query heads.
         heads: usize,
+        /// Key/value heads.
         kv_heads: usize,
+        /// Width of one head.
         head_dim: usize,
+        /// Whether row `i` sees keys `0..=i` only.
         causal: bool,
     },
     /// `[n, width]` to `[1, width]`, the mean over rows (one summation order: row by row).
@@ -65,13 +85,18 @@ pub enum Op {
     Argmax,
     /// `[channels, height, width]` to `[out, height', width']`, weight `[out, channels, k, k]`.
     Conv2d {
+        /// Weight `[out, channels, k, k]`.
         weight: String,
+        /// Bias `[out]`.
         bias: String,
+        /// Kernel side `k`.
         kernel: usize,
+        /// Zero padding on each side.
         padding: usize,
     },
     /// Non-overlapping `size × size` max pooling of `[channels, height, width]`.
     MaxPool2d {
+        /// Window side.
         size: usize,
     },
     /// Any shape to `[1, elements]`.
@@ -81,12 +106,16 @@ pub enum Op {
 /// One step: `output = op(inputs…)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
+    /// The operation.
     pub op: Op,
+    /// The slots it reads.
     pub inputs: Vec<String>,
+    /// The slot it writes.
     pub output: String,
 }
 
 impl Step {
+    /// A step of `op` from `inputs` to `output`.
     pub fn new(op: Op, inputs: &[&str], output: &str) -> Step {
         Step {
             op,
@@ -146,6 +175,7 @@ impl Step {
 /// An ordered list of steps with the slots live after each.
 #[derive(Clone, Debug)]
 pub struct Program {
+    /// The steps, in order.
     pub steps: Vec<Step>,
     /// `live_after[i]`: the slots kept after step `i`.
     pub live_after: Vec<Vec<String>>,
@@ -154,6 +184,7 @@ pub struct Program {
 }
 
 impl Program {
+    /// A program of `steps` whose result is slot `output`; computes the live slots.
     pub fn new(steps: Vec<Step>, output: &str) -> Program {
         let mut live_after = vec![Vec::new(); steps.len()];
         let mut live: Vec<String> = vec![output.to_string()];
@@ -173,10 +204,12 @@ impl Program {
         }
     }
 
+    /// Steps in the program.
     pub fn len(&self) -> usize {
         self.steps.len()
     }
 
+    /// Whether the program has no steps.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }

@@ -24,19 +24,25 @@ const ACTIVATION_DOMAIN: &str = "surety.infer.activation";
 const HASH_BUFFER_BYTES: usize = 64 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+/// Element type of a tensor.
 pub enum DType {
+    /// 32-bit IEEE float.
     F32,
+    /// 32-bit unsigned integer (tokens, labels, indices).
     U32,
 }
 
 /// The numbers of one tensor, row-major.
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub enum Data {
+    /// Floats.
     F32(Vec<f32>),
+    /// Unsigned integers.
     U32(Vec<u32>),
 }
 
 impl Data {
+    /// The element type.
     pub fn dtype(&self) -> DType {
         match self {
             Data::F32(_) => DType::F32,
@@ -44,6 +50,7 @@ impl Data {
         }
     }
 
+    /// Elements.
     pub fn len(&self) -> usize {
         match self {
             Data::F32(values) => values.len(),
@@ -51,6 +58,7 @@ impl Data {
         }
     }
 
+    /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -70,11 +78,14 @@ impl Data {
 /// A tensor with a shape. Invariant: the product of `shape` equals `data.len()`.
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct Tensor {
+    /// Row-major dimensions.
     pub shape: Vec<usize>,
+    /// The elements.
     pub data: Data,
 }
 
 impl Tensor {
+    /// An f32 tensor; panics if `shape` and `values` disagree (a bug, never input).
     pub fn f32(shape: Vec<usize>, values: Vec<f32>) -> Tensor {
         assert_eq!(
             shape.iter().product::<usize>(),
@@ -87,6 +98,7 @@ impl Tensor {
         }
     }
 
+    /// A u32 tensor; panics if `shape` and `values` disagree (a bug, never input).
     pub fn u32(shape: Vec<usize>, values: Vec<u32>) -> Tensor {
         assert_eq!(
             shape.iter().product::<usize>(),
@@ -124,14 +136,17 @@ impl Tensor {
 /// The state between two steps: named tensors in a fixed order.
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct Activation {
+    /// Named tensors, in a fixed order.
     pub slots: Vec<(String, Tensor)>,
 }
 
 impl Activation {
+    /// An activation with no slots.
     pub fn new() -> Activation {
         Activation { slots: Vec::new() }
     }
 
+    /// Slot `name`.
     pub fn get(&self, name: &str) -> Result<&Tensor> {
         self.slots
             .iter()
