@@ -101,37 +101,83 @@ impl ConvShape {
         self.channels * self.kernel * self.kernel
     }
 
-    /// The input pixel a patch element reads, or `None` in the padding.
+    /// For kernel row `ky` and output row `oy`, the input row read, or `None` in the
+    /// padding.
     #[inline(always)]
-    fn source(&self, position: usize, element: usize) -> Option<usize> {
+    fn row(&self, oy: usize, ky: usize) -> Option<usize> {
+        (oy + ky)
+            .checked_sub(self.padding)
+            .filter(|&y| y < self.height)
+    }
+
+    /// For kernel column `kx`, the output columns `ox` that read inside the image, as a
+    /// range, and the input column of the first (`ox + kx - padding`).
+    #[inline(always)]
+    fn columns(&self, kx: usize) -> (std::ops::Range<usize>, usize) {
         let (_, out_w) = self.output();
-        let (oy, ox) = (position / out_w, position % out_w);
-        let (c, rest) = (
-            element / (self.kernel * self.kernel),
-            element % (self.kernel * self.kernel),
-        );
-        let (ky, kx) = (rest / self.kernel, rest % self.kernel);
-        let y = (oy + ky).checked_sub(self.padding)?;
-        let x = (ox + kx).checked_sub(self.padding)?;
-        (y < self.height && x < self.width).then(|| (c * self.height + y) * self.width + x)
+        let first = self.padding.saturating_sub(kx);
+        let last = (self.width + self.padding).saturating_sub(kx).min(out_w);
+        (first..last.max(first), first + kx - self.padding)
     }
 }
 
 /// Patches of every sample of `x: [n, channels, height, width]`: `[n · positions, patch]`,
-/// padding read as zeros, in the element order of the inference kernel `kernels::conv2d`.
+/// padding read as zeros, element `(c, ky, kx)` of a patch at `(c · k + ky) · k + kx`, as
+/// the inference kernel `kernels::conv2d` lays them out.
 pub fn im2col(executor: &Executor, x: &[f32], n: usize, shape: ConvShape) -> Vec<f32> {
     let (positions, patch) = (shape.positions(), shape.patch());
-    let image = shape.channels * shape.height * shape.width;
+    let (_, out_w) = shape.output();
+    let (k, image) = (shape.kernel, shape.channels * shape.height * shape.width);
     let mut patches = vec![0.0f32; n * positions * patch];
     executor.for_each_chunk(&mut patches, positions * patch, |sample, out| {
         let input = &x[sample * image..(sample + 1) * image];
-        for (index, value) in out.iter_mut().enumerate() {
-            if let Some(source) = shape.source(index / patch, index % patch) {
-                *value = input[source];
+        for c in 0..shape.channels {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let element = (c * k + ky) * k + kx;
+                    let (range, first_x) = shape.columns(kx);
+                    for oy in 0..positions / out_w {
+                        let Some(y) = shape.row(oy, ky) else { continue };
+                        let source = &input[(c * shape.height + y) * shape.width..];
+                        for (step, ox) in range.clone().enumerate() {
+                            out[(oy * out_w + ox) * patch + element] = source[first_x + step];
+                        }
+                    }
+                }
             }
         }
     });
     patches
+}
+
+/// The transpose of [`im2col`], built directly: `[patch, n · positions]`, each patch element's
+/// values over (sample, position) in order.
+fn im2col_transposed(x: &[f32], n: usize, shape: ConvShape) -> Vec<f32> {
+    let (positions, patch) = (shape.positions(), shape.patch());
+    let (_, out_w) = shape.output();
+    let (k, image) = (shape.kernel, shape.channels * shape.height * shape.width);
+    let mut columns = vec![0.0f32; patch * n * positions];
+    for c in 0..shape.channels {
+        for ky in 0..k {
+            for kx in 0..k {
+                let element = (c * k + ky) * k + kx;
+                let (range, first_x) = shape.columns(kx);
+                let row = &mut columns[element * n * positions..(element + 1) * n * positions];
+                for sample in 0..n {
+                    let input = &x[sample * image..(sample + 1) * image];
+                    for oy in 0..positions / out_w {
+                        let Some(y) = shape.row(oy, ky) else { continue };
+                        let source = &input[(c * shape.height + y) * shape.width..];
+                        let target = &mut row[sample * positions + oy * out_w..];
+                        for (step, ox) in range.clone().enumerate() {
+                            target[ox] = source[first_x + step];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    columns
 }
 
 /// Batched convolution: `[n, channels, h, w]` to `[n, out_channels, h', w']`. Each output is
@@ -176,7 +222,7 @@ pub fn conv2d_weight_gradient(
     out_channels: usize,
 ) -> Vec<f32> {
     let (positions, patch) = (shape.positions(), shape.patch());
-    let patches_t = transpose(&im2col(executor, x, n, shape), n * positions, patch);
+    let patches_t = im2col_transposed(x, n, shape);
     // dy [n, out, positions] to [out, n · positions].
     let mut dy_t = vec![0.0f32; dy.len()];
     for channel in 0..out_channels {
@@ -224,12 +270,29 @@ pub fn conv2d_input_gradient(
         None,
     );
     let image = shape.channels * shape.height * shape.width;
+    let (_, out_w) = shape.output();
+    let k = shape.kernel;
     let mut dx = vec![0.0f32; n * image];
     executor.for_each_chunk(&mut dx, image, |sample, out| {
         let rows = &patch_gradients[sample * positions * patch..(sample + 1) * positions * patch];
-        for (index, value) in rows.iter().enumerate() {
-            if let Some(target) = shape.source(index / patch, index % patch) {
-                out[target] += value;
+        // Positions in order, then patch elements in order: each pixel receives its terms in
+        // the order of the positions that read it.
+        for position in 0..positions {
+            let (oy, ox) = (position / out_w, position % out_w);
+            let gradients = &rows[position * patch..(position + 1) * patch];
+            for c in 0..shape.channels {
+                for ky in 0..k {
+                    let Some(y) = shape.row(oy, ky) else { continue };
+                    let target = &mut out[(c * shape.height + y) * shape.width..];
+                    for kx in 0..k {
+                        let Some(x) = (ox + kx).checked_sub(shape.padding) else {
+                            continue;
+                        };
+                        if x < shape.width {
+                            target[x] += gradients[(c * k + ky) * k + kx];
+                        }
+                    }
+                }
             }
         }
     });
