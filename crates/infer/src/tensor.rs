@@ -270,13 +270,29 @@ fn hash_slots<'a>(slots: impl ExactSizeIterator<Item = (&'a str, &'a Tensor)> + 
     for (_, tensor) in slots {
         hasher.update(&((tensor.data.len() * 4) as u64).to_le_bytes());
         match &tensor.data {
-            Data::F32(values) => {
-                stream_words(&mut hasher, &mut buffer, values.iter().map(|v| v.to_bits()))
-            }
+            Data::F32(values) => hash_f32(&mut hasher, &mut buffer, values),
             Data::U32(values) => stream_words(&mut hasher, &mut buffer, values.iter().copied()),
         }
     }
     Hash(*hasher.finalize().as_bytes())
+}
+
+/// Feed f32 values' little-endian bit patterns into `hasher`: on a little-endian machine the
+/// values' memory is those bytes, handed to blake3 whole (its SIMD hashes many chunks at once);
+/// elsewhere they are converted a buffer at a time.
+fn hash_f32(hasher: &mut blake3::Hasher, buffer: &mut [u8], values: &[f32]) {
+    #[cfg(target_endian = "little")]
+    {
+        let _ = buffer;
+        // SAFETY: f32 has no padding and every byte of it is initialised; u8 needs no
+        // alignment; the length is the slice's size in bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+        };
+        hasher.update(bytes);
+    }
+    #[cfg(not(target_endian = "little"))]
+    stream_words(hasher, buffer, values.iter().map(|v| v.to_bits()));
 }
 
 /// The hash of one slot: [`Activation::hash`] of an activation holding it alone.
