@@ -375,43 +375,33 @@ fn forward(layers: &[Layer]) -> (Vec<TrainStep>, Vec<Record>) {
 /// slot of its input (none is computed for the first layer).
 fn backward(record: &Record, first: bool, gradient: &str, steps: &mut Vec<TrainStep>) -> String {
     let input_gradient = format!("gradient.{}", record.input);
-    let mut gradient = gradient.to_string();
     match &record.layer {
-        Layer::Flatten { shape } => {
-            steps.push(TrainStep::new(
-                TrainOp::Unflatten { shape: *shape },
-                &[&gradient],
-                &input_gradient,
-            ));
-        }
+        Layer::Flatten { shape } => steps.push(TrainStep::new(
+            TrainOp::Unflatten { shape: *shape },
+            &[gradient],
+            &input_gradient,
+        )),
         Layer::Dense { prefix, .. } => {
-            if let Some(relu) = &record.relu {
-                let before = format!("gradient.{prefix}.linear");
-                steps.push(TrainStep::new(
-                    TrainOp::ReluGradient,
-                    &[relu, &gradient],
-                    &before,
-                ));
-                gradient = before;
-            }
-            let weight = format!("{prefix}.weight");
-            steps.push(TrainStep::new(
+            let gradient = match &record.relu {
+                Some(relu) => {
+                    let before = format!("gradient.{prefix}.linear");
+                    steps.push(TrainStep::new(
+                        TrainOp::ReluGradient,
+                        &[relu, gradient],
+                        &before,
+                    ));
+                    before
+                }
+                None => gradient.to_string(),
+            };
+            let input = (!first).then_some((TrainOp::LinearInputGradient, input_gradient.as_str()));
+            parameter_gradients(
+                prefix,
                 TrainOp::LinearWeightGradient,
-                &[&record.input, &gradient],
-                &format!("gradient.{weight}"),
-            ));
-            steps.push(TrainStep::new(
-                TrainOp::BiasGradient,
-                &[&gradient],
-                &format!("gradient.{prefix}.bias"),
-            ));
-            if !first {
-                steps.push(TrainStep::new(
-                    TrainOp::LinearInputGradient,
-                    &[&gradient, &weight],
-                    &input_gradient,
-                ));
-            }
+                (&record.input, &gradient),
+                input,
+                steps,
+            );
         }
         Layer::Conv {
             prefix,
@@ -420,6 +410,7 @@ fn backward(record: &Record, first: bool, gradient: &str, steps: &mut Vec<TrainS
             pool,
         } => {
             let relu = record.relu.clone().unwrap_or_default();
+            let mut gradient = gradient.to_string();
             if *pool > 1 {
                 let before = format!("gradient.{relu}");
                 steps.push(TrainStep::new(
@@ -435,28 +426,39 @@ fn backward(record: &Record, first: bool, gradient: &str, steps: &mut Vec<TrainS
                 &[&relu, &gradient],
                 &before,
             ));
-            let weight = format!("{prefix}.weight");
-            steps.push(TrainStep::new(
-                TrainOp::Conv2dWeightGradient {
-                    kernel: *kernel,
-                    padding: *padding,
-                },
-                &[&record.input, &before],
-                &format!("gradient.{weight}"),
-            ));
-            steps.push(TrainStep::new(
-                TrainOp::BiasGradient,
-                &[&before],
-                &format!("gradient.{prefix}.bias"),
-            ));
-            if !first {
-                steps.push(TrainStep::new(
-                    TrainOp::Conv2dInputGradient { padding: *padding },
-                    &[&before, &weight],
-                    &input_gradient,
-                ));
-            }
+            let weight_op = TrainOp::Conv2dWeightGradient {
+                kernel: *kernel,
+                padding: *padding,
+            };
+            let input_op = TrainOp::Conv2dInputGradient { padding: *padding };
+            let input = (!first).then_some((input_op, input_gradient.as_str()));
+            parameter_gradients(prefix, weight_op, (&record.input, &before), input, steps);
         }
     }
     input_gradient
+}
+
+/// The weight gradient (`weight_op` on the layer's input and output gradient), the bias
+/// gradient and, when `input` names an op and a slot, the input gradient of layer `prefix`.
+fn parameter_gradients(
+    prefix: &str,
+    weight_op: TrainOp,
+    (layer_input, gradient): (&str, &str),
+    input: Option<(TrainOp, &str)>,
+    steps: &mut Vec<TrainStep>,
+) {
+    let weight = format!("{prefix}.weight");
+    steps.push(TrainStep::new(
+        weight_op,
+        &[layer_input, gradient],
+        &format!("gradient.{weight}"),
+    ));
+    steps.push(TrainStep::new(
+        TrainOp::BiasGradient,
+        &[gradient],
+        &format!("gradient.{prefix}.bias"),
+    ));
+    if let Some((op, output)) = input {
+        steps.push(TrainStep::new(op, &[gradient, &weight], output));
+    }
 }
