@@ -167,7 +167,12 @@ fn state_hash_of(hashes: &[Hash]) -> Hash {
 
 /// The hash a training trace commits to for `activation`: see the module docs.
 pub fn training_state_hash(activation: &Activation) -> Hash {
-    HashedState::new(activation.clone()).hash()
+    let hashes: Vec<Hash> = activation
+        .slots
+        .iter()
+        .map(|(name, tensor)| slot_hash(name, tensor))
+        .collect();
+    state_hash_of(&hashes)
 }
 
 /// Live slots after each step of `steps` when `outputs` must survive the last. A step's own
@@ -368,9 +373,22 @@ impl<'a> Trainer<'a> {
             dataset: self.dataset,
         };
         let output = compute(&context, step, input_activation)?;
-        let mut next = input_activation.clone();
-        next.set(&step.output, output);
-        next.retain(&self.live_after[index]);
+        // Copy only the slots that stay live, then the output in its place.
+        let live = &self.live_after[index];
+        let mut output = Some(output);
+        let mut next = Activation::new();
+        for (name, tensor) in &input_activation.slots {
+            if name == &step.output {
+                if let Some(output) = output.take() {
+                    next.set(name, output);
+                }
+            } else if live.contains(name) {
+                next.set(name, tensor.clone());
+            }
+        }
+        if let Some(output) = output {
+            next.set(&step.output, output);
+        }
         Ok(next)
     }
 
