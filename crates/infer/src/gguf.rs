@@ -20,20 +20,28 @@ pub const TENSOR_DIMS_MAX: u32 = 4;
 /// A metadata value. Arrays of arrays are refused: no model used here has them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MetaValue {
+    /// An integer of any GGUF width.
     Int(i128),
+    /// A float of either GGUF width.
     Float(f64),
+    /// A boolean.
     Bool(bool),
+    /// A UTF-8 string.
     String(String),
+    /// An array of scalars.
     Array(Vec<MetaValue>),
 }
 
 /// A parsed GGUF file: metadata and weights.
 pub struct GgufFile {
+    /// Metadata by key, in key order.
     pub metadata: BTreeMap<String, MetaValue>,
+    /// The tensors.
     pub weights: WeightStore,
 }
 
 impl GgufFile {
+    /// Metadata `key` as an unsigned integer.
     pub fn u64(&self, key: &str) -> Result<u64> {
         match self.metadata.get(key) {
             Some(MetaValue::Int(v)) => {
@@ -43,6 +51,7 @@ impl GgufFile {
         }
     }
 
+    /// Metadata `key` as a float.
     pub fn f32(&self, key: &str) -> Result<f32> {
         match self.metadata.get(key) {
             Some(MetaValue::Float(v)) => Ok(*v as f32),
@@ -50,6 +59,7 @@ impl GgufFile {
         }
     }
 
+    /// Metadata `key` as a string.
     pub fn string(&self, key: &str) -> Result<&str> {
         match self.metadata.get(key) {
             Some(MetaValue::String(v)) => Ok(v),
@@ -57,6 +67,7 @@ impl GgufFile {
         }
     }
 
+    /// Metadata `key` as an array of strings.
     pub fn strings(&self, key: &str) -> Result<Vec<&str>> {
         match self.metadata.get(key) {
             Some(MetaValue::Array(items)) => items
@@ -70,6 +81,7 @@ impl GgufFile {
         }
     }
 
+    /// Metadata `key` as an array of integers.
     pub fn ints(&self, key: &str) -> Result<Vec<i128>> {
         match self.metadata.get(key) {
             Some(MetaValue::Array(items)) => items

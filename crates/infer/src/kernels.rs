@@ -104,7 +104,7 @@ mod x86 {
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn dot2x4_avx2(
+    pub(super) unsafe fn dot2x4_avx2(
         x0: &[f32],
         x1: &[f32],
         w: [&[f32]; COLUMN_TILE],
@@ -161,7 +161,7 @@ mod x86 {
     }
 
     /// One row by four columns with SSE2 (always present on x86-64).
-    pub fn dot4_sse2(x: &[f32], w: [&[f32]; COLUMN_TILE]) -> [f32; COLUMN_TILE] {
+    pub(super) fn dot4_sse2(x: &[f32], w: [&[f32]; COLUMN_TILE]) -> [f32; COLUMN_TILE] {
         let n = x.len();
         assert!(w.iter().all(|c| c.len() == n), "dot4: lengths");
         let full = n / LANES * LANES;
@@ -274,6 +274,7 @@ impl Executor {
         Ok(Executor { pool, threads })
     }
 
+    /// The thread count.
     pub fn threads(&self) -> usize {
         self.threads
     }
@@ -303,6 +304,7 @@ impl Executor {
 /// The weight matrix of a [`linear`] product: f32 rows, or GGUF blocks read in place.
 #[derive(Clone, Copy)]
 pub enum Matrix<'a> {
+    /// f32 rows, read in place.
     F32(&'a [f32]),
     /// Q4_1 blocks (20 bytes per 32 values), rows made of whole blocks.
     Q4_1(&'a [u8]),

@@ -12,6 +12,8 @@
 //! rules behind the bits are in [`kernels`]; the numbers they fix are versioned by
 //! [`model::ENGINE_VERSION`].
 
+#![deny(missing_docs, unreachable_pub)]
+
 pub mod error;
 pub mod gguf;
 pub mod kernels;
@@ -21,6 +23,7 @@ pub mod program;
 pub mod safetensors_loader;
 pub mod tensor;
 pub mod tokenizer;
+pub mod train;
 pub mod weights;
 
 pub use error::InferError;

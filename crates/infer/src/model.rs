@@ -56,6 +56,7 @@ impl Architecture {
         }
     }
 
+    /// The program this architecture runs.
     pub fn program(&self) -> Program {
         match self {
             Architecture::Bert(config) => config.program(),
@@ -69,17 +70,22 @@ impl Architecture {
 /// Everything that identifies a model; `model_id = H(manifest)`.
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct ModelManifest {
+    /// The model's name.
     pub name: String,
+    /// The [`ENGINE_VERSION`] whose numeric rules the model runs under.
     pub engine_version: u32,
+    /// The architecture and its configuration.
     pub architecture: Architecture,
     /// Merkle root over the tensors (see [`crate::weights`]).
     pub weights_root: Hash,
+    /// Tensors in the weights file (all committed).
     pub tensor_count: u64,
     /// Hash of the canonical tokenizer.json, for text models.
     pub tokenizer: Option<Hash>,
 }
 
 impl ModelManifest {
+    /// `H(manifest)`.
     pub fn model_id(&self) -> ModelId {
         ModelId::from(Hash::of(
             MANIFEST_DOMAIN,
@@ -105,6 +111,7 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// The trace of these step hashes.
     pub fn from_step_hashes(step_hashes: Vec<Hash>) -> Trace {
         let tree = MerkleTree::from_leaves(&step_hashes.iter().map(|h| h.0).collect::<Vec<_>>());
         Trace { step_hashes, tree }
@@ -121,10 +128,12 @@ impl Trace {
         self.tree.proof(index)
     }
 
+    /// Steps in the trace.
     pub fn len(&self) -> usize {
         self.step_hashes.len()
     }
 
+    /// Whether the trace has no steps.
     pub fn is_empty(&self) -> bool {
         self.step_hashes.is_empty()
     }
@@ -134,6 +143,7 @@ impl Trace {
 pub struct Run {
     /// The activation after the last step: the program's output slot alone.
     pub output: Activation,
+    /// The per-step hashes and their root.
     pub trace: Trace,
 }
 
@@ -173,26 +183,32 @@ impl Model {
         })
     }
 
+    /// The manifest.
     pub fn manifest(&self) -> &ModelManifest {
         &self.manifest
     }
 
+    /// `H(manifest)`.
     pub fn model_id(&self) -> ModelId {
         self.manifest.model_id()
     }
 
+    /// The weights root of the manifest.
     pub fn weights_root(&self) -> Hash {
         self.manifest.weights_root
     }
 
+    /// The weights.
     pub fn weights(&self) -> &WeightStore {
         &self.weights
     }
 
+    /// The program.
     pub fn program(&self) -> &Program {
         &self.program
     }
 
+    /// The tokenizer, for text models.
     pub fn tokenizer(&self) -> Result<&TextTokenizer> {
         self.tokenizer
             .as_ref()

@@ -13,8 +13,9 @@ use surety_types::Hash;
 /// 49152-wide f32 logits block is 805 MB, far beyond any model served here, so 1 GiB bounds
 /// every legitimate input while refusing a hostile length prefix.
 pub const ACTIVATION_BYTES_MAX: usize = 1 << 30;
-/// Most slots one activation may hold.
-pub const ACTIVATION_SLOTS_MAX: usize = 16;
+/// Most slots one activation may hold: a training state carries every parameter, its
+/// velocity and gradient beside the layer activations (the MNIST CNN's peaks at 25).
+pub const ACTIVATION_SLOTS_MAX: usize = 64;
 /// Most dimensions one tensor may have.
 pub const TENSOR_RANK_MAX: usize = 4;
 
@@ -23,19 +24,25 @@ const ACTIVATION_DOMAIN: &str = "surety.infer.activation";
 const HASH_BUFFER_BYTES: usize = 64 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+/// Element type of a tensor.
 pub enum DType {
+    /// 32-bit IEEE float.
     F32,
+    /// 32-bit unsigned integer (tokens, labels, indices).
     U32,
 }
 
 /// The numbers of one tensor, row-major.
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub enum Data {
+    /// Floats.
     F32(Vec<f32>),
+    /// Unsigned integers.
     U32(Vec<u32>),
 }
 
 impl Data {
+    /// The element type.
     pub fn dtype(&self) -> DType {
         match self {
             Data::F32(_) => DType::F32,
@@ -43,6 +50,7 @@ impl Data {
         }
     }
 
+    /// Elements.
     pub fn len(&self) -> usize {
         match self {
             Data::F32(values) => values.len(),
@@ -50,6 +58,7 @@ impl Data {
         }
     }
 
+    /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -69,11 +78,14 @@ impl Data {
 /// A tensor with a shape. Invariant: the product of `shape` equals `data.len()`.
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct Tensor {
+    /// Row-major dimensions.
     pub shape: Vec<usize>,
+    /// The elements.
     pub data: Data,
 }
 
 impl Tensor {
+    /// An f32 tensor; panics if `shape` and `values` disagree (a bug, never input).
     pub fn f32(shape: Vec<usize>, values: Vec<f32>) -> Tensor {
         assert_eq!(
             shape.iter().product::<usize>(),
@@ -86,6 +98,7 @@ impl Tensor {
         }
     }
 
+    /// A u32 tensor; panics if `shape` and `values` disagree (a bug, never input).
     pub fn u32(shape: Vec<usize>, values: Vec<u32>) -> Tensor {
         assert_eq!(
             shape.iter().product::<usize>(),
@@ -123,14 +136,17 @@ impl Tensor {
 /// The state between two steps: named tensors in a fixed order.
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct Activation {
+    /// Named tensors, in a fixed order.
     pub slots: Vec<(String, Tensor)>,
 }
 
 impl Activation {
+    /// An activation with no slots.
     pub fn new() -> Activation {
         Activation { slots: Vec::new() }
     }
 
+    /// Slot `name`.
     pub fn get(&self, name: &str) -> Result<&Tensor> {
         self.slots
             .iter()
@@ -180,22 +196,13 @@ impl Activation {
             .retain(|(slot, _)| live.iter().any(|l| l == slot));
     }
 
+    #[cfg(test)]
     fn hash_header(&self) -> Vec<u8> {
-        let mut header = Vec::new();
-        header.extend_from_slice(&(self.slots.len() as u64).to_le_bytes());
-        for (name, tensor) in &self.slots {
-            header.extend_from_slice(&(name.len() as u64).to_le_bytes());
-            header.extend_from_slice(name.as_bytes());
-            header.push(match tensor.data.dtype() {
-                DType::F32 => 0,
-                DType::U32 => 1,
-            });
-            header.extend_from_slice(&(tensor.shape.len() as u64).to_le_bytes());
-            for dim in &tensor.shape {
-                header.extend_from_slice(&(*dim as u64).to_le_bytes());
-            }
-        }
-        header
+        hash_header(
+            self.slots
+                .iter()
+                .map(|(name, tensor)| (name.as_str(), tensor)),
+        )
     }
 
     /// The canonical hash committed in a trace:
@@ -204,23 +211,11 @@ impl Activation {
     /// its values little-endian. Computed by streaming the values through blake3 in the exact
     /// framing of `Hash::of_parts`, so no copy of the activation is made.
     pub fn hash(&self) -> Hash {
-        let header = self.hash_header();
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(&(ACTIVATION_DOMAIN.len() as u64).to_le_bytes());
-        hasher.update(ACTIVATION_DOMAIN.as_bytes());
-        hasher.update(&(header.len() as u64).to_le_bytes());
-        hasher.update(&header);
-        let mut buffer = vec![0u8; HASH_BUFFER_BYTES];
-        for (_, tensor) in &self.slots {
-            hasher.update(&((tensor.data.len() * 4) as u64).to_le_bytes());
-            match &tensor.data {
-                Data::F32(values) => {
-                    stream_words(&mut hasher, &mut buffer, values.iter().map(|v| v.to_bits()))
-                }
-                Data::U32(values) => stream_words(&mut hasher, &mut buffer, values.iter().copied()),
-            }
-        }
-        Hash(*hasher.finalize().as_bytes())
+        hash_slots(
+            self.slots
+                .iter()
+                .map(|(name, tensor)| (name.as_str(), tensor)),
+        )
     }
 
     /// Canonical bytes, for sending an activation to a referee.
@@ -244,6 +239,65 @@ impl Activation {
         }
         Ok(activation)
     }
+}
+
+fn hash_header<'a>(slots: impl ExactSizeIterator<Item = (&'a str, &'a Tensor)>) -> Vec<u8> {
+    let mut header = Vec::new();
+    header.extend_from_slice(&(slots.len() as u64).to_le_bytes());
+    for (name, tensor) in slots {
+        header.extend_from_slice(&(name.len() as u64).to_le_bytes());
+        header.extend_from_slice(name.as_bytes());
+        header.push(match tensor.data.dtype() {
+            DType::F32 => 0,
+            DType::U32 => 1,
+        });
+        header.extend_from_slice(&(tensor.shape.len() as u64).to_le_bytes());
+        for dim in &tensor.shape {
+            header.extend_from_slice(&(*dim as u64).to_le_bytes());
+        }
+    }
+    header
+}
+
+fn hash_slots<'a>(slots: impl ExactSizeIterator<Item = (&'a str, &'a Tensor)> + Clone) -> Hash {
+    let header = hash_header(slots.clone());
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(ACTIVATION_DOMAIN.len() as u64).to_le_bytes());
+    hasher.update(ACTIVATION_DOMAIN.as_bytes());
+    hasher.update(&(header.len() as u64).to_le_bytes());
+    hasher.update(&header);
+    let mut buffer = vec![0u8; HASH_BUFFER_BYTES];
+    for (_, tensor) in slots {
+        hasher.update(&((tensor.data.len() * 4) as u64).to_le_bytes());
+        match &tensor.data {
+            Data::F32(values) => hash_f32(&mut hasher, &mut buffer, values),
+            Data::U32(values) => stream_words(&mut hasher, &mut buffer, values.iter().copied()),
+        }
+    }
+    Hash(*hasher.finalize().as_bytes())
+}
+
+/// Feed f32 values' little-endian bit patterns into `hasher`: on a little-endian machine the
+/// values' memory is those bytes, handed to blake3 whole (its SIMD hashes many chunks at once);
+/// elsewhere they are converted a buffer at a time.
+fn hash_f32(hasher: &mut blake3::Hasher, buffer: &mut [u8], values: &[f32]) {
+    #[cfg(target_endian = "little")]
+    {
+        let _ = buffer;
+        // SAFETY: f32 has no padding and every byte of it is initialised; u8 needs no
+        // alignment; the length is the slice's size in bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+        };
+        hasher.update(bytes);
+    }
+    #[cfg(not(target_endian = "little"))]
+    stream_words(hasher, buffer, values.iter().map(|v| v.to_bits()));
+}
+
+/// The hash of one slot: [`Activation::hash`] of an activation holding it alone.
+pub fn slot_hash(name: &str, tensor: &Tensor) -> Hash {
+    hash_slots(std::iter::once((name, tensor)))
 }
 
 /// Feed `words` little-endian into `hasher`, a buffer at a time.

@@ -17,6 +17,7 @@ pub const TEXT_BYTES_MAX: usize = 1 << 20;
 
 const TOKENIZER_DOMAIN: &str = "surety.infer.tokenizer";
 
+/// An HF tokenizer with the hash of its canonical tokenizer.json.
 pub struct TextTokenizer {
     inner: tokenizers::Tokenizer,
     hash: Hash,
@@ -122,12 +123,14 @@ impl TextTokenizer {
         Ok(encoding.get_ids().to_vec())
     }
 
+    /// Text of token ids.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         self.inner
             .decode(ids, false)
             .map_err(|e| InferError::Tokenizer(e.to_string()))
     }
 
+    /// The id of token string `token`, if it is in the vocabulary.
     pub fn token_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)
     }

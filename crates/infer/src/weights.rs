@@ -27,9 +27,13 @@ const TENSOR_BYTES_DOMAIN: &str = "surety.infer.tensor_bytes";
 /// How a tensor is stored in its file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub enum StorageType {
+    /// 32-bit float.
     F32,
+    /// 16-bit IEEE float, widened exactly.
     F16,
+    /// bfloat16, widened exactly.
     BF16,
+    /// 64-bit integer (position ids, kept for the commitment only).
     I64,
     /// GGUF Q4_1: blocks of 32 with an f16 scale and f16 minimum, 4 bits a value.
     Q4_1,
@@ -38,6 +42,7 @@ pub enum StorageType {
 }
 
 impl StorageType {
+    /// The type's name in safetensors and GGUF files.
     pub fn name(self) -> &'static str {
         match self {
             StorageType::F32 => "F32",
@@ -64,16 +69,22 @@ impl StorageType {
 /// One leaf of the weights tree.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct TensorLeaf {
+    /// Tensor name.
     pub name: String,
+    /// How it is stored in the file.
     pub storage: StorageType,
+    /// Row-major shape.
     pub shape: Vec<u64>,
+    /// `H("surety.infer.tensor_bytes", bytes as stored)`.
     pub bytes_hash: Hash,
 }
 
 /// One tensor: its commitment leaf and, for number types, its values as f32.
 #[derive(Clone, Debug)]
 pub struct Weight {
+    /// Its leaf in the weights root.
     pub leaf: TensorLeaf,
+    /// Row-major shape.
     pub shape: Vec<usize>,
     /// Empty for integer tensors, which no kernel reads.
     pub values: Vec<f32>,
@@ -101,6 +112,7 @@ pub struct WeightStore {
 }
 
 impl WeightStore {
+    /// An empty store.
     pub fn new() -> WeightStore {
         WeightStore::default()
     }
@@ -167,12 +179,14 @@ impl WeightStore {
         self.insert_raw(name, StorageType::F32, shape, &bytes)
     }
 
+    /// Tensor `name`.
     pub fn get(&self, name: &str) -> Result<&Weight> {
         self.tensors
             .get(name)
             .ok_or_else(|| InferError::MissingTensor(name.to_string()))
     }
 
+    /// Whether tensor `name` is present.
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }
@@ -196,14 +210,17 @@ impl WeightStore {
         Ok(&weight.values)
     }
 
+    /// Tensor names, in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)
     }
 
+    /// Tensors stored.
     pub fn len(&self) -> usize {
         self.tensors.len()
     }
 
+    /// Whether the store is empty.
     pub fn is_empty(&self) -> bool {
         self.tensors.is_empty()
     }
@@ -218,6 +235,7 @@ impl WeightStore {
         MerkleTree::from_leaves(&leaves)
     }
 
+    /// The Merkle root over every tensor's leaf.
     pub fn weights_root(&self) -> Hash {
         self.tree().root()
     }

@@ -20,13 +20,21 @@ use borsh::{BorshDeserialize, BorshSerialize};
 const LIMIT: u64 = 1 << 20;
 
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+/// A BERT-style encoder's configuration (HF `config.json` fields).
 pub struct BertConfig {
+    /// Vocabulary size.
     pub vocab_size: u64,
+    /// Width of the residual stream.
     pub hidden_size: u64,
+    /// Encoder layers.
     pub layers: u64,
+    /// Attention heads.
     pub heads: u64,
+    /// Width of the feed-forward layer.
     pub intermediate_size: u64,
+    /// Most positions (tokens) per input.
     pub max_positions: u64,
+    /// LayerNorm epsilon.
     pub layer_norm_eps: f32,
     /// Tensor name prefix (`""` or `"bert."`).
     pub prefix: String,
@@ -81,6 +89,7 @@ impl BertConfig {
         format!("{}{rest}", self.prefix)
     }
 
+    /// Check that every tensor the program reads is present with its shape.
     pub fn check(&self, weights: &WeightStore) -> Result<()> {
         let hidden = count("hidden_size", self.hidden_size, LIMIT)?;
         let heads = count("heads", self.heads, 1024)?;
@@ -143,6 +152,7 @@ impl BertConfig {
         Ok(())
     }
 
+    /// Check a model input: token ids within the position limit.
     pub fn check_input(&self, input: &Activation) -> Result<()> {
         let (shape, tokens) = input.u32("tokens")?;
         if shape.len() != 1 || tokens.is_empty() {
@@ -157,6 +167,7 @@ impl BertConfig {
         Ok(())
     }
 
+    /// The program: embed, then per layer attention and feed-forward, then pooling.
     pub fn program(&self) -> Program {
         let hidden = self.hidden_size as usize;
         let heads = self.heads as usize;

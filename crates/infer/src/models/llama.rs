@@ -28,21 +28,32 @@ pub const SEQUENCE_TOKENS_MAX: u64 = 4096;
 const LIMIT: u64 = 1 << 20;
 
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+/// A Llama-style decoder's configuration (from GGUF metadata).
 pub struct LlamaConfig {
+    /// Vocabulary size.
     pub vocab_size: u64,
+    /// Width of the residual stream.
     pub hidden_size: u64,
+    /// Decoder layers.
     pub layers: u64,
+    /// Query heads.
     pub heads: u64,
+    /// Key/value heads (grouped-query attention).
     pub kv_heads: u64,
+    /// Width of the gated feed-forward layer.
     pub intermediate_size: u64,
+    /// RoPE frequency base.
     pub rope_base: f32,
+    /// RMSNorm epsilon.
     pub rms_eps: f32,
+    /// Most positions the model was trained on.
     pub context_length: u64,
     /// The output matrix is the token embedding (no `output.weight`).
     pub tied_embeddings: bool,
 }
 
 impl LlamaConfig {
+    /// The configuration in a GGUF file's `llama.*` metadata.
     pub fn from_gguf(file: &GgufFile) -> Result<LlamaConfig> {
         let arch = file.string("general.architecture")?;
         if arch != "llama" {
@@ -91,6 +102,7 @@ impl LlamaConfig {
         self.context_length.min(SEQUENCE_TOKENS_MAX) as usize
     }
 
+    /// Check that every tensor the program reads is present with its shape.
     pub fn check(&self, weights: &WeightStore) -> Result<()> {
         let hidden = count("hidden_size", self.hidden_size, LIMIT)?;
         let heads = count("heads", self.heads, 1024)?;
@@ -132,6 +144,7 @@ impl LlamaConfig {
         Ok(())
     }
 
+    /// Check a model input: token ids within the context.
     pub fn check_input(&self, input: &Activation) -> Result<()> {
         let (shape, tokens) = input.u32("tokens")?;
         if shape.len() != 1 || tokens.is_empty() {
@@ -146,6 +159,7 @@ impl LlamaConfig {
         Ok(())
     }
 
+    /// The program: embed, then per layer attention and feed-forward, then logits and argmax.
     pub fn program(&self) -> Program {
         let head_dim = self.head_dim();
         let (heads, kv_heads) = (self.heads as usize, self.kv_heads as usize);

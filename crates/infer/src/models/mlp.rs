@@ -21,10 +21,12 @@ pub const MLP_ROWS_MAX: usize = 4096;
 /// Layer widths, input first: `[784, 128, 10]` is 784 → 128 → ReLU → 10.
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct MlpConfig {
+    /// Layer widths, input first.
     pub widths: Vec<u64>,
 }
 
 impl MlpConfig {
+    /// Check that every layer's weight and bias has its shape.
     pub fn check(&self, weights: &WeightStore) -> Result<()> {
         if self.widths.len() < 2 || self.widths.len() > 64 {
             return Err(InferError::UnsupportedConfig(
@@ -42,6 +44,7 @@ impl MlpConfig {
         Ok(())
     }
 
+    /// Check a model input: `[rows, widths[0]]` with at most [`MLP_ROWS_MAX`] rows.
     pub fn check_input(&self, input: &Activation) -> Result<()> {
         let (shape, _) = input.f32("input")?;
         match shape {
@@ -58,6 +61,7 @@ impl MlpConfig {
         }
     }
 
+    /// The program: linear layers with ReLU between them.
     pub fn program(&self) -> Program {
         let layers = self.widths.len() - 1;
         let mut steps = Vec::new();
@@ -84,9 +88,13 @@ impl MlpConfig {
 /// `pool × pool` max pooling (1: none).
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct ConvLayer {
+    /// Filters.
     pub out_channels: u64,
+    /// Kernel side.
     pub kernel: u64,
+    /// Zero padding on each side.
     pub padding: u64,
+    /// Pooling window side (1: none).
     pub pool: u64,
 }
 
@@ -94,9 +102,13 @@ pub struct ConvLayer {
 /// (ReLU between them), logits.
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
 pub struct CnnConfig {
+    /// Input channels.
     pub channels: u64,
+    /// Input height.
     pub height: u64,
+    /// Input width.
     pub width: u64,
+    /// Convolutions, in order.
     pub convs: Vec<ConvLayer>,
     /// Dense widths after flattening, classes last.
     pub dense: Vec<u64>,
@@ -135,6 +147,7 @@ impl CnnConfig {
         Ok((c * h * w, inputs))
     }
 
+    /// Check that every convolution and dense layer fits its input and has its tensors.
     pub fn check(&self, weights: &WeightStore) -> Result<()> {
         if self.convs.len() > 32 || self.dense.is_empty() || self.dense.len() > 32 {
             return Err(InferError::UnsupportedConfig(
@@ -157,6 +170,7 @@ impl CnnConfig {
         Ok(())
     }
 
+    /// Check a model input: one `[channels, height, width]` image.
     pub fn check_input(&self, input: &Activation) -> Result<()> {
         let (shape, _) = input.f32("image")?;
         let expected = [
@@ -174,6 +188,7 @@ impl CnnConfig {
         Ok(())
     }
 
+    /// The program: convolutions with ReLU and pooling, flatten, dense layers.
     pub fn program(&self) -> Program {
         let mut steps = Vec::new();
         let mut current = "image";

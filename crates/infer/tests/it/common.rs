@@ -65,3 +65,42 @@ pub fn smollm_bytes() -> Option<Vec<u8>> {
     let folder = model_folder(SMOLLM)?;
     Some(std::fs::read(folder.join(SMOLLM_FILE)).expect("model file is readable"))
 }
+
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os("SURETY_DATA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"),
+    }
+}
+
+/// MNIST's training and test sets from `scripts/fetch-data`'s folder, or `None` when
+/// real-data tests are explicitly skipped (`SURETY_SKIP_MODEL_TESTS=1`).
+pub fn mnist() -> Option<(
+    surety_infer::train::dataset::Dataset,
+    surety_infer::train::dataset::Dataset,
+)> {
+    let folder = data_dir().join("mnist");
+    if !folder.is_dir() {
+        if std::env::var_os("SURETY_SKIP_MODEL_TESTS").is_some_and(|v| v == "1") {
+            eprintln!(
+                "SURETY_SKIP_MODEL_TESTS=1: skipping, {} is missing",
+                folder.display()
+            );
+            return None;
+        }
+        panic!(
+            "MNIST folder {} is missing: run scripts/fetch-data (or set SURETY_DATA_DIR, or \
+             SURETY_SKIP_MODEL_TESTS=1 to skip real-data tests on purpose)",
+            folder.display()
+        );
+    }
+    let read = |name: &str| std::fs::read(folder.join(name)).expect("MNIST file reads");
+    let load = |images, labels| {
+        surety_infer::train::dataset::Dataset::from_idx(&read(images), &read(labels))
+            .expect("MNIST parses")
+    };
+    Some((
+        load("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    ))
+}

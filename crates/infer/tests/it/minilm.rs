@@ -1,9 +1,7 @@
 //! all-MiniLM-L6-v2 sentence embeddings: agreement with an independent float64 reference,
 //! and bit-exactness across threads, batch positions, single-step re-execution and weights.
 
-mod common;
-
-use common::{load_minilm_from, minilm_files};
+use crate::common::{load_minilm_from, minilm_files};
 use surety_infer::models::bert;
 use surety_infer::{execute_step, Executor};
 
@@ -20,7 +18,7 @@ struct GoldenSentence {
 }
 
 fn golden() -> Golden {
-    serde_json::from_str(include_str!("golden/minilm_golden.json")).expect("golden file parses")
+    serde_json::from_str(include_str!("../golden/minilm_golden.json")).expect("golden file parses")
 }
 
 fn cosine_distance(a: &[f32], b: &[f64]) -> f64 {

@@ -1,9 +1,9 @@
 //! SmolLM2-135M-Instruct (GGUF Q4_1): greedy generation, and bit-exactness of its trace across
 //! threads and single-step re-execution.
 
-mod common;
+use crate::common;
 
-use common::smollm_bytes;
+use crate::common::smollm_bytes;
 use surety_infer::models::llama;
 use surety_infer::{execute_step_with, Executor, Model};
 
