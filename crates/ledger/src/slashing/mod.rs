@@ -32,7 +32,7 @@ use crate::store::Store;
 use state::{Fault, Liveness};
 use surety_types::amount::mul_div_floor;
 use surety_types::vote::SignedVote;
-use surety_types::{AccountId, Amount, OperatorId, Ratio};
+use surety_types::{AccountId, Amount, Height, OperatorId, Ratio};
 
 /// The configured base fraction for a fault kind (before the correlation rule).
 pub fn base_fraction(params: &SlashingParams, kind: FaultKind) -> Ratio {
@@ -72,6 +72,23 @@ fn add_pending(pending_slashes: u32) -> u32 {
 /// The stake a fault puts at risk: the pool's tokens, bounded by a service allocation.
 fn at_risk(tokens: Amount, cap: Option<Amount>) -> Amount {
     cap.map_or(tokens, |cap| cap.min(tokens))
+}
+
+/// The earliest offence height evidence may still name in `ctx`'s epoch: the first block of
+/// the epoch `evidence_max_age_epochs` back. The ledger's own verdicts (a dispute that took
+/// long, a deadline) date an older offence here instead of failing (DESIGN §3: stale evidence
+/// is skipped, never a halted chain); stake that left before that height is out of reach, as
+/// for evidence submitted late.
+pub fn oldest_reportable(params: &Params, ctx: &BlockContext) -> Height {
+    let epoch = ctx
+        .epoch
+        .saturating_minus(params.slashing.evidence_max_age_epochs);
+    Height(
+        epoch
+            .0
+            .saturating_mul(params.staking.epoch_blocks)
+            .saturating_add(1),
+    )
 }
 
 /// Report an offence: freeze and jail now, queue the slash.

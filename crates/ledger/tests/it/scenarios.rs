@@ -726,3 +726,35 @@ fn a_ledger_restored_from_its_entries_has_the_same_root_and_goes_on_identically(
     tampered[0].1.push(0);
     assert!(Ledger::restore(tampered, Height(8), 0, a.state_root).is_err());
 }
+
+/// A validator already slashed for a larger fault in the window that then misses blocks: the
+/// downtime report is "already penalised". Before hook items were isolated, that error failed
+/// the begin-block hook, so no block could ever apply again.
+#[test]
+fn downtime_after_a_larger_fault_in_the_window_does_not_halt_the_chain() {
+    let mut chain = standard_chain();
+    let window = test_params().slashing.downtime_window_blocks;
+    for _ in 0..window {
+        chain.absent = Some(vec![]);
+        chain.block(&[]);
+    }
+    let height = chain.height();
+    chain
+        .report(Offence {
+            operator: operator(1),
+            kind: FaultKind::WrongResult,
+            height,
+            reporter: None,
+            harmed: None,
+            cap: None,
+        })
+        .expect("the larger fault is reported");
+    let start = chain.height();
+    for _ in 0..window + 2 {
+        chain.absent = Some(vec![operator(1)]);
+        // `block` expects every block to apply.
+        chain.block(&[]);
+    }
+    assert_eq!(chain.height().0, start.0 + window + 2);
+    assert!(chain.operator(1).jailed);
+}
