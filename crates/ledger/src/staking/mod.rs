@@ -567,6 +567,12 @@ pub fn slash_applied(store: &mut Store, operator_id: &OperatorId) {
     state::set_operator(store, &operator);
 }
 
+/// Slashing counted a pending slash on `operator` without jailing it (a market fault): store
+/// the record, frozen until the slash applies.
+pub fn note_pending_slash(store: &mut Store, operator: &Operator) {
+    state::set_operator(store, operator);
+}
+
 /// A dispute in which `operator_id` is a party opened: freeze its stake until the verdict.
 pub fn hold(store: &mut Store, operator_id: &OperatorId) -> Result<(), StakingError> {
     let mut operator = load(store, operator_id)?;

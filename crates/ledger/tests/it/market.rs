@@ -717,7 +717,11 @@ fn a_late_operator_is_penalised_and_the_job_reassigned() {
         ));
     }
     assert!(reported);
-    assert!(market.chain.operator(Market::index_of(&late)).jailed);
+    // A market fault is not a consensus one: the late operator keeps validating, frozen (no
+    // stake moves, no new work) until its small slash applies.
+    let record = market.chain.operator(Market::index_of(&late));
+    assert!(!record.jailed && record.is_frozen());
+    assert!(market.chain.active_set().contains(&late));
     let record = market.job(&job);
     assert_eq!(record.reassignments, 1);
     let now = market.assignees(&job);
