@@ -1465,3 +1465,231 @@ fn a_defendant_cannot_move_its_stake_or_take_work_while_its_dispute_is_open() {
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
 }
+
+/// Random market histories against the rule that a block always applies (issue #12): jobs
+/// with short and long deadlines, honest and tampered results, audits, challenges, parties
+/// that answer or fall silent, and runs of empty blocks that land timeouts on the edges of
+/// every window. `Chain::block` requires every block to apply with every invariant and no
+/// hook failure.
+mod random_market_histories {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Action {
+        Submit {
+            replicas: u32,
+            deadline: u64,
+        },
+        Commit {
+            job: usize,
+            honest: bool,
+        },
+        Audit {
+            job: usize,
+            honest: bool,
+        },
+        Challenge {
+            job: usize,
+        },
+        Reveal {
+            job: usize,
+            defendant: bool,
+            challenger: bool,
+            honest: bool,
+        },
+        Input {
+            job: usize,
+            honest: bool,
+        },
+        Run {
+            blocks: u64,
+        },
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            (1u32..=2, 2u64..40)
+                .prop_map(|(replicas, deadline)| Action::Submit { replicas, deadline }),
+            (any::<usize>(), any::<bool>())
+                .prop_map(|(job, honest)| Action::Commit { job, honest }),
+            (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Audit { job, honest }),
+            any::<usize>().prop_map(|job| Action::Challenge { job }),
+            (any::<usize>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+                |(job, defendant, challenger, honest)| Action::Reveal {
+                    job,
+                    defendant,
+                    challenger,
+                    honest
+                }
+            ),
+            (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Input { job, honest }),
+            (0u64..25).prop_map(|blocks| Action::Run { blocks }),
+        ]
+    }
+
+    fn execution(market: &Market, job: &JobId, honest: bool) -> Execution {
+        let run = execute(&market.model, &market.job(job));
+        if honest {
+            run
+        } else {
+            tamper(&run)
+        }
+    }
+
+    fn play(market: &mut Market, jobs: &mut Vec<JobId>, action: Action) {
+        let pick = |jobs: &Vec<JobId>, index: usize| jobs.get(index % jobs.len().max(1)).copied();
+        match action {
+            Action::Submit { replicas, deadline } => {
+                let receipt = market.chain.submit(
+                    CLIENT,
+                    Msg::SubmitJob(Box::new(SubmitJob {
+                        model: market.id,
+                        input: JobInput::Activation(input(jobs.len() as f32).to_bytes()),
+                        max_fee: Amount(FEE),
+                        deadline_blocks: deadline,
+                        replicas,
+                    })),
+                );
+                if receipt.is_ok() {
+                    jobs.push(job_of(&receipt));
+                }
+            }
+            Action::Commit { job, honest } => {
+                let Some(job) = pick(jobs, job) else { return };
+                let record = market.job(&job);
+                let run = execution(market, &job, honest);
+                let txs: Vec<Vec<u8>> = record
+                    .live_assignments()
+                    .filter(|a| a.result.is_none())
+                    .map(|a| {
+                        let n = Market::index_of(&a.operator);
+                        market.chain.sign(n, commit_msg(n, &job, &run))
+                    })
+                    .collect();
+                market.chain.block(&txs);
+            }
+            Action::Audit { job, honest } => {
+                let Some(job) = pick(jobs, job) else { return };
+                let Some(audit) = market.job(&job).audit else {
+                    return;
+                };
+                let n = Market::index_of(&audit.auditor);
+                let run = execution(market, &job, honest);
+                market.chain.submit(n, commit_msg(n, &job, &run));
+            }
+            Action::Challenge { job } => {
+                let Some(job) = pick(jobs, job) else { return };
+                let Some(operator) = market
+                    .job(&job)
+                    .live_assignments()
+                    .next()
+                    .map(|a| a.operator)
+                else {
+                    return;
+                };
+                let fabricated = execution(market, &job, false);
+                let steps = fabricated.trace.len();
+                market.chain.submit(
+                    CHALLENGER,
+                    Msg::Challenge(Box::new(Challenge {
+                        job,
+                        operator,
+                        output_hash: fabricated.output.hash(),
+                        trace_root: fabricated.trace.root(),
+                        output_proof: fabricated.trace.proof(steps - 1).unwrap(),
+                    })),
+                );
+            }
+            Action::Reveal {
+                job,
+                defendant,
+                challenger,
+                honest,
+            } => {
+                let Some(job) = pick(jobs, job) else { return };
+                let JobStatus::Disputed { dispute } = market.job(&job).status else {
+                    return;
+                };
+                let record =
+                    disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+                let Phase::Bisect { index, .. } = record.phase else {
+                    return;
+                };
+                let mut txs = Vec::new();
+                for (reveals, account, run_honest) in [
+                    (defendant, record.defendant.account(), honest),
+                    (challenger, record.challenger.account(), !honest),
+                ] {
+                    let Some(n) = (1..=30u16).find(|n| crate::common::account(*n) == account)
+                    else {
+                        continue;
+                    };
+                    if reveals {
+                        let run = execution(market, &job, run_honest);
+                        txs.push(market.chain.sign(
+                            n,
+                            Msg::RevealStep(Box::new(RevealStep {
+                                dispute,
+                                index,
+                                step_hash: run.trace.step_hashes[index as usize],
+                                proof: run.trace.proof(index as usize).unwrap(),
+                            })),
+                        ));
+                    }
+                }
+                market.chain.block(&txs);
+            }
+            Action::Input { job, honest } => {
+                let Some(job) = pick(jobs, job) else { return };
+                let JobStatus::Disputed { dispute } = market.job(&job).status else {
+                    return;
+                };
+                let record =
+                    disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+                let (Phase::AwaitInput { .. }, Some(step)) =
+                    (&record.phase, record.isolated_step())
+                else {
+                    return;
+                };
+                let bytes = execution(market, &job, honest).activations[step as usize].to_bytes();
+                if bytes.len() <= surety_ledger::disputes::INPUT_CHUNK_BYTES_MAX {
+                    market.chain.submit(
+                        CHALLENGER,
+                        Msg::ProvideStepInput(Box::new(ProvideStepInput {
+                            dispute,
+                            total: bytes.len() as u64,
+                            offset: 0,
+                            bytes,
+                        })),
+                    );
+                }
+            }
+            Action::Run { blocks } => market.chain.run_blocks(blocks),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+        #[test]
+        fn every_block_of_a_random_market_history_applies(
+            actions in prop::collection::vec(action(), 10..40)
+        ) {
+            let mut market = market();
+            let mut jobs = Vec::new();
+            for action in actions {
+                play(&mut market, &mut jobs, action);
+            }
+            // Run past every deadline (with all reassignments: 4 × 40 blocks), window, dispute
+            // move and slash delay.
+            market.chain.run_blocks(400);
+            for job in &jobs {
+                let status = market.job(job).status;
+                prop_assert!(
+                    matches!(status, JobStatus::Final { .. } | JobStatus::Failed { .. }),
+                    "job {job} ended {status:?}"
+                );
+            }
+        }
+    }
+}
