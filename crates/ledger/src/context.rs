@@ -33,3 +33,31 @@ impl BlockContext {
         self.height.0.is_multiple_of(params.staking.epoch_blocks)
     }
 }
+
+/// A hook or one item of a hook failed: its writes were dropped whole and the block went on
+/// (DESIGN §3: a failure in one item is an event, never a failed block). In JSON,
+/// `{"type": "hook_failed", "module": …, "item": …, "error": …}`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HookEvent {
+    /// What failed and why.
+    HookFailed {
+        /// The module whose hook failed.
+        module: String,
+        /// The item (a job, a dispute, an operator's slash), or `all` for a whole hook.
+        item: String,
+        /// The error, as the module's typed error displays it.
+        error: String,
+    },
+}
+
+impl HookEvent {
+    /// The event for `item` of `module`'s hook failing with `error`.
+    pub fn failed(module: &str, item: impl ToString, error: impl ToString) -> HookEvent {
+        HookEvent::HookFailed {
+            module: module.to_string(),
+            item: item.to_string(),
+            error: error.to_string(),
+        }
+    }
+}

@@ -9,7 +9,7 @@
 //! | end block | `models` (expired uploads), `jobs` (the court's due disputes and their verdicts; then deadlines, finality, payment), `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `services` (due de-allocations, at epoch ends), `staking` (validator set, at epoch ends) |
 
 use crate::bank::{self, BankError};
-use crate::context::BlockContext;
+use crate::context::{BlockContext, HookEvent};
 use crate::disputes::{self, DisputesError};
 use crate::jobs::{self, JobsError};
 use crate::models::{self, ModelCache, ModelsError};
@@ -148,11 +148,16 @@ fn run(
     cache: &ModelCache,
 ) -> Result<(), HookError> {
     for (module, hook) in hooks {
-        hook(store, params, ctx, cache).map_err(|error| HookError {
-            module,
-            phase,
-            error: Box::new(error),
-        })?;
+        // A whole hook that fails is dropped and reported, never a failed block: modules
+        // isolate their items too (`Store::isolated`), so this catches what escapes them.
+        if let Err(error) = store.isolated(|store| hook(store, params, ctx, cache)) {
+            let failure = HookError {
+                module,
+                phase,
+                error: Box::new(error),
+            };
+            store.emit(HookEvent::failed(module, "all", &failure));
+        }
     }
     Ok(())
 }

@@ -27,7 +27,7 @@
 /// The layout of the ledger's state: its keys and the borsh encoding of every stored value.
 /// Raise it with any change to a stored type or key; a node refuses a database written with
 /// another layout rather than misreading it.
-pub const STATE_FORMAT: u32 = 3;
+pub const STATE_FORMAT: u32 = 4;
 
 pub mod bank;
 pub mod context;
@@ -80,6 +80,14 @@ pub enum Event {
     Jobs(jobs::JobsEvent),
     /// An event of the disputes module.
     Disputes(disputes::DisputesEvent),
+    /// A hook, or one item of it, failed and was dropped (the block went on).
+    Hook(context::HookEvent),
+}
+
+impl From<context::HookEvent> for Event {
+    fn from(event: context::HookEvent) -> Event {
+        Event::Hook(event)
+    }
 }
 
 impl From<bank::BankEvent> for Event {

@@ -27,6 +27,9 @@ pub struct Store {
     tree: SparseMerkleTree,
     block: Layer,
     tx: Option<Layer>,
+    /// Layers of hook items ([`Store::isolated`]), innermost last, each with its events; only
+    /// outside transactions.
+    items: Vec<(Layer, Vec<crate::Event>)>,
     block_events: Vec<crate::Event>,
     tx_events: Vec<crate::Event>,
     /// How many entries were read and written (not state: a measure of work for benchmarks).
@@ -70,6 +73,11 @@ impl Store {
                 return value.as_deref();
             }
         }
+        for (layer, _) in self.items.iter().rev() {
+            if let Some(value) = layer.get(key) {
+                return value.as_deref();
+            }
+        }
         if let Some(value) = self.block.get(key) {
             return value.as_deref();
         }
@@ -84,9 +92,10 @@ impl Store {
     fn top_layer(&mut self) -> &mut Layer {
         // A measure for benchmarks, not state (see `get_raw`).
         self.access.writes = self.access.writes.saturating_add(1);
-        match &mut self.tx {
-            Some(layer) => layer,
-            None => &mut self.block,
+        match (&mut self.tx, self.items.last_mut()) {
+            (Some(layer), _) => layer,
+            (None, Some((layer, _))) => layer,
+            (None, None) => &mut self.block,
         }
     }
 
@@ -137,7 +146,9 @@ impl Store {
             }
             merged.insert(key, Some(value));
         }
-        let layers = std::iter::once(&self.block).chain(self.tx.iter());
+        let layers = std::iter::once(&self.block)
+            .chain(self.items.iter().map(|(layer, _)| layer))
+            .chain(self.tx.iter());
         for layer in layers {
             for (key, value) in layer.range::<Vec<u8>, _>(range.clone()) {
                 if !key.starts_with(prefix) {
@@ -162,7 +173,9 @@ impl Store {
             }
             merged.insert(key, true);
         }
-        let layers = std::iter::once(&self.block).chain(self.tx.iter());
+        let layers = std::iter::once(&self.block)
+            .chain(self.items.iter().map(|(layer, _)| layer))
+            .chain(self.tx.iter());
         for layer in layers {
             for (key, value) in layer.range::<Vec<u8>, _>(range.clone()) {
                 if !key.starts_with(prefix) {
@@ -227,9 +240,37 @@ impl Store {
         let event = event.into();
         if self.tx.is_some() {
             self.tx_events.push(event);
+        } else if let Some((_, events)) = self.items.last_mut() {
+            events.push(event);
         } else {
             self.block_events.push(event);
         }
+    }
+
+    /// Run one item of a hook (one job's deadline, one slash, one expiry) in a layer of its
+    /// own: if it fails, its writes and events are dropped whole and the error is returned for
+    /// the caller to report as an event, so one bad item never fails the block. Items nest.
+    pub fn isolated<T, E>(
+        &mut self,
+        item: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        debug_assert!(self.tx.is_none(), "hook items run outside transactions");
+        self.items.push((Layer::new(), Vec::new()));
+        let result = item(self);
+        let (layer, events) = self.items.pop().expect("the item's own layer");
+        if result.is_ok() {
+            match self.items.last_mut() {
+                Some((outer, outer_events)) => {
+                    outer.extend(layer);
+                    outer_events.extend(events);
+                }
+                None => {
+                    self.block.extend(layer);
+                    self.block_events.extend(events);
+                }
+            }
+        }
+        result
     }
 
     /// Open a transaction layer. Writes and events go to it until it is committed or dropped.
@@ -255,6 +296,7 @@ impl Store {
     /// Drop the whole block's writes (the block was rejected).
     pub fn discard_block(&mut self) {
         self.tx = None;
+        self.items.clear();
         self.block.clear();
         self.block_events.clear();
         self.tx_events.clear();
@@ -270,6 +312,7 @@ impl Store {
     /// and the changed entries (what a node persists).
     pub fn commit_block(&mut self) -> (Hash, Changes) {
         debug_assert!(self.tx.is_none(), "commit_block inside a transaction");
+        debug_assert!(self.items.is_empty(), "commit_block inside a hook item");
         let block = std::mem::take(&mut self.block);
         let mut changes = Vec::with_capacity(block.len());
         for (key, value) in block {
@@ -372,6 +415,40 @@ mod tests {
         store.discard_tx();
         assert_eq!(store.get::<u64>(b"a"), Some(1));
         assert_eq!(store.get::<u64>(b"b"), None);
+    }
+
+    #[test]
+    fn a_failed_hook_item_leaves_no_trace_and_a_kept_one_joins_its_outer_item() {
+        let mut store = Store::new();
+        store.put(b"a".to_vec(), &1u64);
+        let outer: Result<(), ()> = store.isolated(|store| {
+            store.put(b"b".to_vec(), &2u64);
+            let inner: Result<(), &str> = store.isolated(|store| {
+                store.put(b"a".to_vec(), &9u64);
+                store.put(b"c".to_vec(), &3u64);
+                assert_eq!(store.prefix_keys(b"").len(), 3);
+                Err("fails")
+            });
+            assert_eq!(inner, Err("fails"));
+            assert_eq!(store.get::<u64>(b"a"), Some(1));
+            assert_eq!(store.get::<u64>(b"c"), None);
+            let kept: Result<(), ()> = store.isolated(|store| {
+                store.put(b"d".to_vec(), &4u64);
+                Ok(())
+            });
+            assert!(kept.is_ok());
+            Ok(())
+        });
+        assert!(outer.is_ok());
+        assert_eq!(store.get::<u64>(b"b"), Some(2));
+        assert_eq!(store.get::<u64>(b"d"), Some(4));
+        assert_eq!(store.get::<u64>(b"c"), None);
+        let (_, changes) = store.commit_block();
+        assert_eq!(
+            changes.len(),
+            3,
+            "a, b and d: the failed item wrote nothing"
+        );
     }
 
     #[test]

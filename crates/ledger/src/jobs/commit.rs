@@ -123,7 +123,13 @@ fn commit_audit(
         .and_then(|a| a.result.clone());
     let mut outcome = AuditOutcome::Agreed;
     if let Some(target_result) = target {
-        if target_result.output_hash != statement.output_hash {
+        if target_result.output_hash != statement.output_hash
+            && matches!(job.status, JobStatus::Disputed { .. })
+        {
+            // One dispute per job at a time: this one opens when the current one settles,
+            // if the audited result still stands then.
+            outcome = AuditOutcome::Deferred;
+        } else if target_result.output_hash != statement.output_hash {
             let id = open_dispute(
                 store,
                 params,

@@ -5,13 +5,16 @@
 
 use super::settle::{fail, report, Blame};
 use super::state;
-use super::{check_output_proof, Job, JobResult, JobStatus, JobsError, ResultStatement};
+use super::{
+    check_output_proof, AuditOutcome, Job, JobResult, JobStatus, JobsError, ResultStatement,
+};
 use crate::bank::{self, Pool};
-use crate::context::BlockContext;
+use crate::context::{BlockContext, HookEvent};
 use crate::disputes::{self, Challenge, Challenger, Due, Outcome, ProvideStepInput, Verdict};
 use crate::models::ModelCache;
 use crate::params::Params;
 use crate::slashing::FaultKind;
+use crate::staking;
 use crate::store::Store;
 use surety_infer::Activation;
 use surety_types::{AccountId, Amount, Hash, Height, OperatorId};
@@ -74,7 +77,14 @@ fn open(
     job: &mut Job,
     opening: disputes::Opening,
 ) -> Result<u64, JobsError> {
+    let (defendant, challenger) = (opening.defendant, opening.challenger.clone());
     let id = disputes::open(store, params, ctx, opening)?;
+    // The parties are frozen (no stake leaves, no new work) until the verdict: seeing the
+    // dispute open must not let a cheater redelegate and unbond out of its slash.
+    staking::hold(store, &defendant)?;
+    if let Challenger::Operator(operator) = challenger {
+        staking::hold(store, &operator)?;
+    }
     job.status = JobStatus::Disputed { dispute: id };
     Ok(id)
 }
@@ -174,23 +184,41 @@ pub(super) fn end_block(
     cache: &ModelCache,
 ) -> Result<(), JobsError> {
     for dispute in disputes::take_due(store, ctx.height) {
-        let verdict = match disputes::due(&dispute, ctx.height) {
-            Due::Nothing => continue,
-            Due::Timeout { silent } => {
-                disputes::resolve(store, ctx, dispute, Outcome::Timeout { silent })?
-            }
-            Due::StepZero => {
-                let job =
-                    state::job(store, &dispute.job).ok_or(JobsError::UnknownJob(dispute.job))?;
-                match Activation::from_bytes(&job.input) {
-                    Ok(input) => disputes::referee(store, ctx, cache, &job.model, dispute, &input)?,
-                    Err(_) => disputes::resolve(store, ctx, dispute, Outcome::BothWrong)?,
-                }
-            }
-        };
-        settle_dispute(store, params, ctx, &verdict)?;
+        let (id, job) = (dispute.id, dispute.job);
+        let settled = store.isolated(|store| settle_due(store, params, ctx, cache, dispute));
+        if let Err(error) = settled {
+            store.emit(HookEvent::failed(
+                "jobs",
+                format!("dispute {id} over {job}"),
+                error,
+            ));
+        }
     }
     Ok(())
+}
+
+/// What is due for one dispute: a timeout or the step-0 referee, and its verdict applied.
+fn settle_due(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    cache: &ModelCache,
+    dispute: disputes::Dispute,
+) -> Result<(), JobsError> {
+    let verdict = match disputes::due(&dispute, ctx.height) {
+        Due::Nothing => return Ok(()),
+        Due::Timeout { silent } => {
+            disputes::resolve(store, ctx, dispute, Outcome::Timeout { silent })?
+        }
+        Due::StepZero => {
+            let job = state::job(store, &dispute.job).ok_or(JobsError::UnknownJob(dispute.job))?;
+            match Activation::from_bytes(&job.input) {
+                Ok(input) => disputes::referee(store, ctx, cache, &job.model, dispute, &input)?,
+                Err(_) => disputes::resolve(store, ctx, dispute, Outcome::BothWrong)?,
+            }
+        }
+    };
+    settle_dispute(store, params, ctx, &verdict)
 }
 
 /// Apply the court's verdict over a job: slash whoever lost (with every result identical to
@@ -206,6 +234,24 @@ fn settle_dispute(
     let Some(mut job) = state::job(store, &dispute.job) else {
         return Ok(());
     };
+    // One dispute per job at a time: a verdict settles the job only if it is the job's
+    // current dispute (anything else is a bug, and must not refund or slash twice).
+    if job.status
+        != (JobStatus::Disputed {
+            dispute: dispute.id,
+        })
+    {
+        debug_assert!(
+            false,
+            "dispute {} is not job {}'s current one",
+            dispute.id, job.id
+        );
+        return Ok(());
+    }
+    staking::release(store, &dispute.defendant)?;
+    if let Challenger::Operator(operator) = dispute.challenger {
+        staking::release(store, &operator)?;
+    }
     let challenger_account = dispute.challenger.account();
     let defendant_account = dispute.defendant.account();
     let mut wrong_roots = Vec::new();
@@ -269,7 +315,7 @@ fn settle_dispute(
     }
     if defendant_lost {
         fail(store, &mut job, "the result was proven wrong in a dispute")?;
-    } else {
+    } else if !open_deferred_audit(store, params, ctx, &mut job)? {
         // The defendant's result stands; the window runs on from now.
         let until = Height(
             ctx.height
@@ -281,4 +327,48 @@ fn settle_dispute(
     }
     state::set_job(store, &job);
     Ok(())
+}
+
+/// An auditor that disagreed while another dispute was open waited its turn: open its dispute
+/// now, if the result it audits still stands. True if one was opened.
+fn open_deferred_audit(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &mut Job,
+) -> Result<bool, JobsError> {
+    let Some(audit) = job.audit.clone() else {
+        return Ok(false);
+    };
+    let (AuditOutcome::Deferred, Some(output), Some(root)) =
+        (&audit.outcome, audit.output_hash, audit.trace_root)
+    else {
+        return Ok(false);
+    };
+    let Some(target) = job
+        .assignment_of(&audit.target)
+        .and_then(|a| a.result.clone())
+    else {
+        if let Some(audit) = job.audit.as_mut() {
+            audit.outcome = AuditOutcome::Closed;
+        }
+        return Ok(false);
+    };
+    let auditor = Side {
+        operator: audit.auditor,
+        root,
+        output,
+    };
+    let id = open_dispute(
+        store,
+        params,
+        ctx,
+        job,
+        Side::of_result(audit.target, &target),
+        auditor,
+    )?;
+    if let Some(audit) = job.audit.as_mut() {
+        audit.outcome = AuditOutcome::Disputed { dispute: id };
+    }
+    Ok(true)
 }

@@ -118,6 +118,9 @@ pub enum JobsError {
     /// Reporting a fault of an operator failed.
     #[error(transparent)]
     Slashing(#[from] crate::slashing::SlashingError),
+    /// A party could not be frozen or released (see the staking error).
+    #[error(transparent)]
+    Staking(#[from] crate::staking::StakingError),
     /// The court refused a challenge or a move.
     #[error(transparent)]
     Disputes(#[from] crate::disputes::DisputesError),

@@ -5,14 +5,14 @@ use super::assign::assign;
 use super::state;
 use super::{AuditOutcome, Job, JobStatus, JobsError, JobsEvent};
 use crate::bank::{self, Pool};
-use crate::context::BlockContext;
+use crate::context::{BlockContext, HookEvent};
 use crate::models::ModelCache;
 use crate::params::Params;
 use crate::rewards;
 use crate::services;
 use crate::slashing::{self, FaultKind, Offence, SlashingError};
 use crate::store::Store;
-use surety_types::{AccountId, Amount, Height, OperatorId};
+use surety_types::{AccountId, Amount, Height, JobId, OperatorId};
 
 /// End of block: first the court's due disputes (their verdicts applied), then deadlines, audit
 /// timeouts and finality for the jobs due now.
@@ -24,25 +24,63 @@ pub fn end_block(
 ) -> Result<(), JobsError> {
     super::court::end_block(store, params, ctx, cache)?;
     for id in state::take_due(store, ctx.height) {
-        let Some(mut job) = state::job(store, &id) else {
-            continue;
-        };
-        match job.status.clone() {
-            JobStatus::Assigned => missed_deadlines(store, params, ctx, &mut job)?,
-            JobStatus::Challengeable { until } => {
-                audit_timeout(store, params, ctx, &mut job)?;
-                let audit_open = job
-                    .audit
-                    .as_ref()
-                    .is_some_and(|a| a.outcome == AuditOutcome::Pending);
-                if ctx.height >= until && !audit_open {
-                    finalize(store, params, ctx, &mut job)?;
-                }
-            }
-            _ => {}
+        if let Err(error) = store.isolated(|store| settle_due(store, params, ctx, &id)) {
+            failed_item(store, &id, &error);
         }
-        state::set_job(store, &job);
     }
+    Ok(())
+}
+
+/// A job's item failed in a hook and was dropped: report it, and refund the client if that
+/// still can be done, so the escrow does not wait for ever on a job nothing will move again.
+pub(super) fn failed_item(store: &mut Store, id: &JobId, error: &JobsError) {
+    store.emit(HookEvent::failed("jobs", id, error));
+    let refund = store.isolated(|store| {
+        let mut job = state::job(store, id).ok_or(JobsError::UnknownJob(*id))?;
+        if matches!(
+            job.status,
+            JobStatus::Final { .. } | JobStatus::Failed { .. }
+        ) {
+            return Ok(());
+        }
+        fail(
+            store,
+            &mut job,
+            "an internal error stopped the job (see the hook_failed event)",
+        )?;
+        state::set_job(store, &job);
+        Ok::<(), JobsError>(())
+    });
+    if let Err(error) = refund {
+        store.emit(HookEvent::failed("jobs", id, error));
+    }
+}
+
+/// What is due for one job at the end of this block.
+fn settle_due(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    id: &JobId,
+) -> Result<(), JobsError> {
+    let Some(mut job) = state::job(store, id) else {
+        return Ok(());
+    };
+    match job.status.clone() {
+        JobStatus::Assigned => missed_deadlines(store, params, ctx, &mut job)?,
+        JobStatus::Challengeable { until } => {
+            audit_timeout(store, params, ctx, &mut job)?;
+            let audit_open = job
+                .audit
+                .as_ref()
+                .is_some_and(|a| a.outcome == AuditOutcome::Pending);
+            if ctx.height >= until && !audit_open {
+                finalize(store, params, ctx, &mut job)?;
+            }
+        }
+        _ => {}
+    }
+    state::set_job(store, &job);
     Ok(())
 }
 
@@ -69,6 +107,9 @@ pub(super) fn report(
         height,
         reporter,
     } = blame;
+    // A dispute can outlast the evidence age (long deadlines, reopened windows): date such an
+    // offence at the oldest height still reportable rather than fail the hook.
+    let height = height.max(slashing::oldest_reportable(params, ctx));
     let offence = Offence {
         operator,
         kind,
@@ -235,9 +276,17 @@ pub(super) fn fail(store: &mut Store, job: &mut Job, reason: &str) -> Result<(),
     {
         state::remove_work(store, &assignment.operator, &job.id);
     }
-    if let Some(audit) = &job.audit {
+    if let Some(audit) = job.audit.as_mut() {
+        // A failed job's audit is over: an auditor's late commit must not open a dispute on a
+        // job whose escrow is already refunded.
         if audit.outcome == AuditOutcome::Pending {
             state::remove_work(store, &audit.auditor, &job.id);
+        }
+        if matches!(
+            audit.outcome,
+            AuditOutcome::Pending | AuditOutcome::Deferred
+        ) {
+            audit.outcome = AuditOutcome::Closed;
         }
     }
     job.status = JobStatus::Failed {

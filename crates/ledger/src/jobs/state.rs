@@ -104,6 +104,11 @@ pub enum AuditOutcome {
     },
     /// The auditor did not answer in time.
     Missed,
+    /// The auditor disagreed while another dispute over the job was open: its dispute opens
+    /// when that one settles, if the audited result still stands (one dispute per job).
+    Deferred,
+    /// The job failed before the audit could matter: nothing is owed either way.
+    Closed,
 }
 
 /// Where a job is in its life.

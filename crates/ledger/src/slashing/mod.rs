@@ -32,7 +32,7 @@ use crate::store::Store;
 use state::{Fault, Liveness};
 use surety_types::amount::mul_div_floor;
 use surety_types::vote::SignedVote;
-use surety_types::{AccountId, Amount, OperatorId, Ratio};
+use surety_types::{AccountId, Amount, Height, OperatorId, Ratio};
 
 /// The configured base fraction for a fault kind (before the correlation rule).
 pub fn base_fraction(params: &SlashingParams, kind: FaultKind) -> Ratio {
@@ -74,6 +74,35 @@ fn at_risk(tokens: Amount, cap: Option<Amount>) -> Amount {
     cap.map_or(tokens, |cap| cap.min(tokens))
 }
 
+/// The earliest offence height evidence may still name in `ctx`'s epoch: the first block of
+/// the epoch `evidence_max_age_epochs` back. The ledger's own verdicts (a dispute that took
+/// long, a deadline) date an older offence here instead of failing (DESIGN §3: stale evidence
+/// is skipped, never a halted chain); stake that left before that height is out of reach, as
+/// for evidence submitted late.
+pub fn oldest_reportable(params: &Params, ctx: &BlockContext) -> Height {
+    let epoch = ctx
+        .epoch
+        .saturating_minus(params.slashing.evidence_max_age_epochs);
+    Height(
+        epoch
+            .0
+            .saturating_mul(params.staking.epoch_blocks)
+            .saturating_add(1),
+    )
+}
+
+/// The base fraction an operator with the `existing` fault in a window owes after another
+/// offence of `kind` (base `base`) in the same window: wrong results add up (capped at one),
+/// anything else takes the larger.
+fn penalty(existing: &state::Fault, kind: FaultKind, base: Ratio) -> Ratio {
+    if kind == FaultKind::WrongResult && existing.kind == FaultKind::WrongResult {
+        let sum = existing.base_fraction.ppb().saturating_add(base.ppb());
+        Ratio::from_ppb(sum.min(Ratio::DENOMINATOR)).unwrap_or(Ratio::ONE)
+    } else {
+        base.max(existing.base_fraction)
+    }
+}
+
 /// Report an offence: freeze and jail now, queue the slash.
 pub fn report(
     store: &mut Store,
@@ -107,13 +136,15 @@ pub fn report(
     let base = base_fraction(s, offence.kind);
     let apply_epoch = offence_epoch.saturating_plus(s.slash_delay_epochs);
     let fault = match state::fault(store, window, &offence.operator) {
-        Some(existing) if base <= existing.base_fraction => {
+        Some(existing) if penalty(&existing, offence.kind, base) <= existing.base_fraction => {
             return Err(SlashingError::AlreadyPenalised(offence.operator));
         }
         Some(mut existing) => {
-            // A worse offence in the same window replaces the penalty (max, not sum).
+            // A worse offence in the same window replaces the penalty (max, not sum); another
+            // proven wrong result adds to it (sum), so results cheated while the first dispute
+            // was still open are not free.
+            existing.base_fraction = penalty(&existing, offence.kind, base);
             existing.kind = offence.kind;
-            existing.base_fraction = base;
             existing.reporter = offence.reporter;
             existing.harmed = offence.harmed;
             if existing.cap.is_some() {
@@ -163,10 +194,12 @@ pub fn report(
     };
     state::set_fault(store, &fault);
     let until = ctx.epoch.saturating_plus(s.jail_epochs);
-    if offence.kind == FaultKind::Equivocation {
-        staking::tombstone(store, &mut operator);
-    } else {
-        staking::jail(store, &mut operator, until);
+    match offence.kind {
+        FaultKind::Equivocation => staking::tombstone(store, &mut operator),
+        FaultKind::WrongResult | FaultKind::Downtime => staking::jail(store, &mut operator, until),
+        // A market fault never removes a validator from consensus: its pending slash freezes
+        // it, which alone keeps it out of new market work until the slash applies.
+        FaultKind::MissedDeadline => staking::note_pending_slash(store, &operator),
     }
     store.emit(SlashingEvent::OffenceReported {
         operator: offence.operator,
@@ -325,10 +358,16 @@ fn apply(
 ) -> Result<(), SlashingError> {
     let mut fault =
         state::fault(store, window, operator_id).expect("queued slashes have a fault record");
-    let faults = state::faults_in_window(store, window);
-    let faulted: u128 = faults.iter().map(|f| f.stake.0).sum();
-    let total = state::window_total(store, window).unwrap_or_default();
-    let fraction = correlated_fraction(fault.base_fraction, Amount(faulted), total);
+    let fraction = if fault.kind.is_safety() {
+        let total = state::window_total(store, window).unwrap_or_default();
+        correlated_fraction(
+            fault.base_fraction,
+            correlated_stake(store, params, &fault),
+            total,
+        )
+    } else {
+        escalated(store, &fault)
+    };
     // Max, not sum: if part was applied already, take only what the larger fraction adds, as a
     // fraction of what the operator has now. A fault in a service applies the fraction to the
     // allocation only: as a fraction of the pool, `fraction · stake / pool_tokens`.
@@ -365,6 +404,49 @@ fn apply(
         amount: slashed,
     });
     Ok(())
+}
+
+/// Stake that committed a safety fault within `window_epochs` before or after `fault` (a
+/// sliding window: two halves of a coordinated fault either side of a window boundary count
+/// together), once per operator at its largest, `fault` included.
+fn correlated_stake(store: &Store, params: &Params, fault: &Fault) -> Amount {
+    let reach = params.slashing.window_epochs;
+    let mut by_operator: std::collections::BTreeMap<OperatorId, Amount> =
+        std::collections::BTreeMap::new();
+    let windows = fault.window.saturating_sub(1)..=fault.window.saturating_add(1);
+    for window in windows {
+        for other in state::faults_in_window(store, window) {
+            let apart = other.offence_epoch.0.abs_diff(fault.offence_epoch.0);
+            if other.kind.is_safety() && apart <= reach {
+                let stake = by_operator.entry(other.operator).or_default();
+                *stake = (*stake).max(other.stake);
+            }
+        }
+    }
+    // Each stake is an operator's tokens: their sum is below total supply.
+    Amount(
+        by_operator
+            .values()
+            .fold(0u128, |sum, stake| sum.saturating_add(stake.0)),
+    )
+}
+
+/// Windows back a liveness fault looks for repetitions.
+const LIVENESS_LOOKBACK_WINDOWS: u64 = 3;
+
+/// A liveness fault's fraction: its base, times one more for each of the previous
+/// `LIVENESS_LOOKBACK_WINDOWS` windows in which the operator also had a liveness fault. Never
+/// correlated with other operators'.
+fn escalated(store: &Store, fault: &Fault) -> Ratio {
+    let earlier = fault.window.saturating_sub(LIVENESS_LOOKBACK_WINDOWS)..fault.window;
+    let repeats = earlier
+        .filter(|window| {
+            state::fault(store, *window, &fault.operator).is_some_and(|f| !f.kind.is_safety())
+        })
+        .count();
+    let factor = u64::try_from(repeats).unwrap_or(u64::MAX).saturating_add(1);
+    let ppb = fault.base_fraction.ppb().saturating_mul(factor);
+    Ratio::from_ppb(ppb.min(Ratio::DENOMINATOR)).unwrap_or(Ratio::ONE)
 }
 
 /// Split `slashed` tokens (now in the bonded pool) between whistleblower, harmed party,

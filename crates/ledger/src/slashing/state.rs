@@ -36,6 +36,15 @@ pub enum FaultKind {
     Downtime,
 }
 
+impl FaultKind {
+    /// Safety faults (equivocation, a wrong result) are correlated: many operators failing
+    /// together lose more. Liveness faults (missed deadline, downtime) are not: a spam burst or
+    /// a censoring proposer can make many honest operators late at once (DESIGN §3).
+    pub fn is_safety(self) -> bool {
+        matches!(self, FaultKind::Equivocation | FaultKind::WrongResult)
+    }
+}
+
 /// An offence, as reported to slashing by evidence or by another module.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Offence {

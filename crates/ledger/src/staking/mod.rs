@@ -214,6 +214,7 @@ pub fn execute_register(
         jailed_until: Epoch(0),
         tombstoned: false,
         pending_slashes: 0,
+        dispute_holds: 0,
     };
     state::set_consensus_key_index(store, &consensus_key, &id);
     bond(store, &mut operator, signer, msg.self_bond)?;
@@ -566,6 +567,36 @@ pub fn slash_applied(store: &mut Store, operator_id: &OperatorId) {
     state::set_operator(store, &operator);
 }
 
+/// Slashing counted a pending slash on `operator` without jailing it (a market fault): store
+/// the record, frozen until the slash applies.
+pub fn note_pending_slash(store: &mut Store, operator: &Operator) {
+    state::set_operator(store, operator);
+}
+
+/// A dispute in which `operator_id` is a party opened: freeze its stake until the verdict.
+pub fn hold(store: &mut Store, operator_id: &OperatorId) -> Result<(), StakingError> {
+    let mut operator = load(store, operator_id)?;
+    operator.dispute_holds =
+        operator
+            .dispute_holds
+            .checked_add(1)
+            .ok_or(StakingError::Arithmetic(
+                surety_types::ArithmeticError::Overflow,
+            ))?;
+    state::set_operator(store, &operator);
+    Ok(())
+}
+
+/// A dispute in which `operator_id` was a party was settled: lift its hold. (A verdict that
+/// finds it wrong reports an offence first, which freezes it on its own until the slash.)
+pub fn release(store: &mut Store, operator_id: &OperatorId) -> Result<(), StakingError> {
+    let mut operator = load(store, operator_id)?;
+    debug_assert!(operator.dispute_holds > 0, "a released hold was held");
+    operator.dispute_holds = operator.dispute_holds.saturating_sub(1);
+    state::set_operator(store, &operator);
+    Ok(())
+}
+
 /// Genesis: store the first active validator set, computed from the genesis operators by
 /// [`compute_active_set`], and return it (empty if no operator qualifies, which genesis
 /// refuses). After genesis only [`end_block`] (at epoch ends) and [`jail`] change the set.
@@ -627,6 +658,7 @@ mod tests {
             jailed_until: Epoch(0),
             tombstoned: false,
             pending_slashes: 0,
+            dispute_holds: 0,
         }
     }
 

@@ -55,12 +55,17 @@ pub struct Operator {
     /// Reported offences whose slash has not been applied yet. While non-zero the operator is
     /// frozen: no stake may leave its pool or its unbonding queue.
     pub pending_slashes: u32,
+    /// Open disputes in which the operator is a party (defendant, or a staked challenger):
+    /// while non-zero the operator is frozen too, so a cheater that sees a dispute open cannot
+    /// move its stake out before the verdict (DESIGN §5 step 6), and it gets no new work.
+    pub dispute_holds: u32,
 }
 
 impl Operator {
-    /// True while a reported slash is pending: no stake may leave or join the pool.
+    /// True while a reported slash is pending or a dispute against the operator is open: no
+    /// stake may leave or join the pool.
     pub fn is_frozen(&self) -> bool {
-        self.pending_slashes > 0
+        self.pending_slashes > 0 || self.dispute_holds > 0
     }
 
     /// Tokens that `shares` of this pool are worth, rounded down.

@@ -717,7 +717,11 @@ fn a_late_operator_is_penalised_and_the_job_reassigned() {
         ));
     }
     assert!(reported);
-    assert!(market.chain.operator(Market::index_of(&late)).jailed);
+    // A market fault is not a consensus one: the late operator keeps validating, frozen (no
+    // stake moves, no new work) until its small slash applies.
+    let record = market.chain.operator(Market::index_of(&late));
+    assert!(!record.jailed && record.is_frozen());
+    assert!(market.chain.active_set().contains(&late));
     let record = market.job(&job);
     assert_eq!(record.reassignments, 1);
     let now = market.assignees(&job);
@@ -1202,17 +1206,490 @@ fn a_market_history_reaches_pinned_state_roots() {
     assert_eq!(hex(&roots), PINNED_ROOTS);
 }
 
-/// Measured on the ledger before and after parameters moved into per-module keys: equal.
+/// Measured on the ledger before and after parameters moved into per-module keys: equal
+/// (state format 3). State format 4 changed them: every operator record gained
+/// `dispute_holds` (the freeze of a dispute's parties).
 const PINNED_DIGESTS: [&str; 4] = [
-    "bafd3d21d3969b4329d17a418ca63b40d77209106de6d369ce5b189974e0b04a",
-    "815d2039b9fd8a2f8ff2011cd725d5136607f64de0b4d8ae360b7c41c6a3e32d",
-    "ddb7fbbaacfe200c0b582994fc9a96d4ba0797f6b321bec11cf7bfed7d4f7fe2",
-    "a6ba86091682ee77d834c0a659e06e3bcf0ff35fd479aeac10eeefa92c66c6ab",
+    "c9c654e3d37630a8eae7460794b75de96347d38cd83365d1ba619ae6fb07ffe7",
+    "aa6cd5ea27945df230f333d524090d70f62d36d38f599ad24255d600736d2b3c",
+    "6ae7c890a0a6c6f7db20f39ad2ea7871045500aa784f62b3c3a514cd057a319b",
+    "e9592e22d82f16859045b320c58afe0423073b6b13462c965ca6df50f8078988",
 ];
-/// The roots with the parameters in per-module keys (state format 3).
+/// The roots with the parameters in per-module keys and `dispute_holds` (state format 4).
 const PINNED_ROOTS: [&str; 4] = [
-    "1cb7d21e1a6f7bbf4e742bc40eeb14000f63a2c3b8cc73da0b961b38ad975296",
-    "8047cc0be44cd2e4ce90edb981628201cfc8149b4a960eea6997e9f34bb7597e",
-    "19210b4def2f6002c71b724d407a79ae784ae0c07edff2181d24faa2b0f62102",
-    "4f298a6566ccfd6f063d1ba67fc5dcbac5e435953a0ef22bbab0cdd3b9c37746",
+    "e87a7d6d54b0eac335d4b769ec3ed9e15af4683a0bfbb4159440cf2e1dd59a18",
+    "f602790ddfaaa04aad9eb52e1891eb1a18511454ba2287470efe1a631973a421",
+    "bb97e421b4a6e9e9330c2e864145729b3bd1e8dd3fbd0723b23c067fb9073513",
+    "0dcd9dcd1116567841eb708003fdb309a29e83099e64cc49d49a37c7aff25896",
 ];
+
+/// Submit a job with its own deadline (blocks each operator has to commit).
+fn submit_with_deadline(market: &mut Market, replicas: u32, deadline_blocks: u64) -> JobId {
+    let receipt = market.chain.submit_ok(
+        CLIENT,
+        Msg::SubmitJob(Box::new(SubmitJob {
+            model: market.id,
+            input: JobInput::Activation(input(1.5).to_bytes()),
+            max_fee: Amount(FEE),
+            deadline_blocks,
+            replicas,
+        })),
+    );
+    let job = job_of(&receipt);
+    market.chain.block(&[]);
+    job
+}
+
+/// The review's halt: a job with a long deadline, two colluding replicas (one commits at once,
+/// the other far later with another output) and a silent defendant. The dispute resolves
+/// more than `evidence_max_age_epochs` after the defendant's commit; its offence used to be
+/// refused as too old inside the end-block hook, which failed every block from then on.
+#[test]
+fn a_dispute_that_outlasts_the_evidence_age_does_not_halt_the_chain() {
+    let mut market = market();
+    let params = market.chain.ledger.params().clone();
+    let age_blocks = (params.slashing.evidence_max_age_epochs + 1) * params.staking.epoch_blocks;
+    let job = submit_with_deadline(&mut market, 2, age_blocks + 10);
+    let replicas = market.assignees(&job);
+    let (first, second) = (
+        Market::index_of(&replicas[0]),
+        Market::index_of(&replicas[1]),
+    );
+    let honest = execute(&market.model, &market.job(&job));
+    market
+        .chain
+        .submit_ok(first, commit_msg(first, &job, &honest));
+    let committed = market.chain.height();
+    market.chain.run_blocks(age_blocks);
+    let client = market.chain.balance(CLIENT);
+    market
+        .chain
+        .submit_ok(second, commit_msg(second, &job, &tamper(&honest)));
+    let dispute = dispute_of(&market, &job);
+    // Nobody answers: both lose by timeout, `dispute_move_blocks` later. Every block applies
+    // (`Chain::block` expects it).
+    let mut reported = Vec::new();
+    for _ in 0..=params.disputes.dispute_move_blocks {
+        let outcome = market.chain.block(&[]);
+        for event in &outcome.events {
+            if let Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported {
+                operator,
+                offence_height,
+                ..
+            }) = event
+            {
+                reported.push((*operator, *offence_height));
+            }
+        }
+    }
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    assert!(!record.is_open(), "the dispute resolved by timeout");
+    let oldest = surety_ledger::slashing::oldest_reportable(
+        &params,
+        &market
+            .chain
+            .ledger
+            .next_context(0, crate::common::operator(1), Hash([0; 32])),
+    );
+    let defendant = reported
+        .iter()
+        .find(|(operator, _)| *operator == crate::common::operator(first))
+        .expect("the silent defendant is reported");
+    assert!(
+        defendant.1 > committed && defendant.1 <= oldest,
+        "its offence is dated at the oldest reportable height, not refused: {defendant:?}"
+    );
+    assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+    assert_eq!(
+        market.chain.balance(CLIENT),
+        client.checked_add(Amount(FEE)).unwrap()
+    );
+    assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::ZERO);
+}
+
+/// The review's double refund: an auditor's disagreeing commit while an account's challenge is
+/// open used to open a second dispute over the job and overwrite its status, so two verdicts
+/// could each settle the escrow. Now it waits: its dispute opens when the first one settles,
+/// and the escrow is paid out once.
+#[test]
+fn an_audit_that_disagrees_during_a_challenge_waits_its_turn_and_the_escrow_is_paid_once() {
+    let mut market = market();
+    let Challenged {
+        job,
+        worker,
+        honest,
+        fabricated,
+        dispute,
+    } = falsely_challenged(&mut market);
+    let auditor = Market::index_of(&market.job(&job).audit.clone().expect("drawn").auditor);
+    market
+        .chain
+        .submit_ok(auditor, commit_msg(auditor, &job, &fabricated));
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Deferred
+    );
+    assert_eq!(market.job(&job).status, JobStatus::Disputed { dispute });
+    bisect(
+        &mut market,
+        dispute,
+        (worker, &honest),
+        (CHALLENGER, &fabricated),
+    );
+    provide_input(&mut market, dispute, worker, &honest);
+    let second = dispute_of(&market, &job);
+    assert_ne!(
+        second, dispute,
+        "the auditor's dispute opened after the first settled"
+    );
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Disputed { dispute: second }
+    );
+    bisect(
+        &mut market,
+        second,
+        (worker, &honest),
+        (auditor, &fabricated),
+    );
+    let events = provide_input(&mut market, second, worker, &honest);
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported {
+            operator,
+            kind: FaultKind::WrongResult,
+            ..
+        }) if *operator == crate::common::operator(auditor)
+    )));
+    let client = market.chain.balance(CLIENT);
+    run_until_final(&mut market, &job);
+    assert!(market.job(&job).is_final());
+    assert_eq!(
+        market.chain.balance(CLIENT),
+        client,
+        "no refund of a final job"
+    );
+    assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::ZERO);
+}
+
+/// The review's slash escape: a defendant that sees its dispute open redelegates and then
+/// undelegates before the verdict. Its stake is frozen from the moment the dispute opens, it
+/// gets no new work meanwhile, and the freeze lifts when it is found right.
+#[test]
+fn a_defendant_cannot_move_its_stake_or_take_work_while_its_dispute_is_open() {
+    let mut market = market();
+    let Challenged {
+        job,
+        worker,
+        honest,
+        fabricated,
+        dispute,
+    } = falsely_challenged(&mut market);
+    let destination = (1..=4).find(|n| *n != worker).unwrap();
+    let shares = market.chain.shares(worker, worker);
+    let nonce = market.chain.nonce(worker);
+    // One block (the dispute's moves have deadlines): redelegate, undelegate, and a job that
+    // needs every operator.
+    let txs = vec![
+        market.chain.sign_with_nonce(
+            worker,
+            nonce,
+            Msg::Redelegate(surety_ledger::staking::Redelegate {
+                source: crate::common::operator(worker),
+                destination: crate::common::operator(destination),
+                shares,
+            }),
+        ),
+        market.chain.sign_with_nonce(
+            worker,
+            nonce + 1,
+            Msg::Undelegate(surety_ledger::staking::Undelegate {
+                operator: crate::common::operator(worker),
+                shares,
+            }),
+        ),
+        market.chain.sign(
+            CLIENT,
+            Msg::SubmitJob(Box::new(SubmitJob {
+                model: market.id,
+                input: JobInput::Activation(input(2.5).to_bytes()),
+                max_fee: Amount(FEE),
+                deadline_blocks: 5,
+                replicas: 4,
+            })),
+        ),
+    ];
+    let receipts = market.chain.block(&txs).receipts;
+    let frozen = |receipt: &surety_ledger::Receipt| {
+        matches!(
+            receipt.error_kind,
+            Some(TxError::Staking(
+                surety_ledger::staking::StakingError::OperatorFrozen(_)
+            ))
+        )
+    };
+    assert!(
+        frozen(&receipts[0]),
+        "redelegation refused: {:?}",
+        receipts[0]
+    );
+    assert!(
+        frozen(&receipts[1]),
+        "undelegation refused: {:?}",
+        receipts[1]
+    );
+    // Four replicas need every operator; the frozen defendant is not eligible.
+    assert!(
+        matches!(
+            receipts[2].error_kind,
+            Some(TxError::Jobs(JobsError::NotEnoughOperators {
+                eligible: 3,
+                ..
+            }))
+        ),
+        "{:?}",
+        receipts[2]
+    );
+    bisect(
+        &mut market,
+        dispute,
+        (worker, &honest),
+        (CHALLENGER, &fabricated),
+    );
+    provide_input(&mut market, dispute, worker, &honest);
+    assert!(
+        !market.chain.operator(worker).is_frozen(),
+        "found right: released"
+    );
+    settle_audit(&mut market, &job, &honest);
+    run_until_final(&mut market, &job);
+    assert!(market.job(&job).is_final());
+}
+
+/// Random market histories against the rule that a block always applies (issue #12): jobs
+/// with short and long deadlines, honest and tampered results, audits, challenges, parties
+/// that answer or fall silent, and runs of empty blocks that land timeouts on the edges of
+/// every window. `Chain::block` requires every block to apply with every invariant and no
+/// hook failure.
+mod random_market_histories {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Action {
+        Submit {
+            replicas: u32,
+            deadline: u64,
+        },
+        Commit {
+            job: usize,
+            honest: bool,
+        },
+        Audit {
+            job: usize,
+            honest: bool,
+        },
+        Challenge {
+            job: usize,
+        },
+        Reveal {
+            job: usize,
+            defendant: bool,
+            challenger: bool,
+            honest: bool,
+        },
+        Input {
+            job: usize,
+            honest: bool,
+        },
+        Run {
+            blocks: u64,
+        },
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            (1u32..=2, 2u64..40)
+                .prop_map(|(replicas, deadline)| Action::Submit { replicas, deadline }),
+            (any::<usize>(), any::<bool>())
+                .prop_map(|(job, honest)| Action::Commit { job, honest }),
+            (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Audit { job, honest }),
+            any::<usize>().prop_map(|job| Action::Challenge { job }),
+            (any::<usize>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+                |(job, defendant, challenger, honest)| Action::Reveal {
+                    job,
+                    defendant,
+                    challenger,
+                    honest
+                }
+            ),
+            (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Input { job, honest }),
+            (0u64..25).prop_map(|blocks| Action::Run { blocks }),
+        ]
+    }
+
+    fn execution(market: &Market, job: &JobId, honest: bool) -> Execution {
+        let run = execute(&market.model, &market.job(job));
+        if honest {
+            run
+        } else {
+            tamper(&run)
+        }
+    }
+
+    fn play(market: &mut Market, jobs: &mut Vec<JobId>, action: Action) {
+        let pick = |jobs: &Vec<JobId>, index: usize| jobs.get(index % jobs.len().max(1)).copied();
+        match action {
+            Action::Submit { replicas, deadline } => {
+                let receipt = market.chain.submit(
+                    CLIENT,
+                    Msg::SubmitJob(Box::new(SubmitJob {
+                        model: market.id,
+                        input: JobInput::Activation(input(jobs.len() as f32).to_bytes()),
+                        max_fee: Amount(FEE),
+                        deadline_blocks: deadline,
+                        replicas,
+                    })),
+                );
+                if receipt.is_ok() {
+                    jobs.push(job_of(&receipt));
+                }
+            }
+            Action::Commit { job, honest } => {
+                let Some(job) = pick(jobs, job) else { return };
+                let record = market.job(&job);
+                let run = execution(market, &job, honest);
+                let txs: Vec<Vec<u8>> = record
+                    .live_assignments()
+                    .filter(|a| a.result.is_none())
+                    .map(|a| {
+                        let n = Market::index_of(&a.operator);
+                        market.chain.sign(n, commit_msg(n, &job, &run))
+                    })
+                    .collect();
+                market.chain.block(&txs);
+            }
+            Action::Audit { job, honest } => {
+                let Some(job) = pick(jobs, job) else { return };
+                let Some(audit) = market.job(&job).audit else {
+                    return;
+                };
+                let n = Market::index_of(&audit.auditor);
+                let run = execution(market, &job, honest);
+                market.chain.submit(n, commit_msg(n, &job, &run));
+            }
+            Action::Challenge { job } => {
+                let Some(job) = pick(jobs, job) else { return };
+                let Some(operator) = market
+                    .job(&job)
+                    .live_assignments()
+                    .next()
+                    .map(|a| a.operator)
+                else {
+                    return;
+                };
+                let fabricated = execution(market, &job, false);
+                let steps = fabricated.trace.len();
+                market.chain.submit(
+                    CHALLENGER,
+                    Msg::Challenge(Box::new(Challenge {
+                        job,
+                        operator,
+                        output_hash: fabricated.output.hash(),
+                        trace_root: fabricated.trace.root(),
+                        output_proof: fabricated.trace.proof(steps - 1).unwrap(),
+                    })),
+                );
+            }
+            Action::Reveal {
+                job,
+                defendant,
+                challenger,
+                honest,
+            } => {
+                let Some(job) = pick(jobs, job) else { return };
+                let JobStatus::Disputed { dispute } = market.job(&job).status else {
+                    return;
+                };
+                let record =
+                    disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+                let Phase::Bisect { index, .. } = record.phase else {
+                    return;
+                };
+                let mut txs = Vec::new();
+                for (reveals, account, run_honest) in [
+                    (defendant, record.defendant.account(), honest),
+                    (challenger, record.challenger.account(), !honest),
+                ] {
+                    let Some(n) = (1..=30u16).find(|n| crate::common::account(*n) == account)
+                    else {
+                        continue;
+                    };
+                    if reveals {
+                        let run = execution(market, &job, run_honest);
+                        txs.push(market.chain.sign(
+                            n,
+                            Msg::RevealStep(Box::new(RevealStep {
+                                dispute,
+                                index,
+                                step_hash: run.trace.step_hashes[index as usize],
+                                proof: run.trace.proof(index as usize).unwrap(),
+                            })),
+                        ));
+                    }
+                }
+                market.chain.block(&txs);
+            }
+            Action::Input { job, honest } => {
+                let Some(job) = pick(jobs, job) else { return };
+                let JobStatus::Disputed { dispute } = market.job(&job).status else {
+                    return;
+                };
+                let record =
+                    disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+                let (Phase::AwaitInput { .. }, Some(step)) =
+                    (&record.phase, record.isolated_step())
+                else {
+                    return;
+                };
+                let bytes = execution(market, &job, honest).activations[step as usize].to_bytes();
+                if bytes.len() <= surety_ledger::disputes::INPUT_CHUNK_BYTES_MAX {
+                    market.chain.submit(
+                        CHALLENGER,
+                        Msg::ProvideStepInput(Box::new(ProvideStepInput {
+                            dispute,
+                            total: bytes.len() as u64,
+                            offset: 0,
+                            bytes,
+                        })),
+                    );
+                }
+            }
+            Action::Run { blocks } => market.chain.run_blocks(blocks),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+        #[test]
+        fn every_block_of_a_random_market_history_applies(
+            actions in prop::collection::vec(action(), 10..40)
+        ) {
+            let mut market = market();
+            let mut jobs = Vec::new();
+            for action in actions {
+                play(&mut market, &mut jobs, action);
+            }
+            // Run past every deadline (with all reassignments: 4 × 40 blocks), window, dispute
+            // move and slash delay.
+            market.chain.run_blocks(400);
+            for job in &jobs {
+                let status = market.job(job).status;
+                prop_assert!(
+                    matches!(status, JobStatus::Final { .. } | JobStatus::Failed { .. }),
+                    "job {job} ended {status:?}"
+                );
+            }
+        }
+    }
+}

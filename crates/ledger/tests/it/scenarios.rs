@@ -529,7 +529,7 @@ fn rewards_stay_exact_per_share_across_a_slash() {
     chain
         .report(Offence {
             operator: operator(1),
-            kind: FaultKind::MissedDeadline,
+            kind: FaultKind::Downtime,
             height,
             reporter: None,
             harmed: None,
@@ -538,7 +538,11 @@ fn rewards_stay_exact_per_share_across_a_slash() {
         .unwrap();
     chain.block(&[]);
     run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs + 1);
-    assert_eq!(chain.operator(1).tokens, Amount(198_000), "1% slashed");
+    assert_eq!(
+        chain.operator(1).tokens,
+        Amount(199_800),
+        "0.1% slashed (downtime, which jails)"
+    );
     // Unjail and earn again: both delegators still hold equal shares and must earn equally.
     chain.submit_ok(1, Msg::Unjail);
     chain.run_to_epoch(chain.epoch().0 + 1);
@@ -618,7 +622,7 @@ fn a_jailed_operator_may_unjail_after_its_slash_and_jail_time() {
     chain
         .report(Offence {
             operator: operator(1),
-            kind: FaultKind::MissedDeadline,
+            kind: FaultKind::Downtime,
             height: Height(0),
             reporter: None,
             harmed: None,
@@ -725,4 +729,183 @@ fn a_ledger_restored_from_its_entries_has_the_same_root_and_goes_on_identically(
     let mut tampered = entries;
     tampered[0].1.push(0);
     assert!(Ledger::restore(tampered, Height(8), 0, a.state_root).is_err());
+}
+
+/// A validator already slashed for a larger fault in the window that then misses blocks: the
+/// downtime report is "already penalised". Before hook items were isolated, that error failed
+/// the begin-block hook, so no block could ever apply again.
+#[test]
+fn downtime_after_a_larger_fault_in_the_window_does_not_halt_the_chain() {
+    let mut chain = standard_chain();
+    let window = test_params().slashing.downtime_window_blocks;
+    for _ in 0..window {
+        chain.absent = Some(vec![]);
+        chain.block(&[]);
+    }
+    let height = chain.height();
+    chain
+        .report(Offence {
+            operator: operator(1),
+            kind: FaultKind::WrongResult,
+            height,
+            reporter: None,
+            harmed: None,
+            cap: None,
+        })
+        .expect("the larger fault is reported");
+    let start = chain.height();
+    for _ in 0..window + 2 {
+        chain.absent = Some(vec![operator(1)]);
+        // `block` expects every block to apply.
+        chain.block(&[]);
+    }
+    assert_eq!(chain.height().0, start.0 + window + 2);
+    assert!(chain.operator(1).jailed);
+}
+
+/// The review's griefing: missed deadlines used the correlated rule, so 30% of stake late
+/// together (a spam burst, a censoring proposer) lost most of its pools and was jailed out of
+/// consensus. A liveness fault now costs its small base fraction, whoever else was late, and
+/// keeps the validator in the set.
+#[test]
+fn two_thirds_of_stake_missing_deadlines_together_lose_only_the_liveness_fraction() {
+    let accounts: Vec<(u16, u128)> = (1..=3).map(|n| (n, 1_000_000)).collect();
+    let mut chain = Chain::new(
+        test_params(),
+        &accounts,
+        &[(1, 100_000), (2, 100_000), (3, 100_000)],
+    );
+    chain.block(&[]);
+    let height = chain.height();
+    for n in [1, 2] {
+        chain
+            .report(Offence {
+                operator: operator(n),
+                kind: FaultKind::MissedDeadline,
+                height,
+                reporter: None,
+                harmed: None,
+                cap: None,
+            })
+            .unwrap();
+    }
+    chain.block(&[]);
+    let mut slashed =
+        run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs);
+    slashed.sort();
+    let base = test_params().slashing.missed_deadline;
+    let mut expected = vec![
+        (operator(1), base, Amount(1_000)),
+        (operator(2), base, Amount(1_000)),
+    ];
+    expected.sort();
+    assert_eq!(
+        slashed, expected,
+        "1% each, not the correlated 100% that 2/3 of stake would cost a safety fault"
+    );
+    let set = chain.active_set();
+    assert!(
+        [1, 2, 3].iter().all(|n| set.contains(&operator(*n))),
+        "nobody left consensus: {set:?}"
+    );
+}
+
+/// A liveness fault escalates only with the operator's own repetition: again in the next
+/// window, it costs twice the base.
+#[test]
+fn a_repeated_liveness_fault_costs_more_each_window() {
+    let mut chain = standard_chain();
+    let params = test_params();
+    let report = |chain: &mut Chain| {
+        let height = chain.height();
+        chain
+            .report(Offence {
+                operator: operator(1),
+                kind: FaultKind::MissedDeadline,
+                height,
+                reporter: None,
+                harmed: None,
+                cap: None,
+            })
+            .unwrap();
+        chain.block(&[]);
+    };
+    report(&mut chain);
+    let first = run_until_slashes_apply(&mut chain, params.slashing.slash_delay_epochs);
+    chain.run_to_epoch(chain.epoch().0 + params.slashing.window_epochs);
+    report(&mut chain);
+    let apply = chain.epoch().0 + params.slashing.slash_delay_epochs + 1;
+    let second = run_until_slashes_apply(&mut chain, apply);
+    let base = params.slashing.missed_deadline;
+    assert_eq!(first, vec![(operator(1), base, Amount(1_000))]);
+    let twice = Ratio::from_ppb(base.ppb() * 2).unwrap();
+    assert_eq!(
+        second,
+        vec![(operator(1), twice, Amount(1_980))],
+        "2% of 99,000"
+    );
+}
+
+/// The review's boundary split: two halves of a coordinated equivocation one epoch apart but in
+/// two fixed windows each counted as a minority (1/6 of stake: 9·(1/6)² = 25%). With a sliding
+/// window each counts the other: 1/3 of stake together loses everything.
+#[test]
+fn a_coordinated_fault_split_across_a_window_boundary_is_correlated_in_full() {
+    let accounts: Vec<(u16, u128)> = (1..=3)
+        .map(|n| (n, 1_000_000))
+        .chain([(30, 1_000_000)])
+        .collect();
+    let mut chain = Chain::new(
+        test_params(),
+        &accounts,
+        &[(1, 100_000), (2, 100_000), (3, 400_000)],
+    );
+    let params = test_params();
+    let window_end = params.slashing.window_epochs * params.staking.epoch_blocks;
+    // The last block of window 0, then the first of window 1.
+    chain.run_blocks(window_end + 1);
+    chain.submit_ok(30, double_sign_evidence(&chain, 1, Height(window_end)));
+    chain.submit_ok(30, double_sign_evidence(&chain, 2, Height(window_end + 1)));
+    let apply = params.slashing.slash_delay_epochs + params.slashing.window_epochs + 1;
+    let mut slashed = run_until_slashes_apply(&mut chain, apply);
+    slashed.sort();
+    let mut expected = vec![
+        (operator(1), Ratio::ONE, Amount(100_000)),
+        (operator(2), Ratio::ONE, Amount(100_000)),
+    ];
+    expected.sort();
+    assert_eq!(
+        slashed, expected,
+        "two sixths together are a third: 100% each"
+    );
+}
+
+/// The review's free in-flight cheats: within a window a second proven wrong result was
+/// "already penalised", so every result cheated before the first verdict cost one slash. Now
+/// each proven wrong result adds its fraction.
+#[test]
+fn every_proven_wrong_result_in_a_window_adds_to_the_slash() {
+    let mut chain = standard_chain();
+    chain.block(&[]);
+    for _ in 0..3 {
+        let height = chain.height();
+        chain
+            .report(Offence {
+                operator: operator(1),
+                kind: FaultKind::WrongResult,
+                height,
+                reporter: None,
+                harmed: None,
+                cap: None,
+            })
+            .unwrap();
+        chain.block(&[]);
+    }
+    let slashed = run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs);
+    let thrice = Ratio::from_ppb(test_params().slashing.wrong_result.ppb() * 3).unwrap();
+    assert_eq!(
+        slashed,
+        vec![(operator(1), thrice, Amount(30_000))],
+        "3 × 10% of 100,000"
+    );
 }

@@ -195,6 +195,17 @@ impl Chain {
     pub(crate) fn block(&mut self, txs: &[Vec<u8>]) -> BlockOutcome {
         let ctx = self.context();
         let outcome = self.ledger.apply_block(&ctx, txs).expect("block applies");
+        // A hook failure is dropped and reported so the chain goes on; in tests it is a bug.
+        let failed: Vec<_> = outcome
+            .events
+            .iter()
+            .filter(|e| matches!(e, surety_ledger::Event::Hook(_)))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "hook failed at block {}: {failed:?}",
+            ctx.height
+        );
         if let Err(broken) = self.ledger.check_invariants() {
             panic!("invariant broken after block {}: {broken}", ctx.height);
         }
