@@ -46,6 +46,10 @@ fn audit_line(audit: &Audit) -> String {
         AuditOutcome::Agreed => "agreed".to_string(),
         AuditOutcome::Disputed { dispute } => format!("disagreed (dispute {dispute})"),
         AuditOutcome::Missed => "missed (the job went on without it)".to_string(),
+        AuditOutcome::Deferred => {
+            "disagreed (its dispute opens when the open one settles)".to_string()
+        }
+        AuditOutcome::Closed => "closed (the job failed first)".to_string(),
     };
     format!("{} audits {}: {outcome}", audit.auditor, audit.target)
 }
