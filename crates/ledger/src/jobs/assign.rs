@@ -25,7 +25,7 @@ pub fn begin_block(
                 let replicas = job.replicas;
                 let assigned = assign(store, ctx, &mut job, replicas)?;
                 if assigned < job.replicas {
-                    super::settle::fail(store, &mut job, "not enough eligible operators")?;
+                    super::close::fail(store, &mut job, "not enough eligible operators")?;
                 } else {
                     job.status = JobStatus::Assigned;
                 }

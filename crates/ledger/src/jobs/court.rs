@@ -3,7 +3,7 @@
 //! disputes, hands it what it needs (the job's model, its input) and applies its verdicts:
 //! the losing results slashed, the job failed or its window reopened.
 
-use super::settle::{fail, report, Blame};
+use super::close::{fail, report, Blame};
 use super::state;
 use super::{
     check_output_proof, AuditOutcome, Job, JobResult, JobStatus, JobsError, ResultStatement,

@@ -21,6 +21,7 @@
 //! `evidence` (two signed results by one operator).
 
 mod assign;
+mod close;
 mod commit;
 mod court;
 pub mod error;
@@ -39,10 +40,13 @@ pub use error::JobsError;
 pub use event::JobsEvent;
 pub use evidence::execute_result_equivocation;
 pub use msg::{CommitResult, JobInput, ResultStatement, SignedResult, SubmitJob};
-pub use settle::end_block;
 pub use state::{job, work_of, Assignment, Audit, AuditOutcome, Job, JobResult, JobStatus, Role};
 pub use submit::{canonical_input, execute_submit};
 
+use crate::context::BlockContext;
+use crate::models::ModelCache;
+use crate::params::Params;
+use crate::store::Store;
 use surety_types::merkle::MerkleProof;
 use surety_types::{Hash, JobId};
 
@@ -109,4 +113,16 @@ pub fn check_output_proof(
 /// no two jobs share one.
 pub fn job_id(tx_hash: &Hash) -> JobId {
     JobId(Hash::of("surety.job-id", &tx_hash.0).0)
+}
+
+/// End of block: first the court's due disputes (their verdicts applied), then deadlines, audit
+/// timeouts and finality for the jobs due now.
+pub fn end_block(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    cache: &ModelCache,
+) -> Result<(), JobsError> {
+    court::end_block(store, params, ctx, cache)?;
+    settle::end_block(store, params, ctx)
 }
