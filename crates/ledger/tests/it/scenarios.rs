@@ -49,6 +49,19 @@ fn undelegate(operator_index: u16, shares: u128) -> Msg {
     })
 }
 
+/// An offence of `kind` by operator `n` at `height`, with nobody reporting it or harmed and no
+/// cap (as the ledger's own liveness tracking reports).
+fn offence(n: u16, kind: FaultKind, height: Height) -> Offence {
+    Offence {
+        operator: operator(n),
+        kind,
+        height,
+        reporter: None,
+        harmed: None,
+        cap: None,
+    }
+}
+
 fn double_sign_evidence(chain: &Chain, n: u16, height: Height) -> Msg {
     let (first, second) = chain.double_sign(n, height);
     Msg::SubmitEvidence(Box::new(Evidence::DoubleSign { first, second }))
@@ -527,14 +540,7 @@ fn rewards_stay_exact_per_share_across_a_slash() {
     chain.submit_ok(20, delegate(1, 100_000));
     let height = chain.height();
     chain
-        .report(Offence {
-            operator: operator(1),
-            kind: FaultKind::Downtime,
-            height,
-            reporter: None,
-            harmed: None,
-            cap: None,
-        })
+        .report(offence(1, FaultKind::Downtime, height))
         .unwrap();
     chain.block(&[]);
     run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs + 1);
@@ -620,14 +626,7 @@ fn a_validator_that_misses_too_many_blocks_is_jailed_for_downtime() {
 fn a_jailed_operator_may_unjail_after_its_slash_and_jail_time() {
     let mut chain = standard_chain();
     chain
-        .report(Offence {
-            operator: operator(1),
-            kind: FaultKind::Downtime,
-            height: Height(0),
-            reporter: None,
-            harmed: None,
-            cap: None,
-        })
+        .report(offence(1, FaultKind::Downtime, Height(0)))
         .unwrap();
     chain.block(&[]);
     chain.run_to_epoch(test_params().slashing.jail_epochs);
@@ -744,14 +743,7 @@ fn downtime_after_a_larger_fault_in_the_window_does_not_halt_the_chain() {
     }
     let height = chain.height();
     chain
-        .report(Offence {
-            operator: operator(1),
-            kind: FaultKind::WrongResult,
-            height,
-            reporter: None,
-            harmed: None,
-            cap: None,
-        })
+        .report(offence(1, FaultKind::WrongResult, height))
         .expect("the larger fault is reported");
     let start = chain.height();
     for _ in 0..window + 2 {
@@ -779,14 +771,7 @@ fn two_thirds_of_stake_missing_deadlines_together_lose_only_the_liveness_fractio
     let height = chain.height();
     for n in [1, 2] {
         chain
-            .report(Offence {
-                operator: operator(n),
-                kind: FaultKind::MissedDeadline,
-                height,
-                reporter: None,
-                harmed: None,
-                cap: None,
-            })
+            .report(offence(n, FaultKind::MissedDeadline, height))
             .unwrap();
     }
     chain.block(&[]);
@@ -819,14 +804,7 @@ fn a_repeated_liveness_fault_costs_more_each_window() {
     let report = |chain: &mut Chain| {
         let height = chain.height();
         chain
-            .report(Offence {
-                operator: operator(1),
-                kind: FaultKind::MissedDeadline,
-                height,
-                reporter: None,
-                harmed: None,
-                cap: None,
-            })
+            .report(offence(1, FaultKind::MissedDeadline, height))
             .unwrap();
         chain.block(&[]);
     };
@@ -890,14 +868,7 @@ fn every_proven_wrong_result_in_a_window_adds_to_the_slash() {
     for _ in 0..3 {
         let height = chain.height();
         chain
-            .report(Offence {
-                operator: operator(1),
-                kind: FaultKind::WrongResult,
-                height,
-                reporter: None,
-                harmed: None,
-                cap: None,
-            })
+            .report(offence(1, FaultKind::WrongResult, height))
             .unwrap();
         chain.block(&[]);
     }
