@@ -4,9 +4,9 @@
 //! its outputs, one serves another checkpoint, one never answers — and clients submit jobs
 //! until each of them has been given work. Honest jobs complete and pay; the faulty ones are
 //! caught by audit, lose the bisection dispute their workers play automatically, and are
-//! jailed and frozen; the silent one is penalised and its job reassigned. Then a false
-//! challenger loses its bond, an equivocating operator is tombstoned, and oversized jobs are
-//! refused.
+//! jailed and frozen; the silent one is penalised (frozen, not jailed) and its job
+//! reassigned. Then a false challenger loses its bond, an equivocating operator is tombstoned,
+//! and oversized jobs are refused.
 
 use crate::support::minilm::{models_dir, settled, wait_for, MiniLm, MINILM};
 use std::collections::BTreeMap;
@@ -297,7 +297,10 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
             // Missed its deadline: penalised, the job went to someone else.
             assert!(record.assignments[0].missed);
             assert!(record.assignments.len() >= 2);
-            assert!(operator_record(&nodes[0], &first).jailed);
+            // A market fault: frozen until its small slash applies (no new work), not jailed
+            // (it stays a validator).
+            let silent = operator_record(&nodes[0], &first);
+            assert!(silent.is_frozen() && !silent.jailed, "{silent:?}");
             *seen.entry("silent").or_default() += 1;
         } else {
             assert!(record.is_final(), "{record:?}");
