@@ -2,6 +2,9 @@
 //! decoder reads, built with the crates' own encoders, so the fuzzer starts past the first
 //! length prefix. Run by `scripts/fuzz --seeds`; the output is committed.
 
+// Built by cargo-fuzz like the targets, so its code calls the coverage hooks libFuzzer defines:
+// link libFuzzer in (its `main` stays unused, this file has its own).
+use libfuzzer_sys as _;
 use std::path::{Path, PathBuf};
 use surety_fuzz::CHAIN_ID;
 use surety_infer::gguf::{write_gguf, MetaValue};
@@ -85,6 +88,10 @@ fn safetensors_files() -> Vec<(&'static str, Vec<u8>)> {
     .expect("safetensors seed");
     vec![("tiny", tiny)]
 }
+
+const TOKENIZER_WORD_LEVEL: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[{"id":0,"content":"[UNK]","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}],"normalizer":{"type":"Lowercase"},"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0,"hello":1,"world":2,",":3},"unk_token":"[UNK]"}}"#;
+
+const TOKENIZER_BPE: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},"post_processor":null,"decoder":{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true},"model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"ignore_merges":false,"vocab":{"H":0,"e":1,"l":2,"o":3,"He":4,"ll":5,"Hell":6,"Hello":7},"merges":["H e","l l","He ll","Hell o"]}}"#;
 
 const GENESIS_JSON: &str = r#"{
   "chain_id": "surety-fuzz",
@@ -227,6 +234,41 @@ mod node {
     }
 }
 
+/// A genesis with every section the fuzzer should mutate: the default parameters in full, an
+/// account, an operator and a delegation.
+fn genesis_json() -> String {
+    use surety_ledger::genesis::{Genesis, GenesisAccount, GenesisDelegation, GenesisOperator};
+    use surety_types::{OperatorId, Ratio};
+    let operator_key = SigningKey::from_seed([7; 32]);
+    let operator = AccountId::from_key(&operator_key.verification_key());
+    let delegator = AccountId::from_key(&SigningKey::from_seed([8; 32]).verification_key());
+    let genesis = Genesis {
+        chain_id: CHAIN_ID.to_string(),
+        genesis_time_ms: 1_700_000_000_000,
+        params: Default::default(),
+        accounts: vec![
+            GenesisAccount { account: operator, balance: Amount(10_000_000_000) },
+            GenesisAccount { account: delegator, balance: Amount(5_000_000_000) },
+        ],
+        operators: vec![GenesisOperator {
+            account: operator,
+            consensus_key: operator_key.verification_key(),
+            commission: Ratio::from_percent(5).expect("5%"),
+            max_commission_change: Ratio::from_percent(1).expect("1%"),
+            metadata: Default::default(),
+            self_bond: Amount(1_000_000_000),
+        }],
+        delegations: vec![GenesisDelegation {
+            delegator,
+            operator: OperatorId::from(operator),
+            amount: Amount(1_000_000),
+        }],
+        models: vec![],
+        allocations: vec![],
+    };
+    genesis.to_json()
+}
+
 fn main() {
     let root: PathBuf = std::env::args()
         .nth(1)
@@ -244,7 +286,10 @@ fn main() {
     for (name, bytes) in safetensors_files() {
         write(&root, "safetensors", name, &bytes);
     }
+    write(&root, "tokenizer", "word-level.json", TOKENIZER_WORD_LEVEL.as_bytes());
+    write(&root, "tokenizer", "bpe.json", TOKENIZER_BPE.as_bytes());
     write(&root, "genesis", "minimal.json", GENESIS_JSON.as_bytes());
+    write(&root, "genesis", "full.json", genesis_json().as_bytes());
     write(&root, "genesis", "minimal.toml", GENESIS_TOML.as_bytes());
     #[cfg(feature = "node")]
     {
