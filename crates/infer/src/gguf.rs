@@ -436,6 +436,16 @@ mod tests {
         }
     }
 
+    /// Found by fuzzing (`fuzz/`, target `gguf`): 2^63 elements of Q8_0 fit a usize, their
+    /// byte length does not; computing it overflowed instead of refusing the tensor.
+    #[test]
+    fn a_quantised_tensor_too_large_to_measure_is_refused() {
+        for storage in [StorageType::Q8_0, StorageType::Q4_1] {
+            let bytes = write_gguf(&[], &[("q", vec![1 << 58, 32], storage, vec![])]);
+            assert!(matches!(load_gguf(&bytes), Err(InferError::Malformed(_))));
+        }
+    }
+
     #[test]
     fn a_hostile_array_length_is_refused() {
         let mut bytes = b"GGUF".to_vec();

@@ -34,6 +34,10 @@ impl TextTokenizer {
                 json.len()
             )));
         }
+        // `tokenizers` panics instead of failing on a JSON syntax error inside `"decoder"` (its
+        // decoder deserializer `expect`s; found by fuzzing): refuse text that is not JSON first.
+        serde_json::from_str::<serde::de::IgnoredAny>(json)
+            .map_err(|e| InferError::Tokenizer(format!("tokenizer.json: {e}")))?;
         let mut inner = tokenizers::Tokenizer::from_str(json)
             .map_err(|e| InferError::Tokenizer(format!("tokenizer.json: {e}")))?;
         inner.with_padding(None);
@@ -138,5 +142,20 @@ impl TextTokenizer {
     /// The hash committed in the manifest.
     pub fn hash(&self) -> Hash {
         self.hash
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing (`fuzz/`, target `tokenizer`): a syntax error inside `"decoder"` made
+    /// the `tokenizers` crate panic rather than return an error.
+    #[test]
+    fn a_syntax_error_inside_the_decoder_is_an_error_not_a_panic() {
+        assert!(matches!(
+            TextTokenizer::from_json(r#"{"decoder":{]}"#),
+            Err(InferError::Tokenizer(_))
+        ));
     }
 }

@@ -60,8 +60,16 @@ impl StorageType {
             StorageType::F32 => elements.checked_mul(4),
             StorageType::F16 | StorageType::BF16 => elements.checked_mul(2),
             StorageType::I64 => elements.checked_mul(8),
-            StorageType::Q4_1 => elements.is_multiple_of(32).then_some(elements / 32 * 20),
-            StorageType::Q8_0 => elements.is_multiple_of(32).then_some(elements / 32 * 34),
+            // Checked: a file's dimensions can claim nearly usize::MAX elements (found by
+            // fuzzing, `gguf` target).
+            StorageType::Q4_1 => elements
+                .is_multiple_of(32)
+                .then(|| (elements / 32).checked_mul(20))
+                .flatten(),
+            StorageType::Q8_0 => elements
+                .is_multiple_of(32)
+                .then(|| (elements / 32).checked_mul(34))
+                .flatten(),
         }
     }
 }
