@@ -487,7 +487,7 @@ impl App {
         self.last_block_hash = block.hash();
         self.decided_set = set;
         self.tip_certificate = Some(certificate.clone());
-        self.mempool.prune(&self.ledger);
+        self.mempool.recheck(&self.ledger);
         Ok(outcome)
     }
 }
