@@ -1,6 +1,6 @@
 //! The mempool: transactions waiting for a block (docs/node.md "Mempool"). Bounded in count,
 //! bytes and per sender. A transaction is admitted only if it passes the ledger's stateless
-//! checks (size, shape, chain, signature), the chain's parameter bounds that need no execution
+//! checks (size, shape, chain; the signature last of all), the chain's parameter bounds that need no execution
 //! (a job's input size, fee, replicas and deadline; a result's output size), a nonce check
 //! against the committed state, and a balance check: the sender's committed balance covers
 //! the cost (fee plus what the message itself spends) of this and every transaction of its
@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use surety_ledger::bank;
 use surety_ledger::jobs::{JobInput, JobsError};
 use surety_ledger::params::Params;
-use surety_ledger::tx::{Msg, Transaction, TxError};
+use surety_ledger::tx::{decode_and_check_shape, Msg, Transaction, TxError};
 use surety_ledger::Ledger;
 use surety_types::{AccountId, Amount, Hash};
 
@@ -199,9 +199,11 @@ impl Mempool {
         next
     }
 
-    /// Check and admit a transaction; returns its hash.
+    /// Check and admit a transaction; returns its hash. The signature, the one costly check,
+    /// comes last: a transaction its sender cannot pay for is refused on a decode and a state
+    /// read (refusing an unverified claim changes nothing, so it is safe to do first).
     pub fn admit(&mut self, bytes: Vec<u8>, ledger: &Ledger) -> Result<Hash, AdmitError> {
-        let tx = ledger.check_stateless(&bytes)?;
+        let tx = decode_and_check_shape(&bytes, ledger.chain_id())?;
         let hash = tx.hash();
         if self.hashes.contains(&hash) {
             return Err(AdmitError::Duplicate);
@@ -217,6 +219,7 @@ impl Mempool {
         let cost = self.check_sender(&tx, ledger)?;
         let rate = fee_rate(tx.tx.fee, bytes.len());
         let evicted = self.plan_evictions(&tx.tx.signer, bytes.len(), rate)?;
+        tx.verify_signature().map_err(|_| TxError::BadSignature)?;
         for sender in evicted {
             self.evict_tail(&sender);
         }
