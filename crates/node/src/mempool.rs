@@ -249,7 +249,8 @@ impl Mempool {
         }
         let cost = tx.tx.fee.0.saturating_add(spend(&tx.tx.msg).0);
         let pending = queue.map_or(0u128, |q| {
-            q.values().fold(0u128, |sum, e| sum.saturating_add(e.cost.0))
+            q.values()
+                .fold(0u128, |sum, e| sum.saturating_add(e.cost.0))
         });
         let needed = Amount(pending.saturating_add(cost));
         if needed > account.balance {
@@ -303,7 +304,11 @@ impl Mempool {
             }
             let queue = &self.by_sender[&victim];
             let taken = exposed.entry(victim).or_insert(0);
-            let entry = queue.values().rev().nth(*taken).expect("a candidate exists");
+            let entry = queue
+                .values()
+                .rev()
+                .nth(*taken)
+                .expect("a candidate exists");
             *taken += 1;
             count -= 1;
             total -= entry.bytes.len();

@@ -67,13 +67,22 @@ fn zero_balance_keys_flooding_the_mempool_are_refused_at_admission() {
                 .admit(paying(from, nonce, 1, 2, 1), &ledger)
                 .unwrap_err();
             assert!(
-                matches!(error, AdmitError::CannotPay { balance: Amount(0), .. }),
+                matches!(
+                    error,
+                    AdmitError::CannotPay {
+                        balance: Amount(0),
+                        ..
+                    }
+                ),
                 "{error}"
             );
             refused += 1;
         }
     }
-    println!("zero-balance flood: {refused} refused, {} admitted", mempool.len());
+    println!(
+        "zero-balance flood: {refused} refused, {} admitted",
+        mempool.len()
+    );
     assert!(mempool.is_empty());
     // A fee below the chain's minimum would not be charged either.
     assert_eq!(
@@ -182,10 +191,7 @@ fn a_proposal_with_an_unpayable_transaction_is_not_voted_for() {
     // Fees are charged in block order: the second of two 6M fees cannot be paid.
     let overdrawn = with_txs(
         honest.clone(),
-        vec![
-            paying(2, 0, 6_000_000, 3, 1),
-            paying(2, 1, 6_000_000, 3, 1),
-        ],
+        vec![paying(2, 0, 6_000_000, 3, 1), paying(2, 1, 6_000_000, 3, 1)],
     );
     assert!(matches!(
         app.validate(&overdrawn, 5_000),

@@ -413,9 +413,11 @@ async fn a_flood_of_unpayable_transactions_from_fresh_keys_sent_to_one_node_leav
     assert_eq!(refused, flood_len, "every unpayable transaction is refused");
     let tip = height(&nodes[0]);
     let refs: Vec<&RunningNode> = nodes.iter().collect();
-    wait_for("every node at node 0's tip", Duration::from_secs(60), || {
-        nodes.iter().all(|n| height(n) >= tip)
-    })
+    wait_for(
+        "every node at node 0's tip",
+        Duration::from_secs(60),
+        || nodes.iter().all(|n| height(n) >= tip),
+    )
     .await;
     assert_same_chain(&refs, tip);
     for n in nodes {
