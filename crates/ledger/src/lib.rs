@@ -439,6 +439,32 @@ impl Ledger {
         tx::check_stateless(bytes, &self.chain_id)
     }
 
+    /// Block validity's fee rule (docs/node.md "Block validity"): every transaction of `txs`,
+    /// in block order, decodes with a valid shape and would be charged its fee and nonce, on the
+    /// committed state as the earlier transactions' charges leave it. Messages are not executed:
+    /// only fees and nonces are debited, and what a message would credit a sender is ignored,
+    /// so a block passing here never carries a transaction that is refused before its fee is
+    /// taken (but one whose own earlier message drains its sender still may). Read-only and a
+    /// pure function of the state and `txs`, so every validator decides the same. The error
+    /// names the first offending transaction's index and why (signatures are checked when the
+    /// block is applied, not here).
+    pub fn check_fees_payable<T: AsRef<[u8]>>(&self, txs: &[T]) -> Result<(), (usize, TxError)> {
+        let min_fee = self.params.bank.min_tx_fee;
+        let mut accounts: std::collections::BTreeMap<AccountId, bank::Account> =
+            std::collections::BTreeMap::new();
+        for (index, bytes) in txs.iter().enumerate() {
+            let tx = tx::decode_and_check_shape(bytes.as_ref(), &self.chain_id)
+                .map_err(|error| (index, error))?;
+            let signer = tx.tx.signer;
+            let account = accounts
+                .entry(signer)
+                .or_insert_with(|| bank::state::account(&self.store, &signer));
+            *account = bank::fee_charged(account, tx.tx.nonce, tx.tx.fee, min_fee)
+                .map_err(|error| (index, TxError::from(error)))?;
+        }
+        Ok(())
+    }
+
     /// Would `apply_block` accept a block with this context and this many transactions? (It
     /// accepts any transaction bytes: bad ones become failed receipts.)
     pub fn check_context(&self, ctx: &BlockContext, tx_count: usize) -> Result<(), BlockError> {

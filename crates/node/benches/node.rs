@@ -6,6 +6,10 @@
 //! 2. End to end: signed transfers POSTed to the validators' HTTP RPC by client threads,
 //!    admitted to the mempool, proposed, decided and committed; tx/s from the first submit to
 //!    the last commit, for 1 and 4 validators.
+//! 3. The same end to end run with the mempool under spam: while the honest clients submit,
+//!    `SPAM_THREADS` more POST unpayable transfers from fresh zero-balance keys to validator 0
+//!    as fast as it answers (issue #12 item 3, zombie transactions). Prints honest tx/s with
+//!    and without the spam and their ratio (target at least 0.8).
 //!
 //! `SURETY_BENCH_HEIGHTS` (default 300) and `SURETY_BENCH_TXS` (default 20000) size the runs.
 
@@ -21,6 +25,65 @@ use surety_types::tx::Tx;
 use surety_types::{AccountId, Amount, SigningKey};
 
 const CLIENT_THREADS: usize = 4;
+/// Client threads flooding validator 0 with unpayable transactions in the spam runs.
+const SPAM_THREADS: usize = 2;
+/// Distinct fresh keys the spam comes from, each with its whole nonce window.
+const SPAM_KEYS: u64 = 64;
+
+/// Unpayable transfers (from keys no genesis account funds) as `POST /tx` bodies.
+fn spam_bodies(chain_id: &str) -> Vec<String> {
+    (0..SPAM_KEYS)
+        .flat_map(|k| {
+            let key = key(9_000_000 + k);
+            (0..32u64).map(move |nonce| {
+                let tx = Tx {
+                    chain_id: chain_id.to_string(),
+                    signer: AccountId::from_key(&key.verification_key()),
+                    nonce,
+                    fee: Amount(1),
+                    msg: Msg::Transfer(Transfer {
+                        to: AccountId([7; 32]),
+                        amount: Amount(1),
+                    }),
+                };
+                format!("{{\"tx\":\"{}\"}}", hex::encode(encode(&tx.sign(&key))))
+            })
+        })
+        .collect()
+}
+
+/// Spam threads POSTing `bodies` round and round to `url` until `stop`; returns how many
+/// were sent and how many the node admitted.
+fn spam(
+    url: String,
+    bodies: std::sync::Arc<Vec<String>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<(usize, usize)>> {
+    (0..SPAM_THREADS)
+        .map(|thread| {
+            let (url, bodies, stop) = (url.clone(), bodies.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new().build();
+                let (mut sent, mut admitted) = (0usize, 0usize);
+                let mut i = thread;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = &bodies[i % bodies.len()];
+                    i += SPAM_THREADS;
+                    sent += 1;
+                    if agent
+                        .post(&url)
+                        .set("content-type", "application/json")
+                        .send_string(body)
+                        .is_ok()
+                    {
+                        admitted += 1;
+                    }
+                }
+                (sent, admitted)
+            })
+        })
+        .collect()
+}
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -118,7 +181,8 @@ async fn empty_blocks(validators: usize, p2p_base: u16, heights: u64) {
     }
 }
 
-async fn end_to_end(validators: usize, p2p_base: u16, txs: usize) {
+/// Honest transfers per second end to end; under spam when `with_spam`.
+async fn end_to_end(validators: usize, p2p_base: u16, txs: usize, with_spam: bool) -> f64 {
     let senders = 256;
     let per_sender = txs.div_ceil(senders);
     let total = senders * per_sender;
@@ -160,6 +224,16 @@ async fn end_to_end(validators: usize, p2p_base: u16, txs: usize) {
         .iter()
         .map(|n| format!("http://{}/tx", n.rpc_addr))
         .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spammers = if with_spam {
+        spam(
+            urls[0].clone(),
+            std::sync::Arc::new(spam_bodies(&chain_id)),
+            stop.clone(),
+        )
+    } else {
+        Vec::new()
+    };
     let t0 = Instant::now();
     let clients: Vec<_> = bodies
         .into_iter()
@@ -208,15 +282,29 @@ async fn end_to_end(validators: usize, p2p_base: u16, txs: usize) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = t0.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (spam_sent, spam_admitted) = spammers
+        .into_iter()
+        .map(|s| s.join().unwrap())
+        .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
     let blocks = height(&nodes[0]) - start_height;
+    let label = if with_spam {
+        format!(
+            " under spam ({spam_sent} unpayable POSTs to validator 0, {:.0}/s, {spam_admitted} admitted)",
+            spam_sent as f64 / elapsed
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "end to end, {validators} validator(s): {total} signed transfers via HTTP RPC -> mempool -> block -> commit in {elapsed:.2} s \
+        "end to end{label}, {validators} validator(s): {total} signed transfers via HTTP RPC -> mempool -> block -> commit in {elapsed:.2} s \
          = {:.0} tx/s (submitted in {submitted_in:.2} s by {CLIENT_THREADS} client threads; {blocks} blocks after the last submit; {refused} refused)",
         total as f64 / elapsed,
     );
     for n in nodes {
         n.stop().await;
     }
+    total as f64 / elapsed
 }
 
 fn main() {
@@ -239,7 +327,13 @@ fn main() {
     runtime.block_on(async {
         empty_blocks(1, 29_000, heights).await;
         empty_blocks(4, 29_010, heights).await;
-        end_to_end(1, 29_020, txs).await;
-        end_to_end(4, 29_030, txs).await;
+        for (validators, port) in [(1, 29_020), (4, 29_030)] {
+            let quiet = end_to_end(validators, port, txs, false).await;
+            let spammed = end_to_end(validators, port + 100, txs, true).await;
+            println!(
+                "spam vs no spam, {validators} validator(s): {spammed:.0} / {quiet:.0} honest tx/s = ratio {:.2} (target >= 0.8)",
+                spammed / quiet
+            );
+        }
     });
 }

@@ -162,6 +162,11 @@ pub enum ProposalError {
     },
     #[error("the ledger refuses the block: {0}")]
     Ledger(#[from] BlockError),
+    #[error("transaction {index} of the proposal would not be charged its fee: {error}")]
+    Unpayable {
+        index: usize,
+        error: surety_ledger::tx::TxError,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -354,11 +359,18 @@ impl App {
     }
 
     /// A block for the next height from the mempool, carrying the last block's certificate.
+    /// It obeys the fee rule `validate` holds proposals to (docs/node.md "Block validity"): the
+    /// mempool's admission and recheck make every reaped transaction payable, and the block is
+    /// cut before the first that is not, should that ever fail.
     pub fn propose(&self, timestamp_ms: u64, proposer: OperatorId) -> Block {
         let (seed, absent_validators) = self.next_randomness();
-        let txs = self
+        let mut txs = self
             .mempool
             .reap(&self.ledger, BLOCK_TXS_MAX, BLOCK_BYTES_MAX);
+        if let Err((index, error)) = self.ledger.check_fees_payable(&txs) {
+            tracing::warn!(index, %error, "the mempool reaped an unpayable transaction");
+            txs.truncate(index);
+        }
         Block {
             header: BlockHeader {
                 chain_id: self.ledger.chain_id().to_string(),
@@ -376,9 +388,12 @@ impl App {
         }
     }
 
-    /// Check a proposal without applying it: it must extend our chain, be well formed, and
-    /// carry a context the ledger accepts. Its transactions need no execution to be voted on:
-    /// the ledger turns any bad transaction into a failed receipt, the same on every node.
+    /// Check a proposal without applying it: it must extend our chain, be well formed, carry a
+    /// context the ledger accepts, and every transaction must be one the ledger would charge
+    /// its fee and nonce (`Ledger::check_fees_payable`: decodable, the sender's next nonce, a
+    /// fee its balance pays as the block's earlier charges leave it). A block of transactions
+    /// that cost their senders nothing is not voted for. Messages are not executed: one that
+    /// fails once charged is a failed receipt, the same on every node.
     ///
     /// `now_ms` is this node's clock: a proposal too far ahead of it is refused (commit, which
     /// follows a decision, does not look at the local clock).
@@ -390,6 +405,9 @@ impl App {
 
         self.ledger
             .check_context(&block.context(self.ledger.params()), block.txs.len())?;
+        self.ledger
+            .check_fees_payable(&block.txs)
+            .map_err(|(index, error)| ProposalError::Unpayable { index, error })?;
         Ok(())
     }
 
@@ -487,7 +505,7 @@ impl App {
         self.last_block_hash = block.hash();
         self.decided_set = set;
         self.tip_certificate = Some(certificate.clone());
-        self.mempool.prune(&self.ledger);
+        self.mempool.recheck(&self.ledger);
         Ok(outcome)
     }
 }

@@ -141,6 +141,41 @@ pub fn mint_to_account(
     Ok(())
 }
 
+/// What [`charge_fee`] would leave of `account`'s record, written nowhere: the same nonce,
+/// minimum-fee and balance checks in the same order. Block validity simulates a block's
+/// charges with it (`Ledger::check_fees_payable`, docs/node.md "Block validity").
+pub fn fee_charged(
+    account: &Account,
+    nonce: u64,
+    fee: Amount,
+    min_fee: Amount,
+) -> Result<Account, FeeError> {
+    if nonce != account.nonce {
+        return Err(FeeError::BadNonce {
+            expected: account.nonce,
+            got: nonce,
+        });
+    }
+    if fee < min_fee {
+        return Err(FeeError::FeeTooLow {
+            given: fee,
+            minimum: min_fee,
+        });
+    }
+    let balance = account
+        .balance
+        .checked_sub(fee)
+        .map_err(|_| FeeError::CannotPayFee {
+            balance: account.balance,
+            fee,
+        })?;
+    let nonce = account
+        .nonce
+        .checked_add(1)
+        .expect("nonces count up by one per transaction from 0 and never reach u64::MAX");
+    Ok(Account { balance, nonce })
+}
+
 /// Check the transaction's nonce and fee, then charge the fee into the fee collector and
 /// advance the nonce. On error nothing has changed.
 pub fn charge_fee(

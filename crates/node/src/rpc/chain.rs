@@ -37,6 +37,7 @@ pub(super) async fn submit_tx(
         hex::decode(body.tx.trim()).map_err(|e| bad_request(format!("tx is not hex: {e}")))?;
     let hash = lock(&app).submit(bytes).map_err(|error| match error {
         AdmitError::Full(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+        AdmitError::CannotPay { .. } => ApiError(StatusCode::PAYMENT_REQUIRED, error.to_string()),
         AdmitError::Duplicate => ApiError(StatusCode::CONFLICT, error.to_string()),
         other => bad_request(other.to_string()),
     })?;

@@ -54,7 +54,7 @@ fn chain_paths(g: &mut SchemaGenerator) -> Map<String, Value> {
         "/tx": { "post": {
             "summary": "Submit a signed transaction (hex of its borsh encoding)",
             "requestBody": request::<SubmitTx>(g),
-            "responses": { "202": answer::<Submitted>(g, "admitted to the mempool; returns its hash"), "400": error(g, "bad input"), "409": error(g, "already in the mempool"), "503": error(g, "mempool full") } } },
+            "responses": { "202": answer::<Submitted>(g, "admitted to the mempool; returns its hash"), "400": error(g, "bad input"), "402": error(g, "the sender's balance cannot pay the fees and spends of this and its waiting transactions"), "409": error(g, "already in the mempool"), "503": error(g, "mempool full, nothing cheaper per byte to evict") } } },
         "/txs/gossip": { "post": {
             "summary": "Transactions forwarded by a peer (admitted, not forwarded again)",
             "requestBody": request::<GossipTxs>(g),

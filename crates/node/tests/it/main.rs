@@ -11,6 +11,7 @@ mod support;
 
 mod crash;
 mod market;
+mod mempool;
 mod models_rpc;
 mod network;
 mod openapi;

@@ -309,3 +309,118 @@ async fn a_delegation_changes_voting_power_at_the_next_epoch_only() {
         n.stop().await;
     }
 }
+
+/// Submit honest transfers with nonces `first..first + count` round-robin to the nodes and wait
+/// until node 0 has committed them all; returns transfers committed per second.
+async fn honest_transfers(
+    net: &Localnet,
+    nodes: &[RunningNode],
+    payer: &SigningKey,
+    first: u64,
+    count: u64,
+) -> f64 {
+    let to = AccountId::from_key(&net.account_keys[2].verification_key());
+    let payer_id = AccountId::from_key(&payer.verification_key());
+    let start = Instant::now();
+    for nonce in first..first + count {
+        let bytes = signed(
+            net,
+            payer,
+            nonce,
+            Msg::Transfer(Transfer {
+                to,
+                amount: Amount(10),
+            }),
+        );
+        let node = &nodes[(nonce % nodes.len() as u64) as usize];
+        node.app.lock().unwrap().submit(bytes).unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    wait_for(
+        "the honest transfers to commit",
+        Duration::from_secs(120),
+        || {
+            let app = nodes[0].app.lock().unwrap();
+            surety_ledger::bank::state::account(app.ledger().store(), &payer_id).nonce
+                == first + count
+        },
+    )
+    .await;
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_unpayable_transactions_from_fresh_keys_sent_to_one_node_leaves_honest_transfers_committing(
+) {
+    const HONEST: u64 = 30;
+    const FLOOD_KEYS: u64 = 300;
+    const PER_KEY: u64 = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let net = network(dir.path(), 4, 28_400, 1_000);
+    let nodes = start_all(&net, None).await;
+    let payer = net.account_keys[1].clone();
+    let quiet = honest_transfers(&net, &nodes, &payer, 0, HONEST).await;
+
+    // Fresh keys that hold nothing, each filling its nonce window, all sent to node 0.
+    let flood: Vec<Vec<u8>> = (0..FLOOD_KEYS)
+        .flat_map(|k| {
+            let mut seed = [0xf1u8; 32];
+            seed[..8].copy_from_slice(&k.to_le_bytes());
+            let key = SigningKey::from_seed(seed);
+            let net = &net;
+            (0..PER_KEY).map(move |nonce| {
+                signed(
+                    net,
+                    &key,
+                    nonce,
+                    Msg::Transfer(Transfer {
+                        to: AccountId([7; 32]),
+                        amount: Amount(1),
+                    }),
+                )
+            })
+        })
+        .collect();
+    // Round and round, for as long as the honest transfers take.
+    let target = nodes[0].app.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooding = stop.clone();
+    let flooder = std::thread::spawn(move || {
+        let (mut sent, mut refused) = (0usize, 0usize);
+        for tx in flood.iter().cycle() {
+            if flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            sent += 1;
+            if surety_node::app::lock(&target).submit(tx.clone()).is_err() {
+                refused += 1;
+            }
+        }
+        (sent, refused)
+    });
+    let flooded = honest_transfers(&net, &nodes, &payer, HONEST, HONEST).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (flood_len, refused) = tokio::task::spawn_blocking(move || flooder.join().unwrap())
+        .await
+        .unwrap();
+    let waiting = nodes[0].app.lock().unwrap().mempool().len();
+    println!(
+        "honest transfers/s: {quiet:.1} without a flood, {flooded:.1} under a flood of \
+         {flood_len} submissions of unpayable transactions ({refused} refused, {waiting} waiting on node 0); \
+         ratio {:.2}",
+        flooded / quiet
+    );
+    assert_eq!(refused, flood_len, "every unpayable transaction is refused");
+    let tip = height(&nodes[0]);
+    let refs: Vec<&RunningNode> = nodes.iter().collect();
+    wait_for(
+        "every node at node 0's tip",
+        Duration::from_secs(60),
+        || nodes.iter().all(|n| height(n) >= tip),
+    )
+    .await;
+    assert_same_chain(&refs, tip);
+    for n in nodes {
+        n.stop().await;
+    }
+}

@@ -131,6 +131,19 @@ async fn bad_bodies_get_a_4xx_with_a_clear_message() {
         call(&app, "POST", "/tx", Some(body)).await.0,
         StatusCode::CONFLICT
     );
+    // A sender with nothing to pay the fee with (account 50 holds no tokens).
+    let (status, answer) = call(
+        &app,
+        "POST",
+        "/tx",
+        Some(format!(
+            r#"{{"tx":"{}"}}"#,
+            hex::encode(transfer(50, 0, 3, 1))
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("cannot pay"));
     // Oversized body.
     let huge = format!(r#"{{"tx":"{}"}}"#, "00".repeat(200_000));
     assert_eq!(

@@ -200,7 +200,7 @@ fn the_mempool_reaps_in_nonce_order_and_prunes_what_a_block_included() {
         .apply_block(&block.context(ledger.params()), &block.txs)
         .unwrap();
     assert!(outcome.receipts.iter().all(|r| r.is_ok()));
-    mempool.prune(&ledger);
+    mempool.recheck(&ledger);
     assert_eq!(
         mempool.len(),
         1,
