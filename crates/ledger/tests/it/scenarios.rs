@@ -331,7 +331,11 @@ fn a_redelegation_undelegated_at_its_destination_in_the_same_block_is_still_slas
         Amount(unbonding_pool.0 - 2_500),
         "the cut left the unbonding pool"
     );
-    assert_eq!(chain.operator(2).tokens, Amount(100_000), "operator 2's own stake untouched");
+    assert_eq!(
+        chain.operator(2).tokens,
+        Amount(100_000),
+        "operator 2's own stake untouched"
+    );
 }
 
 #[test]
