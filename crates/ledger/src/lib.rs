@@ -27,9 +27,10 @@
 /// The layout of the ledger's state: its keys and the borsh encoding of every stored value.
 /// Raise it with any change to a stored type or key; a node refuses a database written with
 /// another layout rather than misreading it.
-pub const STATE_FORMAT: u32 = 4;
+pub const STATE_FORMAT: u32 = 5;
 
 pub mod bank;
+pub mod congestion;
 pub mod context;
 pub mod disputes;
 pub mod genesis;
@@ -519,10 +520,19 @@ impl Ledger {
         let mut receipts = Vec::with_capacity(txs.len());
         let result = (|| {
             hooks::begin_block(&mut self.store, &self.params, ctx, &self.models)?;
+            let (mut paid_count, mut paid_bytes) = (0usize, 0usize);
             for (index, (bytes, decoded)) in txs.iter().zip(decoded).enumerate() {
                 let receipt = self.apply_tx(ctx, bytes.as_ref(), decoded, signatures_ok[index]);
+                // Only transactions that paid their fee fill a block: junk a proposer adds
+                // for free must not stretch anyone's deadline.
+                if receipt.charged {
+                    paid_count = paid_count.saturating_add(1);
+                    paid_bytes = paid_bytes.saturating_add(bytes.as_ref().len());
+                }
                 receipts.push(receipt);
             }
+            let full = congestion::block_is_full(paid_count, paid_bytes);
+            congestion::note_block(&mut self.store, full);
             hooks::end_block(&mut self.store, &self.params, ctx, &self.models)
         })();
         if let Err(error) = result {

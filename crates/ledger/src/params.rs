@@ -220,6 +220,11 @@ pub struct JobsParams {
     pub audit_fund_share: Ratio,
     /// Paid from the audit fund to an auditor whose audit completes.
     pub audit_reward: Amount,
+    /// Most fees an operator may have in flight (its share of every job it is assigned to and
+    /// that is not yet final or failed), as a fraction of its slashable allocation to the
+    /// job's service. Cheating on every job in flight at once then gains less than the slash
+    /// a single audit would bring (`validate`: below `audit_rate · wrong_result`).
+    pub in_flight_fee_fraction: Ratio,
 }
 
 impl Default for JobsParams {
@@ -230,7 +235,8 @@ impl Default for JobsParams {
             job_input_bytes_max: 16 * 1024,
             job_output_bytes_max: 32 * 1024,
             replicas_max: 5,
-            deadline_blocks_min: 2,
+            // Well above block latency: a commit has ten blocks (ten proposers) to land.
+            deadline_blocks_min: 10,
             deadline_blocks_max: 1_000,
             reassignments_max: 3,
             challenge_window_blocks: 20,
@@ -240,6 +246,9 @@ impl Default for JobsParams {
             audit_deadline_blocks: 20,
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             audit_reward: Amount(2_000),
+            // 0.5%: below audit_rate · wrong_result = 0.8%, and 12,500 at the smallest
+            // allocation, so any allocation can take a job at `job_fee_max`.
+            in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
         }
     }
 }
@@ -356,6 +365,35 @@ pub enum ParamsError {
         /// `job_fee_max`.
         fee_max: Amount,
     },
+    /// Fees in flight per operator may reach the slash one audit brings: cheating on every
+    /// job in flight at once would pay.
+    #[error(
+        "in_flight_fee_fraction ({fraction}) must be below audit_rate · wrong_result \
+         ({bound}), or cheating on every job in flight at once pays (docs/market.md)"
+    )]
+    InFlightAboveAuditRule {
+        /// `in_flight_fee_fraction`.
+        fraction: Ratio,
+        /// `audit_rate · wrong_result`.
+        bound: Ratio,
+    },
+    /// The fees in flight allowed at the smallest allocation are below the largest fee, so an
+    /// operator with the smallest allocation could never take such a job.
+    #[error(
+        "in_flight_fee_fraction · service_allocation_min ({capacity}) must be at least \
+         job_fee_max ({fee_max}), or the smallest allocation can never take the largest job"
+    )]
+    InFlightBelowOneJob {
+        /// `in_flight_fee_fraction · service_allocation_min`.
+        capacity: Amount,
+        /// `job_fee_max`.
+        fee_max: Amount,
+    },
+    /// A deadline or move time below [`DEADLINE_BLOCKS_FLOOR`]: a party one or two blocks
+    /// late through no fault of its own (a full block, a censoring proposer) would be
+    /// punished.
+    #[error("{0} must be at least {DEADLINE_BLOCKS_FLOOR} blocks")]
+    DeadlineBelowFloor(&'static str),
     /// The smallest allowed job deadline is above the largest.
     #[error("deadline_blocks_min must be at most deadline_blocks_max")]
     DeadlineBounds,
@@ -367,6 +405,12 @@ pub enum ParamsError {
     #[error("downtime_window_blocks must be at most {0}")]
     DowntimeWindowTooLong(u64),
 }
+
+/// Fewest blocks any deadline may give (`deadline_blocks_min`, `audit_deadline_blocks`,
+/// `dispute_move_blocks`): a party must be able to miss a block or two (its result computed
+/// after the first, a proposer that left it out) and still be on time. The defaults are
+/// several times this; deadlines also stretch while blocks are full (docs/market.md).
+pub const DEADLINE_BLOCKS_FLOOR: u64 = 3;
 
 /// Longest downtime window: the liveness bitmap is stored per validator.
 pub const DOWNTIME_WINDOW_BLOCKS_MAX: u64 = 100_000;
@@ -435,7 +479,9 @@ impl Params {
         self.slashing.validate()?;
         self.jobs.validate()?;
         self.check_slash_horizon()?;
-        self.check_audit_rule()
+        self.check_deadline_floor()?;
+        self.check_audit_rule()?;
+        self.check_in_flight_cap()
     }
 
     fn check_nonzero(&self) -> Result<(), ParamsError> {
@@ -470,6 +516,43 @@ impl Params {
             return Err(ParamsError::UnbondingTooShort {
                 unbonding: self.staking.unbonding_epochs,
                 needed,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every deadline a party can be slashed or lose a dispute by is at least the floor.
+    fn check_deadline_floor(&self) -> Result<(), ParamsError> {
+        for (name, blocks) in [
+            ("deadline_blocks_min", self.jobs.deadline_blocks_min),
+            ("audit_deadline_blocks", self.jobs.audit_deadline_blocks),
+            ("dispute_move_blocks", self.disputes.dispute_move_blocks),
+        ] {
+            if blocks < DEADLINE_BLOCKS_FLOOR {
+                return Err(ParamsError::DeadlineBelowFloor(name));
+            }
+        }
+        Ok(())
+    }
+
+    /// `in_flight_fee_fraction < audit_rate · wrong_result`, and the smallest allocation can
+    /// take the largest job (docs/market.md, "Fees in flight").
+    fn check_in_flight_cap(&self) -> Result<(), ParamsError> {
+        let fraction = self.jobs.in_flight_fee_fraction;
+        // Exact in u128: both factors are at most 10^9, the product at most 10^18.
+        let product = u128::from(self.jobs.audit_rate.ppb())
+            .saturating_mul(u128::from(self.slashing.wrong_result.ppb()));
+        let scaled = u128::from(fraction.ppb()).saturating_mul(u128::from(Ratio::DENOMINATOR));
+        if scaled >= product {
+            let bound =
+                Ratio::from_fraction(product, 1_000_000_000_000_000_000).unwrap_or(Ratio::ONE);
+            return Err(ParamsError::InFlightAboveAuditRule { fraction, bound });
+        }
+        let capacity = fraction.mul_floor(self.services.service_allocation_min);
+        if capacity < self.jobs.job_fee_max {
+            return Err(ParamsError::InFlightBelowOneJob {
+                capacity,
+                fee_max: self.jobs.job_fee_max,
             });
         }
         Ok(())
@@ -564,6 +647,49 @@ mod tests {
             params.validate(),
             Err(ParamsError::CheatingPays { .. })
         ));
+    }
+
+    #[test]
+    fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
+        let mut params = Params::default();
+        // audit_rate · wrong_result = 8% · 10% = 0.8%: the cap must stay below it.
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(8_000_000).unwrap();
+        assert!(matches!(
+            params.validate(),
+            Err(ParamsError::InFlightAboveAuditRule { .. })
+        ));
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(7_999_999).unwrap();
+        assert_eq!(params.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_cap_under_which_the_smallest_allocation_cannot_take_the_largest_job_is_refused() {
+        let mut params = Params::default();
+        // 0.3% of 2,500,000 is 7,500, below job_fee_max 10,000.
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(3_000_000).unwrap();
+        assert_eq!(
+            params.validate(),
+            Err(ParamsError::InFlightBelowOneJob {
+                capacity: Amount(7_500),
+                fee_max: Amount(10_000),
+            })
+        );
+    }
+
+    #[test]
+    fn deadlines_below_the_floor_are_refused() {
+        for set in [
+            |p: &mut Params| p.jobs.deadline_blocks_min = DEADLINE_BLOCKS_FLOOR - 1,
+            |p: &mut Params| p.jobs.audit_deadline_blocks = DEADLINE_BLOCKS_FLOOR - 1,
+            |p: &mut Params| p.disputes.dispute_move_blocks = DEADLINE_BLOCKS_FLOOR - 1,
+        ] {
+            let mut params = Params::default();
+            set(&mut params);
+            assert!(matches!(
+                params.validate(),
+                Err(ParamsError::DeadlineBelowFloor(_))
+            ));
+        }
     }
 
     #[test]

@@ -20,6 +20,8 @@ use surety_types::tx::SignedTx;
 pub const TX_BYTES_MAX: usize = 64 * 1024;
 /// Most transactions in one block.
 pub const BLOCK_TXS_MAX: usize = 20_000;
+/// Most transaction bytes in one block (what a proposer may reap and a validator accepts).
+pub const BLOCK_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Largest chain id, in bytes.
 pub const CHAIN_ID_BYTES_MAX: usize = 64;
 

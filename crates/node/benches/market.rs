@@ -203,7 +203,9 @@ fn options(
         })
         .collect();
     options.models = vec![minilm.localnet_model()];
-    options.service_allocation = options.params.services.service_allocation_min;
+    // Fees in flight are capped at 0.5% of the allocation: 500,000,000 holds 2,500 jobs at
+    // `job_fee_min`, more than a burst keeps in flight (the minimum allocation holds 12).
+    options.service_allocation = Amount(500_000_000);
     options
 }
 

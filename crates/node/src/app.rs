@@ -122,8 +122,9 @@ pub fn check_certificate(
     Ok(absent)
 }
 
-/// Most bytes of transactions in one block.
-pub const BLOCK_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Most bytes of transactions in one block: the ledger's bound, which it also uses to tell a
+/// full block (deadlines stretch while blocks are full).
+pub use surety_ledger::tx::BLOCK_BYTES_MAX;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProposalError {

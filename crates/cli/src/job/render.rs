@@ -332,6 +332,7 @@ mod tests {
                     committed: Height(6),
                 }),
                 missed: false,
+                stretch: Default::default(),
             }],
             reassignments: 0,
             audit: None,
@@ -391,6 +392,7 @@ mod tests {
             output_hash: None,
             trace_root: None,
             outcome: AuditOutcome::Disputed { dispute: 3 },
+            stretch: Default::default(),
         });
         assert_eq!(super::super::dispute_of_job(&disputed), Some(3));
         let text = status_text(&disputed, None);

@@ -3,7 +3,7 @@
 use super::{Outcome, Party};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use surety_types::{AccountId, JobId, OperatorId};
+use surety_types::{AccountId, Height, JobId, OperatorId};
 
 /// Something the disputes module did. In JSON, `{"type": "<snake_case name>", …fields}`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -35,6 +35,13 @@ pub enum DisputesEvent {
         dispute: u64,
         /// The step index whose output the parties disagree on.
         step: u64,
+    },
+    /// The current move's deadline moved on by the full blocks seen since it was set.
+    MoveExtended {
+        /// The dispute.
+        dispute: u64,
+        /// The new last height the move is taken.
+        deadline: Height,
     },
     /// A dispute was resolved.
     DisputeResolved {

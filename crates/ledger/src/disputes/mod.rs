@@ -29,6 +29,7 @@ pub use msg::{Challenge, ProvideStepInput, RevealStep};
 pub use state::{dispute, disputes_from, Challenger, Dispute, Outcome, Party, Phase};
 
 use crate::bank::{self, Pool};
+use crate::congestion::Stretch;
 use crate::context::BlockContext;
 use crate::models::{self, ModelCache};
 use crate::params::Params;
@@ -104,6 +105,7 @@ pub fn open(
         phase: Phase::AwaitInput {
             deadline: ctx.height,
         },
+        stretch: Stretch::starting(store),
     };
     next_move(store, params, ctx, &mut dispute)?;
     state::set_dispute(store, &dispute);
@@ -126,6 +128,7 @@ fn next_move(
     dispute: &mut Dispute,
 ) -> Result<(), DisputesError> {
     let deadline = ctx.height.plus(params.disputes.dispute_move_blocks)?;
+    dispute.stretch = Stretch::starting(store);
     if let Some(step) = dispute.isolated_step() {
         store.emit(DisputesEvent::StepIsolated {
             dispute: dispute.id,
@@ -436,10 +439,35 @@ pub fn due(dispute: &Dispute, height: Height) -> Due {
 }
 
 /// Disputes with something due at the end of `height`, in id order, their schedule entries
-/// removed.
-pub fn take_due(store: &mut Store, height: Height) -> Vec<Dispute> {
-    state::take_due(store, height)
-        .into_iter()
-        .filter_map(|id| state::dispute(store, id))
-        .collect()
+/// removed. A move whose deadline is due is first moved on by the full blocks seen since it
+/// was set (at most `jobs.deadline_blocks_max` in all; docs/market.md): a party whose reveal
+/// or input could not be included must not lose for it. Step 0's referee is not a deadline.
+pub fn take_due(store: &mut Store, params: &Params, height: Height) -> Vec<Dispute> {
+    let mut due = Vec::new();
+    for id in state::take_due(store, height) {
+        let Some(mut dispute) = state::dispute(store, id) else {
+            continue;
+        };
+        let step_zero = dispute.isolated_step() == Some(0);
+        let deadline = match &mut dispute.phase {
+            Phase::Bisect { deadline, .. } => Some(deadline),
+            Phase::AwaitInput { deadline } if !step_zero => Some(deadline),
+            _ => None,
+        };
+        let cap = params.jobs.deadline_blocks_max;
+        if let Some(deadline) = deadline.filter(|d| **d == height) {
+            if let Some(moved) = dispute.stretch.moved(store, *deadline, cap) {
+                *deadline = moved;
+                state::schedule(store, moved, dispute.id);
+                state::set_dispute(store, &dispute);
+                store.emit(DisputesEvent::MoveExtended {
+                    dispute: dispute.id,
+                    deadline: moved,
+                });
+                continue;
+            }
+        }
+        due.push(dispute);
+    }
+    due
 }

@@ -2,6 +2,7 @@
 //! interval and the current move), the uploaded activation for the referee, and an index of
 //! disputes by the height their current move times out.
 
+use crate::congestion::Stretch;
 use crate::store::{key, part_from_end, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,8 @@ pub struct Dispute {
     pub moves: u64,
     /// What the court waits for now.
     pub phase: Phase,
+    /// How far the current phase's deadline has stretched for full blocks.
+    pub stretch: Stretch,
 }
 
 /// What a dispute waits for.

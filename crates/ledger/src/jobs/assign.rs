@@ -3,6 +3,7 @@
 
 use super::state::{self, Pending};
 use super::{Assignment, Audit, AuditOutcome, Job, JobStatus, JobsError, JobsEvent, Role};
+use crate::congestion::Stretch;
 use crate::context::BlockContext;
 use crate::params::Params;
 use crate::services;
@@ -23,7 +24,7 @@ pub fn begin_block(
         match (action, &job.status) {
             (Pending::Assign, JobStatus::Queued) => {
                 let replicas = job.replicas;
-                let assigned = assign(store, ctx, &mut job, replicas)?;
+                let assigned = assign(store, params, ctx, &mut job, replicas)?;
                 if assigned < job.replicas {
                     super::close::fail(store, &mut job, "not enough eligible operators")?;
                 } else {
@@ -51,14 +52,35 @@ fn candidates(store: &Store, job: &Job) -> Vec<(OperatorId, Amount)> {
         .collect()
 }
 
-/// Assign up to `count` more operators to `job`; returns how many were assigned.
+/// Whether `operator`, with `weight` of slashable allocation, can take `job` without its fees
+/// in flight passing `in_flight_fee_fraction` of that allocation (docs/market.md, "Fees in
+/// flight"): cheating on everything it holds at once must gain less than one audit's slash.
+fn has_capacity(
+    store: &Store,
+    params: &Params,
+    operator: &OperatorId,
+    weight: Amount,
+    job: &Job,
+) -> bool {
+    let cap = params.jobs.in_flight_fee_fraction.mul_floor(weight);
+    state::in_flight(store, operator)
+        .checked_add(job.fee_share())
+        .is_ok_and(|total| total <= cap)
+}
+
+/// Assign up to `count` more operators to `job`; returns how many were assigned. Only
+/// operators with room for the job's fee share in flight are drawn.
 pub(super) fn assign(
     store: &mut Store,
+    params: &Params,
     ctx: &BlockContext,
     job: &mut Job,
     count: u32,
 ) -> Result<u32, JobsError> {
-    let mut pool = candidates(store, job);
+    let mut pool: Vec<(OperatorId, Amount)> = candidates(store, job)
+        .into_iter()
+        .filter(|(operator, weight)| has_capacity(store, params, operator, *weight, job))
+        .collect();
     let mut assigned = 0;
     while assigned < count && !pool.is_empty() {
         let round = job.assignments.len() as u64;
@@ -78,9 +100,11 @@ pub(super) fn assign(
             deadline,
             result: None,
             missed: false,
+            stretch: Stretch::starting(store),
         });
         state::schedule(store, deadline, &job.id);
         state::add_work(store, &operator, &job.id, Role::Worker);
+        state::add_in_flight(store, &operator, job);
         store.emit(JobsEvent::JobAssigned {
             job: job.id,
             operator,
@@ -117,6 +141,7 @@ fn draw_audit(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut 
         output_hash: None,
         trace_root: None,
         outcome: AuditOutcome::Pending,
+        stretch: Stretch::starting(store),
     });
     state::schedule(store, deadline, &job.id);
     state::add_work(store, &auditor, &job.id, Role::Auditor);

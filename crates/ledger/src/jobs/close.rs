@@ -80,12 +80,11 @@ pub(super) fn failed_item(store: &mut Store, id: &JobId, error: &JobsError) {
 /// Refund the client and close the job without a result.
 pub(super) fn fail(store: &mut Store, job: &mut Job, reason: &str) -> Result<(), JobsError> {
     bank::pool_to_account(store, Pool::JobEscrow, &job.client, job.fee)?;
-    for assignment in job
-        .assignments
-        .iter()
-        .filter(|a| !a.missed && a.result.is_none())
-    {
-        state::remove_work(store, &assignment.operator, &job.id);
+    for assignment in job.live_assignments() {
+        if assignment.result.is_none() {
+            state::remove_work(store, &assignment.operator, &job.id);
+        }
+        state::release_in_flight(store, &assignment.operator, job);
     }
     if let Some(audit) = job.audit.as_mut() {
         // A failed job's audit is over: an auditor's late commit must not open a dispute on a

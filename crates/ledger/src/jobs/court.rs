@@ -183,7 +183,7 @@ pub(super) fn end_block(
     ctx: &BlockContext,
     cache: &ModelCache,
 ) -> Result<(), JobsError> {
-    for dispute in disputes::take_due(store, ctx.height) {
+    for dispute in disputes::take_due(store, params, ctx.height) {
         let (id, job) = (dispute.id, dispute.job);
         let settled = store.isolated(|store| settle_due(store, params, ctx, cache, dispute));
         if let Err(error) = settled {
@@ -311,6 +311,7 @@ fn settle_dispute(
                 },
             )?;
             job.assignments[index].missed = true;
+            state::release_in_flight(store, &operator, &job);
         }
     }
     if defendant_lost {

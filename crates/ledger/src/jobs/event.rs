@@ -28,6 +28,16 @@ pub enum JobsEvent {
         /// The last height its result is taken.
         deadline: Height,
     },
+    /// A deadline moved on by the full blocks seen since it was set: the operator (worker or
+    /// auditor) now has until `deadline`.
+    DeadlineExtended {
+        /// The job.
+        job: JobId,
+        /// The operator whose deadline moved.
+        operator: OperatorId,
+        /// The new last height its result is taken.
+        deadline: Height,
+    },
     /// An assigned operator committed its result.
     ResultCommitted {
         /// The job.

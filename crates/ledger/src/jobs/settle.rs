@@ -62,6 +62,7 @@ fn missed_deadlines(
     ctx: &BlockContext,
     job: &mut Job,
 ) -> Result<(), JobsError> {
+    stretch_deadlines(store, params, ctx, job);
     let late: Vec<usize> = job
         .assignments
         .iter()
@@ -73,6 +74,7 @@ fn missed_deadlines(
         let operator = job.assignments[*index].operator;
         job.assignments[*index].missed = true;
         state::remove_work(store, &operator, &job.id);
+        state::release_in_flight(store, &operator, job);
         let deadline = job.assignments[*index].deadline;
         report(
             store,
@@ -102,7 +104,7 @@ fn missed_deadlines(
         return fail(store, job, "deadlines missed and no reassignments left");
     }
     job.reassignments = reassignments;
-    if assign(store, ctx, job, needed)? < needed {
+    if assign(store, params, ctx, job, needed)? < needed {
         return fail(
             store,
             job,
@@ -112,12 +114,45 @@ fn missed_deadlines(
     Ok(())
 }
 
+/// Move on, by the full blocks seen since, each deadline of `job` that is due now and has no
+/// result (docs/market.md, "Deadlines and full blocks").
+fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut Job) {
+    let cap = params.jobs.deadline_blocks_max;
+    let mut moved = Vec::new();
+    for assignment in job.assignments.iter_mut() {
+        if assignment.missed || assignment.result.is_some() || assignment.deadline > ctx.height {
+            continue;
+        }
+        if let Some(deadline) = assignment.stretch.moved(store, assignment.deadline, cap) {
+            assignment.deadline = deadline;
+            moved.push((assignment.operator, deadline));
+        }
+    }
+    if let Some(audit) = job.audit.as_mut() {
+        if audit.outcome == AuditOutcome::Pending && audit.deadline <= ctx.height {
+            if let Some(deadline) = audit.stretch.moved(store, audit.deadline, cap) {
+                audit.deadline = deadline;
+                moved.push((audit.auditor, deadline));
+            }
+        }
+    }
+    for (operator, deadline) in moved {
+        state::schedule(store, deadline, &job.id);
+        store.emit(JobsEvent::DeadlineExtended {
+            job: job.id,
+            operator,
+            deadline,
+        });
+    }
+}
+
 fn audit_timeout(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     job: &mut Job,
 ) -> Result<(), JobsError> {
+    stretch_deadlines(store, params, ctx, job);
     let Some(audit) = job.audit.clone() else {
         return Ok(());
     };
@@ -192,6 +227,9 @@ fn finalize(
                 .min(bank::pool_balance(store, Pool::AuditFund));
             rewards::pay_operator(store, Pool::AuditFund, &audit.auditor, reward)?;
         }
+    }
+    for assignment in job.live_assignments() {
+        state::release_in_flight(store, &assignment.operator, job);
     }
     job.status = JobStatus::Final { height: ctx.height };
     store.emit(JobsEvent::JobFinal { job: job.id });

@@ -3,6 +3,7 @@
 //! the challenge window), jobs waiting for the next block's seed to be assigned or audited,
 //! and an index of open work per operator (what the operator worker polls).
 
+use crate::congestion::Stretch;
 use crate::store::{key, part_from_end, schedule_key, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,8 @@ pub struct Assignment {
     pub result: Option<JobResult>,
     /// Missed its deadline and was replaced.
     pub missed: bool,
+    /// How far `deadline` has stretched for full blocks.
+    pub stretch: Stretch,
 }
 
 /// A committed result: the output and the claims a dispute can check against it.
@@ -87,6 +90,8 @@ pub struct Audit {
     pub trace_root: Option<Hash>,
     /// Where the audit stands.
     pub outcome: AuditOutcome,
+    /// How far `deadline` has stretched for full blocks.
+    pub stretch: Stretch,
 }
 
 /// Where an audit stands.
@@ -157,6 +162,11 @@ impl Job {
     /// The standing result: the first live result, once all live assignments agree.
     pub fn result(&self) -> Option<&JobResult> {
         self.live_assignments().find_map(|a| a.result.as_ref())
+    }
+
+    /// One assignee's share of the fee, rounded up: what one replica is paid, at most.
+    pub fn fee_share(&self) -> Amount {
+        Amount(self.fee.0.div_ceil(u128::from(self.replicas.max(1))))
     }
 
     /// True once the job is paid and its result stands.
@@ -273,4 +283,50 @@ pub fn work_of(store: &Store, operator: &OperatorId) -> Vec<(JobId, Role)> {
             (JobId(id), role)
         })
         .collect()
+}
+
+fn in_flight_key(operator: &OperatorId) -> Vec<u8> {
+    key("jobs/in_flight", &[&operator.0])
+}
+
+/// Fees of the jobs `operator` is assigned to that are not yet final or failed (its share of
+/// each, [`Job::fee_share`]): what it could pocket by cheating on all of them at once. Capped
+/// at `in_flight_fee_fraction` of its slashable allocation when it is drawn.
+pub fn in_flight(store: &Store, operator: &OperatorId) -> Amount {
+    store.get(&in_flight_key(operator)).unwrap_or(Amount::ZERO)
+}
+
+/// Every operator's fees in flight, in operator order (invariant checks).
+pub fn all_in_flight(store: &Store) -> Vec<(OperatorId, Amount)> {
+    store
+        .prefix_values::<Amount>(b"jobs/in_flight/")
+        .into_iter()
+        .map(|(entry, amount)| {
+            let id = part_from_end(&entry, 0).expect("in-flight keys end in an operator id");
+            (OperatorId(id), amount)
+        })
+        .collect()
+}
+
+/// `operator` took on `job`: its share of the fee is in flight until the job ends or the
+/// operator leaves it. Saturates (a hook may not fail, and the sum is bounded by the fees
+/// escrowed, far below `u128::MAX`).
+pub(super) fn add_in_flight(store: &mut Store, operator: &OperatorId, job: &Job) {
+    let total = in_flight(store, operator)
+        .checked_add(job.fee_share())
+        .unwrap_or(Amount::MAX);
+    store.put(in_flight_key(operator), &total);
+}
+
+/// `operator`'s share of `job` is no longer in flight (the job ended, or the operator missed
+/// its deadline or was proven wrong). An entry at zero is deleted.
+pub(super) fn release_in_flight(store: &mut Store, operator: &OperatorId, job: &Job) {
+    let held = in_flight(store, operator);
+    debug_assert!(held >= job.fee_share(), "a released share was in flight");
+    let total = held.saturating_sub(job.fee_share());
+    if total.is_zero() {
+        store.delete(&in_flight_key(operator));
+    } else {
+        store.put(in_flight_key(operator), &total);
+    }
 }

@@ -509,15 +509,36 @@ pub fn slash(
         outcome.from_unbonding = outcome.from_unbonding.checked_add(cut)?;
         state::put_unbonding(store, &entry);
     }
-    for mut entry in state::redelegations_from(store, operator_id) {
+    for entry in state::redelegations_from(store, operator_id) {
         if entry.creation_height <= offence_height {
             continue;
         }
-        let mut destination = load(store, &entry.destination)?;
-        if destination.tokens.is_zero() || destination.shares.is_zero() {
-            continue;
-        }
-        let cut = fraction.mul_floor(entry.initial);
+        slash_redelegation(store, entry, fraction, &mut outcome)?;
+    }
+    let mut operator = load(store, operator_id)?;
+    outcome.at_risk = outcome.at_risk.checked_add(operator.tokens)?;
+    let cut = fraction.mul_floor(operator.tokens);
+    operator.tokens = operator.tokens.checked_sub(cut)?;
+    state::set_operator(store, &operator);
+    outcome.from_bonded = outcome.from_bonded.checked_add(cut)?;
+    Ok(outcome)
+}
+
+/// Slash the stake a redelegation moved out of the offender: `fraction` of what it moved,
+/// burned first from the shares it bought at the destination, and what those no longer cover
+/// (the delegator undelegated them from the destination, perhaps in the same block) from the
+/// delegator's unbonding entries at the destination made after the redelegation. Without the
+/// second part, redelegate-then-undelegate would carry the stake out of reach.
+fn slash_redelegation(
+    store: &mut Store,
+    mut entry: RedelegationEntry,
+    fraction: Ratio,
+    outcome: &mut SlashOutcome,
+) -> Result<(), StakingError> {
+    let cut = fraction.mul_floor(entry.initial);
+    let mut taken = Amount::ZERO;
+    let mut destination = load(store, &entry.destination)?;
+    if !destination.tokens.is_zero() && !destination.shares.is_zero() {
         let mut delegation = state::delegation(store, &destination.id, &entry.delegator);
         let shares_wanted = Shares(mul_div_ceil(
             cut.0,
@@ -527,32 +548,42 @@ pub fn slash(
         let burn = shares_wanted
             .min(entry.destination_shares)
             .min(delegation.shares);
-        if burn.is_zero() {
+        if !burn.is_zero() {
+            accumulator::settle(store, &destination.id, &entry.delegator, &mut delegation)?;
+            let tokens = destination.tokens_for(burn);
+            let held = destination.tokens_for(entry.destination_shares.min(delegation.shares));
+            outcome.at_risk = outcome.at_risk.checked_add(held)?;
+            destination.tokens = destination.tokens.checked_sub(tokens)?;
+            destination.shares = destination.shares.checked_sub(burn)?;
+            delegation.shares = delegation.shares.checked_sub(burn)?;
+            entry.destination_shares = entry.destination_shares.checked_sub(burn)?;
+            state::set_delegation(store, &destination.id, &entry.delegator, &delegation);
+            if destination.shares.is_zero() {
+                accumulator::pool_emptied(store, &destination.id)?;
+            }
+            state::set_operator(store, &destination);
+            state::put_redelegation(store, &entry);
+            outcome.from_bonded = outcome.from_bonded.checked_add(tokens)?;
+            taken = tokens;
+        }
+    }
+    let mut owed = cut.saturating_sub(taken);
+    // Entry ids come from one counter, so a larger id was made later, even in the same block.
+    for mut unbonding in state::unbondings_of(store, &entry.delegator) {
+        if owed.is_zero() {
+            break;
+        }
+        if unbonding.operator != entry.destination || unbonding.id < entry.id {
             continue;
         }
-        accumulator::settle(store, &destination.id, &entry.delegator, &mut delegation)?;
-        let tokens = destination.tokens_for(burn);
-        let held = destination.tokens_for(entry.destination_shares.min(delegation.shares));
-        outcome.at_risk = outcome.at_risk.checked_add(held)?;
-        destination.tokens = destination.tokens.checked_sub(tokens)?;
-        destination.shares = destination.shares.checked_sub(burn)?;
-        delegation.shares = delegation.shares.checked_sub(burn)?;
-        entry.destination_shares = entry.destination_shares.checked_sub(burn)?;
-        state::set_delegation(store, &destination.id, &entry.delegator, &delegation);
-        if destination.shares.is_zero() {
-            accumulator::pool_emptied(store, &destination.id)?;
-        }
-        state::set_operator(store, &destination);
-        state::put_redelegation(store, &entry);
-        outcome.from_bonded = outcome.from_bonded.checked_add(tokens)?;
+        outcome.at_risk = outcome.at_risk.checked_add(unbonding.balance)?;
+        let part = owed.min(unbonding.balance);
+        unbonding.balance = unbonding.balance.checked_sub(part)?;
+        owed = owed.checked_sub(part)?;
+        outcome.from_unbonding = outcome.from_unbonding.checked_add(part)?;
+        state::put_unbonding(store, &unbonding);
     }
-    let mut operator = load(store, operator_id)?;
-    outcome.at_risk = outcome.at_risk.checked_add(operator.tokens)?;
-    let cut = fraction.mul_floor(operator.tokens);
-    operator.tokens = operator.tokens.checked_sub(cut)?;
-    state::set_operator(store, &operator);
-    outcome.from_bonded = outcome.from_bonded.checked_add(cut)?;
-    Ok(outcome)
+    Ok(())
 }
 
 /// One of `operator`'s queued slashes has been applied (slashing calls this after

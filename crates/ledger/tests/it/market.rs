@@ -23,7 +23,7 @@ use surety_ledger::slashing::{Evidence, FaultKind};
 use surety_ledger::tx::{Msg, TxError};
 use surety_ledger::{disputes, Event};
 use surety_types::merkle::MerkleTree;
-use surety_types::{Amount, Epoch, Hash, JobId, ModelId, OperatorId, Ratio};
+use surety_types::{Amount, Epoch, Hash, Height, JobId, ModelId, OperatorId, Ratio};
 
 const PUBLISHER: u16 = 20;
 const CLIENT: u16 = 21;
@@ -42,9 +42,12 @@ fn market_params() -> Params {
     params.jobs.audit_rate = Ratio::ONE;
     params.jobs.challenge_window_blocks = 4;
     params.jobs.audit_deadline_blocks = 4;
+    params.jobs.deadline_blocks_min = 3;
     params.disputes.dispute_move_blocks = 3;
     params.disputes.challenge_bond = Amount(30_000);
     params.jobs.job_input_bytes_max = 4_096;
+    // Below audit_rate · wrong_result = 10%: 4,500 in flight at the 50,000 allocation.
+    params.jobs.in_flight_fee_fraction = Ratio::from_percent(9).unwrap();
     params
 }
 
@@ -1208,19 +1211,23 @@ fn a_market_history_reaches_pinned_state_roots() {
 
 /// Measured on the ledger before and after parameters moved into per-module keys: equal
 /// (state format 3). State format 4 changed them: every operator record gained
-/// `dispute_holds` (the freeze of a dispute's parties).
+/// `dispute_holds` (the freeze of a dispute's parties). State format 5 changed all but the
+/// genesis digest: assignments, audits and disputes gained `stretch` (deadlines that stretch
+/// while blocks are full), and `jobs/in_flight/<operator>` holds each operator's fees in
+/// flight.
 const PINNED_DIGESTS: [&str; 4] = [
     "c9c654e3d37630a8eae7460794b75de96347d38cd83365d1ba619ae6fb07ffe7",
-    "aa6cd5ea27945df230f333d524090d70f62d36d38f599ad24255d600736d2b3c",
-    "6ae7c890a0a6c6f7db20f39ad2ea7871045500aa784f62b3c3a514cd057a319b",
-    "e9592e22d82f16859045b320c58afe0423073b6b13462c965ca6df50f8078988",
+    "40e4e087951602a6e1216cbf3858cb7e8b35fedd26369e0f1f15c1a83702d9fb",
+    "1d69fa7f4c37264b36454cebb1ad9566f260e97e957186df2a5368ebab87be72",
+    "368477c6b434616ad7fb1107bb994747aaa84ed47683e587bd3be41d2373aca8",
 ];
-/// The roots with the parameters in per-module keys and `dispute_holds` (state format 4).
+/// The roots of state format 5: the above, and the parameters `in_flight_fee_fraction` and
+/// `deadline_blocks_min` (tests: 3) in `jobs/params`.
 const PINNED_ROOTS: [&str; 4] = [
-    "e87a7d6d54b0eac335d4b769ec3ed9e15af4683a0bfbb4159440cf2e1dd59a18",
-    "f602790ddfaaa04aad9eb52e1891eb1a18511454ba2287470efe1a631973a421",
-    "bb97e421b4a6e9e9330c2e864145729b3bd1e8dd3fbd0723b23c067fb9073513",
-    "0dcd9dcd1116567841eb708003fdb309a29e83099e64cc49d49a37c7aff25896",
+    "c0d72a4d801577a3eb15200edcb761a9bb3913bd013e2f4c722ca3c8424713b3",
+    "736e344c84baef87cfb644b78212bb4ef0ff93756050924a20934123b1e2c08d",
+    "717ba311f4a1d04860abf2a62ad23bc65a745d8130fe697a290d92e6f7217091",
+    "ae3c290db96737e4b6488d95ec507e86e827b2e1e7c3e026aff98d93f4d4bc45",
 ];
 
 /// Submit a job with its own deadline (blocks each operator has to commit).
@@ -1471,6 +1478,277 @@ fn a_defendant_cannot_move_its_stake_or_take_work_while_its_dispute_is_open() {
 /// that answer or fall silent, and runs of empty blocks that land timeouts on the edges of
 /// every window. `Chain::block` requires every block to apply with every invariant and no
 /// hook failure.
+/// A job that pays `fee`, from `CLIENT` at `nonce`, signed for a block of several.
+fn job_tx(market: &Market, nonce: u64, fee: u128) -> Vec<u8> {
+    market.chain.sign_with_nonce(
+        CLIENT,
+        nonce,
+        Msg::SubmitJob(Box::new(SubmitJob {
+            model: market.id,
+            input: JobInput::Activation(input(1.5).to_bytes()),
+            max_fee: Amount(fee),
+            deadline_blocks: 5,
+            replicas: 1,
+        })),
+    )
+}
+
+#[test]
+fn an_operator_holding_its_cap_of_fees_in_flight_is_not_drawn_until_one_of_its_jobs_ends() {
+    // The attack: an operator takes on as much work as it can, commits a wrong output for all
+    // of it at once, and hopes the first proof comes after the last commit. With 4 operators
+    // at a 50,000 allocation and a 9% cap, each holds at most 4,500 of fees in flight: two
+    // jobs of 2,000. Cheating on both gains at most 4,000; one audit's proof (audit rate 100%
+    // here, 10% wrong_result) costs 5,000 of its allocation. So 8 jobs are taken and the 9th
+    // finds nobody with room and is refunded.
+    let mut market = market();
+    let cap = Ratio::from_percent(9)
+        .unwrap()
+        .mul_floor(Amount(ALLOCATION));
+    assert_eq!(cap, Amount(4_500));
+    let nonce = market.chain.nonce(CLIENT);
+    let txs: Vec<Vec<u8>> = (0..9).map(|i| job_tx(&market, nonce + i, FEE)).collect();
+    let client_before = market.chain.balance(CLIENT);
+    let submitted = market.chain.block(&txs);
+    let ids: Vec<JobId> = submitted.receipts.iter().map(job_of).collect();
+    let drawn = market.chain.block(&[]);
+    let assigned: Vec<&JobId> = ids
+        .iter()
+        .filter(|id| market.job(id).status == JobStatus::Assigned)
+        .collect();
+    assert_eq!(assigned.len(), 8, "two jobs per operator");
+    let refused: Vec<&JobId> = ids
+        .iter()
+        .filter(|id| matches!(market.job(id).status, JobStatus::Failed { .. }))
+        .collect();
+    assert_eq!(refused.len(), 1, "the ninth finds no operator with room");
+    assert!(events(&drawn).iter().any(|e| matches!(
+        e,
+        Event::Jobs(jobs::JobsEvent::JobFailed { reason, .. }) if reason.contains("eligible")
+    )));
+    assert_eq!(
+        market.chain.balance(CLIENT),
+        Amount(client_before.0 - 9 * 10 - 8 * FEE),
+        "the refused job's fee is back; only the transaction fees and 8 jobs are paid"
+    );
+    for n in 1..=4u16 {
+        let held = jobs::state::in_flight(market.chain.ledger.store(), &operator(n));
+        assert_eq!(held, Amount(2 * FEE), "operator {n} holds two jobs");
+        let gain = held;
+        let one_proof = Ratio::ONE.mul_floor(
+            Ratio::from_percent(10)
+                .unwrap()
+                .mul_floor(Amount(ALLOCATION)),
+        );
+        assert!(
+            gain < one_proof,
+            "cheating on all of it gains {gain}, one audit costs {one_proof}"
+        );
+    }
+    // Every operator finishes its jobs: their shares leave the fees in flight, and the same
+    // operators take a second round of 8.
+    let executions: Vec<(JobId, u16, Execution)> = assigned
+        .iter()
+        .map(|id| {
+            let worker = Market::index_of(&market.assignees(id)[0]);
+            (**id, worker, execute(&market.model, &market.job(id)))
+        })
+        .collect();
+    let commits: Vec<Vec<u8>> = {
+        let mut nonces: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
+        executions
+            .iter()
+            .map(|(id, worker, execution)| {
+                let nonce = nonces
+                    .entry(*worker)
+                    .or_insert_with(|| market.chain.nonce(*worker));
+                let tx = market.chain.sign_with_nonce(
+                    *worker,
+                    *nonce,
+                    commit_msg(*worker, id, execution),
+                );
+                *nonce += 1;
+                tx
+            })
+            .collect()
+    };
+    let outcome = market.chain.block(&commits);
+    assert!(
+        outcome.receipts.iter().all(|r| r.is_ok()),
+        "{:?}",
+        outcome.receipts
+    );
+    market.chain.block(&[]);
+    let audits: Vec<Vec<u8>> = {
+        let mut nonces: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
+        executions
+            .iter()
+            .map(|(id, _, execution)| {
+                let audit = market.job(id).audit.expect("every result is audited");
+                let auditor = Market::index_of(&audit.auditor);
+                let nonce = nonces
+                    .entry(auditor)
+                    .or_insert_with(|| market.chain.nonce(auditor));
+                let tx = market.chain.sign_with_nonce(
+                    auditor,
+                    *nonce,
+                    commit_msg(auditor, id, execution),
+                );
+                *nonce += 1;
+                tx
+            })
+            .collect()
+    };
+    let outcome = market.chain.block(&audits);
+    assert!(
+        outcome.receipts.iter().all(|r| r.is_ok()),
+        "{:?}",
+        outcome.receipts
+    );
+    for (id, _, _) in &executions {
+        run_until_final(&mut market, id);
+        assert!(market.job(id).is_final());
+    }
+    assert!(jobs::state::all_in_flight(market.chain.ledger.store()).is_empty());
+    let nonce = market.chain.nonce(CLIENT);
+    let txs: Vec<Vec<u8>> = (0..8).map(|i| job_tx(&market, nonce + i, FEE)).collect();
+    let submitted = market.chain.block(&txs);
+    market.chain.block(&[]);
+    for receipt in &submitted.receipts {
+        assert_eq!(market.job(&job_of(receipt)).status, JobStatus::Assigned);
+    }
+}
+
+/// `count` transactions of 64,000 bytes of text from `spammer`: each fails (the model takes
+/// no text) but is charged, and together they leave no room for one more transaction.
+fn full_block(market: &Market, spammer: u16, count: u64) -> Vec<Vec<u8>> {
+    let nonce = market.chain.nonce(spammer);
+    (0..count)
+        .map(|i| {
+            market.chain.sign_with_nonce(
+                spammer,
+                nonce + i,
+                Msg::SubmitJob(Box::new(SubmitJob {
+                    model: market.id,
+                    input: JobInput::Text("x".repeat(64_000)),
+                    max_fee: Amount(FEE),
+                    deadline_blocks: 5,
+                    replicas: 1,
+                })),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_deadline_stretches_while_blocks_are_full_so_a_crowded_out_commit_is_not_punished() {
+    // The attack: flood the chain so that an honest operator's commit cannot be included
+    // before its deadline, and have it slashed and replaced for being late. Blocks the
+    // flood fills do not count against a deadline.
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = market.assignees(&job)[0];
+    let deadline = market.job(&job).assignments[0].deadline;
+    let spammer = 23;
+    let spammer_before = market.chain.balance(spammer);
+    let full_blocks = 8;
+    let mut extended = Vec::new();
+    for _ in 0..full_blocks {
+        let txs = full_block(&market, spammer, 131);
+        assert!(txs
+            .iter()
+            .all(|tx| tx.len() <= surety_ledger::tx::TX_BYTES_MAX));
+        let outcome = market.chain.block(&txs);
+        assert!(outcome.receipts.iter().all(|r| r.charged && !r.is_ok()));
+        extended.extend(events(&outcome).into_iter().filter_map(|e| match e {
+            Event::Jobs(jobs::JobsEvent::DeadlineExtended { deadline, .. }) => Some(deadline),
+            _ => None,
+        }));
+        assert!(!events(&outcome)
+            .iter()
+            .any(|e| matches!(e, Event::Jobs(jobs::JobsEvent::DeadlineMissed { .. }))));
+    }
+    assert!(
+        market.chain.height() > deadline,
+        "the original deadline has passed"
+    );
+    assert_eq!(
+        surety_ledger::congestion::full_blocks(market.chain.ledger.store()),
+        8
+    );
+    // A deadline is moved when it comes due: run past the first moved deadline too.
+    while market.chain.height() < Height(deadline.0 + 6) {
+        market.chain.block(&[]);
+    }
+    let record = market.job(&job);
+    assert_eq!(record.assignments.len(), 1, "not replaced");
+    assert_eq!(
+        record.assignments[0].deadline,
+        Height(deadline.0 + full_blocks),
+        "moved on by one block per full block ({extended:?})"
+    );
+    // The flood is over; the operator's commit lands, within the stretched deadline.
+    let n = Market::index_of(&worker);
+    let execution = execute(&market.model, &record);
+    market.chain.submit_ok(n, commit_msg(n, &job, &execution));
+    settle_audit(&mut market, &job, &execution);
+    run_until_final(&mut market, &job);
+    assert!(market.job(&job).is_final());
+    assert!(!market.chain.operator(n).is_frozen(), "never reported");
+    let spent = spammer_before.0 - market.chain.balance(spammer).0;
+    assert_eq!(
+        spent,
+        8 * 131 * 10,
+        "the flood cost 131 fees per full block"
+    );
+}
+
+#[test]
+fn a_dispute_move_stretches_while_blocks_are_full() {
+    let mut market = market();
+    let Challenged {
+        job,
+        worker,
+        honest,
+        fabricated,
+        dispute,
+    } = falsely_challenged(&mut market);
+    let before = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    let Phase::Bisect { deadline, .. } = before.phase else {
+        panic!("bisecting: {:?}", before.phase);
+    };
+    let mut moved = false;
+    while market.chain.height() <= deadline {
+        let outcome = market.chain.block(&full_block(&market, 23, 131));
+        moved |= events(&outcome).iter().any(|e| matches!(
+            e,
+            Event::Disputes(disputes::DisputesEvent::MoveExtended { dispute: d, .. }) if *d == dispute
+        ));
+    }
+    assert!(moved, "the move's deadline moved on");
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    assert!(
+        record.is_open(),
+        "nobody lost by timeout: {:?}",
+        record.phase
+    );
+    // Both parties can still play the dispute to its end: the false challenger loses.
+    bisect(
+        &mut market,
+        dispute,
+        (worker, &honest),
+        (CHALLENGER, &fabricated),
+    );
+    let events = provide_input(&mut market, dispute, worker, &honest);
+    assert!(
+        events.contains(&Event::Disputes(disputes::DisputesEvent::DisputeResolved {
+            dispute,
+            outcome: Outcome::DefendantRight
+        }))
+    );
+    assert!(!matches!(market.job(&job).status, JobStatus::Failed { .. }));
+}
+
 mod random_market_histories {
     use super::*;
     use proptest::prelude::*;

@@ -285,6 +285,60 @@ fn redelegated_stake_stays_slashable_for_the_old_operators_offence() {
 }
 
 #[test]
+fn a_redelegation_undelegated_at_its_destination_in_the_same_block_is_still_slashed() {
+    // The escape: an offender's delegator sees the evidence coming, moves its 50,000 to
+    // operator 2 and unbonds it from there in one block. Before the fix the slash found no
+    // shares at operator 2 and the unbonding entry was operator 2's, so 2,500 escaped.
+    let mut chain = standard_chain();
+    chain.submit_ok(22, delegate(1, 50_000));
+    let offence_height = chain.height().next();
+    chain.block(&[]);
+    let moves = [
+        Msg::Redelegate(Redelegate {
+            source: operator(1),
+            destination: operator(2),
+            shares: Shares(50_000),
+        }),
+        undelegate(2, 50_000),
+    ];
+    let nonce = chain.nonce(22);
+    let outcome = chain.block(&[
+        chain.sign_with_nonce(22, nonce, moves[0].clone()),
+        chain.sign_with_nonce(22, nonce + 1, moves[1].clone()),
+    ]);
+    assert!(
+        outcome.receipts.iter().all(|r| r.is_ok()),
+        "both moves land in one block: {:?}",
+        outcome.receipts
+    );
+    assert_eq!(chain.shares(22, 2), Shares(0));
+    let unbonding_pool = chain.pool(Pool::Unbonding);
+    chain.submit_ok(30, double_sign_evidence(&chain, 1, offence_height));
+    let apply =
+        test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
+    let slashed = run_until_slashes_apply(&mut chain, apply);
+    assert_eq!(slashed.len(), 1);
+    let entries = surety_ledger::staking::state::unbondings_of(chain.ledger.store(), &account(22));
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].operator, operator(2));
+    assert_eq!(
+        entries[0].balance,
+        Amount(47_500),
+        "5% of the moved 50,000 taken from the unbonding entry at the destination"
+    );
+    assert_eq!(
+        chain.pool(Pool::Unbonding),
+        Amount(unbonding_pool.0 - 2_500),
+        "the cut left the unbonding pool"
+    );
+    assert_eq!(
+        chain.operator(2).tokens,
+        Amount(100_000),
+        "operator 2's own stake untouched"
+    );
+}
+
+#[test]
 fn a_chained_redelegation_is_refused() {
     let mut chain = standard_chain();
     chain.submit_ok(22, delegate(1, 50_000));

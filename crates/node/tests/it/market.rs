@@ -71,7 +71,7 @@ fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
     params.jobs.challenge_window_blocks = 25;
     params.jobs.audit_deadline_blocks = 40;
     params.disputes.dispute_move_blocks = 40;
-    params.jobs.deadline_blocks_min = 2;
+    params.jobs.deadline_blocks_min = 3;
     options.timeouts.block_time_ms = 100;
     options.timeouts.propose_ms = 1_000;
     options.models = vec![minilm.localnet_model()];
@@ -150,7 +150,9 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
     let model_id = minilm.model.model_id();
     let alice = load_key(&net.keys_dir.join("alice.json")).unwrap();
     let bob = load_key(&net.keys_dir.join("bob.json")).unwrap();
-    let fee = net.genesis.params.jobs.job_fee_max;
+    // The smallest fee: each operator's allocation (the minimum) holds 12 such jobs in
+    // flight (0.5% of 2,500,000), against one at `job_fee_max`.
+    let fee = net.genesis.params.jobs.job_fee_min;
 
     // Clients submit jobs until every faulty operator has been given one (each job goes to
     // an operator drawn by stake; faulty operators are jailed once caught).
