@@ -10,8 +10,10 @@
 //! listen address, and a request to a peer that has just disconnected (a sync request racing
 //! the disconnect) dials that address. `direct_connections` finds such a connection.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use surety_node::node::NodeConfig;
 use tokio::net::{TcpListener, TcpStream};
@@ -20,8 +22,8 @@ use tokio::task::JoinHandle;
 
 /// The relays between `n` validators and a switch per (unordered) link.
 pub(crate) struct Links {
-    /// `down[&(a, b)]` for `a < b`: true while the link between `a` and `b` is cut.
-    down: BTreeMap<(usize, usize), watch::Sender<bool>>,
+    /// By `(a, b)` with `a < b`: the link between `a` and `b`.
+    links: BTreeMap<(usize, usize), Link>,
     /// Validators' real p2p ports, in order.
     ports: Vec<u16>,
     relays: Vec<JoinHandle<()>>,
@@ -35,6 +37,14 @@ fn tcp_port(multiaddr: &str) -> u16 {
         .unwrap_or_else(|| panic!("{multiaddr} is not a /tcp/<port> address"))
 }
 
+/// The two relays between two validators.
+struct Link {
+    /// True while the link is cut.
+    down: watch::Sender<bool>,
+    /// When either relay last opened a connection.
+    opened: Arc<Mutex<Option<Instant>>>,
+}
+
 fn link(a: usize, b: usize) -> (usize, usize) {
     assert_ne!(a, b, "a validator has no link to itself");
     (a.min(b), a.max(b))
@@ -46,10 +56,14 @@ impl Links {
     pub(crate) async fn wire(configs: &mut [NodeConfig]) -> Links {
         let ports: Vec<u16> = configs.iter().map(|c| tcp_port(&c.p2p.listen)).collect();
         let n = configs.len();
-        let mut down = BTreeMap::new();
+        let mut links = BTreeMap::new();
         for a in 0..n {
             for b in a + 1..n {
-                down.insert((a, b), watch::channel(false).0);
+                let link = Link {
+                    down: watch::channel(false).0,
+                    opened: Arc::new(Mutex::new(None)),
+                };
+                links.insert((a, b), link);
             }
         }
         let mut relays = Vec::new();
@@ -62,20 +76,24 @@ impl Links {
                     .p2p
                     .peers
                     .push(format!("/ip4/127.0.0.1/tcp/{relay_port}"));
-                let switch = down[&link(from, to)].subscribe();
-                let target = SocketAddr::from(([127, 0, 0, 1], *port));
-                relays.push(tokio::spawn(relay(listener, target, switch)));
+                let link = &links[&link(from, to)];
+                let relay = Relay {
+                    target: SocketAddr::from(([127, 0, 0, 1], *port)),
+                    down: link.down.subscribe(),
+                    opened: link.opened.clone(),
+                };
+                relays.push(tokio::spawn(relay.run(listener)));
             }
         }
         Links {
-            down,
+            links,
             ports,
             relays,
         }
     }
 
     fn set(&self, a: usize, b: usize, cut: bool) {
-        self.down[&link(a, b)].send_replace(cut);
+        self.links[&link(a, b)].down.send_replace(cut);
     }
 
     /// Cut every link between a validator of one side and one of another.
@@ -98,11 +116,24 @@ impl Links {
         }
     }
 
-    /// Restore every link.
-    pub(crate) fn heal(&self) {
-        for switch in self.down.values() {
-            switch.send_replace(false);
+    /// Restore every link; the ones that were cut.
+    pub(crate) fn heal(&self) -> Vec<(usize, usize)> {
+        let mut healed = Vec::new();
+        for (pair, link) in &self.links {
+            if link.down.send_replace(false) {
+                healed.push(*pair);
+            }
         }
+        healed
+    }
+
+    /// Whether every one of `links` has carried a new connection since `since` (the
+    /// validators have redialled across it).
+    pub(crate) fn reconnected_since(&self, links: &[(usize, usize)], since: Instant) -> bool {
+        links.iter().all(|pair| {
+            let opened = *self.links[pair].opened.lock().unwrap();
+            opened.is_some_and(|at| at >= since)
+        })
     }
 
     /// Established TCP connections to a validator's real p2p port that a relay did not open,
@@ -166,30 +197,48 @@ fn established(table: &str) -> Vec<(u16, u16)> {
 /// Local ports of the relays' open connections to validators (of every test's relays: a port
 /// is unique on the machine while its connection is open). A port leaves the set only after
 /// its socket is closed, so an established connection is never missing from it.
-static RELAY_SOURCES: std::sync::Mutex<std::collections::BTreeSet<u16>> =
-    std::sync::Mutex::new(std::collections::BTreeSet::new());
+static RELAY_SOURCES: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
-/// Forward connections from `listener` to `target` while `down` is false; when it turns true,
-/// close every open one and refuse new ones until it turns false again.
-async fn relay(listener: TcpListener, target: SocketAddr, down: watch::Receiver<bool>) {
-    loop {
-        let Ok((inbound, _)) = listener.accept().await else {
-            // Out of file descriptors, say: try again shortly rather than spin.
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            continue;
-        };
-        if *down.borrow() {
-            drop(inbound);
-            continue;
+/// One direction of a link: forwards connections to `target` while `down` is false; when it
+/// turns true, closes every open one and refuses new ones until it turns false again.
+struct Relay {
+    target: SocketAddr,
+    down: watch::Receiver<bool>,
+    opened: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Relay {
+    async fn run(self, listener: TcpListener) {
+        loop {
+            let Ok((inbound, _)) = listener.accept().await else {
+                // Out of file descriptors, say: try again shortly rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            };
+            if *self.down.borrow() {
+                drop(inbound);
+                continue;
+            }
+            tokio::spawn(forward(
+                inbound,
+                self.target,
+                self.down.clone(),
+                self.opened.clone(),
+            ));
         }
-        tokio::spawn(forward(inbound, target, down.clone()));
     }
 }
 
-async fn forward(mut inbound: TcpStream, target: SocketAddr, mut down: watch::Receiver<bool>) {
+async fn forward(
+    mut inbound: TcpStream,
+    target: SocketAddr,
+    mut down: watch::Receiver<bool>,
+    opened: Arc<Mutex<Option<Instant>>>,
+) {
     let Ok(mut outbound) = TcpStream::connect(target).await else {
         return;
     };
+    *opened.lock().unwrap() = Some(Instant::now());
     let source = outbound.local_addr().map(|a| a.port()).unwrap_or(0);
     RELAY_SOURCES.lock().unwrap().insert(source);
     let _ = inbound.set_nodelay(true);
