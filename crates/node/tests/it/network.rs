@@ -1,7 +1,9 @@
 //! In-process validator networks on 127.0.0.1, each node with its own storage, Malachite
 //! engine and libp2p transport: blocks finalise with identical state on every node, a
 //! validator that double-signs is reported, frozen, jailed and later slashed while the chain
-//! goes on, and delegations change voting power only at the next epoch.
+//! goes on, delegations change voting power only at the next epoch, and partitions (through
+//! the relays of `support::partition`) decide nothing without a quorum and heal within
+//! seconds.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,8 @@ use surety_node::node::{self, Behaviour, RunningNode};
 use surety_types::encoding::encode;
 use surety_types::tx::Tx;
 use surety_types::{AccountId, Amount, Height, OperatorId, SigningKey};
+
+use crate::support::partition::Links;
 
 /// A network of `n` validators with seeded keys; `p2p_base` keeps tests' ports apart.
 fn network(dir: &std::path::Path, n: usize, p2p_base: u16, epoch_blocks: u64) -> Localnet {
@@ -420,6 +424,186 @@ async fn a_flood_of_unpayable_transactions_from_fresh_keys_sent_to_one_node_leav
     )
     .await;
     assert_same_chain(&refs, tip);
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+/// The highest height any of `nodes` has committed.
+fn highest(nodes: &[RunningNode], which: &[usize]) -> u64 {
+    which.iter().map(|i| height(&nodes[*i])).max().unwrap()
+}
+
+/// No relayed link is bypassed: every connection between validators goes through a relay.
+async fn assert_no_direct_connections(links: &Links) {
+    let direct = links.direct_connections().await;
+    assert!(
+        direct.is_empty(),
+        "connections (validator, dialer's port) {direct:?} bypass the relays, so the cut is not \
+         one: a dial by peer id to the listen address libp2p's identify cached"
+    );
+}
+
+/// After a cut, let what was already in flight land (`SETTLE`), then watch `stalled` for
+/// `HOLD` (and, if `live` is not empty, until `live` have decided `LIVE_BLOCKS` more blocks):
+/// no node of `stalled` goes past the highest height they had once settled (a node may still
+/// fetch a block its side decided before the cut), nor had they during the settle gone past
+/// the highest height any node had at the cut plus one (a block whose precommits had all
+/// arrived). Returns the highest height of `stalled` once settled.
+async fn hold_cut(links: &Links, nodes: &[RunningNode], stalled: &[usize], live: &[usize]) -> u64 {
+    const SETTLE: Duration = Duration::from_secs(1);
+    const HOLD: Duration = Duration::from_secs(4);
+    const LIVE_BLOCKS: u64 = 5;
+    let all: Vec<usize> = (0..nodes.len()).collect();
+    let at_cut = highest(nodes, &all);
+    tokio::time::sleep(SETTLE).await;
+    assert!(
+        highest(nodes, stalled) <= at_cut + 1,
+        "blocks past {} decided by {stalled:?} after the cut",
+        at_cut + 1
+    );
+    let frozen = highest(nodes, stalled);
+    let live_from = if live.is_empty() {
+        0
+    } else {
+        highest(nodes, live)
+    };
+    let start = Instant::now();
+    wait_for(
+        "the live side to go on while the others stay",
+        Duration::from_secs(60),
+        || {
+            let stayed = highest(nodes, stalled);
+            assert!(
+                stayed <= frozen,
+                "height {stayed} decided by {stalled:?}, cut off from a quorum, past {frozen}"
+            );
+            start.elapsed() >= HOLD
+                && (live.is_empty()
+                    || live
+                        .iter()
+                        .all(|i| height(&nodes[*i]) >= live_from + LIVE_BLOCKS))
+        },
+    )
+    .await;
+    assert_no_direct_connections(links).await;
+    assert!(highest(nodes, stalled) <= frozen);
+    frozen
+}
+
+/// How long after `healed` every link of `cut` carried a new connection (libp2p redials a
+/// persistent peer on a backoff: `docs/consensus.md`, Partitions).
+async fn relinked(links: &Links, cut: &[(usize, usize)], healed: Instant) -> Duration {
+    wait_for(
+        "the validators to redial across the healed links",
+        Duration::from_secs(60),
+        || links.reconnected_since(cut, healed),
+    )
+    .await;
+    healed.elapsed()
+}
+
+/// Every height any two nodes both hold, they hold the same block (safety across the
+/// partitions); returns the lowest tip.
+fn assert_no_conflicting_blocks(nodes: &[RunningNode]) -> u64 {
+    let tips: Vec<u64> = nodes.iter().map(height).collect();
+    let mut seen = std::collections::BTreeMap::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let app = node.app.lock().unwrap();
+        for h in 1..=tips[i] {
+            let hash = app
+                .storage()
+                .block(Height(h))
+                .unwrap()
+                .expect("block")
+                .hash();
+            let first = *seen.entry(h).or_insert((i, hash));
+            assert_eq!(
+                first.1, hash,
+                "validators {} and {i} decided different blocks at height {h}",
+                first.0
+            );
+        }
+    }
+    *tips.iter().min().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_partition_without_a_quorum_decides_nothing_and_the_healed_network_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = network(dir.path(), 4, 28_500, 1_000);
+    let links = Links::wire(&mut net.configs).await;
+    let nodes = start_all(&net, None).await;
+    let all = [0, 1, 2, 3];
+    wait_for("height 3 on every node", Duration::from_secs(60), || {
+        nodes.iter().all(|n| height(n) >= 3)
+    })
+    .await;
+    assert_no_direct_connections(&links).await;
+    if cfg!(target_os = "linux") {
+        // The bypass check sees a connection that goes around the relays.
+        let port = net.configs[0].p2p.listen.rsplit_once("/tcp/").unwrap().1;
+        let around = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        let dialer = around.local_addr().unwrap().port();
+        assert_eq!(links.direct_connections().await, vec![(0, dialer)]);
+    }
+
+    // 2|2: each side holds half the power, short of the 2/3 a decision needs.
+    links.split(&[&[0, 1], &[2, 3]]);
+    let frozen = hold_cut(&links, &nodes, &all, &[]).await;
+    let healed = Instant::now();
+    let cut = links.heal();
+    let split_relinked = relinked(&links, &cut, healed).await;
+    wait_for("a block after the heal", Duration::from_secs(60), || {
+        highest(&nodes, &all) > frozen
+    })
+    .await;
+    let split_next_block = healed.elapsed();
+    wait_for("every node past the split", Duration::from_secs(60), || {
+        nodes.iter().all(|n| height(n) > frozen)
+    })
+    .await;
+    let split_all_on = healed.elapsed();
+
+    // One isolated: the other three hold 3/4 of the power and go on without it.
+    let isolated = 3;
+    links.isolate(isolated);
+    let stood_at = hold_cut(&links, &nodes, &[isolated], &[0, 1, 2]).await;
+    let tip = highest(&nodes, &[0, 1, 2]);
+    let healed = Instant::now();
+    let cut = links.heal();
+    let isolate_relinked = relinked(&links, &cut, healed).await;
+    wait_for(
+        "the isolated validator to catch up",
+        Duration::from_secs(60),
+        || height(&nodes[isolated]) >= tip,
+    )
+    .await;
+    let isolate_caught_up = healed.elapsed();
+    println!(
+        "partitions heal: 2|2 split at height {frozen} healed -> links redialled {:.2} s, next \
+         block {:.2} s, every node past it {:.2} s; validator {isolated} isolated at \
+         {stood_at} while the others reached {tip}, healed -> links redialled {:.2} s, caught \
+         up to {tip} {:.2} s",
+        split_relinked.as_secs_f64(),
+        split_next_block.as_secs_f64(),
+        split_all_on.as_secs_f64(),
+        isolate_relinked.as_secs_f64(),
+        isolate_caught_up.as_secs_f64(),
+    );
+
+    // The isolated validator votes again: the chain reaches a height decided with it back.
+    wait_for(
+        "every node a few blocks on",
+        Duration::from_secs(60),
+        || nodes.iter().all(|n| height(n) >= tip + 3),
+    )
+    .await;
+    let upto = assert_no_conflicting_blocks(&nodes);
+    let refs: Vec<&RunningNode> = nodes.iter().collect();
+    assert_same_chain(&refs, upto);
     for n in nodes {
         n.stop().await;
     }

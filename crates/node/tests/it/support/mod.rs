@@ -1,6 +1,7 @@
 //! Helpers for the tests that run real models and real networks.
 
 pub(crate) mod minilm;
+pub(crate) mod partition;
 
 use std::sync::Once;
 
