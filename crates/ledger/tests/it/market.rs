@@ -1783,6 +1783,18 @@ mod random_market_histories {
         Run {
             blocks: u64,
         },
+        /// A spam burst: `blocks` full blocks of paid junk (deadlines stretch).
+        Flood {
+            blocks: u64,
+        },
+        /// A delegator bonds to `from`, then in one block redelegates to `to` and undelegates
+        /// there (the late-evidence escape, played around whatever disputes are open).
+        MoveStake {
+            from: u16,
+            to: u16,
+        },
+        /// Zombie transactions: one from a key with no balance, and a replay of a used nonce.
+        Zombies,
     }
 
     fn action() -> impl Strategy<Value = Action> {
@@ -1803,6 +1815,9 @@ mod random_market_histories {
             ),
             (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Input { job, honest }),
             (0u64..25).prop_map(|blocks| Action::Run { blocks }),
+            (1u64..=3).prop_map(|blocks| Action::Flood { blocks }),
+            (1u16..=4, 1u16..=4).prop_map(|(from, to)| Action::MoveStake { from, to }),
+            Just(Action::Zombies),
         ]
     }
 
@@ -1944,6 +1959,71 @@ mod random_market_histories {
                 }
             }
             Action::Run { blocks } => market.chain.run_blocks(blocks),
+            Action::Flood { blocks } => {
+                for _ in 0..blocks {
+                    let txs = full_block(market, 23, 131);
+                    market.chain.block(&txs);
+                }
+            }
+            Action::MoveStake { from, to } => {
+                let delegator = PUBLISHER;
+                market.chain.submit(
+                    delegator,
+                    Msg::Delegate(surety_ledger::staking::Delegate {
+                        operator: crate::common::operator(from),
+                        amount: Amount(10_000),
+                    }),
+                );
+                let shares = market.chain.shares(delegator, from);
+                let nonce = market.chain.nonce(delegator);
+                let moves = [
+                    Msg::Redelegate(surety_ledger::staking::Redelegate {
+                        source: crate::common::operator(from),
+                        destination: crate::common::operator(to),
+                        shares,
+                    }),
+                    Msg::Undelegate(surety_ledger::staking::Undelegate {
+                        operator: crate::common::operator(to),
+                        shares,
+                    }),
+                ];
+                let txs: Vec<Vec<u8>> = moves
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, msg)| {
+                        market
+                            .chain
+                            .sign_with_nonce(delegator, nonce + i as u64, msg)
+                    })
+                    .collect();
+                market.chain.block(&txs);
+            }
+            Action::Zombies => {
+                let broke = market.chain.sign_with_nonce(
+                    60,
+                    0,
+                    Msg::Transfer(surety_ledger::bank::Transfer {
+                        to: crate::common::account(21),
+                        amount: Amount(1),
+                    }),
+                );
+                let Some(used) = market.chain.nonce(CLIENT).checked_sub(1) else {
+                    return;
+                };
+                let replay = market.chain.sign_with_nonce(
+                    CLIENT,
+                    used,
+                    Msg::Transfer(surety_ledger::bank::Transfer {
+                        to: crate::common::account(22),
+                        amount: Amount(1),
+                    }),
+                );
+                let outcome = market.chain.block(&[broke, replay]);
+                assert!(
+                    outcome.receipts.iter().all(|r| !r.charged),
+                    "zombies pay nothing and do nothing"
+                );
+            }
         }
     }
 
