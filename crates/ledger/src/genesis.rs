@@ -188,8 +188,8 @@ pub(crate) fn register_models(
     files: &BTreeMap<Hash, Vec<u8>>,
 ) -> Result<(), GenesisError> {
     let ctx = BlockContext {
-        height: Height(0),
-        epoch: params.epoch_of(Height(0)),
+        height: Height::new(0),
+        epoch: params.epoch_of(Height::new(0)),
         timestamp_ms: genesis.genesis_time_ms,
         proposer: OperatorId([0; 32]),
         seed: Hash::ZERO,

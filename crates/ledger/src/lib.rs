@@ -344,7 +344,7 @@ impl Ledger {
             store,
             chain_id: genesis.chain_id.clone(),
             params,
-            height: Height(0),
+            height: Height::new(0),
             timestamp_ms: genesis.genesis_time_ms,
             state_root,
             models,

@@ -39,7 +39,7 @@ use msg::{
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use surety_infer::{Architecture, ModelManifest};
-use surety_types::{AccountId, Amount, ArithmeticError, Height, ModelId};
+use surety_types::{AccountId, Amount, ArithmeticError, ModelId};
 
 /// Longest rejection reason kept in a model's record, in bytes (the rest is cut).
 pub const REJECTION_REASON_BYTES_MAX: usize = 512;
@@ -242,13 +242,8 @@ pub fn check_upload_shape(msg: &UploadModelChunk) -> Result<(), ModelsError> {
 /// and at least `model_deposit_min`.
 pub fn registration_deposit(params: &Params, bytes: u64) -> Result<Amount, ArithmeticError> {
     let mib = u128::from(bytes.div_ceil(1 << 20));
-    let by_size = params
-        .models
-        .model_deposit_per_mib
-        .0
-        .checked_mul(mib)
-        .ok_or(ArithmeticError::Overflow)?;
-    Ok(Amount(by_size.max(params.models.model_deposit_min.0)))
+    let by_size = params.models.model_deposit_per_mib.checked_mul(mib)?;
+    Ok(by_size.max(params.models.model_deposit_min))
 }
 
 /// Register a model: an id not uploading or active, files within the chain's size limit, a
@@ -328,12 +323,10 @@ fn register(
     if !deposit.is_zero() {
         bank::account_to_pool(store, signer, Pool::ModelDeposits, deposit)?;
     }
-    let expires = Height(
-        ctx.height
-            .0
-            .checked_add(params.models.model_upload_blocks)
-            .ok_or(ModelsError::Overflow)?,
-    );
+    let expires = ctx
+        .height
+        .plus(params.models.model_upload_blocks)
+        .map_err(|_| ModelsError::Overflow)?;
     state::set_expiry(store, expires, &id);
     let record = ModelRecord {
         id,

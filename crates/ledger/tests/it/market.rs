@@ -36,14 +36,14 @@ const WIDTHS: [u64; 7] = [8, 16, 16, 16, 16, 16, 4];
 /// Every result is audited (`audit_rate` 100%), so the audit path runs in every test.
 fn market_params() -> Params {
     let mut params = test_params();
-    params.services.service_allocation_min = Amount(ALLOCATION);
-    params.jobs.job_fee_min = Amount(100);
-    params.jobs.job_fee_max = Amount(4_000);
+    params.services.service_allocation_min = Amount::new(ALLOCATION);
+    params.jobs.job_fee_min = Amount::new(100);
+    params.jobs.job_fee_max = Amount::new(4_000);
     params.jobs.audit_rate = Ratio::ONE;
     params.jobs.challenge_window_blocks = 4;
     params.jobs.audit_deadline_blocks = 4;
     params.disputes.dispute_move_blocks = 3;
-    params.disputes.challenge_bond = Amount(30_000);
+    params.disputes.challenge_bond = Amount::new(30_000);
     params.jobs.job_input_bytes_max = 4_096;
     params
 }
@@ -159,7 +159,7 @@ fn market() -> Market {
             n,
             Msg::Allocate(Allocate {
                 model: id,
-                amount: Amount(ALLOCATION),
+                amount: Amount::new(ALLOCATION),
             }),
         );
     }
@@ -191,7 +191,7 @@ impl Market {
             Msg::SubmitJob(Box::new(SubmitJob {
                 model: self.id,
                 input: JobInput::Activation(input(1.5).to_bytes()),
-                max_fee: Amount(FEE),
+                max_fee: Amount::new(FEE),
                 deadline_blocks: 5,
                 replicas,
             })),
@@ -463,7 +463,7 @@ fn an_honest_job_is_audited_made_final_and_pays_operator_delegators_and_audit_fu
     let to_operator = FEE - FEE / 10;
     assert_eq!(
         market.chain.balance(worker),
-        balance.checked_add(Amount(to_operator / 10)).unwrap()
+        balance.checked_add(Amount::new(to_operator / 10)).unwrap()
     );
     assert_eq!(market.chain.pool(Pool::AuditFund), Amount::ZERO);
 }
@@ -510,14 +510,15 @@ fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
     // Refunded at once.
     assert_eq!(
         market.chain.balance(CLIENT),
-        client_balance.checked_add(Amount(FEE)).unwrap()
+        client_balance.checked_add(Amount::new(FEE)).unwrap()
     );
     // The slash applies after the delay and takes 10% of the allocation, not of the stake;
     // the auditor, who reported, gets the whistleblower share.
     let auditor_balance = market.chain.balance(auditor);
-    let apply = market.chain.epoch().0 + market.chain.ledger.params().slashing.slash_delay_epochs;
+    let apply =
+        market.chain.epoch().get() + market.chain.ledger.params().slashing.slash_delay_epochs;
     let mut slashed = None;
-    while market.chain.epoch() < Epoch(apply + 1) && slashed.is_none() {
+    while market.chain.epoch() < Epoch::new(apply + 1) && slashed.is_none() {
         let outcome = market.chain.block(&[]);
         slashed = outcome.events.iter().find_map(|e| match e {
             Event::Slashing(surety_ledger::slashing::SlashingEvent::Slashed {
@@ -528,15 +529,15 @@ fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
             _ => None,
         });
     }
-    assert_eq!(slashed, Some(Amount(ALLOCATION / 10)));
+    assert_eq!(slashed, Some(Amount::new(ALLOCATION / 10)));
     assert_eq!(
         market.chain.operator(liar).tokens,
-        Amount(200_000 - ALLOCATION / 10)
+        Amount::new(200_000 - ALLOCATION / 10)
     );
     assert_eq!(
         market.chain.balance(auditor),
         auditor_balance
-            .checked_add(Amount(ALLOCATION / 10 / 10))
+            .checked_add(Amount::new(ALLOCATION / 10 / 10))
             .unwrap()
     );
 }
@@ -805,9 +806,10 @@ fn two_different_signed_results_are_equivocation_evidence() {
     )));
     assert!(market.chain.operator(worker).tombstoned);
     // After the delay it is slashed 5% (equivocation) of its allocation, not of its stake.
-    let apply = market.chain.epoch().0 + market.chain.ledger.params().slashing.slash_delay_epochs;
+    let apply =
+        market.chain.epoch().get() + market.chain.ledger.params().slashing.slash_delay_epochs;
     let mut slashed = None;
-    while market.chain.epoch() < Epoch(apply + 1) && slashed.is_none() {
+    while market.chain.epoch() < Epoch::new(apply + 1) && slashed.is_none() {
         let outcome = market.chain.block(&[]);
         slashed = outcome.events.iter().find_map(|e| match e {
             Event::Slashing(surety_ledger::slashing::SlashingEvent::Slashed {
@@ -818,7 +820,7 @@ fn two_different_signed_results_are_equivocation_evidence() {
             _ => None,
         });
     }
-    assert_eq!(slashed, Some(Amount(ALLOCATION * 5 / 100)));
+    assert_eq!(slashed, Some(Amount::new(ALLOCATION * 5 / 100)));
     // The same statement twice proves nothing.
     let receipt = market.chain.submit(
         CHALLENGER,
@@ -836,7 +838,7 @@ fn malformed_and_oversized_jobs_are_refused_with_clear_errors() {
     let base = SubmitJob {
         model: market.id,
         input: JobInput::Activation(input(1.0).to_bytes()),
-        max_fee: Amount(FEE),
+        max_fee: Amount::new(FEE),
         deadline_blocks: 5,
         replicas: 1,
     };
@@ -844,7 +846,7 @@ fn malformed_and_oversized_jobs_are_refused_with_clear_errors() {
     let cases: Vec<Case> = vec![
         (
             SubmitJob {
-                max_fee: Amount(1),
+                max_fee: Amount::new(1),
                 ..base.clone()
             },
             |e| matches!(e, JobsError::FeeOutOfRange { .. }),
@@ -911,7 +913,7 @@ fn malformed_and_oversized_jobs_are_refused_with_clear_errors() {
         // Only the transaction fee was charged: nothing escrowed.
         assert_eq!(
             market.chain.balance(CLIENT),
-            balance.checked_sub(Amount(10)).unwrap()
+            balance.checked_sub(Amount::new(10)).unwrap()
         );
     }
     assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::ZERO);
@@ -955,7 +957,7 @@ fn a_job_refused_by_its_shape_in_a_block_charges_nothing() {
         Msg::SubmitJob(Box::new(SubmitJob {
             model: market.id,
             input: JobInput::Activation(input(1.0).to_bytes()),
-            max_fee: Amount(FEE),
+            max_fee: Amount::new(FEE),
             deadline_blocks: 5,
             replicas: 0,
         })),
@@ -1054,7 +1056,7 @@ mod hostile_transactions {
             Msg::SubmitJob(Box::new(SubmitJob {
                 model: market.id,
                 input: JobInput::Activation(input(0.5).to_bytes()),
-                max_fee: Amount(FEE),
+                max_fee: Amount::new(FEE),
                 deadline_blocks: 5,
                 replicas: 1,
             })),
@@ -1086,7 +1088,7 @@ mod hostile_transactions {
             uploads[0].clone(),
             Msg::Allocate(Allocate {
                 model: market.id,
-                amount: Amount(ALLOCATION),
+                amount: Amount::new(ALLOCATION),
             }),
             Msg::SubmitEvidence(Box::new(Evidence::ResultEquivocation {
                 first: statement(honest),
@@ -1230,7 +1232,7 @@ fn submit_with_deadline(market: &mut Market, replicas: u32, deadline_blocks: u64
         Msg::SubmitJob(Box::new(SubmitJob {
             model: market.id,
             input: JobInput::Activation(input(1.5).to_bytes()),
-            max_fee: Amount(FEE),
+            max_fee: Amount::new(FEE),
             deadline_blocks,
             replicas,
         })),
@@ -1302,7 +1304,7 @@ fn a_dispute_that_outlasts_the_evidence_age_does_not_halt_the_chain() {
     assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
     assert_eq!(
         market.chain.balance(CLIENT),
-        client.checked_add(Amount(FEE)).unwrap()
+        client.checked_add(Amount::new(FEE)).unwrap()
     );
     assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::ZERO);
 }
@@ -1413,7 +1415,7 @@ fn a_defendant_cannot_move_its_stake_or_take_work_while_its_dispute_is_open() {
             Msg::SubmitJob(Box::new(SubmitJob {
                 model: market.id,
                 input: JobInput::Activation(input(2.5).to_bytes()),
-                max_fee: Amount(FEE),
+                max_fee: Amount::new(FEE),
                 deadline_blocks: 5,
                 replicas: 4,
             })),
@@ -1546,7 +1548,7 @@ mod random_market_histories {
                     Msg::SubmitJob(Box::new(SubmitJob {
                         model: market.id,
                         input: JobInput::Activation(input(jobs.len() as f32).to_bytes()),
-                        max_fee: Amount(FEE),
+                        max_fee: Amount::new(FEE),
                         deadline_blocks: deadline,
                         replicas,
                     })),
