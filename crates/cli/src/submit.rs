@@ -46,7 +46,7 @@ impl Submitter {
             client,
             chain_id,
             key,
-            fee: Amount(fee),
+            fee: Amount::new(fee),
         })
     }
 

@@ -124,7 +124,7 @@ fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
     Ok(match &args.msg {
         TxCommand::Transfer { to, amount } => Msg::Transfer(Transfer {
             to: parse_account(to)?,
-            amount: Amount(*amount),
+            amount: Amount::new(*amount),
         }),
         TxCommand::RegisterOperator {
             self_bond,
@@ -147,21 +147,21 @@ fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
                     endpoint: endpoint.clone(),
                     ..Default::default()
                 },
-                self_bond: Amount(*self_bond),
+                self_bond: Amount::new(*self_bond),
             })
         }
         // An operator's id is its account's: bonding is delegating to oneself.
         TxCommand::Bond { amount } => Msg::Delegate(Delegate {
             operator: OperatorId::from(AccountId::from_key(&signer.verification_key())),
-            amount: Amount(*amount),
+            amount: Amount::new(*amount),
         }),
         TxCommand::Delegate { operator, amount } => Msg::Delegate(Delegate {
             operator: parse_operator(operator)?,
-            amount: Amount(*amount),
+            amount: Amount::new(*amount),
         }),
         TxCommand::Undelegate { operator, shares } => Msg::Undelegate(Undelegate {
             operator: parse_operator(operator)?,
-            shares: Shares(*shares),
+            shares: Shares::new(*shares),
         }),
         TxCommand::Redelegate {
             source,
@@ -170,7 +170,7 @@ fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
         } => Msg::Redelegate(Redelegate {
             source: parse_operator(source)?,
             destination: parse_operator(destination)?,
-            shares: Shares(*shares),
+            shares: Shares::new(*shares),
         }),
         TxCommand::Claim { operator } => Msg::ClaimRewards(ClaimRewards {
             operator: parse_operator(operator)?,

@@ -125,7 +125,7 @@ fn genesis_operator(index: usize) -> GenesisOperator {
             moniker: format!("operator-{index}"),
             ..OperatorMetadata::default()
         },
-        self_bond: Amount(SELF_BOND),
+        self_bond: Amount::new(SELF_BOND),
     }
 }
 
@@ -151,9 +151,9 @@ impl Chain {
     fn apply(&mut self, txs: &[Vec<u8>]) -> (BlockOutcome, Duration) {
         let height = self.ledger.height().next();
         let ctx = self.ledger.next_context(
-            GENESIS_TIME_MS + height.0 * BLOCK_INTERVAL_MS,
+            GENESIS_TIME_MS + height.get() * BLOCK_INTERVAL_MS,
             self.proposer,
-            Hash::of("surety.bench.seed", &height.0.to_le_bytes()),
+            Hash::of("surety.bench.seed", &height.get().to_le_bytes()),
         );
         let start = Instant::now();
         let outcome = self
@@ -175,13 +175,13 @@ fn ten_thousand_accounts() -> (Genesis, Signers) {
         .iter()
         .map(|&account| GenesisAccount {
             account,
-            balance: Amount(ACCOUNT_BALANCE),
+            balance: Amount::new(ACCOUNT_BALANCE),
         })
         .collect();
     let operators: Vec<GenesisOperator> = (0..OPERATOR_COUNT).map(genesis_operator).collect();
     accounts.extend(operators.iter().map(|operator| GenesisAccount {
         account: operator.account,
-        balance: Amount(ACCOUNT_BALANCE),
+        balance: Amount::new(ACCOUNT_BALANCE),
     }));
     let genesis = Genesis {
         chain_id: CHAIN.into(),
@@ -317,7 +317,7 @@ fn transfer_blocks(signers: &mut Signers, rng: &mut SplitMix) -> Vec<Vec<Vec<u8>
         }
         Msg::Transfer(Transfer {
             to: accounts[recipient],
-            amount: Amount(1 + rng.below(1_000) as u128),
+            amount: Amount::new(1 + rng.below(1_000) as u128),
         })
     })
 }
@@ -326,7 +326,7 @@ fn delegation_blocks(signers: &mut Signers, rng: &mut SplitMix) -> Vec<Vec<Vec<u
     presign_blocks(signers, rng, |rng, _| {
         Msg::Delegate(Delegate {
             operator: operator_id(rng.below(OPERATOR_COUNT)),
-            amount: Amount(1_000_000 + rng.below(1_000_000) as u128),
+            amount: Amount::new(1_000_000 + rng.below(1_000_000) as u128),
         })
     })
 }
@@ -513,20 +513,20 @@ fn claim_genesis(population: usize) -> (Genesis, Signers) {
     let mut accounts = vec![
         GenesisAccount {
             account: operator.account,
-            balance: Amount(ACCOUNT_BALANCE),
+            balance: Amount::new(ACCOUNT_BALANCE),
         },
         GenesisAccount {
             account: other_operator.account,
-            balance: Amount(ACCOUNT_BALANCE),
+            balance: Amount::new(ACCOUNT_BALANCE),
         },
         GenesisAccount {
             account: AccountId::from_key(&whale),
-            balance: Amount(WHALE_BALANCE),
+            balance: Amount::new(WHALE_BALANCE),
         },
     ];
     accounts.extend(signers.accounts.iter().map(|&account| GenesisAccount {
         account,
-        balance: Amount(ACCOUNT_BALANCE),
+        balance: Amount::new(ACCOUNT_BALANCE),
     }));
     let delegations = signers
         .accounts
@@ -535,7 +535,7 @@ fn claim_genesis(population: usize) -> (Genesis, Signers) {
         .map(|(index, &delegator)| GenesisDelegation {
             delegator,
             operator: operator_id(if index < population { 0 } else { 1 }),
-            amount: Amount(DELEGATED),
+            amount: Amount::new(DELEGATED),
         })
         .collect();
     let genesis = Genesis {
@@ -625,7 +625,7 @@ fn measure_claims(population: usize) -> ClaimRow {
                     ..
                 }) = event
                 {
-                    paid += amount.0;
+                    paid += amount.get();
                     paid_claims += 1;
                 }
             }

@@ -95,7 +95,7 @@ mod tests {
         let mut store = Store::new();
         let mut stretch = Stretch::starting(&store);
         assert_eq!(
-            stretch.moved(&store, Height(10), 5),
+            stretch.moved(&store, Height::new(10), 5),
             None,
             "no full block: it stands"
         );
@@ -104,19 +104,26 @@ mod tests {
         }
         note_block(&mut store, false);
         assert_eq!(full_blocks(&store), 3);
-        assert_eq!(stretch.moved(&store, Height(10), 5), Some(Height(13)));
-        assert_eq!(stretch.moved(&store, Height(13), 5), None, "counted once");
+        assert_eq!(
+            stretch.moved(&store, Height::new(10), 5),
+            Some(Height::new(13))
+        );
+        assert_eq!(
+            stretch.moved(&store, Height::new(13), 5),
+            None,
+            "counted once"
+        );
         for _ in 0..4 {
             note_block(&mut store, true);
         }
         assert_eq!(
-            stretch.moved(&store, Height(13), 5),
-            Some(Height(15)),
+            stretch.moved(&store, Height::new(13), 5),
+            Some(Height::new(15)),
             "only 2 of the 4 fit under the cap of 5"
         );
         note_block(&mut store, true);
         assert_eq!(
-            stretch.moved(&store, Height(15), 5),
+            stretch.moved(&store, Height::new(15), 5),
             None,
             "the cap is reached"
         );

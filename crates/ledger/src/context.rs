@@ -30,7 +30,9 @@ pub struct BlockContext {
 impl BlockContext {
     /// True for the last block of its epoch.
     pub fn is_epoch_end(&self, params: &Params) -> bool {
-        self.height.0.is_multiple_of(params.staking.epoch_blocks)
+        self.height
+            .get()
+            .is_multiple_of(params.staking.epoch_blocks)
     }
 }
 

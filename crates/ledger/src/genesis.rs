@@ -5,13 +5,15 @@
 //! A genesis model's files are not in the genesis file: the ledger does no IO, so the node
 //! reads them and hands them to [`crate::Ledger::from_genesis_with_files`], by chunks root.
 
+use crate::bank;
 use crate::context::BlockContext;
 use crate::models::{self, ModelCache, ModelStatus, Publication, RegisterModel};
 use crate::params::{Params, ParamsError};
-use crate::staking::OperatorMetadata;
+use crate::services;
+use crate::staking::{self, OperatorMetadata};
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use surety_types::{AccountId, Amount, Hash, Height, ModelId, OperatorId, Ratio, VerificationKey};
 
 /// The chain's first state, as a genesis file states it; applied in field order by
@@ -178,6 +180,82 @@ pub enum GenesisError {
     },
 }
 
+/// Fund every genesis account with its balance; an account listed twice is refused.
+pub(crate) fn fund_accounts(store: &mut Store, genesis: &Genesis) -> Result<(), GenesisError> {
+    let mut seen = BTreeSet::new();
+    for account in &genesis.accounts {
+        if !seen.insert(account.account) {
+            return Err(GenesisError::DuplicateAccount(account.account));
+        }
+        bank::mint_to_account(store, &account.account, account.balance)
+            .map_err(|e| GenesisError::Parse(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Register every genesis operator, in order, as its registration transaction would.
+pub(crate) fn register_operators(
+    store: &mut Store,
+    params: &Params,
+    genesis: &Genesis,
+) -> Result<(), GenesisError> {
+    for operator in &genesis.operators {
+        let msg = staking::RegisterOperator {
+            consensus_key: operator.consensus_key,
+            commission: operator.commission,
+            max_commission_change: operator.max_commission_change,
+            metadata: operator.metadata.clone(),
+            self_bond: operator.self_bond,
+        };
+        staking::execute_register(store, params, &operator.account, &msg).map_err(|e| {
+            GenesisError::Operator {
+                operator: operator.account,
+                reason: e.to_string(),
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Make every genesis delegation, in order, as its delegation transaction would.
+pub(crate) fn make_delegations(store: &mut Store, genesis: &Genesis) -> Result<(), GenesisError> {
+    for delegation in &genesis.delegations {
+        let msg = staking::Delegate {
+            operator: delegation.operator,
+            amount: delegation.amount,
+        };
+        staking::execute_delegate(store, &delegation.delegator, &msg).map_err(|e| {
+            GenesisError::Delegation {
+                delegator: delegation.delegator,
+                reason: e.to_string(),
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Make every genesis service allocation, in order, as its allocation transaction would; run
+/// after the models are registered, since an allocation names one.
+pub(crate) fn make_allocations(
+    store: &mut Store,
+    params: &Params,
+    genesis: &Genesis,
+) -> Result<(), GenesisError> {
+    for allocation in &genesis.allocations {
+        let msg = services::Allocate {
+            model: allocation.model,
+            amount: allocation.amount,
+        };
+        services::execute_allocate(store, params, &allocation.operator.account(), &msg).map_err(
+            |e| GenesisError::Allocation {
+                operator: allocation.operator,
+                reason: e.to_string(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// Register every genesis model and upload all its chunks, through the transaction code paths,
 /// at height 0. Each must end active.
 pub(crate) fn register_models(
@@ -188,8 +266,8 @@ pub(crate) fn register_models(
     files: &BTreeMap<Hash, Vec<u8>>,
 ) -> Result<(), GenesisError> {
     let ctx = BlockContext {
-        height: Height(0),
-        epoch: params.epoch_of(Height(0)),
+        height: Height::new(0),
+        epoch: params.epoch_of(Height::new(0)),
         timestamp_ms: genesis.genesis_time_ms,
         proposer: OperatorId([0; 32]),
         seed: Hash::ZERO,

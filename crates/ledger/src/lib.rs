@@ -286,54 +286,12 @@ impl Ledger {
         genesis.params.validate()?;
         let params = genesis.params.clone();
         let mut store = Store::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for account in &genesis.accounts {
-            if !seen.insert(account.account) {
-                return Err(GenesisError::DuplicateAccount(account.account));
-            }
-            bank::mint_to_account(&mut store, &account.account, account.balance)
-                .map_err(|e| GenesisError::Parse(e.to_string()))?;
-        }
-        for operator in &genesis.operators {
-            let msg = staking::RegisterOperator {
-                consensus_key: operator.consensus_key,
-                commission: operator.commission,
-                max_commission_change: operator.max_commission_change,
-                metadata: operator.metadata.clone(),
-                self_bond: operator.self_bond,
-            };
-            staking::execute_register(&mut store, &params, &operator.account, &msg).map_err(
-                |e| GenesisError::Operator {
-                    operator: operator.account,
-                    reason: e.to_string(),
-                },
-            )?;
-        }
-        for delegation in &genesis.delegations {
-            let msg = staking::Delegate {
-                operator: delegation.operator,
-                amount: delegation.amount,
-            };
-            staking::execute_delegate(&mut store, &delegation.delegator, &msg).map_err(|e| {
-                GenesisError::Delegation {
-                    delegator: delegation.delegator,
-                    reason: e.to_string(),
-                }
-            })?;
-        }
+        genesis::fund_accounts(&mut store, genesis)?;
+        genesis::register_operators(&mut store, &params, genesis)?;
+        genesis::make_delegations(&mut store, genesis)?;
         let models = models::ModelCache::default();
         genesis::register_models(&mut store, &params, &models, genesis, model_files)?;
-        for allocation in &genesis.allocations {
-            let msg = services::Allocate {
-                model: allocation.model,
-                amount: allocation.amount,
-            };
-            services::execute_allocate(&mut store, &params, &allocation.operator.account(), &msg)
-                .map_err(|e| GenesisError::Allocation {
-                operator: allocation.operator,
-                reason: e.to_string(),
-            })?;
-        }
+        genesis::make_allocations(&mut store, &params, genesis)?;
         if staking::genesis_active_set(&mut store, &params).is_empty() {
             return Err(GenesisError::NoValidators);
         }
@@ -345,7 +303,7 @@ impl Ledger {
             store,
             chain_id: genesis.chain_id.clone(),
             params,
-            height: Height(0),
+            height: Height::new(0),
             timestamp_ms: genesis.genesis_time_ms,
             state_root,
             models,

@@ -49,7 +49,7 @@ pub struct BankParams {
 impl Default for BankParams {
     fn default() -> Self {
         BankParams {
-            min_tx_fee: Amount(1_000),
+            min_tx_fee: Amount::new(1_000),
         }
     }
 }
@@ -75,7 +75,7 @@ impl Default for StakingParams {
             epoch_blocks: 100,
             max_validators: 100,
             unbonding_epochs: 28,
-            min_self_bond: Amount(1_000_000),
+            min_self_bond: Amount::new(1_000_000),
         }
     }
 }
@@ -85,9 +85,9 @@ impl StakingParams {
     /// Genesis (height 0) is epoch 0.
     pub fn epoch_of(&self, height: Height) -> Epoch {
         let blocks = self.epoch_blocks.max(1);
-        Epoch(
+        Epoch::new(
             height
-                .0
+                .get()
                 .saturating_sub(1)
                 .checked_div(blocks)
                 .expect("max(1) is not zero"),
@@ -138,9 +138,9 @@ impl Default for ModelsParams {
         ModelsParams {
             model_file_bytes_max: 512 << 20,
             // MiniLM's files, 87.1 MiB: 88,000, a few dozen jobs' fees.
-            model_deposit_per_mib: Amount(1_000),
+            model_deposit_per_mib: Amount::new(1_000),
             // The challenge bond: a squatter's registration costs as much as a false challenge.
-            model_deposit_min: Amount(100_000),
+            model_deposit_min: Amount::new(100_000),
             // About 5.5 hours at one block per second: 1,859 MiniLM chunks fit many times over.
             model_upload_blocks: 20_000,
         }
@@ -158,7 +158,7 @@ pub struct ServicesParams {
 impl Default for ServicesParams {
     fn default() -> Self {
         ServicesParams {
-            service_allocation_min: Amount(2_500_000),
+            service_allocation_min: Amount::new(2_500_000),
         }
     }
 }
@@ -178,7 +178,7 @@ pub struct DisputesParams {
 impl Default for DisputesParams {
     fn default() -> Self {
         DisputesParams {
-            challenge_bond: Amount(100_000),
+            challenge_bond: Amount::new(100_000),
             dispute_move_blocks: 10,
             dispute_input_bytes_max: 64 << 20,
         }
@@ -230,8 +230,8 @@ pub struct JobsParams {
 impl Default for JobsParams {
     fn default() -> Self {
         JobsParams {
-            job_fee_min: Amount(1_000),
-            job_fee_max: Amount(10_000),
+            job_fee_min: Amount::new(1_000),
+            job_fee_max: Amount::new(10_000),
             job_input_bytes_max: 16 * 1024,
             job_output_bytes_max: 32 * 1024,
             replicas_max: 5,
@@ -245,7 +245,7 @@ impl Default for JobsParams {
             audit_rate: Ratio::from_percent(8).expect("8% is a ratio"),
             audit_deadline_blocks: 20,
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
-            audit_reward: Amount(2_000),
+            audit_reward: Amount::new(2_000),
             // 0.5%: below audit_rate · wrong_result = 0.8%, and 12,500 at the smallest
             // allocation, so any allocation can take a job at `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
@@ -670,8 +670,8 @@ mod tests {
         assert_eq!(
             params.validate(),
             Err(ParamsError::InFlightBelowOneJob {
-                capacity: Amount(7_500),
-                fee_max: Amount(10_000),
+                capacity: Amount::new(7_500),
+                fee_max: Amount::new(10_000),
             })
         );
     }
@@ -708,7 +708,7 @@ mod store_tests {
     fn parameters_round_trip_through_the_state_one_key_per_module() {
         let mut params = Params::default();
         params.jobs.audit_rate = Ratio::from_percent(9).unwrap();
-        params.bank.min_tx_fee = Amount(7);
+        params.bank.min_tx_fee = Amount::new(7);
         let mut store = Store::new();
         params.store(&mut store);
         for key in PARAMS_KEYS {

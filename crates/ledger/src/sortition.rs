@@ -25,7 +25,7 @@ pub fn draw(seed: &Hash, purpose: &str, subject: &[u8; 32], round: u64, bound: u
 pub fn pick_weighted(candidates: &[(OperatorId, Amount)], point: u128) -> Option<usize> {
     let mut cumulative = 0u128;
     for (index, (_, weight)) in candidates.iter().enumerate() {
-        cumulative = cumulative.saturating_add(weight.0);
+        cumulative = cumulative.saturating_add(weight.get());
         if point < cumulative {
             return Some(index);
         }
@@ -35,9 +35,9 @@ pub fn pick_weighted(candidates: &[(OperatorId, Amount)], point: u128) -> Option
 
 /// Total weight of `candidates` (saturating: weights are stake, far below `u128::MAX`).
 pub fn total_weight(candidates: &[(OperatorId, Amount)]) -> u128 {
-    candidates
-        .iter()
-        .fold(0u128, |total, (_, weight)| total.saturating_add(weight.0))
+    candidates.iter().fold(0u128, |total, (_, weight)| {
+        total.saturating_add(weight.get())
+    })
 }
 
 /// Draw one candidate by weight for `purpose`, `subject` and `round`; `None` when no candidate
@@ -63,9 +63,9 @@ mod tests {
     #[test]
     fn a_point_falls_to_the_candidate_whose_weight_covers_it() {
         let candidates = [
-            (OperatorId([1; 32]), Amount(10)),
-            (OperatorId([2; 32]), Amount(0)),
-            (OperatorId([3; 32]), Amount(5)),
+            (OperatorId([1; 32]), Amount::new(10)),
+            (OperatorId([2; 32]), Amount::new(0)),
+            (OperatorId([3; 32]), Amount::new(5)),
         ];
         assert_eq!(pick_weighted(&candidates, 0), Some(0));
         assert_eq!(pick_weighted(&candidates, 9), Some(0));

@@ -193,7 +193,7 @@ impl Store {
 
     /// The ids filed in schedule `name` at `height`, in key order, removing their entries.
     pub fn take_scheduled(&mut self, name: &str, height: Height) -> Vec<[u8; 32]> {
-        let prefix = key(name, &[&height.0.to_be_bytes()]);
+        let prefix = key(name, &[&height.get().to_be_bytes()]);
         let mut ids = Vec::new();
         for entry in self.prefix_keys(&prefix) {
             if let Some(id) = schedule_id(&entry, prefix.len()) {
@@ -214,7 +214,7 @@ impl Store {
                 let height_end = prefix.len().checked_add(8)?;
                 let height: [u8; 8] = entry.get(prefix.len()..height_end)?.try_into().ok()?;
                 let id = schedule_id(&entry, height_end)?;
-                Some((Height(u64::from_be_bytes(height)), id))
+                Some((Height::new(u64::from_be_bytes(height)), id))
             })
             .collect()
     }
@@ -372,7 +372,7 @@ fn schedule_id(entry: &[u8], at: usize) -> Option<[u8; 32]> {
 /// ids under the height at which something is due for them (jobs' deadlines, uploads' expiries);
 /// the height first keeps one height's entries together for [`Store::take_scheduled`].
 pub fn schedule_key(name: &str, height: Height, id: &[u8; 32]) -> Vec<u8> {
-    key(name, &[&height.0.to_be_bytes(), id])
+    key(name, &[&height.get().to_be_bytes(), id])
 }
 
 /// The `N` bytes of `key` that end `from_end` bytes before its end, or `None` if the key is
@@ -480,18 +480,22 @@ mod tests {
     fn a_schedule_hands_out_one_heights_ids_once_in_order() {
         let mut store = Store::new();
         let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
-        store.put(schedule_key("s", Height(5), &b), &());
-        store.put(schedule_key("s", Height(5), &a), &());
-        store.put(schedule_key("s", Height(6), &c), &());
-        store.put(schedule_key("t", Height(5), &c), &());
+        store.put(schedule_key("s", Height::new(5), &b), &());
+        store.put(schedule_key("s", Height::new(5), &a), &());
+        store.put(schedule_key("s", Height::new(6), &c), &());
+        store.put(schedule_key("t", Height::new(5), &c), &());
         assert_eq!(
             store.scheduled("s"),
-            vec![(Height(5), a), (Height(5), b), (Height(6), c)]
+            vec![
+                (Height::new(5), a),
+                (Height::new(5), b),
+                (Height::new(6), c)
+            ]
         );
-        assert_eq!(store.take_scheduled("s", Height(5)), vec![a, b]);
-        assert!(store.take_scheduled("s", Height(5)).is_empty());
-        assert_eq!(store.scheduled("s"), vec![(Height(6), c)]);
-        assert_eq!(store.scheduled("t"), vec![(Height(5), c)]);
+        assert_eq!(store.take_scheduled("s", Height::new(5)), vec![a, b]);
+        assert!(store.take_scheduled("s", Height::new(5)).is_empty());
+        assert_eq!(store.scheduled("s"), vec![(Height::new(6), c)]);
+        assert_eq!(store.scheduled("t"), vec![(Height::new(5), c)]);
     }
 
     #[test]

@@ -190,7 +190,7 @@ fn options(
     options.p2p_base_port = ports.0;
     // Fixed RPC ports so the nodes gossip their mempools to each other, as a real localnet.
     options.rpc_base_port = ports.1;
-    options.params.bank.min_tx_fee = Amount(1);
+    options.params.bank.min_tx_fee = Amount::new(1);
     options.params.jobs.challenge_window_blocks = settings.window;
     options.params.jobs.audit_deadline_blocks = AUDIT_DEADLINE_BLOCKS;
     options.params.disputes.dispute_move_blocks = DISPUTE_MOVE_BLOCKS;
@@ -199,13 +199,13 @@ fn options(
     options.extra_accounts = (0..settings.clients())
         .map(|i| GenesisAccount {
             account: AccountId::from_key(&client_key(i).verification_key()),
-            balance: Amount(1_000_000_000_000),
+            balance: Amount::new(1_000_000_000_000),
         })
         .collect();
     options.models = vec![minilm.localnet_model()];
     // Fees in flight are capped at 0.5% of the allocation: 500,000,000 holds 2,500 jobs at
     // `job_fee_min`, more than a burst keeps in flight (the minimum allocation holds 12).
-    options.service_allocation = Amount(500_000_000);
+    options.service_allocation = Amount::new(500_000_000);
     options
 }
 
@@ -289,7 +289,7 @@ async fn start(dir: &Path, options: &LocalnetOptions, extra: &[WorkerBehaviour])
 
 impl Network {
     fn height(&self, node: &RunningNode) -> u64 {
-        node.app.lock().unwrap().ledger().height().0
+        node.app.lock().unwrap().ledger().height().get()
     }
 
     fn extra_operator(&self, i: usize) -> OperatorId {
@@ -307,7 +307,7 @@ impl Network {
             chain_id: app.ledger().chain_id().to_string(),
             signer: AccountId::from_key(&key.verification_key()),
             nonce,
-            fee: Amount(1),
+            fee: Amount::new(1),
             msg: Msg::SubmitJob(Box::new(SubmitJob {
                 model: self.model,
                 input: JobInput::Text(text),
@@ -449,7 +449,7 @@ async fn throughput(minilm: &MiniLm, settings: &Settings) -> Throughput {
         .filter_map(|t| {
             let job = t.job.as_ref()?;
             match job.status {
-                JobStatus::Final { height } => Some((height.0 - job.submitted.0) as f64),
+                JobStatus::Final { height } => Some((height.get() - job.submitted.get()) as f64),
                 _ => None,
             }
         })
@@ -653,10 +653,10 @@ async fn disputes(minilm: &MiniLm, settings: &Settings) -> Disputes {
                 let Phase::Resolved { height, .. } = &dispute.phase else {
                     return None;
                 };
-                let resolved = height.0;
+                let resolved = height.get();
                 let (mut reveals, mut reveal_bytes, mut uploads, mut upload_bytes) = (0, 0, 0, 0);
-                for h in dispute.opened.0..=resolved {
-                    let block = app.storage().block(Height(h)).unwrap()?;
+                for h in dispute.opened.get()..=resolved {
+                    let block = app.storage().block(Height::new(h)).unwrap()?;
                     for bytes in &block.txs {
                         let Ok(tx) = surety_ledger::tx::check_stateless(bytes, &chain_id) else {
                             continue;
@@ -876,9 +876,9 @@ fn main() {
              ({} repeats, medians); {}",
             dispute.id,
             cost.kind,
-            dispute.opened.0,
+            dispute.opened.get(),
             cost.resolved,
-            cost.resolved - dispute.opened.0,
+            cost.resolved - dispute.opened.get(),
             dispute.moves,
             cost.reveals,
             cost.reveal_bytes,
@@ -971,7 +971,7 @@ fn main() {
         let of = |f: fn(&DisputeCost) -> f64| median(costs.iter().map(|c| f(c)).collect());
         println!(
             "| dispute ({kind}): blocks opened → resolved, median | {:.0} | — | {n} |",
-            of(|c| (c.resolved - c.dispute.opened.0) as f64)
+            of(|c| (c.resolved - c.dispute.opened.get()) as f64)
         );
         println!(
             "| dispute ({kind}): moves, median | {:.0} | ≤ 2·⌈log2 {}⌉ = {} | {n} |",

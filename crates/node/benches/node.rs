@@ -40,10 +40,10 @@ fn spam_bodies(chain_id: &str) -> Vec<String> {
                     chain_id: chain_id.to_string(),
                     signer: AccountId::from_key(&key.verification_key()),
                     nonce,
-                    fee: Amount(1),
+                    fee: Amount::new(1),
                     msg: Msg::Transfer(Transfer {
                         to: AccountId([7; 32]),
-                        amount: Amount(1),
+                        amount: Amount::new(1),
                     }),
                 };
                 format!("{{\"tx\":\"{}\"}}", hex::encode(encode(&tx.sign(&key))))
@@ -103,12 +103,12 @@ fn options(validators: usize, p2p_base: u16, senders: usize) -> LocalnetOptions 
     options.chain_id = format!("bench-{validators}");
     options.p2p_base_port = p2p_base;
     options.rpc_base_port = 0;
-    options.params.bank.min_tx_fee = Amount(1);
+    options.params.bank.min_tx_fee = Amount::new(1);
     options.timeouts.block_time_ms = 0;
     options.extra_accounts = (0..senders as u64)
         .map(|i| GenesisAccount {
             account: AccountId::from_key(&key(1_000_000 + i).verification_key()),
-            balance: Amount(1_000_000_000),
+            balance: Amount::new(1_000_000_000),
         })
         .collect();
     options
@@ -129,7 +129,7 @@ async fn start(dir: &std::path::Path, options: &LocalnetOptions) -> Vec<RunningN
 }
 
 fn height(node: &RunningNode) -> u64 {
-    node.app.lock().unwrap().ledger().height().0
+    node.app.lock().unwrap().ledger().height().get()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -204,12 +204,12 @@ async fn end_to_end(validators: usize, p2p_base: u16, txs: usize, with_spam: boo
                         chain_id: chain_id.clone(),
                         signer: AccountId::from_key(&k.verification_key()),
                         nonce,
-                        fee: Amount(1),
+                        fee: Amount::new(1),
                         msg: Msg::Transfer(Transfer {
                             to: AccountId::from_key(
                                 &key(1_000_000 + ((s + 1) % senders) as u64).verification_key(),
                             ),
-                            amount: Amount(1),
+                            amount: Amount::new(1),
                         }),
                     };
                     let body = format!("{{\"tx\":\"{}\"}}", hex::encode(encode(&tx.sign(&k))));

@@ -31,11 +31,11 @@ pub const CLOCK_DRIFT_MAX_MS: u64 = 10_000;
 pub fn voting_powers(set: &[Validator]) -> Vec<u64> {
     let total = set
         .iter()
-        .fold(0u128, |sum, v| sum.saturating_add(v.power.0));
+        .fold(0u128, |sum, v| sum.saturating_add(v.power.get()));
     let bits = 128 - total.leading_zeros();
     let shift = bits.saturating_sub(60);
     set.iter()
-        .map(|v| ((v.power.0 >> shift) as u64).max(1))
+        .map(|v| ((v.power.get() >> shift) as u64).max(1))
         .collect()
 }
 
@@ -443,8 +443,8 @@ impl App {
         if !block.txs_match_header() {
             return Err(ProposalError::TxRootMismatch);
         }
-        match (&header.last_commit, header.height) {
-            (None, Height(1)) => {
+        match (&header.last_commit, header.height.get()) {
+            (None, 1) => {
                 if header.seed != CommitCertificate::genesis_seed(self.ledger.chain_id()) {
                     return Err(ProposalError::WrongSeed);
                 }
@@ -452,7 +452,7 @@ impl App {
                     return Err(ProposalError::WrongAbsent);
                 }
             }
-            (Some(_), Height(1)) => return Err(ProposalError::UnexpectedCertificate),
+            (Some(_), 1) => return Err(ProposalError::UnexpectedCertificate),
             (None, _) => return Err(ProposalError::MissingCertificate),
             (Some(cert), _) => {
                 let absent = check_certificate(

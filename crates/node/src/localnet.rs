@@ -17,8 +17,8 @@ use crate::node::{save_key, NodeConfig, NodeError, P2p, Rpc, Timeouts};
 
 /// Demo accounts funded at genesis, by key name.
 pub const DEMO_ACCOUNTS: [&str; 3] = ["alice", "bob", "carol"];
-pub const DEMO_BALANCE: Amount = Amount(1_000_000_000_000);
-pub const VALIDATOR_SELF_BOND: Amount = Amount(10_000_000_000);
+pub const DEMO_BALANCE: Amount = Amount::new(1_000_000_000_000);
+pub const VALIDATOR_SELF_BOND: Amount = Amount::new(10_000_000_000);
 
 #[derive(Clone, Debug)]
 pub struct LocalnetOptions {
@@ -195,11 +195,13 @@ fn operators(
         let self_bond = if validator {
             VALIDATOR_SELF_BOND
         } else {
-            Amount(VALIDATOR_SELF_BOND.0 / 10)
+            VALIDATOR_SELF_BOND.checked_div(10).expect("10 is not zero")
         };
         parties.accounts.push(GenesisAccount {
             account,
-            balance: Amount(self_bond.0 * 2),
+            balance: self_bond
+                .checked_mul(2)
+                .expect("a localnet bond is far below the maximum"),
         });
         parties.operators.push(GenesisOperator {
             account,

@@ -71,7 +71,7 @@ pub enum AdmitError {
 type FeeRate = u128;
 
 fn fee_rate(fee: Amount, bytes: usize) -> FeeRate {
-    fee.0.saturating_mul(1_000_000) / (bytes.max(1) as u128)
+    fee.get().saturating_mul(1_000_000) / (bytes.max(1) as u128)
 }
 
 struct Entry {
@@ -247,12 +247,12 @@ impl Mempool {
         if waiting >= self.limits.per_sender_max {
             return Err(AdmitError::Full("per-sender limit"));
         }
-        let cost = tx.tx.fee.0.saturating_add(spend(&tx.tx.msg).0);
-        let pending = queue.map_or(0u128, |q| {
+        let cost = tx.tx.fee.saturating_add(spend(&tx.tx.msg));
+        let pending = queue.map_or(Amount::ZERO, |q| {
             q.values()
-                .fold(0u128, |sum, e| sum.saturating_add(e.cost.0))
+                .fold(Amount::ZERO, |sum, e| sum.saturating_add(e.cost))
         });
-        let needed = Amount(pending.saturating_add(cost));
+        let needed = pending.saturating_add(cost);
         if needed > account.balance {
             return Err(AdmitError::CannotPay {
                 balance: account.balance,
@@ -260,7 +260,7 @@ impl Mempool {
                 waiting,
             });
         }
-        Ok(Amount(cost))
+        Ok(cost)
     }
 
     /// The senders whose last transaction must go to make room for `bytes` at `rate`: only
@@ -451,14 +451,14 @@ impl Mempool {
         let senders: Vec<AccountId> = self.by_sender.keys().copied().collect();
         for sender in senders {
             let account = bank::state::account(ledger.store(), &sender);
-            let mut spent = 0u128;
+            let mut spent = Amount::ZERO;
             let mut broke = false;
             self.remove_where(&sender, |nonce, entry| {
                 if nonce < account.nonce {
                     return true;
                 }
-                spent = spent.saturating_add(entry.cost.0);
-                broke |= spent > account.balance.0;
+                spent = spent.saturating_add(entry.cost);
+                broke |= spent > account.balance;
                 broke
             });
         }

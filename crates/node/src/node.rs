@@ -455,7 +455,7 @@ fn open_app(config: &NodeConfig, genesis: &Genesis) -> Result<SharedApp, NodeErr
     info!(
         moniker = %config.moniker,
         chain = %genesis.chain_id,
-        height = app.ledger().height().0,
+        height = app.ledger().height().get(),
         root = %app.ledger().state_root(),
         "opened the chain"
     );

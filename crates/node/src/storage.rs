@@ -195,7 +195,7 @@ impl Storage {
                     )?;
                     let chain = ChainMeta {
                         chain_id: genesis.chain_id.clone(),
-                        height: Height(0),
+                        height: Height::new(0),
                         timestamp_ms: genesis.genesis_time_ms,
                         state_root: ledger.state_root(),
                         last_block_hash: Hash::ZERO,
@@ -227,7 +227,7 @@ impl Storage {
     }
 
     pub fn height(&self) -> Result<Height, StorageError> {
-        Ok(self.meta()?.map_or(Height(0), |m| m.height))
+        Ok(self.meta()?.map_or(Height::new(0), |m| m.height))
     }
 
     pub fn last_block_hash(&self) -> Result<Hash, StorageError> {
@@ -273,7 +273,7 @@ impl Storage {
                 }
             }
             let mut blocks = tx.open_table(BLOCKS)?;
-            blocks.insert(block.header.height.0, encode(block).as_slice())?;
+            blocks.insert(block.header.height.get(), encode(block).as_slice())?;
             let mut receipts = tx.open_table(RECEIPTS)?;
             for (index, receipt) in outcome.receipts.iter().enumerate() {
                 let stored = StoredReceipt {
@@ -303,7 +303,7 @@ impl Storage {
     pub fn block(&self, height: Height) -> Result<Option<Block>, StorageError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(BLOCKS)?;
-        let Some(bytes) = table.get(height.0)? else {
+        let Some(bytes) = table.get(height.get())? else {
             return Ok(None);
         };
         decode_bounded(bytes.value(), BLOCK_BYTES_MAX)

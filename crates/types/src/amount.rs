@@ -28,7 +28,7 @@ macro_rules! quantity {
             Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
             BorshSerialize, BorshDeserialize,
         )]
-        pub struct $name(pub u128);
+        pub struct $name(u128);
 
         /// Serialised as a decimal string (JSON numbers lose precision above 2^53, TOML has no
         /// u128); read from a string or a non-negative integer.
@@ -45,6 +45,18 @@ macro_rules! quantity {
         }
 
         impl $name {
+            #[doc = concat!("`units` base units of ", stringify!($name), ".")]
+            pub const fn new(units: u128) -> $name {
+                $name(units)
+            }
+
+            /// The number of base units, for encoding, display and the u128 maths of
+            /// [`mul_div_floor`] and friends; arithmetic on quantities goes through the checked
+            /// methods instead.
+            pub const fn get(self) -> u128 {
+                self.0
+            }
+
             /// Nothing: the default, and what an empty balance or pool holds.
             pub const ZERO: $name = $name(0);
             /// The largest representable quantity, `u128::MAX` units; any sum beyond it is an
@@ -65,6 +77,24 @@ macro_rules! quantity {
             /// balance cannot be spent below zero.
             pub fn checked_sub(self, other: $name) -> Result<$name, ArithmeticError> {
                 self.0.checked_sub(other.0).map($name).ok_or(ArithmeticError::Underflow)
+            }
+
+            /// `self + other`, stopping at [`Self::MAX`]: only for totals that bound a check
+            /// (what a sender has queued, say), never for moving tokens.
+            pub fn saturating_add(self, other: $name) -> $name {
+                $name(self.0.saturating_add(other.0))
+            }
+
+            /// `self × factor`, or [`ArithmeticError::Overflow`] above [`Self::MAX`]: a price
+            /// per unit times a count of units.
+            pub fn checked_mul(self, factor: u128) -> Result<$name, ArithmeticError> {
+                self.0.checked_mul(factor).map($name).ok_or(ArithmeticError::Overflow)
+            }
+
+            /// `self ÷ divisor`, rounded down (the remainder stays with whoever holds `self`),
+            /// or [`ArithmeticError::DivisionByZero`].
+            pub fn checked_div(self, divisor: u128) -> Result<$name, ArithmeticError> {
+                self.0.checked_div(divisor).map($name).ok_or(ArithmeticError::DivisionByZero)
             }
 
             /// `self - other`, or zero when `other` is larger. For what remains of a quantity
@@ -437,6 +467,22 @@ mod tests {
                 a.checked_sub(b).map(Amount).ok_or(ArithmeticError::Underflow)
             );
             prop_assert_eq!(Amount(a).saturating_sub(Amount(b)), difference.unwrap_or(Amount::ZERO));
+            prop_assert_eq!(
+                Amount(a).saturating_add(Amount(b)),
+                Amount(a).checked_add(Amount(b)).unwrap_or(Amount::MAX)
+            );
+        }
+
+        #[test]
+        fn amount_products_and_quotients_are_exact_or_an_error(a in quantity(), b in quantity()) {
+            prop_assert_eq!(
+                Amount(a).checked_mul(b),
+                a.checked_mul(b).map(Amount).ok_or(ArithmeticError::Overflow)
+            );
+            prop_assert_eq!(
+                Amount(a).checked_div(b),
+                a.checked_div(b).map(Amount).ok_or(ArithmeticError::DivisionByZero)
+            );
         }
 
         #[test]

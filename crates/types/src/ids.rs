@@ -8,9 +8,9 @@
 //!
 //! Arithmetic on heights and epochs goes through their checked methods ([`Height::plus`],
 //! [`Height::minus`], [`Height::blocks_since`], [`Epoch::plus`], [`Epoch::epochs_since`] and
-//! their saturating forms), which report an [`ArithmeticError`] instead of wrapping; the inner
-//! `u64` is public only until every crate has moved over, so new code should not write
-//! `Height(height.0 + blocks)`.
+//! their saturating forms), which report an [`ArithmeticError`] instead of wrapping. The inner
+//! `u64` is private: a counter is built with `new` and read with `get`, so a caller cannot
+//! compute on the raw number by accident.
 
 use crate::amount::ArithmeticError;
 use crate::crypto::VerificationKey;
@@ -27,9 +27,22 @@ macro_rules! counter {
             BorshSerialize, BorshDeserialize, Serialize, Deserialize,
         )]
         #[serde(transparent)]
-        pub struct $name(pub u64);
+        pub struct $name(u64);
 
         impl $name {
+            #[doc = concat!("The ", stringify!($name), " numbered `value`.")]
+            pub const fn new(value: u64) -> $name {
+                $name(value)
+            }
+
+            #[doc = concat!(
+                "The number of this ", stringify!($name), ", for encoding, display and ",
+                "indexing; arithmetic goes through the checked methods instead.",
+            )]
+            pub const fn get(self) -> u64 {
+                self.0
+            }
+
             /// The one after this, for the chain's own counters (the next block, the next
             /// epoch). Panics on overflow: counting one at a time from 0 never gets there, so
             /// reaching it is a bug, not bad input; a count from outside goes through

@@ -84,7 +84,7 @@ mod tests {
             chain_id: "test".into(),
             signer: AccountId::from_key(&key.verification_key()),
             nonce,
-            fee: Amount(10),
+            fee: Amount::new(10),
             msg: 42u64,
         }
     }

@@ -145,7 +145,7 @@ mod tests {
     fn vote(key: &SigningKey, value: u8) -> SignedVote {
         ConsensusVote {
             chain_id: "c".into(),
-            height: Height(5),
+            height: Height::new(5),
             round: 0,
             kind: VoteKind::Precommit,
             value: Some(Hash([value; 32])),

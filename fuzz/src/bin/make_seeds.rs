@@ -27,7 +27,7 @@ fn transfer(key: &SigningKey, nonce: u64, msg: Msg) -> Transaction {
         chain_id: CHAIN_ID.to_string(),
         signer: AccountId::from_key(&key.verification_key()),
         nonce,
-        fee: Amount(1_000),
+        fee: Amount::new(1_000),
         msg,
     }
     .sign(key)
@@ -39,7 +39,7 @@ fn transactions() -> Vec<(&'static str, Transaction)> {
     vec![
         (
             "transfer",
-            transfer(&key, 0, Msg::Transfer(Transfer { to: other, amount: Amount(5) })),
+            transfer(&key, 0, Msg::Transfer(Transfer { to: other, amount: Amount::new(5) })),
         ),
         ("withdraw", transfer(&key, 1, Msg::WithdrawUnbonded)),
         ("unjail", transfer(&key, 2, Msg::Unjail)),
@@ -128,7 +128,7 @@ mod node {
         let first = Block {
             header: BlockHeader {
                 chain_id: CHAIN_ID.to_string(),
-                height: Height(1),
+                height: Height::new(1),
                 timestamp_ms: 1_700_000_000_000,
                 proposer,
                 seed: CommitCertificate::genesis_seed(CHAIN_ID),
@@ -143,7 +143,7 @@ mod node {
         let last_commit = CommitCertificate::sign(CHAIN_ID, &first, 0, &[key]);
         let second = Block {
             header: BlockHeader {
-                height: Height(2),
+                height: Height::new(2),
                 seed: last_commit.seed(),
                 absent_validators: Some(vec![]),
                 previous_hash: first.hash(),
@@ -247,8 +247,8 @@ fn genesis_json() -> String {
         genesis_time_ms: 1_700_000_000_000,
         params: Default::default(),
         accounts: vec![
-            GenesisAccount { account: operator, balance: Amount(10_000_000_000) },
-            GenesisAccount { account: delegator, balance: Amount(5_000_000_000) },
+            GenesisAccount { account: operator, balance: Amount::new(10_000_000_000) },
+            GenesisAccount { account: delegator, balance: Amount::new(5_000_000_000) },
         ],
         operators: vec![GenesisOperator {
             account: operator,
@@ -256,12 +256,12 @@ fn genesis_json() -> String {
             commission: Ratio::from_percent(5).expect("5%"),
             max_commission_change: Ratio::from_percent(1).expect("1%"),
             metadata: Default::default(),
-            self_bond: Amount(1_000_000_000),
+            self_bond: Amount::new(1_000_000_000),
         }],
         delegations: vec![GenesisDelegation {
             delegator,
             operator: OperatorId::from(operator),
-            amount: Amount(1_000_000),
+            amount: Amount::new(1_000_000),
         }],
         models: vec![],
         allocations: vec![],

@@ -104,9 +104,9 @@ fn challengeable_result(
     operator: &OperatorId,
 ) -> Result<(Job, JobResult), CliError> {
     let job = client.job(job_id)?.job;
-    let height = client.status()?.height.0;
+    let height = client.status()?.height.get();
     match job.status {
-        JobStatus::Challengeable { until } if height <= until.0 => {}
+        JobStatus::Challengeable { until } if height <= until.get() => {}
         ref status => {
             return Err(JobError::NotChallengeable {
                 job: *job_id,

@@ -179,11 +179,11 @@ fn committed(submitter: &Submitter, hash: &Hash) -> Result<u64, CliError> {
     match landed.receipt.error {
         Some(error) => Err(JobError::TxFailed {
             hash: *hash,
-            height: landed.height.0,
+            height: landed.height.get(),
             error,
         }
         .into()),
-        None => Ok(landed.height.0),
+        None => Ok(landed.height.get()),
     }
 }
 

@@ -317,19 +317,19 @@ mod tests {
             input: vec![],
             input_hash: Hash([0; 32]),
             steps: 4,
-            fee: Amount(5_000),
+            fee: Amount::new(5_000),
             replicas: 1,
             deadline_blocks: 20,
-            submitted: Height(3),
+            submitted: Height::new(3),
             assignments: vec![Assignment {
                 operator: OperatorId([9; 32]),
-                assigned: Height(4),
-                deadline: Height(24),
+                assigned: Height::new(4),
+                deadline: Height::new(24),
                 result: output.map(|output| JobResult {
                     output: output.to_bytes(),
                     output_hash: output.hash(),
                     trace_root: Hash([5; 32]),
-                    committed: Height(6),
+                    committed: Height::new(6),
                 }),
                 missed: false,
                 stretch: Default::default(),
@@ -351,7 +351,7 @@ mod tests {
     /// a certificate of `signatures` signatures, if any.
     fn answer(job: Job, output: Option<&Activation>, signatures: Option<u8>) -> JobView {
         let certificate = signatures.map(|count| CommitCertificate {
-            height: Height(30),
+            height: Height::new(30),
             round: 0,
             block_hash: Hash([4; 32]),
             signatures: (0..count)
@@ -365,7 +365,7 @@ mod tests {
             is_final: job.is_final(),
             output: output.map(ActivationView::of),
             proof: JobProof {
-                height: Height(31),
+                height: Height::new(31),
                 state_root: Hash([3; 32]),
                 key: String::new(),
                 state_proof: StateProof {
@@ -388,7 +388,7 @@ mod tests {
         disputed.audit = Some(Audit {
             auditor: OperatorId([8; 32]),
             target: OperatorId([9; 32]),
-            deadline: Height(30),
+            deadline: Height::new(30),
             output_hash: None,
             trace_root: None,
             outcome: AuditOutcome::Disputed { dispute: 3 },
@@ -403,7 +403,12 @@ mod tests {
     #[test]
     fn a_final_result_shows_the_dimension_and_the_first_values_only() {
         let output = embedding(384);
-        let record = job(JobStatus::Final { height: Height(30) }, Some(&output));
+        let record = job(
+            JobStatus::Final {
+                height: Height::new(30),
+            },
+            Some(&output),
+        );
         let view =
             serde_json::to_value(result_view(&answer(record.clone(), Some(&output), Some(3))))
                 .unwrap();
@@ -434,7 +439,9 @@ mod tests {
     #[test]
     fn a_result_that_is_not_final_says_so() {
         let record = job(
-            JobStatus::Challengeable { until: Height(40) },
+            JobStatus::Challengeable {
+                until: Height::new(40),
+            },
             Some(&embedding(2)),
         );
         let text = result_text(&result_view(&answer(record, None, None)));

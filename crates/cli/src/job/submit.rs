@@ -102,7 +102,7 @@ pub(super) fn submit_job(json: bool, args: &SubmitArgs) -> Result<(), CliError> 
     let msg = SubmitJob {
         model: parse_model(&args.model)?,
         input: job_input(args.text.as_deref(), args.activation_file.as_deref())?,
-        max_fee: Amount(args.fee),
+        max_fee: Amount::new(args.fee),
         deadline_blocks: args.deadline_blocks,
         replicas: args.replicas,
     };

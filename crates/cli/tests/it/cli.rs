@@ -40,7 +40,7 @@ fn keys_a_signed_transfer_and_queries_work_against_a_node() {
         params: Default::default(),
         accounts: vec![GenesisAccount {
             account: funded_account,
-            balance: Amount(50_000_000),
+            balance: Amount::new(50_000_000),
         }],
         operators: vec![GenesisOperator {
             account: funded_account,
@@ -48,7 +48,7 @@ fn keys_a_signed_transfer_and_queries_work_against_a_node() {
             commission: Ratio::from_percent(5).unwrap(),
             max_commission_change: Ratio::from_percent(1).unwrap(),
             metadata: Default::default(),
-            self_bond: Amount(10_000_000),
+            self_bond: Amount::new(10_000_000),
         }],
         delegations: vec![],
         models: vec![],

@@ -43,7 +43,7 @@ impl Chain {
             params: Default::default(),
             accounts: vec![GenesisAccount {
                 account,
-                balance: Amount(50_000_000),
+                balance: Amount::new(50_000_000),
             }],
             operators: vec![GenesisOperator {
                 account,
@@ -51,7 +51,7 @@ impl Chain {
                 commission: Ratio::from_percent(5).unwrap(),
                 max_commission_change: Ratio::from_percent(1).unwrap(),
                 metadata: Default::default(),
-                self_bond: Amount(10_000_000),
+                self_bond: Amount::new(10_000_000),
             }],
             delegations: vec![],
             models: Vec::new(),
@@ -80,7 +80,7 @@ impl Chain {
 
     fn commit_block(&self) {
         let mut app = self.app.lock().unwrap();
-        let time_ms = (app.ledger().height().0 + 1) * 1_000;
+        let time_ms = (app.ledger().height().get() + 1) * 1_000;
         let block = app.propose(time_ms, self.proposer);
         let cert = surety_node::block::CommitCertificate::sign(
             CHAIN,

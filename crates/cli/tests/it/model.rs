@@ -73,7 +73,7 @@ fn network(dir: &std::path::Path, funded: &SigningKey, params: Params) -> Networ
         params,
         accounts: vec![GenesisAccount {
             account,
-            balance: Amount(50_000_000),
+            balance: Amount::new(50_000_000),
         }],
         operators: vec![GenesisOperator {
             account,
@@ -81,7 +81,7 @@ fn network(dir: &std::path::Path, funded: &SigningKey, params: Params) -> Networ
             commission: Ratio::from_percent(5).unwrap(),
             max_commission_change: Ratio::from_percent(1).unwrap(),
             metadata: Default::default(),
-            self_bond: Amount(10_000_000),
+            self_bond: Amount::new(10_000_000),
         }],
         delegations: vec![],
         models: vec![],
@@ -270,7 +270,7 @@ fn register_and_stall(network: &Network, funded: &SigningKey, publication: &Publ
                 chain_id: CHAIN.into(),
                 signer,
                 nonce: nonce as u64,
-                fee: Amount(1_000),
+                fee: Amount::new(1_000),
                 msg,
             };
             app.submit(surety_types::encoding::encode(&tx.sign(funded)))

@@ -249,7 +249,7 @@ mod tests {
     fn funded(balance: u128) -> (Store, AccountId) {
         let mut store = Store::new();
         let account = AccountId([1; 32]);
-        mint_to_account(&mut store, &account, Amount(balance)).unwrap();
+        mint_to_account(&mut store, &account, Amount::new(balance)).unwrap();
         (store, account)
     }
 
@@ -262,13 +262,13 @@ mod tests {
             &from,
             &Transfer {
                 to,
-                amount: Amount(40),
+                amount: Amount::new(40),
             },
         )
         .unwrap();
         assert_eq!(
             (balance(&store, &from), balance(&store, &to)),
-            (Amount(60), Amount(40))
+            (Amount::new(60), Amount::new(40))
         );
         assert_eq!(invariants::check(&store), Ok(()));
     }
@@ -282,17 +282,17 @@ mod tests {
             &from,
             &Transfer {
                 to,
-                amount: Amount(101),
+                amount: Amount::new(101),
             },
         );
         assert_eq!(
             error,
             Err(BankError::InsufficientFunds {
-                needed: Amount(101),
-                available: Amount(100)
+                needed: Amount::new(101),
+                available: Amount::new(100)
             })
         );
-        assert_eq!(balance(&store, &from), Amount(100));
+        assert_eq!(balance(&store, &from), Amount::new(100));
         assert_eq!(balance(&store, &to), Amount::ZERO);
     }
 
@@ -305,7 +305,7 @@ mod tests {
                 &from,
                 &Transfer {
                     to: from,
-                    amount: Amount(1)
+                    amount: Amount::new(1)
                 }
             ),
             Err(BankError::SelfTransfer)
@@ -327,13 +327,25 @@ mod tests {
     #[test]
     fn minting_grows_the_supply_and_pools_conserve_it() {
         let (mut store, account) = funded(100);
-        mint_to_pool(&mut store, Pool::FeeCollector, Amount(7)).unwrap();
-        pool_to_pool(&mut store, Pool::FeeCollector, Pool::Community, Amount(5)).unwrap();
-        account_to_pool(&mut store, &account, Pool::Bonded, Amount(30)).unwrap();
-        assert_eq!(total_supply(&store), Amount(107));
+        mint_to_pool(&mut store, Pool::FeeCollector, Amount::new(7)).unwrap();
+        pool_to_pool(
+            &mut store,
+            Pool::FeeCollector,
+            Pool::Community,
+            Amount::new(5),
+        )
+        .unwrap();
+        account_to_pool(&mut store, &account, Pool::Bonded, Amount::new(30)).unwrap();
+        assert_eq!(total_supply(&store), Amount::new(107));
         assert_eq!(invariants::check(&store), Ok(()));
         assert!(
-            pool_to_pool(&mut store, Pool::FeeCollector, Pool::Community, Amount(3)).is_err(),
+            pool_to_pool(
+                &mut store,
+                Pool::FeeCollector,
+                Pool::Community,
+                Amount::new(3)
+            )
+            .is_err(),
             "the pool holds 2"
         );
     }
@@ -346,7 +358,7 @@ mod tests {
             &from,
             &Transfer {
                 to: AccountId([2; 32]),
-                amount: Amount(10),
+                amount: Amount::new(10),
             },
         )
         .unwrap();

@@ -177,6 +177,46 @@ pub fn execute_reveal(
     let mut dispute =
         state::dispute(store, msg.dispute).ok_or(DisputesError::UnknownDispute(msg.dispute))?;
     let party = party_of(&dispute, signer)?;
+    let (index, defendant, challenger, deadline) = current_move(&dispute, msg)?;
+    check_step_proof(&dispute, party, index, msg)?;
+    let (defendant, challenger) = match party {
+        Party::Defendant if defendant.is_none() => (Some(msg.step_hash), challenger),
+        Party::Challenger if challenger.is_none() => (defendant, Some(msg.step_hash)),
+        _ => return Err(DisputesError::AlreadyRevealed),
+    };
+    dispute.moves = dispute
+        .moves
+        .checked_add(1)
+        .ok_or(ArithmeticError::Overflow)?;
+    store.emit(DisputesEvent::StepRevealed {
+        dispute: dispute.id,
+        party,
+        index,
+    });
+    match (defendant, challenger) {
+        (Some(d), Some(c)) => {
+            narrow(&mut dispute, index, d, c)?;
+            next_move(store, params, ctx, &mut dispute)?;
+        }
+        _ => {
+            dispute.phase = Phase::Bisect {
+                index,
+                defendant,
+                challenger,
+                deadline,
+            };
+        }
+    }
+    state::set_dispute(store, &dispute);
+    Ok(())
+}
+
+/// The bisection move a reveal answers: its index, the reveals made so far and its deadline.
+/// Refuses a dispute that is not bisecting and a reveal for another index.
+fn current_move(
+    dispute: &Dispute,
+    msg: &RevealStep,
+) -> Result<(u64, Option<Hash>, Option<Hash>, Height), DisputesError> {
     let Phase::Bisect {
         index,
         defendant,
@@ -197,6 +237,18 @@ pub fn execute_reveal(
             got: msg.index,
         });
     }
+    Ok((index, defendant, challenger, deadline))
+}
+
+/// The revealed leaf must be leaf `index` of the party's trace: the proof is for that
+/// position in a trace of the dispute's length and proves the step hash against the party's
+/// trace root.
+fn check_step_proof(
+    dispute: &Dispute,
+    party: Party,
+    index: u64,
+    msg: &RevealStep,
+) -> Result<(), DisputesError> {
     let root = match party {
         Party::Defendant => dispute.defendant_root,
         Party::Challenger => dispute.challenger_root,
@@ -215,43 +267,25 @@ pub fn execute_reveal(
         .map_err(|e| DisputesError::BadProof {
             index,
             reason: e.to_string(),
-        })?;
-    let (defendant, challenger) = match party {
-        Party::Defendant if defendant.is_none() => (Some(msg.step_hash), challenger),
-        Party::Challenger if challenger.is_none() => (defendant, Some(msg.step_hash)),
-        _ => return Err(DisputesError::AlreadyRevealed),
-    };
-    dispute.moves = dispute
-        .moves
-        .checked_add(1)
-        .ok_or(ArithmeticError::Overflow)?;
-    store.emit(DisputesEvent::StepRevealed {
-        dispute: dispute.id,
-        party,
-        index,
-    });
-    match (defendant, challenger) {
-        (Some(d), Some(c)) => {
-            if d == c {
-                dispute.agreed = index.checked_add(1).ok_or(ArithmeticError::Overflow)?;
-                dispute.agreed_hash = d;
-            } else {
-                dispute.disagreed = index;
-                dispute.defendant_hash = d;
-                dispute.challenger_hash = c;
-            }
-            next_move(store, params, ctx, &mut dispute)?;
-        }
-        _ => {
-            dispute.phase = Phase::Bisect {
-                index,
-                defendant,
-                challenger,
-                deadline,
-            };
-        }
+        })
+}
+
+/// Both parties revealed leaf `index`: equal leaves move `agreed` past it, different ones move
+/// `disagreed` down to it.
+fn narrow(
+    dispute: &mut Dispute,
+    index: u64,
+    defendant: Hash,
+    challenger: Hash,
+) -> Result<(), DisputesError> {
+    if defendant == challenger {
+        dispute.agreed = index.checked_add(1).ok_or(ArithmeticError::Overflow)?;
+        dispute.agreed_hash = defendant;
+    } else {
+        dispute.disagreed = index;
+        dispute.defendant_hash = defendant;
+        dispute.challenger_hash = challenger;
     }
-    state::set_dispute(store, &dispute);
     Ok(())
 }
 

@@ -174,7 +174,7 @@ pub fn disputes_from(store: &Store, from: u64, limit: usize) -> Vec<Dispute> {
 fn due_key(height: Height, id: u64) -> Vec<u8> {
     key(
         "disputes/due",
-        &[&height.0.to_be_bytes(), &id.to_be_bytes()],
+        &[&height.get().to_be_bytes(), &id.to_be_bytes()],
     )
 }
 
@@ -183,7 +183,7 @@ pub(super) fn schedule(store: &mut Store, height: Height, id: u64) {
 }
 
 pub(super) fn take_due(store: &mut Store, height: Height) -> Vec<u64> {
-    let prefix = key("disputes/due", &[&height.0.to_be_bytes()]);
+    let prefix = key("disputes/due", &[&height.get().to_be_bytes()]);
     let mut ids = Vec::new();
     for (entry, ()) in store.prefix_values::<()>(&prefix) {
         store.delete(&entry);

@@ -9,7 +9,7 @@ use crate::context::BlockContext;
 use crate::params::Params;
 use crate::store::Store;
 use surety_infer::Activation;
-use surety_types::{AccountId, Height, OperatorId};
+use surety_types::{AccountId, OperatorId};
 
 /// A signed result from an assigned operator or the job's auditor.
 pub fn execute_commit(
@@ -177,9 +177,7 @@ fn results_complete(
         None => {
             let until = ctx
                 .height
-                .0
-                .saturating_add(params.jobs.challenge_window_blocks);
-            let until = Height(until);
+                .saturating_plus(params.jobs.challenge_window_blocks);
             job.status = JobStatus::Challengeable { until };
             state::schedule(store, until, &job.id);
             state::queue_for_next_block(store, &job.id, Pending::DrawAudit);

@@ -17,7 +17,7 @@ use crate::slashing::FaultKind;
 use crate::staking;
 use crate::store::Store;
 use surety_infer::Activation;
-use surety_types::{AccountId, Amount, Hash, Height, OperatorId};
+use surety_types::{AccountId, Amount, Hash, OperatorId};
 
 /// One operator's side of a dispute: its trace root and output hash.
 pub(super) struct Side {
@@ -318,11 +318,9 @@ fn settle_dispute(
         fail(store, &mut job, "the result was proven wrong in a dispute")?;
     } else if !open_deferred_audit(store, params, ctx, &mut job)? {
         // The defendant's result stands; the window runs on from now.
-        let until = Height(
-            ctx.height
-                .0
-                .saturating_add(params.jobs.challenge_window_blocks),
-        );
+        let until = ctx
+            .height
+            .saturating_plus(params.jobs.challenge_window_blocks);
         job.status = JobStatus::Challengeable { until };
         state::schedule(store, until, &job.id);
     }

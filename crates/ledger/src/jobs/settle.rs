@@ -195,12 +195,10 @@ fn finalize(
         .filter(|a| a.result.is_some())
         .map(|a| a.operator)
         .collect();
-    let portion = Amount(
-        job.fee
-            .0
-            .checked_div(workers.len().max(1) as u128)
-            .expect("max(1) is not zero"),
-    );
+    let portion = job
+        .fee
+        .checked_div(workers.len().max(1) as u128)
+        .expect("max(1) is not zero");
     let mut paid = Amount::ZERO;
     for operator in &workers {
         let to_fund = market.audit_fund_share.mul_floor(portion);

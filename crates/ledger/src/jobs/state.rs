@@ -166,7 +166,7 @@ impl Job {
 
     /// One assignee's share of the fee, rounded up: what one replica is paid, at most.
     pub fn fee_share(&self) -> Amount {
-        Amount(self.fee.0.div_ceil(u128::from(self.replicas.max(1))))
+        Amount::new(self.fee.get().div_ceil(u128::from(self.replicas.max(1))))
     }
 
     /// True once the job is paid and its result stands.

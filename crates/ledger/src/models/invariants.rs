@@ -16,6 +16,42 @@ pub fn check(store: &Store) -> Result<(), String> {
     let records = state::all_models(store);
     let by_id: BTreeMap<ModelId, &state::ModelRecord> =
         records.iter().map(|record| (record.id, record)).collect();
+    let stored = stored_chunks(store, &by_id)?;
+    let mut deposits = Amount::ZERO;
+    let mut uploading: BTreeSet<(Height, ModelId)> = BTreeSet::new();
+    for record in &records {
+        if let ModelStatus::Uploading {
+            deposit, expires, ..
+        } = record.status
+        {
+            deposits = deposits
+                .checked_add(deposit)
+                .map_err(|e| format!("model deposits: {e}"))?;
+            uploading.insert((expires, record.id));
+        }
+        check_record(record, &stored)?;
+    }
+    let pool = bank::pool_balance(store, Pool::ModelDeposits);
+    if pool != deposits {
+        return Err(format!(
+            "the model deposits pool holds {pool}, the uploading models' deposits are {deposits}"
+        ));
+    }
+    let index: BTreeSet<(Height, ModelId)> = state::all_expiries(store).into_iter().collect();
+    if index != uploading {
+        return Err(format!(
+            "the expiry index {index:?} is not the uploading models' expiries {uploading:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// How many chunks each model has stored, checking that every stored chunk belongs to a
+/// registered model's file, sits inside it and has the length its commitment fixes.
+fn stored_chunks(
+    store: &Store,
+    by_id: &BTreeMap<ModelId, &state::ModelRecord>,
+) -> Result<BTreeMap<ModelId, u64>, String> {
     let mut stored: BTreeMap<ModelId, u64> = BTreeMap::new();
     // Walk the chunk keys in place: chunks are the bulk of the state and need not be copied.
     let chunks = store
@@ -43,54 +79,38 @@ pub fn check(store: &Store) -> Result<(), String> {
         let count = stored.entry(model).or_default();
         *count = count.saturating_add(1);
     }
-    let mut deposits = Amount::ZERO;
-    let mut uploading: BTreeSet<(Height, ModelId)> = BTreeSet::new();
-    for record in &records {
-        if let ModelStatus::Uploading {
-            deposit, expires, ..
-        } = record.status
-        {
-            deposits = deposits
-                .checked_add(deposit)
-                .map_err(|e| format!("model deposits: {e}"))?;
-            uploading.insert((expires, record.id));
-        }
-        let manifest = super::decode_manifest(&record.manifest)
-            .map_err(|e| format!("model {}: stored manifest: {e}", record.id))?;
-        if manifest.model_id() != record.id {
-            return Err(format!(
-                "model {} is not the hash of its manifest",
-                record.id
-            ));
-        }
-        let total: u64 = record.files.iter().map(|f| f.chunk_count()).sum();
-        let count = stored.get(&record.id).copied().unwrap_or(0);
-        let consistent = match &record.status {
-            ModelStatus::Uploading {
-                chunks_stored,
-                chunks_total,
-                ..
-            } => *chunks_total == total && *chunks_stored == count && count < total,
-            ModelStatus::Active { .. } => count == total,
-            ModelStatus::Rejected { .. } | ModelStatus::Expired { .. } => count == 0,
-        };
-        if !consistent {
-            return Err(format!(
-                "model {} is {:?} with {count} of its {total} chunks stored",
-                record.id, record.status
-            ));
-        }
-    }
-    let pool = bank::pool_balance(store, Pool::ModelDeposits);
-    if pool != deposits {
+    Ok(stored)
+}
+
+/// One record against the chunks stored for it: its id is the hash of its manifest, and its
+/// status counts its chunks right.
+fn check_record(
+    record: &state::ModelRecord,
+    stored: &BTreeMap<ModelId, u64>,
+) -> Result<(), String> {
+    let manifest = super::decode_manifest(&record.manifest)
+        .map_err(|e| format!("model {}: stored manifest: {e}", record.id))?;
+    if manifest.model_id() != record.id {
         return Err(format!(
-            "the model deposits pool holds {pool}, the uploading models' deposits are {deposits}"
+            "model {} is not the hash of its manifest",
+            record.id
         ));
     }
-    let index: BTreeSet<(Height, ModelId)> = state::all_expiries(store).into_iter().collect();
-    if index != uploading {
+    let total: u64 = record.files.iter().map(|f| f.chunk_count()).sum();
+    let count = stored.get(&record.id).copied().unwrap_or(0);
+    let consistent = match &record.status {
+        ModelStatus::Uploading {
+            chunks_stored,
+            chunks_total,
+            ..
+        } => *chunks_total == total && *chunks_stored == count && count < total,
+        ModelStatus::Active { .. } => count == total,
+        ModelStatus::Rejected { .. } | ModelStatus::Expired { .. } => count == 0,
+    };
+    if !consistent {
         return Err(format!(
-            "the expiry index {index:?} is not the uploading models' expiries {uploading:?}"
+            "model {} is {:?} with {count} of its {total} chunks stored",
+            record.id, record.status
         ));
     }
     Ok(())

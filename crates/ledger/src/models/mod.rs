@@ -39,7 +39,7 @@ use msg::{
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use surety_infer::{Architecture, ModelManifest};
-use surety_types::{AccountId, Amount, ArithmeticError, Height, ModelId};
+use surety_types::{AccountId, Amount, ArithmeticError, ModelId};
 
 /// Longest rejection reason kept in a model's record, in bytes (the rest is cut).
 pub const REJECTION_REASON_BYTES_MAX: usize = 512;
@@ -242,13 +242,8 @@ pub fn check_upload_shape(msg: &UploadModelChunk) -> Result<(), ModelsError> {
 /// and at least `model_deposit_min`.
 pub fn registration_deposit(params: &Params, bytes: u64) -> Result<Amount, ArithmeticError> {
     let mib = u128::from(bytes.div_ceil(1 << 20));
-    let by_size = params
-        .models
-        .model_deposit_per_mib
-        .0
-        .checked_mul(mib)
-        .ok_or(ArithmeticError::Overflow)?;
-    Ok(Amount(by_size.max(params.models.model_deposit_min.0)))
+    let by_size = params.models.model_deposit_per_mib.checked_mul(mib)?;
+    Ok(by_size.max(params.models.model_deposit_min))
 }
 
 /// Register a model: an id not uploading or active, files within the chain's size limit, a
@@ -289,37 +284,8 @@ fn register(
     if state::model(store, &id).is_some_and(|record| !record.status.is_failed()) {
         return Err(ModelsError::AlreadyRegistered(id));
     }
-    let max = params.models.model_file_bytes_max;
-    let mut chunks_total: u64 = 0;
-    let mut bytes_total: u64 = 0;
-    for (file, commitment) in (0u32..).zip(&msg.files) {
-        if commitment.bytes > max {
-            return Err(ModelsError::FileTooLarge {
-                file,
-                bytes: commitment.bytes,
-                max,
-            });
-        }
-        // At most MODEL_FILES_MAX files of at most u32::MAX chunks each: cannot overflow.
-        chunks_total = chunks_total
-            .checked_add(commitment.chunk_count())
-            .expect("at most four files of u32::MAX chunks each");
-        // At most MODEL_FILES_MAX files of at most `max` (a u64) bytes: checked all the same.
-        bytes_total = bytes_total
-            .checked_add(commitment.bytes)
-            .ok_or(ModelsError::Overflow)?;
-    }
-    // The parent must be active: a lineage names a model that exists, and since an active
-    // record never changes, no re-registration can close a cycle through it.
-    if let Some(parent) = msg.lineage.parent {
-        match state::model(store, &parent) {
-            None => return Err(ModelsError::UnknownParent(parent)),
-            Some(record) if !matches!(record.status, ModelStatus::Active { .. }) => {
-                return Err(ModelsError::ParentNotActive(parent))
-            }
-            Some(_) => {}
-        }
-    }
+    let (chunks_total, bytes_total) = file_totals(params, msg)?;
+    check_parent(store, msg)?;
     let deposit = if with_deposit {
         registration_deposit(params, bytes_total).map_err(|_| ModelsError::Overflow)?
     } else {
@@ -328,12 +294,10 @@ fn register(
     if !deposit.is_zero() {
         bank::account_to_pool(store, signer, Pool::ModelDeposits, deposit)?;
     }
-    let expires = Height(
-        ctx.height
-            .0
-            .checked_add(params.models.model_upload_blocks)
-            .ok_or(ModelsError::Overflow)?,
-    );
+    let expires = ctx
+        .height
+        .plus(params.models.model_upload_blocks)
+        .map_err(|_| ModelsError::Overflow)?;
     state::set_expiry(store, expires, &id);
     let record = ModelRecord {
         id,
@@ -362,6 +326,48 @@ fn register(
     Ok(())
 }
 
+/// The chunks and bytes of a registration's files in all, refusing a file above
+/// `model_file_bytes_max`.
+fn file_totals(params: &Params, msg: &RegisterModel) -> Result<(u64, u64), ModelsError> {
+    let max = params.models.model_file_bytes_max;
+    let mut chunks_total: u64 = 0;
+    let mut bytes_total: u64 = 0;
+    for (file, commitment) in (0u32..).zip(&msg.files) {
+        if commitment.bytes > max {
+            return Err(ModelsError::FileTooLarge {
+                file,
+                bytes: commitment.bytes,
+                max,
+            });
+        }
+        // At most MODEL_FILES_MAX files of at most u32::MAX chunks each: cannot overflow.
+        chunks_total = chunks_total
+            .checked_add(commitment.chunk_count())
+            .expect("at most four files of u32::MAX chunks each");
+        // At most MODEL_FILES_MAX files of at most `max` (a u64) bytes: checked all the same.
+        bytes_total = bytes_total
+            .checked_add(commitment.bytes)
+            .ok_or(ModelsError::Overflow)?;
+    }
+    Ok((chunks_total, bytes_total))
+}
+
+/// The parent a registration names, if any, must be active: a lineage names a model that
+/// exists, and since an active record never changes, no re-registration can close a cycle
+/// through it.
+fn check_parent(store: &Store, msg: &RegisterModel) -> Result<(), ModelsError> {
+    let Some(parent) = msg.lineage.parent else {
+        return Ok(());
+    };
+    match state::model(store, &parent) {
+        None => Err(ModelsError::UnknownParent(parent)),
+        Some(record) if !matches!(record.status, ModelStatus::Active { .. }) => {
+            Err(ModelsError::ParentNotActive(parent))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 /// Store one chunk of an uploading model, after checking it against its file's commitment.
 /// Anyone may upload: a chunk proves itself. The last chunk activates the model if its files
 /// make the manifest's model (returning the publisher's deposit), and rejects it (deleting its
@@ -386,6 +392,37 @@ pub fn execute_upload(
     else {
         return Err(ModelsError::NotUploading(msg.model));
     };
+    check_chunk(store, &record, msg)?;
+    state::set_chunk(store, &msg.model, msg.file, msg.index, &msg.bytes);
+    let chunks_stored = chunks_stored
+        .checked_add(1)
+        .filter(|stored| *stored <= chunks_total)
+        .expect("an uploading model stores fewer chunks than it has (invariant)");
+    if chunks_stored < chunks_total {
+        record.status = ModelStatus::Uploading {
+            chunks_stored,
+            chunks_total,
+            deposit,
+            expires,
+        };
+        state::set_model(store, &record);
+        return Ok(());
+    }
+    state::clear_expiry(store, expires, &record.id);
+    match load_record(store, &record) {
+        Ok(model) => activate(store, ctx, cache, record, model, deposit),
+        Err(reason) => reject(store, record, reason, deposit),
+    }
+}
+
+/// Check an uploaded chunk against its file's commitment in `record`: the file exists, the
+/// index and length fit it, the proof is for that position and proves the bytes, and the chunk
+/// is not stored yet. Changes nothing.
+fn check_chunk(
+    store: &Store,
+    record: &ModelRecord,
+    msg: &UploadModelChunk,
+) -> Result<(), ModelsError> {
     let (file, index) = (msg.file, msg.index);
     let commitment = record
         .files
@@ -428,50 +465,52 @@ pub fn execute_upload(
             index,
             reason: e.to_string(),
         })?;
-    state::set_chunk(store, &msg.model, file, index, &msg.bytes);
-    let chunks_stored = chunks_stored
-        .checked_add(1)
-        .filter(|stored| *stored <= chunks_total)
-        .expect("an uploading model stores fewer chunks than it has (invariant)");
-    if chunks_stored < chunks_total {
-        record.status = ModelStatus::Uploading {
-            chunks_stored,
-            chunks_total,
-            deposit,
-            expires,
-        };
-        state::set_model(store, &record);
-        return Ok(());
+    Ok(())
+}
+
+/// The last chunk is in and the files make the manifest's model: return the publisher's
+/// deposit, mark the model active and cache it.
+fn activate(
+    store: &mut Store,
+    ctx: &BlockContext,
+    cache: &ModelCache,
+    mut record: ModelRecord,
+    model: surety_infer::Model,
+    deposit: Amount,
+) -> Result<(), ModelsError> {
+    if !deposit.is_zero() {
+        bank::pool_to_account(store, Pool::ModelDeposits, &record.publisher, deposit)?;
     }
-    state::clear_expiry(store, expires, &record.id);
-    match load_record(store, &record) {
-        Ok(model) => {
-            if !deposit.is_zero() {
-                bank::pool_to_account(store, Pool::ModelDeposits, &record.publisher, deposit)?;
-            }
-            record.status = ModelStatus::Active { height: ctx.height };
-            state::set_model(store, &record);
-            cache.insert(record.id, Arc::new(model));
-            store.emit(ModelsEvent::ModelActivated {
-                model: record.id,
-                deposit_returned: deposit,
-            });
-        }
-        Err(reason) => {
-            bank::pool_to_pool(store, Pool::ModelDeposits, Pool::Burned, deposit)?;
-            delete_chunks(store, &record);
-            let reason = bounded_reason(reason);
-            record.status = ModelStatus::Rejected {
-                reason: reason.clone(),
-            };
-            state::set_model(store, &record);
-            store.emit(ModelsEvent::ModelRejected {
-                model: record.id,
-                reason,
-                deposit_burned: deposit,
-            });
-        }
-    }
+    record.status = ModelStatus::Active { height: ctx.height };
+    state::set_model(store, &record);
+    cache.insert(record.id, Arc::new(model));
+    store.emit(ModelsEvent::ModelActivated {
+        model: record.id,
+        deposit_returned: deposit,
+    });
+    Ok(())
+}
+
+/// The last chunk is in but the files do not make the manifest's model: burn the deposit,
+/// delete the chunks and mark the model rejected, saying why.
+fn reject(
+    store: &mut Store,
+    mut record: ModelRecord,
+    reason: String,
+    deposit: Amount,
+) -> Result<(), ModelsError> {
+    bank::pool_to_pool(store, Pool::ModelDeposits, Pool::Burned, deposit)?;
+    delete_chunks(store, &record);
+    let reason = bounded_reason(reason);
+    record.status = ModelStatus::Rejected {
+        reason: reason.clone(),
+    };
+    state::set_model(store, &record);
+    store.emit(ModelsEvent::ModelRejected {
+        model: record.id,
+        reason,
+        deposit_burned: deposit,
+    });
     Ok(())
 }
 

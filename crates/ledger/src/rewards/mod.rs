@@ -38,15 +38,12 @@ pub fn execute_claim(
 /// Inflation minted for one block: `supply × rate / blocks_per_year` (burned tokens excluded).
 pub fn block_inflation(store: &Store, params: &Params) -> Amount {
     let live = bank::total_supply(store).saturating_sub(bank::pool_balance(store, Pool::Burned));
-    Amount(
-        params
-            .rewards
-            .inflation_per_year
-            .mul_floor(live)
-            .0
-            .checked_div(u128::from(params.rewards.blocks_per_year))
-            .expect("blocks_per_year is validated non-zero at genesis (Params::validate)"),
-    )
+    params
+        .rewards
+        .inflation_per_year
+        .mul_floor(live)
+        .checked_div(u128::from(params.rewards.blocks_per_year))
+        .expect("blocks_per_year is validated non-zero at genesis (Params::validate)")
 }
 
 /// End of block: mint inflation, then pay everything in the fee collector to the active set.
@@ -62,11 +59,15 @@ pub fn end_block(
         return Ok(());
     }
     let set = staking::state::active_set(store);
-    let total_power: u128 = set.iter().map(|v| v.power.0).sum();
+    let total_power: u128 = set.iter().map(|v| v.power.get()).sum();
     let mut paid = Amount::ZERO;
     if total_power > 0 {
         for validator in &set {
-            let portion = Amount(mul_div_floor(total.0, validator.power.0, total_power)?);
+            let portion = Amount::new(mul_div_floor(
+                total.get(),
+                validator.power.get(),
+                total_power,
+            )?);
             reward_operator(store, &validator.operator, portion)?;
             paid = paid.checked_add(portion)?;
         }
@@ -135,18 +136,18 @@ mod tests {
     #[test]
     fn inflation_is_the_yearly_rate_spread_over_the_year_and_skips_burned_tokens() {
         let mut store = Store::new();
-        bank::mint_to_account(&mut store, &AccountId([1; 32]), Amount(1_000_000_000)).unwrap();
+        bank::mint_to_account(&mut store, &AccountId([1; 32]), Amount::new(1_000_000_000)).unwrap();
         bank::account_to_pool(
             &mut store,
             &AccountId([1; 32]),
             Pool::Burned,
-            Amount(500_000_000),
+            Amount::new(500_000_000),
         )
         .unwrap();
         let mut params = Params::default();
         params.rewards.inflation_per_year = surety_types::Ratio::from_percent(10).unwrap();
         params.rewards.blocks_per_year = 1_000;
         // 10% of the 500,000,000 live tokens, over 1,000 blocks.
-        assert_eq!(block_inflation(&store, &params), Amount(50_000));
+        assert_eq!(block_inflation(&store, &params), Amount::new(50_000));
     }
 }

@@ -97,7 +97,7 @@ pub struct Decrease {
 }
 
 fn decrease_prefix(epoch: Epoch) -> Vec<u8> {
-    key("services/due", &[&epoch.0.to_be_bytes()])
+    key("services/due", &[&epoch.get().to_be_bytes()])
 }
 
 pub(super) fn schedule_decrease(

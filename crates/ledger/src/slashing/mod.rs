@@ -50,15 +50,16 @@ pub fn correlated_fraction(base: Ratio, faulted_stake: Amount, total_stake: Amou
     if total_stake.is_zero() {
         return base;
     }
-    let three_f = faulted_stake.0.saturating_mul(3);
-    if three_f >= total_stake.0 {
+    let three_f = faulted_stake.get().saturating_mul(3);
+    if three_f >= total_stake.get() {
         return Ratio::ONE;
     }
     let denominator = Ratio::DENOMINATOR as u128;
     // 3f/t in ppb (< 1e9), then times 3f/t again: each step floors, so the result is at most
     // 2 ppb below the exact value.
-    let three_x_ppb = mul_div_floor(three_f, denominator, total_stake.0).expect("3f < t");
-    let correlated = mul_div_floor(three_x_ppb, three_f, total_stake.0).expect("below 1e9") as u64;
+    let three_x_ppb = mul_div_floor(three_f, denominator, total_stake.get()).expect("3f < t");
+    let correlated =
+        mul_div_floor(three_x_ppb, three_f, total_stake.get()).expect("below 1e9") as u64;
     base.max(Ratio::from_ppb(correlated).expect("below one"))
 }
 
@@ -83,9 +84,9 @@ pub fn oldest_reportable(params: &Params, ctx: &BlockContext) -> Height {
     let epoch = ctx
         .epoch
         .saturating_minus(params.slashing.evidence_max_age_epochs);
-    Height(
+    Height::new(
         epoch
-            .0
+            .get()
             .saturating_mul(params.staking.epoch_blocks)
             .saturating_add(1),
     )
@@ -130,7 +131,7 @@ pub fn report(
     let mut operator = staking::state::operator(store, &offence.operator)
         .ok_or(SlashingError::UnknownOperator(offence.operator))?;
     let window = offence_epoch
-        .0
+        .get()
         .checked_div(s.window_epochs)
         .expect("window_epochs is validated non-zero at genesis (Params::validate)");
     let base = base_fraction(s, offence.kind);
@@ -260,12 +261,12 @@ pub fn begin_block(
         params
             .slashing
             .downtime_min_signed
-            .mul_ceil(Amount(window as u128))
-            .0 as u64,
+            .mul_ceil(Amount::new(window as u128))
+            .get() as u64,
     );
     let previous = ctx.height.saturating_minus(1);
     let index = previous
-        .0
+        .get()
         .checked_rem(window)
         .expect("downtime_window_blocks is validated non-zero at genesis (Params::validate)")
         as usize;
@@ -372,9 +373,10 @@ fn apply(
     // fraction of what the operator has now. A fault in a service applies the fraction to the
     // allocation only: as a fraction of the pool, `fraction · stake / pool_tokens`.
     let due_fraction = match fault.applied {
-        None if fault.cap.is_some() && !fault.pool_tokens.is_zero() => {
-            Ratio::from_fraction(fraction.mul_floor(fault.stake).0, fault.pool_tokens.0)?
-        }
+        None if fault.cap.is_some() && !fault.pool_tokens.is_zero() => Ratio::from_fraction(
+            fraction.mul_floor(fault.stake).get(),
+            fault.pool_tokens.get(),
+        )?,
         None => fraction,
         Some(applied) if fraction <= applied => Ratio::ZERO,
         Some(applied) => {
@@ -384,7 +386,7 @@ fn apply(
             if tokens.is_zero() {
                 Ratio::ZERO
             } else {
-                Ratio::from_fraction(extra.0, tokens.0)?
+                Ratio::from_fraction(extra.get(), tokens.get())?
             }
         }
     };
@@ -416,7 +418,10 @@ fn correlated_stake(store: &Store, params: &Params, fault: &Fault) -> Amount {
     let windows = fault.window.saturating_sub(1)..=fault.window.saturating_add(1);
     for window in windows {
         for other in state::faults_in_window(store, window) {
-            let apart = other.offence_epoch.0.abs_diff(fault.offence_epoch.0);
+            let apart = other
+                .offence_epoch
+                .get()
+                .abs_diff(fault.offence_epoch.get());
             if other.kind.is_safety() && apart <= reach {
                 let stake = by_operator.entry(other.operator).or_default();
                 *stake = (*stake).max(other.stake);
@@ -424,10 +429,10 @@ fn correlated_stake(store: &Store, params: &Params, fault: &Fault) -> Amount {
         }
     }
     // Each stake is an operator's tokens: their sum is below total supply.
-    Amount(
+    Amount::new(
         by_operator
             .values()
-            .fold(0u128, |sum, stake| sum.saturating_add(stake.0)),
+            .fold(0u128, |sum, stake| sum.saturating_add(stake.get())),
     )
 }
 
@@ -487,7 +492,7 @@ mod tests {
     fn a_lone_small_fault_pays_the_base_fraction() {
         // 1% of stake faulted: 9 · 0.01² = 0.0009 < base 5%.
         assert_eq!(
-            correlated_fraction(ppb(50_000_000), Amount(1), Amount(100)),
+            correlated_fraction(ppb(50_000_000), Amount::new(1), Amount::new(100)),
             ppb(50_000_000)
         );
     }
@@ -495,7 +500,7 @@ mod tests {
     #[test]
     fn a_third_of_stake_failing_together_loses_everything() {
         assert_eq!(
-            correlated_fraction(ppb(10_000_000), Amount(1), Amount(3)),
+            correlated_fraction(ppb(10_000_000), Amount::new(1), Amount::new(3)),
             Ratio::ONE
         );
     }
@@ -504,12 +509,12 @@ mod tests {
     fn the_correlated_fraction_grows_with_the_square_of_the_faulted_share() {
         // x = 10% → 9 · 0.01 = 9%.
         assert_eq!(
-            correlated_fraction(ppb(0), Amount(10), Amount(100)),
+            correlated_fraction(ppb(0), Amount::new(10), Amount::new(100)),
             ppb(90_000_000)
         );
         // x = 20% → 36%.
         assert_eq!(
-            correlated_fraction(ppb(0), Amount(20), Amount(100)),
+            correlated_fraction(ppb(0), Amount::new(20), Amount::new(100)),
             ppb(360_000_000)
         );
     }

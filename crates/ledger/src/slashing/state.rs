@@ -130,7 +130,11 @@ fn window_total_key(window: u64) -> Vec<u8> {
 fn due_key(epoch: Epoch, window: u64, operator: &OperatorId) -> Vec<u8> {
     key(
         "slashing/due",
-        &[&epoch.0.to_be_bytes(), &window.to_be_bytes(), &operator.0],
+        &[
+            &epoch.get().to_be_bytes(),
+            &window.to_be_bytes(),
+            &operator.0,
+        ],
     )
 }
 
@@ -185,7 +189,7 @@ pub(super) fn take_due(store: &mut Store, epoch: Epoch) -> Vec<(u64, OperatorId)
     for (key, _) in store.prefix_entries(b"slashing/due/") {
         // prefix / epoch(8) / window(8) / operator(32)
         let apply = u64::from_be_bytes(part_from_end(&key, 42).expect("epoch"));
-        if apply > epoch.0 {
+        if apply > epoch.get() {
             break;
         }
         let window = u64::from_be_bytes(part_from_end(&key, 33).expect("window"));

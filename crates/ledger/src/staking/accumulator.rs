@@ -60,8 +60,8 @@ pub fn owed(store: &Store, operator: &OperatorId, delegation: &Delegation) -> Am
     let growth = pool
         .reward_per_share
         .saturating_sub(delegation.reward_snapshot);
-    Amount(
-        mul_div_floor(delegation.shares.0, growth, REWARD_SCALE)
+    Amount::new(
+        mul_div_floor(delegation.shares.get(), growth, REWARD_SCALE)
             .expect("owed rewards fit in an amount"),
     )
 }
@@ -129,14 +129,14 @@ pub fn credit(
     let increment = if shares.is_zero() {
         None
     } else {
-        mul_div_floor(amount.0, REWARD_SCALE, shares.0)
+        mul_div_floor(amount.get(), REWARD_SCALE, shares.get())
             .ok()
             .and_then(|inc| pool.reward_per_share.checked_add(inc).map(|acc| (inc, acc)))
     };
     let Some((increment, accumulator)) = increment else {
         return Ok(Amount::ZERO);
     };
-    let credited = Amount(mul_div_ceil(increment, shares.0, REWARD_SCALE)?);
+    let credited = Amount::new(mul_div_ceil(increment, shares.get(), REWARD_SCALE)?);
     debug_assert!(credited <= amount);
     pool.reward_per_share = accumulator;
     pool.outstanding = pool.outstanding.checked_add(credited)?;
@@ -155,7 +155,7 @@ mod tests {
         let operator = OperatorId([9; 32]);
         let delegator = AccountId([1; 32]);
         let mut delegation = Delegation {
-            shares: Shares(100),
+            shares: Shares::new(100),
             reward_snapshot: 0,
         };
         settle(&mut store, &operator, &delegator, &mut delegation).unwrap();
@@ -165,17 +165,20 @@ mod tests {
             &operator,
             &OperatorRewards {
                 reward_per_share: REWARD_SCALE / 100,
-                outstanding: Amount(3),
+                outstanding: Amount::new(3),
             },
         );
-        bank::mint_to_pool(&mut store, Pool::Rewards, Amount(3)).unwrap();
-        assert_eq!(owed(&store, &operator, &delegation), Amount(1));
+        bank::mint_to_pool(&mut store, Pool::Rewards, Amount::new(3)).unwrap();
+        assert_eq!(owed(&store, &operator, &delegation), Amount::new(1));
         assert_eq!(
             settle(&mut store, &operator, &delegator, &mut delegation),
-            Ok(Amount(1))
+            Ok(Amount::new(1))
         );
         assert_eq!(owed(&store, &operator, &delegation), Amount::ZERO);
-        assert_eq!(operator_rewards(&store, &operator).outstanding, Amount(2));
-        assert_eq!(bank::balance(&store, &delegator), Amount(1));
+        assert_eq!(
+            operator_rewards(&store, &operator).outstanding,
+            Amount::new(2)
+        );
+        assert_eq!(bank::balance(&store, &delegator), Amount::new(1));
     }
 }

@@ -60,15 +60,15 @@ fn shares_for(operator: &Operator, amount: Amount) -> Result<Shares, StakingErro
         // An empty pool starts at one share per token. (Tokens cannot remain without shares:
         // the last shares out take the last tokens.)
         debug_assert!(operator.tokens.is_zero());
-        return Ok(Shares(amount.0));
+        return Ok(Shares::new(amount.get()));
     }
     if operator.tokens.is_zero() {
         return Err(StakingError::OperatorDepleted(operator.id));
     }
-    Ok(Shares(mul_div_floor(
-        amount.0,
-        operator.shares.0,
-        operator.tokens.0,
+    Ok(Shares::new(mul_div_floor(
+        amount.get(),
+        operator.shares.get(),
+        operator.tokens.get(),
     )?))
 }
 
@@ -211,7 +211,7 @@ pub fn execute_register(
         tokens: Amount::ZERO,
         shares: Shares::ZERO,
         jailed: false,
-        jailed_until: Epoch(0),
+        jailed_until: Epoch::new(0),
         tombstoned: false,
         pending_slashes: 0,
         dispute_holds: 0,
@@ -468,7 +468,7 @@ pub fn jail(store: &mut Store, operator: &mut Operator, until: Epoch) {
 /// Jail for good.
 pub fn tombstone(store: &mut Store, operator: &mut Operator) {
     operator.tombstoned = true;
-    jail(store, operator, Epoch(u64::MAX));
+    jail(store, operator, Epoch::new(u64::MAX));
 }
 
 /// What a slash took, by the pool the tokens were in. The caller (slashing) moves them on.
@@ -540,10 +540,10 @@ fn slash_redelegation(
     let mut destination = load(store, &entry.destination)?;
     if !destination.tokens.is_zero() && !destination.shares.is_zero() {
         let mut delegation = state::delegation(store, &destination.id, &entry.delegator);
-        let shares_wanted = Shares(mul_div_ceil(
-            cut.0,
-            destination.shares.0,
-            destination.tokens.0,
+        let shares_wanted = Shares::new(mul_div_ceil(
+            cut.get(),
+            destination.shares.get(),
+            destination.tokens.get(),
         )?);
         let burn = shares_wanted
             .min(entry.destination_shares)
@@ -683,10 +683,10 @@ mod tests {
             max_commission_change: Ratio::ZERO,
             commission_changed_epoch: None,
             metadata: OperatorMetadata::default(),
-            tokens: Amount(tokens),
-            shares: Shares(shares),
+            tokens: Amount::new(tokens),
+            shares: Shares::new(shares),
             jailed: false,
-            jailed_until: Epoch(0),
+            jailed_until: Epoch::new(0),
             tombstoned: false,
             pending_slashes: 0,
             dispute_holds: 0,
@@ -696,8 +696,8 @@ mod tests {
     #[test]
     fn an_empty_pool_sells_one_share_per_token() {
         assert_eq!(
-            shares_for(&operator_with(0, 0), Amount(500)),
-            Ok(Shares(500))
+            shares_for(&operator_with(0, 0), Amount::new(500)),
+            Ok(Shares::new(500))
         );
     }
 
@@ -705,27 +705,33 @@ mod tests {
     fn after_a_slash_a_token_buys_more_shares() {
         // 1,000 shares backed by 900 tokens: 90 tokens buy 100 shares.
         assert_eq!(
-            shares_for(&operator_with(900, 1_000), Amount(90)),
-            Ok(Shares(100))
+            shares_for(&operator_with(900, 1_000), Amount::new(90)),
+            Ok(Shares::new(100))
         );
         assert_eq!(
-            operator_with(900, 1_000).tokens_for(Shares(100)),
-            Amount(90)
+            operator_with(900, 1_000).tokens_for(Shares::new(100)),
+            Amount::new(90)
         );
     }
 
     #[test]
     fn rounding_favours_the_pool() {
         // 3 tokens, 2 shares: 1 token buys floor(2/3) = 0 shares; 1 share is worth floor(1.5) = 1.
-        assert_eq!(shares_for(&operator_with(3, 2), Amount(1)), Ok(Shares(0)));
-        assert_eq!(operator_with(3, 2).tokens_for(Shares(1)), Amount(1));
+        assert_eq!(
+            shares_for(&operator_with(3, 2), Amount::new(1)),
+            Ok(Shares::new(0))
+        );
+        assert_eq!(
+            operator_with(3, 2).tokens_for(Shares::new(1)),
+            Amount::new(1)
+        );
     }
 
     #[test]
     fn a_pool_slashed_to_nothing_takes_no_new_stake() {
         let operator = operator_with(0, 1_000);
         assert_eq!(
-            shares_for(&operator, Amount(10)),
+            shares_for(&operator, Amount::new(10)),
             Err(StakingError::OperatorDepleted(operator.id))
         );
     }

@@ -73,8 +73,8 @@ impl Operator {
         if self.shares.is_zero() {
             return Amount::ZERO;
         }
-        Amount(
-            surety_types::amount::mul_div_floor(shares.0, self.tokens.0, self.shares.0)
+        Amount::new(
+            surety_types::amount::mul_div_floor(shares.get(), self.tokens.get(), self.shares.get())
                 .expect("shares <= total shares keeps the product within the pool"),
         )
     }
@@ -189,7 +189,7 @@ fn redelegation_into_key(delegator: &AccountId, destination: &OperatorId, id: u6
 fn redelegation_due_key(epoch: Epoch, source: &OperatorId, id: u64) -> Vec<u8> {
     key(
         "staking/redelegation_due",
-        &[&epoch.0.to_be_bytes(), &source.0, &id_bytes(id)],
+        &[&epoch.get().to_be_bytes(), &source.0, &id_bytes(id)],
     )
 }
 
@@ -403,7 +403,7 @@ pub fn redelegations_due(store: &Store, epoch: Epoch) -> Vec<RedelegationEntry> 
     for (key, _) in store.prefix_entries(&with_slash(key("staking/redelegation_due", &[]))) {
         // key = prefix / epoch(8) / source(32) / id(8)
         let completion = u64::from_be_bytes(part_from_end(&key, 42).expect("epoch"));
-        if completion > epoch.0 {
+        if completion > epoch.get() {
             break;
         }
         let source = OperatorId(part_from_end(&key, 9).expect("source"));

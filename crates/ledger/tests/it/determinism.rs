@@ -29,15 +29,15 @@ fn sign_history(history: &[(u16, u8, u16, u128)], fee: u128) -> Vec<Vec<u8>> {
             let msg = match kind {
                 0 => Msg::Transfer(Transfer {
                     to: account(other),
-                    amount: Amount(amount),
+                    amount: Amount::new(amount),
                 }),
                 1 => Msg::Delegate(Delegate {
                     operator: operator(1 + other % 3),
-                    amount: Amount(amount),
+                    amount: Amount::new(amount),
                 }),
                 _ => Msg::Undelegate(Undelegate {
                     operator: operator(1 + other % 3),
-                    shares: Shares(amount / 2 + 1),
+                    shares: Shares::new(amount / 2 + 1),
                 }),
             };
             let nonce = nonces.entry(signer).or_insert(0u64);
@@ -45,7 +45,7 @@ fn sign_history(history: &[(u16, u8, u16, u128)], fee: u128) -> Vec<Vec<u8>> {
                 chain_id: CHAIN.into(),
                 signer: account(signer),
                 nonce: *nonce,
-                fee: Amount(fee),
+                fee: Amount::new(fee),
                 msg,
             };
             *nonce += 1;
@@ -97,7 +97,7 @@ proptest! {
     #[test]
     fn the_same_transactions_in_differently_cut_blocks_give_the_same_root(history in history(false), a in 1usize..20, b in 1usize..20) {
         let mut params = test_params();
-        params.bank.min_tx_fee = Amount(0);
+        params.bank.min_tx_fee = Amount::new(0);
         params.staking.epoch_blocks = 1_000;
         let txs = sign_history(&history, 0);
         let mut first = chain(params.clone());

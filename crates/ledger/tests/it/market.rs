@@ -36,15 +36,15 @@ const WIDTHS: [u64; 7] = [8, 16, 16, 16, 16, 16, 4];
 /// Every result is audited (`audit_rate` 100%), so the audit path runs in every test.
 fn market_params() -> Params {
     let mut params = test_params();
-    params.services.service_allocation_min = Amount(ALLOCATION);
-    params.jobs.job_fee_min = Amount(100);
-    params.jobs.job_fee_max = Amount(4_000);
+    params.services.service_allocation_min = Amount::new(ALLOCATION);
+    params.jobs.job_fee_min = Amount::new(100);
+    params.jobs.job_fee_max = Amount::new(4_000);
     params.jobs.audit_rate = Ratio::ONE;
     params.jobs.challenge_window_blocks = 4;
     params.jobs.audit_deadline_blocks = 4;
     params.jobs.deadline_blocks_min = 3;
     params.disputes.dispute_move_blocks = 3;
-    params.disputes.challenge_bond = Amount(30_000);
+    params.disputes.challenge_bond = Amount::new(30_000);
     params.jobs.job_input_bytes_max = 4_096;
     // Below audit_rate · wrong_result = 10%: 4,500 in flight at the 50,000 allocation.
     params.jobs.in_flight_fee_fraction = Ratio::from_percent(9).unwrap();
@@ -162,7 +162,7 @@ fn market() -> Market {
             n,
             Msg::Allocate(Allocate {
                 model: id,
-                amount: Amount(ALLOCATION),
+                amount: Amount::new(ALLOCATION),
             }),
         );
     }
@@ -194,7 +194,7 @@ impl Market {
             Msg::SubmitJob(Box::new(SubmitJob {
                 model: self.id,
                 input: JobInput::Activation(input(1.5).to_bytes()),
-                max_fee: Amount(FEE),
+                max_fee: Amount::new(FEE),
                 deadline_blocks: 5,
                 replicas,
             })),
@@ -466,7 +466,7 @@ fn an_honest_job_is_audited_made_final_and_pays_operator_delegators_and_audit_fu
     let to_operator = FEE - FEE / 10;
     assert_eq!(
         market.chain.balance(worker),
-        balance.checked_add(Amount(to_operator / 10)).unwrap()
+        balance.checked_add(Amount::new(to_operator / 10)).unwrap()
     );
     assert_eq!(market.chain.pool(Pool::AuditFund), Amount::ZERO);
 }
@@ -513,14 +513,15 @@ fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
     // Refunded at once.
     assert_eq!(
         market.chain.balance(CLIENT),
-        client_balance.checked_add(Amount(FEE)).unwrap()
+        client_balance.checked_add(Amount::new(FEE)).unwrap()
     );
     // The slash applies after the delay and takes 10% of the allocation, not of the stake;
     // the auditor, who reported, gets the whistleblower share.
     let auditor_balance = market.chain.balance(auditor);
-    let apply = market.chain.epoch().0 + market.chain.ledger.params().slashing.slash_delay_epochs;
+    let apply =
+        market.chain.epoch().get() + market.chain.ledger.params().slashing.slash_delay_epochs;
     let mut slashed = None;
-    while market.chain.epoch() < Epoch(apply + 1) && slashed.is_none() {
+    while market.chain.epoch() < Epoch::new(apply + 1) && slashed.is_none() {
         let outcome = market.chain.block(&[]);
         slashed = outcome.events.iter().find_map(|e| match e {
             Event::Slashing(surety_ledger::slashing::SlashingEvent::Slashed {
@@ -531,15 +532,15 @@ fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
             _ => None,
         });
     }
-    assert_eq!(slashed, Some(Amount(ALLOCATION / 10)));
+    assert_eq!(slashed, Some(Amount::new(ALLOCATION / 10)));
     assert_eq!(
         market.chain.operator(liar).tokens,
-        Amount(200_000 - ALLOCATION / 10)
+        Amount::new(200_000 - ALLOCATION / 10)
     );
     assert_eq!(
         market.chain.balance(auditor),
         auditor_balance
-            .checked_add(Amount(ALLOCATION / 10 / 10))
+            .checked_add(Amount::new(ALLOCATION / 10 / 10))
             .unwrap()
     );
 }
@@ -808,9 +809,10 @@ fn two_different_signed_results_are_equivocation_evidence() {
     )));
     assert!(market.chain.operator(worker).tombstoned);
     // After the delay it is slashed 5% (equivocation) of its allocation, not of its stake.
-    let apply = market.chain.epoch().0 + market.chain.ledger.params().slashing.slash_delay_epochs;
+    let apply =
+        market.chain.epoch().get() + market.chain.ledger.params().slashing.slash_delay_epochs;
     let mut slashed = None;
-    while market.chain.epoch() < Epoch(apply + 1) && slashed.is_none() {
+    while market.chain.epoch() < Epoch::new(apply + 1) && slashed.is_none() {
         let outcome = market.chain.block(&[]);
         slashed = outcome.events.iter().find_map(|e| match e {
             Event::Slashing(surety_ledger::slashing::SlashingEvent::Slashed {
@@ -821,7 +823,7 @@ fn two_different_signed_results_are_equivocation_evidence() {
             _ => None,
         });
     }
-    assert_eq!(slashed, Some(Amount(ALLOCATION * 5 / 100)));
+    assert_eq!(slashed, Some(Amount::new(ALLOCATION * 5 / 100)));
     // The same statement twice proves nothing.
     let receipt = market.chain.submit(
         CHALLENGER,
@@ -839,7 +841,7 @@ fn malformed_and_oversized_jobs_are_refused_with_clear_errors() {
     let base = SubmitJob {
         model: market.id,
         input: JobInput::Activation(input(1.0).to_bytes()),
-        max_fee: Amount(FEE),
+        max_fee: Amount::new(FEE),
         deadline_blocks: 5,
         replicas: 1,
     };
@@ -847,7 +849,7 @@ fn malformed_and_oversized_jobs_are_refused_with_clear_errors() {
     let cases: Vec<Case> = vec![
         (
             SubmitJob {
-                max_fee: Amount(1),
+                max_fee: Amount::new(1),
                 ..base.clone()
             },
             |e| matches!(e, JobsError::FeeOutOfRange { .. }),
@@ -914,7 +916,7 @@ fn malformed_and_oversized_jobs_are_refused_with_clear_errors() {
         // Only the transaction fee was charged: nothing escrowed.
         assert_eq!(
             market.chain.balance(CLIENT),
-            balance.checked_sub(Amount(10)).unwrap()
+            balance.checked_sub(Amount::new(10)).unwrap()
         );
     }
     assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::ZERO);
@@ -958,7 +960,7 @@ fn a_job_refused_by_its_shape_in_a_block_charges_nothing() {
         Msg::SubmitJob(Box::new(SubmitJob {
             model: market.id,
             input: JobInput::Activation(input(1.0).to_bytes()),
-            max_fee: Amount(FEE),
+            max_fee: Amount::new(FEE),
             deadline_blocks: 5,
             replicas: 0,
         })),
@@ -1057,7 +1059,7 @@ mod hostile_transactions {
             Msg::SubmitJob(Box::new(SubmitJob {
                 model: market.id,
                 input: JobInput::Activation(input(0.5).to_bytes()),
-                max_fee: Amount(FEE),
+                max_fee: Amount::new(FEE),
                 deadline_blocks: 5,
                 replicas: 1,
             })),
@@ -1089,7 +1091,7 @@ mod hostile_transactions {
             uploads[0].clone(),
             Msg::Allocate(Allocate {
                 model: market.id,
-                amount: Amount(ALLOCATION),
+                amount: Amount::new(ALLOCATION),
             }),
             Msg::SubmitEvidence(Box::new(Evidence::ResultEquivocation {
                 first: statement(honest),
@@ -1237,7 +1239,7 @@ fn submit_with_deadline(market: &mut Market, replicas: u32, deadline_blocks: u64
         Msg::SubmitJob(Box::new(SubmitJob {
             model: market.id,
             input: JobInput::Activation(input(1.5).to_bytes()),
-            max_fee: Amount(FEE),
+            max_fee: Amount::new(FEE),
             deadline_blocks,
             replicas,
         })),
@@ -1309,7 +1311,7 @@ fn a_dispute_that_outlasts_the_evidence_age_does_not_halt_the_chain() {
     assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
     assert_eq!(
         market.chain.balance(CLIENT),
-        client.checked_add(Amount(FEE)).unwrap()
+        client.checked_add(Amount::new(FEE)).unwrap()
     );
     assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::ZERO);
 }
@@ -1420,7 +1422,7 @@ fn a_defendant_cannot_move_its_stake_or_take_work_while_its_dispute_is_open() {
             Msg::SubmitJob(Box::new(SubmitJob {
                 model: market.id,
                 input: JobInput::Activation(input(2.5).to_bytes()),
-                max_fee: Amount(FEE),
+                max_fee: Amount::new(FEE),
                 deadline_blocks: 5,
                 replicas: 4,
             })),
@@ -1486,7 +1488,7 @@ fn job_tx(market: &Market, nonce: u64, fee: u128) -> Vec<u8> {
         Msg::SubmitJob(Box::new(SubmitJob {
             model: market.id,
             input: JobInput::Activation(input(1.5).to_bytes()),
-            max_fee: Amount(fee),
+            max_fee: Amount::new(fee),
             deadline_blocks: 5,
             replicas: 1,
         })),
@@ -1504,8 +1506,8 @@ fn an_operator_holding_its_cap_of_fees_in_flight_is_not_drawn_until_one_of_its_j
     let mut market = market();
     let cap = Ratio::from_percent(9)
         .unwrap()
-        .mul_floor(Amount(ALLOCATION));
-    assert_eq!(cap, Amount(4_500));
+        .mul_floor(Amount::new(ALLOCATION));
+    assert_eq!(cap, Amount::new(4_500));
     let nonce = market.chain.nonce(CLIENT);
     let txs: Vec<Vec<u8>> = (0..9).map(|i| job_tx(&market, nonce + i, FEE)).collect();
     let client_before = market.chain.balance(CLIENT);
@@ -1528,17 +1530,17 @@ fn an_operator_holding_its_cap_of_fees_in_flight_is_not_drawn_until_one_of_its_j
     )));
     assert_eq!(
         market.chain.balance(CLIENT),
-        Amount(client_before.0 - 9 * 10 - 8 * FEE),
+        Amount::new(client_before.get() - 9 * 10 - 8 * FEE),
         "the refused job's fee is back; only the transaction fees and 8 jobs are paid"
     );
     for n in 1..=4u16 {
         let held = jobs::state::in_flight(market.chain.ledger.store(), &operator(n));
-        assert_eq!(held, Amount(2 * FEE), "operator {n} holds two jobs");
+        assert_eq!(held, Amount::new(2 * FEE), "operator {n} holds two jobs");
         let gain = held;
         let one_proof = Ratio::ONE.mul_floor(
             Ratio::from_percent(10)
                 .unwrap()
-                .mul_floor(Amount(ALLOCATION)),
+                .mul_floor(Amount::new(ALLOCATION)),
         );
         assert!(
             gain < one_proof,
@@ -1631,7 +1633,7 @@ fn full_block(market: &Market, spammer: u16, count: u64) -> Vec<Vec<u8>> {
                 Msg::SubmitJob(Box::new(SubmitJob {
                     model: market.id,
                     input: JobInput::Text("x".repeat(64_000)),
-                    max_fee: Amount(FEE),
+                    max_fee: Amount::new(FEE),
                     deadline_blocks: 5,
                     replicas: 1,
                 })),
@@ -1677,14 +1679,14 @@ fn a_deadline_stretches_while_blocks_are_full_so_a_crowded_out_commit_is_not_pun
         8
     );
     // A deadline is moved when it comes due: run past the first moved deadline too.
-    while market.chain.height() < Height(deadline.0 + 6) {
+    while market.chain.height() < Height::new(deadline.get() + 6) {
         market.chain.block(&[]);
     }
     let record = market.job(&job);
     assert_eq!(record.assignments.len(), 1, "not replaced");
     assert_eq!(
         record.assignments[0].deadline,
-        Height(deadline.0 + full_blocks),
+        Height::new(deadline.get() + full_blocks),
         "moved on by one block per full block ({extended:?})"
     );
     // The flood is over; the operator's commit lands, within the stretched deadline.
@@ -1695,7 +1697,7 @@ fn a_deadline_stretches_while_blocks_are_full_so_a_crowded_out_commit_is_not_pun
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
     assert!(!market.chain.operator(n).is_frozen(), "never reported");
-    let spent = spammer_before.0 - market.chain.balance(spammer).0;
+    let spent = spammer_before.get() - market.chain.balance(spammer).get();
     assert_eq!(
         spent,
         8 * 131 * 10,
@@ -1839,7 +1841,7 @@ mod random_market_histories {
                     Msg::SubmitJob(Box::new(SubmitJob {
                         model: market.id,
                         input: JobInput::Activation(input(jobs.len() as f32).to_bytes()),
-                        max_fee: Amount(FEE),
+                        max_fee: Amount::new(FEE),
                         deadline_blocks: deadline,
                         replicas,
                     })),
@@ -1971,7 +1973,7 @@ mod random_market_histories {
                     delegator,
                     Msg::Delegate(surety_ledger::staking::Delegate {
                         operator: crate::common::operator(from),
-                        amount: Amount(10_000),
+                        amount: Amount::new(10_000),
                     }),
                 );
                 let shares = market.chain.shares(delegator, from);
@@ -2004,7 +2006,7 @@ mod random_market_histories {
                     0,
                     Msg::Transfer(surety_ledger::bank::Transfer {
                         to: crate::common::account(21),
-                        amount: Amount(1),
+                        amount: Amount::new(1),
                     }),
                 );
                 let Some(used) = market.chain.nonce(CLIENT).checked_sub(1) else {
@@ -2015,7 +2017,7 @@ mod random_market_histories {
                     used,
                     Msg::Transfer(surety_ledger::bank::Transfer {
                         to: crate::common::account(22),
-                        amount: Amount(1),
+                        amount: Amount::new(1),
                     }),
                 );
                 let outcome = market.chain.block(&[broke, replay]);

@@ -133,7 +133,8 @@ fn a_model_uploaded_chunk_by_chunk_becomes_active_and_runs() {
 
     // A file of a few hundred bytes pays the least deposit.
     let deposit = chain.ledger.params().models.model_deposit_min;
-    let expires = Height(chain.height().0 + 1 + chain.ledger.params().models.model_upload_blocks);
+    let expires =
+        Height::new(chain.height().get() + 1 + chain.ledger.params().models.model_upload_blocks);
     let before = chain.balance(PUBLISHER);
     let registered = chain.submit_ok(PUBLISHER, register(&publication));
     assert!(registered.events.contains(&Event::Models(
@@ -144,10 +145,10 @@ fn a_model_uploaded_chunk_by_chunk_becomes_active_and_runs() {
             expires,
         }
     )));
-    let fee = Amount(10);
+    let fee = Amount::new(10);
     assert_eq!(
         chain.balance(PUBLISHER),
-        Amount(before.0 - fee.0 - deposit.0)
+        Amount::new(before.get() - fee.get() - deposit.get())
     );
     assert_eq!(chain.pool(Pool::ModelDeposits), deposit);
     let record = models::state::model(chain.ledger.store(), &publication.model).unwrap();
@@ -191,7 +192,10 @@ fn a_model_uploaded_chunk_by_chunk_becomes_active_and_runs() {
             deposit_returned: deposit,
         }
     )));
-    assert_eq!(chain.balance(PUBLISHER), Amount(before.0 + deposit.0));
+    assert_eq!(
+        chain.balance(PUBLISHER),
+        Amount::new(before.get() + deposit.get())
+    );
     assert_eq!(chain.pool(Pool::ModelDeposits), Amount::ZERO);
     assert_eq!(
         status(&chain, &publication.model),
@@ -284,7 +288,7 @@ fn a_tampered_chunk_is_refused_and_changes_nothing_but_fee_and_nonce() {
     ));
     assert_eq!(
         chain.balance(UPLOADER),
-        balance.checked_sub(Amount(10)).unwrap()
+        balance.checked_sub(Amount::new(10)).unwrap()
     );
     assert_eq!(chain.nonce(UPLOADER), nonce + 1);
     assert!(!models::state::has_chunk(
@@ -449,7 +453,10 @@ fn files_that_match_their_commitment_but_not_the_manifest_are_rejected_and_delet
             deposit_burned: deposit,
         }
     )));
-    assert_eq!(chain.pool(Pool::Burned), Amount(burned.0 + deposit.0));
+    assert_eq!(
+        chain.pool(Pool::Burned),
+        Amount::new(burned.get() + deposit.get())
+    );
     assert_eq!(chain.pool(Pool::ModelDeposits), Amount::ZERO);
     for index in 0..publication.chunk_count(0) {
         assert!(!models::state::has_chunk(
@@ -505,7 +512,7 @@ fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_de
             model: squatter.model,
             publisher: account(PUBLISHER),
             deposit,
-            expires: Height(registered_at.0 + 6),
+            expires: Height::new(registered_at.get() + 6),
         }
     )));
     // Some chunks land, then the upload stalls.
@@ -527,7 +534,7 @@ fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_de
 
     let burned = chain.pool(Pool::Burned);
     let mut expired_events = Vec::new();
-    while chain.height() < Height(registered_at.0 + 6) {
+    while chain.height() < Height::new(registered_at.get() + 6) {
         expired_events = chain.block(&[]).events;
     }
     assert!(expired_events.contains(&Event::Models(
@@ -539,10 +546,13 @@ fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_de
     assert_eq!(
         status(&chain, &squatter.model),
         ModelStatus::Expired {
-            height: Height(registered_at.0 + 6)
+            height: Height::new(registered_at.get() + 6)
         }
     );
-    assert_eq!(chain.pool(Pool::Burned), Amount(burned.0 + deposit.0));
+    assert_eq!(
+        chain.pool(Pool::Burned),
+        Amount::new(burned.get() + deposit.get())
+    );
     assert_eq!(chain.pool(Pool::ModelDeposits), Amount::ZERO);
     for index in 0..squatter.chunk_count(0) {
         assert!(!models::state::has_chunk(
@@ -572,7 +582,7 @@ fn an_upload_not_finished_in_time_expires_deleting_its_chunks_and_burning_the_de
     ));
     assert_eq!(
         chain.balance(UPLOADER),
-        Amount(before.0 + deposit.0 - 10 * u128::from(chunks))
+        Amount::new(before.get() + deposit.get() - 10 * u128::from(chunks))
     );
     // Its old expiry height passes without effect.
     chain.run_blocks(8);
@@ -594,13 +604,13 @@ fn a_last_chunk_landing_in_the_block_of_the_expiry_still_activates_the_model() {
         Lineage::default(),
     );
     chain.submit_ok(PUBLISHER, register(&publication));
-    let expires = Height(chain.height().0 + 20);
+    let expires = Height::new(chain.height().get() + 20);
     let uploads: Vec<_> = publication.uploads().collect();
     let (last, first) = uploads.split_last().unwrap();
     for chunk in first {
         chain.submit_ok(UPLOADER, upload(chunk.clone()));
     }
-    while chain.height().0 + 1 < expires.0 {
+    while chain.height().get() + 1 < expires.get() {
         chain.block(&[]);
     }
     let before = chain.balance(PUBLISHER);
@@ -615,7 +625,10 @@ fn a_last_chunk_landing_in_the_block_of_the_expiry_still_activates_the_model() {
         ModelStatus::Active { .. }
     ));
     let deposit = chain.ledger.params().models.model_deposit_min;
-    assert_eq!(chain.balance(PUBLISHER), Amount(before.0 + deposit.0));
+    assert_eq!(
+        chain.balance(PUBLISHER),
+        Amount::new(before.get() + deposit.get())
+    );
 }
 
 #[test]
@@ -649,7 +662,7 @@ fn an_upload_claiming_half_a_billion_chunks_expires_at_the_cost_of_what_was_stor
 #[test]
 fn a_publisher_short_of_the_deposit_is_refused_and_nothing_is_registered() {
     let mut params = test_params();
-    params.models.model_deposit_per_mib = Amount(5_000_000);
+    params.models.model_deposit_per_mib = Amount::new(5_000_000);
     let mut chain = chain_with(params);
     let weights = mlp_file(15);
     let publication = publication(
@@ -673,16 +686,25 @@ fn the_deposit_is_per_mib_of_files_rounded_up_and_at_least_the_minimum() {
     let mut params = test_params();
     let per_mib = params.models.model_deposit_per_mib;
     let min = params.models.model_deposit_min;
-    assert!(!per_mib.is_zero() && min.0 > per_mib.0);
+    assert!(!per_mib.is_zero() && min.get() > per_mib.get());
     let deposit = |params: &Params, bytes| models::registration_deposit(params, bytes).unwrap();
     assert_eq!(deposit(&params, 1), min);
-    assert_eq!(deposit(&params, 512 << 20), Amount(512 * per_mib.0));
+    assert_eq!(
+        deposit(&params, 512 << 20),
+        Amount::new(512 * per_mib.get())
+    );
     params.models.model_deposit_min = Amount::ZERO;
     assert_eq!(deposit(&params, 1), per_mib);
     assert_eq!(deposit(&params, 1 << 20), per_mib);
-    assert_eq!(deposit(&params, (1 << 20) + 1), Amount(2 * per_mib.0));
+    assert_eq!(
+        deposit(&params, (1 << 20) + 1),
+        Amount::new(2 * per_mib.get())
+    );
     // MiniLM's weights and tokenizer: 90,868,376 + 466,247 bytes, 87.1 MiB.
-    assert_eq!(deposit(&params, 91_334_623), Amount(88 * per_mib.0));
+    assert_eq!(
+        deposit(&params, 91_334_623),
+        Amount::new(88 * per_mib.get())
+    );
 }
 
 #[test]
@@ -830,7 +852,12 @@ fn a_genesis_model_with_its_files_is_active_at_height_zero() {
     let ledger = Ledger::from_genesis_with_files(&genesis, &files).expect("genesis applies");
     ledger.check_invariants().expect("genesis invariants");
     let record = models::state::model(ledger.store(), &model).unwrap();
-    assert_eq!(record.status, ModelStatus::Active { height: Height(0) });
+    assert_eq!(
+        record.status,
+        ModelStatus::Active {
+            height: Height::new(0)
+        }
+    );
     assert_eq!(record.publisher, account(PUBLISHER));
     let direct = mlp::load_mlp("genesis-mlp", &weights, mlp_config()).unwrap();
     assert_eq!(logits(&ledger.model(&model).unwrap()), logits(&direct));

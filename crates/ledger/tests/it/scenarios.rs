@@ -31,21 +31,21 @@ fn standard_chain() -> Chain {
 fn transfer(to: u16, amount: u128) -> Msg {
     Msg::Transfer(Transfer {
         to: account(to),
-        amount: Amount(amount),
+        amount: Amount::new(amount),
     })
 }
 
 fn delegate(operator_index: u16, amount: u128) -> Msg {
     Msg::Delegate(Delegate {
         operator: operator(operator_index),
-        amount: Amount(amount),
+        amount: Amount::new(amount),
     })
 }
 
 fn undelegate(operator_index: u16, shares: u128) -> Msg {
     Msg::Undelegate(Undelegate {
         operator: operator(operator_index),
-        shares: Shares(shares),
+        shares: Shares::new(shares),
     })
 }
 
@@ -89,7 +89,7 @@ fn run_until_slashes_apply(
     apply_epoch: u64,
 ) -> Vec<(surety_types::OperatorId, Ratio, Amount)> {
     let mut slashed = Vec::new();
-    while chain.epoch() < Epoch(apply_epoch) {
+    while chain.epoch() < Epoch::new(apply_epoch) {
         let outcome = chain.block(&[]);
         slashed.extend(slashed_events(&outcome.events));
     }
@@ -100,14 +100,14 @@ fn run_until_slashes_apply(
 fn a_transfer_moves_tokens_and_charges_the_fee() {
     let mut chain = standard_chain();
     let receipt = chain.submit_ok(20, transfer(21, 5_000));
-    assert_eq!(chain.balance(20), Amount(1_000_000 - 5_000 - 10));
-    assert_eq!(chain.balance(21), Amount(1_005_000));
+    assert_eq!(chain.balance(20), Amount::new(1_000_000 - 5_000 - 10));
+    assert_eq!(chain.balance(21), Amount::new(1_005_000));
     assert!(receipt
         .events
         .contains(&Event::Bank(surety_ledger::bank::BankEvent::Transfer {
             from: account(20),
             to: account(21),
-            amount: Amount(5_000)
+            amount: Amount::new(5_000)
         })));
 }
 
@@ -143,8 +143,8 @@ fn a_failed_transaction_changes_only_fee_and_nonce() {
         "{receipt:?}"
     );
     assert!(receipt.charged);
-    assert_eq!(chain.balance(20), Amount(1_000_000 - 10));
-    assert_eq!(chain.balance(21), Amount(1_000_000));
+    assert_eq!(chain.balance(20), Amount::new(1_000_000 - 10));
+    assert_eq!(chain.balance(21), Amount::new(1_000_000));
     assert_eq!(chain.nonce(20), 1);
 }
 
@@ -156,7 +156,7 @@ fn a_forged_signature_is_rejected_and_changes_nothing() {
     bytes[last] ^= 1;
     let receipt = chain.block(&[bytes]).receipts.remove(0);
     assert_eq!(receipt.error_kind, Some(TxError::BadSignature));
-    assert_eq!(chain.balance(20), Amount(1_000_000));
+    assert_eq!(chain.balance(20), Amount::new(1_000_000));
     assert_eq!(chain.nonce(20), 0);
 }
 
@@ -179,7 +179,7 @@ fn a_transaction_for_another_chain_is_rejected() {
         chain_id: "other".into(),
         signer: account(20),
         nonce: 0,
-        fee: Amount(10),
+        fee: Amount::new(10),
         msg: transfer(21, 1),
     };
     let bytes = surety_types::encoding::encode(&tx.sign(&key(20)));
@@ -193,17 +193,17 @@ fn a_transaction_for_another_chain_is_rejected() {
 fn delegating_buys_shares_and_voting_power_changes_at_the_epoch_end() {
     let mut chain = standard_chain();
     chain.submit_ok(20, delegate(1, 50_000));
-    assert_eq!(chain.shares(20, 1), Shares(50_000));
-    assert_eq!(chain.operator(1).tokens, Amount(150_000));
+    assert_eq!(chain.shares(20, 1), Shares::new(50_000));
+    assert_eq!(chain.operator(1).tokens, Amount::new(150_000));
     let power = |chain: &Chain| {
         surety_ledger::staking::state::active_set(chain.ledger.store())
             .iter()
             .find(|v| v.operator == operator(1))
             .map(|v| v.power)
     };
-    assert_eq!(power(&chain), Some(Amount(100_000)));
+    assert_eq!(power(&chain), Some(Amount::new(100_000)));
     chain.run_to_epoch(1);
-    assert_eq!(power(&chain), Some(Amount(150_000)));
+    assert_eq!(power(&chain), Some(Amount::new(150_000)));
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn an_undelegation_can_be_withdrawn_only_after_the_unbonding_period() {
     let mut chain = standard_chain();
     chain.submit_ok(20, delegate(1, 50_000));
     chain.submit_ok(20, undelegate(1, 50_000));
-    assert_eq!(chain.pool(Pool::Unbonding), Amount(50_000));
+    assert_eq!(chain.pool(Pool::Unbonding), Amount::new(50_000));
     let early = chain.submit(20, Msg::WithdrawUnbonded);
     assert_eq!(
         early.error_kind,
@@ -220,7 +220,7 @@ fn an_undelegation_can_be_withdrawn_only_after_the_unbonding_period() {
     chain.run_to_epoch(test_params().staking.unbonding_epochs);
     let before = chain.balance(20);
     chain.submit_ok(20, Msg::WithdrawUnbonded);
-    assert_eq!(chain.balance(20), Amount(before.0 + 50_000 - 10));
+    assert_eq!(chain.balance(20), Amount::new(before.get() + 50_000 - 10));
     assert_eq!(chain.pool(Pool::Unbonding), Amount::ZERO);
 }
 
@@ -235,7 +235,7 @@ fn a_delegator_who_unbonds_after_an_offence_is_still_slashed() {
     chain.submit_ok(20, undelegate(1, 50_000)); // after the offence, before the report
     chain.submit_ok(30, double_sign_evidence(&chain, 1, offence_height));
     let apply =
-        test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
+        test_params().epoch_of(offence_height).get() + test_params().slashing.slash_delay_epochs;
     let slashed = run_until_slashes_apply(&mut chain, apply);
     assert_eq!(slashed.len(), 1);
     assert_eq!(
@@ -247,12 +247,12 @@ fn a_delegator_who_unbonds_after_an_offence_is_still_slashed() {
         |n| surety_ledger::staking::state::unbondings_of(chain.ledger.store(), &account(n));
     assert_eq!(
         entries(20)[0].balance,
-        Amount(47_500),
+        Amount::new(47_500),
         "5% of 50,000 taken from the unbonding entry"
     );
     assert_eq!(
         entries(21)[0].balance,
-        Amount(50_000),
+        Amount::new(50_000),
         "stake that left before the offence is untouched"
     );
 }
@@ -268,20 +268,20 @@ fn redelegated_stake_stays_slashable_for_the_old_operators_offence() {
         Msg::Redelegate(Redelegate {
             source: operator(1),
             destination: operator(2),
-            shares: Shares(50_000),
+            shares: Shares::new(50_000),
         }),
     );
-    assert_eq!(chain.shares(22, 2), Shares(50_000));
+    assert_eq!(chain.shares(22, 2), Shares::new(50_000));
     chain.submit_ok(30, double_sign_evidence(&chain, 1, offence_height));
     let apply =
-        test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
+        test_params().epoch_of(offence_height).get() + test_params().slashing.slash_delay_epochs;
     run_until_slashes_apply(&mut chain, apply);
     assert_eq!(
         chain.shares(22, 2),
-        Shares(47_500),
+        Shares::new(47_500),
         "5% of the moved 50,000 burned at the new operator"
     );
-    assert_eq!(chain.operator(2).tokens, Amount(147_500));
+    assert_eq!(chain.operator(2).tokens, Amount::new(147_500));
 }
 
 #[test]
@@ -297,7 +297,7 @@ fn a_redelegation_undelegated_at_its_destination_in_the_same_block_is_still_slas
         Msg::Redelegate(Redelegate {
             source: operator(1),
             destination: operator(2),
-            shares: Shares(50_000),
+            shares: Shares::new(50_000),
         }),
         undelegate(2, 50_000),
     ];
@@ -311,11 +311,11 @@ fn a_redelegation_undelegated_at_its_destination_in_the_same_block_is_still_slas
         "both moves land in one block: {:?}",
         outcome.receipts
     );
-    assert_eq!(chain.shares(22, 2), Shares(0));
+    assert_eq!(chain.shares(22, 2), Shares::new(0));
     let unbonding_pool = chain.pool(Pool::Unbonding);
     chain.submit_ok(30, double_sign_evidence(&chain, 1, offence_height));
     let apply =
-        test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
+        test_params().epoch_of(offence_height).get() + test_params().slashing.slash_delay_epochs;
     let slashed = run_until_slashes_apply(&mut chain, apply);
     assert_eq!(slashed.len(), 1);
     let entries = surety_ledger::staking::state::unbondings_of(chain.ledger.store(), &account(22));
@@ -323,17 +323,17 @@ fn a_redelegation_undelegated_at_its_destination_in_the_same_block_is_still_slas
     assert_eq!(entries[0].operator, operator(2));
     assert_eq!(
         entries[0].balance,
-        Amount(47_500),
+        Amount::new(47_500),
         "5% of the moved 50,000 taken from the unbonding entry at the destination"
     );
     assert_eq!(
         chain.pool(Pool::Unbonding),
-        Amount(unbonding_pool.0 - 2_500),
+        Amount::new(unbonding_pool.get() - 2_500),
         "the cut left the unbonding pool"
     );
     assert_eq!(
         chain.operator(2).tokens,
-        Amount(100_000),
+        Amount::new(100_000),
         "operator 2's own stake untouched"
     );
 }
@@ -347,7 +347,7 @@ fn a_chained_redelegation_is_refused() {
         Msg::Redelegate(Redelegate {
             source: operator(1),
             destination: operator(2),
-            shares: Shares(50_000),
+            shares: Shares::new(50_000),
         }),
     );
     let hop = chain.submit(
@@ -355,7 +355,7 @@ fn a_chained_redelegation_is_refused() {
         Msg::Redelegate(Redelegate {
             source: operator(2),
             destination: operator(3),
-            shares: Shares(10_000),
+            shares: Shares::new(10_000),
         }),
     );
     assert_eq!(
@@ -392,22 +392,25 @@ fn a_double_signing_operator_is_frozen_and_jailed_at_once_and_slashed_after_the_
     );
     // Nothing is taken before the delay.
     let apply =
-        test_params().epoch_of(offence_height).0 + test_params().slashing.slash_delay_epochs;
+        test_params().epoch_of(offence_height).get() + test_params().slashing.slash_delay_epochs;
     let tokens_before = chain.operator(1).tokens;
-    assert_eq!(tokens_before, Amount(150_000));
+    assert_eq!(tokens_before, Amount::new(150_000));
     let slashed = run_until_slashes_apply(&mut chain, apply);
     assert_eq!(
         slashed,
         vec![(
             operator(1),
             test_params().slashing.equivocation,
-            Amount(7_500)
+            Amount::new(7_500)
         )]
     );
-    assert_eq!(chain.operator(1).tokens, Amount(142_500));
+    assert_eq!(chain.operator(1).tokens, Amount::new(142_500));
     assert!(!chain.operator(1).is_frozen());
     // Whistleblower: 10% of 7,500 (minus the fees it paid since).
-    assert_eq!(chain.balance(30), Amount(reporter_before.0 - 10 + 750));
+    assert_eq!(
+        chain.balance(30),
+        Amount::new(reporter_before.get() - 10 + 750)
+    );
     // Tombstoned operators never unjail.
     let unjail = chain.submit(1, Msg::Unjail);
     assert_eq!(
@@ -417,7 +420,7 @@ fn a_double_signing_operator_is_frozen_and_jailed_at_once_and_slashed_after_the_
     // The delegator's 50,000 shares are now worth 5% less: O(1) slash through the exchange rate.
     assert_eq!(
         chain.operator(1).tokens_for(chain.shares(20, 1)),
-        Amount(47_500)
+        Amount::new(47_500)
     );
 }
 
@@ -429,8 +432,11 @@ fn slashed_tokens_are_split_between_whistleblower_insurance_and_burn() {
     let burned_before = chain.pool(Pool::Burned);
     run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs);
     // 5% of 100,000 = 5,000: 10% whistleblower, 20% insurance, no harmed party, 70% burned.
-    assert_eq!(chain.pool(Pool::Insurance), Amount(1_000));
-    assert_eq!(chain.pool(Pool::Burned), Amount(burned_before.0 + 3_500));
+    assert_eq!(chain.pool(Pool::Insurance), Amount::new(1_000));
+    assert_eq!(
+        chain.pool(Pool::Burned),
+        Amount::new(burned_before.get() + 3_500)
+    );
 }
 
 #[test]
@@ -451,7 +457,7 @@ fn within_one_window_only_the_largest_penalty_applies() {
     let offence = |kind| Offence {
         operator: operator(1),
         kind,
-        height: Height(1),
+        height: Height::new(1),
         reporter: None,
         harmed: None,
         cap: None,
@@ -468,7 +474,7 @@ fn within_one_window_only_the_largest_penalty_applies() {
         vec![(
             operator(1),
             test_params().slashing.wrong_result,
-            Amount(10_000)
+            Amount::new(10_000)
         )],
         "10%, not 1% + 10%"
     );
@@ -531,8 +537,8 @@ fn an_operator_split_into_many_identities_gets_the_same_correlated_fraction() {
     for (_, fraction, _) in &split {
         assert_eq!(*fraction, whole[0].1);
     }
-    let split_total: u128 = split.iter().map(|(_, _, amount)| amount.0).sum();
-    assert_eq!(split_total, whole[0].2 .0, "same total slashed");
+    let split_total: u128 = split.iter().map(|(_, _, amount)| amount.get()).sum();
+    assert_eq!(split_total, whole[0].2.get(), "same total slashed");
 }
 
 #[test]
@@ -561,9 +567,9 @@ fn rewards_follow_stake_and_commission_and_claims_are_exact() {
     chain.block(&transfers);
     // op1 earns floor(100 · 200/500) = 40: commission 10% = 4 to its account; 36 to its pool,
     // half of which (18) is the delegator's.
-    assert_eq!(chain.balance(1), Amount(operator_balance.0 + 4));
+    assert_eq!(chain.balance(1), Amount::new(operator_balance.get() + 4));
     let owed_after = owed(&chain);
-    assert_eq!(owed_after.0 - owed_before.0, 18);
+    assert_eq!(owed_after.get() - owed_before.get(), 18);
     let before = chain.balance(20);
     chain.submit_ok(
         20,
@@ -573,12 +579,12 @@ fn rewards_follow_stake_and_commission_and_claims_are_exact() {
     );
     assert_eq!(
         chain.balance(20),
-        Amount(before.0 + owed_after.0 - 10),
+        Amount::new(before.get() + owed_after.get() - 10),
         "the claim pays exactly what was owed"
     );
     // What is owed now is only the claim block's own fee: floor(10 · 200/500) = 4, no
     // commission (floor 0.4), half to the delegator.
-    assert_eq!(owed(&chain), Amount(2));
+    assert_eq!(owed(&chain), Amount::new(2));
 }
 
 #[test]
@@ -600,12 +606,12 @@ fn rewards_stay_exact_per_share_across_a_slash() {
     run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs + 1);
     assert_eq!(
         chain.operator(1).tokens,
-        Amount(199_800),
+        Amount::new(199_800),
         "0.1% slashed (downtime, which jails)"
     );
     // Unjail and earn again: both delegators still hold equal shares and must earn equally.
     chain.submit_ok(1, Msg::Unjail);
-    chain.run_to_epoch(chain.epoch().0 + 1);
+    chain.run_to_epoch(chain.epoch().get() + 1);
     assert!(chain.active_set().contains(&operator(1)));
     let settle = |chain: &mut Chain| {
         let a = chain.sign(
@@ -680,7 +686,7 @@ fn a_validator_that_misses_too_many_blocks_is_jailed_for_downtime() {
 fn a_jailed_operator_may_unjail_after_its_slash_and_jail_time() {
     let mut chain = standard_chain();
     chain
-        .report(offence(1, FaultKind::Downtime, Height(0)))
+        .report(offence(1, FaultKind::Downtime, Height::new(0)))
         .unwrap();
     chain.block(&[]);
     chain.run_to_epoch(test_params().slashing.jail_epochs);
@@ -694,7 +700,7 @@ fn a_jailed_operator_may_unjail_after_its_slash_and_jail_time() {
     );
     run_until_slashes_apply(&mut chain, test_params().slashing.slash_delay_epochs);
     chain.submit_ok(1, Msg::Unjail);
-    chain.run_to_epoch(chain.epoch().0 + 1);
+    chain.run_to_epoch(chain.epoch().get() + 1);
     assert!(chain.active_set().contains(&operator(1)));
 }
 
@@ -708,7 +714,7 @@ fn genesis_reads_from_toml_and_json_and_refuses_bad_files() {
     assert!(Genesis::from_json("{").is_err());
     assert!(Genesis::from_json(&genesis.to_json().replace("\"chain_id\"", "\"chain\"")).is_err());
     let mut broke = genesis.clone();
-    broke.operators[0].self_bond = Amount(5_000_000);
+    broke.operators[0].self_bond = Amount::new(5_000_000);
     assert!(
         Ledger::from_genesis(&broke).is_err(),
         "self-bond above the balance"
@@ -739,13 +745,13 @@ fn blocks_with_a_wrong_height_or_epoch_are_refused_whole() {
     let mut chain = standard_chain();
     let root = chain.ledger.state_root();
     let mut ctx = chain.context();
-    ctx.height = Height(5);
+    ctx.height = Height::new(5);
     assert!(chain.ledger.apply_block::<Vec<u8>>(&ctx, &[]).is_err());
     let mut ctx = chain.context();
-    ctx.epoch = Epoch(3);
+    ctx.epoch = Epoch::new(3);
     assert!(chain.ledger.apply_block::<Vec<u8>>(&ctx, &[]).is_err());
     assert_eq!(chain.ledger.state_root(), root);
-    assert_eq!(chain.height(), Height(0));
+    assert_eq!(chain.height(), Height::new(0));
 }
 
 #[test]
@@ -781,7 +787,7 @@ fn a_ledger_restored_from_its_entries_has_the_same_root_and_goes_on_identically(
     // Tampered state is refused.
     let mut tampered = entries;
     tampered[0].1.push(0);
-    assert!(Ledger::restore(tampered, Height(8), 0, a.state_root).is_err());
+    assert!(Ledger::restore(tampered, Height::new(8), 0, a.state_root).is_err());
 }
 
 /// A validator already slashed for a larger fault in the window that then misses blocks: the
@@ -805,7 +811,7 @@ fn downtime_after_a_larger_fault_in_the_window_does_not_halt_the_chain() {
         // `block` expects every block to apply.
         chain.block(&[]);
     }
-    assert_eq!(chain.height().0, start.0 + window + 2);
+    assert_eq!(chain.height().get(), start.get() + window + 2);
     assert!(chain.operator(1).jailed);
 }
 
@@ -834,8 +840,8 @@ fn two_thirds_of_stake_missing_deadlines_together_lose_only_the_liveness_fractio
     slashed.sort();
     let base = test_params().slashing.missed_deadline;
     let mut expected = vec![
-        (operator(1), base, Amount(1_000)),
-        (operator(2), base, Amount(1_000)),
+        (operator(1), base, Amount::new(1_000)),
+        (operator(2), base, Amount::new(1_000)),
     ];
     expected.sort();
     assert_eq!(
@@ -864,16 +870,16 @@ fn a_repeated_liveness_fault_costs_more_each_window() {
     };
     report(&mut chain);
     let first = run_until_slashes_apply(&mut chain, params.slashing.slash_delay_epochs);
-    chain.run_to_epoch(chain.epoch().0 + params.slashing.window_epochs);
+    chain.run_to_epoch(chain.epoch().get() + params.slashing.window_epochs);
     report(&mut chain);
-    let apply = chain.epoch().0 + params.slashing.slash_delay_epochs + 1;
+    let apply = chain.epoch().get() + params.slashing.slash_delay_epochs + 1;
     let second = run_until_slashes_apply(&mut chain, apply);
     let base = params.slashing.missed_deadline;
-    assert_eq!(first, vec![(operator(1), base, Amount(1_000))]);
+    assert_eq!(first, vec![(operator(1), base, Amount::new(1_000))]);
     let twice = Ratio::from_ppb(base.ppb() * 2).unwrap();
     assert_eq!(
         second,
-        vec![(operator(1), twice, Amount(1_980))],
+        vec![(operator(1), twice, Amount::new(1_980))],
         "2% of 99,000"
     );
 }
@@ -896,14 +902,17 @@ fn a_coordinated_fault_split_across_a_window_boundary_is_correlated_in_full() {
     let window_end = params.slashing.window_epochs * params.staking.epoch_blocks;
     // The last block of window 0, then the first of window 1.
     chain.run_blocks(window_end + 1);
-    chain.submit_ok(30, double_sign_evidence(&chain, 1, Height(window_end)));
-    chain.submit_ok(30, double_sign_evidence(&chain, 2, Height(window_end + 1)));
+    chain.submit_ok(30, double_sign_evidence(&chain, 1, Height::new(window_end)));
+    chain.submit_ok(
+        30,
+        double_sign_evidence(&chain, 2, Height::new(window_end + 1)),
+    );
     let apply = params.slashing.slash_delay_epochs + params.slashing.window_epochs + 1;
     let mut slashed = run_until_slashes_apply(&mut chain, apply);
     slashed.sort();
     let mut expected = vec![
-        (operator(1), Ratio::ONE, Amount(100_000)),
-        (operator(2), Ratio::ONE, Amount(100_000)),
+        (operator(1), Ratio::ONE, Amount::new(100_000)),
+        (operator(2), Ratio::ONE, Amount::new(100_000)),
     ];
     expected.sort();
     assert_eq!(
@@ -930,7 +939,7 @@ fn every_proven_wrong_result_in_a_window_adds_to_the_slash() {
     let thrice = Ratio::from_ppb(test_params().slashing.wrong_result.ppb() * 3).unwrap();
     assert_eq!(
         slashed,
-        vec![(operator(1), thrice, Amount(30_000))],
+        vec![(operator(1), thrice, Amount::new(30_000))],
         "3 × 10% of 100,000"
     );
 }

@@ -133,7 +133,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 *from,
                 Msg::Transfer(Transfer {
                     to: account(*to),
-                    amount: Amount(*amount),
+                    amount: Amount::new(*amount),
                 }),
             )),
             Step::Transfer { .. } => None,
@@ -145,7 +145,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 *delegator,
                 Msg::Delegate(Delegate {
                     operator: operator(*o),
-                    amount: Amount(*amount),
+                    amount: Amount::new(*amount),
                 }),
             )),
             Step::Undelegate {
@@ -159,7 +159,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     *delegator,
                     Msg::Undelegate(Undelegate {
                         operator: operator(*o),
-                        shares: Shares(shares),
+                        shares: Shares::new(shares),
                     }),
                 ))
             }
@@ -180,7 +180,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     Msg::Redelegate(Redelegate {
                         source: operator(*source),
                         destination: operator(*destination),
-                        shares: Shares(shares),
+                        shares: Shares::new(shares),
                     }),
                 ))
             }
@@ -210,8 +210,8 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 None
             }
             Step::NextEpoch => {
-                let target = chain.epoch().0 + 1;
-                while chain.epoch().0 < target {
+                let target = chain.epoch().get() + 1;
+                while chain.epoch().get() < target {
                     let outcome = chain.block(&[]);
                     apply_slashes(&mut model, &chain, &outcome.events)?;
                 }
@@ -257,28 +257,34 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 let o = index_of(&d.operator);
                 let (tokens, total) = model.pools[&o];
                 let shares = if total == 0 {
-                    d.amount.0
+                    d.amount.get()
                 } else {
-                    d.amount.0 * total / tokens
+                    d.amount.get() * total / tokens
                 };
-                model.pools.insert(o, (tokens + d.amount.0, total + shares));
+                model
+                    .pools
+                    .insert(o, (tokens + d.amount.get(), total + shares));
                 *model.shares.entry((signer, o)).or_default() += shares;
             }
             (Msg::Undelegate(u), true) => {
                 let o = index_of(&u.operator);
                 {
-                    let worth = model.tokens_for(o, u.shares.0);
+                    let worth = model.tokens_for(o, u.shares.get());
                     let (tokens, total) = model.pools[&o];
-                    model.pools.insert(o, (tokens - worth, total - u.shares.0));
-                    *model.shares.get_mut(&(signer, o)).expect("held") -= u.shares.0;
+                    model
+                        .pools
+                        .insert(o, (tokens - worth, total - u.shares.get()));
+                    *model.shares.get_mut(&(signer, o)).expect("held") -= u.shares.get();
                 }
             }
             (Msg::Redelegate(r), true) => {
                 let (s, d) = (index_of(&r.source), index_of(&r.destination));
-                let worth = model.tokens_for(s, r.shares.0);
+                let worth = model.tokens_for(s, r.shares.get());
                 let (tokens, total) = model.pools[&s];
-                model.pools.insert(s, (tokens - worth, total - r.shares.0));
-                *model.shares.get_mut(&(signer, s)).expect("held") -= r.shares.0;
+                model
+                    .pools
+                    .insert(s, (tokens - worth, total - r.shares.get()));
+                *model.shares.get_mut(&(signer, s)).expect("held") -= r.shares.get();
                 let (tokens, total) = model.pools[&d];
                 let shares = if total == 0 {
                     worth
@@ -324,20 +330,26 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
         for &o in &OPERATORS {
             let ledger_operator = chain.operator(o);
             prop_assert_eq!(
-                ledger_operator.shares.0,
+                ledger_operator.shares.get(),
                 model.pools[&o].1,
                 "pool shares of operator {}",
                 o
             );
             prop_assert_eq!(
-                ledger_operator.tokens.0,
+                ledger_operator.tokens.get(),
                 model.pools[&o].0,
                 "pool tokens of operator {}",
                 o
             );
             for &d in DELEGATORS.iter().chain(OPERATORS.iter()) {
                 let expected = model.shares.get(&(d, o)).copied().unwrap_or(0);
-                prop_assert_eq!(chain.shares(d, o).0, expected, "shares of {} in {}", d, o);
+                prop_assert_eq!(
+                    chain.shares(d, o).get(),
+                    expected,
+                    "shares of {} in {}",
+                    d,
+                    o
+                );
             }
         }
     }
@@ -366,18 +378,18 @@ fn apply_slashes(model: &mut Model, chain: &Chain, events: &[Event]) -> Result<(
     for &o in &OPERATORS {
         let (tokens, shares) = model.pools[&o];
         let now = chain.operator(o);
-        prop_assert!(now.tokens.0 <= tokens, "a slash never adds tokens");
-        prop_assert!(now.shares.0 <= shares, "a slash never adds shares");
+        prop_assert!(now.tokens.get() <= tokens, "a slash never adds tokens");
+        prop_assert!(now.shares.get() <= shares, "a slash never adds shares");
         if let Some((_, fraction)) = slashed.iter().find(|(n, _)| *n == o) {
-            let cap = fraction.mul_ceil(Amount(tokens)).0;
+            let cap = fraction.mul_ceil(Amount::new(tokens)).get();
             prop_assert!(
-                tokens - now.tokens.0 <= cap + model_redelegation_slack(chain, o),
+                tokens - now.tokens.get() <= cap + model_redelegation_slack(chain, o),
                 "slash above its fraction"
             );
         }
-        model.pools.insert(o, (now.tokens.0, now.shares.0));
+        model.pools.insert(o, (now.tokens.get(), now.shares.get()));
         for &d in DELEGATORS.iter().chain(OPERATORS.iter()) {
-            let held = chain.shares(d, o).0;
+            let held = chain.shares(d, o).get();
             let before = model.shares.get(&(d, o)).copied().unwrap_or(0);
             prop_assert!(held <= before, "a slash never adds shares to a delegation");
             model.shares.insert((d, o), held);
@@ -391,7 +403,7 @@ fn model_redelegation_slack(chain: &Chain, destination: u16) -> u128 {
     staking::state::all_redelegations(chain.ledger.store())
         .iter()
         .filter(|r| r.destination == operator(destination))
-        .map(|r| r.initial.0)
+        .map(|r| r.initial.get())
         .sum()
 }
 

@@ -55,7 +55,7 @@ impl mc::Height for BHeight {
 
 impl BHeight {
     pub fn surety(self) -> surety_types::Height {
-        surety_types::Height(self.0)
+        surety_types::Height::new(self.0)
     }
 }
 

@@ -241,7 +241,10 @@ impl Host {
     fn consensus_ready(&self) -> (BHeight, HeightParams<SuretyCtx>) {
         let (height, params) = {
             let app = self.lock();
-            (BHeight(app.ledger().height().0 + 1), self.params(&app))
+            (
+                BHeight(app.ledger().height().next().get()),
+                self.params(&app),
+            )
         };
         info!(height = height.0, "consensus ready");
         (height, params)
@@ -360,7 +363,7 @@ impl Host {
     /// commit.
     fn next_height(&self, certificate: &EngineCertificate<SuretyCtx>) -> Next<SuretyCtx> {
         let app = self.lock();
-        let committed = app.ledger().height().0;
+        let committed = app.ledger().height().get();
         let params = self.params(&app);
         if committed >= certificate.height.0 {
             Next::Start(BHeight(committed + 1), params)
@@ -382,7 +385,7 @@ impl Host {
         value_bytes: &[u8],
     ) -> SyncedValueOutcome<SuretyCtx> {
         match decode_bounded::<Block>(value_bytes, PROPOSAL_BYTES_MAX) {
-            Ok(block) if block.header.height.0 == height.0 => {
+            Ok(block) if block.header.height.get() == height.0 => {
                 let id = BlockId(block.hash());
                 self.blocks.insert(id, block);
                 self.synced.insert(height.0);
@@ -462,7 +465,7 @@ impl Host {
         from: PeerId,
         msg: StreamMessage<ProposalPart>,
     ) -> Option<ProposedValue<SuretyCtx>> {
-        let next_height = self.lock().ledger().height().0 + 1;
+        let next_height = self.lock().ledger().height().next().get();
         let msgs = self.buffer_part(from, msg, next_height)?;
         let (init, data, signed) = assemble(&msgs)?;
         let (height, round, pol_round, proposer) = init;
@@ -614,12 +617,12 @@ impl Host {
         let validity = match &verdict {
             Ok(()) => Validity::Valid,
             Err(reason) => {
-                warn!(height = block.header.height.0, %reason, "invalid proposal");
+                warn!(height = block.header.height.get(), %reason, "invalid proposal");
                 Validity::Invalid
             }
         };
         let value = ProposedValue {
-            height: BHeight(block.header.height.0),
+            height: BHeight(block.header.height.get()),
             round,
             valid_round: pol_round,
             proposer,
@@ -686,7 +689,7 @@ impl Host {
             }
             Err(e) => error!(height, error = %e, "commit failed"),
         }
-        self.blocks.retain(|_, b| b.header.height.0 > height);
+        self.blocks.retain(|_, b| b.header.height.get() > height);
         self.undecided.retain(|(h, _), _| *h > height);
         self.published.retain(|(h, _, _), _| *h > height);
         self.streams
@@ -695,13 +698,14 @@ impl Host {
 
     fn decided_values(&self, start: u64, end: u64) -> Vec<RawDecidedValue<SuretyCtx>> {
         let app = self.lock();
-        let tip = app.ledger().height().0;
+        let tip = app.ledger().height().get();
         let end = end.min(tip).min(start.saturating_add(SYNC_BATCH_MAX - 1));
         let mut out = Vec::new();
         for h in start.max(1)..=end {
-            let (Ok(Some(block)), Ok(Some(cert))) =
-                (app.storage().block(Height(h)), app.certificate(Height(h)))
-            else {
+            let (Ok(Some(block)), Ok(Some(cert))) = (
+                app.storage().block(Height::new(h)),
+                app.certificate(Height::new(h)),
+            ) else {
                 break;
             };
             out.push(RawDecidedValue {
@@ -756,13 +760,13 @@ impl Host {
             return;
         }
         let kind = first.vote.kind as u8;
-        let slot = (offender, first.vote.height.0, first.vote.round, kind);
+        let slot = (offender, first.vote.height.get(), first.vote.round, kind);
         if !self.reported.insert(slot) {
             return;
         }
         warn!(
             validator = %offender,
-            height = first.vote.height.0,
+            height = first.vote.height.get(),
             round = first.vote.round,
             kind = ?first.vote.kind,
             "double signing observed"
@@ -843,7 +847,7 @@ fn proposal_statement(
 ) -> ConsensusVote {
     ConsensusVote {
         chain_id: ctx.chain_id.to_string(),
-        height: Height(height.0),
+        height: Height::new(height.0),
         round: round_u32(round),
         kind: VoteKind::Proposal,
         value: Some(id.0),
@@ -865,7 +869,7 @@ pub fn from_engine(cert: &EngineCertificate<SuretyCtx>) -> CommitCertificate {
     signatures.sort_by_key(|s| s.validator);
     signatures.dedup_by(|a, b| a.validator == b.validator);
     CommitCertificate {
-        height: Height(cert.height.0),
+        height: Height::new(cert.height.0),
         round: round_u32(cert.round),
         block_hash: cert.value_id.0,
         signatures,
@@ -874,7 +878,7 @@ pub fn from_engine(cert: &EngineCertificate<SuretyCtx>) -> CommitCertificate {
 
 pub fn to_engine(cert: &CommitCertificate) -> EngineCertificate<SuretyCtx> {
     EngineCertificate {
-        height: BHeight(cert.height.0),
+        height: BHeight(cert.height.get()),
         round: Round::new(cert.round),
         value_id: BlockId(cert.block_hash),
         commit_signatures: cert

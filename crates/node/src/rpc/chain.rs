@@ -201,7 +201,7 @@ pub(super) async fn block(
         .parse()
         .map_err(|_| bad_request(format!("height {height:?} is not a number")))?;
     let app = lock(&app);
-    block_view(&app, Height(height))
+    block_view(&app, Height::new(height))
 }
 
 pub(super) async fn proof(
@@ -269,7 +269,7 @@ fn consensus_gauges(text: &mut String, app: &App) {
         text,
         "surety_height",
         "Height of the last committed block.",
-        app.ledger().height().0,
+        app.ledger().height().get(),
     );
     gauge(
         text,

@@ -29,9 +29,14 @@ fn open(dir: &Path) -> App {
 /// Block `height` of the deterministic test chain: one transfer, fixed time.
 fn commit_next(app: &mut App) -> Hash {
     let height = app.ledger().height().next();
-    app.submit(transfer(2, height.0 - 1, 3, 1 + height.0 as u128 % 7))
-        .unwrap();
-    commit_next_at(app, height.0 * 1_000);
+    app.submit(transfer(
+        2,
+        height.get() - 1,
+        3,
+        1 + height.get() as u128 % 7,
+    ))
+    .unwrap();
+    commit_next_at(app, height.get() * 1_000);
     app.ledger().state_root()
 }
 
@@ -47,7 +52,7 @@ fn crash_child() {
     for _ in 0..CHILD_BLOCKS_MAX {
         let root = commit_next(&mut app);
         let mut out = stdout.lock();
-        writeln!(out, "committed {} {}", app.ledger().height().0, root).unwrap();
+        writeln!(out, "committed {} {}", app.ledger().height().get(), root).unwrap();
         out.flush().unwrap();
     }
 }
@@ -88,11 +93,11 @@ fn a_node_killed_at_any_moment_loses_no_committed_block() {
         let reopened = open(dir.path());
         let height = reopened.ledger().height();
         assert!(
-            height.0 >= last_height,
+            height.get() >= last_height,
             "announced block {last_height} lost: store is at {height}"
         );
         assert!(
-            height.0 <= last_height + 1,
+            height.get() <= last_height + 1,
             "at most the block in flight is extra"
         );
         reopened.ledger().check_invariants().unwrap();
@@ -103,7 +108,7 @@ fn a_node_killed_at_any_moment_loses_no_committed_block() {
         let mut root = replay.ledger().state_root();
         while replay.ledger().height() < height {
             root = commit_next(&mut replay);
-            let h = replay.ledger().height().0;
+            let h = replay.ledger().height().get();
             if let Some((_, announced_root)) = announced.iter().find(|(a, _)| *a == h) {
                 assert_eq!(&root.to_string(), announced_root, "replay diverges at {h}");
             }
@@ -116,7 +121,7 @@ fn a_node_killed_at_any_moment_loses_no_committed_block() {
         assert_eq!(
             reopened
                 .storage()
-                .block(Height(height.0))
+                .block(Height::new(height.get()))
                 .unwrap()
                 .map(|b| b.header.height),
             Some(height)

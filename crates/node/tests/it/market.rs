@@ -60,7 +60,7 @@ fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
     options.rpc_base_port = 0;
     let params = &mut options.params;
     params.staking.epoch_blocks = 200;
-    params.bank.min_tx_fee = Amount(1);
+    params.bank.min_tx_fee = Amount::new(1);
     params.staking.unbonding_epochs = 4;
     params.slashing.slash_delay_epochs = 2;
     params.slashing.window_epochs = 1;
@@ -93,7 +93,7 @@ fn submit(node: &RunningNode, key: &SigningKey, msg: Msg) -> Hash {
         chain_id: app.ledger().chain_id().to_string(),
         signer: account,
         nonce: app.next_nonce(&account),
-        fee: Amount(1),
+        fee: Amount::new(1),
         msg,
     };
     let signed = tx.sign(key);
@@ -426,7 +426,7 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
             < bob_before
                 .checked_sub(bond)
                 .unwrap()
-                .checked_add(Amount(1))
+                .checked_add(Amount::new(1))
                 .unwrap()
     );
     assert!(!operator_record(&nodes[0], &defendant).jailed);
@@ -481,7 +481,7 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
             chain_id: app.ledger().chain_id().to_string(),
             signer: alice_id,
             nonce: app.next_nonce(&alice_id),
-            fee: Amount(1),
+            fee: Amount::new(1),
             msg: Msg::SubmitJob(Box::new(SubmitJob {
                 model: model_id,
                 input: JobInput::Text(

@@ -21,7 +21,7 @@ fn signed(from: u8, nonce: u64, fee: u128, msg: Msg) -> Vec<u8> {
         chain_id: CHAIN.into(),
         signer: account(from),
         nonce,
-        fee: Amount(fee),
+        fee: Amount::new(fee),
         msg,
     };
     surety_types::encoding::encode(&tx.sign(&key(from)))
@@ -34,7 +34,7 @@ fn paying(from: u8, nonce: u64, fee: u128, to: u8, amount: u128) -> Vec<u8> {
         fee,
         Msg::Transfer(Transfer {
             to: account(to),
-            amount: Amount(amount),
+            amount: Amount::new(amount),
         }),
     )
 }
@@ -70,7 +70,7 @@ fn zero_balance_keys_flooding_the_mempool_are_refused_at_admission() {
                 matches!(
                     error,
                     AdmitError::CannotPay {
-                        balance: Amount(0),
+                        balance: Amount::ZERO,
                         ..
                     }
                 ),
@@ -88,8 +88,8 @@ fn zero_balance_keys_flooding_the_mempool_are_refused_at_admission() {
     assert_eq!(
         mempool.admit(paying(2, 0, 0, 3, 1), &ledger),
         Err(AdmitError::FeeTooLow {
-            fee: Amount(0),
-            minimum: Amount(1)
+            fee: Amount::new(0),
+            minimum: Amount::new(1)
         })
     );
     // A funded sender queues as many as its balance pays, fees and amounts together.
@@ -102,8 +102,8 @@ fn zero_balance_keys_flooding_the_mempool_are_refused_at_admission() {
     assert_eq!(
         error,
         AdmitError::CannotPay {
-            balance: Amount(10_000_000),
-            needed: Amount(10_000_002),
+            balance: Amount::new(10_000_000),
+            needed: Amount::new(10_000_002),
             waiting: 1
         }
     );
@@ -119,7 +119,7 @@ fn oversized_job_inputs_are_refused_at_admission_not_at_execution() {
         Msg::SubmitJob(Box::new(SubmitJob {
             model: ModelId([9; 32]),
             input: JobInput::Text(input),
-            max_fee: Amount(2_000),
+            max_fee: Amount::new(2_000),
             deadline_blocks: 10,
             replicas: 1,
         }))

@@ -44,7 +44,7 @@ fn signed(from: u8, nonce: u64, msg: Msg) -> Vec<u8> {
         chain_id: CHAIN.into(),
         signer: account(from),
         nonce,
-        fee: Amount(1),
+        fee: Amount::new(1),
         msg,
     };
     surety_types::encoding::encode(&tx.sign(&key(from)))

@@ -27,7 +27,7 @@ fn network(dir: &std::path::Path, n: usize, p2p_base: u16, epoch_blocks: u64) ->
     options.p2p_base_port = p2p_base;
     options.rpc_base_port = 0;
     options.params.staking.epoch_blocks = epoch_blocks;
-    options.params.bank.min_tx_fee = Amount(1);
+    options.params.bank.min_tx_fee = Amount::new(1);
     options.params.staking.unbonding_epochs = 4;
     options.params.slashing.slash_delay_epochs = 2;
     options.params.slashing.window_epochs = 1;
@@ -46,7 +46,7 @@ fn network(dir: &std::path::Path, n: usize, p2p_base: u16, epoch_blocks: u64) ->
 }
 
 fn height(node: &RunningNode) -> u64 {
-    node.app.lock().unwrap().ledger().height().0
+    node.app.lock().unwrap().ledger().height().get()
 }
 
 async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
@@ -68,7 +68,7 @@ fn assert_same_chain(nodes: &[&RunningNode], upto: u64) {
             .iter()
             .map(|n| {
                 let app = n.app.lock().unwrap();
-                let block = app.storage().block(Height(h)).unwrap().expect("block");
+                let block = app.storage().block(Height::new(h)).unwrap().expect("block");
                 (block.hash(), block.header.previous_state_root)
             })
             .collect();
@@ -84,7 +84,7 @@ fn signed(net: &Localnet, key: &SigningKey, nonce: u64, msg: Msg) -> Vec<u8> {
         chain_id: net.genesis.chain_id.clone(),
         signer: AccountId::from_key(&key.verification_key()),
         nonce,
-        fee: Amount(1),
+        fee: Amount::new(1),
         msg,
     };
     encode(&tx.sign(key))
@@ -118,7 +118,7 @@ async fn four_validators_finalise_blocks_with_identical_state_roots() {
             nonce,
             Msg::Transfer(Transfer {
                 to,
-                amount: Amount(1_000 + nonce as u128),
+                amount: Amount::new(1_000 + nonce as u128),
             }),
         );
         nodes[(nonce % 4) as usize]
@@ -149,12 +149,12 @@ async fn four_validators_finalise_blocks_with_identical_state_roots() {
     // Block h+1 carries the certificate of block h, signed by more than 2/3 of the set.
     {
         let app = nodes[0].app.lock().unwrap();
-        let block = app.storage().block(Height(12)).unwrap().unwrap();
+        let block = app.storage().block(Height::new(12)).unwrap().unwrap();
         let cert = block
             .header
             .last_commit
             .expect("block 12 certifies block 11");
-        assert_eq!(cert.height, Height(11));
+        assert_eq!(cert.height, Height::new(11));
         assert!(
             cert.signatures.len() >= 3,
             "{} signers",
@@ -216,7 +216,7 @@ async fn a_double_signing_validator_is_reported_frozen_and_slashed_and_the_chain
         .unwrap()
         .tokens;
     // One operator of four faulted: the correlated rule gives min(1, max(5%, 9·(1/4)²)).
-    let total = Amount(bonded_before.0 * 4);
+    let total = Amount::new(bonded_before.get() * 4);
     let fraction = surety_ledger::slashing::correlated_fraction(
         net.genesis.params.slashing.equivocation,
         bonded_before,
@@ -228,7 +228,7 @@ async fn a_double_signing_validator_is_reported_frozen_and_slashed_and_the_chain
     );
     assert_eq!(
         slashed,
-        Amount(bonded_before.0 - fraction.mul_floor(bonded_before).0)
+        Amount::new(bonded_before.get() - fraction.mul_floor(bonded_before).get())
     );
     wait_for(
         "more blocks without the offender",
@@ -268,7 +268,7 @@ async fn a_delegation_changes_voting_power_at_the_next_epoch_only() {
     .await;
     let before = power_of(nodes[0].app.lock().unwrap().decided_set());
     let delegator = &node::load_key(&net.keys_dir.join("alice.json")).unwrap();
-    let amount = Amount(before.0 * 3);
+    let amount = Amount::new(before.get() * 3);
     let bytes = signed(
         &net,
         delegator,
@@ -302,7 +302,10 @@ async fn a_delegation_changes_voting_power_at_the_next_epoch_only() {
     .await;
     for n in &nodes {
         let app = n.app.lock().unwrap();
-        assert_eq!(power_of(app.decided_set()), Amount(before.0 + amount.0));
+        assert_eq!(
+            power_of(app.decided_set()),
+            Amount::new(before.get() + amount.get())
+        );
     }
     // Blocks after the epoch end are certified by the new set: the bigger validator's
     // precommit is part of every quorum the engine counted with the new powers.
@@ -333,7 +336,7 @@ async fn honest_transfers(
             nonce,
             Msg::Transfer(Transfer {
                 to,
-                amount: Amount(10),
+                amount: Amount::new(10),
             }),
         );
         let node = &nodes[(nonce % nodes.len() as u64) as usize];
@@ -379,7 +382,7 @@ async fn a_flood_of_unpayable_transactions_from_fresh_keys_sent_to_one_node_leav
                     nonce,
                     Msg::Transfer(Transfer {
                         to: AccountId([7; 32]),
-                        amount: Amount(1),
+                        amount: Amount::new(1),
                     }),
                 )
             })
@@ -513,7 +516,7 @@ fn assert_no_conflicting_blocks(nodes: &[RunningNode]) -> u64 {
         for h in 1..=tips[i] {
             let hash = app
                 .storage()
-                .block(Height(h))
+                .block(Height::new(h))
                 .unwrap()
                 .expect("block")
                 .hash();

@@ -15,9 +15,9 @@ fn make_block(ledger: &Ledger, previous_hash: Hash, txs: Vec<Vec<u8>>) -> Block 
         header: BlockHeader {
             chain_id: ledger.chain_id().into(),
             height,
-            timestamp_ms: 1_000 * height.0,
+            timestamp_ms: 1_000 * height.get(),
             proposer: OperatorId::from(account(1)),
-            seed: Hash::of("seed", &height.0.to_le_bytes()),
+            seed: Hash::of("seed", &height.get().to_le_bytes()),
             absent_validators: None,
             previous_hash,
             previous_state_root: ledger.state_root(),
@@ -266,14 +266,14 @@ mod app {
         };
         let app = open(dir.path());
         assert_eq!(app.ledger().state_root(), root);
-        assert_eq!(app.ledger().height(), surety_types::Height(2));
+        assert_eq!(app.ledger().height(), surety_types::Height::new(2));
         let again = app.propose(7_000, OperatorId::from(account(1)));
         app.validate(&again, 7_000)
             .expect("the certificate of the last block survives a restart");
         assert_eq!(
             again.header.previous_hash,
             app.storage()
-                .block(surety_types::Height(2))
+                .block(surety_types::Height::new(2))
                 .unwrap()
                 .unwrap()
                 .hash()
@@ -299,7 +299,7 @@ mod app {
             Err(ProposalError::WrongParent)
         ));
         let mut future = good.clone();
-        future.header.height = surety_types::Height(9);
+        future.header.height = surety_types::Height::new(9);
         assert!(matches!(
             app.validate(&future, 5_000),
             Err(ProposalError::WrongHeight { .. })

@@ -42,7 +42,7 @@ pub(crate) fn test_params() -> Params {
             epoch_blocks: 5,
             max_validators: 10,
             unbonding_epochs: 10,
-            min_self_bond: Amount(1_000),
+            min_self_bond: Amount::new(1_000),
         },
         rewards: RewardsParams {
             inflation_per_year: Ratio::ZERO,
@@ -50,7 +50,7 @@ pub(crate) fn test_params() -> Params {
         },
         ..Params::default()
     };
-    params.bank.min_tx_fee = Amount(10);
+    params.bank.min_tx_fee = Amount::new(10);
     params.slashing.slash_delay_epochs = 4;
     params.slashing.window_epochs = 2;
     params.slashing.evidence_max_age_epochs = 3;
@@ -83,7 +83,7 @@ pub(crate) fn genesis(
             .iter()
             .map(|&(n, balance)| GenesisAccount {
                 account: account(n),
-                balance: Amount(balance),
+                balance: Amount::new(balance),
             })
             .collect(),
         operators: operators
@@ -97,7 +97,7 @@ pub(crate) fn genesis(
                     moniker: format!("operator-{n}"),
                     ..Default::default()
                 },
-                self_bond: Amount(bond),
+                self_bond: Amount::new(bond),
             })
             .collect(),
         delegations: vec![],
@@ -162,7 +162,7 @@ impl Chain {
             chain_id: CHAIN.into(),
             signer: account(n),
             nonce,
-            fee: Amount(10),
+            fee: Amount::new(10),
             msg,
         };
         surety_types::encoding::encode(&tx.sign(&key(n)))
@@ -230,7 +230,7 @@ impl Chain {
 
     /// Run empty blocks until the first block of `epoch` has been applied.
     pub(crate) fn run_to_epoch(&mut self, epoch: u64) {
-        while self.epoch() < Epoch(epoch) {
+        while self.epoch() < Epoch::new(epoch) {
             self.block(&[]);
         }
     }

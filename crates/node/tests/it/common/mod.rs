@@ -27,14 +27,14 @@ pub(crate) fn genesis() -> Genesis {
         genesis_time_ms: 0,
         params: Params {
             bank: BankParams {
-                min_tx_fee: Amount(1),
+                min_tx_fee: Amount::new(1),
             },
             ..Params::default()
         },
         accounts: (1..=5)
             .map(|n| GenesisAccount {
                 account: account(n),
-                balance: Amount(10_000_000),
+                balance: Amount::new(10_000_000),
             })
             .collect(),
         operators: vec![GenesisOperator {
@@ -43,7 +43,7 @@ pub(crate) fn genesis() -> Genesis {
             commission: Ratio::from_percent(5).unwrap(),
             max_commission_change: Ratio::from_percent(1).unwrap(),
             metadata: Default::default(),
-            self_bond: Amount(2_000_000),
+            self_bond: Amount::new(2_000_000),
         }],
         delegations: vec![],
         models: vec![],
@@ -57,10 +57,10 @@ pub(crate) fn transfer(from: u8, nonce: u64, to: u8, amount: u128) -> Vec<u8> {
         chain_id: CHAIN.into(),
         signer: account(from),
         nonce,
-        fee: Amount(1),
+        fee: Amount::new(1),
         msg: Msg::Transfer(Transfer {
             to: account(to),
-            amount: Amount(amount),
+            amount: Amount::new(amount),
         }),
     };
     surety_types::encoding::encode(&tx.sign(&key(from)))
