@@ -12,7 +12,8 @@
 //!     cargo run --release -- <data dir> <plot.svg> [mlp epochs] [cnn epochs]
 //!
 //! `<data dir>` is where `scripts/fetch-data` put `mnist/`. `SKIP_SPEED=1` skips parts 1 and 2,
-//! `SKIP_ACCURACY=1` part 3.
+//! `SKIP_ACCURACY=1` part 3; `MODELS=mlp` (or `cnn`) limits parts 1 and 2 to one network;
+//! `ROUNDS=n` repeats part 1 and keeps each side's fastest round.
 
 use candle_core::{DType, Device, Module, Tensor as CandleTensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
@@ -199,9 +200,18 @@ fn candle_ms(train: &Dataset, name: &str, batch: usize) -> Result<f64, Error> {
 
 const CASES: [(&str, usize); 4] = [("mlp", 32), ("mlp", 128), ("cnn", 32), ("cnn", 128)];
 
+/// The cases of parts 1 and 2: all, or only the models named in `MODELS` (e.g. `MODELS=mlp`).
+fn cases() -> Vec<(&'static str, usize)> {
+    let models = std::env::var("MODELS").unwrap_or_else(|_| "mlp,cnn".into());
+    CASES
+        .into_iter()
+        .filter(|(name, _)| models.split(',').any(|m| m == *name))
+        .collect()
+}
+
 /// Child mode: candle's figures on this process's thread count, one JSON line each.
 fn candle_child(train: &Dataset) -> Result<(), Error> {
-    for (name, batch) in CASES {
+    for (name, batch) in cases() {
         let ms = candle_ms(train, name, batch)?;
         println!(
             "{}",
@@ -227,14 +237,41 @@ fn candle_figures(data: &str, threads: usize) -> Result<Vec<f64>, Error> {
     Ok(figures)
 }
 
+/// The load average, printed beside the figures (the benchmark machine is shared).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// `ROUNDS` rounds (default 1), each timing candle then surety for every case on 1 and then 2
+/// threads; each side's figure is its fastest round, so both sides get the same treatment
+/// against noise from other work on the machine.
 fn speed_table(train: &Dataset, data: &str) -> Result<(), Error> {
+    let rounds: usize = std::env::var("ROUNDS").map_or(Ok(1), |r| r.parse())?;
+    let cases = cases();
+    let mut best = vec![(f64::MAX, f64::MAX); 2 * cases.len()];
+    let load_before = load_average();
+    for _ in 0..rounds {
+        for (t, threads) in [1, 2].into_iter().enumerate() {
+            let candle = candle_figures(data, threads)?;
+            for (c, ((name, batch), candle_ms)) in cases.iter().zip(candle).enumerate() {
+                let surety = surety_ms(train, name, *batch, threads)?;
+                let entry = &mut best[t * cases.len() + c];
+                *entry = (entry.0.min(surety), entry.1.min(candle_ms));
+            }
+        }
+    }
     println!("## time per minibatch (ms), surety-infer traced training vs candle-nn SGD\n");
+    println!(
+        "fastest of {rounds} round(s); load average {load_before} before, {} after\n",
+        load_average()
+    );
     println!("| model | batch | threads | surety (ms) | candle (ms) | surety / candle |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    for threads in [1, 2] {
-        let candle = candle_figures(data, threads)?;
-        for ((name, batch), candle_ms) in CASES.iter().zip(candle) {
-            let surety = surety_ms(train, name, *batch, threads)?;
+    for (t, threads) in [1, 2].into_iter().enumerate() {
+        for (c, (name, batch)) in cases.iter().enumerate() {
+            let (surety, candle_ms) = best[t * cases.len() + c];
             println!(
                 "| {name} | {batch} | {threads} | {surety:.2} | {candle_ms:.2} | {:.2} |",
                 surety / candle_ms
@@ -250,7 +287,7 @@ fn execute_step_cost(train: &Dataset) -> Result<(), Error> {
     println!("| model | batch | largest step | execute_step + hash (ms) | traced minibatch (ms) | fraction |");
     println!("| --- | --- | --- | --- | --- | --- |");
     let executor = Executor::new(1)?;
-    for (name, batch) in CASES {
+    for (name, batch) in cases() {
         let trainer = Trainer::new(
             config(name, batch, Schedule::constant(0.01)),
             train,
