@@ -279,7 +279,8 @@ fn hash_slots<'a>(
     hasher.update(ACTIVATION_DOMAIN.as_bytes());
     hasher.update(&(header.len() as u64).to_le_bytes());
     hasher.update(&header);
-    let mut buffer = vec![0u8; HASH_BUFFER_BYTES];
+    // Filled only for values that are not hashed in place (u32 slots, big-endian machines).
+    let mut buffer = Vec::new();
     for (_, tensor) in slots {
         hasher.update(&((tensor.data.len() * 4) as u64).to_le_bytes());
         match &tensor.data {
@@ -298,7 +299,7 @@ const THREADED_HASH_BYTES_MIN: usize = 128 << 10;
 /// values' memory is those bytes, handed to blake3 whole (its SIMD hashes many chunks at once,
 /// and with `threads` its subtrees go to the current rayon pool); elsewhere they are converted
 /// a buffer at a time.
-fn hash_f32(hasher: &mut blake3::Hasher, buffer: &mut [u8], values: &[f32], threads: bool) {
+fn hash_f32(hasher: &mut blake3::Hasher, buffer: &mut Vec<u8>, values: &[f32], threads: bool) {
     #[cfg(target_endian = "little")]
     {
         let _ = buffer;
@@ -333,8 +334,18 @@ pub fn slot_hash_on_threads(name: &str, tensor: &Tensor) -> Hash {
     hash_slots(std::iter::once((name, tensor)), true)
 }
 
-/// Feed `words` little-endian into `hasher`, a buffer at a time.
-fn stream_words(hasher: &mut blake3::Hasher, buffer: &mut [u8], words: impl Iterator<Item = u32>) {
+/// Feed `words` little-endian into `hasher`, a buffer (of at most [`HASH_BUFFER_BYTES`],
+/// allocated on first use) at a time.
+fn stream_words(
+    hasher: &mut blake3::Hasher,
+    buffer: &mut Vec<u8>,
+    words: impl ExactSizeIterator<Item = u32>,
+) {
+    let bytes = (4 * words.len()).clamp(4, HASH_BUFFER_BYTES);
+    if buffer.len() < bytes {
+        buffer.resize(bytes, 0);
+    }
+    let buffer = &mut buffer[..bytes];
     let mut filled = 0;
     for word in words {
         buffer[filled..filled + 4].copy_from_slice(&word.to_le_bytes());
