@@ -6,6 +6,9 @@
 # separate cargo project outside the workspace, so they are built only here.
 #
 #   scripts/bench-train.sh [mlp epochs] [cnn epochs]      (defaults 6 and 4)
+#
+# Environment, passed through to the binary: ROUNDS=n (time n rounds, keep each side's
+# fastest; default 1), MODELS=mlp or cnn (time one network), SKIP_SPEED=1, SKIP_ACCURACY=1.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"

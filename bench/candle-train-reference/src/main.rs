@@ -12,7 +12,8 @@
 //!     cargo run --release -- <data dir> <plot.svg> [mlp epochs] [cnn epochs]
 //!
 //! `<data dir>` is where `scripts/fetch-data` put `mnist/`. `SKIP_SPEED=1` skips parts 1 and 2,
-//! `SKIP_ACCURACY=1` part 3.
+//! `SKIP_ACCURACY=1` part 3; `MODELS=mlp` (or `cnn`) limits parts 1 and 2 to one network;
+//! `ROUNDS=n` repeats part 1 and keeps each side's fastest round.
 
 use candle_core::{DType, Device, Module, Tensor as CandleTensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
@@ -25,6 +26,59 @@ use surety_infer::train::{evaluate, training_state_hash, Schedule, Sgd, Trainer,
 use surety_infer::{Activation, Executor};
 
 type Error = Box<dyn std::error::Error>;
+
+/// Seconds of CPU time this process has used, all its threads together (Linux; elsewhere 0).
+/// On a shared machine a one-thread figure in CPU time leaves out the time spent waiting for
+/// a busy core, which wall time counts for whichever side happened to wait.
+fn process_cpu_seconds() -> f64 {
+    #[cfg(target_os = "linux")]
+    {
+        #[repr(C)]
+        struct Timespec {
+            seconds: i64,
+            nanoseconds: i64,
+        }
+        extern "C" {
+            fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+        }
+        const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+        let mut time = Timespec {
+            seconds: 0,
+            nanoseconds: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec, which `time` is, and reads nothing else.
+        if unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut time) } == 0 {
+            return time.seconds as f64 + time.nanoseconds as f64 * 1e-9;
+        }
+    }
+    0.0
+}
+
+/// Wall and CPU milliseconds per minibatch.
+#[derive(Clone, Copy)]
+struct Timing {
+    wall_ms: f64,
+    cpu_ms: f64,
+}
+
+impl Timing {
+    /// Times `work`, which runs `count` minibatches.
+    fn of(count: u64, work: impl FnOnce() -> Result<(), Error>) -> Result<Timing, Error> {
+        let (start, cpu_start) = (Instant::now(), process_cpu_seconds());
+        work()?;
+        Ok(Timing {
+            wall_ms: start.elapsed().as_secs_f64() * 1e3 / count as f64,
+            cpu_ms: (process_cpu_seconds() - cpu_start) * 1e3 / count as f64,
+        })
+    }
+
+    fn min(self, other: Timing) -> Timing {
+        Timing {
+            wall_ms: self.wall_ms.min(other.wall_ms),
+            cpu_ms: self.cpu_ms.min(other.cpu_ms),
+        }
+    }
+}
 
 fn load(data: &Path, images: &str, labels: &str) -> Result<Dataset, Error> {
     let folder = data.join("mnist");
@@ -65,7 +119,7 @@ fn timed_minibatches(name: &str, batch: usize) -> u64 {
     }
 }
 
-fn surety_ms(train: &Dataset, name: &str, batch: usize, threads: usize) -> Result<f64, Error> {
+fn surety_ms(train: &Dataset, name: &str, batch: usize, threads: usize) -> Result<Timing, Error> {
     let trainer = Trainer::new(
         config(name, batch, Schedule::constant(0.01)),
         train,
@@ -76,11 +130,11 @@ fn surety_ms(train: &Dataset, name: &str, batch: usize, threads: usize) -> Resul
         .run(&executor, trainer.initial_state(1)?, 0, 2)?
         .state;
     let count = timed_minibatches(name, batch);
-    let start = Instant::now();
-    let run = trainer.run(&executor, state, 2, count)?;
-    let ms = start.elapsed().as_secs_f64() * 1e3 / count as f64;
-    std::hint::black_box(run.trace.root());
-    Ok(ms)
+    Timing::of(count, || {
+        let run = trainer.run(&executor, state, 2, count)?;
+        std::hint::black_box(run.trace.root());
+        Ok(())
+    })
 }
 
 /// The candle network with surety's initial parameters.
@@ -172,7 +226,7 @@ fn candle_batch(
 }
 
 /// candle's time per minibatch (data preparation included, as surety's gather steps are).
-fn candle_ms(train: &Dataset, name: &str, batch: usize) -> Result<f64, Error> {
+fn candle_ms(train: &Dataset, name: &str, batch: usize) -> Result<Timing, Error> {
     let trainer = Trainer::new(
         config(name, batch, Schedule::constant(0.01)),
         train,
@@ -189,29 +243,39 @@ fn candle_ms(train: &Dataset, name: &str, batch: usize) -> Result<f64, Error> {
     };
     step(&mut sgd, 0)?;
     step(&mut sgd, 1)?;
-    let count = timed_minibatches(name, batch) as usize;
-    let start = Instant::now();
-    for t in 2..2 + count {
-        step(&mut sgd, t)?;
-    }
-    Ok(start.elapsed().as_secs_f64() * 1e3 / count as f64)
+    let count = timed_minibatches(name, batch);
+    Timing::of(count, || {
+        for t in 2..2 + count as usize {
+            step(&mut sgd, t)?;
+        }
+        Ok(())
+    })
 }
 
 const CASES: [(&str, usize); 4] = [("mlp", 32), ("mlp", 128), ("cnn", 32), ("cnn", 128)];
 
+/// The cases of parts 1 and 2: all, or only the models named in `MODELS` (e.g. `MODELS=mlp`).
+fn cases() -> Vec<(&'static str, usize)> {
+    let models = std::env::var("MODELS").unwrap_or_else(|_| "mlp,cnn".into());
+    CASES
+        .into_iter()
+        .filter(|(name, _)| models.split(',').any(|m| m == *name))
+        .collect()
+}
+
 /// Child mode: candle's figures on this process's thread count, one JSON line each.
 fn candle_child(train: &Dataset) -> Result<(), Error> {
-    for (name, batch) in CASES {
-        let ms = candle_ms(train, name, batch)?;
+    for (name, batch) in cases() {
+        let timing = candle_ms(train, name, batch)?;
         println!(
             "{}",
-            serde_json::json!({ "model": name, "batch": batch, "ms": ms })
+            serde_json::json!({ "model": name, "batch": batch, "ms": timing.wall_ms, "cpu_ms": timing.cpu_ms })
         );
     }
     Ok(())
 }
 
-fn candle_figures(data: &str, threads: usize) -> Result<Vec<f64>, Error> {
+fn candle_figures(data: &str, threads: usize) -> Result<Vec<Timing>, Error> {
     let output = std::process::Command::new(std::env::current_exe()?)
         .args(["candle-child", data])
         .env("RAYON_NUM_THREADS", threads.to_string())
@@ -222,22 +286,63 @@ fn candle_figures(data: &str, threads: usize) -> Result<Vec<f64>, Error> {
     let mut figures = Vec::new();
     for line in String::from_utf8(output.stdout)?.lines() {
         let value: serde_json::Value = serde_json::from_str(line)?;
-        figures.push(value["ms"].as_f64().ok_or("ms")?);
+        figures.push(Timing {
+            wall_ms: value["ms"].as_f64().ok_or("ms")?,
+            cpu_ms: value["cpu_ms"].as_f64().ok_or("cpu_ms")?,
+        });
     }
     Ok(figures)
 }
 
+/// The load average, printed beside the figures (the benchmark machine is shared).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// `ROUNDS` rounds (default 1), each timing candle then surety for every case on 1 and then 2
+/// threads; each side's figure is its fastest round, so both sides get the same treatment
+/// against noise from other work on the machine. Wall time is the figure; CPU time (the
+/// process's, all threads) is printed beside it, and on one thread it is the steadier
+/// comparison on a shared machine.
 fn speed_table(train: &Dataset, data: &str) -> Result<(), Error> {
+    let rounds: usize = std::env::var("ROUNDS").map_or(Ok(1), |r| r.parse())?;
+    let cases = cases();
+    let slowest = Timing {
+        wall_ms: f64::MAX,
+        cpu_ms: f64::MAX,
+    };
+    let mut best = vec![(slowest, slowest); 2 * cases.len()];
+    let load_before = load_average();
+    for _ in 0..rounds {
+        for (t, threads) in [1, 2].into_iter().enumerate() {
+            let candle = candle_figures(data, threads)?;
+            for (c, ((name, batch), candle_timing)) in cases.iter().zip(candle).enumerate() {
+                let surety = surety_ms(train, name, *batch, threads)?;
+                let entry = &mut best[t * cases.len() + c];
+                *entry = (entry.0.min(surety), entry.1.min(candle_timing));
+            }
+        }
+    }
     println!("## time per minibatch (ms), surety-infer traced training vs candle-nn SGD\n");
-    println!("| model | batch | threads | surety (ms) | candle (ms) | surety / candle |");
-    println!("| --- | --- | --- | --- | --- | --- |");
-    for threads in [1, 2] {
-        let candle = candle_figures(data, threads)?;
-        for ((name, batch), candle_ms) in CASES.iter().zip(candle) {
-            let surety = surety_ms(train, name, *batch, threads)?;
+    println!(
+        "fastest of {rounds} round(s); load average {load_before} before, {} after\n",
+        load_average()
+    );
+    println!("| model | batch | threads | surety (ms) | candle (ms) | surety / candle | surety CPU (ms) | candle CPU (ms) | CPU ratio |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (t, threads) in [1, 2].into_iter().enumerate() {
+        for (c, (name, batch)) in cases.iter().enumerate() {
+            let (surety, candle) = best[t * cases.len() + c];
             println!(
-                "| {name} | {batch} | {threads} | {surety:.2} | {candle_ms:.2} | {:.2} |",
-                surety / candle_ms
+                "| {name} | {batch} | {threads} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                surety.wall_ms,
+                candle.wall_ms,
+                surety.wall_ms / candle.wall_ms,
+                surety.cpu_ms,
+                candle.cpu_ms,
+                surety.cpu_ms / candle.cpu_ms
             );
         }
     }
@@ -250,7 +355,7 @@ fn execute_step_cost(train: &Dataset) -> Result<(), Error> {
     println!("| model | batch | largest step | execute_step + hash (ms) | traced minibatch (ms) | fraction |");
     println!("| --- | --- | --- | --- | --- | --- |");
     let executor = Executor::new(1)?;
-    for (name, batch) in CASES {
+    for (name, batch) in cases() {
         let trainer = Trainer::new(
             config(name, batch, Schedule::constant(0.01)),
             train,

@@ -25,7 +25,7 @@ pub const THREADS_MAX: usize = 256;
 
 /// Sum the lanes in one fixed tree: ((0+1)+(2+3))+((4+5)+(6+7)).
 #[inline(always)]
-fn lane_tree(lanes: [f32; LANES]) -> f32 {
+pub(crate) fn lane_tree(lanes: [f32; LANES]) -> f32 {
     ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
         + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
 }
@@ -198,6 +198,86 @@ mod x86 {
             lanes.map(lane_tree)
         }
     }
+
+    /// Four output rows by sixteen columns of `weighted_row_sums` with AVX2: eight
+    /// accumulators of eight lanes, each lane one output element taking its terms in order.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn row_sums_4x16_avx2(
+        a: [&[f32]; 4],
+        b: &[f32],
+        columns: usize,
+        column: usize,
+    ) -> [[f32; 16]; 4] {
+        let terms = a[0].len();
+        assert!(
+            a.iter().all(|row| row.len() == terms)
+                && column + 16 <= columns
+                && b.len() == terms * columns,
+            "row_sums_4x16: lengths"
+        );
+        let mut acc = [_mm256_setzero_ps(); 8];
+        for term in 0..terms {
+            // SAFETY: term · columns + column + 16 <= b.len(), and term < every row's length.
+            unsafe {
+                let b_block = b.as_ptr().add(term * columns + column);
+                let (low, high) = (_mm256_loadu_ps(b_block), _mm256_loadu_ps(b_block.add(8)));
+                for r in 0..4 {
+                    let coefficient = _mm256_set1_ps(*a[r].get_unchecked(term));
+                    acc[2 * r] = _mm256_add_ps(acc[2 * r], _mm256_mul_ps(coefficient, low));
+                    acc[2 * r + 1] =
+                        _mm256_add_ps(acc[2 * r + 1], _mm256_mul_ps(coefficient, high));
+                }
+            }
+        }
+        let mut sums = [[0.0f32; 16]; 4];
+        for (r, row) in sums.iter_mut().enumerate() {
+            // SAFETY: `row` holds sixteen f32.
+            unsafe {
+                _mm256_storeu_ps(row.as_mut_ptr(), acc[2 * r]);
+                _mm256_storeu_ps(row.as_mut_ptr().add(8), acc[2 * r + 1]);
+            }
+        }
+        sums
+    }
+
+    /// Four output rows by eight columns of `weighted_row_sums` with SSE2.
+    pub(super) fn row_sums_4x8_sse2(
+        a: [&[f32]; 4],
+        b: &[f32],
+        columns: usize,
+        column: usize,
+    ) -> [[f32; 8]; 4] {
+        let terms = a[0].len();
+        assert!(
+            a.iter().all(|row| row.len() == terms)
+                && column + 8 <= columns
+                && b.len() == terms * columns,
+            "row_sums_4x8: lengths"
+        );
+        // SAFETY: SSE2 is part of the x86-64 baseline; term · columns + column + 8 <= b.len(),
+        // and term < every row's length.
+        unsafe {
+            let mut acc = [_mm_setzero_ps(); 8];
+            for term in 0..terms {
+                let b_block = b.as_ptr().add(term * columns + column);
+                let (low, high) = (_mm_loadu_ps(b_block), _mm_loadu_ps(b_block.add(4)));
+                for r in 0..4 {
+                    let coefficient = _mm_set1_ps(*a[r].get_unchecked(term));
+                    acc[2 * r] = _mm_add_ps(acc[2 * r], _mm_mul_ps(coefficient, low));
+                    acc[2 * r + 1] = _mm_add_ps(acc[2 * r + 1], _mm_mul_ps(coefficient, high));
+                }
+            }
+            let mut sums = [[0.0f32; 8]; 4];
+            for (r, row) in sums.iter_mut().enumerate() {
+                _mm_storeu_ps(row.as_mut_ptr(), acc[2 * r]);
+                _mm_storeu_ps(row.as_mut_ptr().add(4), acc[2 * r + 1]);
+            }
+            sums
+        }
+    }
 }
 
 /// One row by four columns, with the fastest kernel every x86-64 has.
@@ -277,6 +357,15 @@ impl Executor {
     /// The thread count.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Run `work` on the executor's threads: rayon calls inside it (`join`, parallel
+    /// iterators) use this executor's pool, not the global one.
+    pub fn install<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            None => work(),
+            Some(pool) => pool.install(work),
+        }
     }
 
     /// Fill `output` in chunks of `chunk` elements, calling `work(chunk_index, chunk)` for each,
@@ -588,6 +677,145 @@ pub fn linear(
         }
     }
     y
+}
+
+/// Output rows one [`weighted_row_sums`] tile computes together, sharing each load of `b`.
+const SUM_ROWS: usize = 4;
+/// Output columns one [`weighted_row_sums`] tile computes together: two AVX2 registers (or
+/// four SSE2 ones) per output row.
+const SUM_COLUMNS: usize = 16;
+
+/// The portable definition of a [`weighted_row_sums`] block: rows `a` (each `terms` long)
+/// times columns `column..column + C` of `b: [terms, columns]`. Each output element is its
+/// own accumulator, taking term `j`'s product for `j = 0, 1, …`; the x86-64 tile kernels do
+/// exactly this, lane by lane, and tests hold them equal.
+#[inline(always)]
+fn row_sums_block<const R: usize, const C: usize>(
+    a: [&[f32]; R],
+    b: &[f32],
+    columns: usize,
+    column: usize,
+) -> [[f32; C]; R] {
+    let mut sums = [[0.0f32; C]; R];
+    for (term, b_row) in b.chunks_exact(columns).enumerate() {
+        let b_block = &b_row[column..column + C];
+        for (row_sums, a_row) in sums.iter_mut().zip(&a) {
+            let coefficient = a_row[term];
+            for c in 0..C {
+                row_sums[c] += coefficient * b_block[c];
+            }
+        }
+    }
+    sums
+}
+
+/// One `SUM_ROWS × SUM_COLUMNS` tile, with the fastest kernel this CPU has.
+#[inline(always)]
+fn row_sums_tile(
+    a: [&[f32]; SUM_ROWS],
+    b: &[f32],
+    columns: usize,
+    column: usize,
+    avx2: bool,
+) -> [[f32; SUM_COLUMNS]; SUM_ROWS] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if avx2 {
+            // SAFETY: `avx2` is set only after AVX2 was detected.
+            return unsafe { x86::row_sums_4x16_avx2(a, b, columns, column) };
+        }
+        let low = x86::row_sums_4x8_sse2(a, b, columns, column);
+        let high = x86::row_sums_4x8_sse2(a, b, columns, column + 8);
+        std::array::from_fn(|r| {
+            std::array::from_fn(|c| if c < 8 { low[r][c] } else { high[r][c - 8] })
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = avx2;
+        row_sums_block::<SUM_ROWS, SUM_COLUMNS>(a, b, columns, column)
+    }
+}
+
+/// Rows `first_row..first_row + out.len() / columns` of [`weighted_row_sums`] into `out`.
+/// Column blocks outside, row tiles inside: the `terms × SUM_COLUMNS` panel of `b` a column
+/// block reads stays in L1 while every row tile of the band passes over it.
+fn row_sums_band(
+    a: &[f32],
+    terms: usize,
+    first_row: usize,
+    b: &[f32],
+    columns: usize,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    let rows = out.len() / columns;
+    let a_row = |row: usize| &a[(first_row + row) * terms..(first_row + row + 1) * terms];
+    let full_rows = rows / SUM_ROWS * SUM_ROWS;
+    let mut column = 0;
+    while column < columns {
+        let wide = column + SUM_COLUMNS <= columns;
+        let mut row = 0;
+        while row < full_rows {
+            let tile = std::array::from_fn(|r| a_row(row + r));
+            if wide {
+                let sums = row_sums_tile(tile, b, columns, column, avx2);
+                for (r, values) in sums.iter().enumerate() {
+                    out[(row + r) * columns + column..][..SUM_COLUMNS].copy_from_slice(values);
+                }
+            } else {
+                let sums = row_sums_block::<SUM_ROWS, 1>(tile, b, columns, column);
+                for (r, values) in sums.iter().enumerate() {
+                    out[(row + r) * columns + column] = values[0];
+                }
+            }
+            row += SUM_ROWS;
+        }
+        for row in full_rows..rows {
+            if wide {
+                let [values] = row_sums_block::<1, SUM_COLUMNS>([a_row(row)], b, columns, column);
+                out[row * columns + column..][..SUM_COLUMNS].copy_from_slice(&values);
+            } else {
+                let [[value]] = row_sums_block::<1, 1>([a_row(row)], b, columns, column);
+                out[row * columns + column] = value;
+            }
+        }
+        column += if wide { SUM_COLUMNS } else { 1 };
+    }
+}
+
+/// `out = a · b` for `a: [rows, terms]` and `b: [terms, columns]`, each output row a weighted
+/// sum of the rows of `b`: every output element is one accumulator starting at +0.0 that adds
+/// the products of terms `j = 0, 1, …` in order (one multiply and one add each, never fused),
+/// so its order is fixed by `terms` alone. Elements are independent, so the vector width (the
+/// lanes here are output columns, not partial sums) and the threads (which split output
+/// rows) change speed only.
+///
+/// Training uses it where a [`linear`] product would reduce over a short index and pay a lane
+/// tree per element: the weight gradient `dW = dyᵀ x` (terms are samples) and the input
+/// gradient `dx = dy W` (terms are output features).
+pub fn weighted_row_sums(
+    executor: &Executor,
+    a: &[f32],
+    rows: usize,
+    terms: usize,
+    b: &[f32],
+    columns: usize,
+) -> Vec<f32> {
+    assert_eq!(a.len(), rows * terms, "weighted_row_sums: a shape");
+    assert_eq!(b.len(), terms * columns, "weighted_row_sums: b shape");
+    let mut out = vec![0.0f32; rows * columns];
+    if columns == 0 || terms == 0 {
+        return out;
+    }
+    let rows_per_task = rows.div_ceil(executor.threads()).next_multiple_of(SUM_ROWS);
+    executor.for_each_chunk(&mut out, rows_per_task * columns, |task, band| {
+        row_sums_band(a, terms, task * rows_per_task, b, columns, band);
+    });
+    out
 }
 
 /// LayerNorm over the last dimension of `x: [rows, width]`.
@@ -983,6 +1211,88 @@ mod tests {
                         .sum();
                     proptest::prop_assert!((one[i * columns + j] as f64 - exact).abs() < 1e-4 * inner as f64);
                 }
+            }
+        }
+    }
+
+    /// Each element of `a · b` summed term by term in order, as [`weighted_row_sums`] promises.
+    fn sequential_product(
+        a: &[f32],
+        rows: usize,
+        terms: usize,
+        b: &[f32],
+        columns: usize,
+    ) -> Vec<f32> {
+        let mut out = vec![0.0f32; rows * columns];
+        for r in 0..rows {
+            for c in 0..columns {
+                let mut sum = 0.0f32;
+                for j in 0..terms {
+                    sum += a[r * terms + j] * b[j * columns + c];
+                }
+                out[r * columns + c] = sum;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn weighted_row_sums_add_each_element_term_by_term_on_any_thread_count() {
+        let value =
+            |i: usize, seed: usize| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0;
+        for (rows, terms, columns) in [
+            (1, 1, 1),
+            (5, 3, 17),
+            (9, 32, 33),
+            (37, 10, 70),
+            (64, 7, 16),
+        ] {
+            let a: Vec<f32> = (0..rows * terms).map(|i| value(i, 1)).collect();
+            let b: Vec<f32> = (0..terms * columns).map(|i| value(i, 2)).collect();
+            let expected = sequential_product(&a, rows, terms, &b, columns);
+            for threads in [1, 2, 3] {
+                let got = weighted_row_sums(
+                    &Executor::new(threads).unwrap(),
+                    &a,
+                    rows,
+                    terms,
+                    &b,
+                    columns,
+                );
+                assert!(
+                    got.iter()
+                        .zip(&expected)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{rows}x{terms}x{columns} on {threads} threads"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_row_sum_tile_kernels_equal_the_portable_block() {
+        let (terms, columns) = (13, 40);
+        let a: Vec<f32> = (0..4 * terms)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
+            .collect();
+        let b: Vec<f32> = (0..terms * columns)
+            .map(|i| ((i * 13 % 31) as f32 - 15.0) / 9.0)
+            .collect();
+        let rows: [&[f32]; 4] = std::array::from_fn(|r| &a[r * terms..(r + 1) * terms]);
+        for column in [0, 5, 24] {
+            let portable = row_sums_block::<4, 16>(rows, &b, columns, column);
+            let baseline = row_sums_tile(rows, &b, columns, column, false);
+            assert_eq!(
+                portable.map(|r| r.map(f32::to_bits)),
+                baseline.map(|r| r.map(f32::to_bits))
+            );
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let avx2 = row_sums_tile(rows, &b, columns, column, true);
+                assert_eq!(
+                    portable.map(|r| r.map(f32::to_bits)),
+                    avx2.map(|r| r.map(f32::to_bits))
+                );
             }
         }
     }

@@ -155,6 +155,15 @@ impl Activation {
             .ok_or_else(|| InferError::MissingSlot(name.to_string()))
     }
 
+    /// Slot `name`, to change in place.
+    pub fn get_mut(&mut self, name: &str) -> Result<&mut Tensor> {
+        self.slots
+            .iter_mut()
+            .find(|(slot, _)| slot == name)
+            .map(|(_, tensor)| tensor)
+            .ok_or_else(|| InferError::MissingSlot(name.to_string()))
+    }
+
     /// The f32 values and shape of slot `name`.
     pub fn f32(&self, name: &str) -> Result<(&[usize], &[f32])> {
         let tensor = self.get(name)?;
@@ -215,6 +224,7 @@ impl Activation {
             self.slots
                 .iter()
                 .map(|(name, tensor)| (name.as_str(), tensor)),
+            false,
         )
     }
 
@@ -259,28 +269,37 @@ fn hash_header<'a>(slots: impl ExactSizeIterator<Item = (&'a str, &'a Tensor)>) 
     header
 }
 
-fn hash_slots<'a>(slots: impl ExactSizeIterator<Item = (&'a str, &'a Tensor)> + Clone) -> Hash {
+fn hash_slots<'a>(
+    slots: impl ExactSizeIterator<Item = (&'a str, &'a Tensor)> + Clone,
+    threads: bool,
+) -> Hash {
     let header = hash_header(slots.clone());
     let mut hasher = blake3::Hasher::new();
     hasher.update(&(ACTIVATION_DOMAIN.len() as u64).to_le_bytes());
     hasher.update(ACTIVATION_DOMAIN.as_bytes());
     hasher.update(&(header.len() as u64).to_le_bytes());
     hasher.update(&header);
-    let mut buffer = vec![0u8; HASH_BUFFER_BYTES];
+    // Filled only for values that are not hashed in place (u32 slots, big-endian machines).
+    let mut buffer = Vec::new();
     for (_, tensor) in slots {
         hasher.update(&((tensor.data.len() * 4) as u64).to_le_bytes());
         match &tensor.data {
-            Data::F32(values) => hash_f32(&mut hasher, &mut buffer, values),
+            Data::F32(values) => hash_f32(&mut hasher, &mut buffer, values, threads),
             Data::U32(values) => stream_words(&mut hasher, &mut buffer, values.iter().copied()),
         }
     }
     Hash(*hasher.finalize().as_bytes())
 }
 
+/// Bytes from which a slot is worth hashing on several threads (blake3's advice for
+/// `update_rayon`).
+const THREADED_HASH_BYTES_MIN: usize = 128 << 10;
+
 /// Feed f32 values' little-endian bit patterns into `hasher`: on a little-endian machine the
-/// values' memory is those bytes, handed to blake3 whole (its SIMD hashes many chunks at once);
-/// elsewhere they are converted a buffer at a time.
-fn hash_f32(hasher: &mut blake3::Hasher, buffer: &mut [u8], values: &[f32]) {
+/// values' memory is those bytes, handed to blake3 whole (its SIMD hashes many chunks at once,
+/// and with `threads` its subtrees go to the current rayon pool); elsewhere they are converted
+/// a buffer at a time.
+fn hash_f32(hasher: &mut blake3::Hasher, buffer: &mut Vec<u8>, values: &[f32], threads: bool) {
     #[cfg(target_endian = "little")]
     {
         let _ = buffer;
@@ -289,19 +308,44 @@ fn hash_f32(hasher: &mut blake3::Hasher, buffer: &mut [u8], values: &[f32]) {
         let bytes = unsafe {
             std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
         };
-        hasher.update(bytes);
+        if threads && bytes.len() >= THREADED_HASH_BYTES_MIN {
+            hasher.update_rayon(bytes);
+        } else {
+            hasher.update(bytes);
+        }
     }
     #[cfg(not(target_endian = "little"))]
-    stream_words(hasher, buffer, values.iter().map(|v| v.to_bits()));
+    {
+        let _ = threads;
+        stream_words(hasher, buffer, values.iter().map(|v| v.to_bits()));
+    }
 }
 
 /// The hash of one slot: [`Activation::hash`] of an activation holding it alone.
 pub fn slot_hash(name: &str, tensor: &Tensor) -> Hash {
-    hash_slots(std::iter::once((name, tensor)))
+    hash_slots(std::iter::once((name, tensor)), false)
 }
 
-/// Feed `words` little-endian into `hasher`, a buffer at a time.
-fn stream_words(hasher: &mut blake3::Hasher, buffer: &mut [u8], words: impl Iterator<Item = u32>) {
+/// [`slot_hash`] computed on the threads of the rayon pool it is called in (blake3's
+/// `update_rayon` for a large slot): the same hash, since blake3's tree, not the split,
+/// fixes it. Outside a pool it would use rayon's global one, so callers run it inside an
+/// [`crate::Executor`]'s.
+pub fn slot_hash_on_threads(name: &str, tensor: &Tensor) -> Hash {
+    hash_slots(std::iter::once((name, tensor)), true)
+}
+
+/// Feed `words` little-endian into `hasher`, a buffer (of at most [`HASH_BUFFER_BYTES`],
+/// allocated on first use) at a time.
+fn stream_words(
+    hasher: &mut blake3::Hasher,
+    buffer: &mut Vec<u8>,
+    words: impl ExactSizeIterator<Item = u32>,
+) {
+    let bytes = (4 * words.len()).clamp(4, HASH_BUFFER_BYTES);
+    if buffer.len() < bytes {
+        buffer.resize(bytes, 0);
+    }
+    let buffer = &mut buffer[..bytes];
     let mut filled = 0;
     for word in words {
         buffer[filled..filled + 4].copy_from_slice(&word.to_le_bytes());
@@ -375,6 +419,18 @@ mod tests {
         let mut parts: Vec<&[u8]> = vec![&header];
         parts.extend(bodies.iter().map(Vec::as_slice));
         assert_eq!(activation.hash(), Hash::of_parts(ACTIVATION_DOMAIN, &parts));
+    }
+
+    #[test]
+    fn a_slot_hashed_on_threads_has_the_hash_of_one_thread() {
+        let big: Vec<f32> = (0..300_001).map(|i| i as f32 * 0.37 - 5.0).collect();
+        let tensor = Tensor::f32(vec![300_001], big);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let threaded = pool.install(|| slot_hash_on_threads("big", &tensor));
+        assert_eq!(threaded, slot_hash("big", &tensor));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Backward kernels and the batched forward kernels training needs (DESIGN §4 rules).
 //!
-//! Every sum over a minibatch is a [`kernels::linear`] or [`kernels::sum`] reduction: the
-//! samples (or sample-position pairs) enter the 8-lane accumulators in index order, then the
-//! fixed lane tree, so the order is fixed by the batch size alone, never by threads. Matrix
-//! products are laid out so that the reduced index is the inner one (a transpose first), and
-//! threads split only output rows and columns. Scatter-adds (col2im) run per sample, over
-//! positions in order, so each sample is one thread's work.
+//! Every sum over a minibatch has one order, fixed by the shapes alone, never by threads:
+//! dense layers' weight and input gradients are [`kernels::weighted_row_sums`] (each element
+//! one accumulator taking its terms in index order), bias gradients and convolution gradients
+//! are [`kernels::sum`] or [`kernels::linear`] reductions (samples, or sample-position pairs,
+//! through the 8 lanes in index order, then the fixed lane tree; the reduced index made the
+//! inner one by a transpose first). Threads split only output rows and columns. Scatter-adds
+//! (col2im) run per sample, over positions in order, so each sample is one thread's work.
 
 use crate::kernels::{self, Executor, Matrix};
 
@@ -21,8 +22,9 @@ pub fn transpose(x: &[f32], rows: usize, columns: usize) -> Vec<f32> {
     y
 }
 
-/// `dW[o][k] = Σ_i dy[i][o] · x[i][k]` for `x: [n, inner]`, `dy: [n, outer]`, samples in
-/// order through the lanes.
+/// `dW[o][k] = Σ_i dy[i][o] · x[i][k]` for `x: [n, inner]`, `dy: [n, outer]`: each
+/// element one accumulator over samples `0, 1, …` in order ([`kernels::weighted_row_sums`]),
+/// streaming the rows of `x` instead of a lane tree per element of a length-`n` dot product.
 pub fn weight_gradient(
     executor: &Executor,
     x: &[f32],
@@ -31,12 +33,13 @@ pub fn weight_gradient(
     inner: usize,
     outer: usize,
 ) -> Vec<f32> {
+    // dy transposed, so that each output row's coefficients are one contiguous run.
     let dy_t = transpose(dy, n, outer);
-    let x_t = transpose(x, n, inner);
-    kernels::linear(executor, &dy_t, outer, n, Matrix::F32(&x_t), inner, None)
+    kernels::weighted_row_sums(executor, &dy_t, outer, n, x, inner)
 }
 
-/// `dx[i][k] = Σ_o dy[i][o] · w[o][k]` for `w: [outer, inner]`.
+/// `dx[i][k] = Σ_o dy[i][o] · w[o][k]` for `w: [outer, inner]`: each element one accumulator
+/// over outputs `o = 0, 1, …` in order ([`kernels::weighted_row_sums`]).
 pub fn input_gradient(
     executor: &Executor,
     dy: &[f32],
@@ -45,14 +48,16 @@ pub fn input_gradient(
     inner: usize,
     outer: usize,
 ) -> Vec<f32> {
-    let w_t = transpose(w, outer, inner);
-    kernels::linear(executor, dy, n, outer, Matrix::F32(&w_t), inner, None)
+    kernels::weighted_row_sums(executor, dy, n, outer, w, inner)
 }
 
 /// `db[c] = Σ_i Σ_p dy[i][c][p]` for `dy: [n, channels, positions]` (positions 1 for a
-/// dense layer): each channel's values gathered in (sample, position) order, then one
-/// fixed-order sum.
+/// dense layer): each channel's values in (sample, position) order through the lanes of
+/// [`kernels::sum`], then its lane tree.
 pub fn bias_gradient(dy: &[f32], n: usize, channels: usize, positions: usize) -> Vec<f32> {
+    if positions == 1 {
+        return dense_bias_gradient(dy, channels);
+    }
     let mut gathered = vec![0.0f32; n * positions];
     (0..channels)
         .map(|channel| {
@@ -62,6 +67,24 @@ pub fn bias_gradient(dy: &[f32], n: usize, channels: usize, positions: usize) ->
                     .copy_from_slice(&dy[start..start + positions]);
             }
             kernels::sum(&gathered)
+        })
+        .collect()
+}
+
+/// [`bias_gradient`] of `dy: [n, channels]`, every channel at once: sample `i` goes to lane
+/// `i mod LANES` of each channel, as `kernels::sum` of the channel's column would put it, so
+/// the bits are that sum's while `dy` is read row by row.
+fn dense_bias_gradient(dy: &[f32], channels: usize) -> Vec<f32> {
+    let mut lanes = vec![0.0f32; kernels::LANES * channels];
+    for (sample, row) in dy.chunks_exact(channels).enumerate() {
+        let lane = &mut lanes[(sample % kernels::LANES) * channels..][..channels];
+        for (sum, value) in lane.iter_mut().zip(row) {
+            *sum += value;
+        }
+    }
+    (0..channels)
+        .map(|channel| {
+            kernels::lane_tree(std::array::from_fn(|lane| lanes[lane * channels + channel]))
         })
         .collect()
 }
@@ -385,4 +408,27 @@ pub fn cross_entropy(logits: &[f32], labels: &[u32], classes: usize) -> (f32, Ve
         }
     }
     (kernels::sum(&losses) / n as f32, gradient)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dense_bias_gradient_has_the_bits_of_the_fixed_order_sum_of_its_column() {
+        for (n, channels) in [(1, 3), (7, 5), (8, 1), (33, 10), (128, 256)] {
+            let dy: Vec<f32> = (0..n * channels)
+                .map(|i| ((i * 7919 % 1009) as f32 - 504.0) / 97.0)
+                .collect();
+            let got = bias_gradient(&dy, n, channels, 1);
+            for (channel, value) in got.iter().enumerate() {
+                let column: Vec<f32> = (0..n).map(|i| dy[i * channels + channel]).collect();
+                assert_eq!(
+                    value.to_bits(),
+                    kernels::sum(&column).to_bits(),
+                    "{n} x {channels}"
+                );
+            }
+        }
+    }
 }

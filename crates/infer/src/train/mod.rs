@@ -26,7 +26,7 @@ pub mod random;
 use crate::error::{InferError, Result};
 use crate::kernels::{self, Executor};
 use crate::model::Trace;
-use crate::tensor::{slot_hash, Activation};
+use crate::tensor::{slot_hash, slot_hash_on_threads, Activation};
 use dataset::Dataset;
 use network::Network;
 use ops::{compute, Context, TrainOp, TrainStep};
@@ -130,18 +130,38 @@ impl HashedState {
         HashedState { activation, hashes }
     }
 
-    fn write(&mut self, name: &str, tensor: crate::tensor::Tensor, live: &[String]) {
-        let hash = slot_hash(name, &tensor);
-        match self
+    fn write(
+        &mut self,
+        executor: &Executor,
+        name: &str,
+        tensor: crate::tensor::Tensor,
+        live: &[String],
+    ) {
+        self.activation.set(name, tensor);
+        self.rehash(executor, name, live);
+    }
+
+    /// After slot `name` was set or changed in place: hash it again (on the executor's
+    /// threads: the same hash), then keep only the `live` slots.
+    fn rehash(&mut self, executor: &Executor, name: &str, live: &[String]) {
+        let Some(index) = self
             .activation
             .slots
             .iter()
             .position(|(slot, _)| slot == name)
-        {
-            Some(index) => self.hashes[index] = hash,
+        else {
+            return;
+        };
+        let tensor = &self.activation.slots[index].1;
+        let hash = if executor.threads() > 1 {
+            executor.install(|| slot_hash_on_threads(name, tensor))
+        } else {
+            slot_hash(name, tensor)
+        };
+        match self.hashes.get_mut(index) {
+            Some(slot) => *slot = hash,
             None => self.hashes.push(hash),
         }
-        self.activation.set(name, tensor);
         let keep: Vec<bool> = self
             .activation
             .slots
@@ -334,8 +354,13 @@ impl<'a> Trainer<'a> {
             }
             let indices = self.indices_in(&order.as_ref().expect("set above").1, minibatch);
             for (index, step) in self.steps(minibatch, &indices)?.iter().enumerate() {
-                let output = compute(&context, step, &hashed.activation)?;
-                hashed.write(&step.output, output, &self.live_after[index]);
+                // The run owns its state, so an update step overwrites its slot in place.
+                if ops::compute_in_place(&context, step, &mut hashed.activation)? {
+                    hashed.rehash(executor, &step.output, &self.live_after[index]);
+                } else {
+                    let output = compute(&context, step, &hashed.activation)?;
+                    hashed.write(executor, &step.output, output, &self.live_after[index]);
+                }
                 step_hashes.push(hashed.hash());
                 if step.output == "loss" {
                     losses.push(hashed.activation.f32("loss")?.1[0]);

@@ -242,14 +242,13 @@ fn gather_images(dataset: &Dataset, indices: &[u32], planes: bool) -> Result<Ten
             indices.len()
         )));
     }
+    // The normalised value of each of the 256 pixel values, computed once by the formula
+    // below: a table lookup gives the bits of the formula without its two divisions.
+    let table: [f32; 256] = std::array::from_fn(normalise_pixel);
     let mut values = Vec::with_capacity(indices.len() * dataset.pixels());
     for &index in indices {
         let (pixels, _) = dataset.sample(index as usize)?;
-        values.extend(
-            pixels
-                .iter()
-                .map(|&p| (p as f32 / 255.0 - PIXEL_MEAN) / PIXEL_DEVIATION),
-        );
+        values.extend(pixels.iter().map(|&p| table[p as usize]));
     }
     let (height, width) = dataset.image_size();
     let shape = if planes {
@@ -258,6 +257,11 @@ fn gather_images(dataset: &Dataset, indices: &[u32], planes: bool) -> Result<Ten
         vec![indices.len(), height * width]
     };
     Ok(Tensor::f32(shape, values))
+}
+
+/// A pixel byte as the network reads it: `(p / 255 - mean) / deviation` in f32.
+pub fn normalise_pixel(pixel: usize) -> f32 {
+    (pixel as f32 / 255.0 - PIXEL_MEAN) / PIXEL_DEVIATION
 }
 
 fn gather_labels(dataset: &Dataset, indices: &[u32]) -> Result<Tensor> {
@@ -310,6 +314,29 @@ fn check_elements(slot: &str, elements: usize) -> Result<()> {
 /// Elements per task of an elementwise op.
 const ELEMENTWISE_CHUNK: usize = 16 << 10;
 
+/// `values[i] = f(values[i], b[i], c[i])` in place on the executor's threads. Each element is
+/// computed from its own inputs alone, so the split changes nothing; the chunks are zipped
+/// slices, so the loop has no bounds checks and vectorises.
+fn elementwise_in_place(
+    executor: &Executor,
+    values: &mut [f32],
+    b: &[f32],
+    c: &[f32],
+    f: impl Fn(f32, f32, f32) -> f32 + Sync + Send,
+) {
+    debug_assert!(b.len() == values.len() && c.len() == values.len());
+    executor.for_each_chunk(values, ELEMENTWISE_CHUNK, |chunk, values| {
+        let start = chunk * ELEMENTWISE_CHUNK;
+        let (b, c) = (
+            &b[start..start + values.len()],
+            &c[start..start + values.len()],
+        );
+        for ((value, b), c) in values.iter_mut().zip(b).zip(c) {
+            *value = f(*value, *b, *c);
+        }
+    });
+}
+
 /// `out[i] = f(a[i], b[i], c[i])` on the executor's threads.
 fn elementwise3(
     executor: &Executor,
@@ -318,13 +345,8 @@ fn elementwise3(
     c: &[f32],
     f: impl Fn(f32, f32, f32) -> f32 + Sync + Send,
 ) -> Vec<f32> {
-    let mut out = vec![0.0f32; a.len()];
-    executor.for_each_chunk(&mut out, ELEMENTWISE_CHUNK, |chunk, values| {
-        let start = chunk * ELEMENTWISE_CHUNK;
-        for (k, value) in values.iter_mut().enumerate() {
-            *value = f(a[start + k], b[start + k], c[start + k]);
-        }
-    });
+    let mut out = a.to_vec();
+    elementwise_in_place(executor, &mut out, b, c, f);
     out
 }
 
@@ -572,21 +594,49 @@ fn bias_gradient(input: &Activation, dy: &str) -> Result<Tensor> {
     Ok(Tensor::f32(vec![channels], db))
 }
 
+/// PyTorch's SGD momentum buffer update, `μ·v + (g + λ·p)`, one element.
+#[inline(always)]
+fn momentum_value(momentum: f32, weight_decay: f32, v: f32, g: f32, p: f32) -> f32 {
+    momentum * v + (g + weight_decay * p)
+}
+
+/// Checks of a momentum step's slots: gradient and parameter shaped like the velocity.
+fn check_momentum(
+    input: &Activation,
+    [velocity, gradient, parameter]: [&str; 3],
+) -> Result<Vec<usize>> {
+    let (shape, _) = input.f32(velocity)?;
+    let (g_shape, _) = input.f32(gradient)?;
+    let (p_shape, _) = input.f32(parameter)?;
+    same_shape(gradient, g_shape, shape)?;
+    same_shape(parameter, p_shape, shape)?;
+    Ok(shape.to_vec())
+}
+
 fn momentum_step(
     executor: &Executor,
     input: &Activation,
     (momentum, weight_decay): (f32, f32),
-    [velocity, gradient, parameter]: [&str; 3],
+    slots: [&str; 3],
 ) -> Result<Tensor> {
-    let (shape, v) = input.f32(velocity)?;
-    let (g_shape, g) = input.f32(gradient)?;
-    let (p_shape, p) = input.f32(parameter)?;
-    same_shape(gradient, g_shape, shape)?;
-    same_shape(parameter, p_shape, shape)?;
+    let shape = check_momentum(input, slots)?;
+    let [velocity, gradient, parameter] = slots;
+    let (v, g, p) = (
+        input.f32(velocity)?.1,
+        input.f32(gradient)?.1,
+        input.f32(parameter)?.1,
+    );
     let next = elementwise3(executor, v, g, p, |v, g, p| {
-        momentum * v + (g + weight_decay * p)
+        momentum_value(momentum, weight_decay, v, g, p)
     });
-    Ok(Tensor::f32(shape.to_vec(), next))
+    Ok(Tensor::f32(shape, next))
+}
+
+fn check_descend(input: &Activation, parameter: &str, velocity: &str) -> Result<Vec<usize>> {
+    let (shape, _) = input.f32(parameter)?;
+    let (v_shape, _) = input.f32(velocity)?;
+    same_shape(velocity, v_shape, shape)?;
+    Ok(shape.to_vec())
 }
 
 fn descend(
@@ -596,9 +646,79 @@ fn descend(
     parameter: &str,
     velocity: &str,
 ) -> Result<Tensor> {
-    let (shape, p) = input.f32(parameter)?;
-    let (v_shape, v) = input.f32(velocity)?;
-    same_shape(velocity, v_shape, shape)?;
+    let shape = check_descend(input, parameter, velocity)?;
+    let (p, v) = (input.f32(parameter)?.1, input.f32(velocity)?.1);
     let next = elementwise3(executor, p, v, v, |p, v, _| p - learning_rate * v);
-    Ok(Tensor::f32(shape.to_vec(), next))
+    Ok(Tensor::f32(shape, next))
+}
+
+/// Compute `step` by overwriting the slot it reads and writes, when it is an update step
+/// (`Momentum` rewrites the velocity, `Descend` the parameter) and its other inputs are other
+/// slots: the same checks and the same arithmetic as [`compute`], without allocating and
+/// filling a new parameter-sized tensor. Returns `Ok(false)` for every other step, which
+/// [`compute`] must run. Whoever owns the activation (a training run) may use it; a referee,
+/// which must keep its input, uses [`compute`].
+pub fn compute_in_place(
+    context: &Context<'_>,
+    step: &TrainStep,
+    activation: &mut Activation,
+) -> Result<bool> {
+    let names: Vec<&str> = step.inputs.iter().map(String::as_str).collect();
+    let distinct = |slots: &[&str]| slots.iter().skip(1).all(|slot| *slot != slots[0]);
+    match (&step.op, names.as_slice()) {
+        (
+            TrainOp::Momentum {
+                momentum,
+                weight_decay,
+            },
+            &[velocity, gradient, parameter],
+        ) if velocity == step.output && distinct(&names) => {
+            check_momentum(activation, [velocity, gradient, parameter])?;
+            let (momentum, weight_decay) = (*momentum, *weight_decay);
+            let mut v = take_f32(activation, velocity)?;
+            let (g, p) = (activation.f32(gradient)?.1, activation.f32(parameter)?.1);
+            elementwise_in_place(context.executor, &mut v, g, p, |v, g, p| {
+                momentum_value(momentum, weight_decay, v, g, p)
+            });
+            put_f32(activation, velocity, v)?;
+            Ok(true)
+        }
+        (TrainOp::Descend { learning_rate }, &[parameter, velocity])
+            if parameter == step.output && distinct(&names) =>
+        {
+            check_descend(activation, parameter, velocity)?;
+            let learning_rate = *learning_rate;
+            let mut p = take_f32(activation, parameter)?;
+            let v = activation.f32(velocity)?.1;
+            elementwise_in_place(context.executor, &mut p, v, v, |p, v, _| {
+                p - learning_rate * v
+            });
+            put_f32(activation, parameter, p)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The values of f32 slot `name`, moved out (the slot is left empty until [`put_f32`]).
+fn take_f32(activation: &mut Activation, name: &str) -> Result<Vec<f32>> {
+    match activation.get_mut(name)? {
+        Tensor {
+            data: crate::tensor::Data::F32(values),
+            ..
+        } => Ok(std::mem::take(values)),
+        _ => Err(InferError::MissingSlot(name.to_string())),
+    }
+}
+
+/// Put back the values [`take_f32`] moved out.
+fn put_f32(activation: &mut Activation, name: &str, values: Vec<f32>) -> Result<()> {
+    if let Tensor {
+        data: crate::tensor::Data::F32(slot),
+        ..
+    } = activation.get_mut(name)?
+    {
+        *slot = values;
+    }
+    Ok(())
 }
