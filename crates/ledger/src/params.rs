@@ -220,6 +220,11 @@ pub struct JobsParams {
     pub audit_fund_share: Ratio,
     /// Paid from the audit fund to an auditor whose audit completes.
     pub audit_reward: Amount,
+    /// Most pruning steps one block takes (a final or failed job, or one of its resolved
+    /// disputes, deleted from state; or one height of the prune queue passed): the rest waits
+    /// for the next block (docs/market.md, "Pruning"). It must exceed the rate at which jobs
+    /// close, or the queue only grows.
+    pub prune_steps_per_block_max: u32,
 }
 
 impl Default for JobsParams {
@@ -240,6 +245,7 @@ impl Default for JobsParams {
             audit_deadline_blocks: 20,
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             audit_reward: Amount(2_000),
+            prune_steps_per_block_max: 256,
         }
     }
 }
@@ -450,6 +456,10 @@ impl Params {
             ("deadline_blocks_min", j.deadline_blocks_min),
             ("challenge_window_blocks", j.challenge_window_blocks),
             ("audit_deadline_blocks", j.audit_deadline_blocks),
+            (
+                "prune_steps_per_block_max",
+                u64::from(j.prune_steps_per_block_max),
+            ),
             ("dispute_move_blocks", self.disputes.dispute_move_blocks),
             ("model_upload_blocks", self.models.model_upload_blocks),
         ] {
