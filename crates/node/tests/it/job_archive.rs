@@ -1,0 +1,123 @@
+//! The job archive (docs/node.md, "Job archive"): a job the ledger pruned from state is still
+//! served by `GET /jobs/{id}`, from the node's archive, with no state proof and saying so.
+
+use crate::openapi::checked;
+use axum::http::StatusCode;
+use std::sync::{Arc, Mutex};
+use surety_infer::{Activation, Tensor};
+use surety_ledger::jobs::{Assignment, Job, JobResult, JobStatus, JobsEvent};
+use surety_ledger::{BlockOutcome, Event};
+use surety_node::api::JobView;
+use surety_node::app::App;
+use surety_node::mempool::MempoolLimits;
+use surety_node::rpc::SharedApp;
+use surety_node::storage::{archive_entries, ArchivedJob, Storage};
+use surety_types::{AccountId, Amount, Hash, Height, JobId, ModelId, OperatorId};
+
+fn output() -> Activation {
+    let mut activation = Activation::new();
+    activation.set("embedding", Tensor::f32(vec![4], vec![0.5, 1.0, 1.5, 2.0]));
+    activation
+}
+
+/// A job made final at height 30, with `output()` as its standing result.
+fn final_job(id: JobId) -> Job {
+    let output = output();
+    Job {
+        id,
+        client: AccountId([1; 32]),
+        model: ModelId([2; 32]),
+        input: vec![1, 2, 3],
+        input_hash: Hash([3; 32]),
+        steps: 4,
+        fee: Amount(5_000),
+        replicas: 1,
+        deadline_blocks: 20,
+        submitted: Height(3),
+        assignments: vec![Assignment {
+            operator: OperatorId([9; 32]),
+            assigned: Height(4),
+            deadline: Height(24),
+            result: Some(JobResult {
+                output: output.to_bytes(),
+                output_hash: output.hash(),
+                trace_root: Hash([5; 32]),
+                committed: Height(6),
+            }),
+            missed: false,
+        }],
+        reassignments: 0,
+        audit: None,
+        status: JobStatus::Final { height: Height(30) },
+    }
+}
+
+#[test]
+fn a_block_that_closes_and_prunes_jobs_is_archived_from_its_events_and_changes() {
+    let job = final_job(JobId([7; 32]));
+    let earlier = JobId([8; 32]);
+    let key = surety_ledger::store::key("jobs/job", &[&job.id.0]);
+    let outcome = BlockOutcome {
+        height: Height(30),
+        receipts: vec![],
+        events: vec![
+            Event::Jobs(JobsEvent::JobFinal {
+                job: job.id,
+                output_hash: output().hash(),
+                trace_root: Hash([5; 32]),
+                committed: Height(6),
+            }),
+            Event::Jobs(JobsEvent::JobPruned { job: earlier }),
+        ],
+        state_root: Hash::ZERO,
+        validator_set: None,
+        changes: vec![(key, Some(surety_types::encoding::encode(&job)))],
+    };
+    let (closed, pruned) = archive_entries(&outcome);
+    assert_eq!(
+        closed,
+        vec![ArchivedJob {
+            job,
+            closed: Height(30),
+            pruned: None,
+        }]
+    );
+    assert_eq!(pruned, vec![earlier]);
+}
+
+#[tokio::test]
+async fn a_pruned_job_is_served_from_the_archive_with_no_proof_and_says_it_was_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(&dir.path().join("chain.redb")).unwrap();
+    let app = App::open(storage, &crate::common::genesis(), MempoolLimits::default()).unwrap();
+    let app: SharedApp = Arc::new(Mutex::new(app));
+    let job = final_job(JobId([7; 32]));
+    app.lock()
+        .unwrap()
+        .storage()
+        .archive_job(&ArchivedJob {
+            job: job.clone(),
+            closed: Height(30),
+            pruned: Some(Height(51)),
+        })
+        .unwrap();
+    // Not in the ledger's state (this chain never ran it), so the archive answers; the answer
+    // validates against the route's documented schema.
+    let (status, body) = checked(&app, "GET", &format!("/jobs/{}", job.id), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let view: JobView = serde_json::from_value(body).unwrap();
+    assert!(view.is_final);
+    assert_eq!(view.job, job);
+    assert!(view.proof.is_none(), "a pruned record has no state proof");
+    let pruned = view.pruned.expect("it says it was pruned");
+    assert_eq!(
+        (pruned.closed, pruned.pruned),
+        (Height(30), Some(Height(51)))
+    );
+    assert_eq!(
+        view.output.expect("the output, decoded").hash,
+        output().hash()
+    );
+    let (status, _) = checked(&app, "GET", &format!("/jobs/{}", JobId([6; 32])), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
