@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use std::sync::{Arc, Mutex};
 use surety_infer::{Activation, Tensor};
 use surety_ledger::jobs::{Assignment, Job, JobResult, JobStatus, JobsEvent};
-use surety_ledger::{BlockOutcome, Event};
+use surety_ledger::{BlockOutcome, Event, Ledger};
 use surety_node::api::JobView;
 use surety_node::app::App;
+use surety_node::block::{Block, BlockHeader};
 use surety_node::mempool::MempoolLimits;
 use surety_node::rpc::SharedApp;
 use surety_node::storage::{archive_entries, ArchivedJob, Storage};
@@ -120,4 +121,66 @@ async fn a_pruned_job_is_served_from_the_archive_with_no_proof_and_says_it_was_p
     );
     let (status, _) = checked(&app, "GET", &format!("/jobs/{}", JobId([6; 32])), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+fn next_block(ledger: &Ledger, previous_hash: Hash) -> Block {
+    let height = ledger.height().next();
+    Block {
+        header: BlockHeader {
+            chain_id: ledger.chain_id().into(),
+            height,
+            timestamp_ms: 1_000 * height.0,
+            proposer: OperatorId::from(crate::common::account(1)),
+            seed: Hash::of("seed", &height.0.to_le_bytes()),
+            absent_validators: None,
+            previous_hash,
+            previous_state_root: ledger.state_root(),
+            tx_root: Block::tx_root(&[]),
+            last_commit: None,
+        },
+        txs: vec![],
+    }
+}
+
+/// The commit path: a stored block whose outcome closes a job puts the record in the archive
+/// in the same write; a later block's prune is noted on it. (The closing event and record are
+/// added to a real block's outcome: a market needs a served model, which the ledger's own
+/// tests run.)
+#[test]
+fn committing_a_block_that_closes_a_job_archives_it_and_a_later_prune_is_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(&dir.path().join("chain.redb")).unwrap();
+    let mut ledger = storage.load_or_init(&crate::common::genesis()).unwrap();
+    let job = final_job(JobId([7; 32]));
+    let mut previous = Hash::ZERO;
+    for extra in [
+        Event::Jobs(JobsEvent::JobFinal {
+            job: job.id,
+            output_hash: output().hash(),
+            trace_root: Hash([5; 32]),
+            committed: Height(6),
+        }),
+        Event::Jobs(JobsEvent::JobPruned { job: job.id }),
+    ] {
+        let block = next_block(&ledger, previous);
+        let mut outcome = ledger
+            .apply_block(&block.context(ledger.params()), &block.txs)
+            .unwrap();
+        if matches!(extra, Event::Jobs(JobsEvent::JobFinal { .. })) {
+            let key = surety_ledger::store::key("jobs/job", &[&job.id.0]);
+            outcome
+                .changes
+                .push((key, Some(surety_types::encoding::encode(&job))));
+        }
+        outcome.events.push(extra);
+        storage
+            .commit_block(&block, &outcome, &[], &crate::common::certify(&block))
+            .unwrap();
+        previous = block.hash();
+        let archived = storage.archived_job(&job.id).unwrap().expect("archived");
+        assert_eq!(archived.job, job);
+        assert_eq!(archived.closed, Height(1));
+        let pruned = (block.header.height == Height(2)).then_some(Height(2));
+        assert_eq!(archived.pruned, pruned);
+    }
 }
