@@ -225,6 +225,11 @@ pub struct JobsParams {
     /// job's service. Cheating on every job in flight at once then gains less than the slash
     /// a single audit would bring (`validate`: below `audit_rate · wrong_result`).
     pub in_flight_fee_fraction: Ratio,
+    /// Most pruning steps one block takes (a final or failed job, or one of its resolved
+    /// disputes, deleted from state; or one height of the prune queue passed): the rest waits
+    /// for the next block (docs/market.md, "Pruning"). It must exceed the rate at which jobs
+    /// close, or the queue only grows.
+    pub prune_steps_per_block_max: u32,
 }
 
 impl Default for JobsParams {
@@ -249,6 +254,7 @@ impl Default for JobsParams {
             // 0.5%: below audit_rate · wrong_result = 0.8%, and 12,500 at the smallest
             // allocation, so any allocation can take a job at `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
+            prune_steps_per_block_max: 256,
         }
     }
 }
@@ -496,6 +502,10 @@ impl Params {
             ("deadline_blocks_min", j.deadline_blocks_min),
             ("challenge_window_blocks", j.challenge_window_blocks),
             ("audit_deadline_blocks", j.audit_deadline_blocks),
+            (
+                "prune_steps_per_block_max",
+                u64::from(j.prune_steps_per_block_max),
+            ),
             ("dispute_move_blocks", self.disputes.dispute_move_blocks),
             ("model_upload_blocks", self.models.model_upload_blocks),
         ] {

@@ -353,7 +353,27 @@ pub struct JobView {
     pub is_final: bool,
     /// The standing result's output, decoded.
     pub output: Option<ActivationView>,
-    pub proof: JobProof,
+    /// The record proven against the latest state root; `None` for a job pruned from state
+    /// (`pruned` says so), which has no proof there.
+    pub proof: Option<JobProof>,
+    /// Set when the job has left the ledger's state and this answer is the node's archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<PrunedJob>,
+}
+
+/// A job pruned from state (docs/market.md, "Pruning"), served from the node's archive: the
+/// record as the block `closed` left it. No state proof comes with it: the latest state root
+/// no longer holds it. What a client can still check is in docs/node.md ("Job archive"): the
+/// output against `output_hash`, and the signed `CommitResult` in block `committed` of the
+/// result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PrunedJob {
+    /// The height of the block that made the job final or failed.
+    #[schemars(with = "u64")]
+    pub closed: Height,
+    /// The height of the block that pruned it from state, if this node saw it.
+    #[schemars(with = "Option<u64>")]
+    pub pruned: Option<Height>,
 }
 
 /// One job an operator must work on now.

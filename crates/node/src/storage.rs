@@ -1,23 +1,32 @@
-//! Durable storage (redb): the ledger's committed state entries, blocks, receipts and chain
-//! metadata. Each block is committed in one redb write transaction — state changes, the block,
-//! its receipts and the new height and root together — with immediate durability, so a crash at
-//! any moment leaves either the whole block or none of it. On start the ledger is rebuilt from
-//! the state table and checked against the stored root.
+//! Durable storage (redb): the ledger's committed state entries, blocks, receipts, chain
+//! metadata, and an archive of closed jobs. Each block is committed in one redb write
+//! transaction — state changes, the block, its receipts, archived jobs and the new height and
+//! root together — with immediate durability, so a crash at any moment leaves either the whole
+//! block or none of it. On start the ledger is rebuilt from the state table and checked against
+//! the stored root.
+//!
+//! The archive is the node's own, outside the state root: the ledger prunes a final or failed
+//! job from state once nothing can refer to it (docs/market.md, "Pruning"), and the node keeps
+//! the record as the block that closed the job wrote it, so `GET /jobs/{id}` still answers
+//! (docs/node.md, "Job archive").
 
 use crate::block::{Block, CommitCertificate};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use surety_ledger::genesis::Genesis;
+use surety_ledger::jobs::{Job, JobsEvent};
 use surety_ledger::staking::state::Validator;
-use surety_ledger::{BlockOutcome, Ledger, Receipt, RestoreError};
+use surety_ledger::{BlockOutcome, Event, Ledger, Receipt, RestoreError};
 use surety_types::encoding::{decode_bounded, encode};
-use surety_types::{Hash, Height};
+use surety_types::{Hash, Height, JobId};
 
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Closed jobs by id: [`ArchivedJob`], borsh.
+const JOB_ARCHIVE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("job_archive");
 
 const META_CHAIN: &str = "chain";
 const GENESIS_KEY: &str = "genesis";
@@ -91,6 +100,53 @@ pub struct StoredReceipt {
     pub receipt: Receipt,
 }
 
+/// A closed (final or failed) job as the block that closed it left it in state, kept by the
+/// node after the ledger prunes it.
+#[derive(Clone, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+pub struct ArchivedJob {
+    /// The job record at the end of block `closed`.
+    pub job: Job,
+    /// The height of the block that made the job final or failed.
+    pub closed: Height,
+    /// The height of the block that pruned the job from state, once it has.
+    pub pruned: Option<Height>,
+}
+
+/// The jobs a block closed, with their records as the block wrote them (from its state
+/// changes), and the jobs it pruned.
+pub fn archive_entries(outcome: &BlockOutcome) -> (Vec<ArchivedJob>, Vec<JobId>) {
+    let mut closed = Vec::new();
+    let mut pruned = Vec::new();
+    let events = outcome
+        .receipts
+        .iter()
+        .flat_map(|receipt| &receipt.events)
+        .chain(&outcome.events);
+    for event in events {
+        match event {
+            Event::Jobs(JobsEvent::JobFinal { job, .. } | JobsEvent::JobFailed { job, .. }) => {
+                let key = surety_ledger::store::key("jobs/job", &[&job.0]);
+                let record = outcome
+                    .changes
+                    .iter()
+                    .find(|(changed, _)| *changed == key)
+                    .and_then(|(_, value)| value.as_deref())
+                    .and_then(|bytes| decode_bounded::<Job>(bytes, BLOCK_BYTES_MAX).ok());
+                if let Some(record) = record {
+                    closed.push(ArchivedJob {
+                        job: record,
+                        closed: outcome.height,
+                        pruned: None,
+                    });
+                }
+            }
+            Event::Jobs(JobsEvent::JobPruned { job }) => pruned.push(*job),
+            _ => {}
+        }
+    }
+    (closed, pruned)
+}
+
 pub struct Storage {
     db: Database,
 }
@@ -103,6 +159,7 @@ impl Storage {
         tx.open_table(BLOCKS)?;
         tx.open_table(RECEIPTS)?;
         tx.open_table(META)?;
+        tx.open_table(JOB_ARCHIVE)?;
         tx.commit()?;
         Ok(Storage { db })
     }
@@ -284,6 +341,7 @@ impl Storage {
                 let bytes = serde_json::to_vec(&stored).expect("receipts serialise");
                 receipts.insert(receipt.tx_hash.as_bytes().as_slice(), bytes.as_slice())?;
             }
+            Self::archive_in(&tx, outcome)?;
             let chain = ChainMeta {
                 chain_id: meta.chain_id,
                 height: block.header.height,
@@ -298,6 +356,51 @@ impl Storage {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Archive the jobs `outcome`'s block closed, and note the ones it pruned.
+    fn archive_in(tx: &redb::WriteTransaction, outcome: &BlockOutcome) -> Result<(), StorageError> {
+        let (closed, pruned) = archive_entries(outcome);
+        let mut table = tx.open_table(JOB_ARCHIVE)?;
+        for entry in &closed {
+            table.insert(entry.job.id.0.as_slice(), encode(entry).as_slice())?;
+        }
+        for id in &pruned {
+            let stored = match table.get(id.0.as_slice())? {
+                Some(bytes) => decode_bounded::<ArchivedJob>(bytes.value(), BLOCK_BYTES_MAX).ok(),
+                None => None,
+            };
+            // A job closed before this node kept an archive has nothing to note.
+            if let Some(mut entry) = stored {
+                entry.pruned = Some(outcome.height);
+                table.insert(id.0.as_slice(), encode(&entry).as_slice())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Put a closed job in the archive (what committing its closing block does; also for tests
+    /// and tools that fill an archive).
+    pub fn archive_job(&self, entry: &ArchivedJob) -> Result<(), StorageError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(JOB_ARCHIVE)?;
+            table.insert(entry.job.id.0.as_slice(), encode(entry).as_slice())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The archived record of a closed job, if this node committed the block that closed it.
+    pub fn archived_job(&self, id: &JobId) -> Result<Option<ArchivedJob>, StorageError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(JOB_ARCHIVE)?;
+        let Some(bytes) = table.get(id.0.as_slice())? else {
+            return Ok(None);
+        };
+        decode_bounded(bytes.value(), BLOCK_BYTES_MAX)
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
     }
 
     pub fn block(&self, height: Height) -> Result<Option<Block>, StorageError> {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use surety_infer::Activation;
 use surety_ledger::disputes::{Dispute, Outcome, Party, Phase};
 use surety_ledger::jobs::{Assignment, Audit, AuditOutcome, Job, JobStatus};
-use surety_node::api::{ActivationView, JobView, SlotValues, SlotView};
+use surety_node::api::{ActivationView, JobView, PrunedJob, SlotValues, SlotView};
 use surety_types::{Hash, Height, JobId, ModelId};
 
 pub(super) fn status_line(status: &JobStatus) -> String {
@@ -171,7 +171,10 @@ pub(super) struct ResultView {
     /// The output the node decoded is the committed one.
     output_checked: bool,
     output: Option<ActivationView>,
-    proof: ResultProof,
+    /// `None` for a job pruned from state: the node's archive has no proof.
+    proof: Option<ResultProof>,
+    /// Set when the job was pruned from state and the answer is the node's archive.
+    pruned: Option<PrunedJob>,
 }
 
 #[derive(Serialize)]
@@ -184,14 +187,18 @@ struct ResultProof {
 
 pub(super) fn result_view(answer: &JobView) -> ResultView {
     let job = &answer.job;
-    let proof = &answer.proof;
     // The state proof is of the job record's borsh bytes, the ledger's own encoding.
     let key = surety_ledger::store::key("jobs/job", &[&job.id.0]);
     let value = surety_types::encoding::encode(job);
-    let verified = proof
-        .state_proof
-        .verify(&proof.state_root, &key, Some(&value))
-        .is_ok();
+    let proof = answer.proof.as_ref().map(|proof| ResultProof {
+        height: proof.height,
+        state_root: proof.state_root,
+        state_proof_verified: proof
+            .state_proof
+            .verify(&proof.state_root, &key, Some(&value))
+            .is_ok(),
+        certificate_signatures: proof.certificate.as_ref().map(|c| c.signatures.len()),
+    });
     let result = job.result();
     let output_checked = result.is_some_and(|result| {
         Activation::from_bytes(&result.output).is_ok_and(|a| a.hash() == result.output_hash)
@@ -209,12 +216,8 @@ pub(super) fn result_view(answer: &JobView) -> ResultView {
         output_hash: result.map(|r| r.output_hash),
         output_checked,
         output: answer.output.clone(),
-        proof: ResultProof {
-            height: proof.height,
-            state_root: proof.state_root,
-            state_proof_verified: verified,
-            certificate_signatures: proof.certificate.as_ref().map(|c| c.signatures.len()),
-        },
+        proof,
+        pruned: answer.pruned.clone(),
     }
 }
 
@@ -226,6 +229,35 @@ pub(super) fn print_result(json: bool, view: &ResultView) {
     }
 }
 
+/// The proof of the job record, or why there is none (a job pruned from state).
+fn proof_line(view: &ResultView) -> String {
+    let Some(proof) = &view.proof else {
+        let pruned = view.pruned.as_ref().and_then(|p| p.pruned);
+        return format!(
+            "proof: none, the job was pruned from state{} and this is the node's archive of \
+             block {}: only the output hash is checked",
+            pruned.map_or_else(String::new, |height| format!(" at height {height}")),
+            view.pruned
+                .as_ref()
+                .map_or_else(|| "?".to_string(), |p| p.closed.to_string()),
+        );
+    };
+    let signatures = match proof.certificate_signatures {
+        Some(count) => format!("{count} certificate signature(s)"),
+        None => "no certificate yet".into(),
+    };
+    format!(
+        "proof: job record {} against state root {} at height {}, {signatures}",
+        if proof.state_proof_verified {
+            "proven"
+        } else {
+            "NOT proven"
+        },
+        proof.state_root,
+        proof.height,
+    )
+}
+
 pub(super) fn result_text(view: &ResultView) -> String {
     let mut lines = vec![
         format!("job {}", view.job),
@@ -235,21 +267,7 @@ pub(super) fn result_text(view: &ResultView) -> String {
         lines.push("result: not final".into());
         return lines.join("\n");
     }
-    let proof = &view.proof;
-    let signatures = match proof.certificate_signatures {
-        Some(count) => format!("{count} certificate signature(s)"),
-        None => "no certificate yet".into(),
-    };
-    lines.push(format!(
-        "proof: job record {} against state root {} at height {}, {signatures}",
-        if proof.state_proof_verified {
-            "proven"
-        } else {
-            "NOT proven"
-        },
-        proof.state_root,
-        proof.height,
-    ));
+    lines.push(proof_line(view));
     lines.push(format!(
         "output hash: {}{}",
         view.output_hash
@@ -364,7 +382,7 @@ mod tests {
         JobView {
             is_final: job.is_final(),
             output: output.map(ActivationView::of),
-            proof: JobProof {
+            proof: Some(JobProof {
                 height: Height::new(31),
                 state_root: Hash([3; 32]),
                 key: String::new(),
@@ -373,7 +391,8 @@ mod tests {
                     terminal: ProofTerminal::Empty,
                 },
                 certificate,
-            },
+            }),
+            pruned: None,
             job,
         }
     }
@@ -434,6 +453,33 @@ mod tests {
         );
         assert!(text.contains("1.750000, …]"), "{text}");
         assert!(!text.contains("2.000000"), "only the first values: {text}");
+    }
+
+    #[test]
+    fn a_pruned_job_still_shows_its_result_and_says_it_has_no_proof() {
+        let output = embedding(4);
+        let record = job(
+            JobStatus::Final {
+                height: Height::new(30),
+            },
+            Some(&output),
+        );
+        let mut pruned = answer(record, Some(&output), None);
+        pruned.proof = None;
+        pruned.pruned = Some(PrunedJob {
+            closed: Height::new(30),
+            pruned: Some(Height::new(51)),
+        });
+        let view = result_view(&pruned);
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["output_checked"], true);
+        assert_eq!(json["proof"], serde_json::Value::Null);
+        assert_eq!(json["pruned"]["closed"], 30);
+        let text = result_text(&view);
+        assert!(text.contains("final at height 30"), "{text}");
+        assert!(text.contains("pruned from state at height 51"), "{text}");
+        assert!(text.contains("archive of block 30"), "{text}");
+        assert!(text.contains("embedding"), "{text}");
     }
 
     #[test]

@@ -109,6 +109,7 @@ pub fn open(
     };
     next_move(store, params, ctx, &mut dispute)?;
     state::set_dispute(store, &dispute);
+    state::index_by_job(store, &dispute);
     store.emit(DisputesEvent::DisputeOpened {
         dispute: id,
         job: opening.job,

@@ -1,6 +1,7 @@
 //! Disputes state: one record per dispute (the two parties, their trace roots, the bisection
-//! interval and the current move), the uploaded activation for the referee, and an index of
-//! disputes by the height their current move times out.
+//! interval and the current move), the uploaded activation for the referee, an index of
+//! disputes by the height their current move times out, and an index of disputes by job (so a
+//! pruned job's resolved disputes leave state with it: docs/market.md, "Pruning").
 
 use crate::congestion::Stretch;
 use crate::store::{key, part_from_end, Store};
@@ -151,6 +152,32 @@ pub fn dispute(store: &Store, id: u64) -> Option<Dispute> {
 
 pub(super) fn set_dispute(store: &mut Store, dispute: &Dispute) {
     store.put(dispute_key(dispute.id), dispute);
+}
+
+fn by_job_key(job: &JobId, id: u64) -> Vec<u8> {
+    key("disputes/by-job", &[&job.0, &id.to_be_bytes()])
+}
+
+pub(super) fn index_by_job(store: &mut Store, dispute: &Dispute) {
+    store.put(by_job_key(&dispute.job, dispute.id), &());
+}
+
+/// The ids of every dispute over `job` still in state, in id order.
+pub fn of_job(store: &Store, job: &JobId) -> Vec<u64> {
+    let prefix = key("disputes/by-job", &[&job.0, b""]);
+    store
+        .prefix_keys(&prefix)
+        .into_iter()
+        .filter_map(|entry| part_from_end(&entry, 0).map(u64::from_be_bytes))
+        .collect()
+}
+
+/// Delete a resolved dispute's record and its index entry (its job is being pruned). An open
+/// dispute is still owed a verdict: forgetting one is a bug.
+pub fn forget(store: &mut Store, dispute: &Dispute) {
+    assert!(!dispute.is_open(), "dispute {} is still open", dispute.id);
+    store.delete(&dispute_key(dispute.id));
+    store.delete(&by_job_key(&dispute.job, dispute.id));
 }
 
 pub(super) fn next_id(store: &mut Store) -> u64 {

@@ -102,6 +102,7 @@ pub(super) fn fail(store: &mut Store, job: &mut Job, reason: &str) -> Result<(),
     job.status = JobStatus::Failed {
         reason: reason.to_string(),
     };
+    super::prune::closed(store, &job.id);
     store.emit(JobsEvent::JobFailed {
         job: job.id,
         reason: reason.to_string(),

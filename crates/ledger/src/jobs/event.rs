@@ -70,10 +70,19 @@ pub enum JobsEvent {
         /// The auditor.
         auditor: OperatorId,
     },
-    /// A job's result stands: it was paid.
+    /// A job's result stands: it was paid. The job record stays in state until it is pruned
+    /// (docs/market.md, "Pruning"); after that this event, the `CommitResult` transaction in
+    /// block `committed` (the output's bytes), and a node's archive (`GET /jobs/{id}`) still
+    /// say what it was.
     JobFinal {
         /// The job.
         job: JobId,
+        /// The hash of the standing output (the last leaf of `trace_root`).
+        output_hash: Hash,
+        /// The standing result's trace root.
+        trace_root: Hash,
+        /// The height of the block whose `CommitResult` carried the standing output.
+        committed: Height,
     },
     /// A job failed and its client was refunded.
     JobFailed {
@@ -81,6 +90,12 @@ pub enum JobsEvent {
         job: JobId,
         /// Why it failed.
         reason: String,
+    },
+    /// A final or failed job left state: nothing could refer to it any more (its challenge
+    /// window and the evidence age were over, no dispute over it open).
+    JobPruned {
+        /// The job.
+        job: JobId,
     },
     /// An operator's part of a final job's fee.
     JobPaid {

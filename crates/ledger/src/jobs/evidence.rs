@@ -2,14 +2,14 @@
 //! slashed in the job's service. The slashing module takes the offence; this module checks the
 //! evidence, because only it knows who was given the job and since when.
 
-use super::state;
+use super::state::{self, Job};
 use crate::context::BlockContext;
 use crate::params::Params;
 use crate::services;
 use crate::slashing::{self, FaultKind, Offence, SlashingError};
 use crate::store::Store;
 use surety_types::result::SignedResult;
-use surety_types::AccountId;
+use surety_types::{AccountId, Height};
 
 /// Check two signed results as equivocation evidence and report the offence (whistleblower:
 /// the signer; harmed: the job's client; capped at the operator's allocation to the model).
@@ -35,7 +35,8 @@ pub fn execute_result_equivocation(
     if !first.verify() || !second.verify() {
         return Err(invalid("a signature does not verify"));
     }
-    let job = state::job(store, &first.statement.job).ok_or_else(|| invalid("no such job"))?;
+    let job = state::job(store, &first.statement.job)
+        .ok_or(SlashingError::JobTooOldOrUnknown(first.statement.job))?;
     let operator = first.operator;
     let assigned = job.assignments.iter().find(|a| a.operator == operator);
     let audited = job.audit.as_ref().filter(|a| a.auditor == operator);
@@ -57,4 +58,16 @@ pub fn execute_result_equivocation(
             cap: Some(services::slashable(store, &job.model, &operator).unwrap_or_default()),
         },
     )
+}
+
+/// The latest offence height result-equivocation evidence about `job` can name: the height an
+/// operator was given the job (its assignment, or the job's submission for its auditor; see
+/// `since` above). `slashing::report` refuses evidence once that height's epoch is more than
+/// `evidence_max_age_epochs` old, so from the epoch after that the job can leave state
+/// (`prune`).
+pub(super) fn latest_offence_height(job: &Job) -> Height {
+    job.assignments
+        .iter()
+        .map(|assignment| assignment.assigned)
+        .fold(job.submitted, Height::max)
 }

@@ -1,14 +1,16 @@
 //! Jobs invariants: the escrow holds exactly the fees of the jobs that are neither final nor
-//! failed, a job's live assignments never outnumber its replicas, and every open dispute's
-//! job says it is disputed by that dispute, and each operator's fees in flight are its shares
-//! of the open jobs it holds a live assignment in.
+//! failed (pruned jobs were closed, so they held none), a job's live assignments never
+//! outnumber its replicas, every open dispute's job says it is disputed by that dispute, every
+//! final or failed job still in state is queued to be pruned, while the queue names only
+//! closed jobs (or jobs already gone), and each operator's fees in flight are its shares of
+//! the open jobs it holds a live assignment in.
 
 use super::state::{self, JobStatus};
 use crate::bank::{self, Pool};
 use crate::disputes;
 use crate::store::Store;
-use std::collections::BTreeMap;
-use surety_types::{Amount, OperatorId};
+use std::collections::{BTreeMap, BTreeSet};
+use surety_types::{Amount, JobId, OperatorId};
 
 /// Check the jobs invariants (module doc) against `store`.
 pub fn check(store: &Store) -> Result<(), String> {
@@ -60,11 +62,39 @@ pub fn check(store: &Store) -> Result<(), String> {
              {in_flight:?}"
         ));
     }
+    check_prune_queue(store)?;
     let pool = bank::pool_balance(store, Pool::JobEscrow);
     if pool != escrowed {
         return Err(format!(
             "job escrow holds {pool}, open jobs' fees add up to {escrowed}"
         ));
+    }
+    Ok(())
+}
+
+/// Every closed job in state is queued to be pruned; every queued job still in state is closed;
+/// no job closed in the last block is left without a prune height.
+fn check_prune_queue(store: &Store) -> Result<(), String> {
+    if state::has_closed_marks(store) {
+        return Err("a job closed in the last block was not given a prune height".into());
+    }
+    let queued: BTreeSet<JobId> = state::prune_queue(store)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    for job in state::all_jobs(store) {
+        let closed = matches!(
+            job.status,
+            JobStatus::Final { .. } | JobStatus::Failed { .. }
+        );
+        if closed != queued.contains(&job.id) {
+            return Err(format!(
+                "job {} is {:?} and {}queued for pruning",
+                job.id,
+                job.status,
+                if closed { "not " } else { "" }
+            ));
+        }
     }
     Ok(())
 }

@@ -18,7 +18,8 @@
 //! Files: `submit` (a client's job), `assign` (operators and auditors drawn from the seed),
 //! `commit` (results and audits), `settle` (deadlines, finality, payment, failure), `court`
 //! (challenges and disputes, through the disputes module's court, whose verdicts land here),
-//! `evidence` (two signed results by one operator).
+//! `evidence` (two signed results by one operator), `prune` (closed jobs leave state once
+//! nothing can refer to them).
 
 mod assign;
 mod close;
@@ -29,6 +30,7 @@ pub mod event;
 mod evidence;
 pub mod invariants;
 pub mod msg;
+pub mod prune;
 mod settle;
 pub mod state;
 mod submit;
@@ -116,7 +118,7 @@ pub fn job_id(tx_hash: &Hash) -> JobId {
 }
 
 /// End of block: first the court's due disputes (their verdicts applied), then deadlines, audit
-/// timeouts and finality for the jobs due now.
+/// timeouts and finality for the jobs due now, then pruning (`prune`).
 pub fn end_block(
     store: &mut Store,
     params: &Params,
@@ -124,5 +126,7 @@ pub fn end_block(
     cache: &ModelCache,
 ) -> Result<(), JobsError> {
     court::end_block(store, params, ctx, cache)?;
-    settle::end_block(store, params, ctx)
+    settle::end_block(store, params, ctx)?;
+    prune::end_block(store, params, ctx);
+    Ok(())
 }

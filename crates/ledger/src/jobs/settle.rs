@@ -3,6 +3,7 @@
 
 use super::assign::assign;
 use super::close::{fail, failed_item, report, Blame};
+use super::prune;
 use super::state;
 use super::{AuditOutcome, Job, JobStatus, JobsError, JobsEvent};
 use crate::bank::{self, Pool};
@@ -190,6 +191,10 @@ fn finalize(
     job: &mut Job,
 ) -> Result<(), JobsError> {
     let market = &params.jobs;
+    let result = job
+        .result()
+        .cloned()
+        .ok_or_else(|| JobsError::Invalid(format!("job {} has no result to make final", job.id)))?;
     let workers: Vec<OperatorId> = job
         .live_assignments()
         .filter(|a| a.result.is_some())
@@ -230,6 +235,12 @@ fn finalize(
         state::release_in_flight(store, &assignment.operator, job);
     }
     job.status = JobStatus::Final { height: ctx.height };
-    store.emit(JobsEvent::JobFinal { job: job.id });
+    prune::closed(store, &job.id);
+    store.emit(JobsEvent::JobFinal {
+        job: job.id,
+        output_hash: result.output_hash,
+        trace_root: result.trace_root,
+        committed: result.committed,
+    });
     Ok(())
 }

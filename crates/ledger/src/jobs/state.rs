@@ -1,7 +1,9 @@
 //! Jobs state: one record per job (its input, escrowed fee, assignments, results, audit and
 //! status), an index of jobs by the height something is due for them (a deadline, the end of
 //! the challenge window), jobs waiting for the next block's seed to be assigned or audited,
-//! and an index of open work per operator (what the operator worker polls).
+//! an index of open work per operator (what the operator worker polls), and the prune queue:
+//! jobs closed (final or failed) in this block, waiting for their prune height, and closed
+//! jobs by the height they leave state (`prune`).
 
 use crate::congestion::Stretch;
 use crate::store::{key, part_from_end, schedule_key, Store};
@@ -208,6 +210,91 @@ pub fn job(store: &Store, id: &JobId) -> Option<Job> {
 
 pub(super) fn set_job(store: &mut Store, job: &Job) {
     store.put(job_key(&job.id), job);
+}
+
+/// Delete a closed job's record and every index entry that names it (its queued seed action,
+/// the work of everyone it was given to). Schedule entries for it may remain: each is taken at
+/// its height and finds no job.
+pub(super) fn delete_job(store: &mut Store, job: &Job) {
+    store.delete(&job_key(&job.id));
+    store.delete(&key("jobs/pending", &[&job.id.0]));
+    for assignment in &job.assignments {
+        remove_work(store, &assignment.operator, &job.id);
+    }
+    if let Some(audit) = &job.audit {
+        remove_work(store, &audit.auditor, &job.id);
+    }
+}
+
+const CLOSED: &str = "jobs/closed";
+const PRUNE: &str = "jobs/prune";
+const PRUNE_CURSOR: &[u8] = b"jobs/prune-cursor";
+
+/// `id` became final or failed in this block: the end of the block gives it a prune height.
+pub(super) fn mark_closed(store: &mut Store, id: &JobId) {
+    store.put(key(CLOSED, &[&id.0]), &());
+}
+
+/// The jobs closed in this block, removing their marks.
+pub(super) fn take_closed(store: &mut Store) -> Vec<JobId> {
+    let mut ids = Vec::new();
+    for entry in store.prefix_keys(&key(CLOSED, &[b""])) {
+        store.delete(&entry);
+        ids.push(JobId(
+            part_from_end(&entry, 0).expect("closed keys end in a job id"),
+        ));
+    }
+    ids
+}
+
+/// `id` leaves state at the end of block `height` (or, past the per-block cap, a later one).
+pub(super) fn schedule_prune(store: &mut Store, height: Height, id: &JobId) {
+    store.put(schedule_key(PRUNE, height, &id.0), &());
+}
+
+/// The jobs queued to leave state at `height`, in id order (entries are removed one by one
+/// with [`unschedule_prune`] as each job goes, so a capped block leaves the rest queued).
+pub(super) fn prune_queue_at(store: &Store, height: Height) -> Vec<JobId> {
+    let mut prefix = schedule_key(PRUNE, height, &[0; 32]);
+    // The key without its 32-byte id: `<name>/<height>/`.
+    prefix.truncate(prefix.len().saturating_sub(32));
+    store
+        .prefix_keys(&prefix)
+        .iter()
+        .filter_map(|entry| part_from_end(entry, 0).map(JobId))
+        .collect()
+}
+
+pub(super) fn unschedule_prune(store: &mut Store, height: Height, id: &JobId) {
+    store.delete(&schedule_key(PRUNE, height, &id.0));
+}
+
+/// Every (height, job) in the prune queue (invariant checks and tests).
+pub fn prune_queue(store: &Store) -> Vec<(Height, JobId)> {
+    store
+        .scheduled(PRUNE)
+        .into_iter()
+        .map(|(height, id)| (height, JobId(id)))
+        .collect()
+}
+
+/// The first height of the prune queue not yet gone through, when pruning is behind (a capped
+/// block); `None` when it has caught up with the last block.
+pub(super) fn prune_cursor(store: &Store) -> Option<Height> {
+    store.get(PRUNE_CURSOR)
+}
+
+pub(super) fn set_prune_cursor(store: &mut Store, cursor: Option<Height>) {
+    match cursor {
+        Some(height) => store.put(PRUNE_CURSOR.to_vec(), &height),
+        None => store.delete(PRUNE_CURSOR),
+    }
+}
+
+/// True if a job closed in this block has not been given its prune height yet (none should be
+/// once a block is over).
+pub fn has_closed_marks(store: &Store) -> bool {
+    !store.prefix_keys(&key(CLOSED, &[b""])).is_empty()
 }
 
 const DUE: &str = "jobs/due";

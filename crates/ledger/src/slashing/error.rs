@@ -3,7 +3,7 @@
 use crate::bank::BankError;
 use crate::staking::StakingError;
 use surety_types::vote::EquivocationError;
-use surety_types::{ArithmeticError, Epoch, Height, OperatorId};
+use surety_types::{ArithmeticError, Epoch, Height, JobId, OperatorId};
 
 /// Why evidence, or a reported offence, is refused. Evidence comes from anyone, so every
 /// variant but `Arithmetic` is bad input; an offence a hook reports that is `AlreadyPenalised`
@@ -43,6 +43,15 @@ pub enum SlashingError {
         /// The current epoch.
         now: Epoch,
     },
+    /// The evidence names a job that is not in state. A job leaves state only once evidence
+    /// about it is too old (docs/market.md, "Pruning"), and the ledger keeps no trace of it
+    /// after, so it cannot tell such a job from one never submitted: either way nothing about
+    /// it can be slashed any more.
+    #[error(
+        "no job {0} in state: evidence about it is too old (a job is pruned once the evidence \
+         age has passed for everyone who worked on it), or it never existed"
+    )]
+    JobTooOldOrUnknown(JobId),
     /// The operator already has a fault in the offence's window with a base fraction at least as
     /// large: only the largest counts (max, not sum).
     #[error("operator {0} is already penalised at least as much for this window")]

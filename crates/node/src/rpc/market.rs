@@ -2,10 +2,10 @@
 //! proof of finality, an operator's open work, disputes, and the operators serving a model.
 //! Merged into the main router by [`super::router`].
 
-use super::error::{bad_request, not_found, ApiError};
+use super::error::{bad_request, internal, not_found, ApiError};
 use crate::api::{
-    ActivationView, DisputeList, DisputeView, EligibleOperator, JobProof, JobView, ServiceView,
-    WorkItem, WorkView,
+    ActivationView, DisputeList, DisputeView, EligibleOperator, JobProof, JobView, PrunedJob,
+    ServiceView, WorkItem, WorkView,
 };
 use crate::app::{lock, SharedApp};
 use axum::extract::rejection::QueryRejection;
@@ -36,12 +36,10 @@ async fn job(
     let id = JobId::from_hex(&id).map_err(|e| bad_request(format!("job id {id:?}: {e}")))?;
     let mut app = lock(&app);
     let height = app.ledger().height();
-    let record = jobs::state::job(app.ledger().store(), &id)
-        .ok_or_else(|| not_found(format!("no job {id}")))?;
-    let output = record
-        .result()
-        .and_then(|result| Activation::from_bytes(&result.output).ok())
-        .map(|activation| ActivationView::of(&activation));
+    let Some(record) = jobs::state::job(app.ledger().store(), &id) else {
+        return archived(&app, &id).map(Json);
+    };
+    let output = output_of(&record);
     let certificate = app.certificate(height).ok().flatten();
     let state_root = app.ledger().state_root();
     // The job record (status included) proven against the state root that the commit
@@ -53,14 +51,41 @@ async fn job(
         is_final: record.is_final(),
         job: record,
         output,
-        proof: JobProof {
+        proof: Some(JobProof {
             height,
             state_root,
             key: hex::encode(&key),
             state_proof,
             certificate,
-        },
+        }),
+        pruned: None,
     }))
+}
+
+/// A job no longer in state, from the node's archive: no proof, and says so.
+fn archived(app: &crate::app::App, id: &JobId) -> Result<JobView, ApiError> {
+    let entry = app
+        .storage()
+        .archived_job(id)
+        .map_err(|e| internal(format!("job archive: {e}")))?
+        .ok_or_else(|| not_found(format!("no job {id}")))?;
+    Ok(JobView {
+        is_final: entry.job.is_final(),
+        output: output_of(&entry.job),
+        job: entry.job,
+        proof: None,
+        pruned: Some(PrunedJob {
+            closed: entry.closed,
+            pruned: entry.pruned,
+        }),
+    })
+}
+
+fn output_of(record: &jobs::Job) -> Option<ActivationView> {
+    record
+        .result()
+        .and_then(|result| Activation::from_bytes(&result.output).ok())
+        .map(|activation| ActivationView::of(&activation))
 }
 
 async fn work(

@@ -89,7 +89,7 @@ fn model_paths(g: &mut SchemaGenerator) -> Map<String, Value> {
 
 fn market_paths(g: &mut SchemaGenerator) -> Map<String, Value> {
     let paths = json!({
-        "/jobs/{id}": { "get": { "summary": "A job: status, assignments, audit, the standing result's output decoded, and a proof of the job record against the state root signed by the latest commit certificate", "parameters": [path_param("id", "job id (job_… or hex)")], "responses": { "200": answer::<JobView>(g, "job"), "400": error(g, "bad input"), "404": error(g, "unknown") } } },
+        "/jobs/{id}": { "get": { "summary": "A job: status, assignments, audit, the standing result's output decoded, and a proof of the job record against the state root signed by the latest commit certificate; a job pruned from state comes from the node's archive, with `pruned` set and no proof", "parameters": [path_param("id", "job id (job_… or hex)")], "responses": { "200": answer::<JobView>(g, "job"), "400": error(g, "bad input"), "404": error(g, "unknown") } } },
         "/work/{operator}": { "get": { "summary": "Jobs an operator must compute or audit now", "parameters": [path_param("operator", "operator id")], "responses": { "200": answer::<WorkView>(g, "work"), "400": error(g, "bad input") } } },
         "/disputes": { "get": { "summary": "Disputes from an id on (`from`), optionally only open ones (`open=true`)", "responses": { "200": answer::<DisputeList>(g, "disputes"), "400": error(g, "bad input") } } },
         "/disputes/{id}": { "get": { "summary": "One dispute: parties, roots, bisection interval, phase", "parameters": [path_param("id", "dispute number")], "responses": { "200": answer::<DisputeView>(g, "dispute"), "400": error(g, "bad input"), "404": error(g, "unknown") } } },

@@ -10,6 +10,7 @@ mod common;
 mod support;
 
 mod crash;
+mod job_archive;
 mod market;
 mod mempool;
 mod models_rpc;
