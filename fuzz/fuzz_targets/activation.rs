@@ -7,7 +7,11 @@ use surety_infer::Activation;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(activation) = Activation::from_bytes(data) {
-        assert_eq!(activation.to_bytes(), data, "an accepted activation re-encodes to its bytes");
+        assert_eq!(
+            activation.to_bytes(),
+            data,
+            "an accepted activation re-encodes to its bytes"
+        );
         let _ = activation.hash();
     }
 });

@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(block) = decode_bounded::<Block>(data, BLOCK_BYTES_MAX) else {
         return;
     };
-    assert_eq!(encode(&block), data, "a decoded block re-encodes to its bytes");
+    assert_eq!(
+        encode(&block),
+        data,
+        "a decoded block re-encodes to its bytes"
+    );
     let _ = block.hash();
     let _ = block.txs_match_header();
     if let Some(certificate) = &block.header.last_commit {

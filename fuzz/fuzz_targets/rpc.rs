@@ -16,7 +16,12 @@ fn parses_and_survives<T: DeserializeOwned + Serialize + PartialEq + std::fmt::D
     let value: T = serde_json::from_slice(data).ok()?;
     let text = serde_json::to_vec(&value).expect("a parsed body serialises");
     let again: T = serde_json::from_slice(&text).expect("a serialised body parses");
-    assert_eq!(again, value, "{} survives a JSON round trip", std::any::type_name::<T>());
+    assert_eq!(
+        again,
+        value,
+        "{} survives a JSON round trip",
+        std::any::type_name::<T>()
+    );
     Some(value)
 }
 

@@ -11,7 +11,11 @@ use surety_types::encoding::{decode_bounded, encode};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(tx) = decode_bounded::<Transaction>(data, TX_BYTES_MAX) {
-        assert_eq!(encode(&tx), data, "a decoded transaction re-encodes to its bytes");
+        assert_eq!(
+            encode(&tx),
+            data,
+            "a decoded transaction re-encodes to its bytes"
+        );
         let _ = tx.hash();
     }
     let shape = decode_and_check_shape(data, CHAIN_ID);
@@ -20,6 +24,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let full = check_stateless(data, CHAIN_ID);
     if full.is_ok() {
-        assert!(shape.is_ok(), "check_stateless passed what the shape check refused");
+        assert!(
+            shape.is_ok(),
+            "check_stateless passed what the shape check refused"
+        );
     }
 });

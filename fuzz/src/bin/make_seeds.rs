@@ -39,7 +39,14 @@ fn transactions() -> Vec<(&'static str, Transaction)> {
     vec![
         (
             "transfer",
-            transfer(&key, 0, Msg::Transfer(Transfer { to: other, amount: Amount::new(5) })),
+            transfer(
+                &key,
+                0,
+                Msg::Transfer(Transfer {
+                    to: other,
+                    amount: Amount::new(5),
+                }),
+            ),
         ),
         ("withdraw", transfer(&key, 1, Msg::WithdrawUnbonded)),
         ("unjail", transfer(&key, 2, Msg::Unjail)),
@@ -48,7 +55,10 @@ fn transactions() -> Vec<(&'static str, Transaction)> {
 
 fn activations() -> Vec<(&'static str, Activation)> {
     let mut small = Activation::new();
-    small.set("x", Tensor::f32(vec![2, 3], vec![1.0, -2.0, 0.5, 0.0, 3.25, -0.0]));
+    small.set(
+        "x",
+        Tensor::f32(vec![2, 3], vec![1.0, -2.0, 0.5, 0.0, 3.25, -0.0]),
+    );
     small.set("ids", Tensor::u32(vec![3], vec![1, 2, 3]));
     vec![("empty", Activation::new()), ("two-slots", small)]
 }
@@ -69,7 +79,10 @@ fn gguf_files() -> Vec<(&'static str, Vec<u8>)> {
             ("tokenizer.add_bos", MetaValue::Bool(true)),
             (
                 "tokens",
-                MetaValue::Array(vec![MetaValue::String("a".into()), MetaValue::String("b".into())]),
+                MetaValue::Array(vec![
+                    MetaValue::String("a".into()),
+                    MetaValue::String("b".into()),
+                ]),
             ),
         ],
         &[
@@ -218,9 +231,14 @@ mod node {
         let empty: Response<SuretyCtx> =
             Response::ValueResponse(ValueResponse::new(BHeight(5), vec![]));
         let encode_response = |r: &Response<SuretyCtx>| {
-            Codec::<Response<SuretyCtx>>::encode(&SuretyCodec, r).expect("encodes").to_vec()
+            Codec::<Response<SuretyCtx>>::encode(&SuretyCodec, r)
+                .expect("encodes")
+                .to_vec()
         };
-        vec![("one-value", encode_response(&response)), ("empty", encode_response(&empty))]
+        vec![
+            ("one-value", encode_response(&response)),
+            ("empty", encode_response(&empty)),
+        ]
     }
 
     pub(super) fn rpc_bodies() -> Vec<(&'static str, String)> {
@@ -247,8 +265,14 @@ fn genesis_json() -> String {
         genesis_time_ms: 1_700_000_000_000,
         params: Default::default(),
         accounts: vec![
-            GenesisAccount { account: operator, balance: Amount::new(10_000_000_000) },
-            GenesisAccount { account: delegator, balance: Amount::new(5_000_000_000) },
+            GenesisAccount {
+                account: operator,
+                balance: Amount::new(10_000_000_000),
+            },
+            GenesisAccount {
+                account: delegator,
+                balance: Amount::new(5_000_000_000),
+            },
         ],
         operators: vec![GenesisOperator {
             account: operator,
@@ -286,7 +310,12 @@ fn main() {
     for (name, bytes) in safetensors_files() {
         write(&root, "safetensors", name, &bytes);
     }
-    write(&root, "tokenizer", "word-level.json", TOKENIZER_WORD_LEVEL.as_bytes());
+    write(
+        &root,
+        "tokenizer",
+        "word-level.json",
+        TOKENIZER_WORD_LEVEL.as_bytes(),
+    );
     write(&root, "tokenizer", "bpe.json", TOKENIZER_BPE.as_bytes());
     write(&root, "genesis", "minimal.json", GENESIS_JSON.as_bytes());
     write(&root, "genesis", "full.json", genesis_json().as_bytes());
