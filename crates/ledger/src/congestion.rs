@@ -3,7 +3,7 @@
 //! A party with a deadline (an assignee's commit, an auditor's, a dispute move) must not be
 //! punished because its transaction could not be included: a spam burst that fills blocks, or
 //! a flood that crowds the mempool, is somebody else's doing. The ledger counts the blocks
-//! that were full ([`block_is_full`], counting only transactions that paid their fee: no room
+//! that were full ([`crate::tx::block_is_full`], counting only transactions that paid their fee: no room
 //! left for one more transaction of the largest size) and, when a deadline comes due, moves
 //! it on by the full blocks seen
 //! since it was set (or last moved), at most `jobs.deadline_blocks_max` blocks in all. Filling
@@ -15,18 +15,11 @@
 //! ([`crate::params::DEADLINE_BLOCKS_FLOOR`]) and defaults keep `D` well above one.
 
 use crate::store::Store;
-use crate::tx::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, TX_BYTES_MAX};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::Height;
 
 const FULL_BLOCKS: &[u8] = b"congestion/full_blocks";
-
-/// True when a block of `count` transactions of `bytes` in all had no room for another
-/// transaction of the largest size: the most transactions, or less than `TX_BYTES_MAX` left.
-pub fn block_is_full(count: usize, bytes: usize) -> bool {
-    count >= BLOCK_TXS_MAX || BLOCK_BYTES_MAX.saturating_sub(bytes) < TX_BYTES_MAX
-}
 
 /// Full blocks since genesis.
 pub fn full_blocks(store: &Store) -> u64 {
@@ -127,13 +120,5 @@ mod tests {
             None,
             "the cap is reached"
         );
-    }
-
-    #[test]
-    fn a_block_is_full_when_no_largest_transaction_fits() {
-        assert!(!block_is_full(0, 0));
-        assert!(!block_is_full(1, BLOCK_BYTES_MAX - TX_BYTES_MAX));
-        assert!(block_is_full(1, BLOCK_BYTES_MAX - TX_BYTES_MAX + 1));
-        assert!(block_is_full(BLOCK_TXS_MAX, 0));
     }
 }

@@ -489,7 +489,7 @@ impl Ledger {
                 }
                 receipts.push(receipt);
             }
-            let full = congestion::block_is_full(paid_count, paid_bytes);
+            let full = tx::block_is_full(paid_count, paid_bytes);
             congestion::note_block(&mut self.store, full);
             hooks::end_block(&mut self.store, &self.params, ctx, &self.models)
         })();

@@ -22,6 +22,13 @@ pub const TX_BYTES_MAX: usize = 64 * 1024;
 pub const BLOCK_TXS_MAX: usize = 20_000;
 /// Most transaction bytes in one block (what a proposer may reap and a validator accepts).
 pub const BLOCK_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// True when a block whose paid transactions number `count` and take `bytes` in all had no
+/// room for another transaction of the largest size: the most transactions, or less than
+/// `TX_BYTES_MAX` left. Market deadlines stretch by such blocks (`crate::congestion`).
+pub fn block_is_full(count: usize, bytes: usize) -> bool {
+    count >= BLOCK_TXS_MAX || BLOCK_BYTES_MAX.saturating_sub(bytes) < TX_BYTES_MAX
+}
 /// Largest chain id, in bytes.
 pub const CHAIN_ID_BYTES_MAX: usize = 64;
 
@@ -183,4 +190,17 @@ pub fn check_stateless(bytes: &[u8], chain_id: &str) -> Result<Transaction, TxEr
     let tx = decode_and_check_shape(bytes, chain_id)?;
     tx.verify_signature().map_err(|_| TxError::BadSignature)?;
     Ok(tx)
+}
+
+#[cfg(test)]
+mod block_limit_tests {
+    use super::*;
+
+    #[test]
+    fn a_block_is_full_when_no_largest_transaction_fits() {
+        assert!(!block_is_full(0, 0));
+        assert!(!block_is_full(1, BLOCK_BYTES_MAX - TX_BYTES_MAX));
+        assert!(block_is_full(1, BLOCK_BYTES_MAX - TX_BYTES_MAX + 1));
+        assert!(block_is_full(BLOCK_TXS_MAX, 0));
+    }
 }

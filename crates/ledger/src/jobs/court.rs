@@ -252,67 +252,11 @@ fn settle_dispute(
     if let Challenger::Operator(operator) = dispute.challenger {
         staking::release(store, &operator)?;
     }
-    let challenger_account = dispute.challenger.account();
-    let defendant_account = dispute.defendant.account();
-    let mut wrong_roots = Vec::new();
-    if defendant_lost {
-        wrong_roots.push((
-            dispute.defendant_root,
-            (!challenger_lost).then_some(challenger_account),
-        ));
-    }
     if challenger_lost {
-        if let Challenger::Operator(auditor) = dispute.challenger {
-            let is_auditor = job.audit.as_ref().is_some_and(|a| a.auditor == auditor);
-            if is_auditor {
-                let committed = ctx.height;
-                let reporter = (!defendant_lost).then_some(defendant_account);
-                report(
-                    store,
-                    params,
-                    ctx,
-                    &job,
-                    Blame {
-                        operator: auditor,
-                        kind: FaultKind::WrongResult,
-                        height: committed,
-                        reporter,
-                    },
-                )?;
-            }
-        }
-        wrong_roots.push((
-            dispute.challenger_root,
-            (!defendant_lost).then_some(defendant_account),
-        ));
+        report_losing_auditor(store, params, ctx, &job, dispute, defendant_lost)?;
     }
-    // Every live result with a losing trace root is wrong: the dispute proved a leaf of that
-    // very root false.
-    for (root, reporter) in wrong_roots {
-        for index in 0..job.assignments.len() {
-            let assignment = &job.assignments[index];
-            let Some(result) = &assignment.result else {
-                continue;
-            };
-            if assignment.missed || result.trace_root != root {
-                continue;
-            }
-            let (operator, committed) = (assignment.operator, result.committed);
-            report(
-                store,
-                params,
-                ctx,
-                &job,
-                Blame {
-                    operator,
-                    kind: FaultKind::WrongResult,
-                    height: committed,
-                    reporter,
-                },
-            )?;
-            job.assignments[index].missed = true;
-            state::release_in_flight(store, &operator, &job);
-        }
+    for (root, reporter) in losing_roots(dispute, defendant_lost, challenger_lost) {
+        report_results_with_root(store, params, ctx, &mut job, root, reporter)?;
     }
     if defendant_lost {
         fail(store, &mut job, "the result was proven wrong in a dispute")?;
@@ -325,6 +269,101 @@ fn settle_dispute(
         state::schedule(store, until, &job.id);
     }
     state::set_job(store, &job);
+    Ok(())
+}
+
+/// The trace roots a verdict proved wrong, each with who reported it: the winning side, or
+/// no one when both lost.
+fn losing_roots(
+    dispute: &disputes::Dispute,
+    defendant_lost: bool,
+    challenger_lost: bool,
+) -> Vec<(Hash, Option<AccountId>)> {
+    let challenger_account = dispute.challenger.account();
+    let defendant_account = dispute.defendant.account();
+    let mut wrong_roots = Vec::new();
+    if defendant_lost {
+        wrong_roots.push((
+            dispute.defendant_root,
+            (!challenger_lost).then_some(challenger_account),
+        ));
+    }
+    if challenger_lost {
+        wrong_roots.push((
+            dispute.challenger_root,
+            (!defendant_lost).then_some(defendant_account),
+        ));
+    }
+    wrong_roots
+}
+
+/// A losing challenger that is the job's auditor committed a wrong result of its own (its
+/// statement), dated now: report it.
+fn report_losing_auditor(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &Job,
+    dispute: &disputes::Dispute,
+    defendant_lost: bool,
+) -> Result<(), JobsError> {
+    let Challenger::Operator(auditor) = dispute.challenger else {
+        return Ok(());
+    };
+    let is_auditor = job.audit.as_ref().is_some_and(|a| a.auditor == auditor);
+    if !is_auditor {
+        return Ok(());
+    }
+    let committed = ctx.height;
+    let reporter = (!defendant_lost).then_some(dispute.defendant.account());
+    report(
+        store,
+        params,
+        ctx,
+        job,
+        Blame {
+            operator: auditor,
+            kind: FaultKind::WrongResult,
+            height: committed,
+            reporter,
+        },
+    )
+}
+
+/// Every live result with the losing trace `root` is wrong: the dispute proved a leaf of that
+/// very root false. Report each, mark it missed and release its operator's in-flight slot.
+fn report_results_with_root(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &mut Job,
+    root: Hash,
+    reporter: Option<AccountId>,
+) -> Result<(), JobsError> {
+    for index in 0..job.assignments.len() {
+        let assignment = &job.assignments[index];
+        let Some(result) = &assignment.result else {
+            continue;
+        };
+        if assignment.missed || result.trace_root != root {
+            continue;
+        }
+        let (operator, committed) = (assignment.operator, result.committed);
+        report(
+            store,
+            params,
+            ctx,
+            job,
+            Blame {
+                operator,
+                kind: FaultKind::WrongResult,
+                height: committed,
+                reporter,
+            },
+        )?;
+        job.assignments[index].missed = true;
+        state::release_in_flight(store, &operator, job);
+    }
     Ok(())
 }
 

@@ -116,7 +116,9 @@ fn missed_deadlines(
 }
 
 /// Move on, by the full blocks seen since, each deadline of `job` that is due now and has no
-/// result (docs/market.md, "Deadlines and full blocks").
+/// result (docs/market.md, "Deadlines and full blocks"). A deadline already further behind
+/// than the full blocks it saw (judged late) stays where it is and times out now: moving it to
+/// a height already passed would leave a schedule entry nothing ever takes.
 fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut Job) {
     let cap = params.jobs.deadline_blocks_max;
     let mut moved = Vec::new();
@@ -124,14 +126,16 @@ fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job
         if assignment.missed || assignment.result.is_some() || assignment.deadline > ctx.height {
             continue;
         }
-        if let Some(deadline) = assignment.stretch.moved(store, assignment.deadline, cap) {
+        let moved_to = assignment.stretch.moved(store, assignment.deadline, cap);
+        if let Some(deadline) = moved_to.filter(|d| *d > ctx.height) {
             assignment.deadline = deadline;
             moved.push((assignment.operator, deadline));
         }
     }
     if let Some(audit) = job.audit.as_mut() {
         if audit.outcome == AuditOutcome::Pending && audit.deadline <= ctx.height {
-            if let Some(deadline) = audit.stretch.moved(store, audit.deadline, cap) {
+            let moved_to = audit.stretch.moved(store, audit.deadline, cap);
+            if let Some(deadline) = moved_to.filter(|d| *d > ctx.height) {
                 audit.deadline = deadline;
                 moved.push((audit.auditor, deadline));
             }

@@ -6,7 +6,7 @@ use super::{job_id, Job, JobInput, JobStatus, JobsError, JobsEvent, SubmitJob};
 use crate::bank::{self, Pool};
 use crate::context::BlockContext;
 use crate::models::{self, ModelCache};
-use crate::params::Params;
+use crate::params::{JobsParams, Params};
 use crate::services;
 use crate::store::Store;
 use surety_infer::{Activation, Architecture};
@@ -74,29 +74,7 @@ pub fn execute_submit(
     tx_hash: &Hash,
     msg: &SubmitJob,
 ) -> Result<(), JobsError> {
-    let market = &params.jobs;
-    if msg.max_fee < market.job_fee_min || msg.max_fee > market.job_fee_max {
-        return Err(JobsError::FeeOutOfRange {
-            got: msg.max_fee,
-            min: market.job_fee_min,
-            max: market.job_fee_max,
-        });
-    }
-    if msg.replicas == 0 || msg.replicas > market.replicas_max {
-        return Err(JobsError::Replicas {
-            got: msg.replicas,
-            max: market.replicas_max,
-        });
-    }
-    if msg.deadline_blocks < market.deadline_blocks_min
-        || msg.deadline_blocks > market.deadline_blocks_max
-    {
-        return Err(JobsError::Deadline {
-            got: msg.deadline_blocks,
-            min: market.deadline_blocks_min,
-            max: market.deadline_blocks_max,
-        });
-    }
+    check_bounds(&params.jobs, msg)?;
     let record = models::active(store, &msg.model)?;
     let input = canonical_input(store, params, cache, msg)?;
     let eligible = services::eligible(store, &msg.model).len();
@@ -136,5 +114,32 @@ pub fn execute_submit(
         model: msg.model,
         fee: msg.max_fee,
     });
+    Ok(())
+}
+
+/// The job's fee, replica count and deadline against the market's bounds.
+fn check_bounds(market: &JobsParams, msg: &SubmitJob) -> Result<(), JobsError> {
+    if msg.max_fee < market.job_fee_min || msg.max_fee > market.job_fee_max {
+        return Err(JobsError::FeeOutOfRange {
+            got: msg.max_fee,
+            min: market.job_fee_min,
+            max: market.job_fee_max,
+        });
+    }
+    if msg.replicas == 0 || msg.replicas > market.replicas_max {
+        return Err(JobsError::Replicas {
+            got: msg.replicas,
+            max: market.replicas_max,
+        });
+    }
+    if msg.deadline_blocks < market.deadline_blocks_min
+        || msg.deadline_blocks > market.deadline_blocks_max
+    {
+        return Err(JobsError::Deadline {
+            got: msg.deadline_blocks,
+            min: market.deadline_blocks_min,
+            max: market.deadline_blocks_max,
+        });
+    }
     Ok(())
 }

@@ -27,12 +27,12 @@ pub use state::{FaultKind, Offence};
 use crate::bank::{self, Pool};
 use crate::context::BlockContext;
 use crate::params::{Params, SlashingParams};
-use crate::staking;
+use crate::staking::{self, Operator};
 use crate::store::Store;
 use state::{Fault, Liveness};
 use surety_types::amount::mul_div_floor;
 use surety_types::vote::SignedVote;
-use surety_types::{AccountId, Amount, Height, OperatorId, Ratio};
+use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio};
 
 /// The configured base fraction for a fault kind (before the correlation rule).
 pub fn base_fraction(params: &SlashingParams, kind: FaultKind) -> Ratio {
@@ -50,16 +50,17 @@ pub fn correlated_fraction(base: Ratio, faulted_stake: Amount, total_stake: Amou
     if total_stake.is_zero() {
         return base;
     }
-    let three_f = faulted_stake.get().saturating_mul(3);
-    if three_f >= total_stake.get() {
+    // Saturating at `Amount::MAX`, which no total exceeds: a third or more.
+    let three_f = faulted_stake.checked_mul(3).unwrap_or(Amount::MAX);
+    if three_f >= total_stake {
         return Ratio::ONE;
     }
     let denominator = Ratio::DENOMINATOR as u128;
     // 3f/t in ppb (< 1e9), then times 3f/t again: each step floors, so the result is at most
     // 2 ppb below the exact value.
-    let three_x_ppb = mul_div_floor(three_f, denominator, total_stake.get()).expect("3f < t");
+    let three_x_ppb = mul_div_floor(three_f.get(), denominator, total_stake.get()).expect("3f < t");
     let correlated =
-        mul_div_floor(three_x_ppb, three_f, total_stake.get()).expect("below 1e9") as u64;
+        mul_div_floor(three_x_ppb, three_f.get(), total_stake.get()).expect("below 1e9") as u64;
     base.max(Ratio::from_ppb(correlated).expect("below one"))
 }
 
@@ -84,12 +85,8 @@ pub fn oldest_reportable(params: &Params, ctx: &BlockContext) -> Height {
     let epoch = ctx
         .epoch
         .saturating_minus(params.slashing.evidence_max_age_epochs);
-    Height::new(
-        epoch
-            .get()
-            .saturating_mul(params.staking.epoch_blocks)
-            .saturating_add(1),
-    )
+    // The last block of the epoch before, then one on.
+    Height::new(epoch.get().saturating_mul(params.staking.epoch_blocks)).saturating_plus(1)
 }
 
 /// The base fraction an operator with the `existing` fault in a window owes after another
@@ -112,22 +109,7 @@ pub fn report(
     offence: Offence,
 ) -> Result<(), SlashingError> {
     let s = &params.slashing;
-    if offence.height > ctx.height {
-        return Err(SlashingError::FutureOffence {
-            offence: offence.height,
-            now: ctx.height,
-        });
-    }
-    let offence_epoch = params.epoch_of(offence.height);
-    // `report` runs in hooks too (downtime, missed deadlines), where an error would fail the
-    // block, so epoch sums saturate as they always could: epochs never come near u64::MAX, and
-    // an age limit or apply epoch there means never.
-    if offence_epoch.saturating_plus(s.evidence_max_age_epochs) < ctx.epoch {
-        return Err(SlashingError::EvidenceTooOld {
-            offence: offence_epoch,
-            now: ctx.epoch,
-        });
-    }
+    let offence_epoch = reportable_epoch(params, ctx, &offence)?;
     let mut operator = staking::state::operator(store, &offence.operator)
         .ok_or(SlashingError::UnknownOperator(offence.operator))?;
     let window = offence_epoch
@@ -140,33 +122,17 @@ pub fn report(
         Some(existing) if penalty(&existing, offence.kind, base) <= existing.base_fraction => {
             return Err(SlashingError::AlreadyPenalised(offence.operator));
         }
-        Some(mut existing) => {
-            // A worse offence in the same window replaces the penalty (max, not sum); another
-            // proven wrong result adds to it (sum), so results cheated while the first dispute
-            // was still open are not free.
-            existing.base_fraction = penalty(&existing, offence.kind, base);
-            existing.kind = offence.kind;
-            existing.reporter = offence.reporter;
-            existing.harmed = offence.harmed;
-            if existing.cap.is_some() {
-                // The worse offence may reach further (a consensus fault is not bounded by a
-                // service allocation).
-                existing.cap = offence
-                    .cap
-                    .map(|cap| cap.max(existing.cap.unwrap_or_default()));
-                existing.stake = at_risk(operator.tokens, existing.cap).max(existing.stake);
-            }
-            if offence.height < existing.offence_height {
-                existing.offence_height = offence.height;
-                existing.offence_epoch = offence_epoch;
-            }
-            if existing.applied.is_some() {
-                // Already applied: the difference applies at the next epoch end.
-                existing.apply_epoch = ctx.epoch.next();
-                operator.pending_slashes = add_pending(operator.pending_slashes);
-                state::queue(store, existing.apply_epoch, window, &offence.operator);
-            }
-            existing
+        Some(existing) => {
+            let worse = penalty(&existing, offence.kind, base);
+            worsen_fault(
+                store,
+                ctx,
+                &mut operator,
+                existing,
+                &offence,
+                offence_epoch,
+                worse,
+            )
         }
         None => {
             if state::window_total(store, window).is_none() {
@@ -174,34 +140,18 @@ pub fn report(
             }
             operator.pending_slashes = add_pending(operator.pending_slashes);
             state::queue(store, apply_epoch, window, &offence.operator);
-            Fault {
-                operator: offence.operator,
-                window,
-                kind: offence.kind,
-                base_fraction: base,
-                reporter: offence.reporter,
-                harmed: offence.harmed,
-                offence_height: offence.height,
+            first_fault(
+                &operator,
+                &offence,
                 offence_epoch,
-                stake: at_risk(operator.tokens, offence.cap),
-                cap: offence.cap,
-                pool_tokens: operator.tokens,
+                window,
+                base,
                 apply_epoch,
-                applied: None,
-                slashed: Amount::ZERO,
-                at_risk: Amount::ZERO,
-            }
+            )
         }
     };
     state::set_fault(store, &fault);
-    let until = ctx.epoch.saturating_plus(s.jail_epochs);
-    match offence.kind {
-        FaultKind::Equivocation => staking::tombstone(store, &mut operator),
-        FaultKind::WrongResult | FaultKind::Downtime => staking::jail(store, &mut operator, until),
-        // A market fault never removes a validator from consensus: its pending slash freezes
-        // it, which alone keeps it out of new market work until the slash applies.
-        FaultKind::MissedDeadline => staking::note_pending_slash(store, &operator),
-    }
+    sanction(store, params, ctx, offence.kind, &mut operator);
     store.emit(SlashingEvent::OffenceReported {
         operator: offence.operator,
         kind: offence.kind,
@@ -209,6 +159,125 @@ pub fn report(
         apply_epoch: fault.apply_epoch,
     });
     Ok(())
+}
+
+/// The epoch of `offence`, if it may still be reported at `ctx`: not in the future, and no
+/// older than `evidence_max_age_epochs`.
+fn reportable_epoch(
+    params: &Params,
+    ctx: &BlockContext,
+    offence: &Offence,
+) -> Result<Epoch, SlashingError> {
+    if offence.height > ctx.height {
+        return Err(SlashingError::FutureOffence {
+            offence: offence.height,
+            now: ctx.height,
+        });
+    }
+    let offence_epoch = params.epoch_of(offence.height);
+    // `report` runs in hooks too (downtime, missed deadlines), where an error would fail the
+    // block, so epoch sums saturate as they always could: epochs never come near u64::MAX, and
+    // an age limit or apply epoch there means never.
+    if offence_epoch.saturating_plus(params.slashing.evidence_max_age_epochs) < ctx.epoch {
+        return Err(SlashingError::EvidenceTooOld {
+            offence: offence_epoch,
+            now: ctx.epoch,
+        });
+    }
+    Ok(offence_epoch)
+}
+
+/// An operator's first fault in a window: the whole base fraction, at risk on its tokens now
+/// (or its service allocation), due `slash_delay_epochs` after the offence.
+fn first_fault(
+    operator: &Operator,
+    offence: &Offence,
+    offence_epoch: Epoch,
+    window: u64,
+    base: Ratio,
+    apply_epoch: Epoch,
+) -> Fault {
+    Fault {
+        operator: offence.operator,
+        window,
+        kind: offence.kind,
+        base_fraction: base,
+        reporter: offence.reporter,
+        harmed: offence.harmed,
+        offence_height: offence.height,
+        offence_epoch,
+        stake: at_risk(operator.tokens, offence.cap),
+        cap: offence.cap,
+        pool_tokens: operator.tokens,
+        apply_epoch,
+        applied: None,
+        slashed: Amount::ZERO,
+        at_risk: Amount::ZERO,
+    }
+}
+
+/// A worse offence in the same window as `existing`: it replaces the penalty with `worse`
+/// (max, not sum); another proven wrong result adds to it (sum), so results cheated while the
+/// first dispute was still open are not free. A fault already applied queues its difference
+/// for the next epoch end.
+fn worsen_fault(
+    store: &mut Store,
+    ctx: &BlockContext,
+    operator: &mut Operator,
+    mut existing: Fault,
+    offence: &Offence,
+    offence_epoch: Epoch,
+    worse: Ratio,
+) -> Fault {
+    existing.base_fraction = worse;
+    existing.kind = offence.kind;
+    existing.reporter = offence.reporter;
+    existing.harmed = offence.harmed;
+    if existing.cap.is_some() {
+        // The worse offence may reach further (a consensus fault is not bounded by a
+        // service allocation).
+        existing.cap = offence
+            .cap
+            .map(|cap| cap.max(existing.cap.unwrap_or_default()));
+        existing.stake = at_risk(operator.tokens, existing.cap).max(existing.stake);
+    }
+    if offence.height < existing.offence_height {
+        existing.offence_height = offence.height;
+        existing.offence_epoch = offence_epoch;
+    }
+    if existing.applied.is_some() {
+        // Already applied: the difference applies at the next epoch end. A fault is stored
+        // under its own window (`state::set_fault`), so `existing.window` is the offence's.
+        existing.apply_epoch = ctx.epoch.next();
+        operator.pending_slashes = add_pending(operator.pending_slashes);
+        state::queue(
+            store,
+            existing.apply_epoch,
+            existing.window,
+            &offence.operator,
+        );
+    }
+    existing
+}
+
+/// What a reported operator suffers at once, before its slash applies: tombstoned for
+/// equivocation, jailed for `jail_epochs` for a wrong result or downtime, frozen for a missed
+/// deadline.
+fn sanction(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    kind: FaultKind,
+    operator: &mut Operator,
+) {
+    let until = ctx.epoch.saturating_plus(params.slashing.jail_epochs);
+    match kind {
+        FaultKind::Equivocation => staking::tombstone(store, operator),
+        FaultKind::WrongResult | FaultKind::Downtime => staking::jail(store, operator, until),
+        // A market fault never removes a validator from consensus: its pending slash freezes
+        // it, which alone keeps it out of new market work until the slash applies.
+        FaultKind::MissedDeadline => staking::note_pending_slash(store, operator),
+    }
 }
 
 /// Evidence of a double-signed consensus vote: the signer's operator is slashed for
@@ -255,15 +324,7 @@ pub fn begin_block(
         return Ok(());
     };
     let window = params.slashing.downtime_window_blocks;
-    // `downtime_min_signed` is a ratio of at most one, so the blocks it asks for are at most
-    // the window: the subtraction never saturates.
-    let max_missed = window.saturating_sub(
-        params
-            .slashing
-            .downtime_min_signed
-            .mul_ceil(Amount::new(window as u128))
-            .get() as u64,
-    );
+    let max_missed = downtime_missed_max(&params.slashing);
     let previous = ctx.height.saturating_minus(1);
     let index = previous
         .get()
@@ -279,42 +340,16 @@ pub fn begin_block(
                 state::set_liveness(
                     store,
                     &validator.operator,
-                    &Liveness {
-                        missed_bits: vec![0; window.div_ceil(8) as usize],
-                        missed: 0,
-                        since: previous,
-                    },
+                    &fresh_liveness(window, previous),
                 );
                 continue;
             }
-            None => Liveness {
-                missed_bits: vec![0; window.div_ceil(8) as usize],
-                missed: 0,
-                since: previous,
-            },
+            None => fresh_liveness(window, previous),
         };
-        let byte = index / 8;
-        let mask = 1u8 << (index % 8);
-        let missed_before = record.missed_bits[byte] & mask != 0;
-        if missed_before == missed_now {
+        if !record_block(&mut record, index, missed_now) {
             continue;
         }
-        if missed_now {
-            record.missed_bits[byte] |= mask;
-            // `missed` counts the set bits of the window (at most DOWNTIME_WINDOW_BLOCKS_MAX).
-            record.missed = record.missed.saturating_add(1);
-        } else {
-            record.missed_bits[byte] &= !mask;
-            // This bit was set, so it was counted: `missed` is at least 1.
-            debug_assert!(record.missed > 0, "a set bit is counted in missed");
-            record.missed = record.missed.saturating_sub(1);
-        }
-        // `previous >= since + window - 1`, without the sum (and false before `since`);
-        // `window >= 1` (validated), so `window - 1` is exact.
-        let seen_whole_window = previous
-            .blocks_since(record.since)
-            .is_ok_and(|seen| seen >= window.saturating_sub(1));
-        if missed_now && seen_whole_window && record.missed > max_missed {
+        if missed_now && is_down(&record, previous, window, max_missed) {
             state::delete_liveness(store, &validator.operator);
             report(
                 store,
@@ -334,6 +369,61 @@ pub fn begin_block(
         }
     }
     Ok(())
+}
+
+/// The most blocks of a downtime window a validator may miss before it is reported.
+fn downtime_missed_max(params: &SlashingParams) -> u64 {
+    let window = params.downtime_window_blocks;
+    // `downtime_min_signed` is a ratio of at most one, so the blocks it asks for are at most
+    // the window: the subtraction never saturates.
+    window.saturating_sub(
+        params
+            .downtime_min_signed
+            .mul_ceil(Amount::new(window as u128))
+            .get() as u64,
+    )
+}
+
+/// A liveness record with no misses in a window of `window` blocks, tracked from `since`.
+fn fresh_liveness(window: u64, since: Height) -> Liveness {
+    Liveness {
+        missed_bits: vec![0; window.div_ceil(8) as usize],
+        missed: 0,
+        since,
+    }
+}
+
+/// Record in the window's bit `index` whether the block was missed, replacing what the bit
+/// held one window ago. False if the bit was already so (the record is unchanged).
+fn record_block(record: &mut Liveness, index: usize, missed_now: bool) -> bool {
+    let byte = index / 8;
+    let mask = 1u8 << (index % 8);
+    let missed_before = record.missed_bits[byte] & mask != 0;
+    if missed_before == missed_now {
+        return false;
+    }
+    if missed_now {
+        record.missed_bits[byte] |= mask;
+        // `missed` counts the set bits of the window (at most DOWNTIME_WINDOW_BLOCKS_MAX).
+        record.missed = record.missed.saturating_add(1);
+    } else {
+        record.missed_bits[byte] &= !mask;
+        // This bit was set, so it was counted: `missed` is at least 1.
+        debug_assert!(record.missed > 0, "a set bit is counted in missed");
+        record.missed = record.missed.saturating_sub(1);
+    }
+    true
+}
+
+/// True once the record has seen a whole window up to `previous` and missed more than
+/// `max_missed` blocks of it.
+fn is_down(record: &Liveness, previous: Height, window: u64, max_missed: u64) -> bool {
+    // `previous >= since + window - 1`, without the sum (and false before `since`);
+    // `window >= 1` (validated), so `window - 1` is exact.
+    let seen_whole_window = previous
+        .blocks_since(record.since)
+        .is_ok_and(|seen| seen >= window.saturating_sub(1));
+    seen_whole_window && record.missed > max_missed
 }
 
 /// End of block: at an epoch end, apply every slash due by the start of the next epoch.
@@ -429,11 +519,9 @@ fn correlated_stake(store: &Store, params: &Params, fault: &Fault) -> Amount {
         }
     }
     // Each stake is an operator's tokens: their sum is below total supply.
-    Amount::new(
-        by_operator
-            .values()
-            .fold(0u128, |sum, stake| sum.saturating_add(stake.get())),
-    )
+    by_operator
+        .values()
+        .fold(Amount::ZERO, |sum, stake| sum.saturating_add(*stake))
 }
 
 /// Windows back a liveness fault looks for repetitions.
