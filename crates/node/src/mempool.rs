@@ -126,28 +126,7 @@ fn check_bounds(msg: &Msg, params: &Params) -> Result<(), JobsError> {
                     limit: market.job_input_bytes_max,
                 });
             }
-            if job.max_fee < market.job_fee_min || job.max_fee > market.job_fee_max {
-                return Err(JobsError::FeeOutOfRange {
-                    got: job.max_fee,
-                    min: market.job_fee_min,
-                    max: market.job_fee_max,
-                });
-            }
-            if job.replicas == 0 || job.replicas > market.replicas_max {
-                return Err(JobsError::Replicas {
-                    got: job.replicas,
-                    max: market.replicas_max,
-                });
-            }
-            if job.deadline_blocks < market.deadline_blocks_min
-                || job.deadline_blocks > market.deadline_blocks_max
-            {
-                return Err(JobsError::Deadline {
-                    got: job.deadline_blocks,
-                    min: market.deadline_blocks_min,
-                    max: market.deadline_blocks_max,
-                });
-            }
+            surety_ledger::jobs::check_bounds(market, job)?;
         }
         Msg::CommitResult(commit) => {
             let output_bytes = commit.output.len() as u64;

@@ -43,7 +43,7 @@ pub use event::JobsEvent;
 pub use evidence::execute_result_equivocation;
 pub use msg::{CommitResult, JobInput, ResultStatement, SignedResult, SubmitJob};
 pub use state::{job, work_of, Assignment, Audit, AuditOutcome, Job, JobResult, JobStatus, Role};
-pub use submit::{canonical_input, execute_submit};
+pub use submit::{canonical_input, check_bounds, execute_submit};
 
 use crate::context::BlockContext;
 use crate::models::ModelCache;

@@ -117,8 +117,9 @@ pub fn execute_submit(
     Ok(())
 }
 
-/// The job's fee, replica count and deadline against the market's bounds.
-fn check_bounds(market: &JobsParams, msg: &SubmitJob) -> Result<(), JobsError> {
+/// The job's fee, replica count and deadline against the market's bounds: known without
+/// executing, so the node's mempool refuses a job outside them at admission too.
+pub fn check_bounds(market: &JobsParams, msg: &SubmitJob) -> Result<(), JobsError> {
     if msg.max_fee < market.job_fee_min || msg.max_fee > market.job_fee_max {
         return Err(JobsError::FeeOutOfRange {
             got: msg.max_fee,
