@@ -129,7 +129,9 @@ fn next_move(
     dispute: &mut Dispute,
 ) -> Result<(), DisputesError> {
     let deadline = ctx.height.plus(params.disputes.dispute_move_blocks)?;
-    dispute.stretch = Stretch::starting(store);
+    // A new move counts full blocks from now, but the stretch a dispute may take stays one
+    // `deadline_blocks_max` over all its moves.
+    dispute.stretch.seen = crate::congestion::full_blocks(store);
     if let Some(step) = dispute.isolated_step() {
         store.emit(DisputesEvent::StepIsolated {
             dispute: dispute.id,

@@ -372,48 +372,27 @@ pub fn work_of(store: &Store, operator: &OperatorId) -> Vec<(JobId, Role)> {
         .collect()
 }
 
-fn in_flight_key(operator: &OperatorId) -> Vec<u8> {
-    key("jobs/in_flight", &[&operator.0])
-}
-
 /// Fees of the jobs `operator` is assigned to that are not yet final or failed (its share of
 /// each, [`Job::fee_share`]): what it could pocket by cheating on all of them at once. Capped
-/// at `in_flight_fee_fraction` of its slashable allocation when it is drawn.
+/// at `in_flight_fee_fraction` of its slashable allocation when it is drawn. Kept by the
+/// services module beside the allocations, which it holds in place while any is in flight.
 pub fn in_flight(store: &Store, operator: &OperatorId) -> Amount {
-    store.get(&in_flight_key(operator)).unwrap_or(Amount::ZERO)
+    crate::services::fees_in_flight(store, operator)
 }
 
 /// Every operator's fees in flight, in operator order (invariant checks).
 pub fn all_in_flight(store: &Store) -> Vec<(OperatorId, Amount)> {
-    store
-        .prefix_values::<Amount>(b"jobs/in_flight/")
-        .into_iter()
-        .map(|(entry, amount)| {
-            let id = part_from_end(&entry, 0).expect("in-flight keys end in an operator id");
-            (OperatorId(id), amount)
-        })
-        .collect()
+    crate::services::state::all_fees_in_flight(store)
 }
 
 /// `operator` took on `job`: its share of the fee is in flight until the job ends or the
-/// operator leaves it. Saturates (a hook may not fail, and the sum is bounded by the fees
-/// escrowed, far below `u128::MAX`).
+/// operator leaves it.
 pub(super) fn add_in_flight(store: &mut Store, operator: &OperatorId, job: &Job) {
-    let total = in_flight(store, operator)
-        .checked_add(job.fee_share())
-        .unwrap_or(Amount::MAX);
-    store.put(in_flight_key(operator), &total);
+    crate::services::add_fees_in_flight(store, operator, job.fee_share());
 }
 
 /// `operator`'s share of `job` is no longer in flight (the job ended, or the operator missed
-/// its deadline or was proven wrong). An entry at zero is deleted.
+/// its deadline or was proven wrong).
 pub(super) fn release_in_flight(store: &mut Store, operator: &OperatorId, job: &Job) {
-    let held = in_flight(store, operator);
-    debug_assert!(held >= job.fee_share(), "a released share was in flight");
-    let total = held.saturating_sub(job.fee_share());
-    if total.is_zero() {
-        store.delete(&in_flight_key(operator));
-    } else {
-        store.put(in_flight_key(operator), &total);
-    }
+    crate::services::release_fees_in_flight(store, operator, job.fee_share());
 }

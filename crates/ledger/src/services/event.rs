@@ -28,6 +28,16 @@ pub enum ServicesEvent {
         /// The epoch at whose start they leave (applied at the end of the epoch before).
         effective_epoch: Epoch,
     },
+    /// A scheduled de-allocation waits an epoch more: the operator still has fees in flight or
+    /// frozen stake.
+    DeallocationPostponed {
+        /// The operator.
+        operator: OperatorId,
+        /// The model's service.
+        model: ModelId,
+        /// The epoch it is now filed under.
+        effective_epoch: Epoch,
+    },
     /// A scheduled de-allocation took effect.
     ServiceDeallocated {
         /// The operator.

@@ -125,16 +125,55 @@ pub fn execute_deallocate(
     Ok(())
 }
 
-/// End of block: at an epoch end, apply the decreases that take effect in the next epoch.
+/// Fees of the jobs `operator` holds that are not yet final or failed: what it could pocket by
+/// cheating on all of them at once (docs/market.md, "Fees in flight"). The jobs module adds
+/// and releases them; while any is in flight, the operator's deallocations wait.
+pub fn fees_in_flight(store: &Store, operator: &OperatorId) -> Amount {
+    state::fees_in_flight(store, operator)
+}
+
+/// `operator` took on work worth `amount` of fees. Saturates: a hook may not fail, and the sum
+/// is bounded by the fees escrowed, far below `u128::MAX`.
+pub fn add_fees_in_flight(store: &mut Store, operator: &OperatorId, amount: Amount) {
+    let total = state::fees_in_flight(store, operator).saturating_add(amount);
+    state::set_fees_in_flight(store, operator, total);
+}
+
+/// Work worth `amount` of fees that `operator` held has ended (final, failed, missed or proven
+/// wrong).
+pub fn release_fees_in_flight(store: &mut Store, operator: &OperatorId, amount: Amount) {
+    let held = state::fees_in_flight(store, operator);
+    debug_assert!(held >= amount, "a released share was in flight");
+    state::set_fees_in_flight(store, operator, held.saturating_sub(amount));
+}
+
+/// End of block: at an epoch end, apply the decreases that take effect in the next epoch. A
+/// decrease of an operator with fees in flight or frozen stake (an open dispute, a pending
+/// slash) waits an epoch more, and again, until neither holds: a result it committed before
+/// the decrease, proven wrong after, must still find the allocation to slash (otherwise it
+/// would deallocate right after being assigned long jobs and cheat on them for free).
 pub fn end_block(
     store: &mut Store,
-    _params: &Params,
+    params: &Params,
     ctx: &BlockContext,
 ) -> Result<(), ServicesError> {
-    if !ctx.is_epoch_end(_params) {
+    if !ctx.is_epoch_end(params) {
         return Ok(());
     }
     for decrease in state::take_decreases(store, ctx.epoch.next()) {
+        let busy = !state::fees_in_flight(store, &decrease.operator).is_zero()
+            || staking::state::operator(store, &decrease.operator).is_some_and(|o| o.is_frozen());
+        if busy {
+            let later = ctx.epoch.next().saturating_plus(1);
+            let sequence = state::next_sequence(store);
+            state::schedule_decrease(store, later, sequence, &decrease);
+            store.emit(ServicesEvent::DeallocationPostponed {
+                operator: decrease.operator,
+                model: decrease.model,
+                effective_epoch: later,
+            });
+            continue;
+        }
         let Some(mut allocation) = state::allocation(store, &decrease.model, &decrease.operator)
         else {
             continue;

@@ -129,3 +129,33 @@ pub(super) fn take_decreases(store: &mut Store, epoch: Epoch) -> Vec<Decrease> {
     }
     decreases
 }
+
+fn in_flight_key(operator: &OperatorId) -> Vec<u8> {
+    key("services/in_flight", &[&operator.0])
+}
+
+/// `operator`'s fees in flight (see [`crate::services::fees_in_flight`]).
+pub fn fees_in_flight(store: &Store, operator: &OperatorId) -> Amount {
+    store.get(&in_flight_key(operator)).unwrap_or(Amount::ZERO)
+}
+
+/// Every operator's fees in flight, in operator order (invariant checks).
+pub fn all_fees_in_flight(store: &Store) -> Vec<(OperatorId, Amount)> {
+    store
+        .prefix_values::<Amount>(b"services/in_flight/")
+        .into_iter()
+        .map(|(entry, amount)| {
+            let id = part_from_end(&entry, 0).expect("in-flight keys end in an operator id");
+            (OperatorId(id), amount)
+        })
+        .collect()
+}
+
+/// Store `operator`'s fees in flight; zero deletes the entry.
+pub(super) fn set_fees_in_flight(store: &mut Store, operator: &OperatorId, amount: Amount) {
+    if amount.is_zero() {
+        store.delete(&in_flight_key(operator));
+    } else {
+        store.put(in_flight_key(operator), &amount);
+    }
+}

@@ -509,11 +509,14 @@ pub fn slash(
         outcome.from_unbonding = outcome.from_unbonding.checked_add(cut)?;
         state::put_unbonding(store, &entry);
     }
+    // Each delegator's unbonding entries are read once per slash, however many redelegations
+    // it made: a delegator with many of both cannot make one slash quadratic.
+    let mut unbondings = std::collections::BTreeMap::new();
     for entry in state::redelegations_from(store, operator_id) {
         if entry.creation_height <= offence_height {
             continue;
         }
-        slash_redelegation(store, entry, fraction, &mut outcome)?;
+        slash_redelegation(store, entry, fraction, &mut unbondings, &mut outcome)?;
     }
     let mut operator = load(store, operator_id)?;
     outcome.at_risk = outcome.at_risk.checked_add(operator.tokens)?;
@@ -533,6 +536,7 @@ fn slash_redelegation(
     store: &mut Store,
     mut entry: RedelegationEntry,
     fraction: Ratio,
+    unbondings: &mut std::collections::BTreeMap<AccountId, Vec<UnbondingEntry>>,
     outcome: &mut SlashOutcome,
 ) -> Result<(), StakingError> {
     let cut = fraction.mul_floor(entry.initial);
@@ -569,7 +573,13 @@ fn slash_redelegation(
     }
     let mut owed = cut.saturating_sub(taken);
     // Entry ids come from one counter, so a larger id was made later, even in the same block.
-    for mut unbonding in state::unbondings_of(store, &entry.delegator) {
+    if owed.is_zero() {
+        return Ok(());
+    }
+    let entries = unbondings
+        .entry(entry.delegator)
+        .or_insert_with(|| state::unbondings_of(store, &entry.delegator));
+    for unbonding in entries.iter_mut() {
         if owed.is_zero() {
             break;
         }
@@ -581,7 +591,7 @@ fn slash_redelegation(
         unbonding.balance = unbonding.balance.checked_sub(part)?;
         owed = owed.checked_sub(part)?;
         outcome.from_unbonding = outcome.from_unbonding.checked_add(part)?;
-        state::put_unbonding(store, &unbonding);
+        state::put_unbonding(store, unbonding);
     }
     Ok(())
 }

@@ -1767,6 +1767,58 @@ fn a_dispute_move_stretches_while_blocks_are_full() {
     assert!(!matches!(market.job(&job).status, JobStatus::Failed { .. }));
 }
 
+#[test]
+fn an_operator_cannot_shrink_its_allocation_while_it_holds_work_that_could_still_be_proven_wrong() {
+    // The review's escape: take a long job, deallocate at once, commit garbage just before
+    // the deadline; the decrease used to land first, and a proof then found nothing to slash.
+    let mut market = market();
+    let job = submit_with_deadline(&mut market, 1, 60);
+    let n = Market::index_of(&market.assignees(&job)[0]);
+    market.chain.submit_ok(
+        n,
+        Msg::Deallocate(surety_ledger::services::Deallocate {
+            model: market.id,
+            amount: Amount::new(ALLOCATION),
+        }),
+    );
+    let allocation = |market: &Market| {
+        surety_ledger::services::slashable(market.chain.ledger.store(), &market.id, &operator(n))
+    };
+    let mut postponed = 0;
+    for _ in 0..40 {
+        let outcome = market.chain.block(&[]);
+        postponed += events(&outcome)
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::Services(
+                        surety_ledger::services::ServicesEvent::DeallocationPostponed { .. }
+                    )
+                )
+            })
+            .count();
+    }
+    assert!(postponed >= 1, "the decrease came due and waited");
+    assert_eq!(
+        allocation(&market),
+        Some(Amount::new(ALLOCATION)),
+        "the whole allocation is still there to slash while the job is open"
+    );
+    // The job ends; the decrease lands at a later epoch end.
+    let execution = execute(&market.model, &market.job(&job));
+    market.chain.submit_ok(n, commit_msg(n, &job, &execution));
+    settle_audit(&mut market, &job, &execution);
+    run_until_final(&mut market, &job);
+    assert!(market.job(&job).is_final());
+    market.chain.run_blocks(15);
+    assert_eq!(
+        allocation(&market),
+        None,
+        "deallocated once nothing was in flight"
+    );
+}
+
 mod random_market_histories {
     use super::*;
     use proptest::prelude::*;
