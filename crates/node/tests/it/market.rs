@@ -69,7 +69,7 @@ fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
     // Every result audited; long enough windows for a loaded 2-core machine.
     params.jobs.audit_rate = Ratio::ONE;
     params.jobs.challenge_window_blocks = 25;
-    params.jobs.audit_deadline_blocks = 40;
+    params.jobs.reveal_blocks = 40;
     params.disputes.dispute_move_blocks = 40;
     params.jobs.deadline_blocks_min = 3;
     options.timeouts.block_time_ms = 100;
