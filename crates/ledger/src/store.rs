@@ -260,7 +260,8 @@ impl Store {
         &mut self,
         item: impl FnOnce(&mut Store) -> Result<T, E>,
     ) -> Result<T, E> {
-        if let Some(outer) = self.tx.replace(Layer::new()) {
+        if let Some(outer) = self.tx.take() {
+            self.tx = Some(Layer::new());
             self.tx_outer.push(outer);
             let events = self.tx_events.len();
             let result = item(self);
@@ -436,6 +437,40 @@ mod tests {
         store.discard_tx();
         assert_eq!(store.get::<u64>(b"a"), Some(1));
         assert_eq!(store.get::<u64>(b"b"), None);
+    }
+
+    #[test]
+    fn a_failed_item_of_a_transaction_leaves_no_trace_and_the_transaction_goes_on() {
+        let mut store = Store::new();
+        store.put(b"a".to_vec(), &1u64);
+        store.begin_tx();
+        store.put(b"t".to_vec(), &7u64);
+        let failed: Result<(), &str> = store.isolated(|store| {
+            store.put(b"a".to_vec(), &9u64);
+            store.put(b"x".to_vec(), &3u64);
+            assert_eq!(store.get::<u64>(b"t"), Some(7), "it reads the transaction's writes");
+            assert_eq!(store.prefix_keys(b"").len(), 3);
+            Err("fails")
+        });
+        assert_eq!(failed, Err("fails"));
+        let kept: Result<(), ()> = store.isolated(|store| {
+            store.put(b"y".to_vec(), &4u64);
+            Ok(())
+        });
+        assert!(kept.is_ok());
+        assert_eq!(store.get::<u64>(b"a"), Some(1));
+        assert_eq!(store.get::<u64>(b"x"), None);
+        store.commit_tx();
+        assert_eq!(store.get::<u64>(b"t"), Some(7));
+        assert_eq!(store.get::<u64>(b"y"), Some(4));
+        // Outside a transaction an item still runs in a hook layer, not a transaction's.
+        let hook: Result<(), ()> = store.isolated(|store| {
+            store.put(b"h".to_vec(), &5u64);
+            Ok(())
+        });
+        assert!(hook.is_ok());
+        let (_, changes) = store.commit_block();
+        assert_eq!(changes.len(), 4, "a, t, y and h: {changes:?}");
     }
 
     #[test]
