@@ -109,7 +109,10 @@ pub(super) fn open_dispute(
     open(store, params, ctx, job, opening)
 }
 
-/// Anyone challenges a result in its window, with the challenge bond.
+/// Anyone challenges a result in its window, with the challenge bond, while the job has had
+/// fewer than `disputes_per_job_max` disputes (counted from the court's index by job): each
+/// dispute reopens the window, so this is what bounds how long a job's finality can be held
+/// (docs/market.md, "How long a job can be held").
 pub fn execute_challenge(
     store: &mut Store,
     params: &Params,
@@ -138,6 +141,16 @@ pub fn execute_challenge(
     if msg.output_hash == result.output_hash {
         return Err(disputes::DisputesError::SameOutput.into());
     }
+    let disputes = disputes::state::of_job(store, &job.id).len() as u64;
+    let limit = params.disputes.disputes_per_job_max;
+    if disputes >= u64::from(limit) {
+        return Err(disputes::DisputesError::TooManyDisputes {
+            job: job.id,
+            disputes,
+            limit,
+        }
+        .into());
+    }
     let bond = params.disputes.challenge_bond;
     bank::account_to_pool(store, signer, Pool::DisputeBonds, bond)?;
     let opening = opening(
@@ -154,20 +167,21 @@ pub fn execute_challenge(
 }
 
 /// A chunk of the referee's input for a dispute over a job; the last one runs the referee on
-/// the job's model.
+/// the job's model. The transaction's `fee` counts in the signer's costs if it is a party.
 pub fn execute_provide_input(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     cache: &ModelCache,
     signer: &AccountId,
+    fee: Amount,
     msg: &ProvideStepInput,
 ) -> Result<(), JobsError> {
     let dispute = disputes::dispute(store, msg.dispute)
         .ok_or(disputes::DisputesError::UnknownDispute(msg.dispute))?;
     let job = state::job(store, &dispute.job).ok_or(JobsError::UnknownJob(dispute.job))?;
     let verdict =
-        disputes::execute_provide_input(store, params, ctx, cache, &job.model, signer, msg)?;
+        disputes::execute_provide_input(store, params, ctx, cache, &job.model, signer, fee, msg)?;
     if let Some(verdict) = verdict {
         settle_dispute(store, params, ctx, &verdict)?;
     }
@@ -221,8 +235,8 @@ fn settle_due(
     settle_dispute(store, params, ctx, &verdict)
 }
 
-/// Apply the court's verdict over a job: slash whoever lost (with every result identical to
-/// the losing one), and move the job on.
+/// Apply the court's verdict over a job: slash whoever lost (with every result and audit that
+/// committed the losing output, whatever its trace root), and move the job on.
 fn settle_dispute(
     store: &mut Store,
     params: &Params,
@@ -252,11 +266,9 @@ fn settle_dispute(
     if let Challenger::Operator(operator) = dispute.challenger {
         staking::release(store, &operator)?;
     }
-    if challenger_lost {
-        report_losing_auditor(store, params, ctx, &job, dispute, defendant_lost)?;
-    }
-    for (root, reporter) in losing_roots(dispute, defendant_lost, challenger_lost) {
-        report_results_with_root(store, params, ctx, &mut job, root, reporter)?;
+    for (output, reporter) in losing_outputs(dispute, defendant_lost, challenger_lost) {
+        report_auditor_with_output(store, params, ctx, &job, dispute.id, output, reporter)?;
+        report_results_with_output(store, params, ctx, &mut job, output, reporter)?;
     }
     if defendant_lost {
         fail(store, &mut job, "the result was proven wrong in a dispute")?;
@@ -272,50 +284,57 @@ fn settle_dispute(
     Ok(())
 }
 
-/// The trace roots a verdict proved wrong, each with who reported it: the winning side, or
-/// no one when both lost.
-fn losing_roots(
+/// The outputs a verdict proved wrong (each side's output as it opened the dispute), each with
+/// who reported it: the winning side, or no one when both lost.
+fn losing_outputs(
     dispute: &disputes::Dispute,
     defendant_lost: bool,
     challenger_lost: bool,
 ) -> Vec<(Hash, Option<AccountId>)> {
     let challenger_account = dispute.challenger.account();
     let defendant_account = dispute.defendant.account();
-    let mut wrong_roots = Vec::new();
+    let mut wrong_outputs = Vec::new();
     if defendant_lost {
-        wrong_roots.push((
-            dispute.defendant_root,
+        wrong_outputs.push((
+            dispute.defendant_output,
             (!challenger_lost).then_some(challenger_account),
         ));
     }
     if challenger_lost {
-        wrong_roots.push((
-            dispute.challenger_root,
+        wrong_outputs.push((
+            dispute.challenger_output,
             (!defendant_lost).then_some(defendant_account),
         ));
     }
-    wrong_roots
+    wrong_outputs
 }
 
-/// A losing challenger that is the job's auditor committed a wrong result of its own (its
-/// statement), dated now: report it.
-fn report_losing_auditor(
+/// The job's auditor committed a wrong result of its own (its signed statement) if its output
+/// is one this verdict proved wrong, as this dispute's losing challenger or by agreeing with
+/// a losing defendant (under any trace root). Dated now. Each audit is reported at most once:
+/// a deferred audit waits for a dispute of its own, which decides it, and an audit disputed
+/// before was decided there.
+fn report_auditor_with_output(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     job: &Job,
-    dispute: &disputes::Dispute,
-    defendant_lost: bool,
+    dispute: u64,
+    output: Hash,
+    reporter: Option<AccountId>,
 ) -> Result<(), JobsError> {
-    let Challenger::Operator(auditor) = dispute.challenger else {
+    let Some(audit) = &job.audit else {
         return Ok(());
     };
-    let is_auditor = job.audit.as_ref().is_some_and(|a| a.auditor == auditor);
-    if !is_auditor {
+    let decided_here = match audit.outcome {
+        AuditOutcome::Agreed => true,
+        AuditOutcome::Disputed { dispute: its_own } => its_own == dispute,
+        _ => false,
+    };
+    if !decided_here || audit.output_hash != Some(output) {
         return Ok(());
     }
-    let committed = ctx.height;
-    let reporter = (!defendant_lost).then_some(dispute.defendant.account());
+    let auditor = audit.auditor;
     report(
         store,
         params,
@@ -324,20 +343,22 @@ fn report_losing_auditor(
         Blame {
             operator: auditor,
             kind: FaultKind::WrongResult,
-            height: committed,
+            height: ctx.height,
             reporter,
         },
     )
 }
 
-/// Every live result with the losing trace `root` is wrong: the dispute proved a leaf of that
-/// very root false. Report each, mark it missed and release its operator's in-flight slot.
-fn report_results_with_root(
+/// Every live result with the losing `output` is wrong, whatever its trace root: a replica
+/// that reached the same wrong output under a root of its own (copied it, or shares the
+/// loser's shortcut) is slashed with the loser. Report each, mark it missed and release its
+/// operator's in-flight slot.
+fn report_results_with_output(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     job: &mut Job,
-    root: Hash,
+    output: Hash,
     reporter: Option<AccountId>,
 ) -> Result<(), JobsError> {
     for index in 0..job.assignments.len() {
@@ -345,7 +366,7 @@ fn report_results_with_root(
         let Some(result) = &assignment.result else {
             continue;
         };
-        if assignment.missed || result.trace_root != root {
+        if assignment.missed || result.output_hash != output {
             continue;
         }
         let (operator, committed) = (assignment.operator, result.committed);
