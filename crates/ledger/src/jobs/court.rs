@@ -266,9 +266,9 @@ fn settle_dispute(
     if let Challenger::Operator(operator) = dispute.challenger {
         staking::release(store, &operator)?;
     }
-    for (output, reporter) in losing_outputs(dispute, defendant_lost, challenger_lost) {
-        report_auditor_with_output(store, params, ctx, &job, dispute.id, output, reporter)?;
-        report_results_with_output(store, params, ctx, &mut job, output, reporter)?;
+    for loss in losses(dispute, defendant_lost, challenger_lost) {
+        report_auditor_with_output(store, params, ctx, &job, dispute.id, &loss)?;
+        report_results_with_output(store, params, ctx, &mut job, &loss)?;
     }
     if defendant_lost {
         fail(store, &mut job, "the result was proven wrong in a dispute")?;
@@ -284,29 +284,49 @@ fn settle_dispute(
     Ok(())
 }
 
-/// The outputs a verdict proved wrong (each side's output as it opened the dispute), each with
-/// who reported it: the winning side, or no one when both lost.
-fn losing_outputs(
-    dispute: &disputes::Dispute,
-    defendant_lost: bool,
-    challenger_lost: bool,
-) -> Vec<(Hash, Option<AccountId>)> {
+/// A side that lost a dispute: its original output and its trace root, and who reported it.
+struct Loss {
+    /// The output the side opened the dispute with.
+    output: Hash,
+    /// Its trace root, which the verdict proved inconsistent at one step.
+    root: Hash,
+    /// The winning side's account, or no one when both lost.
+    reporter: Option<AccountId>,
+}
+
+impl Loss {
+    /// Who is paid the whistleblower share for a result with this output under `root`: the
+    /// reporter for the losing root itself (its proven-false leaf is in that very trace), no
+    /// one for another root with the same output. That result is slashed on the presumption
+    /// that the output is wrong; a colluding pair that loses on purpose (a made-up leaf
+    /// under a right output) must not profit from honest results slashed with it
+    /// (docs/market.md, "Attacks considered").
+    fn reporter_for(&self, root: Option<Hash>) -> Option<AccountId> {
+        self.reporter.filter(|_| root == Some(self.root))
+    }
+}
+
+/// The sides a verdict proved wrong, each with its original output and root (the bisection
+/// moves `defendant_hash`/`challenger_hash`, so the dispute keeps the outputs apart).
+fn losses(dispute: &disputes::Dispute, defendant_lost: bool, challenger_lost: bool) -> Vec<Loss> {
     let challenger_account = dispute.challenger.account();
     let defendant_account = dispute.defendant.account();
-    let mut wrong_outputs = Vec::new();
+    let mut losses = Vec::new();
     if defendant_lost {
-        wrong_outputs.push((
-            dispute.defendant_output,
-            (!challenger_lost).then_some(challenger_account),
-        ));
+        losses.push(Loss {
+            output: dispute.defendant_output,
+            root: dispute.defendant_root,
+            reporter: (!challenger_lost).then_some(challenger_account),
+        });
     }
     if challenger_lost {
-        wrong_outputs.push((
-            dispute.challenger_output,
-            (!defendant_lost).then_some(defendant_account),
-        ));
+        losses.push(Loss {
+            output: dispute.challenger_output,
+            root: dispute.challenger_root,
+            reporter: (!defendant_lost).then_some(defendant_account),
+        });
     }
-    wrong_outputs
+    losses
 }
 
 /// The job's auditor committed a wrong result of its own (its signed statement) if its output
@@ -320,8 +340,7 @@ fn report_auditor_with_output(
     ctx: &BlockContext,
     job: &Job,
     dispute: u64,
-    output: Hash,
-    reporter: Option<AccountId>,
+    loss: &Loss,
 ) -> Result<(), JobsError> {
     let Some(audit) = &job.audit else {
         return Ok(());
@@ -331,10 +350,10 @@ fn report_auditor_with_output(
         AuditOutcome::Disputed { dispute: its_own } => its_own == dispute,
         _ => false,
     };
-    if !decided_here || audit.output_hash != Some(output) {
+    if !decided_here || audit.output_hash != Some(loss.output) {
         return Ok(());
     }
-    let auditor = audit.auditor;
+    let (auditor, reporter) = (audit.auditor, loss.reporter_for(audit.trace_root));
     report(
         store,
         params,
@@ -358,18 +377,18 @@ fn report_results_with_output(
     params: &Params,
     ctx: &BlockContext,
     job: &mut Job,
-    output: Hash,
-    reporter: Option<AccountId>,
+    loss: &Loss,
 ) -> Result<(), JobsError> {
     for index in 0..job.assignments.len() {
         let assignment = &job.assignments[index];
         let Some(result) = &assignment.result else {
             continue;
         };
-        if assignment.missed || result.output_hash != output {
+        if assignment.missed || result.output_hash != loss.output {
             continue;
         }
         let (operator, committed) = (assignment.operator, result.committed);
+        let reporter = loss.reporter_for(Some(result.trace_root));
         report(
             store,
             params,

@@ -877,6 +877,19 @@ fn a_replica_with_its_own_root_but_the_defendants_wrong_output_is_slashed_with_i
     }
     assert!(wrong_result_reported(&events, first));
     assert!(wrong_result_reported(&events, second));
+    // The auditor is the whistleblower for the target, whose own root holds the proven-false
+    // leaf; nobody is paid for the other, slashed on its output alone (a pair losing on
+    // purpose must not profit from results slashed with it).
+    let reporter_of = |n: u16| {
+        surety_ledger::slashing::state::all_faults(market.chain.ledger.store())
+            .into_iter()
+            .find(|f| f.operator == crate::common::operator(n))
+            .expect("a fault")
+            .reporter
+    };
+    let other = if target == first { second } else { first };
+    assert_eq!(reporter_of(target), Some(account(auditor)));
+    assert_eq!(reporter_of(other), None);
     assert!(!market.chain.operator(auditor).jailed);
     assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
 }
@@ -971,4 +984,80 @@ fn parameters_that_let_a_dispute_be_griefed_are_refused() {
         })
     );
     assert_eq!(griefing_params().validate(), Ok(()));
+}
+
+/// The open problem of slashing by output (docs/market.md, "Attacks considered"), played: a
+/// defendant with the right output under a trace made up at leaf 8, and a colluding
+/// challenger whose trace is honest there and wrong after; together they steer the bisection
+/// (5 agreed, 8 not, 7 agreed) onto the made-up leaf. The pair loses on purpose; the
+/// honest replica with the same (right) output, and the auditor that agreed, are slashed with
+/// the defendant. What holds: nobody is paid the whistleblower share for them, so the pair
+/// only pays (the defendant's slash) to grief. The sound fix needs a dispute of their own.
+#[test]
+fn a_pair_losing_on_purpose_gets_same_output_results_slashed_but_earns_nothing_from_them() {
+    let mut market = market();
+    let job = market.submit(2);
+    let assignees = market.assignees(&job);
+    let honest = execute(&market.model, &market.job(&job));
+    // The colluding defendant: the right output, leaf 8 made up.
+    let made_up = reroot(&honest, 8);
+    let (colluder, honest_replica) = (assignees[0], assignees[1]);
+    market
+        .chain
+        .submit_ok(colluder, commit_msg(colluder, &job, &made_up));
+    market
+        .chain
+        .submit_ok(honest_replica, commit_msg(honest_replica, &job, &honest));
+    let auditor = audit_with(&mut market, &job, &honest);
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Agreed
+    );
+    // The colluding challenger: honest up to leaf 8, wrong after it to the output.
+    let mut hashes = honest.trace.step_hashes.clone();
+    for (leaf, hash) in hashes.iter_mut().enumerate().skip(9) {
+        *hash = Hash::of("wrong on purpose", &[leaf as u8]);
+    }
+    let mut partner = honest.clone();
+    partner.trace = Trace::from_step_hashes(hashes);
+    let mut output = honest.output.clone();
+    let (shape, values) = output.f32("logits").unwrap();
+    let mut values = values.to_vec();
+    values[2] += 3.0;
+    output.set("logits", Tensor::f32(shape.to_vec(), values));
+    let mut hashes = partner.trace.step_hashes.clone();
+    *hashes.last_mut().unwrap() = output.hash();
+    partner.trace = Trace::from_step_hashes(hashes);
+    partner.output = output;
+    market
+        .chain
+        .submit_ok(CHALLENGER, challenge_msg(job, colluder, &partner));
+    let dispute = market.dispute_of(&job);
+    bisect(
+        &mut market,
+        dispute,
+        (colluder, &made_up),
+        (CHALLENGER, &partner),
+    );
+    assert_eq!(market.dispute(dispute).isolated_step(), Some(8));
+    let (events, _) = provide_input(&mut market, dispute, CHALLENGER, &honest);
+    assert!(
+        events.contains(&Event::Disputes(DisputesEvent::DisputeResolved {
+            dispute,
+            outcome: Outcome::ChallengerRight,
+        }))
+    );
+    for n in [colluder, honest_replica, auditor] {
+        assert!(wrong_result_reported(&events, n), "operator {n} reported");
+    }
+    let reporter_of = |n: u16| {
+        surety_ledger::slashing::state::all_faults(market.chain.ledger.store())
+            .into_iter()
+            .find(|f| f.operator == crate::common::operator(n))
+            .expect("a fault")
+            .reporter
+    };
+    assert_eq!(reporter_of(colluder), Some(account(CHALLENGER)));
+    assert_eq!(reporter_of(honest_replica), None);
+    assert_eq!(reporter_of(auditor), None);
 }
