@@ -13,6 +13,12 @@
 //! registered weights, and compares. A party that misses a move's deadline loses; if the input
 //! never comes, the defendant — who claimed to have computed it — loses.
 //!
+//! The loser pays (docs/market.md, "Loser pays"): each party's reveal and input fees are
+//! recorded in the dispute, capped per transaction and per party; a bonded challenger that
+//! loses pays the defendant's from its bond (sized by `Params::validate` to cover the worst
+//! case), and a winner against a staked loser is reimbursed from the insurance pool, which
+//! the loser's slash pays into.
+//!
 //! This module is the court, one layer below the market: it knows traces, bonds and moves,
 //! not jobs. The jobs module opens disputes over its results, hands the court what it needs
 //! (the job's model, its input), and applies the [`Verdict`] the court returns.

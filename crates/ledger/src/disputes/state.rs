@@ -329,3 +329,24 @@ pub(super) fn delete_inputs(store: &mut Store, id: u64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cost_counts_at_most_the_per_transaction_cap_and_a_party_at_most_the_worst_case() {
+        let (per_tx, total_max) = (Amount::new(2_000), Amount::new(5_000));
+        let mut costs = Costs::default();
+        // A reveal at the minimum fee counts in full; one at 1,000,000 counts 2,000.
+        costs.add(Party::Defendant, Amount::new(1_000), per_tx, total_max);
+        costs.add(Party::Defendant, Amount::new(1_000_000), per_tx, total_max);
+        assert_eq!(costs.of(Party::Defendant), Amount::new(3_000));
+        // Restarted uploads and more: never past the worst case the bond covers.
+        for _ in 0..10 {
+            costs.add(Party::Defendant, Amount::new(2_000), per_tx, total_max);
+        }
+        assert_eq!(costs.of(Party::Defendant), total_max);
+        assert_eq!(costs.of(Party::Challenger), Amount::ZERO);
+    }
+}

@@ -1061,3 +1061,92 @@ fn a_pair_losing_on_purpose_gets_same_output_results_slashed_but_earns_nothing_f
     assert_eq!(reporter_of(honest_replica), None);
     assert_eq!(reporter_of(auditor), None);
 }
+
+#[test]
+fn anyone_may_upload_the_referee_input_and_a_third_party_s_fees_are_its_own() {
+    let mut market = market();
+    let (job, worker, honest) = honest_job(&mut market);
+    let fabricated = tamper(&honest);
+    market
+        .chain
+        .submit_ok(CHALLENGER, challenge_msg(job, worker, &fabricated));
+    let dispute = market.dispute_of(&job);
+    let moves = bisect(
+        &mut market,
+        dispute,
+        (worker, &honest),
+        (CHALLENGER, &fabricated),
+    );
+    // Neither party uploads; a watcher (the publisher's account) does.
+    let (events, _) = provide_input(&mut market, dispute, PUBLISHER, &honest);
+    assert!(
+        events.contains(&Event::Disputes(DisputesEvent::DisputeResolved {
+            dispute,
+            outcome: Outcome::DefendantRight,
+        }))
+    );
+    let costs = market.dispute(dispute).costs;
+    assert_eq!(costs.defendant, Amount::new(u128::from(moves) * TX_FEE));
+    assert_eq!(costs.challenger, Amount::new(u128::from(moves) * TX_FEE));
+}
+
+/// Run empty blocks until the next block is `height`.
+fn run_until_next_is(market: &mut Market, height: Height) {
+    while market.chain.height().get() + 1 < height.get() {
+        market.chain.block(&[]);
+    }
+}
+
+#[test]
+fn a_job_held_as_long_as_the_rules_allow_is_still_final_within_the_bound() {
+    let mut market = market();
+    let (job, worker, honest) = honest_job(&mut market);
+    let committed = market.job(&job).assignments[0]
+        .result
+        .as_ref()
+        .unwrap()
+        .committed;
+    let fabricated = tamper(&honest);
+    for _ in 0..market.params().disputes.disputes_per_job_max {
+        // Each challenge in the last block of the window, each reveal and the input in the
+        // last block of their phase: the slowest a dispute can go without a full block.
+        let JobStatus::Challengeable { until } = market.job(&job).status else {
+            panic!("window open")
+        };
+        run_until_next_is(&mut market, until);
+        market
+            .chain
+            .submit_ok(CHALLENGER, challenge_msg(job, worker, &fabricated));
+        let dispute = market.dispute_of(&job);
+        loop {
+            match market.dispute(dispute).phase {
+                Phase::Bisect {
+                    index, deadline, ..
+                } => {
+                    run_until_next_is(&mut market, deadline);
+                    let txs: Vec<Vec<u8>> = [(worker, &honest), (CHALLENGER, &fabricated)]
+                        .into_iter()
+                        .map(|(n, run)| market.chain.sign(n, reveal_msg(dispute, index, run)))
+                        .collect();
+                    let outcome = market.chain.block(&txs);
+                    assert!(outcome.receipts.iter().all(|r| r.is_ok()));
+                }
+                Phase::AwaitInput { deadline } => {
+                    // Two chunks of 100 bytes: the first a block before the deadline.
+                    run_until_next_is(&mut market, Height::new(deadline.get() - 1));
+                    provide_input(&mut market, dispute, worker, &honest);
+                }
+                Phase::Resolved { ref outcome, .. } => {
+                    assert_eq!(outcome, &Outcome::DefendantRight);
+                    break;
+                }
+            }
+        }
+    }
+    run_until_closed(&mut market, &job);
+    assert!(market.job(&job).is_final());
+    let held = market.chain.height().get() - committed.get();
+    let bound = finality_delay_max(market.params(), honest.trace.len() as u64);
+    println!("held as long as allowed: final {held} blocks after the commit, bound {bound}");
+    assert!(held <= bound, "{held} > {bound}");
+}
