@@ -290,11 +290,22 @@ struct Loss {
     output: Hash,
     /// Its trace root, which the verdict proved inconsistent at one step.
     root: Hash,
+    /// The side's operator (none for a bonded challenger).
+    operator: Option<OperatorId>,
+    /// The referee decided it. A side that lost by falling silent proved nothing about its
+    /// output: only its own result is wrong, not others that share the output (an honest
+    /// replica must not be slashed because its peer went offline).
+    proven: bool,
     /// The winning side's account, or no one when both lost.
     reporter: Option<AccountId>,
 }
 
 impl Loss {
+    /// Whether `operator`'s result or audit with `output` falls with this loss.
+    fn covers(&self, operator: OperatorId, output: Hash) -> bool {
+        output == self.output && (self.proven || self.operator == Some(operator))
+    }
+
     /// Who is paid the whistleblower share for a result with this output under `root`: the
     /// reporter for the losing root itself (its proven-false leaf is in that very trace), no
     /// one for another root with the same output. That result is slashed on the presumption
@@ -311,18 +322,33 @@ impl Loss {
 fn losses(dispute: &disputes::Dispute, defendant_lost: bool, challenger_lost: bool) -> Vec<Loss> {
     let challenger_account = dispute.challenger.account();
     let defendant_account = dispute.defendant.account();
+    let proven = !matches!(
+        dispute.phase,
+        disputes::Phase::Resolved {
+            outcome: Outcome::Timeout { .. },
+            ..
+        }
+    );
     let mut losses = Vec::new();
     if defendant_lost {
         losses.push(Loss {
             output: dispute.defendant_output,
             root: dispute.defendant_root,
+            operator: Some(dispute.defendant),
+            proven,
             reporter: (!challenger_lost).then_some(challenger_account),
         });
     }
     if challenger_lost {
+        let operator = match dispute.challenger {
+            Challenger::Operator(operator) => Some(operator),
+            Challenger::Account(_) => None,
+        };
         losses.push(Loss {
             output: dispute.challenger_output,
             root: dispute.challenger_root,
+            operator,
+            proven,
             reporter: (!defendant_lost).then_some(defendant_account),
         });
     }
@@ -350,7 +376,10 @@ fn report_auditor_with_output(
         AuditOutcome::Disputed { dispute: its_own } => its_own == dispute,
         _ => false,
     };
-    if !decided_here || audit.output_hash != Some(loss.output) {
+    let covered = audit
+        .output_hash
+        .is_some_and(|output| loss.covers(audit.auditor, output));
+    if !decided_here || !covered {
         return Ok(());
     }
     let (auditor, reporter) = (audit.auditor, loss.reporter_for(audit.trace_root));
@@ -368,7 +397,8 @@ fn report_auditor_with_output(
     )
 }
 
-/// Every live result with the losing `output` is wrong, whatever its trace root: a replica
+/// Every live result with the losing `output` is wrong, whatever its trace root (when the
+/// referee decided; after a timeout only the silent side's own): a replica
 /// that reached the same wrong output under a root of its own (copied it, or shares the
 /// loser's shortcut) is slashed with the loser. Report each, mark it missed and release its
 /// operator's in-flight slot.
@@ -384,7 +414,7 @@ fn report_results_with_output(
         let Some(result) = &assignment.result else {
             continue;
         };
-        if assignment.missed || result.output_hash != loss.output {
+        if assignment.missed || !loss.covers(assignment.operator, result.output_hash) {
             continue;
         }
         let (operator, committed) = (assignment.operator, result.committed);

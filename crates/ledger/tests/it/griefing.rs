@@ -1150,3 +1150,44 @@ fn a_job_held_as_long_as_the_rules_allow_is_still_final_within_the_bound() {
     println!("held as long as allowed: final {held} blocks after the commit, bound {bound}");
     assert!(held <= bound, "{held} > {bound}");
 }
+
+#[test]
+fn a_defendant_that_falls_silent_loses_alone_and_peers_with_its_output_are_not_slashed() {
+    let mut market = market();
+    let job = market.submit(2);
+    let assignees = market.assignees(&job);
+    let (first, second) = (assignees[0], assignees[1]);
+    let honest = execute(&market.model, &market.job(&job));
+    // Both replicas are honest and agree; their roots even match.
+    for n in [first, second] {
+        market.chain.submit_ok(n, commit_msg(n, &job, &honest));
+    }
+    audit_with(&mut market, &job, &honest);
+    // A false challenge of one of them, which then goes offline: it loses by timeout.
+    market
+        .chain
+        .submit_ok(CHALLENGER, challenge_msg(job, first, &tamper(&honest)));
+    let dispute = market.dispute_of(&job);
+    let Phase::Bisect { index, .. } = market.dispute(dispute).phase else {
+        panic!("bisecting")
+    };
+    market
+        .chain
+        .submit_ok(CHALLENGER, reveal_msg(dispute, index, &tamper(&honest)));
+    market
+        .chain
+        .run_blocks(market.params().disputes.dispute_move_blocks);
+    assert!(matches!(
+        market.dispute(dispute).phase,
+        Phase::Resolved {
+            outcome: Outcome::Timeout { ref silent },
+            ..
+        } if silent == &vec![Party::Defendant]
+    ));
+    // A silence proves nothing about the output: the silent operator is slashed, its peer
+    // with the same output (and root) and the auditor that agreed are not.
+    assert!(market.chain.operator(first).jailed);
+    assert!(!market.chain.operator(second).jailed);
+    let auditor = index_of(&market.job(&job).audit.unwrap().auditor);
+    assert!(!market.chain.operator(auditor).jailed);
+}
