@@ -39,7 +39,10 @@ const WIDTHS: [u64; 7] = [8, 16, 16, 16, 16, 16, 4];
 fn market_params() -> Params {
     let mut params = test_params();
     params.services.service_allocation_min = Amount::new(ALLOCATION);
-    params.jobs.job_fee_min = Amount::new(100);
+    // The audit fund stays solvent at audit rate 100% (`Params::validate`): 10% of the
+    // smallest fee pays one reward.
+    params.jobs.job_fee_min = Amount::new(FEE);
+    params.jobs.audit_reward = Amount::new(FEE / 10);
     params.jobs.job_fee_max = Amount::new(4_000);
     params.jobs.audit_rate = Ratio::ONE;
     params.jobs.challenge_window_blocks = 4;
@@ -47,6 +50,10 @@ fn market_params() -> Params {
     params.jobs.deadline_blocks_min = 3;
     params.disputes.dispute_move_blocks = 3;
     params.disputes.challenge_bond = Amount::new(30_000);
+    // The test model's activations are tens of bytes: one chunk, one block for it after the
+    // deadline floor (`Params::validate`).
+    params.disputes.dispute_input_bytes_max = 48 * 1024;
+    params.disputes.dispute_input_blocks = 4;
     params.jobs.job_input_bytes_max = 4_096;
     // Below audit_rate · wrong_result = 10%: 4,500 in flight at the 50,000 allocation.
     params.jobs.in_flight_fee_fraction = Ratio::from_percent(9).unwrap();
@@ -603,7 +610,7 @@ fn a_silent_defendant_loses_when_the_input_never_comes() {
     bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     market
         .chain
-        .run_blocks(market.chain.ledger.params().disputes.dispute_move_blocks);
+        .run_blocks(market.chain.ledger.params().disputes.dispute_input_blocks);
     let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
     assert!(matches!(
         record.phase,
@@ -643,9 +650,19 @@ fn a_false_challenger_loses_its_bond_and_the_result_stands() {
         }
     )));
     assert_eq!(market.chain.pool(Pool::DisputeBonds), Amount::ZERO);
+    // Loser pays: the defendant's recorded costs from the bond, the rest to insurance
+    // (tests/it/griefing.rs plays it with the numbers).
+    let costs = disputes::state::dispute(market.chain.ledger.store(), dispute)
+        .unwrap()
+        .costs
+        .defendant;
     assert_eq!(
         market.chain.pool(Pool::Insurance),
-        insurance.checked_add(bond).unwrap()
+        insurance
+            .checked_add(bond)
+            .unwrap()
+            .checked_sub(costs)
+            .unwrap()
     );
     // The bond and the transaction fees are gone.
     assert!(market.chain.balance(CHALLENGER) < balance.checked_sub(bond).unwrap());
@@ -1225,19 +1242,26 @@ fn a_market_history_reaches_pinned_state_roots() {
 /// while blocks are full), `jobs/in_flight/<operator>` holds each operator's fees in flight,
 /// closed jobs are queued to be pruned (`jobs/prune/...`), disputes are indexed by job
 /// (`disputes/by-job/...`), and the 30 blocks at the end prune both jobs closed before them.
+/// State format 7 (griefing) changed the last two: a dispute records both sides' original
+/// outputs and their costs, and the false challenger's bond pays the defendant's costs
+/// before the rest goes to insurance.
 const PINNED_DIGESTS: [&str; 4] = [
     "c9c654e3d37630a8eae7460794b75de96347d38cd83365d1ba619ae6fb07ffe7",
     "d1f1359a8a350c2e4c4c0ddb56fde82b7c052b4d2deb7b2f4c4238b0c8a810c5",
-    "4d5fe2f4655f82aae692ef1eb33373f44bb15d554a7ee2db1f759058d3e42424",
-    "0062b8522181527ebe1025b5382cc1db786d3d5275c07e5dfebfe390562bb6e5",
+    "9169531d25c8d3191f05d6e9409427feae29ed6331ce1402cac45f6fc1897854",
+    "52168f64f185899f39c5b7494c61ca65dc280e411c1e5534312983be7b4805ed",
 ];
-/// The roots of state format 6: the above, and the jobs parameters `in_flight_fee_fraction`,
-/// `deadline_blocks_min` (tests: 3) and `prune_steps_per_block_max` in `jobs/params`.
+/// The roots of state format 7: the above, and the parameters in state: state format 6's
+/// jobs parameters `in_flight_fee_fraction`, `deadline_blocks_min` (tests: 3) and
+/// `prune_steps_per_block_max`; state format 7's `job_fee_min` and `audit_reward` (tests:
+/// 2,000 and 200, the audit fund's solvency) and the disputes parameters
+/// `dispute_input_bytes_max`, `dispute_input_blocks`, `disputes_per_job_max` and
+/// `tx_cost_fee_multiple_max`.
 const PINNED_ROOTS: [&str; 4] = [
-    "247b3b0d6bb488e2f2961e53dc00225285ed33c7c78b71b95b5a2697bd9e3048",
-    "58247d35c58d686fd9de95879c67ffcb69c0ab94d1ff1ef32700351b1d2788b5",
-    "a9a7fe55d760ebf4c7f5bf6b2345480e3ac0a70e4ca989f015a2011b81097166",
-    "58dd056f326fdc98d8c6c9465a0c9dadd53d83e3a4700fa0518a49dbd1573821",
+    "1fd17604d2fa71afe11974acd34c92e90a1c00442dbd5c1435628c3be2422a12",
+    "52e9ab44834084357abc714d0cf46411b861e9b792bfe24d425aefaf03f0e197",
+    "bbbc7d7a9a67a8bfc4c68c69a43b1e22349d1aa7142a3c9110acc99cbd94f800",
+    "28a3c40f92ac19456ba523c30019fb482cc913affbf2837794a17e38280e026b",
 ];
 
 /// Submit a job with its own deadline (blocks each operator has to commit).
