@@ -448,7 +448,11 @@ mod tests {
         let failed: Result<(), &str> = store.isolated(|store| {
             store.put(b"a".to_vec(), &9u64);
             store.put(b"x".to_vec(), &3u64);
-            assert_eq!(store.get::<u64>(b"t"), Some(7), "it reads the transaction's writes");
+            assert_eq!(
+                store.get::<u64>(b"t"),
+                Some(7),
+                "it reads the transaction's writes"
+            );
             assert_eq!(store.prefix_keys(b"").len(), 3);
             Err("fails")
         });

@@ -28,8 +28,8 @@ use std::time::Duration;
 use surety_infer::{Activation, Executor, Model, Trace};
 use surety_ledger::disputes::{self, Dispute, Phase, ProvideStepInput, RevealStep};
 use surety_ledger::jobs::{
-    self, AuditOutcome, CommitResult, Job, JobStatus, ResultStatement, Reveal, RevealResults,
-    Role, Seal, SealResults,
+    self, AuditOutcome, CommitResult, Job, JobStatus, ResultStatement, Reveal, RevealResults, Role,
+    Seal, SealResults,
 };
 use surety_ledger::tx::Msg;
 use surety_types::tx::Tx;
@@ -493,7 +493,12 @@ impl Worker {
                 job: job.id,
                 salt: seal_salt(&self.key, &job.id),
                 audit_proof: None,
-                result: Some(commit_result(&self.key, &self.chain_id, &job.id, &execution)),
+                result: Some(commit_result(
+                    &self.key,
+                    &self.chain_id,
+                    &job.id,
+                    &execution,
+                )),
             }))
         } else {
             Item::Seal(seal_of(&self.key, &self.chain_id, &job.id, &execution))
@@ -527,16 +532,19 @@ impl Worker {
                 })
             });
         }
-        let execution = self
-            .execution(job, &WorkerBehaviour::Honest, true)
-            .await?;
+        let execution = self.execution(job, &WorkerBehaviour::Honest, true).await?;
         Some(if revealing {
             info!(job = %job.id, output = %execution.output.hash(), "revealing an audit");
             Item::Reveal(Box::new(Reveal {
                 job: job.id,
                 salt,
                 audit_proof: Some(proof),
-                result: Some(commit_result(&self.key, &self.chain_id, &job.id, &execution)),
+                result: Some(commit_result(
+                    &self.key,
+                    &self.chain_id,
+                    &job.id,
+                    &execution,
+                )),
             }))
         } else {
             Item::Seal(seal_of(&self.key, &self.chain_id, &job.id, &execution))

@@ -5,6 +5,7 @@
 
 use super::close::{fail, report, Blame};
 use super::state;
+use super::suspects;
 use super::{check_output_proof, AuditOutcome, Job, JobResult, JobStatus, JobsError};
 use crate::bank::{self, Pool};
 use crate::context::{BlockContext, HookEvent};
@@ -85,6 +86,30 @@ fn open(
     }
     job.status = JobStatus::Disputed { dispute: id };
     Ok(id)
+}
+
+/// A suspect (a result with a losing output under another root) against the winner's claim:
+/// no bond, the winner already proved its claim once (`suspects`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn open_suspect_dispute(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &mut Job,
+    suspect: Side,
+    winner: Challenger,
+    winner_root: Hash,
+    winner_output: Hash,
+) -> Result<u64, JobsError> {
+    let opening = opening(
+        job,
+        suspect,
+        winner,
+        winner_root,
+        winner_output,
+        Amount::ZERO,
+    );
+    open(store, params, ctx, job, opening)
 }
 
 /// Two staked operators (replicas, or an auditor and its target) disagree: no bond.
@@ -264,9 +289,20 @@ fn settle_dispute(
     if let Challenger::Operator(operator) = dispute.challenger {
         staking::release(store, &operator)?;
     }
+    let chain = suspects::after_verdict(store, &job, verdict);
     for loss in losses(dispute, defendant_lost, challenger_lost) {
         report_auditor_with_output(store, params, ctx, &job, dispute.id, &loss)?;
         report_results_with_output(store, params, ctx, &mut job, &loss)?;
+    }
+    // Results with the losing output under other roots are disputed in turn before the job
+    // moves on (`suspects`); the job then takes the fate of the first verdict.
+    let mut defendant_lost = defendant_lost;
+    if let Some(chain) = chain {
+        if suspects::continue_chain(store, params, ctx, &mut job, &chain)? {
+            state::set_job(store, &job);
+            return Ok(());
+        }
+        defendant_lost = chain.defendant_lost;
     }
     if defendant_lost {
         fail(store, &mut job, "the result was proven wrong in a dispute")?;
@@ -299,9 +335,12 @@ struct Loss {
 }
 
 impl Loss {
-    /// Whether `operator`'s result or audit with `output` falls with this loss.
-    fn covers(&self, operator: OperatorId, output: Hash) -> bool {
-        output == self.output && (self.proven || self.operator == Some(operator))
+    /// Whether `operator`'s result or audit with `output` under `root` falls with this loss:
+    /// the loser's own, and (when the referee decided) any under the very root proven false.
+    /// The same output under another root is a suspect, disputed on its own (`suspects`).
+    fn covers(&self, operator: OperatorId, output: Hash, root: Option<Hash>) -> bool {
+        output == self.output
+            && ((self.proven && root == Some(self.root)) || self.operator == Some(operator))
     }
 
     /// Who is paid the whistleblower share for a result with this output under `root`: the
@@ -376,7 +415,7 @@ fn report_auditor_with_output(
     };
     let covered = audit
         .output_hash
-        .is_some_and(|output| loss.covers(audit.auditor, output));
+        .is_some_and(|output| loss.covers(audit.auditor, output, audit.trace_root));
     if !decided_here || !covered {
         return Ok(());
     }
@@ -412,7 +451,12 @@ fn report_results_with_output(
         let Some(result) = &assignment.result else {
             continue;
         };
-        if assignment.missed || !loss.covers(assignment.operator, result.output_hash) {
+        let covered = loss.covers(
+            assignment.operator,
+            result.output_hash,
+            Some(result.trace_root),
+        );
+        if assignment.missed || !covered {
             continue;
         }
         let (operator, committed) = (assignment.operator, result.committed);

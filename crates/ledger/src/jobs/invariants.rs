@@ -84,9 +84,10 @@ fn check_blind(job: &super::Job) -> Result<(), String> {
         return Ok(());
     }
     let unsealed_worker = job.live_assignments().any(|a| a.seal.is_none());
-    let unsealed_auditor = job.audit.as_ref().is_some_and(|a| {
-        a.seal.is_none() && a.outcome == super::AuditOutcome::Pending
-    });
+    let unsealed_auditor = job
+        .audit
+        .as_ref()
+        .is_some_and(|a| a.seal.is_none() && a.outcome == super::AuditOutcome::Pending);
     if unsealed_worker || unsealed_auditor {
         return Err(format!(
             "job {} has a revealed result while a live party has not sealed",
