@@ -1401,19 +1401,29 @@ fn a_market_history_reaches_pinned_state_roots() {
 /// while blocks are full), `jobs/in_flight/<operator>` holds each operator's fees in flight,
 /// closed jobs are queued to be pruned (`jobs/prune/...`), disputes are indexed by job
 /// (`disputes/by-job/...`), and the 30 blocks at the end prune both jobs closed before them.
+/// State format 7 (blind results) changed all four. The genesis digest only by the operators'
+/// metadata gaining `family`: with that field left out of the encoding it was still
+/// `c9c654e3…` (checked when re-pinning). The other three also because the history itself
+/// changed: every party seals in one block and reveals in the next, the auditor is designated
+/// at assignment (with the block seed of that block) rather than drawn after the commit,
+/// assignments and audits hold seals, audits their VRF selection, and jobs pass through
+/// `Revealing`.
 const PINNED_DIGESTS: [&str; 4] = [
-    "c9c654e3d37630a8eae7460794b75de96347d38cd83365d1ba619ae6fb07ffe7",
-    "d1f1359a8a350c2e4c4c0ddb56fde82b7c052b4d2deb7b2f4c4238b0c8a810c5",
-    "4d5fe2f4655f82aae692ef1eb33373f44bb15d554a7ee2db1f759058d3e42424",
-    "0062b8522181527ebe1025b5382cc1db786d3d5275c07e5dfebfe390562bb6e5",
+    "ac0bb8fda2ecf5a3a4ab068984b421bf73836a21bf100591c76e064f5266a7db",
+    "cd2b6a469721d6c09c304ce6b018e5905efeb583278ba07e9bcf3c8dfc74b8c9",
+    "ab2c5fb3ffc50afcadfc4f65c24252c5261a5d9eb707505a04c40e019e89f8f8",
+    "955bbd84a9dacf07474ff1743c21f6c2e3d4bf3a3f244ebd3d44687bac552bc2",
 ];
-/// The roots of state format 6: the above, and the jobs parameters `in_flight_fee_fraction`,
-/// `deadline_blocks_min` (tests: 3) and `prune_steps_per_block_max` in `jobs/params`.
+/// The roots of state format 7: the above, and the jobs parameters in `jobs/params`, where
+/// `reveal_blocks` (tests: 4) took the place of `audit_deadline_blocks` (4) and
+/// `collusion_fraction` (tests: 0) is new. With `family` and `collusion_fraction` left out of
+/// the encoding the genesis root was still format 6's `247b3b0d…`: the first root moved by the
+/// format alone, the others by the format and the new flow.
 const PINNED_ROOTS: [&str; 4] = [
-    "247b3b0d6bb488e2f2961e53dc00225285ed33c7c78b71b95b5a2697bd9e3048",
-    "58247d35c58d686fd9de95879c67ffcb69c0ab94d1ff1ef32700351b1d2788b5",
-    "a9a7fe55d760ebf4c7f5bf6b2345480e3ac0a70e4ca989f015a2011b81097166",
-    "58dd056f326fdc98d8c6c9465a0c9dadd53d83e3a4700fa0518a49dbd1573821",
+    "21c34c4b78d12e6f5df96a1e99e263eeb28ce5301697a3cd288780e4301cd7f4",
+    "054070769e98c313d050d65a84c32283d888b2fe4eb02d723296c3fdb560f628",
+    "7c82824d01d525d3cd9f970c7aabac4e8c2b65d1c091941c8dc052b50aaf6d21",
+    "c0f29f695322439f715a9896d9bb67f50e63a75601811f8e70eb91a64087dde3",
 ];
 
 /// Submit a job with its own deadline (blocks each operator has to commit).
