@@ -502,7 +502,11 @@ mod tests {
         assert!(kept.is_ok());
         store.commit_tx();
         let (_, changes) = store.commit_block();
-        assert_eq!(changes.len(), 3, "h, a and c: the failed item wrote nothing");
+        assert_eq!(
+            changes.len(),
+            3,
+            "h, a and c: the failed item wrote nothing"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! full invariant check (`common::Chain::block`).
 
 use crate::common::*;
+use std::collections::BTreeMap;
 use surety_infer::models::mlp::MlpConfig;
 use surety_infer::safetensors_loader::{load_safetensors, save_safetensors_f32};
 use surety_infer::{Activation, Architecture, Executor, Model, Tensor, Trace};
@@ -25,7 +26,6 @@ use surety_ledger::tx::{Msg, TxError};
 use surety_ledger::{disputes, Event};
 use surety_types::merkle::MerkleTree;
 use surety_types::{Amount, Epoch, Hash, Height, JobId, ModelId, OperatorId, Ratio};
-use std::collections::BTreeMap;
 
 mod blind;
 mod pruning;
@@ -248,7 +248,13 @@ impl Market {
 
     /// The job's designated auditor (drawn at assignment, with its assignees).
     fn auditor(&self, id: &JobId) -> u16 {
-        Market::index_of(&self.job(id).audit.expect("an auditor was designated").auditor)
+        Market::index_of(
+            &self
+                .job(id)
+                .audit
+                .expect("an auditor was designated")
+                .auditor,
+        )
     }
 
     fn is_auditor(&self, id: &JobId, n: u16) -> bool {
@@ -305,9 +311,7 @@ impl Market {
                 operator: operator(n),
                 reveals: items
                     .iter()
-                    .map(|(job, execution)| {
-                        reveal(n, job, execution, market.is_auditor(job, n))
-                    })
+                    .map(|(job, execution)| reveal(n, job, execution, market.is_auditor(job, n)))
                     .collect(),
             }))
         })
@@ -902,7 +906,11 @@ fn a_late_operator_is_penalised_and_the_job_reassigned() {
     assert_eq!(now.len(), 1);
     assert_ne!(now[0], late);
     assert_ne!(now[0], operator(auditor), "nor is the auditor");
-    assert_eq!(record.status, JobStatus::Assigned, "the auditor's seal waits");
+    assert_eq!(
+        record.status,
+        JobStatus::Assigned,
+        "the auditor's seal waits"
+    );
     // The new operator seals, then it and the auditor reveal: the auditor agrees.
     let worker = Market::index_of(&now[0]);
     market.seal_block(&[(worker, job, &execution)]);
@@ -1552,7 +1560,11 @@ fn an_audit_that_disagrees_during_a_dispute_waits_its_turn_and_the_escrow_is_pai
     let fabricated = tamper(&honest);
     market.seal_and_reveal(
         &job,
-        &[(worker, &honest), (other, &fabricated), (auditor, &fabricated)],
+        &[
+            (worker, &honest),
+            (other, &fabricated),
+            (auditor, &fabricated),
+        ],
     );
     let dispute = dispute_of(&market, &job);
     assert_eq!(
@@ -1776,7 +1788,10 @@ fn an_operator_holding_its_cap_of_fees_in_flight_is_not_drawn_until_one_of_its_j
     let parties: Vec<(u16, JobId, &Execution)> = executions
         .iter()
         .flat_map(|(id, worker, execution)| {
-            [(*worker, *id, execution), (market.auditor(id), *id, execution)]
+            [
+                (*worker, *id, execution),
+                (market.auditor(id), *id, execution),
+            ]
         })
         .collect();
     market.seal_and_reveal_all(&parties);
@@ -1880,7 +1895,10 @@ fn a_deadline_stretches_while_blocks_are_full_so_a_crowded_out_commit_is_not_pun
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
     assert!(!market.chain.operator(n).is_frozen(), "never reported");
-    assert!(!market.chain.operator(auditor).is_frozen(), "nor its auditor");
+    assert!(
+        !market.chain.operator(auditor).is_frozen(),
+        "nor its auditor"
+    );
     let spent = spammer_before.get() - market.chain.balance(spammer).get();
     assert_eq!(
         spent,
@@ -2003,9 +2021,14 @@ mod random_market_histories {
             replicas: u32,
             deadline: u64,
         },
+        /// The job's assignees seal or reveal; with `auditor` (its honesty), so does its
+        /// auditor, in the same block; with `then_reveal`, a block of seals is followed by a
+        /// block of reveals.
         Commit {
             job: usize,
             honest: bool,
+            auditor: Option<bool>,
+            then_reveal: bool,
         },
         Audit {
             job: usize,
@@ -2043,13 +2066,23 @@ mod random_market_histories {
 
     fn action() -> impl Strategy<Value = Action> {
         prop_oneof![
-            (1u32..=2, 2u64..40)
+            1 => (1u32..=2, 2u64..40)
                 .prop_map(|(replicas, deadline)| Action::Submit { replicas, deadline }),
-            (any::<usize>(), any::<bool>())
-                .prop_map(|(job, honest)| Action::Commit { job, honest }),
-            (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Audit { job, honest }),
-            any::<usize>().prop_map(|job| Action::Challenge { job }),
-            (any::<usize>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            3 => (
+                any::<usize>(),
+                any::<bool>(),
+                prop::option::of(any::<bool>()),
+                any::<bool>()
+            )
+                .prop_map(|(job, honest, auditor, then_reveal)| Action::Commit {
+                    job,
+                    honest,
+                    auditor,
+                    then_reveal
+                }),
+            1 => (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Audit { job, honest }),
+            1 => any::<usize>().prop_map(|job| Action::Challenge { job }),
+            1 => (any::<usize>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
                 |(job, defendant, challenger, honest)| Action::Reveal {
                     job,
                     defendant,
@@ -2057,11 +2090,11 @@ mod random_market_histories {
                     honest
                 }
             ),
-            (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Input { job, honest }),
-            (0u64..25).prop_map(|blocks| Action::Run { blocks }),
-            (1u64..=3).prop_map(|blocks| Action::Flood { blocks }),
-            (1u16..=4, 1u16..=4).prop_map(|(from, to)| Action::MoveStake { from, to }),
-            Just(Action::Zombies),
+            1 => (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Input { job, honest }),
+            1 => (0u64..25).prop_map(|blocks| Action::Run { blocks }),
+            1 => (1u64..=3).prop_map(|blocks| Action::Flood { blocks }),
+            1 => (1u16..=4, 1u16..=4).prop_map(|(from, to)| Action::MoveStake { from, to }),
+            1 => Just(Action::Zombies),
         ]
     }
 
@@ -2076,6 +2109,45 @@ mod random_market_histories {
 
     /// What each party sealed, honest or not (job, operator): what its reveal opens.
     type Sealed = BTreeMap<(JobId, u16), bool>;
+
+    /// One block of [`Action::Commit`]: seals, or reveals of what was sealed.
+    fn commit_step(
+        market: &mut Market,
+        sealed: &mut Sealed,
+        job: &JobId,
+        honest: bool,
+        auditor: Option<bool>,
+    ) {
+        let job = *job;
+        let record = market.job(&job);
+        let runs = [
+            execution(market, &job, false),
+            execution(market, &job, true),
+        ];
+        let revealing = matches!(record.status, JobStatus::Revealing { .. });
+        let mut parties: Vec<(u16, bool, bool)> = record
+            .live_assignments()
+            .filter(|a| a.result.is_none() && (revealing != a.seal.is_none()))
+            .map(|a| (Market::index_of(&a.operator), honest, false))
+            .collect();
+        if let (Some(audit), Some(auditor_honest)) = (&record.audit, auditor) {
+            parties.push((Market::index_of(&audit.auditor), auditor_honest, true));
+        }
+        let txs: Vec<Vec<u8>> = parties
+            .into_iter()
+            .map(|(n, honest, is_auditor)| {
+                let msg = if revealing {
+                    let sealed_honest = *sealed.get(&(job, n)).unwrap_or(&honest);
+                    reveal_msg(n, &job, &runs[usize::from(sealed_honest)], is_auditor)
+                } else {
+                    sealed.insert((job, n), honest);
+                    seal_msg(n, &job, &runs[usize::from(honest)])
+                };
+                market.chain.sign(n, msg)
+            })
+            .collect();
+        market.chain.block(&txs);
+    }
 
     fn play(market: &mut Market, jobs: &mut Vec<JobId>, sealed: &mut Sealed, action: Action) {
         // Pruned jobs are gone from state: act on those still there.
@@ -2102,28 +2174,21 @@ mod random_market_histories {
                 }
             }
             // Every assignee that owes one seals (while the job is `Assigned`) or opens what it
-            // sealed (while it is `Revealing`); at any other time they seal, and are refused.
-            Action::Commit { job, honest } => {
+            // sealed (while it is `Revealing`), and the auditor with them if `auditor` says so;
+            // at any other time they seal, and are refused.
+            Action::Commit {
+                job,
+                honest,
+                auditor,
+                then_reveal,
+            } => {
                 let Some(job) = pick(jobs, job) else { return };
-                let record = market.job(&job);
-                let runs = [execution(market, &job, false), execution(market, &job, true)];
-                let revealing = matches!(record.status, JobStatus::Revealing { .. });
-                let txs: Vec<Vec<u8>> = record
-                    .live_assignments()
-                    .filter(|a| a.result.is_none() && (revealing != a.seal.is_none()))
-                    .map(|a| {
-                        let n = Market::index_of(&a.operator);
-                        let msg = if revealing {
-                            let sealed_honest = *sealed.get(&(job, n)).unwrap_or(&honest);
-                            reveal_msg(n, &job, &runs[usize::from(sealed_honest)], false)
-                        } else {
-                            sealed.insert((job, n), honest);
-                            seal_msg(n, &job, &runs[usize::from(honest)])
-                        };
-                        market.chain.sign(n, msg)
-                    })
-                    .collect();
-                market.chain.block(&txs);
+                commit_step(market, sealed, &job, honest, auditor);
+                let revealing = jobs::state::job(market.chain.ledger.store(), &job)
+                    .is_some_and(|r| matches!(r.status, JobStatus::Revealing { .. }));
+                if then_reveal && revealing {
+                    commit_step(market, sealed, &job, honest, auditor);
+                }
             }
             // The designated auditor seals or reveals (with its VRF proof) likewise.
             Action::Audit { job, honest } => {

@@ -160,11 +160,7 @@ fn a_replica_that_sealed_before_the_other_revealed_cannot_reveal_a_copy_of_its_r
     let honest = execute(&market.model, &market.job(&job));
     // B must seal before anyone reveals: it has nothing to copy, so it seals a guess.
     let guess = tamper(&honest);
-    market.seal_block(&[
-        (a, job, &honest),
-        (b, job, &guess),
-        (auditor, job, &honest),
-    ]);
+    market.seal_block(&[(a, job, &honest), (b, job, &guess), (auditor, job, &honest)]);
     let JobStatus::Revealing { until } = market.job(&job).status else {
         panic!("every party sealed: {:?}", market.job(&job).status);
     };
@@ -172,9 +168,7 @@ fn a_replica_that_sealed_before_the_other_revealed_cannot_reveal_a_copy_of_its_r
     // A's output is public now. B reveals it as its own (signed by B, with B's salt): that is
     // not what B sealed.
     let a_before = market.chain.balance(a);
-    let receipt = market
-        .chain
-        .submit(b, reveal_msg(b, &job, &honest, false));
+    let receipt = market.chain.submit(b, reveal_msg(b, &job, &honest, false));
     assert_eq!(
         receipt.error_kind,
         Some(TxError::Jobs(JobsError::SealMismatch))
@@ -301,7 +295,10 @@ fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_no
         })
         .collect();
     assert_eq!(missed, vec![(until, operator(auditor))]);
-    assert_eq!(market.job(&job).audit.unwrap().outcome, AuditOutcome::Missed);
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Missed
+    );
     let events = run_to_final(&mut market, &[job]);
     assert_eq!(
         paid(&events, &job),
@@ -371,7 +368,8 @@ fn the_audit_decision_is_the_auditor_s_vrf_over_the_job_whatever_the_block_seed(
             .iter()
             .map(|job| (Market::index_of(&market.assignees(job)[0]), *job))
             .collect();
-        let audits: Vec<(u16, JobId)> = jobs.iter().map(|job| (market.auditor(job), *job)).collect();
+        let audits: Vec<(u16, JobId)> =
+            jobs.iter().map(|job| (market.auditor(job), *job)).collect();
         let parties: Vec<(u16, JobId, &Execution)> = workers
             .iter()
             .chain(&audits)
@@ -407,7 +405,10 @@ fn the_audit_decision_is_the_auditor_s_vrf_over_the_job_whatever_the_block_seed(
         });
         for receipt in market.chain.block(&without_result).receipts {
             assert!(
-                matches!(receipt.error_kind, Some(TxError::Jobs(JobsError::Invalid(_)))),
+                matches!(
+                    receipt.error_kind,
+                    Some(TxError::Jobs(JobsError::Invalid(_)))
+                ),
                 "{receipt:?}"
             );
         }
@@ -491,9 +492,10 @@ fn a_not_selected_auditor_that_audits_anyway_opens_no_dispute() {
     println!("{} of 4 auditors not selected", unselected.len());
     assert!(!unselected.is_empty());
     let outcome = market.seal_and_reveal_all(&parties);
-    assert!(!events(&outcome)
-        .iter()
-        .any(|e| matches!(e, Event::Disputes(disputes::DisputesEvent::DisputeOpened { .. }))));
+    assert!(!events(&outcome).iter().any(|e| matches!(
+        e,
+        Event::Disputes(disputes::DisputesEvent::DisputeOpened { .. })
+    )));
     for job in &unselected {
         let record = market.job(job);
         let audit = record.audit.unwrap();
@@ -546,7 +548,11 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
     let mut single_tally: BTreeMap<(char, char), usize> = BTreeMap::new();
     for job in &singles {
         let worker = market.assignees(job)[0];
-        let auditor = market.job(job).audit.expect("always someone outside").auditor;
+        let auditor = market
+            .job(job)
+            .audit
+            .expect("always someone outside")
+            .auditor;
         *single_tally
             .entry((family(&worker), family(&auditor)))
             .or_default() += 1;
@@ -554,21 +560,33 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
     let mut pair_tally: BTreeMap<String, usize> = BTreeMap::new();
     for job in &pairs {
         let record = market.job(job);
-        let mut families: Vec<char> = record.live_assignments().map(|a| family(&a.operator)).collect();
+        let mut families: Vec<char> = record
+            .live_assignments()
+            .map(|a| family(&a.operator))
+            .collect();
         families.sort_unstable();
         let auditor = record.audit.expect("the third family audits").auditor;
         families.push(family(&auditor));
-        *pair_tally.entry(families.into_iter().collect()).or_default() += 1;
+        *pair_tally
+            .entry(families.into_iter().collect())
+            .or_default() += 1;
     }
     println!("single: {single_tally:?}; pairs: {pair_tally:?}");
     assert_eq!(single_tally.values().sum::<usize>(), 30);
     assert_eq!(pair_tally.values().sum::<usize>(), 30);
     for ((worker, auditor), count) in &single_tally {
-        assert_ne!(worker, auditor, "{count} jobs audited within family {worker}");
+        assert_ne!(
+            worker, auditor,
+            "{count} jobs audited within family {worker}"
+        );
     }
-    for (families, _) in &pair_tally {
+    for families in pair_tally.keys() {
         let set: BTreeSet<char> = families.chars().collect();
-        assert_eq!(set.len(), 3, "replicas and auditor of three families: {families}");
+        assert_eq!(
+            set.len(),
+            3,
+            "replicas and auditor of three families: {families}"
+        );
     }
     // Both declared families did work, and were audited from outside.
     for f in ['A', 'B'] {
@@ -621,10 +639,22 @@ fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
             ))) if j == job
         )
     };
-    assert!(not_challengeable(&outcome.receipts[0]), "{:?}", outcome.receipts[0]);
+    assert!(
+        not_challengeable(&outcome.receipts[0]),
+        "{:?}",
+        outcome.receipts[0]
+    );
     assert!(outcome.receipts[1].is_ok() && outcome.receipts[2].is_ok());
-    assert!(not_challengeable(&outcome.receipts[3]), "{:?}", outcome.receipts[3]);
-    assert_eq!(market.chain.pool(Pool::DisputeBonds), Amount::ZERO, "no bond taken");
+    assert!(
+        not_challengeable(&outcome.receipts[3]),
+        "{:?}",
+        outcome.receipts[3]
+    );
+    assert_eq!(
+        market.chain.pool(Pool::DisputeBonds),
+        Amount::ZERO,
+        "no bond taken"
+    );
     // The audit was compared at the reveals: the auditor's dispute is the job's.
     let dispute = dispute_of(&market, &job);
     assert_eq!(
@@ -636,7 +666,10 @@ fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
     assert_eq!(record.challenger.account(), account(auditor));
     bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     let events = provide_input(&mut market, dispute, auditor, &honest);
-    assert_eq!(reported(&events, FaultKind::WrongResult), vec![operator(liar)]);
+    assert_eq!(
+        reported(&events, FaultKind::WrongResult),
+        vec![operator(liar)]
+    );
     assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
 }
 
@@ -678,7 +711,10 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         .count();
     assert_eq!(sealed_events, 3);
     for job in &jobs {
-        assert_eq!(sealed(&market, 1, job), Some(seal(1, job, &honest).commitment));
+        assert_eq!(
+            sealed(&market, 1, job),
+            Some(seal(1, job, &honest).commitment)
+        );
     }
     // Operator 2's batch has two good items, an unknown job, and a second seal for a job it
     // has sealed: the good ones apply, the others are refused items and leave no trace.
@@ -704,7 +740,10 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         .collect();
     assert_eq!(refused_items.len(), 2, "{refused_items:?}");
     assert_eq!(refused_items[0].0, unknown);
-    assert_eq!(refused_items[0].1, JobsError::UnknownJob(unknown).to_string());
+    assert_eq!(
+        refused_items[0].1,
+        JobsError::UnknownJob(unknown).to_string()
+    );
     assert_eq!(refused_items[1].0, jobs[0]);
     assert_eq!(
         refused_items[1].1,
@@ -714,14 +753,23 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         }
         .to_string()
     );
-    assert_eq!(sealed(&market, 2, &jobs[0]), Some(seal(2, &jobs[0], &honest).commitment));
-    assert_eq!(sealed(&market, 2, &jobs[1]), Some(seal(2, &jobs[1], &honest).commitment));
+    assert_eq!(
+        sealed(&market, 2, &jobs[0]),
+        Some(seal(2, &jobs[0], &honest).commitment)
+    );
+    assert_eq!(
+        sealed(&market, 2, &jobs[1]),
+        Some(seal(2, &jobs[1], &honest).commitment)
+    );
     assert_eq!(sealed(&market, 2, &jobs[2]), None);
     // A batch of nothing but bad items fails the transaction, with the first item's error.
     let other = JobId([0xef; 32]);
     let receipt = market.chain.submit(
         3,
-        batch(3, vec![seal(3, &unknown, &honest), seal(3, &other, &honest)]),
+        batch(
+            3,
+            vec![seal(3, &unknown, &honest), seal(3, &other, &honest)],
+        ),
     );
     assert_eq!(
         receipt.error_kind,
@@ -736,7 +784,10 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         .collect();
     market.seal_block(&rest);
     for job in &jobs {
-        assert!(matches!(market.job(job).status, JobStatus::Revealing { .. }));
+        assert!(matches!(
+            market.job(job).status,
+            JobStatus::Revealing { .. }
+        ));
     }
     // Operator 4 reveals all three in one transaction; operator 3's batch has a bad salt for
     // the second job: the other two open.
@@ -755,15 +806,20 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
     let refused_items = refused(&events(&outcome));
     assert_eq!(
         refused_items,
-        vec![(
-            jobs[1],
-            operator(3),
-            JobsError::SealMismatch.to_string()
-        )]
+        vec![(jobs[1], operator(3), JobsError::SealMismatch.to_string())]
     );
-    assert!(matches!(market.job(&jobs[0]).status, JobStatus::Challengeable { .. }));
-    assert!(matches!(market.job(&jobs[1]).status, JobStatus::Revealing { .. }));
-    assert!(matches!(market.job(&jobs[2]).status, JobStatus::Challengeable { .. }));
+    assert!(matches!(
+        market.job(&jobs[0]).status,
+        JobStatus::Challengeable { .. }
+    ));
+    assert!(matches!(
+        market.job(&jobs[1]).status,
+        JobStatus::Revealing { .. }
+    ));
+    assert!(matches!(
+        market.job(&jobs[2]).status,
+        JobStatus::Challengeable { .. }
+    ));
     // Its reveal with the right salt completes the second job.
     let txs = reveal_txs(&market, &[(3, jobs[1])], |n, job| {
         reveal(n, job, &honest, market.is_auditor(job, n))
@@ -815,7 +871,10 @@ fn a_batch_of_more_than_batch_items_max_is_refused_at_decode() {
     assert!(tx::decode_and_check_shape(&full, CHAIN).is_ok());
     // One more item is refused at decode, for its length: nothing charged, never executed.
     let over = sealed(BATCH_ITEMS_MAX + 1);
-    assert!(over.len() <= tx::TX_BYTES_MAX, "refused for its count, not its size");
+    assert!(
+        over.len() <= tx::TX_BYTES_MAX,
+        "refused for its count, not its size"
+    );
     let message = batch_error(&over).unwrap();
     assert!(
         message.contains(&format!("not {}", BATCH_ITEMS_MAX + 1)),

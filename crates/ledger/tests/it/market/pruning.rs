@@ -223,7 +223,10 @@ fn a_burst_of_more_final_jobs_than_the_cap_is_pruned_over_several_blocks_keeping
         .iter()
         .flat_map(|job| {
             let worker = Market::index_of(&market.assignees(job)[0]);
-            [(worker, *job, &honest), (market.auditor(job), *job, &honest)]
+            [
+                (worker, *job, &honest),
+                (market.auditor(job), *job, &honest),
+            ]
         })
         .collect();
     market.seal_and_reveal_all(&parties);
