@@ -344,31 +344,35 @@ const RESEND_BLOCKS: u64 = 3;
 
 /// What this operator owes `job` in `role` now: a seal (`Some(false)`), a reveal
 /// (`Some(true)`), or nothing.
+/// Assignees reveal while the job is `Revealing`; its auditor only once their results are
+/// compared (`Challengeable` or `Disputed`).
 fn owed(job: &Job, role: Role, operator: &OperatorId) -> Option<bool> {
-    let revealing = match job.status {
-        JobStatus::Assigned => false,
-        JobStatus::Revealing { .. } => true,
-        _ => return None,
-    };
+    let sealing = job.status == JobStatus::Assigned;
     let owes = match role {
         Role::Worker => job.assignment_of(operator).is_some_and(|a| {
-            if revealing {
-                a.seal.is_some() && a.result.is_none()
-            } else {
+            if sealing {
                 a.seal.is_none()
+            } else {
+                matches!(job.status, JobStatus::Revealing { .. })
+                    && a.seal.is_some()
+                    && a.result.is_none()
             }
         }),
         Role::Auditor => job.audit.as_ref().is_some_and(|a| {
+            let compared = matches!(
+                job.status,
+                JobStatus::Challengeable { .. } | JobStatus::Disputed { .. }
+            );
             a.auditor == *operator
                 && a.outcome == AuditOutcome::Pending
-                && if revealing {
-                    a.seal.is_some() && a.output_hash.is_none()
-                } else {
+                && if sealing {
                     a.seal.is_none()
+                } else {
+                    compared && a.seal.is_some() && a.output_hash.is_none()
                 }
         }),
     };
-    owes.then_some(revealing)
+    owes.then_some(!sealing)
 }
 
 impl Worker {
