@@ -256,7 +256,17 @@ impl App {
             0 => genesis_seed(ledger.chain_id()),
             height => {
                 storage
-                    .block(ledger.height())?
+                    .block(ledger.height())
+                    .map_err(|error| match error {
+                        // Headers gained `seed_proof`: older data directories read this way.
+                        StorageError::Corrupt(reason) => StorageError::Corrupt(format!(
+                            "the last block, {height}, does not decode ({reason}); a data \
+                             directory written before block headers carried a seed proof \
+                             reads so: start a fresh chain (`surety dev --reset` for the dev \
+                             chain)"
+                        )),
+                        other => other,
+                    })?
                     .ok_or_else(|| {
                         StorageError::Corrupt(format!("the last block, {height}, is not stored"))
                     })?

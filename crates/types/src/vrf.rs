@@ -417,7 +417,7 @@ mod tests {
     }
 
     #[test]
-    fn a_non_canonical_gamma_is_refused_though_it_names_the_same_point() {
+    fn non_canonical_point_encodings_are_refused_as_gamma() {
         // dalek decompresses y = 1 + p (non-canonical y) and y = 1 with the sign bit set
         // ("negative zero" x) to the identity; RFC 8032 decoding refuses both.
         let mut one_plus_p = [0xffu8; 32];
