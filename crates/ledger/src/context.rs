@@ -18,8 +18,9 @@ pub struct BlockContext {
     pub timestamp_ms: u64,
     /// The validator that proposed the block.
     pub proposer: OperatorId,
-    /// Randomness no single proposer chooses freely: the node derives it from the previous
-    /// block's commit certificate as carried in this block (docs/consensus.md).
+    /// Randomness no proposer chooses: the next link of the node's VRF seed chain, the
+    /// proposer's VRF output over the previous block's seed, checked by every validator; its
+    /// only bias is a proposer withholding its block (docs/consensus.md "Seed").
     pub seed: Hash,
     /// Active validators that did not sign the previous block's commit, sorted, read from the
     /// certificate carried in this block (the same on every node, unlike each node's local

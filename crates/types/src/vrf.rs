@@ -92,16 +92,29 @@ impl SigningKey {
     }
 }
 
+/// Whether `public_key` can verify VRF proofs at all (ECVRF_validate_key, RFC 9381 §5.4.5:
+/// the canonical encoding of a point not of small order). ed25519 signature checks (ZIP-215)
+/// accept keys this refuses, so a registry of keys that must also serve as VRF keys (the
+/// consensus keys) should check this when a key is registered: a validator whose key fails it
+/// can never propose a block with a valid seed.
+pub fn validate_public_key(public_key: &[u8; 32]) -> Result<(), VrfError> {
+    decode_public_key(public_key).map(|_| ())
+}
+
+fn decode_public_key(public_key: &[u8; 32]) -> Result<EdwardsPoint, VrfError> {
+    match decode_point(public_key) {
+        Some(point) if !point.is_small_order() => Ok(point),
+        _ => Err(VrfError::InvalidKey),
+    }
+}
+
 impl VrfProof {
     /// The output this proof proves, if it is `public_key`'s proof over `alpha`
     /// (ECVRF_verify, RFC 9381 §5.3, with the key validation of §5.4.5).
     /// [`VrfError::InvalidKey`] when the key is not a canonical point of large order,
     /// [`VrfError::InvalidProof`] for any other failure.
     pub fn verify(&self, public_key: &[u8; 32], alpha: &[u8]) -> Result<VrfOutput, VrfError> {
-        let y = decode_point(public_key).ok_or(VrfError::InvalidKey)?;
-        if y.is_small_order() {
-            return Err(VrfError::InvalidKey);
-        }
+        let y = decode_public_key(public_key)?;
         let decoded = self.decode()?;
         let h = encode_to_curve(public_key, alpha).ok_or(VrfError::InvalidProof)?;
         let c = challenge_scalar(&decoded.challenge);
@@ -417,7 +430,7 @@ mod tests {
     }
 
     #[test]
-    fn a_non_canonical_gamma_is_refused_though_it_names_the_same_point() {
+    fn non_canonical_point_encodings_are_refused_as_gamma() {
         // dalek decompresses y = 1 + p (non-canonical y) and y = 1 with the sign bit set
         // ("negative zero" x) to the identity; RFC 8032 decoding refuses both.
         let mut one_plus_p = [0xffu8; 32];
@@ -483,6 +496,11 @@ mod tests {
             proof.verify(&not_a_point, b"alpha"),
             Err(VrfError::InvalidKey)
         );
+        assert_eq!(validate_public_key(&identity), Err(VrfError::InvalidKey));
+        assert_eq!(validate_public_key(&not_a_point), Err(VrfError::InvalidKey));
+        assert_eq!(validate_public_key(&public(&key(7))), Ok(()));
+        // ed25519-consensus (ZIP-215) takes the identity as a signature key; the VRF does not.
+        assert!(crate::VerificationKey::from_bytes(identity).is_ok());
     }
 
     #[test]

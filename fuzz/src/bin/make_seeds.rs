@@ -129,7 +129,7 @@ mod node {
     };
     use malachitebft_app_channel::app::types::sync::{RawDecidedValue, Response};
     use malachitebft_sync::ValueResponse;
-    use surety_node::block::{Block, BlockHeader, CommitCertificate};
+    use surety_node::block::{genesis_seed, Block, BlockHeader, CommitCertificate, SeedDraw};
     use surety_node::consensus::codec::SuretyCodec;
     use surety_node::consensus::ctx::{Address, BHeight, BlockId, ProposalPart, Sig, SuretyCtx};
     use surety_types::{Hash, Height, OperatorId};
@@ -138,13 +138,16 @@ mod node {
         let key = SigningKey::from_seed([9; 32]);
         let proposer = OperatorId::from(AccountId::from_key(&key.verification_key()));
         let txs: Vec<Vec<u8>> = transactions().iter().map(|(_, tx)| encode(tx)).collect();
+        let first_draw = SeedDraw::prove(&key, CHAIN_ID, Height::new(1), &genesis_seed(CHAIN_ID));
+        let second_draw = SeedDraw::prove(&key, CHAIN_ID, Height::new(2), &first_draw.seed);
         let first = Block {
             header: BlockHeader {
                 chain_id: CHAIN_ID.to_string(),
                 height: Height::new(1),
                 timestamp_ms: 1_700_000_000_000,
                 proposer,
-                seed: CommitCertificate::genesis_seed(CHAIN_ID),
+                seed: first_draw.seed,
+                seed_proof: first_draw.proof,
                 absent_validators: None,
                 previous_hash: Hash([0; 32]),
                 previous_state_root: Hash([1; 32]),
@@ -157,7 +160,8 @@ mod node {
         let second = Block {
             header: BlockHeader {
                 height: Height::new(2),
-                seed: last_commit.seed(),
+                seed: second_draw.seed,
+                seed_proof: second_draw.proof,
                 absent_validators: Some(vec![]),
                 previous_hash: first.hash(),
                 tx_root: Block::tx_root(&[]),

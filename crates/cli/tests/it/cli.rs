@@ -108,7 +108,11 @@ fn keys_a_signed_transfer_and_queries_work_against_a_node() {
 
     {
         let mut app = app.lock().unwrap();
-        let block = app.propose(1_000, OperatorId::from(funded_account));
+        let block = app.propose(
+            1_000,
+            OperatorId::from(funded_account),
+            &SigningKey::from_seed([43; 32]),
+        );
         let cert = surety_node::block::CommitCertificate::sign(
             "cli-test",
             &block,

@@ -81,7 +81,7 @@ impl Chain {
     fn commit_block(&self) {
         let mut app = self.app.lock().unwrap();
         let time_ms = (app.ledger().height().get() + 1) * 1_000;
-        let block = app.propose(time_ms, self.proposer);
+        let block = app.propose(time_ms, self.proposer, &SigningKey::from_seed([43; 32]));
         let cert = surety_node::block::CommitCertificate::sign(
             CHAIN,
             &block,

@@ -106,7 +106,7 @@ fn network(dir: &std::path::Path, funded: &SigningKey, params: Params) -> Networ
             std::thread::sleep(Duration::from_millis(50));
             time_ms += 1_000;
             let mut app = committer.lock().unwrap();
-            let block = app.propose(time_ms, OperatorId::from(account));
+            let block = app.propose(time_ms, OperatorId::from(account), &validator);
             let cert = surety_node::block::CommitCertificate::sign(
                 CHAIN,
                 &block,

@@ -310,7 +310,8 @@ impl Host {
         Some((LocallyProposedValue::new(height, round, id), msgs))
     }
 
-    /// A new block from the mempool, proposed by this node's operator.
+    /// A new block from the mempool, proposed by this node's operator, its seed drawn with
+    /// this node's consensus key (the one it signs votes with).
     fn propose(&self) -> Option<Block> {
         let app = self.lock();
         let proposer = ValidatorSet::from_ledger(&app.validator_set()).operator_of(&self.address);
@@ -318,7 +319,7 @@ impl Host {
             warn!("asked to propose, but this node is not in the set");
             return None;
         };
-        Some(app.propose(now_ms(), proposer))
+        Some(app.propose(now_ms(), proposer, &self.key))
     }
 
     /// The parts of a proposal to publish again: ours re-streamed for the new round, or the

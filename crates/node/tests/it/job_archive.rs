@@ -136,6 +136,7 @@ fn next_block(ledger: &Ledger, previous_hash: Hash) -> Block {
             timestamp_ms: 1_000 * height.get(),
             proposer: OperatorId::from(crate::common::account(1)),
             seed: Hash::of("seed", &height.get().to_le_bytes()),
+            seed_proof: surety_types::vrf::VrfProof([0; 80]),
             absent_validators: None,
             previous_hash,
             previous_state_root: ledger.state_root(),

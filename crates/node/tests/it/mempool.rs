@@ -155,7 +155,7 @@ fn a_sender_whose_balance_drops_has_its_unpayable_pending_txs_evicted_at_the_nex
     assert_eq!(app.mempool().len(), 5);
     let drain = paying(2, 0, 1, 3, 9_999_900);
     let block = with_txs(
-        app.propose(5_000, OperatorId::from(account(1))),
+        app.propose(5_000, OperatorId::from(account(1)), &key(101)),
         vec![paying(4, 0, 1, 3, 100), drain],
     );
     app.validate(&block, 5_000).unwrap();
@@ -167,7 +167,7 @@ fn a_sender_whose_balance_drops_has_its_unpayable_pending_txs_evicted_at_the_nex
         "{} unpayable transactions stayed",
         app.mempool().len()
     );
-    let next = app.propose(6_000, OperatorId::from(account(1)));
+    let next = app.propose(6_000, OperatorId::from(account(1)), &key(101));
     assert!(next.txs.is_empty());
 }
 
@@ -176,7 +176,7 @@ fn a_proposal_with_an_unpayable_transaction_is_not_voted_for() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = open(dir.path());
     app.submit(paying(2, 0, 1, 3, 100)).unwrap();
-    let honest = app.propose(5_000, OperatorId::from(account(1)));
+    let honest = app.propose(5_000, OperatorId::from(account(1)), &key(101));
     app.validate(&honest, 5_000)
         .expect("an honest proposer's block passes the fee rule");
 

@@ -160,7 +160,24 @@ async fn four_validators_finalise_blocks_with_identical_state_roots() {
             "{} signers",
             cert.signatures.len()
         );
-        assert_eq!(block.header.seed, cert.seed());
+        // Its seed is its proposer's VRF draw over block 11's seed, checked here again.
+        let previous = app.storage().block(Height::new(11)).unwrap().unwrap();
+        let proposer_key = app
+            .validator_set()
+            .iter()
+            .find(|v| v.operator == block.header.proposer)
+            .expect("the proposer of block 12 is a validator")
+            .consensus_key
+            .0;
+        let seed = surety_node::block::SeedDraw::verify(
+            &block.header.seed_proof,
+            &proposer_key,
+            &block.header.chain_id,
+            Height::new(12),
+            &previous.header.seed,
+        )
+        .expect("the seed proof verifies");
+        assert_eq!(block.header.seed, seed);
     }
     for n in nodes {
         n.stop().await;

@@ -18,6 +18,7 @@ fn make_block(ledger: &Ledger, previous_hash: Hash, txs: Vec<Vec<u8>>) -> Block 
             timestamp_ms: 1_000 * height.get(),
             proposer: OperatorId::from(account(1)),
             seed: Hash::of("seed", &height.get().to_le_bytes()),
+            seed_proof: surety_types::vrf::VrfProof([0; 80]),
             absent_validators: None,
             previous_hash,
             previous_state_root: ledger.state_root(),
@@ -250,14 +251,14 @@ mod app {
             for nonce in 0..3 {
                 app.submit(transfer(2, nonce, 3, 100)).unwrap();
             }
-            let block = app.propose(5_000, OperatorId::from(account(1)));
+            let block = app.propose(5_000, OperatorId::from(account(1)), &key(101));
             assert_eq!(block.txs.len(), 3);
             app.validate(&block, 5_000).unwrap();
             let outcome = app.commit(&block, &certify(&block)).unwrap();
             assert!(outcome.receipts.iter().all(|r| r.is_ok()));
             assert!(app.mempool().is_empty());
             // The next block builds on it.
-            let next = app.propose(6_000, OperatorId::from(account(1)));
+            let next = app.propose(6_000, OperatorId::from(account(1)), &key(101));
             assert_eq!(next.header.previous_hash, block.hash());
             assert_eq!(next.header.last_commit, Some(certify(&block)));
             app.validate(&next, 6_000).unwrap();
@@ -267,7 +268,7 @@ mod app {
         let app = open(dir.path());
         assert_eq!(app.ledger().state_root(), root);
         assert_eq!(app.ledger().height(), surety_types::Height::new(2));
-        let again = app.propose(7_000, OperatorId::from(account(1)));
+        let again = app.propose(7_000, OperatorId::from(account(1)), &key(101));
         app.validate(&again, 7_000)
             .expect("the certificate of the last block survives a restart");
         assert_eq!(
@@ -285,7 +286,7 @@ mod app {
         let dir = tempfile::tempdir().unwrap();
         let mut app = open(dir.path());
         app.submit(transfer(2, 0, 3, 100)).unwrap();
-        let good = app.propose(5_000, OperatorId::from(account(1)));
+        let good = app.propose(5_000, OperatorId::from(account(1)), &key(101));
         let mut tampered = good.clone();
         tampered.txs.push(transfer(3, 0, 4, 1));
         assert!(matches!(
@@ -324,7 +325,7 @@ mod app {
 
         // The next block must carry the certificate of this one, and the seed and absent
         // validators it gives.
-        let next = app.propose(6_000, OperatorId::from(account(1)));
+        let next = app.propose(6_000, OperatorId::from(account(1)), &key(101));
         app.validate(&next, 6_000).unwrap();
         let mut missing = next.clone();
         missing.header.last_commit = None;

@@ -73,7 +73,11 @@ pub(crate) fn certify(block: &Block) -> CommitCertificate {
 
 /// Propose the next block from the mempool at `timestamp_ms` and commit it as decided.
 pub(crate) fn commit_next_at(app: &mut App, timestamp_ms: u64) -> Block {
-    let block = app.propose(timestamp_ms, surety_types::OperatorId::from(account(1)));
+    let block = app.propose(
+        timestamp_ms,
+        surety_types::OperatorId::from(account(1)),
+        &key(101),
+    );
     app.commit(&block, &certify(&block)).unwrap();
     block
 }
