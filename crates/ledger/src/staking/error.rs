@@ -14,6 +14,11 @@ pub enum StakingError {
     /// operator, so a key belongs to one.
     #[error("consensus key is already used by operator {0}")]
     ConsensusKeyTaken(OperatorId),
+    /// A key the operator would prove VRF outputs with (its consensus key for the block seed,
+    /// its account key for audit selections) is not a valid ECVRF key (RFC 9381 §5.4.5: a
+    /// canonical point not of small order): it could never propose a block or reveal an audit.
+    #[error("the {0} key is not a valid VRF key")]
+    NotAVrfKey(&'static str),
     /// No operator has this id.
     #[error("no operator {0}")]
     UnknownOperator(OperatorId),

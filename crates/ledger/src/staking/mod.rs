@@ -190,7 +190,13 @@ pub fn execute_register(
     if state::operator(store, &id).is_some() {
         return Err(StakingError::AlreadyOperator);
     }
-    let consensus_key = msg.consensus_key.into();
+    let consensus_key: surety_types::crypto::VerificationKeyBytes = msg.consensus_key.into();
+    // Both keys prove VRF outputs (docs/consensus.md "Seed", docs/market.md "Audits"); ed25519
+    // signature checks accept some keys a VRF refuses.
+    surety_types::vrf::validate_public_key(&consensus_key.0)
+        .map_err(|_| StakingError::NotAVrfKey("consensus"))?;
+    surety_types::vrf::validate_public_key(&signer.0)
+        .map_err(|_| StakingError::NotAVrfKey("account"))?;
     if let Some(owner) = state::operator_by_consensus_key(store, &consensus_key) {
         return Err(StakingError::ConsensusKeyTaken(owner));
     }
@@ -683,7 +689,7 @@ pub fn end_block(store: &mut Store, params: &Params, ctx: &BlockContext) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use surety_types::SigningKey;
+    use surety_types::{SigningKey, VerificationKey};
 
     fn operator_with(tokens: u128, shares: u128) -> Operator {
         Operator {
@@ -701,6 +707,33 @@ mod tests {
             pending_slashes: 0,
             dispute_holds: 0,
         }
+    }
+
+    #[test]
+    fn an_operator_whose_keys_cannot_prove_vrf_outputs_is_refused() {
+        let params = Params::default();
+        let register = |consensus_key| RegisterOperator {
+            consensus_key,
+            commission: Ratio::ZERO,
+            max_commission_change: Ratio::ZERO,
+            metadata: OperatorMetadata::default(),
+            self_bond: params.staking.min_self_bond,
+        };
+        // The identity point: a valid ed25519 (ZIP-215) key, of small order, no VRF key.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let small_order = VerificationKey::from_bytes(identity).expect("ZIP-215 accepts it");
+        let good = SigningKey::from_seed([3; 32]).verification_key();
+        let mut store = Store::new();
+        let signer = AccountId::from_key(&SigningKey::from_seed([4; 32]).verification_key());
+        assert_eq!(
+            execute_register(&mut store, &params, &signer, &register(small_order)),
+            Err(StakingError::NotAVrfKey("consensus"))
+        );
+        assert_eq!(
+            execute_register(&mut store, &params, &AccountId(identity), &register(good)),
+            Err(StakingError::NotAVrfKey("account"))
+        );
     }
 
     #[test]
