@@ -28,6 +28,7 @@ use surety_types::merkle::MerkleTree;
 use surety_types::{Amount, Epoch, Hash, Height, JobId, ModelId, OperatorId, Ratio};
 
 mod blind;
+mod griefing;
 mod pruning;
 
 const PUBLISHER: u16 = 20;

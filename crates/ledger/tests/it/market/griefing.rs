@@ -2,294 +2,64 @@
 //! "Attacks considered"): a false challenger must pay the honest defendant's dispute costs, a
 //! challenger that was right must come out whole, a job's finality can be held back only a
 //! bounded number of disputes, the referee's input can come from the challenger when the
-//! defendant falls silent, and a replica or auditor that committed the proven-wrong output is
-//! slashed with the defendant whatever its own trace root.
+//! defendant falls silent, and a replica or auditor that committed the proven-wrong output
+//! under a root of its own is a suspect: disputed in turn against the winner's claim, slashed
+//! if it cannot answer the bisection, cleared (and the winner that staged the loss felled) if
+//! it is honest.
 //!
 //! The market's helpers (a 6-layer MLP registered by transactions, operators 1..=4 serving
-//! it, honest and tampered executions, the bisection played by both parties) are copied from
-//! `market.rs` so that file stays the main engineer's.
+//! it, honest and tampered executions, the blind commit, the bisection played by both
+//! parties) are `market.rs`'s.
 
-use crate::common::*;
-use surety_infer::models::mlp::MlpConfig;
-use surety_infer::safetensors_loader::{load_safetensors, save_safetensors_f32};
-use surety_infer::{Activation, Architecture, Executor, Model, Tensor, Trace};
-use surety_ledger::bank::Pool;
-use surety_ledger::disputes::{
-    self, Challenge, DisputesError, DisputesEvent, Outcome, Party, Phase, ProvideStepInput,
-    RevealStep,
-};
-use surety_ledger::jobs::{
-    self, AuditOutcome, CommitResult, JobInput, JobStatus, JobsError, ResultStatement, SubmitJob,
-};
-use surety_ledger::models::msg::{chunk_hash, FileKind, Lineage, ModelFile};
-use surety_ledger::models::RegisterModel;
-use surety_ledger::models::UploadModelChunk;
-use surety_ledger::params::{Params, INPUT_CHUNK_BYTES_MAX};
-use surety_ledger::services::Allocate;
-use surety_ledger::slashing::{FaultKind, SlashingEvent};
-use surety_ledger::tx::{Msg, TxError, TX_BYTES_MAX};
-use surety_ledger::Event;
-use surety_types::merkle::MerkleTree;
+use super::*;
+use surety_ledger::disputes::{Challenger, DisputesEvent, Party};
+use surety_ledger::params::INPUT_CHUNK_BYTES_MAX;
+use surety_ledger::slashing::SlashingEvent;
+use surety_ledger::tx::TX_BYTES_MAX;
 use surety_types::tx::Tx;
-use surety_types::{Amount, Hash, Height, JobId, ModelId, OperatorId, Ratio};
 
-const PUBLISHER: u16 = 20;
-const CLIENT: u16 = 21;
-const CHALLENGER: u16 = 22;
-const ALLOCATION: u128 = 50_000;
-const FEE: u128 = 2_000;
 /// The test chain's transaction fee (`common::Chain::sign`) and `min_tx_fee`.
 const TX_FEE: u128 = 10;
-/// Widths of the test model: 6 linear layers with ReLU between, 11 steps.
-const WIDTHS: [u64; 7] = [8, 16, 16, 16, 16, 16, 4];
 
-/// Every result is audited (`audit_rate` 100%), as in `market.rs`; the windows are short and
-/// the referee's input is one chunk (the test model's activations are tens of bytes).
+/// `market.rs`'s parameters (every designated auditor selected, `collusion_fraction` 0, short
+/// windows), with the referee's input at one chunk of `INPUT_CHUNK_BYTES_MAX` (the test
+/// model's activations are tens of bytes).
 fn griefing_params() -> Params {
-    let mut params = test_params();
-    params.services.service_allocation_min = Amount::new(ALLOCATION);
-    params.jobs.job_fee_min = Amount::new(FEE);
-    params.jobs.job_fee_max = Amount::new(4_000);
-    params.jobs.audit_rate = Ratio::ONE;
-    params.jobs.audit_reward = Amount::new(FEE / 10);
-    params.jobs.challenge_window_blocks = 4;
-    params.jobs.audit_deadline_blocks = 4;
-    params.jobs.deadline_blocks_min = 3;
-    params.disputes.dispute_move_blocks = 3;
-    params.disputes.challenge_bond = Amount::new(30_000);
+    let mut params = market_params();
     params.disputes.dispute_input_bytes_max = INPUT_CHUNK_BYTES_MAX as u64;
-    params.disputes.dispute_input_blocks = 4;
-    params.jobs.job_input_bytes_max = 4_096;
-    params.jobs.in_flight_fee_fraction = Ratio::from_percent(9).unwrap();
     params
-}
-
-fn weights(variant: u32) -> Vec<u8> {
-    let mut state = 0x9e37_79b9u32.wrapping_add(variant);
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        (state % 2000) as f32 / 1000.0 - 1.0
-    };
-    let mut tensors = Vec::new();
-    for (i, pair) in WIDTHS.windows(2).enumerate() {
-        let (inp, out) = (pair[0] as usize, pair[1] as usize);
-        let weight: Vec<f32> = (0..inp * out).map(|_| next() * 0.5).collect();
-        let bias: Vec<f32> = (0..out).map(|_| next() * 0.1).collect();
-        tensors.push((format!("layers.{i}.weight"), vec![out, inp], weight));
-        tensors.push((format!("layers.{i}.bias"), vec![out], bias));
-    }
-    let refs: Vec<(&str, Vec<usize>, Vec<f32>)> = tensors
-        .iter()
-        .map(|(name, shape, values)| (name.as_str(), shape.clone(), values.clone()))
-        .collect();
-    save_safetensors_f32(&refs).unwrap()
-}
-
-fn model_from(bytes: &[u8]) -> Model {
-    let config = MlpConfig {
-        widths: WIDTHS.to_vec(),
-    };
-    Model::new(
-        "market-test-mlp",
-        Architecture::Mlp(config),
-        load_safetensors(bytes).unwrap(),
-        None,
-    )
-    .unwrap()
-}
-
-fn publish(model: &Model, file: &[u8], chunk_bytes: usize) -> (RegisterModel, Vec<Msg>) {
-    let chunks: Vec<&[u8]> = file.chunks(chunk_bytes).collect();
-    let leaves: Vec<[u8; 32]> = chunks.iter().map(|c| chunk_hash(c).0).collect();
-    let tree = MerkleTree::from_leaves(&leaves);
-    let register = RegisterModel {
-        manifest: surety_types::encoding::encode(model.manifest()),
-        files: vec![ModelFile {
-            kind: FileKind::Safetensors,
-            bytes: file.len() as u64,
-            chunk_bytes: chunk_bytes as u32,
-            chunks_root: tree.root(),
-        }],
-        lineage: Lineage::default(),
-    };
-    let id = model.model_id();
-    let uploads = chunks
-        .iter()
-        .enumerate()
-        .map(|(index, chunk)| {
-            Msg::UploadModelChunk(Box::new(UploadModelChunk {
-                model: id,
-                file: 0,
-                index: index as u32,
-                bytes: chunk.to_vec(),
-                proof: tree.proof(index).unwrap(),
-            }))
-        })
-        .collect();
-    (register, uploads)
-}
-
-struct Market {
-    chain: Chain,
-    model: Model,
-    id: ModelId,
 }
 
 fn market() -> Market {
     market_with(griefing_params())
 }
 
-/// Operators 1..=4 (200k each) serve the model; a large operator 9 keeps faults uncorrelated.
-fn market_with(params: Params) -> Market {
-    let mut accounts: Vec<(u16, u128)> = (1..=4).map(|n| (n, 1_000_000)).collect();
-    accounts.push((9, 20_000_000));
-    accounts.extend((20..=23).map(|n| (n, 1_000_000)));
-    let operators: Vec<(u16, u128)> = vec![
-        (1, 200_000),
-        (2, 200_000),
-        (3, 200_000),
-        (4, 200_000),
-        (9, 10_000_000),
-    ];
-    let mut chain = Chain::new(params, &accounts, &operators);
-    let file = weights(0);
-    let model = model_from(&file);
-    let id = model.model_id();
-    let (register, uploads) = publish(&model, &file, 1024);
-    chain.submit_ok(PUBLISHER, Msg::RegisterModel(Box::new(register)));
-    let mut nonce = chain.nonce(PUBLISHER);
-    let txs: Vec<Vec<u8>> = uploads
-        .into_iter()
-        .map(|msg| {
-            let tx = chain.sign_with_nonce(PUBLISHER, nonce, msg);
-            nonce += 1;
-            tx
-        })
-        .collect();
-    let outcome = chain.block(&txs);
-    assert!(outcome.receipts.iter().all(|r| r.is_ok()));
-    for n in 1..=4 {
-        chain.submit_ok(
-            n,
-            Msg::Allocate(Allocate {
-                model: id,
-                amount: Amount::new(ALLOCATION),
-            }),
-        );
-    }
-    Market { chain, model, id }
-}
-
-fn input(seed: f32) -> Activation {
-    let mut activation = Activation::new();
-    let values: Vec<f32> = (0..8).map(|i| (i as f32 * 0.25 - 1.0) * seed).collect();
-    activation.set("input", Tensor::f32(vec![1, 8], values));
-    activation
-}
-
 impl Market {
-    fn submit(&mut self, replicas: u32) -> JobId {
-        let receipt = self.chain.submit_ok(
-            CLIENT,
-            Msg::SubmitJob(Box::new(SubmitJob {
-                model: self.id,
-                input: JobInput::Activation(input(1.5).to_bytes()),
-                max_fee: Amount::new(FEE),
-                deadline_blocks: 5,
-                replicas,
-            })),
-        );
-        let job = receipt
-            .events
-            .iter()
-            .find_map(|e| match e {
-                Event::Jobs(jobs::JobsEvent::JobSubmitted { job, .. }) => Some(*job),
-                _ => None,
-            })
-            .expect("a JobSubmitted event");
-        // Assigned at the next block, with its seed.
-        self.chain.block(&[]);
-        job
-    }
-
-    fn job(&self, id: &JobId) -> jobs::Job {
-        jobs::state::job(self.chain.ledger.store(), id).expect("job exists")
-    }
-
-    fn assignees(&self, id: &JobId) -> Vec<u16> {
-        self.job(id)
-            .live_assignments()
-            .map(|a| index_of(&a.operator))
-            .collect()
+    /// The job's live assignees, as test indices.
+    fn workers(&self, id: &JobId) -> Vec<u16> {
+        self.assignees(id).iter().map(Market::index_of).collect()
     }
 
     fn dispute(&self, id: u64) -> disputes::Dispute {
         disputes::state::dispute(self.chain.ledger.store(), id).expect("dispute exists")
     }
 
-    fn dispute_of(&self, job: &JobId) -> u64 {
-        match self.job(job).status {
-            JobStatus::Disputed { dispute } => dispute,
-            other => panic!("job is not disputed: {other:?}"),
-        }
-    }
-
     fn params(&self) -> &Params {
         self.chain.ledger.params()
     }
-}
 
-fn index_of(operator: &OperatorId) -> u16 {
-    (1..=4)
-        .find(|n| crate::common::operator(*n) == *operator)
-        .expect("a test operator")
-}
-
-/// A run of the model on a job's input: the output, its trace, and every activation (the
-/// input first).
-#[derive(Clone)]
-struct Execution {
-    output: Activation,
-    trace: Trace,
-    activations: Vec<Activation>,
-}
-
-fn execute(model: &Model, job: &jobs::Job) -> Execution {
-    let executor = Executor::new(1).unwrap();
-    let input = Activation::from_bytes(&job.input).unwrap();
-    let run = model.run(&executor, input.clone()).unwrap();
-    let mut activations = vec![input.clone()];
-    for last in 0..model.program().len() {
-        activations.push(
-            model
-                .activation_after(&executor, input.clone(), last)
-                .unwrap(),
-        );
+    /// The reporter recorded on operator `n`'s fault.
+    fn reporter_of(&self, n: u16) -> Option<surety_types::AccountId> {
+        surety_ledger::slashing::state::all_faults(self.chain.ledger.store())
+            .into_iter()
+            .find(|f| f.operator == operator(n))
+            .expect("a fault")
+            .reporter
     }
-    Execution {
-        output: run.output,
-        trace: run.trace,
-        activations,
-    }
-}
 
-/// An execution whose output was altered after the fact, with its trace re-rooted to match.
-fn tamper(honest: &Execution) -> Execution {
-    let mut output = honest.output.clone();
-    let (shape, values) = output.f32("logits").unwrap();
-    let mut values = values.to_vec();
-    values[0] += 1.0;
-    output.set("logits", Tensor::f32(shape.to_vec(), values));
-    let mut hashes = honest.trace.step_hashes.clone();
-    *hashes.last_mut().unwrap() = output.hash();
-    let mut activations = honest.activations.clone();
-    *activations.last_mut().unwrap() = output.clone();
-    Execution {
-        output,
-        trace: Trace::from_step_hashes(hashes),
-        activations,
+    /// How many disputes the job has had.
+    fn disputes_of(&self, job: &JobId) -> usize {
+        disputes::state::of_job(self.chain.ledger.store(), job).len()
     }
 }
 
@@ -305,22 +75,6 @@ fn reroot(execution: &Execution, step: usize) -> Execution {
     }
 }
 
-fn commit_msg(n: u16, job: &JobId, execution: &Execution) -> Msg {
-    let steps = execution.trace.len() as u64;
-    let statement = ResultStatement {
-        chain_id: CHAIN.into(),
-        job: *job,
-        output_hash: execution.output.hash(),
-        trace_root: execution.trace.root(),
-        steps,
-    };
-    Msg::CommitResult(Box::new(CommitResult {
-        result: statement.sign(&key(n)),
-        output: execution.output.to_bytes(),
-        output_proof: execution.trace.proof(steps as usize - 1).unwrap(),
-    }))
-}
-
 fn challenge_msg(job: JobId, operator: u16, claim: &Execution) -> Msg {
     let steps = claim.trace.len();
     Msg::Challenge(Box::new(Challenge {
@@ -332,7 +86,8 @@ fn challenge_msg(job: JobId, operator: u16, claim: &Execution) -> Msg {
     }))
 }
 
-fn reveal_msg(dispute: u64, index: u64, execution: &Execution) -> Msg {
+/// A bisection move: `execution`'s leaf `index`, with its proof.
+fn step_msg(dispute: u64, index: u64, execution: &Execution) -> Msg {
     Msg::RevealStep(Box::new(RevealStep {
         dispute,
         index,
@@ -341,76 +96,38 @@ fn reveal_msg(dispute: u64, index: u64, execution: &Execution) -> Msg {
     }))
 }
 
-/// Play the bisection for both parties to their own traces until the step is isolated;
-/// returns the reveals each party sent.
-fn bisect(
+/// `market.rs`'s [`bisect`], counted in moves: the reveals each party sent.
+fn bisect_moves(
     market: &mut Market,
     dispute: u64,
     defendant: (u16, &Execution),
     challenger: (u16, &Execution),
 ) -> u64 {
-    let mut moves = 0;
-    loop {
-        let Phase::Bisect { index, .. } = market.dispute(dispute).phase else {
-            return moves;
-        };
-        let txs: Vec<Vec<u8>> = [defendant, challenger]
-            .into_iter()
-            .map(|(n, execution)| market.chain.sign(n, reveal_msg(dispute, index, execution)))
-            .collect();
-        let outcome = market.chain.block(&txs);
-        assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
-        moves += 1;
-    }
+    bisect(market, dispute, defendant, challenger) / 2
 }
 
-/// Upload the activation before the isolated step as `uploader`, in chunks of 100 bytes;
-/// returns the events and the number of chunk transactions.
-fn provide_input(
+/// `market.rs`'s [`provide_input`] (chunks of 100 bytes), with the number of chunk
+/// transactions.
+fn upload_input(
     market: &mut Market,
     dispute: u64,
     uploader: u16,
     execution: &Execution,
 ) -> (Vec<Event>, u64) {
     let step = market.dispute(dispute).isolated_step().expect("isolated");
-    let bytes = execution.activations[step as usize].to_bytes();
-    let mut all = Vec::new();
-    let mut chunks = 0;
-    for (index, chunk) in bytes.chunks(100).enumerate() {
-        let receipt = market.chain.submit(
-            uploader,
-            Msg::ProvideStepInput(Box::new(ProvideStepInput {
-                dispute,
-                total: bytes.len() as u64,
-                offset: (index * 100) as u64,
-                bytes: chunk.to_vec(),
-            })),
-        );
-        assert!(receipt.is_ok(), "{:?}", receipt.error);
-        all.extend(receipt.events);
-        chunks += 1;
-    }
-    (all, chunks)
+    let chunks = execution.activations[step as usize]
+        .to_bytes()
+        .len()
+        .div_ceil(100) as u64;
+    (provide_input(market, dispute, uploader, execution), chunks)
 }
 
-/// The drawn audit (the block after the results), committed with `execution`.
-fn audit_with(market: &mut Market, job: &JobId, execution: &Execution) -> u16 {
-    if market.job(job).audit.is_none() {
-        market.chain.block(&[]);
-    }
-    let audit = market.job(job).audit.expect("every result is audited");
-    let auditor = index_of(&audit.auditor);
-    market
-        .chain
-        .submit_ok(auditor, commit_msg(auditor, job, execution));
-    auditor
-}
-
+/// Until the job is neither being committed nor challengeable (final, failed or disputed).
 fn run_until_closed(market: &mut Market, job: &JobId) {
     for _ in 0..40 {
         if !matches!(
             market.job(job).status,
-            JobStatus::Challengeable { .. } | JobStatus::Assigned
+            JobStatus::Challengeable { .. } | JobStatus::Assigned | JobStatus::Revealing { .. }
         ) {
             break;
         }
@@ -428,15 +145,21 @@ fn wrong_result_reported(events: &[Event], n: u16) -> bool {
     })
 }
 
-/// A job computed honestly by one worker and agreed by its auditor: the worker and its run.
+fn resolved(events: &[Event], dispute: u64, outcome: Outcome) -> bool {
+    events.contains(&Event::Disputes(DisputesEvent::DisputeResolved {
+        dispute,
+        outcome,
+    }))
+}
+
+/// A job computed honestly by one worker and agreed by its auditor (both seal, then both
+/// reveal): the worker and its run.
 fn honest_job(market: &mut Market) -> (JobId, u16, Execution) {
     let job = market.submit(1);
-    let worker = market.assignees(&job)[0];
+    let worker = market.workers(&job)[0];
+    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    market
-        .chain
-        .submit_ok(worker, commit_msg(worker, &job, &honest));
-    audit_with(market, &job, &honest);
+    market.seal_and_reveal(&job, &[(worker, &honest), (auditor, &honest)]);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
@@ -457,15 +180,10 @@ fn play_false_challenge(
     market
         .chain
         .submit_ok(CHALLENGER, challenge_msg(job, worker, &fabricated));
-    let dispute = market.dispute_of(&job);
-    let moves = bisect(market, dispute, (worker, honest), (CHALLENGER, &fabricated));
-    let (events, chunks) = provide_input(market, dispute, worker, honest);
-    assert!(
-        events.contains(&Event::Disputes(DisputesEvent::DisputeResolved {
-            dispute,
-            outcome: Outcome::DefendantRight,
-        }))
-    );
+    let dispute = dispute_of(market, &job);
+    let moves = bisect_moves(market, dispute, (worker, honest), (CHALLENGER, &fabricated));
+    let (events, chunks) = upload_input(market, dispute, worker, honest);
+    assert!(resolved(&events, dispute, Outcome::DefendantRight));
     (dispute, moves, chunks, events)
 }
 
@@ -486,6 +204,7 @@ fn a_false_challenger_pays_the_honest_defendants_costs_from_its_bond() {
         "false challenge: {moves} reveals and {chunks} chunks by the defendant, costs \
          {defendant_costs}, bond {bond}"
     );
+    assert_eq!((moves, chunks), (3, 2));
     assert_eq!(market.dispute(dispute).costs.defendant, defendant_costs);
     assert!(
         events.contains(&Event::Disputes(DisputesEvent::CostsPaidFromBond {
@@ -526,39 +245,42 @@ fn a_false_challenger_pays_the_honest_defendants_costs_from_its_bond() {
     assert!(market.job(&job).is_final());
 }
 
-/// A job whose worker committed a tampered output, challenged by `CHALLENGER` with the honest
-/// one before the audit; the worker plays the bisection to its own (tampered) trace and then
-/// stays silent, and the challenger uploads the referee's input. Returns the job, the liar,
-/// the dispute, the challenger's balance just before it challenged, its reveals and chunks,
-/// and the verdict's events.
+/// A job whose worker committed a tampered output, its designated auditor colluding (it
+/// seals and reveals the very same tampered run, so the audit agrees and the job is
+/// challengeable), challenged by `CHALLENGER` with the honest run; the worker plays the
+/// bisection to its own (tampered) trace and then stays silent, and the challenger uploads
+/// the referee's input. Returns the job, the liar, the dispute, the challenger's balance just
+/// before it challenged, its reveals and chunks, and the verdict's events.
 fn true_challenge_with_a_silent_defendant(
     market: &mut Market,
 ) -> (JobId, u16, u64, Amount, u64, u64, Vec<Event>) {
     let job = market.submit(1);
-    let liar = market.assignees(&job)[0];
+    let liar = market.workers(&job)[0];
+    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    market
-        .chain
-        .submit_ok(liar, commit_msg(liar, &job, &tampered));
+    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &tampered)]);
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Agreed
+    );
     let before = market.chain.balance(CHALLENGER);
     market
         .chain
         .submit_ok(CHALLENGER, challenge_msg(job, liar, &honest));
-    let dispute = market.dispute_of(&job);
-    let moves = bisect(market, dispute, (liar, &tampered), (CHALLENGER, &honest));
+    let dispute = dispute_of(market, &job);
+    let moves = bisect_moves(market, dispute, (liar, &tampered), (CHALLENGER, &honest));
     assert!(matches!(
         market.dispute(dispute).phase,
         Phase::AwaitInput { .. }
     ));
     // The defendant says nothing more; the challenger hands the referee the input.
-    let (events, chunks) = provide_input(market, dispute, CHALLENGER, &honest);
-    assert!(
-        events.contains(&Event::Disputes(DisputesEvent::DisputeResolved {
-            dispute,
-            outcome: Outcome::ChallengerRight,
-        }))
-    );
+    let (events, chunks) = upload_input(market, dispute, CHALLENGER, &honest);
+    assert!(resolved(&events, dispute, Outcome::ChallengerRight));
+    // The colluding auditor's audit is under the liar's very root: it falls at once, and no
+    // suspect dispute follows (no other root shares the output).
+    assert!(wrong_result_reported(&events, auditor));
+    assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
     (job, liar, dispute, before, moves, chunks, events)
 }
 
@@ -645,10 +367,8 @@ fn a_party_paying_huge_fees_is_counted_only_the_capped_cost() {
     market
         .chain
         .submit_ok(CHALLENGER, challenge_msg(job, worker, &fabricated));
-    let dispute = market.dispute_of(&job);
-    let Phase::Bisect { index, .. } = market.dispute(dispute).phase else {
-        panic!("bisecting")
-    };
+    let dispute = dispute_of(&market, &job);
+    let index = bisect_index(&market, dispute);
     // The defendant pays 100,000 for one reveal, hoping to bill it to the challenger: it is
     // counted 2 · min_tx_fee = 20.
     let tx = Tx {
@@ -656,7 +376,7 @@ fn a_party_paying_huge_fees_is_counted_only_the_capped_cost() {
         signer: account(worker),
         nonce: market.chain.nonce(worker),
         fee: Amount::new(100_000),
-        msg: reveal_msg(dispute, index, &honest),
+        msg: step_msg(dispute, index, &honest),
     };
     let outcome = market
         .chain
@@ -666,18 +386,21 @@ fn a_party_paying_huge_fees_is_counted_only_the_capped_cost() {
     assert_eq!(market.params().dispute_tx_cost_max(), Amount::new(20));
 }
 
-/// The most blocks after its results are compared (`committed`) a job can be held from
+/// The most blocks after a worker's reveal (its result's `committed`) a job can be held from
 /// finality when no block is full (each full block adds one, up to `deadline_blocks_max` per
-/// dispute and per audit): the audit's deadline, then `disputes_per_job_max + 1` disputes,
-/// each of `⌈log2 steps⌉` moves and the input phase, each followed by a fresh window.
+/// reveal phase and per dispute): the rest of the reveal phase (`reveal_blocks`: a late
+/// auditor or replica may reveal in its last block, and the results are compared at its
+/// end), a challenge window, then `disputes_per_job_max + 1` disputes, each of
+/// `⌈log2 steps⌉` moves and the input phase, each followed by a fresh window:
+/// `1 + reveal_blocks + challenge_window_blocks + N · (T + challenge_window_blocks)`.
+/// Suspect disputes (a result with the lost output under another root) add one `T` each,
+/// but a job whose defendant lost fails when they end, so none follow a won dispute here.
 fn finality_delay_max(params: &Params, steps: u64) -> u64 {
     let moves = u64::from(64 - (steps - 1).leading_zeros());
     let (d, j) = (&params.disputes, &params.jobs);
     let dispute = moves * d.dispute_move_blocks + d.dispute_input_blocks;
     let disputes = u64::from(d.disputes_per_job_max) + 1;
-    1 + j.audit_deadline_blocks
-        + j.challenge_window_blocks
-        + disputes * (dispute + j.challenge_window_blocks)
+    1 + j.reveal_blocks + j.challenge_window_blocks + disputes * (dispute + j.challenge_window_blocks)
 }
 
 #[test]
@@ -752,40 +475,41 @@ fn a_staked_disagreement_still_opens_past_the_challenge_limit_and_its_winner_is_
     let mut params = griefing_params();
     params.disputes.disputes_per_job_max = 1;
     let mut market = market_with(params);
-    let job = market.submit(1);
-    let worker = market.assignees(&job)[0];
+    // A false challenge on another job first: what is left of its bond funds the insurance
+    // pool that reimburses winners against staked losers.
+    let (funding, funding_worker, funding_run) = honest_job(&mut market);
+    play_false_challenge(&mut market, funding, funding_worker, &funding_run);
+    let job = market.submit(2);
+    let workers = market.workers(&job);
+    let (worker, wrong_replica) = (workers[0], workers[1]);
+    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     let wrong = tamper(&honest);
-    market
-        .chain
-        .submit_ok(worker, commit_msg(worker, &job, &honest));
-    // A false challenge takes the one dispute a challenge may open; the audit drawn meanwhile
-    // disagrees with the worker and waits its turn.
-    market
-        .chain
-        .submit_ok(CHALLENGER, challenge_msg(job, worker, &wrong));
-    let first = market.dispute_of(&job);
-    let audit = market.job(&job).audit.expect("drawn");
-    let auditor = index_of(&audit.auditor);
-    market
-        .chain
-        .submit_ok(auditor, commit_msg(auditor, &job, &wrong));
+    // The replicas disagree: their dispute takes the one dispute the job may have; the
+    // auditor, revealed in the same block, disagrees with the worker it audits (the first
+    // result) and waits its turn.
+    market.seal_and_reveal(
+        &job,
+        &[(worker, &honest), (wrong_replica, &wrong), (auditor, &wrong)],
+    );
+    let first = dispute_of(&market, &job);
+    assert_eq!(market.dispute(first).defendant, operator(worker));
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Deferred
     );
-    bisect(&mut market, first, (worker, &honest), (CHALLENGER, &wrong));
-    provide_input(&mut market, first, worker, &honest);
+    bisect(&mut market, first, (worker, &honest), (wrong_replica, &wrong));
+    let (events, _) = upload_input(&mut market, first, worker, &honest);
+    assert!(wrong_result_reported(&events, wrong_replica));
+    // The deferred audit decides itself in a dispute of its own, not on this verdict.
+    assert!(!wrong_result_reported(&events, auditor));
     // The auditor's dispute opens although the job is at its limit: it is staked.
-    let second = market.dispute_of(&job);
+    let second = dispute_of(&market, &job);
     assert_ne!(second, first);
-    assert_eq!(
-        disputes::state::of_job(market.chain.ledger.store(), &job).len(),
-        2
-    );
+    assert_eq!(market.disputes_of(&job), 2);
     let insurance = market.chain.pool(Pool::Insurance);
-    let moves = bisect(&mut market, second, (worker, &honest), (auditor, &wrong));
-    let (events, chunks) = provide_input(&mut market, second, worker, &honest);
+    let moves = bisect_moves(&mut market, second, (worker, &honest), (auditor, &wrong));
+    let (events, chunks) = upload_input(&mut market, second, worker, &honest);
     assert!(wrong_result_reported(&events, auditor));
     // The honest defendant's costs against a staked loser come from the insurance pool
     // (which the first challenger's bond funded, and the auditor's slash refills).
@@ -825,8 +549,10 @@ fn a_staked_disagreement_still_opens_past_the_challenge_limit_and_its_winner_is_
 fn a_replica_with_its_own_root_but_the_defendants_wrong_output_is_slashed_with_it() {
     let mut market = market();
     let job = market.submit(2);
-    let assignees = market.assignees(&job);
-    let (first, second) = (assignees[0], assignees[1]);
+    let workers = market.workers(&job);
+    let (first, second) = (workers[0], workers[1]);
+    let auditor = market.auditor(&job);
+    let client_before = market.chain.balance(CLIENT);
     let honest = execute(&market.model, &market.job(&job));
     let liar = tamper(&honest);
     // The second replica has the liar's output under a trace root of its own (leaf 3 made
@@ -834,102 +560,135 @@ fn a_replica_with_its_own_root_but_the_defendants_wrong_output_is_slashed_with_i
     let copier = reroot(&liar, 3);
     assert_ne!(copier.trace.root(), liar.trace.root());
     assert_eq!(copier.output.hash(), liar.output.hash());
-    market
-        .chain
-        .submit_ok(first, commit_msg(first, &job, &liar));
-    market
-        .chain
-        .submit_ok(second, commit_msg(second, &job, &copier));
-    assert!(matches!(
-        market.job(&job).status,
-        JobStatus::Challengeable { .. }
-    ));
-    // The honest auditor disagrees with its target, and a dispute opens between them.
-    let auditor = audit_with(&mut market, &job, &honest);
-    let target = index_of(&market.job(&job).audit.unwrap().target);
-    let target_run = if target == first { &liar } else { &copier };
-    let dispute = market.dispute_of(&job);
-    bisect(
-        &mut market,
-        dispute,
-        (target, target_run),
-        (auditor, &honest),
-    );
-    // The liar's trace differs from the honest one at its last leaf, the copier's at leaf 3
-    // first: either way the step's input is an honest activation the auditor holds.
-    let (events, _) = provide_input(&mut market, dispute, auditor, &honest);
-    let record = market.dispute(dispute);
-    assert!(
-        matches!(
-            record.phase,
-            Phase::Resolved {
-                outcome: Outcome::ChallengerRight,
-                ..
-            }
-        ),
-        "{record:?}"
-    );
-    assert_eq!(record.defendant_output, liar.output.hash());
-    // Both replicas are slashed, whichever was the defendant: the proven-wrong output is
-    // theirs, whatever the root.
+    // The honest auditor disagrees with its target (the first result, the liar's), and a
+    // dispute opens between them.
+    market.seal_and_reveal(&job, &[(first, &liar), (second, &copier), (auditor, &honest)]);
+    assert_eq!(market.job(&job).audit.unwrap().target, operator(first));
+    let dispute = dispute_of(&market, &job);
+    bisect(&mut market, dispute, (first, &liar), (auditor, &honest));
+    // The liar's trace differs from the honest one at its last leaf only.
+    assert_eq!(market.dispute(dispute).isolated_step(), Some(10));
+    let (events, _) = upload_input(&mut market, dispute, auditor, &honest);
+    assert!(resolved(&events, dispute, Outcome::ChallengerRight));
+    assert_eq!(market.dispute(dispute).defendant_output, liar.output.hash());
+    // The liar falls at once, the auditor its whistleblower; the copier, the same output
+    // under another root, is not slashed on a verdict it was no party to: it is disputed in
+    // turn against the winner's claim (no bond), and the job stays disputed, unrefunded.
+    assert!(wrong_result_reported(&events, first));
+    assert!(!wrong_result_reported(&events, second));
+    assert_eq!(market.reporter_of(first), Some(account(auditor)));
+    let suspect = dispute_of(&market, &job);
+    assert_ne!(suspect, dispute);
+    let record = market.dispute(suspect);
+    assert_eq!(record.defendant, operator(second));
+    assert_eq!(record.defendant_root, copier.trace.root());
+    assert_eq!(record.challenger, Challenger::Operator(operator(auditor)));
+    assert_eq!(record.challenger_root, honest.trace.root());
+    assert_eq!(record.bond, Amount::ZERO);
+    assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::new(FEE));
+    assert_eq!(market.chain.balance(CLIENT), client_before);
+    // The copier cannot answer the bisection consistently: its made-up leaf 3 is agreed
+    // past (leaf 5 is honest in both), and the step it loses at is the wrong last one,
+    // whose input (an honest activation) the auditor holds.
+    let moves = bisect_moves(&mut market, suspect, (second, &copier), (auditor, &honest));
+    let step = market.dispute(suspect).isolated_step();
+    let (events, chunks) = upload_input(&mut market, suspect, auditor, &honest);
+    println!("copier: isolated {step:?} after {moves} moves, {chunks} chunks");
+    assert!(resolved(&events, suspect, Outcome::ChallengerRight));
+    assert!(wrong_result_reported(&events, second));
+    assert_eq!(market.reporter_of(second), Some(account(auditor)));
     for n in [first, second] {
         assert!(market.chain.operator(n).jailed, "operator {n} jailed");
     }
-    assert!(wrong_result_reported(&events, first));
-    assert!(wrong_result_reported(&events, second));
-    // The auditor is the whistleblower for the target, whose own root holds the proven-false
-    // leaf; nobody is paid for the other, slashed on its output alone (a pair losing on
-    // purpose must not profit from results slashed with it).
-    let reporter_of = |n: u16| {
-        surety_ledger::slashing::state::all_faults(market.chain.ledger.store())
-            .into_iter()
-            .find(|f| f.operator == crate::common::operator(n))
-            .expect("a fault")
-            .reporter
-    };
-    let other = if target == first { second } else { first };
-    assert_eq!(reporter_of(target), Some(account(auditor)));
-    assert_eq!(reporter_of(other), None);
     assert!(!market.chain.operator(auditor).jailed);
+    // The chain is over: the job takes the first verdict's fate, and the client is refunded
+    // its fee once, after both disputes.
     assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+    assert_eq!(market.disputes_of(&job), 2);
+    assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::ZERO);
+    assert_eq!(
+        market.chain.balance(CLIENT),
+        client_before.checked_add(Amount::new(FEE)).unwrap()
+    );
+    market.chain.run_blocks(10);
+    assert_eq!(
+        market.chain.balance(CLIENT),
+        client_before.checked_add(Amount::new(FEE)).unwrap()
+    );
 }
 
 #[test]
 fn an_auditor_that_agreed_with_a_wrong_output_is_slashed_with_it() {
     let mut market = market();
     let job = market.submit(1);
-    let liar = market.assignees(&job)[0];
+    let liar = market.workers(&job)[0];
+    let auditor = market.auditor(&job);
+    let client_before = market.chain.balance(CLIENT);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    market
-        .chain
-        .submit_ok(liar, commit_msg(liar, &job, &tampered));
-    // The auditor "agrees" with the liar, under a root of its own.
-    let auditor = audit_with(&mut market, &job, &reroot(&tampered, 5));
+    // The auditor "agrees" with the liar, under a root of its own (leaf 5 made up).
+    let agreeing = reroot(&tampered, 5);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &agreeing)]);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
     );
+    let challenger_before = market.chain.balance(CHALLENGER);
     market
         .chain
         .submit_ok(CHALLENGER, challenge_msg(job, liar, &honest));
-    let dispute = market.dispute_of(&job);
-    bisect(
+    let dispute = dispute_of(&market, &job);
+    let moves = bisect_moves(&mut market, dispute, (liar, &tampered), (CHALLENGER, &honest));
+    let (events, chunks) = upload_input(&mut market, dispute, CHALLENGER, &honest);
+    assert!(resolved(&events, dispute, Outcome::ChallengerRight));
+    assert!(wrong_result_reported(&events, liar));
+    assert!(!wrong_result_reported(&events, auditor));
+    // The agreeing auditor is the suspect, disputed against the challenger's claim.
+    let suspect = dispute_of(&market, &job);
+    assert_ne!(suspect, dispute);
+    let record = market.dispute(suspect);
+    assert_eq!(record.defendant, operator(auditor));
+    assert_eq!(record.defendant_root, agreeing.trace.root());
+    assert_eq!(record.challenger, Challenger::Account(account(CHALLENGER)));
+    assert_eq!(record.bond, Amount::ZERO);
+    assert_eq!(market.chain.balance(CLIENT), client_before);
+    // Its made-up leaf 5 is the first bisection move: the step is isolated there, and the
+    // challenger hands the referee the honest activation before it.
+    let suspect_moves = bisect_moves(
         &mut market,
-        dispute,
-        (liar, &tampered),
+        suspect,
+        (auditor, &agreeing),
         (CHALLENGER, &honest),
     );
-    let (events, _) = provide_input(&mut market, dispute, CHALLENGER, &honest);
-    assert!(
-        events.contains(&Event::Disputes(DisputesEvent::DisputeResolved {
-            dispute,
-            outcome: Outcome::ChallengerRight,
-        }))
-    );
-    assert!(wrong_result_reported(&events, liar));
+    assert_eq!(market.dispute(suspect).isolated_step(), Some(5));
+    let (events, suspect_chunks) = upload_input(&mut market, suspect, CHALLENGER, &honest);
+    assert!(resolved(&events, suspect, Outcome::ChallengerRight));
     assert!(wrong_result_reported(&events, auditor));
     assert!(market.chain.operator(auditor).jailed);
+    assert!(market.chain.operator(liar).jailed);
+    assert_eq!(market.reporter_of(liar), Some(account(CHALLENGER)));
+    assert_eq!(market.reporter_of(auditor), Some(account(CHALLENGER)));
+    // Two disputes, then the job fails and the client is refunded once.
+    assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+    assert_eq!(market.disputes_of(&job), 2);
+    assert_eq!(
+        market.chain.balance(CLIENT),
+        client_before.checked_add(Amount::new(FEE)).unwrap()
+    );
+    // The challenger's bond came back; the insurance pool is empty (the slashes fill it
+    // when they apply), so it is out its fees: the challenge, and every reveal and chunk.
+    let fees = 1 + moves + chunks + suspect_moves + suspect_chunks;
+    println!(
+        "agreeing auditor: {moves} + {suspect_moves} moves, {chunks} + {suspect_chunks} \
+         chunks, the challenger paid {} in fees",
+        u128::from(fees) * TX_FEE
+    );
+    assert_eq!(
+        market.chain.balance(CHALLENGER),
+        challenger_before
+            .checked_sub(Amount::new(u128::from(fees) * TX_FEE))
+            .unwrap()
+    );
 }
 
 #[test]
@@ -986,80 +745,150 @@ fn parameters_that_let_a_dispute_be_griefed_are_refused() {
     assert_eq!(griefing_params().validate(), Ok(()));
 }
 
-/// The open problem of slashing by output (docs/market.md, "Attacks considered"), played: a
-/// defendant with the right output under a trace made up at leaf 8, and a colluding
+/// The attack slashing by output let through (docs/market.md, "Attacks considered"), played:
+/// a defendant with the right output under a trace made up at leaf 8, and a colluding bonded
 /// challenger whose trace is honest there and wrong after; together they steer the bisection
-/// (5 agreed, 8 not, 7 agreed) onto the made-up leaf. The pair loses on purpose; the
-/// honest replica with the same (right) output, and the auditor that agreed, are slashed with
-/// the defendant. What holds: nobody is paid the whistleblower share for them, so the pair
-/// only pays (the defendant's slash) to grief. The sound fix needs a dispute of their own.
+/// (5 agreed, 8 not, 7 agreed) onto the made-up leaf, and the pair loses on purpose. The
+/// honest replica with the same (right) output under its own root is then a suspect,
+/// disputed against the staged winner's claim: it plays honestly, the claim is false past the
+/// made-up leaf (leaf 9), and the honest replica wins. Nobody honest is slashed; the staged
+/// winner, a bonded account, has no bond at stake in a suspect dispute and loses its fees
+/// there (an operator would be reported `WrongResult`); the honest replica is reimbursed its
+/// costs from the insurance pool; the agreeing auditor is never disputed (the winner fell:
+/// its claim proves nothing any more).
 #[test]
-fn a_pair_losing_on_purpose_gets_same_output_results_slashed_but_earns_nothing_from_them() {
+fn a_pair_losing_on_purpose_does_not_get_honest_same_output_results_slashed() {
     let mut market = market();
+    // A false challenge on another job first: what is left of its bond funds the insurance
+    // pool.
+    let (funding, funding_worker, funding_run) = honest_job(&mut market);
+    play_false_challenge(&mut market, funding, funding_worker, &funding_run);
     let job = market.submit(2);
-    let assignees = market.assignees(&job);
+    let workers = market.workers(&job);
+    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     // The colluding defendant: the right output, leaf 8 made up.
     let made_up = reroot(&honest, 8);
-    let (colluder, honest_replica) = (assignees[0], assignees[1]);
-    market
-        .chain
-        .submit_ok(colluder, commit_msg(colluder, &job, &made_up));
-    market
-        .chain
-        .submit_ok(honest_replica, commit_msg(honest_replica, &job, &honest));
-    let auditor = audit_with(&mut market, &job, &honest);
+    let (colluder, honest_replica) = (workers[0], workers[1]);
+    market.seal_and_reveal(
+        &job,
+        &[
+            (colluder, &made_up),
+            (honest_replica, &honest),
+            (auditor, &honest),
+        ],
+    );
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
     );
+    let client_before = market.chain.balance(CLIENT);
     // The colluding challenger: honest up to leaf 8, wrong after it to the output.
     let mut hashes = honest.trace.step_hashes.clone();
     for (leaf, hash) in hashes.iter_mut().enumerate().skip(9) {
         *hash = Hash::of("wrong on purpose", &[leaf as u8]);
     }
-    let mut partner = honest.clone();
-    partner.trace = Trace::from_step_hashes(hashes);
     let mut output = honest.output.clone();
     let (shape, values) = output.f32("logits").unwrap();
     let mut values = values.to_vec();
     values[2] += 3.0;
     output.set("logits", Tensor::f32(shape.to_vec(), values));
-    let mut hashes = partner.trace.step_hashes.clone();
     *hashes.last_mut().unwrap() = output.hash();
-    partner.trace = Trace::from_step_hashes(hashes);
-    partner.output = output;
+    let partner = Execution {
+        output,
+        trace: Trace::from_step_hashes(hashes),
+        activations: honest.activations.clone(),
+    };
+    let insurance_before = market.chain.pool(Pool::Insurance);
+    let challenger_before = market.chain.balance(CHALLENGER);
+    let replica_before = market.chain.balance(honest_replica);
     market
         .chain
         .submit_ok(CHALLENGER, challenge_msg(job, colluder, &partner));
-    let dispute = market.dispute_of(&job);
-    bisect(
+    let staged = dispute_of(&market, &job);
+    let staged_moves = bisect_moves(
         &mut market,
-        dispute,
+        staged,
         (colluder, &made_up),
         (CHALLENGER, &partner),
     );
-    assert_eq!(market.dispute(dispute).isolated_step(), Some(8));
-    let (events, _) = provide_input(&mut market, dispute, CHALLENGER, &honest);
+    assert_eq!(market.dispute(staged).isolated_step(), Some(8));
+    let (events, staged_chunks) = upload_input(&mut market, staged, CHALLENGER, &honest);
+    assert!(resolved(&events, staged, Outcome::ChallengerRight));
+    // The colluder's own root is proven false at leaf 8: it falls, its partner reporting it.
+    assert!(wrong_result_reported(&events, colluder));
+    assert_eq!(market.reporter_of(colluder), Some(account(CHALLENGER)));
+    for n in [honest_replica, auditor] {
+        assert!(!wrong_result_reported(&events, n), "operator {n} reported");
+    }
+    // The honest replica, the lost output under another root, is disputed against the
+    // staged winner's claim.
+    let suspect = dispute_of(&market, &job);
+    assert_ne!(suspect, staged);
+    let record = market.dispute(suspect);
+    assert_eq!(record.defendant, operator(honest_replica));
+    assert_eq!(record.challenger, Challenger::Account(account(CHALLENGER)));
+    assert_eq!(record.challenger_root, partner.trace.root());
+    assert_eq!(record.bond, Amount::ZERO);
+    let moves = bisect_moves(
+        &mut market,
+        suspect,
+        (honest_replica, &honest),
+        (CHALLENGER, &partner),
+    );
+    assert_eq!(market.dispute(suspect).isolated_step(), Some(9));
+    let (events, chunks) = upload_input(&mut market, suspect, honest_replica, &honest);
+    assert!(resolved(&events, suspect, Outcome::DefendantRight));
+    // Nobody honest is reported, over the whole attack.
+    let faults = surety_ledger::slashing::state::all_faults(market.chain.ledger.store());
+    let slashed: Vec<OperatorId> = faults.iter().map(|f| f.operator).collect();
+    assert_eq!(slashed, vec![operator(colluder)]);
+    assert!(!market.chain.operator(honest_replica).jailed);
+    assert!(!market.chain.operator(auditor).jailed);
+    // The chain ends with the winner felled (the auditor is not disputed); the job takes the
+    // first verdict's fate: the colluder's result was false, the job fails and the client is
+    // refunded once.
+    assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+    assert_eq!(market.disputes_of(&job), 2);
+    assert_eq!(
+        market.chain.balance(CLIENT),
+        client_before.checked_add(Amount::new(FEE)).unwrap()
+    );
+    // Who paid what. The honest replica: its reveals and chunks, reimbursed from the
+    // insurance pool (no bond stands behind a suspect dispute), so it is whole. The staged
+    // winner: its bond back from the staged dispute with its costs there reimbursed, then its
+    // own fees in the suspect dispute and the challenge's: it bought nothing but the
+    // colluder's slash (whose whistleblower share, paid when the slash applies, is below it).
+    let replica_costs = Amount::new(u128::from(moves + chunks) * TX_FEE);
     assert!(
-        events.contains(&Event::Disputes(DisputesEvent::DisputeResolved {
-            dispute,
-            outcome: Outcome::ChallengerRight,
+        events.contains(&Event::Disputes(DisputesEvent::CostsReimbursed {
+            dispute: suspect,
+            party: Party::Defendant,
+            account: account(honest_replica),
+            amount: replica_costs,
+            owed: replica_costs,
         }))
     );
-    for n in [colluder, honest_replica, auditor] {
-        assert!(wrong_result_reported(&events, n), "operator {n} reported");
-    }
-    let reporter_of = |n: u16| {
-        surety_ledger::slashing::state::all_faults(market.chain.ledger.store())
-            .into_iter()
-            .find(|f| f.operator == crate::common::operator(n))
-            .expect("a fault")
-            .reporter
-    };
-    assert_eq!(reporter_of(colluder), Some(account(CHALLENGER)));
-    assert_eq!(reporter_of(honest_replica), None);
-    assert_eq!(reporter_of(auditor), None);
+    assert_eq!(market.chain.balance(honest_replica), replica_before);
+    let staged_costs = Amount::new(u128::from(staged_moves + staged_chunks) * TX_FEE);
+    let challenger_fees = Amount::new(u128::from(1 + moves) * TX_FEE);
+    println!(
+        "pair losing on purpose: staged {staged_moves} moves + {staged_chunks} chunks \
+         (reimbursed {staged_costs}); suspect {moves} moves + {chunks} chunks, the honest \
+         replica reimbursed {replica_costs}; the staged winner out {challenger_fees}"
+    );
+    assert_eq!(
+        market.chain.balance(CHALLENGER),
+        challenger_before.checked_sub(challenger_fees).unwrap()
+    );
+    assert_eq!(
+        market.chain.pool(Pool::Insurance),
+        insurance_before
+            .checked_sub(staged_costs)
+            .unwrap()
+            .checked_sub(replica_costs)
+            .unwrap()
+    );
 }
 
 #[test]
@@ -1070,21 +899,16 @@ fn anyone_may_upload_the_referee_input_and_a_third_party_s_fees_are_its_own() {
     market
         .chain
         .submit_ok(CHALLENGER, challenge_msg(job, worker, &fabricated));
-    let dispute = market.dispute_of(&job);
-    let moves = bisect(
+    let dispute = dispute_of(&market, &job);
+    let moves = bisect_moves(
         &mut market,
         dispute,
         (worker, &honest),
         (CHALLENGER, &fabricated),
     );
     // Neither party uploads; a watcher (the publisher's account) does.
-    let (events, _) = provide_input(&mut market, dispute, PUBLISHER, &honest);
-    assert!(
-        events.contains(&Event::Disputes(DisputesEvent::DisputeResolved {
-            dispute,
-            outcome: Outcome::DefendantRight,
-        }))
-    );
+    let (events, _) = upload_input(&mut market, dispute, PUBLISHER, &honest);
+    assert!(resolved(&events, dispute, Outcome::DefendantRight));
     let costs = market.dispute(dispute).costs;
     assert_eq!(costs.defendant, Amount::new(u128::from(moves) * TX_FEE));
     assert_eq!(costs.challenger, Amount::new(u128::from(moves) * TX_FEE));
@@ -1117,7 +941,7 @@ fn a_job_held_as_long_as_the_rules_allow_is_still_final_within_the_bound() {
         market
             .chain
             .submit_ok(CHALLENGER, challenge_msg(job, worker, &fabricated));
-        let dispute = market.dispute_of(&job);
+        let dispute = dispute_of(&market, &job);
         loop {
             match market.dispute(dispute).phase {
                 Phase::Bisect {
@@ -1126,7 +950,7 @@ fn a_job_held_as_long_as_the_rules_allow_is_still_final_within_the_bound() {
                     run_until_next_is(&mut market, deadline);
                     let txs: Vec<Vec<u8>> = [(worker, &honest), (CHALLENGER, &fabricated)]
                         .into_iter()
-                        .map(|(n, run)| market.chain.sign(n, reveal_msg(dispute, index, run)))
+                        .map(|(n, run)| market.chain.sign(n, step_msg(dispute, index, run)))
                         .collect();
                     let outcome = market.chain.block(&txs);
                     assert!(outcome.receipts.iter().all(|r| r.is_ok()));
@@ -1155,25 +979,21 @@ fn a_job_held_as_long_as_the_rules_allow_is_still_final_within_the_bound() {
 fn a_defendant_that_falls_silent_loses_alone_and_peers_with_its_output_are_not_slashed() {
     let mut market = market();
     let job = market.submit(2);
-    let assignees = market.assignees(&job);
-    let (first, second) = (assignees[0], assignees[1]);
+    let workers = market.workers(&job);
+    let (first, second) = (workers[0], workers[1]);
+    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    // Both replicas are honest and agree; their roots even match.
-    for n in [first, second] {
-        market.chain.submit_ok(n, commit_msg(n, &job, &honest));
-    }
-    audit_with(&mut market, &job, &honest);
+    // Both replicas are honest and agree; their roots even match; so does the auditor.
+    market.seal_and_reveal(&job, &[(first, &honest), (second, &honest), (auditor, &honest)]);
     // A false challenge of one of them, which then goes offline: it loses by timeout.
     market
         .chain
         .submit_ok(CHALLENGER, challenge_msg(job, first, &tamper(&honest)));
-    let dispute = market.dispute_of(&job);
-    let Phase::Bisect { index, .. } = market.dispute(dispute).phase else {
-        panic!("bisecting")
-    };
+    let dispute = dispute_of(&market, &job);
+    let index = bisect_index(&market, dispute);
     market
         .chain
-        .submit_ok(CHALLENGER, reveal_msg(dispute, index, &tamper(&honest)));
+        .submit_ok(CHALLENGER, step_msg(dispute, index, &tamper(&honest)));
     market
         .chain
         .run_blocks(market.params().disputes.dispute_move_blocks);
@@ -1185,9 +1005,11 @@ fn a_defendant_that_falls_silent_loses_alone_and_peers_with_its_output_are_not_s
         } if silent == &vec![Party::Defendant]
     ));
     // A silence proves nothing about the output: the silent operator is slashed, its peer
-    // with the same output (and root) and the auditor that agreed are not.
+    // with the same output (and root) and the auditor that agreed are not, and no suspect
+    // dispute follows a timeout.
     assert!(market.chain.operator(first).jailed);
     assert!(!market.chain.operator(second).jailed);
-    let auditor = index_of(&market.job(&job).audit.unwrap().auditor);
     assert!(!market.chain.operator(auditor).jailed);
+    assert_eq!(market.disputes_of(&job), 1);
+    assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
 }
