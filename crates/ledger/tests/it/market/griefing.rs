@@ -400,7 +400,9 @@ fn finality_delay_max(params: &Params, steps: u64) -> u64 {
     let (d, j) = (&params.disputes, &params.jobs);
     let dispute = moves * d.dispute_move_blocks + d.dispute_input_blocks;
     let disputes = u64::from(d.disputes_per_job_max) + 1;
-    1 + j.reveal_blocks + j.challenge_window_blocks + disputes * (dispute + j.challenge_window_blocks)
+    1 + j.reveal_blocks
+        + j.challenge_window_blocks
+        + disputes * (dispute + j.challenge_window_blocks)
 }
 
 #[test]
@@ -490,7 +492,11 @@ fn a_staked_disagreement_still_opens_past_the_challenge_limit_and_its_winner_is_
     // result) and waits its turn.
     market.seal_and_reveal(
         &job,
-        &[(worker, &honest), (wrong_replica, &wrong), (auditor, &wrong)],
+        &[
+            (worker, &honest),
+            (wrong_replica, &wrong),
+            (auditor, &wrong),
+        ],
     );
     let first = dispute_of(&market, &job);
     assert_eq!(market.dispute(first).defendant, operator(worker));
@@ -498,7 +504,12 @@ fn a_staked_disagreement_still_opens_past_the_challenge_limit_and_its_winner_is_
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Deferred
     );
-    bisect(&mut market, first, (worker, &honest), (wrong_replica, &wrong));
+    bisect(
+        &mut market,
+        first,
+        (worker, &honest),
+        (wrong_replica, &wrong),
+    );
     let (events, _) = upload_input(&mut market, first, worker, &honest);
     assert!(wrong_result_reported(&events, wrong_replica));
     // The deferred audit decides itself in a dispute of its own, not on this verdict.
@@ -562,7 +573,10 @@ fn a_replica_with_its_own_root_but_the_defendants_wrong_output_is_slashed_with_i
     assert_eq!(copier.output.hash(), liar.output.hash());
     // The honest auditor disagrees with its target (the first result, the liar's), and a
     // dispute opens between them.
-    market.seal_and_reveal(&job, &[(first, &liar), (second, &copier), (auditor, &honest)]);
+    market.seal_and_reveal(
+        &job,
+        &[(first, &liar), (second, &copier), (auditor, &honest)],
+    );
     assert_eq!(market.job(&job).audit.unwrap().target, operator(first));
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (first, &liar), (auditor, &honest));
@@ -633,7 +647,12 @@ fn an_auditor_that_agreed_with_a_wrong_output_is_slashed_with_it() {
         .chain
         .submit_ok(CHALLENGER, challenge_msg(job, liar, &honest));
     let dispute = dispute_of(&market, &job);
-    let moves = bisect_moves(&mut market, dispute, (liar, &tampered), (CHALLENGER, &honest));
+    let moves = bisect_moves(
+        &mut market,
+        dispute,
+        (liar, &tampered),
+        (CHALLENGER, &honest),
+    );
     let (events, chunks) = upload_input(&mut market, dispute, CHALLENGER, &honest);
     assert!(resolved(&events, dispute, Outcome::ChallengerRight));
     assert!(wrong_result_reported(&events, liar));
@@ -979,7 +998,10 @@ fn a_defendant_that_falls_silent_loses_alone_and_peers_with_its_output_are_not_s
     let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     // Both replicas are honest and agree; their roots even match; so does the auditor.
-    market.seal_and_reveal(&job, &[(first, &honest), (second, &honest), (auditor, &honest)]);
+    market.seal_and_reveal(
+        &job,
+        &[(first, &honest), (second, &honest), (auditor, &honest)],
+    );
     // A false challenge of one of them, which then goes offline: it loses by timeout.
     market
         .chain
