@@ -393,8 +393,9 @@ fn a_party_paying_huge_fees_is_counted_only_the_capped_cost() {
 /// end), a challenge window, then `disputes_per_job_max + 1` disputes, each of
 /// `⌈log2 steps⌉` moves and the input phase, each followed by a fresh window:
 /// `1 + reveal_blocks + challenge_window_blocks + N · (T + challenge_window_blocks)`.
-/// Suspect disputes (a result with the lost output under another root) add one `T` each,
-/// but a job whose defendant lost fails when they end, so none follow a won dispute here.
+/// Suspect disputes (another result or agreeing audit with the lost output under another
+/// root) add `S · T` on top (docs/market.md, "How long a job can be held"); these tests have
+/// a single honest worker, so `S` is 0.
 fn finality_delay_max(params: &Params, steps: u64) -> u64 {
     let moves = u64::from(64 - (steps - 1).leading_zeros());
     let (d, j) = (&params.disputes, &params.jobs);
