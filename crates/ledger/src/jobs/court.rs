@@ -393,10 +393,12 @@ fn losses(dispute: &disputes::Dispute, defendant_lost: bool, challenger_lost: bo
 }
 
 /// The job's auditor committed a wrong result of its own (its signed statement) if its output
-/// is one this verdict proved wrong, as this dispute's losing challenger or by agreeing with
-/// a losing defendant (under any trace root). Dated now. Each audit is reported at most once:
-/// a deferred audit waits for a dispute of its own, which decides it, and an audit disputed
-/// before was decided there.
+/// is one this verdict proved wrong, as this dispute's losing party (its own audit dispute,
+/// a suspect dispute it answers as an agreeing auditor, or one it answers as the winner of
+/// its audit dispute, whose claim a suspect then proved false) or under the very root the
+/// verdict proved false. Dated now. A deferred audit waits for a dispute of its own, which
+/// decides it; an audit disputed before was decided there unless the auditor is a party
+/// here.
 fn report_auditor_with_output(
     store: &mut Store,
     params: &Params,
@@ -410,7 +412,9 @@ fn report_auditor_with_output(
     };
     let decided_here = match audit.outcome {
         AuditOutcome::Agreed => true,
-        AuditOutcome::Disputed { dispute: its_own } => its_own == dispute,
+        AuditOutcome::Disputed { dispute: its_own } => {
+            its_own == dispute || loss.operator == Some(audit.auditor)
+        }
         _ => false,
     };
     let covered = audit

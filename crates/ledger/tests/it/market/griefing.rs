@@ -906,6 +906,109 @@ fn a_pair_losing_on_purpose_does_not_get_honest_same_output_results_slashed() {
     );
 }
 
+/// The pair's partner honest up to leaf 8 and wrong after it, to a wrong output: the staged
+/// winner of [`a_pair_losing_on_purpose_does_not_get_honest_same_output_results_slashed`].
+fn wrong_after_eight(honest: &Execution) -> Execution {
+    let mut hashes = honest.trace.step_hashes.clone();
+    for (leaf, hash) in hashes.iter_mut().enumerate().skip(9) {
+        *hash = Hash::of("wrong on purpose", &[leaf as u8]);
+    }
+    let mut output = honest.output.clone();
+    let (shape, values) = output.f32("logits").unwrap();
+    let mut values = values.to_vec();
+    values[2] += 3.0;
+    output.set("logits", Tensor::f32(shape.to_vec(), values));
+    *hashes.last_mut().unwrap() = output.hash();
+    Execution {
+        output,
+        trace: Trace::from_step_hashes(hashes),
+        activations: honest.activations.clone(),
+    }
+}
+
+/// The same staged loss with an operator as the staged winner: a replica (three replicas: the
+/// colluder first, its partner second, so the replicas' dispute is theirs) or the job's
+/// auditor (which audits the colluder, the first result). The honest replica, disputed in
+/// turn against the partner's claim, wins; the partner, staked, is reported `WrongResult`
+/// with the honest replica its whistleblower; nobody honest is reported.
+fn staged_loss_by_operators(partner_audits: bool) {
+    let mut market = market();
+    let job = market.submit(if partner_audits { 2 } else { 3 });
+    let workers = market.workers(&job);
+    let auditor = market.auditor(&job);
+    let honest = execute(&market.model, &market.job(&job));
+    let made_up = reroot(&honest, 8);
+    let wrong = wrong_after_eight(&honest);
+    let colluder = workers[0];
+    let (partner, honest_replica) = if partner_audits {
+        (auditor, workers[1])
+    } else {
+        (workers[1], workers[2])
+    };
+    let mut parties = vec![
+        (colluder, &made_up),
+        (partner, &wrong),
+        (honest_replica, &honest),
+    ];
+    if !partner_audits {
+        parties.push((auditor, &honest));
+    }
+    let client_before = market.chain.balance(CLIENT);
+    market.seal_and_reveal(&job, &parties);
+    let staged = dispute_of(&market, &job);
+    let record = market.dispute(staged);
+    assert_eq!(record.defendant, operator(colluder));
+    assert_eq!(record.challenger, Challenger::Operator(operator(partner)));
+    bisect(&mut market, staged, (colluder, &made_up), (partner, &wrong));
+    assert_eq!(market.dispute(staged).isolated_step(), Some(8));
+    let (events, _) = upload_input(&mut market, staged, partner, &honest);
+    assert!(resolved(&events, staged, Outcome::ChallengerRight));
+    assert!(wrong_result_reported(&events, colluder));
+    assert!(!wrong_result_reported(&events, honest_replica));
+    let suspect = dispute_of(&market, &job);
+    let record = market.dispute(suspect);
+    assert_eq!(record.defendant, operator(honest_replica));
+    assert_eq!(record.challenger, Challenger::Operator(operator(partner)));
+    bisect(
+        &mut market,
+        suspect,
+        (honest_replica, &honest),
+        (partner, &wrong),
+    );
+    assert_eq!(market.dispute(suspect).isolated_step(), Some(9));
+    let (events, _) = upload_input(&mut market, suspect, honest_replica, &honest);
+    assert!(resolved(&events, suspect, Outcome::DefendantRight));
+    // The staged winner falls, reported by the honest replica it tried to get slashed.
+    assert!(wrong_result_reported(&events, partner));
+    assert_eq!(market.reporter_of(partner), Some(account(honest_replica)));
+    assert!(market.chain.operator(partner).jailed);
+    let faults = surety_ledger::slashing::state::all_faults(market.chain.ledger.store());
+    let mut slashed: Vec<OperatorId> = faults.iter().map(|f| f.operator).collect();
+    slashed.sort();
+    let mut expected = vec![operator(colluder), operator(partner)];
+    expected.sort();
+    assert_eq!(slashed, expected);
+    assert!(!market.chain.operator(honest_replica).jailed);
+    assert!(!market.chain.operator(auditor).jailed || partner_audits);
+    // Two disputes, then the first verdict's fate: the job fails, the client refunded once.
+    assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+    assert_eq!(market.disputes_of(&job), 2);
+    assert_eq!(
+        market.chain.balance(CLIENT),
+        client_before.checked_add(Amount::new(FEE)).unwrap()
+    );
+}
+
+#[test]
+fn a_replica_that_wins_a_staged_loss_falls_to_the_honest_replica_it_was_meant_to_get_slashed() {
+    staged_loss_by_operators(false);
+}
+
+#[test]
+fn an_auditor_that_wins_a_staged_loss_falls_to_the_honest_replica_it_was_meant_to_get_slashed() {
+    staged_loss_by_operators(true);
+}
+
 #[test]
 fn anyone_may_upload_the_referee_input_and_a_third_party_s_fees_are_its_own() {
     let mut market = market();
