@@ -259,7 +259,8 @@ fn settle_due(
 }
 
 /// Apply the court's verdict over a job: slash whoever lost (with every result and audit that
-/// committed the losing output, whatever its trace root), and move the job on.
+/// committed the losing output under the losing root), dispute the suspects in turn
+/// (`suspects`), and move the job on.
 fn settle_dispute(
     store: &mut Store,
     params: &Params,
@@ -438,11 +439,10 @@ fn report_auditor_with_output(
     )
 }
 
-/// Every live result with the losing `output` is wrong, whatever its trace root (when the
-/// referee decided; after a timeout only the silent side's own): a replica
-/// that reached the same wrong output under a root of its own (copied it, or shares the
-/// loser's shortcut) is slashed with the loser. Report each, mark it missed and release its
-/// operator's in-flight slot.
+/// Every live result `loss` covers is wrong: the loser's own, and (when the referee decided)
+/// any with the losing output under the very root proven false. One with that output under
+/// a root of its own is a suspect, disputed on its own (`suspects`). Report each, mark it
+/// missed and release its operator's in-flight slot.
 fn report_results_with_output(
     store: &mut Store,
     params: &Params,
