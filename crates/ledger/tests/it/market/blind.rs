@@ -23,10 +23,14 @@ fn selected(n: u16, job: &JobId, rate: Ratio) -> bool {
 
 /// The market's parameters with audits selected at 50%. The audit rule then needs a smaller
 /// fee cap and a smaller in-flight cap: 50% · 10% · 50,000 = 2,500 of expected slash against a
-/// fee of at most 2,000, and 4% (2,000) in flight under 5%.
+/// fee of at most 2,000, and 4% (2,000) in flight under 5%. Jobs here pay 500, so the fee
+/// floor is 500 and the audit reward 100, which keeps the audit fund solvent
+/// (`Params::validate`: 50% · 100 = 10% · 500).
 fn half_audited() -> Params {
     let mut params = market_params();
     params.jobs.audit_rate = Ratio::from_percent(50).unwrap();
+    params.jobs.job_fee_min = Amount::new(500);
+    params.jobs.audit_reward = Amount::new(100);
     params.jobs.job_fee_max = Amount::new(FEE);
     params.jobs.in_flight_fee_fraction = Ratio::from_percent(4).unwrap();
     params
@@ -516,7 +520,12 @@ fn a_not_selected_auditor_that_audits_anyway_opens_no_dispute() {
 
 #[test]
 fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_job() {
-    let mut genesis: Genesis = market_genesis(market_params());
+    // Jobs here pay 100: the fee floor is 100 and the audit reward 10, which keeps the
+    // audit fund solvent (`Params::validate`: 100% · 10 = 10% · 100).
+    let mut params = market_params();
+    params.jobs.job_fee_min = Amount::new(100);
+    params.jobs.audit_reward = Amount::new(10);
+    let mut genesis: Genesis = market_genesis(params);
     // Operator 2 names operator 1 its family's head at genesis.
     assert_eq!(genesis.operators[1].account, account(2));
     genesis.operators[1].metadata.family = Some(account(1));
