@@ -278,14 +278,29 @@ impl Market {
         parties: &[(u16, JobId, &Execution)],
         item: impl Fn(&Market, u16, Vec<(JobId, &Execution)>) -> Msg,
     ) -> surety_ledger::BlockOutcome {
-        let mut by_operator: BTreeMap<u16, Vec<(JobId, &Execution)>> = BTreeMap::new();
-        for (n, job, execution) in parties {
-            by_operator.entry(*n).or_default().push((*job, *execution));
+        self.batch_rounds_block(&[parties.to_vec()], item)
+    }
+
+    /// [`Market::batch_block`] in rounds: each round's transactions (one per operator, its
+    /// nonce after its earlier rounds' ones) follow the earlier rounds' in the same block.
+    fn batch_rounds_block(
+        &mut self,
+        rounds: &[Vec<(u16, JobId, &Execution)>],
+        item: impl Fn(&Market, u16, Vec<(JobId, &Execution)>) -> Msg,
+    ) -> surety_ledger::BlockOutcome {
+        let mut nonces: BTreeMap<u16, u64> = BTreeMap::new();
+        let mut txs: Vec<Vec<u8>> = Vec::new();
+        for parties in rounds {
+            let mut by_operator: BTreeMap<u16, Vec<(JobId, &Execution)>> = BTreeMap::new();
+            for (n, job, execution) in parties {
+                by_operator.entry(*n).or_default().push((*job, *execution));
+            }
+            for (n, items) in by_operator {
+                let nonce = *nonces.entry(n).or_insert_with(|| self.chain.nonce(n));
+                txs.push(self.chain.sign_with_nonce(n, nonce, item(self, n, items)));
+                nonces.insert(n, nonce + 1);
+            }
         }
-        let txs: Vec<Vec<u8>> = by_operator
-            .into_iter()
-            .map(|(n, items)| self.chain.sign(n, item(self, n, items)))
-            .collect();
         let outcome = self.chain.block(&txs);
         assert!(
             outcome.receipts.iter().all(|r| r.is_ok()),
@@ -309,12 +324,18 @@ impl Market {
         })
     }
 
-    /// Every party opens its seal, in one block (a job's auditor with its VRF proof).
+    /// Every party opens its seal, in one block: the assignees first, then each job's auditor
+    /// (with its VRF proof), which the ledger takes only once the assignees' results are
+    /// compared.
     fn reveal_block(
         &mut self,
         parties: &[(u16, JobId, &Execution)],
     ) -> surety_ledger::BlockOutcome {
-        self.batch_block(parties, |market, n, items| {
+        let (auditors, workers): (Vec<_>, Vec<_>) = parties
+            .iter()
+            .copied()
+            .partition(|(n, job, _)| self.is_auditor(job, *n));
+        self.batch_rounds_block(&[workers, auditors], |market, n, items| {
             Msg::RevealResults(Box::new(RevealResults {
                 operator: operator(n),
                 reveals: items
