@@ -1462,9 +1462,9 @@ fn a_market_history_reaches_pinned_state_roots() {
 /// result in this history shares a losing output under another root. The auditor revealing
 /// after the assignees (only once their results are compared) changed the middle two: in
 /// each reveal block the worker's reveal goes first and the auditor's after it, so the audit
-/// is taken against a compared result and its reveal deadline (and its scheduled check) is
-/// re-set from the compare; the first (genesis) and the last (after the 30 blocks, both jobs
-/// pruned) did not move.
+/// is taken only after the compare, which gives the auditor its own reveal deadline (the
+/// compare's height + `reveal_blocks`) and schedules the job for it; the first (genesis) and
+/// the last (after the 30 blocks, both jobs pruned) did not move.
 const PINNED_DIGESTS: [&str; 4] = [
     "ac0bb8fda2ecf5a3a4ab068984b421bf73836a21bf100591c76e064f5266a7db",
     "bf38fc279a8f98b08a56b304e6e08b8695c11a3d9f5ebe2c18bc52ec31a0e31d",

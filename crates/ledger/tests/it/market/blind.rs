@@ -895,7 +895,7 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
     let everyone: Vec<(u16, JobId)> = (1..=4u16)
         .flat_map(|n| jobs.iter().map(move |job| (n, *job)))
         .collect();
-    let (audits, assignees): (Vec<(u16, JobId)>, Vec<(u16, JobId)>) = everyone
+    let (audits, assignees): (Vec<_>, Vec<_>) = everyone
         .iter()
         .copied()
         .partition(|(n, job)| market.is_auditor(job, *n));
