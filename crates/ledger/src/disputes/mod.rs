@@ -461,7 +461,8 @@ pub fn resolve(
 
 /// Loser pays (docs/market.md, "Loser pays"). A bonded challenger that lost pays the
 /// defendant's recorded costs from its bond (the bond covers the worst case: `Params::
-/// validate`), the rest to the insurance pool; one that won gets its bond back. A winner
+/// validate`), the rest to the insurance pool, and any costs the bond did not cover (a suspect
+/// dispute has none) come from that pool; one that won gets its bond back. A winner
 /// against a staked loser (any winner but a defendant against a bonded challenger) has its
 /// costs reimbursed from the insurance pool at once, capped by the pool's balance: the loser
 /// is slashed `wrong_result` of its allocation, and that slash, delayed by
@@ -498,6 +499,14 @@ fn pay_costs(
                 challenger: account,
                 amount: rest,
             });
+            // What the bond did not cover comes from the insurance pool, as against a staked
+            // loser: nothing for a bonded challenge (its bond covers the worst case), all of it
+            // for a suspect dispute, which the market opens with no bond (`jobs::suspects`), so
+            // an honest suspect is not out its costs for a dispute forced on it.
+            if !defendant_lost {
+                let shortfall = dispute.costs.defendant.checked_sub(owed)?;
+                return reimburse(store, id, Party::Defendant, &defendant_account, shortfall);
+            }
             return Ok(());
         }
         bank::pool_to_account(store, Pool::DisputeBonds, &account, dispute.bond)?;

@@ -259,7 +259,8 @@ fn settle_due(
 }
 
 /// Apply the court's verdict over a job: slash whoever lost (with every result and audit that
-/// committed the losing output, whatever its trace root), and move the job on.
+/// committed the losing output under the losing root), dispute the suspects in turn
+/// (`suspects`), and move the job on.
 fn settle_dispute(
     store: &mut Store,
     params: &Params,
@@ -393,10 +394,12 @@ fn losses(dispute: &disputes::Dispute, defendant_lost: bool, challenger_lost: bo
 }
 
 /// The job's auditor committed a wrong result of its own (its signed statement) if its output
-/// is one this verdict proved wrong, as this dispute's losing challenger or by agreeing with
-/// a losing defendant (under any trace root). Dated now. Each audit is reported at most once:
-/// a deferred audit waits for a dispute of its own, which decides it, and an audit disputed
-/// before was decided there.
+/// is one this verdict proved wrong, as this dispute's losing party (its own audit dispute,
+/// a suspect dispute it answers as an agreeing auditor, or one it answers as the winner of
+/// its audit dispute, whose claim a suspect then proved false) or under the very root the
+/// verdict proved false. Dated now. A deferred audit waits for a dispute of its own, which
+/// decides it; an audit disputed before was decided there unless the auditor is a party
+/// here.
 fn report_auditor_with_output(
     store: &mut Store,
     params: &Params,
@@ -410,7 +413,9 @@ fn report_auditor_with_output(
     };
     let decided_here = match audit.outcome {
         AuditOutcome::Agreed => true,
-        AuditOutcome::Disputed { dispute: its_own } => its_own == dispute,
+        AuditOutcome::Disputed { dispute: its_own } => {
+            its_own == dispute || loss.operator == Some(audit.auditor)
+        }
         _ => false,
     };
     let covered = audit
@@ -434,11 +439,10 @@ fn report_auditor_with_output(
     )
 }
 
-/// Every live result with the losing `output` is wrong, whatever its trace root (when the
-/// referee decided; after a timeout only the silent side's own): a replica
-/// that reached the same wrong output under a root of its own (copied it, or shares the
-/// loser's shortcut) is slashed with the loser. Report each, mark it missed and release its
-/// operator's in-flight slot.
+/// Every live result `loss` covers is wrong: the loser's own, and (when the referee decided)
+/// any with the losing output under the very root proven false. One with that output under
+/// a root of its own is a suspect, disputed on its own (`suspects`). Report each, mark it
+/// missed and release its operator's in-flight slot.
 fn report_results_with_output(
     store: &mut Store,
     params: &Params,

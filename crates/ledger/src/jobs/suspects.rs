@@ -30,8 +30,10 @@ pub(super) struct Chain {
     winner_output: Hash,
     /// Whether the first verdict went against the defendant (the job's fate at the end).
     pub(super) defendant_lost: bool,
-    /// Suspects that won their dispute.
-    cleared: Vec<OperatorId>,
+    /// Suspects already disputed in this chain, whatever their verdict: one that lost is
+    /// slashed, one that won is cleared, and neither is disputed again (an agreeing auditor
+    /// keeps its `Agreed` audit after it loses, so it must be remembered here).
+    disputed: Vec<OperatorId>,
     /// The winner lost a suspect dispute: its claim proves nothing any more.
     winner_fell: bool,
 }
@@ -48,9 +50,7 @@ pub(super) fn after_verdict(store: &Store, job: &Job, verdict: &Verdict) -> Opti
         if verdict.challenger_lost {
             chain.winner_fell = true;
         }
-        if !verdict.defendant_lost {
-            chain.cleared.push(dispute.defendant);
-        }
+        chain.disputed.push(dispute.defendant);
         return Some(chain);
     }
     let timeout = matches!(
@@ -71,7 +71,7 @@ pub(super) fn after_verdict(store: &Store, job: &Job, verdict: &Verdict) -> Opti
             winner_root: dispute.challenger_root,
             winner_output: dispute.challenger_output,
             defendant_lost: true,
-            cleared: Vec::new(),
+            disputed: Vec::new(),
             winner_fell: false,
         }
     } else {
@@ -82,7 +82,7 @@ pub(super) fn after_verdict(store: &Store, job: &Job, verdict: &Verdict) -> Opti
             winner_root: dispute.defendant_root,
             winner_output: dispute.defendant_output,
             defendant_lost: false,
-            cleared: Vec::new(),
+            disputed: Vec::new(),
             winner_fell: false,
         }
     };
@@ -90,7 +90,7 @@ pub(super) fn after_verdict(store: &Store, job: &Job, verdict: &Verdict) -> Opti
 }
 
 /// The next suspect of `chain`: a live result (or an agreeing audit) with the lost output
-/// under another root, not cleared, not the winner's own.
+/// under another root, not disputed in this chain yet, not the winner's own.
 fn next(job: &Job, chain: &Chain) -> Option<Side> {
     if chain.winner_fell {
         return None;
@@ -98,7 +98,7 @@ fn next(job: &Job, chain: &Chain) -> Option<Side> {
     let suspect = |operator: OperatorId, output: Hash, root: Hash| {
         output == chain.lost_output
             && root != chain.lost_root
-            && !chain.cleared.contains(&operator)
+            && !chain.disputed.contains(&operator)
             && chain.winner.account() != operator.account()
     };
     let worker = job.live_assignments().find_map(|a| {

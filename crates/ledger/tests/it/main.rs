@@ -4,7 +4,6 @@
 
 mod common;
 mod determinism;
-mod griefing;
 mod market;
 mod models;
 mod scenarios;

@@ -23,10 +23,14 @@ fn selected(n: u16, job: &JobId, rate: Ratio) -> bool {
 
 /// The market's parameters with audits selected at 50%. The audit rule then needs a smaller
 /// fee cap and a smaller in-flight cap: 50% · 10% · 50,000 = 2,500 of expected slash against a
-/// fee of at most 2,000, and 4% (2,000) in flight under 5%.
+/// fee of at most 2,000, and 4% (2,000) in flight under 5%. Jobs here pay 500, so the fee
+/// floor is 500 and the audit reward 100, which keeps the audit fund solvent
+/// (`Params::validate`: 50% · 100 = 10% · 500).
 fn half_audited() -> Params {
     let mut params = market_params();
     params.jobs.audit_rate = Ratio::from_percent(50).unwrap();
+    params.jobs.job_fee_min = Amount::new(500);
+    params.jobs.audit_reward = Amount::new(100);
     params.jobs.job_fee_max = Amount::new(FEE);
     params.jobs.in_flight_fee_fraction = Ratio::from_percent(4).unwrap();
     params
@@ -101,11 +105,13 @@ fn paid(events: &[Event], job: &JobId) -> Vec<(OperatorId, Amount)> {
 
 /// A job of two replicas where `copier` (B) tried to pass off `a`'s result as its own and
 /// its reveal was refused: at the reveal deadline B is reported and dropped (not replaced),
-/// and A alone is paid the whole fee's share for operators; B is paid nothing.
+/// A's result alone is compared, and only then does the auditor reveal (and agree); A alone
+/// is paid the whole fee's share for operators; B is paid nothing.
 fn the_copier_is_dropped_and_unpaid(
     market: &mut Market,
     job: &JobId,
     (a, copier): (u16, u16),
+    (auditor, honest): (u16, &Execution),
     until: Height,
     (a_before, copier_before): (Amount, Amount),
 ) {
@@ -128,7 +134,10 @@ fn the_copier_is_dropped_and_unpaid(
     assert_eq!(record.assignments.len(), 2, "and not replaced");
     assert_eq!(record.reassignments, 0);
     assert!(matches!(record.status, JobStatus::Challengeable { .. }));
-    assert_eq!(record.audit.unwrap().outcome, AuditOutcome::Agreed);
+    // The assignees' results are compared: the auditor's turn.
+    assert_eq!(record.audit.unwrap().outcome, AuditOutcome::Pending);
+    market.reveal_block(&[(auditor, *job, honest)]);
+    assert_eq!(market.job(job).audit.unwrap().outcome, AuditOutcome::Agreed);
     let events = run_to_final(market, &[*job]);
     // The fee (2,000) is shared by the replicas that revealed: A alone, 90% after the audit
     // fund's share; A's account takes its 10% commission of it.
@@ -164,7 +173,8 @@ fn a_replica_that_sealed_before_the_other_revealed_cannot_reveal_a_copy_of_its_r
     let JobStatus::Revealing { until } = market.job(&job).status else {
         panic!("every party sealed: {:?}", market.job(&job).status);
     };
-    market.reveal_block(&[(a, job, &honest), (auditor, job, &honest)]);
+    // A reveals; the auditor may not yet (B has not revealed: the results are not compared).
+    market.reveal_block(&[(a, job, &honest)]);
     // A's output is public now. B reveals it as its own (signed by B, with B's salt): that is
     // not what B sealed.
     let a_before = market.chain.balance(a);
@@ -175,7 +185,14 @@ fn a_replica_that_sealed_before_the_other_revealed_cannot_reveal_a_copy_of_its_r
     );
     assert!(receipt.charged);
     let b_before = market.chain.balance(b);
-    the_copier_is_dropped_and_unpaid(&mut market, &job, (a, b), until, (a_before, b_before));
+    the_copier_is_dropped_and_unpaid(
+        &mut market,
+        &job,
+        (a, b),
+        (auditor, &honest),
+        until,
+        (a_before, b_before),
+    );
 }
 
 #[test]
@@ -210,7 +227,8 @@ fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_sal
     let JobStatus::Revealing { until } = market.job(&job).status else {
         panic!("every party sealed: {:?}", market.job(&job).status);
     };
-    market.reveal_block(&[(a, job, &honest), (auditor, job, &honest)]);
+    // A reveals; the auditor may not yet (B has not revealed: the results are not compared).
+    market.reveal_block(&[(a, job, &honest)]);
     // A's statement and salt are public now. B opens the copied seal with them, its own
     // signature on A's statement: the seal binds A's operator id, not B's.
     let a_before = market.chain.balance(a);
@@ -246,7 +264,14 @@ fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_sal
         }))
     );
     let b_before = market.chain.balance(b);
-    the_copier_is_dropped_and_unpaid(&mut market, &job, (a, b), until, (a_before, b_before));
+    the_copier_is_dropped_and_unpaid(
+        &mut market,
+        &job,
+        (a, b),
+        (auditor, &honest),
+        until,
+        (a_before, b_before),
+    );
 }
 
 #[test]
@@ -269,10 +294,19 @@ fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_no
         market.chain.sign(auditor, lazy),
     ];
     assert!(market.chain.block(&txs).receipts.iter().all(|r| r.is_ok()));
-    let JobStatus::Revealing { until } = market.job(&job).status else {
-        panic!("both sealed: {:?}", market.job(&job).status);
-    };
-    market.reveal_block(&[(worker, job, &honest)]);
+    assert!(matches!(
+        market.job(&job).status,
+        JobStatus::Revealing { .. }
+    ));
+    // The worker reveals: its result is compared (alone) and the auditor's turn comes, with
+    // `reveal_blocks` (4) from this block to reveal.
+    let revealed = market.reveal_block(&[(worker, job, &honest)]).height;
+    assert!(matches!(
+        market.job(&job).status,
+        JobStatus::Challengeable { .. }
+    ));
+    let until = revealed.saturating_plus(4);
+    assert_eq!(market.job(&job).audit.unwrap().deadline, until);
     let fund_before = market.chain.pool(Pool::AuditFund);
     let receipt = market
         .chain
@@ -282,7 +316,15 @@ fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_no
         Some(TxError::Jobs(JobsError::SealMismatch))
     );
     let auditor_before = market.chain.balance(auditor);
-    let window = run_reveal_window(&mut market, &job);
+    // Blocks until the audit is out of `Pending` (its deadline passes).
+    let mut window = Vec::new();
+    for _ in 0..20 {
+        if market.job(&job).audit.unwrap().outcome != AuditOutcome::Pending {
+            break;
+        }
+        let outcome = market.chain.block(&[]);
+        window.extend(events(&outcome).into_iter().map(|e| (outcome.height, e)));
+    }
     let missed: Vec<(Height, OperatorId)> = window
         .iter()
         .filter_map(|(height, e)| match e {
@@ -299,7 +341,10 @@ fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_no
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Missed
     );
-    let events = run_to_final(&mut market, &[job]);
+    // The challenge window (4) opened with the auditor's turn, at the worker's reveal: the
+    // job may be final, and paid, in the very block the auditor is reported.
+    let mut events: Vec<Event> = window.into_iter().map(|(_, e)| e).collect();
+    events.extend(run_to_final(&mut market, &[job]));
     assert_eq!(
         paid(&events, &job),
         vec![(operator(worker), Amount::new(FEE - FEE / 10))]
@@ -376,6 +421,16 @@ fn the_audit_decision_is_the_auditor_s_vrf_over_the_job_whatever_the_block_seed(
             .map(|(n, job)| (*n, *job, &honest))
             .collect();
         market.seal_block(&parties);
+        // The workers reveal first: their results are compared, and the auditors' turn comes.
+        let worker_reveals = reveal_txs(&market, &workers, |n, job| reveal(n, job, &honest, false));
+        let outcome = market.chain.block(&worker_reveals);
+        assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
+        for job in &jobs {
+            assert!(matches!(
+                market.job(job).status,
+                JobStatus::Challengeable { .. }
+            ));
+        }
         // A proof made with another operator's key (the job's worker's) does not verify.
         let forged = reveal_txs(&market, &audits, |n, job| {
             let worker = workers.iter().find(|(_, j)| j == job).unwrap().0;
@@ -412,18 +467,11 @@ fn the_audit_decision_is_the_auditor_s_vrf_over_the_job_whatever_the_block_seed(
                 "{receipt:?}"
             );
         }
-        // The real reveals, one batch per operator: a selected auditor with its result, the
-        // others without.
-        let everyone: Vec<(u16, JobId)> = workers.iter().chain(&audits).copied().collect();
-        let txs = reveal_txs(&market, &everyone, |n, job| {
-            if market.is_auditor(job, n) {
-                Reveal {
-                    result: selected(n, job, rate).then(|| commit_result(n, job, &honest)),
-                    ..reveal(n, job, &honest, true)
-                }
-            } else {
-                reveal(n, job, &honest, false)
-            }
+        // The auditors' real reveals, one batch per operator: a selected auditor with its
+        // result, the others without.
+        let txs = reveal_txs(&market, &audits, |n, job| Reveal {
+            result: selected(n, job, rate).then(|| commit_result(n, job, &honest)),
+            ..reveal(n, job, &honest, true)
         });
         let outcome = market.chain.block(&txs);
         assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
@@ -516,7 +564,12 @@ fn a_not_selected_auditor_that_audits_anyway_opens_no_dispute() {
 
 #[test]
 fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_job() {
-    let mut genesis: Genesis = market_genesis(market_params());
+    // Jobs here pay 100: the fee floor is 100 and the audit reward 10, which keeps the
+    // audit fund solvent (`Params::validate`: 100% · 10 = 10% · 100).
+    let mut params = market_params();
+    params.jobs.job_fee_min = Amount::new(100);
+    params.jobs.audit_reward = Amount::new(10);
+    let mut genesis: Genesis = market_genesis(params);
     // Operator 2 names operator 1 its family's head at genesis.
     assert_eq!(genesis.operators[1].account, account(2));
     genesis.operators[1].metadata.family = Some(account(1));
@@ -620,13 +673,16 @@ fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
             })),
         )
     };
+    let sybil_before = market.chain.balance(23);
     let txs = vec![
         sybil_challenge(&market, CHALLENGER),
         market
             .chain
             .sign(liar, reveal_msg(liar, &job, &tampered, false)),
-        // The liar's result is public now; the job still waits for its auditor's reveal.
+        // The liar's result is public and compared now: the job is challengeable (and its
+        // auditor's turn has come). This challenge is taken: its dispute is the job's.
         sybil_challenge(&market, 23),
+        // The auditor reveals behind it: its disagreeing audit is taken and waits.
         market
             .chain
             .sign(auditor, reveal_msg(auditor, &job, &honest, true)),
@@ -641,19 +697,61 @@ fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
             ))) if j == job
         )
     };
-    for sybil in [0, 2, 4] {
+    // Before the liar's reveal (revealing) and after the sybil's dispute opened (disputed).
+    for sybil in [0, 4] {
         let receipt = &outcome.receipts[sybil];
         assert!(not_challengeable(receipt), "{receipt:?}");
     }
-    assert!(outcome.receipts[1].is_ok(), "{:?}", outcome.receipts[1]);
-    assert!(outcome.receipts[3].is_ok(), "{:?}", outcome.receipts[3]);
+    for taken in [1, 2, 3] {
+        let receipt = &outcome.receipts[taken];
+        assert!(receipt.is_ok(), "{receipt:?}");
+    }
+    let bond = Amount::new(30_000);
     assert_eq!(
         market.chain.pool(Pool::DisputeBonds),
-        Amount::ZERO,
-        "no bond taken"
+        bond,
+        "one bond taken"
     );
-    // The audit was compared at the reveals: the auditor's dispute is the job's.
+    let sybil_dispute = dispute_of(&market, &job);
+    let record = disputes::state::dispute(market.chain.ledger.store(), sybil_dispute).unwrap();
+    assert_eq!(record.defendant, operator(liar));
+    assert_eq!(record.challenger.account(), account(23));
+    // The audit was taken and compared at the reveals; its dispute waits for the sybil's.
+    let audit = market.job(&job).audit.unwrap();
+    assert_eq!(audit.selected, Some(true));
+    assert_eq!(audit.output_hash, Some(honest.output.hash()));
+    assert_eq!(audit.outcome, AuditOutcome::Deferred);
+    // The sybil loses on purpose: the liar answers the first move, the sybil never does.
+    let index = bisect_index(&market, sybil_dispute);
+    market.chain.submit_ok(
+        liar,
+        Msg::RevealStep(Box::new(RevealStep {
+            dispute: sybil_dispute,
+            index,
+            step_hash: tampered.trace.step_hashes[index as usize],
+            proof: tampered.trace.proof(index as usize).unwrap(),
+        })),
+    );
+    for _ in 0..10 {
+        if dispute_of(&market, &job) != sybil_dispute {
+            break;
+        }
+        market.chain.block(&[]);
+    }
+    let lost = disputes::state::dispute(market.chain.ledger.store(), sybil_dispute).unwrap();
+    assert!(
+        matches!(lost.phase, Phase::Resolved { .. }),
+        "{:?}",
+        lost.phase
+    );
+    assert_eq!(market.chain.pool(Pool::DisputeBonds), Amount::ZERO);
+    assert!(
+        market.chain.balance(23) < sybil_before.checked_sub(bond).unwrap(),
+        "the sybil lost its bond"
+    );
+    // The liar's result stood, so the deferred audit's dispute opened: the job's now.
     let dispute = dispute_of(&market, &job);
+    assert_ne!(dispute, sybil_dispute);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Disputed { dispute }
@@ -786,18 +884,49 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
             JobStatus::Revealing { .. }
         ));
     }
-    // Operator 4 reveals all three in one transaction; operator 3's batch has a bad salt for
-    // the second job: the other two open.
+    // Each operator reveals all it owes as an assignee in one transaction; operator 3's batch
+    // has a bad salt for the second job: the other two open. The auditors of the first and
+    // the third job reveal after them in the same block (the auditor reveals once the
+    // assignees' results are compared), one batch per operator.
+    assert!(
+        !market.is_auditor(&jobs[1], 3),
+        "operator 3 is a replica of the second job"
+    );
     let everyone: Vec<(u16, JobId)> = (1..=4u16)
         .flat_map(|n| jobs.iter().map(move |job| (n, *job)))
         .collect();
-    let txs = reveal_txs(&market, &everyone, |n, job| {
-        let mut item = reveal(n, job, &honest, market.is_auditor(job, n));
+    let (audits, assignees): (Vec<_>, Vec<_>) = everyone
+        .iter()
+        .copied()
+        .partition(|(n, job)| market.is_auditor(job, *n));
+    let mut txs = reveal_txs(&market, &assignees, |n, job| {
+        let mut item = reveal(n, job, &honest, false);
         if n == 3 && *job == jobs[1] {
             item.salt = [0; 32];
         }
         item
     });
+    let revealing = by_operator(&assignees);
+    for (n, audited) in by_operator(&audits) {
+        let reveals: Vec<Reveal> = audited
+            .iter()
+            .filter(|job| **job != jobs[1])
+            .map(|job| reveal(n, job, &honest, true))
+            .collect();
+        if reveals.is_empty() {
+            continue;
+        }
+        // After its own assignee batch in this block, if it has one.
+        let nonce = market.chain.nonce(n) + u64::from(revealing.contains_key(&n));
+        txs.push(market.chain.sign_with_nonce(
+            n,
+            nonce,
+            Msg::RevealResults(Box::new(RevealResults {
+                operator: operator(n),
+                reveals,
+            })),
+        ));
+    }
     let outcome = market.chain.block(&txs);
     assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
     let refused_items = refused(&events(&outcome));
@@ -817,11 +946,17 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         market.job(&jobs[2]).status,
         JobStatus::Challengeable { .. }
     ));
-    // Its reveal with the right salt completes the second job.
-    let txs = reveal_txs(&market, &[(3, jobs[1])], |n, job| {
-        reveal(n, job, &honest, market.is_auditor(job, n))
-    });
-    assert!(market.chain.block(&txs).receipts[0].is_ok());
+    for job in [&jobs[0], &jobs[2]] {
+        assert_eq!(market.job(job).audit.unwrap().outcome, AuditOutcome::Agreed);
+    }
+    assert_eq!(
+        market.job(&jobs[1]).audit.unwrap().outcome,
+        AuditOutcome::Pending
+    );
+    // Its reveal with the right salt completes the second job's reveals; its auditor reveals
+    // after it, in the same block.
+    let auditor = market.auditor(&jobs[1]);
+    market.reveal_block(&[(3, jobs[1], &honest), (auditor, jobs[1], &honest)]);
     for job in &jobs {
         let record = market.job(job);
         assert!(matches!(record.status, JobStatus::Challengeable { .. }));
@@ -899,4 +1034,198 @@ fn a_batch_of_more_than_batch_items_max_is_refused_at_decode() {
     assert!(tx::decode_and_check_shape(&reveals(1), CHAIN).is_ok());
     assert!(tx::decode_and_check_shape(&reveals(BATCH_ITEMS_MAX + 1), CHAIN).is_err());
     assert!(batch_error(&reveals(0)).unwrap().contains("not 0"));
+}
+
+/// Blocks until operator `n`'s slash applies (at most past the slash delay): its amount.
+fn slash_of(market: &mut Market, n: u16) -> Option<Amount> {
+    let apply =
+        market.chain.epoch().get() + market.chain.ledger.params().slashing.slash_delay_epochs;
+    while market.chain.epoch() < Epoch::new(apply + 1) {
+        let outcome = market.chain.block(&[]);
+        let slashed = outcome.events.iter().find_map(|e| match e {
+            Event::Slashing(surety_ledger::slashing::SlashingEvent::Slashed {
+                operator: o,
+                amount,
+                ..
+            }) if *o == operator(n) => Some(*amount),
+            _ => None,
+        });
+        if slashed.is_some() {
+            return slashed;
+        }
+    }
+    None
+}
+
+/// The auditor's reveal, refused in the `Revealing` phase.
+fn refused_too_early(market: &mut Market, job: &JobId, auditor: u16, honest: &Execution) {
+    let receipt = market
+        .chain
+        .submit(auditor, reveal_msg(auditor, job, honest, true));
+    assert_eq!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::WrongPhase {
+            job: *job,
+            what: "the auditor's reveal"
+        }))
+    );
+    assert!(receipt.charged);
+    assert_eq!(
+        market.job(job).audit.unwrap().selected,
+        None,
+        "nothing revealed"
+    );
+}
+
+#[test]
+fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
+    // An honest worker: the auditor's reveal waits for the worker's.
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let auditor = market.auditor(&job);
+    let honest = execute(&market.model, &market.job(&job));
+    market.seal_block(&[(worker, job, &honest), (auditor, job, &honest)]);
+    assert!(matches!(
+        market.job(&job).status,
+        JobStatus::Revealing { .. }
+    ));
+    refused_too_early(&mut market, &job, auditor, &honest);
+    // In one block, the auditor's reveal before the worker's: still refused, the worker's
+    // taken.
+    let txs = vec![
+        market
+            .chain
+            .sign(auditor, reveal_msg(auditor, &job, &honest, true)),
+        market
+            .chain
+            .sign(worker, reveal_msg(worker, &job, &honest, false)),
+    ];
+    let outcome = market.chain.block(&txs);
+    assert_eq!(
+        outcome.receipts[0].error_kind,
+        Some(TxError::Jobs(JobsError::WrongPhase {
+            job,
+            what: "the auditor's reveal"
+        }))
+    );
+    assert!(outcome.receipts[1].is_ok(), "{:?}", outcome.receipts[1]);
+    assert!(matches!(
+        market.job(&job).status,
+        JobStatus::Challengeable { .. }
+    ));
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Pending
+    );
+    // The worker's result is compared: the auditor's reveal is taken, and agrees.
+    let worker_before = market.chain.balance(worker);
+    let outcome = market.reveal_block(&[(auditor, job, &honest)]);
+    assert!(
+        events(&outcome).contains(&Event::Jobs(JobsEvent::AuditAgreed {
+            job,
+            auditor: operator(auditor)
+        }))
+    );
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Agreed
+    );
+    let final_events = run_to_final(&mut market, &[job]);
+    assert_eq!(
+        paid(&final_events, &job),
+        vec![(operator(worker), Amount::new(FEE - FEE / 10))]
+    );
+    // 1,800 to the operator, its account's 10% commission: 180.
+    assert_eq!(
+        market.chain.balance(worker),
+        worker_before.checked_add(Amount::new(180)).unwrap()
+    );
+
+    // A cheater (a tampered output) that waits for the audit decision before revealing sees
+    // nothing until its own deadline: the auditor's reveal is refused in every block of the
+    // reveal window. It must choose blind.
+    for withhold in [false, true] {
+        let mut market = super::market();
+        let job = market.submit(1);
+        let cheater = Market::index_of(&market.assignees(&job)[0]);
+        let auditor = market.auditor(&job);
+        let honest = execute(&market.model, &market.job(&job));
+        let tampered = tamper(&honest);
+        let client_before = market.chain.balance(CLIENT);
+        let cheater_tokens = market.chain.operator(cheater).tokens;
+        market.seal_block(&[(cheater, job, &tampered), (auditor, job, &honest)]);
+        let JobStatus::Revealing { until } = market.job(&job).status else {
+            panic!("both sealed: {:?}", market.job(&job).status);
+        };
+        // The auditor tries every block before the cheater's deadline (the last block at
+        // which the cheater may still reveal).
+        while market.chain.height().saturating_plus(1) < until {
+            refused_too_early(&mut market, &job, auditor, &honest);
+        }
+        assert!(matches!(
+            market.job(&job).status,
+            JobStatus::Revealing { .. }
+        ));
+        if !withhold {
+            // It reveals in its last block: the audit comes after, disagrees, and the
+            // dispute slashes it 10% of its allocation (5,000) for a wrong result.
+            market.reveal_block(&[(cheater, job, &tampered)]);
+            market.reveal_block(&[(auditor, job, &honest)]);
+            let dispute = dispute_of(&market, &job);
+            assert_eq!(
+                market.job(&job).audit.unwrap().outcome,
+                AuditOutcome::Disputed { dispute }
+            );
+            bisect(
+                &mut market,
+                dispute,
+                (cheater, &tampered),
+                (auditor, &honest),
+            );
+            let verdict = provide_input(&mut market, dispute, auditor, &honest);
+            assert_eq!(
+                reported(&verdict, FaultKind::WrongResult),
+                vec![operator(cheater)]
+            );
+            assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+            assert_eq!(
+                market.chain.balance(CLIENT),
+                client_before.checked_add(Amount::new(FEE)).unwrap(),
+                "refunded"
+            );
+            assert_eq!(
+                slash_of(&mut market, cheater),
+                Some(Amount::new(ALLOCATION / 10))
+            );
+        } else {
+            // It withholds: at its deadline it is reported for a missed deadline, the job
+            // (no result revealed) fails and the client is refunded; the auditor's turn never
+            // comes, and the cheater is paid nothing.
+            let outcome = market.chain.block(&[]);
+            assert_eq!(outcome.height, until);
+            let window = events(&outcome);
+            assert_eq!(
+                reported(&window, FaultKind::MissedDeadline),
+                vec![operator(cheater)]
+            );
+            assert!(reported(&window, FaultKind::WrongResult).is_empty());
+            assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+            assert!(paid(&window, &job).is_empty());
+            assert_eq!(
+                market.chain.balance(CLIENT),
+                client_before.checked_add(Amount::new(FEE)).unwrap(),
+                "refunded"
+            );
+            let receipt = market
+                .chain
+                .submit(auditor, reveal_msg(auditor, &job, &honest, true));
+            assert!(!receipt.is_ok(), "the job is over: {receipt:?}");
+            assert_eq!(
+                slash_of(&mut market, cheater),
+                Some(Amount::new(ALLOCATION / 100))
+            );
+        }
+        assert!(market.chain.operator(cheater).tokens < cheater_tokens);
+    }
 }
