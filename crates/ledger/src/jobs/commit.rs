@@ -109,6 +109,14 @@ fn seal_one(
     operator: &OperatorId,
     seal: &Seal,
 ) -> Result<(), JobsError> {
+    // One key read before the job (input, outputs) is loaded: a batch of items naming jobs
+    // the operator owes nothing costs the ledger little.
+    if !state::has_work(store, operator, &seal.job) {
+        return Err(JobsError::NotAssigned {
+            job: seal.job,
+            operator: *operator,
+        });
+    }
     let mut job = state::job(store, &seal.job).ok_or(JobsError::UnknownJob(seal.job))?;
     if job.status != JobStatus::Assigned {
         return Err(JobsError::WrongPhase {
@@ -179,6 +187,12 @@ fn reveal_one(
     operator: &OperatorId,
     reveal: &Reveal,
 ) -> Result<(), JobsError> {
+    if !state::has_work(store, operator, &reveal.job) {
+        return Err(JobsError::NotAssigned {
+            job: reveal.job,
+            operator: *operator,
+        });
+    }
     let mut job = state::job(store, &reveal.job).ok_or(JobsError::UnknownJob(reveal.job))?;
     let revealing = matches!(job.status, JobStatus::Revealing { .. });
     let worker = job

@@ -79,16 +79,31 @@ pub fn check_submit_shape(msg: &SubmitJob) -> Result<(), JobsError> {
 
 /// Stateless shape of a batch of seals: 1 to [`BATCH_ITEMS_MAX`] items.
 pub fn check_seal_shape(msg: &SealResults) -> Result<(), JobsError> {
-    check_batch_len(msg.seals.len())
+    check_batch_len(msg.seals.len())?;
+    check_distinct(msg.seals.iter().map(|s| s.job))
 }
 
 /// Stateless shape of a batch of reveals: 1 to [`BATCH_ITEMS_MAX`] items, each result's chain,
 /// steps and the output's binding to its trace.
 pub fn check_reveal_shape(msg: &RevealResults, chain_id: &str) -> Result<(), JobsError> {
     check_batch_len(msg.reveals.len())?;
+    check_distinct(msg.reveals.iter().map(|r| r.job))?;
     for reveal in &msg.reveals {
         if let Some(result) = &reveal.result {
             check_commit_shape(result, chain_id)?;
+        }
+    }
+    Ok(())
+}
+
+/// At most one item per job in a batch.
+fn check_distinct(jobs: impl Iterator<Item = JobId>) -> Result<(), JobsError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for job in jobs {
+        if !seen.insert(job) {
+            return Err(JobsError::Invalid(format!(
+                "the batch names job {job} more than once"
+            )));
         }
     }
     Ok(())

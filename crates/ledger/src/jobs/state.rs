@@ -373,6 +373,12 @@ pub(super) fn add_work(store: &mut Store, operator: &OperatorId, id: &JobId, rol
     store.put(work_key(operator, id), &role);
 }
 
+/// True when `operator` owes `id` something (a seal or a reveal, as an assignee or its
+/// auditor): one key read, checked before a batch item loads the job.
+pub(super) fn has_work(store: &Store, operator: &OperatorId, id: &JobId) -> bool {
+    store.contains(&work_key(operator, id))
+}
+
 pub(super) fn remove_work(store: &mut Store, operator: &OperatorId, id: &JobId) {
     store.delete(&work_key(operator, id));
 }

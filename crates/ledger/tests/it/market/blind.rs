@@ -811,15 +811,31 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
             Some(seal(1, job, &honest).commitment)
         );
     }
-    // Operator 2's batch has two good items, an unknown job, and a second seal for a job it
-    // has sealed: the good ones apply, the others are refused items and leave no trace.
+    // A batch naming one job twice is refused before it reaches a block (one item per job).
+    let twice = batch(
+        2,
+        vec![
+            seal(2, &jobs[0], &honest),
+            seal(2, &jobs[0], &tamper(&honest)),
+        ],
+    );
+    let bytes = market.chain.sign(2, twice);
+    assert!(matches!(
+        tx::decode_and_check_shape(&bytes, CHAIN),
+        Err(TxError::Jobs(JobsError::Invalid(_)))
+    ));
+    // Operator 2 seals jobs[0] alone, then sends a batch with a good item, an unknown job,
+    // and a second seal for jobs[0]: the good one applies, the others are refused items and
+    // leave no trace.
+    market
+        .chain
+        .submit_ok(2, batch(2, vec![seal(2, &jobs[0], &honest)]));
     let second = seal(2, &jobs[0], &tamper(&honest));
     let receipt = market.chain.submit_ok(
         2,
         batch(
             2,
             vec![
-                seal(2, &jobs[0], &honest),
                 seal(2, &unknown, &honest),
                 seal(2, &jobs[1], &honest),
                 second,
@@ -835,9 +851,15 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         .collect();
     assert_eq!(refused_items.len(), 2, "{refused_items:?}");
     assert_eq!(refused_items[0].0, unknown);
+    // The operator owes the unknown job nothing: refused on the work index, before any job is
+    // loaded.
     assert_eq!(
         refused_items[0].1,
-        JobsError::UnknownJob(unknown).to_string()
+        JobsError::NotAssigned {
+            job: unknown,
+            operator: operator(2)
+        }
+        .to_string()
     );
     assert_eq!(refused_items[1].0, jobs[0]);
     assert_eq!(
@@ -868,7 +890,10 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
     );
     assert_eq!(
         receipt.error_kind,
-        Some(TxError::Jobs(JobsError::UnknownJob(unknown)))
+        Some(TxError::Jobs(JobsError::NotAssigned {
+            job: unknown,
+            operator: operator(3)
+        }))
     );
     assert!(receipt.events.is_empty());
     // Everyone else seals what it owes, in one transaction each.
