@@ -1,0 +1,92 @@
+//! The ledger messages the simulated parties send, built from executions: the only place
+//! that knows today's commit flow (`CommitResult`, the audit drawn in the next block). The
+//! blind-results port replaces this module and the driver's commit arm, nothing else.
+
+use crate::compute::Execution;
+use surety_ledger::disputes::{Challenge, ProvideStepInput, RevealStep, INPUT_CHUNK_BYTES_MAX};
+use surety_ledger::jobs::{CommitResult, ResultStatement, SignedResult};
+use surety_ledger::slashing::Evidence;
+use surety_ledger::tx::Msg;
+use surety_types::{JobId, OperatorId, SigningKey};
+
+/// The signed statement of `execution` for `job`.
+pub fn statement(chain: &str, job: &JobId, execution: &Execution, key: &SigningKey) -> SignedResult {
+    let steps = execution.trace.len() as u64;
+    ResultStatement {
+        chain_id: chain.into(),
+        job: *job,
+        output_hash: execution.output.hash(),
+        trace_root: execution.trace.root(),
+        steps,
+    }
+    .sign(key)
+}
+
+/// A commit of `execution` as `key`'s operator.
+pub fn commit(chain: &str, job: &JobId, execution: &Execution, key: &SigningKey) -> CommitResult {
+    let steps = execution.trace.len();
+    CommitResult {
+        result: statement(chain, job, execution, key),
+        output: execution.output.to_bytes(),
+        output_proof: execution
+            .trace
+            .proof(steps - 1)
+            .expect("the last leaf has a proof"),
+    }
+}
+
+/// Another operator's public commit, re-signed as one's own (a copier, a lazy auditor).
+pub fn recommit(seen: &CommitResult, key: &SigningKey) -> CommitResult {
+    CommitResult {
+        result: seen.result.statement.clone().sign(key),
+        output: seen.output.clone(),
+        output_proof: seen.output_proof.clone(),
+    }
+}
+
+/// A bisection move: one's own leaf at `index` with its proof.
+pub fn reveal(dispute: u64, index: u64, execution: &Execution) -> Msg {
+    Msg::RevealStep(Box::new(RevealStep {
+        dispute,
+        index,
+        step_hash: execution.trace.step_hashes[index as usize],
+        proof: execution
+            .trace
+            .proof(index as usize)
+            .expect("the index is within the trace"),
+    }))
+}
+
+/// The referee's input (the activation before `step`) in chunks.
+pub fn provide_input(dispute: u64, step: u64, execution: &Execution) -> Vec<Msg> {
+    let bytes = execution.activations[step as usize].to_bytes();
+    bytes
+        .chunks(INPUT_CHUNK_BYTES_MAX)
+        .enumerate()
+        .map(|(index, chunk)| {
+            Msg::ProvideStepInput(Box::new(ProvideStepInput {
+                dispute,
+                total: bytes.len() as u64,
+                offset: (index * INPUT_CHUNK_BYTES_MAX) as u64,
+                bytes: chunk.to_vec(),
+            }))
+        })
+        .collect()
+}
+
+/// A challenge of `operator`'s result with one's own claim.
+pub fn challenge(job: &JobId, operator: &OperatorId, claim: &Execution) -> Msg {
+    let steps = claim.trace.len();
+    Msg::Challenge(Box::new(Challenge {
+        job: *job,
+        operator: *operator,
+        output_hash: claim.output.hash(),
+        trace_root: claim.trace.root(),
+        output_proof: claim.trace.proof(steps - 1).expect("the last leaf has a proof"),
+    }))
+}
+
+/// Two different signed results by one operator for one job.
+pub fn equivocation(first: SignedResult, second: SignedResult) -> Msg {
+    Msg::SubmitEvidence(Box::new(Evidence::ResultEquivocation { first, second }))
+}
