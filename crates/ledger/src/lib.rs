@@ -27,7 +27,7 @@
 /// The layout of the ledger's state: its keys and the borsh encoding of every stored value.
 /// Raise it with any change to a stored type or key; a node refuses a database written with
 /// another layout rather than misreading it.
-pub const STATE_FORMAT: u32 = 6;
+pub const STATE_FORMAT: u32 = 7;
 
 pub mod bank;
 pub mod congestion;
@@ -634,7 +634,8 @@ impl Ledger {
             Msg::SubmitJob(m) => {
                 jobs::execute_submit(store, params, ctx, cache, signer, tx_hash, m)?
             }
-            Msg::CommitResult(m) => jobs::execute_commit(store, params, ctx, signer, m)?,
+            Msg::SealResults(m) => jobs::execute_seal(store, params, ctx, signer, m)?,
+            Msg::RevealResults(m) => jobs::execute_reveal(store, params, ctx, chain_id, signer, m)?,
             Msg::Challenge(m) => jobs::execute_challenge(store, params, ctx, signer, m)?,
             Msg::RevealStep(m) => disputes::execute_reveal(store, params, ctx, signer, m)?,
             Msg::ProvideStepInput(m) => {

@@ -188,9 +188,10 @@ impl Default for DisputesParams {
 /// The inference market's parameters (DESIGN §5): jobs, replicas, deadlines and audits.
 ///
 /// The audit rule (docs/market.md): a cheating operator saves at most a job's fee worth of
-/// compute, and is caught by an audit with probability `audit_rate`, losing at least
-/// `wrong_result · service_allocation_min` plus the fee. [`Params::validate`] requires
-/// `audit_rate · wrong_result · service_allocation_min > job_fee_max`, so cheating never pays.
+/// compute, and is caught by an honest audit with probability at least
+/// `audit_rate · (1 − collusion_fraction)²`, losing at least `wrong_result ·
+/// service_allocation_min` plus the fee. [`Params::validate`] requires that expected loss to
+/// exceed `job_fee_max`, so cheating never pays.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JobsParams {
@@ -212,10 +213,18 @@ pub struct JobsParams {
     pub reassignments_max: u32,
     /// Blocks after the last result during which anyone may challenge it.
     pub challenge_window_blocks: u64,
-    /// Probability that a job's result is audited (drawn from the block seed).
+    /// Probability that a job's result is audited: the designated auditor's VRF output over the
+    /// job selects it with this probability (docs/market.md, "Audits").
     pub audit_rate: Ratio,
-    /// Blocks an auditor has to commit its own result.
-    pub audit_deadline_blocks: u64,
+    /// Blocks every sealed party has to reveal once the seal phase is over (stretched while
+    /// blocks are full).
+    pub reveal_blocks: u64,
+    /// The collusion assumption (docs/market.md, "Collusion"): the largest fraction of the
+    /// other servers' allocated stake that may collude with a cheating operator without
+    /// declaring itself its family. Such a designated auditor covers the cheat; a colluding
+    /// proposer that withholds its block rerolls the draw once. `validate` counts an audit as
+    /// catching a cheat with probability `audit_rate · (1 − collusion_fraction)²`.
+    pub collusion_fraction: Ratio,
     /// Share of each job's fee that goes to the audit fund.
     pub audit_fund_share: Ratio,
     /// Paid from the audit fund to an auditor whose audit completes.
@@ -248,11 +257,15 @@ impl Default for JobsParams {
             // 8%: verification costs the network 1.08 inferences per job on average, and the
             // audit rule holds with a factor of 2 (see `validate`).
             audit_rate: Ratio::from_percent(8).expect("8% is a ratio"),
-            audit_deadline_blocks: 20,
+            // Above the floor; one block is enough when the network is healthy.
+            reveal_blocks: 10,
+            // 20%: an audit still catches a cheat with probability 8% · 0.8² = 5.12%, and the
+            // audit rule holds with a factor of 1.28 (see `validate`).
+            collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             audit_reward: Amount::new(2_000),
-            // 0.5%: below audit_rate · wrong_result = 0.8%, and 12,500 at the smallest
-            // allocation, so any allocation can take a job at `job_fee_max`.
+            // 0.5%: below audit_rate · (1 − collusion_fraction)² · wrong_result = 0.512%, and
+            // 12,500 at the smallest allocation, so any allocation can take a job at `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
             prune_steps_per_block_max: 256,
         }
@@ -362,8 +375,9 @@ pub enum ParamsError {
     /// A cheating operator's expected loss is not above the largest fee it could pocket, so
     /// cheating on a job pays (docs/market.md).
     #[error(
-        "audit_rate · wrong_result · service_allocation_min ({expected_loss}) must exceed \
-         job_fee_max ({fee_max}), or cheating on a job pays (docs/market.md)"
+        "audit_rate · (1 − collusion_fraction)² · wrong_result · service_allocation_min \
+         ({expected_loss}) must exceed job_fee_max ({fee_max}), or cheating on a job pays \
+         (docs/market.md)"
     )]
     CheatingPays {
         /// `audit_rate · wrong_result · service_allocation_min`: the slash a cheat expects.
@@ -374,8 +388,9 @@ pub enum ParamsError {
     /// Fees in flight per operator may reach the slash one audit brings: cheating on every
     /// job in flight at once would pay.
     #[error(
-        "in_flight_fee_fraction ({fraction}) must be below audit_rate · wrong_result \
-         ({bound}), or cheating on every job in flight at once pays (docs/market.md)"
+        "in_flight_fee_fraction ({fraction}) must be below audit_rate · (1 − \
+         collusion_fraction)² · wrong_result ({bound}), or cheating on every job in flight at \
+         once pays (docs/market.md)"
     )]
     InFlightAboveAuditRule {
         /// `in_flight_fee_fraction`.
@@ -412,7 +427,7 @@ pub enum ParamsError {
     DowntimeWindowTooLong(u64),
 }
 
-/// Fewest blocks any deadline may give (`deadline_blocks_min`, `audit_deadline_blocks`,
+/// Fewest blocks any deadline may give (`deadline_blocks_min`, `reveal_blocks`,
 /// `dispute_move_blocks`): a party must be able to miss a block or two (its result computed
 /// after the first, a proposer that left it out) and still be on time. The defaults are
 /// several times this; deadlines also stretch while blocks are full (docs/market.md).
@@ -501,7 +516,7 @@ impl Params {
             ("replicas_max", u64::from(j.replicas_max)),
             ("deadline_blocks_min", j.deadline_blocks_min),
             ("challenge_window_blocks", j.challenge_window_blocks),
-            ("audit_deadline_blocks", j.audit_deadline_blocks),
+            ("reveal_blocks", j.reveal_blocks),
             (
                 "prune_steps_per_block_max",
                 u64::from(j.prune_steps_per_block_max),
@@ -535,7 +550,7 @@ impl Params {
     fn check_deadline_floor(&self) -> Result<(), ParamsError> {
         for (name, blocks) in [
             ("deadline_blocks_min", self.jobs.deadline_blocks_min),
-            ("audit_deadline_blocks", self.jobs.audit_deadline_blocks),
+            ("reveal_blocks", self.jobs.reveal_blocks),
             ("dispute_move_blocks", self.disputes.dispute_move_blocks),
         ] {
             if blocks < DEADLINE_BLOCKS_FLOOR {
@@ -550,7 +565,7 @@ impl Params {
     fn check_in_flight_cap(&self) -> Result<(), ParamsError> {
         let fraction = self.jobs.in_flight_fee_fraction;
         // Exact in u128: both factors are at most 10^9, the product at most 10^18.
-        let product = u128::from(self.jobs.audit_rate.ppb())
+        let product = u128::from(self.jobs.honest_audit_rate().ppb())
             .saturating_mul(u128::from(self.slashing.wrong_result.ppb()));
         let scaled = u128::from(fraction.ppb()).saturating_mul(u128::from(Ratio::DENOMINATOR));
         if scaled >= product {
@@ -570,7 +585,7 @@ impl Params {
 
     /// `audit_rate · wrong_result · service_allocation_min > job_fee_max` (docs/market.md).
     fn check_audit_rule(&self) -> Result<(), ParamsError> {
-        let expected_loss = self.jobs.audit_rate.mul_floor(
+        let expected_loss = self.jobs.honest_audit_rate().mul_floor(
             self.slashing
                 .wrong_result
                 .mul_floor(self.services.service_allocation_min),
@@ -618,6 +633,25 @@ impl SlashingParams {
 }
 
 impl JobsParams {
+    /// The probability that an audit catches a cheat under the collusion assumption:
+    /// `audit_rate · (1 − collusion_fraction)²` (an honest designated auditor, even after a
+    /// colluding proposer rerolled the draw once; docs/market.md, "Collusion"). Rounded down.
+    pub fn honest_audit_rate(&self) -> Ratio {
+        let honest = u128::from(Ratio::DENOMINATOR.saturating_sub(self.collusion_fraction.ppb()));
+        let denominator = u128::from(Ratio::DENOMINATOR);
+        // Each factor is at most 1e9: the product of three is at most 1e27, within u128.
+        let numerator = u128::from(self.audit_rate.ppb())
+            .saturating_mul(honest)
+            .saturating_mul(honest);
+        Ratio::from_fraction(
+            numerator,
+            denominator
+                .saturating_mul(denominator)
+                .saturating_mul(denominator),
+        )
+        .unwrap_or(Ratio::ZERO)
+    }
+
     /// The market's own bounds are ordered.
     pub fn validate(&self) -> Result<(), ParamsError> {
         if self.deadline_blocks_min > self.deadline_blocks_max {
@@ -660,15 +694,33 @@ mod tests {
     }
 
     #[test]
+    fn a_collusion_assumption_under_which_cheating_pays_is_refused() {
+        let mut params = Params::default();
+        // 8% · (1 − 0.3)² · 10% · 2,500,000 = 9,800 < job_fee_max 10,000.
+        params.jobs.collusion_fraction = Ratio::from_percent(30).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(4_000_000).unwrap();
+        assert_eq!(
+            params.validate(),
+            Err(ParamsError::CheatingPays {
+                expected_loss: Amount::new(9_800),
+                fee_max: Amount::new(10_000),
+            })
+        );
+        params.jobs.collusion_fraction = Ratio::from_percent(25).unwrap();
+        assert_eq!(params.validate(), Ok(()), "8% · 0.75² · 250,000 = 11,250");
+    }
+
+    #[test]
     fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
         let mut params = Params::default();
-        // audit_rate · wrong_result = 8% · 10% = 0.8%: the cap must stay below it.
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(8_000_000).unwrap();
+        // audit_rate · (1 − f)² · wrong_result = 8% · 0.64 · 10% = 0.512%: the cap must stay
+        // below it.
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_120_000).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::InFlightAboveAuditRule { .. })
         ));
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(7_999_999).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_119_999).unwrap();
         assert_eq!(params.validate(), Ok(()));
     }
 
@@ -690,7 +742,7 @@ mod tests {
     fn deadlines_below_the_floor_are_refused() {
         for set in [
             |p: &mut Params| p.jobs.deadline_blocks_min = DEADLINE_BLOCKS_FLOOR - 1,
-            |p: &mut Params| p.jobs.audit_deadline_blocks = DEADLINE_BLOCKS_FLOOR - 1,
+            |p: &mut Params| p.jobs.reveal_blocks = DEADLINE_BLOCKS_FLOOR - 1,
             |p: &mut Params| p.disputes.dispute_move_blocks = DEADLINE_BLOCKS_FLOOR - 1,
         ] {
             let mut params = Params::default();

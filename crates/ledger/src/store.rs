@@ -27,6 +27,9 @@ pub struct Store {
     tree: SparseMerkleTree,
     block: Layer,
     tx: Option<Layer>,
+    /// The open transaction's layers below `tx` while items of it run isolated (entries of a
+    /// batch; [`Store::isolated`]), outermost first.
+    tx_outer: Vec<Layer>,
     /// Layers of hook items ([`Store::isolated`]), innermost last, each with its events; only
     /// outside transactions.
     items: Vec<(Layer, Vec<crate::Event>)>,
@@ -68,7 +71,7 @@ impl Store {
         self.access
             .reads
             .set(self.access.reads.get().saturating_add(1));
-        if let Some(layer) = &self.tx {
+        for layer in self.tx.iter().chain(self.tx_outer.iter().rev()) {
             if let Some(value) = layer.get(key) {
                 return value.as_deref();
             }
@@ -148,6 +151,7 @@ impl Store {
         }
         let layers = std::iter::once(&self.block)
             .chain(self.items.iter().map(|(layer, _)| layer))
+            .chain(self.tx_outer.iter())
             .chain(self.tx.iter());
         for layer in layers {
             for (key, value) in layer.range::<Vec<u8>, _>(range.clone()) {
@@ -175,6 +179,7 @@ impl Store {
         }
         let layers = std::iter::once(&self.block)
             .chain(self.items.iter().map(|(layer, _)| layer))
+            .chain(self.tx_outer.iter())
             .chain(self.tx.iter());
         for layer in layers {
             for (key, value) in layer.range::<Vec<u8>, _>(range.clone()) {
@@ -247,14 +252,28 @@ impl Store {
         }
     }
 
-    /// Run one item of a hook (one job's deadline, one slash, one expiry) in a layer of its
-    /// own: if it fails, its writes and events are dropped whole and the error is returned for
-    /// the caller to report as an event, so one bad item never fails the block. Items nest.
+    /// Run one item of a hook (one job's deadline, one slash, one expiry) or of a batch
+    /// transaction (one seal of many) in a layer of its own: if it fails, its writes and events
+    /// are dropped whole and the error is returned for the caller to report as an event, so
+    /// one bad item never fails the block (or the rest of the batch). Items nest.
     pub fn isolated<T, E>(
         &mut self,
         item: impl FnOnce(&mut Store) -> Result<T, E>,
     ) -> Result<T, E> {
-        debug_assert!(self.tx.is_none(), "hook items run outside transactions");
+        if let Some(outer) = self.tx.replace(Layer::new()) {
+            self.tx_outer.push(outer);
+            let events = self.tx_events.len();
+            let result = item(self);
+            let inner = self.tx.take().unwrap_or_default();
+            let mut outer = self.tx_outer.pop().expect("the transaction's own layer");
+            if result.is_ok() {
+                outer.extend(inner);
+            } else {
+                self.tx_events.truncate(events);
+            }
+            self.tx = Some(outer);
+            return result;
+        }
         self.items.push((Layer::new(), Vec::new()));
         let result = item(self);
         let (layer, events) = self.items.pop().expect("the item's own layer");
@@ -290,12 +309,14 @@ impl Store {
     /// Drop the transaction's writes and events.
     pub fn discard_tx(&mut self) {
         self.tx = None;
+        self.tx_outer.clear();
         self.tx_events.clear();
     }
 
     /// Drop the whole block's writes (the block was rejected).
     pub fn discard_block(&mut self) {
         self.tx = None;
+        self.tx_outer.clear();
         self.items.clear();
         self.block.clear();
         self.block_events.clear();

@@ -3,7 +3,7 @@
 
 use crate::bank::{BankError, FeeError, Transfer};
 use crate::disputes::{Challenge, DisputesError, ProvideStepInput, RevealStep};
-use crate::jobs::{CommitResult, JobsError, SubmitJob};
+use crate::jobs::{JobsError, RevealResults, SealResults, SubmitJob};
 use crate::models::{ModelsError, RegisterModel, UploadModelChunk};
 use crate::rewards::{ClaimRewards, RewardsError};
 use crate::services::{Allocate, Deallocate, ServicesError};
@@ -72,9 +72,12 @@ pub enum Msg {
     Deallocate(Deallocate),
     /// Submit an inference job, escrowing its fee (jobs). Boxed: it carries the input.
     SubmitJob(Box<SubmitJob>),
-    /// Commit an assigned operator's or auditor's signed result (jobs). Boxed: it carries the
-    /// output.
-    CommitResult(Box<CommitResult>),
+    /// Seal results (hiding commitments) for jobs the signer's operator works on or audits,
+    /// many in one transaction (jobs).
+    SealResults(Box<SealResults>),
+    /// Reveal sealed results and audit selections, many in one transaction (jobs). Boxed: it
+    /// carries the outputs.
+    RevealResults(Box<RevealResults>),
     /// Challenge a job's result with a bond and one's own claims (jobs, which opens the dispute).
     Challenge(Box<Challenge>),
     /// A party's bisection move in a dispute (disputes).
@@ -179,7 +182,8 @@ pub fn decode_and_check_shape(bytes: &[u8], chain_id: &str) -> Result<Transactio
         Msg::Allocate(a) if a.amount.is_zero() => return Err(ServicesError::ZeroAmount.into()),
         Msg::Deallocate(d) if d.amount.is_zero() => return Err(ServicesError::ZeroAmount.into()),
         Msg::SubmitJob(j) => crate::jobs::check_submit_shape(j)?,
-        Msg::CommitResult(c) => crate::jobs::check_commit_shape(c, chain_id)?,
+        Msg::SealResults(s) => crate::jobs::check_seal_shape(s)?,
+        Msg::RevealResults(r) => crate::jobs::check_reveal_shape(r, chain_id)?,
         _ => {}
     }
     Ok(tx)

@@ -17,8 +17,10 @@ pub mod merkle;
 pub mod result;
 pub mod tx;
 pub mod vote;
+pub mod vrf;
 
 pub use amount::{Amount, ArithmeticError, Ratio, Shares};
 pub use crypto::{Signature, SigningKey, VerificationKey};
 pub use hash::Hash;
 pub use ids::{AccountId, Epoch, Height, JobId, ModelId, OperatorId};
+pub use vrf::{VrfError, VrfOutput, VrfProof};

@@ -1,5 +1,6 @@
 //! Who works on a job: operators assigned with the block seed, weighted by the stake they
-//! allocated to the model's service, and an auditor drawn with probability `audit_rate`.
+//! allocated to the model's service, and a designated auditor from outside their families,
+//! whose own VRF later says (with probability `audit_rate`) whether it audits.
 
 use super::state::{self, Pending};
 use super::{Assignment, Audit, AuditOutcome, Job, JobStatus, JobsError, JobsEvent, Role};
@@ -9,9 +10,9 @@ use crate::params::Params;
 use crate::services;
 use crate::sortition;
 use crate::store::Store;
-use surety_types::{Amount, OperatorId};
+use surety_types::{AccountId, Amount, OperatorId};
 
-/// Begin block: assign queued jobs and draw audits, with this block's seed.
+/// Begin block: assign queued jobs and designate their auditors, with this block's seed.
 pub fn begin_block(
     store: &mut Store,
     params: &Params,
@@ -29,10 +30,8 @@ pub fn begin_block(
                     super::close::fail(store, &mut job, "not enough eligible operators")?;
                 } else {
                     job.status = JobStatus::Assigned;
+                    designate_auditor(store, ctx, &mut job);
                 }
-            }
-            (Pending::DrawAudit, JobStatus::Challengeable { .. }) => {
-                draw_audit(store, params, ctx, &mut job);
             }
             _ => continue,
         }
@@ -41,15 +40,99 @@ pub fn begin_block(
     Ok(())
 }
 
-/// Operators eligible for `job` that are not already assigned to it (in any role).
-fn candidates(store: &Store, job: &Job) -> Vec<(OperatorId, Amount)> {
-    services::eligible(store, &job.model)
+/// An eligible operator and what ties it to an owner: its account and its declared family.
+struct Candidate {
+    operator: OperatorId,
+    weight: Amount,
+    family: Option<AccountId>,
+}
+
+/// True when `a` and `b` have one owner (docs/market.md, "Families"): one is the other, they
+/// declare the same family, or one declares the other as its family's head.
+fn same_owner(a: &Candidate, b: &Candidate) -> bool {
+    a.operator == b.operator
+        || a.family == Some(b.operator.account())
+        || b.family == Some(a.operator.account())
+        || (a.family.is_some() && a.family == b.family)
+}
+
+/// Operators eligible for `job`'s model, with their families.
+fn eligible(store: &Store, job: &Job) -> Vec<Candidate> {
+    services::eligible_with_family(store, &job.model)
         .into_iter()
-        .filter(|(operator, _)| {
-            !job.assignments.iter().any(|a| a.operator == *operator)
-                && job.audit.as_ref().is_none_or(|a| a.auditor != *operator)
+        .map(|(operator, weight, family)| Candidate {
+            operator,
+            weight,
+            family,
         })
         .collect()
+}
+
+/// The job's parties (every assignee, replaced ones included, and its auditor) as candidates,
+/// with their families read from state (a party may have left the service since).
+fn parties(store: &Store, job: &Job) -> Vec<Candidate> {
+    let auditor = job.audit.as_ref().map(|a| a.auditor);
+    job.assignments
+        .iter()
+        .map(|a| a.operator)
+        .chain(auditor)
+        .map(|operator| Candidate {
+            operator,
+            weight: Amount::ZERO,
+            family: crate::staking::state::operator(store, &operator)
+                .and_then(|o| o.metadata.family),
+        })
+        .collect()
+}
+
+/// Operators that may still work on `job`: not of one owner with any of its parties (so no
+/// owner holds two replicas of one job, or audits its own result).
+fn candidates(store: &Store, job: &Job) -> Vec<Candidate> {
+    let parties = parties(store, job);
+    eligible(store, job)
+        .into_iter()
+        .filter(|candidate| parties.iter().all(|party| !same_owner(candidate, party)))
+        .collect()
+}
+
+/// Draw `job`'s designated auditor among the eligible operators outside every assignee's
+/// family, weighted by allocation. It owes a seal by the workers' deadline whether or not its
+/// VRF selects it; with nobody eligible the job goes on unaudited (docs/market.md).
+fn designate_auditor(store: &mut Store, ctx: &BlockContext, job: &mut Job) {
+    let pool: Vec<(OperatorId, Amount)> = candidates(store, job)
+        .into_iter()
+        .map(|c| (c.operator, c.weight))
+        .collect();
+    let Some(index) =
+        sortition::draw_weighted(&pool, &ctx.seed, "surety.job.auditor", &job.id.0, 0)
+    else {
+        return;
+    };
+    let auditor = pool[index].0;
+    let target = job
+        .live_assignments()
+        .next()
+        .map_or(auditor, |a| a.operator);
+    // A begin-block hook: saturate rather than fail the block (see `assign`).
+    let deadline = ctx.height.saturating_plus(job.deadline_blocks);
+    job.audit = Some(Audit {
+        auditor,
+        target,
+        deadline,
+        seal: None,
+        selected: None,
+        output_hash: None,
+        trace_root: None,
+        outcome: AuditOutcome::Pending,
+        stretch: Stretch::starting(store),
+    });
+    state::schedule(store, deadline, &job.id);
+    state::add_work(store, &auditor, &job.id, Role::Auditor);
+    store.emit(JobsEvent::AuditAssigned {
+        job: job.id,
+        auditor,
+        deadline,
+    });
 }
 
 /// Whether `operator`, with `weight` of slashable allocation, can take `job` without its fees
@@ -77,19 +160,23 @@ pub(super) fn assign(
     job: &mut Job,
     count: u32,
 ) -> Result<u32, JobsError> {
-    let mut pool: Vec<(OperatorId, Amount)> = candidates(store, job)
+    let mut pool: Vec<Candidate> = candidates(store, job)
         .into_iter()
-        .filter(|(operator, weight)| has_capacity(store, params, operator, *weight, job))
+        .filter(|c| has_capacity(store, params, &c.operator, c.weight, job))
         .collect();
     let mut assigned = 0;
     while assigned < count && !pool.is_empty() {
         let round = job.assignments.len() as u64;
+        let weights: Vec<(OperatorId, Amount)> =
+            pool.iter().map(|c| (c.operator, c.weight)).collect();
         let Some(index) =
-            sortition::draw_weighted(&pool, &ctx.seed, "surety.job.assign", &job.id.0, round)
+            sortition::draw_weighted(&weights, &ctx.seed, "surety.job.assign", &job.id.0, round)
         else {
             break;
         };
-        let (operator, _) = pool.remove(index);
+        let picked = pool.remove(index);
+        pool.retain(|c| !same_owner(c, &picked));
+        let operator = picked.operator;
         // Runs in begin- and end-block hooks, where an error would fail the block: saturate as
         // the deadline always could (heights never come near u64::MAX; a deadline there means
         // never, and `deadline_blocks` is bounded by the parameters at submission).
@@ -98,6 +185,7 @@ pub(super) fn assign(
             operator,
             assigned: ctx.height,
             deadline,
+            seal: None,
             result: None,
             missed: false,
             stretch: Stretch::starting(store),
@@ -114,40 +202,4 @@ pub(super) fn assign(
         assigned = assigned.saturating_add(1);
     }
     Ok(assigned)
-}
-
-fn draw_audit(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut Job) {
-    let market = &params.jobs;
-    let roll = sortition::draw(&ctx.seed, "surety.job.audit", &job.id.0, 0, 1_000_000_000);
-    if roll >= u128::from(market.audit_rate.ppb()) {
-        return;
-    }
-    let Some(target) = job.live_assignments().next().map(|a| a.operator) else {
-        return;
-    };
-    let pool = candidates(store, job);
-    let Some(index) =
-        sortition::draw_weighted(&pool, &ctx.seed, "surety.job.auditor", &job.id.0, 0)
-    else {
-        return;
-    };
-    let auditor = pool[index].0;
-    // A begin-block hook: saturate rather than fail the block (see `assign`).
-    let deadline = ctx.height.saturating_plus(market.audit_deadline_blocks);
-    job.audit = Some(Audit {
-        auditor,
-        target,
-        deadline,
-        output_hash: None,
-        trace_root: None,
-        outcome: AuditOutcome::Pending,
-        stretch: Stretch::starting(store),
-    });
-    state::schedule(store, deadline, &job.id);
-    state::add_work(store, &auditor, &job.id, Role::Auditor);
-    store.emit(JobsEvent::AuditAssigned {
-        job: job.id,
-        auditor,
-        deadline,
-    });
 }

@@ -1,54 +1,321 @@
-//! Results: an assigned operator commits its signed statement and output; once every live
-//! assignment has, the results are compared. An auditor's result is compared with the one it
-//! audits. Disagreement opens a dispute in the court.
+//! Blind results (DESIGN §5 step 3, docs/market.md "Blind results"). Every assignee, and the
+//! job's designated auditor, first seals a hiding commitment to its result; once all have
+//! (or missed their deadline), the job is `Revealing` and they open their seals. Nobody can
+//! copy an answer it cannot see. The auditor's reveal carries its VRF proof, which says
+//! whether it was selected to audit; a selected auditor's result is compared with the one it
+//! audits. Once every seal is open the results are compared, and disagreement opens a dispute
+//! in the court.
+//!
+//! Seals and reveals come in batches (one transaction per operator per block carries all it
+//! owes); each item applies on its own, and a refused item is an `ItemRefused` event.
 
+use super::close::fail;
 use super::court::{open_dispute, Side};
-use super::state::{self, Pending};
-use super::{AuditOutcome, CommitResult, Job, JobResult, JobStatus, JobsError, JobsEvent};
+use super::state;
+use super::{
+    audit_alpha, seal_commitment, AuditOutcome, CommitResult, Job, JobResult, JobStatus, JobsError,
+    JobsEvent, Reveal, RevealResults, Seal, SealResults,
+};
+use crate::congestion::Stretch;
 use crate::context::BlockContext;
 use crate::params::Params;
 use crate::store::Store;
 use surety_infer::Activation;
-use surety_types::{AccountId, OperatorId};
+use surety_types::{AccountId, JobId, OperatorId, Ratio};
 
-/// A signed result from an assigned operator or the job's auditor.
-pub fn execute_commit(
+/// Seal results for jobs the signer's operator works on or audits.
+pub fn execute_seal(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     signer: &AccountId,
-    msg: &CommitResult,
+    msg: &SealResults,
 ) -> Result<(), JobsError> {
-    let statement = &msg.result.statement;
-    let operator = msg.result.operator;
+    check_signer(&msg.operator, signer)?;
+    apply_batch(
+        store,
+        &msg.operator,
+        &msg.seals,
+        |seal| seal.job,
+        |store, seal| seal_one(store, params, ctx, &msg.operator, seal),
+    )
+}
+
+/// Reveal sealed results (and audit selections) of jobs whose seal phase is over.
+pub fn execute_reveal(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    chain_id: &str,
+    signer: &AccountId,
+    msg: &RevealResults,
+) -> Result<(), JobsError> {
+    check_signer(&msg.operator, signer)?;
+    apply_batch(
+        store,
+        &msg.operator,
+        &msg.reveals,
+        |reveal| reveal.job,
+        |store, reveal| reveal_one(store, params, ctx, chain_id, &msg.operator, reveal),
+    )
+}
+
+fn check_signer(operator: &OperatorId, signer: &AccountId) -> Result<(), JobsError> {
     if operator.account() != *signer {
-        return Err(JobsError::NotSigner { operator });
+        return Err(JobsError::NotSigner {
+            operator: *operator,
+        });
+    }
+    Ok(())
+}
+
+/// Apply each item in a layer of its own: a refused item is dropped whole and reported as an
+/// event, the others stand. A batch none of whose items applies is refused with the first
+/// item's error.
+fn apply_batch<T>(
+    store: &mut Store,
+    operator: &OperatorId,
+    items: &[T],
+    job_of: impl Fn(&T) -> JobId,
+    mut apply: impl FnMut(&mut Store, &T) -> Result<(), JobsError>,
+) -> Result<(), JobsError> {
+    let mut first_error = None;
+    let mut applied = 0usize;
+    for item in items {
+        match store.isolated(|store| apply(store, item)) {
+            Ok(()) => applied = applied.saturating_add(1),
+            Err(error) => {
+                store.emit(JobsEvent::ItemRefused {
+                    job: job_of(item),
+                    operator: *operator,
+                    error: error.to_string(),
+                });
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    match first_error {
+        Some(error) if applied == 0 => Err(error),
+        None if applied == 0 => Err(JobsError::Invalid("the batch is empty".into())),
+        _ => Ok(()),
+    }
+}
+
+fn seal_one(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    operator: &OperatorId,
+    seal: &Seal,
+) -> Result<(), JobsError> {
+    let mut job = state::job(store, &seal.job).ok_or(JobsError::UnknownJob(seal.job))?;
+    if job.status != JobStatus::Assigned {
+        return Err(JobsError::WrongPhase {
+            job: job.id,
+            what: "seals",
+        });
+    }
+    let assignment = job
+        .assignments
+        .iter_mut()
+        .find(|a| !a.missed && a.operator == *operator && a.seal.is_none());
+    if let Some(assignment) = assignment {
+        assignment.seal = Some(seal.commitment);
+    } else if let Some(audit) = job.audit.as_mut().filter(|a| {
+        a.auditor == *operator && a.seal.is_none() && a.outcome == AuditOutcome::Pending
+    }) {
+        audit.seal = Some(seal.commitment);
+    } else {
+        return Err(JobsError::NotAssigned {
+            job: job.id,
+            operator: *operator,
+        });
+    }
+    store.emit(JobsEvent::ResultSealed {
+        job: job.id,
+        operator: *operator,
+    });
+    if all_sealed(&job) {
+        open_reveals(store, params, ctx, &mut job);
+    }
+    state::set_job(store, &job);
+    Ok(())
+}
+
+/// Every live assignee has sealed, and the auditor has or is out of the audit.
+pub(super) fn all_sealed(job: &Job) -> bool {
+    job.live_assignments().all(|a| a.seal.is_some())
+        && job
+            .audit
+            .as_ref()
+            .is_none_or(|a| a.seal.is_some() || a.outcome != AuditOutcome::Pending)
+}
+
+/// The seal phase is over: every sealed party reveals by `now + reveal_blocks`.
+pub(super) fn open_reveals(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut Job) {
+    // A transaction or an end-block hook: saturate as every deadline does.
+    let until = ctx.height.saturating_plus(params.jobs.reveal_blocks);
+    for assignment in job.assignments.iter_mut().filter(|a| !a.missed) {
+        assignment.deadline = until;
+        assignment.stretch = Stretch::starting(store);
+    }
+    if let Some(audit) = job.audit.as_mut() {
+        if audit.outcome == AuditOutcome::Pending {
+            audit.deadline = until;
+            audit.stretch = Stretch::starting(store);
+        }
+    }
+    job.status = JobStatus::Revealing { until };
+    state::schedule(store, until, &job.id);
+    store.emit(JobsEvent::RevealsOpen { job: job.id, until });
+}
+
+fn reveal_one(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    chain_id: &str,
+    operator: &OperatorId,
+    reveal: &Reveal,
+) -> Result<(), JobsError> {
+    let mut job = state::job(store, &reveal.job).ok_or(JobsError::UnknownJob(reveal.job))?;
+    if !matches!(job.status, JobStatus::Revealing { .. }) {
+        return Err(JobsError::WrongPhase {
+            job: job.id,
+            what: "reveals",
+        });
+    }
+    let worker = job
+        .assignments
+        .iter()
+        .position(|a| !a.missed && a.operator == *operator && a.result.is_none());
+    let auditing = job.audit.as_ref().is_some_and(|a| {
+        a.auditor == *operator && a.outcome == AuditOutcome::Pending && a.output_hash.is_none()
+    });
+    if let Some(index) = worker {
+        let result = reveal
+            .result
+            .as_ref()
+            .ok_or_else(|| JobsError::Invalid("an assignee's reveal carries its result".into()))?;
+        let seal = job.assignments[index].seal;
+        let opened = open_seal(params, &job, operator, seal, &reveal.salt, result, ctx)?;
+        job.assignments[index].result = Some(opened);
+        store.emit(JobsEvent::ResultCommitted {
+            job: job.id,
+            operator: *operator,
+            output_hash: result.result.statement.output_hash,
+        });
+    } else if auditing {
+        reveal_audit(params, ctx, chain_id, &mut job, operator, reveal)?;
+        store.emit(JobsEvent::AuditRevealed {
+            job: job.id,
+            auditor: *operator,
+            selected: job.audit.as_ref().and_then(|a| a.selected) == Some(true),
+        });
+    } else {
+        return Err(JobsError::NotAssigned {
+            job: job.id,
+            operator: *operator,
+        });
+    }
+    state::remove_work(store, operator, &job.id);
+    if all_revealed(&job) {
+        reveals_complete(store, params, ctx, &mut job)?;
+    }
+    state::set_job(store, &job);
+    Ok(())
+}
+
+/// The auditor's VRF proof says whether it was selected; a selected auditor opens its seal to
+/// its result.
+fn reveal_audit(
+    params: &Params,
+    ctx: &BlockContext,
+    chain_id: &str,
+    job: &mut Job,
+    operator: &OperatorId,
+    reveal: &Reveal,
+) -> Result<(), JobsError> {
+    let proof = reveal
+        .audit_proof
+        .as_ref()
+        .ok_or_else(|| JobsError::Invalid("an auditor's reveal carries its VRF proof".into()))?;
+    let output = proof
+        .verify(&operator.0, &audit_alpha(chain_id, &job.id))
+        .map_err(|e| JobsError::BadAuditProof(e.to_string()))?;
+    let selected = is_selected(params.jobs.audit_rate, output.draw());
+    let seal = job.audit.as_ref().and_then(|a| a.seal);
+    let opened = match (selected, &reveal.result) {
+        (false, _) => None,
+        (true, Some(result)) => Some(open_seal(
+            params,
+            job,
+            operator,
+            seal,
+            &reveal.salt,
+            result,
+            ctx,
+        )?),
+        (true, None) => {
+            return Err(JobsError::Invalid(
+                "the auditor's VRF selected it: its reveal carries its result".into(),
+            ))
+        }
+    };
+    if let Some(audit) = job.audit.as_mut() {
+        audit.selected = Some(selected);
+        match opened {
+            Some(result) => {
+                audit.output_hash = Some(result.output_hash);
+                audit.trace_root = Some(result.trace_root);
+            }
+            None => audit.outcome = AuditOutcome::NotSelected,
+        }
+    }
+    Ok(())
+}
+
+/// True when a VRF draw (uniform in `u64`) selects an audit at `rate`: `draw < rate · 2^64`.
+pub fn is_selected(rate: Ratio, draw: u64) -> bool {
+    let scaled = u128::from(draw).saturating_mul(u128::from(Ratio::DENOMINATOR));
+    scaled < u128::from(rate.ppb()) << 64
+}
+
+/// Check a revealed result (signer, job, steps, output) and that it opens `seal`.
+fn open_seal(
+    params: &Params,
+    job: &Job,
+    operator: &OperatorId,
+    seal: Option<surety_types::Hash>,
+    salt: &[u8; 32],
+    msg: &CommitResult,
+    ctx: &BlockContext,
+) -> Result<JobResult, JobsError> {
+    let statement = &msg.result.statement;
+    if msg.result.operator != *operator {
+        return Err(JobsError::NotSigner {
+            operator: msg.result.operator,
+        });
+    }
+    if statement.job != job.id {
+        return Err(JobsError::Invalid(format!(
+            "the result is for job {}, the reveal for {}",
+            statement.job, job.id
+        )));
     }
     if !msg.result.verify() {
         return Err(JobsError::BadResultSignature);
     }
-    let mut job = state::job(store, &statement.job).ok_or(JobsError::UnknownJob(statement.job))?;
-    check_output(params, &job, msg)?;
-    let is_worker = matches!(job.status, JobStatus::Assigned)
-        && job
-            .assignment_of(&operator)
-            .is_some_and(|a| a.result.is_none());
-    let is_auditor = job
-        .audit
-        .as_ref()
-        .is_some_and(|audit| audit.auditor == operator && audit.outcome == AuditOutcome::Pending);
-    if is_worker {
-        commit_worker(store, params, ctx, &mut job, msg)?;
-    } else if is_auditor {
-        commit_audit(store, params, ctx, &mut job, msg)?;
-    } else {
-        return Err(JobsError::NotAssigned {
-            job: job.id,
-            operator,
-        });
+    check_output(params, job, msg)?;
+    if seal != Some(seal_commitment(operator, statement, salt)) {
+        return Err(JobsError::SealMismatch);
     }
-    state::set_job(store, &job);
-    Ok(())
+    Ok(JobResult {
+        output: msg.output.clone(),
+        output_hash: statement.output_hash,
+        trace_root: statement.trace_root,
+        committed: ctx.height,
+    })
 }
 
 /// The statement's step count is the model's, and the output is the one it states.
@@ -72,91 +339,18 @@ fn check_output(params: &Params, job: &Job, msg: &CommitResult) -> Result<(), Jo
     Ok(())
 }
 
-/// An assigned operator's result; the last one in compares them all.
-fn commit_worker(
-    store: &mut Store,
-    params: &Params,
-    ctx: &BlockContext,
-    job: &mut Job,
-    msg: &CommitResult,
-) -> Result<(), JobsError> {
-    let statement = &msg.result.statement;
-    let operator = msg.result.operator;
-    let assignment = job
-        .assignments
-        .iter_mut()
-        .find(|a| !a.missed && a.operator == operator)
-        .expect("the caller checked the assignment");
-    assignment.result = Some(JobResult {
-        output: msg.output.clone(),
-        output_hash: statement.output_hash,
-        trace_root: statement.trace_root,
-        committed: ctx.height,
-    });
-    state::remove_work(store, &operator, &job.id);
-    store.emit(JobsEvent::ResultCommitted {
-        job: job.id,
-        operator,
-        output_hash: statement.output_hash,
-    });
-    if job.live_assignments().all(|a| a.result.is_some()) {
-        results_complete(store, params, ctx, job)?;
-    }
-    Ok(())
+/// Every live assignee has revealed, and the auditor has or is out of the audit.
+pub(super) fn all_revealed(job: &Job) -> bool {
+    job.live_assignments().all(|a| a.result.is_some())
+        && job
+            .audit
+            .as_ref()
+            .is_none_or(|a| a.outcome != AuditOutcome::Pending || a.output_hash.is_some())
 }
 
-/// The auditor's result. Same output with another trace gives the client the same answer: it
-/// counts as agreeing. A different output is disputed.
-fn commit_audit(
-    store: &mut Store,
-    params: &Params,
-    ctx: &BlockContext,
-    job: &mut Job,
-    msg: &CommitResult,
-) -> Result<(), JobsError> {
-    let statement = &msg.result.statement;
-    let operator = msg.result.operator;
-    let audit = job.audit.clone().expect("the caller checked the audit");
-    state::remove_work(store, &operator, &job.id);
-    let target = job
-        .assignment_of(&audit.target)
-        .and_then(|a| a.result.clone());
-    let mut outcome = AuditOutcome::Agreed;
-    if let Some(target_result) = target {
-        if target_result.output_hash != statement.output_hash
-            && matches!(job.status, JobStatus::Disputed { .. })
-        {
-            // One dispute per job at a time: this one opens when the current one settles,
-            // if the audited result still stands then.
-            outcome = AuditOutcome::Deferred;
-        } else if target_result.output_hash != statement.output_hash {
-            let id = open_dispute(
-                store,
-                params,
-                ctx,
-                job,
-                Side::of_result(audit.target, &target_result),
-                Side::of_statement(operator, statement),
-            )?;
-            outcome = AuditOutcome::Disputed { dispute: id };
-        }
-    }
-    if outcome == AuditOutcome::Agreed {
-        store.emit(JobsEvent::AuditAgreed {
-            job: job.id,
-            auditor: operator,
-        });
-    }
-    if let Some(audit) = job.audit.as_mut() {
-        audit.output_hash = Some(statement.output_hash);
-        audit.trace_root = Some(statement.trace_root);
-        audit.outcome = outcome;
-    }
-    Ok(())
-}
-
-/// Every live assignment has a result: compare them.
-fn results_complete(
+/// Every seal is open (or its owner was reported): compare the results, then the audit. With
+/// no result revealed at all the job fails (a reassignment now could copy a revealed audit).
+pub(super) fn reveals_complete(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
@@ -167,31 +361,75 @@ fn results_complete(
         .filter_map(|a| a.result.clone().map(|r| (a.operator, r)))
         .collect();
     let Some((first_operator, first)) = results.first().cloned() else {
-        return Ok(());
+        return fail(store, job, "no assignee revealed its sealed result");
     };
+    if let Some(audit) = job.audit.as_mut() {
+        audit.target = first_operator;
+    }
     let disagreeing = results
         .iter()
         .find(|(_, r)| r.output_hash != first.output_hash)
         .cloned();
-    match disagreeing {
-        None => {
-            let until = ctx
-                .height
-                .saturating_plus(params.jobs.challenge_window_blocks);
-            job.status = JobStatus::Challengeable { until };
-            state::schedule(store, until, &job.id);
-            state::queue_for_next_block(store, &job.id, Pending::DrawAudit);
-        }
-        Some((operator, result)) => {
-            open_dispute(
-                store,
-                params,
-                ctx,
-                job,
-                Side::of_result(first_operator, &first),
-                Side::of_result(operator, &result),
-            )?;
-        }
+    if let Some((operator, result)) = disagreeing {
+        open_dispute(
+            store,
+            params,
+            ctx,
+            job,
+            Side::of_result(first_operator, &first),
+            Side::of_result(operator, &result),
+        )?;
+    }
+    compare_audit(store, params, ctx, job, &first)?;
+    if matches!(job.status, JobStatus::Revealing { .. }) {
+        let until = ctx
+            .height
+            .saturating_plus(params.jobs.challenge_window_blocks);
+        job.status = JobStatus::Challengeable { until };
+        state::schedule(store, until, &job.id);
+    }
+    Ok(())
+}
+
+/// A selected auditor's result against the one it audits (`target`'s): the same output with
+/// another trace gives the client the same answer and counts as agreeing; a different output is
+/// disputed (after the replicas' dispute, if one is open: one dispute per job at a time).
+fn compare_audit(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &mut Job,
+    target: &JobResult,
+) -> Result<(), JobsError> {
+    let Some(audit) = job.audit.clone() else {
+        return Ok(());
+    };
+    let (AuditOutcome::Pending, Some(output), Some(root)) =
+        (&audit.outcome, audit.output_hash, audit.trace_root)
+    else {
+        return Ok(());
+    };
+    let outcome = if output == target.output_hash {
+        store.emit(JobsEvent::AuditAgreed {
+            job: job.id,
+            auditor: audit.auditor,
+        });
+        AuditOutcome::Agreed
+    } else if matches!(job.status, JobStatus::Disputed { .. }) {
+        AuditOutcome::Deferred
+    } else {
+        let id = open_dispute(
+            store,
+            params,
+            ctx,
+            job,
+            Side::of_result(audit.target, target),
+            Side::of_claim(audit.auditor, root, output),
+        )?;
+        AuditOutcome::Disputed { dispute: id }
+    };
+    if let Some(audit) = job.audit.as_mut() {
+        audit.outcome = outcome;
     }
     Ok(())
 }

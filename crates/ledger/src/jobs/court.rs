@@ -5,9 +5,7 @@
 
 use super::close::{fail, report, Blame};
 use super::state;
-use super::{
-    check_output_proof, AuditOutcome, Job, JobResult, JobStatus, JobsError, ResultStatement,
-};
+use super::{check_output_proof, AuditOutcome, Job, JobResult, JobStatus, JobsError};
 use crate::bank::{self, Pool};
 use crate::context::{BlockContext, HookEvent};
 use crate::disputes::{self, Challenge, Challenger, Due, Outcome, ProvideStepInput, Verdict};
@@ -36,12 +34,12 @@ impl Side {
         }
     }
 
-    /// The side of a signed statement (an auditor's).
-    pub(super) fn of_statement(operator: OperatorId, statement: &ResultStatement) -> Side {
+    /// The side of a claim: an operator's trace root and output hash (an auditor's).
+    pub(super) fn of_claim(operator: OperatorId, root: Hash, output: Hash) -> Side {
         Side {
             operator,
-            root: statement.trace_root,
-            output: statement.output_hash,
+            root,
+            output,
         }
     }
 }

@@ -106,6 +106,21 @@ pub enum JobsError {
     /// The output hash is not proven to be the trace root's last leaf (the reason given).
     #[error("the output hash is not the last leaf of the trace root: {0}")]
     BadOutputProof(String),
+    /// The job is not in the phase that takes this item (seals while `Assigned`, reveals while
+    /// `Revealing`).
+    #[error("job {job} is not taking {what} now")]
+    WrongPhase {
+        /// The job.
+        job: JobId,
+        /// What it is not taking.
+        what: &'static str,
+    },
+    /// A reveal does not open the operator's seal (another statement, or another salt).
+    #[error("the reveal does not open the operator's seal")]
+    SealMismatch,
+    /// A designated auditor's VRF proof does not verify against its key and the job.
+    #[error("the auditor's VRF proof does not verify: {0}")]
+    BadAuditProof(String),
     /// The job's model is unknown, inactive or does not load.
     #[error(transparent)]
     Models(#[from] crate::models::ModelsError),

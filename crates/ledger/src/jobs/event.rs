@@ -38,7 +38,40 @@ pub enum JobsEvent {
         /// The new last height its result is taken.
         deadline: Height,
     },
-    /// An assigned operator committed its result.
+    /// An assignee or the designated auditor sealed its result (what it sealed stays hidden
+    /// until the reveal).
+    ResultSealed {
+        /// The job.
+        job: JobId,
+        /// The operator.
+        operator: OperatorId,
+    },
+    /// Every party sealed (or missed its seal deadline): they reveal until `until`.
+    RevealsOpen {
+        /// The job.
+        job: JobId,
+        /// The last height a reveal is taken.
+        until: Height,
+    },
+    /// The designated auditor revealed its VRF proof: whether it was selected to audit.
+    AuditRevealed {
+        /// The job.
+        job: JobId,
+        /// The auditor.
+        auditor: OperatorId,
+        /// True when its VRF selected it (and it revealed its result).
+        selected: bool,
+    },
+    /// One item of a batch (a seal or a reveal) was refused; the others stand.
+    ItemRefused {
+        /// The job the item was for.
+        job: JobId,
+        /// The operator that sent it.
+        operator: OperatorId,
+        /// Why it was refused.
+        error: String,
+    },
+    /// An assigned operator revealed its result.
     ResultCommitted {
         /// The job.
         job: JobId,
@@ -54,7 +87,7 @@ pub enum JobsEvent {
         /// The operator that missed it (slashed for `MissedDeadline`).
         operator: OperatorId,
     },
-    /// An auditor was drawn to re-execute a job's result.
+    /// A job's auditor was designated: its own VRF decides whether it audits.
     AuditAssigned {
         /// The job.
         job: JobId,
@@ -71,7 +104,7 @@ pub enum JobsEvent {
         auditor: OperatorId,
     },
     /// A job's result stands: it was paid. The job record stays in state until it is pruned
-    /// (docs/market.md, "Pruning"); after that this event, the `CommitResult` transaction in
+    /// (docs/market.md, "Pruning"); after that this event, the `RevealResults` transaction in
     /// block `committed` (the output's bytes), and a node's archive (`GET /jobs/{id}`) still
     /// say what it was.
     JobFinal {
@@ -81,7 +114,7 @@ pub enum JobsEvent {
         output_hash: Hash,
         /// The standing result's trace root.
         trace_root: Hash,
-        /// The height of the block whose `CommitResult` carried the standing output.
+        /// The height of the block whose `RevealResults` carried the standing output.
         committed: Height,
     },
     /// A job failed and its client was refunded.

@@ -4,19 +4,22 @@
 //!    `replicas` operators with that block's seed, weighted by the stake they allocated to the
 //!    model's service (jailed and frozen operators skipped): nobody knew that seed when the
 //!    job was signed or included.
-//! 2. Each assignee commits a signed [`ResultStatement`] with its output, bound to its trace
-//!    root by a Merkle proof of the last leaf. A missed deadline is a `MissedDeadline` fault and
-//!    the job is reassigned (up to `reassignments_max` times, then refunded).
-//! 3. Results that disagree open a dispute between the replicas. Results that agree open the
-//!    challenge window; the next block's seed decides, with probability `audit_rate`, whether an
-//!    auditor re-executes the job. An auditor that disagrees opens a dispute.
+//!    The same draw designates an auditor outside the assignees' families.
+//! 2. Each assignee, and the designated auditor, seals a hiding commitment to its signed
+//!    [`ResultStatement`] ([`SealResults`]). A missed seal deadline is a `MissedDeadline` fault
+//!    and the job is reassigned (up to `reassignments_max` times, then refunded).
+//! 3. Once all have sealed, they reveal ([`RevealResults`]): each assignee its statement and
+//!    output, bound to its trace root by a Merkle proof of the last leaf; the auditor its VRF
+//!    proof, which selected it with probability `audit_rate` (nobody else could know), and then
+//!    its own result. Results that disagree, or an audit that disagrees, open a dispute;
+//!    results that agree open the challenge window.
 //! 4. At the end of the window, with no dispute open and the audit done, the job is final: the
 //!    fee pays the operators (through the rewards module, so delegators share it) and the audit
 //!    fund. A result a dispute proves wrong is slashed (`WrongResult`, bounded by the service
 //!    allocation), with every identical result, and the client is refunded.
 //!
 //! Files: `submit` (a client's job), `assign` (operators and auditors drawn from the seed),
-//! `commit` (results and audits), `settle` (deadlines, finality, payment, failure), `court`
+//! `commit` (seals and reveals of results and audits), `settle` (deadlines, finality, payment, failure), `court`
 //! (challenges and disputes, through the disputes module's court, whose verdicts land here),
 //! `evidence` (two signed results by one operator), `prune` (closed jobs leave state once
 //! nothing can refer to them).
@@ -36,12 +39,15 @@ pub mod state;
 mod submit;
 
 pub use assign::begin_block;
-pub use commit::execute_commit;
+pub use commit::{execute_reveal, execute_seal, is_selected};
 pub use court::{execute_challenge, execute_provide_input};
 pub use error::JobsError;
 pub use event::JobsEvent;
 pub use evidence::execute_result_equivocation;
-pub use msg::{CommitResult, JobInput, ResultStatement, SignedResult, SubmitJob};
+pub use msg::{
+    audit_alpha, seal_commitment, CommitResult, JobInput, ResultStatement, Reveal, RevealResults,
+    Seal, SealResults, SignedResult, SubmitJob, BATCH_ITEMS_MAX,
+};
 pub use state::{job, work_of, Assignment, Audit, AuditOutcome, Job, JobResult, JobStatus, Role};
 pub use submit::{canonical_input, check_bounds, execute_submit};
 
@@ -68,6 +74,32 @@ pub fn check_submit_shape(msg: &SubmitJob) -> Result<(), JobsError> {
         }
         _ => Ok(()),
     }
+}
+
+/// Stateless shape of a batch of seals: 1 to [`BATCH_ITEMS_MAX`] items.
+pub fn check_seal_shape(msg: &SealResults) -> Result<(), JobsError> {
+    check_batch_len(msg.seals.len())
+}
+
+/// Stateless shape of a batch of reveals: 1 to [`BATCH_ITEMS_MAX`] items, each result's chain,
+/// steps and the output's binding to its trace.
+pub fn check_reveal_shape(msg: &RevealResults, chain_id: &str) -> Result<(), JobsError> {
+    check_batch_len(msg.reveals.len())?;
+    for reveal in &msg.reveals {
+        if let Some(result) = &reveal.result {
+            check_commit_shape(result, chain_id)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_batch_len(len: usize) -> Result<(), JobsError> {
+    if len == 0 || len > BATCH_ITEMS_MAX {
+        return Err(JobsError::Invalid(format!(
+            "a batch carries 1..={BATCH_ITEMS_MAX} items, not {len}"
+        )));
+    }
+    Ok(())
 }
 
 /// Stateless shape of a result: chain, signature, and the output's binding to the trace.

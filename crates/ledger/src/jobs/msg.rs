@@ -5,7 +5,8 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use surety_types::merkle::MerkleProof;
 pub use surety_types::result::{ResultStatement, SignedResult};
-use surety_types::{Amount, ModelId};
+use surety_types::vrf::VrfProof;
+use surety_types::{Amount, Hash, JobId, ModelId, OperatorId};
 
 /// A job's input.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -43,4 +44,77 @@ pub struct CommitResult {
     pub output: Vec<u8>,
     /// Proof that `output_hash` is the last leaf of `trace_root`.
     pub output_proof: MerkleProof,
+}
+
+/// Most items one [`SealResults`] or [`RevealResults`] carries: an operator batches every
+/// seal (or reveal) it owes into one transaction per block, so two transactions per result
+/// do not halve throughput.
+pub const BATCH_ITEMS_MAX: usize = 1024;
+
+/// A hiding commitment to one result (DESIGN §5 step 3): made before any result of the job
+/// is revealed, so nobody can copy another's answer.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Seal {
+    /// The job.
+    pub job: JobId,
+    /// [`seal_commitment`] of the operator's statement and a secret salt. A designated auditor
+    /// that is not selected seals anything: nobody can tell its seal from an audit's.
+    pub commitment: Hash,
+}
+
+/// Seal results for jobs the signer's operator is assigned to or designated to audit. Each
+/// item applies on its own: a refused one is an event, the rest stand.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SealResults {
+    /// The signer's operator.
+    pub operator: OperatorId,
+    /// 1 to [`BATCH_ITEMS_MAX`] seals, at most one per job.
+    pub seals: Vec<Seal>,
+}
+
+/// Open one seal once the job's seal phase is over.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Reveal {
+    /// The job.
+    pub job: JobId,
+    /// The salt the seal was made with.
+    pub salt: [u8; 32],
+    /// A designated auditor's VRF proof over [`audit_alpha`]: whether it was selected to
+    /// audit, which nobody else could know before.
+    pub audit_proof: Option<VrfProof>,
+    /// The result the seal commits to: an assignee's, or a selected auditor's.
+    pub result: Option<CommitResult>,
+}
+
+/// Reveal sealed results (and audit selections) of jobs whose seal phase is over. Each item
+/// applies on its own.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RevealResults {
+    /// The signer's operator.
+    pub operator: OperatorId,
+    /// 1 to [`BATCH_ITEMS_MAX`] reveals, at most one per job.
+    pub reveals: Vec<Reveal>,
+}
+
+/// The seal of `operator`'s `statement` with `salt`: binding (the operator cannot open it to
+/// another statement) and hiding (the salt is secret until the reveal). The operator is in it,
+/// so another operator cannot copy a seal and open it after the owner reveals.
+pub fn seal_commitment(
+    operator: &OperatorId,
+    statement: &ResultStatement,
+    salt: &[u8; 32],
+) -> Hash {
+    let statement = borsh::to_vec(statement).expect("a statement always encodes");
+    Hash::of_parts("surety.result-seal.v1", &[&operator.0, &statement, salt])
+}
+
+/// What a designated auditor's VRF is evaluated on for `job`: fixed when the job is submitted,
+/// so no proposer's seed moves the draw, and only the auditor (by its secret key) can compute
+/// the outcome before it reveals (docs/market.md, "Audits").
+pub fn audit_alpha(chain_id: &str, job: &JobId) -> Vec<u8> {
+    let mut alpha = b"surety.audit.v1".to_vec();
+    alpha.extend_from_slice(&(chain_id.len() as u64).to_be_bytes());
+    alpha.extend_from_slice(chain_id.as_bytes());
+    alpha.extend_from_slice(&job.0);
+    alpha
 }

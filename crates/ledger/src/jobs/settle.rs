@@ -1,11 +1,13 @@
-//! The end of a job: deadlines missed (slashed and reassigned), audits timed out, finality
-//! (the fee paid to the operators and the audit fund) or failure (the client refunded).
+//! The end of a job: seal deadlines missed (slashed and reassigned), reveals missed (slashed),
+//! audits timed out, finality (the fee paid to the operators and the audit fund) or failure
+//! (the client refunded).
 
 use super::assign::assign;
 use super::close::{fail, failed_item, report, Blame};
+use super::commit::{all_revealed, all_sealed, open_reveals, reveals_complete};
 use super::prune;
 use super::state;
-use super::{AuditOutcome, Job, JobStatus, JobsError, JobsEvent};
+use super::{Audit, AuditOutcome, Job, JobStatus, JobsError, JobsEvent};
 use crate::bank::{self, Pool};
 use crate::context::BlockContext;
 use crate::params::Params;
@@ -40,9 +42,21 @@ fn settle_due(
         return Ok(());
     };
     match job.status.clone() {
-        JobStatus::Assigned => missed_deadlines(store, params, ctx, &mut job)?,
-        JobStatus::Challengeable { until } => {
+        JobStatus::Assigned => {
+            missed_deadlines(store, params, ctx, &mut job)?;
             audit_timeout(store, params, ctx, &mut job)?;
+            if job.status == JobStatus::Assigned && all_sealed(&job) {
+                open_reveals(store, params, ctx, &mut job);
+            }
+        }
+        JobStatus::Revealing { .. } => {
+            missed_reveals(store, params, ctx, &mut job)?;
+            audit_timeout(store, params, ctx, &mut job)?;
+            if matches!(job.status, JobStatus::Revealing { .. }) && all_revealed(&job) {
+                reveals_complete(store, params, ctx, &mut job)?;
+            }
+        }
+        JobStatus::Challengeable { until } => {
             let audit_open = job
                 .audit
                 .as_ref()
@@ -68,10 +82,61 @@ fn missed_deadlines(
         .assignments
         .iter()
         .enumerate()
+        .filter(|(_, a)| !a.missed && a.seal.is_none() && a.deadline <= ctx.height)
+        .map(|(index, _)| index)
+        .collect();
+    report_late(store, params, ctx, job, &late)?;
+    if late.is_empty() {
+        return Ok(());
+    }
+    let needed = late.len() as u32;
+    // An end-block hook. A sum past u32::MAX is past any maximum, so saturating keeps the
+    // comparison right; below the maximum the sum is exact.
+    let reassignments = job.reassignments.saturating_add(needed);
+    if reassignments > params.jobs.reassignments_max {
+        return fail(store, job, "deadlines missed and no reassignments left");
+    }
+    job.reassignments = reassignments;
+    if assign(store, params, ctx, job, needed)? < needed {
+        return fail(
+            store,
+            job,
+            "deadlines missed and no operator left to reassign to",
+        );
+    }
+    Ok(())
+}
+
+/// Assignees that sealed and did not reveal by their deadline: reported and dropped. The job
+/// is not reassigned (other results may be public now, and a newcomer could copy them); it
+/// goes on with the results revealed.
+fn missed_reveals(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &mut Job,
+) -> Result<(), JobsError> {
+    stretch_deadlines(store, params, ctx, job);
+    let late: Vec<usize> = job
+        .assignments
+        .iter()
+        .enumerate()
         .filter(|(_, a)| !a.missed && a.result.is_none() && a.deadline <= ctx.height)
         .map(|(index, _)| index)
         .collect();
-    for index in &late {
+    report_late(store, params, ctx, job, &late)
+}
+
+/// Report each late assignee (`MissedDeadline`), mark it missed and free its work and its
+/// fees in flight.
+fn report_late(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &mut Job,
+    late: &[usize],
+) -> Result<(), JobsError> {
+    for index in late {
         let operator = job.assignments[*index].operator;
         job.assignments[*index].missed = true;
         state::remove_work(store, &operator, &job.id);
@@ -94,24 +159,6 @@ fn missed_deadlines(
             operator,
         });
     }
-    if late.is_empty() {
-        return Ok(());
-    }
-    let needed = late.len() as u32;
-    // An end-block hook. A sum past u32::MAX is past any maximum, so saturating keeps the
-    // comparison right; below the maximum the sum is exact.
-    let reassignments = job.reassignments.saturating_add(needed);
-    if reassignments > params.jobs.reassignments_max {
-        return fail(store, job, "deadlines missed and no reassignments left");
-    }
-    job.reassignments = reassignments;
-    if assign(store, params, ctx, job, needed)? < needed {
-        return fail(
-            store,
-            job,
-            "deadlines missed and no operator left to reassign to",
-        );
-    }
     Ok(())
 }
 
@@ -121,9 +168,15 @@ fn missed_deadlines(
 /// a height already passed would leave a schedule entry nothing ever takes.
 fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut Job) {
     let cap = params.jobs.deadline_blocks_max;
+    let sealing = job.status == JobStatus::Assigned;
     let mut moved = Vec::new();
     for assignment in job.assignments.iter_mut() {
-        if assignment.missed || assignment.result.is_some() || assignment.deadline > ctx.height {
+        let owes = if sealing {
+            assignment.seal.is_none()
+        } else {
+            assignment.result.is_none()
+        };
+        if assignment.missed || !owes || assignment.deadline > ctx.height {
             continue;
         }
         let moved_to = assignment.stretch.moved(store, assignment.deadline, cap);
@@ -133,12 +186,17 @@ fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job
         }
     }
     if let Some(audit) = job.audit.as_mut() {
-        if audit.outcome == AuditOutcome::Pending && audit.deadline <= ctx.height {
+        if audit_owes(sealing, audit) && audit.deadline <= ctx.height {
             let moved_to = audit.stretch.moved(store, audit.deadline, cap);
             if let Some(deadline) = moved_to.filter(|d| *d > ctx.height) {
                 audit.deadline = deadline;
                 moved.push((audit.auditor, deadline));
             }
+        }
+    }
+    if let JobStatus::Revealing { until } = &mut job.status {
+        if let Some(latest) = moved.iter().map(|(_, deadline)| *deadline).max() {
+            *until = (*until).max(latest);
         }
     }
     for (operator, deadline) in moved {
@@ -151,6 +209,18 @@ fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job
     }
 }
 
+/// The designated auditor still owes its seal (while `sealing`) or its reveal.
+fn audit_owes(sealing: bool, audit: &Audit) -> bool {
+    audit.outcome == AuditOutcome::Pending
+        && if sealing {
+            audit.seal.is_none()
+        } else {
+            audit.output_hash.is_none()
+        }
+}
+
+/// The designated auditor missed its seal or its reveal: reported, and the job goes on
+/// without the audit.
 fn audit_timeout(
     store: &mut Store,
     params: &Params,
@@ -161,7 +231,7 @@ fn audit_timeout(
     let Some(audit) = job.audit.clone() else {
         return Ok(());
     };
-    if audit.outcome != AuditOutcome::Pending || audit.deadline > ctx.height {
+    if !audit_owes(job.status == JobStatus::Assigned, &audit) || audit.deadline > ctx.height {
         return Ok(());
     }
     state::remove_work(store, &audit.auditor, &job.id);

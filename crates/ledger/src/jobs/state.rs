@@ -53,9 +53,12 @@ pub struct Assignment {
     pub operator: OperatorId,
     /// The height it was assigned.
     pub assigned: Height,
-    /// The last height its result is taken.
+    /// The last height its seal is taken (while the job is `Assigned`), then the last height
+    /// its reveal is taken (while it is `Revealing`).
     pub deadline: Height,
-    /// Its committed result, once in.
+    /// Its hiding commitment to its result, once in.
+    pub seal: Option<Hash>,
+    /// Its revealed result, once in.
     pub result: Option<JobResult>,
     /// Missed its deadline and was replaced.
     pub missed: bool,
@@ -77,15 +80,23 @@ pub struct JobResult {
     pub committed: Height,
 }
 
-/// An audit of one result by a drawn auditor (DESIGN §5 step 4).
+/// A job's designated auditor (DESIGN §5 step 4, docs/market.md "Audits"): drawn with the
+/// assignees, outside their families. Its own VRF over [`super::audit_alpha`] decides, with
+/// probability `audit_rate`, whether it re-executes the job; nobody else can compute that
+/// before it reveals. It seals like an assignee whether selected or not, so its seal says
+/// nothing, and reveals its VRF proof (and, when selected, its result) with them.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Audit {
     /// The auditor, drawn from the model's service with the block seed.
     pub auditor: OperatorId,
-    /// The result audited.
+    /// The result audited: the first live assignee's (set when the results are compared).
     pub target: OperatorId,
-    /// The last height the auditor's result is taken.
+    /// The last height the auditor's seal is taken, then the last height its reveal is.
     pub deadline: Height,
+    /// Its hiding commitment, once in.
+    pub seal: Option<Hash>,
+    /// Whether its VRF selected it to audit, once revealed.
+    pub selected: Option<bool>,
     /// The auditor's output hash, once committed.
     pub output_hash: Option<Hash>,
     /// The auditor's trace root, once committed.
@@ -100,8 +111,10 @@ pub struct Audit {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
-    /// The auditor has not committed yet.
+    /// The auditor has not revealed yet (or its result is not compared yet).
     Pending,
+    /// Its VRF did not select it: no audit, nothing owed either way.
+    NotSelected,
     /// The auditor's result matched the audited one.
     Agreed,
     /// The auditor disagreed: a dispute decides.
@@ -124,8 +137,14 @@ pub enum AuditOutcome {
 pub enum JobStatus {
     /// Waiting for the next block's seed to pick its operators.
     Queued,
-    /// Operators are computing.
+    /// Operators are computing and sealing their results.
     Assigned,
+    /// Every assignee (and the designated auditor) has sealed, or missed its seal deadline:
+    /// they reveal until `until`.
+    Revealing {
+        /// The last height a reveal is taken.
+        until: Height,
+    },
     /// All results are in and agree; anyone may challenge until `until`.
     Challengeable {
         /// The last height of the challenge window.
@@ -315,13 +334,11 @@ pub(super) fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
 }
 
 /// What the next block's begin hook does for a job with that block's seed: a seed nobody knew
-/// when the job was submitted or its results committed.
+/// when the job was submitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Pending {
-    /// Draw the job's operators.
+    /// Draw the job's operators and its designated auditor.
     Assign,
-    /// Draw whether the job's result is audited, and by whom.
-    DrawAudit,
 }
 
 pub(super) fn queue_for_next_block(store: &mut Store, id: &JobId, action: Pending) {

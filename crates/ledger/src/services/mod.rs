@@ -203,6 +203,18 @@ pub fn slashable(store: &Store, model: &ModelId, operator: &OperatorId) -> Optio
 /// leaving, capped by the operator's bonded tokens (a slash may have lowered them). Jailed,
 /// tombstoned and frozen operators are skipped. In operator order.
 pub fn eligible(store: &Store, model: &ModelId) -> Vec<(OperatorId, Amount)> {
+    eligible_with_family(store, model)
+        .into_iter()
+        .map(|(operator, weight, _)| (operator, weight))
+        .collect()
+}
+
+/// [`eligible`], with each operator's declared family (`OperatorMetadata::family`): what the
+/// market needs to keep an operator from auditing its own family.
+pub fn eligible_with_family(
+    store: &Store,
+    model: &ModelId,
+) -> Vec<(OperatorId, Amount, Option<AccountId>)> {
     state::allocations_to(store, model)
         .into_iter()
         .filter_map(|allocation| {
@@ -214,7 +226,7 @@ pub fn eligible(store: &Store, model: &ModelId) -> Vec<(OperatorId, Amount)> {
                 .amount
                 .saturating_sub(allocation.leaving)
                 .min(operator.tokens);
-            (!weight.is_zero()).then_some((allocation.operator, weight))
+            (!weight.is_zero()).then_some((allocation.operator, weight, operator.metadata.family))
         })
         .collect()
 }

@@ -25,6 +25,12 @@ pub struct OperatorMetadata {
     pub details: String,
     /// Where the operator's node serves RPC and jobs.
     pub endpoint: String,
+    /// The family the operator declares itself part of, named by the account of its head: one
+    /// owner's operators. An operator never audits a result of its own family, nor of the
+    /// head's or of one that names it as head (docs/market.md, "Families"). Undeclared
+    /// families are the market's collusion assumption (`jobs.collusion_fraction`).
+    #[serde(default)]
+    pub family: Option<AccountId>,
 }
 
 /// An operator: its keys, commission, and the pool of tokens bonded to it against shares.
