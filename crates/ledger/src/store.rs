@@ -260,7 +260,10 @@ impl Store {
         &mut self,
         item: impl FnOnce(&mut Store) -> Result<T, E>,
     ) -> Result<T, E> {
-        if let Some(outer) = self.tx.replace(Layer::new()) {
+        // `Option::replace` would open a transaction layer even outside one (a hook item):
+        // its writes and events would then go to a stray layer the next transaction drops.
+        if let Some(outer) = self.tx.take() {
+            self.tx = Some(Layer::new());
             self.tx_outer.push(outer);
             let events = self.tx_events.len();
             let result = item(self);
