@@ -122,7 +122,12 @@ pub fn fabricate(steps: usize, input: &Activation, secret: &Hash) -> Execution {
     let mut output = Activation::new();
     output.set(OUTPUT_SLOT, Tensor::f32(vec![1, 4], values.to_vec()));
     let mut hashes: Vec<Hash> = (0..steps.saturating_sub(1))
-        .map(|i| Hash::of_parts("surety.sim.fake-leaf", &[&secret.0, &(i as u64).to_le_bytes()]))
+        .map(|i| {
+            Hash::of_parts(
+                "surety.sim.fake-leaf",
+                &[&secret.0, &(i as u64).to_le_bytes()],
+            )
+        })
         .collect();
     hashes.push(output.hash());
     Execution {

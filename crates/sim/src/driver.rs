@@ -3,9 +3,10 @@
 //! and turns the block's receipts and events into the parties' next moves. No ledger logic
 //! is copied here: who is assigned, audited, disputed and slashed is read from the ledger.
 //!
-//! Block rhythm (today's commit flow): a job submitted in block `h` is assigned by block
-//! `h+1`'s seed; its workers commit in `h+2`; once all agree, block `h+3` draws the audit and
-//! the auditor commits in `h+4`. Disputes take one move per block.
+//! Block rhythm (blind results): a job submitted in block `h` is assigned, with its designated
+//! auditor, by block `h+1`'s seed; workers and auditor seal in `h+2` (the auditor knows from
+//! its own VRF whether it audits, and computes only then); the last seal opens the reveals,
+//! made in `h+3`; then the challenge window. Disputes take one move per block.
 
 use crate::compute::{self, Execution};
 use crate::config::Config;
@@ -18,11 +19,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use surety_infer::{Activation, Executor};
 use surety_ledger::disputes::{self, DisputesEvent, Outcome, Party, Phase};
-use surety_ledger::jobs::{self, CommitResult, JobInput, JobStatus, JobsEvent, Role, SubmitJob};
+use surety_ledger::jobs::{
+    self, CommitResult, JobInput, JobStatus, JobsEvent, Reveal, Role, Seal, SubmitJob,
+};
 use surety_ledger::slashing::{FaultKind, SlashingEvent};
 use surety_ledger::tx::Msg;
 use surety_ledger::{bank, staking, BlockOutcome, Event, Ledger};
 use surety_types::tx::Tx;
+use surety_types::vrf::VrfProof;
 use surety_types::{AccountId, Amount, Hash, JobId};
 
 /// Who signs a pending transaction.
@@ -36,11 +40,8 @@ enum Signer {
 #[derive(Clone, Debug)]
 enum Tag {
     Submit(Activation, u32),
-    Commit {
-        job: JobId,
-        operator: usize,
-        result: Box<CommitResult>,
-    },
+    Seals,
+    Reveals,
     Move,
     Challenge,
     Evidence,
@@ -50,7 +51,8 @@ impl Tag {
     fn kind(&self) -> &'static str {
         match self {
             Tag::Submit(..) => "submit",
-            Tag::Commit { .. } => "commit",
+            Tag::Seals => "seals",
+            Tag::Reveals => "reveals",
             Tag::Move => "dispute move",
             Tag::Challenge => "challenge",
             Tag::Evidence => "evidence",
@@ -64,14 +66,34 @@ struct Pending {
     tag: Tag,
 }
 
-/// What an operator owes for a job.
+/// What an operator owes for a job: its seal, then its reveal.
 #[derive(Clone, Debug)]
 struct Todo {
     job: JobId,
     operator: usize,
     role: Role,
+    reveal: bool,
     ready_at: u64,
     deadline: u64,
+}
+
+/// What a party sealed, kept until it reveals.
+#[derive(Clone, Debug)]
+struct Sealed {
+    salt: [u8; 32],
+    /// The result the seal commits to (none for an auditor not selected, or a copier).
+    result: Option<CommitResult>,
+    audit_proof: Option<VrfProof>,
+    /// A copier sealed this replica's seal and will try to open it with its reveal.
+    copy_of: Option<usize>,
+}
+
+/// One thing a todo produces for the next block.
+enum Item {
+    Seal(Seal),
+    Reveal(Reveal),
+    Wait,
+    Done,
 }
 
 /// What the driver remembers of an open job.
@@ -82,8 +104,10 @@ struct JobTrack {
     workers: Vec<usize>,
     /// Each party's execution, as far as it has one it can answer a dispute from.
     executions: BTreeMap<usize, Option<Rc<Execution>>>,
-    /// Commits that landed, in order: public data any party may read.
-    published: Vec<(usize, CommitResult)>,
+    /// Reveals that landed, in order, with their salts: public data any party may read.
+    published: Vec<(usize, CommitResult, [u8; 32])>,
+    /// What each party sealed.
+    sealed: BTreeMap<usize, Sealed>,
     /// Operators who computed a real run for it.
     computed: BTreeSet<usize>,
     paid: BTreeSet<usize>,
@@ -111,8 +135,6 @@ pub struct Driver<'a> {
     jobs: BTreeMap<JobId, JobTrack>,
     todo: Vec<Todo>,
     disputes: BTreeMap<u64, DisputeTrack>,
-    /// Jobs whose audit the next block draws, with the audited operator.
-    awaiting_audit: Vec<(JobId, usize)>,
     /// Jobs an honest worker's result made challengeable, for griefers.
     challengeable: Vec<JobId>,
     submitted: usize,
@@ -137,7 +159,6 @@ impl<'a> Driver<'a> {
             jobs: BTreeMap::new(),
             todo: Vec::new(),
             disputes: BTreeMap::new(),
-            awaiting_audit: Vec::new(),
             challengeable: Vec::new(),
             submitted: 0,
             last_apply_epoch: 0,
@@ -161,6 +182,34 @@ impl<'a> Driver<'a> {
                 break;
             }
             self.block();
+            if self.totals.blocks.is_multiple_of(200)
+                && std::env::var_os("SURETY_SIM_TRACE").is_some()
+            {
+                let stuck: Vec<String> = self
+                    .jobs
+                    .keys()
+                    .take(2)
+                    .map(|id| {
+                        format!(
+                            "{:?}",
+                            jobs::state::job(self.ledger.store(), id)
+                                .map(|j| (j.status, j.audit.map(|a| a.outcome)))
+                        )
+                    })
+                    .collect();
+                eprintln!(
+                    "block {}: submitted {}, open jobs {}, disputes {}, queue {}, todo {}; {stuck:?} {:?} final {} failed {}",
+                    self.totals.blocks,
+                    self.submitted,
+                    self.jobs.len(),
+                    self.disputes.len(),
+                    self.queue.len(),
+                    self.todo.len(),
+                    self.totals.refused,
+                    self.totals.jobs_final,
+                    self.totals.jobs_failed
+                );
+            }
         }
         while self.ledger.params().epoch_of(self.ledger.height()).get() <= self.last_apply_epoch {
             self.block();
@@ -187,7 +236,10 @@ impl<'a> Driver<'a> {
     fn check_invariants(&mut self) {
         self.totals.invariant_checks += 1;
         if let Err(broken) = self.ledger.check_invariants() {
-            panic!("invariant broken after block {}: {broken}", self.ledger.height());
+            panic!(
+                "invariant broken after block {}: {broken}",
+                self.ledger.height()
+            );
         }
     }
 
@@ -196,7 +248,10 @@ impl<'a> Driver<'a> {
         let (proposer, seed) = self.choose_proposer();
         let (txs, tags, signers) = self.assemble(proposer);
         let ctx = self.context(proposer, seed);
-        let outcome = self.ledger.apply_block(&ctx, &txs).expect("the block applies");
+        let outcome = self
+            .ledger
+            .apply_block(&ctx, &txs)
+            .expect("the block applies");
         self.totals.blocks += 1;
         self.resync_nonces(&signers);
         self.read_outcome(&outcome, tags);
@@ -217,19 +272,30 @@ impl<'a> Driver<'a> {
         let height = self.ledger.height().next().get();
         Hash::of_parts(
             "surety.sim.seed",
-            &[&self.config.seed.to_le_bytes(), &height.to_le_bytes(), &attempt.to_le_bytes()],
+            &[
+                &self.config.seed.to_le_bytes(),
+                &height.to_le_bytes(),
+                &attempt.to_le_bytes(),
+            ],
         )
     }
 
     fn queue_submissions(&mut self) {
-        let count = self.config.jobs_per_block.min(self.config.jobs - self.submitted);
+        let count = self
+            .config
+            .jobs_per_block
+            .min(self.config.jobs - self.submitted);
         for k in 0..count {
             let mut values = [0f32; 8];
             for v in values.iter_mut() {
                 *v = (self.rng.unit() as f32) * 4.0 - 2.0;
             }
             let input = compute::job_input(values);
-            let replicas = if self.rng.chance(self.config.two_replica_share) { 2 } else { 1 };
+            let replicas = if self.rng.chance(self.config.two_replica_share) {
+                2
+            } else {
+                1
+            };
             let msg = Msg::SubmitJob(Box::new(SubmitJob {
                 model: self.world.model_id,
                 input: JobInput::Activation(input.to_bytes()),
@@ -254,7 +320,8 @@ impl<'a> Driver<'a> {
             .filter(|(i, _)| Some(*i) != except)
             .collect();
         let total: u128 = candidates.iter().map(|c| c.1).sum();
-        let mut roll = (u128::from(self.rng.next_u64()) << 64 | u128::from(self.rng.next_u64())) % total;
+        let mut roll =
+            (u128::from(self.rng.next_u64()) << 64 | u128::from(self.rng.next_u64())) % total;
         for (i, power) in &candidates {
             if roll < *power {
                 return *i;
@@ -264,10 +331,11 @@ impl<'a> Driver<'a> {
         candidates.last().expect("an active set").0
     }
 
-    /// The proposer by stake, and its seed; a grinder holding the slot while its partner's
-    /// audit is about to be drawn tries both its own block and withholding (the next
-    /// proposer's block, with that proposer's seed) on a copy of the ledger, and keeps the
-    /// one that audits its partner less.
+    /// The proposer by stake, and its seed. A grinder holding the slot while jobs wait to be
+    /// assigned tries both its own block and withholding (the next proposer's block, with
+    /// that proposer's seed) on a copy of the ledger, and keeps the one that designates it
+    /// auditor of more of its partner's new jobs (the audit selection itself is the
+    /// auditor's VRF, which no seed moves; a colluding auditor is what a seed can buy).
     fn choose_proposer(&mut self) -> (usize, Hash) {
         let proposer = self.draw_proposer(None);
         let strategy = self.world.operators[proposer].strategy;
@@ -276,28 +344,43 @@ impl<'a> Driver<'a> {
         let Some(partner) = partner.filter(|_| strategy.proposal() == Proposal::Grind) else {
             return own;
         };
-        if !self.awaiting_audit.iter().any(|(_, target)| *target == partner) {
+        if !self.jobs.values().any(|track| track.workers.is_empty()) {
             return own;
         }
         let next = self.draw_proposer(Some(proposer));
         let other = (next, self.seed(1));
         self.totals.grinds += 1;
         self.tallies[proposer].cheats += 1;
-        let audits = |driver: &mut Driver, (who, seed): (usize, Hash)| {
-            let (txs, _, _) = driver.assemble_preview(who);
+        let grinder = self.world.operators[proposer].id;
+        let partner = self.world.operators[partner].id;
+        let covered = |driver: &mut Driver, (who, seed): (usize, Hash)| {
+            let (txs, _, _) = driver.sign_all(who);
             let mut copy = driver.ledger.clone();
-            let ctx = copy.next_context(driver.time_ms + 1_000, driver.world.operators[who].id, seed);
+            let ctx =
+                copy.next_context(driver.time_ms + 1_000, driver.world.operators[who].id, seed);
             let outcome = copy.apply_block(&ctx, &txs).expect("the block applies");
-            all_events(&outcome)
-                .filter(|e| {
-                    matches!(e, Event::Jobs(JobsEvent::AuditAssigned { job, .. })
-                        if driver.awaiting_audit.iter().any(|(j, t)| j == job && *t == partner))
-                })
-                .count()
+            let mut partner_jobs = BTreeSet::new();
+            let mut audited_by_grinder = BTreeSet::new();
+            for event in all_events(&outcome) {
+                match event {
+                    Event::Jobs(JobsEvent::JobAssigned { job, operator, .. })
+                        if *operator == partner =>
+                    {
+                        partner_jobs.insert(*job);
+                    }
+                    Event::Jobs(JobsEvent::AuditAssigned { job, auditor, .. })
+                        if *auditor == grinder =>
+                    {
+                        audited_by_grinder.insert(*job);
+                    }
+                    _ => {}
+                }
+            }
+            partner_jobs.intersection(&audited_by_grinder).count()
         };
-        let mine = audits(self, own);
-        let theirs = audits(self, other);
-        if theirs < mine {
+        let mine = covered(self, own);
+        let theirs = covered(self, other);
+        if theirs > mine {
             self.totals.grinds_changed += 1;
             other
         } else {
@@ -337,7 +420,9 @@ impl<'a> Driver<'a> {
                 continue;
             }
             let account = self.account(pending.signer);
-            let nonce = nonces.entry(account).or_insert_with(|| self.nonce(&account));
+            let nonce = nonces
+                .entry(account)
+                .or_insert_with(|| self.nonce(&account));
             let tx = Tx {
                 chain_id: CHAIN.into(),
                 signer: account,
@@ -346,14 +431,12 @@ impl<'a> Driver<'a> {
                 msg: pending.msg.clone(),
             };
             *nonce += 1;
-            txs.push(surety_types::encoding::encode(&tx.sign(self.key(pending.signer))));
+            txs.push(surety_types::encoding::encode(
+                &tx.sign(self.key(pending.signer)),
+            ));
             included.push(index);
         }
         (txs, included, nonces.into_keys().collect())
-    }
-
-    fn assemble_preview(&self, proposer: usize) -> (Vec<Vec<u8>>, Vec<usize>, Vec<AccountId>) {
-        self.sign_all(proposer)
     }
 
     /// The block's transactions (what the proposer includes, in queue order); the rest stays
@@ -388,7 +471,6 @@ impl<'a> Driver<'a> {
     }
 
     fn read_outcome(&mut self, outcome: &BlockOutcome, tags: Vec<Tag>) {
-        self.awaiting_audit.clear();
         for (receipt, tag) in outcome.receipts.iter().zip(tags) {
             if let Some(error) = &receipt.error {
                 let reason: String = error.chars().take(60).collect();
@@ -426,28 +508,32 @@ impl<'a> Driver<'a> {
                     }
                 }
             }
-            Tag::Commit {
-                job,
-                operator,
-                result,
-            } => self.committed(job, operator, *result),
-            Tag::Move | Tag::Challenge | Tag::Evidence => {}
+            Tag::Seals | Tag::Reveals | Tag::Move | Tag::Challenge | Tag::Evidence => {}
         }
     }
 
-    /// A commit landed: publish it, hand an equivocator's client its second result, and note
-    /// an audit about to be drawn or a result griefers may challenge.
-    fn committed(&mut self, job: JobId, operator: usize, result: CommitResult) {
+    /// A reveal landed (`ResultCommitted`): publish the result with its salt, hand an
+    /// equivocator's client its second result, and note a result griefers may challenge.
+    fn revealed(&mut self, job: JobId, operator: usize) {
         let strategy = self.world.operators[operator].strategy;
         let Some(track) = self.jobs.get_mut(&job) else {
             return;
         };
+        let Some(sealed) = track.sealed.get(&operator) else {
+            return;
+        };
+        let Some(result) = sealed.result.clone() else {
+            return;
+        };
+        track
+            .published
+            .push((operator, result.clone(), sealed.salt));
         let is_worker = track.workers.contains(&operator);
-        track.published.push((operator, result.clone()));
         if is_worker && strategy.work() == Work::ComputeAndEquivocate {
             let input = track.input.clone().expect("a tracked job has its input");
             let secret = Hash::of_parts("surety.sim.second", &[&job.0]);
-            let second = compute::fabricate(result.result.statement.steps as usize, &input, &secret);
+            let second =
+                compute::fabricate(result.result.statement.steps as usize, &input, &secret);
             let second = msgs::statement(CHAIN, &job, &second, &self.world.operators[operator].key);
             self.tallies[operator].cheats += 1;
             self.queue.push(Pending {
@@ -460,13 +546,10 @@ impl<'a> Driver<'a> {
             return;
         };
         if let JobStatus::Challengeable { .. } = record.status {
-            if record.audit.is_none() {
-                if let Some(target) = record.live_assignments().next() {
-                    let target = self.world.index(&target.operator);
-                    self.awaiting_audit.push((job, target));
-                    if record.replicas == 1 && self.world.operators[target].strategy.is_honest() {
-                        self.challengeable.push(job);
-                    }
+            if let Some(target) = record.live_assignments().next() {
+                let target = self.world.index(&target.operator);
+                if record.replicas == 1 && self.world.operators[target].strategy.is_honest() {
+                    self.challengeable.push(job);
                 }
             }
         }
@@ -497,7 +580,9 @@ impl<'a> Driver<'a> {
                             | Strategy::Copier
                     ),
                     FaultKind::Equivocation => strategy == Strategy::Equivocator,
-                    FaultKind::MissedDeadline => strategy == Strategy::Late,
+                    FaultKind::MissedDeadline => {
+                        matches!(strategy, Strategy::Late | Strategy::Copier)
+                    }
                     FaultKind::Downtime => false,
                 };
                 if punished {
@@ -518,6 +603,14 @@ impl<'a> Driver<'a> {
     fn read_jobs_event(&mut self, event: &JobsEvent) {
         let height = self.ledger.height().get();
         match event {
+            JobsEvent::ItemRefused { error, .. } => {
+                let reason: String = error.chars().take(60).collect();
+                *self
+                    .totals
+                    .refused
+                    .entry(format!("item: {reason}"))
+                    .or_default() += 1;
+            }
             JobsEvent::JobAssigned {
                 job,
                 operator,
@@ -532,6 +625,7 @@ impl<'a> Driver<'a> {
                     job: *job,
                     operator: i,
                     role: Role::Worker,
+                    reveal: false,
                     ready_at: height + 1,
                     deadline: deadline.get(),
                 });
@@ -548,6 +642,7 @@ impl<'a> Driver<'a> {
                     job: *job,
                     operator: i,
                     role: Role::Auditor,
+                    reveal: false,
                     ready_at: height + 1,
                     deadline: deadline.get(),
                 });
@@ -562,6 +657,36 @@ impl<'a> Driver<'a> {
                         todo.deadline = deadline.get();
                     }
                 }
+            }
+            JobsEvent::RevealsOpen { job, until } => {
+                let Some(track) = self.jobs.get(job) else {
+                    return;
+                };
+                let record = jobs::state::job(self.ledger.store(), job);
+                for (&operator, _) in &track.sealed {
+                    let role = match &record {
+                        Some(r)
+                            if r.audit.as_ref().is_some_and(|a| {
+                                a.auditor == self.world.operators[operator].id
+                            }) =>
+                        {
+                            Role::Auditor
+                        }
+                        _ => Role::Worker,
+                    };
+                    self.todo.push(Todo {
+                        job: *job,
+                        operator,
+                        role,
+                        reveal: true,
+                        ready_at: height + 1,
+                        deadline: until.get(),
+                    });
+                }
+            }
+            JobsEvent::ResultCommitted { job, operator, .. } => {
+                let i = self.world.index(operator);
+                self.revealed(*job, i);
             }
             JobsEvent::JobPaid { job, operator, .. } => {
                 let i = self.world.index(operator);
@@ -625,7 +750,9 @@ impl<'a> Driver<'a> {
                 };
                 if !matches!(outcome, Outcome::Timeout { .. }) {
                     self.totals.referee_steps += 1;
-                    self.totals.inferences.add_step(compute_steps(&self.world.model));
+                    self.totals
+                        .inferences
+                        .add_step(compute_steps(&self.world.model));
                 }
                 *self.totals.outcomes.entry(name).or_default() += 1;
                 if let Some(track) = self.disputes.remove(dispute) {
@@ -637,7 +764,10 @@ impl<'a> Driver<'a> {
                     let griefer = track.challenger;
                     if challenger_lost
                         && self.world.operators[griefer].strategy == Strategy::Griefer
-                        && !self.jobs.get(&track.job).is_some_and(|j| j.workers.contains(&griefer))
+                        && !self
+                            .jobs
+                            .get(&track.job)
+                            .is_some_and(|j| j.workers.contains(&griefer))
                     {
                         self.tallies[griefer].caught += 1;
                     }
@@ -647,13 +777,41 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Every party's moves for the next block.
+    /// Every party's moves for the next block: each operator's seals in one transaction and
+    /// its reveals in another, then dispute moves and griefers' challenges.
     fn act(&mut self) {
         let next = self.ledger.height().get() + 1;
         let todo = std::mem::take(&mut self.todo);
+        let mut seals: BTreeMap<usize, Vec<Seal>> = BTreeMap::new();
+        let mut reveals: BTreeMap<usize, Vec<Reveal>> = BTreeMap::new();
         for item in todo {
-            if item.ready_at > next || !self.do_work(&item, next) {
+            if item.ready_at > next {
                 self.todo.push(item);
+                continue;
+            }
+            match self.do_work(&item, next) {
+                Item::Seal(seal) => seals.entry(item.operator).or_default().push(seal),
+                Item::Reveal(reveal) => reveals.entry(item.operator).or_default().push(reveal),
+                Item::Wait => self.todo.push(item),
+                Item::Done => {}
+            }
+        }
+        for (operator, batch) in seals {
+            for chunk in batch.chunks(jobs::BATCH_ITEMS_MAX) {
+                self.queue.push(Pending {
+                    signer: Signer::Operator(operator),
+                    msg: msgs::seal_batch(self.world.operators[operator].id, chunk.to_vec()),
+                    tag: Tag::Seals,
+                });
+            }
+        }
+        for (operator, batch) in reveals {
+            for chunk in batch.chunks(jobs::BATCH_ITEMS_MAX) {
+                self.queue.push(Pending {
+                    signer: Signer::Operator(operator),
+                    msg: msgs::reveal_batch(self.world.operators[operator].id, chunk.to_vec()),
+                    tag: Tag::Reveals,
+                });
             }
         }
         let ids: Vec<u64> = self.disputes.keys().copied().collect();
@@ -663,13 +821,25 @@ impl<'a> Driver<'a> {
         self.grief();
     }
 
+    /// A full run for `job` by `operator` (with the other checkpoint if `other`), counted as
+    /// the network's verification work (a worker's or an auditor's run).
     fn run_model(&mut self, operator: usize, job: &JobId, other: bool) -> Rc<Execution> {
+        self.totals.inferences.add_run();
+        self.run_uncounted(operator, job, other)
+    }
+
+    /// A full run the network does not need (a griefer's, to fake a plausible claim): its
+    /// operator pays for it, the overhead does not count it.
+    fn run_uncounted(&mut self, operator: usize, job: &JobId, other: bool) -> Rc<Execution> {
         let track = self.jobs.get_mut(job).expect("an open job");
         let input = track.input.clone().expect("a tracked job has its input");
-        let model = if other { &self.world.other_model } else { &self.world.model };
+        let model = if other {
+            &self.world.other_model
+        } else {
+            &self.world.model
+        };
         let execution = compute::execute(model, &self.executor, &input);
         self.tallies[operator].inferences.add_run();
-        self.totals.inferences.add_run();
         if !other {
             track.computed.insert(operator);
         }
@@ -677,107 +847,204 @@ impl<'a> Driver<'a> {
     }
 
     fn fabricated(&self, job: &JobId, secret: Hash) -> Rc<Execution> {
-        let input = self.jobs[job].input.clone().expect("a tracked job has its input");
-        Rc::new(compute::fabricate(compute_steps(&self.world.model) as usize, &input, &secret))
+        let input = self.jobs[job]
+            .input
+            .clone()
+            .expect("a tracked job has its input");
+        Rc::new(compute::fabricate(
+            compute_steps(&self.world.model) as usize,
+            &input,
+            &secret,
+        ))
     }
 
-    /// Do `item` for the next block; false to wait.
-    fn do_work(&mut self, item: &Todo, next: u64) -> bool {
+    fn secrets(&self, operator: usize, job: &JobId) -> (Hash, Hash) {
+        let o = &self.world.operators[operator];
+        let own = Hash::of_parts("surety.sim.fake", &[&o.account.0, &job.0]);
+        let family = Hash::of_parts(
+            "surety.sim.fake",
+            &[
+                &self.world.family_secret.0,
+                &o.family.unwrap_or(u32::MAX).to_le_bytes(),
+                &job.0,
+            ],
+        );
+        (own, family)
+    }
+
+    /// Do `item` for the next block.
+    fn do_work(&mut self, item: &Todo, next: u64) -> Item {
         if !self.jobs.contains_key(&item.job) {
-            return true;
+            return Item::Done;
         }
+        if item.reveal {
+            return self.reveal(item, next);
+        }
+        let plan = match item.role {
+            Role::Worker => self.work_plan(item, next),
+            Role::Auditor => self.audit_plan(item),
+        };
+        let (execution, copy_of, audit_proof) = match plan {
+            Plan::Run(execution) => (execution, None, None),
+            Plan::Audit(execution, proof) => (execution, None, Some(proof)),
+            Plan::CopySeal(other) => (None, Some(other), None),
+            Plan::Wait => return Item::Wait,
+            Plan::Nothing => return Item::Done,
+        };
+        let salt = self.rng.bytes32();
+        let blank = Hash(self.rng.bytes32());
         let operator = &self.world.operators[item.operator];
-        let own_secret = Hash::of_parts("surety.sim.fake", &[&operator.account.0, &item.job.0]);
-        let family_secret = Hash::of_parts("surety.sim.fake", &[&self.world.family_secret.0, &item.job.0]);
-        let (execution, copied): (Option<Rc<Execution>>, Option<CommitResult>) = match item.role {
-            Role::Worker => match operator.strategy.work() {
-                Work::Compute | Work::ComputeAndEquivocate => {
-                    (Some(self.run_model(item.operator, &item.job, false)), None)
-                }
-                Work::OtherWeights => {
-                    self.tallies[item.operator].cheats += 1;
-                    (Some(self.run_model(item.operator, &item.job, true)), None)
-                }
-                Work::Fabricate => {
-                    self.tallies[item.operator].cheats += 1;
-                    (Some(self.fabricated(&item.job, own_secret)), None)
-                }
-                Work::FabricateAsFamily => {
-                    self.tallies[item.operator].cheats += 1;
-                    (Some(self.fabricated(&item.job, family_secret)), None)
-                }
-                Work::Silent => {
-                    self.tallies[item.operator].cheats += 1;
-                    return true;
-                }
-                Work::CopyElseCompute => {
-                    let seen = self.jobs[&item.job]
-                        .published
-                        .iter()
-                        .find(|(who, _)| *who != item.operator)
-                        .map(|(_, r)| r.clone());
-                    match seen {
-                        Some(seen) => {
-                            self.tallies[item.operator].cheats += 1;
-                            (None, Some(seen))
-                        }
-                        None if self.jobs[&item.job].replicas >= 2 && next + 2 < item.deadline => {
-                            return false;
-                        }
-                        None => (Some(self.run_model(item.operator, &item.job, false)), None),
-                    }
-                }
-            },
-            Role::Auditor => {
-                let target = self.audit_target(&item.job);
-                let in_family = target.is_some_and(|t| {
-                    operator.family.is_some() && self.world.operators[t].family == operator.family
-                });
-                match operator.strategy.audit(in_family) {
-                    Audit::Compute => (Some(self.run_model(item.operator, &item.job, false)), None),
-                    Audit::AgreeAsFamily => {
-                        self.tallies[item.operator].cheats += 1;
-                        (Some(self.fabricated(&item.job, family_secret)), None)
-                    }
-                    Audit::Guess => {
-                        self.tallies[item.operator].cheats += 1;
-                        let seen = target.and_then(|t| {
-                            self.jobs[&item.job]
-                                .published
-                                .iter()
-                                .find(|(who, _)| *who == t)
-                                .map(|(_, r)| r.clone())
-                        });
-                        match seen {
-                            Some(seen) => (None, Some(seen)),
-                            None => (Some(self.fabricated(&item.job, own_secret)), None),
-                        }
-                    }
-                    Audit::Silent => {
-                        self.tallies[item.operator].cheats += 1;
-                        return true;
-                    }
+        let result = execution
+            .as_ref()
+            .map(|e| msgs::commit(CHAIN, &item.job, e, &operator.key));
+        let track = self.jobs.get_mut(&item.job).expect("an open job");
+        let seal = match (&result, copy_of) {
+            (Some(result), _) => msgs::seal(&item.job, &operator.id, result, &salt),
+            (None, Some(other)) => {
+                let record = jobs::state::job(self.ledger.store(), &item.job).expect("open");
+                let other_id = self.world.operators[other].id;
+                let commitment = record
+                    .live_assignments()
+                    .find(|a| a.operator == other_id)
+                    .and_then(|a| a.seal)
+                    .expect("the copied replica has sealed");
+                Seal {
+                    job: item.job,
+                    commitment,
                 }
             }
-        };
-        let key = &self.world.operators[item.operator].key;
-        let result = match (&execution, &copied) {
-            (Some(execution), _) => msgs::commit(CHAIN, &item.job, execution, key),
-            (None, Some(seen)) => msgs::recommit(seen, key),
-            (None, None) => unreachable!("every plan that commits has an execution or a copy"),
-        };
-        let track = self.jobs.get_mut(&item.job).expect("an open job");
-        track.executions.insert(item.operator, execution);
-        self.queue.push(Pending {
-            signer: Signer::Operator(item.operator),
-            msg: Msg::CommitResult(Box::new(result.clone())),
-            tag: Tag::Commit {
+            // An auditor its VRF did not select seals anything.
+            (None, None) => Seal {
                 job: item.job,
-                operator: item.operator,
-                result: Box::new(result),
+                commitment: blank,
             },
+        };
+        track.executions.insert(item.operator, execution);
+        track.sealed.insert(
+            item.operator,
+            Sealed {
+                salt,
+                result,
+                audit_proof,
+                copy_of,
+            },
+        );
+        Item::Seal(seal)
+    }
+
+    fn work_plan(&mut self, item: &Todo, next: u64) -> Plan {
+        let strategy = self.world.operators[item.operator].strategy;
+        let (own, family) = self.secrets(item.operator, &item.job);
+        match strategy.work() {
+            Work::Compute | Work::ComputeAndEquivocate => {
+                Plan::Run(Some(self.run_model(item.operator, &item.job, false)))
+            }
+            Work::OtherWeights => {
+                self.tallies[item.operator].cheats += 1;
+                Plan::Run(Some(self.run_model(item.operator, &item.job, true)))
+            }
+            Work::Fabricate => {
+                self.tallies[item.operator].cheats += 1;
+                Plan::Run(Some(self.fabricated(&item.job, own)))
+            }
+            Work::FabricateAsFamily => {
+                self.tallies[item.operator].cheats += 1;
+                Plan::Run(Some(self.fabricated(&item.job, family)))
+            }
+            Work::Silent => {
+                self.tallies[item.operator].cheats += 1;
+                Plan::Nothing
+            }
+            Work::CopyElseCompute => {
+                // Blind results: nothing is revealed before every seal is in, so all a copier
+                // can reuse is another replica's seal, which it then tries to open.
+                let me = self.world.operators[item.operator].id;
+                let other = jobs::state::job(self.ledger.store(), &item.job).and_then(|record| {
+                    record
+                        .live_assignments()
+                        .find(|a| a.operator != me && a.seal.is_some())
+                        .map(|a| self.world.index(&a.operator))
+                });
+                match other {
+                    Some(other) => {
+                        self.tallies[item.operator].cheats += 1;
+                        Plan::CopySeal(other)
+                    }
+                    None if self.jobs[&item.job].replicas >= 2 && next + 2 < item.deadline => {
+                        Plan::Wait
+                    }
+                    None => Plan::Run(Some(self.run_model(item.operator, &item.job, false))),
+                }
+            }
+        }
+    }
+
+    /// A designated auditor learns from its own VRF whether it audits; only then does its
+    /// strategy matter.
+    fn audit_plan(&mut self, item: &Todo) -> Plan {
+        let operator = &self.world.operators[item.operator];
+        let proof = operator.key.vrf_prove(&jobs::audit_alpha(CHAIN, &item.job));
+        let draw = proof
+            .proof_to_hash()
+            .expect("our own proof is valid")
+            .draw();
+        let selected = jobs::is_selected(self.config.params.jobs.audit_rate, draw);
+        let target = self.audit_target(&item.job);
+        let in_family = target.is_some_and(|t| {
+            operator.family.is_some() && self.world.operators[t].family == operator.family
         });
-        true
+        let strategy = operator.strategy;
+        if strategy.audit(in_family) == Audit::Silent {
+            self.tallies[item.operator].cheats += 1;
+            return Plan::Nothing;
+        }
+        if !selected {
+            return Plan::Audit(None, proof);
+        }
+        let (own, family) = self.secrets(item.operator, &item.job);
+        let execution = match strategy.audit(in_family) {
+            Audit::Compute => self.run_model(item.operator, &item.job, false),
+            Audit::AgreeAsFamily => {
+                self.tallies[item.operator].cheats += 1;
+                self.fabricated(&item.job, family)
+            }
+            // Blind: nothing to see, so a guess is a fabrication.
+            Audit::Guess => {
+                self.tallies[item.operator].cheats += 1;
+                self.fabricated(&item.job, own)
+            }
+            Audit::Silent => unreachable!("handled above"),
+        };
+        Plan::Audit(Some(execution), proof)
+    }
+
+    /// Open one's seal: one's result (or, for a copier, the copied replica's, which cannot
+    /// open a seal bound to another operator), and an auditor's VRF proof.
+    fn reveal(&mut self, item: &Todo, next: u64) -> Item {
+        let track = &self.jobs[&item.job];
+        let Some(sealed) = track.sealed.get(&item.operator).cloned() else {
+            return Item::Done;
+        };
+        let (result, salt) = match sealed.copy_of {
+            Some(other) => match track.published.iter().find(|(who, _, _)| *who == other) {
+                Some((_, seen, salt)) => (
+                    Some(msgs::recommit(
+                        seen,
+                        &self.world.operators[item.operator].key,
+                    )),
+                    *salt,
+                ),
+                None if next < item.deadline => return Item::Wait,
+                None => return Item::Done,
+            },
+            None => (sealed.result.clone(), sealed.salt),
+        };
+        Item::Reveal(Reveal {
+            job: item.job,
+            salt,
+            audit_proof: sealed.audit_proof,
+            result,
+        })
     }
 
     fn audit_target(&self, job: &JobId) -> Option<usize> {
@@ -863,7 +1130,10 @@ impl<'a> Driver<'a> {
             let pick = self.rng.below(self.challengeable.len());
             let job = self.challengeable.swap_remove(pick);
             let track = &self.jobs[&job];
-            if track.challenged || track.workers.contains(&griefer) || track.executions.contains_key(&griefer) {
+            if track.challenged
+                || track.workers.contains(&griefer)
+                || track.executions.contains_key(&griefer)
+            {
                 continue;
             }
             let Some(record) = jobs::state::job(self.ledger.store(), &job) else {
@@ -875,7 +1145,8 @@ impl<'a> Driver<'a> {
             let Some(defendant) = record.live_assignments().next().map(|a| a.operator) else {
                 continue;
             };
-            let honest = self.run_model(griefer, &job, false);
+            let honest = self.run_uncounted(griefer, &job, false);
+            self.totals.attacker_runs += 1;
             let claim = Rc::new(compute::alter_last(&honest));
             self.tallies[griefer].cheats += 1;
             let track = self.jobs.get_mut(&job).expect("open");
@@ -889,6 +1160,18 @@ impl<'a> Driver<'a> {
             });
         }
     }
+}
+
+/// What a party's seal will commit to.
+enum Plan {
+    /// Its own execution (or fabrication).
+    Run(Option<Rc<Execution>>),
+    /// A designated auditor: its execution if selected, and its VRF proof.
+    Audit(Option<Rc<Execution>>, VrfProof),
+    /// A copier reuses this replica's seal.
+    CopySeal(usize),
+    Wait,
+    Nothing,
 }
 
 fn compute_steps(model: &surety_infer::Model) -> u64 {

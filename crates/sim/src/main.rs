@@ -35,9 +35,15 @@ struct Args {
     /// Also sweep audit rate × family stake share.
     #[arg(long)]
     sweep: bool,
+    /// Only the sweep.
+    #[arg(long)]
+    sweep_only: bool,
     /// Jobs per sweep point (default: jobs / 10).
     #[arg(long)]
     sweep_jobs: Option<usize>,
+    /// Operators per sweep point (default: --operators).
+    #[arg(long)]
+    sweep_operators: Option<usize>,
 }
 
 fn main() {
@@ -59,13 +65,34 @@ fn main() {
         config.family_stake_share = v;
     }
     let started = std::time::Instant::now();
+    if args.sweep_only {
+        let operators = args.sweep_operators.unwrap_or(config.operators);
+        let mut base = Config::new(
+            operators,
+            args.sweep_jobs.unwrap_or(config.jobs / 10),
+            args.seed,
+        );
+        base.fee = config.fee;
+        base.compute_cost = config.compute_cost;
+        base.stake_alpha = config.stake_alpha;
+        let points = surety_sim::sweep(&base);
+        print!("{}", surety_sim::sweep_markdown(&base, &points));
+        return;
+    }
     let summary = surety_sim::run(&config);
     let wall = started.elapsed().as_secs_f64();
     print!("{}", surety_sim::report::markdown(&config, &summary));
     eprintln!("main run: {wall:.1} s");
     if args.sweep {
-        let mut base = config.clone();
-        base.jobs = args.sweep_jobs.unwrap_or(config.jobs / 10);
+        let operators = args.sweep_operators.unwrap_or(config.operators);
+        let mut base = Config::new(
+            operators,
+            args.sweep_jobs.unwrap_or(config.jobs / 10),
+            args.seed,
+        );
+        base.fee = config.fee;
+        base.compute_cost = config.compute_cost;
+        base.stake_alpha = config.stake_alpha;
         let started = std::time::Instant::now();
         let points = surety_sim::sweep(&base);
         println!();

@@ -1,16 +1,24 @@
-//! The ledger messages the simulated parties send, built from executions: the only place
-//! that knows today's commit flow (`CommitResult`, the audit drawn in the next block). The
-//! blind-results port replaces this module and the driver's commit arm, nothing else.
+//! The ledger messages the simulated parties send, built from executions. The commit flow is
+//! blind results (docs/market.md): a batch of seals per operator per block, then a batch of
+//! reveals, each opening a seal with its salt; a designated auditor reveals its VRF proof.
 
 use crate::compute::Execution;
 use surety_ledger::disputes::{Challenge, ProvideStepInput, RevealStep, INPUT_CHUNK_BYTES_MAX};
-use surety_ledger::jobs::{CommitResult, ResultStatement, SignedResult};
+use surety_ledger::jobs::{
+    seal_commitment, CommitResult, ResultStatement, Reveal, RevealResults, Seal, SealResults,
+    SignedResult,
+};
 use surety_ledger::slashing::Evidence;
 use surety_ledger::tx::Msg;
 use surety_types::{JobId, OperatorId, SigningKey};
 
 /// The signed statement of `execution` for `job`.
-pub fn statement(chain: &str, job: &JobId, execution: &Execution, key: &SigningKey) -> SignedResult {
+pub fn statement(
+    chain: &str,
+    job: &JobId,
+    execution: &Execution,
+    key: &SigningKey,
+) -> SignedResult {
     let steps = execution.trace.len() as u64;
     ResultStatement {
         chain_id: chain.into(),
@@ -42,6 +50,24 @@ pub fn recommit(seen: &CommitResult, key: &SigningKey) -> CommitResult {
         output: seen.output.clone(),
         output_proof: seen.output_proof.clone(),
     }
+}
+
+/// The seal of `result` by `operator` with `salt`.
+pub fn seal(job: &JobId, operator: &OperatorId, result: &CommitResult, salt: &[u8; 32]) -> Seal {
+    Seal {
+        job: *job,
+        commitment: seal_commitment(operator, &result.result.statement, salt),
+    }
+}
+
+/// One operator's seals for a block.
+pub fn seal_batch(operator: OperatorId, seals: Vec<Seal>) -> Msg {
+    Msg::SealResults(Box::new(SealResults { operator, seals }))
+}
+
+/// One operator's reveals for a block.
+pub fn reveal_batch(operator: OperatorId, reveals: Vec<Reveal>) -> Msg {
+    Msg::RevealResults(Box::new(RevealResults { operator, reveals }))
 }
 
 /// A bisection move: one's own leaf at `index` with its proof.
@@ -82,7 +108,10 @@ pub fn challenge(job: &JobId, operator: &OperatorId, claim: &Execution) -> Msg {
         operator: *operator,
         output_hash: claim.output.hash(),
         trace_root: claim.trace.root(),
-        output_proof: claim.trace.proof(steps - 1).expect("the last leaf has a proof"),
+        output_proof: claim
+            .trace
+            .proof(steps - 1)
+            .expect("the last leaf has a proof"),
     }))
 }
 

@@ -106,7 +106,8 @@ impl Summary {
 }
 
 fn profit(config: &Config, tally: &Tally) -> f64 {
-    tally.worth_end as f64 - tally.worth_start as f64
+    tally.worth_end as f64
+        - tally.worth_start as f64
         - config.compute_cost as f64 * tally.inferences.runs()
 }
 
@@ -136,7 +137,11 @@ pub fn summarise(
             })
     };
     let honest = Estimate::of(&members(&|s| s == Strategy::Honest));
-    let row = |name: String, strategy: Option<Strategy>, pick: &dyn Fn(Strategy) -> bool, judged: bool, cheat: &'static str| {
+    let row = |name: String,
+               strategy: Option<Strategy>,
+               pick: &dyn Fn(Strategy) -> bool,
+               judged: bool,
+               cheat: &'static str| {
         let estimate = Estimate::of(&members(pick));
         let (cheats, caught) = count(pick);
         Row {
@@ -156,7 +161,10 @@ pub fn summarise(
         // Proposer strategies gain nothing on their own account: the grinder is judged with
         // its partner, the censor by its victims' losses.
         let judged = !strategy.is_honest()
-            && !matches!(strategy, Strategy::Grinder | Strategy::Censor | Strategy::GrindPartner);
+            && !matches!(
+                strategy,
+                Strategy::Grinder | Strategy::Censor | Strategy::GrindPartner
+            );
         rows.push(row(
             strategy.to_string(),
             Some(strategy),
@@ -302,11 +310,14 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
     }
     let _ = writeln!(
         out,
-        "\nVerification overhead: {:.4} inferences per job ({:.1} runs for {} jobs: replicas, \
-         audits, griefers' runs, other-weights runs, referee steps at 1/11 each).\n",
+        "\nVerification overhead: {:.4} inferences per job ({:.1} runs for {} jobs: every \
+         worker's run, replicas and other-weights runs included, every audit's run, and the \
+         referee's steps at 1/11 of a run each; not counted: {} runs griefers made to fake \
+         their claims, which they pay for).\n",
         summary.overhead,
         t.inferences.runs(),
-        t.jobs_submitted
+        t.jobs_submitted,
+        t.attacker_runs
     );
     let profitable = summary.profitable_cheats();
     let _ = writeln!(out, "## Targets\n");
@@ -319,7 +330,11 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
         } else {
             format!(
                 " (not below: {})",
-                profitable.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+                profitable
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         }
     );

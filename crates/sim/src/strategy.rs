@@ -20,7 +20,8 @@ pub enum Strategy {
     LazyAuditor,
     /// On a replicated job, reuses another replica's result instead of computing.
     Copier,
-    /// A tamperer whose colluding proposer grinds the seed for it.
+    /// A tamperer whose colluding proposer grinds the seed for it (they share a secret, so
+    /// the grinder, when it audits its partner, agrees with the fabrication).
     GrindPartner,
     /// A validator that, holding the proposer slot, picks the better of two seeds (its own,
     /// or withholding and letting the next proposer's stand) for its partner.
@@ -80,8 +81,8 @@ impl Strategy {
     /// What it does with a job it is assigned to compute.
     pub fn work(self) -> Work {
         match self {
-            Strategy::Tamper | Strategy::GrindPartner => Work::Fabricate,
-            Strategy::Sybil => Work::FabricateAsFamily,
+            Strategy::Tamper => Work::Fabricate,
+            Strategy::Sybil | Strategy::GrindPartner => Work::FabricateAsFamily,
             Strategy::OtherWeights => Work::OtherWeights,
             Strategy::Copier => Work::CopyElseCompute,
             Strategy::Equivocator => Work::ComputeAndEquivocate,
@@ -95,7 +96,7 @@ impl Strategy {
     pub fn audit(self, target_in_family: bool) -> Audit {
         match self {
             Strategy::LazyAuditor => Audit::Guess,
-            Strategy::Sybil if target_in_family => Audit::AgreeAsFamily,
+            Strategy::Sybil | Strategy::Grinder if target_in_family => Audit::AgreeAsFamily,
             Strategy::Late => Audit::Silent,
             // A cheater auditing an outsider gains nothing by lying and would be slashed.
             _ => Audit::Compute,

@@ -39,8 +39,11 @@ pub struct Totals {
     pub disputes: u64,
     pub outcomes: BTreeMap<String, u64>,
     pub referee_steps: u64,
-    /// Every inference executed by anyone (workers, auditors, griefers, the referee).
+    /// Inferences the network's verification executed: workers' runs (replicas included),
+    /// auditors' runs and the referee's steps.
     pub inferences: Counter,
+    /// Runs attackers made that the network does not need (griefers faking a claim).
+    pub attacker_runs: u64,
     pub hook_failures: u64,
     /// Refused transactions by (kind of transaction, reason).
     pub refused: BTreeMap<String, u64>,

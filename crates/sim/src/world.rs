@@ -69,7 +69,9 @@ fn draw_stakes(config: &Config, rng: &mut Rng) -> Vec<u128> {
         .map(|_| {
             // Pareto: stake_min · u^(-1/alpha), capped; rounded to 1,000 tokens.
             let u = 1.0 - rng.unit();
-            let multiple = u.powf(-1.0 / config.stake_alpha).min(config.stake_cap as f64);
+            let multiple = u
+                .powf(-1.0 / config.stake_alpha)
+                .min(config.stake_cap as f64);
             let stake = (config.stake_min as f64 * multiple) as u128;
             (stake / 1_000 * 1_000).max(config.stake_min)
         })
@@ -116,7 +118,9 @@ impl World {
         for &c in &top[pairs..pairs + censors] {
             strategies[c] = Strategy::Censor;
         }
-        let mut rest: Vec<usize> = (0..n).filter(|i| strategies[*i] == Strategy::Honest).collect();
+        let mut rest: Vec<usize> = (0..n)
+            .filter(|i| strategies[*i] == Strategy::Honest)
+            .collect();
         rng.shuffle(&mut rest);
         let mut next = rest.into_iter();
         let mut partners = Vec::new();
@@ -145,7 +149,7 @@ impl World {
                     id: OperatorId::from(account),
                     strategy: strategies[index],
                     stake: stakes[index],
-                    family: (strategies[index] == Strategy::Sybil).then_some(0),
+                    family: family_of(index, strategies[index], &grinders, &partners),
                     partner: grinders
                         .iter()
                         .position(|g| *g == index)
@@ -240,6 +244,24 @@ impl World {
     pub fn index(&self, operator: &OperatorId) -> usize {
         self.by_operator[operator]
     }
+}
+
+/// The undeclared family of an operator: 0 for the sybils, `1 + k` for grinder `k` and its
+/// partner.
+fn family_of(
+    index: usize,
+    strategy: Strategy,
+    grinders: &[usize],
+    partners: &[usize],
+) -> Option<u32> {
+    if strategy == Strategy::Sybil {
+        return Some(0);
+    }
+    grinders
+        .iter()
+        .chain(partners)
+        .position(|i| *i == index)
+        .map(|k| 1 + (k % grinders.len()) as u32)
 }
 
 /// Scale the sybil family's stakes so that it holds `family_stake_share` of all stake.
