@@ -91,7 +91,7 @@ struct Sealed {
 /// One thing a todo produces for the next block.
 enum Item {
     Seal(Seal),
-    Reveal(Reveal),
+    Reveal(Box<Reveal>),
     Wait,
     Done,
 }
@@ -663,7 +663,7 @@ impl<'a> Driver<'a> {
                     return;
                 };
                 let record = jobs::state::job(self.ledger.store(), job);
-                for (&operator, _) in &track.sealed {
+                for &operator in track.sealed.keys() {
                     let role = match &record {
                         Some(r)
                             if r.audit.as_ref().is_some_and(|a| {
@@ -791,7 +791,7 @@ impl<'a> Driver<'a> {
             }
             match self.do_work(&item, next) {
                 Item::Seal(seal) => seals.entry(item.operator).or_default().push(seal),
-                Item::Reveal(reveal) => reveals.entry(item.operator).or_default().push(reveal),
+                Item::Reveal(reveal) => reveals.entry(item.operator).or_default().push(*reveal),
                 Item::Wait => self.todo.push(item),
                 Item::Done => {}
             }
@@ -1039,12 +1039,12 @@ impl<'a> Driver<'a> {
             },
             None => (sealed.result.clone(), sealed.salt),
         };
-        Item::Reveal(Reveal {
+        Item::Reveal(Box::new(Reveal {
             job: item.job,
             salt,
             audit_proof: sealed.audit_proof,
             result,
-        })
+        }))
     }
 
     fn audit_target(&self, job: &JobId) -> Option<usize> {

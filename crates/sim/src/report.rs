@@ -90,7 +90,7 @@ impl Summary {
     pub fn profitable_cheats(&self) -> Vec<&Row> {
         self.rows
             .iter()
-            .filter(|r| r.judged && !(r.versus_honest < 0.0))
+            .filter(|r| r.judged && r.versus_honest >= 0.0)
             .collect()
     }
 
@@ -257,7 +257,9 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
         } else {
             format!("{:.0}%", 100.0 * row.caught as f64 / row.cheats as f64)
         };
-        let target = if row.judged {
+        let target = if row.judged && row.versus_honest.is_nan() {
+            "n/a (no jobs)".to_string()
+        } else if row.judged {
             pass(row.versus_honest < 0.0).to_string()
         } else {
             "-".into()
