@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use staking::Validator;
 use store::Store;
 use surety_types::crypto::BatchVerifier;
-use surety_types::{AccountId, Epoch, Hash, Height, ModelId, OperatorId};
+use surety_types::{AccountId, Amount, Epoch, Hash, Height, ModelId, OperatorId};
 use tx::{Msg, Transaction, TxError};
 
 /// Everything the ledger reports, wrapped by module as [`TxError`] wraps errors. In JSON the
@@ -574,7 +574,7 @@ impl Ledger {
             self.params.bank.min_tx_fee,
         )?;
         self.store.begin_tx();
-        let result = self.dispatch(ctx, &signer, &tx.tx.msg, tx_hash);
+        let result = self.dispatch(ctx, &signer, tx.tx.fee, &tx.tx.msg, tx_hash);
         match result {
             Ok(()) => {
                 let mut events = self.store.commit_tx();
@@ -598,6 +598,7 @@ impl Ledger {
         &mut self,
         ctx: &BlockContext,
         signer: &AccountId,
+        fee: Amount,
         msg: &Msg,
         tx_hash: &Hash,
     ) -> Result<(), TxError> {
@@ -637,9 +638,10 @@ impl Ledger {
             Msg::SealResults(m) => jobs::execute_seal(store, params, ctx, signer, m)?,
             Msg::RevealResults(m) => jobs::execute_reveal(store, params, ctx, chain_id, signer, m)?,
             Msg::Challenge(m) => jobs::execute_challenge(store, params, ctx, signer, m)?,
-            Msg::RevealStep(m) => disputes::execute_reveal(store, params, ctx, signer, m)?,
+            // The fee counts in the party's dispute costs (loser pays).
+            Msg::RevealStep(m) => disputes::execute_reveal(store, params, ctx, signer, fee, m)?,
             Msg::ProvideStepInput(m) => {
-                jobs::execute_provide_input(store, params, ctx, cache, signer, m)?
+                jobs::execute_provide_input(store, params, ctx, cache, signer, fee, m)?
             }
         }
         Ok(())

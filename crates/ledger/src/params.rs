@@ -139,7 +139,8 @@ impl Default for ModelsParams {
             model_file_bytes_max: 512 << 20,
             // MiniLM's files, 87.1 MiB: 88,000, a few dozen jobs' fees.
             model_deposit_per_mib: Amount::new(1_000),
-            // The challenge bond: a squatter's registration costs as much as a false challenge.
+            // A third of the challenge bond: a squatter's registration costs as much as a false
+            // challenge's bond did before bonds covered the defender's worst case (300,000).
             model_deposit_min: Amount::new(100_000),
             // About 5.5 hours at one block per second: 1,859 MiniLM chunks fit many times over.
             model_upload_blocks: 20_000,
@@ -163,27 +164,69 @@ impl Default for ServicesParams {
     }
 }
 
-/// The disputes module's parameters.
+/// The disputes module's parameters (docs/market.md, "Disputes" and "Loser pays").
+///
+/// The loser of a dispute pays the winner's costs: the fee of each reveal and input chunk a
+/// party sends is recorded in the dispute, counted at most `tx_cost_fee_multiple_max ·
+/// min_tx_fee` per transaction, and at most [`Params::dispute_cost_max`] per party (the
+/// defender's worst case: [`BISECTION_MOVES_MAX`] reveals and every chunk of the largest
+/// input). [`Params::validate`] requires `challenge_bond` to cover that worst case, so a false
+/// challenger's bond always pays the honest defendant back.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DisputesParams {
-    /// Bond a challenger who is not an assigned auditor puts up; forfeited if it loses.
+    /// Bond a challenger who is not an assigned auditor puts up. If it loses, the defendant's
+    /// recorded costs are paid from it and the rest goes to the insurance pool.
     pub challenge_bond: Amount,
     /// Blocks each party has for each move of a dispute; a silent party loses.
     pub dispute_move_blocks: u64,
     /// Largest activation a party may hand the referee, in bytes.
     pub dispute_input_bytes_max: u64,
+    /// Blocks anyone has to upload the referee's input once the step is isolated; without it
+    /// the defendant loses. At least [`DEADLINE_BLOCKS_FLOOR`] plus one block per chunk of the
+    /// largest input (`validate`): a block that does not stretch the deadline was not full,
+    /// so it had room for one more transaction of `TX_BYTES_MAX`, which one chunk fits in.
+    pub dispute_input_blocks: u64,
+    /// Most disputes over one job (of any kind) before a bonded challenge is refused. Staked
+    /// disagreements (replicas, the audit) always open: there is at most one of each per job.
+    /// So a job sees at most `disputes_per_job_max + 1` disputes, which bounds how long its
+    /// finality can be delayed (docs/market.md, "How long a job can be held").
+    pub disputes_per_job_max: u32,
+    /// A party's transaction counts in its dispute costs for at most this many times
+    /// `bank.min_tx_fee`, or the fee it paid if lower: a party cannot inflate what the loser
+    /// owes by paying huge fees, and can still outbid a crowd by this factor at no loss.
+    pub tx_cost_fee_multiple_max: u64,
 }
 
 impl Default for DisputesParams {
     fn default() -> Self {
         DisputesParams {
-            challenge_bond: Amount::new(100_000),
+            // The defender's worst case at the defaults: (64 reveals + 86 input chunks) ·
+            // 2 · 1,000 = 300,000 (`Params::dispute_cost_max`).
+            challenge_bond: Amount::new(300_000),
             dispute_move_blocks: 10,
-            dispute_input_bytes_max: 64 << 20,
+            // The largest activation a served model hands the referee is MiniLM's before its
+            // `output.dense` step at its 512 positions: `intermediate` [512, 1536] and
+            // `hidden` [512, 384] in f32, 3,932,160 bytes plus a header of tens of bytes,
+            // under 4 MiB. The MNIST MLP [784, 256, 10] and CNN (16 × 28 × 28 after its first
+            // convolution: 50,176 bytes) are far smaller at the 16 KiB job input limit;
+            // SmolLM2 (Llama) is refused at submission, so it never reaches the court.
+            // 4 MiB is 86 chunks of 48 KiB.
+            dispute_input_bytes_max: 4 << 20,
+            // 3 + 86 = 89 needed (`validate`).
+            dispute_input_blocks: 100,
+            disputes_per_job_max: 3,
+            tx_cost_fee_multiple_max: 2,
         }
     }
 }
+
+/// Most bisection moves any dispute takes: a trace has fewer than 2^64 leaves, so halving its
+/// interval isolates a step in at most 64 moves (`⌈log2 steps⌉`; MiniLM's 76 steps take 7).
+pub const BISECTION_MOVES_MAX: u64 = 64;
+
+/// Largest chunk of the referee's input one transaction carries.
+pub const INPUT_CHUNK_BYTES_MAX: usize = 48 * 1024;
 
 /// The inference market's parameters (DESIGN §5): jobs, replicas, deadlines and audits.
 ///
@@ -263,9 +306,14 @@ impl Default for JobsParams {
             // audit rule holds with a factor of 1.28 (see `validate`).
             collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
-            audit_reward: Amount::new(2_000),
+            // An auditor runs one inference, as one replica does, and a replica of a job at
+            // `job_fee_min` with one replica is paid 90% of 1,000 = 900: 1,000 pays an auditor
+            // at least that. The fund stays solvent (`validate`): 10% of 1,000 = 100 a job in,
+            // 8% · 1,000 = 80 a job out on average.
+            audit_reward: Amount::new(1_000),
             // 0.5%: below audit_rate · (1 − collusion_fraction)² · wrong_result = 0.512%, and
-            // 12,500 at the smallest allocation, so any allocation can take a job at `job_fee_max`.
+            // 12,500 at the smallest allocation, so any allocation can take a job at
+            // `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
             prune_steps_per_block_max: 256,
         }
@@ -425,6 +473,41 @@ pub enum ParamsError {
     /// bounds each validator's stored liveness bitmap.
     #[error("downtime_window_blocks must be at most {0}")]
     DowntimeWindowTooLong(u64),
+    /// The challenge bond does not cover an honest defendant's worst-case dispute costs, so a
+    /// false challenger could leave it out of pocket (docs/market.md, "Loser pays").
+    #[error(
+        "challenge_bond ({bond}) must be at least the defender's worst-case costs ({worst_case}: \
+         (64 reveals + the largest input's chunks) · tx_cost_fee_multiple_max · min_tx_fee)"
+    )]
+    BondBelowWorstCase {
+        /// `challenge_bond`.
+        bond: Amount,
+        /// [`Params::dispute_cost_max`].
+        worst_case: Amount,
+    },
+    /// The audit fund takes in less from a job at the smallest fee than audits pay out per job
+    /// on average: it would run dry and auditors go unpaid.
+    #[error(
+        "audit_fund_share · job_fee_min ({income}) must be at least audit_rate · audit_reward \
+         ({expected_reward}), or the audit fund runs dry"
+    )]
+    AuditFundInsolvent {
+        /// `audit_fund_share · job_fee_min`: the fund's income from the cheapest job.
+        income: Amount,
+        /// `audit_rate · audit_reward`: the reward an audit costs the fund per job on average.
+        expected_reward: Amount,
+    },
+    /// The referee's input phase is too short to carry the largest input, one chunk per block.
+    #[error(
+        "dispute_input_blocks ({blocks}) must be at least {needed}: the deadline floor plus one \
+         block per chunk of dispute_input_bytes_max"
+    )]
+    InputDeadlineTooShort {
+        /// `dispute_input_blocks`.
+        blocks: u64,
+        /// `DEADLINE_BLOCKS_FLOOR + ⌈dispute_input_bytes_max / INPUT_CHUNK_BYTES_MAX⌉`.
+        needed: u64,
+    },
 }
 
 /// Fewest blocks any deadline may give (`deadline_blocks_min`, `reveal_blocks`,
@@ -502,7 +585,94 @@ impl Params {
         self.check_slash_horizon()?;
         self.check_deadline_floor()?;
         self.check_audit_rule()?;
-        self.check_in_flight_cap()
+        self.check_in_flight_cap()?;
+        self.check_dispute_limits()?;
+        self.check_bond_covers_worst_case()?;
+        self.check_input_deadline()?;
+        self.check_audit_fund_solvent()
+    }
+
+    /// Most a transaction counts in a party's dispute costs: `tx_cost_fee_multiple_max ·
+    /// min_tx_fee` (saturating: a bound, not a payment).
+    pub fn dispute_tx_cost_max(&self) -> Amount {
+        let multiple = u128::from(self.disputes.tx_cost_fee_multiple_max);
+        self.bank
+            .min_tx_fee
+            .checked_mul(multiple)
+            .unwrap_or(Amount::MAX)
+    }
+
+    /// Chunks of the largest referee input: `⌈dispute_input_bytes_max /
+    /// INPUT_CHUNK_BYTES_MAX⌉`.
+    pub fn dispute_input_chunks_max(&self) -> u64 {
+        self.disputes
+            .dispute_input_bytes_max
+            .div_ceil(INPUT_CHUNK_BYTES_MAX as u64)
+    }
+
+    /// The defender's worst-case dispute costs, and the most counted for either party:
+    /// ([`BISECTION_MOVES_MAX`] reveals + [`Params::dispute_input_chunks_max`] chunks) ·
+    /// [`Params::dispute_tx_cost_max`] (saturating).
+    pub fn dispute_cost_max(&self) -> Amount {
+        let transactions = BISECTION_MOVES_MAX.saturating_add(self.dispute_input_chunks_max());
+        self.dispute_tx_cost_max()
+            .checked_mul(u128::from(transactions))
+            .unwrap_or(Amount::MAX)
+    }
+
+    /// The court's own counts and multiples are at least 1.
+    fn check_dispute_limits(&self) -> Result<(), ParamsError> {
+        let d = &self.disputes;
+        for (name, value) in [
+            ("disputes_per_job_max", u64::from(d.disputes_per_job_max)),
+            ("tx_cost_fee_multiple_max", d.tx_cost_fee_multiple_max),
+            ("dispute_input_bytes_max", d.dispute_input_bytes_max),
+        ] {
+            if value == 0 {
+                return Err(ParamsError::Zero(name));
+            }
+        }
+        Ok(())
+    }
+
+    /// `challenge_bond ≥ dispute_cost_max`: a false challenger's bond pays back everything an
+    /// honest defendant can have spent on the dispute (docs/market.md, "Loser pays").
+    fn check_bond_covers_worst_case(&self) -> Result<(), ParamsError> {
+        let worst_case = self.dispute_cost_max();
+        if self.disputes.challenge_bond < worst_case {
+            return Err(ParamsError::BondBelowWorstCase {
+                bond: self.disputes.challenge_bond,
+                worst_case,
+            });
+        }
+        Ok(())
+    }
+
+    /// `dispute_input_blocks ≥ DEADLINE_BLOCKS_FLOOR + dispute_input_chunks_max`: a block that
+    /// does not stretch the deadline had room for one more `TX_BYTES_MAX` transaction, which
+    /// carries a chunk, so the largest input fits even in blocks just short of full.
+    fn check_input_deadline(&self) -> Result<(), ParamsError> {
+        let needed = DEADLINE_BLOCKS_FLOOR.saturating_add(self.dispute_input_chunks_max());
+        let blocks = self.disputes.dispute_input_blocks;
+        if blocks < needed {
+            return Err(ParamsError::InputDeadlineTooShort { blocks, needed });
+        }
+        Ok(())
+    }
+
+    /// `audit_fund_share · job_fee_min ≥ audit_rate · audit_reward`: even a market of jobs at
+    /// the smallest fee pays the audits it draws, on average.
+    fn check_audit_fund_solvent(&self) -> Result<(), ParamsError> {
+        let j = &self.jobs;
+        let income = j.audit_fund_share.mul_floor(j.job_fee_min);
+        let expected_reward = j.audit_rate.mul_ceil(j.audit_reward);
+        if income < expected_reward {
+            return Err(ParamsError::AuditFundInsolvent {
+                income,
+                expected_reward,
+            });
+        }
+        Ok(())
     }
 
     fn check_nonzero(&self) -> Result<(), ParamsError> {
@@ -752,6 +922,79 @@ mod tests {
                 Err(ParamsError::DeadlineBelowFloor(_))
             ));
         }
+    }
+
+    #[test]
+    fn the_default_bond_covers_the_defenders_worst_case_and_no_less_is_taken() {
+        let mut params = Params::default();
+        // 4 MiB of input is 86 chunks of 48 KiB; with 64 reveals, 150 transactions counted at
+        // most 2 · 1,000 each.
+        assert_eq!(params.dispute_input_chunks_max(), 86);
+        assert_eq!(params.dispute_tx_cost_max(), Amount::new(2_000));
+        assert_eq!(params.dispute_cost_max(), Amount::new(300_000));
+        params.disputes.challenge_bond = Amount::new(299_999);
+        assert_eq!(
+            params.validate(),
+            Err(ParamsError::BondBelowWorstCase {
+                bond: Amount::new(299_999),
+                worst_case: Amount::new(300_000),
+            })
+        );
+        // The old default (100,000) with the old 64 MiB input limit: 1,366 chunks, a worst
+        // case of 2,860,000, nearly 29 times the bond.
+        params.disputes.challenge_bond = Amount::new(100_000);
+        params.disputes.dispute_input_bytes_max = 64 << 20;
+        params.disputes.dispute_input_blocks = 2_000;
+        assert_eq!(
+            params.validate(),
+            Err(ParamsError::BondBelowWorstCase {
+                bond: Amount::new(100_000),
+                worst_case: Amount::new(2_860_000),
+            })
+        );
+    }
+
+    #[test]
+    fn an_audit_fund_that_pays_out_more_than_it_takes_in_is_refused() {
+        let mut params = Params::default();
+        // The old defaults: 10% of a 1,000 job is 100 in, 8% · 2,000 = 160 out per job.
+        params.jobs.audit_reward = Amount::new(2_000);
+        assert_eq!(
+            params.validate(),
+            Err(ParamsError::AuditFundInsolvent {
+                income: Amount::new(100),
+                expected_reward: Amount::new(160),
+            })
+        );
+        // 8% · 1,250 = 100: exactly solvent.
+        params.jobs.audit_reward = Amount::new(1_250);
+        assert_eq!(params.validate(), Ok(()));
+    }
+
+    #[test]
+    fn an_input_phase_too_short_for_the_largest_input_is_refused() {
+        let mut params = Params::default();
+        // 86 chunks at one a block, after the floor of 3.
+        params.disputes.dispute_input_blocks = 88;
+        assert_eq!(
+            params.validate(),
+            Err(ParamsError::InputDeadlineTooShort {
+                blocks: 88,
+                needed: 89,
+            })
+        );
+        params.disputes.dispute_input_blocks = 89;
+        assert_eq!(params.validate(), Ok(()));
+    }
+
+    #[test]
+    fn zero_dispute_limits_are_refused() {
+        let mut params = Params::default();
+        params.disputes.disputes_per_job_max = 0;
+        assert_eq!(
+            params.validate(),
+            Err(ParamsError::Zero("disputes_per_job_max"))
+        );
     }
 
     #[test]

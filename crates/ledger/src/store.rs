@@ -260,11 +260,11 @@ impl Store {
         &mut self,
         item: impl FnOnce(&mut Store) -> Result<T, E>,
     ) -> Result<T, E> {
-        // `Option::replace` would open a transaction layer even outside one (a hook item):
-        // its writes and events would then go to a stray layer the next transaction drops.
+        // `take`, not `replace`: outside a transaction (hook items) no transaction layer may be
+        // left open, or the item's writes would bypass its own layer and outlive its failure.
         if let Some(outer) = self.tx.take() {
-            self.tx = Some(Layer::new());
             self.tx_outer.push(outer);
+            self.tx = Some(Layer::new());
             let events = self.tx_events.len();
             let result = item(self);
             let inner = self.tx.take().unwrap_or_default();
@@ -442,6 +442,44 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_item_of_a_transaction_leaves_no_trace_and_the_transaction_goes_on() {
+        let mut store = Store::new();
+        store.put(b"a".to_vec(), &1u64);
+        store.begin_tx();
+        store.put(b"t".to_vec(), &7u64);
+        let failed: Result<(), &str> = store.isolated(|store| {
+            store.put(b"a".to_vec(), &9u64);
+            store.put(b"x".to_vec(), &3u64);
+            assert_eq!(
+                store.get::<u64>(b"t"),
+                Some(7),
+                "it reads the transaction's writes"
+            );
+            assert_eq!(store.prefix_keys(b"").len(), 3);
+            Err("fails")
+        });
+        assert_eq!(failed, Err("fails"));
+        let kept: Result<(), ()> = store.isolated(|store| {
+            store.put(b"y".to_vec(), &4u64);
+            Ok(())
+        });
+        assert!(kept.is_ok());
+        assert_eq!(store.get::<u64>(b"a"), Some(1));
+        assert_eq!(store.get::<u64>(b"x"), None);
+        store.commit_tx();
+        assert_eq!(store.get::<u64>(b"t"), Some(7));
+        assert_eq!(store.get::<u64>(b"y"), Some(4));
+        // Outside a transaction an item still runs in a hook layer, not a transaction's.
+        let hook: Result<(), ()> = store.isolated(|store| {
+            store.put(b"h".to_vec(), &5u64);
+            Ok(())
+        });
+        assert!(hook.is_ok());
+        let (_, changes) = store.commit_block();
+        assert_eq!(changes.len(), 4, "a, t, y and h: {changes:?}");
+    }
+
+    #[test]
     fn a_failed_hook_item_leaves_no_trace_and_a_kept_one_joins_its_outer_item() {
         let mut store = Store::new();
         store.put(b"a".to_vec(), &1u64);
@@ -472,6 +510,40 @@ mod tests {
             changes.len(),
             3,
             "a, b and d: the failed item wrote nothing"
+        );
+    }
+
+    #[test]
+    fn a_failed_batch_item_inside_a_transaction_leaves_no_trace_and_closes_no_layer() {
+        let mut store = Store::new();
+        // Outside a transaction an item leaves none open (the next `begin_tx` asserts it).
+        let kept: Result<(), ()> = store.isolated(|store| {
+            store.put(b"h".to_vec(), &1u64);
+            Ok(())
+        });
+        assert!(kept.is_ok());
+        store.begin_tx();
+        store.put(b"a".to_vec(), &1u64);
+        let failed: Result<(), &str> = store.isolated(|store| {
+            store.put(b"a".to_vec(), &9u64);
+            store.put(b"b".to_vec(), &2u64);
+            assert_eq!(store.get::<u64>(b"a"), Some(9));
+            Err("refused")
+        });
+        assert_eq!(failed, Err("refused"));
+        assert_eq!(store.get::<u64>(b"a"), Some(1));
+        assert_eq!(store.get::<u64>(b"b"), None);
+        let kept: Result<(), ()> = store.isolated(|store| {
+            store.put(b"c".to_vec(), &3u64);
+            Ok(())
+        });
+        assert!(kept.is_ok());
+        store.commit_tx();
+        let (_, changes) = store.commit_block();
+        assert_eq!(
+            changes.len(),
+            3,
+            "h, a and c: the failed item wrote nothing"
         );
     }
 

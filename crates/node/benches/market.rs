@@ -62,7 +62,7 @@ const JOBS_PER_CLIENT_MAX: usize = 200;
 /// into a missed deadline (they only bound the unhappy paths, not the figures measured).
 const DEADLINE_BLOCKS: u64 = 200;
 const DISPUTE_MOVE_BLOCKS: u64 = 40;
-const AUDIT_DEADLINE_BLOCKS: u64 = 40;
+const REVEAL_BLOCKS: u64 = 40;
 const POLL: Duration = Duration::from_millis(20);
 
 const WORDS: [&str; 48] = [
@@ -192,7 +192,7 @@ fn options(
     options.rpc_base_port = ports.1;
     options.params.bank.min_tx_fee = Amount::new(1);
     options.params.jobs.challenge_window_blocks = settings.window;
-    options.params.jobs.audit_deadline_blocks = AUDIT_DEADLINE_BLOCKS;
+    options.params.jobs.reveal_blocks = REVEAL_BLOCKS;
     options.params.disputes.dispute_move_blocks = DISPUTE_MOVE_BLOCKS;
     options.timeouts.block_time_ms = settings.block_ms;
     options.timeouts.propose_ms = 1_000;
@@ -547,6 +547,8 @@ async fn disputes(minilm: &MiniLm, settings: &Settings) -> Disputes {
         2 * settings.disputes,
     );
     options.params.jobs.audit_rate = Ratio::ONE;
+    // The audit fund stays solvent at that rate (10% of a 1,000 fee in, 100 out a job).
+    options.params.jobs.audit_reward = Amount::new(100);
     // Extra operators 0..D tamper with their outputs (the last leaf is wrong); D..2D compute
     // with another checkpoint (the trace goes wrong in layer 3).
     let behaviours: Vec<WorkerBehaviour> = (0..2 * settings.disputes)
@@ -800,7 +802,7 @@ fn main() {
         .unwrap();
     println!(
         "market bench: MiniLM ({} steps per run), {VALIDATORS} validators in one process on 127.0.0.1, \
-         block_time_ms {}, challenge_window_blocks {} (default 20), audit_deadline_blocks {AUDIT_DEADLINE_BLOCKS}, \
+         block_time_ms {}, challenge_window_blocks {} (default 20), reveal_blocks {REVEAL_BLOCKS}, \
          dispute_move_blocks {DISPUTE_MOVE_BLOCKS}, job deadline {DEADLINE_BLOCKS} blocks; {} cores",
         minilm.model.program().len(),
         settings.block_ms,

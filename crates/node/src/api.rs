@@ -364,7 +364,7 @@ pub struct JobView {
 /// A job pruned from state (docs/market.md, "Pruning"), served from the node's archive: the
 /// record as the block `closed` left it. No state proof comes with it: the latest state root
 /// no longer holds it. What a client can still check is in docs/node.md ("Job archive"): the
-/// output against `output_hash`, and the signed `CommitResult` in block `committed` of the
+/// output against `output_hash`, and the `RevealResults` in block `committed` of the
 /// result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PrunedJob {

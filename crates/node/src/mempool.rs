@@ -128,13 +128,15 @@ fn check_bounds(msg: &Msg, params: &Params) -> Result<(), JobsError> {
             }
             surety_ledger::jobs::check_bounds(market, job)?;
         }
-        Msg::CommitResult(commit) => {
-            let output_bytes = commit.output.len() as u64;
-            if output_bytes > market.job_output_bytes_max {
-                return Err(JobsError::OutputTooLarge {
-                    got: output_bytes,
-                    limit: market.job_output_bytes_max,
-                });
+        Msg::RevealResults(batch) => {
+            for result in batch.reveals.iter().filter_map(|r| r.result.as_ref()) {
+                let output_bytes = result.output.len() as u64;
+                if output_bytes > market.job_output_bytes_max {
+                    return Err(JobsError::OutputTooLarge {
+                        got: output_bytes,
+                        limit: market.job_output_bytes_max,
+                    });
+                }
             }
         }
         _ => {}

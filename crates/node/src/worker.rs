@@ -4,15 +4,20 @@
 //! poll it reads, under the app lock and without computing anything there, the work the
 //! ledger gave its operator (`jobs/work/<operator>/…`: jobs to compute and jobs to audit) and
 //! the open disputes it is a party to. It then, with the lock released:
-//! - runs each job's model with the reproducible engine and commits a signed result (output,
-//!   trace root, proof of the output leaf) well before the deadline;
-//! - for an audit, does the same: the ledger compares, and opens a dispute on a mismatch;
+//! - runs each job's model with the reproducible engine and seals a hiding commitment to its
+//!   signed result (all its seals of a poll in one `SealResults`); once the job's seal phase
+//!   is over, reveals the result (output, trace root, proof of the output leaf), all its
+//!   reveals of a poll in one `RevealResults`;
+//! - for a job it is the designated auditor of, evaluates its VRF over the job: when selected,
+//!   computes and seals like an assignee; when not, seals a commitment to nothing (the two are
+//!   indistinguishable); then reveals the VRF proof, and the result when selected;
 //! - plays every dispute it is a party to: reveals its leaf at each bisection index, proven
 //!   against its own trace, and, once the step is isolated, uploads the activation before it
 //!   so the ledger's referee can run the step.
 //!
-//! The worker never signs two different results for one job: it remembers what it committed
-//! and recomputes, rather than re-signs, after a restart (the ledger refuses a second commit).
+//! The worker never signs two different results for one job: the engine is bit-reproducible
+//! and the salt is derived from its key and the job, so after a restart it recomputes the same
+//! statement and opens the seal it made before.
 //! Test builds can make it misbehave (feature `byzantine`): tamper with outputs, compute with
 //! other weights, or stay silent.
 
@@ -22,10 +27,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use surety_infer::{Activation, Executor, Model, Trace};
 use surety_ledger::disputes::{self, Dispute, Phase, ProvideStepInput, RevealStep};
-use surety_ledger::jobs::{self, CommitResult, Job, ResultStatement, Role};
+use surety_ledger::jobs::{
+    self, AuditOutcome, CommitResult, Job, JobStatus, ResultStatement, Reveal, RevealResults, Role,
+    Seal, SealResults,
+};
 use surety_ledger::tx::Msg;
 use surety_types::tx::Tx;
-use surety_types::{AccountId, JobId, OperatorId, SigningKey};
+use surety_types::{AccountId, Hash, Height, JobId, OperatorId, SigningKey};
 use tracing::{debug, info, warn};
 
 /// How the worker behaves. Anything but `Honest` exists for tests of the protocol's defences.
@@ -39,7 +47,7 @@ pub enum WorkerBehaviour {
     /// Compute with another model's weights (another checkpoint, a quantised copy).
     #[cfg(feature = "byzantine")]
     OtherWeights(Arc<Model>),
-    /// Never commit results (misses every deadline); still audits and plays disputes.
+    /// Never seal results (misses every deadline); still audits and plays disputes.
     #[cfg(feature = "byzantine")]
     Silent,
 }
@@ -166,24 +174,50 @@ fn tamper(mut execution: Execution) -> Execution {
     execution
 }
 
-/// The signed commitment of an execution.
-pub fn commit_message(key: &SigningKey, chain_id: &str, job: &JobId, execution: &Execution) -> Msg {
-    let steps = execution.trace.len() as u64;
-    let statement = ResultStatement {
+/// The signed statement of an execution.
+pub fn statement_of(chain_id: &str, job: &JobId, execution: &Execution) -> ResultStatement {
+    ResultStatement {
         chain_id: chain_id.to_string(),
         job: *job,
         output_hash: execution.output.hash(),
         trace_root: execution.trace.root(),
-        steps,
-    };
-    Msg::CommitResult(Box::new(CommitResult {
+        steps: execution.trace.len() as u64,
+    }
+}
+
+/// The revealed result of an execution: signed statement, output and the output leaf's proof.
+pub fn commit_result(
+    key: &SigningKey,
+    chain_id: &str,
+    job: &JobId,
+    execution: &Execution,
+) -> CommitResult {
+    let statement = statement_of(chain_id, job, execution);
+    let last = statement.steps as usize - 1;
+    CommitResult {
         result: statement.sign(key),
         output: execution.output.to_bytes(),
         output_proof: execution
             .trace
-            .proof(steps as usize - 1)
+            .proof(last)
             .expect("a trace has its last leaf"),
-    }))
+    }
+}
+
+/// The salt of `key`'s seal for `job`: secret (it depends on the key) and the same after a
+/// restart, so the worker can always open the seal it made.
+pub fn seal_salt(key: &SigningKey, job: &JobId) -> [u8; 32] {
+    Hash::of_parts("surety.worker.seal-salt", &[&key.seed(), &job.0]).0
+}
+
+/// The seal of `execution` for `job` by `key`'s operator.
+pub fn seal_of(key: &SigningKey, chain_id: &str, job: &JobId, execution: &Execution) -> Seal {
+    let operator = OperatorId::from(AccountId::from_key(&key.verification_key()));
+    let statement = statement_of(chain_id, job, execution);
+    Seal {
+        job: *job,
+        commitment: jobs::seal_commitment(&operator, &statement, &seal_salt(key, job)),
+    }
 }
 
 /// This party's move in `dispute`, if the dispute waits for a reveal from it.
@@ -231,6 +265,37 @@ pub fn input_uploads(dispute: &Dispute, activation: &Activation) -> Vec<ProvideS
         .collect()
 }
 
+/// One item of a batch.
+enum Item {
+    Seal(Seal),
+    Reveal(Box<Reveal>),
+}
+
+/// Room for reveals in one `RevealResults`: `TX_BYTES_MAX` less what the envelope (signer,
+/// nonce, fee, signature, chain id) takes.
+const REVEAL_BYTES_PER_TX: usize = surety_ledger::tx::TX_BYTES_MAX - 2 * 1024;
+
+/// Reveals in groups that each fit one transaction (and the batch limit), in order. A reveal
+/// larger than a transaction alone (an output past the limit) goes alone, and is refused.
+fn pack_reveals(reveals: Vec<Reveal>) -> Vec<Vec<Reveal>> {
+    let mut groups: Vec<Vec<Reveal>> = Vec::new();
+    let mut bytes = 0usize;
+    for reveal in reveals {
+        let size = borsh::to_vec(&reveal).map_or(usize::MAX, |b| b.len());
+        let fits = groups.last().is_some_and(|g| {
+            g.len() < jobs::BATCH_ITEMS_MAX && bytes.saturating_add(size) <= REVEAL_BYTES_PER_TX
+        });
+        if fits {
+            bytes = bytes.saturating_add(size);
+            groups.last_mut().expect("checked").push(reveal);
+        } else {
+            bytes = size;
+            groups.push(vec![reveal]);
+        }
+    }
+    groups
+}
+
 /// What a worker computed, for metrics and the verification-overhead benchmark.
 #[derive(Debug, Default)]
 pub struct WorkerStats {
@@ -253,8 +318,10 @@ pub struct Worker {
     chain_id: String,
     executor: Arc<Executor>,
     config: WorkerConfig,
-    /// Jobs (and roles) already committed.
-    committed: BTreeSet<(JobId, Role)>,
+    /// Seals (`false`) and reveals (`true`) sent, by job, with the height they were sent at:
+    /// sent again only if the ledger still waits for them a few blocks later (a transaction
+    /// the mempool dropped).
+    sent: BTreeMap<(JobId, bool), Height>,
     /// This worker's executions, kept while a dispute may still need them.
     executions: BTreeMap<JobId, Arc<Execution>>,
     /// Reveals and uploads already sent: (dispute, leaf index) and dispute ids.
@@ -267,8 +334,45 @@ pub struct Worker {
 
 /// What one poll read from the ledger.
 struct Snapshot {
+    height: Height,
     work: Vec<(Job, Role)>,
     disputes: Vec<(Dispute, Job)>,
+}
+
+/// Blocks after which a seal or reveal the ledger still waits for is sent again.
+const RESEND_BLOCKS: u64 = 3;
+
+/// What this operator owes `job` in `role` now: a seal (`Some(false)`), a reveal
+/// (`Some(true)`), or nothing.
+/// Assignees reveal while the job is `Revealing`; its auditor only once their results are
+/// compared (`Challengeable` or `Disputed`).
+fn owed(job: &Job, role: Role, operator: &OperatorId) -> Option<bool> {
+    let sealing = job.status == JobStatus::Assigned;
+    let owes = match role {
+        Role::Worker => job.assignment_of(operator).is_some_and(|a| {
+            if sealing {
+                a.seal.is_none()
+            } else {
+                matches!(job.status, JobStatus::Revealing { .. })
+                    && a.seal.is_some()
+                    && a.result.is_none()
+            }
+        }),
+        Role::Auditor => job.audit.as_ref().is_some_and(|a| {
+            let compared = matches!(
+                job.status,
+                JobStatus::Challengeable { .. } | JobStatus::Disputed { .. }
+            );
+            a.auditor == *operator
+                && a.outcome == AuditOutcome::Pending
+                && if sealing {
+                    a.seal.is_none()
+                } else {
+                    compared && a.seal.is_some() && a.output_hash.is_none()
+                }
+        }),
+    };
+    owes.then_some(!sealing)
 }
 
 impl Worker {
@@ -290,7 +394,7 @@ impl Worker {
             chain_id,
             executor: Arc::new(executor),
             config,
-            committed: BTreeSet::new(),
+            sent: BTreeMap::new(),
             executions: BTreeMap::new(),
             revealed: BTreeSet::new(),
             uploaded: BTreeSet::new(),
@@ -316,10 +420,10 @@ impl Worker {
 
     fn snapshot(&mut self) -> Snapshot {
         let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        let height = app.ledger().height();
         let store = app.ledger().store();
         let work = jobs::state::work_of(store, &self.operator)
             .into_iter()
-            .filter(|(id, role)| !self.committed.contains(&(*id, *role)))
             .filter_map(|(id, role)| jobs::state::job(store, &id).map(|job| (job, role)))
             .collect();
         let mut disputes = Vec::new();
@@ -338,51 +442,180 @@ impl Worker {
                 }
             }
         }
-        Snapshot { work, disputes }
+        Snapshot {
+            height,
+            work,
+            disputes,
+        }
     }
 
     async fn poll(&mut self) {
         let snapshot = self.snapshot();
+        let mut seals = Vec::new();
+        let mut reveals = Vec::new();
         for (job, role) in snapshot.work {
+            let Some(revealing) = owed(&job, role, &self.operator) else {
+                continue;
+            };
+            let resend = snapshot.height.get().saturating_sub(RESEND_BLOCKS);
+            if self
+                .sent
+                .get(&(job.id, revealing))
+                .is_some_and(|at| at.get() > resend)
+            {
+                continue;
+            }
             #[cfg(feature = "byzantine")]
             if role == Role::Worker && matches!(self.config.behaviour, WorkerBehaviour::Silent) {
                 continue;
             }
-            let behaviour = match role {
-                Role::Worker => self.config.behaviour.clone(),
-                Role::Auditor => WorkerBehaviour::Honest,
+            let item = match role {
+                Role::Worker => self.work_item(&job, revealing).await,
+                Role::Auditor => self.audit_item(&job, revealing).await,
             };
-            // A run whose commit the mempool refused (full) is kept and committed again on
-            // a later poll, not recomputed.
-            let execution = match self.executions.get(&job.id) {
-                Some(execution) => execution.clone(),
-                None => match self.compute(&job, &behaviour).await {
-                    Ok(execution) => {
-                        let counter = match role {
-                            Role::Worker => &self.stats.job_runs,
-                            Role::Auditor => &self.stats.audit_runs,
-                        };
-                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let execution = Arc::new(execution);
-                        self.executions.insert(job.id, execution.clone());
-                        execution
-                    }
-                    Err(error) => {
-                        warn!(job = %job.id, %error, "could not run the job");
-                        continue;
-                    }
-                },
-            };
-            let msg = commit_message(&self.key, &self.chain_id, &job.id, &execution);
-            if self.submit(msg) {
-                info!(job = %job.id, ?role, output = %execution.output.hash(), "committed a result");
-                self.committed.insert((job.id, role));
+            match item {
+                Some(Item::Seal(seal)) => seals.push(seal),
+                Some(Item::Reveal(reveal)) => reveals.push(*reveal),
+                None => continue,
             }
+            self.sent.insert((job.id, revealing), snapshot.height);
         }
+        self.send_batches(seals, reveals);
         for (dispute, job) in snapshot.disputes {
             self.play(&dispute, &job).await;
         }
         self.forget_settled();
+    }
+
+    /// Seal or reveal an assignee's result for `job`.
+    async fn work_item(&mut self, job: &Job, revealing: bool) -> Option<Item> {
+        let behaviour = self.config.behaviour.clone();
+        let execution = self.execution(job, &behaviour, false).await?;
+        Some(if revealing {
+            info!(job = %job.id, output = %execution.output.hash(), "revealing a result");
+            Item::Reveal(Box::new(Reveal {
+                job: job.id,
+                salt: seal_salt(&self.key, &job.id),
+                audit_proof: None,
+                result: Some(commit_result(
+                    &self.key,
+                    &self.chain_id,
+                    &job.id,
+                    &execution,
+                )),
+            }))
+        } else {
+            Item::Seal(seal_of(&self.key, &self.chain_id, &job.id, &execution))
+        })
+    }
+
+    /// Seal or reveal as `job`'s designated auditor: the VRF says whether it audits.
+    async fn audit_item(&mut self, job: &Job, revealing: bool) -> Option<Item> {
+        let alpha = jobs::audit_alpha(&self.chain_id, &job.id);
+        let proof = self.key.vrf_prove(&alpha);
+        let output = proof.verify(&self.operator.0, &alpha).ok()?;
+        let params = {
+            let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+            app.ledger().params().jobs.clone()
+        };
+        let selected = jobs::is_selected(params.audit_rate, output.draw());
+        let salt = seal_salt(&self.key, &job.id);
+        if !selected {
+            // A commitment to nothing, indistinguishable from an audit's seal.
+            return Some(if revealing {
+                Item::Reveal(Box::new(Reveal {
+                    job: job.id,
+                    salt,
+                    audit_proof: Some(proof),
+                    result: None,
+                }))
+            } else {
+                Item::Seal(Seal {
+                    job: job.id,
+                    commitment: Hash::of_parts("surety.worker.no-audit", &[&salt]),
+                })
+            });
+        }
+        let execution = self.execution(job, &WorkerBehaviour::Honest, true).await?;
+        Some(if revealing {
+            info!(job = %job.id, output = %execution.output.hash(), "revealing an audit");
+            Item::Reveal(Box::new(Reveal {
+                job: job.id,
+                salt,
+                audit_proof: Some(proof),
+                result: Some(commit_result(
+                    &self.key,
+                    &self.chain_id,
+                    &job.id,
+                    &execution,
+                )),
+            }))
+        } else {
+            Item::Seal(seal_of(&self.key, &self.chain_id, &job.id, &execution))
+        })
+    }
+
+    /// This worker's run of `job` (computed once, kept for its reveal and any dispute).
+    async fn execution(
+        &mut self,
+        job: &Job,
+        behaviour: &WorkerBehaviour,
+        audit: bool,
+    ) -> Option<Arc<Execution>> {
+        if let Some(execution) = self.executions.get(&job.id) {
+            return Some(execution.clone());
+        }
+        match self.compute(job, behaviour).await {
+            Ok(execution) => {
+                let counter = if audit {
+                    &self.stats.audit_runs
+                } else {
+                    &self.stats.job_runs
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let execution = Arc::new(execution);
+                self.executions.insert(job.id, execution.clone());
+                Some(execution)
+            }
+            Err(error) => {
+                warn!(job = %job.id, %error, "could not run the job");
+                None
+            }
+        }
+    }
+
+    /// Send this poll's seals and reveals, as few transactions as the batch limit allows.
+    fn send_batches(&mut self, seals: Vec<Seal>, reveals: Vec<Reveal>) {
+        for chunk in seals.chunks(jobs::BATCH_ITEMS_MAX) {
+            let msg = Msg::SealResults(Box::new(SealResults {
+                operator: self.operator,
+                seals: chunk.to_vec(),
+            }));
+            if self.submit(msg) {
+                debug!(seals = chunk.len(), "sealed results");
+            } else {
+                self.unsend(chunk.iter().map(|s| (s.job, false)));
+            }
+        }
+        // Reveals carry outputs: pack them so each transaction stays under the size limit.
+        for chunk in pack_reveals(reveals) {
+            let msg = Msg::RevealResults(Box::new(RevealResults {
+                operator: self.operator,
+                reveals: chunk.to_vec(),
+            }));
+            if self.submit(msg) {
+                debug!(reveals = chunk.len(), "revealed results");
+            } else {
+                self.unsend(chunk.iter().map(|r| (r.job, true)));
+            }
+        }
+    }
+
+    /// Forget items whose transaction the mempool refused, so the next poll sends them again.
+    fn unsend(&mut self, items: impl Iterator<Item = (JobId, bool)>) {
+        for item in items {
+            self.sent.remove(&item);
+        }
     }
 
     async fn compute(&self, job: &Job, behaviour: &WorkerBehaviour) -> eyre::Result<Execution> {
@@ -492,21 +725,23 @@ impl Worker {
         }
     }
 
-    /// Drop executions of jobs that are final or failed.
+    /// Drop executions and sent marks of jobs that are final, failed or pruned.
     fn forget_settled(&mut self) {
-        if self.executions.len() < 64 {
+        if self.executions.len() < 64 && self.sent.len() < 256 {
             return;
         }
         let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
         let store = app.ledger().store();
-        self.executions.retain(|id, _| {
+        let open = |id: &JobId| {
             jobs::state::job(store, id).is_some_and(|job| {
                 !matches!(
                     job.status,
                     jobs::JobStatus::Final { .. } | jobs::JobStatus::Failed { .. }
                 )
             })
-        });
+        };
+        self.executions.retain(|id, _| open(id));
+        self.sent.retain(|(id, _), _| open(id));
     }
 
     /// Sign `msg` with the next nonce and admit it to the local mempool (gossip carries it to

@@ -12,7 +12,10 @@ use surety_types::{Hash, Height, JobId, ModelId};
 pub(super) fn status_line(status: &JobStatus) -> String {
     match status {
         JobStatus::Queued => "queued (operators are drawn in the next block)".into(),
-        JobStatus::Assigned => "assigned (operators are computing)".into(),
+        JobStatus::Assigned => "assigned (operators are computing and sealing)".into(),
+        JobStatus::Revealing { until } => {
+            format!("revealing until height {until} (every result is sealed)")
+        }
         JobStatus::Challengeable { until } => {
             format!("challengeable until height {until} (results are in and agree)")
         }
@@ -26,12 +29,13 @@ fn assignment_line(assignment: &Assignment) -> String {
     let state = if assignment.missed {
         "missed its deadline (replaced)".to_string()
     } else {
-        match &assignment.result {
-            Some(result) => format!(
-                "committed at height {} (output {})",
+        match (&assignment.seal, &assignment.result) {
+            (_, Some(result)) => format!(
+                "revealed at height {} (output {})",
                 result.committed, result.output_hash
             ),
-            None => "not committed yet".to_string(),
+            (Some(_), None) => "sealed, not revealed yet".to_string(),
+            (None, None) => "not sealed yet".to_string(),
         }
     };
     format!(
@@ -42,7 +46,11 @@ fn assignment_line(assignment: &Assignment) -> String {
 
 fn audit_line(audit: &Audit) -> String {
     let outcome = match &audit.outcome {
-        AuditOutcome::Pending => format!("pending (deadline {})", audit.deadline),
+        AuditOutcome::Pending if audit.seal.is_none() => {
+            format!("designated, not sealed yet (deadline {})", audit.deadline)
+        }
+        AuditOutcome::Pending => format!("sealed, not revealed yet (deadline {})", audit.deadline),
+        AuditOutcome::NotSelected => "not selected by its VRF (no audit)".to_string(),
         AuditOutcome::Agreed => "agreed".to_string(),
         AuditOutcome::Disputed { dispute } => format!("disagreed (dispute {dispute})"),
         AuditOutcome::Missed => "missed (the job went on without it)".to_string(),
@@ -343,6 +351,7 @@ mod tests {
                 operator: OperatorId([9; 32]),
                 assigned: Height::new(4),
                 deadline: Height::new(24),
+                seal: output.map(|_| Hash([6; 32])),
                 result: output.map(|output| JobResult {
                     output: output.to_bytes(),
                     output_hash: output.hash(),
@@ -401,13 +410,15 @@ mod tests {
     fn status_shows_assignments_audit_and_the_dispute() {
         let text = status_text(&job(JobStatus::Assigned, None), None);
         assert!(text.contains("status: assigned"), "{text}");
-        assert!(text.contains("deadline 24, not committed yet"), "{text}");
+        assert!(text.contains("deadline 24, not sealed yet"), "{text}");
         assert!(text.contains("audit: none"), "{text}");
         let mut disputed = job(JobStatus::Disputed { dispute: 3 }, Some(&embedding(4)));
         disputed.audit = Some(Audit {
             auditor: OperatorId([8; 32]),
             target: OperatorId([9; 32]),
             deadline: Height::new(30),
+            seal: Some(Hash([6; 32])),
+            selected: Some(true),
             output_hash: None,
             trace_root: None,
             outcome: AuditOutcome::Disputed { dispute: 3 },
@@ -415,7 +426,7 @@ mod tests {
         });
         assert_eq!(super::super::dispute_of_job(&disputed), Some(3));
         let text = status_text(&disputed, None);
-        assert!(text.contains("committed at height 6"), "{text}");
+        assert!(text.contains("revealed at height 6"), "{text}");
         assert!(text.contains("disagreed (dispute 3)"), "{text}");
     }
 

@@ -18,6 +18,20 @@ pub enum DisputesError {
     /// The job is not in its challenge window (not yet committed, disputed already, or final).
     #[error("job {0} is not open to challenge (challenges are taken while its window is open)")]
     NotChallengeable(JobId),
+    /// The job has had as many disputes as a bonded challenge may add to (staked
+    /// disagreements still open): its finality cannot be held back any longer.
+    #[error(
+        "job {job} has had {disputes} disputes, the most a challenge may add to is {limit} \
+         (disputes_per_job_max)"
+    )]
+    TooManyDisputes {
+        /// The job.
+        job: JobId,
+        /// Its disputes so far.
+        disputes: u64,
+        /// `disputes_per_job_max`.
+        limit: u32,
+    },
     /// The challenged operator has no result standing for the job.
     #[error("operator {operator} has no standing result for job {job}")]
     NoResult {

@@ -3,7 +3,7 @@
 use super::{Outcome, Party};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use surety_types::{AccountId, Height, JobId, OperatorId};
+use surety_types::{AccountId, Amount, Height, JobId, OperatorId};
 
 /// Something the disputes module did. In JSON, `{"type": "<snake_case name>", …fields}`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -49,5 +49,48 @@ pub enum DisputesEvent {
         dispute: u64,
         /// How it was decided.
         outcome: Outcome,
+    },
+    /// A bonded challenger that lost paid the honest defendant's recorded costs from its bond.
+    CostsPaidFromBond {
+        /// The dispute.
+        dispute: u64,
+        /// The challenger whose bond paid.
+        challenger: AccountId,
+        /// The defendant operator's account, paid.
+        defendant: AccountId,
+        /// What was paid.
+        amount: Amount,
+    },
+    /// What was left of a losing challenger's bond went to the insurance pool.
+    BondForfeited {
+        /// The dispute.
+        dispute: u64,
+        /// The challenger that lost it.
+        challenger: AccountId,
+        /// What went to the insurance pool.
+        amount: Amount,
+    },
+    /// A challenger that won got its bond back.
+    BondReturned {
+        /// The dispute.
+        dispute: u64,
+        /// The challenger, paid.
+        challenger: AccountId,
+        /// The bond.
+        amount: Amount,
+    },
+    /// A winner against a staked loser had its recorded costs paid by the insurance pool (the
+    /// loser's slash pays into that pool): `amount` is `owed` capped by the pool's balance.
+    CostsReimbursed {
+        /// The dispute.
+        dispute: u64,
+        /// The side that won.
+        party: Party,
+        /// Its account, paid.
+        account: AccountId,
+        /// What was paid.
+        amount: Amount,
+        /// Its recorded costs.
+        owed: Amount,
     },
 }

@@ -13,6 +13,12 @@
 //! registered weights, and compares. A party that misses a move's deadline loses; if the input
 //! never comes, the defendant — who claimed to have computed it — loses.
 //!
+//! The loser pays (docs/market.md, "Loser pays"): each party's reveal and input fees are
+//! recorded in the dispute, capped per transaction and per party; a bonded challenger that
+//! loses pays the defendant's from its bond (sized by `Params::validate` to cover the worst
+//! case), and a winner against a staked loser is reimbursed from the insurance pool, which
+//! the loser's slash pays into.
+//!
 //! This module is the court, one layer below the market: it knows traces, bonds and moves,
 //! not jobs. The jobs module opens disputes over its results, hands the court what it needs
 //! (the job's model, its input), and applies the [`Verdict`] the court returns.
@@ -23,10 +29,13 @@ pub mod invariants;
 pub mod msg;
 pub mod state;
 
+/// Largest chunk of the referee's input one transaction carries (a parameter rule uses it, so
+/// it lives with the parameters).
+pub use crate::params::INPUT_CHUNK_BYTES_MAX;
 pub use error::DisputesError;
 pub use event::DisputesEvent;
 pub use msg::{Challenge, ProvideStepInput, RevealStep};
-pub use state::{dispute, disputes_from, Challenger, Dispute, Outcome, Party, Phase};
+pub use state::{dispute, disputes_from, Challenger, Costs, Dispute, Outcome, Party, Phase};
 
 use crate::bank::{self, Pool};
 use crate::congestion::Stretch;
@@ -36,9 +45,6 @@ use crate::params::Params;
 use crate::store::Store;
 use surety_infer::Activation;
 use surety_types::{AccountId, Amount, ArithmeticError, Hash, Height, JobId, ModelId, OperatorId};
-
-/// Largest chunk of the referee's input one transaction carries.
-pub const INPUT_CHUNK_BYTES_MAX: usize = 48 * 1024;
 
 /// A new dispute: what is disputed and the two sides.
 pub struct Opening {
@@ -101,6 +107,9 @@ pub fn open(
         disagreed: opening.steps.saturating_sub(1),
         defendant_hash: opening.defendant_output,
         challenger_hash: opening.challenger_output,
+        defendant_output: opening.defendant_output,
+        challenger_output: opening.challenger_output,
+        costs: Costs::default(),
         moves: 0,
         phase: Phase::AwaitInput {
             deadline: ctx.height,
@@ -128,7 +137,7 @@ fn next_move(
     ctx: &BlockContext,
     dispute: &mut Dispute,
 ) -> Result<(), DisputesError> {
-    let deadline = ctx.height.plus(params.disputes.dispute_move_blocks)?;
+    let move_deadline = ctx.height.plus(params.disputes.dispute_move_blocks)?;
     // A new move counts full blocks from now, but the stretch a dispute may take stays one
     // `deadline_blocks_max` over all its moves.
     dispute.stretch.seen = crate::congestion::full_blocks(store);
@@ -138,8 +147,13 @@ fn next_move(
             step,
         });
         // Step 0's input is the job input, which the ledger holds: the referee runs at the
-        // end of this block.
-        let deadline = if step == 0 { ctx.height } else { deadline };
+        // end of this block. Any other step's input may take one chunk a block
+        // (`dispute_input_blocks`, sized by `Params::validate`).
+        let deadline = if step == 0 {
+            ctx.height
+        } else {
+            ctx.height.plus(params.disputes.dispute_input_blocks)?
+        };
         dispute.phase = Phase::AwaitInput { deadline };
         state::schedule(store, deadline, dispute.id);
         return Ok(());
@@ -151,10 +165,20 @@ fn next_move(
         index,
         defendant: None,
         challenger: None,
-        deadline,
+        deadline: move_deadline,
     };
-    state::schedule(store, deadline, dispute.id);
+    state::schedule(store, move_deadline, dispute.id);
     Ok(())
+}
+
+/// Count a transaction's fee in `party`'s costs, within the parameters' caps.
+fn count_cost(params: &Params, dispute: &mut Dispute, party: Party, fee: Amount) {
+    dispute.costs.add(
+        party,
+        fee,
+        params.dispute_tx_cost_max(),
+        params.dispute_cost_max(),
+    );
 }
 
 fn party_of(dispute: &Dispute, signer: &AccountId) -> Result<Party, DisputesError> {
@@ -169,12 +193,14 @@ fn party_of(dispute: &Dispute, signer: &AccountId) -> Result<Party, DisputesErro
 
 /// Execute a [`RevealStep`]: a party's leaf at the current move's index, proven against its
 /// trace root. When both have revealed, the interval narrows (equal leaves move `agreed` up,
-/// different ones move `disagreed` down) and the next move, or the referee, is set.
+/// different ones move `disagreed` down) and the next move, or the referee, is set. The
+/// transaction's `fee` counts in the party's costs (loser pays).
 pub fn execute_reveal(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     signer: &AccountId,
+    fee: Amount,
     msg: &RevealStep,
 ) -> Result<(), DisputesError> {
     let mut dispute =
@@ -191,6 +217,7 @@ pub fn execute_reveal(
         .moves
         .checked_add(1)
         .ok_or(ArithmeticError::Overflow)?;
+    count_cost(params, &mut dispute, party, fee);
     store.emit(DisputesEvent::StepRevealed {
         dispute: dispute.id,
         party,
@@ -295,6 +322,10 @@ fn narrow(
 /// A chunk of the referee's input. When the last chunk is in and the activation hashes to the
 /// agreed step hash, the referee runs the step on `model` (the disputed job's, named by the
 /// caller) and the dispute is resolved: the verdict is returned for the caller to apply.
+/// Anyone may upload (the first complete copy wins); a party's chunks count its `fee` in its
+/// costs (loser pays), anyone else's are its own affair.
+// One argument per thing the upload needs; a struct would only name them twice.
+#[allow(clippy::too_many_arguments)]
 pub fn execute_provide_input(
     store: &mut Store,
     params: &Params,
@@ -302,9 +333,10 @@ pub fn execute_provide_input(
     cache: &ModelCache,
     model: &ModelId,
     signer: &AccountId,
+    fee: Amount,
     msg: &ProvideStepInput,
 ) -> Result<Option<Verdict>, DisputesError> {
-    let dispute =
+    let mut dispute =
         state::dispute(store, msg.dispute).ok_or(DisputesError::UnknownDispute(msg.dispute))?;
     if !matches!(dispute.phase, Phase::AwaitInput { .. }) {
         return Err(DisputesError::NotAwaitingInput(dispute.id));
@@ -340,7 +372,11 @@ pub fn execute_provide_input(
         ));
     }
     state::append_input(store, dispute.id, signer, &msg.bytes)?;
+    if let Ok(party) = party_of(&dispute, signer) {
+        count_cost(params, &mut dispute, party, fee);
+    }
     if written_after < msg.total {
+        state::set_dispute(store, &dispute);
         return Ok(None);
     }
     let bytes = state::input_bytes(store, dispute.id, signer);
@@ -405,13 +441,7 @@ pub fn resolve(
             silent.contains(&Party::Challenger),
         ),
     };
-    if let Challenger::Account(account) = dispute.challenger {
-        if challenger_lost {
-            bank::pool_to_pool(store, Pool::DisputeBonds, Pool::Insurance, dispute.bond)?;
-        } else {
-            bank::pool_to_account(store, Pool::DisputeBonds, &account, dispute.bond)?;
-        }
-    }
+    pay_costs(store, &dispute, defendant_lost, challenger_lost)?;
     state::delete_inputs(store, dispute.id);
     dispute.phase = Phase::Resolved {
         outcome: outcome.clone(),
@@ -427,6 +457,91 @@ pub fn resolve(
         defendant_lost,
         challenger_lost,
     })
+}
+
+/// Loser pays (docs/market.md, "Loser pays"). A bonded challenger that lost pays the
+/// defendant's recorded costs from its bond (the bond covers the worst case: `Params::
+/// validate`), the rest to the insurance pool; one that won gets its bond back. A winner
+/// against a staked loser (any winner but a defendant against a bonded challenger) has its
+/// costs reimbursed from the insurance pool at once, capped by the pool's balance: the loser
+/// is slashed `wrong_result` of its allocation, and that slash, delayed by
+/// `slash_delay_epochs`, pays `insurance_share` into the same pool. When both lose, nobody
+/// is reimbursed.
+fn pay_costs(
+    store: &mut Store,
+    dispute: &Dispute,
+    defendant_lost: bool,
+    challenger_lost: bool,
+) -> Result<(), DisputesError> {
+    let id = dispute.id;
+    let defendant_account = dispute.defendant.account();
+    if let Challenger::Account(account) = dispute.challenger {
+        if challenger_lost {
+            let owed = if defendant_lost {
+                Amount::ZERO
+            } else {
+                dispute.costs.defendant.min(dispute.bond)
+            };
+            if !owed.is_zero() {
+                bank::pool_to_account(store, Pool::DisputeBonds, &defendant_account, owed)?;
+                store.emit(DisputesEvent::CostsPaidFromBond {
+                    dispute: id,
+                    challenger: account,
+                    defendant: defendant_account,
+                    amount: owed,
+                });
+            }
+            let rest = dispute.bond.checked_sub(owed)?;
+            bank::pool_to_pool(store, Pool::DisputeBonds, Pool::Insurance, rest)?;
+            store.emit(DisputesEvent::BondForfeited {
+                dispute: id,
+                challenger: account,
+                amount: rest,
+            });
+            return Ok(());
+        }
+        bank::pool_to_account(store, Pool::DisputeBonds, &account, dispute.bond)?;
+        store.emit(DisputesEvent::BondReturned {
+            dispute: id,
+            challenger: account,
+            amount: dispute.bond,
+        });
+    }
+    let winner = match (defendant_lost, challenger_lost) {
+        (true, false) => Party::Challenger,
+        (false, true) => Party::Defendant,
+        _ => return Ok(()),
+    };
+    let account = match winner {
+        Party::Defendant => defendant_account,
+        Party::Challenger => dispute.challenger.account(),
+    };
+    reimburse(store, id, winner, &account, dispute.costs.of(winner))
+}
+
+/// Reimburse a winner's costs from the insurance pool, as far as its balance goes.
+fn reimburse(
+    store: &mut Store,
+    dispute: u64,
+    party: Party,
+    account: &AccountId,
+    owed: Amount,
+) -> Result<(), DisputesError> {
+    if owed.is_zero() {
+        return Ok(());
+    }
+    let amount = owed.min(bank::pool_balance(store, Pool::Insurance));
+    if !amount.is_zero() {
+        bank::pool_to_account(store, Pool::Insurance, account, amount)?;
+    }
+    store.emit(DisputesEvent::CostsReimbursed {
+        dispute,
+        party,
+        account: *account,
+        amount,
+        owed,
+    });
+    Ok(())
 }
 
 /// What is due for a dispute at the end of block `height`.

@@ -74,12 +74,53 @@ pub struct Dispute {
     pub defendant_hash: Hash,
     /// The challenger's leaf at `disagreed`.
     pub challenger_hash: Hash,
+    /// The defendant's output hash as it opened the dispute (`defendant_hash` moves during
+    /// bisection): a verdict against the defendant slashes every result with this output.
+    pub defendant_output: Hash,
+    /// The challenger's output hash as it opened the dispute.
+    pub challenger_output: Hash,
+    /// What each party has spent on the dispute's transactions, as counted (loser pays).
+    pub costs: Costs,
     /// Moves in the bisection so far (both parties' reveals count one each).
     pub moves: u64,
     /// What the court waits for now.
     pub phase: Phase,
     /// How far the current phase's deadline has stretched for full blocks.
     pub stretch: Stretch,
+}
+
+/// The fees each party of a dispute paid for its reveals and input chunks, each counted at
+/// most `Params::dispute_tx_cost_max`, and each party's total at most
+/// `Params::dispute_cost_max` (which the challenge bond covers). The loser pays the winner's.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct Costs {
+    /// The defendant's.
+    pub defendant: Amount,
+    /// The challenger's.
+    pub challenger: Amount,
+}
+
+impl Costs {
+    /// `party`'s costs.
+    pub fn of(&self, party: Party) -> Amount {
+        match party {
+            Party::Defendant => self.defendant,
+            Party::Challenger => self.challenger,
+        }
+    }
+
+    /// Count a transaction's `fee` for `party`: at most `per_tx`, and the party's total at
+    /// most `total_max` (both from the parameters).
+    pub fn add(&mut self, party: Party, fee: Amount, per_tx: Amount, total_max: Amount) {
+        let counted = fee.min(per_tx);
+        let cost = match party {
+            Party::Defendant => &mut self.defendant,
+            Party::Challenger => &mut self.challenger,
+        };
+        *cost = cost.saturating_add(counted).min(total_max);
+    }
 }
 
 /// What a dispute waits for.
@@ -286,5 +327,26 @@ pub(super) fn delete_inputs(store: &mut Store, id: u64) {
         for (entry, _) in store.prefix_entries(&prefix) {
             store.delete(&entry);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cost_counts_at_most_the_per_transaction_cap_and_a_party_at_most_the_worst_case() {
+        let (per_tx, total_max) = (Amount::new(2_000), Amount::new(5_000));
+        let mut costs = Costs::default();
+        // A reveal at the minimum fee counts in full; one at 1,000,000 counts 2,000.
+        costs.add(Party::Defendant, Amount::new(1_000), per_tx, total_max);
+        costs.add(Party::Defendant, Amount::new(1_000_000), per_tx, total_max);
+        assert_eq!(costs.of(Party::Defendant), Amount::new(3_000));
+        // Restarted uploads and more: never past the worst case the bond covers.
+        for _ in 0..10 {
+            costs.add(Party::Defendant, Amount::new(2_000), per_tx, total_max);
+        }
+        assert_eq!(costs.of(Party::Defendant), total_max);
+        assert_eq!(costs.of(Party::Challenger), Amount::ZERO);
     }
 }

@@ -1,10 +1,11 @@
 //! Blind results (DESIGN §5 step 3, docs/market.md "Blind results"). Every assignee, and the
 //! job's designated auditor, first seals a hiding commitment to its result; once all have
-//! (or missed their deadline), the job is `Revealing` and they open their seals. Nobody can
-//! copy an answer it cannot see. The auditor's reveal carries its VRF proof, which says
-//! whether it was selected to audit; a selected auditor's result is compared with the one it
-//! audits. Once every seal is open the results are compared, and disagreement opens a dispute
-//! in the court.
+//! (or missed their deadline), the job is `Revealing` and the assignees open their seals.
+//! Nobody can copy an answer it cannot see. Once every assignee's seal is open their results
+//! are compared (disagreement opens a dispute in the court) and the challenge window opens;
+//! then the auditor reveals its VRF proof, which says whether it was selected to audit, and a
+//! selected auditor's result is compared with the one it audits. The auditor reveals last so
+//! that no assignee knows, when it reveals, whether its result is audited.
 //!
 //! Seals and reveals come in batches (one transaction per operator per block carries all it
 //! owes); each item applies on its own, and a refused item is an `ItemRefused` event.
@@ -179,12 +180,7 @@ fn reveal_one(
     reveal: &Reveal,
 ) -> Result<(), JobsError> {
     let mut job = state::job(store, &reveal.job).ok_or(JobsError::UnknownJob(reveal.job))?;
-    if !matches!(job.status, JobStatus::Revealing { .. }) {
-        return Err(JobsError::WrongPhase {
-            job: job.id,
-            what: "reveals",
-        });
-    }
+    let revealing = matches!(job.status, JobStatus::Revealing { .. });
     let worker = job
         .assignments
         .iter()
@@ -192,6 +188,23 @@ fn reveal_one(
     let auditing = job.audit.as_ref().is_some_and(|a| {
         a.auditor == *operator && a.outcome == AuditOutcome::Pending && a.output_hash.is_none()
     });
+    // Assignees reveal first; the auditor only once their results are compared, so no assignee
+    // knows, when it reveals, whether its result is audited (one that could would withhold a
+    // wrong result when audited, for a missed deadline's slash instead of a wrong result's).
+    let auditor_turn = matches!(
+        job.status,
+        JobStatus::Challengeable { .. } | JobStatus::Disputed { .. }
+    );
+    if (worker.is_some() && !revealing) || (auditing && !auditor_turn) {
+        return Err(JobsError::WrongPhase {
+            job: job.id,
+            what: if auditing {
+                "the auditor's reveal"
+            } else {
+                "reveals"
+            },
+        });
+    }
     if let Some(index) = worker {
         let result = reveal
             .result
@@ -212,6 +225,12 @@ fn reveal_one(
             auditor: *operator,
             selected: job.audit.as_ref().and_then(|a| a.selected) == Some(true),
         });
+        state::remove_work(store, operator, &job.id);
+        if let Some(target) = job.result().cloned() {
+            compare_audit(store, params, ctx, &mut job, &target)?;
+        }
+        state::set_job(store, &job);
+        return Ok(());
     } else {
         return Err(JobsError::NotAssigned {
             job: job.id,
@@ -339,17 +358,14 @@ fn check_output(params: &Params, job: &Job, msg: &CommitResult) -> Result<(), Jo
     Ok(())
 }
 
-/// Every live assignee has revealed, and the auditor has or is out of the audit.
+/// Every live assignee has revealed.
 pub(super) fn all_revealed(job: &Job) -> bool {
     job.live_assignments().all(|a| a.result.is_some())
-        && job
-            .audit
-            .as_ref()
-            .is_none_or(|a| a.outcome != AuditOutcome::Pending || a.output_hash.is_some())
 }
 
-/// Every seal is open (or its owner was reported): compare the results, then the audit. With
-/// no result revealed at all the job fails (a reassignment now could copy a revealed audit).
+/// Every assignee's seal is open (or its owner was reported): compare the results, and give
+/// the auditor (still in the audit) `reveal_blocks` to reveal its own. With no result revealed
+/// at all the job fails (a reassignment now could copy a revealed result).
 pub(super) fn reveals_complete(
     store: &mut Store,
     params: &Params,
@@ -380,7 +396,13 @@ pub(super) fn reveals_complete(
             Side::of_result(operator, &result),
         )?;
     }
-    compare_audit(store, params, ctx, job, &first)?;
+    if let Some(audit) = job.audit.as_mut() {
+        if audit.outcome == AuditOutcome::Pending {
+            audit.deadline = ctx.height.saturating_plus(params.jobs.reveal_blocks);
+            audit.stretch = Stretch::starting(store);
+            state::schedule(store, audit.deadline, &job.id);
+        }
+    }
     if matches!(job.status, JobStatus::Revealing { .. }) {
         let until = ctx
             .height

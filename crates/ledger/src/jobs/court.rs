@@ -5,6 +5,7 @@
 
 use super::close::{fail, report, Blame};
 use super::state;
+use super::suspects;
 use super::{check_output_proof, AuditOutcome, Job, JobResult, JobStatus, JobsError};
 use crate::bank::{self, Pool};
 use crate::context::{BlockContext, HookEvent};
@@ -87,6 +88,30 @@ fn open(
     Ok(id)
 }
 
+/// A suspect (a result with a losing output under another root) against the winner's claim:
+/// no bond, the winner already proved its claim once (`suspects`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn open_suspect_dispute(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &mut Job,
+    suspect: Side,
+    winner: Challenger,
+    winner_root: Hash,
+    winner_output: Hash,
+) -> Result<u64, JobsError> {
+    let opening = opening(
+        job,
+        suspect,
+        winner,
+        winner_root,
+        winner_output,
+        Amount::ZERO,
+    );
+    open(store, params, ctx, job, opening)
+}
+
 /// Two staked operators (replicas, or an auditor and its target) disagree: no bond.
 pub(super) fn open_dispute(
     store: &mut Store,
@@ -107,7 +132,10 @@ pub(super) fn open_dispute(
     open(store, params, ctx, job, opening)
 }
 
-/// Anyone challenges a result in its window, with the challenge bond.
+/// Anyone challenges a result in its window, with the challenge bond, while the job has had
+/// fewer than `disputes_per_job_max` disputes (counted from the court's index by job): each
+/// dispute reopens the window, so this is what bounds how long a job's finality can be held
+/// (docs/market.md, "How long a job can be held").
 pub fn execute_challenge(
     store: &mut Store,
     params: &Params,
@@ -136,6 +164,16 @@ pub fn execute_challenge(
     if msg.output_hash == result.output_hash {
         return Err(disputes::DisputesError::SameOutput.into());
     }
+    let disputes = disputes::state::of_job(store, &job.id).len() as u64;
+    let limit = params.disputes.disputes_per_job_max;
+    if disputes >= u64::from(limit) {
+        return Err(disputes::DisputesError::TooManyDisputes {
+            job: job.id,
+            disputes,
+            limit,
+        }
+        .into());
+    }
     let bond = params.disputes.challenge_bond;
     bank::account_to_pool(store, signer, Pool::DisputeBonds, bond)?;
     let opening = opening(
@@ -152,20 +190,21 @@ pub fn execute_challenge(
 }
 
 /// A chunk of the referee's input for a dispute over a job; the last one runs the referee on
-/// the job's model.
+/// the job's model. The transaction's `fee` counts in the signer's costs if it is a party.
 pub fn execute_provide_input(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     cache: &ModelCache,
     signer: &AccountId,
+    fee: Amount,
     msg: &ProvideStepInput,
 ) -> Result<(), JobsError> {
     let dispute = disputes::dispute(store, msg.dispute)
         .ok_or(disputes::DisputesError::UnknownDispute(msg.dispute))?;
     let job = state::job(store, &dispute.job).ok_or(JobsError::UnknownJob(dispute.job))?;
     let verdict =
-        disputes::execute_provide_input(store, params, ctx, cache, &job.model, signer, msg)?;
+        disputes::execute_provide_input(store, params, ctx, cache, &job.model, signer, fee, msg)?;
     if let Some(verdict) = verdict {
         settle_dispute(store, params, ctx, &verdict)?;
     }
@@ -219,8 +258,8 @@ fn settle_due(
     settle_dispute(store, params, ctx, &verdict)
 }
 
-/// Apply the court's verdict over a job: slash whoever lost (with every result identical to
-/// the losing one), and move the job on.
+/// Apply the court's verdict over a job: slash whoever lost (with every result and audit that
+/// committed the losing output, whatever its trace root), and move the job on.
 fn settle_dispute(
     store: &mut Store,
     params: &Params,
@@ -250,11 +289,20 @@ fn settle_dispute(
     if let Challenger::Operator(operator) = dispute.challenger {
         staking::release(store, &operator)?;
     }
-    if challenger_lost {
-        report_losing_auditor(store, params, ctx, &job, dispute, defendant_lost)?;
+    let chain = suspects::after_verdict(store, &job, verdict);
+    for loss in losses(dispute, defendant_lost, challenger_lost) {
+        report_auditor_with_output(store, params, ctx, &job, dispute.id, &loss)?;
+        report_results_with_output(store, params, ctx, &mut job, &loss)?;
     }
-    for (root, reporter) in losing_roots(dispute, defendant_lost, challenger_lost) {
-        report_results_with_root(store, params, ctx, &mut job, root, reporter)?;
+    // Results with the losing output under other roots are disputed in turn before the job
+    // moves on (`suspects`); the job then takes the fate of the first verdict.
+    let mut defendant_lost = defendant_lost;
+    if let Some(chain) = chain {
+        if suspects::continue_chain(store, params, ctx, &mut job, &chain)? {
+            state::set_job(store, &job);
+            return Ok(());
+        }
+        defendant_lost = chain.defendant_lost;
     }
     if defendant_lost {
         fail(store, &mut job, "the result was proven wrong in a dispute")?;
@@ -270,50 +318,108 @@ fn settle_dispute(
     Ok(())
 }
 
-/// The trace roots a verdict proved wrong, each with who reported it: the winning side, or
-/// no one when both lost.
-fn losing_roots(
-    dispute: &disputes::Dispute,
-    defendant_lost: bool,
-    challenger_lost: bool,
-) -> Vec<(Hash, Option<AccountId>)> {
-    let challenger_account = dispute.challenger.account();
-    let defendant_account = dispute.defendant.account();
-    let mut wrong_roots = Vec::new();
-    if defendant_lost {
-        wrong_roots.push((
-            dispute.defendant_root,
-            (!challenger_lost).then_some(challenger_account),
-        ));
-    }
-    if challenger_lost {
-        wrong_roots.push((
-            dispute.challenger_root,
-            (!defendant_lost).then_some(defendant_account),
-        ));
-    }
-    wrong_roots
+/// A side that lost a dispute: its original output and its trace root, and who reported it.
+struct Loss {
+    /// The output the side opened the dispute with.
+    output: Hash,
+    /// Its trace root, which the verdict proved inconsistent at one step.
+    root: Hash,
+    /// The side's operator (none for a bonded challenger).
+    operator: Option<OperatorId>,
+    /// The referee decided it. A side that lost by falling silent proved nothing about its
+    /// output: only its own result is wrong, not others that share the output (an honest
+    /// replica must not be slashed because its peer went offline).
+    proven: bool,
+    /// The winning side's account, or no one when both lost.
+    reporter: Option<AccountId>,
 }
 
-/// A losing challenger that is the job's auditor committed a wrong result of its own (its
-/// statement), dated now: report it.
-fn report_losing_auditor(
+impl Loss {
+    /// Whether `operator`'s result or audit with `output` under `root` falls with this loss:
+    /// the loser's own, and (when the referee decided) any under the very root proven false.
+    /// The same output under another root is a suspect, disputed on its own (`suspects`).
+    fn covers(&self, operator: OperatorId, output: Hash, root: Option<Hash>) -> bool {
+        output == self.output
+            && ((self.proven && root == Some(self.root)) || self.operator == Some(operator))
+    }
+
+    /// Who is paid the whistleblower share for a result with this output under `root`: the
+    /// reporter for the losing root itself (its proven-false leaf is in that very trace), no
+    /// one for another root with the same output. That result is slashed on the presumption
+    /// that the output is wrong; a colluding pair that loses on purpose (a made-up leaf
+    /// under a right output) must not profit from honest results slashed with it
+    /// (docs/market.md, "Attacks considered").
+    fn reporter_for(&self, root: Option<Hash>) -> Option<AccountId> {
+        self.reporter.filter(|_| root == Some(self.root))
+    }
+}
+
+/// The sides a verdict proved wrong, each with its original output and root (the bisection
+/// moves `defendant_hash`/`challenger_hash`, so the dispute keeps the outputs apart).
+fn losses(dispute: &disputes::Dispute, defendant_lost: bool, challenger_lost: bool) -> Vec<Loss> {
+    let challenger_account = dispute.challenger.account();
+    let defendant_account = dispute.defendant.account();
+    let proven = !matches!(
+        dispute.phase,
+        disputes::Phase::Resolved {
+            outcome: Outcome::Timeout { .. },
+            ..
+        }
+    );
+    let mut losses = Vec::new();
+    if defendant_lost {
+        losses.push(Loss {
+            output: dispute.defendant_output,
+            root: dispute.defendant_root,
+            operator: Some(dispute.defendant),
+            proven,
+            reporter: (!challenger_lost).then_some(challenger_account),
+        });
+    }
+    if challenger_lost {
+        let operator = match dispute.challenger {
+            Challenger::Operator(operator) => Some(operator),
+            Challenger::Account(_) => None,
+        };
+        losses.push(Loss {
+            output: dispute.challenger_output,
+            root: dispute.challenger_root,
+            operator,
+            proven,
+            reporter: (!defendant_lost).then_some(defendant_account),
+        });
+    }
+    losses
+}
+
+/// The job's auditor committed a wrong result of its own (its signed statement) if its output
+/// is one this verdict proved wrong, as this dispute's losing challenger or by agreeing with
+/// a losing defendant (under any trace root). Dated now. Each audit is reported at most once:
+/// a deferred audit waits for a dispute of its own, which decides it, and an audit disputed
+/// before was decided there.
+fn report_auditor_with_output(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     job: &Job,
-    dispute: &disputes::Dispute,
-    defendant_lost: bool,
+    dispute: u64,
+    loss: &Loss,
 ) -> Result<(), JobsError> {
-    let Challenger::Operator(auditor) = dispute.challenger else {
+    let Some(audit) = &job.audit else {
         return Ok(());
     };
-    let is_auditor = job.audit.as_ref().is_some_and(|a| a.auditor == auditor);
-    if !is_auditor {
+    let decided_here = match audit.outcome {
+        AuditOutcome::Agreed => true,
+        AuditOutcome::Disputed { dispute: its_own } => its_own == dispute,
+        _ => false,
+    };
+    let covered = audit
+        .output_hash
+        .is_some_and(|output| loss.covers(audit.auditor, output, audit.trace_root));
+    if !decided_here || !covered {
         return Ok(());
     }
-    let committed = ctx.height;
-    let reporter = (!defendant_lost).then_some(dispute.defendant.account());
+    let (auditor, reporter) = (audit.auditor, loss.reporter_for(audit.trace_root));
     report(
         store,
         params,
@@ -322,31 +428,39 @@ fn report_losing_auditor(
         Blame {
             operator: auditor,
             kind: FaultKind::WrongResult,
-            height: committed,
+            height: ctx.height,
             reporter,
         },
     )
 }
 
-/// Every live result with the losing trace `root` is wrong: the dispute proved a leaf of that
-/// very root false. Report each, mark it missed and release its operator's in-flight slot.
-fn report_results_with_root(
+/// Every live result with the losing `output` is wrong, whatever its trace root (when the
+/// referee decided; after a timeout only the silent side's own): a replica
+/// that reached the same wrong output under a root of its own (copied it, or shares the
+/// loser's shortcut) is slashed with the loser. Report each, mark it missed and release its
+/// operator's in-flight slot.
+fn report_results_with_output(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     job: &mut Job,
-    root: Hash,
-    reporter: Option<AccountId>,
+    loss: &Loss,
 ) -> Result<(), JobsError> {
     for index in 0..job.assignments.len() {
         let assignment = &job.assignments[index];
         let Some(result) = &assignment.result else {
             continue;
         };
-        if assignment.missed || result.trace_root != root {
+        let covered = loss.covers(
+            assignment.operator,
+            result.output_hash,
+            Some(result.trace_root),
+        );
+        if assignment.missed || !covered {
             continue;
         }
         let (operator, committed) = (assignment.operator, result.committed);
+        let reporter = loss.reporter_for(Some(result.trace_root));
         report(
             store,
             params,

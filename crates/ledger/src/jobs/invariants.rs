@@ -2,8 +2,9 @@
 //! failed (pruned jobs were closed, so they held none), a job's live assignments never
 //! outnumber its replicas, every open dispute's job says it is disputed by that dispute, every
 //! final or failed job still in state is queued to be pruned, while the queue names only
-//! closed jobs (or jobs already gone), and each operator's fees in flight are its shares of
-//! the open jobs it holds a live assignment in.
+//! closed jobs (or jobs already gone), each operator's fees in flight are its shares of the
+//! open jobs it holds a live assignment in, and no result is revealed before every live party
+//! of its job has sealed.
 
 use super::state::{self, JobStatus};
 use crate::bank::{self, Pool};
@@ -31,6 +32,7 @@ pub fn check(store: &Store) -> Result<(), String> {
                     .map_err(|_| "in-flight sum overflows")?;
             }
         }
+        check_blind(&job)?;
         let live = job.live_assignments().count();
         if live > job.replicas as usize {
             return Err(format!(
@@ -67,6 +69,29 @@ pub fn check(store: &Store) -> Result<(), String> {
     if pool != escrowed {
         return Err(format!(
             "job escrow holds {pool}, open jobs' fees add up to {escrowed}"
+        ));
+    }
+    Ok(())
+}
+
+/// Blind results: no result of a job is revealed while one of its live parties (an assignee,
+/// or the auditor still in the audit) has not sealed, so nobody seals after seeing another's
+/// answer.
+fn check_blind(job: &super::Job) -> Result<(), String> {
+    let revealed = job.live_assignments().any(|a| a.result.is_some())
+        || job.audit.as_ref().is_some_and(|a| a.output_hash.is_some());
+    if !revealed {
+        return Ok(());
+    }
+    let unsealed_worker = job.live_assignments().any(|a| a.seal.is_none());
+    let unsealed_auditor = job
+        .audit
+        .as_ref()
+        .is_some_and(|a| a.seal.is_none() && a.outcome == super::AuditOutcome::Pending);
+    if unsealed_worker || unsealed_auditor {
+        return Err(format!(
+            "job {} has a revealed result while a live party has not sealed",
+            job.id
         ));
     }
     Ok(())

@@ -37,6 +37,7 @@ pub mod prune;
 mod settle;
 pub mod state;
 mod submit;
+mod suspects;
 
 pub use assign::begin_block;
 pub use commit::{execute_reveal, execute_seal, is_selected};

@@ -48,8 +48,10 @@ pub struct CommitResult {
 
 /// Most items one [`SealResults`] or [`RevealResults`] carries: an operator batches every
 /// seal (or reveal) it owes into one transaction per block, so two transactions per result
-/// do not halve throughput.
-pub const BATCH_ITEMS_MAX: usize = 1024;
+/// do not halve throughput. A full batch of seals (64 bytes each) fits in one transaction of
+/// `tx::TX_BYTES_MAX`, envelope included (1,024 would not: a node batching that many would
+/// have all of them refused). Reveals carry outputs: they are batched by size as well.
+pub const BATCH_ITEMS_MAX: usize = 1000;
 
 /// A hiding commitment to one result (DESIGN §5 step 3): made before any result of the job
 /// is revealed, so nobody can copy another's answer.

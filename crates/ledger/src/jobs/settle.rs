@@ -51,12 +51,13 @@ fn settle_due(
         }
         JobStatus::Revealing { .. } => {
             missed_reveals(store, params, ctx, &mut job)?;
-            audit_timeout(store, params, ctx, &mut job)?;
-            if matches!(job.status, JobStatus::Revealing { .. }) && all_revealed(&job) {
+            if all_revealed(&job) {
                 reveals_complete(store, params, ctx, &mut job)?;
             }
         }
+        JobStatus::Disputed { .. } => audit_timeout(store, params, ctx, &mut job)?,
         JobStatus::Challengeable { until } => {
+            audit_timeout(store, params, ctx, &mut job)?;
             let audit_open = job
                 .audit
                 .as_ref()
@@ -169,6 +170,7 @@ fn report_late(
 fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut Job) {
     let cap = params.jobs.deadline_blocks_max;
     let sealing = job.status == JobStatus::Assigned;
+    let phase = Phase::of(&job.status);
     let mut moved = Vec::new();
     for assignment in job.assignments.iter_mut() {
         let owes = if sealing {
@@ -186,7 +188,7 @@ fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job
         }
     }
     if let Some(audit) = job.audit.as_mut() {
-        if audit_owes(sealing, audit) && audit.deadline <= ctx.height {
+        if audit_owes(phase, audit) && audit.deadline <= ctx.height {
             let moved_to = audit.stretch.moved(store, audit.deadline, cap);
             if let Some(deadline) = moved_to.filter(|d| *d > ctx.height) {
                 audit.deadline = deadline;
@@ -209,13 +211,38 @@ fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job
     }
 }
 
-/// The designated auditor still owes its seal (while `sealing`) or its reveal.
-fn audit_owes(sealing: bool, audit: &Audit) -> bool {
+/// Where a job is, for what its auditor owes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Parties seal.
+    Sealing,
+    /// Assignees reveal; the auditor waits.
+    Revealing,
+    /// The assignees' results are compared: the auditor reveals.
+    Compared,
+    /// Nothing is owed.
+    Over,
+}
+
+impl Phase {
+    fn of(status: &JobStatus) -> Phase {
+        match status {
+            JobStatus::Assigned => Phase::Sealing,
+            JobStatus::Revealing { .. } => Phase::Revealing,
+            JobStatus::Challengeable { .. } | JobStatus::Disputed { .. } => Phase::Compared,
+            _ => Phase::Over,
+        }
+    }
+}
+
+/// The designated auditor still owes its seal (while sealing) or its reveal (once the
+/// assignees' results are compared).
+fn audit_owes(phase: Phase, audit: &Audit) -> bool {
     audit.outcome == AuditOutcome::Pending
-        && if sealing {
-            audit.seal.is_none()
-        } else {
-            audit.output_hash.is_none()
+        && match phase {
+            Phase::Sealing => audit.seal.is_none(),
+            Phase::Compared => audit.output_hash.is_none(),
+            Phase::Revealing | Phase::Over => false,
         }
 }
 
@@ -231,7 +258,7 @@ fn audit_timeout(
     let Some(audit) = job.audit.clone() else {
         return Ok(());
     };
-    if !audit_owes(job.status == JobStatus::Assigned, &audit) || audit.deadline > ctx.height {
+    if !audit_owes(Phase::of(&job.status), &audit) || audit.deadline > ctx.height {
         return Ok(());
     }
     state::remove_work(store, &audit.auditor, &job.id);

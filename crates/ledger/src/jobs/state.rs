@@ -237,6 +237,7 @@ pub(super) fn set_job(store: &mut Store, job: &Job) {
 pub(super) fn delete_job(store: &mut Store, job: &Job) {
     store.delete(&job_key(&job.id));
     store.delete(&key("jobs/pending", &[&job.id.0]));
+    super::suspects::delete(store, &job.id);
     for assignment in &job.assignments {
         remove_work(store, &assignment.operator, &job.id);
     }

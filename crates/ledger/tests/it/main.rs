@@ -4,6 +4,7 @@
 
 mod common;
 mod determinism;
+mod griefing;
 mod market;
 mod models;
 mod scenarios;

@@ -5,6 +5,7 @@
 //! full invariant check (`common::Chain::block`).
 
 use crate::common::*;
+use std::collections::BTreeMap;
 use surety_infer::models::mlp::MlpConfig;
 use surety_infer::safetensors_loader::{load_safetensors, save_safetensors_f32};
 use surety_infer::{Activation, Architecture, Executor, Model, Tensor, Trace};
@@ -13,7 +14,8 @@ use surety_ledger::disputes::{
     Challenge, DisputesError, Outcome, Phase, ProvideStepInput, RevealStep,
 };
 use surety_ledger::jobs::{
-    self, AuditOutcome, CommitResult, JobInput, JobStatus, JobsError, ResultStatement, SubmitJob,
+    self, AuditOutcome, CommitResult, JobInput, JobStatus, JobsError, ResultStatement, Reveal,
+    RevealResults, Seal, SealResults, SubmitJob,
 };
 use surety_ledger::models::msg::{chunk_hash, FileKind, Lineage, ModelFile};
 use surety_ledger::models::{RegisterModel, UploadModelChunk};
@@ -25,6 +27,7 @@ use surety_ledger::{disputes, Event};
 use surety_types::merkle::MerkleTree;
 use surety_types::{Amount, Epoch, Hash, Height, JobId, ModelId, OperatorId, Ratio};
 
+mod blind;
 mod pruning;
 
 const PUBLISHER: u16 = 20;
@@ -35,18 +38,28 @@ const FEE: u128 = 2_000;
 /// Widths of the test model: 6 linear layers with ReLU between, 11 steps.
 const WIDTHS: [u64; 7] = [8, 16, 16, 16, 16, 16, 4];
 
-/// Every result is audited (`audit_rate` 100%), so the audit path runs in every test.
+/// Every designated auditor's VRF selects it (`audit_rate` 100%), so the audit path runs in
+/// every test; no undeclared collusion is assumed (`collusion_fraction` 0), so the audit rule
+/// reads as it did: 100% · 10% · 50,000 = 5,000 of expected slash against a fee of at most 4,000.
 fn market_params() -> Params {
     let mut params = test_params();
     params.services.service_allocation_min = Amount::new(ALLOCATION);
-    params.jobs.job_fee_min = Amount::new(100);
+    // The audit fund stays solvent at audit rate 100% (`Params::validate`): 10% of the
+    // smallest fee pays one reward.
+    params.jobs.job_fee_min = Amount::new(FEE);
+    params.jobs.audit_reward = Amount::new(FEE / 10);
     params.jobs.job_fee_max = Amount::new(4_000);
     params.jobs.audit_rate = Ratio::ONE;
     params.jobs.challenge_window_blocks = 4;
-    params.jobs.audit_deadline_blocks = 4;
+    params.jobs.reveal_blocks = 4;
+    params.jobs.collusion_fraction = Ratio::ZERO;
     params.jobs.deadline_blocks_min = 3;
     params.disputes.dispute_move_blocks = 3;
     params.disputes.challenge_bond = Amount::new(30_000);
+    // The test model's activations are tens of bytes: one chunk, one block for it after the
+    // deadline floor (`Params::validate`).
+    params.disputes.dispute_input_bytes_max = 48 * 1024;
+    params.disputes.dispute_input_blocks = 4;
     params.jobs.job_input_bytes_max = 4_096;
     // Below audit_rate · wrong_result = 10%: 4,500 in flight at the 50,000 allocation.
     params.jobs.in_flight_fee_fraction = Ratio::from_percent(9).unwrap();
@@ -136,6 +149,11 @@ fn market() -> Market {
 
 /// [`market`] with other parameters.
 fn market_with(params: Params) -> Market {
+    market_from(&market_genesis(params), &[1, 2, 3, 4])
+}
+
+/// The genesis of [`market`]: operators 1..=4 and 9, accounts 20..=23.
+fn market_genesis(params: Params) -> surety_ledger::genesis::Genesis {
     let mut accounts: Vec<(u16, u128)> = (1..=4).map(|n| (n, 1_000_000)).collect();
     accounts.push((9, 20_000_000));
     accounts.extend((20..=23).map(|n| (n, 1_000_000)));
@@ -146,7 +164,12 @@ fn market_with(params: Params) -> Market {
         (4, 200_000),
         (9, 10_000_000),
     ];
-    let mut chain = Chain::new(params, &accounts, &operators);
+    genesis(params, &accounts, &operators)
+}
+
+/// A market from `genesis`, its model registered and uploaded, served by `servers`.
+fn market_from(genesis: &surety_ledger::genesis::Genesis, servers: &[u16]) -> Market {
+    let mut chain = Chain::from_genesis(genesis);
     let file = weights(0);
     let model = model_from(&file);
     let id = model.model_id();
@@ -164,7 +187,7 @@ fn market_with(params: Params) -> Market {
     let outcome = chain.block(&txs);
     assert!(outcome.receipts.iter().all(|r| r.is_ok()));
     assert!(chain.ledger.model(&id).is_ok(), "model is active");
-    for n in 1..=4 {
+    for &n in servers {
         chain.submit_ok(
             n,
             Msg::Allocate(Allocate {
@@ -224,9 +247,110 @@ impl Market {
     }
 
     fn index_of(operator: &OperatorId) -> u16 {
-        (1..=4)
+        [1, 2, 3, 4, 9]
+            .into_iter()
             .find(|n| crate::common::operator(*n) == *operator)
             .expect("a test operator")
+    }
+
+    /// The job's designated auditor (drawn at assignment, with its assignees).
+    fn auditor(&self, id: &JobId) -> u16 {
+        Market::index_of(
+            &self
+                .job(id)
+                .audit
+                .expect("an auditor was designated")
+                .auditor,
+        )
+    }
+
+    fn is_auditor(&self, id: &JobId, n: u16) -> bool {
+        self.job(id)
+            .audit
+            .is_some_and(|a| a.auditor == crate::common::operator(n))
+    }
+
+    /// One transaction per operator in `parties` (operator, job, execution), each carrying one
+    /// item per job: a batch. Every transaction must apply whole (no item refused).
+    fn batch_block(
+        &mut self,
+        parties: &[(u16, JobId, &Execution)],
+        item: impl Fn(&Market, u16, Vec<(JobId, &Execution)>) -> Msg,
+    ) -> surety_ledger::BlockOutcome {
+        let mut by_operator: BTreeMap<u16, Vec<(JobId, &Execution)>> = BTreeMap::new();
+        for (n, job, execution) in parties {
+            by_operator.entry(*n).or_default().push((*job, *execution));
+        }
+        let txs: Vec<Vec<u8>> = by_operator
+            .into_iter()
+            .map(|(n, items)| self.chain.sign(n, item(self, n, items)))
+            .collect();
+        let outcome = self.chain.block(&txs);
+        assert!(
+            outcome.receipts.iter().all(|r| r.is_ok()),
+            "{:?}",
+            outcome.receipts
+        );
+        assert_eq!(refused(&events(&outcome)), vec![], "an item was refused");
+        outcome
+    }
+
+    /// Every party seals its execution, in one block.
+    fn seal_block(&mut self, parties: &[(u16, JobId, &Execution)]) -> surety_ledger::BlockOutcome {
+        self.batch_block(parties, |_, n, items| {
+            Msg::SealResults(Box::new(SealResults {
+                operator: operator(n),
+                seals: items
+                    .iter()
+                    .map(|(job, execution)| seal(n, job, execution))
+                    .collect(),
+            }))
+        })
+    }
+
+    /// Every party opens its seal, in one block (a job's auditor with its VRF proof).
+    fn reveal_block(
+        &mut self,
+        parties: &[(u16, JobId, &Execution)],
+    ) -> surety_ledger::BlockOutcome {
+        self.batch_block(parties, |market, n, items| {
+            Msg::RevealResults(Box::new(RevealResults {
+                operator: operator(n),
+                reveals: items
+                    .iter()
+                    .map(|(job, execution)| reveal(n, job, execution, market.is_auditor(job, n)))
+                    .collect(),
+            }))
+        })
+    }
+
+    /// Everyone seals in one block, everyone reveals in the next: the blind commit of
+    /// `parties` (operator, job, execution) over any number of jobs, auditors included. The
+    /// reveal block's outcome.
+    fn seal_and_reveal_all(
+        &mut self,
+        parties: &[(u16, JobId, &Execution)],
+    ) -> surety_ledger::BlockOutcome {
+        self.seal_block(parties);
+        for (_, job, _) in parties {
+            assert!(
+                matches!(self.job(job).status, JobStatus::Revealing { .. }),
+                "every party of {job} sealed: {:?}",
+                self.job(job).status
+            );
+        }
+        self.reveal_block(parties)
+    }
+
+    /// [`Market::seal_and_reveal_all`] for one job and its parties (operator, execution).
+    fn seal_and_reveal(
+        &mut self,
+        job: &JobId,
+        parties: &[(u16, &Execution)],
+    ) -> surety_ledger::BlockOutcome {
+        let parties: Vec<(u16, JobId, &Execution)> =
+            parties.iter().map(|(n, e)| (*n, *job, *e)).collect();
+        self.seal_and_reveal_all(&parties)
     }
 }
 
@@ -275,20 +399,100 @@ fn tamper(honest: &Execution) -> Execution {
     }
 }
 
-fn commit_msg(n: u16, job: &JobId, execution: &Execution) -> Msg {
-    let steps = execution.trace.len() as u64;
-    let statement = ResultStatement {
+/// The statement operator `n` signs for `job` when its run is `execution`.
+fn statement(job: &JobId, execution: &Execution) -> ResultStatement {
+    ResultStatement {
         chain_id: CHAIN.into(),
         job: *job,
         output_hash: execution.output.hash(),
         trace_root: execution.trace.root(),
-        steps,
-    };
-    Msg::CommitResult(Box::new(CommitResult {
-        result: statement.sign(&key(n)),
+        steps: execution.trace.len() as u64,
+    }
+}
+
+/// Operator `n`'s signed result for `job`, with its output and the output's proof.
+fn commit_result(n: u16, job: &JobId, execution: &Execution) -> CommitResult {
+    let steps = execution.trace.len();
+    CommitResult {
+        result: statement(job, execution).sign(&key(n)),
         output: execution.output.to_bytes(),
-        output_proof: execution.trace.proof(steps as usize - 1).unwrap(),
+        output_proof: execution.trace.proof(steps - 1).unwrap(),
+    }
+}
+
+/// The salt operator `n` seals its result for `job` with: deterministic, one per (n, job).
+fn salt(n: u16, job: &JobId) -> [u8; 32] {
+    Hash::of_parts("test.seal-salt", &[&n.to_le_bytes(), &job.0]).0
+}
+
+/// Operator `n`'s seal of `execution` for `job`.
+fn seal(n: u16, job: &JobId, execution: &Execution) -> Seal {
+    Seal {
+        job: *job,
+        commitment: jobs::seal_commitment(&operator(n), &statement(job, execution), &salt(n, job)),
+    }
+}
+
+/// One seal from operator `n` for `job`.
+fn seal_msg(n: u16, job: &JobId, execution: &Execution) -> Msg {
+    Msg::SealResults(Box::new(SealResults {
+        operator: operator(n),
+        seals: vec![seal(n, job, execution)],
     }))
+}
+
+/// Operator `n`'s VRF proof over `job`: what selects a designated auditor.
+fn audit_proof(n: u16, job: &JobId) -> surety_types::vrf::VrfProof {
+    key(n).vrf_prove(&jobs::audit_alpha(CHAIN, job))
+}
+
+/// Operator `n` opens its seal of `execution` for `job`; as the job's auditor, with its VRF
+/// proof.
+fn reveal(n: u16, job: &JobId, execution: &Execution, is_auditor: bool) -> Reveal {
+    Reveal {
+        job: *job,
+        salt: salt(n, job),
+        audit_proof: is_auditor.then(|| audit_proof(n, job)),
+        result: Some(commit_result(n, job, execution)),
+    }
+}
+
+/// One reveal from operator `n` for `job`.
+fn reveal_msg(n: u16, job: &JobId, execution: &Execution, is_auditor: bool) -> Msg {
+    Msg::RevealResults(Box::new(RevealResults {
+        operator: operator(n),
+        reveals: vec![reveal(n, job, execution, is_auditor)],
+    }))
+}
+
+/// Items of a batch refused (`ItemRefused`), with their errors.
+fn refused(events: &[Event]) -> Vec<(JobId, OperatorId, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Jobs(jobs::JobsEvent::ItemRefused {
+                job,
+                operator,
+                error,
+            }) => Some((*job, *operator, error.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Operators reported for `kind` in `events`.
+fn reported(events: &[Event], kind: FaultKind) -> Vec<OperatorId> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported {
+                operator,
+                kind: k,
+                ..
+            }) if *k == kind => Some(*operator),
+            _ => None,
+        })
+        .collect()
 }
 
 fn events(outcome: &surety_ledger::BlockOutcome) -> Vec<Event> {
@@ -364,6 +568,7 @@ fn provide_input(
 struct Challenged {
     job: JobId,
     worker: u16,
+    auditor: u16,
     honest: Execution,
     fabricated: Execution,
     dispute: u64,
@@ -372,10 +577,14 @@ struct Challenged {
 fn falsely_challenged(market: &mut Market) -> Challenged {
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
+    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    market
-        .chain
-        .submit_ok(worker, commit_msg(worker, &job, &honest));
+    // The worker and its auditor agree: the result is challengeable, its audit done.
+    market.seal_and_reveal(&job, &[(worker, &honest), (auditor, &honest)]);
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Agreed
+    );
     let fabricated = tamper(&honest);
     let steps = honest.trace.len();
     market.chain.submit_ok(
@@ -392,6 +601,7 @@ fn falsely_challenged(market: &mut Market) -> Challenged {
     Challenged {
         job,
         worker,
+        auditor,
         honest,
         fabricated,
         dispute,
@@ -409,26 +619,11 @@ fn bisect_index(market: &Market, dispute: u64) -> u64 {
     }
 }
 
-/// Let the drawn audit (if any, and still open) agree with `execution`.
-fn settle_audit(market: &mut Market, job: &JobId, execution: &Execution) {
-    if market.job(job).audit.is_none() {
-        market.chain.block(&[]);
-    }
-    if let Some(audit) = market.job(job).audit {
-        if audit.outcome == AuditOutcome::Pending {
-            let auditor = Market::index_of(&audit.auditor);
-            market
-                .chain
-                .submit_ok(auditor, commit_msg(auditor, job, execution));
-        }
-    }
-}
-
 fn run_until_final(market: &mut Market, job: &JobId) {
     for _ in 0..20 {
         if !matches!(
             market.job(job).status,
-            JobStatus::Challengeable { .. } | JobStatus::Assigned
+            JobStatus::Challengeable { .. } | JobStatus::Assigned | JobStatus::Revealing { .. }
         ) {
             break;
         }
@@ -449,17 +644,11 @@ fn an_honest_job_is_audited_made_final_and_pays_operator_delegators_and_audit_fu
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
     let execution = execute(&market.model, &market.job(&job));
-    market
-        .chain
-        .submit_ok(worker, commit_msg(worker, &job, &execution));
-    // Audited with certainty: the auditor agrees.
-    market.chain.block(&[]);
-    let audit = market.job(&job).audit.clone().expect("an audit was drawn");
-    let auditor = Market::index_of(&audit.auditor);
+    // The auditor was designated with the worker, and is audited with certainty: both seal,
+    // then both reveal, and the auditor agrees.
+    let auditor = market.auditor(&job);
     assert_ne!(auditor, worker);
-    market
-        .chain
-        .submit_ok(auditor, commit_msg(auditor, &job, &execution));
+    market.seal_and_reveal(&job, &[(worker, &execution), (auditor, &execution)]);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
@@ -485,15 +674,9 @@ fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
     let liar = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    market
-        .chain
-        .submit_ok(liar, commit_msg(liar, &job, &tampered));
-    market.chain.block(&[]);
-    let auditor = Market::index_of(&market.job(&job).audit.unwrap().auditor);
+    let auditor = market.auditor(&job);
     let client_balance = market.chain.balance(CLIENT);
-    market
-        .chain
-        .submit_ok(auditor, commit_msg(auditor, &job, &honest));
+    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &honest)]);
     let dispute = dispute_of(&market, &job);
     let reveals = bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     let steps = market.model.program().len() as u64;
@@ -560,14 +743,8 @@ fn an_operator_serving_other_weights_is_caught_at_the_first_step_that_reads_them
     let other_model = model_from(&weights(7));
     let honest = execute(&market.model, &market.job(&job));
     let other = execute(&other_model, &market.job(&job));
-    market
-        .chain
-        .submit_ok(cheat, commit_msg(cheat, &job, &other));
-    market.chain.block(&[]);
-    let auditor = Market::index_of(&market.job(&job).audit.unwrap().auditor);
-    market
-        .chain
-        .submit_ok(auditor, commit_msg(auditor, &job, &honest));
+    let auditor = market.auditor(&job);
+    market.seal_and_reveal(&job, &[(cheat, &other), (auditor, &honest)]);
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (cheat, &other), (auditor, &honest));
     let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
@@ -591,19 +768,13 @@ fn a_silent_defendant_loses_when_the_input_never_comes() {
     let liar = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    market
-        .chain
-        .submit_ok(liar, commit_msg(liar, &job, &tampered));
-    market.chain.block(&[]);
-    let auditor = Market::index_of(&market.job(&job).audit.unwrap().auditor);
-    market
-        .chain
-        .submit_ok(auditor, commit_msg(auditor, &job, &honest));
+    let auditor = market.auditor(&job);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &honest)]);
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     market
         .chain
-        .run_blocks(market.chain.ledger.params().disputes.dispute_move_blocks);
+        .run_blocks(market.chain.ledger.params().disputes.dispute_input_blocks);
     let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
     assert!(matches!(
         record.phase,
@@ -626,6 +797,7 @@ fn a_false_challenger_loses_its_bond_and_the_result_stands() {
         honest,
         fabricated,
         dispute,
+        ..
     } = falsely_challenged(&mut market);
     let bond = market.chain.ledger.params().disputes.challenge_bond;
     assert_eq!(market.chain.pool(Pool::DisputeBonds), bond);
@@ -643,14 +815,23 @@ fn a_false_challenger_loses_its_bond_and_the_result_stands() {
         }
     )));
     assert_eq!(market.chain.pool(Pool::DisputeBonds), Amount::ZERO);
+    // Loser pays: the defendant's recorded costs from the bond, the rest to insurance
+    // (tests/it/griefing.rs plays it with the numbers).
+    let costs = disputes::state::dispute(market.chain.ledger.store(), dispute)
+        .unwrap()
+        .costs
+        .defendant;
     assert_eq!(
         market.chain.pool(Pool::Insurance),
-        insurance.checked_add(bond).unwrap()
+        insurance
+            .checked_add(bond)
+            .unwrap()
+            .checked_sub(costs)
+            .unwrap()
     );
     // The bond and the transaction fees are gone.
     assert!(market.chain.balance(CHALLENGER) < balance.checked_sub(bond).unwrap());
     assert!(!market.chain.operator(worker).jailed);
-    settle_audit(&mut market, &job, &honest);
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
 }
@@ -719,15 +900,18 @@ fn a_late_operator_is_penalised_and_the_job_reassigned() {
     let mut market = market();
     let job = market.submit(1);
     let late = market.assignees(&job)[0];
-    let mut reported = false;
-    for _ in 0..6 {
-        let outcome = market.chain.block(&[]);
-        reported |= events(&outcome).iter().any(|e| matches!(
-            e,
-            Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported { operator, kind: FaultKind::MissedDeadline, .. }) if *operator == late
-        ));
+    // The auditor seals in time; the worker never does.
+    let auditor = market.auditor(&job);
+    let execution = execute(&market.model, &market.job(&job));
+    let mut missed = market.seal_block(&[(auditor, job, &execution)]).events;
+    for _ in 0..5 {
+        missed.extend(events(&market.chain.block(&[])));
     }
-    assert!(reported);
+    assert_eq!(
+        reported(&missed, FaultKind::MissedDeadline),
+        vec![late],
+        "the late worker is reported, the auditor that sealed is not"
+    );
     // A market fault is not a consensus one: the late operator keeps validating, frozen (no
     // stake moves, no new work) until its small slash applies.
     let record = market.chain.operator(Market::index_of(&late));
@@ -738,13 +922,20 @@ fn a_late_operator_is_penalised_and_the_job_reassigned() {
     let now = market.assignees(&job);
     assert_eq!(now.len(), 1);
     assert_ne!(now[0], late);
-    // The new operator completes it.
+    assert_ne!(now[0], operator(auditor), "nor is the auditor");
+    assert_eq!(
+        record.status,
+        JobStatus::Assigned,
+        "the auditor's seal waits"
+    );
+    // The new operator seals, then it and the auditor reveal: the auditor agrees.
     let worker = Market::index_of(&now[0]);
-    let execution = execute(&market.model, &record);
-    market
-        .chain
-        .submit_ok(worker, commit_msg(worker, &job, &execution));
-    settle_audit(&mut market, &job, &execution);
+    market.seal_block(&[(worker, job, &execution)]);
+    market.reveal_block(&[(worker, job, &execution), (auditor, job, &execution)]);
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Agreed
+    );
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
 }
@@ -761,13 +952,19 @@ fn replicas_that_disagree_open_a_dispute_and_the_wrong_one_is_slashed() {
     );
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    market
-        .chain
-        .submit_ok(first, commit_msg(first, &job, &honest));
-    market
-        .chain
-        .submit_ok(second, commit_msg(second, &job, &tampered));
+    // The auditor, designated outside both, seals and reveals with them and agrees with the
+    // first replica.
+    let auditor = market.auditor(&job);
+    assert!(![first, second].contains(&auditor));
+    market.seal_and_reveal(
+        &job,
+        &[(first, &honest), (second, &tampered), (auditor, &honest)],
+    );
     let dispute = dispute_of(&market, &job);
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Agreed
+    );
     bisect(&mut market, dispute, (first, &honest), (second, &tampered));
     let events = provide_input(&mut market, dispute, first, &honest);
     assert!(events.contains(&Event::Disputes(
@@ -948,9 +1145,19 @@ fn a_result_from_an_operator_not_assigned_is_refused() {
     let mut market = market();
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
-    let other = (1..=4).find(|n| *n != worker).unwrap();
+    let auditor = market.auditor(&job);
+    let other = (1..=4).find(|n| *n != worker && *n != auditor).unwrap();
     let honest = execute(&market.model, &market.job(&job));
-    let receipt = market.chain.submit(other, commit_msg(other, &job, &honest));
+    let receipt = market.chain.submit(other, seal_msg(other, &job, &honest));
+    assert!(matches!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::NotAssigned { .. }))
+    ));
+    // Nor is its reveal taken once the job's parties have sealed.
+    market.seal_block(&[(worker, job, &honest), (auditor, job, &honest)]);
+    let receipt = market
+        .chain
+        .submit(other, reveal_msg(other, &job, &honest, false));
     assert!(matches!(
         receipt.error_kind,
         Some(TxError::Jobs(JobsError::NotAssigned { .. }))
@@ -1070,7 +1277,9 @@ mod hostile_transactions {
                 deadline_blocks: 5,
                 replicas: 1,
             })),
-            commit_msg(challenged.worker, &challenged.job, honest),
+            seal_msg(challenged.worker, &challenged.job, honest),
+            reveal_msg(challenged.worker, &challenged.job, honest, false),
+            reveal_msg(challenged.auditor, &challenged.job, honest, true),
             Msg::Challenge(Box::new(Challenge {
                 job: challenged.job,
                 operator: crate::common::operator(challenged.worker),
@@ -1167,11 +1376,9 @@ fn a_market_history_reaches_pinned_state_roots() {
     let mut digests = vec![digest_without_params(&market.chain.ledger)];
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
+    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    market
-        .chain
-        .submit_ok(worker, commit_msg(worker, &job, &honest));
-    settle_audit(&mut market, &job, &honest);
+    market.seal_and_reveal(&job, &[(worker, &honest), (auditor, &honest)]);
     run_until_final(&mut market, &job);
     roots.push(market.chain.ledger.state_root());
     digests.push(digest_without_params(&market.chain.ledger));
@@ -1179,14 +1386,8 @@ fn a_market_history_reaches_pinned_state_roots() {
     let liar = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    market
-        .chain
-        .submit_ok(liar, commit_msg(liar, &job, &tampered));
-    market.chain.block(&[]);
-    let auditor = Market::index_of(&market.job(&job).audit.unwrap().auditor);
-    market
-        .chain
-        .submit_ok(auditor, commit_msg(auditor, &job, &honest));
+    let auditor = market.auditor(&job);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &honest)]);
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     provide_input(&mut market, dispute, auditor, &honest);
@@ -1198,6 +1399,7 @@ fn a_market_history_reaches_pinned_state_roots() {
         honest,
         fabricated,
         dispute,
+        ..
     } = falsely_challenged(&mut market);
     bisect(
         &mut market,
@@ -1206,7 +1408,6 @@ fn a_market_history_reaches_pinned_state_roots() {
         (CHALLENGER, &fabricated),
     );
     provide_input(&mut market, dispute, worker, &honest);
-    settle_audit(&mut market, &job, &honest);
     run_until_final(&mut market, &job);
     market.chain.run_blocks(30);
     roots.push(market.chain.ledger.state_root());
@@ -1225,19 +1426,32 @@ fn a_market_history_reaches_pinned_state_roots() {
 /// while blocks are full), `jobs/in_flight/<operator>` holds each operator's fees in flight,
 /// closed jobs are queued to be pruned (`jobs/prune/...`), disputes are indexed by job
 /// (`disputes/by-job/...`), and the 30 blocks at the end prune both jobs closed before them.
+/// State format 7 (blind results, and disputes that record both sides' original outputs and
+/// costs, with the false challenger's bond paying the defendant's costs) changed all four. The genesis digest only by the operators'
+/// metadata gaining `family`: with that field left out of the encoding it was still
+/// `c9c654e3…` (checked when re-pinning). The other three also because the history itself
+/// changed: every party seals in one block and reveals in the next, the auditor is designated
+/// at assignment (with the block seed of that block) rather than drawn after the commit,
+/// assignments and audits hold seals, audits their VRF selection, and jobs pass through
+/// `Revealing`.
 const PINNED_DIGESTS: [&str; 4] = [
-    "c9c654e3d37630a8eae7460794b75de96347d38cd83365d1ba619ae6fb07ffe7",
-    "d1f1359a8a350c2e4c4c0ddb56fde82b7c052b4d2deb7b2f4c4238b0c8a810c5",
-    "4d5fe2f4655f82aae692ef1eb33373f44bb15d554a7ee2db1f759058d3e42424",
-    "0062b8522181527ebe1025b5382cc1db786d3d5275c07e5dfebfe390562bb6e5",
+    "ac0bb8fda2ecf5a3a4ab068984b421bf73836a21bf100591c76e064f5266a7db",
+    "cd2b6a469721d6c09c304ce6b018e5905efeb583278ba07e9bcf3c8dfc74b8c9",
+    "ab2c5fb3ffc50afcadfc4f65c24252c5261a5d9eb707505a04c40e019e89f8f8",
+    "955bbd84a9dacf07474ff1743c21f6c2e3d4bf3a3f244ebd3d44687bac552bc2",
 ];
-/// The roots of state format 6: the above, and the jobs parameters `in_flight_fee_fraction`,
-/// `deadline_blocks_min` (tests: 3) and `prune_steps_per_block_max` in `jobs/params`.
+/// The roots of state format 7: the above, and the jobs parameters in `jobs/params`, where
+/// `reveal_blocks` (tests: 4) took the place of `audit_deadline_blocks` (4) and
+/// `collusion_fraction` (tests: 0) is new; `job_fee_min` and `audit_reward` (tests: 2,000 and
+/// 200, the audit fund's solvency) and the disputes parameters `dispute_input_bytes_max`,
+/// `dispute_input_blocks`, `disputes_per_job_max` and `tx_cost_fee_multiple_max` changed. With `family` and `collusion_fraction` left out of
+/// the encoding the genesis root was still format 6's `247b3b0d…`: the first root moved by the
+/// format alone, the others by the format and the new flow.
 const PINNED_ROOTS: [&str; 4] = [
-    "247b3b0d6bb488e2f2961e53dc00225285ed33c7c78b71b95b5a2697bd9e3048",
-    "58247d35c58d686fd9de95879c67ffcb69c0ab94d1ff1ef32700351b1d2788b5",
-    "a9a7fe55d760ebf4c7f5bf6b2345480e3ac0a70e4ca989f015a2011b81097166",
-    "58dd056f326fdc98d8c6c9465a0c9dadd53d83e3a4700fa0518a49dbd1573821",
+    "21c34c4b78d12e6f5df96a1e99e263eeb28ce5301697a3cd288780e4301cd7f4",
+    "054070769e98c313d050d65a84c32283d888b2fe4eb02d723296c3fdb560f628",
+    "7c82824d01d525d3cd9f970c7aabac4e8c2b65d1c091941c8dc052b50aaf6d21",
+    "c0f29f695322439f715a9896d9bb67f50e63a75601811f8e70eb91a64087dde3",
 ];
 
 /// Submit a job with its own deadline (blocks each operator has to commit).
@@ -1257,41 +1471,49 @@ fn submit_with_deadline(market: &mut Market, replicas: u32, deadline_blocks: u64
     job
 }
 
-/// The review's halt: a job with a long deadline, two colluding replicas (one commits at once,
-/// the other far later with another output) and a silent defendant. The dispute resolves
-/// more than `evidence_max_age_epochs` after the defendant's commit; its offence used to be
+/// The review's halt: a job with a long reveal window, two colluding replicas (one reveals at
+/// once, the other far later with another output) and a silent defendant. The dispute resolves
+/// more than `evidence_max_age_epochs` after the defendant's result; its offence used to be
 /// refused as too old inside the end-block hook, which failed every block from then on.
 #[test]
 fn a_dispute_that_outlasts_the_evidence_age_does_not_halt_the_chain() {
-    let mut market = market();
-    let params = market.chain.ledger.params().clone();
+    let mut params = market_params();
     let age_blocks = (params.slashing.evidence_max_age_epochs + 1) * params.staking.epoch_blocks;
-    let job = submit_with_deadline(&mut market, 2, age_blocks + 10);
+    params.jobs.reveal_blocks = age_blocks + 10;
+    let mut market = market_with(params.clone());
+    let job = market.submit(2);
     let replicas = market.assignees(&job);
     let (first, second) = (
         Market::index_of(&replicas[0]),
         Market::index_of(&replicas[1]),
     );
+    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    market
-        .chain
-        .submit_ok(first, commit_msg(first, &job, &honest));
+    let tampered = tamper(&honest);
+    market.seal_block(&[
+        (first, job, &honest),
+        (second, job, &tampered),
+        (auditor, job, &honest),
+    ]);
+    market.reveal_block(&[(first, job, &honest), (auditor, job, &honest)]);
     let committed = market.chain.height();
     market.chain.run_blocks(age_blocks);
     let client = market.chain.balance(CLIENT);
-    market
-        .chain
-        .submit_ok(second, commit_msg(second, &job, &tamper(&honest)));
+    market.reveal_block(&[(second, job, &tampered)]);
     let dispute = dispute_of(&market, &job);
     // Nobody answers: both lose by timeout, `dispute_move_blocks` later. Every block applies
     // (`Chain::block` expects it).
     let mut reported = Vec::new();
     let mut resolved = false;
     let mut failed = false;
+    let mut slashed = Vec::new();
     for _ in 0..=params.disputes.dispute_move_blocks {
         let outcome = market.chain.block(&[]);
         for event in &outcome.events {
             match event {
+                Event::Slashing(surety_ledger::slashing::SlashingEvent::Slashed {
+                    amount, ..
+                }) => slashed.push(*amount),
                 Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported {
                     operator,
                     offence_height,
@@ -1325,41 +1547,55 @@ fn a_dispute_that_outlasts_the_evidence_age_does_not_halt_the_chain() {
         "its offence is dated at the oldest reportable height, not refused: {defendant:?}"
     );
     assert!(failed, "the job failed");
+    // Refunded; and the defendant's offence, dated that far back, may be slashed already: the
+    // client, harmed, takes its share of that slash too.
+    let harmed: u128 = slashed
+        .iter()
+        .map(|amount| params.slashing.harmed_party_share.mul_floor(*amount).get())
+        .sum();
+    println!("slashed in the window: {slashed:?}");
     assert_eq!(
         market.chain.balance(CLIENT),
-        client.checked_add(Amount::new(FEE)).unwrap()
+        client.checked_add(Amount::new(FEE + harmed)).unwrap()
     );
     assert_eq!(market.chain.pool(Pool::JobEscrow), Amount::ZERO);
 }
 
-/// The review's double refund: an auditor's disagreeing commit while an account's challenge is
-/// open used to open a second dispute over the job and overwrite its status, so two verdicts
-/// could each settle the escrow. Now it waits: its dispute opens when the first one settles,
-/// and the escrow is paid out once.
+/// The review's double refund: an auditor's disagreeing result while another dispute over the
+/// job was open used to open a second dispute and overwrite its status, so two verdicts could
+/// each settle the escrow. Now it waits: its dispute opens when the first one settles, and the
+/// escrow is paid out once. (The audit is compared with the results, before anyone may
+/// challenge: the dispute it waits behind is the replicas' own.)
 #[test]
-fn an_audit_that_disagrees_during_a_challenge_waits_its_turn_and_the_escrow_is_paid_once() {
+fn an_audit_that_disagrees_during_a_dispute_waits_its_turn_and_the_escrow_is_paid_once() {
     let mut market = market();
-    let Challenged {
-        job,
-        worker,
-        honest,
-        fabricated,
-        dispute,
-    } = falsely_challenged(&mut market);
-    let auditor = Market::index_of(&market.job(&job).audit.clone().expect("drawn").auditor);
-    market
-        .chain
-        .submit_ok(auditor, commit_msg(auditor, &job, &fabricated));
+    let job = market.submit(2);
+    let replicas = market.assignees(&job);
+    let (worker, other) = (
+        Market::index_of(&replicas[0]),
+        Market::index_of(&replicas[1]),
+    );
+    let auditor = market.auditor(&job);
+    let honest = execute(&market.model, &market.job(&job));
+    let fabricated = tamper(&honest);
+    market.seal_and_reveal(
+        &job,
+        &[
+            (worker, &honest),
+            (other, &fabricated),
+            (auditor, &fabricated),
+        ],
+    );
+    let dispute = dispute_of(&market, &job);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Deferred
     );
-    assert_eq!(market.job(&job).status, JobStatus::Disputed { dispute });
     bisect(
         &mut market,
         dispute,
         (worker, &honest),
-        (CHALLENGER, &fabricated),
+        (other, &fabricated),
     );
     provide_input(&mut market, dispute, worker, &honest);
     let second = dispute_of(&market, &job);
@@ -1409,6 +1645,7 @@ fn a_defendant_cannot_move_its_stake_or_take_work_while_its_dispute_is_open() {
         honest,
         fabricated,
         dispute,
+        ..
     } = falsely_challenged(&mut market);
     let destination = (1..=4).find(|n| *n != worker).unwrap();
     let shares = market.chain.shares(worker, worker);
@@ -1486,16 +1723,10 @@ fn a_defendant_cannot_move_its_stake_or_take_work_while_its_dispute_is_open() {
         !market.chain.operator(worker).is_frozen(),
         "found right: released"
     );
-    settle_audit(&mut market, &job, &honest);
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
 }
 
-/// Random market histories against the rule that a block always applies (issue #12): jobs
-/// with short and long deadlines, honest and tampered results, audits, challenges, parties
-/// that answer or fall silent, and runs of empty blocks that land timeouts on the edges of
-/// every window. `Chain::block` requires every block to apply with every invariant and no
-/// hook failure.
 /// A job that pays `fee`, from `CLIENT` at `nonce`, signed for a block of several.
 fn job_tx(market: &Market, nonce: u64, fee: u128) -> Vec<u8> {
     market.chain.sign_with_nonce(
@@ -1572,57 +1803,21 @@ fn an_operator_holding_its_cap_of_fees_in_flight_is_not_drawn_until_one_of_its_j
             (**id, worker, execute(&market.model, &market.job(id)))
         })
         .collect();
-    let commits: Vec<Vec<u8>> = {
-        let mut nonces: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
-        executions
-            .iter()
-            .map(|(id, worker, execution)| {
-                let nonce = nonces
-                    .entry(*worker)
-                    .or_insert_with(|| market.chain.nonce(*worker));
-                let tx = market.chain.sign_with_nonce(
-                    *worker,
-                    *nonce,
-                    commit_msg(*worker, id, execution),
-                );
-                *nonce += 1;
-                tx
-            })
-            .collect()
-    };
-    let outcome = market.chain.block(&commits);
-    assert!(
-        outcome.receipts.iter().all(|r| r.is_ok()),
-        "{:?}",
-        outcome.receipts
-    );
-    market.chain.block(&[]);
-    let audits: Vec<Vec<u8>> = {
-        let mut nonces: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
-        executions
-            .iter()
-            .map(|(id, _, execution)| {
-                let audit = market.job(id).audit.expect("every result is audited");
-                let auditor = Market::index_of(&audit.auditor);
-                let nonce = nonces
-                    .entry(auditor)
-                    .or_insert_with(|| market.chain.nonce(auditor));
-                let tx = market.chain.sign_with_nonce(
-                    auditor,
-                    *nonce,
-                    commit_msg(auditor, id, execution),
-                );
-                *nonce += 1;
-                tx
-            })
-            .collect()
-    };
-    let outcome = market.chain.block(&audits);
-    assert!(
-        outcome.receipts.iter().all(|r| r.is_ok()),
-        "{:?}",
-        outcome.receipts
-    );
+    // Every worker and every auditor seals in one block (one batch per operator, over all its
+    // jobs), and reveals in the next.
+    let parties: Vec<(u16, JobId, &Execution)> = executions
+        .iter()
+        .flat_map(|(id, worker, execution)| {
+            [
+                (*worker, *id, execution),
+                (market.auditor(id), *id, execution),
+            ]
+        })
+        .collect();
+    market.seal_and_reveal_all(&parties);
+    for (id, _, _) in &executions {
+        assert_eq!(market.job(id).audit.unwrap().outcome, AuditOutcome::Agreed);
+    }
     for (id, _, _) in &executions {
         run_until_final(&mut market, id);
         assert!(market.job(id).is_final());
@@ -1705,14 +1900,25 @@ fn a_deadline_stretches_while_blocks_are_full_so_a_crowded_out_commit_is_not_pun
         Height::new(deadline.get() + full_blocks),
         "moved on by one block per full block ({extended:?})"
     );
-    // The flood is over; the operator's commit lands, within the stretched deadline.
+    let audit = record.audit.clone().unwrap();
+    assert_eq!(
+        audit.deadline,
+        Height::new(deadline.get() + full_blocks),
+        "the auditor's seal deadline moved on too"
+    );
+    // The flood is over; the operator's and the auditor's seals land, within the stretched
+    // deadline, and they reveal.
     let n = Market::index_of(&worker);
+    let auditor = Market::index_of(&audit.auditor);
     let execution = execute(&market.model, &record);
-    market.chain.submit_ok(n, commit_msg(n, &job, &execution));
-    settle_audit(&mut market, &job, &execution);
+    market.seal_and_reveal(&job, &[(n, &execution), (auditor, &execution)]);
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
     assert!(!market.chain.operator(n).is_frozen(), "never reported");
+    assert!(
+        !market.chain.operator(auditor).is_frozen(),
+        "nor its auditor"
+    );
     let spent = spammer_before.get() - market.chain.balance(spammer).get();
     assert_eq!(
         spent,
@@ -1730,6 +1936,7 @@ fn a_dispute_move_stretches_while_blocks_are_full() {
         honest,
         fabricated,
         dispute,
+        ..
     } = falsely_challenged(&mut market);
     let before = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
     let Phase::Bisect { deadline, .. } = before.phase else {
@@ -1807,8 +2014,8 @@ fn an_operator_cannot_shrink_its_allocation_while_it_holds_work_that_could_still
     );
     // The job ends; the decrease lands at a later epoch end.
     let execution = execute(&market.model, &market.job(&job));
-    market.chain.submit_ok(n, commit_msg(n, &job, &execution));
-    settle_audit(&mut market, &job, &execution);
+    let auditor = market.auditor(&job);
+    market.seal_and_reveal(&job, &[(n, &execution), (auditor, &execution)]);
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
     market.chain.run_blocks(15);
@@ -1819,6 +2026,11 @@ fn an_operator_cannot_shrink_its_allocation_while_it_holds_work_that_could_still
     );
 }
 
+/// Random market histories against the rule that a block always applies (issue #12): jobs
+/// with short and long deadlines, honest and tampered results sealed and revealed (or not),
+/// audits, challenges, parties that answer or fall silent, and runs of empty blocks that land
+/// timeouts on the edges of every window. `Chain::block` requires every block to apply with every invariant and no
+/// hook failure.
 mod random_market_histories {
     use super::*;
     use proptest::prelude::*;
@@ -1829,9 +2041,14 @@ mod random_market_histories {
             replicas: u32,
             deadline: u64,
         },
+        /// The job's assignees seal or reveal; with `auditor` (its honesty), so does its
+        /// auditor, in the same block; with `then_reveal`, a block of seals is followed by a
+        /// block of reveals.
         Commit {
             job: usize,
             honest: bool,
+            auditor: Option<bool>,
+            then_reveal: bool,
         },
         Audit {
             job: usize,
@@ -1869,13 +2086,23 @@ mod random_market_histories {
 
     fn action() -> impl Strategy<Value = Action> {
         prop_oneof![
-            (1u32..=2, 2u64..40)
+            1 => (1u32..=2, 2u64..40)
                 .prop_map(|(replicas, deadline)| Action::Submit { replicas, deadline }),
-            (any::<usize>(), any::<bool>())
-                .prop_map(|(job, honest)| Action::Commit { job, honest }),
-            (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Audit { job, honest }),
-            any::<usize>().prop_map(|job| Action::Challenge { job }),
-            (any::<usize>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            3 => (
+                any::<usize>(),
+                any::<bool>(),
+                prop::option::of(any::<bool>()),
+                any::<bool>()
+            )
+                .prop_map(|(job, honest, auditor, then_reveal)| Action::Commit {
+                    job,
+                    honest,
+                    auditor,
+                    then_reveal
+                }),
+            1 => (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Audit { job, honest }),
+            1 => any::<usize>().prop_map(|job| Action::Challenge { job }),
+            1 => (any::<usize>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
                 |(job, defendant, challenger, honest)| Action::Reveal {
                     job,
                     defendant,
@@ -1883,11 +2110,11 @@ mod random_market_histories {
                     honest
                 }
             ),
-            (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Input { job, honest }),
-            (0u64..25).prop_map(|blocks| Action::Run { blocks }),
-            (1u64..=3).prop_map(|blocks| Action::Flood { blocks }),
-            (1u16..=4, 1u16..=4).prop_map(|(from, to)| Action::MoveStake { from, to }),
-            Just(Action::Zombies),
+            1 => (any::<usize>(), any::<bool>()).prop_map(|(job, honest)| Action::Input { job, honest }),
+            1 => (0u64..25).prop_map(|blocks| Action::Run { blocks }),
+            1 => (1u64..=3).prop_map(|blocks| Action::Flood { blocks }),
+            1 => (1u16..=4, 1u16..=4).prop_map(|(from, to)| Action::MoveStake { from, to }),
+            1 => Just(Action::Zombies),
         ]
     }
 
@@ -1900,7 +2127,49 @@ mod random_market_histories {
         }
     }
 
-    fn play(market: &mut Market, jobs: &mut Vec<JobId>, action: Action) {
+    /// What each party sealed, honest or not (job, operator): what its reveal opens.
+    type Sealed = BTreeMap<(JobId, u16), bool>;
+
+    /// One block of [`Action::Commit`]: seals, or reveals of what was sealed.
+    fn commit_step(
+        market: &mut Market,
+        sealed: &mut Sealed,
+        job: &JobId,
+        honest: bool,
+        auditor: Option<bool>,
+    ) {
+        let job = *job;
+        let record = market.job(&job);
+        let runs = [
+            execution(market, &job, false),
+            execution(market, &job, true),
+        ];
+        let revealing = matches!(record.status, JobStatus::Revealing { .. });
+        let mut parties: Vec<(u16, bool, bool)> = record
+            .live_assignments()
+            .filter(|a| a.result.is_none() && (revealing != a.seal.is_none()))
+            .map(|a| (Market::index_of(&a.operator), honest, false))
+            .collect();
+        if let (Some(audit), Some(auditor_honest)) = (&record.audit, auditor) {
+            parties.push((Market::index_of(&audit.auditor), auditor_honest, true));
+        }
+        let txs: Vec<Vec<u8>> = parties
+            .into_iter()
+            .map(|(n, honest, is_auditor)| {
+                let msg = if revealing {
+                    let sealed_honest = *sealed.get(&(job, n)).unwrap_or(&honest);
+                    reveal_msg(n, &job, &runs[usize::from(sealed_honest)], is_auditor)
+                } else {
+                    sealed.insert((job, n), honest);
+                    seal_msg(n, &job, &runs[usize::from(honest)])
+                };
+                market.chain.sign(n, msg)
+            })
+            .collect();
+        market.chain.block(&txs);
+    }
+
+    fn play(market: &mut Market, jobs: &mut Vec<JobId>, sealed: &mut Sealed, action: Action) {
         // Pruned jobs are gone from state: act on those still there.
         let live: Vec<JobId> = jobs
             .iter()
@@ -1924,28 +2193,39 @@ mod random_market_histories {
                     jobs.push(job_of(&receipt));
                 }
             }
-            Action::Commit { job, honest } => {
+            // Every assignee that owes one seals (while the job is `Assigned`) or opens what it
+            // sealed (while it is `Revealing`), and the auditor with them if `auditor` says so;
+            // at any other time they seal, and are refused.
+            Action::Commit {
+                job,
+                honest,
+                auditor,
+                then_reveal,
+            } => {
                 let Some(job) = pick(jobs, job) else { return };
-                let record = market.job(&job);
-                let run = execution(market, &job, honest);
-                let txs: Vec<Vec<u8>> = record
-                    .live_assignments()
-                    .filter(|a| a.result.is_none())
-                    .map(|a| {
-                        let n = Market::index_of(&a.operator);
-                        market.chain.sign(n, commit_msg(n, &job, &run))
-                    })
-                    .collect();
-                market.chain.block(&txs);
+                commit_step(market, sealed, &job, honest, auditor);
+                let revealing = jobs::state::job(market.chain.ledger.store(), &job)
+                    .is_some_and(|r| matches!(r.status, JobStatus::Revealing { .. }));
+                if then_reveal && revealing {
+                    commit_step(market, sealed, &job, honest, auditor);
+                }
             }
+            // The designated auditor seals or reveals (with its VRF proof) likewise.
             Action::Audit { job, honest } => {
                 let Some(job) = pick(jobs, job) else { return };
-                let Some(audit) = market.job(&job).audit else {
+                let record = market.job(&job);
+                let Some(audit) = record.audit else {
                     return;
                 };
                 let n = Market::index_of(&audit.auditor);
-                let run = execution(market, &job, honest);
-                market.chain.submit(n, commit_msg(n, &job, &run));
+                let msg = if matches!(record.status, JobStatus::Revealing { .. }) {
+                    let sealed_honest = *sealed.get(&(job, n)).unwrap_or(&honest);
+                    reveal_msg(n, &job, &execution(market, &job, sealed_honest), true)
+                } else {
+                    sealed.insert((job, n), honest);
+                    seal_msg(n, &job, &execution(market, &job, honest))
+                };
+                market.chain.submit(n, msg);
             }
             Action::Challenge { job } => {
                 let Some(job) = pick(jobs, job) else { return };
@@ -2111,8 +2391,9 @@ mod random_market_histories {
         ) {
             let mut market = market();
             let mut jobs = Vec::new();
+            let mut sealed = BTreeMap::new();
             for action in actions {
-                play(&mut market, &mut jobs, action);
+                play(&mut market, &mut jobs, &mut sealed, action);
             }
             // Run past every deadline (with all reassignments: 4 × 40 blocks), window, dispute
             // move and slash delay.

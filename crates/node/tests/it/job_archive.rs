@@ -39,6 +39,7 @@ fn final_job(id: JobId) -> Job {
             operator: OperatorId([9; 32]),
             assigned: Height::new(4),
             deadline: Height::new(24),
+            seal: Some(Hash([6; 32])),
             result: Some(JobResult {
                 output: output.to_bytes(),
                 output_hash: output.hash(),

@@ -68,8 +68,10 @@ fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
     params.slashing.jail_epochs = 1;
     // Every result audited; long enough windows for a loaded 2-core machine.
     params.jobs.audit_rate = Ratio::ONE;
+    // The audit fund stays solvent at that rate (10% of a 1,000 fee in, 100 out a job).
+    params.jobs.audit_reward = Amount::new(100);
     params.jobs.challenge_window_blocks = 25;
-    params.jobs.audit_deadline_blocks = 40;
+    params.jobs.reveal_blocks = 40;
     params.disputes.dispute_move_blocks = 40;
     params.jobs.deadline_blocks_min = 3;
     options.timeouts.block_time_ms = 100;

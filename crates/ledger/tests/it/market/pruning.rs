@@ -75,11 +75,9 @@ fn assert_no_trace(market: &Market, job: &JobId) {
 fn final_job(market: &mut Market) -> (JobId, u16, Execution, Vec<Event>, jobs::Job) {
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
+    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    market
-        .chain
-        .submit_ok(worker, commit_msg(worker, &job, &honest));
-    settle_audit(market, &job, &honest);
+    market.seal_and_reveal(&job, &[(worker, &honest), (auditor, &honest)]);
     let (events, record) = run_until_closed(market, &job);
     assert!(record.is_final());
     (job, worker, honest, events, record)
@@ -117,14 +115,8 @@ fn a_failed_job_and_its_disputes_are_gone_from_state_after_the_windows() {
     let liar = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    market
-        .chain
-        .submit_ok(liar, commit_msg(liar, &job, &tampered));
-    market.chain.block(&[]);
-    let auditor = Market::index_of(&market.job(&job).audit.unwrap().auditor);
-    market
-        .chain
-        .submit_ok(auditor, commit_msg(auditor, &job, &honest));
+    let auditor = market.auditor(&job);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &honest)]);
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     let events = provide_input(&mut market, dispute, auditor, &honest);
@@ -225,24 +217,19 @@ fn a_burst_of_more_final_jobs_than_the_cap_is_pruned_over_several_blocks_keeping
     let outcome = market.chain.block(&submits);
     let ids: Vec<JobId> = outcome.receipts.iter().map(job_of).collect();
     market.chain.block(&[]);
+    // Every worker and auditor seals all it owes in one transaction, then reveals likewise.
     let honest = execute(&market.model, &market.job(&ids[0]));
-    let commits: Vec<Vec<u8>> = ids
+    let parties: Vec<(u16, JobId, &Execution)> = ids
         .iter()
-        .map(|job| {
-            let n = Market::index_of(&market.assignees(job)[0]);
-            sign(&market, n, commit_msg(n, job, &honest))
+        .flat_map(|job| {
+            let worker = Market::index_of(&market.assignees(job)[0]);
+            [
+                (worker, *job, &honest),
+                (market.auditor(job), *job, &honest),
+            ]
         })
         .collect();
-    market.chain.block(&commits);
-    market.chain.block(&[]);
-    let audits: Vec<Vec<u8>> = ids
-        .iter()
-        .map(|job| {
-            let n = Market::index_of(&market.job(job).audit.unwrap().auditor);
-            sign(&market, n, commit_msg(n, job, &honest))
-        })
-        .collect();
-    market.chain.block(&audits);
+    market.seal_and_reveal_all(&parties);
     for job in &ids {
         run_until_closed(&mut market, job);
         assert!(market.job(job).is_final());

@@ -1,0 +1,902 @@
+//! Blind results (docs/market.md, "Blind results", "Audits", "Families"): the attacks the old
+//! commit flow let through, each played against the ledger and asserted in numbers. Under the
+//! old flow a replica or an auditor committed after another's result was public (and could
+//! copy it), the block seed decided whether a result was audited after it was committed (and a
+//! challenge in that block suppressed the audit), and nothing kept one owner's operators from
+//! auditing each other. Each test below fails if its defence is taken out.
+
+use super::*;
+use std::collections::BTreeSet;
+use surety_ledger::genesis::Genesis;
+use surety_ledger::jobs::{JobsEvent, BATCH_ITEMS_MAX};
+use surety_ledger::staking::{EditOperator, OperatorMetadata};
+use surety_ledger::tx;
+
+/// Whether operator `n`'s VRF over `job` selects it to audit at `rate`: what only `n` can
+/// compute before it reveals, and no block seed enters.
+fn selected(n: u16, job: &JobId, rate: Ratio) -> bool {
+    let output = audit_proof(n, job)
+        .verify(&operator(n).0, &jobs::audit_alpha(CHAIN, job))
+        .expect("an operator's own proof verifies");
+    jobs::is_selected(rate, output.draw())
+}
+
+/// The market's parameters with audits selected at 50%. The audit rule then needs a smaller
+/// fee cap and a smaller in-flight cap: 50% · 10% · 50,000 = 2,500 of expected slash against a
+/// fee of at most 2,000, and 4% (2,000) in flight under 5%.
+fn half_audited() -> Params {
+    let mut params = market_params();
+    params.jobs.audit_rate = Ratio::from_percent(50).unwrap();
+    params.jobs.job_fee_max = Amount::new(FEE);
+    params.jobs.in_flight_fee_fraction = Ratio::from_percent(4).unwrap();
+    params
+}
+
+/// `count` jobs of `replicas` at `fee`, submitted in one block and assigned in the next.
+fn submit_jobs(market: &mut Market, count: u64, fee: u128, replicas: u32) -> Vec<JobId> {
+    let nonce = market.chain.nonce(CLIENT);
+    let txs: Vec<Vec<u8>> = (0..count)
+        .map(|i| {
+            market.chain.sign_with_nonce(
+                CLIENT,
+                nonce + i,
+                Msg::SubmitJob(Box::new(SubmitJob {
+                    model: market.id,
+                    input: JobInput::Activation(input(1.5).to_bytes()),
+                    max_fee: Amount::new(fee),
+                    deadline_blocks: 5,
+                    replicas,
+                })),
+            )
+        })
+        .collect();
+    let outcome = market.chain.block(&txs);
+    let ids: Vec<JobId> = outcome.receipts.iter().map(job_of).collect();
+    market.chain.block(&[]);
+    for id in &ids {
+        assert_eq!(market.job(id).status, JobStatus::Assigned);
+    }
+    ids
+}
+
+/// Blocks until `job` leaves `Revealing`; their events, with the height of each.
+fn run_reveal_window(market: &mut Market, job: &JobId) -> Vec<(Height, Event)> {
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        if !matches!(market.job(job).status, JobStatus::Revealing { .. }) {
+            return seen;
+        }
+        let outcome = market.chain.block(&[]);
+        seen.extend(events(&outcome).into_iter().map(|e| (outcome.height, e)));
+    }
+    panic!("job {job} is still revealing");
+}
+
+/// Blocks until every one of `jobs` is final; their events.
+fn run_to_final(market: &mut Market, jobs: &[JobId]) -> Vec<Event> {
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        if jobs.iter().all(|job| market.job(job).is_final()) {
+            return seen;
+        }
+        seen.extend(events(&market.chain.block(&[])));
+    }
+    panic!("not all final: {jobs:?}");
+}
+
+/// Who was paid for `job`, and how much.
+fn paid(events: &[Event], job: &JobId) -> Vec<(OperatorId, Amount)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Jobs(JobsEvent::JobPaid {
+                job: j,
+                operator,
+                amount,
+            }) if j == job => Some((*operator, *amount)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A job of two replicas where `copier` (B) tried to pass off `a`'s result as its own and
+/// its reveal was refused: at the reveal deadline B is reported and dropped (not replaced),
+/// and A alone is paid the whole fee's share for operators; B is paid nothing.
+fn the_copier_is_dropped_and_unpaid(
+    market: &mut Market,
+    job: &JobId,
+    (a, copier): (u16, u16),
+    until: Height,
+    (a_before, copier_before): (Amount, Amount),
+) {
+    let window = run_reveal_window(market, job);
+    let missed: Vec<(Height, OperatorId)> = window
+        .iter()
+        .filter_map(|(height, e)| match e {
+            Event::Jobs(JobsEvent::DeadlineMissed { operator, .. }) => Some((*height, *operator)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(missed, vec![(until, operator(copier))]);
+    let window_events: Vec<Event> = window.into_iter().map(|(_, e)| e).collect();
+    assert_eq!(
+        reported(&window_events, FaultKind::MissedDeadline),
+        vec![operator(copier)]
+    );
+    let record = market.job(job);
+    assert!(record.assignment_of(&operator(copier)).is_none(), "dropped");
+    assert_eq!(record.assignments.len(), 2, "and not replaced");
+    assert_eq!(record.reassignments, 0);
+    assert!(matches!(record.status, JobStatus::Challengeable { .. }));
+    assert_eq!(record.audit.unwrap().outcome, AuditOutcome::Agreed);
+    let events = run_to_final(market, &[*job]);
+    // The fee (2,000) is shared by the replicas that revealed: A alone, 90% after the audit
+    // fund's share; A's account takes its 10% commission of it.
+    assert_eq!(
+        paid(&events, job),
+        vec![(operator(a), Amount::new(FEE - FEE / 10))]
+    );
+    assert_eq!(
+        market.chain.balance(a),
+        a_before.checked_add(Amount::new(180)).unwrap()
+    );
+    assert_eq!(
+        market.chain.balance(copier),
+        copier_before,
+        "the copier paid its refused reveals' fees and got nothing"
+    );
+}
+
+#[test]
+fn a_replica_that_sealed_before_the_other_revealed_cannot_reveal_a_copy_of_its_result() {
+    let mut market = market();
+    let job = market.submit(2);
+    let replicas = market.assignees(&job);
+    let (a, b) = (
+        Market::index_of(&replicas[0]),
+        Market::index_of(&replicas[1]),
+    );
+    let auditor = market.auditor(&job);
+    let honest = execute(&market.model, &market.job(&job));
+    // B must seal before anyone reveals: it has nothing to copy, so it seals a guess.
+    let guess = tamper(&honest);
+    market.seal_block(&[(a, job, &honest), (b, job, &guess), (auditor, job, &honest)]);
+    let JobStatus::Revealing { until } = market.job(&job).status else {
+        panic!("every party sealed: {:?}", market.job(&job).status);
+    };
+    market.reveal_block(&[(a, job, &honest), (auditor, job, &honest)]);
+    // A's output is public now. B reveals it as its own (signed by B, with B's salt): that is
+    // not what B sealed.
+    let a_before = market.chain.balance(a);
+    let receipt = market.chain.submit(b, reveal_msg(b, &job, &honest, false));
+    assert_eq!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::SealMismatch))
+    );
+    assert!(receipt.charged);
+    let b_before = market.chain.balance(b);
+    the_copier_is_dropped_and_unpaid(&mut market, &job, (a, b), until, (a_before, b_before));
+}
+
+#[test]
+fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_salt() {
+    let mut market = market();
+    let job = market.submit(2);
+    let replicas = market.assignees(&job);
+    let (a, b) = (
+        Market::index_of(&replicas[0]),
+        Market::index_of(&replicas[1]),
+    );
+    let auditor = market.auditor(&job);
+    let honest = execute(&market.model, &market.job(&job));
+    market.seal_block(&[(a, job, &honest), (auditor, job, &honest)]);
+    // Seals are public: B copies A's.
+    let a_seal = market
+        .job(&job)
+        .assignment_of(&operator(a))
+        .unwrap()
+        .seal
+        .unwrap();
+    market.chain.submit_ok(
+        b,
+        Msg::SealResults(Box::new(SealResults {
+            operator: operator(b),
+            seals: vec![Seal {
+                job,
+                commitment: a_seal,
+            }],
+        })),
+    );
+    let JobStatus::Revealing { until } = market.job(&job).status else {
+        panic!("every party sealed: {:?}", market.job(&job).status);
+    };
+    market.reveal_block(&[(a, job, &honest), (auditor, job, &honest)]);
+    // A's statement and salt are public now. B opens the copied seal with them, its own
+    // signature on A's statement: the seal binds A's operator id, not B's.
+    let a_before = market.chain.balance(a);
+    let copy = Reveal {
+        job,
+        salt: salt(a, &job),
+        audit_proof: None,
+        result: Some(commit_result(b, &job, &honest)),
+    };
+    let copied = |reveal: Reveal| {
+        Msg::RevealResults(Box::new(RevealResults {
+            operator: operator(b),
+            reveals: vec![reveal],
+        }))
+    };
+    let receipt = market.chain.submit(b, copied(copy.clone()));
+    assert_eq!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::SealMismatch))
+    );
+    // A's own signed result is A's, not B's.
+    let receipt = market.chain.submit(
+        b,
+        copied(Reveal {
+            result: Some(commit_result(a, &job, &honest)),
+            ..copy
+        }),
+    );
+    assert_eq!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::NotSigner {
+            operator: operator(a)
+        }))
+    );
+    let b_before = market.chain.balance(b);
+    the_copier_is_dropped_and_unpaid(&mut market, &job, (a, b), until, (a_before, b_before));
+}
+
+#[test]
+fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_not_rewarded() {
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let auditor = market.auditor(&job);
+    let honest = execute(&market.model, &market.job(&job));
+    // The auditor computes nothing and seals garbage, meaning to copy the worker's output.
+    let lazy = Msg::SealResults(Box::new(SealResults {
+        operator: operator(auditor),
+        seals: vec![Seal {
+            job,
+            commitment: Hash::of("test.lazy", b"nothing computed"),
+        }],
+    }));
+    let txs = vec![
+        market.chain.sign(worker, seal_msg(worker, &job, &honest)),
+        market.chain.sign(auditor, lazy),
+    ];
+    assert!(market.chain.block(&txs).receipts.iter().all(|r| r.is_ok()));
+    let JobStatus::Revealing { until } = market.job(&job).status else {
+        panic!("both sealed: {:?}", market.job(&job).status);
+    };
+    market.reveal_block(&[(worker, job, &honest)]);
+    let fund_before = market.chain.pool(Pool::AuditFund);
+    let receipt = market
+        .chain
+        .submit(auditor, reveal_msg(auditor, &job, &honest, true));
+    assert_eq!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::SealMismatch))
+    );
+    let auditor_before = market.chain.balance(auditor);
+    let window = run_reveal_window(&mut market, &job);
+    let missed: Vec<(Height, OperatorId)> = window
+        .iter()
+        .filter_map(|(height, e)| match e {
+            Event::Slashing(surety_ledger::slashing::SlashingEvent::OffenceReported {
+                operator,
+                kind: FaultKind::MissedDeadline,
+                ..
+            }) => Some((*height, *operator)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(missed, vec![(until, operator(auditor))]);
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Missed
+    );
+    let events = run_to_final(&mut market, &[job]);
+    assert_eq!(
+        paid(&events, &job),
+        vec![(operator(worker), Amount::new(FEE - FEE / 10))]
+    );
+    // The audit fund keeps the job's 10% (200): no audit reward was paid out of it.
+    assert_eq!(
+        market.chain.pool(Pool::AuditFund),
+        fund_before.checked_add(Amount::new(FEE / 10)).unwrap()
+    );
+    assert_eq!(market.chain.balance(auditor), auditor_before, "no reward");
+}
+
+/// Operators' jobs, one list per operator, in operator order.
+fn by_operator(parties: &[(u16, JobId)]) -> BTreeMap<u16, Vec<JobId>> {
+    let mut map: BTreeMap<u16, Vec<JobId>> = BTreeMap::new();
+    for (n, job) in parties {
+        map.entry(*n).or_default().push(*job);
+    }
+    map
+}
+
+/// One reveal transaction per operator, each batching `reveal` over its jobs.
+fn reveal_txs(
+    market: &Market,
+    parties: &[(u16, JobId)],
+    reveal: impl Fn(u16, &JobId) -> Reveal,
+) -> Vec<Vec<u8>> {
+    by_operator(parties)
+        .into_iter()
+        .map(|(n, jobs)| {
+            market.chain.sign(
+                n,
+                Msg::RevealResults(Box::new(RevealResults {
+                    operator: operator(n),
+                    reveals: jobs.iter().map(|job| reveal(n, job)).collect(),
+                })),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_audit_decision_is_the_auditor_s_vrf_over_the_job_whatever_the_block_seed() {
+    let rate = Ratio::from_percent(50).unwrap();
+    // Over 100 job ids, each operator's VRF selects it for about half (3 sigma: 35..=65).
+    let ids: Vec<JobId> = (0..100u32)
+        .map(|i| JobId(Hash::of("test.job", &i.to_le_bytes()).0))
+        .collect();
+    let counts: Vec<usize> = (1..=4)
+        .map(|n| ids.iter().filter(|id| selected(n, id, rate)).count())
+        .collect();
+    println!("selected of 100, per operator: {counts:?}");
+    assert!(counts.iter().all(|c| (35..=65).contains(c)), "{counts:?}");
+    assert!((170..=230).contains(&counts.iter().sum::<usize>()));
+    // On chain: the same four jobs (same transactions, so the same ids) under four block
+    // seeds. The seed designates the auditor; the auditor's VRF alone selects it.
+    let mut decided: BTreeMap<(JobId, u16), bool> = BTreeMap::new();
+    let mut auditors: BTreeMap<JobId, BTreeSet<u16>> = BTreeMap::new();
+    for shift in 0..4u64 {
+        let mut market = market_with(half_audited());
+        // Another time, so another seed, for every block from here.
+        market.chain.time_ms += shift * 7_000;
+        let jobs = submit_jobs(&mut market, 4, 500, 1);
+        let honest = execute(&market.model, &market.job(&jobs[0]));
+        let workers: Vec<(u16, JobId)> = jobs
+            .iter()
+            .map(|job| (Market::index_of(&market.assignees(job)[0]), *job))
+            .collect();
+        let audits: Vec<(u16, JobId)> =
+            jobs.iter().map(|job| (market.auditor(job), *job)).collect();
+        let parties: Vec<(u16, JobId, &Execution)> = workers
+            .iter()
+            .chain(&audits)
+            .map(|(n, job)| (*n, *job, &honest))
+            .collect();
+        market.seal_block(&parties);
+        // A proof made with another operator's key (the job's worker's) does not verify.
+        let forged = reveal_txs(&market, &audits, |n, job| {
+            let worker = workers.iter().find(|(_, j)| j == job).unwrap().0;
+            Reveal {
+                audit_proof: Some(audit_proof(worker, job)),
+                ..reveal(n, job, &honest, true)
+            }
+        });
+        for receipt in market.chain.block(&forged).receipts {
+            assert!(
+                matches!(
+                    receipt.error_kind,
+                    Some(TxError::Jobs(JobsError::BadAuditProof(_)))
+                ),
+                "{receipt:?}"
+            );
+        }
+        // A selected auditor owes its result with its proof.
+        let selected_audits: Vec<(u16, JobId)> = audits
+            .iter()
+            .copied()
+            .filter(|(n, job)| selected(*n, job, rate))
+            .collect();
+        let without_result = reveal_txs(&market, &selected_audits, |n, job| Reveal {
+            result: None,
+            ..reveal(n, job, &honest, true)
+        });
+        for receipt in market.chain.block(&without_result).receipts {
+            assert!(
+                matches!(
+                    receipt.error_kind,
+                    Some(TxError::Jobs(JobsError::Invalid(_)))
+                ),
+                "{receipt:?}"
+            );
+        }
+        // The real reveals, one batch per operator: a selected auditor with its result, the
+        // others without.
+        let everyone: Vec<(u16, JobId)> = workers.iter().chain(&audits).copied().collect();
+        let txs = reveal_txs(&market, &everyone, |n, job| {
+            if market.is_auditor(job, n) {
+                Reveal {
+                    result: selected(n, job, rate).then(|| commit_result(n, job, &honest)),
+                    ..reveal(n, job, &honest, true)
+                }
+            } else {
+                reveal(n, job, &honest, false)
+            }
+        });
+        let outcome = market.chain.block(&txs);
+        assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
+        let revealed: BTreeMap<JobId, (OperatorId, bool)> = events(&outcome)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Jobs(JobsEvent::AuditRevealed {
+                    job,
+                    auditor,
+                    selected,
+                }) => Some((job, (auditor, selected))),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(revealed.len(), 4);
+        for (n, job) in &audits {
+            let predicted = selected(*n, job, rate);
+            assert_eq!(revealed[job], (operator(*n), predicted));
+            let audit = market.job(job).audit.unwrap();
+            assert_eq!(audit.selected, Some(predicted));
+            let expected = if predicted {
+                AuditOutcome::Agreed
+            } else {
+                AuditOutcome::NotSelected
+            };
+            assert_eq!(audit.outcome, expected);
+            assert!(matches!(
+                market.job(job).status,
+                JobStatus::Challengeable { .. }
+            ));
+            // The same job audited by the same auditor: the same decision, whatever the seed.
+            assert_eq!(*decided.entry((*job, *n)).or_insert(predicted), predicted);
+            auditors.entry(*job).or_default().insert(*n);
+        }
+        run_to_final(&mut market, &jobs);
+    }
+    assert_eq!(auditors.len(), 4, "the same four job ids under every seed");
+    let moved = auditors.values().filter(|set| set.len() > 1).count();
+    println!("designated auditors per job across the seeds: {auditors:?}");
+    assert!(moved >= 1, "the seed moved some designation: {auditors:?}");
+    let yes = decided.values().filter(|s| **s).count();
+    assert!(yes >= 1 && yes < decided.len(), "{decided:?}");
+}
+
+#[test]
+fn a_not_selected_auditor_that_audits_anyway_opens_no_dispute() {
+    let rate = Ratio::from_percent(50).unwrap();
+    let mut market = market_with(half_audited());
+    let jobs = submit_jobs(&mut market, 4, 500, 1);
+    let honest = execute(&market.model, &market.job(&jobs[0]));
+    let tampered = tamper(&honest);
+    // Every selected auditor agrees; every other one "audits" anyway, with another output.
+    let mut parties: Vec<(u16, JobId, &Execution)> = Vec::new();
+    let mut unselected = Vec::new();
+    for job in &jobs {
+        let worker = Market::index_of(&market.assignees(job)[0]);
+        let auditor = market.auditor(job);
+        parties.push((worker, *job, &honest));
+        if selected(auditor, job, rate) {
+            parties.push((auditor, *job, &honest));
+        } else {
+            parties.push((auditor, *job, &tampered));
+            unselected.push(*job);
+        }
+    }
+    println!("{} of 4 auditors not selected", unselected.len());
+    assert!(!unselected.is_empty());
+    let outcome = market.seal_and_reveal_all(&parties);
+    assert!(!events(&outcome).iter().any(|e| matches!(
+        e,
+        Event::Disputes(disputes::DisputesEvent::DisputeOpened { .. })
+    )));
+    for job in &unselected {
+        let record = market.job(job);
+        let audit = record.audit.unwrap();
+        assert_eq!(audit.outcome, AuditOutcome::NotSelected);
+        assert_eq!(audit.selected, Some(false));
+        assert_eq!(audit.output_hash, None, "its result is not taken");
+        assert!(matches!(record.status, JobStatus::Challengeable { .. }));
+        assert!(disputes::state::of_job(market.chain.ledger.store(), job).is_empty());
+    }
+    let events = run_to_final(&mut market, &jobs);
+    for job in &jobs {
+        assert_eq!(
+            paid(&events, job),
+            vec![(market.assignees(job)[0], Amount::new(500 - 50))]
+        );
+    }
+}
+
+#[test]
+fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_job() {
+    let mut genesis: Genesis = market_genesis(market_params());
+    // Operator 2 names operator 1 its family's head at genesis.
+    assert_eq!(genesis.operators[1].account, account(2));
+    genesis.operators[1].metadata.family = Some(account(1));
+    let mut market = market_from(&genesis, &[1, 2, 3, 4, 9]);
+    // Operators 3 and 4 declare one family by a transaction, headed by an account that runs
+    // no operator.
+    for n in [3, 4] {
+        market.chain.submit_ok(
+            n,
+            Msg::EditOperator(EditOperator {
+                commission: None,
+                metadata: Some(OperatorMetadata {
+                    moniker: format!("operator-{n}"),
+                    family: Some(account(23)),
+                    ..Default::default()
+                }),
+            }),
+        );
+    }
+    let family = |operator: &OperatorId| match Market::index_of(operator) {
+        1 | 2 => 'A',
+        3 | 4 => 'B',
+        _ => 'C',
+    };
+    let singles = submit_jobs(&mut market, 30, 100, 1);
+    let pairs = submit_jobs(&mut market, 30, 100, 2);
+    // (worker's family, auditor's family) for single-replica jobs; the three families of
+    // two-replica jobs, sorted.
+    let mut single_tally: BTreeMap<(char, char), usize> = BTreeMap::new();
+    for job in &singles {
+        let worker = market.assignees(job)[0];
+        let auditor = market
+            .job(job)
+            .audit
+            .expect("always someone outside")
+            .auditor;
+        *single_tally
+            .entry((family(&worker), family(&auditor)))
+            .or_default() += 1;
+    }
+    let mut pair_tally: BTreeMap<String, usize> = BTreeMap::new();
+    for job in &pairs {
+        let record = market.job(job);
+        let mut families: Vec<char> = record
+            .live_assignments()
+            .map(|a| family(&a.operator))
+            .collect();
+        families.sort_unstable();
+        let auditor = record.audit.expect("the third family audits").auditor;
+        families.push(family(&auditor));
+        *pair_tally
+            .entry(families.into_iter().collect())
+            .or_default() += 1;
+    }
+    println!("single: {single_tally:?}; pairs: {pair_tally:?}");
+    assert_eq!(single_tally.values().sum::<usize>(), 30);
+    assert_eq!(pair_tally.values().sum::<usize>(), 30);
+    for ((worker, auditor), count) in &single_tally {
+        assert_ne!(
+            worker, auditor,
+            "{count} jobs audited within family {worker}"
+        );
+    }
+    for families in pair_tally.keys() {
+        let set: BTreeSet<char> = families.chars().collect();
+        assert_eq!(
+            set.len(),
+            3,
+            "replicas and auditor of three families: {families}"
+        );
+    }
+    // Both declared families did work, and were audited from outside.
+    for f in ['A', 'B'] {
+        assert!(single_tally.keys().any(|(worker, _)| *worker == f));
+    }
+}
+
+#[test]
+fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
+    let mut market = market();
+    let job = market.submit(1);
+    let liar = Market::index_of(&market.assignees(&job)[0]);
+    // The auditor is known from the assignment on: nothing later moves or cancels it.
+    let auditor = market.auditor(&job);
+    let honest = execute(&market.model, &market.job(&job));
+    let tampered = tamper(&honest);
+    market.seal_block(&[(liar, job, &tampered), (auditor, job, &honest)]);
+    // The liar's sybils challenge its result around the reveals, meaning to hold the job in a
+    // dispute they then lose on purpose: under the old flow the audit was drawn only for a
+    // challengeable job, so it never came.
+    let steps = honest.trace.len();
+    let sybil_challenge = |market: &Market, sybil: u16| {
+        market.chain.sign(
+            sybil,
+            Msg::Challenge(Box::new(Challenge {
+                job,
+                operator: operator(liar),
+                output_hash: honest.output.hash(),
+                trace_root: honest.trace.root(),
+                output_proof: honest.trace.proof(steps - 1).unwrap(),
+            })),
+        )
+    };
+    let txs = vec![
+        sybil_challenge(&market, CHALLENGER),
+        market
+            .chain
+            .sign(liar, reveal_msg(liar, &job, &tampered, false)),
+        // The liar's result is public now; the job still waits for its auditor's reveal.
+        sybil_challenge(&market, 23),
+        market
+            .chain
+            .sign(auditor, reveal_msg(auditor, &job, &honest, true)),
+        sybil_challenge(&market, PUBLISHER),
+    ];
+    let outcome = market.chain.block(&txs);
+    let not_challengeable = |receipt: &surety_ledger::Receipt| {
+        matches!(
+            receipt.error_kind,
+            Some(TxError::Jobs(JobsError::Disputes(
+                DisputesError::NotChallengeable(j)
+            ))) if j == job
+        )
+    };
+    for sybil in [0, 2, 4] {
+        let receipt = &outcome.receipts[sybil];
+        assert!(not_challengeable(receipt), "{receipt:?}");
+    }
+    assert!(outcome.receipts[1].is_ok(), "{:?}", outcome.receipts[1]);
+    assert!(outcome.receipts[3].is_ok(), "{:?}", outcome.receipts[3]);
+    assert_eq!(
+        market.chain.pool(Pool::DisputeBonds),
+        Amount::ZERO,
+        "no bond taken"
+    );
+    // The audit was compared at the reveals: the auditor's dispute is the job's.
+    let dispute = dispute_of(&market, &job);
+    assert_eq!(
+        market.job(&job).audit.unwrap().outcome,
+        AuditOutcome::Disputed { dispute }
+    );
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    assert_eq!(record.defendant, operator(liar));
+    assert_eq!(record.challenger.account(), account(auditor));
+    bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
+    let events = provide_input(&mut market, dispute, auditor, &honest);
+    assert_eq!(
+        reported(&events, FaultKind::WrongResult),
+        vec![operator(liar)]
+    );
+    assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+}
+
+#[test]
+fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
+    let mut market = market();
+    // Three jobs of three replicas: every operator is a replica or the auditor of each.
+    let jobs = submit_jobs(&mut market, 3, FEE, 3);
+    let honest = execute(&market.model, &market.job(&jobs[0]));
+    for job in &jobs {
+        let mut parties: Vec<u16> = market.assignees(job).iter().map(Market::index_of).collect();
+        parties.push(market.auditor(job));
+        parties.sort_unstable();
+        assert_eq!(parties, vec![1, 2, 3, 4]);
+    }
+    let sealed = |market: &Market, n: u16, job: &JobId| {
+        let record = market.job(job);
+        match record.assignment_of(&operator(n)) {
+            Some(a) => a.seal,
+            None => record.audit.unwrap().seal,
+        }
+    };
+    let batch = |n: u16, seals: Vec<Seal>| {
+        Msg::SealResults(Box::new(SealResults {
+            operator: operator(n),
+            seals,
+        }))
+    };
+    let unknown = JobId([0xee; 32]);
+    // Operator 1 seals all three jobs in one transaction.
+    let receipt = market.chain.submit_ok(
+        1,
+        batch(1, jobs.iter().map(|job| seal(1, job, &honest)).collect()),
+    );
+    let sealed_events = receipt
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Jobs(JobsEvent::ResultSealed { .. })))
+        .count();
+    assert_eq!(sealed_events, 3);
+    for job in &jobs {
+        assert_eq!(
+            sealed(&market, 1, job),
+            Some(seal(1, job, &honest).commitment)
+        );
+    }
+    // Operator 2's batch has two good items, an unknown job, and a second seal for a job it
+    // has sealed: the good ones apply, the others are refused items and leave no trace.
+    let second = seal(2, &jobs[0], &tamper(&honest));
+    let receipt = market.chain.submit_ok(
+        2,
+        batch(
+            2,
+            vec![
+                seal(2, &jobs[0], &honest),
+                seal(2, &unknown, &honest),
+                seal(2, &jobs[1], &honest),
+                second,
+            ],
+        ),
+    );
+    let refused_items: Vec<(JobId, String)> = refused(&receipt.events)
+        .into_iter()
+        .map(|(job, op, error)| {
+            assert_eq!(op, operator(2));
+            (job, error)
+        })
+        .collect();
+    assert_eq!(refused_items.len(), 2, "{refused_items:?}");
+    assert_eq!(refused_items[0].0, unknown);
+    assert_eq!(
+        refused_items[0].1,
+        JobsError::UnknownJob(unknown).to_string()
+    );
+    assert_eq!(refused_items[1].0, jobs[0]);
+    assert_eq!(
+        refused_items[1].1,
+        JobsError::NotAssigned {
+            job: jobs[0],
+            operator: operator(2)
+        }
+        .to_string()
+    );
+    assert_eq!(
+        sealed(&market, 2, &jobs[0]),
+        Some(seal(2, &jobs[0], &honest).commitment)
+    );
+    assert_eq!(
+        sealed(&market, 2, &jobs[1]),
+        Some(seal(2, &jobs[1], &honest).commitment)
+    );
+    assert_eq!(sealed(&market, 2, &jobs[2]), None);
+    // A batch of nothing but bad items fails the transaction, with the first item's error.
+    let other = JobId([0xef; 32]);
+    let receipt = market.chain.submit(
+        3,
+        batch(
+            3,
+            vec![seal(3, &unknown, &honest), seal(3, &other, &honest)],
+        ),
+    );
+    assert_eq!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::UnknownJob(unknown)))
+    );
+    assert!(receipt.events.is_empty());
+    // Everyone else seals what it owes, in one transaction each.
+    let rest: Vec<(u16, JobId, &Execution)> = [(2, jobs[2])]
+        .into_iter()
+        .chain(jobs.iter().flat_map(|job| [(3, *job), (4, *job)]))
+        .map(|(n, job)| (n, job, &honest))
+        .collect();
+    market.seal_block(&rest);
+    for job in &jobs {
+        assert!(matches!(
+            market.job(job).status,
+            JobStatus::Revealing { .. }
+        ));
+    }
+    // Operator 4 reveals all three in one transaction; operator 3's batch has a bad salt for
+    // the second job: the other two open.
+    let everyone: Vec<(u16, JobId)> = (1..=4u16)
+        .flat_map(|n| jobs.iter().map(move |job| (n, *job)))
+        .collect();
+    let txs = reveal_txs(&market, &everyone, |n, job| {
+        let mut item = reveal(n, job, &honest, market.is_auditor(job, n));
+        if n == 3 && *job == jobs[1] {
+            item.salt = [0; 32];
+        }
+        item
+    });
+    let outcome = market.chain.block(&txs);
+    assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
+    let refused_items = refused(&events(&outcome));
+    assert_eq!(
+        refused_items,
+        vec![(jobs[1], operator(3), JobsError::SealMismatch.to_string())]
+    );
+    assert!(matches!(
+        market.job(&jobs[0]).status,
+        JobStatus::Challengeable { .. }
+    ));
+    assert!(matches!(
+        market.job(&jobs[1]).status,
+        JobStatus::Revealing { .. }
+    ));
+    assert!(matches!(
+        market.job(&jobs[2]).status,
+        JobStatus::Challengeable { .. }
+    ));
+    // Its reveal with the right salt completes the second job.
+    let txs = reveal_txs(&market, &[(3, jobs[1])], |n, job| {
+        reveal(n, job, &honest, market.is_auditor(job, n))
+    });
+    assert!(market.chain.block(&txs).receipts[0].is_ok());
+    for job in &jobs {
+        let record = market.job(job);
+        assert!(matches!(record.status, JobStatus::Challengeable { .. }));
+        assert_eq!(record.audit.unwrap().outcome, AuditOutcome::Agreed);
+    }
+    let events = run_to_final(&mut market, &jobs);
+    for job in &jobs {
+        // 2,000 over three replicas: 666 each, 600 after the audit fund's 10% (66).
+        let amounts: Vec<Amount> = paid(&events, job).into_iter().map(|(_, a)| a).collect();
+        assert_eq!(amounts, vec![Amount::new(666 - 66); 3]);
+    }
+}
+
+#[test]
+fn a_batch_of_more_than_batch_items_max_is_refused_at_decode() {
+    let market = market();
+    let sealed = |count: usize| {
+        let seals = (0..count)
+            .map(|i| Seal {
+                job: JobId(Hash::of("test.job", &(i as u64).to_le_bytes()).0),
+                commitment: Hash::of("test.seal", &(i as u64).to_le_bytes()),
+            })
+            .collect();
+        market.chain.sign(
+            1,
+            Msg::SealResults(Box::new(SealResults {
+                operator: operator(1),
+                seals,
+            })),
+        )
+    };
+    let batch_error = |bytes: &[u8]| match tx::decode_and_check_shape(bytes, CHAIN) {
+        Err(TxError::Jobs(JobsError::Invalid(message))) => Some(message),
+        other => panic!("{:?}", other.map(|_| ())),
+    };
+    // A full batch of seals fits in one transaction and passes its shape check.
+    let full = sealed(BATCH_ITEMS_MAX);
+    assert!(
+        full.len() <= tx::TX_BYTES_MAX,
+        "a batch of {BATCH_ITEMS_MAX} seals is {} bytes, over TX_BYTES_MAX ({})",
+        full.len(),
+        tx::TX_BYTES_MAX
+    );
+    assert!(tx::decode_and_check_shape(&full, CHAIN).is_ok());
+    // One more item is refused at decode, for its length: nothing charged, never executed.
+    let over = sealed(BATCH_ITEMS_MAX + 1);
+    assert!(
+        over.len() <= tx::TX_BYTES_MAX,
+        "refused for its count, not its size"
+    );
+    let message = batch_error(&over).unwrap();
+    assert!(
+        message.contains(&format!("not {}", BATCH_ITEMS_MAX + 1)),
+        "{message}"
+    );
+    assert!(batch_error(&sealed(0)).unwrap().contains("not 0"));
+    // The same holds for reveals.
+    let reveals = |count: usize| {
+        let reveals = (0..count)
+            .map(|i| Reveal {
+                job: JobId(Hash::of("test.job", &(i as u64).to_le_bytes()).0),
+                salt: [0; 32],
+                audit_proof: None,
+                result: None,
+            })
+            .collect();
+        market.chain.sign(
+            1,
+            Msg::RevealResults(Box::new(RevealResults {
+                operator: operator(1),
+                reveals,
+            })),
+        )
+    };
+    assert!(tx::decode_and_check_shape(&reveals(1), CHAIN).is_ok());
+    assert!(tx::decode_and_check_shape(&reveals(BATCH_ITEMS_MAX + 1), CHAIN).is_err());
+    assert!(batch_error(&reveals(0)).unwrap().contains("not 0"));
+}
