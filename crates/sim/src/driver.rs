@@ -5,8 +5,9 @@
 //!
 //! Block rhythm (blind results): a job submitted in block `h` is assigned, with its designated
 //! auditor, by block `h+1`'s seed; workers and auditor seal in `h+2` (the auditor knows from
-//! its own VRF whether it audits, and computes only then); the last seal opens the reveals,
-//! made in `h+3`; then the challenge window. Disputes take one move per block.
+//! its own VRF whether it audits, and computes only then); the last seal opens the reveals:
+//! assignees reveal in `h+3`, the auditor once their results are compared (`h+4`), during the
+//! challenge window. Disputes take one move per block.
 
 use crate::compute::{self, Execution};
 use crate::config::Config;
@@ -1021,6 +1022,23 @@ impl<'a> Driver<'a> {
     /// Open one's seal: one's result (or, for a copier, the copied replica's, which cannot
     /// open a seal bound to another operator), and an auditor's VRF proof.
     fn reveal(&mut self, item: &Todo, next: u64) -> Item {
+        // The auditor reveals last: once the assignees' results are compared, so none of them
+        // knew at its reveal whether it was audited.
+        if item.role == Role::Auditor {
+            let compared = jobs::state::job(self.ledger.store(), &item.job).is_some_and(|j| {
+                matches!(
+                    j.status,
+                    JobStatus::Challengeable { .. } | JobStatus::Disputed { .. }
+                )
+            });
+            if !compared {
+                return if next < item.deadline {
+                    Item::Wait
+                } else {
+                    Item::Done
+                };
+            }
+        }
         let track = &self.jobs[&item.job];
         let Some(sealed) = track.sealed.get(&item.operator).cloned() else {
             return Item::Done;
