@@ -570,6 +570,14 @@ impl<'a> Driver<'a> {
                 self.last_apply_epoch = self.last_apply_epoch.max(apply_epoch.get());
                 self.tallies[i].offences += 1;
                 let strategy = self.world.operators[i].strategy;
+                if strategy.is_honest() {
+                    let context = self.honest_offence_context(i);
+                    *self
+                        .totals
+                        .honest_offences
+                        .entry(format!("{kind:?}: {context}"))
+                        .or_default() += 1;
+                }
                 let punished = match kind {
                     FaultKind::WrongResult => matches!(
                         strategy,
@@ -598,6 +606,30 @@ impl<'a> Driver<'a> {
             }
             Event::Hook(_) => self.totals.hook_failures += 1,
             _ => {}
+        }
+    }
+
+    /// What an honest operator was doing when the ledger reported it: the disputes it is a
+    /// party to, by the other side's strategy.
+    fn honest_offence_context(&self, operator: usize) -> String {
+        let mut parts = Vec::new();
+        for track in self.disputes.values() {
+            let (side, other) = if track.defendant == operator {
+                ("defendant", track.challenger)
+            } else if track.challenger == operator {
+                ("challenger", track.defendant)
+            } else {
+                continue;
+            };
+            parts.push(format!(
+                "{side} against {}",
+                self.world.operators[other].strategy
+            ));
+        }
+        if parts.is_empty() {
+            "no open dispute".into()
+        } else {
+            parts.join(", ")
         }
     }
 
@@ -1024,19 +1056,21 @@ impl<'a> Driver<'a> {
     fn reveal(&mut self, item: &Todo, next: u64) -> Item {
         // The auditor reveals last: once the assignees' results are compared, so none of them
         // knew at its reveal whether it was audited.
+        // The ledger sets the auditor's reveal deadline afresh when it compares the results
+        // (no event says so), so the auditor reads it from the job record.
         if item.role == Role::Auditor {
-            let compared = jobs::state::job(self.ledger.store(), &item.job).is_some_and(|j| {
-                matches!(
-                    j.status,
-                    JobStatus::Challengeable { .. } | JobStatus::Disputed { .. }
-                )
-            });
+            let Some(record) = jobs::state::job(self.ledger.store(), &item.job) else {
+                return Item::Done;
+            };
+            let compared = matches!(
+                record.status,
+                JobStatus::Challengeable { .. } | JobStatus::Disputed { .. }
+            );
             if !compared {
-                return if next < item.deadline {
-                    Item::Wait
-                } else {
-                    Item::Done
-                };
+                return Item::Wait;
+            }
+            if next > record.audit.map_or(0, |a| a.deadline.get()) {
+                return Item::Done;
             }
         }
         let track = &self.jobs[&item.job];

@@ -43,8 +43,8 @@ pub struct SweepPoint {
 }
 
 /// Audit rates (parts per billion) and family stake shares the sweep covers.
-pub const SWEEP_AUDIT_PPB: [u64; 5] = [20_000_000, 25_000_000, 40_000_000, 80_000_000, 160_000_000];
-pub const SWEEP_FAMILY_SHARES: [f64; 3] = [0.02, 0.3, 0.6];
+pub const SWEEP_AUDIT_PPB: [u64; 5] = [25_000_000, 40_000_000, 60_000_000, 80_000_000, 120_000_000];
+pub const SWEEP_FAMILY_SHARES: [f64; 2] = [0.02, 0.3];
 
 /// Run `base` at every sweep point (job fee cap and in-flight cap lowered to what the
 /// audit rate needs, see [`Config::with_audit_rate`]).

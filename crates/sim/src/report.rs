@@ -287,6 +287,13 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
          computed for jobs that failed without paying them.",
         summary.honest_offences, summary.honest_slashed, summary.honest_unpaid_runs
     );
+    if !t.honest_offences.is_empty() {
+        let _ = writeln!(
+            out,
+            "Offences against honest operators: {:?}",
+            t.honest_offences
+        );
+    }
     let _ = writeln!(
         out,
         "Jobs: {} submitted, {} final, {} failed; {} audits; {} disputes ({:?}); {} referee \

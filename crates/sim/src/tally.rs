@@ -51,4 +51,6 @@ pub struct Totals {
     pub grinds_changed: u64,
     pub censored_txs: u64,
     pub invariant_checks: u64,
+    /// Offences reported against honest operators, by kind and circumstance.
+    pub honest_offences: BTreeMap<String, u64>,
 }
