@@ -1,0 +1,180 @@
+//! The catalogue of operator strategies and what each decides, apart from any transaction:
+//! the driver ([`crate::driver`]) asks a strategy what to do with a job, an audit, a proposer
+//! slot or a spare block, and turns the answer into the ledger's messages. Keeping decisions
+//! here keeps the driver's port to a new commit flow small.
+
+use std::fmt;
+
+/// How an operator plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Strategy {
+    /// Computes every job and audit, commits on time, never lies.
+    Honest,
+    /// Honest, and the victim of censoring proposers (reported apart).
+    CensoredVictim,
+    /// Computes nothing: commits a wrong output with a self-consistent fake trace.
+    Tamper,
+    /// Runs a different real checkpoint of the model (cheaper weights it already has).
+    OtherWeights,
+    /// Honest worker; when drawn to audit, does not compute but guesses.
+    LazyAuditor,
+    /// On a replicated job, reuses another replica's result instead of computing.
+    Copier,
+    /// A tamperer whose colluding proposer grinds the seed for it (they share a secret, so
+    /// the grinder, when it audits its partner, agrees with the fabrication).
+    GrindPartner,
+    /// A validator that, holding the proposer slot, picks the better of two seeds (its own,
+    /// or withholding and letting the next proposer's stand) for its partner.
+    Grinder,
+    /// One undeclared owner's family of operators: tamper alike and agree with each other's
+    /// wrong outputs when auditing them.
+    Sybil,
+    /// Honest worker that also opens false challenges with a bond.
+    Griefer,
+    /// Honest worker; as proposer leaves its victims' transactions out.
+    Censor,
+    /// Signs two different results for a job: one committed, one handed to the client.
+    Equivocator,
+    /// Misses its deadlines.
+    Late,
+}
+
+impl Strategy {
+    /// Every strategy, in report order.
+    pub const ALL: [Strategy; 13] = [
+        Strategy::Honest,
+        Strategy::CensoredVictim,
+        Strategy::Tamper,
+        Strategy::OtherWeights,
+        Strategy::LazyAuditor,
+        Strategy::Copier,
+        Strategy::GrindPartner,
+        Strategy::Grinder,
+        Strategy::Sybil,
+        Strategy::Griefer,
+        Strategy::Censor,
+        Strategy::Equivocator,
+        Strategy::Late,
+    ];
+
+    /// Plays by the rules (its profit is the baseline, and it must lose nothing).
+    pub fn is_honest(self) -> bool {
+        matches!(self, Strategy::Honest | Strategy::CensoredVictim)
+    }
+
+    /// What it calls a cheat, for the "caught" column.
+    pub fn cheat(self) -> &'static str {
+        match self {
+            Strategy::Honest | Strategy::CensoredVictim => "-",
+            Strategy::Tamper | Strategy::GrindPartner | Strategy::Sybil => "wrong result",
+            Strategy::OtherWeights => "other weights",
+            Strategy::LazyAuditor => "guessed audit",
+            Strategy::Copier => "copied result",
+            Strategy::Grinder => "ground seed",
+            Strategy::Griefer => "false challenge",
+            Strategy::Censor => "censored block",
+            Strategy::Equivocator => "second result",
+            Strategy::Late => "missed deadline",
+        }
+    }
+
+    /// What it does with a job it is assigned to compute.
+    pub fn work(self) -> Work {
+        match self {
+            Strategy::Tamper => Work::Fabricate,
+            Strategy::Sybil | Strategy::GrindPartner => Work::FabricateAsFamily,
+            Strategy::OtherWeights => Work::OtherWeights,
+            Strategy::Copier => Work::CopyElseCompute,
+            Strategy::Equivocator => Work::ComputeAndEquivocate,
+            Strategy::Late => Work::Silent,
+            _ => Work::Compute,
+        }
+    }
+
+    /// What it does when drawn to audit a result; `target_in_family` says whether the audited
+    /// operator belongs to its own (undeclared) family.
+    pub fn audit(self, target_in_family: bool) -> Audit {
+        match self {
+            Strategy::LazyAuditor => Audit::Guess,
+            Strategy::Sybil | Strategy::Grinder if target_in_family => Audit::AgreeAsFamily,
+            Strategy::Late => Audit::Silent,
+            // A cheater auditing an outsider gains nothing by lying and would be slashed.
+            _ => Audit::Compute,
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Strategy::Honest => "honest",
+            Strategy::CensoredVictim => "honest, censored",
+            Strategy::Tamper => "tampering",
+            Strategy::OtherWeights => "other weights",
+            Strategy::LazyAuditor => "lazy auditor",
+            Strategy::Copier => "copying replica",
+            Strategy::GrindPartner => "grinding partner",
+            Strategy::Grinder => "grinding proposer",
+            Strategy::Sybil => "sybil family",
+            Strategy::Griefer => "griefing challenger",
+            Strategy::Censor => "censoring proposer",
+            Strategy::Equivocator => "equivocator",
+            Strategy::Late => "late",
+        };
+        f.write_str(name)
+    }
+}
+
+/// A worker's plan for one job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// Run the model and commit the real result.
+    Compute,
+    /// Commit a fabricated output and trace (no inference).
+    Fabricate,
+    /// Commit the family's shared fabrication for the job (no inference).
+    FabricateAsFamily,
+    /// Run the other checkpoint and commit that.
+    OtherWeights,
+    /// Wait for another replica's result and re-sign it; compute if none comes in time.
+    CopyElseCompute,
+    /// Compute and commit, and hand the client a second, different signed result.
+    ComputeAndEquivocate,
+    /// Never commit.
+    Silent,
+}
+
+/// An auditor's plan for one audit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audit {
+    /// Re-execute and commit the real result.
+    Compute,
+    /// No inference: commit whatever it can see or guess.
+    Guess,
+    /// Commit the family's fabrication, agreeing with the family member audited.
+    AgreeAsFamily,
+    /// Never commit.
+    Silent,
+}
+
+/// What a proposer does with its slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proposal {
+    /// Includes every pending transaction, with its own seed.
+    Fair,
+    /// Leaves out its victims' transactions.
+    Censor,
+    /// Compares its seed with the next proposer's and keeps the one better for its partner.
+    Grind,
+}
+
+impl Strategy {
+    /// What it does when it holds the proposer slot.
+    pub fn proposal(self) -> Proposal {
+        match self {
+            Strategy::Censor => Proposal::Censor,
+            Strategy::Grinder => Proposal::Grind,
+            _ => Proposal::Fair,
+        }
+    }
+}
