@@ -65,6 +65,12 @@ const DISPUTE_MOVE_BLOCKS: u64 = 40;
 const REVEAL_BLOCKS: u64 = 40;
 const POLL: Duration = Duration::from_millis(20);
 
+/// A job whose designated auditor's VRF selected it (every job has a designated auditor; only
+/// the selected ones re-execute).
+fn was_audited(job: &surety_ledger::jobs::Job) -> bool {
+    job.audit.as_ref().is_some_and(|a| a.selected == Some(true))
+}
+
 const WORDS: [&str; 48] = [
     "stake",
     "secured",
@@ -459,7 +465,7 @@ async fn throughput(minilm: &MiniLm, settings: &Settings) -> Throughput {
     blocks_to_final.sort_by(f64::total_cmp);
     let audited = finals
         .iter()
-        .filter(|t| t.job.as_ref().is_some_and(|j| j.audit.is_some()))
+        .filter(|t| t.job.as_ref().is_some_and(was_audited))
         .count();
     let steps = minilm.model.program().len() as u64;
     let disputes = {
@@ -483,7 +489,7 @@ async fn throughput(minilm: &MiniLm, settings: &Settings) -> Throughput {
             continue;
         };
         let seconds = (settled_at - t.submitted).as_secs_f64();
-        if job.audit.is_some() {
+        if was_audited(job) {
             final_audited.push(seconds);
         } else {
             final_plain.push(seconds);

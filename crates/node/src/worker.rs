@@ -342,6 +342,9 @@ struct Snapshot {
 /// Blocks after which a seal or reveal the ledger still waits for is sent again.
 const RESEND_BLOCKS: u64 = 3;
 
+/// Computing time after which a poll sends the seals and reveals it has ready.
+const FLUSH_AFTER: Duration = Duration::from_millis(200);
+
 /// What this operator owes `job` in `role` now: a seal (`Some(false)`), a reveal
 /// (`Some(true)`), or nothing.
 /// Assignees reveal while the job is `Revealing`; its auditor only once their results are
@@ -453,7 +456,14 @@ impl Worker {
         let snapshot = self.snapshot();
         let mut seals = Vec::new();
         let mut reveals = Vec::new();
+        // Send what is ready every `FLUSH_AFTER` of computing: a poll with many jobs must not
+        // hold every seal back until the last job is computed.
+        let mut since_flush = std::time::Instant::now();
         for (job, role) in snapshot.work {
+            if since_flush.elapsed() >= FLUSH_AFTER {
+                self.send_batches(std::mem::take(&mut seals), std::mem::take(&mut reveals));
+                since_flush = std::time::Instant::now();
+            }
             let Some(revealing) = owed(&job, role, &self.operator) else {
                 continue;
             };
