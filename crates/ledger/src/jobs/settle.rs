@@ -79,13 +79,7 @@ fn missed_deadlines(
     job: &mut Job,
 ) -> Result<(), JobsError> {
     stretch_deadlines(store, params, ctx, job);
-    let late: Vec<usize> = job
-        .assignments
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| !a.missed && a.seal.is_none() && a.deadline <= ctx.height)
-        .map(|(index, _)| index)
-        .collect();
+    let late = late_assignments(job, ctx, |a| a.seal.is_none());
     report_late(store, params, ctx, job, &late)?;
     if late.is_empty() {
         return Ok(());
@@ -118,14 +112,23 @@ fn missed_reveals(
     job: &mut Job,
 ) -> Result<(), JobsError> {
     stretch_deadlines(store, params, ctx, job);
-    let late: Vec<usize> = job
-        .assignments
+    let late = late_assignments(job, ctx, |a| a.result.is_none());
+    report_late(store, params, ctx, job, &late)
+}
+
+/// The indices of `job`'s live assignments past their deadline that still `owe` something
+/// (a seal, or a reveal).
+fn late_assignments(
+    job: &Job,
+    ctx: &BlockContext,
+    owes: impl Fn(&super::Assignment) -> bool,
+) -> Vec<usize> {
+    job.assignments
         .iter()
         .enumerate()
-        .filter(|(_, a)| !a.missed && a.result.is_none() && a.deadline <= ctx.height)
+        .filter(|(_, a)| !a.missed && owes(a) && a.deadline <= ctx.height)
         .map(|(index, _)| index)
-        .collect();
-    report_late(store, params, ctx, job, &late)
+        .collect()
 }
 
 /// Report each late assignee (`MissedDeadline`), mark it missed and free its work and its
