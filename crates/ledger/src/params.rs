@@ -232,7 +232,7 @@ pub const INPUT_CHUNK_BYTES_MAX: usize = 48 * 1024;
 ///
 /// The audit rule (docs/market.md): a cheating operator saves at most a job's fee worth of
 /// compute, and is caught by an honest audit with probability at least
-/// `audit_rate · (1 − collusion_fraction)²`, losing at least `wrong_result ·
+/// [`JobsParams::honest_audit_rate`] (about `audit_rate · (1 − collusion_fraction)²`), losing at least `wrong_result ·
 /// service_allocation_min` plus the fee. [`Params::validate`] requires that expected loss to
 /// exceed `job_fee_max`, so cheating never pays.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -265,8 +265,9 @@ pub struct JobsParams {
     /// The collusion assumption (docs/market.md, "Collusion"): the largest fraction of the
     /// other servers' allocated stake that may collude with a cheating operator without
     /// declaring itself its family. Such a designated auditor covers the cheat; a colluding
-    /// proposer that withholds its block rerolls the draw once. `validate` counts an audit as
-    /// catching a cheat with probability `audit_rate · (1 − collusion_fraction)²`.
+    /// proposer that withholds its block rerolls the draw once; colluding consecutive
+    /// proposers may show a cheat the draw before it seals. `validate` counts an audit as
+    /// catching a cheat with probability [`JobsParams::honest_audit_rate`].
     pub collusion_fraction: Ratio,
     /// Share of each job's fee that goes to the audit fund.
     pub audit_fund_share: Ratio,
@@ -302,8 +303,8 @@ impl Default for JobsParams {
             audit_rate: Ratio::from_percent(8).expect("8% is a ratio"),
             // Above the floor; one block is enough when the network is healthy.
             reveal_blocks: 10,
-            // 20%: an audit still catches a cheat with probability 8% · 0.8² = 5.12%, and the
-            // audit rule holds with a factor of 1.28 (see `validate`).
+            // 20%: an audit still catches a cheat with probability 8% · (0.8² − 39 · 0.2⁵) =
+            // 5.02%, and the audit rule holds with a factor of 1.25 (see `validate`).
             collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             // An auditor runs one inference, as one replica does, and a replica of a job at
@@ -311,7 +312,7 @@ impl Default for JobsParams {
             // at least that. The fund stays solvent (`validate`): 10% of 1,000 = 100 a job in,
             // 8% · 1,000 = 80 a job out on average.
             audit_reward: Amount::new(1_000),
-            // 0.5%: below audit_rate · (1 − collusion_fraction)² · wrong_result = 0.512%, and
+            // 0.5%: below honest_audit_rate · wrong_result = 0.502%, and
             // 12,500 at the smallest allocation, so any allocation can take a job at
             // `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
@@ -423,9 +424,10 @@ pub enum ParamsError {
     /// A cheating operator's expected loss is not above the largest fee it could pocket, so
     /// cheating on a job pays (docs/market.md).
     #[error(
-        "audit_rate · (1 − collusion_fraction)² · wrong_result · service_allocation_min \
-         ({expected_loss}) must exceed job_fee_max ({fee_max}), or cheating on a job pays \
-         (docs/market.md)"
+        "honest_audit_rate · wrong_result · service_allocation_min ({expected_loss}) must \
+         exceed job_fee_max ({fee_max}), or cheating on a job pays (docs/market.md; \
+         honest_audit_rate = audit_rate · ((1 − collusion_fraction)² − draw checkpoints · \
+         collusion_fraction^5))"
     )]
     CheatingPays {
         /// `audit_rate · wrong_result · service_allocation_min`: the slash a cheat expects.
@@ -436,9 +438,8 @@ pub enum ParamsError {
     /// Fees in flight per operator may reach the slash one audit brings: cheating on every
     /// job in flight at once would pay.
     #[error(
-        "in_flight_fee_fraction ({fraction}) must be below audit_rate · (1 − \
-         collusion_fraction)² · wrong_result ({bound}), or cheating on every job in flight at \
-         once pays (docs/market.md)"
+        "in_flight_fee_fraction ({fraction}) must be below honest_audit_rate · wrong_result \
+         ({bound}), or cheating on every job in flight at once pays (docs/market.md)"
     )]
     InFlightAboveAuditRule {
         /// `in_flight_fee_fraction`.
@@ -803,23 +804,48 @@ impl SlashingParams {
 }
 
 impl JobsParams {
-    /// The probability that an audit catches a cheat under the collusion assumption:
-    /// `audit_rate · (1 − collusion_fraction)²` (an honest designated auditor, even after a
-    /// colluding proposer rerolled the draw once; docs/market.md, "Collusion"). Rounded down.
+    /// The probability that an audit catches a cheat under the collusion assumption
+    /// (docs/market.md, "Collusion" and "When the auditor is drawn"), rounded down:
+    ///
+    /// `audit_rate · ((1 − f)² − n · f^(d + 2))`, with `f` = `collusion_fraction`.
+    ///
+    /// The designated auditor is drawn after the cheat sealed, so it is honest with probability
+    /// `1 − f`, and `1 − f` again after a colluding proposer withheld its block to reroll the
+    /// draw once. A cheat that holds its seal back sees a draw in advance only when the
+    /// `d + 1` proposers up to the drawing block collude (`f^(d + 1)`, `d` =
+    /// [`AUDITOR_DRAW_DELAY`](crate::jobs::AUDITOR_DRAW_DELAY)) and then finds a partner with
+    /// probability `f`; it can wait for that at each of the `n` checkpoints within its longest
+    /// seal window (`2 · deadline_blocks_max` per assignment, stretched, times the
+    /// reassignments), which by the union bound takes at most `n · f^(d + 2)` from the honest
+    /// probability.
     pub fn honest_audit_rate(&self) -> Ratio {
-        let honest = u128::from(Ratio::DENOMINATOR.saturating_sub(self.collusion_fraction.ppb()));
-        let denominator = u128::from(Ratio::DENOMINATOR);
-        // Each factor is at most 1e9: the product of three is at most 1e27, within u128.
-        let numerator = u128::from(self.audit_rate.ppb())
-            .saturating_mul(honest)
-            .saturating_mul(honest);
+        let one = u128::from(Ratio::DENOMINATOR);
+        let f = u128::from(self.collusion_fraction.ppb());
+        let honest = one.saturating_sub(f);
+        // (1 − f)² in ppb, rounded down: each factor at most 1e9, the product within u128.
+        let both = honest.saturating_mul(honest).checked_div(one).unwrap_or(0);
+        // f^(d + 2) in ppb, rounded up (it is subtracted).
+        let mut power = one;
+        for _ in 0..crate::jobs::AUDITOR_DRAW_DELAY.saturating_add(2) {
+            power = power.saturating_mul(f).div_ceil(one);
+        }
+        let factor = both.saturating_sub(u128::from(self.draw_checkpoints()).saturating_mul(power));
         Ratio::from_fraction(
-            numerator,
-            denominator
-                .saturating_mul(denominator)
-                .saturating_mul(denominator),
+            u128::from(self.audit_rate.ppb()).saturating_mul(factor),
+            one.saturating_mul(one),
         )
         .unwrap_or(Ratio::ZERO)
+    }
+
+    /// Checkpoints within the longest time an assignee of a job can hold its seal back:
+    /// `2 · deadline_blocks_max` (a deadline stretched by full blocks at most doubles) for the
+    /// first assignment and for each reassignment.
+    pub fn draw_checkpoints(&self) -> u64 {
+        let span = self
+            .deadline_blocks_max
+            .saturating_mul(2)
+            .saturating_mul(u64::from(self.reassignments_max).saturating_add(1));
+        crate::jobs::draw_checkpoints_within(span)
     }
 
     /// The market's own bounds are ordered.
@@ -866,31 +892,52 @@ mod tests {
     #[test]
     fn a_collusion_assumption_under_which_cheating_pays_is_refused() {
         let mut params = Params::default();
-        // 8% · (1 − 0.3)² · 10% · 2,500,000 = 9,800 < job_fee_max 10,000.
+        // 8% · ((1 − 0.3)² − 39 · 0.3⁵) · 10% · 2,500,000 = 7,904 < job_fee_max 10,000.
         params.jobs.collusion_fraction = Ratio::from_percent(30).unwrap();
         params.jobs.in_flight_fee_fraction = Ratio::from_ppb(4_000_000).unwrap();
         assert_eq!(
             params.validate(),
             Err(ParamsError::CheatingPays {
-                expected_loss: Amount::new(9_800),
+                expected_loss: Amount::new(7_904),
                 fee_max: Amount::new(10_000),
             })
         );
         params.jobs.collusion_fraction = Ratio::from_percent(25).unwrap();
-        assert_eq!(params.validate(), Ok(()), "8% · 0.75² · 250,000 = 11,250");
+        assert_eq!(
+            params.validate(),
+            Ok(()),
+            "8% · (0.75² − 39 · 0.25⁵) · 250,000 = 10,488"
+        );
+    }
+
+    #[test]
+    fn the_honest_audit_rate_counts_every_draw_a_cheat_can_wait_for() {
+        let mut params = Params::default();
+        // 2 · 1,000 blocks for each of 4 assignments: 8 single blocks, then 31 checkpoints a
+        // quarter apart.
+        assert_eq!(params.jobs.draw_checkpoints(), 39);
+        // 8% · (0.64 − 39 · 0.00032) = 8% · 0.62752.
+        assert_eq!(params.jobs.honest_audit_rate().ppb(), 50_201_600);
+        // A longer window gives a cheat more checkpoints to wait for: a lower rate.
+        params.jobs.deadline_blocks_max = 100_000;
+        assert!(params.jobs.draw_checkpoints() > 39);
+        assert!(params.jobs.honest_audit_rate().ppb() < 50_201_600);
+        // Without collusion nothing is taken off.
+        params.jobs.collusion_fraction = Ratio::ZERO;
+        assert_eq!(params.jobs.honest_audit_rate().ppb(), 80_000_000);
     }
 
     #[test]
     fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
         let mut params = Params::default();
-        // audit_rate · (1 − f)² · wrong_result = 8% · 0.64 · 10% = 0.512%: the cap must stay
-        // below it.
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_120_000).unwrap();
+        // honest_audit_rate · wrong_result = 8% · (0.64 − 39 · 0.2⁵) · 10% = 0.502016%: the cap
+        // must stay below it.
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_020_160).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::InFlightAboveAuditRule { .. })
         ));
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_119_999).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_020_159).unwrap();
         assert_eq!(params.validate(), Ok(()));
     }
 

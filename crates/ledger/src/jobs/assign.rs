@@ -1,6 +1,7 @@
 //! Who works on a job: operators assigned with the block seed, weighted by the stake they
-//! allocated to the model's service, and a designated auditor from outside their families,
-//! whose own VRF later says (with probability `audit_rate`) whether it audits.
+//! allocated to the model's service; and, once every assignee has sealed, a designated auditor
+//! from outside their families, drawn with the seed of a later block, whose own VRF then says
+//! (with probability `audit_rate`) whether it audits.
 
 use super::state::{self, Pending};
 use super::{Assignment, Audit, AuditOutcome, Job, JobStatus, JobsError, JobsEvent, Role};
@@ -10,9 +11,10 @@ use crate::params::Params;
 use crate::services;
 use crate::sortition;
 use crate::store::Store;
-use surety_types::{AccountId, Amount, OperatorId};
+use surety_types::{AccountId, Amount, Height, OperatorId};
 
-/// Begin block: assign queued jobs and designate their auditors, with this block's seed.
+/// Begin block: assign queued jobs with this block's seed, then draw the auditors due now
+/// (with the same seed, which nobody could know when their jobs' last seal was included).
 pub fn begin_block(
     store: &mut Store,
     params: &Params,
@@ -30,14 +32,87 @@ pub fn begin_block(
                     super::close::fail(store, &mut job, "not enough eligible operators")?;
                 } else {
                     job.status = JobStatus::Assigned;
-                    designate_auditor(store, ctx, &mut job);
                 }
             }
             _ => continue,
         }
         state::set_job(store, &job);
     }
+    for id in state::take_draws(store, ctx.height) {
+        let Some(mut job) = state::job(store, &id) else {
+            continue;
+        };
+        let waiting = job.status == JobStatus::Assigned
+            && job.audit.is_none()
+            && job.live_assignments().all(|a| a.seal.is_some());
+        if !waiting {
+            continue;
+        }
+        designate_auditor(store, ctx, &mut job);
+        if job.audit.is_none() {
+            // Nobody outside the assignees' families serves the model: no audit.
+            super::commit::open_reveals(store, params, ctx, &mut job);
+        }
+        state::set_job(store, &job);
+    }
     Ok(())
+}
+
+/// Blocks from the block that holds a job's last assignee seal to the earliest block whose seed
+/// may draw its auditor. To know that seed while the seal can still be left out or put in,
+/// `AUDITOR_DRAW_DELAY + 1` consecutive proposers must collude (each seed is its proposer's
+/// VRF over the one before): docs/market.md, "When the auditor is drawn".
+pub const AUDITOR_DRAW_DELAY: u64 = 3;
+
+/// The checkpoint after `offset` (blocks after a job's first assignment): every block up to
+/// 8, then each a quarter further (8, 10, 12, 15, 18, 22, 27, …). An auditor is drawn only at
+/// a checkpoint, so an assignee that holds its seal back to wait for a seed it likes gets one
+/// new draw per checkpoint, not per block: about `4 · ln(span)` of them in a span.
+fn next_checkpoint(offset: u64) -> u64 {
+    offset.saturating_add((offset / 4).max(1))
+}
+
+/// The height whose seed draws the auditor of a job first assigned at `first` whose last
+/// assignee sealed in block `sealed`: the first checkpoint at least [`AUDITOR_DRAW_DELAY`]
+/// blocks after the seal.
+pub fn auditor_draw_height(first: Height, sealed: Height) -> Height {
+    let earliest = sealed.get().saturating_add(AUDITOR_DRAW_DELAY);
+    let mut offset = 1u64;
+    loop {
+        let at = first.get().saturating_add(offset);
+        if at >= earliest || offset == u64::MAX {
+            return Height::new(at);
+        }
+        offset = next_checkpoint(offset);
+    }
+}
+
+/// How many checkpoints lie within `span` blocks of a job's first assignment: the most draws an
+/// assignee can choose among by timing its seal (`Params::validate` counts them).
+pub fn draw_checkpoints_within(span: u64) -> u64 {
+    let mut offset = 1u64;
+    let mut count = 0u64;
+    while offset <= span {
+        count = count.saturating_add(1);
+        if offset == u64::MAX {
+            break;
+        }
+        offset = next_checkpoint(offset);
+    }
+    count
+}
+
+/// Every live assignee of `job` has sealed in this block (`ctx`): schedule its auditor's draw.
+pub(super) fn schedule_auditor_draw(store: &mut Store, ctx: &BlockContext, job: &Job) {
+    let first = job
+        .assignments
+        .iter()
+        .map(|a| a.assigned)
+        .min()
+        .unwrap_or(ctx.height);
+    let at = auditor_draw_height(first, ctx.height);
+    state::schedule_draw(store, at, &job.id);
+    store.emit(JobsEvent::AuditorDrawScheduled { job: job.id, at });
 }
 
 /// An eligible operator and what ties it to an owner: its account and its declared family.
@@ -96,8 +171,9 @@ fn candidates(store: &Store, job: &Job) -> Vec<Candidate> {
 }
 
 /// Draw `job`'s designated auditor among the eligible operators outside every assignee's
-/// family, weighted by allocation. It owes a seal by the workers' deadline whether or not its
-/// VRF selects it; with nobody eligible the job goes on unaudited (docs/market.md).
+/// family, weighted by allocation, once every assignee has sealed. It owes a seal within the
+/// job's deadline whether or not its VRF selects it; the assignees reveal once it has sealed
+/// (or missed). With nobody eligible the job goes on unaudited (docs/market.md).
 fn designate_auditor(store: &mut Store, ctx: &BlockContext, job: &mut Job) {
     let pool: Vec<(OperatorId, Amount)> = candidates(store, job)
         .into_iter()
@@ -113,7 +189,8 @@ fn designate_auditor(store: &mut Store, ctx: &BlockContext, job: &mut Job) {
         .live_assignments()
         .next()
         .map_or(auditor, |a| a.operator);
-    // A begin-block hook: saturate rather than fail the block (see `assign`).
+    // A begin-block hook: saturate rather than fail the block (see `assign`). The auditor may
+    // have to run the model before it seals, so it gets the time an assignee got.
     let deadline = ctx.height.saturating_plus(job.deadline_blocks);
     job.audit = Some(Audit {
         auditor,

@@ -1,11 +1,12 @@
-//! Blind results (DESIGN §5 step 3, docs/market.md "Blind results"). Every assignee, and the
-//! job's designated auditor, first seals a hiding commitment to its result; once all have
-//! (or missed their deadline), the job is `Revealing` and the assignees open their seals.
-//! Nobody can copy an answer it cannot see. Once every assignee's seal is open their results
-//! are compared (disagreement opens a dispute in the court) and the challenge window opens;
-//! then the auditor reveals its VRF proof, which says whether it was selected to audit, and a
-//! selected auditor's result is compared with the one it audits. The auditor reveals last so
-//! that no assignee knows, when it reveals, whether its result is audited.
+//! Blind results (DESIGN §5 step 3, docs/market.md "Blind results"). Every assignee first
+//! seals a hiding commitment to its result. Once all have, the job's auditor is drawn with the
+//! seed of a later block (so no assignee knew who would audit it when it sealed), and seals in
+//! turn; once it has (or missed its deadline), the job is `Revealing` and the assignees open
+//! their seals. Nobody can copy an answer it cannot see. Once every assignee's seal is open
+//! their results are compared (disagreement opens a dispute in the court) and the challenge
+//! window opens; then the auditor reveals its VRF proof, which says whether it was selected to
+//! audit, and a selected auditor's result is compared with the one it audits. The auditor
+//! reveals last so that no assignee knows, when it reveals, whether its result is audited.
 //!
 //! Seals and reveals come in batches (one transaction per operator per block carries all it
 //! owes); each item applies on its own, and a refused item is an `ItemRefused` event.
@@ -128,6 +129,7 @@ fn seal_one(
         .assignments
         .iter_mut()
         .find(|a| !a.missed && a.operator == *operator && a.seal.is_none());
+    let assignee = assignment.is_some();
     if let Some(assignment) = assignment {
         assignment.seal = Some(seal.commitment);
     } else if let Some(audit) = job.audit.as_mut().filter(|a| {
@@ -144,20 +146,29 @@ fn seal_one(
         job: job.id,
         operator: *operator,
     });
-    if all_sealed(&job) {
+    if assignee && job.audit.is_none() && assignees_sealed(&job) {
+        // The last assignee sealed: only now is the auditor drawn, from a later block's seed.
+        super::assign::schedule_auditor_draw(store, ctx, &job);
+    } else if all_sealed(&job) {
         open_reveals(store, params, ctx, &mut job);
     }
     state::set_job(store, &job);
     Ok(())
 }
 
-/// Every live assignee has sealed, and the auditor has or is out of the audit.
-pub(super) fn all_sealed(job: &Job) -> bool {
+/// Every live assignee has sealed.
+pub(super) fn assignees_sealed(job: &Job) -> bool {
     job.live_assignments().all(|a| a.seal.is_some())
+}
+
+/// Every live assignee has sealed, and the auditor, drawn after them, has sealed or is out of
+/// the audit.
+pub(super) fn all_sealed(job: &Job) -> bool {
+    assignees_sealed(job)
         && job
             .audit
             .as_ref()
-            .is_none_or(|a| a.seal.is_some() || a.outcome != AuditOutcome::Pending)
+            .is_some_and(|a| a.seal.is_some() || a.outcome != AuditOutcome::Pending)
 }
 
 /// The seal phase is over: every sealed party reveals by `now + reveal_blocks`.

@@ -87,13 +87,21 @@ pub enum JobsEvent {
         /// The operator that missed it (slashed for `MissedDeadline`).
         operator: OperatorId,
     },
-    /// A job's auditor was designated: its own VRF decides whether it audits.
+    /// Every assignee of a job has sealed: its auditor is drawn with the seed of block `at`.
+    AuditorDrawScheduled {
+        /// The job.
+        job: JobId,
+        /// The block whose begin hook draws the auditor.
+        at: Height,
+    },
+    /// A job's auditor was designated (after every assignee sealed): its own VRF decides
+    /// whether it audits.
     AuditAssigned {
         /// The job.
         job: JobId,
         /// The auditor drawn.
         auditor: OperatorId,
-        /// The last height its result is taken.
+        /// The last height its seal is taken.
         deadline: Height,
     },
     /// An auditor's result agreed with the audited one.

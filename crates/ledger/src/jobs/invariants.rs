@@ -3,8 +3,9 @@
 //! outnumber its replicas, every open dispute's job says it is disputed by that dispute, every
 //! final or failed job still in state is queued to be pruned, while the queue names only
 //! closed jobs (or jobs already gone), each operator's fees in flight are its shares of the
-//! open jobs it holds a live assignment in, and no result is revealed before every live party
-//! of its job has sealed.
+//! open jobs it holds a live assignment in, no result is revealed before every live party of
+//! its job has sealed, and no auditor is known before every live assignee has sealed (a job
+//! whose assignees all sealed and that has no auditor yet has its draw scheduled).
 
 use super::state::{self, JobStatus};
 use crate::bank::{self, Pool};
@@ -17,7 +18,12 @@ use surety_types::{Amount, JobId, OperatorId};
 pub fn check(store: &Store) -> Result<(), String> {
     let mut escrowed = Amount::ZERO;
     let mut in_flight: BTreeMap<OperatorId, Amount> = BTreeMap::new();
+    let draws: BTreeSet<JobId> = state::scheduled_draws(store)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
     for job in state::all_jobs(store) {
+        check_draw(&job, &draws)?;
         if !matches!(
             job.status,
             JobStatus::Final { .. } | JobStatus::Failed { .. }
@@ -91,6 +97,30 @@ fn check_blind(job: &super::Job) -> Result<(), String> {
     if unsealed_worker || unsealed_auditor {
         return Err(format!(
             "job {} has a revealed result while a live party has not sealed",
+            job.id
+        ));
+    }
+    Ok(())
+}
+
+/// The auditor is drawn after the assignees sealed: a job with an auditor has no unsealed live
+/// assignee, and a sealing job whose assignees all sealed and that has no auditor yet waits for
+/// a scheduled draw.
+fn check_draw(job: &super::Job, draws: &BTreeSet<JobId>) -> Result<(), String> {
+    let sealed = job.live_assignments().all(|a| a.seal.is_some());
+    if job.audit.is_some() && !sealed {
+        return Err(format!(
+            "job {} has an auditor while a live assignee has not sealed",
+            job.id
+        ));
+    }
+    if job.status == JobStatus::Assigned
+        && sealed
+        && job.audit.is_none()
+        && !draws.contains(&job.id)
+    {
+        return Err(format!(
+            "job {} waits for its auditor with no draw scheduled",
             job.id
         ));
     }

@@ -39,7 +39,7 @@ pub mod state;
 mod submit;
 mod suspects;
 
-pub use assign::begin_block;
+pub use assign::{auditor_draw_height, begin_block, draw_checkpoints_within, AUDITOR_DRAW_DELAY};
 pub use commit::{execute_reveal, execute_seal, is_selected};
 pub use court::{execute_challenge, execute_provide_input};
 pub use error::JobsError;

@@ -317,6 +317,32 @@ pub fn has_closed_marks(store: &Store) -> bool {
     !store.prefix_keys(&key(CLOSED, &[b""])).is_empty()
 }
 
+const DRAW: &str = "jobs/draw";
+
+/// `id`'s auditor is drawn in the begin hook of block `height`, with that block's seed (every
+/// assignee has sealed; docs/market.md, "When the auditor is drawn").
+pub(super) fn schedule_draw(store: &mut Store, height: Height, id: &JobId) {
+    store.put(schedule_key(DRAW, height, &id.0), &());
+}
+
+/// Jobs whose auditor is drawn in block `height`, removing their entries.
+pub(super) fn take_draws(store: &mut Store, height: Height) -> Vec<JobId> {
+    store
+        .take_scheduled(DRAW, height)
+        .into_iter()
+        .map(JobId)
+        .collect()
+}
+
+/// Every scheduled auditor draw (height, job), in key order (invariant checks).
+pub fn scheduled_draws(store: &Store) -> Vec<(Height, JobId)> {
+    store
+        .scheduled(DRAW)
+        .into_iter()
+        .map(|(height, id)| (height, JobId(id)))
+        .collect()
+}
+
 const DUE: &str = "jobs/due";
 
 /// Something is due for `id` at the end of block `height`.

@@ -254,13 +254,14 @@ impl Market {
             .expect("a test operator")
     }
 
-    /// The job's designated auditor (drawn at assignment, with its assignees).
+    /// The job's designated auditor, drawn once every assignee has sealed (a test names it
+    /// [`AUDITOR`] before that).
     fn auditor(&self, id: &JobId) -> u16 {
         Market::index_of(
             &self
                 .job(id)
                 .audit
-                .expect("an auditor was designated")
+                .expect("the auditor is drawn only once every assignee has sealed")
                 .auditor,
         )
     }
@@ -269,6 +270,37 @@ impl Market {
         self.job(id)
             .audit
             .is_some_and(|a| a.auditor == crate::common::operator(n))
+    }
+
+    /// Empty blocks until `id`'s auditor is drawn (its assignees have all sealed): its index.
+    fn draw_auditor(&mut self, id: &JobId) -> u16 {
+        for _ in 0..64 {
+            let job = self.job(id);
+            if let Some(audit) = job.audit {
+                return Market::index_of(&audit.auditor);
+            }
+            assert_eq!(
+                job.status,
+                JobStatus::Assigned,
+                "{id} has no auditor and is past sealing"
+            );
+            self.chain.block(&[]);
+        }
+        panic!("{id}'s auditor was not drawn in 64 blocks");
+    }
+
+    /// `parties` with [`AUDITOR`] replaced by each job's drawn auditor.
+    fn resolve<'e>(
+        &self,
+        parties: &[(u16, JobId, &'e Execution)],
+    ) -> Vec<(u16, JobId, &'e Execution)> {
+        parties
+            .iter()
+            .map(|(n, job, execution)| {
+                let n = if *n == AUDITOR { self.auditor(job) } else { *n };
+                (n, *job, *execution)
+            })
+            .collect()
     }
 
     /// One transaction per operator in `parties` (operator, job, execution), each carrying one
@@ -311,17 +343,35 @@ impl Market {
         outcome
     }
 
-    /// Every party seals its execution, in one block.
+    /// Every party seals its execution: the assignees in one block; then, if [`AUDITOR`] is
+    /// among `parties`, empty blocks until those jobs' auditors are drawn and a block where they
+    /// seal. The last block's outcome.
     fn seal_block(&mut self, parties: &[(u16, JobId, &Execution)]) -> surety_ledger::BlockOutcome {
-        self.batch_block(parties, |_, n, items| {
-            Msg::SealResults(Box::new(SealResults {
-                operator: operator(n),
-                seals: items
-                    .iter()
-                    .map(|(job, execution)| seal(n, job, execution))
-                    .collect(),
-            }))
-        })
+        let (auditors, assignees): (Vec<_>, Vec<_>) =
+            parties.iter().copied().partition(|(n, _, _)| *n == AUDITOR);
+        let outcome = if assignees.is_empty() {
+            None
+        } else {
+            Some(self.batch_block(&assignees, Market::seal_items))
+        };
+        if auditors.is_empty() {
+            return outcome.expect("parties to seal");
+        }
+        for (_, job, _) in &auditors {
+            self.draw_auditor(job);
+        }
+        let auditors = self.resolve(&auditors);
+        self.batch_block(&auditors, Market::seal_items)
+    }
+
+    fn seal_items(_: &Market, n: u16, items: Vec<(JobId, &Execution)>) -> Msg {
+        Msg::SealResults(Box::new(SealResults {
+            operator: operator(n),
+            seals: items
+                .iter()
+                .map(|(job, execution)| seal(n, job, execution))
+                .collect(),
+        }))
     }
 
     /// Every party opens its seal, in one block: the assignees first, then each job's auditor
@@ -331,9 +381,9 @@ impl Market {
         &mut self,
         parties: &[(u16, JobId, &Execution)],
     ) -> surety_ledger::BlockOutcome {
-        let (auditors, workers): (Vec<_>, Vec<_>) = parties
-            .iter()
-            .copied()
+        let (auditors, workers): (Vec<_>, Vec<_>) = self
+            .resolve(parties)
+            .into_iter()
             .partition(|(n, job, _)| self.is_auditor(job, *n));
         self.batch_rounds_block(&[workers, auditors], |market, n, items| {
             Msg::RevealResults(Box::new(RevealResults {
@@ -346,9 +396,9 @@ impl Market {
         })
     }
 
-    /// Everyone seals in one block, everyone reveals in the next: the blind commit of
-    /// `parties` (operator, job, execution) over any number of jobs, auditors included. The
-    /// reveal block's outcome.
+    /// The blind commit of `parties` (operator, job, execution; a job's auditor named
+    /// [`AUDITOR`]) over any number of jobs: the assignees seal in one block, the auditors once
+    /// drawn, then everyone reveals in one block. The reveal block's outcome.
     fn seal_and_reveal_all(
         &mut self,
         parties: &[(u16, JobId, &Execution)],
@@ -375,6 +425,10 @@ impl Market {
         self.seal_and_reveal_all(&parties)
     }
 }
+
+/// Stands for a job's designated auditor in a list of parties: it is drawn only once every
+/// assignee has sealed, so a test cannot name it before (`Market::seal_block` resolves it).
+const AUDITOR: u16 = 0;
 
 /// A run of the model on a job's input: the output, its trace, and every activation (the
 /// input first), which a party needs to play a dispute.
@@ -599,10 +653,10 @@ struct Challenged {
 fn falsely_challenged(market: &mut Market) -> Challenged {
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
+    market.seal_and_reveal(&job, &[(worker, &honest), (AUDITOR, &honest)]);
+    let auditor = market.auditor(&job);
     // The worker and its auditor agree: the result is challengeable, its audit done.
-    market.seal_and_reveal(&job, &[(worker, &honest), (auditor, &honest)]);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
@@ -668,9 +722,9 @@ fn an_honest_job_is_audited_made_final_and_pays_operator_delegators_and_audit_fu
     let execution = execute(&market.model, &market.job(&job));
     // The auditor was designated with the worker, and is audited with certainty: both seal,
     // then both reveal, and the auditor agrees.
+    market.seal_and_reveal(&job, &[(worker, &execution), (AUDITOR, &execution)]);
     let auditor = market.auditor(&job);
     assert_ne!(auditor, worker);
-    market.seal_and_reveal(&job, &[(worker, &execution), (auditor, &execution)]);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
@@ -696,9 +750,9 @@ fn a_tampered_output_is_caught_by_audit_lost_in_log_steps_moves_and_slashed() {
     let liar = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    let auditor = market.auditor(&job);
     let client_balance = market.chain.balance(CLIENT);
-    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &honest)]);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &honest)]);
+    let auditor = market.auditor(&job);
     let dispute = dispute_of(&market, &job);
     let reveals = bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     let steps = market.model.program().len() as u64;
@@ -765,8 +819,8 @@ fn an_operator_serving_other_weights_is_caught_at_the_first_step_that_reads_them
     let other_model = model_from(&weights(7));
     let honest = execute(&market.model, &market.job(&job));
     let other = execute(&other_model, &market.job(&job));
+    market.seal_and_reveal(&job, &[(cheat, &other), (AUDITOR, &honest)]);
     let auditor = market.auditor(&job);
-    market.seal_and_reveal(&job, &[(cheat, &other), (auditor, &honest)]);
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (cheat, &other), (auditor, &honest));
     let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
@@ -790,8 +844,8 @@ fn a_silent_defendant_loses_when_the_input_never_comes() {
     let liar = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &honest)]);
     let auditor = market.auditor(&job);
-    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &honest)]);
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     market
@@ -922,17 +976,17 @@ fn a_late_operator_is_penalised_and_the_job_reassigned() {
     let mut market = market();
     let job = market.submit(1);
     let late = market.assignees(&job)[0];
-    // The auditor seals in time; the worker never does.
-    let auditor = market.auditor(&job);
+    // The worker never seals; no auditor is drawn while it owes its seal.
     let execution = execute(&market.model, &market.job(&job));
-    let mut missed = market.seal_block(&[(auditor, job, &execution)]).events;
-    for _ in 0..5 {
+    let mut missed = Vec::new();
+    for _ in 0..6 {
         missed.extend(events(&market.chain.block(&[])));
+        assert!(market.job(&job).audit.is_none());
     }
     assert_eq!(
         reported(&missed, FaultKind::MissedDeadline),
         vec![late],
-        "the late worker is reported, the auditor that sealed is not"
+        "the late worker is reported"
     );
     // A market fault is not a consensus one: the late operator keeps validating, frozen (no
     // stake moves, no new work) until its small slash applies.
@@ -944,16 +998,13 @@ fn a_late_operator_is_penalised_and_the_job_reassigned() {
     let now = market.assignees(&job);
     assert_eq!(now.len(), 1);
     assert_ne!(now[0], late);
-    assert_ne!(now[0], operator(auditor), "nor is the auditor");
-    assert_eq!(
-        record.status,
-        JobStatus::Assigned,
-        "the auditor's seal waits"
-    );
-    // The new operator seals, then it and the auditor reveal: the auditor agrees.
+    assert_eq!(record.status, JobStatus::Assigned);
+    // The new operator seals, its auditor is drawn (neither it nor the late one) and seals,
+    // then both reveal: the auditor agrees.
     let worker = Market::index_of(&now[0]);
-    market.seal_block(&[(worker, job, &execution)]);
-    market.reveal_block(&[(worker, job, &execution), (auditor, job, &execution)]);
+    market.seal_and_reveal(&job, &[(worker, &execution), (AUDITOR, &execution)]);
+    let auditor = operator(market.auditor(&job));
+    assert!(auditor != now[0] && auditor != late, "nor is the auditor");
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
@@ -976,12 +1027,12 @@ fn replicas_that_disagree_open_a_dispute_and_the_wrong_one_is_slashed() {
     let tampered = tamper(&honest);
     // The auditor, designated outside both, seals and reveals with them and agrees with the
     // first replica.
-    let auditor = market.auditor(&job);
-    assert!(![first, second].contains(&auditor));
     market.seal_and_reveal(
         &job,
-        &[(first, &honest), (second, &tampered), (auditor, &honest)],
+        &[(first, &honest), (second, &tampered), (AUDITOR, &honest)],
     );
+    let auditor = market.auditor(&job);
+    assert!(![first, second].contains(&auditor));
     let dispute = dispute_of(&market, &job);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
@@ -1167,16 +1218,20 @@ fn a_result_from_an_operator_not_assigned_is_refused() {
     let mut market = market();
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
-    let auditor = market.auditor(&job);
-    let other = (1..=4).find(|n| *n != worker && *n != auditor).unwrap();
     let honest = execute(&market.model, &market.job(&job));
-    let receipt = market.chain.submit(other, seal_msg(other, &job, &honest));
+    // Before the seals nobody but the assignee works on the job: the auditor is not drawn.
+    let outsider = (1..=4).find(|n| *n != worker).unwrap();
+    let receipt = market
+        .chain
+        .submit(outsider, seal_msg(outsider, &job, &honest));
     assert!(matches!(
         receipt.error_kind,
         Some(TxError::Jobs(JobsError::NotAssigned { .. }))
     ));
     // Nor is its reveal taken once the job's parties have sealed.
-    market.seal_block(&[(worker, job, &honest), (auditor, job, &honest)]);
+    market.seal_block(&[(worker, job, &honest), (AUDITOR, job, &honest)]);
+    let auditor = market.auditor(&job);
+    let other = (1..=4).find(|n| *n != worker && *n != auditor).unwrap();
     let receipt = market
         .chain
         .submit(other, reveal_msg(other, &job, &honest, false));
@@ -1398,9 +1453,8 @@ fn a_market_history_reaches_pinned_state_roots() {
     let mut digests = vec![digest_without_params(&market.chain.ledger)];
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    market.seal_and_reveal(&job, &[(worker, &honest), (auditor, &honest)]);
+    market.seal_and_reveal(&job, &[(worker, &honest), (AUDITOR, &honest)]);
     run_until_final(&mut market, &job);
     roots.push(market.chain.ledger.state_root());
     digests.push(digest_without_params(&market.chain.ledger));
@@ -1408,8 +1462,8 @@ fn a_market_history_reaches_pinned_state_roots() {
     let liar = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &honest)]);
     let auditor = market.auditor(&job);
-    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &honest)]);
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     provide_input(&mut market, dispute, auditor, &honest);
@@ -1464,12 +1518,15 @@ fn a_market_history_reaches_pinned_state_roots() {
 /// each reveal block the worker's reveal goes first and the auditor's after it, so the audit
 /// is taken only after the compare, which gives the auditor its own reveal deadline (the
 /// compare's height + `reveal_blocks`) and schedules the job for it; the first (genesis) and
-/// the last (after the 30 blocks, both jobs pruned) did not move.
+/// the last (after the 30 blocks, both jobs pruned) did not move. State format 8 (the auditor
+/// drawn only once every assignee has sealed, with the seed of a block at least three
+/// later) moved the last three: the auditor is designated in a later block, with another
+/// seed, its seal comes in a block of its own, and every later height moved.
 const PINNED_DIGESTS: [&str; 4] = [
     "ac0bb8fda2ecf5a3a4ab068984b421bf73836a21bf100591c76e064f5266a7db",
-    "bf38fc279a8f98b08a56b304e6e08b8695c11a3d9f5ebe2c18bc52ec31a0e31d",
-    "dbb426cf7cee43f54d24e66c7eac09dcc7e2b4ef419477e231c8d80cd0d19b07",
-    "47bc1a839777896c9d403e221aa8a38120a10e4e21ddc89e75edf0d0dc5b37e4",
+    "88d51f3a112b774edf0020a374a245b8528cd36b5896e970758e85dc2c4a5349",
+    "b187d4daae7541c84dcc6071e205f5e9afe80f253c5dc0ba9fd81574e12efa67",
+    "cb09cf2febadc6b43a46a266d68266706618707051fd5984bcb4aff081930e12",
 ];
 /// The roots of state format 7: the above, and the jobs parameters in `jobs/params`, where
 /// `reveal_blocks` (tests: 4) took the place of `audit_deadline_blocks` (4) and
@@ -1479,12 +1536,13 @@ const PINNED_DIGESTS: [&str; 4] = [
 /// moved all four again, genesis included: `disputes/params` gained `dispute_input_blocks`,
 /// `disputes_per_job_max` and `tx_cost_fee_multiple_max` (tests: 4, 3 and 2), and the last two
 /// roots moved with their digests. The auditor revealing after the assignees moved the
-/// middle two with their digests.
+/// middle two with their digests; the auditor drawn after the seals (format 8) the last three
+/// (genesis holds no new parameter).
 const PINNED_ROOTS: [&str; 4] = [
     "7eecc77f3ca35e85954bc14f3184868549fe27a3b751b3a752e776cc75588d47",
-    "a507f493398c6dcfebbfd2bb1f4dc39a1ea76ca32a8f764ea90bb645c4e65666",
-    "88dc33a40771c3ef2fcd265da65e61c35809c78dc7c52be474bf7e087ac16021",
-    "c5d1a4d9a8b0d8665b8aa6a52036ab7d857dd340c791c27bf77268c75e1329ba",
+    "de9942650c7be9afbdb572ea24b8d52f635ce9e188b6951b7c2948d6abf73720",
+    "75652e7f876d66ad8c2c38a053c3278ef1b2d97a8ad87a5d635896b019d468e1",
+    "07df6c02586ce2b93a293b925432da32a1c6e1529862d2f870daa89a917101c2",
 ];
 
 /// Submit a job with its own deadline (blocks each operator has to commit).
@@ -1520,14 +1578,14 @@ fn a_dispute_that_outlasts_the_evidence_age_does_not_halt_the_chain() {
         Market::index_of(&replicas[0]),
         Market::index_of(&replicas[1]),
     );
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
     market.seal_block(&[
         (first, job, &honest),
         (second, job, &tampered),
-        (auditor, job, &honest),
+        (AUDITOR, job, &honest),
     ]);
+    let auditor = market.auditor(&job);
     // The auditor reveals after both replicas (once their results are compared): with the
     // second, far later, in its block.
     market.reveal_block(&[(first, job, &honest)]);
@@ -1610,7 +1668,6 @@ fn an_audit_that_disagrees_during_a_dispute_waits_its_turn_and_the_escrow_is_pai
         Market::index_of(&replicas[0]),
         Market::index_of(&replicas[1]),
     );
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     let fabricated = tamper(&honest);
     market.seal_and_reveal(
@@ -1618,9 +1675,10 @@ fn an_audit_that_disagrees_during_a_dispute_waits_its_turn_and_the_escrow_is_pai
         &[
             (worker, &honest),
             (other, &fabricated),
-            (auditor, &fabricated),
+            (AUDITOR, &fabricated),
         ],
     );
+    let auditor = market.auditor(&job);
     let dispute = dispute_of(&market, &job);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
@@ -1838,16 +1896,11 @@ fn an_operator_holding_its_cap_of_fees_in_flight_is_not_drawn_until_one_of_its_j
             (**id, worker, execute(&market.model, &market.job(id)))
         })
         .collect();
-    // Every worker and every auditor seals in one block (one batch per operator, over all its
-    // jobs), and reveals in the next.
+    // Every worker seals in one block (one batch per operator, over all its jobs), every
+    // auditor once drawn, and all reveal together.
     let parties: Vec<(u16, JobId, &Execution)> = executions
         .iter()
-        .flat_map(|(id, worker, execution)| {
-            [
-                (*worker, *id, execution),
-                (market.auditor(id), *id, execution),
-            ]
-        })
+        .flat_map(|(id, worker, execution)| [(*worker, *id, execution), (AUDITOR, *id, execution)])
         .collect();
     market.seal_and_reveal_all(&parties);
     for (id, _, _) in &executions {
@@ -1935,18 +1988,13 @@ fn a_deadline_stretches_while_blocks_are_full_so_a_crowded_out_commit_is_not_pun
         Height::new(deadline.get() + full_blocks),
         "moved on by one block per full block ({extended:?})"
     );
-    let audit = record.audit.clone().unwrap();
-    assert_eq!(
-        audit.deadline,
-        Height::new(deadline.get() + full_blocks),
-        "the auditor's seal deadline moved on too"
-    );
-    // The flood is over; the operator's and the auditor's seals land, within the stretched
-    // deadline, and they reveal.
+    assert!(record.audit.is_none(), "no auditor before the seal");
+    // The flood is over; the operator's seal lands, within the stretched deadline, then its
+    // auditor's, and they reveal.
     let n = Market::index_of(&worker);
-    let auditor = Market::index_of(&audit.auditor);
     let execution = execute(&market.model, &record);
-    market.seal_and_reveal(&job, &[(n, &execution), (auditor, &execution)]);
+    market.seal_and_reveal(&job, &[(n, &execution), (AUDITOR, &execution)]);
+    let auditor = market.auditor(&job);
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
     assert!(!market.chain.operator(n).is_frozen(), "never reported");
@@ -2049,8 +2097,7 @@ fn an_operator_cannot_shrink_its_allocation_while_it_holds_work_that_could_still
     );
     // The job ends; the decrease lands at a later epoch end.
     let execution = execute(&market.model, &market.job(&job));
-    let auditor = market.auditor(&job);
-    market.seal_and_reveal(&job, &[(n, &execution), (auditor, &execution)]);
+    market.seal_and_reveal(&job, &[(n, &execution), (AUDITOR, &execution)]);
     run_until_final(&mut market, &job);
     assert!(market.job(&job).is_final());
     market.chain.run_blocks(15);

@@ -165,11 +165,11 @@ fn a_replica_that_sealed_before_the_other_revealed_cannot_reveal_a_copy_of_its_r
         Market::index_of(&replicas[0]),
         Market::index_of(&replicas[1]),
     );
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     // B must seal before anyone reveals: it has nothing to copy, so it seals a guess.
     let guess = tamper(&honest);
-    market.seal_block(&[(a, job, &honest), (b, job, &guess), (auditor, job, &honest)]);
+    market.seal_block(&[(a, job, &honest), (b, job, &guess), (AUDITOR, job, &honest)]);
+    let auditor = market.auditor(&job);
     let JobStatus::Revealing { until } = market.job(&job).status else {
         panic!("every party sealed: {:?}", market.job(&job).status);
     };
@@ -204,9 +204,8 @@ fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_sal
         Market::index_of(&replicas[0]),
         Market::index_of(&replicas[1]),
     );
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    market.seal_block(&[(a, job, &honest), (auditor, job, &honest)]);
+    market.seal_block(&[(a, job, &honest)]);
     // Seals are public: B copies A's.
     let a_seal = market
         .job(&job)
@@ -224,6 +223,8 @@ fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_sal
             }],
         })),
     );
+    market.seal_block(&[(AUDITOR, job, &honest)]);
+    let auditor = market.auditor(&job);
     let JobStatus::Revealing { until } = market.job(&job).status else {
         panic!("every party sealed: {:?}", market.job(&job).status);
     };
@@ -279,8 +280,9 @@ fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_no
     let mut market = market();
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
+    market.seal_block(&[(worker, job, &honest)]);
+    let auditor = market.draw_auditor(&job);
     // The auditor computes nothing and seals garbage, meaning to copy the worker's output.
     let lazy = Msg::SealResults(Box::new(SealResults {
         operator: operator(auditor),
@@ -289,11 +291,7 @@ fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_no
             commitment: Hash::of("test.lazy", b"nothing computed"),
         }],
     }));
-    let txs = vec![
-        market.chain.sign(worker, seal_msg(worker, &job, &honest)),
-        market.chain.sign(auditor, lazy),
-    ];
-    assert!(market.chain.block(&txs).receipts.iter().all(|r| r.is_ok()));
+    market.chain.submit_ok(auditor, lazy);
     assert!(matches!(
         market.job(&job).status,
         JobStatus::Revealing { .. }
@@ -413,14 +411,17 @@ fn the_audit_decision_is_the_auditor_s_vrf_over_the_job_whatever_the_block_seed(
             .iter()
             .map(|job| (Market::index_of(&market.assignees(job)[0]), *job))
             .collect();
-        let audits: Vec<(u16, JobId)> =
-            jobs.iter().map(|job| (market.auditor(job), *job)).collect();
-        let parties: Vec<(u16, JobId, &Execution)> = workers
+        let sealed: Vec<(u16, JobId, &Execution)> =
+            workers.iter().map(|(n, job)| (*n, *job, &honest)).collect();
+        market.seal_block(&sealed);
+        // The auditors are drawn once the workers have sealed, and seal in turn.
+        let audits: Vec<(u16, JobId)> = jobs
             .iter()
-            .chain(&audits)
-            .map(|(n, job)| (*n, *job, &honest))
+            .map(|job| (market.draw_auditor(job), *job))
             .collect();
-        market.seal_block(&parties);
+        let sealed: Vec<(u16, JobId, &Execution)> =
+            audits.iter().map(|(n, job)| (*n, *job, &honest)).collect();
+        market.seal_block(&sealed);
         // The workers reveal first: their results are compared, and the auditors' turn comes.
         let worker_reveals = reveal_txs(&market, &workers, |n, job| reveal(n, job, &honest, false));
         let outcome = market.chain.block(&worker_reveals);
@@ -524,22 +525,27 @@ fn a_not_selected_auditor_that_audits_anyway_opens_no_dispute() {
     let honest = execute(&market.model, &market.job(&jobs[0]));
     let tampered = tamper(&honest);
     // Every selected auditor agrees; every other one "audits" anyway, with another output.
-    let mut parties: Vec<(u16, JobId, &Execution)> = Vec::new();
+    let mut parties: Vec<(u16, JobId, &Execution)> = jobs
+        .iter()
+        .map(|job| (Market::index_of(&market.assignees(job)[0]), *job, &honest))
+        .collect();
+    market.seal_block(&parties);
+    let mut auditors = Vec::new();
     let mut unselected = Vec::new();
     for job in &jobs {
-        let worker = Market::index_of(&market.assignees(job)[0]);
-        let auditor = market.auditor(job);
-        parties.push((worker, *job, &honest));
+        let auditor = market.draw_auditor(job);
         if selected(auditor, job, rate) {
-            parties.push((auditor, *job, &honest));
+            auditors.push((auditor, *job, &honest));
         } else {
-            parties.push((auditor, *job, &tampered));
+            auditors.push((auditor, *job, &tampered));
             unselected.push(*job);
         }
     }
     println!("{} of 4 auditors not selected", unselected.len());
     assert!(!unselected.is_empty());
-    let outcome = market.seal_and_reveal_all(&parties);
+    market.seal_block(&auditors);
+    parties.extend(auditors);
+    let outcome = market.reveal_block(&parties);
     assert!(!events(&outcome).iter().any(|e| matches!(
         e,
         Event::Disputes(disputes::DisputesEvent::DisputeOpened { .. })
@@ -596,6 +602,22 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
     };
     let singles = submit_jobs(&mut market, 30, 100, 1);
     let pairs = submit_jobs(&mut market, 30, 100, 2);
+    // Every assignee seals; then the auditors are drawn.
+    let honest = execute(&market.model, &market.job(&singles[0]));
+    let sealed: Vec<(u16, JobId, &Execution)> = singles
+        .iter()
+        .chain(&pairs)
+        .flat_map(|job| {
+            market
+                .assignees(job)
+                .into_iter()
+                .map(|a| (Market::index_of(&a), *job, &honest))
+        })
+        .collect();
+    market.seal_block(&sealed);
+    for job in singles.iter().chain(&pairs) {
+        market.draw_auditor(job);
+    }
     // (worker's family, auditor's family) for single-replica jobs; the three families of
     // two-replica jobs, sorted.
     let mut single_tally: BTreeMap<(char, char), usize> = BTreeMap::new();
@@ -652,11 +674,11 @@ fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
     let mut market = market();
     let job = market.submit(1);
     let liar = Market::index_of(&market.assignees(&job)[0]);
-    // The auditor is known from the assignment on: nothing later moves or cancels it.
-    let auditor = market.auditor(&job);
+    // The auditor is drawn once the liar has sealed: nothing later moves or cancels it.
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    market.seal_block(&[(liar, job, &tampered), (auditor, job, &honest)]);
+    market.seal_block(&[(liar, job, &tampered), (AUDITOR, job, &honest)]);
+    let auditor = market.auditor(&job);
     // The liar's sybils challenge its result around the reveals, meaning to hold the job in a
     // dispute they then lose on purpose: under the old flow the audit was drawn only for a
     // challengeable job, so it never came.
@@ -774,17 +796,22 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
     // Three jobs of three replicas: every operator is a replica or the auditor of each.
     let jobs = submit_jobs(&mut market, 3, FEE, 3);
     let honest = execute(&market.model, &market.job(&jobs[0]));
-    for job in &jobs {
-        let mut parties: Vec<u16> = market.assignees(job).iter().map(Market::index_of).collect();
-        parties.push(market.auditor(job));
-        parties.sort_unstable();
-        assert_eq!(parties, vec![1, 2, 3, 4]);
-    }
+    let works_on = |market: &Market, n: u16, job: &JobId| {
+        market.job(job).assignment_of(&operator(n)).is_some()
+    };
+    // Each job leaves out one of the four operators (its auditor, once drawn): at least one
+    // operator (`all`) is a replica of all three, and another (`two`) of the first two.
+    let all = (1..=4u16)
+        .find(|n| jobs.iter().all(|job| works_on(&market, *n, job)))
+        .expect("three jobs leave out at most three operators");
+    let two = (1..=4u16)
+        .find(|n| *n != all && jobs[..2].iter().all(|job| works_on(&market, *n, job)))
+        .expect("two jobs of three replicas share at least two operators");
     let sealed = |market: &Market, n: u16, job: &JobId| {
         let record = market.job(job);
         match record.assignment_of(&operator(n)) {
             Some(a) => a.seal,
-            None => record.audit.unwrap().seal,
+            None => record.audit.and_then(|a| a.seal),
         }
     };
     let batch = |n: u16, seals: Vec<Seal>| {
@@ -794,10 +821,13 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         }))
     };
     let unknown = JobId([0xee; 32]);
-    // Operator 1 seals all three jobs in one transaction.
+    // `all` seals all three jobs in one transaction.
     let receipt = market.chain.submit_ok(
-        1,
-        batch(1, jobs.iter().map(|job| seal(1, job, &honest)).collect()),
+        all,
+        batch(
+            all,
+            jobs.iter().map(|job| seal(all, job, &honest)).collect(),
+        ),
     );
     let sealed_events = receipt
         .events
@@ -807,37 +837,37 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
     assert_eq!(sealed_events, 3);
     for job in &jobs {
         assert_eq!(
-            sealed(&market, 1, job),
-            Some(seal(1, job, &honest).commitment)
+            sealed(&market, all, job),
+            Some(seal(all, job, &honest).commitment)
         );
     }
     // A batch naming one job twice is refused before it reaches a block (one item per job).
     let twice = batch(
-        2,
+        two,
         vec![
-            seal(2, &jobs[0], &honest),
-            seal(2, &jobs[0], &tamper(&honest)),
+            seal(two, &jobs[0], &honest),
+            seal(two, &jobs[0], &tamper(&honest)),
         ],
     );
-    let bytes = market.chain.sign(2, twice);
+    let bytes = market.chain.sign(two, twice);
     assert!(matches!(
         tx::decode_and_check_shape(&bytes, CHAIN),
         Err(TxError::Jobs(JobsError::Invalid(_)))
     ));
-    // Operator 2 seals jobs[0] alone, then sends a batch with a good item, an unknown job,
-    // and a second seal for jobs[0]: the good one applies, the others are refused items and
-    // leave no trace.
+    // `two` seals jobs[0] alone, then sends a batch with a good item, an unknown job, and a
+    // second seal for jobs[0]: the good one applies, the others are refused items and leave
+    // no trace.
     market
         .chain
-        .submit_ok(2, batch(2, vec![seal(2, &jobs[0], &honest)]));
-    let second = seal(2, &jobs[0], &tamper(&honest));
+        .submit_ok(two, batch(two, vec![seal(two, &jobs[0], &honest)]));
+    let second = seal(two, &jobs[0], &tamper(&honest));
     let receipt = market.chain.submit_ok(
-        2,
+        two,
         batch(
-            2,
+            two,
             vec![
-                seal(2, &unknown, &honest),
-                seal(2, &jobs[1], &honest),
+                seal(two, &unknown, &honest),
+                seal(two, &jobs[1], &honest),
                 second,
             ],
         ),
@@ -845,7 +875,7 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
     let refused_items: Vec<(JobId, String)> = refused(&receipt.events)
         .into_iter()
         .map(|(job, op, error)| {
-            assert_eq!(op, operator(2));
+            assert_eq!(op, operator(two));
             (job, error)
         })
         .collect();
@@ -857,7 +887,7 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         refused_items[0].1,
         JobsError::NotAssigned {
             job: unknown,
-            operator: operator(2)
+            operator: operator(two)
         }
         .to_string()
     );
@@ -866,19 +896,19 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         refused_items[1].1,
         JobsError::NotAssigned {
             job: jobs[0],
-            operator: operator(2)
+            operator: operator(two)
         }
         .to_string()
     );
     assert_eq!(
-        sealed(&market, 2, &jobs[0]),
-        Some(seal(2, &jobs[0], &honest).commitment)
+        sealed(&market, two, &jobs[0]),
+        Some(seal(two, &jobs[0], &honest).commitment)
     );
     assert_eq!(
-        sealed(&market, 2, &jobs[1]),
-        Some(seal(2, &jobs[1], &honest).commitment)
+        sealed(&market, two, &jobs[1]),
+        Some(seal(two, &jobs[1], &honest).commitment)
     );
-    assert_eq!(sealed(&market, 2, &jobs[2]), None);
+    assert_eq!(sealed(&market, two, &jobs[2]), None);
     // A batch of nothing but bad items fails the transaction, with the first item's error.
     let other = JobId([0xef; 32]);
     let receipt = market.chain.submit(
@@ -896,27 +926,37 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         }))
     );
     assert!(receipt.events.is_empty());
-    // Everyone else seals what it owes, in one transaction each.
-    let rest: Vec<(u16, JobId, &Execution)> = [(2, jobs[2])]
-        .into_iter()
-        .chain(jobs.iter().flat_map(|job| [(3, *job), (4, *job)]))
+    // Every other replica seals what it owes, in one transaction each; then the auditors are
+    // drawn (each job's fourth operator) and seal.
+    let rest: Vec<(u16, JobId, &Execution)> = (1..=4u16)
+        .flat_map(|n| jobs.iter().map(move |job| (n, *job)))
+        .filter(|(n, job)| works_on(&market, *n, job) && sealed(&market, *n, job).is_none())
         .map(|(n, job)| (n, job, &honest))
         .collect();
-    market.seal_block(&rest);
+    let auditors: Vec<(u16, JobId, &Execution)> =
+        jobs.iter().map(|job| (AUDITOR, *job, &honest)).collect();
+    market.seal_block(&[rest, auditors].concat());
+    for job in &jobs {
+        let mut parties: Vec<u16> = market.assignees(job).iter().map(Market::index_of).collect();
+        parties.push(market.auditor(job));
+        parties.sort_unstable();
+        assert_eq!(
+            parties,
+            vec![1, 2, 3, 4],
+            "every operator works on every job"
+        );
+    }
     for job in &jobs {
         assert!(matches!(
             market.job(job).status,
             JobStatus::Revealing { .. }
         ));
     }
-    // Each operator reveals all it owes as an assignee in one transaction; operator 3's batch
-    // has a bad salt for the second job: the other two open. The auditors of the first and
-    // the third job reveal after them in the same block (the auditor reveals once the
-    // assignees' results are compared), one batch per operator.
-    assert!(
-        !market.is_auditor(&jobs[1], 3),
-        "operator 3 is a replica of the second job"
-    );
+    // Each operator reveals all it owes as an assignee in one transaction; `bad`'s batch has
+    // a bad salt for the second job: the other items open. The auditors of the first and the
+    // third job reveal after them in the same block (the auditor reveals once the assignees'
+    // results are compared), one batch per operator.
+    let bad = Market::index_of(&market.assignees(&jobs[1])[0]);
     let everyone: Vec<(u16, JobId)> = (1..=4u16)
         .flat_map(|n| jobs.iter().map(move |job| (n, *job)))
         .collect();
@@ -926,7 +966,7 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         .partition(|(n, job)| market.is_auditor(job, *n));
     let mut txs = reveal_txs(&market, &assignees, |n, job| {
         let mut item = reveal(n, job, &honest, false);
-        if n == 3 && *job == jobs[1] {
+        if n == bad && *job == jobs[1] {
             item.salt = [0; 32];
         }
         item
@@ -957,7 +997,7 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
     let refused_items = refused(&events(&outcome));
     assert_eq!(
         refused_items,
-        vec![(jobs[1], operator(3), JobsError::SealMismatch.to_string())]
+        vec![(jobs[1], operator(bad), JobsError::SealMismatch.to_string())]
     );
     assert!(matches!(
         market.job(&jobs[0]).status,
@@ -981,7 +1021,7 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
     // Its reveal with the right salt completes the second job's reveals; its auditor reveals
     // after it, in the same block.
     let auditor = market.auditor(&jobs[1]);
-    market.reveal_block(&[(3, jobs[1], &honest), (auditor, jobs[1], &honest)]);
+    market.reveal_block(&[(bad, jobs[1], &honest), (auditor, jobs[1], &honest)]);
     for job in &jobs {
         let record = market.job(job);
         assert!(matches!(record.status, JobStatus::Challengeable { .. }));
@@ -1108,9 +1148,9 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
     let mut market = market();
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    market.seal_block(&[(worker, job, &honest), (auditor, job, &honest)]);
+    market.seal_block(&[(worker, job, &honest), (AUDITOR, job, &honest)]);
+    let auditor = market.auditor(&job);
     assert!(matches!(
         market.job(&job).status,
         JobStatus::Revealing { .. }
@@ -1174,12 +1214,12 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
         let mut market = super::market();
         let job = market.submit(1);
         let cheater = Market::index_of(&market.assignees(&job)[0]);
-        let auditor = market.auditor(&job);
         let honest = execute(&market.model, &market.job(&job));
         let tampered = tamper(&honest);
         let client_before = market.chain.balance(CLIENT);
         let cheater_tokens = market.chain.operator(cheater).tokens;
-        market.seal_block(&[(cheater, job, &tampered), (auditor, job, &honest)]);
+        market.seal_block(&[(cheater, job, &tampered), (AUDITOR, job, &honest)]);
+        let auditor = market.auditor(&job);
         let JobStatus::Revealing { until } = market.job(&job).status else {
             panic!("both sealed: {:?}", market.job(&job).status);
         };

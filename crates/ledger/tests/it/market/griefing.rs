@@ -157,9 +157,8 @@ fn resolved(events: &[Event], dispute: u64, outcome: Outcome) -> bool {
 fn honest_job(market: &mut Market) -> (JobId, u16, Execution) {
     let job = market.submit(1);
     let worker = market.workers(&job)[0];
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    market.seal_and_reveal(&job, &[(worker, &honest), (auditor, &honest)]);
+    market.seal_and_reveal(&job, &[(worker, &honest), (AUDITOR, &honest)]);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
@@ -256,10 +255,10 @@ fn true_challenge_with_a_silent_defendant(
 ) -> (JobId, u16, u64, Amount, u64, u64, Vec<Event>) {
     let job = market.submit(1);
     let liar = market.workers(&job)[0];
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &tampered)]);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &tampered)]);
+    let auditor = market.auditor(&job);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
@@ -485,20 +484,20 @@ fn a_staked_disagreement_still_opens_past_the_challenge_limit_and_its_winner_is_
     let job = market.submit(2);
     let workers = market.workers(&job);
     let (worker, wrong_replica) = (workers[0], workers[1]);
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     let wrong = tamper(&honest);
     // The replicas disagree: their dispute takes the one dispute the job may have; the
-    // auditor, revealed in the same block, disagrees with the worker it audits (the first
     // result) and waits its turn.
     market.seal_and_reveal(
         &job,
         &[
             (worker, &honest),
             (wrong_replica, &wrong),
-            (auditor, &wrong),
+            (AUDITOR, &wrong),
         ],
     );
+    let auditor = market.auditor(&job);
+    // auditor, revealed in the same block, disagrees with the worker it audits (the first
     let first = dispute_of(&market, &job);
     assert_eq!(market.dispute(first).defendant, operator(worker));
     assert_eq!(
@@ -563,7 +562,6 @@ fn a_replica_with_its_own_root_but_the_defendants_wrong_output_is_slashed_with_i
     let job = market.submit(2);
     let workers = market.workers(&job);
     let (first, second) = (workers[0], workers[1]);
-    let auditor = market.auditor(&job);
     let client_before = market.chain.balance(CLIENT);
     let honest = execute(&market.model, &market.job(&job));
     let liar = tamper(&honest);
@@ -572,12 +570,13 @@ fn a_replica_with_its_own_root_but_the_defendants_wrong_output_is_slashed_with_i
     let copier = reroot(&liar, 3);
     assert_ne!(copier.trace.root(), liar.trace.root());
     assert_eq!(copier.output.hash(), liar.output.hash());
-    // The honest auditor disagrees with its target (the first result, the liar's), and a
     // dispute opens between them.
     market.seal_and_reveal(
         &job,
-        &[(first, &liar), (second, &copier), (auditor, &honest)],
+        &[(first, &liar), (second, &copier), (AUDITOR, &honest)],
     );
+    let auditor = market.auditor(&job);
+    // The honest auditor disagrees with its target (the first result, the liar's), and a
     assert_eq!(market.job(&job).audit.unwrap().target, operator(first));
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (first, &liar), (auditor, &honest));
@@ -632,13 +631,13 @@ fn an_auditor_that_agreed_with_a_wrong_output_is_slashed_with_it() {
     let mut market = market();
     let job = market.submit(1);
     let liar = market.workers(&job)[0];
-    let auditor = market.auditor(&job);
     let client_before = market.chain.balance(CLIENT);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    // The auditor "agrees" with the liar, under a root of its own (leaf 5 made up).
     let agreeing = reroot(&tampered, 5);
-    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &agreeing)]);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &agreeing)]);
+    let auditor = market.auditor(&job);
+    // The auditor "agrees" with the liar, under a root of its own (leaf 5 made up).
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
@@ -780,7 +779,6 @@ fn a_pair_losing_on_purpose_does_not_get_honest_same_output_results_slashed() {
     play_false_challenge(&mut market, funding, funding_worker, &funding_run);
     let job = market.submit(2);
     let workers = market.workers(&job);
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     // The colluding defendant: the right output, leaf 8 made up.
     let made_up = reroot(&honest, 8);
@@ -790,9 +788,10 @@ fn a_pair_losing_on_purpose_does_not_get_honest_same_output_results_slashed() {
         &[
             (colluder, &made_up),
             (honest_replica, &honest),
-            (auditor, &honest),
+            (AUDITOR, &honest),
         ],
     );
+    let auditor = market.auditor(&job);
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
@@ -935,26 +934,33 @@ fn staged_loss_by_operators(partner_audits: bool) {
     let mut market = market();
     let job = market.submit(if partner_audits { 2 } else { 3 });
     let workers = market.workers(&job);
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
     let made_up = reroot(&honest, 8);
     let wrong = wrong_after_eight(&honest);
     let colluder = workers[0];
+    let client_before = market.chain.balance(CLIENT);
+    // The replicas seal; the auditor is drawn after them (the partner, when it audits, is
+    // whoever the draw names: the staging does not need to know it in advance).
+    let mut parties: Vec<(u16, JobId, &Execution)> = if partner_audits {
+        vec![(colluder, job, &made_up), (workers[1], job, &honest)]
+    } else {
+        vec![
+            (colluder, job, &made_up),
+            (workers[1], job, &wrong),
+            (workers[2], job, &honest),
+        ]
+    };
+    market.seal_block(&parties);
+    let auditor = market.draw_auditor(&job);
     let (partner, honest_replica) = if partner_audits {
         (auditor, workers[1])
     } else {
         (workers[1], workers[2])
     };
-    let mut parties = vec![
-        (colluder, &made_up),
-        (partner, &wrong),
-        (honest_replica, &honest),
-    ];
-    if !partner_audits {
-        parties.push((auditor, &honest));
-    }
-    let client_before = market.chain.balance(CLIENT);
-    market.seal_and_reveal(&job, &parties);
+    let audit = (auditor, job, if partner_audits { &wrong } else { &honest });
+    market.seal_block(&[audit]);
+    parties.push(audit);
+    market.reveal_block(&parties);
     let staged = dispute_of(&market, &job);
     let record = market.dispute(staged);
     assert_eq!(record.defendant, operator(colluder));
@@ -1099,13 +1105,13 @@ fn a_defendant_that_falls_silent_loses_alone_and_peers_with_its_output_are_not_s
     let job = market.submit(2);
     let workers = market.workers(&job);
     let (first, second) = (workers[0], workers[1]);
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    // Both replicas are honest and agree; their roots even match; so does the auditor.
     market.seal_and_reveal(
         &job,
-        &[(first, &honest), (second, &honest), (auditor, &honest)],
+        &[(first, &honest), (second, &honest), (AUDITOR, &honest)],
     );
+    let auditor = market.auditor(&job);
+    // Both replicas are honest and agree; their roots even match; so does the auditor.
     // A false challenge of one of them, which then goes offline: it loses by timeout.
     market
         .chain

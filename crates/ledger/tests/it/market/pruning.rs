@@ -75,9 +75,8 @@ fn assert_no_trace(market: &Market, job: &JobId) {
 fn final_job(market: &mut Market) -> (JobId, u16, Execution, Vec<Event>, jobs::Job) {
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
-    let auditor = market.auditor(&job);
     let honest = execute(&market.model, &market.job(&job));
-    market.seal_and_reveal(&job, &[(worker, &honest), (auditor, &honest)]);
+    market.seal_and_reveal(&job, &[(worker, &honest), (AUDITOR, &honest)]);
     let (events, record) = run_until_closed(market, &job);
     assert!(record.is_final());
     (job, worker, honest, events, record)
@@ -115,8 +114,8 @@ fn a_failed_job_and_its_disputes_are_gone_from_state_after_the_windows() {
     let liar = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &honest)]);
     let auditor = market.auditor(&job);
-    market.seal_and_reveal(&job, &[(liar, &tampered), (auditor, &honest)]);
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
     let events = provide_input(&mut market, dispute, auditor, &honest);
@@ -223,10 +222,7 @@ fn a_burst_of_more_final_jobs_than_the_cap_is_pruned_over_several_blocks_keeping
         .iter()
         .flat_map(|job| {
             let worker = Market::index_of(&market.assignees(job)[0]);
-            [
-                (worker, *job, &honest),
-                (market.auditor(job), *job, &honest),
-            ]
+            [(worker, *job, &honest), (AUDITOR, *job, &honest)]
         })
         .collect();
     market.seal_and_reveal_all(&parties);
