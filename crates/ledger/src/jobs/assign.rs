@@ -280,3 +280,39 @@ pub(super) fn assign(
     }
     Ok(assigned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn a_cheat_that_holds_its_seal_back_sees_one_new_draw_per_checkpoint() {
+        let first = Height::new(100);
+        // Sealed at once: drawn `AUDITOR_DRAW_DELAY` blocks later.
+        assert_eq!(
+            auditor_draw_height(first, Height::new(101)),
+            Height::new(101 + AUDITOR_DRAW_DELAY)
+        );
+        // Every seal height in a 2,000-block window lands on one of few draw heights.
+        let window = 2_000u64;
+        let mut draws = BTreeSet::new();
+        for sealed in 101..=100 + window {
+            let at = auditor_draw_height(first, Height::new(sealed));
+            // Never before the delay, and at most a quarter of the wait (plus one) later.
+            assert!(at.get() >= sealed + AUDITOR_DRAW_DELAY);
+            let wait = sealed + AUDITOR_DRAW_DELAY - first.get();
+            assert!(
+                at.get() - first.get() <= wait + wait / 4 + 1,
+                "{sealed} → {at}"
+            );
+            draws.insert(at);
+        }
+        let bound = draw_checkpoints_within(window + AUDITOR_DRAW_DELAY);
+        assert!(draws.len() as u64 <= bound, "{} > {bound}", draws.len());
+        // 8 single blocks, then a quarter further each: about 4 · ln(2,000 / 8) more.
+        assert_eq!(bound, 33);
+        assert_eq!(draw_checkpoints_within(8), 8);
+        assert_eq!(draw_checkpoints_within(0), 0);
+    }
+}

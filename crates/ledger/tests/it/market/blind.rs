@@ -1294,3 +1294,84 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
         assert!(market.chain.operator(cheater).tokens < cheater_tokens);
     }
 }
+
+#[test]
+fn no_assignee_knows_its_auditor_when_it_seals() {
+    // The attack (review, high): the auditor was drawn with the assignees, in state before
+    // anyone sealed; a cheater whose undeclared partner was the designated auditor cheated on
+    // exactly those jobs (caught with probability 0 there). Now nobody is the auditor until
+    // every assignee has sealed, and the draw uses the seed of a block at least
+    // `AUDITOR_DRAW_DELAY` after the last seal, which nobody knew when that seal was included.
+    let mut market = market();
+    let job = market.submit(2);
+    let replicas = market.assignees(&job);
+    let (a, b) = (
+        Market::index_of(&replicas[0]),
+        Market::index_of(&replicas[1]),
+    );
+    let first = market.job(&job).assignments[0].assigned;
+    let honest = execute(&market.model, &market.job(&job));
+    assert!(market.job(&job).audit.is_none(), "no auditor at assignment");
+    market.seal_block(&[(a, job, &honest)]);
+    assert!(market.job(&job).audit.is_none(), "nor after one seal");
+    // A seal from anyone else is refused: there is no auditor to be.
+    let outsider = (1..=4u16).find(|n| *n != a && *n != b).unwrap();
+    let receipt = market
+        .chain
+        .submit(outsider, seal_msg(outsider, &job, &honest));
+    assert_eq!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::NotAssigned {
+            job,
+            operator: operator(outsider)
+        }))
+    );
+    let last = market.seal_block(&[(b, job, &honest)]);
+    let at = events(&last)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Jobs(JobsEvent::AuditorDrawScheduled { job: j, at }) if j == job => Some(at),
+            _ => None,
+        })
+        .expect("the last seal schedules the draw");
+    assert_eq!(at, jobs::auditor_draw_height(first, last.height));
+    assert!(at.get() >= last.height.get() + jobs::AUDITOR_DRAW_DELAY);
+    // Sealed, but nobody reveals yet: the auditor has not sealed (it has not been drawn).
+    let receipt = market.chain.submit(a, reveal_msg(a, &job, &honest, false));
+    assert!(
+        matches!(
+            receipt.error_kind,
+            Some(TxError::Jobs(JobsError::WrongPhase { .. }))
+        ),
+        "{receipt:?}"
+    );
+    while market.chain.height().get() + 1 < at.get() {
+        market.chain.block(&[]);
+        assert!(market.job(&job).audit.is_none());
+        assert_eq!(market.job(&job).status, JobStatus::Assigned);
+    }
+    let drawn = market.chain.block(&[]);
+    assert_eq!(drawn.height, at);
+    let auditor = events(&drawn)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Jobs(JobsEvent::AuditAssigned {
+                job: j, auditor, ..
+            }) if j == job => Some(auditor),
+            _ => None,
+        })
+        .expect("drawn in the begin hook of block `at`");
+    assert!(auditor != operator(a) && auditor != operator(b));
+    assert_eq!(market.auditor(&job), Market::index_of(&auditor));
+    // The assignees reveal only once the auditor has sealed.
+    assert_eq!(market.job(&job).status, JobStatus::Assigned);
+    let n = Market::index_of(&auditor);
+    market.seal_block(&[(n, job, &honest)]);
+    assert!(matches!(
+        market.job(&job).status,
+        JobStatus::Revealing { .. }
+    ));
+    market.reveal_block(&[(a, job, &honest), (b, job, &honest), (n, job, &honest)]);
+    run_to_final(&mut market, &[job]);
+    assert!(market.job(&job).is_final());
+}
