@@ -4,10 +4,11 @@
 //!    `replicas` operators with that block's seed, weighted by the stake they allocated to the
 //!    model's service (jailed and frozen operators skipped): nobody knew that seed when the
 //!    job was signed or included.
-//!    The same draw designates an auditor outside the assignees' families.
-//! 2. Each assignee, and the designated auditor, seals a hiding commitment to its signed
-//!    [`ResultStatement`] ([`SealResults`]). A missed seal deadline is a `MissedDeadline` fault
-//!    and the job is reassigned (up to `reassignments_max` times, then refunded).
+//! 2. Each assignee seals a hiding commitment to its signed [`ResultStatement`]
+//!    ([`SealResults`]). A missed seal deadline is a `MissedDeadline` fault and the job is
+//!    reassigned (up to `reassignments_max` times, then refunded). Once every assignee has
+//!    sealed, an auditor outside their families is designated with the seed of a later block
+//!    ([`auditor_draw_height`]: nobody knew who it would be when they sealed), and seals too.
 //! 3. Once all have sealed, they reveal ([`RevealResults`]): each assignee its statement and
 //!    output, bound to its trace root by a Merkle proof of the last leaf; the auditor its VRF
 //!    proof, which selected it with probability `audit_rate` (nobody else could know), and then
@@ -18,7 +19,7 @@
 //!    fund. A result a dispute proves wrong is slashed (`WrongResult`, bounded by the service
 //!    allocation), with every identical result, and the client is refunded.
 //!
-//! Files: `submit` (a client's job), `assign` (operators and auditors drawn from the seed),
+//! Files: `submit` (a client's job), `assign` (operators and auditors drawn from block seeds),
 //! `commit` (seals and reveals of results and audits), `settle` (deadlines, finality, payment, failure), `court`
 //! (challenges and disputes, through the disputes module's court, whose verdicts land here),
 //! `evidence` (two signed results by one operator), `prune` (closed jobs leave state once

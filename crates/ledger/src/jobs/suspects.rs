@@ -1,10 +1,12 @@
-//! Results that share a losing output under another trace root (docs/market.md, "Copies and
-//! suspects"). A two-party dispute proves one thing: the loser's own trace is false at one
-//! step. It proves nothing about a third result that reached the same output under a root of
-//! its own: that may be a copy of the wrong answer, or an honest result that a colluding pair
-//! lost to on purpose (a made-up leaf under a right output). So each such result is disputed
-//! in turn against the winner's claim: a copy cannot answer the bisection and is slashed; an
-//! honest result wins, and the winner that staged the loss falls instead.
+//! Results the first verdict of a job did not settle (docs/market.md, "Copies and suspects").
+//! A two-party dispute proves one thing: the loser's own trace is false at one step. It proves
+//! nothing about a third result that reached the same output under a root of its own: that
+//! may be a copy of the wrong answer, or an honest result that a colluding pair lost to on
+//! purpose (a made-up leaf under a right output). Nor about a third result with yet another
+//! output (two cheats on one job, answering differently). So each such result is disputed in
+//! turn against the winner's claim: a copy or a third wrong answer cannot answer the
+//! bisection and is slashed; an honest result wins, and the winner that staged the loss falls
+//! instead.
 //!
 //! The chain of suspect disputes is kept under `jobs/suspects/<job>` while it runs; the job
 //! stays `Disputed` until it ends, then takes the fate the first verdict gave it.
@@ -95,9 +97,15 @@ fn next(job: &Job, chain: &Chain) -> Option<Side> {
     if chain.winner_fell {
         return None;
     }
+    // The lost output under another root, or a third answer (neither the lost output nor the
+    // winner's): the verdict proved neither, so each is disputed against the winner.
     let suspect = |operator: OperatorId, output: Hash, root: Hash| {
-        output == chain.lost_output
-            && root != chain.lost_root
+        let unproven = if output == chain.lost_output {
+            root != chain.lost_root
+        } else {
+            output != chain.winner_output
+        };
+        unproven
             && !chain.disputed.contains(&operator)
             && chain.winner.account() != operator.account()
     };

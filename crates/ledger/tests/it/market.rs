@@ -654,9 +654,9 @@ fn falsely_challenged(market: &mut Market) -> Challenged {
     let job = market.submit(1);
     let worker = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
+    // The worker and its auditor agree: the result is challengeable, its audit done.
     market.seal_and_reveal(&job, &[(worker, &honest), (AUDITOR, &honest)]);
     let auditor = market.auditor(&job);
-    // The worker and its auditor agree: the result is challengeable, its audit done.
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed

@@ -677,11 +677,11 @@ fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
     // The auditor is drawn once the liar has sealed: nothing later moves or cancels it.
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
-    market.seal_block(&[(liar, job, &tampered), (AUDITOR, job, &honest)]);
-    let auditor = market.auditor(&job);
     // The liar's sybils challenge its result around the reveals, meaning to hold the job in a
     // dispute they then lose on purpose: under the old flow the audit was drawn only for a
     // challengeable job, so it never came.
+    market.seal_block(&[(liar, job, &tampered), (AUDITOR, job, &honest)]);
+    let auditor = market.auditor(&job);
     let steps = honest.trace.len();
     let sybil_challenge = |market: &Market, sybil: u16| {
         market.chain.sign(

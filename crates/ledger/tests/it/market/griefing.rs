@@ -487,6 +487,7 @@ fn a_staked_disagreement_still_opens_past_the_challenge_limit_and_its_winner_is_
     let honest = execute(&market.model, &market.job(&job));
     let wrong = tamper(&honest);
     // The replicas disagree: their dispute takes the one dispute the job may have; the
+    // auditor, revealed in the same block, disagrees with the worker it audits (the first
     // result) and waits its turn.
     market.seal_and_reveal(
         &job,
@@ -497,7 +498,6 @@ fn a_staked_disagreement_still_opens_past_the_challenge_limit_and_its_winner_is_
         ],
     );
     let auditor = market.auditor(&job);
-    // auditor, revealed in the same block, disagrees with the worker it audits (the first
     let first = dispute_of(&market, &job);
     assert_eq!(market.dispute(first).defendant, operator(worker));
     assert_eq!(
@@ -570,13 +570,13 @@ fn a_replica_with_its_own_root_but_the_defendants_wrong_output_is_slashed_with_i
     let copier = reroot(&liar, 3);
     assert_ne!(copier.trace.root(), liar.trace.root());
     assert_eq!(copier.output.hash(), liar.output.hash());
+    // The honest auditor disagrees with its target (the first result, the liar's), and a
     // dispute opens between them.
     market.seal_and_reveal(
         &job,
         &[(first, &liar), (second, &copier), (AUDITOR, &honest)],
     );
     let auditor = market.auditor(&job);
-    // The honest auditor disagrees with its target (the first result, the liar's), and a
     assert_eq!(market.job(&job).audit.unwrap().target, operator(first));
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (first, &liar), (auditor, &honest));
@@ -635,9 +635,9 @@ fn an_auditor_that_agreed_with_a_wrong_output_is_slashed_with_it() {
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
     let agreeing = reroot(&tampered, 5);
+    // The auditor "agrees" with the liar, under a root of its own (leaf 5 made up).
     market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &agreeing)]);
     let auditor = market.auditor(&job);
-    // The auditor "agrees" with the liar, under a root of its own (leaf 5 made up).
     assert_eq!(
         market.job(&job).audit.unwrap().outcome,
         AuditOutcome::Agreed
@@ -1106,13 +1106,13 @@ fn a_defendant_that_falls_silent_loses_alone_and_peers_with_its_output_are_not_s
     let workers = market.workers(&job);
     let (first, second) = (workers[0], workers[1]);
     let honest = execute(&market.model, &market.job(&job));
+    // Both replicas are honest and agree; their roots even match; so does the auditor.
+    // A false challenge of one of them, which then goes offline: it loses by timeout.
     market.seal_and_reveal(
         &job,
         &[(first, &honest), (second, &honest), (AUDITOR, &honest)],
     );
     let auditor = market.auditor(&job);
-    // Both replicas are honest and agree; their roots even match; so does the auditor.
-    // A false challenge of one of them, which then goes offline: it loses by timeout.
     market
         .chain
         .submit_ok(CHALLENGER, challenge_msg(job, first, &tamper(&honest)));
@@ -1139,4 +1139,82 @@ fn a_defendant_that_falls_silent_loses_alone_and_peers_with_its_output_are_not_s
     assert!(!market.chain.operator(auditor).jailed);
     assert_eq!(market.disputes_of(&job), 1);
     assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+}
+
+#[test]
+fn a_third_replica_with_another_wrong_output_is_disputed_after_the_first_verdict() {
+    // The attack: two cheats on a three-replica job answer differently. The replicas'
+    // dispute is between the first result and the first that differs, and the third result
+    // was never compared again: after the verdict it was paid. Now it is a suspect, disputed
+    // against the winner.
+    let mut market = market();
+    let job = market.submit(3);
+    let workers = market.workers(&job);
+    let honest = execute(&market.model, &market.job(&job));
+    let wrong = tamper(&honest);
+    let other_wrong = wrong_after_eight(&honest);
+    assert_ne!(wrong.output.hash(), other_wrong.output.hash());
+    market.seal_and_reveal(
+        &job,
+        &[
+            (workers[0], &honest),
+            (workers[1], &wrong),
+            (workers[2], &other_wrong),
+            (AUDITOR, &honest),
+        ],
+    );
+    let first = dispute_of(&market, &job);
+    let record = market.dispute(first);
+    assert_eq!(record.defendant, operator(workers[0]));
+    assert_eq!(
+        record.challenger,
+        Challenger::Operator(operator(workers[1]))
+    );
+    bisect(
+        &mut market,
+        first,
+        (workers[0], &honest),
+        (workers[1], &wrong),
+    );
+    let (events, _) = upload_input(&mut market, first, workers[0], &honest);
+    assert!(resolved(&events, first, Outcome::DefendantRight));
+    assert!(wrong_result_reported(&events, workers[1]));
+    assert!(!wrong_result_reported(&events, workers[2]));
+    // The third answer is disputed in turn, against the winner's claim, and falls.
+    let second = dispute_of(&market, &job);
+    assert_ne!(second, first);
+    let record = market.dispute(second);
+    assert_eq!(record.defendant, operator(workers[2]));
+    assert_eq!(
+        record.challenger,
+        Challenger::Operator(operator(workers[0]))
+    );
+    bisect(
+        &mut market,
+        second,
+        (workers[2], &other_wrong),
+        (workers[0], &honest),
+    );
+    let (events, _) = upload_input(&mut market, second, workers[0], &honest);
+    assert!(resolved(&events, second, Outcome::ChallengerRight));
+    assert!(wrong_result_reported(&events, workers[2]));
+    assert_eq!(market.reporter_of(workers[2]), Some(account(workers[0])));
+    // The job is final with the honest result, and only the honest replica is paid.
+    let mut events = Vec::new();
+    for _ in 0..40 {
+        if market.job(&job).is_final() {
+            break;
+        }
+        events.extend(crate::market::events(&market.chain.block(&[])));
+    }
+    assert!(market.job(&job).is_final());
+    let paid: Vec<OperatorId> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Jobs(jobs::JobsEvent::JobPaid { operator, .. }) => Some(*operator),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(paid, vec![operator(workers[0])]);
+    assert!(!market.chain.operator(workers[0]).jailed);
 }
