@@ -426,6 +426,11 @@ pub(super) fn reveals_complete(
             audit.deadline = ctx.height.saturating_plus(params.jobs.reveal_blocks);
             audit.stretch = Stretch::starting(store);
             state::schedule(store, audit.deadline, &job.id);
+            store.emit(JobsEvent::AuditRevealOpen {
+                job: job.id,
+                auditor: audit.auditor,
+                until: audit.deadline,
+            });
         }
     }
     if matches!(job.status, JobStatus::Revealing { .. }) {

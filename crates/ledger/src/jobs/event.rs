@@ -104,6 +104,16 @@ pub enum JobsEvent {
         /// The last height its seal is taken.
         deadline: Height,
     },
+    /// A job's assignees' results are compared: its auditor reveals (its VRF proof, and its
+    /// result if selected) by `until`.
+    AuditRevealOpen {
+        /// The job.
+        job: JobId,
+        /// Its designated auditor.
+        auditor: OperatorId,
+        /// The last height its reveal is taken.
+        until: Height,
+    },
     /// An auditor's result agreed with the audited one.
     AuditAgreed {
         /// The job.
