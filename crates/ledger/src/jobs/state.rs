@@ -327,8 +327,13 @@ pub(super) fn schedule_draw(store: &mut Store, height: Height, id: &JobId) {
 
 /// Jobs whose auditor is drawn in block `height`, removing their entries.
 pub(super) fn take_draws(store: &mut Store, height: Height) -> Vec<JobId> {
+    take_jobs(store, DRAW, height)
+}
+
+/// The jobs of schedule `name` at `height`, removing their entries.
+fn take_jobs(store: &mut Store, name: &str, height: Height) -> Vec<JobId> {
     store
-        .take_scheduled(DRAW, height)
+        .take_scheduled(name, height)
         .into_iter()
         .map(JobId)
         .collect()
@@ -353,18 +358,14 @@ pub(super) fn schedule(store: &mut Store, height: Height, id: &JobId) {
 /// Jobs with something due at the end of `height` (each once: an entry is keyed by height and
 /// id), removing their entries.
 pub(super) fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
-    store
-        .take_scheduled(DUE, height)
-        .into_iter()
-        .map(JobId)
-        .collect()
+    take_jobs(store, DUE, height)
 }
 
 /// What the next block's begin hook does for a job with that block's seed: a seed nobody knew
 /// when the job was submitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Pending {
-    /// Draw the job's operators and its designated auditor.
+    /// Draw the job's operators (its auditor is drawn once they have sealed).
     Assign,
 }
 
