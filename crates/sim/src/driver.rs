@@ -593,6 +593,15 @@ impl<'a> Driver<'a> {
                         matches!(strategy, Strategy::Late | Strategy::Copier)
                     }
                     FaultKind::Downtime => false,
+                    // A seal it could not (or would not) open.
+                    FaultKind::WithheldResult => matches!(
+                        strategy,
+                        Strategy::Copier
+                            | Strategy::Tamper
+                            | Strategy::OtherWeights
+                            | Strategy::Sybil
+                            | Strategy::GrindPartner
+                    ),
                 };
                 if punished {
                     self.tallies[i].caught += 1;

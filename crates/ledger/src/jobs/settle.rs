@@ -80,7 +80,7 @@ fn missed_deadlines(
 ) -> Result<(), JobsError> {
     stretch_deadlines(store, params, ctx, job);
     let late = late_assignments(job, ctx, |a| a.seal.is_none());
-    report_late(store, params, ctx, job, &late)?;
+    report_late(store, params, ctx, job, &late, FaultKind::MissedDeadline)?;
     if late.is_empty() {
         return Ok(());
     }
@@ -102,9 +102,10 @@ fn missed_deadlines(
     Ok(())
 }
 
-/// Assignees that sealed and did not reveal by their deadline: reported and dropped. The job
-/// is not reassigned (other results may be public now, and a newcomer could copy them); it
-/// goes on with the results revealed.
+/// Assignees that sealed and did not reveal by their deadline: reported `WithheldResult`
+/// (slashed as a wrong result: an unopened seal may hide one) and dropped. The job is not
+/// reassigned (other results may be public now, and a newcomer could copy them); it goes on
+/// with the results revealed.
 fn missed_reveals(
     store: &mut Store,
     params: &Params,
@@ -113,7 +114,7 @@ fn missed_reveals(
 ) -> Result<(), JobsError> {
     stretch_deadlines(store, params, ctx, job);
     let late = late_assignments(job, ctx, |a| a.result.is_none());
-    report_late(store, params, ctx, job, &late)
+    report_late(store, params, ctx, job, &late, FaultKind::WithheldResult)
 }
 
 /// The indices of `job`'s live assignments past their deadline that still `owe` something
@@ -131,14 +132,15 @@ fn late_assignments(
         .collect()
 }
 
-/// Report each late assignee (`MissedDeadline`), mark it missed and free its work and its
-/// fees in flight.
+/// Report each late assignee (`kind`: a missed seal or a withheld reveal), mark it missed and
+/// free its work and its fees in flight.
 fn report_late(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     job: &mut Job,
     late: &[usize],
+    kind: FaultKind,
 ) -> Result<(), JobsError> {
     for index in late {
         let operator = job.assignments[*index].operator;
@@ -153,7 +155,7 @@ fn report_late(
             job,
             Blame {
                 operator,
-                kind: FaultKind::MissedDeadline,
+                kind,
                 height: deadline,
                 reporter: None,
             },

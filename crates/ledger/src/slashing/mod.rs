@@ -41,6 +41,7 @@ pub fn base_fraction(params: &SlashingParams, kind: FaultKind) -> Ratio {
         FaultKind::WrongResult => params.wrong_result,
         FaultKind::MissedDeadline => params.missed_deadline,
         FaultKind::Downtime => params.downtime,
+        FaultKind::WithheldResult => params.wrong_result,
     }
 }
 
@@ -90,10 +91,11 @@ pub fn oldest_reportable(params: &Params, ctx: &BlockContext) -> Height {
 }
 
 /// The base fraction an operator with the `existing` fault in a window owes after another
-/// offence of `kind` (base `base`) in the same window: wrong results add up (capped at one),
-/// anything else takes the larger.
+/// offence of `kind` (base `base`) in the same window: wrong and withheld results add up
+/// (capped at one), anything else takes the larger.
 fn penalty(existing: &state::Fault, kind: FaultKind, base: Ratio) -> Ratio {
-    if kind == FaultKind::WrongResult && existing.kind == FaultKind::WrongResult {
+    let cheat = |kind: FaultKind| matches!(kind, FaultKind::WrongResult | FaultKind::WithheldResult);
+    if cheat(kind) && cheat(existing.kind) {
         let sum = existing.base_fraction.ppb().saturating_add(base.ppb());
         Ratio::from_ppb(sum.min(Ratio::DENOMINATOR)).unwrap_or(Ratio::ONE)
     } else {
@@ -230,7 +232,10 @@ fn worsen_fault(
     worse: Ratio,
 ) -> Fault {
     existing.base_fraction = worse;
-    existing.kind = offence.kind;
+    // A safety fault stays one (correlated when applied) when a liveness-like fault follows it.
+    if !existing.kind.is_safety() || offence.kind.is_safety() {
+        existing.kind = offence.kind;
+    }
     existing.reporter = offence.reporter;
     existing.harmed = offence.harmed;
     if existing.cap.is_some() {
@@ -276,7 +281,9 @@ fn sanction(
         FaultKind::WrongResult | FaultKind::Downtime => staking::jail(store, operator, until),
         // A market fault never removes a validator from consensus: its pending slash freezes
         // it, which alone keeps it out of new market work until the slash applies.
-        FaultKind::MissedDeadline => staking::note_pending_slash(store, operator),
+        FaultKind::MissedDeadline | FaultKind::WithheldResult => {
+            staking::note_pending_slash(store, operator)
+        }
     }
 }
 

@@ -34,6 +34,13 @@ pub enum FaultKind {
     MissedDeadline,
     /// Too few consensus signatures in the liveness window.
     Downtime,
+    /// A result sealed and not opened by its reveal deadline. Slashed as a wrong result
+    /// (`wrong_result`, adding up with wrong results in a window): an unopened seal may hide
+    /// one, and a cheat that could withhold its reveal for less whenever it learned it was
+    /// audited (a co-replica's differing reveal, an auditor's word) would make cheating pay
+    /// (docs/market.md, "Blind results"). Not correlated and never jailed: an honest operator
+    /// that crashed between its seal and its reveal is not a coordinated attack.
+    WithheldResult,
 }
 
 impl FaultKind {

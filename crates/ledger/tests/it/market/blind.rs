@@ -125,8 +125,9 @@ fn the_copier_is_dropped_and_unpaid(
         .collect();
     assert_eq!(missed, vec![(until, operator(copier))]);
     let window_events: Vec<Event> = window.into_iter().map(|(_, e)| e).collect();
+    // A seal it could not open counts as a wrong result withheld.
     assert_eq!(
-        reported(&window_events, FaultKind::MissedDeadline),
+        reported(&window_events, FaultKind::WithheldResult),
         vec![operator(copier)]
     );
     let record = market.job(job);
@@ -1264,14 +1265,15 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
                 Some(Amount::new(ALLOCATION / 10))
             );
         } else {
-            // It withholds: at its deadline it is reported for a missed deadline, the job
-            // (no result revealed) fails and the client is refunded; the auditor's turn never
-            // comes, and the cheater is paid nothing.
+            // It withholds: at its deadline it is reported for a withheld result, slashed as
+            // a wrong result (withholding buys nothing over revealing), the job (no result
+            // revealed) fails and the client is refunded; the auditor's turn never comes, and
+            // the cheater is paid nothing.
             let outcome = market.chain.block(&[]);
             assert_eq!(outcome.height, until);
             let window = events(&outcome);
             assert_eq!(
-                reported(&window, FaultKind::MissedDeadline),
+                reported(&window, FaultKind::WithheldResult),
                 vec![operator(cheater)]
             );
             assert!(reported(&window, FaultKind::WrongResult).is_empty());
@@ -1288,7 +1290,8 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
             assert!(!receipt.is_ok(), "the job is over: {receipt:?}");
             assert_eq!(
                 slash_of(&mut market, cheater),
-                Some(Amount::new(ALLOCATION / 100))
+                Some(Amount::new(ALLOCATION / 10)),
+                "the same slash as the wrong result it would have revealed"
             );
         }
         assert!(market.chain.operator(cheater).tokens < cheater_tokens);
