@@ -34,6 +34,11 @@ pub struct Config {
     pub cheater_share: f64,
     /// The sybil family's share of all allocated stake (its members' stakes are scaled to it).
     pub family_stake_share: f64,
+    /// The partner auditors' share of all allocated stake (their stakes are scaled to it): by
+    /// default the ledger's own `collusion_fraction`, the most the audit rule assumes colludes.
+    pub partner_stake_share: f64,
+    /// How many undeclared partners play the partner-auditor attack.
+    pub partners: usize,
     /// Each griefer's chance per block of opening a false challenge.
     pub griefing_rate: f64,
     /// Check every ledger invariant every this many blocks (and at the end).
@@ -61,6 +66,8 @@ impl Config {
             stake_cap: 40,
             cheater_share: 0.02,
             family_stake_share: 0.02,
+            partner_stake_share: params.jobs.collusion_fraction.ppb() as f64 / 1e9,
+            partners: 4,
             griefing_rate: 0.05,
             invariants_every: 100,
             params,

@@ -32,6 +32,9 @@ struct Args {
     /// The sybil family's share of all stake.
     #[arg(long)]
     family_stake_share: Option<f64>,
+    /// The partner auditors' share of all stake (default: the ledger's collusion_fraction).
+    #[arg(long)]
+    partner_stake_share: Option<f64>,
     /// Also sweep audit rate × family stake share.
     #[arg(long)]
     sweep: bool,
@@ -63,6 +66,9 @@ fn main() {
     }
     if let Some(v) = args.family_stake_share {
         config.family_stake_share = v;
+    }
+    if let Some(v) = args.partner_stake_share {
+        config.partner_stake_share = v;
     }
     let started = std::time::Instant::now();
     if args.sweep_only {
