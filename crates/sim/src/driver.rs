@@ -1040,7 +1040,11 @@ impl<'a> Driver<'a> {
         let outsider_replica = record
             .live_assignments()
             .any(|a| a.operator != me && !partner(&a.operator));
-        let auditor = record.audit.as_ref().map(|a| a.auditor);
+        let auditor = record
+            .audit
+            .as_ref()
+            .map(|a| a.auditor)
+            .filter(|_| !self.config.partners_blind);
         let partners = &mut self.totals.partners;
         match auditor {
             _ if outsider_replica => {

@@ -323,7 +323,7 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
         "\nPartner auditors' seals by what the job's record showed: auditor a partner {} \
          (fabricated), auditor an outsider {} (computed), auditor not drawn yet {} (fabricated, \
          the gamble), an outsider's replica {} (computed); the ledger {} the designated auditor \
-         before the assignees seal.",
+         before the assignees seal{}.",
         partners.auditor_partner,
         partners.auditor_outsider,
         partners.auditor_unknown,
@@ -332,6 +332,11 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
             "shows"
         } else {
             "does not show"
+        },
+        if config.partners_blind {
+            " (emulated: --partners-blind, the partners ignore the auditor in state)"
+        } else {
+            ""
         }
     );
     let _ = writeln!(

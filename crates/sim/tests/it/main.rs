@@ -106,3 +106,29 @@ fn an_audit_rate_the_ledger_refuses_is_reported_and_not_run() {
     let config = Config::new(40, 300, 1).with_audit_rate(Ratio::from_percent(1).unwrap());
     assert!(config.params.validate().is_err());
 }
+
+#[test]
+fn partners_who_cannot_see_their_auditor_at_seal_time_gamble_and_lose() {
+    // What the partners know once the ledger draws the auditor after the seals, emulated:
+    // they ignore the auditor in state, so they fabricate every job no outsider replicates
+    // and are caught whenever an outsider's VRF selects it to audit.
+    let mut config = Config::new(100, 2_000, 1);
+    config.partners_blind = true;
+    let summary = surety_sim::run(&config);
+    let report = surety_sim::report::markdown(&config, &summary);
+    let seals = &summary.totals.partners;
+    assert!(
+        !seals.auditor_known_at_seal() && seals.auditor_unknown > 0,
+        "{report}"
+    );
+    let partners = summary
+        .rows
+        .iter()
+        .find(|r| r.strategy == Some(Strategy::PartnerAuditor))
+        .expect("a row for the partner auditors");
+    assert!(
+        partners.caught > 0 && partners.versus_honest < 0.0,
+        "blind partners were not caught or still out-earned honest play\n{report}"
+    );
+    assert!(summary.profitable_cheats().is_empty(), "{report}");
+}
