@@ -5,11 +5,19 @@
 //!
 //! Keys are `module/...` byte strings built by each module's `state.rs`; values are borsh.
 //! Modules read and write typed values through [`Store::get`] / [`Store::put`].
+//!
+//! Beside the state, a store keeps memos ([`Store::memoised`]): values derived from the entries
+//! under a few key prefixes, kept until any entry under them may have changed. They are not
+//! state (no root, no persistence), only a pure function of entries every node holds, so a
+//! memoised read returns what a fresh scan would, on every node.
 
 use crate::smt::{SparseMerkleTree, StateProof};
 use borsh::{BorshDeserialize, BorshSerialize};
+use std::any::Any;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::Arc;
 use surety_types::encoding::encode;
 use surety_types::{Hash, Height};
 
@@ -37,6 +45,97 @@ pub struct Store {
     tx_events: Vec<crate::Event>,
     /// How many entries were read and written (not state: a measure of work for benchmarks).
     access: StoreAccess,
+    /// Values derived from state, kept until what they were derived from changes (not state).
+    memo: RefCell<Memo>,
+}
+
+/// Memoised values and the key prefixes they watch. Every write or delete, and every layer
+/// dropped with writes in it, counts a change on each watched prefix the key falls under; a
+/// value is fresh while the counts of the prefixes it was computed from have not moved.
+#[derive(Clone, Default)]
+struct Memo {
+    watches: Vec<Watch>,
+    values: BTreeMap<Vec<u8>, Memoised>,
+}
+
+/// A watched key prefix and how many changes under it were seen.
+#[derive(Clone, Debug)]
+struct Watch {
+    prefix: Vec<u8>,
+    changes: u64,
+}
+
+/// A memoised value with the change counts of its watches (by index) when it was computed.
+#[derive(Clone)]
+struct Memoised {
+    seen: Vec<(usize, u64)>,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo")
+            .field("watches", &self.watches)
+            .field("values", &self.values.len())
+            .finish()
+    }
+}
+
+impl Memo {
+    /// An entry under `key` may have changed: every watch it falls under counts a change.
+    fn touch(&mut self, key: &[u8]) {
+        for watch in &mut self.watches {
+            if key.starts_with(&watch.prefix) {
+                // Wrapping, not saturating: a count that stopped would hide changes; one that
+                // wraps would need 2^64 writes between two reads to repeat a value.
+                watch.changes = watch.changes.wrapping_add(1);
+            }
+        }
+    }
+
+    /// Every entry of a dropped layer may have changed back.
+    fn touch_layer(&mut self, layer: &Layer) {
+        if self.watches.is_empty() {
+            return;
+        }
+        for key in layer.keys() {
+            self.touch(key);
+        }
+    }
+
+    /// The value memoised under `name`, if it is a `T` and none of its watches changed since.
+    fn fresh<T: Clone + 'static>(&self, name: &[u8]) -> Option<T> {
+        let memoised = self.values.get(name)?;
+        let unchanged = memoised
+            .seen
+            .iter()
+            .all(|(index, changes)| self.watches.get(*index).map(|w| w.changes) == Some(*changes));
+        if !unchanged {
+            return None;
+        }
+        memoised.value.downcast_ref::<T>().cloned()
+    }
+
+    /// Keep `value` under `name`, computed from the entries under `watched` as they are now.
+    fn keep(&mut self, name: &[u8], watched: &[&[u8]], value: Arc<dyn Any + Send + Sync>) {
+        let seen = watched
+            .iter()
+            .map(|prefix| {
+                let index = match self.watches.iter().position(|w| w.prefix == *prefix) {
+                    Some(index) => index,
+                    None => {
+                        self.watches.push(Watch {
+                            prefix: prefix.to_vec(),
+                            changes: 0,
+                        });
+                        self.watches.len().saturating_sub(1)
+                    }
+                };
+                (index, self.watches[index].changes)
+            })
+            .collect();
+        self.values.insert(name.to_vec(), Memoised { seen, value });
+    }
 }
 
 /// Counts of store operations since the store was made.
@@ -104,12 +203,37 @@ impl Store {
 
     /// Write `key` in the open layer (the transaction's, else the block's).
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.memo.get_mut().touch(&key);
         self.top_layer().insert(key, Some(value));
     }
 
     /// Delete `key` in the open layer; it reads as absent from then on.
     pub fn delete(&mut self, key: &[u8]) {
+        self.memo.get_mut().touch(key);
         self.top_layer().insert(key.to_vec(), None);
+    }
+
+    /// `compute(self)`, memoised under `name` until an entry under one of the `watched` prefixes
+    /// is written or deleted, or a layer holding such a write is dropped: then the next call
+    /// computes afresh. `compute` must read nothing outside `watched` (or the memo could outlive
+    /// a change it depends on), and the same `name` must always mean the same `compute` and
+    /// `watched`. Not state: a memo is never in the root, and a fresh store recomputes it.
+    pub fn memoised<T: Clone + Send + Sync + 'static>(
+        &self,
+        name: &[u8],
+        watched: &[&[u8]],
+        compute: impl FnOnce(&Store) -> T,
+    ) -> T {
+        if let Some(value) = self.memo.borrow().fresh::<T>(name) {
+            return value;
+        }
+        // No borrow is held while computing: `compute` may read other memos. It cannot write
+        // (it has `&Store`), so the counts read by `keep` are those the value was computed at.
+        let value = compute(self);
+        self.memo
+            .borrow_mut()
+            .keep(name, watched, Arc::new(value.clone()));
+        value
     }
 
     /// Read a typed value. State is only ever written by this crate, so a value that fails to
@@ -272,6 +396,7 @@ impl Store {
             if result.is_ok() {
                 outer.extend(inner);
             } else {
+                self.memo.get_mut().touch_layer(&inner);
                 self.tx_events.truncate(events);
             }
             self.tx = Some(outer);
@@ -291,6 +416,8 @@ impl Store {
                     self.block_events.extend(events);
                 }
             }
+        } else {
+            self.memo.get_mut().touch_layer(&layer);
         }
         result
     }
@@ -311,13 +438,27 @@ impl Store {
 
     /// Drop the transaction's writes and events.
     pub fn discard_tx(&mut self) {
+        self.forget_tx();
+        self.tx_events.clear();
+    }
+
+    /// Drop the open transaction's layers, telling the memos.
+    fn forget_tx(&mut self) {
+        let memo = self.memo.get_mut();
+        for layer in self.tx.iter().chain(self.tx_outer.iter()) {
+            memo.touch_layer(layer);
+        }
         self.tx = None;
         self.tx_outer.clear();
-        self.tx_events.clear();
     }
 
     /// Drop the whole block's writes (the block was rejected).
     pub fn discard_block(&mut self) {
+        self.forget_tx();
+        let memo = self.memo.get_mut();
+        for layer in std::iter::once(&self.block).chain(self.items.iter().map(|(layer, _)| layer)) {
+            memo.touch_layer(layer);
+        }
         self.tx = None;
         self.tx_outer.clear();
         self.items.clear();

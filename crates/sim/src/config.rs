@@ -34,6 +34,15 @@ pub struct Config {
     pub cheater_share: f64,
     /// The sybil family's share of all allocated stake (its members' stakes are scaled to it).
     pub family_stake_share: f64,
+    /// The partner auditors' share of all allocated stake (their stakes are scaled to it): by
+    /// default the ledger's own `collusion_fraction`, the most the audit rule assumes colludes.
+    pub partner_stake_share: f64,
+    /// How many undeclared partners play the partner-auditor attack.
+    pub partners: usize,
+    /// Partners ignore the designated auditor named in state, as if the ledger drew it only
+    /// after every assignee sealed: an emulation of the fix's information at seal time (not of
+    /// its later draw), to see what the gamble earns. Off by default: the real run reads state.
+    pub partners_blind: bool,
     /// Each griefer's chance per block of opening a false challenge.
     pub griefing_rate: f64,
     /// Check every ledger invariant every this many blocks (and at the end).
@@ -61,6 +70,9 @@ impl Config {
             stake_cap: 40,
             cheater_share: 0.02,
             family_stake_share: 0.02,
+            partner_stake_share: params.jobs.collusion_fraction.ppb() as f64 / 1e9,
+            partners: 4,
+            partners_blind: false,
             griefing_rate: 0.05,
             invariants_every: 100,
             params,

@@ -111,6 +111,8 @@ struct JobTrack {
     sealed: BTreeMap<usize, Sealed>,
     /// Operators who computed a real run for it.
     computed: BTreeSet<usize>,
+    /// Partner auditors that sealed the family's fabrication for it (partners tell each other).
+    partner_fabricated: BTreeSet<usize>,
     paid: BTreeSet<usize>,
     challenged: bool,
 }
@@ -584,6 +586,7 @@ impl<'a> Driver<'a> {
                         Strategy::Tamper
                             | Strategy::GrindPartner
                             | Strategy::Sybil
+                            | Strategy::PartnerAuditor
                             | Strategy::OtherWeights
                             | Strategy::LazyAuditor
                             | Strategy::Copier
@@ -993,6 +996,16 @@ impl<'a> Driver<'a> {
                 self.tallies[item.operator].cheats += 1;
                 Plan::Run(Some(self.fabricated(&item.job, family)))
             }
+            Work::FabricateWhenPartnerAudits => {
+                if self.partner_may_fabricate(item) {
+                    self.tallies[item.operator].cheats += 1;
+                    let track = self.jobs.get_mut(&item.job).expect("an open job");
+                    track.partner_fabricated.insert(item.operator);
+                    Plan::Run(Some(self.fabricated(&item.job, family)))
+                } else {
+                    Plan::Run(Some(self.run_model(item.operator, &item.job, false)))
+                }
+            }
             Work::Silent => {
                 self.tallies[item.operator].cheats += 1;
                 Plan::Nothing
@@ -1021,6 +1034,47 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// A partner auditor's decision as it seals, from what the job's record in state says now:
+    /// fabricate when the designated auditor is a partner, or is not drawn yet (a ledger that
+    /// draws it after the seals leaves only that gamble), and every other live replica is a
+    /// partner too (an outsider's replica would disagree). Counted by case in the totals.
+    fn partner_may_fabricate(&mut self, item: &Todo) -> bool {
+        let Some(record) = jobs::state::job(self.ledger.store(), &item.job) else {
+            return false;
+        };
+        let partner = |id: &surety_types::OperatorId| {
+            self.world.operators[self.world.index(id)].strategy == Strategy::PartnerAuditor
+        };
+        let me = self.world.operators[item.operator].id;
+        let outsider_replica = record
+            .live_assignments()
+            .any(|a| a.operator != me && !partner(&a.operator));
+        let auditor = record
+            .audit
+            .as_ref()
+            .map(|a| a.auditor)
+            .filter(|_| !self.config.partners_blind);
+        let partners = &mut self.totals.partners;
+        match auditor {
+            _ if outsider_replica => {
+                partners.outsider_replica += 1;
+                false
+            }
+            Some(auditor) if partner(&auditor) => {
+                partners.auditor_partner += 1;
+                true
+            }
+            Some(_) => {
+                partners.auditor_outsider += 1;
+                false
+            }
+            None => {
+                partners.auditor_unknown += 1;
+                true
+            }
+        }
+    }
+
     /// A designated auditor learns from its own VRF whether it audits; only then does its
     /// strategy matter.
     fn audit_plan(&mut self, item: &Todo) -> Plan {
@@ -1032,10 +1086,13 @@ impl<'a> Driver<'a> {
             .draw();
         let selected = jobs::is_selected(self.config.params.jobs.audit_rate, draw);
         let target = self.audit_target(&item.job);
-        let in_family = target.is_some_and(|t| {
-            operator.family.is_some() && self.world.operators[t].family == operator.family
-        });
         let strategy = operator.strategy;
+        let in_family = target.is_some_and(|t| {
+            operator.family.is_some()
+                && self.world.operators[t].family == operator.family
+                && (strategy != Strategy::PartnerAuditor
+                    || self.jobs[&item.job].partner_fabricated.contains(&t))
+        });
         if strategy.audit(in_family) == Audit::Silent {
             self.tallies[item.operator].cheats += 1;
             return Plan::Nothing;

@@ -32,6 +32,13 @@ struct Args {
     /// The sybil family's share of all stake.
     #[arg(long)]
     family_stake_share: Option<f64>,
+    /// The partner auditors' share of all stake (default: the ledger's collusion_fraction).
+    #[arg(long)]
+    partner_stake_share: Option<f64>,
+    /// Partners ignore the designated auditor in state (emulates a ledger that draws it after
+    /// the seals; the report says so).
+    #[arg(long)]
+    partners_blind: bool,
     /// Also sweep audit rate × family stake share.
     #[arg(long)]
     sweep: bool,
@@ -64,6 +71,10 @@ fn main() {
     if let Some(v) = args.family_stake_share {
         config.family_stake_share = v;
     }
+    if let Some(v) = args.partner_stake_share {
+        config.partner_stake_share = v;
+    }
+    config.partners_blind = args.partners_blind;
     let started = std::time::Instant::now();
     if args.sweep_only {
         let operators = args.sweep_operators.unwrap_or(config.operators);

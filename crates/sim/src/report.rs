@@ -317,6 +317,28 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
     if !t.refused.is_empty() {
         let _ = writeln!(out, "\nRefused transactions: {:?}", t.refused);
     }
+    let partners = &t.partners;
+    let _ = writeln!(
+        out,
+        "\nPartner auditors' seals by what the job's record showed: auditor a partner {} \
+         (fabricated), auditor an outsider {} (computed), auditor not drawn yet {} (fabricated, \
+         the gamble), an outsider's replica {} (computed); the ledger {} the designated auditor \
+         before the assignees seal{}.",
+        partners.auditor_partner,
+        partners.auditor_outsider,
+        partners.auditor_unknown,
+        partners.outsider_replica,
+        if partners.auditor_known_at_seal() {
+            "shows"
+        } else {
+            "does not show"
+        },
+        if config.partners_blind {
+            " (emulated: --partners-blind, the partners ignore the auditor in state)"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(
         out,
         "\nVerification overhead: {:.4} inferences per job ({:.1} runs for {} jobs: every \

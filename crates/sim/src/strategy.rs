@@ -29,6 +29,12 @@ pub enum Strategy {
     /// One undeclared owner's family of operators: tamper alike and agree with each other's
     /// wrong outputs when auditing them.
     Sybil,
+    /// A few undeclared partners holding about `collusion_fraction` of the stake (the review's
+    /// partner-auditor attack, docs/market.md "The audit game", Open): a member fabricates a
+    /// job only when, as it seals, the job's designated auditor is a partner (or is not drawn
+    /// yet: the gamble left once the ledger draws auditors after the seals) and no outsider
+    /// holds another replica; a partner drawn to audit it agrees with the fabrication.
+    PartnerAuditor,
     /// Honest worker that also opens false challenges with a bond.
     Griefer,
     /// Honest worker; as proposer leaves its victims' transactions out.
@@ -41,7 +47,7 @@ pub enum Strategy {
 
 impl Strategy {
     /// Every strategy, in report order.
-    pub const ALL: [Strategy; 13] = [
+    pub const ALL: [Strategy; 14] = [
         Strategy::Honest,
         Strategy::CensoredVictim,
         Strategy::Tamper,
@@ -51,6 +57,7 @@ impl Strategy {
         Strategy::GrindPartner,
         Strategy::Grinder,
         Strategy::Sybil,
+        Strategy::PartnerAuditor,
         Strategy::Griefer,
         Strategy::Censor,
         Strategy::Equivocator,
@@ -66,7 +73,10 @@ impl Strategy {
     pub fn cheat(self) -> &'static str {
         match self {
             Strategy::Honest | Strategy::CensoredVictim => "-",
-            Strategy::Tamper | Strategy::GrindPartner | Strategy::Sybil => "wrong result",
+            Strategy::Tamper
+            | Strategy::GrindPartner
+            | Strategy::Sybil
+            | Strategy::PartnerAuditor => "wrong result",
             Strategy::OtherWeights => "other weights",
             Strategy::LazyAuditor => "guessed audit",
             Strategy::Copier => "copied result",
@@ -83,6 +93,7 @@ impl Strategy {
         match self {
             Strategy::Tamper => Work::Fabricate,
             Strategy::Sybil | Strategy::GrindPartner => Work::FabricateAsFamily,
+            Strategy::PartnerAuditor => Work::FabricateWhenPartnerAudits,
             Strategy::OtherWeights => Work::OtherWeights,
             Strategy::Copier => Work::CopyElseCompute,
             Strategy::Equivocator => Work::ComputeAndEquivocate,
@@ -92,11 +103,14 @@ impl Strategy {
     }
 
     /// What it does when drawn to audit a result; `target_in_family` says whether the audited
-    /// operator belongs to its own (undeclared) family.
+    /// operator belongs to its own (undeclared) family (for partner auditors: and fabricated
+    /// this job, which partners tell each other off the ledger).
     pub fn audit(self, target_in_family: bool) -> Audit {
         match self {
             Strategy::LazyAuditor => Audit::Guess,
-            Strategy::Sybil | Strategy::Grinder if target_in_family => Audit::AgreeAsFamily,
+            Strategy::Sybil | Strategy::Grinder | Strategy::PartnerAuditor if target_in_family => {
+                Audit::AgreeAsFamily
+            }
             Strategy::Late => Audit::Silent,
             // A cheater auditing an outsider gains nothing by lying and would be slashed.
             _ => Audit::Compute,
@@ -116,6 +130,7 @@ impl fmt::Display for Strategy {
             Strategy::GrindPartner => "grinding partner",
             Strategy::Grinder => "grinding proposer",
             Strategy::Sybil => "sybil family",
+            Strategy::PartnerAuditor => "partner auditors",
             Strategy::Griefer => "griefing challenger",
             Strategy::Censor => "censoring proposer",
             Strategy::Equivocator => "equivocator",
@@ -134,6 +149,9 @@ pub enum Work {
     Fabricate,
     /// Commit the family's shared fabrication for the job (no inference).
     FabricateAsFamily,
+    /// As it seals, read the job from state: fabricate as a family when the designated auditor
+    /// is a partner or not drawn yet, and no outsider holds another replica; compute otherwise.
+    FabricateWhenPartnerAudits,
     /// Run the other checkpoint and commit that.
     OtherWeights,
     /// Wait for another replica's result and re-sign it; compute if none comes in time.

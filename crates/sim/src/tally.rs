@@ -53,4 +53,28 @@ pub struct Totals {
     pub invariant_checks: u64,
     /// Offences reported against honest operators, by kind and circumstance.
     pub honest_offences: BTreeMap<String, u64>,
+    /// What partner auditors found in state as they sealed their jobs.
+    pub partners: PartnerSeals,
+}
+
+/// A partner auditor's seals by what the job's record said at the time (the driver's
+/// `partner_may_fabricate`): whether the ledger shows the designated auditor before the
+/// assignees seal is what the attack turns on.
+#[derive(Clone, Debug, Default)]
+pub struct PartnerSeals {
+    /// The designated auditor was known and a partner: fabricated, safe.
+    pub auditor_partner: u64,
+    /// The designated auditor was known and an outsider: computed.
+    pub auditor_outsider: u64,
+    /// No auditor drawn yet: fabricated, the gamble.
+    pub auditor_unknown: u64,
+    /// An outsider held another replica: computed.
+    pub outsider_replica: u64,
+}
+
+impl PartnerSeals {
+    /// True when the ledger named a job's designated auditor before a partner sealed it.
+    pub fn auditor_known_at_seal(&self) -> bool {
+        self.auditor_partner + self.auditor_outsider > 0
+    }
 }

@@ -93,6 +93,7 @@ fn mix(config: &Config) -> Vec<(Strategy, usize)> {
         (Strategy::Equivocator, each),
         (Strategy::Late, each),
         (Strategy::GrindPartner, pairs),
+        (Strategy::PartnerAuditor, config.partners),
     ]
 }
 
@@ -137,7 +138,15 @@ impl World {
         for &v in &victims {
             strategies[v] = Strategy::CensoredVictim;
         }
-        scale_family(config, &strategies, &mut stakes);
+        scale_families(
+            config,
+            &[
+                (Strategy::Sybil, config.family_stake_share),
+                (Strategy::PartnerAuditor, config.partner_stake_share),
+            ],
+            &strategies,
+            &mut stakes,
+        );
         let operators: Vec<Operator> = (0..n)
             .map(|index| {
                 let key = key_of(config.seed, 0, index);
@@ -246,8 +255,11 @@ impl World {
     }
 }
 
+/// The partner auditors' undeclared family (apart from the sybils' 0 and the grinding pairs').
+pub const PARTNER_FAMILY: u32 = 1 << 16;
+
 /// The undeclared family of an operator: 0 for the sybils, `1 + k` for grinder `k` and its
-/// partner.
+/// partner, [`PARTNER_FAMILY`] for the partner auditors.
 fn family_of(
     index: usize,
     strategy: Strategy,
@@ -257,6 +269,9 @@ fn family_of(
     if strategy == Strategy::Sybil {
         return Some(0);
     }
+    if strategy == Strategy::PartnerAuditor {
+        return Some(PARTNER_FAMILY);
+    }
     grinders
         .iter()
         .chain(partners)
@@ -264,23 +279,37 @@ fn family_of(
         .map(|k| 1 + (k % grinders.len()) as u32)
 }
 
-/// Scale the sybil family's stakes so that it holds `family_stake_share` of all stake.
-fn scale_family(config: &Config, strategies: &[Strategy], stakes: &mut [u128]) {
-    let family: u128 = (0..stakes.len())
-        .filter(|i| strategies[*i] == Strategy::Sybil)
-        .map(|i| stakes[i])
-        .sum();
-    let others: u128 = stakes.iter().sum::<u128>() - family;
-    let share = config.family_stake_share.clamp(0.0, 0.95);
-    if family == 0 || share <= 0.0 {
-        return;
-    }
-    let target = others as f64 * share / (1.0 - share);
-    let factor = target / family as f64;
-    for i in 0..stakes.len() {
-        if strategies[i] == Strategy::Sybil {
-            let scaled = (stakes[i] as f64 * factor) as u128 / 1_000 * 1_000;
-            stakes[i] = scaled.max(config.stake_min);
+/// Scale the stakes of the operators playing each `(strategy, share)` so that each group holds
+/// its `share` of all stake (the sybil family, the partner auditors); the others' stakes stay.
+fn scale_families(
+    config: &Config,
+    groups: &[(Strategy, f64)],
+    strategies: &[Strategy],
+    stakes: &mut [u128],
+) {
+    let sum_of = |stakes: &[u128], member: Strategy| -> u128 {
+        (0..stakes.len())
+            .filter(|i| strategies[*i] == member)
+            .map(|i| stakes[i])
+            .sum()
+    };
+    let grouped: u128 = groups.iter().map(|(s, _)| sum_of(stakes, *s)).sum();
+    let others = stakes.iter().sum::<u128>() - grouped;
+    let shares: f64 = groups.iter().map(|(_, share)| share.clamp(0.0, 0.95)).sum();
+    // The total T with each group at share · T and the others unchanged: T = others / (1 − Σ).
+    let total = others as f64 / (1.0 - shares.min(0.95));
+    for (member, share) in groups {
+        let family = sum_of(stakes, *member);
+        let share = share.clamp(0.0, 0.95);
+        if family == 0 || share <= 0.0 {
+            continue;
+        }
+        let factor = total * share / family as f64;
+        for i in 0..stakes.len() {
+            if strategies[i] == *member {
+                let scaled = (stakes[i] as f64 * factor) as u128 / 1_000 * 1_000;
+                stakes[i] = scaled.max(config.stake_min);
+            }
         }
     }
 }

@@ -211,7 +211,30 @@ pub fn eligible(store: &Store, model: &ModelId) -> Vec<(OperatorId, Amount)> {
 
 /// [`eligible`], with each operator's declared family (`OperatorMetadata::family`): what the
 /// market needs to keep an operator from auditing its own family.
+///
+/// Assignment asks for this once per job and per auditor drawn, and a scan reads every
+/// allocation of the service and every one of its operators' records: O(operators) reads a
+/// job. The result is memoised in the store ([`Store::memoised`]) for as long as no allocation
+/// to `model` and no operator record is written (allocations, deallocations, jailing,
+/// freezing, slashes, families change those): within a block of assignments it is computed
+/// once, and it is always what [`eligible_with_family_scan`] would return.
 pub fn eligible_with_family(
+    store: &Store,
+    model: &ModelId,
+) -> Vec<(OperatorId, Amount, Option<AccountId>)> {
+    let allocations = state::allocations_prefix(model);
+    // Operator records: `staking/operator/<id>` (`staking::state::operator_key`).
+    let operators = crate::store::key(staking::state::OPERATOR_PREFIX, &[b""]);
+    let mut name = b"services/eligible/".to_vec();
+    name.extend_from_slice(&model.0);
+    store.memoised(&name, &[&allocations, &operators], |store| {
+        eligible_with_family_scan(store, model)
+    })
+}
+
+/// [`eligible_with_family`] read afresh from state, without the memo: it reads only the
+/// allocations to `model` and the records of their operators (what the memo watches).
+pub fn eligible_with_family_scan(
     store: &Store,
     model: &ModelId,
 ) -> Vec<(OperatorId, Amount, Option<AccountId>)> {
@@ -229,4 +252,330 @@ pub fn eligible_with_family(
             (!weight.is_zero()).then_some((allocation.operator, weight, operator.metadata.family))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The memoised [`eligible_with_family`] against a full scan, after every write a block can
+    //! make to what it depends on, in every layer a write can sit in (transactions, batch items,
+    //! hook items, dropped or kept) and on a copy of the store (the simulation's grinding).
+
+    use super::*;
+    use crate::staking::state::{operator_key, Operator, OperatorMetadata};
+    use proptest::prelude::*;
+    use surety_types::{Epoch, Ratio, Shares, SigningKey};
+
+    const OPERATORS: u8 = 6;
+    const MODELS: [ModelId; 2] = [ModelId([1; 32]), ModelId([2; 32])];
+
+    fn operator_id(index: u8) -> OperatorId {
+        OperatorId([index.saturating_add(10); 32])
+    }
+
+    fn operator_record(store: &Store, index: u8) -> Operator {
+        staking::state::operator(store, &operator_id(index)).unwrap_or_else(|| Operator {
+            id: operator_id(index),
+            consensus_key: SigningKey::from_seed([index; 32]).verification_key().into(),
+            commission: Ratio::ZERO,
+            max_commission_change: Ratio::ZERO,
+            commission_changed_epoch: None,
+            metadata: OperatorMetadata::default(),
+            tokens: Amount::new(1_000),
+            shares: Shares::new(1_000),
+            jailed: false,
+            jailed_until: Epoch::new(0),
+            tombstoned: false,
+            pending_slashes: 0,
+            dispute_holds: 0,
+        })
+    }
+
+    /// One write a block can make to what eligibility reads.
+    #[derive(Clone, Debug)]
+    enum Write {
+        Allocate {
+            operator: u8,
+            model: usize,
+            amount: u128,
+            leaving: u128,
+        },
+        Remove {
+            operator: u8,
+            model: usize,
+        },
+        Jail {
+            operator: u8,
+            jailed: bool,
+        },
+        Tombstone {
+            operator: u8,
+        },
+        Freeze {
+            operator: u8,
+            holds: u32,
+            pending: u32,
+        },
+        Tokens {
+            operator: u8,
+            tokens: u128,
+        },
+        Family {
+            operator: u8,
+            head: Option<u8>,
+        },
+        DeleteOperator {
+            operator: u8,
+        },
+        /// A write elsewhere in state (not watched): must not matter.
+        Other {
+            byte: u8,
+        },
+    }
+
+    fn apply(store: &mut Store, write: &Write) {
+        let allocation_of = |store: &Store, operator: u8, model: usize| {
+            state::allocation(store, &MODELS[model], &operator_id(operator)).unwrap_or(Allocation {
+                operator: operator_id(operator),
+                model: MODELS[model],
+                amount: Amount::ZERO,
+                leaving: Amount::ZERO,
+            })
+        };
+        let put_operator = |store: &mut Store, operator: u8, change: &dyn Fn(&mut Operator)| {
+            let mut record = operator_record(store, operator);
+            change(&mut record);
+            store.put(operator_key(&record.id), &record);
+        };
+        match *write {
+            Write::Allocate {
+                operator,
+                model,
+                amount,
+                leaving,
+            } => {
+                let mut allocation = allocation_of(store, operator, model);
+                allocation.amount = Amount::new(amount);
+                allocation.leaving = Amount::new(leaving.min(amount));
+                state::set_allocation(store, &allocation);
+            }
+            Write::Remove { operator, model } => {
+                let mut allocation = allocation_of(store, operator, model);
+                allocation.amount = Amount::ZERO;
+                state::set_allocation(store, &allocation);
+            }
+            Write::Jail { operator, jailed } => {
+                put_operator(store, operator, &|o| o.jailed = jailed)
+            }
+            Write::Tombstone { operator } => {
+                put_operator(store, operator, &|o| o.tombstoned = true)
+            }
+            Write::Freeze {
+                operator,
+                holds,
+                pending,
+            } => put_operator(store, operator, &|o| {
+                o.dispute_holds = holds;
+                o.pending_slashes = pending;
+            }),
+            Write::Tokens { operator, tokens } => {
+                put_operator(store, operator, &|o| o.tokens = Amount::new(tokens))
+            }
+            Write::Family { operator, head } => put_operator(store, operator, &|o| {
+                o.metadata.family = head.map(|h| operator_id(h).account());
+            }),
+            Write::DeleteOperator { operator } => {
+                store.delete(&operator_key(&operator_id(operator)))
+            }
+            Write::Other { byte } => store.put(vec![b'z', byte], &byte),
+        }
+    }
+
+    /// What a block does with its layers around the writes.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Write(Write),
+        BeginTx,
+        CommitTx,
+        DiscardTx,
+        /// An isolated item (a batch entry inside a transaction, a hook item outside one) that
+        /// writes, then fails or is kept.
+        Item {
+            writes: Vec<Write>,
+            fails: bool,
+        },
+        CommitBlock,
+        DiscardBlock,
+        /// Go on with a copy of the store (a grinder's trial block).
+        Clone,
+    }
+
+    fn write() -> impl Strategy<Value = Write> {
+        let operator = 0..OPERATORS;
+        prop_oneof![
+            (operator.clone(), 0..2usize, 0..3_000u128, 0..2_000u128).prop_map(
+                |(operator, model, amount, leaving)| Write::Allocate {
+                    operator,
+                    model,
+                    amount,
+                    leaving
+                }
+            ),
+            (operator.clone(), 0..2usize)
+                .prop_map(|(operator, model)| Write::Remove { operator, model }),
+            (operator.clone(), any::<bool>())
+                .prop_map(|(operator, jailed)| Write::Jail { operator, jailed }),
+            operator
+                .clone()
+                .prop_map(|operator| Write::Tombstone { operator }),
+            (operator.clone(), 0..2u32, 0..2u32).prop_map(|(operator, holds, pending)| {
+                Write::Freeze {
+                    operator,
+                    holds,
+                    pending,
+                }
+            }),
+            (operator.clone(), 0..3_000u128)
+                .prop_map(|(operator, tokens)| Write::Tokens { operator, tokens }),
+            (operator.clone(), prop::option::of(0..OPERATORS))
+                .prop_map(|(operator, head)| Write::Family { operator, head }),
+            operator.prop_map(|operator| Write::DeleteOperator { operator }),
+            any::<u8>().prop_map(|byte| Write::Other { byte }),
+        ]
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => write().prop_map(Step::Write),
+            1 => Just(Step::BeginTx),
+            1 => Just(Step::CommitTx),
+            1 => Just(Step::DiscardTx),
+            2 => (prop::collection::vec(write(), 1..4), any::<bool>())
+                .prop_map(|(writes, fails)| Step::Item { writes, fails }),
+            1 => Just(Step::CommitBlock),
+            1 => Just(Step::DiscardBlock),
+            1 => Just(Step::Clone),
+        ]
+    }
+
+    fn assert_fresh(store: &Store) {
+        for model in &MODELS {
+            assert_eq!(
+                eligible_with_family(store, model),
+                eligible_with_family_scan(store, model),
+                "the memo returned what a scan no longer finds"
+            );
+        }
+    }
+
+    fn run(store: &mut Store, in_tx: &mut bool, step: &Step) {
+        match step {
+            Step::Write(write) => apply(store, write),
+            Step::BeginTx if !*in_tx => {
+                store.begin_tx();
+                *in_tx = true;
+            }
+            Step::CommitTx if *in_tx => {
+                store.commit_tx();
+                *in_tx = false;
+            }
+            Step::DiscardTx if *in_tx => {
+                store.discard_tx();
+                *in_tx = false;
+            }
+            Step::Item { writes, fails } => {
+                let result: Result<(), ()> = store.isolated(|store| {
+                    for write in writes {
+                        apply(store, write);
+                        assert_fresh(store);
+                    }
+                    if *fails {
+                        Err(())
+                    } else {
+                        Ok(())
+                    }
+                });
+                assert_eq!(result.is_err(), *fails);
+            }
+            Step::CommitBlock if !*in_tx => {
+                store.commit_block();
+            }
+            Step::DiscardBlock => {
+                store.discard_block();
+                *in_tx = false;
+            }
+            Step::Clone => *store = store.clone(),
+            _ => {}
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn memoised_eligibility_is_always_what_a_full_scan_finds(
+            steps in prop::collection::vec(step(), 1..80),
+        ) {
+            let mut store = Store::new();
+            let mut in_tx = false;
+            for operator in 0..OPERATORS {
+                apply(&mut store, &Write::Allocate {
+                    operator, model: 0, amount: 1_000, leaving: 0,
+                });
+            }
+            store.commit_block();
+            assert_fresh(&store);
+            for step in &steps {
+                run(&mut store, &mut in_tx, step);
+                assert_fresh(&store);
+            }
+        }
+    }
+
+    #[test]
+    fn eligibility_read_twice_without_a_change_is_memoised_and_a_jail_mid_block_is_seen() {
+        let mut store = Store::new();
+        for operator in 0..3 {
+            apply(
+                &mut store,
+                &Write::Allocate {
+                    operator,
+                    model: 0,
+                    amount: 1_000,
+                    leaving: 0,
+                },
+            );
+            apply(
+                &mut store,
+                &Write::Tokens {
+                    operator,
+                    tokens: 1_000,
+                },
+            );
+        }
+        store.commit_block();
+        assert_eq!(eligible_with_family(&store, &MODELS[0]).len(), 3);
+        let reads = store.access().reads();
+        assert_eq!(eligible_with_family(&store, &MODELS[0]).len(), 3);
+        assert_eq!(
+            store.access().reads(),
+            reads,
+            "the second read is the memo's"
+        );
+        // A write elsewhere keeps it; a jail in the open transaction is seen at once, and
+        // again dropped with the transaction.
+        apply(&mut store, &Write::Other { byte: 1 });
+        assert_eq!(eligible_with_family(&store, &MODELS[0]).len(), 3);
+        assert_eq!(store.access().reads(), reads);
+        store.begin_tx();
+        apply(
+            &mut store,
+            &Write::Jail {
+                operator: 1,
+                jailed: true,
+            },
+        );
+        assert_eq!(eligible_with_family(&store, &MODELS[0]).len(), 2);
+        store.discard_tx();
+        assert_eq!(eligible_with_family(&store, &MODELS[0]).len(), 3);
+    }
 }

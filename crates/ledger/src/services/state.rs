@@ -38,10 +38,15 @@ pub(super) fn set_allocation(store: &mut Store, allocation: &Allocation) {
     }
 }
 
+/// The key prefix of every allocation to `model`'s service.
+pub fn allocations_prefix(model: &ModelId) -> Vec<u8> {
+    key("services/alloc", &[&model.0, b""])
+}
+
 /// Every allocation to `model`'s service, in operator order.
 pub fn allocations_to(store: &Store, model: &ModelId) -> Vec<Allocation> {
     store
-        .prefix_values::<Allocation>(&key("services/alloc", &[&model.0, b""]))
+        .prefix_values::<Allocation>(&allocations_prefix(model))
         .into_iter()
         .map(|(_, allocation)| allocation)
         .collect()
