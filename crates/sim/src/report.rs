@@ -86,11 +86,13 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Rows whose strategy's profit is not below honest play.
+    /// Rows whose strategy cheated and whose profit is not below honest play. A strategy that
+    /// never found a chance to cheat (a copier never on a job with another replica) played
+    /// honestly: its profit says nothing about cheating, and it is not judged.
     pub fn profitable_cheats(&self) -> Vec<&Row> {
         self.rows
             .iter()
-            .filter(|r| r.judged && r.versus_honest >= 0.0)
+            .filter(|r| r.judged && r.cheats > 0 && r.versus_honest >= 0.0)
             .collect()
     }
 
@@ -259,6 +261,8 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
         };
         let target = if row.judged && row.versus_honest.is_nan() {
             "n/a (no jobs)".to_string()
+        } else if row.judged && row.cheats == 0 {
+            "n/a (never cheated)".to_string()
         } else if row.judged {
             pass(row.versus_honest < 0.0).to_string()
         } else {

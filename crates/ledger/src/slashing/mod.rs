@@ -94,7 +94,8 @@ pub fn oldest_reportable(params: &Params, ctx: &BlockContext) -> Height {
 /// offence of `kind` (base `base`) in the same window: wrong and withheld results add up
 /// (capped at one), anything else takes the larger.
 fn penalty(existing: &state::Fault, kind: FaultKind, base: Ratio) -> Ratio {
-    let cheat = |kind: FaultKind| matches!(kind, FaultKind::WrongResult | FaultKind::WithheldResult);
+    let cheat =
+        |kind: FaultKind| matches!(kind, FaultKind::WrongResult | FaultKind::WithheldResult);
     if cheat(kind) && cheat(existing.kind) {
         let sum = existing.base_fraction.ppb().saturating_add(base.ppb());
         Ratio::from_ppb(sum.min(Ratio::DENOMINATOR)).unwrap_or(Ratio::ONE)
