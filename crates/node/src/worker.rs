@@ -29,7 +29,7 @@
 mod compute;
 
 use crate::app::SharedApp;
-use compute::{Compute, Done, Task};
+use compute::{AppSource, Compute, Done, Task};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -347,6 +347,10 @@ pub struct Worker {
     uploaded: BTreeSet<u64>,
     /// Disputes below this id are resolved or not ours.
     dispute_cursor: u64,
+    /// The last poll's reading of the ledger.
+    last_snapshot: Option<Arc<Snapshot>>,
+    /// The height settled jobs were last forgotten at.
+    forgot_at: u64,
     stats: Arc<WorkerStats>,
 }
 
@@ -366,6 +370,10 @@ struct AuditDraw {
 
 /// Blocks after which a seal or reveal the ledger still waits for is sent again.
 const RESEND_BLOCKS: u64 = 3;
+
+/// Blocks between two sweeps of what settled jobs left behind (each sweep reads every job the
+/// worker keeps something for, under the app lock).
+const FORGET_EVERY_BLOCKS: u64 = 8;
 
 /// What this operator owes `job` in `role` now: a seal (`Some(false)`), a reveal
 /// (`Some(true)`), or nothing.
@@ -415,7 +423,11 @@ impl Worker {
         );
         let stats = Arc::new(WorkerStats::default());
         let operator = OperatorId::from(account);
-        let compute = Compute::start(app.clone(), operator, executor.clone(), stats.clone())
+        let source = AppSource {
+            app: app.clone(),
+            operator,
+        };
+        let compute = Compute::start(source, executor.clone(), stats.clone())
             .map_err(|e| eyre::eyre!("worker compute thread: {e}"))?;
         Ok(Worker {
             app,
@@ -433,6 +445,8 @@ impl Worker {
             revealed: BTreeSet::new(),
             uploaded: BTreeSet::new(),
             dispute_cursor: 0,
+            last_snapshot: None,
+            forgot_at: 0,
             stats,
         })
     }
@@ -452,9 +466,16 @@ impl Worker {
         }
     }
 
-    fn snapshot(&mut self) -> Snapshot {
+    /// What the ledger holds for this worker now. State changes only with a block, so a poll
+    /// at the height of the last one reuses its reading: polls come every `poll_ms`, and a
+    /// worker with a backlog would otherwise read every job it holds, under the app lock,
+    /// many times a block.
+    fn snapshot(&mut self) -> Arc<Snapshot> {
         let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
         let height = app.ledger().height();
+        if let Some(last) = self.last_snapshot.as_ref().filter(|s| s.height == height) {
+            return last.clone();
+        }
         let audit_rate = app.ledger().params().jobs.audit_rate;
         let store = app.ledger().store();
         let work = jobs::state::work_of(store, &self.operator)
@@ -477,12 +498,14 @@ impl Worker {
                 }
             }
         }
-        Snapshot {
+        let snapshot = Arc::new(Snapshot {
             height,
             audit_rate,
             work,
             disputes,
-        }
+        });
+        self.last_snapshot = Some(snapshot.clone());
+        snapshot
     }
 
     /// One poll: take what the compute thread finished, then send every seal and reveal that
@@ -509,10 +532,10 @@ impl Worker {
             self.sent.insert((job.id, revealing), snapshot.height);
         }
         self.send_batches(seals, reveals);
-        for (dispute, job) in snapshot.disputes {
-            self.play(&dispute, &job).await;
+        for (dispute, job) in &snapshot.disputes {
+            self.play(dispute, job).await;
         }
-        self.forget_settled();
+        self.forget_settled(snapshot.height);
     }
 
     /// Whether this poll owes `job` a seal (`Some(false)`) or a reveal (`Some(true)`): the
@@ -798,11 +821,13 @@ impl Worker {
         }
     }
 
-    /// Drop executions and sent marks of jobs that are final, failed or pruned.
-    fn forget_settled(&mut self) {
-        if self.executions.len() < 64 && self.sent.len() < 256 && self.draws.len() < 256 {
+    /// Drop executions, sent marks, draws and holds of jobs that are final, failed or pruned.
+    fn forget_settled(&mut self, height: Height) {
+        let small = self.executions.len() < 64 && self.sent.len() < 256 && self.draws.len() < 256;
+        if small || height.get() < self.forgot_at.saturating_add(FORGET_EVERY_BLOCKS) {
             return;
         }
+        self.forgot_at = height.get();
         let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
         let store = app.ledger().store();
         let open = |id: &JobId| {

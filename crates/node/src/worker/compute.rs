@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-use surety_infer::Executor;
+use surety_infer::{Executor, Model};
 use surety_ledger::jobs::{self, Job, Role};
 use surety_types::{JobId, ModelId, OperatorId};
 use tracing::warn;
@@ -29,6 +29,33 @@ pub(super) const QUEUED_JOBS_MAX: usize = 8_192;
 /// Weight of the newest run in a model's run-time estimate, in quarters (an EWMA: the last
 /// few runs, so that a change of load shows within a few jobs).
 const ESTIMATE_NEW_QUARTERS: u32 = 1;
+
+/// What the compute thread reads from the ledger: the node's app, or a test's fake.
+pub(super) trait Source: Send + 'static {
+    /// The model `id`, loaded.
+    fn model(&self, id: &ModelId) -> Result<Arc<Model>, String>;
+    /// Whether the ledger still waits for this operator's seal or reveal of `job` in `role`.
+    fn owes(&self, job: &JobId, role: Role) -> bool;
+}
+
+/// The node's app, seen by `operator`'s compute thread (each read takes the app lock briefly).
+pub(super) struct AppSource {
+    pub(super) app: SharedApp,
+    pub(super) operator: OperatorId,
+}
+
+impl Source for AppSource {
+    fn model(&self, id: &ModelId) -> Result<Arc<Model>, String> {
+        let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        app.ledger().model(id).map_err(|e| e.to_string())
+    }
+
+    fn owes(&self, job: &JobId, role: Role) -> bool {
+        let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        jobs::state::job(app.ledger().store(), job)
+            .is_some_and(|job| owed(&job, role, &self.operator).is_some())
+    }
+}
 
 /// What the thread does for a job.
 #[derive(Clone, Debug)]
@@ -137,29 +164,38 @@ pub(super) struct Compute {
 
 impl Compute {
     /// Start the thread.
-    pub(super) fn start(
-        app: SharedApp,
-        operator: OperatorId,
+    pub(super) fn start<S: Source>(
+        source: S,
         executor: Arc<Executor>,
         stats: Arc<WorkerStats>,
     ) -> std::io::Result<Compute> {
+        let (compute, runner) = Compute::new(source, executor, stats);
+        std::thread::Builder::new()
+            .name("surety-worker-compute".into())
+            .spawn(move || runner.serve())?;
+        Ok(compute)
+    }
+
+    /// The queue and the runner that will serve it (on the thread `start` spawns).
+    fn new<S: Source>(
+        source: S,
+        executor: Arc<Executor>,
+        stats: Arc<WorkerStats>,
+    ) -> (Compute, Runner<S>) {
         let shared = Arc::new(Shared::default());
         let runner = Runner {
-            app,
-            operator,
+            source,
             executor,
             stats,
             estimates: BTreeMap::new(),
             deferred: Vec::new(),
             shared: shared.clone(),
         };
-        std::thread::Builder::new()
-            .name("surety-worker-compute".into())
-            .spawn(move || runner.serve())?;
-        Ok(Compute {
+        let compute = Compute {
             shared,
             queued: BTreeSet::new(),
-        })
+        };
+        (compute, runner)
     }
 
     /// Queue `task` for `job` unless it is queued already or the queue is full.
@@ -202,19 +238,18 @@ impl Drop for Compute {
 }
 
 /// The thread's side: runs requests in turn.
-struct Runner {
-    app: SharedApp,
-    operator: OperatorId,
+struct Runner<S> {
+    source: S,
     executor: Arc<Executor>,
     stats: Arc<WorkerStats>,
     /// EWMA of this worker's run time, by model.
     estimates: BTreeMap<ModelId, Duration>,
     /// Holds whose model has no estimate yet: done when the next run of it is.
-    deferred: Vec<(JobId, ModelId)>,
+    deferred: Vec<Job>,
     shared: Arc<Shared>,
 }
 
-impl Runner {
+impl<S: Source> Runner<S> {
     fn serve(mut self) {
         while let Some(request) = self.shared.next() {
             let done = match request.task {
@@ -242,7 +277,7 @@ impl Runner {
                 ready_at: Instant::now() + *estimate,
             });
         }
-        self.deferred.push((job.id, job.model));
+        self.deferred.push(job);
         None
     }
 
@@ -252,27 +287,21 @@ impl Runner {
         if self.deferred.is_empty() {
             return;
         }
-        let waiting: Vec<ModelId> = {
+        let waiting: Vec<Job> = {
             let lanes = self.shared.lanes();
+            let mut models = BTreeSet::new();
             self.deferred
                 .iter()
-                .map(|(_, model)| *model)
-                .filter(|model| !lanes.has_run_of(model))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
+                .filter(|job| !lanes.has_run_of(&job.model) && models.insert(job.model))
+                .cloned()
                 .collect()
         };
-        for model in waiting {
-            let first = self.deferred.iter().find(|(_, m)| *m == model);
-            let job = first.and_then(|(id, _)| self.job(id));
-            let timed = job.is_some_and(|job| {
-                let ran = self.execute(&job, &WorkerBehaviour::Honest).is_ok();
-                if ran {
-                    self.stats.calibration_runs.fetch_add(1, Ordering::Relaxed);
-                }
-                ran
-            });
-            if !timed {
+        for job in waiting {
+            let model = job.model;
+            let timed = self.execute(&job, &WorkerBehaviour::Honest).is_ok();
+            if timed {
+                self.stats.calibration_runs.fetch_add(1, Ordering::Relaxed);
+            } else {
                 warn!(model = %model, "could not time a run for a hold; releasing it now");
             }
             self.release_deferred(&model);
@@ -282,19 +311,22 @@ impl Runner {
     /// Release every hold waiting for a run of `model`.
     fn release_deferred(&mut self, model: &ModelId) {
         let now = Instant::now();
-        let (done, waiting) = std::mem::take(&mut self.deferred)
+        let (done, waiting): (Vec<Job>, Vec<Job>) = std::mem::take(&mut self.deferred)
             .into_iter()
-            .partition(|(_, m)| m == model);
+            .partition(|job| job.model == *model);
         self.deferred = waiting;
-        for (job, _) in done {
-            self.finish(Done::Held { job, ready_at: now });
+        for job in done {
+            self.finish(Done::Held {
+                job: job.id,
+                ready_at: now,
+            });
         }
     }
 
     /// Run a job, unless the ledger no longer waits for it.
     fn run(&mut self, request: Request) -> Option<Done> {
         let id = request.job.id;
-        if !self.still_owed(&id, request.task.role()) {
+        if !self.source.owes(&id, request.task.role()) {
             return Some(Done::Skipped { job: id });
         }
         let (behaviour, audit) = match request.task {
@@ -316,28 +348,212 @@ impl Runner {
 
     /// Run `job` with `behaviour`, and fold the time into the model's estimate.
     fn execute(&mut self, job: &Job, behaviour: &WorkerBehaviour) -> Result<Execution, String> {
-        let model = {
-            let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
-            app.ledger().model(&job.model).map_err(|e| e.to_string())?
-        };
+        let model = self.source.model(&job.model)?;
         let started = Instant::now();
-        let execution = execute(model, &self.executor, job, behaviour).map_err(|e| e.to_string());
+        let execution =
+            execute(model, &self.executor, job, behaviour).map_err(|e| e.to_string())?;
         let took = started.elapsed();
         let estimate = self.estimates.get(&job.model).map_or(took, |old| {
             (*old * (4 - ESTIMATE_NEW_QUARTERS) + took * ESTIMATE_NEW_QUARTERS) / 4
         });
         self.estimates.insert(job.model, estimate);
-        execution
+        Ok(execution)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use surety_infer::models::mlp::{load_mlp, MlpConfig};
+    use surety_infer::safetensors_loader::save_safetensors_f32;
+    use surety_infer::{Activation, Tensor};
+    use surety_ledger::jobs::JobStatus;
+    use surety_types::{AccountId, Amount, Hash, Height};
+
+    /// An MLP slow enough (a few ms a run) that a run is well above the test's polling step.
+    const WIDTH: usize = 384;
+    const LAYERS: usize = 6;
+
+    fn model() -> Arc<Model> {
+        let mut state = 0x2545_f491u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state % 2000) as f32 / 40_000.0 - 0.025
+        };
+        let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = (0..LAYERS)
+            .flat_map(|i| {
+                let weight = (0..WIDTH * WIDTH).map(|_| next()).collect();
+                let bias = (0..WIDTH).map(|_| next()).collect();
+                [
+                    (format!("layers.{i}.weight"), vec![WIDTH, WIDTH], weight),
+                    (format!("layers.{i}.bias"), vec![WIDTH], bias),
+                ]
+            })
+            .collect();
+        let refs: Vec<(&str, Vec<usize>, Vec<f32>)> = tensors
+            .iter()
+            .map(|(name, shape, values)| (name.as_str(), shape.clone(), values.clone()))
+            .collect();
+        let bytes = save_safetensors_f32(&refs).unwrap();
+        let config = MlpConfig {
+            widths: vec![WIDTH as u64; LAYERS + 1],
+        };
+        Arc::new(load_mlp("compute-test-mlp", &bytes, config).unwrap())
     }
 
-    fn job(&self, id: &JobId) -> Option<Job> {
-        let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
-        jobs::state::job(app.ledger().store(), id)
+    /// A ledger that holds one model and waits for everything.
+    struct Fake(Arc<Model>);
+
+    impl Source for Fake {
+        fn model(&self, id: &ModelId) -> Result<Arc<Model>, String> {
+            (self.0.model_id() == *id)
+                .then(|| self.0.clone())
+                .ok_or_else(|| "unknown model".to_string())
+        }
+
+        fn owes(&self, _job: &JobId, _role: Role) -> bool {
+            true
+        }
     }
 
-    /// Whether the ledger still waits for this operator's seal or reveal of `id` in `role`.
-    fn still_owed(&self, id: &JobId, role: Role) -> bool {
-        self.job(id)
-            .is_some_and(|job| owed(&job, role, &self.operator).is_some())
+    fn job(n: u8, model: &Model) -> Job {
+        let mut input = Activation::new();
+        input.set("input", Tensor::f32(vec![1, WIDTH], vec![0.5; WIDTH]));
+        Job {
+            id: JobId([n; 32]),
+            client: AccountId([0; 32]),
+            model: model.model_id(),
+            input: input.to_bytes(),
+            input_hash: Hash::ZERO,
+            steps: model.program().len() as u64,
+            fee: Amount::ZERO,
+            replicas: 1,
+            deadline_blocks: 10,
+            submitted: Height::new(1),
+            assignments: Vec::new(),
+            reassignments: 0,
+            audit: None,
+            status: JobStatus::Assigned,
+        }
+    }
+
+    /// A queue with a runner not started yet, so that a test can queue everything first.
+    fn queue() -> (Compute, Runner<Fake>, Arc<Model>, Arc<WorkerStats>) {
+        let model = model();
+        let stats = Arc::new(WorkerStats::default());
+        let executor = Arc::new(Executor::new(1).unwrap());
+        let (compute, runner) = Compute::new(Fake(model.clone()), executor, stats.clone());
+        (compute, runner, model, stats)
+    }
+
+    /// Start `runner` and collect what it finishes until `count` items are done, each with
+    /// the instant it could be sent: when it was seen (polling every 100 µs), or for a hold
+    /// the later of that and its `ready_at`.
+    fn serve(mut compute: Compute, runner: Runner<Fake>, count: usize) -> Vec<(JobId, Instant)> {
+        let thread = std::thread::spawn(move || runner.serve());
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut seen = Vec::new();
+        while seen.len() < count {
+            assert!(Instant::now() < deadline, "the runner did not finish");
+            let now = Instant::now();
+            for done in compute.finished() {
+                let at = match &done {
+                    Done::Held { ready_at, .. } => now.max(*ready_at),
+                    _ => now,
+                };
+                seen.push((done.job(), at));
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        drop(compute);
+        thread.join().unwrap();
+        seen
+    }
+
+    fn when(seen: &[(JobId, Instant)], id: u8) -> Instant {
+        seen.iter()
+            .find(|(job, _)| *job == JobId([id; 32]))
+            .unwrap()
+            .1
+    }
+
+    #[test]
+    fn the_auditors_lane_runs_before_the_assigned_backlog() {
+        let (mut compute, runner, model, stats) = queue();
+        for n in 1..=4 {
+            compute.queue(&job(n, &model), Task::Assigned(WorkerBehaviour::Honest));
+        }
+        compute.queue(&job(10, &model), Task::Audit);
+        let seen = serve(compute, runner, 5);
+        assert_eq!(seen[0].0, JobId([10; 32]), "the audit ran first");
+        assert_eq!(stats.job_runs.load(Ordering::Relaxed), 4);
+        assert_eq!(stats.audit_runs.load(Ordering::Relaxed), 1);
+    }
+
+    /// The attack: an assignee times its auditor's seal against the auditor's work appearing,
+    /// to learn before it reveals whether the auditor's VRF selected it. A not-selected
+    /// auditor's seal is ready no earlier than a selected one at the same place would be: one
+    /// run after the audit ahead of it, not at once.
+    #[test]
+    fn a_not_selected_auditors_seal_is_ready_one_run_after_its_turn_like_a_selected_ones() {
+        let (mut compute, runner, model, stats) = queue();
+        compute.queue(&job(1, &model), Task::Audit);
+        compute.queue(&job(2, &model), Task::Audit);
+        compute.queue(&job(3, &model), Task::Hold);
+        compute.queue(&job(4, &model), Task::Audit);
+        let started = Instant::now();
+        let seen = serve(compute, runner, 4);
+        let run = when(&seen, 2) - when(&seen, 1);
+        let held = when(&seen, 3) - when(&seen, 2);
+        eprintln!(
+            "the selected audit's run took {:.2} ms; the hold after it {:.2} ms; all done in {:.2} ms",
+            run.as_secs_f64() * 1e3,
+            held.as_secs_f64() * 1e3,
+            started.elapsed().as_secs_f64() * 1e3,
+        );
+        assert!(
+            held >= run / 4,
+            "the hold was ready {held:?} after the audit ahead of it, a run takes {run:?}"
+        );
+        assert_eq!(stats.audit_runs.load(Ordering::Relaxed), 3);
+        assert_eq!(stats.calibration_runs.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_hold_without_an_estimate_waits_for_the_next_run_of_its_model() {
+        let (mut compute, runner, model, stats) = queue();
+        compute.queue(&job(1, &model), Task::Hold);
+        compute.queue(&job(2, &model), Task::Assigned(WorkerBehaviour::Honest));
+        let seen = serve(compute, runner, 2);
+        assert!(
+            when(&seen, 1) >= when(&seen, 2),
+            "held until the run was done"
+        );
+        assert_eq!(stats.job_runs.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.calibration_runs.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_hold_with_no_run_to_wait_for_times_one_run_and_counts_it() {
+        let (mut compute, runner, model, stats) = queue();
+        compute.queue(&job(1, &model), Task::Hold);
+        let seen = serve(compute, runner, 1);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(stats.calibration_runs.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.audit_runs.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_job_is_queued_once_until_it_is_done() {
+        let (mut compute, runner, model, stats) = queue();
+        let job = job(1, &model);
+        compute.queue(&job, Task::Assigned(WorkerBehaviour::Honest));
+        compute.queue(&job, Task::Assigned(WorkerBehaviour::Honest));
+        assert!(compute.is_queued(&job.id));
+        let seen = serve(compute, runner, 1);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(stats.job_runs.load(Ordering::Relaxed), 1);
     }
 }

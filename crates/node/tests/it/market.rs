@@ -108,6 +108,25 @@ fn job(node: &RunningNode, id: &JobId) -> Option<jobs::Job> {
     jobs::state::job(node.app.lock().unwrap().ledger().store(), id)
 }
 
+/// Every operator's standing and fees in flight, for a failure's message.
+fn operators_now(node: &RunningNode) -> Vec<String> {
+    let app = node.app.lock().unwrap();
+    let store = app.ledger().store();
+    surety_ledger::staking::state::all_operators(store)
+        .into_iter()
+        .map(|o| {
+            format!(
+                "{} jailed={} frozen={} tombstoned={} in_flight={}",
+                o.id,
+                o.jailed,
+                o.is_frozen(),
+                o.tombstoned,
+                jobs::state::in_flight(store, &o.id)
+            )
+        })
+        .collect()
+}
+
 fn operator_record(node: &RunningNode, id: &OperatorId) -> surety_ledger::staking::Operator {
     surety_ledger::staking::state::operator(node.app.lock().unwrap().ledger().store(), id).unwrap()
 }
@@ -299,8 +318,12 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
                 .or_default() += 1;
         } else if first == extra_id(SILENT) {
             // Missed its deadline: penalised, the job went to someone else.
-            assert!(record.assignments[0].missed);
-            assert!(record.assignments.len() >= 2);
+            assert!(record.assignments[0].missed, "{record:?}");
+            assert!(
+                record.assignments.len() >= 2,
+                "the silent operator's job was not reassigned: {record:?}\noperators: {:?}",
+                operators_now(&nodes[0])
+            );
             // A market fault: frozen until its small slash applies (no new work), not jailed
             // (it stays a validator).
             let silent = operator_record(&nodes[0], &first);
