@@ -370,8 +370,8 @@ mod tests {
     use surety_ledger::jobs::JobStatus;
     use surety_types::{AccountId, Amount, Hash, Height};
 
-    /// An MLP slow enough (a few ms a run) that a run is well above the test's polling step.
-    const WIDTH: usize = 384;
+    /// An MLP slow enough (~5 ms a run) that a run is well above the test's polling step.
+    const WIDTH: usize = 1024;
     const LAYERS: usize = 6;
 
     fn model() -> Arc<Model> {
