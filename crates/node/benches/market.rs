@@ -11,7 +11,8 @@
 //!    per second from the first submit to the last job final; latency submit → result
 //!    committed and submit → final (median, p99).
 //! 2. **Verification overhead.** Full-inference equivalents the workers computed (jobs,
-//!    audits, dispute re-runs and referee inputs) and the referees' steps, per final job.
+//!    audits, dispute re-runs, runs that time a model for not-selected auditors' holds, and
+//!    referee inputs) and the referees' steps, per final job.
 //! 3. **Dispute cost.** A second network, audit rate 100%, with `SURETY_BENCH_DISPUTES` extra
 //!    operators whose workers tamper with their outputs (the disputed step is the last) and as
 //!    many that compute with another checkpoint (one bias of layer 3 moved: the disputed step

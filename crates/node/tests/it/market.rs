@@ -61,7 +61,8 @@ const SILENT: usize = 2;
 /// auditor is in such a dispute; the job then fails with nobody to go to instead of being
 /// reassigned. That is the likely cause of a failure of this test seen once in six runs with
 /// the pipelined worker (missed and not reassigned), which opens its disputes sooner than the
-/// old one. So the deadline outlasts the disputes its round's jobs open.
+/// old one. So the deadline outlasts the disputes its round's jobs open
+/// (and a round waits for the disputes before it to end).
 const ROUND_DEADLINE_BLOCKS: u64 = 150;
 
 fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
@@ -210,6 +211,24 @@ async fn the_market_pays_honest_work_and_proves_and_punishes_every_fault() {
     let started = Instant::now();
     let mut hashes = Vec::new();
     for round in 0..12 {
+        // A party to an open dispute (the honest auditor that challenged a faulty result
+        // included) is frozen and gets no new work: with disputes of earlier rounds still
+        // open, every operator could be frozen or jailed at once, and a job would fail
+        // unassigned. So a round starts once the disputes before it are over.
+        wait_for(
+            "the earlier rounds' disputes to be over",
+            Duration::from_secs(180),
+            || {
+                disputes::state::disputes_from(
+                    nodes[0].app.lock().unwrap().ledger().store(),
+                    0,
+                    usize::MAX,
+                )
+                .iter()
+                .all(|d| !d.is_open())
+            },
+        )
+        .await;
         for k in 0..4 {
             let text = format!("sentence {round}-{k}: stake-secured verifiable inference");
             // One client, one node: nonces count the client's pending transactions in that
