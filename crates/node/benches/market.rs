@@ -11,7 +11,8 @@
 //!    per second from the first submit to the last job final; latency submit → result
 //!    committed and submit → final (median, p99).
 //! 2. **Verification overhead.** Full-inference equivalents the workers computed (jobs,
-//!    audits, dispute re-runs and referee inputs) and the referees' steps, per final job.
+//!    audits, dispute re-runs, runs that time a model for not-selected auditors' holds, and
+//!    referee inputs) and the referees' steps, per final job.
 //! 3. **Dispute cost.** A second network, audit rate 100%, with `SURETY_BENCH_DISPUTES` extra
 //!    operators whose workers tamper with their outputs (the disputed step is the last) and as
 //!    many that compute with another checkpoint (one bias of layer 3 moved: the disputed step
@@ -328,14 +329,15 @@ impl Network {
         jobs::job_id(&hash)
     }
 
-    fn totals(&self) -> (u64, u64, u64, u64) {
+    fn totals(&self) -> Runs {
         let sum = |f: fn(&WorkerStats) -> u64| self.stats.iter().map(|s| f(s)).sum::<u64>();
-        (
-            sum(|s| s.job_runs.load(Ordering::Relaxed)),
-            sum(|s| s.audit_runs.load(Ordering::Relaxed)),
-            sum(|s| s.dispute_runs.load(Ordering::Relaxed)),
-            sum(|s| s.dispute_steps.load(Ordering::Relaxed)),
-        )
+        Runs {
+            jobs: sum(|s| s.job_runs.load(Ordering::Relaxed)),
+            audits: sum(|s| s.audit_runs.load(Ordering::Relaxed)),
+            disputes: sum(|s| s.dispute_runs.load(Ordering::Relaxed)),
+            dispute_steps: sum(|s| s.dispute_steps.load(Ordering::Relaxed)),
+            calibrations: sum(|s| s.calibration_runs.load(Ordering::Relaxed)),
+        }
     }
 
     async fn stop(self) {
@@ -346,6 +348,17 @@ impl Network {
             node.stop().await;
         }
     }
+}
+
+/// What every worker of a network computed (`WorkerStats`, summed).
+struct Runs {
+    jobs: u64,
+    audits: u64,
+    disputes: u64,
+    /// Program steps run for referees' inputs.
+    dispute_steps: u64,
+    /// Runs made only to time a model for not-selected auditors' holds.
+    calibrations: u64,
 }
 
 /// What one job went through, seen from the bench.
@@ -366,7 +379,7 @@ struct Throughput {
     to_final: Vec<f64>,
     blocks_to_final: Vec<f64>,
     audited: usize,
-    runs: (u64, u64, u64, u64),
+    runs: Runs,
     steps: u64,
     referee_runs: f64,
     overhead: f64,
@@ -475,7 +488,9 @@ async fn throughput(minilm: &MiniLm, settings: &Settings) -> Throughput {
     let runs = network.totals();
     // Every validator runs the referee's one step for each dispute.
     let referee_runs = (disputes * VALIDATORS) as f64 / steps as f64;
-    let computed = (runs.0 + runs.1 + runs.2) as f64 + runs.3 as f64 / steps as f64 + referee_runs;
+    let computed = (runs.jobs + runs.audits + runs.disputes + runs.calibrations) as f64
+        + runs.dispute_steps as f64 / steps as f64
+        + referee_runs;
     let overhead = computed / finals.len().max(1) as f64;
     let sample_input = finals
         .first()
@@ -837,14 +852,15 @@ fn main() {
     );
     let audit_fraction = t.audited as f64 / t.final_jobs.max(1) as f64;
     println!(
-        "\n2. verification overhead: workers ran {} job runs + {} audit runs + {} dispute re-runs + {} referee-input steps \
+        "\n2. verification overhead: workers ran {} job runs + {} audit runs + {} dispute re-runs + {} timing runs + {} referee-input steps \
          ({} steps per run), referees {:.3} runs ({} disputes), for {} final jobs = {:.3} inferences per job \
          (target <= 1.1x at the default audit rate; zkML proving is ~10^3-10^4x native, a literature figure, not measured); \
          observed audit fraction {:.1}% ({} of {})",
-        t.runs.0,
-        t.runs.1,
-        t.runs.2,
-        t.runs.3,
+        t.runs.jobs,
+        t.runs.audits,
+        t.runs.disputes,
+        t.runs.calibrations,
+        t.runs.dispute_steps,
         t.steps,
         t.referee_runs,
         t.disputes,

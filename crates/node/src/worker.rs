@@ -1,19 +1,24 @@
-//! The operator and auditor worker (DESIGN §5, §7 "Workers"; docs/market.md).
+//! The operator and auditor worker (DESIGN §5, §7 "Workers"; docs/market.md, "The worker").
 //!
 //! A node whose config names an account key that is also an operator runs this worker. Every
 //! poll it reads, under the app lock and without computing anything there, the work the
 //! ledger gave its operator (`jobs/work/<operator>/…`: jobs to compute and jobs to audit) and
 //! the open disputes it is a party to. It then, with the lock released:
-//! - runs each job's model with the reproducible engine and seals a hiding commitment to its
-//!   signed result (all its seals of a poll in one `SealResults`); once the job's seal phase
-//!   is over, reveals the result (output, trace root, proof of the output leaf), all its
-//!   reveals of a poll in one `RevealResults`;
+//! - seals a hiding commitment to each assigned job's signed result once its run is done (all
+//!   its seals of a poll in one `SealResults`); once the job's seal phase is over, reveals the
+//!   result (output, trace root, proof of the output leaf), all its reveals of a poll in one
+//!   `RevealResults`;
 //! - for a job it is the designated auditor of, evaluates its VRF over the job: when selected,
-//!   computes and seals like an assignee; when not, seals a commitment to nothing (the two are
-//!   indistinguishable); then reveals the VRF proof, and the result when selected;
+//!   seals like an assignee once its run is done; when not, seals a commitment to nothing
+//!   once a hold as long as a run is over (the two are indistinguishable, in content and in
+//!   timing); then reveals the VRF proof, and the result when selected;
 //! - plays every dispute it is a party to: reveals its leaf at each bisection index, proven
 //!   against its own trace, and, once the step is isolated, uploads the activation before it
 //!   so the ledger's referee can run the step.
+//!
+//! A poll never waits for an inference: runs go to the worker's compute thread
+//! (`compute`), which works through them while polls keep sending what is ready, so that a
+//! job's reveal does not wait behind the worker's backlog of other jobs' runs.
 //!
 //! The worker never signs two different results for one job: the engine is bit-reproducible
 //! and the salt is derived from its key and the job, so after a restart it recomputes the same
@@ -21,10 +26,13 @@
 //! Test builds can make it misbehave (feature `byzantine`): tamper with outputs, compute with
 //! other weights, or stay silent.
 
+mod compute;
+
 use crate::app::SharedApp;
+use compute::{AppSource, Compute, Done, Task};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use surety_infer::{Activation, Executor, Model, Trace};
 use surety_ledger::disputes::{self, Dispute, Phase, ProvideStepInput, RevealStep};
 use surety_ledger::jobs::{
@@ -33,7 +41,8 @@ use surety_ledger::jobs::{
 };
 use surety_ledger::tx::Msg;
 use surety_types::tx::Tx;
-use surety_types::{AccountId, Hash, Height, JobId, OperatorId, SigningKey};
+use surety_types::vrf::VrfProof;
+use surety_types::{AccountId, Hash, Height, JobId, OperatorId, Ratio, SigningKey};
 use tracing::{debug, info, warn};
 
 /// How the worker behaves. Anything but `Honest` exists for tests of the protocol's defences.
@@ -305,6 +314,9 @@ pub struct WorkerStats {
     pub audit_runs: std::sync::atomic::AtomicU64,
     /// Full runs redone for a dispute (the execution was not in memory).
     pub dispute_runs: std::sync::atomic::AtomicU64,
+    /// Full runs made only to time a model, so that a not-selected auditor's seal waits as
+    /// long as a run (at most one per model the worker has not run yet).
+    pub calibration_runs: std::sync::atomic::AtomicU64,
     /// Program steps run to produce a referee's input.
     pub dispute_steps: std::sync::atomic::AtomicU64,
 }
@@ -324,26 +336,44 @@ pub struct Worker {
     sent: BTreeMap<(JobId, bool), Height>,
     /// This worker's executions, kept while a dispute may still need them.
     executions: BTreeMap<JobId, Arc<Execution>>,
+    /// Runs (and not-selected auditors' holds) waiting for or on the compute thread.
+    compute: Compute,
+    /// This worker's VRF over each job it audits, evaluated once.
+    draws: BTreeMap<JobId, AuditDraw>,
+    /// When each not-selected auditor's seal may be sent (`compute::Task::Hold`).
+    holds: BTreeMap<JobId, Instant>,
     /// Reveals and uploads already sent: (dispute, leaf index) and dispute ids.
     revealed: BTreeSet<(u64, u64)>,
     uploaded: BTreeSet<u64>,
     /// Disputes below this id are resolved or not ours.
     dispute_cursor: u64,
+    /// The last poll's reading of the ledger.
+    last_snapshot: Option<Arc<Snapshot>>,
+    /// The height settled jobs were last forgotten at.
+    forgot_at: u64,
     stats: Arc<WorkerStats>,
 }
 
 /// What one poll read from the ledger.
 struct Snapshot {
     height: Height,
+    audit_rate: Ratio,
     work: Vec<(Job, Role)>,
     disputes: Vec<(Dispute, Job)>,
+}
+
+/// The auditor's VRF over a job: the proof it reveals and the draw that decides.
+struct AuditDraw {
+    proof: VrfProof,
+    draw: u64,
 }
 
 /// Blocks after which a seal or reveal the ledger still waits for is sent again.
 const RESEND_BLOCKS: u64 = 3;
 
-/// Computing time after which a poll sends the seals and reveals it has ready.
-const FLUSH_AFTER: Duration = Duration::from_millis(200);
+/// Blocks between two sweeps of what settled jobs left behind (each sweep reads every job the
+/// worker keeps something for, under the app lock).
+const FORGET_EVERY_BLOCKS: u64 = 8;
 
 /// What this operator owes `job` in `role` now: a seal (`Some(false)`), a reveal
 /// (`Some(true)`), or nothing.
@@ -387,22 +417,37 @@ impl Worker {
             .ledger()
             .chain_id()
             .to_string();
-        let executor = Executor::new(config.threads.max(1))
-            .map_err(|e| eyre::eyre!("worker executor: {e}"))?;
+        let executor = Arc::new(
+            Executor::new(config.threads.max(1))
+                .map_err(|e| eyre::eyre!("worker executor: {e}"))?,
+        );
+        let stats = Arc::new(WorkerStats::default());
+        let operator = OperatorId::from(account);
+        let source = AppSource {
+            app: app.clone(),
+            operator,
+        };
+        let compute = Compute::start(source, executor.clone(), stats.clone())
+            .map_err(|e| eyre::eyre!("worker compute thread: {e}"))?;
         Ok(Worker {
             app,
             key,
             account,
-            operator: OperatorId::from(account),
+            operator,
             chain_id,
-            executor: Arc::new(executor),
+            executor,
             config,
             sent: BTreeMap::new(),
             executions: BTreeMap::new(),
+            compute,
+            draws: BTreeMap::new(),
+            holds: BTreeMap::new(),
             revealed: BTreeSet::new(),
             uploaded: BTreeSet::new(),
             dispute_cursor: 0,
-            stats: Arc::new(WorkerStats::default()),
+            last_snapshot: None,
+            forgot_at: 0,
+            stats,
         })
     }
 
@@ -421,9 +466,17 @@ impl Worker {
         }
     }
 
-    fn snapshot(&mut self) -> Snapshot {
+    /// What the ledger holds for this worker now. State changes only with a block, so a poll
+    /// at the height of the last one reuses its reading: polls come every `poll_ms`, and a
+    /// worker with a backlog would otherwise read every job it holds, under the app lock,
+    /// many times a block.
+    fn snapshot(&mut self) -> Arc<Snapshot> {
         let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
         let height = app.ledger().height();
+        if let Some(last) = self.last_snapshot.as_ref().filter(|s| s.height == height) {
+            return last.clone();
+        }
+        let audit_rate = app.ledger().params().jobs.audit_rate;
         let store = app.ledger().store();
         let work = jobs::state::work_of(store, &self.operator)
             .into_iter()
@@ -445,43 +498,31 @@ impl Worker {
                 }
             }
         }
-        Snapshot {
+        let snapshot = Arc::new(Snapshot {
             height,
+            audit_rate,
             work,
             disputes,
-        }
+        });
+        self.last_snapshot = Some(snapshot.clone());
+        snapshot
     }
 
+    /// One poll: take what the compute thread finished, then send every seal and reveal that
+    /// is ready, queueing the runs still missing; it never waits for an inference (only a
+    /// dispute's rare recompute).
     async fn poll(&mut self) {
+        self.take_finished();
         let snapshot = self.snapshot();
         let mut seals = Vec::new();
         let mut reveals = Vec::new();
-        // Send what is ready every `FLUSH_AFTER` of computing: a poll with many jobs must not
-        // hold every seal back until the last job is computed.
-        let mut since_flush = std::time::Instant::now();
-        for (job, role) in snapshot.work {
-            if since_flush.elapsed() >= FLUSH_AFTER {
-                self.send_batches(std::mem::take(&mut seals), std::mem::take(&mut reveals));
-                since_flush = std::time::Instant::now();
-            }
-            let Some(revealing) = owed(&job, role, &self.operator) else {
+        for (job, role) in &snapshot.work {
+            let Some(revealing) = self.due(job, *role, snapshot.height) else {
                 continue;
             };
-            let resend = snapshot.height.get().saturating_sub(RESEND_BLOCKS);
-            if self
-                .sent
-                .get(&(job.id, revealing))
-                .is_some_and(|at| at.get() > resend)
-            {
-                continue;
-            }
-            #[cfg(feature = "byzantine")]
-            if role == Role::Worker && matches!(self.config.behaviour, WorkerBehaviour::Silent) {
-                continue;
-            }
             let item = match role {
-                Role::Worker => self.work_item(&job, revealing).await,
-                Role::Auditor => self.audit_item(&job, revealing).await,
+                Role::Worker => self.work_item(job, revealing),
+                Role::Auditor => self.audit_item(job, revealing, snapshot.audit_rate),
             };
             match item {
                 Some(Item::Seal(seal)) => seals.push(seal),
@@ -491,16 +532,53 @@ impl Worker {
             self.sent.insert((job.id, revealing), snapshot.height);
         }
         self.send_batches(seals, reveals);
-        for (dispute, job) in snapshot.disputes {
-            self.play(&dispute, &job).await;
+        for (dispute, job) in &snapshot.disputes {
+            self.play(dispute, job).await;
         }
-        self.forget_settled();
+        self.forget_settled(snapshot.height);
     }
 
-    /// Seal or reveal an assignee's result for `job`.
-    async fn work_item(&mut self, job: &Job, revealing: bool) -> Option<Item> {
-        let behaviour = self.config.behaviour.clone();
-        let execution = self.execution(job, &behaviour, false).await?;
+    /// Whether this poll owes `job` a seal (`Some(false)`) or a reveal (`Some(true)`): the
+    /// ledger waits for it and it was not sent in the last `RESEND_BLOCKS`.
+    fn due(&self, job: &Job, role: Role, height: Height) -> Option<bool> {
+        let revealing = owed(job, role, &self.operator)?;
+        let resend = height.get().saturating_sub(RESEND_BLOCKS);
+        if self
+            .sent
+            .get(&(job.id, revealing))
+            .is_some_and(|at| at.get() > resend)
+        {
+            return None;
+        }
+        #[cfg(feature = "byzantine")]
+        if role == Role::Worker && matches!(self.config.behaviour, WorkerBehaviour::Silent) {
+            return None;
+        }
+        Some(revealing)
+    }
+
+    /// Keep the runs and holds the compute thread finished.
+    fn take_finished(&mut self) {
+        for done in self.compute.finished() {
+            match done {
+                Done::Ran { job, execution } => match execution {
+                    Ok(execution) => {
+                        self.executions.insert(job, Arc::new(execution));
+                    }
+                    Err(error) => warn!(%job, %error, "could not run the job"),
+                },
+                Done::Held { job, ready_at } => {
+                    self.holds.insert(job, ready_at);
+                }
+                Done::Skipped { .. } => {}
+            }
+        }
+    }
+
+    /// Seal or reveal an assignee's result for `job`, once its run is done.
+    fn work_item(&mut self, job: &Job, revealing: bool) -> Option<Item> {
+        let task = Task::Assigned(self.config.behaviour.clone());
+        let execution = self.ready_execution(job, task)?;
         Some(if revealing {
             info!(job = %job.id, output = %execution.output.hash(), "revealing a result");
             Item::Reveal(Box::new(Reveal {
@@ -519,18 +597,16 @@ impl Worker {
         })
     }
 
-    /// Seal or reveal as `job`'s designated auditor: the VRF says whether it audits.
-    async fn audit_item(&mut self, job: &Job, revealing: bool) -> Option<Item> {
-        let alpha = jobs::audit_alpha(&self.chain_id, &job.id);
-        let proof = self.key.vrf_prove(&alpha);
-        let output = proof.verify(&self.operator.0, &alpha).ok()?;
-        let params = {
-            let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
-            app.ledger().params().jobs.clone()
-        };
-        let selected = jobs::is_selected(params.audit_rate, output.draw());
+    /// Seal or reveal as `job`'s designated auditor: the VRF says whether it audits. Selected,
+    /// it seals once its run is done; not selected, once its hold is over, so that the seal's
+    /// timing does not tell which (`compute::Task::Hold`). Either reveals at once.
+    fn audit_item(&mut self, job: &Job, revealing: bool, audit_rate: Ratio) -> Option<Item> {
+        let (proof, draw) = self.audit_draw(job)?;
         let salt = seal_salt(&self.key, &job.id);
-        if !selected {
+        if !jobs::is_selected(audit_rate, draw) {
+            if !revealing && !self.hold_over(job) {
+                return None;
+            }
             // A commitment to nothing, indistinguishable from an audit's seal.
             return Some(if revealing {
                 Item::Reveal(Box::new(Reveal {
@@ -546,7 +622,7 @@ impl Worker {
                 })
             });
         }
-        let execution = self.execution(job, &WorkerBehaviour::Honest, true).await?;
+        let execution = self.ready_execution(job, Task::Audit)?;
         Some(if revealing {
             info!(job = %job.id, output = %execution.output.hash(), "revealing an audit");
             Item::Reveal(Box::new(Reveal {
@@ -565,33 +641,37 @@ impl Worker {
         })
     }
 
-    /// This worker's run of `job` (computed once, kept for its reveal and any dispute).
-    async fn execution(
-        &mut self,
-        job: &Job,
-        behaviour: &WorkerBehaviour,
-        audit: bool,
-    ) -> Option<Arc<Execution>> {
+    /// This worker's VRF proof and draw for auditing `job` (evaluated once per job).
+    fn audit_draw(&mut self, job: &Job) -> Option<(VrfProof, u64)> {
+        if let Some(draw) = self.draws.get(&job.id) {
+            return Some((draw.proof, draw.draw));
+        }
+        let alpha = jobs::audit_alpha(&self.chain_id, &job.id);
+        let proof = self.key.vrf_prove(&alpha);
+        let draw = proof.verify(&self.operator.0, &alpha).ok()?.draw();
+        self.draws.insert(job.id, AuditDraw { proof, draw });
+        Some((proof, draw))
+    }
+
+    /// Whether a not-selected auditor's hold on `job` is over; queues the hold the first time.
+    fn hold_over(&mut self, job: &Job) -> bool {
+        match self.holds.get(&job.id) {
+            Some(ready_at) => Instant::now() >= *ready_at,
+            None => {
+                self.compute.queue(job, Task::Hold);
+                false
+            }
+        }
+    }
+
+    /// This worker's run of `job` if it is done; otherwise queue it (once) and say `None`.
+    /// A run is computed once and kept for the reveal and any dispute.
+    fn ready_execution(&mut self, job: &Job, task: Task) -> Option<Arc<Execution>> {
         if let Some(execution) = self.executions.get(&job.id) {
             return Some(execution.clone());
         }
-        match self.compute(job, behaviour).await {
-            Ok(execution) => {
-                let counter = if audit {
-                    &self.stats.audit_runs
-                } else {
-                    &self.stats.job_runs
-                };
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let execution = Arc::new(execution);
-                self.executions.insert(job.id, execution.clone());
-                Some(execution)
-            }
-            Err(error) => {
-                warn!(job = %job.id, %error, "could not run the job");
-                None
-            }
-        }
+        self.compute.queue(job, task);
+        None
     }
 
     /// Send this poll's seals and reveals, as few transactions as the batch limit allows.
@@ -628,6 +708,7 @@ impl Worker {
         }
     }
 
+    /// Run `job` here, awaiting it: only for a dispute over a job whose run is not in memory.
     async fn compute(&self, job: &Job, behaviour: &WorkerBehaviour) -> eyre::Result<Execution> {
         let model = {
             let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
@@ -658,6 +739,11 @@ impl Worker {
     async fn execution_for(&mut self, dispute: &Dispute, job: &Job) -> Option<Arc<Execution>> {
         if let Some(execution) = self.executions.get(&job.id) {
             return Some(execution.clone());
+        }
+        if self.compute.is_queued(&job.id) {
+            // The compute thread is on it (a restarted worker's reveal): wait for its run
+            // rather than run a second one.
+            return None;
         }
         // Not computed here (or forgotten in a restart): recompute honestly. A worker that
         // misbehaved lost its altered run with the restart, and loses the dispute.
@@ -735,11 +821,13 @@ impl Worker {
         }
     }
 
-    /// Drop executions and sent marks of jobs that are final, failed or pruned.
-    fn forget_settled(&mut self) {
-        if self.executions.len() < 64 && self.sent.len() < 256 {
+    /// Drop executions, sent marks, draws and holds of jobs that are final, failed or pruned.
+    fn forget_settled(&mut self, height: Height) {
+        let small = self.executions.len() < 64 && self.sent.len() < 256 && self.draws.len() < 256;
+        if small || height.get() < self.forgot_at.saturating_add(FORGET_EVERY_BLOCKS) {
             return;
         }
+        self.forgot_at = height.get();
         let app = self.app.lock().unwrap_or_else(|p| p.into_inner());
         let store = app.ledger().store();
         let open = |id: &JobId| {
@@ -752,6 +840,8 @@ impl Worker {
         };
         self.executions.retain(|id, _| open(id));
         self.sent.retain(|(id, _), _| open(id));
+        self.draws.retain(|id, _| open(id));
+        self.holds.retain(|id, _| open(id));
     }
 
     /// Sign `msg` with the next nonce and admit it to the local mempool (gossip carries it to
