@@ -579,22 +579,32 @@ impl Worker {
     fn work_item(&mut self, job: &Job, revealing: bool) -> Option<Item> {
         let task = Task::Assigned(self.config.behaviour.clone());
         let execution = self.ready_execution(job, task)?;
-        Some(if revealing {
-            info!(job = %job.id, output = %execution.output.hash(), "revealing a result");
-            Item::Reveal(Box::new(Reveal {
-                job: job.id,
-                salt: seal_salt(&self.key, &job.id),
-                audit_proof: None,
-                result: Some(commit_result(
-                    &self.key,
-                    &self.chain_id,
-                    &job.id,
-                    &execution,
-                )),
-            }))
+        Some(self.result_item(job, revealing, None, &execution))
+    }
+
+    /// The seal of `execution`, or its reveal (with the auditor's VRF proof, if any).
+    fn result_item(
+        &self,
+        job: &Job,
+        revealing: bool,
+        audit_proof: Option<VrfProof>,
+        execution: &Execution,
+    ) -> Item {
+        if !revealing {
+            return Item::Seal(seal_of(&self.key, &self.chain_id, &job.id, execution));
+        }
+        let what = if audit_proof.is_some() {
+            "an audit"
         } else {
-            Item::Seal(seal_of(&self.key, &self.chain_id, &job.id, &execution))
-        })
+            "a result"
+        };
+        info!(job = %job.id, output = %execution.output.hash(), "revealing {what}");
+        Item::Reveal(Box::new(Reveal {
+            job: job.id,
+            salt: seal_salt(&self.key, &job.id),
+            audit_proof,
+            result: Some(commit_result(&self.key, &self.chain_id, &job.id, execution)),
+        }))
     }
 
     /// Seal or reveal as `job`'s designated auditor: the VRF says whether it audits. Selected,
@@ -623,22 +633,7 @@ impl Worker {
             });
         }
         let execution = self.ready_execution(job, Task::Audit)?;
-        Some(if revealing {
-            info!(job = %job.id, output = %execution.output.hash(), "revealing an audit");
-            Item::Reveal(Box::new(Reveal {
-                job: job.id,
-                salt,
-                audit_proof: Some(proof),
-                result: Some(commit_result(
-                    &self.key,
-                    &self.chain_id,
-                    &job.id,
-                    &execution,
-                )),
-            }))
-        } else {
-            Item::Seal(seal_of(&self.key, &self.chain_id, &job.id, &execution))
-        })
+        Some(self.result_item(job, revealing, Some(proof), &execution))
     }
 
     /// This worker's VRF proof and draw for auditing `job` (evaluated once per job).
