@@ -636,7 +636,8 @@ impl Ledger {
                 jobs::execute_submit(store, params, ctx, cache, signer, tx_hash, m)?
             }
             Msg::SealResults(m) => jobs::execute_seal(store, params, ctx, signer, m)?,
-            Msg::RevealResults(m) => jobs::execute_reveal(store, params, ctx, chain_id, signer, m)?,
+            Msg::RevealResults(m) => jobs::execute_reveal(store, params, ctx, signer, m)?,
+            Msg::ClaimAudits(m) => jobs::execute_claim(store, params, ctx, chain_id, signer, m)?,
             Msg::Challenge(m) => jobs::execute_challenge(store, params, ctx, signer, m)?,
             // The fee counts in the party's dispute costs (loser pays).
             Msg::RevealStep(m) => disputes::execute_reveal(store, params, ctx, signer, fee, m)?,

@@ -232,7 +232,7 @@ pub const INPUT_CHUNK_BYTES_MAX: usize = 48 * 1024;
 ///
 /// The audit rule (docs/market.md): a cheating operator saves at most a job's fee worth of
 /// compute, and is caught by an honest audit with probability at least
-/// [`JobsParams::honest_audit_rate`] (about `audit_rate · (1 − collusion_fraction)²`), losing at least `wrong_result ·
+/// [`JobsParams::honest_audit_rate`] (about `audit_rate · (1 − collusion_fraction)`), losing at least `wrong_result ·
 /// service_allocation_min` plus the fee. [`Params::validate`] requires that expected loss to
 /// exceed `job_fee_max`, so cheating never pays.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -256,9 +256,16 @@ pub struct JobsParams {
     pub reassignments_max: u32,
     /// Blocks after the last result during which anyone may challenge it.
     pub challenge_window_blocks: u64,
-    /// Probability that a job's result is audited: the designated auditor's VRF output over the
-    /// job selects it with this probability (docs/market.md, "Audits").
+    /// Expected audits of a job: each operator of the audit pool is selected by its own VRF
+    /// over the sealed job with probability `audit_rate · weight / pool` (docs/market.md,
+    /// "Audits: private sortition").
     pub audit_rate: Ratio,
+    /// Blocks after a job's last seal in which audits may be claimed. An honest claim is kept
+    /// out only if every proposer of the window colludes (`collusion_fraction` to this power,
+    /// counted in [`JobsParams::honest_audit_rate`]); every job waits this long before its
+    /// reveals. Shorter than an epoch (the pool a window is weighed against is kept two).
+    #[serde(default = "default_audit_claim_blocks")]
+    pub audit_claim_blocks: u64,
     /// Blocks every sealed party has to reveal once the seal phase is over (stretched while
     /// blocks are full).
     pub reveal_blocks: u64,
@@ -303,6 +310,7 @@ impl Default for JobsParams {
             audit_rate: Ratio::from_percent(8).expect("8% is a ratio"),
             // Above the floor; one block is enough when the network is healthy.
             reveal_blocks: 10,
+            audit_claim_blocks: default_audit_claim_blocks(),
             // 20%: an audit still catches a cheat with probability 8% · (0.8² − 39 · 0.2⁵) =
             // 5.02%, and the audit rule holds with a factor of 1.25 (see `validate`).
             collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
@@ -312,7 +320,7 @@ impl Default for JobsParams {
             // at least that. The fund stays solvent (`validate`): 10% of 1,000 = 100 a job in,
             // 8% · 1,000 = 80 a job out on average.
             audit_reward: Amount::new(1_000),
-            // 0.5%: below honest_audit_rate · wrong_result = 0.502%, and
+            // 0.5%: below honest_audit_rate · wrong_result = 0.611%, and
             // 12,500 at the smallest allocation, so any allocation can take a job at
             // `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
@@ -407,6 +415,17 @@ pub enum ParamsError {
         /// `window_epochs`.
         window: u64,
     },
+    /// An epoch no longer than an audit claim window: a window could outlive its epoch's pool.
+    #[error(
+        "epoch_blocks ({epoch_blocks}) must exceed the audit claim window ({window} blocks), \
+         or a window could outlive the audit pool it is weighed against"
+    )]
+    EpochWithinClaimWindow {
+        /// `staking.epoch_blocks`.
+        epoch_blocks: u64,
+        /// `jobs.audit_claim_blocks`.
+        window: u64,
+    },
     /// Evidence could arrive after its slash's apply epoch has passed.
     #[error(
         "evidence_max_age_epochs ({age}) must be below slash_delay_epochs ({delay}), so late \
@@ -426,8 +445,9 @@ pub enum ParamsError {
     #[error(
         "honest_audit_rate · wrong_result · service_allocation_min ({expected_loss}) must \
          exceed job_fee_max ({fee_max}), or cheating on a job pays (docs/market.md; \
-         honest_audit_rate = audit_rate · ((1 − collusion_fraction)² − draw checkpoints · \
-         collusion_fraction^5))"
+         honest_audit_rate = x − x²/2 − seal span · collusion_fraction^audit_claim_blocks, x = \
+         audit_rate · \
+         (1 − collusion_fraction))"
     )]
     CheatingPays {
         /// `audit_rate · wrong_result · service_allocation_min`: the slash a cheat expects.
@@ -511,6 +531,10 @@ pub enum ParamsError {
     },
 }
 
+fn default_audit_claim_blocks() -> u64 {
+    10
+}
+
 /// Fewest blocks any deadline may give (`deadline_blocks_min`, `reveal_blocks`,
 /// `dispute_move_blocks`): a party must be able to miss a block or two (its result computed
 /// after the first, a proposer that left it out) and still be on time. The defaults are
@@ -586,6 +610,7 @@ impl Params {
         self.check_slash_horizon()?;
         self.check_deadline_floor()?;
         self.check_audit_rule()?;
+        self.check_claim_window()?;
         self.check_in_flight_cap()?;
         self.check_dispute_limits()?;
         self.check_bond_covers_worst_case()?;
@@ -688,6 +713,7 @@ impl Params {
             ("deadline_blocks_min", j.deadline_blocks_min),
             ("challenge_window_blocks", j.challenge_window_blocks),
             ("reveal_blocks", j.reveal_blocks),
+            ("audit_claim_blocks", j.audit_claim_blocks),
             (
                 "prune_steps_per_block_max",
                 u64::from(j.prune_steps_per_block_max),
@@ -754,6 +780,18 @@ impl Params {
         Ok(())
     }
 
+    /// An epoch is longer than an audit claim window: each epoch's audit pool is kept until the
+    /// end of the next, so every window opened in it closes while its pool is there.
+    fn check_claim_window(&self) -> Result<(), ParamsError> {
+        if self.staking.epoch_blocks <= self.jobs.audit_claim_blocks {
+            return Err(ParamsError::EpochWithinClaimWindow {
+                epoch_blocks: self.staking.epoch_blocks,
+                window: self.jobs.audit_claim_blocks,
+            });
+        }
+        Ok(())
+    }
+
     /// `audit_rate · wrong_result · service_allocation_min > job_fee_max` (docs/market.md).
     fn check_audit_rule(&self) -> Result<(), ParamsError> {
         let expected_loss = self.jobs.honest_audit_rate().mul_floor(
@@ -805,47 +843,45 @@ impl SlashingParams {
 
 impl JobsParams {
     /// The probability that an audit catches a cheat under the collusion assumption
-    /// (docs/market.md, "Collusion" and "When the auditor is drawn"), rounded down:
+    /// (docs/market.md, "Collusion" and "Audits: private sortition"), rounded down:
     ///
-    /// `audit_rate · ((1 − f)² − n · f^(d + 2))`, with `f` = `collusion_fraction`.
+    /// `x − x²/2 − span · f^k`, with `x = audit_rate · (1 − f)`, `f` = `collusion_fraction`,
+    /// `k` = `audit_claim_blocks`, `span` =
+    /// [`JobsParams::seal_span`].
     ///
-    /// The designated auditor is drawn after the cheat sealed, so it is honest with probability
-    /// `1 − f`, and `1 − f` again after a colluding proposer withheld its block to reroll the
-    /// draw once. A cheat that holds its seal back sees a draw in advance only when the
-    /// `d + 1` proposers up to the drawing block collude (`f^(d + 1)`, `d` =
-    /// [`AUDITOR_DRAW_DELAY`](crate::jobs::AUDITOR_DRAW_DELAY)) and then finds a partner with
-    /// probability `f`; it can wait for that at each of the `n` checkpoints within its longest
-    /// seal window (`2 · deadline_blocks_max` per assignment, stretched, times the
-    /// reassignments), which by the union bound takes at most `n · f^(d + 2)` from the honest
-    /// probability.
+    /// Every operator of the pool is selected on its own, with probability `audit_rate ·
+    /// weight / pool`, by a VRF nobody else can compute over the sealed job; the honest ones
+    /// hold at least `1 − f` of the pool, so none of them is selected with probability at most
+    /// `e^(−x)`, and `1 − e^(−x) ≥ x − x²/2`. An honest claim is kept out only when every
+    /// proposer of the claim window colludes: `f^k` for a window, and a cheat that times its
+    /// seal can pick among at most `span` windows (the union bound).
     pub fn honest_audit_rate(&self) -> Ratio {
         let one = u128::from(Ratio::DENOMINATOR);
         let f = u128::from(self.collusion_fraction.ppb());
-        let honest = one.saturating_sub(f);
-        // (1 − f)² in ppb, rounded down: each factor at most 1e9, the product within u128.
-        let both = honest.saturating_mul(honest).checked_div(one).unwrap_or(0);
-        // f^(d + 2) in ppb, rounded up (it is subtracted).
+        // x in ppb, rounded down: a ≤ 1e9 and 1 − f ≤ 1e9, the product within u128.
+        let x = u128::from(self.audit_rate.ppb())
+            .saturating_mul(one.saturating_sub(f))
+            .checked_div(one)
+            .unwrap_or(0);
+        // x²/2 in ppb, rounded up (it is subtracted).
+        let square = x.saturating_mul(x).div_ceil(one.saturating_mul(2));
+        // f^k in ppb, rounded up.
         let mut power = one;
-        for _ in 0..crate::jobs::AUDITOR_DRAW_DELAY.saturating_add(2) {
+        for _ in 0..self.audit_claim_blocks {
             power = power.saturating_mul(f).div_ceil(one);
         }
-        let factor = both.saturating_sub(u128::from(self.draw_checkpoints()).saturating_mul(power));
-        Ratio::from_fraction(
-            u128::from(self.audit_rate.ppb()).saturating_mul(factor),
-            one.saturating_mul(one),
-        )
-        .unwrap_or(Ratio::ZERO)
+        let censored = u128::from(self.seal_span()).saturating_mul(power);
+        let rate = x.saturating_sub(square).saturating_sub(censored);
+        Ratio::from_fraction(rate, one).unwrap_or(Ratio::ZERO)
     }
 
-    /// Checkpoints within the longest time an assignee of a job can hold its seal back:
-    /// `2 · deadline_blocks_max` (a deadline stretched by full blocks at most doubles) for the
-    /// first assignment and for each reassignment.
-    pub fn draw_checkpoints(&self) -> u64 {
-        let span = self
-            .deadline_blocks_max
+    /// The most blocks a cheat can choose its job's last seal among, to open the claim window
+    /// when the proposers it hopes for come up: `2 · deadline_blocks_max` (a deadline stretched
+    /// by full blocks at most doubles) for the first assignment and for each reassignment.
+    pub fn seal_span(&self) -> u64 {
+        self.deadline_blocks_max
             .saturating_mul(2)
-            .saturating_mul(u64::from(self.reassignments_max).saturating_add(1));
-        crate::jobs::draw_checkpoints_within(span)
+            .saturating_mul(u64::from(self.reassignments_max).saturating_add(1))
     }
 
     /// The market's own bounds are ordered.
@@ -892,13 +928,14 @@ mod tests {
     #[test]
     fn a_collusion_assumption_under_which_cheating_pays_is_refused() {
         let mut params = Params::default();
-        // 8% · ((1 − 0.3)² − 39 · 0.3⁵) · 10% · 2,500,000 = 7,904 < job_fee_max 10,000.
+        // x = 8% · 0.7 = 0.056; (x − x²/2 − 8,000 · 0.3^10) · 10% · 2,500,000 = 1,798 <
+        // job_fee_max 10,000: at 30% a cheat can wait for ten colluding proposers in a row.
         params.jobs.collusion_fraction = Ratio::from_percent(30).unwrap();
         params.jobs.in_flight_fee_fraction = Ratio::from_ppb(4_000_000).unwrap();
         assert_eq!(
             params.validate(),
             Err(ParamsError::CheatingPays {
-                expected_loss: Amount::new(7_904),
+                expected_loss: Amount::new(1_798),
                 fee_max: Amount::new(10_000),
             })
         );
@@ -906,38 +943,37 @@ mod tests {
         assert_eq!(
             params.validate(),
             Ok(()),
-            "8% · (0.75² − 39 · 0.25⁵) · 250,000 = 10,488"
+            "(0.06 − 0.0018 − 8,000 · 0.25^10) · 250,000 = 12,642"
         );
     }
 
     #[test]
-    fn the_honest_audit_rate_counts_every_draw_a_cheat_can_wait_for() {
+    fn the_honest_audit_rate_counts_every_claim_window_a_cheat_can_wait_for() {
         let mut params = Params::default();
-        // 2 · 1,000 blocks for each of 4 assignments: 8 single blocks, then 31 checkpoints a
-        // quarter apart.
-        assert_eq!(params.jobs.draw_checkpoints(), 39);
-        // 8% · (0.64 − 39 · 0.00032) = 8% · 0.62752.
-        assert_eq!(params.jobs.honest_audit_rate().ppb(), 50_201_600);
-        // A longer window gives a cheat more checkpoints to wait for: a lower rate.
+        // 2 · 1,000 blocks for each of 4 assignments.
+        assert_eq!(params.jobs.seal_span(), 8_000);
+        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; 8,000 windows · 0.2^10 (103 ppb, rounded
+        // up) = 0.000824.
+        assert_eq!(params.jobs.honest_audit_rate().ppb(), 61_128_000);
+        // A longer span gives a cheat more windows to wait for: a lower rate.
         params.jobs.deadline_blocks_max = 100_000;
-        assert!(params.jobs.draw_checkpoints() > 39);
-        assert!(params.jobs.honest_audit_rate().ppb() < 50_201_600);
-        // Without collusion nothing is taken off.
+        assert!(params.jobs.honest_audit_rate().ppb() < 61_128_000);
+        // Without collusion only the bound on 1 − e^(−x) is taken off: 8% − 0.32%.
         params.jobs.collusion_fraction = Ratio::ZERO;
-        assert_eq!(params.jobs.honest_audit_rate().ppb(), 80_000_000);
+        assert_eq!(params.jobs.honest_audit_rate().ppb(), 76_800_000);
     }
 
     #[test]
     fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
         let mut params = Params::default();
-        // honest_audit_rate · wrong_result = 8% · (0.64 − 39 · 0.2⁵) · 10% = 0.502016%: the cap
-        // must stay below it.
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_020_160).unwrap();
+        // honest_audit_rate · wrong_result = 6.1128% · 10% = 0.61128%: the cap must stay below
+        // it.
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(6_112_800).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::InFlightAboveAuditRule { .. })
         ));
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_020_159).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(6_112_799).unwrap();
         assert_eq!(params.validate(), Ok(()));
     }
 

@@ -3,7 +3,7 @@
 
 use crate::bank::{BankError, FeeError, Transfer};
 use crate::disputes::{Challenge, DisputesError, ProvideStepInput, RevealStep};
-use crate::jobs::{JobsError, RevealResults, SealResults, SubmitJob};
+use crate::jobs::{ClaimAudits, JobsError, RevealResults, SealResults, SubmitJob};
 use crate::models::{ModelsError, RegisterModel, UploadModelChunk};
 use crate::rewards::{ClaimRewards, RewardsError};
 use crate::services::{Allocate, Deallocate, ServicesError};
@@ -85,6 +85,9 @@ pub enum Msg {
     /// Part of the activation the referee needs for a dispute's isolated step (jobs, which hands
     /// the court the job's model).
     ProvideStepInput(Box<ProvideStepInput>),
+    /// Claim audits, each with the claimant's VRF proof that it is selected, many in one
+    /// transaction (jobs).
+    ClaimAudits(Box<ClaimAudits>),
 }
 
 /// A signed transaction carrying a ledger [`Msg`].
@@ -184,6 +187,7 @@ pub fn decode_and_check_shape(bytes: &[u8], chain_id: &str) -> Result<Transactio
         Msg::SubmitJob(j) => crate::jobs::check_submit_shape(j)?,
         Msg::SealResults(s) => crate::jobs::check_seal_shape(s)?,
         Msg::RevealResults(r) => crate::jobs::check_reveal_shape(r, chain_id)?,
+        Msg::ClaimAudits(c) => crate::jobs::check_claim_shape(c)?,
         _ => {}
     }
     Ok(tx)

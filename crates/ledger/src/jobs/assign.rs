@@ -1,20 +1,24 @@
 //! Who works on a job: operators assigned with the block seed, weighted by the stake they
-//! allocated to the model's service; and, once every assignee has sealed, a designated auditor
-//! from outside their families, drawn with the seed of a later block, whose own VRF then says
-//! (with probability `audit_rate`) whether it audits.
+//! allocated to the model's service; and, once every assignee has sealed, its auditors: every
+//! operator outside the parties' families whose own VRF over the sealed job selects it, with
+//! probability `audit_rate` times its share of the epoch's pool (private sortition,
+//! docs/market.md "Audits: private sortition").
 
+use super::msg::{audit_alpha, seals_digest, AuditClaim};
+use super::pool;
 use super::state::{self, Pending};
-use super::{Assignment, Audit, AuditOutcome, Job, JobStatus, JobsError, JobsEvent, Role};
+use super::{
+    Assignment, Audit, AuditOutcome, AuditWindow, Job, JobStatus, JobsError, JobsEvent, Role,
+};
 use crate::congestion::Stretch;
 use crate::context::BlockContext;
 use crate::params::Params;
 use crate::services;
 use crate::sortition;
 use crate::store::Store;
-use surety_types::{AccountId, Amount, Height, OperatorId};
+use surety_types::{AccountId, Amount, OperatorId, Ratio};
 
-/// Begin block: assign queued jobs with this block's seed, then draw the auditors due now
-/// (with the same seed, which nobody could know when their jobs' last seal was included).
+/// Begin block: assign queued jobs with this block's seed.
 pub fn begin_block(
     store: &mut Store,
     params: &Params,
@@ -38,81 +42,178 @@ pub fn begin_block(
         }
         state::set_job(store, &job);
     }
-    for id in state::take_draws(store, ctx.height) {
-        let Some(mut job) = state::job(store, &id) else {
-            continue;
-        };
-        let waiting = job.status == JobStatus::Assigned
-            && job.audit.is_none()
-            && job.live_assignments().all(|a| a.seal.is_some());
-        if !waiting {
-            continue;
-        }
-        designate_auditor(store, ctx, &mut job);
-        if job.audit.is_none() {
-            // Nobody outside the assignees' families serves the model: no audit.
-            super::commit::open_reveals(store, params, ctx, &mut job);
-        }
-        state::set_job(store, &job);
-    }
     Ok(())
 }
 
-/// Blocks from the block that holds a job's last assignee seal to the earliest block whose seed
-/// may draw its auditor. To know that seed while the seal can still be left out or put in,
-/// `AUDITOR_DRAW_DELAY + 1` consecutive proposers must collude (each seed is its proposer's
-/// VRF over the one before): docs/market.md, "When the auditor is drawn".
-pub const AUDITOR_DRAW_DELAY: u64 = 3;
+/// Most audits one job takes. Each needs its claimant's VRF to select it (with probability
+/// about `audit_rate` times its pool share), so more than a few is vanishingly rare; the cap
+/// bounds the job record.
+pub const AUDITS_PER_JOB_MAX: usize = 32;
 
-/// The checkpoint after `offset` (blocks after a job's first assignment): every block up to
-/// 8, then each a quarter further (8, 10, 12, 15, 18, 22, 27, …). An auditor is drawn only at
-/// a checkpoint, so an assignee that holds its seal back to wait for a seed it likes gets one
-/// new draw per checkpoint, not per block: about `4 · ln(span)` of them in a span.
-fn next_checkpoint(offset: u64) -> u64 {
-    offset.saturating_add((offset / 4).max(1))
-}
-
-/// The height whose seed draws the auditor of a job first assigned at `first` whose last
-/// assignee sealed in block `sealed`: the first checkpoint at least [`AUDITOR_DRAW_DELAY`]
-/// blocks after the seal.
-pub fn auditor_draw_height(first: Height, sealed: Height) -> Height {
-    let earliest = sealed.get().saturating_add(AUDITOR_DRAW_DELAY);
-    let mut offset = 1u64;
-    loop {
-        let at = first.get().saturating_add(offset);
-        if at >= earliest || offset == u64::MAX {
-            return Height::new(at);
-        }
-        offset = next_checkpoint(offset);
+/// True when a VRF draw (uniform in `u64`) selects an operator of pool weight `weight` out of
+/// `total` to audit at `rate`: `draw < rate · weight / total · 2^64`. Each operator is selected
+/// on its own, so the chance that at least one of a set of operators audits depends only on
+/// their weight, never on who else claims.
+pub fn is_selected(rate: Ratio, weight: Amount, total: Amount, draw: u64) -> bool {
+    let (mut weight, mut total) = (weight.get().min(total.get()), total.get());
+    // Keep `weight · 2^64` within u128: drop low bits of both (a relative error below 2^-63).
+    while total >= 1u128 << 64 {
+        weight >>= 1;
+        total >>= 1;
     }
-}
-
-/// How many checkpoints lie within `span` blocks of a job's first assignment: the most draws an
-/// assignee can choose among by timing its seal (`Params::validate` counts them).
-pub fn draw_checkpoints_within(span: u64) -> u64 {
-    let mut offset = 1u64;
-    let mut count = 0u64;
-    while offset <= span {
-        count = count.saturating_add(1);
-        if offset == u64::MAX {
-            break;
-        }
-        offset = next_checkpoint(offset);
+    if total == 0 {
+        return false;
     }
-    count
+    // weight ≤ total < 2^64, so the share is at most 2^64 and times the rate (≤ 10^9) within
+    // u128.
+    let share = weight
+        .checked_shl(64)
+        .and_then(|scaled| scaled.checked_div(total))
+        .unwrap_or(0);
+    let threshold = share
+        .saturating_mul(u128::from(rate.ppb()))
+        .checked_div(u128::from(Ratio::DENOMINATOR))
+        .unwrap_or(0);
+    u128::from(draw) < threshold
 }
 
-/// Every live assignee of `job` has sealed in this block (`ctx`): schedule its auditor's draw.
-pub(super) fn schedule_auditor_draw(store: &mut Store, ctx: &BlockContext, job: &Job) {
-    let first = job
-        .assignments
-        .iter()
-        .map(|a| a.assigned)
-        .min()
-        .unwrap_or(ctx.height);
-    let at = auditor_draw_height(first, ctx.height);
-    state::schedule_draw(store, at, &job.id);
-    store.emit(JobsEvent::AuditorDrawScheduled { job: job.id, at });
+/// Every live assignee of `job` has sealed in this block (`ctx`): open its audit claim window.
+/// The VRFs of the auditors run on the seals, fixed now; the pool is the epoch's snapshot,
+/// without the parties' owners. With nobody outside them the job cannot be audited, and fails
+/// (docs/market.md: a thin service must not be a way around the audit).
+pub(super) fn open_claims(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    job: &mut Job,
+) -> Result<(), JobsError> {
+    let total = pool::ensure(store, ctx.epoch, &job.model);
+    let mut excluded: Vec<AccountId> = Vec::new();
+    for party in job.assignments.iter().map(|a| a.operator) {
+        let family = crate::staking::state::operator(store, &party).and_then(|o| o.metadata.family);
+        let snapshot = pool::entry(store, ctx.epoch, &job.model, &party).map(|e| e.owner);
+        for account in [Some(party.account()), family, snapshot]
+            .into_iter()
+            .flatten()
+        {
+            if !excluded.contains(&account) {
+                excluded.push(account);
+            }
+        }
+    }
+    excluded.sort();
+    let weight = pool::weight_outside(store, ctx.epoch, &job.model, total, &excluded);
+    if weight.is_zero() {
+        return super::close::fail(
+            store,
+            job,
+            "no operator outside the assignees' families serves the model to audit it",
+        );
+    }
+    // A transaction: saturate as every deadline does.
+    let until = ctx.height.saturating_plus(params.jobs.audit_claim_blocks);
+    let seals = seals_digest(job.live_assignments().filter_map(|a| a.seal.as_ref()));
+    job.audit_window = Some(AuditWindow {
+        opened: ctx.height,
+        until,
+        epoch: ctx.epoch,
+        seals,
+        weight,
+        excluded,
+    });
+    state::list_claims(store, job, until);
+    state::schedule(store, until, &job.id);
+    store.emit(JobsEvent::AuditClaimsOpen {
+        job: job.id,
+        until,
+        weight,
+    });
+    Ok(())
+}
+
+/// One audit claim: the claimant is in the epoch's pool outside the parties' owners, eligible
+/// now, and its VRF over the sealed job selects it at its weight. It then owes a seal within
+/// the job's deadline (it may have to run the model first).
+pub(super) fn claim_one(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
+    chain_id: &str,
+    operator: &OperatorId,
+    claim: &AuditClaim,
+) -> Result<(), JobsError> {
+    let mut job = state::job(store, &claim.job).ok_or(JobsError::UnknownJob(claim.job))?;
+    let window = match (&job.status, &job.audit_window) {
+        (JobStatus::Assigned, Some(window)) if ctx.height <= window.until => window.clone(),
+        _ => {
+            return Err(JobsError::WrongPhase {
+                job: job.id,
+                what: "audit claims",
+            })
+        }
+    };
+    let refuse = |why| JobsError::NotAuditCandidate {
+        job: claim.job,
+        operator: *operator,
+        why,
+    };
+    if job.audit_of(operator).is_some() {
+        return Err(refuse("it claimed this audit already"));
+    }
+    if job.audits.len() >= AUDITS_PER_JOB_MAX {
+        return Err(refuse("the job has the most audits it takes"));
+    }
+    let entry = pool::entry(store, window.epoch, &job.model, operator)
+        .ok_or_else(|| refuse("it was not in the service's pool at the epoch's start"))?;
+    if window.excluded.contains(&operator.account()) || window.excluded.contains(&entry.owner) {
+        return Err(refuse("it is of one owner with a party to the job"));
+    }
+    let record = crate::staking::state::operator(store, operator)
+        .ok_or_else(|| refuse("it is not an operator"))?;
+    let allocated = services::slashable(store, &job.model, operator).is_some();
+    if record.jailed || record.tombstoned || record.is_frozen() || !allocated {
+        return Err(refuse("it is not eligible for the service's work now"));
+    }
+    let output = claim
+        .proof
+        .verify(&operator.0, &audit_alpha(chain_id, &job.id, &window.seals))
+        .map_err(|e| JobsError::BadAuditProof(e.to_string()))?;
+    if !is_selected(
+        params.jobs.audit_rate,
+        entry.weight,
+        window.weight,
+        output.draw(),
+    ) {
+        return Err(JobsError::NotSelected {
+            job: job.id,
+            operator: *operator,
+        });
+    }
+    let target = job
+        .live_assignments()
+        .next()
+        .map_or(*operator, |a| a.operator);
+    let deadline = ctx.height.saturating_plus(job.deadline_blocks);
+    job.audits.push(Audit {
+        auditor: *operator,
+        claimed: ctx.height,
+        target,
+        deadline,
+        seal: None,
+        output_hash: None,
+        trace_root: None,
+        outcome: AuditOutcome::Pending,
+        stretch: Stretch::starting(store),
+    });
+    state::schedule(store, deadline, &job.id);
+    state::add_work(store, operator, &job.id, Role::Auditor);
+    store.emit(JobsEvent::AuditClaimed {
+        job: job.id,
+        auditor: *operator,
+        deadline,
+    });
+    state::set_job(store, &job);
+    Ok(())
 }
 
 /// An eligible operator and what ties it to an owner: its account and its declared family.
@@ -143,14 +244,13 @@ fn eligible(store: &Store, job: &Job) -> Vec<Candidate> {
         .collect()
 }
 
-/// The job's parties (every assignee, replaced ones included, and its auditor) as candidates,
-/// with their families read from state (a party may have left the service since).
+/// The job's parties (every assignee, replaced ones included, and its auditors) as
+/// candidates, with their families read from state (a party may have left the service since).
 fn parties(store: &Store, job: &Job) -> Vec<Candidate> {
-    let auditor = job.audit.as_ref().map(|a| a.auditor);
     job.assignments
         .iter()
         .map(|a| a.operator)
-        .chain(auditor)
+        .chain(job.audits.iter().map(|a| a.auditor))
         .map(|operator| Candidate {
             operator,
             weight: Amount::ZERO,
@@ -168,48 +268,6 @@ fn candidates(store: &Store, job: &Job) -> Vec<Candidate> {
         .into_iter()
         .filter(|candidate| parties.iter().all(|party| !same_owner(candidate, party)))
         .collect()
-}
-
-/// Draw `job`'s designated auditor among the eligible operators outside every assignee's
-/// family, weighted by allocation, once every assignee has sealed. It owes a seal within the
-/// job's deadline whether or not its VRF selects it; the assignees reveal once it has sealed
-/// (or missed). With nobody eligible the job goes on unaudited (docs/market.md).
-fn designate_auditor(store: &mut Store, ctx: &BlockContext, job: &mut Job) {
-    let pool: Vec<(OperatorId, Amount)> = candidates(store, job)
-        .into_iter()
-        .map(|c| (c.operator, c.weight))
-        .collect();
-    let Some(index) =
-        sortition::draw_weighted(&pool, &ctx.seed, "surety.job.auditor", &job.id.0, 0)
-    else {
-        return;
-    };
-    let auditor = pool[index].0;
-    let target = job
-        .live_assignments()
-        .next()
-        .map_or(auditor, |a| a.operator);
-    // A begin-block hook: saturate rather than fail the block (see `assign`). The auditor may
-    // have to run the model before it seals, so it gets the time an assignee got.
-    let deadline = ctx.height.saturating_plus(job.deadline_blocks);
-    job.audit = Some(Audit {
-        auditor,
-        target,
-        deadline,
-        seal: None,
-        selected: None,
-        output_hash: None,
-        trace_root: None,
-        outcome: AuditOutcome::Pending,
-        stretch: Stretch::starting(store),
-    });
-    state::schedule(store, deadline, &job.id);
-    state::add_work(store, &auditor, &job.id, Role::Auditor);
-    store.emit(JobsEvent::AuditAssigned {
-        job: job.id,
-        auditor,
-        deadline,
-    });
 }
 
 /// Whether `operator`, with `weight` of slashable allocation, can take `job` without its fees
@@ -284,35 +342,46 @@ pub(super) fn assign(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     #[test]
-    fn a_cheat_that_holds_its_seal_back_sees_one_new_draw_per_checkpoint() {
-        let first = Height::new(100);
-        // Sealed at once: drawn `AUDITOR_DRAW_DELAY` blocks later.
-        assert_eq!(
-            auditor_draw_height(first, Height::new(101)),
-            Height::new(101 + AUDITOR_DRAW_DELAY)
-        );
-        // Every seal height in a 2,000-block window lands on one of few draw heights.
-        let window = 2_000u64;
-        let mut draws = BTreeSet::new();
-        for sealed in 101..=100 + window {
-            let at = auditor_draw_height(first, Height::new(sealed));
-            // Never before the delay, and at most a quarter of the wait (plus one) later.
-            assert!(at.get() >= sealed + AUDITOR_DRAW_DELAY);
-            let wait = sealed + AUDITOR_DRAW_DELAY - first.get();
-            assert!(
-                at.get() - first.get() <= wait + wait / 4 + 1,
-                "{sealed} → {at}"
-            );
-            draws.insert(at);
-        }
-        let bound = draw_checkpoints_within(window + AUDITOR_DRAW_DELAY);
-        assert!(draws.len() as u64 <= bound, "{} > {bound}", draws.len());
-        // 8 single blocks, then a quarter further each: about 4 · ln(2,000 / 8) more.
-        assert_eq!(bound, 33);
-        assert_eq!(draw_checkpoints_within(8), 8);
-        assert_eq!(draw_checkpoints_within(0), 0);
+    fn an_operator_is_selected_with_probability_rate_times_its_pool_share() {
+        let rate = Ratio::from_percent(8).unwrap();
+        let (weight, total) = (Amount::new(250), Amount::new(1_000));
+        // Threshold: 8% · 1/4 · 2^64 = 2% of the draws.
+        let threshold = (1u128 << 64) / 50;
+        assert!(is_selected(rate, weight, total, (threshold - 1) as u64));
+        assert!(!is_selected(rate, weight, total, threshold as u64));
+        // Counted over evenly spread draws: 2%.
+        let step = u64::MAX / 100_000;
+        let hits = (0..100_000u64)
+            .filter(|i| is_selected(rate, weight, total, i * step))
+            .count();
+        assert_eq!(hits, 2_000);
+        // No weight, no pool, or no rate: never.
+        assert!(!is_selected(rate, Amount::ZERO, total, 0));
+        assert!(!is_selected(rate, weight, Amount::ZERO, 0));
+        assert!(!is_selected(Ratio::ZERO, weight, total, 0));
+        // Huge amounts keep the share: a quarter of 2^100 at 8% is still 2%.
+        let (big_weight, big_total) = (Amount::new(1u128 << 98), Amount::new(1u128 << 100));
+        assert!(is_selected(
+            rate,
+            big_weight,
+            big_total,
+            (threshold - 1) as u64
+        ));
+        assert!(!is_selected(rate, big_weight, big_total, threshold as u64));
+        // A weight above the total counts as the total.
+        assert!(is_selected(
+            rate,
+            Amount::new(5_000),
+            total,
+            ((1u128 << 64) / 13) as u64
+        ));
+        assert!(!is_selected(
+            rate,
+            Amount::new(5_000),
+            total,
+            ((1u128 << 64) / 12) as u64
+        ));
     }
 }

@@ -86,7 +86,7 @@ pub(super) fn fail(store: &mut Store, job: &mut Job, reason: &str) -> Result<(),
         }
         state::release_in_flight(store, &assignment.operator, job);
     }
-    if let Some(audit) = job.audit.as_mut() {
+    for audit in job.audits.iter_mut() {
         // A failed job's audit is over: an auditor's late commit must not open a dispute on a
         // job whose escrow is already refunded.
         if audit.outcome == AuditOutcome::Pending {
@@ -99,6 +99,7 @@ pub(super) fn fail(store: &mut Store, job: &mut Job, reason: &str) -> Result<(),
             audit.outcome = AuditOutcome::Closed;
         }
     }
+    state::close_claims(store, job);
     job.status = JobStatus::Failed {
         reason: reason.to_string(),
     };

@@ -1,21 +1,21 @@
 //! Blind results (DESIGN §5 step 3, docs/market.md "Blind results"). Every assignee first
-//! seals a hiding commitment to its result. Once all have, the job's auditor is drawn with the
-//! seed of a later block (so no assignee knew who would audit it when it sealed), and seals in
-//! turn; once it has (or missed its deadline), the job is `Revealing` and the assignees open
-//! their seals. Nobody can copy an answer it cannot see. Once every assignee's seal is open
-//! their results are compared (disagreement opens a dispute in the court) and the challenge
-//! window opens; then the auditor reveals its VRF proof, which says whether it was selected to
-//! audit, and a selected auditor's result is compared with the one it audits. The auditor
-//! reveals last so that no assignee knows, when it reveals, whether its result is audited.
+//! seals a hiding commitment to its result. Once all have, the job's audit claim window opens:
+//! every operator whose own VRF over the sealed job selects it claims the audit (so no
+//! assignee knew, when it sealed, whether or by whom it would be audited), and seals in turn.
+//! Once the window is over and every claimed auditor has sealed (or missed its deadline), the
+//! job is `Revealing` and the assignees open their seals. Nobody can copy an answer it cannot
+//! see. Once every assignee's seal is open their results are compared (disagreement opens a
+//! dispute in the court) and the challenge window opens; then the auditors reveal, and each
+//! result is compared with the one it audits.
 //!
-//! Seals and reveals come in batches (one transaction per operator per block carries all it
+//! Claims, seals and reveals come in batches (one transaction per operator per block carries all it
 //! owes); each item applies on its own, and a refused item is an `ItemRefused` event.
 
 use super::close::fail;
 use super::court::{open_dispute, Side};
 use super::state;
 use super::{
-    audit_alpha, seal_commitment, AuditOutcome, CommitResult, Job, JobResult, JobStatus, JobsError,
+    seal_commitment, AuditOutcome, ClaimAudits, CommitResult, Job, JobResult, JobStatus, JobsError,
     JobsEvent, Reveal, RevealResults, Seal, SealResults,
 };
 use crate::congestion::Stretch;
@@ -23,7 +23,7 @@ use crate::context::BlockContext;
 use crate::params::Params;
 use crate::store::Store;
 use surety_infer::Activation;
-use surety_types::{AccountId, JobId, OperatorId, Ratio};
+use surety_types::{AccountId, Height, JobId, OperatorId};
 
 /// Seal results for jobs the signer's operator works on or audits.
 pub fn execute_seal(
@@ -43,12 +43,30 @@ pub fn execute_seal(
     )
 }
 
-/// Reveal sealed results (and audit selections) of jobs whose seal phase is over.
-pub fn execute_reveal(
+/// Claim audits of jobs in their claim window: each claim carries the claimant's VRF proof.
+pub fn execute_claim(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     chain_id: &str,
+    signer: &AccountId,
+    msg: &ClaimAudits,
+) -> Result<(), JobsError> {
+    check_signer(&msg.operator, signer)?;
+    apply_batch(
+        store,
+        &msg.operator,
+        &msg.claims,
+        |claim| claim.job,
+        |store, claim| super::assign::claim_one(store, params, ctx, chain_id, &msg.operator, claim),
+    )
+}
+
+/// Reveal sealed results of jobs whose seal phase is over.
+pub fn execute_reveal(
+    store: &mut Store,
+    params: &Params,
+    ctx: &BlockContext,
     signer: &AccountId,
     msg: &RevealResults,
 ) -> Result<(), JobsError> {
@@ -58,7 +76,7 @@ pub fn execute_reveal(
         &msg.operator,
         &msg.reveals,
         |reveal| reveal.job,
-        |store, reveal| reveal_one(store, params, ctx, chain_id, &msg.operator, reveal),
+        |store, reveal| reveal_one(store, params, ctx, &msg.operator, reveal),
     )
 }
 
@@ -132,9 +150,11 @@ fn seal_one(
     let assignee = assignment.is_some();
     if let Some(assignment) = assignment {
         assignment.seal = Some(seal.commitment);
-    } else if let Some(audit) = job.audit.as_mut().filter(|a| {
-        a.auditor == *operator && a.seal.is_none() && a.outcome == AuditOutcome::Pending
-    }) {
+    } else if let Some(audit) = job
+        .audits
+        .iter_mut()
+        .find(|a| a.auditor == *operator && a.seal.is_none() && a.outcome == AuditOutcome::Pending)
+    {
         audit.seal = Some(seal.commitment);
     } else {
         return Err(JobsError::NotAssigned {
@@ -146,10 +166,10 @@ fn seal_one(
         job: job.id,
         operator: *operator,
     });
-    if assignee && job.audit.is_none() && assignees_sealed(&job) {
-        // The last assignee sealed: only now is the auditor drawn, from a later block's seed.
-        super::assign::schedule_auditor_draw(store, ctx, &job);
-    } else if all_sealed(&job) {
+    if assignee && job.audit_window.is_none() && assignees_sealed(&job) {
+        // The last assignee sealed: only now can anyone's VRF say whether it audits.
+        super::assign::open_claims(store, params, ctx, &mut job)?;
+    } else if all_sealed(&job, ctx.height) {
         open_reveals(store, params, ctx, &mut job);
     }
     state::set_job(store, &job);
@@ -161,14 +181,18 @@ pub(super) fn assignees_sealed(job: &Job) -> bool {
     job.live_assignments().all(|a| a.seal.is_some())
 }
 
-/// Every live assignee has sealed, and the auditor, drawn after them, has sealed or is out of
-/// the audit.
-pub(super) fn all_sealed(job: &Job) -> bool {
+/// Every live assignee has sealed, the claim window is over at `height`, and every auditor
+/// claimed in it has sealed or is out of the audit.
+pub(super) fn all_sealed(job: &Job, height: Height) -> bool {
     assignees_sealed(job)
         && job
-            .audit
+            .audit_window
             .as_ref()
-            .is_some_and(|a| a.seal.is_some() || a.outcome != AuditOutcome::Pending)
+            .is_some_and(|window| height > window.until)
+        && job
+            .audits
+            .iter()
+            .all(|a| a.seal.is_some() || a.outcome != AuditOutcome::Pending)
 }
 
 /// The seal phase is over: every sealed party reveals by `now + reveal_blocks`.
@@ -179,12 +203,13 @@ pub(super) fn open_reveals(store: &mut Store, params: &Params, ctx: &BlockContex
         assignment.deadline = until;
         assignment.stretch = Stretch::starting(store);
     }
-    if let Some(audit) = job.audit.as_mut() {
+    for audit in job.audits.iter_mut() {
         if audit.outcome == AuditOutcome::Pending {
             audit.deadline = until;
             audit.stretch = Stretch::starting(store);
         }
     }
+    state::close_claims(store, job);
     job.status = JobStatus::Revealing { until };
     state::schedule(store, until, &job.id);
     store.emit(JobsEvent::RevealsOpen { job: job.id, until });
@@ -194,7 +219,6 @@ fn reveal_one(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
-    chain_id: &str,
     operator: &OperatorId,
     reveal: &Reveal,
 ) -> Result<(), JobsError> {
@@ -210,20 +234,19 @@ fn reveal_one(
         .assignments
         .iter()
         .position(|a| !a.missed && a.operator == *operator && a.result.is_none());
-    let auditing = job.audit.as_ref().is_some_and(|a| {
+    let audit = job.audits.iter().position(|a| {
         a.auditor == *operator && a.outcome == AuditOutcome::Pending && a.output_hash.is_none()
     });
-    // Assignees reveal first; the auditor only once their results are compared, so no assignee
-    // knows, when it reveals, whether its result is audited (one that could would withhold a
-    // wrong result when audited, for a missed deadline's slash instead of a wrong result's).
+    // Assignees reveal first; auditors only once their results are compared, so no auditor
+    // sees a result before its own is open.
     let auditor_turn = matches!(
         job.status,
         JobStatus::Challengeable { .. } | JobStatus::Disputed { .. }
     );
-    if (worker.is_some() && !revealing) || (auditing && !auditor_turn) {
+    if (worker.is_some() && !revealing) || (audit.is_some() && !auditor_turn) {
         return Err(JobsError::WrongPhase {
             job: job.id,
-            what: if auditing {
+            what: if audit.is_some() {
                 "the auditor's reveal"
             } else {
                 "reveals"
@@ -231,28 +254,42 @@ fn reveal_one(
         });
     }
     if let Some(index) = worker {
-        let result = reveal
-            .result
-            .as_ref()
-            .ok_or_else(|| JobsError::Invalid("an assignee's reveal carries its result".into()))?;
         let seal = job.assignments[index].seal;
-        let opened = open_seal(params, &job, operator, seal, &reveal.salt, result, ctx)?;
+        let opened = open_seal(
+            params,
+            &job,
+            operator,
+            seal,
+            &reveal.salt,
+            &reveal.result,
+            ctx,
+        )?;
         job.assignments[index].result = Some(opened);
         store.emit(JobsEvent::ResultCommitted {
             job: job.id,
             operator: *operator,
-            output_hash: result.result.statement.output_hash,
+            output_hash: reveal.result.result.statement.output_hash,
         });
-    } else if auditing {
-        reveal_audit(params, ctx, chain_id, &mut job, operator, reveal)?;
+    } else if let Some(index) = audit {
+        let seal = job.audits[index].seal;
+        let opened = open_seal(
+            params,
+            &job,
+            operator,
+            seal,
+            &reveal.salt,
+            &reveal.result,
+            ctx,
+        )?;
+        job.audits[index].output_hash = Some(opened.output_hash);
+        job.audits[index].trace_root = Some(opened.trace_root);
         store.emit(JobsEvent::AuditRevealed {
             job: job.id,
             auditor: *operator,
-            selected: job.audit.as_ref().and_then(|a| a.selected) == Some(true),
         });
         state::remove_work(store, operator, &job.id);
         if let Some(target) = job.result().cloned() {
-            compare_audit(store, params, ctx, &mut job, &target)?;
+            compare_audit(store, params, ctx, &mut job, index, &target)?;
         }
         state::set_job(store, &job);
         return Ok(());
@@ -268,61 +305,6 @@ fn reveal_one(
     }
     state::set_job(store, &job);
     Ok(())
-}
-
-/// The auditor's VRF proof says whether it was selected; a selected auditor opens its seal to
-/// its result.
-fn reveal_audit(
-    params: &Params,
-    ctx: &BlockContext,
-    chain_id: &str,
-    job: &mut Job,
-    operator: &OperatorId,
-    reveal: &Reveal,
-) -> Result<(), JobsError> {
-    let proof = reveal
-        .audit_proof
-        .as_ref()
-        .ok_or_else(|| JobsError::Invalid("an auditor's reveal carries its VRF proof".into()))?;
-    let output = proof
-        .verify(&operator.0, &audit_alpha(chain_id, &job.id))
-        .map_err(|e| JobsError::BadAuditProof(e.to_string()))?;
-    let selected = is_selected(params.jobs.audit_rate, output.draw());
-    let seal = job.audit.as_ref().and_then(|a| a.seal);
-    let opened = match (selected, &reveal.result) {
-        (false, _) => None,
-        (true, Some(result)) => Some(open_seal(
-            params,
-            job,
-            operator,
-            seal,
-            &reveal.salt,
-            result,
-            ctx,
-        )?),
-        (true, None) => {
-            return Err(JobsError::Invalid(
-                "the auditor's VRF selected it: its reveal carries its result".into(),
-            ))
-        }
-    };
-    if let Some(audit) = job.audit.as_mut() {
-        audit.selected = Some(selected);
-        match opened {
-            Some(result) => {
-                audit.output_hash = Some(result.output_hash);
-                audit.trace_root = Some(result.trace_root);
-            }
-            None => audit.outcome = AuditOutcome::NotSelected,
-        }
-    }
-    Ok(())
-}
-
-/// True when a VRF draw (uniform in `u64`) selects an audit at `rate`: `draw < rate · 2^64`.
-pub fn is_selected(rate: Ratio, draw: u64) -> bool {
-    let scaled = u128::from(draw).saturating_mul(u128::from(Ratio::DENOMINATOR));
-    scaled < u128::from(rate.ppb()) << 64
 }
 
 /// Check a revealed result (signer, job, steps, output) and that it opens `seal`.
@@ -389,7 +371,7 @@ pub(super) fn all_revealed(job: &Job) -> bool {
 }
 
 /// Every assignee's seal is open (or its owner was reported): compare the results, and give
-/// the auditor (still in the audit) `reveal_blocks` to reveal its own. With no result revealed
+/// the auditors (still in the audit) `reveal_blocks` to reveal their own. With no result revealed
 /// at all the job fails (a reassignment now could copy a revealed result).
 pub(super) fn reveals_complete(
     store: &mut Store,
@@ -404,7 +386,7 @@ pub(super) fn reveals_complete(
     let Some((first_operator, first)) = results.first().cloned() else {
         return fail(store, job, "no assignee revealed its sealed result");
     };
-    if let Some(audit) = job.audit.as_mut() {
+    for audit in job.audits.iter_mut() {
         audit.target = first_operator;
     }
     let disagreeing = results
@@ -421,7 +403,7 @@ pub(super) fn reveals_complete(
             Side::of_result(operator, &result),
         )?;
     }
-    if let Some(audit) = job.audit.as_mut() {
+    for audit in job.audits.iter_mut() {
         if audit.outcome == AuditOutcome::Pending {
             audit.deadline = ctx.height.saturating_plus(params.jobs.reveal_blocks);
             audit.stretch = Stretch::starting(store);
@@ -443,17 +425,18 @@ pub(super) fn reveals_complete(
     Ok(())
 }
 
-/// A selected auditor's result against the one it audits (`target`'s): the same output with
-/// another trace gives the client the same answer and counts as agreeing; a different output is
-/// disputed (after the replicas' dispute, if one is open: one dispute per job at a time).
+/// Audit `index`'s result against the one it audits (`target`'s): the same output with another
+/// trace gives the client the same answer and counts as agreeing; a different output is
+/// disputed (after the dispute open over the job, if one is: one dispute per job at a time).
 fn compare_audit(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     job: &mut Job,
+    index: usize,
     target: &JobResult,
 ) -> Result<(), JobsError> {
-    let Some(audit) = job.audit.clone() else {
+    let Some(audit) = job.audits.get(index).cloned() else {
         return Ok(());
     };
     let (AuditOutcome::Pending, Some(output), Some(root)) =
@@ -480,7 +463,7 @@ fn compare_audit(
         )?;
         AuditOutcome::Disputed { dispute: id }
     };
-    if let Some(audit) = job.audit.as_mut() {
+    if let Some(audit) = job.audits.get_mut(index) {
         audit.outcome = outcome;
     }
     Ok(())

@@ -408,35 +408,35 @@ fn report_auditor_with_output(
     dispute: u64,
     loss: &Loss,
 ) -> Result<(), JobsError> {
-    let Some(audit) = &job.audit else {
-        return Ok(());
-    };
-    let decided_here = match audit.outcome {
-        AuditOutcome::Agreed => true,
-        AuditOutcome::Disputed { dispute: its_own } => {
-            its_own == dispute || loss.operator == Some(audit.auditor)
+    for audit in &job.audits {
+        let decided_here = match audit.outcome {
+            AuditOutcome::Agreed => true,
+            AuditOutcome::Disputed { dispute: its_own } => {
+                its_own == dispute || loss.operator == Some(audit.auditor)
+            }
+            _ => false,
+        };
+        let covered = audit
+            .output_hash
+            .is_some_and(|output| loss.covers(audit.auditor, output, audit.trace_root));
+        if !decided_here || !covered {
+            continue;
         }
-        _ => false,
-    };
-    let covered = audit
-        .output_hash
-        .is_some_and(|output| loss.covers(audit.auditor, output, audit.trace_root));
-    if !decided_here || !covered {
-        return Ok(());
+        let (auditor, reporter) = (audit.auditor, loss.reporter_for(audit.trace_root));
+        report(
+            store,
+            params,
+            ctx,
+            job,
+            Blame {
+                operator: auditor,
+                kind: FaultKind::WrongResult,
+                height: ctx.height,
+                reporter,
+            },
+        )?;
     }
-    let (auditor, reporter) = (audit.auditor, loss.reporter_for(audit.trace_root));
-    report(
-        store,
-        params,
-        ctx,
-        job,
-        Blame {
-            operator: auditor,
-            kind: FaultKind::WrongResult,
-            height: ctx.height,
-            reporter,
-        },
-    )
+    Ok(())
 }
 
 /// Every live result `loss` covers is wrong: the loser's own, and (when the referee decided)
@@ -483,46 +483,44 @@ fn report_results_with_output(
     Ok(())
 }
 
-/// An auditor that disagreed while another dispute was open waited its turn: open its dispute
-/// now, if the result it audits still stands. True if one was opened.
+/// Auditors that disagreed while another dispute was open waited their turn: open the first
+/// one's dispute now whose audited result still stands (the others wait on; one whose result
+/// fell is over). True if one was opened.
 fn open_deferred_audit(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
     job: &mut Job,
 ) -> Result<bool, JobsError> {
-    let Some(audit) = job.audit.clone() else {
-        return Ok(false);
-    };
-    let (AuditOutcome::Deferred, Some(output), Some(root)) =
-        (&audit.outcome, audit.output_hash, audit.trace_root)
-    else {
-        return Ok(false);
-    };
-    let Some(target) = job
-        .assignment_of(&audit.target)
-        .and_then(|a| a.result.clone())
-    else {
-        if let Some(audit) = job.audit.as_mut() {
-            audit.outcome = AuditOutcome::Closed;
-        }
-        return Ok(false);
-    };
-    let auditor = Side {
-        operator: audit.auditor,
-        root,
-        output,
-    };
-    let id = open_dispute(
-        store,
-        params,
-        ctx,
-        job,
-        Side::of_result(audit.target, &target),
-        auditor,
-    )?;
-    if let Some(audit) = job.audit.as_mut() {
-        audit.outcome = AuditOutcome::Disputed { dispute: id };
+    for index in 0..job.audits.len() {
+        let audit = job.audits[index].clone();
+        let (AuditOutcome::Deferred, Some(output), Some(root)) =
+            (&audit.outcome, audit.output_hash, audit.trace_root)
+        else {
+            continue;
+        };
+        let Some(target) = job
+            .assignment_of(&audit.target)
+            .and_then(|a| a.result.clone())
+        else {
+            job.audits[index].outcome = AuditOutcome::Closed;
+            continue;
+        };
+        let auditor = Side {
+            operator: audit.auditor,
+            root,
+            output,
+        };
+        let id = open_dispute(
+            store,
+            params,
+            ctx,
+            job,
+            Side::of_result(audit.target, &target),
+            auditor,
+        )?;
+        job.audits[index].outcome = AuditOutcome::Disputed { dispute: id };
+        return Ok(true);
     }
-    Ok(true)
+    Ok(false)
 }

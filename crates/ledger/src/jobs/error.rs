@@ -118,9 +118,27 @@ pub enum JobsError {
     /// A reveal does not open the operator's seal (another statement, or another salt).
     #[error("the reveal does not open the operator's seal")]
     SealMismatch,
-    /// A designated auditor's VRF proof does not verify against its key and the job.
-    #[error("the auditor's VRF proof does not verify: {0}")]
+    /// An audit claim's VRF proof does not verify against the claimant's key and the job.
+    #[error("the audit claim's VRF proof does not verify: {0}")]
     BadAuditProof(String),
+    /// An audit claim whose VRF output does not select the claimant at its weight.
+    #[error("operator {operator}'s VRF does not select it to audit job {job}")]
+    NotSelected {
+        /// The job.
+        job: JobId,
+        /// The claimant.
+        operator: OperatorId,
+    },
+    /// The claimant may not audit the job.
+    #[error("operator {operator} may not audit job {job}: {why}")]
+    NotAuditCandidate {
+        /// The job.
+        job: JobId,
+        /// The claimant.
+        operator: OperatorId,
+        /// Why not.
+        why: &'static str,
+    },
     /// The job's model is unknown, inactive or does not load.
     #[error(transparent)]
     Models(#[from] crate::models::ModelsError),

@@ -38,7 +38,7 @@ pub enum JobsEvent {
         /// The new last height its result is taken.
         deadline: Height,
     },
-    /// An assignee or the designated auditor sealed its result (what it sealed stays hidden
+    /// An assignee or an auditor sealed its result (what it sealed stays hidden
     /// until the reveal).
     ResultSealed {
         /// The job.
@@ -53,14 +53,12 @@ pub enum JobsEvent {
         /// The last height a reveal is taken.
         until: Height,
     },
-    /// The designated auditor revealed its VRF proof: whether it was selected to audit.
+    /// An auditor revealed its result (it is compared with the audited one).
     AuditRevealed {
         /// The job.
         job: JobId,
         /// The auditor.
         auditor: OperatorId,
-        /// True when its VRF selected it (and it revealed its result).
-        selected: bool,
     },
     /// One item of a batch (a seal or a reveal) was refused; the others stand.
     ItemRefused {
@@ -87,29 +85,30 @@ pub enum JobsEvent {
         /// The operator that missed it (slashed for `MissedDeadline`).
         operator: OperatorId,
     },
-    /// Every assignee of a job has sealed: its auditor is drawn with the seed of block `at`.
-    AuditorDrawScheduled {
+    /// Every live assignee of a job has sealed: operators whose VRF over the sealed job
+    /// selects them claim its audit until `until` (docs/market.md, "Audits: private sortition").
+    AuditClaimsOpen {
         /// The job.
         job: JobId,
-        /// The block whose begin hook draws the auditor.
-        at: Height,
+        /// The last height a claim is taken.
+        until: Height,
+        /// The pool weight claims are weighed against.
+        weight: Amount,
     },
-    /// A job's auditor was designated (after every assignee sealed): its own VRF decides
-    /// whether it audits.
-    AuditAssigned {
+    /// An operator's VRF selected it to audit a job: it seals by `deadline`.
+    AuditClaimed {
         /// The job.
         job: JobId,
-        /// The auditor drawn.
+        /// The auditor.
         auditor: OperatorId,
         /// The last height its seal is taken.
         deadline: Height,
     },
-    /// A job's assignees' results are compared: its auditor reveals (its VRF proof, and its
-    /// result if selected) by `until`.
+    /// A job's assignees' results are compared: an auditor reveals its result by `until`.
     AuditRevealOpen {
         /// The job.
         job: JobId,
-        /// Its designated auditor.
+        /// The auditor.
         auditor: OperatorId,
         /// The last height its reveal is taken.
         until: Height,

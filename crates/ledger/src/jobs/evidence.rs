@@ -39,7 +39,7 @@ pub fn execute_result_equivocation(
         .ok_or(SlashingError::JobTooOldOrUnknown(first.statement.job))?;
     let operator = first.operator;
     let assigned = job.assignments.iter().find(|a| a.operator == operator);
-    let audited = job.audit.as_ref().filter(|a| a.auditor == operator);
+    let audited = job.audit_of(&operator);
     let since = match (assigned, audited) {
         (Some(assignment), _) => assignment.assigned,
         (None, Some(_)) => job.submitted,

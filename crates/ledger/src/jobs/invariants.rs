@@ -4,8 +4,9 @@
 //! final or failed job still in state is queued to be pruned, while the queue names only
 //! closed jobs (or jobs already gone), each operator's fees in flight are its shares of the
 //! open jobs it holds a live assignment in, no result is revealed before every live party of
-//! its job has sealed, and no auditor is known before every live assignee has sealed (a job
-//! whose assignees all sealed and that has no auditor yet has its draw scheduled).
+//! its job has sealed, no audit claim window opens before every live assignee has sealed (and
+//! a sealing job whose assignees all sealed has one), and the claim listing names only jobs
+//! still sealing in their window.
 
 use super::state::{self, JobStatus};
 use crate::bank::{self, Pool};
@@ -18,12 +19,19 @@ use surety_types::{Amount, JobId, OperatorId};
 pub fn check(store: &Store) -> Result<(), String> {
     let mut escrowed = Amount::ZERO;
     let mut in_flight: BTreeMap<OperatorId, Amount> = BTreeMap::new();
-    let draws: BTreeSet<JobId> = state::scheduled_draws(store)
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
+    for (model, id) in state::all_open_claims(store) {
+        let job = state::job(store, &id);
+        let listed = job.as_ref().is_some_and(|job| {
+            job.model == model && job.status == JobStatus::Assigned && job.audit_window.is_some()
+        });
+        if !listed {
+            return Err(format!(
+                "job {id} is listed for audit claims but is not sealing in a claim window"
+            ));
+        }
+    }
     for job in state::all_jobs(store) {
-        check_draw(&job, &draws)?;
+        check_window(&job)?;
         if !matches!(
             job.status,
             JobStatus::Final { .. } | JobStatus::Failed { .. }
@@ -81,19 +89,19 @@ pub fn check(store: &Store) -> Result<(), String> {
 }
 
 /// Blind results: no result of a job is revealed while one of its live parties (an assignee,
-/// or the auditor still in the audit) has not sealed, so nobody seals after seeing another's
+/// or an auditor still in the audit) has not sealed, so nobody seals after seeing another's
 /// answer.
 fn check_blind(job: &super::Job) -> Result<(), String> {
     let revealed = job.live_assignments().any(|a| a.result.is_some())
-        || job.audit.as_ref().is_some_and(|a| a.output_hash.is_some());
+        || job.audits.iter().any(|a| a.output_hash.is_some());
     if !revealed {
         return Ok(());
     }
     let unsealed_worker = job.live_assignments().any(|a| a.seal.is_none());
     let unsealed_auditor = job
-        .audit
-        .as_ref()
-        .is_some_and(|a| a.seal.is_none() && a.outcome == super::AuditOutcome::Pending);
+        .audits
+        .iter()
+        .any(|a| a.seal.is_none() && a.outcome == super::AuditOutcome::Pending);
     if unsealed_worker || unsealed_auditor {
         return Err(format!(
             "job {} has a revealed result while a live party has not sealed",
@@ -103,24 +111,23 @@ fn check_blind(job: &super::Job) -> Result<(), String> {
     Ok(())
 }
 
-/// The auditor is drawn after the assignees sealed: a job with an auditor has no unsealed live
-/// assignee, and a sealing job whose assignees all sealed and that has no auditor yet waits for
-/// a scheduled draw.
-fn check_draw(job: &super::Job, draws: &BTreeSet<JobId>) -> Result<(), String> {
+/// Auditors select themselves only once the assignees sealed: a job with a claim window (or an
+/// audit) has no unsealed live assignee, and a sealing job whose assignees all sealed has its
+/// window.
+fn check_window(job: &super::Job) -> Result<(), String> {
     let sealed = job.live_assignments().all(|a| a.seal.is_some());
-    if job.audit.is_some() && !sealed {
+    if (job.audit_window.is_some() || !job.audits.is_empty()) && !sealed {
         return Err(format!(
-            "job {} has an auditor while a live assignee has not sealed",
+            "job {} has an audit window or an auditor while a live assignee has not sealed",
             job.id
         ));
     }
-    if job.status == JobStatus::Assigned
-        && sealed
-        && job.audit.is_none()
-        && !draws.contains(&job.id)
-    {
+    if !job.audits.is_empty() && job.audit_window.is_none() {
+        return Err(format!("job {} has an auditor but no claim window", job.id));
+    }
+    if job.status == JobStatus::Assigned && sealed && job.audit_window.is_none() {
         return Err(format!(
-            "job {} waits for its auditor with no draw scheduled",
+            "job {} has every assignee sealed and no claim window",
             job.id
         ));
     }

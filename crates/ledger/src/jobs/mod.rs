@@ -7,19 +7,21 @@
 //! 2. Each assignee seals a hiding commitment to its signed [`ResultStatement`]
 //!    ([`SealResults`]). A missed seal deadline is a `MissedDeadline` fault and the job is
 //!    reassigned (up to `reassignments_max` times, then refunded). Once every assignee has
-//!    sealed, an auditor outside their families is designated with the seed of a later block
-//!    ([`auditor_draw_height`]: nobody knew who it would be when they sealed), and seals too.
-//! 3. Once all have sealed, they reveal ([`RevealResults`]): each assignee its statement and
-//!    output, bound to its trace root by a Merkle proof of the last leaf; the auditor its VRF
-//!    proof, which selected it with probability `audit_rate` (nobody else could know), and then
-//!    its own result. Results that disagree, or an audit that disagrees, open a dispute;
-//!    results that agree open the challenge window.
-//! 4. At the end of the window, with no dispute open and the audit done, the job is final: the
+//!    sealed, the audit claim window opens for `audit_claim_blocks`: every operator outside
+//!    their families whose own VRF over the sealed job selects it ([`ClaimAudits`], with
+//!    probability `audit_rate` times its share of the epoch's pool; nobody else can compute
+//!    it) claims the audit, and seals too.
+//! 3. Once the window is over and all have sealed, they reveal ([`RevealResults`]): each
+//!    assignee its statement and output, bound to its trace root by a Merkle proof of the last
+//!    leaf, then each auditor its own. Results that disagree, or an audit that disagrees, open
+//!    a dispute; results that agree open the challenge window.
+//! 4. At the end of the window, with no dispute open and the audits done, the job is final: the
 //!    fee pays the operators (through the rewards module, so delegators share it) and the audit
 //!    fund. A result a dispute proves wrong is slashed (`WrongResult`, bounded by the service
 //!    allocation), with every identical result, and the client is refunded.
 //!
-//! Files: `submit` (a client's job), `assign` (operators and auditors drawn from block seeds),
+//! Files: `submit` (a client's job), `assign` (operators drawn from block seeds, auditors
+//! selected by their own VRFs), `pool` (each epoch's audit pool),
 //! `commit` (seals and reveals of results and audits), `settle` (deadlines, finality, payment, failure), `court`
 //! (challenges and disputes, through the disputes module's court, whose verdicts land here),
 //! `evidence` (two signed results by one operator), `prune` (closed jobs leave state once
@@ -34,23 +36,28 @@ pub mod event;
 mod evidence;
 pub mod invariants;
 pub mod msg;
+pub mod pool;
 pub mod prune;
 mod settle;
 pub mod state;
 mod submit;
 mod suspects;
 
-pub use assign::{auditor_draw_height, begin_block, draw_checkpoints_within, AUDITOR_DRAW_DELAY};
-pub use commit::{execute_reveal, execute_seal, is_selected};
+pub use assign::{begin_block, is_selected, AUDITS_PER_JOB_MAX};
+pub use commit::{execute_claim, execute_reveal, execute_seal};
 pub use court::{execute_challenge, execute_provide_input};
 pub use error::JobsError;
 pub use event::JobsEvent;
 pub use evidence::execute_result_equivocation;
 pub use msg::{
-    audit_alpha, seal_commitment, CommitResult, JobInput, ResultStatement, Reveal, RevealResults,
-    Seal, SealResults, SignedResult, SubmitJob, BATCH_ITEMS_MAX,
+    audit_alpha, seal_commitment, seals_digest, AuditClaim, ClaimAudits, CommitResult, JobInput,
+    ResultStatement, Reveal, RevealResults, Seal, SealResults, SignedResult, SubmitJob,
+    BATCH_ITEMS_MAX,
 };
-pub use state::{job, work_of, Assignment, Audit, AuditOutcome, Job, JobResult, JobStatus, Role};
+pub use state::{
+    job, open_claims, work_of, Assignment, Audit, AuditOutcome, AuditWindow, Job, JobResult,
+    JobStatus, Role,
+};
 pub use submit::{canonical_input, check_bounds, execute_submit};
 
 use crate::context::BlockContext;
@@ -84,15 +91,19 @@ pub fn check_seal_shape(msg: &SealResults) -> Result<(), JobsError> {
     check_distinct(msg.seals.iter().map(|s| s.job))
 }
 
+/// Stateless shape of a batch of audit claims: 1 to [`BATCH_ITEMS_MAX`] items, one per job.
+pub fn check_claim_shape(msg: &ClaimAudits) -> Result<(), JobsError> {
+    check_batch_len(msg.claims.len())?;
+    check_distinct(msg.claims.iter().map(|c| c.job))
+}
+
 /// Stateless shape of a batch of reveals: 1 to [`BATCH_ITEMS_MAX`] items, each result's chain,
 /// steps and the output's binding to its trace.
 pub fn check_reveal_shape(msg: &RevealResults, chain_id: &str) -> Result<(), JobsError> {
     check_batch_len(msg.reveals.len())?;
     check_distinct(msg.reveals.iter().map(|r| r.job))?;
     for reveal in &msg.reveals {
-        if let Some(result) = &reveal.result {
-            check_commit_shape(result, chain_id)?;
-        }
+        check_commit_shape(&reveal.result, chain_id)?;
     }
     Ok(())
 }
@@ -177,5 +188,6 @@ pub fn end_block(
     court::end_block(store, params, ctx, cache)?;
     settle::end_block(store, params, ctx)?;
     prune::end_block(store, params, ctx);
+    pool::end_block(store, params, ctx);
     Ok(())
 }

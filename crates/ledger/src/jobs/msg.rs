@@ -59,12 +59,11 @@ pub const BATCH_ITEMS_MAX: usize = 1000;
 pub struct Seal {
     /// The job.
     pub job: JobId,
-    /// [`seal_commitment`] of the operator's statement and a secret salt. A designated auditor
-    /// that is not selected seals anything: nobody can tell its seal from an audit's.
+    /// [`seal_commitment`] of the operator's statement and a secret salt.
     pub commitment: Hash,
 }
 
-/// Seal results for jobs the signer's operator is assigned to or designated to audit. Each
+/// Seal results for jobs the signer's operator is assigned to or has claimed to audit. Each
 /// item applies on its own: a refused one is an event, the rest stand.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SealResults {
@@ -81,15 +80,11 @@ pub struct Reveal {
     pub job: JobId,
     /// The salt the seal was made with.
     pub salt: [u8; 32],
-    /// A designated auditor's VRF proof over [`audit_alpha`]: whether it was selected to
-    /// audit, which nobody else could know before.
-    pub audit_proof: Option<VrfProof>,
-    /// The result the seal commits to: an assignee's, or a selected auditor's.
-    pub result: Option<CommitResult>,
+    /// The result the seal commits to: an assignee's, or an auditor's.
+    pub result: CommitResult,
 }
 
-/// Reveal sealed results (and audit selections) of jobs whose seal phase is over. Each item
-/// applies on its own.
+/// Reveal sealed results of jobs whose seal phase is over. Each item applies on its own.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct RevealResults {
     /// The signer's operator.
@@ -110,13 +105,44 @@ pub fn seal_commitment(
     Hash::of_parts("surety.result-seal.v1", &[&operator.0, &statement, salt])
 }
 
-/// What a designated auditor's VRF is evaluated on for `job`: fixed when the job is submitted,
-/// so no proposer's seed moves the draw, and only the auditor (by its secret key) can compute
-/// the outcome before it reveals (docs/market.md, "Audits").
-pub fn audit_alpha(chain_id: &str, job: &JobId) -> Vec<u8> {
-    let mut alpha = b"surety.audit.v1".to_vec();
+/// A claim to audit a job: the claimant's VRF proof over [`audit_alpha`], whose output selects
+/// it with probability `audit_rate · weight / pool weight` (docs/market.md, "Audits: private
+/// sortition").
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AuditClaim {
+    /// The job, in its claim window.
+    pub job: JobId,
+    /// The claimant's ECVRF proof (RFC 9381) over the job's [`audit_alpha`], with its account
+    /// key.
+    pub proof: VrfProof,
+}
+
+/// Claim audits of jobs whose claim window is open: every operator its VRF selects audits.
+/// Each item applies on its own.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ClaimAudits {
+    /// The signer's operator.
+    pub operator: OperatorId,
+    /// 1 to [`BATCH_ITEMS_MAX`] claims, at most one per job.
+    pub claims: Vec<AuditClaim>,
+}
+
+/// What an auditor's VRF is evaluated on for `job` once its assignees have sealed: the chain,
+/// the job and the digest of the seals (`seals`, [`seals_digest`]). Nobody can compute any
+/// operator's output but that operator; no proposer's seed enters it; and it exists only once
+/// every assignee has committed to its result, so no assignee knows its auditors when it seals
+/// (docs/market.md, "Audits: private sortition").
+pub fn audit_alpha(chain_id: &str, job: &JobId, seals: &Hash) -> Vec<u8> {
+    let mut alpha = b"surety.audit.v2".to_vec();
     alpha.extend_from_slice(&(chain_id.len() as u64).to_be_bytes());
     alpha.extend_from_slice(chain_id.as_bytes());
     alpha.extend_from_slice(&job.0);
+    alpha.extend_from_slice(&seals.0);
     alpha
+}
+
+/// The digest of a job's live assignees' seals, in assignment order: fixed by the last seal.
+pub fn seals_digest<'a>(seals: impl IntoIterator<Item = &'a Hash>) -> Hash {
+    let parts: Vec<&[u8]> = seals.into_iter().map(|s| s.0.as_slice()).collect();
+    Hash::of_parts("surety.audit-seals.v1", &parts)
 }

@@ -45,7 +45,9 @@ fn settle_due(
         JobStatus::Assigned => {
             missed_deadlines(store, params, ctx, &mut job)?;
             audit_timeout(store, params, ctx, &mut job)?;
-            if job.status == JobStatus::Assigned && all_sealed(&job) {
+            // No claim is taken after this block.
+            if job.status == JobStatus::Assigned && all_sealed(&job, ctx.height.saturating_plus(1))
+            {
                 open_reveals(store, params, ctx, &mut job);
             }
         }
@@ -59,9 +61,9 @@ fn settle_due(
         JobStatus::Challengeable { until } => {
             audit_timeout(store, params, ctx, &mut job)?;
             let audit_open = job
-                .audit
-                .as_ref()
-                .is_some_and(|a| a.outcome == AuditOutcome::Pending);
+                .audits
+                .iter()
+                .any(|a| a.outcome == AuditOutcome::Pending);
             if ctx.height >= until && !audit_open {
                 finalize(store, params, ctx, &mut job)?;
             }
@@ -192,7 +194,7 @@ fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job
             moved.push((assignment.operator, deadline));
         }
     }
-    if let Some(audit) = job.audit.as_mut() {
+    for audit in job.audits.iter_mut() {
         if audit_owes(phase, audit) && audit.deadline <= ctx.height {
             let moved_to = audit.stretch.moved(store, audit.deadline, cap);
             if let Some(deadline) = moved_to.filter(|d| *d > ctx.height) {
@@ -216,14 +218,14 @@ fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job
     }
 }
 
-/// Where a job is, for what its auditor owes.
+/// Where a job is, for what its auditors owe.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Parties seal.
     Sealing,
-    /// Assignees reveal; the auditor waits.
+    /// Assignees reveal; the auditors wait.
     Revealing,
-    /// The assignees' results are compared: the auditor reveals.
+    /// The assignees' results are compared: the auditors reveal.
     Compared,
     /// Nothing is owed.
     Over,
@@ -240,8 +242,8 @@ impl Phase {
     }
 }
 
-/// The designated auditor still owes its seal (while sealing) or its reveal (once the
-/// assignees' results are compared).
+/// An auditor still owes its seal (while sealing) or its reveal (once the assignees' results
+/// are compared).
 fn audit_owes(phase: Phase, audit: &Audit) -> bool {
     audit.outcome == AuditOutcome::Pending
         && match phase {
@@ -251,8 +253,8 @@ fn audit_owes(phase: Phase, audit: &Audit) -> bool {
         }
 }
 
-/// The designated auditor missed its seal or its reveal: reported, and the job goes on
-/// without the audit.
+/// Auditors that missed their seal or their reveal: reported, and the job goes on without
+/// their audits.
 fn audit_timeout(
     store: &mut Store,
     params: &Params,
@@ -260,31 +262,34 @@ fn audit_timeout(
     job: &mut Job,
 ) -> Result<(), JobsError> {
     stretch_deadlines(store, params, ctx, job);
-    let Some(audit) = job.audit.clone() else {
-        return Ok(());
-    };
-    if !audit_owes(Phase::of(&job.status), &audit) || audit.deadline > ctx.height {
-        return Ok(());
-    }
-    state::remove_work(store, &audit.auditor, &job.id);
-    report(
-        store,
-        params,
-        ctx,
-        job,
-        Blame {
+    let phase = Phase::of(&job.status);
+    let late: Vec<usize> = job
+        .audits
+        .iter()
+        .enumerate()
+        .filter(|(_, audit)| audit_owes(phase, audit) && audit.deadline <= ctx.height)
+        .map(|(index, _)| index)
+        .collect();
+    for index in late {
+        let audit: Audit = job.audits[index].clone();
+        state::remove_work(store, &audit.auditor, &job.id);
+        report(
+            store,
+            params,
+            ctx,
+            job,
+            Blame {
+                operator: audit.auditor,
+                kind: FaultKind::MissedDeadline,
+                height: audit.deadline,
+                reporter: None,
+            },
+        )?;
+        store.emit(JobsEvent::DeadlineMissed {
+            job: job.id,
             operator: audit.auditor,
-            kind: FaultKind::MissedDeadline,
-            height: audit.deadline,
-            reporter: None,
-        },
-    )?;
-    store.emit(JobsEvent::DeadlineMissed {
-        job: job.id,
-        operator: audit.auditor,
-    });
-    if let Some(audit) = job.audit.as_mut() {
-        audit.outcome = AuditOutcome::Missed;
+        });
+        job.audits[index].outcome = AuditOutcome::Missed;
     }
     Ok(())
 }
@@ -329,13 +334,15 @@ fn finalize(
         Pool::AuditFund,
         job.fee.checked_sub(paid)?,
     )?;
-    if let Some(audit) = &job.audit {
-        if audit.outcome == AuditOutcome::Agreed {
-            let reward = market
-                .audit_reward
-                .min(bank::pool_balance(store, Pool::AuditFund));
-            rewards::pay_operator(store, Pool::AuditFund, &audit.auditor, reward)?;
-        }
+    for audit in job
+        .audits
+        .iter()
+        .filter(|a| a.outcome == AuditOutcome::Agreed)
+    {
+        let reward = market
+            .audit_reward
+            .min(bank::pool_balance(store, Pool::AuditFund));
+        rewards::pay_operator(store, Pool::AuditFund, &audit.auditor, reward)?;
     }
     for assignment in job.live_assignments() {
         state::release_in_flight(store, &assignment.operator, job);

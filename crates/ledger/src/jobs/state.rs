@@ -9,7 +9,7 @@ use crate::congestion::Stretch;
 use crate::store::{key, part_from_end, schedule_key, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use surety_types::{AccountId, Amount, Hash, Height, JobId, ModelId, OperatorId};
+use surety_types::{AccountId, Amount, Epoch, Hash, Height, JobId, ModelId, OperatorId};
 
 /// An inference job in the market (DESIGN §5): its input and fee, who computes and audits it,
 /// their results, and where it is in its life.
@@ -40,8 +40,11 @@ pub struct Job {
     pub assignments: Vec<Assignment>,
     /// Replacements made for missed deadlines so far (at most `reassignments_max`).
     pub reassignments: u32,
-    /// The audit drawn for it, if any.
-    pub audit: Option<Audit>,
+    /// Its claim window, once every live assignee has sealed: what auditors' VRFs run on and
+    /// how claims are weighed.
+    pub audit_window: Option<AuditWindow>,
+    /// The audits claimed in that window, in claim order: every operator its VRF selected.
+    pub audits: Vec<Audit>,
     /// Where the job is in its life.
     pub status: JobStatus,
 }
@@ -80,23 +83,46 @@ pub struct JobResult {
     pub committed: Height,
 }
 
-/// A job's designated auditor (DESIGN §5 step 4, docs/market.md "Audits"): drawn with the
-/// assignees, outside their families. Its own VRF over [`super::audit_alpha`] decides, with
-/// probability `audit_rate`, whether it re-executes the job; nobody else can compute that
-/// before it reveals. It seals like an assignee whether selected or not, so its seal says
-/// nothing, and reveals its VRF proof (and, when selected, its result) with them.
+/// A job's audit claim window (docs/market.md, "Audits: private sortition"). Opened by the last
+/// assignee's seal, when everything an auditor's VRF runs on is fixed; open for
+/// `audit_claim_blocks`. Claims are weighed against the pool
+/// snapshot of `epoch`, taken at that epoch's start, so nothing done after the seals moves
+/// anyone's chance of being selected.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AuditWindow {
+    /// The height the last live assignee sealed.
+    pub opened: Height,
+    /// The last height a claim is taken.
+    pub until: Height,
+    /// The epoch whose pool snapshot weighs the claims.
+    pub epoch: Epoch,
+    /// [`seals_digest`](super::msg::seals_digest) of the live assignees' seals: part of what
+    /// every auditor's VRF runs on.
+    pub seals: Hash,
+    /// The snapshot weight of the operators that may claim: every operator of the pool outside
+    /// the parties' owners. A claimant with weight `w` is selected with probability
+    /// `audit_rate · w / weight`.
+    pub weight: Amount,
+    /// The parties' accounts and owners (family heads): no operator whose account or owner is
+    /// among them may claim.
+    pub excluded: Vec<AccountId>,
+}
+
+/// An audit of a job (DESIGN §5 step 4, docs/market.md "Audits"): an operator outside the
+/// parties' families whose own VRF over the job's sealed state selected it. It seals like an
+/// assignee, and reveals once the assignees' results are compared.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct Audit {
-    /// The auditor, drawn from the model's service with the block seed.
+    /// The auditor.
     pub auditor: OperatorId,
+    /// The height of its claim.
+    pub claimed: Height,
     /// The result audited: the first live assignee's (set when the results are compared).
     pub target: OperatorId,
     /// The last height the auditor's seal is taken, then the last height its reveal is.
     pub deadline: Height,
     /// Its hiding commitment, once in.
     pub seal: Option<Hash>,
-    /// Whether its VRF selected it to audit, once revealed.
-    pub selected: Option<bool>,
     /// The auditor's output hash, once committed.
     pub output_hash: Option<Hash>,
     /// The auditor's trace root, once committed.
@@ -113,8 +139,6 @@ pub struct Audit {
 pub enum AuditOutcome {
     /// The auditor has not revealed yet (or its result is not compared yet).
     Pending,
-    /// Its VRF did not select it: no audit, nothing owed either way.
-    NotSelected,
     /// The auditor's result matched the audited one.
     Agreed,
     /// The auditor disagreed: a dispute decides.
@@ -139,8 +163,8 @@ pub enum JobStatus {
     Queued,
     /// Operators are computing and sealing their results.
     Assigned,
-    /// Every assignee (and the designated auditor) has sealed, or missed its seal deadline:
-    /// they reveal until `until`.
+    /// Every assignee and every auditor claimed in the window has sealed (or missed its seal
+    /// deadline): they reveal until `until`.
     Revealing {
         /// The last height a reveal is taken.
         until: Height,
@@ -194,6 +218,11 @@ impl Job {
     pub fn is_final(&self) -> bool {
         matches!(self.status, JobStatus::Final { .. })
     }
+
+    /// The audit by `operator`, if it claimed one.
+    pub fn audit_of(&self, operator: &OperatorId) -> Option<&Audit> {
+        self.audits.iter().find(|a| a.auditor == *operator)
+    }
 }
 
 /// Work an operator owes: the key lists (operator, job), the value says in what role.
@@ -214,7 +243,7 @@ impl Job {
 pub enum Role {
     /// Assigned to compute the job.
     Worker,
-    /// Drawn to audit a result of the job.
+    /// Selected (by its own VRF) to audit a result of the job.
     Auditor,
 }
 
@@ -241,9 +270,10 @@ pub(super) fn delete_job(store: &mut Store, job: &Job) {
     for assignment in &job.assignments {
         remove_work(store, &assignment.operator, &job.id);
     }
-    if let Some(audit) = &job.audit {
+    for audit in &job.audits {
         remove_work(store, &audit.auditor, &job.id);
     }
+    close_claims(store, job);
 }
 
 const CLOSED: &str = "jobs/closed";
@@ -317,17 +347,46 @@ pub fn has_closed_marks(store: &Store) -> bool {
     !store.prefix_keys(&key(CLOSED, &[b""])).is_empty()
 }
 
-const DRAW: &str = "jobs/draw";
-
-/// `id`'s auditor is drawn in the begin hook of block `height`, with that block's seed (every
-/// assignee has sealed; docs/market.md, "When the auditor is drawn").
-pub(super) fn schedule_draw(store: &mut Store, height: Height, id: &JobId) {
-    store.put(schedule_key(DRAW, height, &id.0), &());
+fn claims_key(model: &ModelId, id: &JobId) -> Vec<u8> {
+    key("jobs/claims", &[&model.0, &id.0])
 }
 
-/// Jobs whose auditor is drawn in block `height`, removing their entries.
-pub(super) fn take_draws(store: &mut Store, height: Height) -> Vec<JobId> {
-    take_jobs(store, DRAW, height)
+/// `job`'s claim window is open until `until`: listed for the model's operators to check their
+/// VRFs against ([`open_claims`]).
+pub(super) fn list_claims(store: &mut Store, job: &Job, until: Height) {
+    store.put(claims_key(&job.model, &job.id), &until);
+}
+
+/// `job`'s claim window is over (or the job is gone).
+pub(super) fn close_claims(store: &mut Store, job: &Job) {
+    store.delete(&claims_key(&job.model, &job.id));
+}
+
+/// The jobs of `model` whose claim window is open, with its last height, in id order: what a
+/// worker checks its VRF against.
+pub fn open_claims(store: &Store, model: &ModelId) -> Vec<(JobId, Height)> {
+    let prefix = key("jobs/claims", &[&model.0, b""]);
+    store
+        .prefix_values::<Height>(&prefix)
+        .into_iter()
+        .map(|(entry, until)| {
+            let id = part_from_end(&entry, 0).expect("claim keys end in a job id");
+            (JobId(id), until)
+        })
+        .collect()
+}
+
+/// Every listed claim window (model, job), in key order (invariant checks).
+pub fn all_open_claims(store: &Store) -> Vec<(ModelId, JobId)> {
+    store
+        .prefix_keys(b"jobs/claims/")
+        .into_iter()
+        .filter_map(|entry| {
+            let id = part_from_end::<32>(&entry, 0)?;
+            let model = part_from_end::<32>(&entry, 33)?;
+            Some((ModelId(model), JobId(id)))
+        })
+        .collect()
 }
 
 /// The jobs of schedule `name` at `height`, removing their entries.
@@ -336,15 +395,6 @@ fn take_jobs(store: &mut Store, name: &str, height: Height) -> Vec<JobId> {
         .take_scheduled(name, height)
         .into_iter()
         .map(JobId)
-        .collect()
-}
-
-/// Every scheduled auditor draw (height, job), in key order (invariant checks).
-pub fn scheduled_draws(store: &Store) -> Vec<(Height, JobId)> {
-    store
-        .scheduled(DRAW)
-        .into_iter()
-        .map(|(height, id)| (height, JobId(id)))
         .collect()
 }
 
@@ -365,7 +415,7 @@ pub(super) fn take_due(store: &mut Store, height: Height) -> Vec<JobId> {
 /// when the job was submitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Pending {
-    /// Draw the job's operators (its auditor is drawn once they have sealed).
+    /// Draw the job's operators (its auditors select themselves once they have sealed).
     Assign,
 }
 
@@ -400,7 +450,7 @@ pub(super) fn add_work(store: &mut Store, operator: &OperatorId, id: &JobId, rol
     store.put(work_key(operator, id), &role);
 }
 
-/// True when `operator` owes `id` something (a seal or a reveal, as an assignee or its
+/// True when `operator` owes `id` something (a seal or a reveal, as an assignee or an
 /// auditor): one key read, checked before a batch item loads the job.
 pub(super) fn has_work(store: &Store, operator: &OperatorId, id: &JobId) -> bool {
     store.contains(&work_key(operator, id))

@@ -103,7 +103,8 @@ pub fn execute_submit(
         submitted: ctx.height,
         assignments: Vec::new(),
         reassignments: 0,
-        audit: None,
+        audit_window: None,
+        audits: Vec::new(),
         status: JobStatus::Queued,
     };
     state::set_job(store, &job);

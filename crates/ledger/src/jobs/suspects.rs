@@ -115,10 +115,11 @@ fn next(job: &Job, chain: &Chain) -> Option<Side> {
             .then(|| Side::of_result(a.operator, result))
     });
     worker.or_else(|| {
-        let audit = job.audit.as_ref()?;
-        let (output, root) = (audit.output_hash?, audit.trace_root?);
-        (audit.outcome == AuditOutcome::Agreed && suspect(audit.auditor, output, root))
-            .then(|| Side::of_claim(audit.auditor, root, output))
+        job.audits.iter().find_map(|audit| {
+            let (output, root) = (audit.output_hash?, audit.trace_root?);
+            (audit.outcome == AuditOutcome::Agreed && suspect(audit.auditor, output, root))
+                .then(|| Side::of_claim(audit.auditor, root, output))
+        })
     })
 }
 
