@@ -352,7 +352,7 @@ mod tests {
         assert!(is_selected(rate, weight, total, (threshold - 1) as u64));
         assert!(!is_selected(rate, weight, total, threshold as u64));
         // Counted over evenly spread draws: 2%.
-        let step = u64::MAX / 100_000;
+        let step = u64::MAX / 100_000 + 1;
         let hits = (0..100_000u64)
             .filter(|i| is_selected(rate, weight, total, i * step))
             .count();

@@ -140,3 +140,8 @@ pub(super) fn end_block(store: &mut Store, params: &Params, ctx: &BlockContext) 
         }
     }
 }
+
+/// The total weight of `model`'s pool of `epoch`, if it was taken.
+pub fn total(store: &Store, epoch: Epoch, model: &ModelId) -> Option<Amount> {
+    store.get(&total_key(epoch, model))
+}

@@ -5,7 +5,7 @@
 //! full invariant check (`common::Chain::block`).
 
 use crate::common::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use surety_infer::models::mlp::MlpConfig;
 use surety_infer::safetensors_loader::{load_safetensors, save_safetensors_f32};
 use surety_infer::{Activation, Architecture, Executor, Model, Tensor, Trace};
@@ -39,9 +39,11 @@ const FEE: u128 = 2_000;
 /// Widths of the test model: 6 linear layers with ReLU between, 11 steps.
 const WIDTHS: [u64; 7] = [8, 16, 16, 16, 16, 16, 4];
 
-/// Every designated auditor's VRF selects it (`audit_rate` 100%), so the audit path runs in
-/// every test; no undeclared collusion is assumed (`collusion_fraction` 0), so the audit rule
-/// reads as it did: 100% · 10% · 50,000 = 5,000 of expected slash against a fee of at most 4,000.
+/// Audits are likely (`audit_rate` 100%: each operator of a job's pool is selected with
+/// probability its share of it, and a test that names an [`AUDITOR`] chooses its assignees'
+/// salts so that one is); no undeclared collusion is assumed (`collusion_fraction` 0), and a
+/// wrong result costs 20%, so the audit rule holds: (1 − 1/2) · 20% · 50,000 = 5,000 of
+/// expected slash against a fee of at most 4,000 (the rule's `x − x²/2` at x = 1).
 fn market_params() -> Params {
     let mut params = test_params();
     params.services.service_allocation_min = Amount::new(ALLOCATION);
@@ -51,6 +53,7 @@ fn market_params() -> Params {
     params.jobs.audit_reward = Amount::new(FEE / 10);
     params.jobs.job_fee_max = Amount::new(4_000);
     params.jobs.audit_rate = Ratio::ONE;
+    params.slashing.wrong_result = Ratio::from_percent(20).unwrap();
     params.jobs.challenge_window_blocks = 4;
     params.jobs.reveal_blocks = 4;
     params.jobs.collusion_fraction = Ratio::ZERO;
@@ -62,7 +65,7 @@ fn market_params() -> Params {
     params.disputes.dispute_input_bytes_max = 48 * 1024;
     params.disputes.dispute_input_blocks = 4;
     params.jobs.job_input_bytes_max = 4_096;
-    // Below audit_rate · wrong_result = 10%: 4,500 in flight at the 50,000 allocation.
+    // Below honest_audit_rate · wrong_result = 10%: 4,500 in flight at the 50,000 allocation.
     params.jobs.in_flight_fee_fraction = Ratio::from_percent(9).unwrap();
     params
 }
@@ -254,42 +257,178 @@ impl Market {
             .expect("a test operator")
     }
 
-    /// The job's designated auditor, drawn once every assignee has sealed (a test names it
+    /// The job's first auditor, claimed once every assignee has sealed (a test names it
     /// [`AUDITOR`] before that).
     fn auditor(&self, id: &JobId) -> u16 {
         Market::index_of(
             &self
                 .job(id)
-                .audit
-                .expect("the auditor is drawn only once every assignee has sealed")
+                .audits
+                .first()
+                .expect("audits are claimed only once every assignee has sealed")
                 .auditor,
         )
     }
 
     fn is_auditor(&self, id: &JobId, n: u16) -> bool {
-        self.job(id)
-            .audit
-            .is_some_and(|a| a.auditor == crate::common::operator(n))
+        self.job(id).audit_of(&operator(n)).is_some()
     }
 
-    /// Empty blocks until `id`'s auditor is drawn (its assignees have all sealed): its index.
-    fn draw_auditor(&mut self, id: &JobId) -> u16 {
-        for _ in 0..64 {
-            let job = self.job(id);
-            if let Some(audit) = job.audit {
-                return Market::index_of(&audit.auditor);
+    /// The test operators that may claim `id`'s audit once its window is open, with their
+    /// pool weights, and the weight claims are weighed against: from the job's window once it
+    /// is open, else as the ledger will compute it when the window opens in the next block.
+    fn audit_pool(&self, id: &JobId) -> (Vec<(u16, Amount)>, Amount, Epoch) {
+        let store = self.chain.ledger.store();
+        let job = self.job(id);
+        let epoch = match &job.audit_window {
+            Some(window) => window.epoch,
+            None => self.chain.ledger.params().epoch_of(Height::new(self.chain.height().get() + 1)),
+        };
+        let entries: Vec<(u16, Amount, surety_types::AccountId)> =
+            if jobs::pool::total(store, epoch, &self.id).is_some() {
+                [1, 2, 3, 4, 9]
+                    .into_iter()
+                    .filter_map(|n| {
+                        let entry = jobs::pool::entry(store, epoch, &self.id, &operator(n))?;
+                        Some((n, entry.weight, entry.owner))
+                    })
+                    .collect()
+            } else {
+                surety_ledger::services::eligible_with_family(store, &self.id)
+                    .into_iter()
+                    .map(|(op, weight, family)| {
+                        (Market::index_of(&op), weight, jobs::pool::owner_of(&op, family))
+                    })
+                    .collect()
+            };
+        let excluded: Vec<surety_types::AccountId> = match &job.audit_window {
+            Some(window) => window.excluded.clone(),
+            None => job
+                .assignments
+                .iter()
+                .flat_map(|a| {
+                    let family = surety_ledger::staking::state::operator(store, &a.operator)
+                        .and_then(|o| o.metadata.family);
+                    let owner = entries
+                        .iter()
+                        .find(|(n, _, _)| operator(*n) == a.operator)
+                        .map(|(_, _, owner)| *owner);
+                    [Some(a.operator.account()), family, owner]
+                })
+                .flatten()
+                .collect(),
+        };
+        let candidates: Vec<(u16, Amount)> = entries
+            .into_iter()
+            .filter(|(n, _, owner)| {
+                !excluded.contains(&operator(*n).account()) && !excluded.contains(owner)
+            })
+            .map(|(n, weight, _)| (n, weight))
+            .collect();
+        let weight = match &job.audit_window {
+            Some(window) => window.weight,
+            None => candidates
+                .iter()
+                .fold(Amount::ZERO, |sum, (_, w)| sum.saturating_add(*w)),
+        };
+        (candidates, weight, epoch)
+    }
+
+    /// The candidates of `id` whose VRF over `seals` selects them, in index order.
+    fn selected(&self, id: &JobId, seals: &Hash) -> Vec<u16> {
+        let (candidates, weight, _) = self.audit_pool(id);
+        let rate = self.chain.ledger.params().jobs.audit_rate;
+        candidates
+            .into_iter()
+            .filter(|(n, w)| {
+                let proof = key(*n).vrf_prove(&jobs::audit_alpha(CHAIN, id, seals));
+                let draw = proof.verify(&operator(*n).0, &jobs::audit_alpha(CHAIN, id, seals));
+                jobs::is_selected(rate, *w, weight, draw.unwrap().draw())
+            })
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    /// Choose the salts of `id`'s assignees sealing now (`sealing`: operator, execution) so
+    /// that the job's seals select at least one auditor, when they are its last: the audit
+    /// path can run in every test. (A salt is the sealer's own choice; grinding it cannot make
+    /// an operator's VRF select it, only pick among outcomes, as any sealer could.)
+    fn grind_salts(&self, id: &JobId, sealing: &[(u16, &Execution)]) {
+        let job = self.job(id);
+        let Some((first, _)) = sealing.first() else {
+            return;
+        };
+        let complete = job.live_assignments().all(|a| {
+            a.seal.is_some() || sealing.iter().any(|(n, _)| operator(*n) == a.operator)
+        });
+        if !complete {
+            return;
+        }
+        self.grind_salt_with(id, *first, |market| {
+            market
+                .job(id)
+                .live_assignments()
+                .map(|a| match a.seal {
+                    Some(seal) => seal,
+                    None => {
+                        let (n, execution) = sealing
+                            .iter()
+                            .find(|(n, _)| operator(*n) == a.operator)
+                            .expect("every unsealed assignee seals now");
+                        seal(*n, id, execution).commitment
+                    }
+                })
+                .collect()
+        });
+    }
+
+    /// Choose operator `n`'s salt for `id` until `seals` (the job's seals in assignment order,
+    /// with that salt) select at least one auditor.
+    fn grind_salt_with(&self, id: &JobId, n: u16, seals: impl Fn(&Market) -> Vec<Hash>) {
+        for nonce in 0u32..1_000 {
+            let ground = Hash::of_parts(
+                "test.seal-salt.ground",
+                &[&n.to_le_bytes(), &id.0, &nonce.to_le_bytes()],
+            )
+            .0;
+            SALTS.with(|salts| salts.borrow_mut().insert((n, *id), ground));
+            if !self.selected(id, &jobs::seals_digest(&seals(self))).is_empty() {
+                return;
             }
-            assert_eq!(
-                job.status,
-                JobStatus::Assigned,
-                "{id} has no auditor and is past sealing"
-            );
+        }
+        panic!("no salt in 1,000 selects an auditor for {id}");
+    }
+
+    /// `id`'s claim window is open: the first test operator its VRF selects claims the audit,
+    /// in a block of its own. Its index.
+    fn claim_auditor(&mut self, id: &JobId) -> u16 {
+        let window = self
+            .job(id)
+            .audit_window
+            .expect("the claim window opens once every assignee has sealed");
+        let n = *self
+            .selected(id, &window.seals)
+            .first()
+            .unwrap_or_else(|| panic!("no operator's VRF selects an auditor for {id}"));
+        let tx = self.chain.sign(n, claim_msg(self, n, id));
+        let outcome = self.chain.block(&[tx]);
+        assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{:?}", outcome.receipts);
+        n
+    }
+
+    /// Empty blocks until `id`'s claim window is over and it reveals (every claimed auditor
+    /// sealed).
+    fn until_revealing(&mut self, id: &JobId) {
+        for _ in 0..16 {
+            if self.job(id).status != JobStatus::Assigned {
+                return;
+            }
             self.chain.block(&[]);
         }
-        panic!("{id}'s auditor was not drawn in 64 blocks");
+        panic!("{id} is still sealing after 16 blocks: {:?}", self.job(id));
     }
 
-    /// `parties` with [`AUDITOR`] replaced by each job's drawn auditor.
+    /// `parties` with [`AUDITOR`] replaced by each job's claimed auditor.
     fn resolve<'e>(
         &self,
         parties: &[(u16, JobId, &'e Execution)],
@@ -343,25 +482,39 @@ impl Market {
         outcome
     }
 
-    /// Every party seals its execution: the assignees in one block; then, if [`AUDITOR`] is
-    /// among `parties`, empty blocks until those jobs' auditors are drawn and a block where they
-    /// seal. The last block's outcome.
+    /// Every party seals its execution: the assignees in one block (their salts chosen so that
+    /// an auditor is selected, [`Market::grind_salts`]); then, if [`AUDITOR`] is among
+    /// `parties`, a block where the first operator its VRF selects claims each such job's audit,
+    /// a block where those auditors seal, and empty blocks until the claim windows are over and
+    /// the jobs reveal. The last sealing block's outcome.
     fn seal_block(&mut self, parties: &[(u16, JobId, &Execution)]) -> surety_ledger::BlockOutcome {
         let (auditors, assignees): (Vec<_>, Vec<_>) =
             parties.iter().copied().partition(|(n, _, _)| *n == AUDITOR);
-        let outcome = if assignees.is_empty() {
+        let ids: BTreeSet<JobId> = assignees.iter().map(|(_, job, _)| *job).collect();
+        for job in &ids {
+            let sealing: Vec<(u16, &Execution)> = assignees
+                .iter()
+                .filter(|(_, j, _)| j == job)
+                .map(|(n, _, e)| (*n, *e))
+                .collect();
+            self.grind_salts(job, &sealing);
+        }
+        let mut outcome = if assignees.is_empty() {
             None
         } else {
             Some(self.batch_block(&assignees, Market::seal_items))
         };
-        if auditors.is_empty() {
-            return outcome.expect("parties to seal");
+        if !auditors.is_empty() {
+            for (_, job, _) in &auditors {
+                self.claim_auditor(job);
+            }
+            let auditors = self.resolve(&auditors);
+            outcome = Some(self.batch_block(&auditors, Market::seal_items));
+            for (_, job, _) in &auditors {
+                self.until_revealing(job);
+            }
         }
-        for (_, job, _) in &auditors {
-            self.draw_auditor(job);
-        }
-        let auditors = self.resolve(&auditors);
-        self.batch_block(&auditors, Market::seal_items)
+        outcome.expect("parties to seal")
     }
 
     fn seal_items(_: &Market, n: u16, items: Vec<(JobId, &Execution)>) -> Msg {
@@ -374,9 +527,8 @@ impl Market {
         }))
     }
 
-    /// Every party opens its seal, in one block: the assignees first, then each job's auditor
-    /// (with its VRF proof), which the ledger takes only once the assignees' results are
-    /// compared.
+    /// Every party opens its seal, in one block: the assignees first, then each job's auditor,
+    /// which the ledger takes only once the assignees' results are compared.
     fn reveal_block(
         &mut self,
         parties: &[(u16, JobId, &Execution)],
@@ -385,12 +537,12 @@ impl Market {
             .resolve(parties)
             .into_iter()
             .partition(|(n, job, _)| self.is_auditor(job, *n));
-        self.batch_rounds_block(&[workers, auditors], |market, n, items| {
+        self.batch_rounds_block(&[workers, auditors], |_, n, items| {
             Msg::RevealResults(Box::new(RevealResults {
                 operator: operator(n),
                 reveals: items
                     .iter()
-                    .map(|(job, execution)| reveal(n, job, execution, market.is_auditor(job, n)))
+                    .map(|(job, execution)| reveal(n, job, execution))
                     .collect(),
             }))
         })
@@ -398,13 +550,14 @@ impl Market {
 
     /// The blind commit of `parties` (operator, job, execution; a job's auditor named
     /// [`AUDITOR`]) over any number of jobs: the assignees seal in one block, the auditors once
-    /// drawn, then everyone reveals in one block. The reveal block's outcome.
+    /// claimed, then everyone reveals in one block. The reveal block's outcome.
     fn seal_and_reveal_all(
         &mut self,
         parties: &[(u16, JobId, &Execution)],
     ) -> surety_ledger::BlockOutcome {
         self.seal_block(parties);
         for (_, job, _) in parties {
+            self.until_revealing(job);
             assert!(
                 matches!(self.job(job).status, JobStatus::Revealing { .. }),
                 "every party of {job} sealed: {:?}",
@@ -426,9 +579,16 @@ impl Market {
     }
 }
 
-/// Stands for a job's designated auditor in a list of parties: it is drawn only once every
-/// assignee has sealed, so a test cannot name it before (`Market::seal_block` resolves it).
+/// Stands for a job's auditor in a list of parties: it selects itself only once every assignee
+/// has sealed, so a test cannot name it before (`Market::seal_block` resolves it).
 const AUDITOR: u16 = 0;
+
+thread_local! {
+    /// Salts chosen by [`Market::grind_salts`], by (operator, job); the others are [`salt`]'s
+    /// default.
+    static SALTS: std::cell::RefCell<BTreeMap<(u16, JobId), [u8; 32]>> =
+        std::cell::RefCell::new(BTreeMap::new());
+}
 
 /// A run of the model on a job's input: the output, its trace, and every activation (the
 /// input first), which a party needs to play a dispute.
@@ -498,7 +658,9 @@ fn commit_result(n: u16, job: &JobId, execution: &Execution) -> CommitResult {
 
 /// The salt operator `n` seals its result for `job` with: deterministic, one per (n, job).
 fn salt(n: u16, job: &JobId) -> [u8; 32] {
-    Hash::of_parts("test.seal-salt", &[&n.to_le_bytes(), &job.0]).0
+    SALTS
+        .with(|salts| salts.borrow().get(&(n, *job)).copied())
+        .unwrap_or_else(|| Hash::of_parts("test.seal-salt", &[&n.to_le_bytes(), &job.0]).0)
 }
 
 /// Operator `n`'s seal of `execution` for `job`.
@@ -517,27 +679,40 @@ fn seal_msg(n: u16, job: &JobId, execution: &Execution) -> Msg {
     }))
 }
 
-/// Operator `n`'s VRF proof over `job`: what selects a designated auditor.
-fn audit_proof(n: u16, job: &JobId) -> surety_types::vrf::VrfProof {
-    key(n).vrf_prove(&jobs::audit_alpha(CHAIN, job))
+/// Operator `n`'s VRF proof over `job`'s sealed state (its claim window must be open): what
+/// selects an auditor.
+fn audit_proof(market: &Market, n: u16, job: &JobId) -> surety_types::vrf::VrfProof {
+    let window = market.job(job).audit_window.expect("an open claim window");
+    key(n).vrf_prove(&jobs::audit_alpha(CHAIN, job, &window.seals))
 }
 
-/// Operator `n` opens its seal of `execution` for `job`; as the job's auditor, with its VRF
-/// proof.
-fn reveal(n: u16, job: &JobId, execution: &Execution, is_auditor: bool) -> Reveal {
+/// Operator `n` claims `job`'s audit with its VRF proof.
+fn claim_msg_with(n: u16, job: &JobId, proof: surety_types::vrf::VrfProof) -> Msg {
+    Msg::ClaimAudits(Box::new(jobs::ClaimAudits {
+        operator: operator(n),
+        claims: vec![jobs::AuditClaim { job: *job, proof }],
+    }))
+}
+
+/// Operator `n`'s claim of `job`'s audit, its claim window open.
+fn claim_msg(market: &Market, n: u16, job: &JobId) -> Msg {
+    claim_msg_with(n, job, audit_proof(market, n, job))
+}
+
+/// Operator `n` opens its seal of `execution` for `job`.
+fn reveal(n: u16, job: &JobId, execution: &Execution) -> Reveal {
     Reveal {
         job: *job,
         salt: salt(n, job),
-        audit_proof: is_auditor.then(|| audit_proof(n, job)),
-        result: Some(commit_result(n, job, execution)),
+        result: commit_result(n, job, execution),
     }
 }
 
 /// One reveal from operator `n` for `job`.
-fn reveal_msg(n: u16, job: &JobId, execution: &Execution, is_auditor: bool) -> Msg {
+fn reveal_msg(n: u16, job: &JobId, execution: &Execution) -> Msg {
     Msg::RevealResults(Box::new(RevealResults {
         operator: operator(n),
-        reveals: vec![reveal(n, job, execution, is_auditor)],
+        reveals: vec![reveal(n, job, execution)],
     }))
 }
 
@@ -658,7 +833,7 @@ fn falsely_challenged(market: &mut Market) -> Challenged {
     market.seal_and_reveal(&job, &[(worker, &honest), (AUDITOR, &honest)]);
     let auditor = market.auditor(&job);
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Agreed
     );
     let fabricated = tamper(&honest);
@@ -726,7 +901,7 @@ fn an_honest_job_is_audited_made_final_and_pays_operator_delegators_and_audit_fu
     let auditor = market.auditor(&job);
     assert_ne!(auditor, worker);
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Agreed
     );
     let balance = market.chain.balance(worker);
@@ -981,7 +1156,7 @@ fn a_late_operator_is_penalised_and_the_job_reassigned() {
     let mut missed = Vec::new();
     for _ in 0..6 {
         missed.extend(events(&market.chain.block(&[])));
-        assert!(market.job(&job).audit.is_none());
+        assert!(market.job(&job).audits.is_empty());
     }
     assert_eq!(
         reported(&missed, FaultKind::MissedDeadline),
@@ -1006,7 +1181,7 @@ fn a_late_operator_is_penalised_and_the_job_reassigned() {
     let auditor = operator(market.auditor(&job));
     assert!(auditor != now[0] && auditor != late, "nor is the auditor");
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Agreed
     );
     run_until_final(&mut market, &job);
@@ -1035,7 +1210,7 @@ fn replicas_that_disagree_open_a_dispute_and_the_wrong_one_is_slashed() {
     assert!(![first, second].contains(&auditor));
     let dispute = dispute_of(&market, &job);
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Agreed
     );
     bisect(&mut market, dispute, (first, &honest), (second, &tampered));
@@ -1234,7 +1409,7 @@ fn a_result_from_an_operator_not_assigned_is_refused() {
     let other = (1..=4).find(|n| *n != worker && *n != auditor).unwrap();
     let receipt = market
         .chain
-        .submit(other, reveal_msg(other, &job, &honest, false));
+        .submit(other, reveal_msg(other, &job, &honest));
     assert!(matches!(
         receipt.error_kind,
         Some(TxError::Jobs(JobsError::NotAssigned { .. }))
@@ -1355,8 +1530,8 @@ mod hostile_transactions {
                 replicas: 1,
             })),
             seal_msg(challenged.worker, &challenged.job, honest),
-            reveal_msg(challenged.worker, &challenged.job, honest, false),
-            reveal_msg(challenged.auditor, &challenged.job, honest, true),
+            reveal_msg(challenged.worker, &challenged.job, honest),
+            reveal_msg(challenged.auditor, &challenged.job, honest),
             Msg::Challenge(Box::new(Challenge {
                 job: challenged.job,
                 operator: crate::common::operator(challenged.worker),
@@ -1681,7 +1856,7 @@ fn an_audit_that_disagrees_during_a_dispute_waits_its_turn_and_the_escrow_is_pai
     let auditor = market.auditor(&job);
     let dispute = dispute_of(&market, &job);
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Deferred
     );
     bisect(
@@ -1697,7 +1872,7 @@ fn an_audit_that_disagrees_during_a_dispute_waits_its_turn_and_the_escrow_is_pai
         "the auditor's dispute opened after the first settled"
     );
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Disputed { dispute: second }
     );
     bisect(
@@ -1904,7 +2079,7 @@ fn an_operator_holding_its_cap_of_fees_in_flight_is_not_drawn_until_one_of_its_j
         .collect();
     market.seal_and_reveal_all(&parties);
     for (id, _, _) in &executions {
-        assert_eq!(market.job(id).audit.unwrap().outcome, AuditOutcome::Agreed);
+        assert_eq!(market.job(id).audits[0].clone().outcome, AuditOutcome::Agreed);
     }
     for (id, _, _) in &executions {
         run_until_final(&mut market, id);
@@ -1988,7 +2163,7 @@ fn a_deadline_stretches_while_blocks_are_full_so_a_crowded_out_commit_is_not_pun
         Height::new(deadline.get() + full_blocks),
         "moved on by one block per full block ({extended:?})"
     );
-    assert!(record.audit.is_none(), "no auditor before the seal");
+    assert!(record.audits.is_empty(), "no auditor before the seal");
     // The flood is over; the operator's seal lands, within the stretched deadline, then its
     // auditor's, and they reveal.
     let n = Market::index_of(&worker);
@@ -2227,20 +2402,20 @@ mod random_market_histories {
             execution(market, &job, true),
         ];
         let revealing = matches!(record.status, JobStatus::Revealing { .. });
-        let mut parties: Vec<(u16, bool, bool)> = record
+        let mut parties: Vec<(u16, bool)> = record
             .live_assignments()
             .filter(|a| a.result.is_none() && (revealing != a.seal.is_none()))
-            .map(|a| (Market::index_of(&a.operator), honest, false))
+            .map(|a| (Market::index_of(&a.operator), honest))
             .collect();
-        if let (Some(audit), Some(auditor_honest)) = (&record.audit, auditor) {
-            parties.push((Market::index_of(&audit.auditor), auditor_honest, true));
+        if let (Some(audit), Some(auditor_honest)) = (record.audits.first(), auditor) {
+            parties.push((Market::index_of(&audit.auditor), auditor_honest));
         }
         let txs: Vec<Vec<u8>> = parties
             .into_iter()
-            .map(|(n, honest, is_auditor)| {
+            .map(|(n, honest)| {
                 let msg = if revealing {
                     let sealed_honest = *sealed.get(&(job, n)).unwrap_or(&honest);
-                    reveal_msg(n, &job, &runs[usize::from(sealed_honest)], is_auditor)
+                    reveal_msg(n, &job, &runs[usize::from(sealed_honest)])
                 } else {
                     sealed.insert((job, n), honest);
                     seal_msg(n, &job, &runs[usize::from(honest)])
@@ -2292,17 +2467,25 @@ mod random_market_histories {
                     commit_step(market, sealed, &job, honest, auditor);
                 }
             }
-            // The designated auditor seals or reveals (with its VRF proof) likewise.
+            // In a job's claim window every operator its VRF selects claims the audit; after,
+            // the first auditor seals or reveals likewise.
             Action::Audit { job, honest } => {
                 let Some(job) = pick(jobs, job) else { return };
                 let record = market.job(&job);
-                let Some(audit) = record.audit else {
+                if let (JobStatus::Assigned, Some(window)) = (&record.status, &record.audit_window)
+                {
+                    for n in market.selected(&job, &window.seals) {
+                        let msg = claim_msg(market, n, &job);
+                        market.chain.submit(n, msg);
+                    }
+                }
+                let Some(audit) = record.audits.first().cloned() else {
                     return;
                 };
                 let n = Market::index_of(&audit.auditor);
                 let msg = if matches!(record.status, JobStatus::Revealing { .. }) {
                     let sealed_honest = *sealed.get(&(job, n)).unwrap_or(&honest);
-                    reveal_msg(n, &job, &execution(market, &job, sealed_honest), true)
+                    reveal_msg(n, &job, &execution(market, &job, sealed_honest))
                 } else {
                     sealed.insert((job, n), honest);
                     seal_msg(n, &job, &execution(market, &job, honest))

@@ -57,6 +57,11 @@ pub(crate) fn test_params() -> Params {
     params.slashing.jail_epochs = 1;
     params.slashing.downtime_window_blocks = 10;
     params.slashing.downtime_min_signed = Ratio::from_percent(50).unwrap();
+    // Claim windows shorter than the 5-block epochs. Two blocks of colluding proposers are
+    // easy to wait for at any collusion: these tests assume none (`collusion_fraction` 0), so
+    // the audit rule holds (the defaults' 10-block window is what covers 20%).
+    params.jobs.audit_claim_blocks = 2;
+    params.jobs.collusion_fraction = Ratio::ZERO;
     params.validate().expect("test params are valid");
     params
 }

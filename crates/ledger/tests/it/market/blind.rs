@@ -1,9 +1,12 @@
-//! Blind results (docs/market.md, "Blind results", "Audits", "Families"): the attacks the old
-//! commit flow let through, each played against the ledger and asserted in numbers. Under the
-//! old flow a replica or an auditor committed after another's result was public (and could
-//! copy it), the block seed decided whether a result was audited after it was committed (and a
-//! challenge in that block suppressed the audit), and nothing kept one owner's operators from
-//! auditing each other. Each test below fails if its defence is taken out.
+//! Blind results and private sortition (docs/market.md, "Blind results", "Audits: private
+//! sortition", "Families"): the attacks the old commit flows let through, each played against
+//! the ledger and asserted in numbers. Under the first flow a replica or an auditor committed
+//! after another's result was public (and could copy it), the block seed decided whether a
+//! result was audited after it was committed (and a challenge in that block suppressed the
+//! audit), and nothing kept one owner's operators from auditing each other; under the second,
+//! one designated auditor was drawn from a block seed and a pool read at draw time, which a
+//! cheat could time and colluding proposers steer. Each test below fails if its defence is
+//! taken out.
 
 use super::*;
 use std::collections::BTreeSet;
@@ -11,30 +14,6 @@ use surety_ledger::genesis::Genesis;
 use surety_ledger::jobs::{JobsEvent, BATCH_ITEMS_MAX};
 use surety_ledger::staking::{EditOperator, OperatorMetadata};
 use surety_ledger::tx;
-
-/// Whether operator `n`'s VRF over `job` selects it to audit at `rate`: what only `n` can
-/// compute before it reveals, and no block seed enters.
-fn selected(n: u16, job: &JobId, rate: Ratio) -> bool {
-    let output = audit_proof(n, job)
-        .verify(&operator(n).0, &jobs::audit_alpha(CHAIN, job))
-        .expect("an operator's own proof verifies");
-    jobs::is_selected(rate, output.draw())
-}
-
-/// The market's parameters with audits selected at 50%. The audit rule then needs a smaller
-/// fee cap and a smaller in-flight cap: 50% · 10% · 50,000 = 2,500 of expected slash against a
-/// fee of at most 2,000, and 4% (2,000) in flight under 5%. Jobs here pay 500, so the fee
-/// floor is 500 and the audit reward 100, which keeps the audit fund solvent
-/// (`Params::validate`: 50% · 100 = 10% · 500).
-fn half_audited() -> Params {
-    let mut params = market_params();
-    params.jobs.audit_rate = Ratio::from_percent(50).unwrap();
-    params.jobs.job_fee_min = Amount::new(500);
-    params.jobs.audit_reward = Amount::new(100);
-    params.jobs.job_fee_max = Amount::new(FEE);
-    params.jobs.in_flight_fee_fraction = Ratio::from_percent(4).unwrap();
-    params
-}
 
 /// `count` jobs of `replicas` at `fee`, submitted in one block and assigned in the next.
 fn submit_jobs(market: &mut Market, count: u64, fee: u128, replicas: u32) -> Vec<JobId> {
@@ -136,9 +115,9 @@ fn the_copier_is_dropped_and_unpaid(
     assert_eq!(record.reassignments, 0);
     assert!(matches!(record.status, JobStatus::Challengeable { .. }));
     // The assignees' results are compared: the auditor's turn.
-    assert_eq!(record.audit.unwrap().outcome, AuditOutcome::Pending);
+    assert_eq!(record.audits[0].clone().outcome, AuditOutcome::Pending);
     market.reveal_block(&[(auditor, *job, honest)]);
-    assert_eq!(market.job(job).audit.unwrap().outcome, AuditOutcome::Agreed);
+    assert_eq!(market.job(job).audits[0].clone().outcome, AuditOutcome::Agreed);
     let events = run_to_final(market, &[*job]);
     // The fee (2,000) is shared by the replicas that revealed: A alone, 90% after the audit
     // fund's share; A's account takes its 10% commission of it.
@@ -179,7 +158,7 @@ fn a_replica_that_sealed_before_the_other_revealed_cannot_reveal_a_copy_of_its_r
     // A's output is public now. B reveals it as its own (signed by B, with B's salt): that is
     // not what B sealed.
     let a_before = market.chain.balance(a);
-    let receipt = market.chain.submit(b, reveal_msg(b, &job, &honest, false));
+    let receipt = market.chain.submit(b, reveal_msg(b, &job, &honest));
     assert_eq!(
         receipt.error_kind,
         Some(TxError::Jobs(JobsError::SealMismatch))
@@ -237,8 +216,7 @@ fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_sal
     let copy = Reveal {
         job,
         salt: salt(a, &job),
-        audit_proof: None,
-        result: Some(commit_result(b, &job, &honest)),
+        result: commit_result(b, &job, &honest),
     };
     let copied = |reveal: Reveal| {
         Msg::RevealResults(Box::new(RevealResults {
@@ -255,7 +233,7 @@ fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_sal
     let receipt = market.chain.submit(
         b,
         copied(Reveal {
-            result: Some(commit_result(a, &job, &honest)),
+            result: commit_result(a, &job, &honest),
             ..copy
         }),
     );
@@ -283,7 +261,7 @@ fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_no
     let worker = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
     market.seal_block(&[(worker, job, &honest)]);
-    let auditor = market.draw_auditor(&job);
+    let auditor = market.claim_auditor(&job);
     // The auditor computes nothing and seals garbage, meaning to copy the worker's output.
     let lazy = Msg::SealResults(Box::new(SealResults {
         operator: operator(auditor),
@@ -305,11 +283,11 @@ fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_no
         JobStatus::Challengeable { .. }
     ));
     let until = revealed.saturating_plus(4);
-    assert_eq!(market.job(&job).audit.unwrap().deadline, until);
+    assert_eq!(market.job(&job).audits[0].clone().deadline, until);
     let fund_before = market.chain.pool(Pool::AuditFund);
     let receipt = market
         .chain
-        .submit(auditor, reveal_msg(auditor, &job, &honest, true));
+        .submit(auditor, reveal_msg(auditor, &job, &honest));
     assert_eq!(
         receipt.error_kind,
         Some(TxError::Jobs(JobsError::SealMismatch))
@@ -318,7 +296,7 @@ fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_no
     // Blocks until the audit is out of `Pending` (its deadline passes).
     let mut window = Vec::new();
     for _ in 0..20 {
-        if market.job(&job).audit.unwrap().outcome != AuditOutcome::Pending {
+        if market.job(&job).audits[0].clone().outcome != AuditOutcome::Pending {
             break;
         }
         let outcome = market.chain.block(&[]);
@@ -337,7 +315,7 @@ fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_no
         .collect();
     assert_eq!(missed, vec![(until, operator(auditor))]);
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Missed
     );
     // The challenge window (4) opened with the auditor's turn, at the worker's reveal: the
@@ -386,187 +364,224 @@ fn reveal_txs(
 }
 
 #[test]
-fn the_audit_decision_is_the_auditor_s_vrf_over_the_job_whatever_the_block_seed() {
+fn each_operator_is_selected_by_its_own_vrf_over_the_sealed_job_with_its_pool_share() {
+    // Off chain: over 2,000 sealed states, an operator holding a quarter of a pool is selected
+    // at 50% for about an eighth of them (250; 4 sigma: 191..=309), independently of the
+    // others: about 1 − (7/8)^4 = 41% of the states select someone.
     let rate = Ratio::from_percent(50).unwrap();
-    // Over 100 job ids, each operator's VRF selects it for about half (3 sigma: 35..=65).
-    let ids: Vec<JobId> = (0..100u32)
-        .map(|i| JobId(Hash::of("test.job", &i.to_le_bytes()).0))
-        .collect();
-    let counts: Vec<usize> = (1..=4)
-        .map(|n| ids.iter().filter(|id| selected(n, id, rate)).count())
-        .collect();
-    println!("selected of 100, per operator: {counts:?}");
-    assert!(counts.iter().all(|c| (35..=65).contains(c)), "{counts:?}");
-    assert!((170..=230).contains(&counts.iter().sum::<usize>()));
-    // On chain: the same four jobs (same transactions, so the same ids) under four block
-    // seeds. The seed designates the auditor; the auditor's VRF alone selects it.
-    let mut decided: BTreeMap<(JobId, u16), bool> = BTreeMap::new();
-    let mut auditors: BTreeMap<JobId, BTreeSet<u16>> = BTreeMap::new();
-    for shift in 0..4u64 {
-        let mut market = market_with(half_audited());
-        // Another time, so another seed, for every block from here.
-        market.chain.time_ms += shift * 7_000;
-        let jobs = submit_jobs(&mut market, 4, 500, 1);
-        let honest = execute(&market.model, &market.job(&jobs[0]));
-        let workers: Vec<(u16, JobId)> = jobs
-            .iter()
-            .map(|job| (Market::index_of(&market.assignees(job)[0]), *job))
-            .collect();
-        let sealed: Vec<(u16, JobId, &Execution)> =
-            workers.iter().map(|(n, job)| (*n, *job, &honest)).collect();
-        market.seal_block(&sealed);
-        // The auditors are drawn once the workers have sealed, and seal in turn.
-        let audits: Vec<(u16, JobId)> = jobs
-            .iter()
-            .map(|job| (market.draw_auditor(job), *job))
-            .collect();
-        let sealed: Vec<(u16, JobId, &Execution)> =
-            audits.iter().map(|(n, job)| (*n, *job, &honest)).collect();
-        market.seal_block(&sealed);
-        // The workers reveal first: their results are compared, and the auditors' turn comes.
-        let worker_reveals = reveal_txs(&market, &workers, |n, job| reveal(n, job, &honest, false));
-        let outcome = market.chain.block(&worker_reveals);
-        assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
-        for job in &jobs {
-            assert!(matches!(
-                market.job(job).status,
-                JobStatus::Challengeable { .. }
-            ));
-        }
-        // A proof made with another operator's key (the job's worker's) does not verify.
-        let forged = reveal_txs(&market, &audits, |n, job| {
-            let worker = workers.iter().find(|(_, j)| j == job).unwrap().0;
-            Reveal {
-                audit_proof: Some(audit_proof(worker, job)),
-                ..reveal(n, job, &honest, true)
+    let (weight, total) = (Amount::new(50_000), Amount::new(200_000));
+    let mut counts = [0usize; 4];
+    let mut anyone = 0usize;
+    for i in 0..2_000u32 {
+        let job = JobId(Hash::of("test.job", &i.to_le_bytes()).0);
+        let seals = Hash::of("test.seals", &i.to_le_bytes());
+        let alpha = jobs::audit_alpha(CHAIN, &job, &seals);
+        let mut any = false;
+        for (index, n) in (1..=4u16).enumerate() {
+            let draw = key(n)
+                .vrf_prove(&alpha)
+                .verify(&operator(n).0, &alpha)
+                .expect("an operator's own proof verifies")
+                .draw();
+            if jobs::is_selected(rate, weight, total, draw) {
+                counts[index] += 1;
+                any = true;
             }
-        });
-        for receipt in market.chain.block(&forged).receipts {
-            assert!(
-                matches!(
-                    receipt.error_kind,
-                    Some(TxError::Jobs(JobsError::BadAuditProof(_)))
-                ),
-                "{receipt:?}"
-            );
         }
-        // A selected auditor owes its result with its proof.
-        let selected_audits: Vec<(u16, JobId)> = audits
-            .iter()
-            .copied()
-            .filter(|(n, job)| selected(*n, job, rate))
-            .collect();
-        let without_result = reveal_txs(&market, &selected_audits, |n, job| Reveal {
-            result: None,
-            ..reveal(n, job, &honest, true)
-        });
-        for receipt in market.chain.block(&without_result).receipts {
-            assert!(
-                matches!(
-                    receipt.error_kind,
-                    Some(TxError::Jobs(JobsError::Invalid(_)))
-                ),
-                "{receipt:?}"
-            );
-        }
-        // The auditors' real reveals, one batch per operator: a selected auditor with its
-        // result, the others without.
-        let txs = reveal_txs(&market, &audits, |n, job| Reveal {
-            result: selected(n, job, rate).then(|| commit_result(n, job, &honest)),
-            ..reveal(n, job, &honest, true)
-        });
-        let outcome = market.chain.block(&txs);
-        assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
-        let revealed: BTreeMap<JobId, (OperatorId, bool)> = events(&outcome)
-            .into_iter()
-            .filter_map(|e| match e {
-                Event::Jobs(JobsEvent::AuditRevealed {
-                    job,
-                    auditor,
-                    selected,
-                }) => Some((job, (auditor, selected))),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(revealed.len(), 4);
-        for (n, job) in &audits {
-            let predicted = selected(*n, job, rate);
-            assert_eq!(revealed[job], (operator(*n), predicted));
-            let audit = market.job(job).audit.unwrap();
-            assert_eq!(audit.selected, Some(predicted));
-            let expected = if predicted {
-                AuditOutcome::Agreed
-            } else {
-                AuditOutcome::NotSelected
-            };
-            assert_eq!(audit.outcome, expected);
-            assert!(matches!(
-                market.job(job).status,
-                JobStatus::Challengeable { .. }
-            ));
-            // The same job audited by the same auditor: the same decision, whatever the seed.
-            assert_eq!(*decided.entry((*job, *n)).or_insert(predicted), predicted);
-            auditors.entry(*job).or_default().insert(*n);
-        }
-        run_to_final(&mut market, &jobs);
+        anyone += usize::from(any);
     }
-    assert_eq!(auditors.len(), 4, "the same four job ids under every seed");
-    let moved = auditors.values().filter(|set| set.len() > 1).count();
-    println!("designated auditors per job across the seeds: {auditors:?}");
-    assert!(moved >= 1, "the seed moved some designation: {auditors:?}");
-    let yes = decided.values().filter(|s| **s).count();
-    assert!(yes >= 1 && yes < decided.len(), "{decided:?}");
+    println!("selected of 2,000 per operator: {counts:?}; states with an auditor: {anyone}");
+    assert!(counts.iter().all(|c| (191..=309).contains(c)), "{counts:?}");
+    assert!((740..=900).contains(&anyone), "{anyone}");
+
+    // On chain: a job's claim window opens at its last seal, and what the claims are weighed
+    // against was fixed then; a claim is taken exactly when its VRF selects its operator,
+    // which was computable (by that operator alone) before the block that takes it had a seed.
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    // Before every assignee sealed there is nothing to claim.
+    let early = market.chain.submit(
+        1 + worker % 4,
+        claim_msg_with(
+            1 + worker % 4,
+            &job,
+            key(1 + worker % 4).vrf_prove(b"no window yet"),
+        ),
+    );
+    assert_eq!(
+        early.error_kind,
+        Some(TxError::Jobs(JobsError::WrongPhase {
+            job,
+            what: "audit claims"
+        }))
+    );
+    market.seal_block(&[(worker, job, &honest)]);
+    let window = market.job(&job).audit_window.expect("the last seal opens it");
+    let (pool, weight, _) = market.audit_pool(&job);
+    // The pool is the other three servers (operator 9 serves nothing), 50,000 each.
+    assert_eq!(pool.len(), 3);
+    assert_eq!(weight, Amount::new(150_000));
+    assert_eq!(window.weight, weight);
+    assert!(window.excluded.contains(&account(worker)));
+    let predicted = market.selected(&job, &window.seals);
+    println!("selected for {job}: {predicted:?} of {pool:?}");
+    assert!(!predicted.is_empty(), "the worker's salt was chosen so");
+    // The worker itself may not claim, whatever its VRF says.
+    let own = market.chain.submit(worker, claim_msg(&market, worker, &job));
+    assert!(
+        matches!(
+            own.error_kind,
+            Some(TxError::Jobs(JobsError::NotAuditCandidate { .. }))
+        ),
+        "{own:?}"
+    );
+    // A proof made with another operator's key does not verify.
+    let (first, _) = pool[0];
+    let (second, _) = pool[1];
+    let forged = market.chain.submit(
+        first,
+        claim_msg_with(first, &job, audit_proof(&market, second, &job)),
+    );
+    assert!(
+        matches!(
+            forged.error_kind,
+            Some(TxError::Jobs(JobsError::BadAuditProof(_)))
+        ),
+        "{forged:?}"
+    );
+    // Every candidate claims: exactly the predicted ones are taken, the others refused as not
+    // selected.
+    let txs: Vec<Vec<u8>> = pool
+        .iter()
+        .map(|(n, _)| market.chain.sign(*n, claim_msg(&market, *n, &job)))
+        .collect();
+    let outcome = market.chain.block(&txs);
+    for ((n, _), receipt) in pool.iter().zip(&outcome.receipts) {
+        if predicted.contains(n) {
+            assert!(receipt.is_ok(), "{n}: {receipt:?}");
+        } else {
+            assert_eq!(
+                receipt.error_kind,
+                Some(TxError::Jobs(JobsError::NotSelected {
+                    job,
+                    operator: operator(*n)
+                })),
+                "{n}"
+            );
+        }
+    }
+    let claimed: Vec<u16> = market
+        .job(&job)
+        .audits
+        .iter()
+        .map(|a| Market::index_of(&a.auditor))
+        .collect();
+    assert_eq!(claimed, predicted);
+    // A second claim by the same operator is refused.
+    let again = market
+        .chain
+        .submit(predicted[0], claim_msg(&market, predicted[0], &job));
+    assert!(matches!(
+        again.error_kind,
+        Some(TxError::Jobs(JobsError::NotAuditCandidate { .. }))
+    ));
+    // Every claimed auditor seals; the window closes; the job reveals and every audit agrees.
+    let auditors: Vec<(u16, JobId, &Execution)> =
+        predicted.iter().map(|n| (*n, job, &honest)).collect();
+    market.batch_block(&auditors, Market::seal_items);
+    market.until_revealing(&job);
+    // After the window no claim is taken.
+    if let Some((late, _)) = pool.iter().find(|(n, _)| !predicted.contains(n)) {
+        let receipt = market.chain.submit(*late, claim_msg(&market, *late, &job));
+        assert_eq!(
+            receipt.error_kind,
+            Some(TxError::Jobs(JobsError::WrongPhase {
+                job,
+                what: "audit claims"
+            }))
+        );
+    }
+    let mut parties = vec![(worker, job, &honest)];
+    parties.extend(auditors);
+    market.reveal_block(&parties);
+    assert!(market
+        .job(&job)
+        .audits
+        .iter()
+        .all(|a| a.outcome == AuditOutcome::Agreed));
+    let fund_before = market.chain.pool(Pool::AuditFund);
+    let events = run_to_final(&mut market, &[job]);
+    // Every agreeing auditor is paid its reward from the fund (which took the job's 10%).
+    let rewards = predicted.len() as u128 * (FEE / 10);
+    assert_eq!(
+        market.chain.pool(Pool::AuditFund),
+        fund_before
+            .checked_add(Amount::new(FEE / 10))
+            .unwrap()
+            .checked_sub(Amount::new(rewards))
+            .unwrap()
+    );
+    assert_eq!(
+        paid(&events, &job),
+        vec![(operator(worker), Amount::new(FEE - FEE / 10))]
+    );
 }
 
 #[test]
-fn a_not_selected_auditor_that_audits_anyway_opens_no_dispute() {
-    let rate = Ratio::from_percent(50).unwrap();
-    let mut market = market_with(half_audited());
-    let jobs = submit_jobs(&mut market, 4, 500, 1);
-    let honest = execute(&market.model, &market.job(&jobs[0]));
-    let tampered = tamper(&honest);
-    // Every selected auditor agrees; every other one "audits" anyway, with another output.
-    let mut parties: Vec<(u16, JobId, &Execution)> = jobs
+fn nothing_done_after_the_seals_moves_anyone_s_chance_of_auditing_the_job() {
+    // The second review's attack on the seeded draw: in the block before the draw a coalition
+    // added allocation (or a family edit) so that the weighted draw landed on a partner. Now
+    // claims are weighed against the epoch's pool snapshot and the weight fixed at the last
+    // seal: an allocation made after the seals, however large, neither lets a newcomer claim
+    // nor lowers anyone else's threshold.
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    market.seal_block(&[(worker, job, &honest)]);
+    let window = market.job(&job).audit_window.unwrap();
+    let predicted = market.selected(&job, &window.seals);
+    // Operator 9 (10,000,000 staked, serving nothing) allocates a huge stake now.
+    market.chain.submit_ok(
+        9,
+        Msg::Allocate(Allocate {
+            model: market.id,
+            amount: Amount::new(5_000_000),
+        }),
+    );
+    let record = market.job(&job).audit_window.unwrap();
+    assert_eq!(record.weight, window.weight, "the weight claims are weighed against");
+    // Operator 9 is not in the epoch's pool: its claim is refused, whatever its VRF.
+    let receipt = market.chain.submit(9, claim_msg(&market, 9, &job));
+    assert!(
+        matches!(
+            receipt.error_kind,
+            Some(TxError::Jobs(JobsError::NotAuditCandidate { .. }))
+        ),
+        "{receipt:?}"
+    );
+    // And every selected candidate is still selected.
+    let txs: Vec<Vec<u8>> = predicted
         .iter()
-        .map(|job| (Market::index_of(&market.assignees(job)[0]), *job, &honest))
+        .map(|n| market.chain.sign(*n, claim_msg(&market, *n, &job)))
         .collect();
-    market.seal_block(&parties);
-    let mut auditors = Vec::new();
-    let mut unselected = Vec::new();
-    for job in &jobs {
-        let auditor = market.draw_auditor(job);
-        if selected(auditor, job, rate) {
-            auditors.push((auditor, *job, &honest));
-        } else {
-            auditors.push((auditor, *job, &tampered));
-            unselected.push(*job);
-        }
+    let outcome = market.chain.block(&txs);
+    assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
+    assert_eq!(market.job(&job).audits.len(), predicted.len());
+    // The next epoch's pool has operator 9 in it, with its weight.
+    let epoch = window.epoch;
+    let next = Epoch::new(epoch.get() + 1);
+    while market.chain.ledger.params().epoch_of(market.chain.height()) == epoch {
+        market.chain.block(&[]);
     }
-    println!("{} of 4 auditors not selected", unselected.len());
-    assert!(!unselected.is_empty());
-    market.seal_block(&auditors);
-    parties.extend(auditors);
-    let outcome = market.reveal_block(&parties);
-    assert!(!events(&outcome).iter().any(|e| matches!(
-        e,
-        Event::Disputes(disputes::DisputesEvent::DisputeOpened { .. })
-    )));
-    for job in &unselected {
-        let record = market.job(job);
-        let audit = record.audit.unwrap();
-        assert_eq!(audit.outcome, AuditOutcome::NotSelected);
-        assert_eq!(audit.selected, Some(false));
-        assert_eq!(audit.output_hash, None, "its result is not taken");
-        assert!(matches!(record.status, JobStatus::Challengeable { .. }));
-        assert!(disputes::state::of_job(market.chain.ledger.store(), job).is_empty());
-    }
-    let events = run_to_final(&mut market, &jobs);
-    for job in &jobs {
-        assert_eq!(
-            paid(&events, job),
-            vec![(market.assignees(job)[0], Amount::new(500 - 50))]
-        );
-    }
+    let store = market.chain.ledger.store();
+    assert!(jobs::pool::entry(store, epoch, &market.id, &operator(9)).is_none());
+    assert_eq!(
+        jobs::pool::entry(store, next, &market.id, &operator(9)).map(|e| e.weight),
+        Some(Amount::new(5_000_000))
+    );
 }
 
 #[test]
@@ -616,19 +631,36 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
         })
         .collect();
     market.seal_block(&sealed);
+    // An operator of a party's family may not claim the job's audit, whatever its VRF; the
+    // first selected operator outside the parties' families claims it.
+    let servers = [1u16, 2, 3, 4, 9];
     for job in singles.iter().chain(&pairs) {
-        market.draw_auditor(job);
+        let parties: Vec<OperatorId> = market.assignees(job);
+        let kin: Vec<u16> = servers
+            .into_iter()
+            .filter(|n| {
+                let op = operator(*n);
+                !parties.contains(&op) && parties.iter().any(|p| family(p) == family(&op))
+            })
+            .collect();
+        for n in kin {
+            let receipt = market.chain.submit(n, claim_msg(&market, n, job));
+            assert!(
+                matches!(
+                    receipt.error_kind,
+                    Some(TxError::Jobs(JobsError::NotAuditCandidate { .. }))
+                ),
+                "{n} claimed its family's job: {receipt:?}"
+            );
+        }
+        market.claim_auditor(job);
     }
     // (worker's family, auditor's family) for single-replica jobs; the three families of
     // two-replica jobs, sorted.
     let mut single_tally: BTreeMap<(char, char), usize> = BTreeMap::new();
     for job in &singles {
         let worker = market.assignees(job)[0];
-        let auditor = market
-            .job(job)
-            .audit
-            .expect("always someone outside")
-            .auditor;
+        let auditor = market.job(job).audits[0].auditor;
         *single_tally
             .entry((family(&worker), family(&auditor)))
             .or_default() += 1;
@@ -641,7 +673,7 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
             .map(|a| family(&a.operator))
             .collect();
         families.sort_unstable();
-        let auditor = record.audit.expect("the third family audits").auditor;
+        let auditor = record.audits[0].auditor;
         families.push(family(&auditor));
         *pair_tally
             .entry(families.into_iter().collect())
@@ -701,14 +733,14 @@ fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
         sybil_challenge(&market, CHALLENGER),
         market
             .chain
-            .sign(liar, reveal_msg(liar, &job, &tampered, false)),
+            .sign(liar, reveal_msg(liar, &job, &tampered)),
         // The liar's result is public and compared now: the job is challengeable (and its
         // auditor's turn has come). This challenge is taken: its dispute is the job's.
         sybil_challenge(&market, 23),
         // The auditor reveals behind it: its disagreeing audit is taken and waits.
         market
             .chain
-            .sign(auditor, reveal_msg(auditor, &job, &honest, true)),
+            .sign(auditor, reveal_msg(auditor, &job, &honest)),
         sybil_challenge(&market, PUBLISHER),
     ];
     let outcome = market.chain.block(&txs);
@@ -740,8 +772,7 @@ fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
     assert_eq!(record.defendant, operator(liar));
     assert_eq!(record.challenger.account(), account(23));
     // The audit was taken and compared at the reveals; its dispute waits for the sybil's.
-    let audit = market.job(&job).audit.unwrap();
-    assert_eq!(audit.selected, Some(true));
+    let audit = market.job(&job).audits[0].clone();
     assert_eq!(audit.output_hash, Some(honest.output.hash()));
     assert_eq!(audit.outcome, AuditOutcome::Deferred);
     // The sybil loses on purpose: the liar answers the first move, the sybil never does.
@@ -776,7 +807,7 @@ fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
     let dispute = dispute_of(&market, &job);
     assert_ne!(dispute, sybil_dispute);
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Disputed { dispute }
     );
     let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
@@ -812,7 +843,7 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         let record = market.job(job);
         match record.assignment_of(&operator(n)) {
             Some(a) => a.seal,
-            None => record.audit.and_then(|a| a.seal),
+            None => record.audits.first().and_then(|a| a.seal),
         }
     };
     let batch = |n: u16, seals: Vec<Seal>| {
@@ -966,7 +997,7 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         .copied()
         .partition(|(n, job)| market.is_auditor(job, *n));
     let mut txs = reveal_txs(&market, &assignees, |n, job| {
-        let mut item = reveal(n, job, &honest, false);
+        let mut item = reveal(n, job, &honest);
         if n == bad && *job == jobs[1] {
             item.salt = [0; 32];
         }
@@ -977,7 +1008,7 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         let reveals: Vec<Reveal> = audited
             .iter()
             .filter(|job| **job != jobs[1])
-            .map(|job| reveal(n, job, &honest, true))
+            .map(|job| reveal(n, job, &honest))
             .collect();
         if reveals.is_empty() {
             continue;
@@ -1013,10 +1044,10 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         JobStatus::Challengeable { .. }
     ));
     for job in [&jobs[0], &jobs[2]] {
-        assert_eq!(market.job(job).audit.unwrap().outcome, AuditOutcome::Agreed);
+        assert_eq!(market.job(job).audits[0].clone().outcome, AuditOutcome::Agreed);
     }
     assert_eq!(
-        market.job(&jobs[1]).audit.unwrap().outcome,
+        market.job(&jobs[1]).audits[0].clone().outcome,
         AuditOutcome::Pending
     );
     // Its reveal with the right salt completes the second job's reveals; its auditor reveals
@@ -1026,7 +1057,7 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
     for job in &jobs {
         let record = market.job(job);
         assert!(matches!(record.status, JobStatus::Challengeable { .. }));
-        assert_eq!(record.audit.unwrap().outcome, AuditOutcome::Agreed);
+        assert_eq!(record.audits[0].clone().outcome, AuditOutcome::Agreed);
     }
     let events = run_to_final(&mut market, &jobs);
     for job in &jobs {
@@ -1080,13 +1111,22 @@ fn a_batch_of_more_than_batch_items_max_is_refused_at_decode() {
     );
     assert!(batch_error(&sealed(0)).unwrap().contains("not 0"));
     // The same holds for reveals.
+    let run = market
+        .model
+        .run(&Executor::new(1).unwrap(), input(1.5))
+        .unwrap();
+    let honest = Execution {
+        output: run.output,
+        trace: run.trace,
+        activations: Vec::new(),
+    };
+    let result = commit_result(1, &JobId([7; 32]), &honest);
     let reveals = |count: usize| {
         let reveals = (0..count)
             .map(|i| Reveal {
                 job: JobId(Hash::of("test.job", &(i as u64).to_le_bytes()).0),
                 salt: [0; 32],
-                audit_proof: None,
-                result: None,
+                result: result.clone(),
             })
             .collect();
         market.chain.sign(
@@ -1127,7 +1167,7 @@ fn slash_of(market: &mut Market, n: u16) -> Option<Amount> {
 fn refused_too_early(market: &mut Market, job: &JobId, auditor: u16, honest: &Execution) {
     let receipt = market
         .chain
-        .submit(auditor, reveal_msg(auditor, job, honest, true));
+        .submit(auditor, reveal_msg(auditor, job, honest));
     assert_eq!(
         receipt.error_kind,
         Some(TxError::Jobs(JobsError::WrongPhase {
@@ -1137,7 +1177,7 @@ fn refused_too_early(market: &mut Market, job: &JobId, auditor: u16, honest: &Ex
     );
     assert!(receipt.charged);
     assert_eq!(
-        market.job(job).audit.unwrap().selected,
+        market.job(job).audits[0].output_hash,
         None,
         "nothing revealed"
     );
@@ -1162,10 +1202,10 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
     let txs = vec![
         market
             .chain
-            .sign(auditor, reveal_msg(auditor, &job, &honest, true)),
+            .sign(auditor, reveal_msg(auditor, &job, &honest)),
         market
             .chain
-            .sign(worker, reveal_msg(worker, &job, &honest, false)),
+            .sign(worker, reveal_msg(worker, &job, &honest)),
     ];
     let outcome = market.chain.block(&txs);
     assert_eq!(
@@ -1181,7 +1221,7 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
         JobStatus::Challengeable { .. }
     ));
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Pending
     );
     // The worker's result is compared: the auditor's reveal is taken, and agrees.
@@ -1194,7 +1234,7 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
         }))
     );
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Agreed
     );
     let final_events = run_to_final(&mut market, &[job]);
@@ -1240,7 +1280,7 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
             market.reveal_block(&[(auditor, job, &honest)]);
             let dispute = dispute_of(&market, &job);
             assert_eq!(
-                market.job(&job).audit.unwrap().outcome,
+                market.job(&job).audits[0].clone().outcome,
                 AuditOutcome::Disputed { dispute }
             );
             bisect(
@@ -1286,7 +1326,7 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
             );
             let receipt = market
                 .chain
-                .submit(auditor, reveal_msg(auditor, &job, &honest, true));
+                .submit(auditor, reveal_msg(auditor, &job, &honest));
             assert!(!receipt.is_ok(), "the job is over: {receipt:?}");
             assert_eq!(
                 slash_of(&mut market, cheater),
@@ -1299,12 +1339,12 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
 }
 
 #[test]
-fn no_assignee_knows_its_auditor_when_it_seals() {
-    // The attack (review, high): the auditor was drawn with the assignees, in state before
-    // anyone sealed; a cheater whose undeclared partner was the designated auditor cheated on
-    // exactly those jobs (caught with probability 0 there). Now nobody is the auditor until
-    // every assignee has sealed, and the draw uses the seed of a block at least
-    // `AUDITOR_DRAW_DELAY` after the last seal, which nobody knew when that seal was included.
+fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
+    // The attack (first review, high): the auditor was drawn with the assignees, in state
+    // before anyone sealed; a cheater whose undeclared partner was the designated auditor
+    // cheated on exactly those jobs. The second design drew it from a later block's seed, which
+    // a cheat could time. Now an auditor is whoever's own VRF over the job's seals selects it:
+    // nothing to claim, and nothing anyone could compute, until the last seal is in.
     let mut market = market();
     let job = market.submit(2);
     let replicas = market.assignees(&job);
@@ -1312,13 +1352,23 @@ fn no_assignee_knows_its_auditor_when_it_seals() {
         Market::index_of(&replicas[0]),
         Market::index_of(&replicas[1]),
     );
-    let first = market.job(&job).assignments[0].assigned;
     let honest = execute(&market.model, &market.job(&job));
-    assert!(market.job(&job).audit.is_none(), "no auditor at assignment");
+    assert!(market.job(&job).audit_window.is_none(), "no window at assignment");
     market.seal_block(&[(a, job, &honest)]);
-    assert!(market.job(&job).audit.is_none(), "nor after one seal");
-    // A seal from anyone else is refused: there is no auditor to be.
+    assert!(market.job(&job).audit_window.is_none(), "nor after one seal");
+    // A claim or a seal from anyone else is refused: there is no window, and no auditor.
     let outsider = (1..=4u16).find(|n| *n != a && *n != b).unwrap();
+    let receipt = market.chain.submit(
+        outsider,
+        claim_msg_with(outsider, &job, key(outsider).vrf_prove(b"guess")),
+    );
+    assert_eq!(
+        receipt.error_kind,
+        Some(TxError::Jobs(JobsError::WrongPhase {
+            job,
+            what: "audit claims"
+        }))
+    );
     let receipt = market
         .chain
         .submit(outsider, seal_msg(outsider, &job, &honest));
@@ -1329,18 +1379,36 @@ fn no_assignee_knows_its_auditor_when_it_seals() {
             operator: operator(outsider)
         }))
     );
+    // What the VRFs run on depends on B's seal: each of B's possible seals gives other
+    // selections, and nobody but each candidate can tell which.
+    let seal_a = market.job(&job).assignment_of(&operator(a)).unwrap().seal.unwrap();
+    let outcomes: BTreeSet<Vec<u16>> = (0..32u32)
+        .map(|i| {
+            let other = Hash::of("test.other-seal", &i.to_le_bytes());
+            let seals = if replicas[0] == market.job(&job).assignments[0].operator {
+                [seal_a, other]
+            } else {
+                [other, seal_a]
+            };
+            market.selected(&job, &jobs::seals_digest(&seals))
+        })
+        .collect();
+    println!("selections over 32 seals of B: {outcomes:?}");
+    assert!(outcomes.len() > 1, "the selection moves with the seals");
     let last = market.seal_block(&[(b, job, &honest)]);
-    let at = events(&last)
+    let opened = events(&last)
         .into_iter()
         .find_map(|e| match e {
-            Event::Jobs(JobsEvent::AuditorDrawScheduled { job: j, at }) if j == job => Some(at),
+            Event::Jobs(JobsEvent::AuditClaimsOpen { job: j, until, .. }) if j == job => {
+                Some(until)
+            }
             _ => None,
         })
-        .expect("the last seal schedules the draw");
-    assert_eq!(at, jobs::auditor_draw_height(first, last.height));
-    assert!(at.get() >= last.height.get() + jobs::AUDITOR_DRAW_DELAY);
-    // Sealed, but nobody reveals yet: the auditor has not sealed (it has not been drawn).
-    let receipt = market.chain.submit(a, reveal_msg(a, &job, &honest, false));
+        .expect("the last seal opens the claim window");
+    let params = market.chain.ledger.params().jobs.clone();
+    assert_eq!(opened, last.height.saturating_plus(params.audit_claim_blocks));
+    // Sealed, but nobody reveals until the window is over.
+    let receipt = market.chain.submit(a, reveal_msg(a, &job, &honest));
     assert!(
         matches!(
             receipt.error_kind,
@@ -1348,32 +1416,11 @@ fn no_assignee_knows_its_auditor_when_it_seals() {
         ),
         "{receipt:?}"
     );
-    while market.chain.height().get() + 1 < at.get() {
-        market.chain.block(&[]);
-        assert!(market.job(&job).audit.is_none());
-        assert_eq!(market.job(&job).status, JobStatus::Assigned);
-    }
-    let drawn = market.chain.block(&[]);
-    assert_eq!(drawn.height, at);
-    let auditor = events(&drawn)
-        .into_iter()
-        .find_map(|e| match e {
-            Event::Jobs(JobsEvent::AuditAssigned {
-                job: j, auditor, ..
-            }) if j == job => Some(auditor),
-            _ => None,
-        })
-        .expect("drawn in the begin hook of block `at`");
-    assert!(auditor != operator(a) && auditor != operator(b));
-    assert_eq!(market.auditor(&job), Market::index_of(&auditor));
-    // The assignees reveal only once the auditor has sealed.
-    assert_eq!(market.job(&job).status, JobStatus::Assigned);
-    let n = Market::index_of(&auditor);
+    let n = market.claim_auditor(&job);
+    assert!(n != a && n != b);
     market.seal_block(&[(n, job, &honest)]);
-    assert!(matches!(
-        market.job(&job).status,
-        JobStatus::Revealing { .. }
-    ));
+    market.until_revealing(&job);
+    assert!(market.chain.height() > opened);
     market.reveal_block(&[(a, job, &honest), (b, job, &honest), (n, job, &honest)]);
     run_to_final(&mut market, &[job]);
     assert!(market.job(&job).is_final());

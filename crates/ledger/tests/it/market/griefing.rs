@@ -160,7 +160,7 @@ fn honest_job(market: &mut Market) -> (JobId, u16, Execution) {
     let honest = execute(&market.model, &market.job(&job));
     market.seal_and_reveal(&job, &[(worker, &honest), (AUDITOR, &honest)]);
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Agreed
     );
     (job, worker, honest)
@@ -260,7 +260,7 @@ fn true_challenge_with_a_silent_defendant(
     market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &tampered)]);
     let auditor = market.auditor(&job);
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Agreed
     );
     let before = market.chain.balance(CHALLENGER);
@@ -501,7 +501,7 @@ fn a_staked_disagreement_still_opens_past_the_challenge_limit_and_its_winner_is_
     let first = dispute_of(&market, &job);
     assert_eq!(market.dispute(first).defendant, operator(worker));
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Deferred
     );
     bisect(
@@ -577,7 +577,7 @@ fn a_replica_with_its_own_root_but_the_defendants_wrong_output_is_slashed_with_i
         &[(first, &liar), (second, &copier), (AUDITOR, &honest)],
     );
     let auditor = market.auditor(&job);
-    assert_eq!(market.job(&job).audit.unwrap().target, operator(first));
+    assert_eq!(market.job(&job).audits[0].clone().target, operator(first));
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (first, &liar), (auditor, &honest));
     // The liar's trace differs from the honest one at its last leaf only.
@@ -639,7 +639,7 @@ fn an_auditor_that_agreed_with_a_wrong_output_is_slashed_with_it() {
     market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &agreeing)]);
     let auditor = market.auditor(&job);
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Agreed
     );
     let challenger_before = market.chain.balance(CHALLENGER);
@@ -793,7 +793,7 @@ fn a_pair_losing_on_purpose_does_not_get_honest_same_output_results_slashed() {
     );
     let auditor = market.auditor(&job);
     assert_eq!(
-        market.job(&job).audit.unwrap().outcome,
+        market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Agreed
     );
     let client_before = market.chain.balance(CLIENT);
@@ -951,7 +951,7 @@ fn staged_loss_by_operators(partner_audits: bool) {
         ]
     };
     market.seal_block(&parties);
-    let auditor = market.draw_auditor(&job);
+    let auditor = market.claim_auditor(&job);
     let (partner, honest_replica) = if partner_audits {
         (auditor, workers[1])
     } else {
