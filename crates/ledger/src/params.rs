@@ -417,8 +417,8 @@ pub enum ParamsError {
     },
     /// An epoch no longer than an audit claim window: a window could outlive its epoch's pool.
     #[error(
-        "epoch_blocks ({epoch_blocks}) must exceed the audit claim window ({window} blocks), \
-         or a window could outlive the audit pool it is weighed against"
+        "epoch_blocks ({epoch_blocks}) must exceed twice the audit claim window ({window} \
+         blocks), or a stretched window could outlive the audit pool it is weighed against"
     )]
     EpochWithinClaimWindow {
         /// `staking.epoch_blocks`.
@@ -780,10 +780,12 @@ impl Params {
         Ok(())
     }
 
-    /// An epoch is longer than an audit claim window: each epoch's audit pool is kept until the
-    /// end of the next, so every window opened in it closes while its pool is there.
+    /// An epoch is longer than an audit claim window stretched to its most (twice its length):
+    /// each epoch's audit pool is kept until the end of the next, so every window opened in it
+    /// closes while its pool is there.
     fn check_claim_window(&self) -> Result<(), ParamsError> {
-        if self.staking.epoch_blocks <= self.jobs.audit_claim_blocks {
+        // A window stretched for full blocks at most doubles.
+        if self.staking.epoch_blocks <= self.jobs.audit_claim_blocks.saturating_mul(2) {
             return Err(ParamsError::EpochWithinClaimWindow {
                 epoch_blocks: self.staking.epoch_blocks,
                 window: self.jobs.audit_claim_blocks,

@@ -120,6 +120,7 @@ pub(super) fn open_claims(
         seals,
         weight,
         excluded,
+        stretch: Stretch::starting(store),
     });
     state::list_claims(store, job, until);
     state::schedule(store, until, &job.id);

@@ -95,6 +95,13 @@ pub enum JobsEvent {
         /// The pool weight claims are weighed against.
         weight: Amount,
     },
+    /// A job's claim window moved on by the full blocks it saw: claims are taken until `until`.
+    AuditClaimsExtended {
+        /// The job.
+        job: JobId,
+        /// The new last height a claim is taken.
+        until: Height,
+    },
     /// An operator's VRF selected it to audit a job: it seals by `deadline`.
     AuditClaimed {
         /// The job.

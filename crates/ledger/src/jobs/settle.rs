@@ -45,6 +45,7 @@ fn settle_due(
         JobStatus::Assigned => {
             missed_deadlines(store, params, ctx, &mut job)?;
             audit_timeout(store, params, ctx, &mut job)?;
+            stretch_claims(store, params, ctx, &mut job);
             // No claim is taken after this block.
             if job.status == JobStatus::Assigned && all_sealed(&job, ctx.height.saturating_plus(1))
             {
@@ -216,6 +217,30 @@ fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job
             deadline,
         });
     }
+}
+
+/// A claim window due now moves on by the full blocks it saw, up to `audit_claim_blocks` in
+/// all (so it stays within the pool it is weighed against: `Params::validate` keeps two windows
+/// shorter than an epoch). A spammer that fills the window's blocks only lengthens it.
+fn stretch_claims(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut Job) {
+    let cap = params.jobs.audit_claim_blocks;
+    let Some(window) = job.audit_window.as_mut() else {
+        return;
+    };
+    if window.until != ctx.height {
+        return;
+    }
+    let Some(until) = window
+        .stretch
+        .moved(store, window.until, cap)
+        .filter(|until| *until > ctx.height)
+    else {
+        return;
+    };
+    window.until = until;
+    state::list_claims(store, job, until);
+    state::schedule(store, until, &job.id);
+    store.emit(JobsEvent::AuditClaimsExtended { job: job.id, until });
 }
 
 /// Where a job is, for what its auditors owe.

@@ -106,6 +106,9 @@ pub struct AuditWindow {
     /// The parties' accounts and owners (family heads): no operator whose account or owner is
     /// among them may claim.
     pub excluded: Vec<AccountId>,
+    /// How far `until` has stretched for full blocks (at most `audit_claim_blocks`: a spammer
+    /// filling the window's blocks does not keep honest claims out).
+    pub stretch: Stretch,
 }
 
 /// An audit of a job (DESIGN §5 step 4, docs/market.md "Audits"): an operator outside the

@@ -185,6 +185,11 @@ fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_sal
         Market::index_of(&replicas[1]),
     );
     let honest = execute(&market.model, &market.job(&job));
+    // A's salt is chosen so that its seal, twice, selects an auditor (B will copy it).
+    market.grind_salt_with(&job, a, |_| {
+        let seal = seal(a, &job, &honest).commitment;
+        vec![seal, seal]
+    });
     market.seal_block(&[(a, job, &honest)]);
     // Seals are public: B copies A's.
     let a_seal = market
@@ -428,37 +433,46 @@ fn each_operator_is_selected_by_its_own_vrf_over_the_sealed_job_with_its_pool_sh
     let predicted = market.selected(&job, &window.seals);
     println!("selected for {job}: {predicted:?} of {pool:?}");
     assert!(!predicted.is_empty(), "the worker's salt was chosen so");
-    // The worker itself may not claim, whatever its VRF says.
-    let own = market.chain.submit(worker, claim_msg(&market, worker, &job));
-    assert!(
-        matches!(
-            own.error_kind,
-            Some(TxError::Jobs(JobsError::NotAuditCandidate { .. }))
-        ),
-        "{own:?}"
-    );
-    // A proof made with another operator's key does not verify.
+    // In the window's one open block left: the worker's own claim, a claim with a proof made
+    // with another operator's key, and every candidate's claim.
     let (first, _) = pool[0];
     let (second, _) = pool[1];
-    let forged = market.chain.submit(
-        first,
-        claim_msg_with(first, &job, audit_proof(&market, second, &job)),
-    );
+    let mut txs = vec![
+        market.chain.sign(worker, claim_msg(&market, worker, &job)),
+        market.chain.sign(
+            first,
+            claim_msg_with(first, &job, audit_proof(&market, second, &job)),
+        ),
+    ];
+    for (n, _) in &pool {
+        let nonce = market.chain.nonce(*n) + u64::from(*n == first);
+        txs.push(
+            market
+                .chain
+                .sign_with_nonce(*n, nonce, claim_msg(&market, *n, &job)),
+        );
+    }
+    let outcome = market.chain.block(&txs);
+    // The worker itself may not claim, whatever its VRF says.
     assert!(
         matches!(
-            forged.error_kind,
+            outcome.receipts[0].error_kind,
+            Some(TxError::Jobs(JobsError::NotAuditCandidate { .. }))
+        ),
+        "{:?}",
+        outcome.receipts[0]
+    );
+    // A proof made with another operator's key does not verify.
+    assert!(
+        matches!(
+            outcome.receipts[1].error_kind,
             Some(TxError::Jobs(JobsError::BadAuditProof(_)))
         ),
-        "{forged:?}"
+        "{:?}",
+        outcome.receipts[1]
     );
-    // Every candidate claims: exactly the predicted ones are taken, the others refused as not
-    // selected.
-    let txs: Vec<Vec<u8>> = pool
-        .iter()
-        .map(|(n, _)| market.chain.sign(*n, claim_msg(&market, *n, &job)))
-        .collect();
-    let outcome = market.chain.block(&txs);
-    for ((n, _), receipt) in pool.iter().zip(&outcome.receipts) {
+    // Exactly the predicted candidates are taken, the others refused as not selected.
+    for ((n, _), receipt) in pool.iter().zip(&outcome.receipts[2..]) {
         if predicted.contains(n) {
             assert!(receipt.is_ok(), "{n}: {receipt:?}");
         } else {
@@ -479,14 +493,6 @@ fn each_operator_is_selected_by_its_own_vrf_over_the_sealed_job_with_its_pool_sh
         .map(|a| Market::index_of(&a.auditor))
         .collect();
     assert_eq!(claimed, predicted);
-    // A second claim by the same operator is refused.
-    let again = market
-        .chain
-        .submit(predicted[0], claim_msg(&market, predicted[0], &job));
-    assert!(matches!(
-        again.error_kind,
-        Some(TxError::Jobs(JobsError::NotAuditCandidate { .. }))
-    ));
     // Every claimed auditor seals; the window closes; the job reveals and every audit agrees.
     let auditors: Vec<(u16, JobId, &Execution)> =
         predicted.iter().map(|n| (*n, job, &honest)).collect();
@@ -543,32 +549,45 @@ fn nothing_done_after_the_seals_moves_anyone_s_chance_of_auditing_the_job() {
     market.seal_block(&[(worker, job, &honest)]);
     let window = market.job(&job).audit_window.unwrap();
     let predicted = market.selected(&job, &window.seals);
-    // Operator 9 (10,000,000 staked, serving nothing) allocates a huge stake now.
-    market.chain.submit_ok(
-        9,
-        Msg::Allocate(Allocate {
-            model: market.id,
-            amount: Amount::new(5_000_000),
-        }),
+    // In the window's open block: operator 9 (10,000,000 staked, serving nothing) allocates
+    // a huge stake, then claims; then every selected candidate claims.
+    let nonce9 = market.chain.nonce(9);
+    let mut txs = vec![
+        market.chain.sign_with_nonce(
+            9,
+            nonce9,
+            Msg::Allocate(Allocate {
+                model: market.id,
+                amount: Amount::new(5_000_000),
+            }),
+        ),
+        market
+            .chain
+            .sign_with_nonce(9, nonce9 + 1, claim_msg(&market, 9, &job)),
+    ];
+    txs.extend(
+        predicted
+            .iter()
+            .map(|n| market.chain.sign(*n, claim_msg(&market, *n, &job))),
     );
-    let record = market.job(&job).audit_window.unwrap();
-    assert_eq!(record.weight, window.weight, "the weight claims are weighed against");
+    let outcome = market.chain.block(&txs);
+    assert!(outcome.receipts[0].is_ok(), "{:?}", outcome.receipts[0]);
     // Operator 9 is not in the epoch's pool: its claim is refused, whatever its VRF.
-    let receipt = market.chain.submit(9, claim_msg(&market, 9, &job));
     assert!(
         matches!(
-            receipt.error_kind,
+            outcome.receipts[1].error_kind,
             Some(TxError::Jobs(JobsError::NotAuditCandidate { .. }))
         ),
-        "{receipt:?}"
+        "{:?}",
+        outcome.receipts[1]
     );
-    // And every selected candidate is still selected.
-    let txs: Vec<Vec<u8>> = predicted
-        .iter()
-        .map(|n| market.chain.sign(*n, claim_msg(&market, *n, &job)))
-        .collect();
-    let outcome = market.chain.block(&txs);
-    assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{outcome:?}");
+    // The weight claims are weighed against is the one fixed at the last seal, and every
+    // selected candidate is still selected.
+    assert_eq!(market.job(&job).audit_window.unwrap().weight, window.weight);
+    assert!(
+        outcome.receipts[2..].iter().all(|r| r.is_ok()),
+        "{outcome:?}"
+    );
     assert_eq!(market.job(&job).audits.len(), predicted.len());
     // The next epoch's pool has operator 9 in it, with its weight.
     let epoch = window.epoch;
@@ -631,30 +650,37 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
         })
         .collect();
     market.seal_block(&sealed);
-    // An operator of a party's family may not claim the job's audit, whatever its VRF; the
-    // first selected operator outside the parties' families claims it.
+    // An operator of a party's family may not claim the job's audit, whatever its VRF (all
+    // tried in one block, in the claim windows); then the first selected operator outside the
+    // parties' families claims each.
     let servers = [1u16, 2, 3, 4, 9];
-    for job in singles.iter().chain(&pairs) {
+    let all: Vec<JobId> = singles.iter().chain(&pairs).copied().collect();
+    let mut nonces: BTreeMap<u16, u64> = BTreeMap::new();
+    let mut kin_txs = Vec::new();
+    for job in &all {
         let parties: Vec<OperatorId> = market.assignees(job);
-        let kin: Vec<u16> = servers
-            .into_iter()
-            .filter(|n| {
-                let op = operator(*n);
-                !parties.contains(&op) && parties.iter().any(|p| family(p) == family(&op))
-            })
-            .collect();
-        for n in kin {
-            let receipt = market.chain.submit(n, claim_msg(&market, n, job));
-            assert!(
-                matches!(
-                    receipt.error_kind,
-                    Some(TxError::Jobs(JobsError::NotAuditCandidate { .. }))
-                ),
-                "{n} claimed its family's job: {receipt:?}"
-            );
+        for n in servers {
+            let op = operator(n);
+            if parties.contains(&op) || !parties.iter().any(|p| family(p) == family(&op)) {
+                continue;
+            }
+            let nonce = *nonces.entry(n).or_insert_with(|| market.chain.nonce(n));
+            kin_txs.push(market.chain.sign_with_nonce(n, nonce, claim_msg(&market, n, job)));
+            nonces.insert(n, nonce + 1);
         }
-        market.claim_auditor(job);
     }
+    assert!(!kin_txs.is_empty());
+    let outcome = market.chain.block(&kin_txs);
+    for receipt in &outcome.receipts {
+        assert!(
+            matches!(
+                receipt.error_kind,
+                Some(TxError::Jobs(JobsError::NotAuditCandidate { .. }))
+            ),
+            "an operator claimed its family's job: {receipt:?}"
+        );
+    }
+    market.claim_auditors(&all);
     // (worker's family, auditor's family) for single-replica jobs; the three families of
     // two-replica jobs, sorted.
     let mut single_tally: BTreeMap<(char, char), usize> = BTreeMap::new();
@@ -1302,7 +1328,7 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
             );
             assert_eq!(
                 slash_of(&mut market, cheater),
-                Some(Amount::new(ALLOCATION / 10))
+                Some(Amount::new(ALLOCATION / 5))
             );
         } else {
             // It withholds: at its deadline it is reported for a withheld result, slashed as
@@ -1330,12 +1356,70 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
             assert!(!receipt.is_ok(), "the job is over: {receipt:?}");
             assert_eq!(
                 slash_of(&mut market, cheater),
-                Some(Amount::new(ALLOCATION / 10)),
+                Some(Amount::new(ALLOCATION / 5)),
                 "the same slash as the wrong result it would have revealed"
             );
         }
         assert!(market.chain.operator(cheater).tokens < cheater_tokens);
     }
+}
+
+#[test]
+fn a_flood_that_fills_the_claim_window_does_not_keep_the_auditor_out() {
+    // The attack: fill every block of a job's claim window (two here) so that no honest claim
+    // gets in, and the job reveals unaudited. Blocks the flood fills do not count against the
+    // window: it moves on by one block per full block (at most doubling), and the claim made
+    // once the flood is over is taken.
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    market.seal_block(&[(worker, job, &honest)]);
+    let window = market.job(&job).audit_window.unwrap();
+    let spammer = 23;
+    let mut extended = Vec::new();
+    while market.chain.height() < window.until {
+        let outcome = market.chain.block(&full_block(&market, spammer, 131));
+        extended.extend(events(&outcome).into_iter().filter_map(|e| match e {
+            Event::Jobs(JobsEvent::AuditClaimsExtended { job: j, until }) if j == job => {
+                Some(until)
+            }
+            _ => None,
+        }));
+    }
+    let params = market.chain.ledger.params().jobs.clone();
+    assert_eq!(
+        extended,
+        vec![window.until.saturating_plus(params.audit_claim_blocks)],
+        "moved on by the two full blocks it saw"
+    );
+    assert_eq!(market.job(&job).status, JobStatus::Assigned, "still taking claims");
+    let (listed, until) = jobs::open_claims(market.chain.ledger.store(), &market.id)[0];
+    assert_eq!((listed, until), (job, extended[0]));
+    let auditor = market.claim_auditor(&job);
+    market.seal_block(&[(auditor, job, &honest)]);
+    market.until_revealing(&job);
+    market.reveal_block(&[(worker, job, &honest), (auditor, job, &honest)]);
+    assert_eq!(market.job(&job).audits[0].outcome, AuditOutcome::Agreed);
+    // A window stretches at most once its length: a flood held on past that only costs fees.
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    market.seal_block(&[(worker, job, &honest)]);
+    let opened = market.job(&job).audit_window.unwrap();
+    for _ in 0..8 {
+        if market.job(&job).status != JobStatus::Assigned {
+            break;
+        }
+        market.chain.block(&full_block(&market, spammer, 131));
+    }
+    let record = market.job(&job);
+    assert!(matches!(record.status, JobStatus::Revealing { .. }));
+    assert!(record.audits.is_empty());
+    assert_eq!(
+        record.audit_window.unwrap().until,
+        opened.until.saturating_plus(params.audit_claim_blocks)
+    );
 }
 
 #[test]
