@@ -17,7 +17,7 @@
 //! | --- | --- |
 //! | begin block | `slashing` (liveness, downtime), `jobs` (assign queued jobs and draw audits with this block's seed) |
 //! | transactions | `bank`, `staking`, `rewards`, `slashing` (evidence), `models`, `services`, `jobs`, `disputes` |
-//! | end block | `disputes` (move timeouts), `jobs` (deadlines, finality, payment, pruning), `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `services` (due de-allocations, at epoch ends), `staking` (validator set, at epoch ends) |
+//! | end block | `disputes` (move timeouts), `jobs` (deadlines, finality, payment, pruning, the next epoch's audit pools at epoch ends), `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `services` (due de-allocations, at epoch ends), `staking` (validator set, at epoch ends) |
 
 #![deny(missing_docs)]
 // House style rules 3 and 4: library arithmetic is checked (or saturates, or `expect`s a true
@@ -27,7 +27,7 @@
 /// The layout of the ledger's state: its keys and the borsh encoding of every stored value.
 /// Raise it with any change to a stored type or key; a node refuses a database written with
 /// another layout rather than misreading it.
-pub const STATE_FORMAT: u32 = 8;
+pub const STATE_FORMAT: u32 = 9;
 
 pub mod bank;
 pub mod congestion;

@@ -45,10 +45,13 @@ pub fn begin_block(
     Ok(())
 }
 
-/// Most audits one job takes. Each needs its claimant's VRF to select it (with probability
-/// about `audit_rate` times its pool share), so more than a few is vanishingly rare; the cap
-/// bounds the job record.
-pub const AUDITS_PER_JOB_MAX: usize = 32;
+/// Most audits one job takes. The number selected is about Poisson with mean `audit_rate`
+/// (8%): more than 8 honest ones come once in 10^15 jobs. A coalition that wanted to fill the
+/// slots ahead of an honest claim would need 8 of its own selected by one job's seals, which
+/// grinding a salt reaches once in about `(audit_rate · f)^8 / 8!` ≈ 10^-19 tries. The cap
+/// bounds the job record and the disputes audits can open (docs/market.md, "How long a job
+/// can be held").
+pub const AUDITS_PER_JOB_MAX: usize = 8;
 
 /// True when a VRF draw (uniform in `u64`) selects an operator of pool weight `weight` out of
 /// `total` to audit at `rate`: `draw < rate · weight / total · 2^64`. Each operator is selected

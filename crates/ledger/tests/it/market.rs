@@ -288,7 +288,11 @@ impl Market {
         let job = self.job(id);
         let epoch = match &job.audit_window {
             Some(window) => window.epoch,
-            None => self.chain.ledger.params().epoch_of(Height::new(self.chain.height().get() + 1)),
+            None => self
+                .chain
+                .ledger
+                .params()
+                .epoch_of(Height::new(self.chain.height().get() + 1)),
         };
         let entries: Vec<(u16, Amount, surety_types::AccountId)> =
             if jobs::pool::total(store, epoch, &self.id).is_some() {
@@ -303,7 +307,11 @@ impl Market {
                 surety_ledger::services::eligible_with_family(store, &self.id)
                     .into_iter()
                     .map(|(op, weight, family)| {
-                        (Market::index_of(&op), weight, jobs::pool::owner_of(&op, family))
+                        (
+                            Market::index_of(&op),
+                            weight,
+                            jobs::pool::owner_of(&op, family),
+                        )
                     })
                     .collect()
             };
@@ -364,9 +372,9 @@ impl Market {
         let Some((first, _)) = sealing.first() else {
             return;
         };
-        let complete = job.live_assignments().all(|a| {
-            a.seal.is_some() || sealing.iter().any(|(n, _)| operator(*n) == a.operator)
-        });
+        let complete = job
+            .live_assignments()
+            .all(|a| a.seal.is_some() || sealing.iter().any(|(n, _)| operator(*n) == a.operator));
         if !complete {
             return;
         }
@@ -398,7 +406,10 @@ impl Market {
             )
             .0;
             SALTS.with(|salts| salts.borrow_mut().insert((n, *id), ground));
-            if !self.selected(id, &jobs::seals_digest(&seals(self))).is_empty() {
+            if !self
+                .selected(id, &jobs::seals_digest(&seals(self)))
+                .is_empty()
+            {
                 return;
             }
         }
@@ -444,7 +455,11 @@ impl Market {
             })
             .collect();
         let outcome = self.chain.block(&txs);
-        assert!(outcome.receipts.iter().all(|r| r.is_ok()), "{:?}", outcome.receipts);
+        assert!(
+            outcome.receipts.iter().all(|r| r.is_ok()),
+            "{:?}",
+            outcome.receipts
+        );
         assert_eq!(refused(&events(&outcome)), vec![], "a claim was refused");
         chosen
     }
@@ -1439,9 +1454,7 @@ fn a_result_from_an_operator_not_assigned_is_refused() {
     market.seal_block(&[(worker, job, &honest), (AUDITOR, job, &honest)]);
     let auditor = market.auditor(&job);
     let other = (1..=4).find(|n| *n != worker && *n != auditor).unwrap();
-    let receipt = market
-        .chain
-        .submit(other, reveal_msg(other, &job, &honest));
+    let receipt = market.chain.submit(other, reveal_msg(other, &job, &honest));
     assert!(matches!(
         receipt.error_kind,
         Some(TxError::Jobs(JobsError::NotAssigned { .. }))
@@ -2111,7 +2124,10 @@ fn an_operator_holding_its_cap_of_fees_in_flight_is_not_drawn_until_one_of_its_j
         .collect();
     market.seal_and_reveal_all(&parties);
     for (id, _, _) in &executions {
-        assert_eq!(market.job(id).audits[0].clone().outcome, AuditOutcome::Agreed);
+        assert_eq!(
+            market.job(id).audits[0].clone().outcome,
+            AuditOutcome::Agreed
+        );
     }
     for (id, _, _) in &executions {
         run_until_final(&mut market, id);

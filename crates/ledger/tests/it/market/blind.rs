@@ -117,7 +117,10 @@ fn the_copier_is_dropped_and_unpaid(
     // The assignees' results are compared: the auditor's turn.
     assert_eq!(record.audits[0].clone().outcome, AuditOutcome::Pending);
     market.reveal_block(&[(auditor, *job, honest)]);
-    assert_eq!(market.job(job).audits[0].clone().outcome, AuditOutcome::Agreed);
+    assert_eq!(
+        market.job(job).audits[0].clone().outcome,
+        AuditOutcome::Agreed
+    );
     let events = run_to_final(market, &[*job]);
     // The fee (2,000) is shared by the replicas that revealed: A alone, 90% after the audit
     // fund's share; A's account takes its 10% commission of it.
@@ -423,7 +426,10 @@ fn each_operator_is_selected_by_its_own_vrf_over_the_sealed_job_with_its_pool_sh
         }))
     );
     market.seal_block(&[(worker, job, &honest)]);
-    let window = market.job(&job).audit_window.expect("the last seal opens it");
+    let window = market
+        .job(&job)
+        .audit_window
+        .expect("the last seal opens it");
     let (pool, weight, _) = market.audit_pool(&job);
     // The pool is the other three servers (operator 9 serves nothing), 50,000 each.
     assert_eq!(pool.len(), 3);
@@ -665,7 +671,11 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
                 continue;
             }
             let nonce = *nonces.entry(n).or_insert_with(|| market.chain.nonce(n));
-            kin_txs.push(market.chain.sign_with_nonce(n, nonce, claim_msg(&market, n, job)));
+            kin_txs.push(
+                market
+                    .chain
+                    .sign_with_nonce(n, nonce, claim_msg(&market, n, job)),
+            );
             nonces.insert(n, nonce + 1);
         }
     }
@@ -757,9 +767,7 @@ fn a_sybil_challenge_in_the_block_of_the_reveals_does_not_stop_the_audit() {
     let sybil_before = market.chain.balance(23);
     let txs = vec![
         sybil_challenge(&market, CHALLENGER),
-        market
-            .chain
-            .sign(liar, reveal_msg(liar, &job, &tampered)),
+        market.chain.sign(liar, reveal_msg(liar, &job, &tampered)),
         // The liar's result is public and compared now: the job is challengeable (and its
         // auditor's turn has come). This challenge is taken: its dispute is the job's.
         sybil_challenge(&market, 23),
@@ -1070,7 +1078,10 @@ fn seals_and_reveals_are_batched_and_each_item_applies_on_its_own() {
         JobStatus::Challengeable { .. }
     ));
     for job in [&jobs[0], &jobs[2]] {
-        assert_eq!(market.job(job).audits[0].clone().outcome, AuditOutcome::Agreed);
+        assert_eq!(
+            market.job(job).audits[0].clone().outcome,
+            AuditOutcome::Agreed
+        );
     }
     assert_eq!(
         market.job(&jobs[1]).audits[0].clone().outcome,
@@ -1229,9 +1240,7 @@ fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
         market
             .chain
             .sign(auditor, reveal_msg(auditor, &job, &honest)),
-        market
-            .chain
-            .sign(worker, reveal_msg(worker, &job, &honest)),
+        market.chain.sign(worker, reveal_msg(worker, &job, &honest)),
     ];
     let outcome = market.chain.block(&txs);
     assert_eq!(
@@ -1393,7 +1402,11 @@ fn a_flood_that_fills_the_claim_window_does_not_keep_the_auditor_out() {
         vec![window.until.saturating_plus(params.audit_claim_blocks)],
         "moved on by the two full blocks it saw"
     );
-    assert_eq!(market.job(&job).status, JobStatus::Assigned, "still taking claims");
+    assert_eq!(
+        market.job(&job).status,
+        JobStatus::Assigned,
+        "still taking claims"
+    );
     let (listed, until) = jobs::open_claims(market.chain.ledger.store(), &market.id)[0];
     assert_eq!((listed, until), (job, extended[0]));
     let auditor = market.claim_auditor(&job);
@@ -1437,9 +1450,15 @@ fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
         Market::index_of(&replicas[1]),
     );
     let honest = execute(&market.model, &market.job(&job));
-    assert!(market.job(&job).audit_window.is_none(), "no window at assignment");
+    assert!(
+        market.job(&job).audit_window.is_none(),
+        "no window at assignment"
+    );
     market.seal_block(&[(a, job, &honest)]);
-    assert!(market.job(&job).audit_window.is_none(), "nor after one seal");
+    assert!(
+        market.job(&job).audit_window.is_none(),
+        "nor after one seal"
+    );
     // A claim or a seal from anyone else is refused: there is no window, and no auditor.
     let outsider = (1..=4u16).find(|n| *n != a && *n != b).unwrap();
     let receipt = market.chain.submit(
@@ -1465,7 +1484,12 @@ fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
     );
     // What the VRFs run on depends on B's seal: each of B's possible seals gives other
     // selections, and nobody but each candidate can tell which.
-    let seal_a = market.job(&job).assignment_of(&operator(a)).unwrap().seal.unwrap();
+    let seal_a = market
+        .job(&job)
+        .assignment_of(&operator(a))
+        .unwrap()
+        .seal
+        .unwrap();
     let outcomes: BTreeSet<Vec<u16>> = (0..32u32)
         .map(|i| {
             let other = Hash::of("test.other-seal", &i.to_le_bytes());
@@ -1490,7 +1514,10 @@ fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
         })
         .expect("the last seal opens the claim window");
     let params = market.chain.ledger.params().jobs.clone();
-    assert_eq!(opened, last.height.saturating_plus(params.audit_claim_blocks));
+    assert_eq!(
+        opened,
+        last.height.saturating_plus(params.audit_claim_blocks)
+    );
     // Sealed, but nobody reveals until the window is over.
     let receipt = market.chain.submit(a, reveal_msg(a, &job, &honest));
     assert!(
