@@ -8,6 +8,7 @@ mod job;
 mod keys;
 mod model;
 mod net;
+mod operator;
 mod query;
 mod rpc;
 mod submit;
@@ -47,6 +48,9 @@ enum Command {
     Keys(keys::KeysCommand),
     /// Build, sign and submit a transaction.
     Tx(tx::TxArgs),
+    /// What an operator's owner signs off the chain (a family head's consent).
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
     /// Read chain state from a node.
     #[command(subcommand)]
     Query(query::QueryCommand),
@@ -156,6 +160,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Localnet(args) => net::run_localnet(cli.json, args),
         Command::Keys(command) => keys::run(cli.json, command),
         Command::Tx(args) => tx::run(cli.json, args),
+        Command::Operator(command) => operator::run(cli.json, command),
         Command::Query(command) => query::run(cli.json, command),
         Command::Model(command) => model::run(cli.json, command),
         Command::Job(command) => job::run(cli.json, command),

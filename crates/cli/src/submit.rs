@@ -50,6 +50,11 @@ impl Submitter {
         })
     }
 
+    /// The chain id the node reported, which every signature here is bound to.
+    pub(crate) fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
     /// Sign `msg` with the next nonce and submit it; returns the transaction's hash.
     pub(crate) fn submit(&self, msg: Msg) -> Result<Hash, CliError> {
         let mut hashes = self.submit_all(vec![msg])?;

@@ -1,6 +1,7 @@
 //! `surety tx`: build one transaction from the command line, sign it with a key file, submit
 //! it to a node and (unless `--no-wait`) wait for its block and print its receipt.
 
+use crate::rpc::Client;
 use crate::submit::Submitter;
 use crate::{keys, parse_account, parse_operator, print, CliError, KeyDir, Node};
 use clap::{Args, Subcommand};
@@ -8,10 +9,11 @@ use std::time::Instant;
 use surety_ledger::bank::Transfer;
 use surety_ledger::rewards::ClaimRewards;
 use surety_ledger::staking::{
-    Delegate, OperatorMetadata, Redelegate, RegisterOperator, Undelegate,
+    check_family_consent, Delegate, EditOperator, OperatorMetadata, Redelegate, RegisterOperator,
+    Undelegate,
 };
 use surety_ledger::tx::Msg;
-use surety_types::{AccountId, Amount, OperatorId, Ratio, Shares, SigningKey};
+use surety_types::{AccountId, Amount, OperatorId, Ratio, Shares, Signature, SigningKey};
 
 /// Longest wait for a submitted transaction to land in a block.
 const TX_WAIT_MS_MAX: u64 = 30_000;
@@ -59,6 +61,28 @@ pub(crate) enum TxCommand {
         /// Name of the consensus key (defaults to the signing key).
         #[arg(long)]
         consensus_key: Option<String>,
+        #[command(flatten)]
+        family: FamilyArgs,
+    },
+    /// Change the signer's operator's commission or metadata. Metadata fields not given keep
+    /// their values on chain (read from the node first).
+    EditOperator {
+        /// New commission as a decimal fraction, e.g. 0.05.
+        #[arg(long)]
+        commission: Option<String>,
+        #[arg(long)]
+        moniker: Option<String>,
+        #[arg(long)]
+        website: Option<String>,
+        #[arg(long)]
+        details: Option<String>,
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[command(flatten)]
+        family: FamilyArgs,
+        /// Leave the declared family (no consent needed).
+        #[arg(long, conflicts_with_all = ["family", "family_consent"])]
+        leave_family: bool,
     },
     /// Add to the signer's own self-bond (the signer must be an operator).
     Bond {
@@ -93,6 +117,78 @@ pub(crate) enum TxCommand {
     /// Withdraw matured unbonding entries.
     Withdraw,
     Unjail,
+}
+
+/// A family to declare: the head's account and, unless it is the signer's own, the head's
+/// consent (`surety operator family-consent`, run by the head).
+#[derive(Args)]
+pub(crate) struct FamilyArgs {
+    /// Account of the family's head.
+    #[arg(long)]
+    family: Option<String>,
+    /// The head's consent for the signer, as hex (`surety operator family-consent`).
+    #[arg(long, requires = "family")]
+    family_consent: Option<String>,
+}
+
+impl FamilyArgs {
+    /// `(family, family_consent)` as given; `None` when no family is named.
+    fn parse(&self) -> Result<Option<(AccountId, Option<Signature>)>, CliError> {
+        let Some(family) = &self.family else {
+            return Ok(None);
+        };
+        let consent = self
+            .family_consent
+            .as_deref()
+            .map(parse_signature)
+            .transpose()?;
+        Ok(Some((parse_account(family)?, consent)))
+    }
+}
+
+/// 128 hex digits as a signature.
+fn parse_signature(text: &str) -> Result<Signature, CliError> {
+    let bad = |reason: String| CliError::Input(format!("family consent {text:?}: {reason}"));
+    let bytes = hex::decode(text).map_err(|e| bad(e.to_string()))?;
+    let bytes: [u8; 64] = bytes
+        .try_into()
+        .map_err(|_| bad("expected 64 bytes (128 hex digits)".into()))?;
+    Ok(Signature(bytes))
+}
+
+/// The metadata of an [`EditOperator`]: the operator's current metadata with the fields given
+/// replaced; `None` when no field is given (the edit leaves the metadata alone).
+fn edited_metadata(
+    args: &TxArgs,
+    signer: &SigningKey,
+    fields: [&Option<String>; 4],
+    family: &FamilyArgs,
+    leave_family: bool,
+) -> Result<Option<OperatorMetadata>, CliError> {
+    let declared = family.parse()?;
+    if fields.iter().all(|f| f.is_none()) && declared.is_none() && !leave_family {
+        return Ok(None);
+    }
+    let id = OperatorId::from(AccountId::from_key(&signer.verification_key()));
+    let mut metadata = Client::new(&args.node.rpc).operator(&id)?.operator.metadata;
+    let [moniker, website, details, endpoint] = fields;
+    for (field, value) in [
+        (&mut metadata.moniker, moniker),
+        (&mut metadata.website, website),
+        (&mut metadata.details, details),
+        (&mut metadata.endpoint, endpoint),
+    ] {
+        if let Some(value) = value {
+            field.clone_from(value);
+        }
+    }
+    if let Some((head, consent)) = declared {
+        (metadata.family, metadata.family_consent) = (Some(head), consent);
+    }
+    if leave_family {
+        (metadata.family, metadata.family_consent) = (None, None);
+    }
+    Ok(Some(metadata))
 }
 
 /// A decimal fraction between 0 and 1 ("0.05", "1", ".5") as a ratio, exactly.
@@ -133,11 +229,13 @@ fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
             moniker,
             endpoint,
             consensus_key,
+            family,
         } => {
             let consensus = match consensus_key {
                 Some(name) => keys::load(&args.dir.keys, name)?,
                 None => signer.clone(),
             };
+            let (family, family_consent) = family.parse()?.unzip();
             Msg::RegisterOperator(RegisterOperator {
                 consensus_key: consensus.verification_key(),
                 commission: parse_ratio(commission)?,
@@ -145,9 +243,33 @@ fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
                 metadata: OperatorMetadata {
                     moniker: moniker.clone(),
                     endpoint: endpoint.clone(),
+                    family,
+                    family_consent: family_consent.flatten(),
                     ..Default::default()
                 },
                 self_bond: Amount::new(*self_bond),
+            })
+        }
+        TxCommand::EditOperator {
+            commission,
+            moniker,
+            website,
+            details,
+            endpoint,
+            family,
+            leave_family,
+        } => {
+            let fields = [moniker, website, details, endpoint];
+            let metadata = edited_metadata(args, signer, fields, family, *leave_family)?;
+            let commission = commission.as_deref().map(parse_ratio).transpose()?;
+            if commission.is_none() && metadata.is_none() {
+                return Err(CliError::Input(
+                    "edit-operator changes nothing: give --commission or a metadata field".into(),
+                ));
+            }
+            Msg::EditOperator(EditOperator {
+                commission,
+                metadata,
             })
         }
         // An operator's id is its account's: bonding is delegating to oneself.
@@ -180,11 +302,27 @@ fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
     })
 }
 
+/// A family declared in `msg` without a consent the ledger would accept is refused here, before
+/// it costs a fee: the consent is checked as the ledger checks it.
+fn check_family(msg: &Msg, chain_id: &str, signer: &AccountId) -> Result<(), CliError> {
+    let metadata = match msg {
+        Msg::RegisterOperator(RegisterOperator { metadata, .. }) => metadata,
+        Msg::EditOperator(EditOperator {
+            metadata: Some(metadata),
+            ..
+        }) => metadata,
+        _ => return Ok(()),
+    };
+    check_family_consent(metadata, chain_id, signer).map_err(|e| CliError::Input(e.to_string()))
+}
+
 pub(crate) fn run(json: bool, args: &TxArgs) -> Result<(), CliError> {
-    // The message is checked before the node is asked anything.
+    // The message is checked before the node is asked anything (but the operator's metadata an
+    // edit keeps).
     let key = keys::load(&args.dir.keys, &args.from)?;
     let msg = build_msg(args, &key)?;
     let submitter = Submitter::new(&args.node.rpc, &args.dir.keys, &args.from, args.fee)?;
+    check_family(&msg, submitter.chain_id(), &submitter.account)?;
     let hash = submitter.submit(msg)?;
     if args.no_wait {
         print(

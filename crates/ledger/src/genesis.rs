@@ -207,12 +207,13 @@ pub(crate) fn register_operators(
             metadata: operator.metadata.clone(),
             self_bond: operator.self_bond,
         };
-        staking::execute_register(store, params, &operator.account, &msg).map_err(|e| {
-            GenesisError::Operator {
+        let chain_id = genesis.chain_id.as_str();
+        staking::execute_register(store, params, chain_id, &operator.account, &msg).map_err(
+            |e| GenesisError::Operator {
                 operator: operator.account,
                 reason: e.to_string(),
-            }
-        })?;
+            },
+        )?;
     }
     Ok(())
 }

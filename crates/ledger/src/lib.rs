@@ -608,8 +608,10 @@ impl Ledger {
         let cache = &self.models;
         match msg {
             Msg::Transfer(m) => bank::execute_transfer(store, signer, m)?,
-            Msg::RegisterOperator(m) => staking::execute_register(store, params, signer, m)?,
-            Msg::EditOperator(m) => staking::execute_edit(store, ctx, signer, m)?,
+            Msg::RegisterOperator(m) => {
+                staking::execute_register(store, params, chain_id, signer, m)?
+            }
+            Msg::EditOperator(m) => staking::execute_edit(store, ctx, chain_id, signer, m)?,
             Msg::Delegate(m) => staking::execute_delegate(store, signer, m)?,
             Msg::Undelegate(m) => staking::execute_undelegate(store, params, ctx, signer, m)?,
             Msg::Redelegate(m) => staking::execute_redelegate(store, params, ctx, signer, m)?,

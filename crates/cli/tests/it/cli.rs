@@ -1,5 +1,5 @@
-//! The `surety` binary against a real node RPC on loopback: keys, a signed transfer, queries,
-//! and clear errors.
+//! The `surety` binary against a real node RPC on loopback: keys, a signed transfer, a family
+//! joined with its head's consent, queries, and clear errors.
 
 use serde_json::Value;
 use std::process::Command;
@@ -22,7 +22,7 @@ fn surety(args: &[&str]) -> (bool, Value, String) {
 }
 
 #[test]
-fn keys_a_signed_transfer_and_queries_work_against_a_node() {
+fn keys_a_signed_transfer_a_family_consent_and_queries_work_against_a_node() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     std::fs::create_dir_all(&keys).unwrap();
@@ -106,6 +106,52 @@ fn keys_a_signed_transfer_and_queries_work_against_a_node() {
     ]);
     assert!(ok, "{output}");
 
+    // Alice (who runs no operator) consents to the funded operator joining her family; a
+    // consent for another member is refused by the CLI before it costs a fee.
+    let funded_hex = funded_account.to_string();
+    let consent_for = |member: &str| {
+        let (ok, consent, output) = surety(&[
+            "--json",
+            "operator",
+            "family-consent",
+            "--from",
+            "alice",
+            "--keys",
+            keys,
+            "--member",
+            member,
+            "--rpc",
+            &rpc,
+        ]);
+        assert!(ok, "{output}");
+        assert_eq!(consent["chain_id"], "cli-test");
+        assert_eq!(consent["head"], alice.as_str());
+        consent["family_consent"].as_str().unwrap().to_string()
+    };
+    let edit_operator = |consent: &str| {
+        surety(&[
+            "tx",
+            "--from",
+            "funded",
+            "--keys",
+            keys,
+            "--rpc",
+            &rpc,
+            "--no-wait",
+            "edit-operator",
+            "--moniker",
+            "funded",
+            "--family",
+            &alice,
+            "--family-consent",
+            consent,
+        ])
+    };
+    let (ok, _, text) = edit_operator(&consent_for(&alice));
+    assert!(!ok && text.contains("not signed by"), "{text}");
+    let (ok, _, output) = edit_operator(&consent_for(&funded_hex));
+    assert!(ok, "{output}");
+
     {
         let mut app = app.lock().unwrap();
         let block = app.propose(
@@ -135,6 +181,13 @@ fn keys_a_signed_transfer_and_queries_work_against_a_node() {
     assert_eq!(
         operator["self_bond"], "10000500",
         "bond adds to the self-bond"
+    );
+    let metadata = &operator["operator"]["metadata"];
+    assert_eq!(metadata["moniker"], "funded");
+    assert_eq!(
+        metadata["family"],
+        alice.as_str(),
+        "joined with alice's consent"
     );
 
     // Errors say what is wrong and exit non-zero.

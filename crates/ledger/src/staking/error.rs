@@ -1,7 +1,7 @@
 //! Why a staking transaction, or a slash reaching staking, is refused ([`StakingError`]).
 
 use crate::bank::BankError;
-use surety_types::{Amount, ArithmeticError, Epoch, OperatorId, Ratio, Shares};
+use surety_types::{AccountId, Amount, ArithmeticError, Epoch, OperatorId, Ratio, Shares};
 
 /// Why a staking transaction (or a slash reaching staking) is refused. All but `Bank` (whose
 /// own variants say) and `Arithmetic` are bad input the signer can act on.
@@ -54,6 +54,23 @@ pub enum StakingError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The metadata names another account as its family's head without that head's consent
+    /// (`family_consent`): ask the head for one (`surety operator family-consent`).
+    #[error("joining the family of {head} needs its head's consent (family_consent)")]
+    FamilyConsentMissing {
+        /// The head named.
+        head: AccountId,
+    },
+    /// The consent given is not the named head's signature for this operator on this chain.
+    #[error("the family consent is not signed by {head} for this operator on this chain")]
+    FamilyConsentInvalid {
+        /// The head named.
+        head: AccountId,
+    },
+    /// A family consent with no family to join, or with the operator naming itself the head
+    /// (its own family takes no consent).
+    #[error("a family consent is given but no other account is named as the family's head")]
+    FamilyConsentWithoutFamily,
     /// A bond, unbond or redelegation of nothing.
     #[error("amount must be greater than zero")]
     ZeroAmount,

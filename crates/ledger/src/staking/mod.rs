@@ -11,12 +11,14 @@
 pub mod accumulator;
 pub mod error;
 pub mod event;
+pub mod family;
 pub mod invariants;
 pub mod msg;
 pub mod state;
 
 pub use error::StakingError;
 pub use event::StakingEvent;
+pub use family::{check_family_consent, family_consent_message, sign_family_consent};
 pub use msg::{Delegate, EditOperator, Redelegate, RegisterOperator, Undelegate};
 pub use state::{
     Delegation, Operator, OperatorMetadata, RedelegationEntry, UnbondingEntry, Validator,
@@ -179,10 +181,12 @@ fn check_self_bond(
 }
 
 /// Execute a [`RegisterOperator`]: the signer becomes an operator (its id is its account's),
-/// its consensus key is indexed, and its self-bond is bonded to its own pool.
+/// its consensus key is indexed, and its self-bond is bonded to its own pool. A family it
+/// declares needs its head's consent for `chain_id` ([`check_family_consent`]).
 pub fn execute_register(
     store: &mut Store,
     params: &Params,
+    chain_id: &str,
     signer: &AccountId,
     msg: &RegisterOperator,
 ) -> Result<(), StakingError> {
@@ -207,6 +211,7 @@ pub fn execute_register(
         });
     }
     msg.metadata.validate()?;
+    check_family_consent(&msg.metadata, chain_id, signer)?;
     let mut operator = Operator {
         id,
         consensus_key,
@@ -232,10 +237,12 @@ pub fn execute_register(
 }
 
 /// Execute an [`EditOperator`]: change the signer's operator's commission (once per epoch,
-/// within `max_commission_change`) and/or metadata.
+/// within `max_commission_change`) and/or metadata. New metadata's family needs its head's
+/// consent for `chain_id` ([`check_family_consent`]), as at registration.
 pub fn execute_edit(
     store: &mut Store,
     ctx: &BlockContext,
+    chain_id: &str,
     signer: &AccountId,
     msg: &EditOperator,
 ) -> Result<(), StakingError> {
@@ -259,6 +266,7 @@ pub fn execute_edit(
     }
     if let Some(metadata) = &msg.metadata {
         metadata.validate()?;
+        check_family_consent(metadata, chain_id, signer)?;
         operator.metadata = metadata.clone();
     }
     state::set_operator(store, &operator);
@@ -727,11 +735,23 @@ mod tests {
         let mut store = Store::new();
         let signer = AccountId::from_key(&SigningKey::from_seed([4; 32]).verification_key());
         assert_eq!(
-            execute_register(&mut store, &params, &signer, &register(small_order)),
+            execute_register(
+                &mut store,
+                &params,
+                "chain",
+                &signer,
+                &register(small_order)
+            ),
             Err(StakingError::NotAVrfKey("consensus"))
         );
         assert_eq!(
-            execute_register(&mut store, &params, &AccountId(identity), &register(good)),
+            execute_register(
+                &mut store,
+                &params,
+                "chain",
+                &AccountId(identity),
+                &register(good)
+            ),
             Err(StakingError::NotAVrfKey("account"))
         );
     }

@@ -5,7 +5,7 @@
 use crate::store::{key, part_from_end, Store};
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
-use surety_types::crypto::VerificationKeyBytes;
+use surety_types::crypto::{Signature, VerificationKeyBytes};
 use surety_types::{AccountId, Amount, Epoch, Height, OperatorId, Ratio, Shares};
 
 /// Longest operator metadata field, in bytes.
@@ -31,6 +31,13 @@ pub struct OperatorMetadata {
     /// families are the market's collusion assumption (`jobs.collusion_fraction`).
     #[serde(default)]
     pub family: Option<AccountId>,
+    /// The head's consent to `family`: its account key's signature over
+    /// [`family_consent_message`](super::family_consent_message) for this operator and chain.
+    /// Required when `family` names another account, absent otherwise (docs/ledger.md,
+    /// "Family consent"): without it a cheat could join an honest family and so drop that family
+    /// from its own auditors.
+    #[serde(default)]
+    pub family_consent: Option<Signature>,
 }
 
 /// An operator: its keys, commission, and the pool of tokens bonded to it against shares.

@@ -12,7 +12,7 @@ use super::*;
 use std::collections::BTreeSet;
 use surety_ledger::genesis::Genesis;
 use surety_ledger::jobs::{JobsEvent, BATCH_ITEMS_MAX};
-use surety_ledger::staking::{EditOperator, OperatorMetadata};
+use surety_ledger::staking::{sign_family_consent, EditOperator, OperatorMetadata, StakingError};
 use surety_ledger::tx;
 
 /// `count` jobs of `replicas` at `fee`, submitted in one block and assigned in the next.
@@ -617,12 +617,14 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
     params.jobs.job_fee_min = Amount::new(100);
     params.jobs.audit_reward = Amount::new(10);
     let mut genesis: Genesis = market_genesis(params);
-    // Operator 2 names operator 1 its family's head at genesis.
+    // Operator 2 names operator 1 its family's head at genesis, with operator 1's consent.
     assert_eq!(genesis.operators[1].account, account(2));
     genesis.operators[1].metadata.family = Some(account(1));
+    genesis.operators[1].metadata.family_consent =
+        Some(sign_family_consent(&key(1), CHAIN, &account(2)));
     let mut market = market_from(&genesis, &[1, 2, 3, 4, 9]);
-    // Operators 3 and 4 declare one family by a transaction, headed by an account that runs
-    // no operator.
+    // Operators 3 and 4 declare one family by a transaction, headed (and consented to) by an
+    // account that runs no operator.
     for n in [3, 4] {
         market.chain.submit_ok(
             n,
@@ -631,6 +633,7 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
                 metadata: Some(OperatorMetadata {
                     moniker: format!("operator-{n}"),
                     family: Some(account(23)),
+                    family_consent: Some(sign_family_consent(&key(23), CHAIN, &account(n))),
                     ..Default::default()
                 }),
             }),
@@ -736,6 +739,85 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
     for f in ['A', 'B'] {
         assert!(single_tally.keys().any(|(worker, _)| *worker == f));
     }
+}
+
+/// The review's attack on families: a cheat (operator 3) names the family of a big honest
+/// head (operator 1, with operator 2 its consented member: half the cheat's auditor pool) as
+/// its own, to drop that family from its auditors and so raise the colluding share of the
+/// rest. Without the head's consent the declaration is refused, so the honest family still
+/// audits the cheat's jobs.
+#[test]
+fn a_cheat_cannot_join_an_honest_family_without_its_heads_consent_so_that_family_still_audits_it() {
+    let mut params = market_params();
+    params.jobs.job_fee_min = Amount::new(100);
+    params.jobs.audit_reward = Amount::new(10);
+    let mut genesis: Genesis = market_genesis(params);
+    genesis.operators[1].metadata.family = Some(account(1));
+    genesis.operators[1].metadata.family_consent =
+        Some(sign_family_consent(&key(1), CHAIN, &account(2)));
+    let mut market = market_from(&genesis, &[1, 2, 3, 4, 9]);
+    const CHEAT: u16 = 3;
+    let before = market.chain.operator(CHEAT);
+    // Undeclared consent, and one the cheat signed with its own key.
+    for consent in [
+        None,
+        Some(sign_family_consent(&key(CHEAT), CHAIN, &account(CHEAT))),
+    ] {
+        let receipt = market.chain.submit(
+            CHEAT,
+            Msg::EditOperator(EditOperator {
+                commission: None,
+                metadata: Some(OperatorMetadata {
+                    family: Some(account(1)),
+                    family_consent: consent,
+                    ..Default::default()
+                }),
+            }),
+        );
+        let refused = match consent {
+            None => StakingError::FamilyConsentMissing { head: account(1) },
+            Some(_) => StakingError::FamilyConsentInvalid { head: account(1) },
+        };
+        assert_eq!(receipt.error_kind, Some(TxError::Staking(refused)));
+    }
+    assert_eq!(
+        market.chain.operator(CHEAT),
+        before,
+        "the cheat's record is unchanged"
+    );
+    assert_eq!(before.metadata.family, None);
+    // The honest family (operators 1 and 2) stays in the cheat's auditor pool.
+    let jobs = submit_jobs(&mut market, 40, 100, 1);
+    let honest = execute(&market.model, &market.job(&jobs[0]));
+    let sealed: Vec<(u16, JobId, &Execution)> = jobs
+        .iter()
+        .map(|job| (Market::index_of(&market.assignees(job)[0]), *job, &honest))
+        .collect();
+    market.seal_block(&sealed);
+    for job in &jobs {
+        market.draw_auditor(job);
+    }
+    let cheats: Vec<&JobId> = jobs
+        .iter()
+        .filter(|job| market.assignees(job)[0] == operator(CHEAT))
+        .collect();
+    let by_honest_family = cheats
+        .iter()
+        .filter(|job| {
+            let auditor = market
+                .job(job)
+                .audit
+                .expect("always someone outside")
+                .auditor;
+            matches!(Market::index_of(&auditor), 1 | 2)
+        })
+        .count();
+    println!(
+        "the cheat's {} jobs: {by_honest_family} audited by the honest family it tried to join",
+        cheats.len()
+    );
+    assert!(!cheats.is_empty());
+    assert!(by_honest_family > 0);
 }
 
 #[test]
