@@ -1745,12 +1745,18 @@ fn a_market_history_reaches_pinned_state_roots() {
 /// moved all four, only by every operator record's metadata gaining `family_consent` (one
 /// byte, `None`, here): with that field left out of the encoding (`#[borsh(skip)]`) the
 /// four were still `ac0bb8fd…`, `88d51f3a…`, `b187d4da…` and `cb09cf2f…` (checked when
-/// re-pinning).
+/// re-pinning). State format 9 (private sortition) moved all four: the test market now runs
+/// to the start of an epoch before its first job (so every server is in the epoch's audit
+/// pool), which puts the pool (`jobs/pool/...`) in the first digest and moves every later
+/// height; jobs hold a claim window and a list of audits instead of one designated audit;
+/// the auditor claims in a block of its own and the reveals wait for the window's end; and a
+/// wrong result now costs 20% in the test market (so the audit rule holds at `audit_rate`
+/// 100% with `x − x²/2`), so the slash is twice what it was.
 const PINNED_DIGESTS: [&str; 4] = [
-    "a817186da528d1fdff568dfb7802ea5a304afbd1e1b55d3a46c4a36207f3b1f6",
-    "3588027159146e7987532111d1f4970912d8989614535a96541172d1685110f1",
-    "1039bf645d996b51e15b9675fb570504056447d81b38ca852b6a6299a0fa81ea",
-    "00e1bf371ac49af59a8eb671e0bdb7f51c2fd6d0350bcc76265c70a670c31f0b",
+    "f34e2d2421ac9a95804b89fa19d3a3af5308d50aeb5321f422a81a3b8ba71fe3",
+    "8db9e5b97bda9424a1f1b2ea444a37b96087bd7364e84dd2c47dccaff1166ff5",
+    "c51e04e0d7b7bc4d53766c4b4e1f20b79dce447336ba1104e14d1017666da604",
+    "7d843fbf41e9f58785627091b9da63630ffabd7dd5d4bd42299e25681cba45a8",
 ];
 /// The roots of state format 7: the above, and the jobs parameters in `jobs/params`, where
 /// `reveal_blocks` (tests: 4) took the place of `audit_deadline_blocks` (4) and
@@ -1763,12 +1769,14 @@ const PINNED_DIGESTS: [&str; 4] = [
 /// middle two with their digests; the auditor drawn after the seals (format 8) the last three
 /// (genesis holds no new parameter). Family consent moved all four with their digests (the
 /// operators' `family_consent`; with it left out of the encoding they were still
-/// `7eecc77f…`, `de994265…`, `75652e7f…` and `07df6c02…`).
+/// `7eecc77f…`, `de994265…`, `75652e7f…` and `07df6c02…`). Private sortition (format 9) moved
+/// all four with their digests, and `jobs/params` gained `audit_claim_blocks` (tests: 2),
+/// `slashing/params` holds `wrong_result` 20%.
 const PINNED_ROOTS: [&str; 4] = [
-    "d5e6b2c57637c006b1befd2912dc1db157be0dccc0dd5d7e4d68c079c10cea29",
-    "d7ec3cdf305752e45936e69b938251435b92433f0aba11e2601d5507f7025a81",
-    "579dadb888a47aeeb31eb48794b30803f86271bb142aae0f38048bc1af061c4d",
-    "11814a7d398e07eace580bdc4f9be87085bb523a491c9467b114e59bd46aa1a8",
+    "247d4cc6c95bbf0f66bed0bf7b7a80b3720157155e4ee26bc88024c8e103c12a",
+    "e82f183078d339757ca9d38895f92ad53a6978e6b917dfab7bec60c829cf2a4b",
+    "27629ada942c14a0e00238ad6672ed6f62b4fe0a2a4d671454b183b36d0d377f",
+    "c86ee93d2c12f3c72b9e4d5b0be219cb0292690d848d7e7274f0265e2e90f59f",
 ];
 
 /// Submit a job with its own deadline (blocks each operator has to commit).
