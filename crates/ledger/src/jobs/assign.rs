@@ -175,8 +175,12 @@ pub(super) fn claim_one(
     let record = crate::staking::state::operator(store, operator)
         .ok_or_else(|| refuse("it is not an operator"))?;
     let allocated = services::slashable(store, &job.model, operator).is_some();
-    if record.jailed || record.tombstoned || record.is_frozen() || !allocated {
-        return Err(refuse("it is not eligible for the service's work now"));
+    // A frozen operator (a party to an open dispute) may audit: anyone can freeze one with a
+    // bonded challenge, and a cheat that saw an honest claim coming would.
+    if record.jailed || record.tombstoned || !allocated {
+        return Err(refuse(
+            "it is jailed, tombstoned or no longer serves the model",
+        ));
     }
     let output = claim
         .proof

@@ -1,6 +1,7 @@
 //! The audit pool of each epoch (docs/market.md, "Audits: private sortition"): for every model,
-//! the operators eligible for its work at the end of the epoch before, with their weights and
-//! owners, taken once and kept for two epochs. Claims are weighed against it, so nothing done
+//! the operators serving it at the end of the epoch before (jailed and tombstoned ones out,
+//! frozen ones in: [`services::audit_pool`]), with their weights and owners, taken once and
+//! kept for two epochs. Claims are weighed against it, so nothing done
 //! after a job's seals (an allocation, a deallocation, a family edit) changes anyone's chance
 //! of auditing it, and a coalition cannot add weight when it sees which of its own members
 //! would be selected.
@@ -65,7 +66,7 @@ pub(super) fn ensure(store: &mut Store, epoch: Epoch, model: &ModelId) -> Amount
     }
     let mut total = Amount::ZERO;
     let mut owners: BTreeMap<AccountId, Amount> = BTreeMap::new();
-    for (operator, weight, family) in services::eligible_with_family(store, model) {
+    for (operator, weight, family) in services::audit_pool(store, model) {
         let owner = owner_of(&operator, family);
         store.put(
             entry_key(epoch, model, &operator),

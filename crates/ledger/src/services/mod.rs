@@ -238,11 +238,28 @@ pub fn eligible_with_family_scan(
     store: &Store,
     model: &ModelId,
 ) -> Vec<(OperatorId, Amount, Option<AccountId>)> {
+    scan(store, model, true)
+}
+
+/// The operators that may audit `model`'s jobs, with their weights and families: as
+/// [`eligible_with_family`], but frozen operators are in. A freeze is temporary and anyone can
+/// cause one with a bonded challenge; were the frozen out of an epoch's audit pool, a cheat
+/// could challenge honest operators just before an epoch's end to keep them from auditing it
+/// for the whole epoch (docs/market.md, "Audits: private sortition").
+pub fn audit_pool(store: &Store, model: &ModelId) -> Vec<(OperatorId, Amount, Option<AccountId>)> {
+    scan(store, model, false)
+}
+
+fn scan(
+    store: &Store,
+    model: &ModelId,
+    skip_frozen: bool,
+) -> Vec<(OperatorId, Amount, Option<AccountId>)> {
     state::allocations_to(store, model)
         .into_iter()
         .filter_map(|allocation| {
             let operator = staking::state::operator(store, &allocation.operator)?;
-            if operator.jailed || operator.tombstoned || operator.is_frozen() {
+            if operator.jailed || operator.tombstoned || (skip_frozen && operator.is_frozen()) {
                 return None;
             }
             let weight = allocation

@@ -304,7 +304,7 @@ impl Market {
                     })
                     .collect()
             } else {
-                surety_ledger::services::eligible_with_family(store, &self.id)
+                surety_ledger::services::audit_pool(store, &self.id)
                     .into_iter()
                     .map(|(op, weight, family)| {
                         (
@@ -399,6 +399,18 @@ impl Market {
     /// Choose operator `n`'s salt for `id` until `seals` (the job's seals in assignment order,
     /// with that salt) select at least one auditor.
     fn grind_salt_with(&self, id: &JobId, n: u16, seals: impl Fn(&Market) -> Vec<Hash>) {
+        self.grind_salt_until(id, n, seals, |selected| !selected.is_empty());
+    }
+
+    /// Choose operator `n`'s salt for `id` until `seals` select a set of auditors `wanted`
+    /// accepts.
+    fn grind_salt_until(
+        &self,
+        id: &JobId,
+        n: u16,
+        seals: impl Fn(&Market) -> Vec<Hash>,
+        wanted: impl Fn(&[u16]) -> bool,
+    ) {
         for nonce in 0u32..1_000 {
             let ground = Hash::of_parts(
                 "test.seal-salt.ground",
@@ -406,10 +418,7 @@ impl Market {
             )
             .0;
             SALTS.with(|salts| salts.borrow_mut().insert((n, *id), ground));
-            if !self
-                .selected(id, &jobs::seals_digest(&seals(self)))
-                .is_empty()
-            {
+            if wanted(&self.selected(id, &jobs::seals_digest(&seals(self)))) {
                 return;
             }
         }

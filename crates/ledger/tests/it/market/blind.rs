@@ -1517,6 +1517,71 @@ fn a_flood_that_fills_the_claim_window_does_not_keep_the_auditor_out() {
 }
 
 #[test]
+fn a_cheat_cannot_keep_an_honest_auditor_out_by_freezing_it_with_a_challenge() {
+    // The attack: an honest claim is public in the mempool; the cheat front-runs it, in the
+    // same block, with a bonded challenge of another of that operator's results, which freezes
+    // the operator (a party to an open dispute), hoping its claim is refused. A freeze is no
+    // reason to refuse an audit (nor to leave an epoch's audit pool): the claim is taken.
+    let mut market = market();
+    let first = submit_with_deadline(&mut market, 1, 20);
+    let x = Market::index_of(&market.assignees(&first)[0]);
+    let (second, y) = (0..8)
+        .find_map(|_| {
+            let job = submit_with_deadline(&mut market, 1, 20);
+            let y = Market::index_of(&market.assignees(&job)[0]);
+            (y != x).then_some((job, y))
+        })
+        .expect("another worker within 8 jobs");
+    // X's first result is audited, agreed and challengeable.
+    let honest = execute(&market.model, &market.job(&first));
+    market.seal_and_reveal(&first, &[(x, &honest), (AUDITOR, &honest)]);
+    assert!(matches!(
+        market.job(&first).status,
+        JobStatus::Challengeable { .. }
+    ));
+    // Y seals the second job with a salt whose seals select X.
+    let second_honest = execute(&market.model, &market.job(&second));
+    market.grind_salt_until(
+        &second,
+        y,
+        |_| vec![seal(y, &second, &second_honest).commitment],
+        |selected| selected.contains(&x),
+    );
+    market.seal_block(&[(y, second, &second_honest)]);
+    // In one block: the cheat's challenge of X's first result, then X's claim.
+    let fabricated = tamper(&honest);
+    let steps = honest.trace.len();
+    let challenge = market.chain.sign(
+        CHALLENGER,
+        Msg::Challenge(Box::new(Challenge {
+            job: first,
+            operator: operator(x),
+            output_hash: fabricated.output.hash(),
+            trace_root: fabricated.trace.root(),
+            output_proof: fabricated.trace.proof(steps - 1).unwrap(),
+        })),
+    );
+    let claim = market.chain.sign(x, claim_msg(&market, x, &second));
+    let outcome = market.chain.block(&[challenge, claim]);
+    assert!(outcome.receipts[0].is_ok(), "{:?}", outcome.receipts[0]);
+    assert!(
+        market.chain.operator(x).is_frozen(),
+        "the challenge froze X"
+    );
+    assert!(outcome.receipts[1].is_ok(), "{:?}", outcome.receipts[1]);
+    assert!(market.job(&second).audit_of(&operator(x)).is_some());
+    // An epoch's audit pool taken while X is frozen has X in it.
+    let store = market.chain.ledger.store();
+    let pool = surety_ledger::services::audit_pool(store, &market.id);
+    assert!(pool.iter().any(|(op, _, _)| *op == operator(x)));
+    let eligible = surety_ledger::services::eligible_with_family(store, &market.id);
+    assert!(
+        !eligible.iter().any(|(op, _, _)| *op == operator(x)),
+        "while it takes no new assignment"
+    );
+}
+
+#[test]
 fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
     // The attack (first review, high): the auditor was drawn with the assignees, in state
     // before anyone sealed; a cheater whose undeclared partner was the designated auditor
