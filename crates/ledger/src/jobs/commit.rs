@@ -253,34 +253,33 @@ fn reveal_one(
             },
         });
     }
+    let seal = match (worker, audit) {
+        (Some(index), _) => job.assignments[index].seal,
+        (None, Some(index)) => job.audits[index].seal,
+        (None, None) => {
+            return Err(JobsError::NotAssigned {
+                job: job.id,
+                operator: *operator,
+            })
+        }
+    };
+    let opened = open_seal(
+        params,
+        &job,
+        operator,
+        seal,
+        &reveal.salt,
+        &reveal.result,
+        ctx,
+    )?;
     if let Some(index) = worker {
-        let seal = job.assignments[index].seal;
-        let opened = open_seal(
-            params,
-            &job,
-            operator,
-            seal,
-            &reveal.salt,
-            &reveal.result,
-            ctx,
-        )?;
-        job.assignments[index].result = Some(opened);
         store.emit(JobsEvent::ResultCommitted {
             job: job.id,
             operator: *operator,
-            output_hash: reveal.result.result.statement.output_hash,
+            output_hash: opened.output_hash,
         });
+        job.assignments[index].result = Some(opened);
     } else if let Some(index) = audit {
-        let seal = job.audits[index].seal;
-        let opened = open_seal(
-            params,
-            &job,
-            operator,
-            seal,
-            &reveal.salt,
-            &reveal.result,
-            ctx,
-        )?;
         job.audits[index].output_hash = Some(opened.output_hash);
         job.audits[index].trace_root = Some(opened.trace_root);
         store.emit(JobsEvent::AuditRevealed {
@@ -293,11 +292,6 @@ fn reveal_one(
         }
         state::set_job(store, &job);
         return Ok(());
-    } else {
-        return Err(JobsError::NotAssigned {
-            job: job.id,
-            operator: *operator,
-        });
     }
     state::remove_work(store, operator, &job.id);
     if all_revealed(&job) {
