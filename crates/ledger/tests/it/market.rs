@@ -332,7 +332,13 @@ impl Market {
                 .flatten()
                 .collect(),
         };
-        let candidates: Vec<(u16, Amount)> = entries
+        // The ledger takes a claim only from an operator neither jailed nor tombstoned; one
+        // with a slash pending may be jailed by the time its claim lands, so tests leave it out.
+        let can_claim = |n: u16| {
+            surety_ledger::staking::state::operator(store, &operator(n))
+                .is_some_and(|o| !o.jailed && !o.tombstoned && o.pending_slashes == 0)
+        };
+        let outside: Vec<(u16, Amount)> = entries
             .into_iter()
             .filter(|(n, _, owner)| {
                 !excluded.contains(&operator(*n).account()) && !excluded.contains(owner)
@@ -341,10 +347,11 @@ impl Market {
             .collect();
         let weight = match &job.audit_window {
             Some(window) => window.weight,
-            None => candidates
+            None => outside
                 .iter()
                 .fold(Amount::ZERO, |sum, (_, w)| sum.saturating_add(*w)),
         };
+        let candidates = outside.into_iter().filter(|(n, _)| can_claim(*n)).collect();
         (candidates, weight, epoch)
     }
 
@@ -1760,11 +1767,13 @@ fn a_market_history_reaches_pinned_state_roots() {
 /// height; jobs hold a claim window and a list of audits instead of one designated audit;
 /// the auditor claims in a block of its own and the reveals wait for the window's end; and a
 /// wrong result now costs 20% in the test market (so the audit rule holds at `audit_rate`
-/// 100% with `x − x²/2`), so the slash is twice what it was.
+/// 100% with `x − x²/2`), so the slash is twice what it was. Keeping frozen operators in an
+/// epoch's audit pool then moved the third (taken during the dispute, whose parties are
+/// frozen across an epoch's end).
 const PINNED_DIGESTS: [&str; 4] = [
     "f34e2d2421ac9a95804b89fa19d3a3af5308d50aeb5321f422a81a3b8ba71fe3",
     "8db9e5b97bda9424a1f1b2ea444a37b96087bd7364e84dd2c47dccaff1166ff5",
-    "c51e04e0d7b7bc4d53766c4b4e1f20b79dce447336ba1104e14d1017666da604",
+    "6381ab4c044479c86c219059e3bd009b2352a19308c36c180591120ce8ccff5f",
     "7d843fbf41e9f58785627091b9da63630ffabd7dd5d4bd42299e25681cba45a8",
 ];
 /// The roots of state format 7: the above, and the jobs parameters in `jobs/params`, where
@@ -1784,7 +1793,7 @@ const PINNED_DIGESTS: [&str; 4] = [
 const PINNED_ROOTS: [&str; 4] = [
     "247d4cc6c95bbf0f66bed0bf7b7a80b3720157155e4ee26bc88024c8e103c12a",
     "e82f183078d339757ca9d38895f92ad53a6978e6b917dfab7bec60c829cf2a4b",
-    "27629ada942c14a0e00238ad6672ed6f62b4fe0a2a4d671454b183b36d0d377f",
+    "70d84cd4c2cf6594591d17175e9c0d9883ea2c77a1a7e5e8e203118a5f4209b3",
     "c86ee93d2c12f3c72b9e4d5b0be219cb0292690d848d7e7274f0265e2e90f59f",
 ];
 
