@@ -266,6 +266,12 @@ pub struct JobsParams {
     /// reveals. Shorter than an epoch (the pool a window is weighed against is kept two).
     #[serde(default = "default_audit_claim_blocks")]
     pub audit_claim_blocks: u64,
+    /// Blocks from a job's last seal to the block whose seed enters what auditors' VRFs run on
+    /// (the claim window opens then). An assignee could grind its seal until its partners
+    /// were selected (and paid from the audit fund for copying it) if it knew that seed when
+    /// it sealed; it does only when every proposer up to it colludes (docs/market.md).
+    #[serde(default = "default_audit_seed_delay")]
+    pub audit_seed_delay: u64,
     /// Blocks every sealed party has to reveal once the seal phase is over (stretched while
     /// blocks are full).
     pub reveal_blocks: u64,
@@ -311,6 +317,7 @@ impl Default for JobsParams {
             // Above the floor; one block is enough when the network is healthy.
             reveal_blocks: 10,
             audit_claim_blocks: default_audit_claim_blocks(),
+            audit_seed_delay: default_audit_seed_delay(),
             // 20%: an audit still catches a cheat with probability 8% · (0.8² − 39 · 0.2⁵) =
             // 5.02%, and the audit rule holds with a factor of 1.25 (see `validate`).
             collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
@@ -417,13 +424,14 @@ pub enum ParamsError {
     },
     /// An epoch no longer than an audit claim window: a window could outlive its epoch's pool.
     #[error(
-        "epoch_blocks ({epoch_blocks}) must exceed twice the audit claim window ({window} \
-         blocks), or a stretched window could outlive the audit pool it is weighed against"
+        "epoch_blocks ({epoch_blocks}) must exceed audit_seed_delay plus twice \
+         audit_claim_blocks ({window} blocks), or a stretched claim window could outlive the \
+         audit pool it is weighed against"
     )]
     EpochWithinClaimWindow {
         /// `staking.epoch_blocks`.
         epoch_blocks: u64,
-        /// `jobs.audit_claim_blocks`.
+        /// `audit_seed_delay + 2 · audit_claim_blocks`.
         window: u64,
     },
     /// Evidence could arrive after its slash's apply epoch has passed.
@@ -532,6 +540,10 @@ pub enum ParamsError {
 }
 
 fn default_audit_claim_blocks() -> u64 {
+    10
+}
+
+fn default_audit_seed_delay() -> u64 {
     10
 }
 
@@ -714,6 +726,7 @@ impl Params {
             ("challenge_window_blocks", j.challenge_window_blocks),
             ("reveal_blocks", j.reveal_blocks),
             ("audit_claim_blocks", j.audit_claim_blocks),
+            ("audit_seed_delay", j.audit_seed_delay),
             (
                 "prune_steps_per_block_max",
                 u64::from(j.prune_steps_per_block_max),
@@ -784,11 +797,17 @@ impl Params {
     /// each epoch's audit pool is kept until the end of the next, so every window opened in it
     /// closes while its pool is there.
     fn check_claim_window(&self) -> Result<(), ParamsError> {
-        // A window stretched for full blocks at most doubles.
-        if self.staking.epoch_blocks <= self.jobs.audit_claim_blocks.saturating_mul(2) {
+        // A window stretched for full blocks at most doubles, and opens `audit_seed_delay`
+        // after the seal that fixes its pool.
+        let longest = self
+            .jobs
+            .audit_claim_blocks
+            .saturating_mul(2)
+            .saturating_add(self.jobs.audit_seed_delay);
+        if self.staking.epoch_blocks <= longest {
             return Err(ParamsError::EpochWithinClaimWindow {
                 epoch_blocks: self.staking.epoch_blocks,
-                window: self.jobs.audit_claim_blocks,
+                window: longest,
             });
         }
         Ok(())

@@ -18,12 +18,36 @@ use crate::sortition;
 use crate::store::Store;
 use surety_types::{AccountId, Amount, OperatorId, Ratio};
 
-/// Begin block: assign queued jobs with this block's seed.
+/// Begin block: open the claim windows due now with this block's seed, and assign queued jobs
+/// with it.
 pub fn begin_block(
     store: &mut Store,
     params: &Params,
     ctx: &BlockContext,
 ) -> Result<(), JobsError> {
+    for id in state::take_draws(store, ctx.height) {
+        let Some(mut job) = state::job(store, &id) else {
+            continue;
+        };
+        let assigned = job.status == JobStatus::Assigned;
+        let Some(window) = job.audit_window.as_mut() else {
+            continue;
+        };
+        if !assigned || window.seed.is_some() {
+            continue;
+        }
+        // Nobody knew this seed when the last seal was included (unless every proposer since
+        // colludes): the claim window opens with it.
+        window.seed = Some(ctx.seed);
+        let (until, weight) = (window.until, window.weight);
+        state::list_claims(store, &job, until);
+        store.emit(JobsEvent::AuditClaimsOpen {
+            job: job.id,
+            until,
+            weight,
+        });
+        state::set_job(store, &job);
+    }
     for (id, action) in state::take_pending(store) {
         let Some(mut job) = state::job(store, &id) else {
             continue;
@@ -45,13 +69,15 @@ pub fn begin_block(
     Ok(())
 }
 
-/// Most audits one job takes. The number selected is about Poisson with mean `audit_rate`
-/// (8%): more than 8 honest ones come once in 10^15 jobs. A coalition that wanted to fill the
-/// slots ahead of an honest claim would need 8 of its own selected by one job's seals, which
-/// grinding a salt reaches once in about `(audit_rate · f)^8 / 8!` ≈ 10^-19 tries. The cap
-/// bounds the job record and the disputes audits can open (docs/market.md, "How long a job
-/// can be held").
-pub const AUDITS_PER_JOB_MAX: usize = 8;
+/// Most audits one job takes: a bound on the job record, never reached. The audits selected
+/// are about Poisson with mean `audit_rate` (8%), and a coalition cannot fill the slots ahead
+/// of an honest claim: every operator of a pool holds at least `service_allocation_min`, so a
+/// coalition with a share `f` of a pool `W` has at most `f · W / service_allocation_min`
+/// members in it, each selected with probability `audit_rate · w / W`, and it cannot choose
+/// what their VRFs run on (the seed comes after the seals). Even with its weight placed after
+/// seeing the draws, 64 of its members selected would need `W / audit_rate · 64² / (2 · n)` of
+/// weight for `n` members: more than the whole pool for any `n` a share of 20% allows.
+pub const AUDITS_PER_JOB_MAX: usize = 64;
 
 /// True when a VRF draw (uniform in `u64`) selects an operator of pool weight `weight` out of
 /// `total` to audit at `rate`: `draw < rate · weight / total · 2^64`. Each operator is selected
@@ -80,10 +106,11 @@ pub fn is_selected(rate: Ratio, weight: Amount, total: Amount, draw: u64) -> boo
     u128::from(draw) < threshold
 }
 
-/// Every live assignee of `job` has sealed in this block (`ctx`): open its audit claim window.
-/// The VRFs of the auditors run on the seals, fixed now; the pool is the epoch's snapshot,
-/// without the parties' owners. With nobody outside them the job cannot be audited, and fails
-/// (docs/market.md: a thin service must not be a way around the audit).
+/// Every live assignee of `job` has sealed in this block (`ctx`): fix its audit window. The
+/// auditors' VRFs run on the seals, fixed now, and on the seed of the block
+/// `audit_seed_delay` later, when the window opens for claims; the pool is this epoch's
+/// snapshot, without the parties' owners. With nobody outside them the job cannot be audited,
+/// and fails (docs/market.md: a thin service must not be a way around the audit).
 pub(super) fn open_claims(
     store: &mut Store,
     params: &Params,
@@ -93,12 +120,14 @@ pub(super) fn open_claims(
     let total = pool::ensure(store, ctx.epoch, &job.model);
     let mut excluded: Vec<AccountId> = Vec::new();
     for party in job.assignments.iter().map(|a| a.operator) {
-        let family = crate::staking::state::operator(store, &party).and_then(|o| o.metadata.family);
-        let snapshot = pool::entry(store, ctx.epoch, &job.model, &party).map(|e| e.owner);
-        for account in [Some(party.account()), family, snapshot]
-            .into_iter()
-            .flatten()
-        {
+        // The owner as of the epoch's start, for a party in the pool: a family edit since (a
+        // declaration with an old consent, say) changes nothing before the next epoch. A party
+        // outside the pool is excluded with its family now.
+        let owner = match pool::entry(store, ctx.epoch, &job.model, &party) {
+            Some(entry) => Some(entry.owner),
+            None => crate::staking::state::operator(store, &party).and_then(|o| o.metadata.family),
+        };
+        for account in [Some(party.account()), owner].into_iter().flatten() {
             if !excluded.contains(&account) {
                 excluded.push(account);
             }
@@ -114,10 +143,15 @@ pub(super) fn open_claims(
         );
     }
     // A transaction: saturate as every deadline does.
-    let until = ctx.height.saturating_plus(params.jobs.audit_claim_blocks);
+    let draw_at = ctx
+        .height
+        .saturating_plus(params.jobs.audit_seed_delay.max(1));
+    let until = draw_at.saturating_plus(params.jobs.audit_claim_blocks);
     let seals = seals_digest(job.live_assignments().filter_map(|a| a.seal.as_ref()));
     job.audit_window = Some(AuditWindow {
         opened: ctx.height,
+        draw_at,
+        seed: None,
         until,
         epoch: ctx.epoch,
         seals,
@@ -125,12 +159,11 @@ pub(super) fn open_claims(
         excluded,
         stretch: Stretch::starting(store),
     });
-    state::list_claims(store, job, until);
+    state::schedule_draw(store, draw_at, &job.id);
     state::schedule(store, until, &job.id);
-    store.emit(JobsEvent::AuditClaimsOpen {
+    store.emit(JobsEvent::AuditClaimsScheduled {
         job: job.id,
-        until,
-        weight,
+        at: draw_at,
     });
     Ok(())
 }
@@ -148,7 +181,11 @@ pub(super) fn claim_one(
 ) -> Result<(), JobsError> {
     let mut job = state::job(store, &claim.job).ok_or(JobsError::UnknownJob(claim.job))?;
     let window = match (&job.status, &job.audit_window) {
-        (JobStatus::Assigned, Some(window)) if ctx.height <= window.until => window.clone(),
+        (JobStatus::Assigned, Some(window))
+            if window.seed.is_some() && ctx.height <= window.until =>
+        {
+            window.clone()
+        }
         _ => {
             return Err(JobsError::WrongPhase {
                 job: job.id,
@@ -175,16 +212,22 @@ pub(super) fn claim_one(
     let record = crate::staking::state::operator(store, operator)
         .ok_or_else(|| refuse("it is not an operator"))?;
     let allocated = services::slashable(store, &job.model, operator).is_some();
-    // A frozen operator (a party to an open dispute) may audit: anyone can freeze one with a
-    // bonded challenge, and a cheat that saw an honest claim coming would.
-    if record.jailed || record.tombstoned || !allocated {
+    // A party to an open dispute may audit: anyone can freeze one with a bonded challenge,
+    // and a cheat that saw an honest claim coming would. One with a slash pending may not: it
+    // could claim and fall silent at no further cost (a second missed deadline in the window
+    // adds nothing to its slash).
+    if record.jailed || record.tombstoned || record.pending_slashes > 0 || !allocated {
         return Err(refuse(
-            "it is jailed, tombstoned or no longer serves the model",
+            "it is jailed, tombstoned, has a slash pending or no longer serves the model",
         ));
     }
+    let seed = window.seed.unwrap_or(surety_types::Hash::ZERO);
     let output = claim
         .proof
-        .verify(&operator.0, &audit_alpha(chain_id, &job.id, &window.seals))
+        .verify(
+            &operator.0,
+            &audit_alpha(chain_id, &job.id, &window.seals, &seed),
+        )
         .map_err(|e| JobsError::BadAuditProof(e.to_string()))?;
     if !is_selected(
         params.jobs.audit_rate,

@@ -85,7 +85,15 @@ pub enum JobsEvent {
         /// The operator that missed it (slashed for `MissedDeadline`).
         operator: OperatorId,
     },
-    /// Every live assignee of a job has sealed: operators whose VRF over the sealed job
+    /// Every live assignee of a job has sealed: its claim window opens at block `at`, with that
+    /// block's seed.
+    AuditClaimsScheduled {
+        /// The job.
+        job: JobId,
+        /// The block whose begin hook opens the window.
+        at: Height,
+    },
+    /// A job's claim window is open: operators whose VRF over the sealed job and the seed
     /// selects them claim its audit until `until` (docs/market.md, "Audits: private sortition").
     AuditClaimsOpen {
         /// The job.

@@ -5,8 +5,8 @@
 //! closed jobs (or jobs already gone), each operator's fees in flight are its shares of the
 //! open jobs it holds a live assignment in, no result is revealed before every live party of
 //! its job has sealed, no audit claim window opens before every live assignee has sealed (and
-//! a sealing job whose assignees all sealed has one), and the claim listing names only jobs
-//! still sealing in their window.
+//! a sealing job whose assignees all sealed has one, whose opening is scheduled until its seed
+//! is in), and the claim listing names only jobs still sealing in an open window.
 
 use super::state::{self, JobStatus};
 use crate::bank::{self, Pool};
@@ -22,7 +22,9 @@ pub fn check(store: &Store) -> Result<(), String> {
     for (model, id) in state::all_open_claims(store) {
         let job = state::job(store, &id);
         let listed = job.as_ref().is_some_and(|job| {
-            job.model == model && job.status == JobStatus::Assigned && job.audit_window.is_some()
+            job.model == model
+                && job.status == JobStatus::Assigned
+                && job.audit_window.as_ref().is_some_and(|w| w.seed.is_some())
         });
         if !listed {
             return Err(format!(
@@ -30,8 +32,20 @@ pub fn check(store: &Store) -> Result<(), String> {
             ));
         }
     }
+    let draws: BTreeSet<JobId> = state::scheduled_draws(store)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
     for job in state::all_jobs(store) {
         check_window(&job)?;
+        let waiting = job.status == JobStatus::Assigned
+            && job.audit_window.as_ref().is_some_and(|w| w.seed.is_none());
+        if waiting && !draws.contains(&job.id) {
+            return Err(format!(
+                "job {} waits for its claim window's seed with no opening scheduled",
+                job.id
+            ));
+        }
         if !matches!(
             job.status,
             JobStatus::Final { .. } | JobStatus::Failed { .. }

@@ -128,16 +128,20 @@ pub struct ClaimAudits {
 }
 
 /// What an auditor's VRF is evaluated on for `job` once its assignees have sealed: the chain,
-/// the job and the digest of the seals (`seals`, [`seals_digest`]). Nobody can compute any
-/// operator's output but that operator; no proposer's seed enters it; and it exists only once
-/// every assignee has committed to its result, so no assignee knows its auditors when it seals
-/// (docs/market.md, "Audits: private sortition").
-pub fn audit_alpha(chain_id: &str, job: &JobId, seals: &Hash) -> Vec<u8> {
-    let mut alpha = b"surety.audit.v2".to_vec();
+/// the job, the digest of the seals (`seals`, [`seals_digest`]) and the seed of a block
+/// `audit_seed_delay` after the last seal. Nobody can compute any operator's output but that
+/// operator; it exists only once every assignee has committed to its result, so no assignee
+/// knows its auditors when it seals; and no assignee can grind its salt against it (which
+/// would let it get its partners selected), since the seed comes later. No proposer can move an
+/// honest operator's outcome: its own VRF is not computable by anyone else (docs/market.md,
+/// "Audits: private sortition").
+pub fn audit_alpha(chain_id: &str, job: &JobId, seals: &Hash, seed: &Hash) -> Vec<u8> {
+    let mut alpha = b"surety.audit.v3".to_vec();
     alpha.extend_from_slice(&(chain_id.len() as u64).to_be_bytes());
     alpha.extend_from_slice(chain_id.as_bytes());
     alpha.extend_from_slice(&job.0);
     alpha.extend_from_slice(&seals.0);
+    alpha.extend_from_slice(&seed.0);
     alpha
 }
 

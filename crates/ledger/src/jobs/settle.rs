@@ -46,6 +46,14 @@ fn settle_due(
             missed_deadlines(store, params, ctx, &mut job)?;
             audit_timeout(store, params, ctx, &mut job)?;
             stretch_claims(store, params, ctx, &mut job);
+            if job
+                .audit_window
+                .as_ref()
+                .is_some_and(|window| window.until <= ctx.height)
+            {
+                // No claim is taken after this block: workers need not look at it again.
+                state::close_claims(store, &job);
+            }
             // No claim is taken after this block.
             if job.status == JobStatus::Assigned && all_sealed(&job, ctx.height.saturating_plus(1))
             {

@@ -92,6 +92,10 @@ pub struct JobResult {
 pub struct AuditWindow {
     /// The height the last live assignee sealed.
     pub opened: Height,
+    /// The block whose seed enters what auditors' VRFs run on: claims are taken from it on.
+    pub draw_at: Height,
+    /// That block's seed, once it began.
+    pub seed: Option<Hash>,
     /// The last height a claim is taken.
     pub until: Height,
     /// The epoch whose pool snapshot weighs the claims.
@@ -398,6 +402,27 @@ fn take_jobs(store: &mut Store, name: &str, height: Height) -> Vec<JobId> {
         .take_scheduled(name, height)
         .into_iter()
         .map(JobId)
+        .collect()
+}
+
+const DRAW: &str = "jobs/draw";
+
+/// `id`'s claim window opens in the begin hook of block `height`, with that block's seed.
+pub(super) fn schedule_draw(store: &mut Store, height: Height, id: &JobId) {
+    store.put(schedule_key(DRAW, height, &id.0), &());
+}
+
+/// Jobs whose claim window opens in block `height`, removing their entries.
+pub(super) fn take_draws(store: &mut Store, height: Height) -> Vec<JobId> {
+    take_jobs(store, DRAW, height)
+}
+
+/// Every scheduled window opening (height, job), in key order (invariant checks).
+pub fn scheduled_draws(store: &Store) -> Vec<(Height, JobId)> {
+    store
+        .scheduled(DRAW)
+        .into_iter()
+        .map(|(height, id)| (height, JobId(id)))
         .collect()
 }
 

@@ -5,7 +5,7 @@
 //! full invariant check (`common::Chain::block`).
 
 use crate::common::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use surety_infer::models::mlp::MlpConfig;
 use surety_infer::safetensors_loader::{load_safetensors, save_safetensors_f32};
 use surety_infer::{Activation, Architecture, Executor, Model, Tensor, Trace};
@@ -355,81 +355,69 @@ impl Market {
         (candidates, weight, epoch)
     }
 
-    /// The candidates of `id` whose VRF over `seals` selects them, in index order.
-    fn selected(&self, id: &JobId, seals: &Hash) -> Vec<u16> {
+    /// The candidates of `id` whose VRF over `seals` and `seed` selects them, in index order.
+    fn selected_for(&self, id: &JobId, seals: &Hash, seed: &Hash) -> Vec<u16> {
         let (candidates, weight, _) = self.audit_pool(id);
         let rate = self.chain.ledger.params().jobs.audit_rate;
+        let alpha = jobs::audit_alpha(CHAIN, id, seals, seed);
         candidates
             .into_iter()
             .filter(|(n, w)| {
-                let proof = key(*n).vrf_prove(&jobs::audit_alpha(CHAIN, id, seals));
-                let draw = proof.verify(&operator(*n).0, &jobs::audit_alpha(CHAIN, id, seals));
+                let draw = key(*n).vrf_prove(&alpha).verify(&operator(*n).0, &alpha);
                 jobs::is_selected(rate, *w, weight, draw.unwrap().draw())
             })
             .map(|(n, _)| n)
             .collect()
     }
 
-    /// Choose the salts of `id`'s assignees sealing now (`sealing`: operator, execution) so
-    /// that the job's seals select at least one auditor, when they are its last: the audit
-    /// path can run in every test. (A salt is the sealer's own choice; grinding it cannot make
-    /// an operator's VRF select it, only pick among outcomes, as any sealer could.)
-    fn grind_salts(&self, id: &JobId, sealing: &[(u16, &Execution)]) {
-        let job = self.job(id);
-        let Some((first, _)) = sealing.first() else {
-            return;
-        };
-        let complete = job
-            .live_assignments()
-            .all(|a| a.seal.is_some() || sealing.iter().any(|(n, _)| operator(*n) == a.operator));
-        if !complete {
-            return;
+    /// The candidates of `id`'s open claim window that its VRF selects.
+    fn selected(&self, id: &JobId) -> Vec<u16> {
+        let window = self.job(id).audit_window.expect("a claim window");
+        let seed = window.seed.expect("an open claim window");
+        self.selected_for(id, &window.seals, &seed)
+    }
+
+    /// Open the claim windows of `ids` (every assignee sealed; one opening height for all):
+    /// empty blocks up to the opening block, whose time (and so whose seed, in the test chain)
+    /// is chosen so that `wanted` holds for every job's selection; the opening block carries
+    /// `txs`. (The test stands in for chance: on a real chain the seed is the proposer's VRF.)
+    fn open_windows_with(
+        &mut self,
+        ids: &[JobId],
+        wanted: impl Fn(&JobId, &[u16]) -> bool,
+        txs: &[Vec<u8>],
+    ) -> surety_ledger::BlockOutcome {
+        let windows: Vec<jobs::AuditWindow> = ids
+            .iter()
+            .map(|id| self.job(id).audit_window.expect("every assignee sealed"))
+            .collect();
+        let at = windows[0].draw_at;
+        assert!(windows.iter().all(|w| w.draw_at == at && w.seed.is_none()));
+        while self.chain.height().get() + 1 < at.get() {
+            self.chain.block(&[]);
         }
-        self.grind_salt_with(id, *first, |market| {
-            market
-                .job(id)
-                .live_assignments()
-                .map(|a| match a.seal {
-                    Some(seal) => seal,
-                    None => {
-                        let (n, execution) = sealing
-                            .iter()
-                            .find(|(n, _)| operator(*n) == a.operator)
-                            .expect("every unsealed assignee seals now");
-                        seal(*n, id, execution).commitment
-                    }
-                })
-                .collect()
-        });
-    }
-
-    /// Choose operator `n`'s salt for `id` until `seals` (the job's seals in assignment order,
-    /// with that salt) select at least one auditor.
-    fn grind_salt_with(&self, id: &JobId, n: u16, seals: impl Fn(&Market) -> Vec<Hash>) {
-        self.grind_salt_until(id, n, seals, |selected| !selected.is_empty());
-    }
-
-    /// Choose operator `n`'s salt for `id` until `seals` select a set of auditors `wanted`
-    /// accepts.
-    fn grind_salt_until(
-        &self,
-        id: &JobId,
-        n: u16,
-        seals: impl Fn(&Market) -> Vec<Hash>,
-        wanted: impl Fn(&[u16]) -> bool,
-    ) {
-        for nonce in 0u32..1_000 {
-            let ground = Hash::of_parts(
-                "test.seal-salt.ground",
-                &[&n.to_le_bytes(), &id.0, &nonce.to_le_bytes()],
-            )
-            .0;
-            SALTS.with(|salts| salts.borrow_mut().insert((n, *id), ground));
-            if wanted(&self.selected(id, &jobs::seals_digest(&seals(self)))) {
-                return;
+        let start = self.chain.time_ms;
+        for shift in 0u64..100_000 {
+            self.chain.time_ms = start + shift;
+            let seed = Hash::of("seed", &(self.chain.time_ms + 1_000).to_le_bytes());
+            let all = ids
+                .iter()
+                .zip(&windows)
+                .all(|(id, window)| wanted(id, &self.selected_for(id, &window.seals, &seed)));
+            if all {
+                let outcome = self.chain.block(txs);
+                for id in ids {
+                    assert_eq!(self.job(id).audit_window.unwrap().seed, Some(seed));
+                }
+                return outcome;
             }
         }
-        panic!("no salt in 1,000 selects an auditor for {id}");
+        panic!("no seed in 100,000 selects as wanted for {ids:?}");
+    }
+
+    /// [`Market::open_windows_with`]: an empty opening block, every job with an auditor.
+    fn open_windows(&mut self, ids: &[JobId]) {
+        self.open_windows_with(ids, |_, selected| !selected.is_empty(), &[]);
     }
 
     /// `id`'s claim window is open: the first test operator its VRF selects claims the audit,
@@ -438,18 +426,29 @@ impl Market {
         self.claim_auditors(&[*id])[0]
     }
 
-    /// The claim windows of `ids` are open: for each, the first test operator its VRF selects
-    /// claims the audit, all in one block (one batch per operator). Their indices.
+    /// For each of `ids` (its claim window opened with [`Market::open_windows`] if not open
+    /// yet), the first test operator its VRF selects claims the audit, all in one block (one
+    /// batch per operator). Their indices.
     fn claim_auditors(&mut self, ids: &[JobId]) -> Vec<u16> {
+        let closed: Vec<JobId> = ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.job(id)
+                    .audit_window
+                    .expect("the claim window comes once every assignee has sealed")
+                    .seed
+                    .is_none()
+            })
+            .collect();
+        if !closed.is_empty() {
+            self.open_windows(&closed);
+        }
         let mut by_operator: BTreeMap<u16, Vec<jobs::AuditClaim>> = BTreeMap::new();
         let mut chosen = Vec::new();
         for id in ids {
-            let window = self
-                .job(id)
-                .audit_window
-                .expect("the claim window opens once every assignee has sealed");
             let n = *self
-                .selected(id, &window.seals)
+                .selected(id)
                 .first()
                 .unwrap_or_else(|| panic!("no operator's VRF selects an auditor for {id}"));
             by_operator.entry(n).or_default().push(jobs::AuditClaim {
@@ -546,23 +545,14 @@ impl Market {
         outcome
     }
 
-    /// Every party seals its execution: the assignees in one block (their salts chosen so that
-    /// an auditor is selected, [`Market::grind_salts`]); then, if [`AUDITOR`] is among
-    /// `parties`, a block where the first operator its VRF selects claims each such job's audit,
-    /// a block where those auditors seal, and empty blocks until the claim windows are over and
-    /// the jobs reveal. The last sealing block's outcome.
+    /// Every party seals its execution: the assignees in one block; then, if [`AUDITOR`] is
+    /// among `parties`, the claim windows open (with seeds that select an auditor for each
+    /// such job, [`Market::open_windows`]), a block where the first operator its VRF selects
+    /// claims each job's audit, a block where those auditors seal, and empty blocks until the
+    /// claim windows are over and the jobs reveal. The last sealing block's outcome.
     fn seal_block(&mut self, parties: &[(u16, JobId, &Execution)]) -> surety_ledger::BlockOutcome {
         let (auditors, assignees): (Vec<_>, Vec<_>) =
             parties.iter().copied().partition(|(n, _, _)| *n == AUDITOR);
-        let ids: BTreeSet<JobId> = assignees.iter().map(|(_, job, _)| *job).collect();
-        for job in &ids {
-            let sealing: Vec<(u16, &Execution)> = assignees
-                .iter()
-                .filter(|(_, j, _)| j == job)
-                .map(|(n, _, e)| (*n, *e))
-                .collect();
-            self.grind_salts(job, &sealing);
-        }
         let mut outcome = if assignees.is_empty() {
             None
         } else {
@@ -646,13 +636,6 @@ impl Market {
 /// has sealed, so a test cannot name it before (`Market::seal_block` resolves it).
 const AUDITOR: u16 = 0;
 
-thread_local! {
-    /// Salts chosen by [`Market::grind_salts`], by (operator, job); the others are [`salt`]'s
-    /// default.
-    static SALTS: std::cell::RefCell<BTreeMap<(u16, JobId), [u8; 32]>> =
-        const { std::cell::RefCell::new(BTreeMap::new()) };
-}
-
 /// A run of the model on a job's input: the output, its trace, and every activation (the
 /// input first), which a party needs to play a dispute.
 struct Execution {
@@ -721,9 +704,7 @@ fn commit_result(n: u16, job: &JobId, execution: &Execution) -> CommitResult {
 
 /// The salt operator `n` seals its result for `job` with: deterministic, one per (n, job).
 fn salt(n: u16, job: &JobId) -> [u8; 32] {
-    SALTS
-        .with(|salts| salts.borrow().get(&(n, *job)).copied())
-        .unwrap_or_else(|| Hash::of_parts("test.seal-salt", &[&n.to_le_bytes(), &job.0]).0)
+    Hash::of_parts("test.seal-salt", &[&n.to_le_bytes(), &job.0]).0
 }
 
 /// Operator `n`'s seal of `execution` for `job`.
@@ -742,11 +723,12 @@ fn seal_msg(n: u16, job: &JobId, execution: &Execution) -> Msg {
     }))
 }
 
-/// Operator `n`'s VRF proof over `job`'s sealed state (its claim window must be open): what
-/// selects an auditor.
+/// Operator `n`'s VRF proof over `job`'s sealed state and window seed (its claim window must
+/// be open): what selects an auditor.
 fn audit_proof(market: &Market, n: u16, job: &JobId) -> surety_types::vrf::VrfProof {
-    let window = market.job(job).audit_window.expect("an open claim window");
-    key(n).vrf_prove(&jobs::audit_alpha(CHAIN, job, &window.seals))
+    let window = market.job(job).audit_window.expect("a claim window");
+    let seed = window.seed.expect("an open claim window");
+    key(n).vrf_prove(&jobs::audit_alpha(CHAIN, job, &window.seals, &seed))
 }
 
 /// Operator `n` claims `job`'s audit with its VRF proof.
@@ -2554,7 +2536,13 @@ mod random_market_histories {
                 let record = market.job(&job);
                 if let (JobStatus::Assigned, Some(window)) = (&record.status, &record.audit_window)
                 {
-                    for n in market.selected(&job, &window.seals) {
+                    let open = window.seed.is_some() && window.until > market.chain.height();
+                    let selected = if open {
+                        market.selected(&job)
+                    } else {
+                        Vec::new()
+                    };
+                    for n in selected {
                         let msg = claim_msg(market, n, &job);
                         market.chain.submit(n, msg);
                     }

@@ -188,11 +188,6 @@ fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_sal
         Market::index_of(&replicas[1]),
     );
     let honest = execute(&market.model, &market.job(&job));
-    // A's salt is chosen so that its seal, twice, selects an auditor (B will copy it).
-    market.grind_salt_with(&job, a, |_| {
-        let seal = seal(a, &job, &honest).commitment;
-        vec![seal, seal]
-    });
     market.seal_block(&[(a, job, &honest)]);
     // Seals are public: B copies A's.
     let a_seal = market
@@ -383,7 +378,8 @@ fn each_operator_is_selected_by_its_own_vrf_over_the_sealed_job_with_its_pool_sh
     for i in 0..2_000u32 {
         let job = JobId(Hash::of("test.job", &i.to_le_bytes()).0);
         let seals = Hash::of("test.seals", &i.to_le_bytes());
-        let alpha = jobs::audit_alpha(CHAIN, &job, &seals);
+        let seed = Hash::of("test.seed", &i.to_le_bytes());
+        let alpha = jobs::audit_alpha(CHAIN, &job, &seals, &seed);
         let mut any = false;
         for (index, n) in (1..=4u16).enumerate() {
             let draw = key(n)
@@ -426,19 +422,32 @@ fn each_operator_is_selected_by_its_own_vrf_over_the_sealed_job_with_its_pool_sh
         }))
     );
     market.seal_block(&[(worker, job, &honest)]);
+    // The last seal fixes the window; claims wait for the seed of the block after it.
     let window = market
         .job(&job)
         .audit_window
-        .expect("the last seal opens it");
+        .expect("the last seal fixes it");
+    assert_eq!(window.seed, None);
+    let other = (1..=4u16).find(|n| *n != worker).unwrap();
+    let early = market.chain.submit(
+        other,
+        claim_msg_with(other, &job, key(other).vrf_prove(b"x")),
+    );
+    assert!(matches!(
+        early.error_kind,
+        Some(TxError::Jobs(JobsError::WrongPhase { .. }))
+    ));
+    market.open_windows(&[job]);
+    let window = market.job(&job).audit_window.unwrap();
     let (pool, weight, _) = market.audit_pool(&job);
     // The pool is the other three servers (operator 9 serves nothing), 50,000 each.
     assert_eq!(pool.len(), 3);
     assert_eq!(weight, Amount::new(150_000));
     assert_eq!(window.weight, weight);
     assert!(window.excluded.contains(&account(worker)));
-    let predicted = market.selected(&job, &window.seals);
+    let predicted = market.selected(&job);
     println!("selected for {job}: {predicted:?} of {pool:?}");
-    assert!(!predicted.is_empty(), "the worker's salt was chosen so");
+    assert!(!predicted.is_empty(), "the test chain's seed was chosen so");
     // In the window's one open block left: the worker's own claim, a claim with a proof made
     // with another operator's key, and every candidate's claim.
     let (first, _) = pool[0];
@@ -553,8 +562,9 @@ fn nothing_done_after_the_seals_moves_anyone_s_chance_of_auditing_the_job() {
     let worker = Market::index_of(&market.assignees(&job)[0]);
     let honest = execute(&market.model, &market.job(&job));
     market.seal_block(&[(worker, job, &honest)]);
+    market.open_windows(&[job]);
     let window = market.job(&job).audit_window.unwrap();
-    let predicted = market.selected(&job, &window.seals);
+    let predicted = market.selected(&job);
     // In the window's open block: operator 9 (10,000,000 staked, serving nothing) allocates
     // a huge stake, then claims; then every selected candidate claims.
     let nonce9 = market.chain.nonce(9);
@@ -1539,15 +1549,10 @@ fn a_cheat_cannot_keep_an_honest_auditor_out_by_freezing_it_with_a_challenge() {
         market.job(&first).status,
         JobStatus::Challengeable { .. }
     ));
-    // Y seals the second job with a salt whose seals select X.
+    // Y seals the second job; its window opens with a seed that selects X.
     let second_honest = execute(&market.model, &market.job(&second));
-    market.grind_salt_until(
-        &second,
-        y,
-        |_| vec![seal(y, &second, &second_honest).commitment],
-        |selected| selected.contains(&x),
-    );
     market.seal_block(&[(y, second, &second_honest)]);
+    market.open_windows_with(&[second], |_, selected| selected.contains(&x), &[]);
     // In one block: the cheat's challenge of X's first result, then X's claim.
     let fabricated = tamper(&honest);
     let steps = honest.trace.len();
@@ -1628,29 +1633,32 @@ fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
             operator: operator(outsider)
         }))
     );
-    // What the VRFs run on depends on B's seal: each of B's possible seals gives other
-    // selections, and nobody but each candidate can tell which.
-    let seal_a = market
-        .job(&job)
-        .assignment_of(&operator(a))
-        .unwrap()
-        .seal
-        .unwrap();
+    let last = market.seal_block(&[(b, job, &honest)]);
+    let at = events(&last)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Jobs(JobsEvent::AuditClaimsScheduled { job: j, at }) if j == job => Some(at),
+            _ => None,
+        })
+        .expect("the last seal schedules the claim window");
+    let params = market.chain.ledger.params().jobs.clone();
+    assert_eq!(at, last.height.saturating_plus(params.audit_seed_delay));
+    // What the VRFs run on is fixed by the seals and the seed of block `at`, which did not
+    // exist when B sealed: each possible seed gives other selections, and nobody but each
+    // candidate can tell which.
+    let window = market.job(&job).audit_window.unwrap();
+    assert_eq!(window.seed, None);
     let outcomes: BTreeSet<Vec<u16>> = (0..32u32)
         .map(|i| {
-            let other = Hash::of("test.other-seal", &i.to_le_bytes());
-            let seals = if replicas[0] == market.job(&job).assignments[0].operator {
-                [seal_a, other]
-            } else {
-                [other, seal_a]
-            };
-            market.selected(&job, &jobs::seals_digest(&seals))
+            let seed = Hash::of("test.other-seed", &i.to_le_bytes());
+            market.selected_for(&job, &window.seals, &seed)
         })
         .collect();
-    println!("selections over 32 seals of B: {outcomes:?}");
-    assert!(outcomes.len() > 1, "the selection moves with the seals");
-    let last = market.seal_block(&[(b, job, &honest)]);
-    let opened = events(&last)
+    println!("selections over 32 seeds: {outcomes:?}");
+    assert!(outcomes.len() > 1, "the selection moves with the seed");
+    let opening = market.open_windows_with(&[job], |_, selected| !selected.is_empty(), &[]);
+    assert_eq!(opening.height, at);
+    let opened = events(&opening)
         .into_iter()
         .find_map(|e| match e {
             Event::Jobs(JobsEvent::AuditClaimsOpen { job: j, until, .. }) if j == job => {
@@ -1658,12 +1666,8 @@ fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
             }
             _ => None,
         })
-        .expect("the last seal opens the claim window");
-    let params = market.chain.ledger.params().jobs.clone();
-    assert_eq!(
-        opened,
-        last.height.saturating_plus(params.audit_claim_blocks)
-    );
+        .expect("block `at` opens the claim window");
+    assert_eq!(opened, at.saturating_plus(params.audit_claim_blocks));
     // Sealed, but nobody reveals until the window is over.
     let receipt = market.chain.submit(a, reveal_msg(a, &job, &honest));
     assert!(
