@@ -52,7 +52,7 @@ pub use evidence::execute_result_equivocation;
 pub use msg::{
     audit_alpha, seal_commitment, seals_digest, AuditClaim, ClaimAudits, CommitResult, JobInput,
     ResultStatement, Reveal, RevealResults, Seal, SealResults, SignedResult, SubmitJob,
-    BATCH_ITEMS_MAX,
+    BATCH_ITEMS_MAX, CLAIM_ITEMS_MAX,
 };
 pub use state::{
     job, open_claims, work_of, Assignment, Audit, AuditOutcome, AuditWindow, Job, JobResult,
@@ -91,9 +91,14 @@ pub fn check_seal_shape(msg: &SealResults) -> Result<(), JobsError> {
     check_distinct(msg.seals.iter().map(|s| s.job))
 }
 
-/// Stateless shape of a batch of audit claims: 1 to [`BATCH_ITEMS_MAX`] items, one per job.
+/// Stateless shape of a batch of audit claims: 1 to [`CLAIM_ITEMS_MAX`] items, one per job.
 pub fn check_claim_shape(msg: &ClaimAudits) -> Result<(), JobsError> {
-    check_batch_len(msg.claims.len())?;
+    if msg.claims.is_empty() || msg.claims.len() > CLAIM_ITEMS_MAX {
+        return Err(JobsError::Invalid(format!(
+            "a batch carries 1..={CLAIM_ITEMS_MAX} claims, not {}",
+            msg.claims.len()
+        )));
+    }
     check_distinct(msg.claims.iter().map(|c| c.job))
 }
 

@@ -117,13 +117,17 @@ pub struct AuditClaim {
     pub proof: VrfProof,
 }
 
+/// Most claims one [`ClaimAudits`] carries: a claim is 112 bytes (a job id and an 80-byte
+/// proof), so a full batch fits in one transaction of `tx::TX_BYTES_MAX`, envelope included.
+pub const CLAIM_ITEMS_MAX: usize = 500;
+
 /// Claim audits of jobs whose claim window is open: every operator its VRF selects audits.
 /// Each item applies on its own.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct ClaimAudits {
     /// The signer's operator.
     pub operator: OperatorId,
-    /// 1 to [`BATCH_ITEMS_MAX`] claims, at most one per job.
+    /// 1 to [`CLAIM_ITEMS_MAX`] claims, at most one per job.
     pub claims: Vec<AuditClaim>,
 }
 

@@ -1749,14 +1749,17 @@ fn a_market_history_reaches_pinned_state_roots() {
 /// height; jobs hold a claim window and a list of audits instead of one designated audit;
 /// the auditor claims in a block of its own and the reveals wait for the window's end; and a
 /// wrong result now costs 20% in the test market (so the audit rule holds at `audit_rate`
-/// 100% with `x − x²/2`), so the slash is twice what it was. Keeping frozen operators in an
-/// epoch's audit pool then moved the third (taken during the dispute, whose parties are
-/// frozen across an epoch's end).
+/// 100% with `x − x²/2`), so the slash is twice what it was. Then the last three moved again:
+/// frozen operators stay in an epoch's audit pool (the third is taken during a dispute whose
+/// parties are frozen across an epoch's end), and the claim window opens with the seed of a
+/// block after the last seal (`audit_seed_delay`, tests: 1; windows hold `draw_at` and
+/// `seed`), so claims land a block later and the test chain's block times (its seeds) are
+/// chosen to select an auditor.
 const PINNED_DIGESTS: [&str; 4] = [
     "f34e2d2421ac9a95804b89fa19d3a3af5308d50aeb5321f422a81a3b8ba71fe3",
-    "8db9e5b97bda9424a1f1b2ea444a37b96087bd7364e84dd2c47dccaff1166ff5",
-    "6381ab4c044479c86c219059e3bd009b2352a19308c36c180591120ce8ccff5f",
-    "7d843fbf41e9f58785627091b9da63630ffabd7dd5d4bd42299e25681cba45a8",
+    "52ad9f5a51b0f0ba57a2f9a5eb5b7f2944e43b40190dfda7ac20ff2f5f7bb411",
+    "0574192a33efa87586536462df1e0827e0a6f2113858fa1299f3877455c7b111",
+    "cbe4ffc707aaca51f580a3a5eed1333cb0c33b4ec17e748a90c7ab0e22a18da4",
 ];
 /// The roots of state format 7: the above, and the jobs parameters in `jobs/params`, where
 /// `reveal_blocks` (tests: 4) took the place of `audit_deadline_blocks` (4) and
@@ -1770,13 +1773,13 @@ const PINNED_DIGESTS: [&str; 4] = [
 /// (genesis holds no new parameter). Family consent moved all four with their digests (the
 /// operators' `family_consent`; with it left out of the encoding they were still
 /// `7eecc77f…`, `de994265…`, `75652e7f…` and `07df6c02…`). Private sortition (format 9) moved
-/// all four with their digests, and `jobs/params` gained `audit_claim_blocks` (tests: 2),
-/// `slashing/params` holds `wrong_result` 20%.
+/// all four with their digests, and `jobs/params` gained `audit_claim_blocks` and
+/// `audit_seed_delay` (tests: 1 and 1), `slashing/params` holds `wrong_result` 20%.
 const PINNED_ROOTS: [&str; 4] = [
-    "247d4cc6c95bbf0f66bed0bf7b7a80b3720157155e4ee26bc88024c8e103c12a",
-    "e82f183078d339757ca9d38895f92ad53a6978e6b917dfab7bec60c829cf2a4b",
-    "70d84cd4c2cf6594591d17175e9c0d9883ea2c77a1a7e5e8e203118a5f4209b3",
-    "c86ee93d2c12f3c72b9e4d5b0be219cb0292690d848d7e7274f0265e2e90f59f",
+    "928de69ccef4fde42722f43790882fdaf305992ec46a8bb7996363269d9f5749",
+    "bd1899f794ab5a29fd5fdfb602c0dff449efdd89933a27db0690d90f486afaa3",
+    "d01ef8338fe65f7dfe5c5046781f90d5345ee8ae1fa7dc4c3160f3dd3397adb7",
+    "a0c54fdf55bed7815c55c90f88fea11b66e6485b779da22e795e590ae000d6ec",
 ];
 
 /// Submit a job with its own deadline (blocks each operator has to commit).
