@@ -415,7 +415,8 @@ enum Step {
     Reveal,
 }
 
-/// Blocks after which a seal or reveal the ledger still waits for is sent again.
+/// Blocks after which a claim, seal or reveal the ledger still waits for is sent again (a
+/// claim only while its window is open: past it, the job is no longer listed).
 const RESEND_BLOCKS: u64 = 3;
 
 /// Blocks between two sweeps of what settled jobs left behind (each sweep reads every job the
