@@ -86,7 +86,12 @@ fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
     options.p2p_base_port = 28_700;
     options.rpc_base_port = 0;
     let params = &mut options.params;
-    params.staking.epoch_blocks = 200;
+    // Long enough that the test ends in the epoch after the one its first rounds ran in: the
+    // equivocation evidence at the end names a job the silent operator was given then, and
+    // evidence more than `evidence_max_age_epochs` (1) old is refused. At most 10 blocks a
+    // second, the test is past 600 blocks only on a much slower path (with 200-block epochs one
+    // run of five timed out waiting for the tombstone, most likely for that).
+    params.staking.epoch_blocks = 500;
     params.bank.min_tx_fee = Amount::new(1);
     params.staking.unbonding_epochs = 4;
     params.slashing.slash_delay_epochs = 2;
