@@ -11,8 +11,8 @@
 //!    per second from the first submit to the last job final; latency submit → result
 //!    committed and submit → final (median, p99).
 //! 2. **Verification overhead.** Full-inference equivalents the workers computed (jobs,
-//!    audits, dispute re-runs, runs that time a model for not-selected auditors' holds, and
-//!    referee inputs) and the referees' steps, per final job.
+//!    audits, dispute re-runs and referee inputs) and the referees' steps, per final job; and
+//!    the audit draws (VRFs over sealed jobs) and claims the workers made.
 //! 3. **Dispute cost.** A second network, audit rate 100%, with `SURETY_BENCH_DISPUTES` extra
 //!    operators whose workers tamper with their outputs (the disputed step is the last) and as
 //!    many that compute with another checkpoint (one bias of layer 3 moved: the disputed step
@@ -20,7 +20,10 @@
 //!    bytes of its transactions; then, with the networks stopped, the referee's one step
 //!    against one full run of the same input, and the worst step of MiniLM.
 //! 4. **Wrong result → frozen stake.** Wall time from a tampered result being committed to its
-//!    operator's stake being frozen.
+//!    operator's stake being frozen. Audits are by private sortition: at rate 100% each
+//!    operator of the pool outside a job's parties is selected with its share of that pool, so
+//!    a job gets no auditor with probability about e^−1, and a faulty operator given one job
+//!    may go uncaught (the figure counts those frozen of those given work).
 //!
 //! The bench starts the validators' workers itself (the same `Worker` and settings that
 //! `node::start_with` would start) so that it can read their `Worker::stats()`.
@@ -66,10 +69,10 @@ const DISPUTE_MOVE_BLOCKS: u64 = 40;
 const REVEAL_BLOCKS: u64 = 40;
 const POLL: Duration = Duration::from_millis(20);
 
-/// A job whose designated auditor's VRF selected it (every job has a designated auditor; only
-/// the selected ones re-execute).
+/// A job with at least one audit: some operator's VRF selected it and its claim landed
+/// (private sortition: a job may have none, or several).
 fn was_audited(job: &surety_ledger::jobs::Job) -> bool {
-    job.audit.as_ref().is_some_and(|a| a.selected == Some(true))
+    !job.audits.is_empty()
 }
 
 const WORDS: [&str; 48] = [
@@ -336,7 +339,8 @@ impl Network {
             audits: sum(|s| s.audit_runs.load(Ordering::Relaxed)),
             disputes: sum(|s| s.dispute_runs.load(Ordering::Relaxed)),
             dispute_steps: sum(|s| s.dispute_steps.load(Ordering::Relaxed)),
-            calibrations: sum(|s| s.calibration_runs.load(Ordering::Relaxed)),
+            draws: sum(|s| s.audit_draws.load(Ordering::Relaxed)),
+            claims: sum(|s| s.claims.load(Ordering::Relaxed)),
         }
     }
 
@@ -357,8 +361,10 @@ struct Runs {
     disputes: u64,
     /// Program steps run for referees' inputs.
     dispute_steps: u64,
-    /// Runs made only to time a model for not-selected auditors' holds.
-    calibrations: u64,
+    /// VRFs evaluated over sealed jobs (no inference: a not-selected operator sends nothing).
+    draws: u64,
+    /// Audits claimed (draws that selected their operator).
+    claims: u64,
 }
 
 /// What one job went through, seen from the bench.
@@ -488,7 +494,7 @@ async fn throughput(minilm: &MiniLm, settings: &Settings) -> Throughput {
     let runs = network.totals();
     // Every validator runs the referee's one step for each dispute.
     let referee_runs = (disputes * VALIDATORS) as f64 / steps as f64;
-    let computed = (runs.jobs + runs.audits + runs.disputes + runs.calibrations) as f64
+    let computed = (runs.jobs + runs.audits + runs.disputes) as f64
         + runs.dispute_steps as f64 / steps as f64
         + referee_runs;
     let overhead = computed / finals.len().max(1) as f64;
@@ -852,14 +858,13 @@ fn main() {
     );
     let audit_fraction = t.audited as f64 / t.final_jobs.max(1) as f64;
     println!(
-        "\n2. verification overhead: workers ran {} job runs + {} audit runs + {} dispute re-runs + {} timing runs + {} referee-input steps \
+        "\n2. verification overhead: workers ran {} job runs + {} audit runs + {} dispute re-runs + {} referee-input steps \
          ({} steps per run), referees {:.3} runs ({} disputes), for {} final jobs = {:.3} inferences per job \
          (target <= 1.1x at the default audit rate; zkML proving is ~10^3-10^4x native, a literature figure, not measured); \
-         observed audit fraction {:.1}% ({} of {})",
+         observed audit fraction {:.1}% ({} of {}); {} audit draws, {} claims",
         t.runs.jobs,
         t.runs.audits,
         t.runs.disputes,
-        t.runs.calibrations,
         t.runs.dispute_steps,
         t.steps,
         t.referee_runs,
@@ -869,6 +874,8 @@ fn main() {
         audit_fraction * 100.0,
         t.audited,
         t.final_jobs,
+        t.runs.draws,
+        t.runs.claims,
     );
 
     let disputes = runtime.block_on(disputes(&minilm, &settings));

@@ -129,7 +129,7 @@ fn check_bounds(msg: &Msg, params: &Params) -> Result<(), JobsError> {
             surety_ledger::jobs::check_bounds(market, job)?;
         }
         Msg::RevealResults(batch) => {
-            for result in batch.reveals.iter().filter_map(|r| r.result.as_ref()) {
+            for result in batch.reveals.iter().map(|r| &r.result) {
                 let output_bytes = result.output.len() as u64;
                 if output_bytes > market.job_output_bytes_max {
                     return Err(JobsError::OutputTooLarge {

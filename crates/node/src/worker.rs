@@ -8,10 +8,14 @@
 //!   its seals of a poll in one `SealResults`); once the job's seal phase is over, reveals the
 //!   result (output, trace root, proof of the output leaf), all its reveals of a poll in one
 //!   `RevealResults`;
-//! - for a job it is the designated auditor of, evaluates its VRF over the job: when selected,
-//!   seals like an assignee once its run is done; when not, seals a commitment to nothing
-//!   once a hold as long as a run is over (the two are indistinguishable, in content and in
-//!   timing); then reveals the VRF proof, and the result when selected;
+//! - for every job of a model it serves whose audit claim window is open (its assignees have
+//!   sealed: `jobs::state::open_claims`), evaluates its VRF over the sealed job once, and when
+//!   the VRF selects it at its weight in the epoch's audit pool, claims the audit (all its
+//!   claims of a poll in one `ClaimAudits`, which must land by the window's last height); a
+//!   not-selected operator sends nothing (private sortition, docs/market.md "Audits: private
+//!   sortition");
+//! - for a job it claimed, once the claim has landed, seals like an assignee once its run is
+//!   done, and reveals once the assignees' results are compared;
 //! - plays every dispute it is a party to: reveals its leaf at each bisection index, proven
 //!   against its own trace, and, once the step is isolated, uploads the activation before it
 //!   so the ledger's referee can run the step.
@@ -31,18 +35,20 @@ mod compute;
 use crate::app::SharedApp;
 use compute::{AppSource, Compute, Done, Task};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use surety_infer::{Activation, Executor, Model, Trace};
 use surety_ledger::disputes::{self, Dispute, Phase, ProvideStepInput, RevealStep};
 use surety_ledger::jobs::{
-    self, AuditOutcome, CommitResult, Job, JobStatus, ResultStatement, Reveal, RevealResults, Role,
-    Seal, SealResults,
+    self, AuditClaim, AuditOutcome, ClaimAudits, CommitResult, Job, JobStatus, ResultStatement,
+    Reveal, RevealResults, Role, Seal, SealResults,
 };
+use surety_ledger::store::Store;
 use surety_ledger::tx::Msg;
 use surety_types::tx::Tx;
 use surety_types::vrf::VrfProof;
-use surety_types::{AccountId, Hash, Height, JobId, OperatorId, Ratio, SigningKey};
+use surety_types::{AccountId, Amount, Hash, Height, JobId, OperatorId, Ratio, SigningKey};
 use tracing::{debug, info, warn};
 
 /// How the worker behaves. Anything but `Honest` exists for tests of the protocol's defences.
@@ -284,6 +290,18 @@ enum Item {
 /// nonce, fee, signature, chain id) takes.
 const REVEAL_BYTES_PER_TX: usize = surety_ledger::tx::TX_BYTES_MAX - 2 * 1024;
 
+/// Most claims in one `ClaimAudits`: as many as fit the room a transaction has for items. A
+/// claim (a job id and a VRF proof, 112 bytes) is larger than a seal, so a full batch of
+/// `BATCH_ITEMS_MAX` claims would be past `TX_BYTES_MAX` and refused whole.
+const CLAIMS_PER_TX: usize = {
+    let fit = REVEAL_BYTES_PER_TX / (32 + surety_types::vrf::PROOF_BYTES);
+    if fit < jobs::BATCH_ITEMS_MAX {
+        fit
+    } else {
+        jobs::BATCH_ITEMS_MAX
+    }
+};
+
 /// Reveals in groups that each fit one transaction (and the batch limit), in order. A reveal
 /// larger than a transaction alone (an output past the limit) goes alone, and is refused.
 fn pack_reveals(reveals: Vec<Reveal>) -> Vec<Vec<Reveal>> {
@@ -314,9 +332,12 @@ pub struct WorkerStats {
     pub audit_runs: std::sync::atomic::AtomicU64,
     /// Full runs redone for a dispute (the execution was not in memory).
     pub dispute_runs: std::sync::atomic::AtomicU64,
-    /// Full runs made only to time a model, so that a not-selected auditor's seal waits as
-    /// long as a run (at most one per model the worker has not run yet).
-    pub calibration_runs: std::sync::atomic::AtomicU64,
+    /// Audit draws: this operator's VRF evaluated over a sealed job it may audit (once per
+    /// job).
+    pub audit_draws: std::sync::atomic::AtomicU64,
+    /// Audits claimed: draws that selected this operator, each job counted once (a claim sent
+    /// again after a dropped transaction is not counted twice).
+    pub claims: std::sync::atomic::AtomicU64,
     /// Program steps run to produce a referee's input.
     pub dispute_steps: std::sync::atomic::AtomicU64,
 }
@@ -330,18 +351,16 @@ pub struct Worker {
     chain_id: String,
     executor: Arc<Executor>,
     config: WorkerConfig,
-    /// Seals (`false`) and reveals (`true`) sent, by job, with the height they were sent at:
-    /// sent again only if the ledger still waits for them a few blocks later (a transaction
-    /// the mempool dropped).
-    sent: BTreeMap<(JobId, bool), Height>,
+    /// Claims, seals and reveals sent, by job, with the height they were sent at: sent again
+    /// only if the ledger still waits for them a few blocks later (a transaction the mempool
+    /// dropped).
+    sent: BTreeMap<(JobId, Step), Height>,
     /// This worker's executions, kept while a dispute may still need them.
     executions: BTreeMap<JobId, Arc<Execution>>,
-    /// Runs (and not-selected auditors' holds) waiting for or on the compute thread.
+    /// Runs waiting for or on the compute thread.
     compute: Compute,
-    /// This worker's VRF over each job it audits, evaluated once.
+    /// This worker's VRF over each sealed job it may audit, evaluated once.
     draws: BTreeMap<JobId, AuditDraw>,
-    /// When each not-selected auditor's seal may be sent (`compute::Task::Hold`).
-    holds: BTreeMap<JobId, Instant>,
     /// Reveals and uploads already sent: (dispute, leaf index) and dispute ids.
     revealed: BTreeSet<(u64, u64)>,
     uploaded: BTreeSet<u64>,
@@ -359,27 +378,56 @@ struct Snapshot {
     height: Height,
     audit_rate: Ratio,
     work: Vec<(Job, Role)>,
+    /// Jobs in their claim window this operator may claim to audit.
+    claimable: Vec<Claimable>,
     disputes: Vec<(Dispute, Job)>,
 }
 
-/// The auditor's VRF over a job: the proof it reveals and the draw that decides.
-struct AuditDraw {
-    proof: VrfProof,
-    draw: u64,
+/// A job whose audit claim window is open and that this operator may claim: it is in the
+/// window's pool, outside the parties' owners, eligible now, and has not claimed it yet.
+struct Claimable {
+    job: JobId,
+    /// The window's last height: a claim must land by it.
+    until: Height,
+    /// What the VRF runs on with the job: the digest of the assignees' seals.
+    seals: Hash,
+    /// This operator's weight in the window's pool snapshot.
+    weight: Amount,
+    /// The window's weight: the pool outside the parties' owners.
+    total: Amount,
 }
 
-/// Blocks after which a seal or reveal the ledger still waits for is sent again.
+/// This operator's VRF over a sealed job: the proof a claim carries, and whether its draw
+/// selected it (fixed: the window's weights do not change).
+struct AuditDraw {
+    proof: VrfProof,
+    selected: bool,
+}
+
+/// What the worker sends for a job, one of each at most until the ledger has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    /// A claim to audit it (its VRF selected this operator).
+    Claim,
+    /// A seal, as an assignee or a claimed auditor.
+    Seal,
+    /// The reveal of that seal.
+    Reveal,
+}
+
+/// Blocks after which a claim, seal or reveal the ledger still waits for is sent again (a
+/// claim only while its window is open: past it, the job is no longer listed).
 const RESEND_BLOCKS: u64 = 3;
 
 /// Blocks between two sweeps of what settled jobs left behind (each sweep reads every job the
 /// worker keeps something for, under the app lock).
 const FORGET_EVERY_BLOCKS: u64 = 8;
 
-/// What this operator owes `job` in `role` now: a seal (`Some(false)`), a reveal
-/// (`Some(true)`), or nothing.
-/// Assignees reveal while the job is `Revealing`; its auditor only once their results are
+/// What this operator owes `job` in `role` now: a seal (`Step::Seal`), a reveal
+/// (`Step::Reveal`), or nothing.
+/// Assignees reveal while the job is `Revealing`; its auditors only once their results are
 /// compared (`Challengeable` or `Disputed`).
-fn owed(job: &Job, role: Role, operator: &OperatorId) -> Option<bool> {
+fn owed(job: &Job, role: Role, operator: &OperatorId) -> Option<Step> {
     let sealing = job.status == JobStatus::Assigned;
     let owes = match role {
         Role::Worker => job.assignment_of(operator).is_some_and(|a| {
@@ -391,13 +439,12 @@ fn owed(job: &Job, role: Role, operator: &OperatorId) -> Option<bool> {
                     && a.result.is_none()
             }
         }),
-        Role::Auditor => job.audit.as_ref().is_some_and(|a| {
+        Role::Auditor => job.audit_of(operator).is_some_and(|a| {
             let compared = matches!(
                 job.status,
                 JobStatus::Challengeable { .. } | JobStatus::Disputed { .. }
             );
-            a.auditor == *operator
-                && a.outcome == AuditOutcome::Pending
+            a.outcome == AuditOutcome::Pending
                 && if sealing {
                     a.seal.is_none()
                 } else {
@@ -405,7 +452,61 @@ fn owed(job: &Job, role: Role, operator: &OperatorId) -> Option<bool> {
                 }
         }),
     };
-    owes.then_some(!sealing)
+    owes.then_some(if sealing { Step::Seal } else { Step::Reveal })
+}
+
+/// Whether `operator` may claim audits now: the ledger refuses claims of a jailed,
+/// tombstoned or frozen operator (`jobs::assign::claim_one`).
+fn may_claim(store: &Store, operator: &OperatorId) -> bool {
+    surety_ledger::staking::state::operator(store, operator)
+        .is_some_and(|o| !o.jailed && !o.tombstoned && !o.is_frozen())
+}
+
+/// The jobs of the models `operator` serves whose claim window is open at `next` (the height
+/// a claim sent now lands at the earliest) and that it may claim: in the window's pool
+/// snapshot, its account and owner outside the parties', and not claimed by it yet. The
+/// ledger checks all of this again; reading it here keeps the worker from proving a VRF, or
+/// sending a claim, that can only be refused.
+fn claimable(store: &Store, operator: &OperatorId, next: Height) -> Vec<Claimable> {
+    if !may_claim(store, operator) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for model in surety_ledger::models::state::all_models(store) {
+        if surety_ledger::services::slashable(store, &model.id, operator).is_none() {
+            continue;
+        }
+        for (id, until) in jobs::state::open_claims(store, &model.id) {
+            if until < next {
+                continue;
+            }
+            let Some(job) = jobs::state::job(store, &id) else {
+                continue;
+            };
+            let Some(window) = job.audit_window.as_ref() else {
+                continue;
+            };
+            if job.audit_of(operator).is_some() {
+                continue;
+            }
+            let Some(entry) = jobs::pool::entry(store, window.epoch, &job.model, operator) else {
+                continue;
+            };
+            let excluded = window.excluded.contains(&operator.account())
+                || window.excluded.contains(&entry.owner);
+            if excluded {
+                continue;
+            }
+            out.push(Claimable {
+                job: id,
+                until,
+                seals: window.seals,
+                weight: entry.weight,
+                total: window.weight,
+            });
+        }
+    }
+    out
 }
 
 impl Worker {
@@ -441,7 +542,6 @@ impl Worker {
             executions: BTreeMap::new(),
             compute,
             draws: BTreeMap::new(),
-            holds: BTreeMap::new(),
             revealed: BTreeSet::new(),
             uploaded: BTreeSet::new(),
             dispute_cursor: 0,
@@ -482,6 +582,7 @@ impl Worker {
             .into_iter()
             .filter_map(|(id, role)| jobs::state::job(store, &id).map(|job| (job, role)))
             .collect();
+        let claimable = claimable(store, &self.operator, height.saturating_plus(1));
         let mut disputes = Vec::new();
         let mut all_closed = true;
         for dispute in disputes::state::disputes_from(store, self.dispute_cursor, 256) {
@@ -502,50 +603,101 @@ impl Worker {
             height,
             audit_rate,
             work,
+            claimable,
             disputes,
         });
         self.last_snapshot = Some(snapshot.clone());
         snapshot
     }
 
-    /// One poll: take what the compute thread finished, then send every seal and reveal that
-    /// is ready, queueing the runs still missing; it never waits for an inference (only a
-    /// dispute's rare recompute).
+    /// One poll: take what the compute thread finished, then send every claim, seal and
+    /// reveal that is ready, queueing the runs still missing; it never waits for an inference
+    /// (only a dispute's rare recompute).
     async fn poll(&mut self) {
         self.take_finished();
         let snapshot = self.snapshot();
+        let claims = self.claims(&snapshot);
         let mut seals = Vec::new();
         let mut reveals = Vec::new();
         for (job, role) in &snapshot.work {
-            let Some(revealing) = self.due(job, *role, snapshot.height) else {
+            let Some(step) = self.due(job, *role, snapshot.height) else {
                 continue;
             };
-            let item = match role {
-                Role::Worker => self.work_item(job, revealing),
-                Role::Auditor => self.audit_item(job, revealing, snapshot.audit_rate),
+            let task = match role {
+                Role::Worker => Task::Assigned(self.config.behaviour.clone()),
+                Role::Auditor => Task::Audit,
             };
-            match item {
-                Some(Item::Seal(seal)) => seals.push(seal),
-                Some(Item::Reveal(reveal)) => reveals.push(*reveal),
-                None => continue,
+            let Some(execution) = self.ready_execution(job, task) else {
+                continue;
+            };
+            match self.result_item(job, *role, step, &execution) {
+                Item::Seal(seal) => seals.push(seal),
+                Item::Reveal(reveal) => reveals.push(*reveal),
             }
-            self.sent.insert((job.id, revealing), snapshot.height);
+            self.sent.insert((job.id, step), snapshot.height);
         }
-        self.send_batches(seals, reveals);
+        self.send_batches(claims, seals, reveals);
         for (dispute, job) in &snapshot.disputes {
             self.play(dispute, job).await;
         }
         self.forget_settled(snapshot.height);
     }
 
-    /// Whether this poll owes `job` a seal (`Some(false)`) or a reveal (`Some(true)`): the
-    /// ledger waits for it and it was not sent in the last `RESEND_BLOCKS`.
-    fn due(&self, job: &Job, role: Role, height: Height) -> Option<bool> {
-        let revealing = owed(job, role, &self.operator)?;
+    /// This poll's audit claims: for each claimable job, the VRF (evaluated once per job), and
+    /// a claim when it selects this operator, unless one was sent in the last
+    /// `RESEND_BLOCKS` (the claim has not landed yet: the job is still claimable).
+    fn claims(&mut self, snapshot: &Snapshot) -> Vec<AuditClaim> {
+        let resend = snapshot.height.get().saturating_sub(RESEND_BLOCKS);
+        let mut claims = Vec::new();
+        for claimable in &snapshot.claimable {
+            let sent = self.sent.get(&(claimable.job, Step::Claim)).copied();
+            if sent.is_some_and(|at| at.get() > resend) {
+                continue;
+            }
+            let Some((proof, selected)) = self.audit_draw(claimable, snapshot.audit_rate) else {
+                continue;
+            };
+            if !selected {
+                continue;
+            }
+            if sent.is_none() {
+                self.stats.claims.fetch_add(1, Ordering::Relaxed);
+                info!(job = %claimable.job, until = %claimable.until, "claiming an audit");
+            }
+            claims.push(AuditClaim {
+                job: claimable.job,
+                proof,
+            });
+            self.sent
+                .insert((claimable.job, Step::Claim), snapshot.height);
+        }
+        claims
+    }
+
+    /// This worker's VRF proof over `claimable`'s job and whether its draw selects it at its
+    /// pool weight (evaluated once per job).
+    fn audit_draw(&mut self, claimable: &Claimable, audit_rate: Ratio) -> Option<(VrfProof, bool)> {
+        if let Some(draw) = self.draws.get(&claimable.job) {
+            return Some((draw.proof, draw.selected));
+        }
+        let alpha = jobs::audit_alpha(&self.chain_id, &claimable.job, &claimable.seals);
+        let proof = self.key.vrf_prove(&alpha);
+        let draw = proof.proof_to_hash().ok()?.draw();
+        let selected = jobs::is_selected(audit_rate, claimable.weight, claimable.total, draw);
+        self.stats.audit_draws.fetch_add(1, Ordering::Relaxed);
+        self.draws
+            .insert(claimable.job, AuditDraw { proof, selected });
+        Some((proof, selected))
+    }
+
+    /// Whether this poll owes `job` a seal or a reveal: the ledger waits for it and it was not
+    /// sent in the last `RESEND_BLOCKS`.
+    fn due(&self, job: &Job, role: Role, height: Height) -> Option<Step> {
+        let step = owed(job, role, &self.operator)?;
         let resend = height.get().saturating_sub(RESEND_BLOCKS);
         if self
             .sent
-            .get(&(job.id, revealing))
+            .get(&(job.id, step))
             .is_some_and(|at| at.get() > resend)
         {
             return None;
@@ -554,10 +706,10 @@ impl Worker {
         if role == Role::Worker && matches!(self.config.behaviour, WorkerBehaviour::Silent) {
             return None;
         }
-        Some(revealing)
+        Some(step)
     }
 
-    /// Keep the runs and holds the compute thread finished.
+    /// Keep the runs the compute thread finished.
     fn take_finished(&mut self) {
         for done in self.compute.finished() {
             match done {
@@ -567,96 +719,26 @@ impl Worker {
                     }
                     Err(error) => warn!(%job, %error, "could not run the job"),
                 },
-                Done::Held { job, ready_at } => {
-                    self.holds.insert(job, ready_at);
-                }
                 Done::Skipped { .. } => {}
             }
         }
     }
 
-    /// Seal or reveal an assignee's result for `job`, once its run is done.
-    fn work_item(&mut self, job: &Job, revealing: bool) -> Option<Item> {
-        let task = Task::Assigned(self.config.behaviour.clone());
-        let execution = self.ready_execution(job, task)?;
-        Some(self.result_item(job, revealing, None, &execution))
-    }
-
-    /// The seal of `execution`, or its reveal (with the auditor's VRF proof, if any).
-    fn result_item(
-        &self,
-        job: &Job,
-        revealing: bool,
-        audit_proof: Option<VrfProof>,
-        execution: &Execution,
-    ) -> Item {
-        if !revealing {
+    /// The seal of `execution` (an assignee's or a claimed auditor's), or its reveal.
+    fn result_item(&self, job: &Job, role: Role, step: Step, execution: &Execution) -> Item {
+        if step != Step::Reveal {
             return Item::Seal(seal_of(&self.key, &self.chain_id, &job.id, execution));
         }
-        let what = if audit_proof.is_some() {
-            "an audit"
-        } else {
-            "a result"
+        let what = match role {
+            Role::Worker => "a result",
+            Role::Auditor => "an audit",
         };
         info!(job = %job.id, output = %execution.output.hash(), "revealing {what}");
         Item::Reveal(Box::new(Reveal {
             job: job.id,
             salt: seal_salt(&self.key, &job.id),
-            audit_proof,
-            result: Some(commit_result(&self.key, &self.chain_id, &job.id, execution)),
+            result: commit_result(&self.key, &self.chain_id, &job.id, execution),
         }))
-    }
-
-    /// Seal or reveal as `job`'s designated auditor: the VRF says whether it audits. Selected,
-    /// it seals once its run is done; not selected, once its hold is over, so that the seal's
-    /// timing does not tell which (`compute::Task::Hold`). Either reveals at once.
-    fn audit_item(&mut self, job: &Job, revealing: bool, audit_rate: Ratio) -> Option<Item> {
-        let (proof, draw) = self.audit_draw(job)?;
-        let salt = seal_salt(&self.key, &job.id);
-        if !jobs::is_selected(audit_rate, draw) {
-            if !revealing && !self.hold_over(job) {
-                return None;
-            }
-            // A commitment to nothing, indistinguishable from an audit's seal.
-            return Some(if revealing {
-                Item::Reveal(Box::new(Reveal {
-                    job: job.id,
-                    salt,
-                    audit_proof: Some(proof),
-                    result: None,
-                }))
-            } else {
-                Item::Seal(Seal {
-                    job: job.id,
-                    commitment: Hash::of_parts("surety.worker.no-audit", &[&salt]),
-                })
-            });
-        }
-        let execution = self.ready_execution(job, Task::Audit)?;
-        Some(self.result_item(job, revealing, Some(proof), &execution))
-    }
-
-    /// This worker's VRF proof and draw for auditing `job` (evaluated once per job).
-    fn audit_draw(&mut self, job: &Job) -> Option<(VrfProof, u64)> {
-        if let Some(draw) = self.draws.get(&job.id) {
-            return Some((draw.proof, draw.draw));
-        }
-        let alpha = jobs::audit_alpha(&self.chain_id, &job.id);
-        let proof = self.key.vrf_prove(&alpha);
-        let draw = proof.verify(&self.operator.0, &alpha).ok()?.draw();
-        self.draws.insert(job.id, AuditDraw { proof, draw });
-        Some((proof, draw))
-    }
-
-    /// Whether a not-selected auditor's hold on `job` is over; queues the hold the first time.
-    fn hold_over(&mut self, job: &Job) -> bool {
-        match self.holds.get(&job.id) {
-            Some(ready_at) => Instant::now() >= *ready_at,
-            None => {
-                self.compute.queue(job, Task::Hold);
-                false
-            }
-        }
     }
 
     /// This worker's run of `job` if it is done; otherwise queue it (once) and say `None`.
@@ -669,8 +751,20 @@ impl Worker {
         None
     }
 
-    /// Send this poll's seals and reveals, as few transactions as the batch limit allows.
-    fn send_batches(&mut self, seals: Vec<Seal>, reveals: Vec<Reveal>) {
+    /// Send this poll's claims, seals and reveals, as few transactions as the batch limit
+    /// allows. Claims go first: each has until its window's last height to land.
+    fn send_batches(&mut self, claims: Vec<AuditClaim>, seals: Vec<Seal>, reveals: Vec<Reveal>) {
+        for chunk in claims.chunks(CLAIMS_PER_TX) {
+            let msg = Msg::ClaimAudits(Box::new(ClaimAudits {
+                operator: self.operator,
+                claims: chunk.to_vec(),
+            }));
+            if self.submit(msg) {
+                debug!(claims = chunk.len(), "claimed audits");
+            } else {
+                self.unsend(chunk.iter().map(|c| (c.job, Step::Claim)));
+            }
+        }
         for chunk in seals.chunks(jobs::BATCH_ITEMS_MAX) {
             let msg = Msg::SealResults(Box::new(SealResults {
                 operator: self.operator,
@@ -679,7 +773,7 @@ impl Worker {
             if self.submit(msg) {
                 debug!(seals = chunk.len(), "sealed results");
             } else {
-                self.unsend(chunk.iter().map(|s| (s.job, false)));
+                self.unsend(chunk.iter().map(|s| (s.job, Step::Seal)));
             }
         }
         // Reveals carry outputs: pack them so each transaction stays under the size limit.
@@ -691,13 +785,13 @@ impl Worker {
             if self.submit(msg) {
                 debug!(reveals = chunk.len(), "revealed results");
             } else {
-                self.unsend(chunk.iter().map(|r| (r.job, true)));
+                self.unsend(chunk.iter().map(|r| (r.job, Step::Reveal)));
             }
         }
     }
 
     /// Forget items whose transaction the mempool refused, so the next poll sends them again.
-    fn unsend(&mut self, items: impl Iterator<Item = (JobId, bool)>) {
+    fn unsend(&mut self, items: impl Iterator<Item = (JobId, Step)>) {
         for item in items {
             self.sent.remove(&item);
         }
@@ -744,9 +838,7 @@ impl Worker {
         // misbehaved lost its altered run with the restart, and loses the dispute.
         match self.compute(job, &WorkerBehaviour::Honest).await {
             Ok(execution) => {
-                self.stats
-                    .dispute_runs
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats.dispute_runs.fetch_add(1, Ordering::Relaxed);
                 let execution = Arc::new(execution);
                 self.executions.insert(job.id, execution.clone());
                 Some(execution)
@@ -797,9 +889,7 @@ impl Worker {
                 return;
             }
         };
-        self.stats
-            .dispute_steps
-            .fetch_add(step, std::sync::atomic::Ordering::Relaxed);
+        self.stats.dispute_steps.fetch_add(step, Ordering::Relaxed);
         let uploads = input_uploads(dispute, &activation);
         let count = uploads.len();
         let all = uploads
@@ -816,7 +906,7 @@ impl Worker {
         }
     }
 
-    /// Drop executions, sent marks, draws and holds of jobs that are final, failed or pruned.
+    /// Drop executions, sent marks and draws of jobs that are final, failed or pruned.
     fn forget_settled(&mut self, height: Height) {
         let small = self.executions.len() < 64 && self.sent.len() < 256 && self.draws.len() < 256;
         if small || height.get() < self.forgot_at.saturating_add(FORGET_EVERY_BLOCKS) {
@@ -836,7 +926,6 @@ impl Worker {
         self.executions.retain(|id, _| open(id));
         self.sent.retain(|(id, _), _| open(id));
         self.draws.retain(|id, _| open(id));
-        self.holds.retain(|id, _| open(id));
     }
 
     /// Sign `msg` with the next nonce and admit it to the local mempool (gossip carries it to
@@ -860,5 +949,47 @@ impl Worker {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The largest batch of claims the worker sends is admitted: a whole transaction, signed
+    /// and encoded, within `TX_BYTES_MAX` and of a valid shape.
+    #[test]
+    fn a_full_batch_of_claims_fits_one_transaction() {
+        let key = SigningKey::from_seed([3; 32]);
+        let account = AccountId::from_key(&key.verification_key());
+        let claims = (0..CLAIMS_PER_TX)
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                AuditClaim {
+                    job: JobId(id),
+                    proof: key.vrf_prove(&id),
+                }
+            })
+            .collect();
+        let tx = Tx {
+            chain_id: "a-chain-id-of-ordinary-length".into(),
+            signer: account,
+            nonce: u64::MAX,
+            fee: Amount::new(u128::from(u64::MAX)),
+            msg: Msg::ClaimAudits(Box::new(ClaimAudits {
+                operator: OperatorId::from(account),
+                claims,
+            })),
+        };
+        let bytes = surety_types::encoding::encode(&tx.sign(&key));
+        assert!(
+            bytes.len() <= surety_ledger::tx::TX_BYTES_MAX,
+            "{} claims take {} bytes",
+            CLAIMS_PER_TX,
+            bytes.len()
+        );
+        surety_ledger::tx::decode_and_check_shape(&bytes, "a-chain-id-of-ordinary-length").unwrap();
+        assert_eq!(CLAIMS_PER_TX, 566, "(64 KiB - 2 KiB) / 112 bytes a claim");
     }
 }

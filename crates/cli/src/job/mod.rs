@@ -95,7 +95,7 @@ impl From<surety_infer::InferError> for JobError {
 pub(crate) enum JobCommand {
     /// Submit an inference job (the fee is escrowed); prints its id.
     Submit(SubmitArgs),
-    /// A job's status, assignments, audit and dispute.
+    /// A job's status, assignments, audit claim window, audits and dispute.
     Status {
         job: String,
         #[command(flatten)]
@@ -187,13 +187,19 @@ fn committed(submitter: &Submitter, hash: &Hash) -> Result<u64, CliError> {
     }
 }
 
-/// The dispute over a job's result, open or last opened, if any.
+/// The dispute over a job's result, open or last opened, if any: the job's open one, or the
+/// latest an audit opened (several auditors may each have disagreed).
 fn dispute_of_job(job: &Job) -> Option<u64> {
-    match (&job.status, job.audit.as_ref().map(|a| &a.outcome)) {
-        (JobStatus::Disputed { dispute }, _) => Some(*dispute),
-        (_, Some(AuditOutcome::Disputed { dispute })) => Some(*dispute),
-        _ => None,
+    if let JobStatus::Disputed { dispute } = &job.status {
+        return Some(*dispute);
     }
+    job.audits
+        .iter()
+        .filter_map(|a| match a.outcome {
+            AuditOutcome::Disputed { dispute } => Some(dispute),
+            _ => None,
+        })
+        .max()
 }
 
 #[cfg(test)]

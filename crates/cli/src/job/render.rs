@@ -1,11 +1,11 @@
 //! What `surety job status` and `surety job result` print: a job's status, assignments, audit
-//! and dispute as lines, and its result with the proof of the job record checked here.
+//! claim window, audits and dispute as lines, and its result with the proof of the job record checked here.
 
 use super::VALUES_SHOWN_MAX;
 use serde::Serialize;
 use surety_infer::Activation;
 use surety_ledger::disputes::{Dispute, Outcome, Party, Phase};
-use surety_ledger::jobs::{Assignment, Audit, AuditOutcome, Job, JobStatus};
+use surety_ledger::jobs::{Assignment, Audit, AuditOutcome, AuditWindow, Job, JobStatus};
 use surety_node::api::{ActivationView, JobView, PrunedJob, SlotValues, SlotView};
 use surety_types::{Hash, Height, JobId, ModelId};
 
@@ -47,10 +47,9 @@ fn assignment_line(assignment: &Assignment) -> String {
 fn audit_line(audit: &Audit) -> String {
     let outcome = match &audit.outcome {
         AuditOutcome::Pending if audit.seal.is_none() => {
-            format!("designated, not sealed yet (deadline {})", audit.deadline)
+            format!("not sealed yet (deadline {})", audit.deadline)
         }
         AuditOutcome::Pending => format!("sealed, not revealed yet (deadline {})", audit.deadline),
-        AuditOutcome::NotSelected => "not selected by its VRF (no audit)".to_string(),
         AuditOutcome::Agreed => "agreed".to_string(),
         AuditOutcome::Disputed { dispute } => format!("disagreed (dispute {dispute})"),
         AuditOutcome::Missed => "missed (the job went on without it)".to_string(),
@@ -59,7 +58,19 @@ fn audit_line(audit: &Audit) -> String {
         }
         AuditOutcome::Closed => "closed (the job failed first)".to_string(),
     };
-    format!("{} audits {}: {outcome}", audit.auditor, audit.target)
+    format!(
+        "{} audits {} (claimed at {}): {outcome}",
+        audit.auditor, audit.target, audit.claimed
+    )
+}
+
+/// The claim window: when audits were (or are) taken and the pool weight they are drawn
+/// against.
+fn window_line(window: &AuditWindow) -> String {
+    format!(
+        "audit claims: heights {} to {} (epoch {} pool, weight {} outside the parties' families)",
+        window.opened, window.until, window.epoch, window.weight
+    )
 }
 
 fn party_name(party: Party) -> &'static str {
@@ -155,10 +166,17 @@ pub(super) fn status_text(job: &Job, dispute: Option<&Dispute>) -> String {
                 .map(|a| format!("  {}", assignment_line(a))),
         );
     }
-    lines.push(match &job.audit {
-        Some(audit) => format!("audit: {}", audit_line(audit)),
-        None => "audit: none".into(),
-    });
+    match &job.audit_window {
+        Some(window) => lines.push(window_line(window)),
+        None => lines
+            .push("audit claims: not open yet (they open once every assignee has sealed)".into()),
+    }
+    if job.audits.is_empty() {
+        lines.push("audits: none".into());
+    } else {
+        lines.push("audits:".into());
+        lines.extend(job.audits.iter().map(|a| format!("  {}", audit_line(a))));
+    }
     if let Some(dispute) = dispute {
         lines.push(dispute_text(dispute));
     }
@@ -362,7 +380,8 @@ mod tests {
                 stretch: Default::default(),
             }],
             reassignments: 0,
-            audit: None,
+            audit_window: None,
+            audits: Vec::new(),
             status,
         }
     }
@@ -411,23 +430,41 @@ mod tests {
         let text = status_text(&job(JobStatus::Assigned, None), None);
         assert!(text.contains("status: assigned"), "{text}");
         assert!(text.contains("deadline 24, not sealed yet"), "{text}");
-        assert!(text.contains("audit: none"), "{text}");
+        assert!(text.contains("audits: none"), "{text}");
+        assert!(text.contains("audit claims: not open yet"), "{text}");
         let mut disputed = job(JobStatus::Disputed { dispute: 3 }, Some(&embedding(4)));
-        disputed.audit = Some(Audit {
-            auditor: OperatorId([8; 32]),
+        disputed.audit_window = Some(AuditWindow {
+            opened: Height::new(6),
+            until: Height::new(16),
+            epoch: surety_types::Epoch::new(0),
+            seals: Hash([6; 32]),
+            weight: Amount::new(7_500_000),
+            excluded: vec![AccountId([9; 32])],
+        });
+        let audit = |auditor: u8, claimed: u64, outcome: AuditOutcome| Audit {
+            auditor: OperatorId([auditor; 32]),
+            claimed: Height::new(claimed),
             target: OperatorId([9; 32]),
             deadline: Height::new(30),
             seal: Some(Hash([6; 32])),
-            selected: Some(true),
             output_hash: None,
             trace_root: None,
-            outcome: AuditOutcome::Disputed { dispute: 3 },
+            outcome,
             stretch: Default::default(),
-        });
+        };
+        disputed.audits = vec![
+            audit(8, 7, AuditOutcome::Agreed),
+            audit(10, 9, AuditOutcome::Disputed { dispute: 3 }),
+        ];
         assert_eq!(super::super::dispute_of_job(&disputed), Some(3));
         let text = status_text(&disputed, None);
         assert!(text.contains("revealed at height 6"), "{text}");
-        assert!(text.contains("disagreed (dispute 3)"), "{text}");
+        assert!(text.contains("audit claims: heights 6 to 16"), "{text}");
+        assert!(text.contains("(claimed at 7): agreed"), "{text}");
+        assert!(
+            text.contains("(claimed at 9): disagreed (dispute 3)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -50,7 +50,8 @@ fn final_job(id: JobId) -> Job {
             stretch: Default::default(),
         }],
         reassignments: 0,
-        audit: None,
+        audit_window: None,
+        audits: Vec::new(),
         status: JobStatus::Final {
             height: Height::new(30),
         },

@@ -187,7 +187,13 @@ async fn four_validators_finalise_blocks_with_identical_state_roots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_double_signing_validator_is_reported_frozen_and_slashed_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let net = network(dir.path(), 4, 28_200, 5);
+    // Short epochs, so the slash applies soon: the shortest the parameters allow, one block
+    // longer than an audit claim window.
+    let epoch = surety_ledger::params::Params::default()
+        .jobs
+        .audit_claim_blocks
+        + 1;
+    let net = network(dir.path(), 4, 28_200, epoch);
     let byzantine = 3;
     let nodes = start_all(&net, Some(byzantine)).await;
     let offender = OperatorId::from(AccountId::from_key(
