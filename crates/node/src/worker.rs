@@ -290,17 +290,9 @@ enum Item {
 /// nonce, fee, signature, chain id) takes.
 const REVEAL_BYTES_PER_TX: usize = surety_ledger::tx::TX_BYTES_MAX - 2 * 1024;
 
-/// Most claims in one `ClaimAudits`: as many as fit the room a transaction has for items. A
-/// claim (a job id and a VRF proof, 112 bytes) is larger than a seal, so a full batch of
-/// `BATCH_ITEMS_MAX` claims would be past `TX_BYTES_MAX` and refused whole.
-const CLAIMS_PER_TX: usize = {
-    let fit = REVEAL_BYTES_PER_TX / (32 + surety_types::vrf::PROOF_BYTES);
-    if fit < jobs::BATCH_ITEMS_MAX {
-        fit
-    } else {
-        jobs::BATCH_ITEMS_MAX
-    }
-};
+/// Most claims in one `ClaimAudits`: the ledger's `CLAIM_ITEMS_MAX` (a claim, a job id and a VRF
+/// proof, is 112 bytes: a batch of `BATCH_ITEMS_MAX` would not fit one transaction).
+const CLAIMS_PER_TX: usize = jobs::CLAIM_ITEMS_MAX;
 
 /// Reveals in groups that each fit one transaction (and the batch limit), in order. A reveal
 /// larger than a transaction alone (an output past the limit) goes alone, and is refused.
@@ -389,8 +381,10 @@ struct Claimable {
     job: JobId,
     /// The window's last height: a claim must land by it.
     until: Height,
-    /// What the VRF runs on with the job: the digest of the assignees' seals.
+    /// What the VRF runs on with the job: the digest of the assignees' seals, and the seed of
+    /// the block that opened the window.
     seals: Hash,
+    seed: Hash,
     /// This operator's weight in the window's pool snapshot.
     weight: Amount,
     /// The window's weight: the pool outside the parties' owners.
@@ -456,10 +450,11 @@ fn owed(job: &Job, role: Role, operator: &OperatorId) -> Option<Step> {
 }
 
 /// Whether `operator` may claim audits now: the ledger refuses claims of a jailed,
-/// tombstoned or frozen operator (`jobs::assign::claim_one`).
+/// tombstoned or slash-pending operator (`jobs::assign::claim_one`; a dispute's freeze does
+/// not stop one).
 fn may_claim(store: &Store, operator: &OperatorId) -> bool {
     surety_ledger::staking::state::operator(store, operator)
-        .is_some_and(|o| !o.jailed && !o.tombstoned && !o.is_frozen())
+        .is_some_and(|o| !o.jailed && !o.tombstoned && o.pending_slashes == 0)
 }
 
 /// The jobs of the models `operator` serves whose claim window is open at `next` (the height
@@ -486,6 +481,9 @@ fn claimable(store: &Store, operator: &OperatorId, next: Height) -> Vec<Claimabl
             let Some(window) = job.audit_window.as_ref() else {
                 continue;
             };
+            let Some(seed) = window.seed else {
+                continue;
+            };
             if job.audit_of(operator).is_some() {
                 continue;
             }
@@ -501,6 +499,7 @@ fn claimable(store: &Store, operator: &OperatorId, next: Height) -> Vec<Claimabl
                 job: id,
                 until,
                 seals: window.seals,
+                seed,
                 weight: entry.weight,
                 total: window.weight,
             });
@@ -680,7 +679,12 @@ impl Worker {
         if let Some(draw) = self.draws.get(&claimable.job) {
             return Some((draw.proof, draw.selected));
         }
-        let alpha = jobs::audit_alpha(&self.chain_id, &claimable.job, &claimable.seals);
+        let alpha = jobs::audit_alpha(
+            &self.chain_id,
+            &claimable.job,
+            &claimable.seals,
+            &claimable.seed,
+        );
         let proof = self.key.vrf_prove(&alpha);
         let draw = proof.proof_to_hash().ok()?.draw();
         let selected = jobs::is_selected(audit_rate, claimable.weight, claimable.total, draw);
@@ -990,6 +994,6 @@ mod tests {
             bytes.len()
         );
         surety_ledger::tx::decode_and_check_shape(&bytes, "a-chain-id-of-ordinary-length").unwrap();
-        assert_eq!(CLAIMS_PER_TX, 566, "(64 KiB - 2 KiB) / 112 bytes a claim");
+        assert_eq!(CLAIMS_PER_TX, 500);
     }
 }

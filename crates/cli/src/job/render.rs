@@ -67,9 +67,13 @@ fn audit_line(audit: &Audit) -> String {
 /// The claim window: when audits were (or are) taken and the pool weight they are drawn
 /// against.
 fn window_line(window: &AuditWindow) -> String {
+    let opens = match window.seed {
+        Some(_) => format!("open from {}", window.draw_at),
+        None => format!("sealed at {}, opening at {}", window.opened, window.draw_at),
+    };
     format!(
-        "audit claims: heights {} to {} (epoch {} pool, weight {} outside the parties' families)",
-        window.opened, window.until, window.epoch, window.weight
+        "audit claims: {opens} to {} (epoch {} pool, weight {} outside the parties' families)",
+        window.until, window.epoch, window.weight
     )
 }
 
@@ -435,11 +439,14 @@ mod tests {
         let mut disputed = job(JobStatus::Disputed { dispute: 3 }, Some(&embedding(4)));
         disputed.audit_window = Some(AuditWindow {
             opened: Height::new(6),
-            until: Height::new(16),
+            draw_at: Height::new(7),
+            seed: Some(Hash([8; 32])),
+            until: Height::new(17),
             epoch: surety_types::Epoch::new(0),
             seals: Hash([6; 32]),
             weight: Amount::new(7_500_000),
             excluded: vec![AccountId([9; 32])],
+            stretch: Default::default(),
         });
         let audit = |auditor: u8, claimed: u64, outcome: AuditOutcome| Audit {
             auditor: OperatorId([auditor; 32]),
@@ -459,7 +466,7 @@ mod tests {
         assert_eq!(super::super::dispute_of_job(&disputed), Some(3));
         let text = status_text(&disputed, None);
         assert!(text.contains("revealed at height 6"), "{text}");
-        assert!(text.contains("audit claims: heights 6 to 16"), "{text}");
+        assert!(text.contains("audit claims: open from 7 to 17"), "{text}");
         assert!(text.contains("(claimed at 7): agreed"), "{text}");
         assert!(
             text.contains("(claimed at 9): disagreed (dispute 3)"),
