@@ -112,12 +112,18 @@ fn a_partner_grinding_its_salt_gets_its_validator_selected_and_the_validator_vou
     let report = surety_sim::report::markdown(&config, &summary);
     let t = &summary.totals;
     assert!(t.grinds > 0 && t.grinds_hit > 0, "{report}");
-    assert_eq!(t.grind_mispredicted, 0, "the partner reads the window from state\n{report}");
+    assert_eq!(
+        t.grind_mispredicted, 0,
+        "the partner reads the window from state\n{report}"
+    );
     let validator = summary
         .rows
         .iter()
         .find(|r| r.strategy == Some(Strategy::Grinder))
         .expect("a row for the grinding validator");
-    assert!(validator.cheats > 0, "the validator neither vouched nor censored\n{report}");
+    assert!(
+        validator.cheats > 0,
+        "the validator neither vouched nor censored\n{report}"
+    );
     assert!(summary.honest_lose_nothing(), "{report}");
 }
