@@ -39,10 +39,9 @@ pub struct Config {
     pub partner_stake_share: f64,
     /// How many undeclared partners play the partner-auditor attack.
     pub partners: usize,
-    /// Partners ignore the designated auditor named in state, as if the ledger drew it only
-    /// after every assignee sealed: an emulation of the fix's information at seal time (not of
-    /// its later draw), to see what the gamble earns. Off by default: the real run reads state.
-    pub partners_blind: bool,
+    /// Salts a grinding partner tries per seal for one that makes its validator's VRF select
+    /// it (each try costs it one VRF evaluation per colluding validator).
+    pub grind_salts: usize,
     /// Each griefer's chance per block of opening a false challenge.
     pub griefing_rate: f64,
     /// Check every ledger invariant every this many blocks (and at the end).
@@ -72,7 +71,7 @@ impl Config {
             family_stake_share: 0.02,
             partner_stake_share: params.jobs.collusion_fraction.ppb() as f64 / 1e9,
             partners: 4,
-            partners_blind: false,
+            grind_salts: 512,
             griefing_rate: 0.05,
             invariants_every: 100,
             params,

@@ -3,11 +3,13 @@
 //! and turns the block's receipts and events into the parties' next moves. No ledger logic
 //! is copied here: who is assigned, audited, disputed and slashed is read from the ledger.
 //!
-//! Block rhythm (blind results): a job submitted in block `h` is assigned, with its designated
-//! auditor, by block `h+1`'s seed; workers and auditor seal in `h+2` (the auditor knows from
-//! its own VRF whether it audits, and computes only then); the last seal opens the reveals:
-//! assignees reveal in `h+3`, the auditor once their results are compared (`h+4`), during the
-//! challenge window. Disputes take one move per block.
+//! Block rhythm (blind results, private sortition): a job submitted in block `h` is assigned by
+//! block `h+1`'s seed; its workers seal in `h+2`, and the last seal opens its audit claim window
+//! (`audit_claim_blocks`, 10). Every operator in the epoch's pool outside the parties' owners
+//! then evaluates its own VRF over the sealed job ([`crate::sortition`]); those it selects claim
+//! in `h+3` and seal their audit in `h+4`. Once the window is over the assignees reveal, and the
+//! auditors reveal once the results are compared, during the challenge window. Disputes take
+//! one move per block.
 
 use crate::compute::{self, Execution};
 use crate::config::Config;
@@ -21,14 +23,14 @@ use std::rc::Rc;
 use surety_infer::{Activation, Executor};
 use surety_ledger::disputes::{self, DisputesEvent, Outcome, Party, Phase};
 use surety_ledger::jobs::{
-    self, CommitResult, JobInput, JobStatus, JobsEvent, Reveal, Role, Seal, SubmitJob,
+    self, pool, AuditClaim, ClaimAudits, CommitResult, JobInput, JobStatus, JobsEvent, Reveal,
+    Role, Seal, SubmitJob,
 };
 use surety_ledger::slashing::{FaultKind, SlashingEvent};
 use surety_ledger::tx::Msg;
 use surety_ledger::{bank, staking, BlockOutcome, Event, Ledger};
 use surety_types::tx::Tx;
-use surety_types::vrf::VrfProof;
-use surety_types::{AccountId, Amount, Hash, JobId};
+use surety_types::{AccountId, Amount, Epoch, Hash, Height, JobId, OperatorId};
 
 /// Who signs a pending transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +44,7 @@ enum Signer {
 enum Tag {
     Submit(Activation, u32),
     Seals,
+    Claims,
     Reveals,
     Move,
     Challenge,
@@ -53,6 +56,7 @@ impl Tag {
         match self {
             Tag::Submit(..) => "submit",
             Tag::Seals => "seals",
+            Tag::Claims => "audit claims",
             Tag::Reveals => "reveals",
             Tag::Move => "dispute move",
             Tag::Challenge => "challenge",
@@ -82,9 +86,8 @@ struct Todo {
 #[derive(Clone, Debug)]
 struct Sealed {
     salt: [u8; 32],
-    /// The result the seal commits to (none for an auditor not selected, or a copier).
+    /// The result the seal commits to (none for a copier).
     result: Option<CommitResult>,
-    audit_proof: Option<VrfProof>,
     /// A copier sealed this replica's seal and will try to open it with its reveal.
     copy_of: Option<usize>,
 }
@@ -115,6 +118,14 @@ struct JobTrack {
     partner_fabricated: BTreeSet<usize>,
     paid: BTreeSet<usize>,
     challenged: bool,
+    /// The last height of its audit claim window, once open.
+    claim_until: Option<u64>,
+    /// Operators whose audit claims landed, in order.
+    auditors: Vec<usize>,
+    /// A grinding partner found a salt that selects its validator.
+    ground: bool,
+    /// The claim window's pool weight a grinding partner predicted at its seal.
+    predicted_weight: Option<Amount>,
 }
 
 struct DisputeTrack {
@@ -137,6 +148,8 @@ pub struct Driver<'a> {
     nonces: BTreeMap<AccountId, u64>,
     jobs: BTreeMap<JobId, JobTrack>,
     todo: Vec<Todo>,
+    /// Audit claims to send in the next block, per operator.
+    claims: BTreeMap<usize, Vec<AuditClaim>>,
     disputes: BTreeMap<u64, DisputeTrack>,
     /// Jobs an honest worker's result made challengeable, for griefers.
     challengeable: Vec<JobId>,
@@ -161,6 +174,7 @@ impl<'a> Driver<'a> {
             nonces: BTreeMap::new(),
             jobs: BTreeMap::new(),
             todo: Vec::new(),
+            claims: BTreeMap::new(),
             disputes: BTreeMap::new(),
             challengeable: Vec::new(),
             submitted: 0,
@@ -196,7 +210,7 @@ impl<'a> Driver<'a> {
                         format!(
                             "{:?}",
                             jobs::state::job(self.ledger.store(), id)
-                                .map(|j| (j.status, j.audit.map(|a| a.outcome)))
+                                .map(|j| (j.status, j.audits.len()))
                         )
                     })
                     .collect();
@@ -334,66 +348,41 @@ impl<'a> Driver<'a> {
         candidates.last().expect("an active set").0
     }
 
-    /// The proposer by stake, and its seed. A grinder holding the slot while jobs wait to be
-    /// assigned tries both its own block and withholding (the next proposer's block, with
-    /// that proposer's seed) on a copy of the ledger, and keeps the one that designates it
-    /// auditor of more of its partner's new jobs (the audit selection itself is the
-    /// auditor's VRF, which no seed moves; a colluding auditor is what a seed can buy).
+    /// The proposer by stake, and its seed. No proposer's choice moves an audit any more
+    /// (auditors are selected by their own VRFs over the sealed job): what a colluding proposer
+    /// can still do is leave claims out of its block ([`Driver::censored`]).
     fn choose_proposer(&mut self) -> (usize, Hash) {
-        let proposer = self.draw_proposer(None);
-        let strategy = self.world.operators[proposer].strategy;
-        let partner = self.world.operators[proposer].partner;
-        let own = (proposer, self.seed(0));
-        let Some(partner) = partner.filter(|_| strategy.proposal() == Proposal::Grind) else {
-            return own;
-        };
-        if !self.jobs.values().any(|track| track.workers.is_empty()) {
-            return own;
-        }
-        let next = self.draw_proposer(Some(proposer));
-        let other = (next, self.seed(1));
-        self.totals.grinds += 1;
-        self.tallies[proposer].cheats += 1;
-        let grinder = self.world.operators[proposer].id;
-        let partner = self.world.operators[partner].id;
-        let covered = |driver: &mut Driver, (who, seed): (usize, Hash)| {
-            let (txs, _, _) = driver.sign_all(who);
-            let mut copy = driver.ledger.clone();
-            let ctx =
-                copy.next_context(driver.time_ms + 1_000, driver.world.operators[who].id, seed);
-            let outcome = copy.apply_block(&ctx, &txs).expect("the block applies");
-            let mut partner_jobs = BTreeSet::new();
-            let mut audited_by_grinder = BTreeSet::new();
-            for event in all_events(&outcome) {
-                match event {
-                    Event::Jobs(JobsEvent::JobAssigned { job, operator, .. })
-                        if *operator == partner =>
-                    {
-                        partner_jobs.insert(*job);
-                    }
-                    Event::Jobs(JobsEvent::AuditAssigned { job, auditor, .. })
-                        if *auditor == grinder =>
-                    {
-                        audited_by_grinder.insert(*job);
-                    }
-                    _ => {}
-                }
-            }
-            partner_jobs.intersection(&audited_by_grinder).count()
-        };
-        let mine = covered(self, own);
-        let theirs = covered(self, other);
-        if theirs > mine {
-            self.totals.grinds_changed += 1;
-            other
-        } else {
-            own
-        }
+        (self.draw_proposer(None), self.seed(0))
     }
 
-    fn censored(&self, proposer: usize, signer: Signer) -> bool {
-        self.world.operators[proposer].strategy.proposal() == Proposal::Censor
-            && matches!(signer, Signer::Operator(i) if self.world.operators[i].strategy == Strategy::CensoredVictim)
+    /// Whether `proposer` leaves `pending` out of its block: a censor its victims'
+    /// transactions and every audit claim; a grinder the claims of operators outside its family
+    /// on jobs its partner works on.
+    fn censored(&self, proposer: usize, pending: &Pending) -> bool {
+        let operator = match pending.signer {
+            Signer::Operator(i) => i,
+            Signer::Client(_) => return false,
+        };
+        let claims = matches!(pending.tag, Tag::Claims);
+        match self.world.operators[proposer].strategy.proposal() {
+            Proposal::Fair => false,
+            Proposal::Censor => {
+                claims || self.world.operators[operator].strategy == Strategy::CensoredVictim
+            }
+            Proposal::CensorClaimsOnPartner => {
+                let family = self.world.operators[proposer].family;
+                let Some(partner) = self.world.operators[proposer].partner else {
+                    return false;
+                };
+                claims
+                    && self.world.operators[operator].family != family
+                    && claimed_jobs(&pending.msg).any(|job| {
+                        self.jobs
+                            .get(&job)
+                            .is_some_and(|track| track.workers.contains(&partner))
+                    })
+            }
+        }
     }
 
     fn key(&self, signer: Signer) -> &surety_types::SigningKey {
@@ -419,7 +408,7 @@ impl<'a> Driver<'a> {
         let mut txs = Vec::new();
         let mut included = Vec::new();
         for (index, pending) in self.queue.iter().enumerate() {
-            if self.censored(proposer, pending.signer) {
+            if self.censored(proposer, pending) {
                 continue;
             }
             let account = self.account(pending.signer);
@@ -450,6 +439,14 @@ impl<'a> Driver<'a> {
         if left_out > 0 {
             self.totals.censored_txs += left_out as u64;
             self.tallies[proposer].cheats += 1;
+        }
+        let mut kept = included.iter().peekable();
+        for (index, pending) in self.queue.iter().enumerate() {
+            if kept.peek() == Some(&&index) {
+                kept.next();
+            } else if matches!(pending.tag, Tag::Claims) {
+                self.totals.censored_claims += 1;
+            }
         }
         let mut tags = Vec::with_capacity(included.len());
         let mut keep = Vec::new();
@@ -511,7 +508,12 @@ impl<'a> Driver<'a> {
                     }
                 }
             }
-            Tag::Seals | Tag::Reveals | Tag::Move | Tag::Challenge | Tag::Evidence => {}
+            Tag::Seals
+            | Tag::Claims
+            | Tag::Reveals
+            | Tag::Move
+            | Tag::Challenge
+            | Tag::Evidence => {}
         }
     }
 
@@ -584,6 +586,7 @@ impl<'a> Driver<'a> {
                     FaultKind::WrongResult => matches!(
                         strategy,
                         Strategy::Tamper
+                            | Strategy::Grinder
                             | Strategy::GrindPartner
                             | Strategy::Sybil
                             | Strategy::PartnerAuditor
@@ -675,7 +678,10 @@ impl<'a> Driver<'a> {
                     deadline: deadline.get(),
                 });
             }
-            JobsEvent::AuditAssigned {
+            JobsEvent::AuditClaimsOpen { job, until, weight } => {
+                self.open_window(job, until.get(), *weight);
+            }
+            JobsEvent::AuditClaimed {
                 job,
                 auditor,
                 deadline,
@@ -683,6 +689,9 @@ impl<'a> Driver<'a> {
                 let i = self.world.index(auditor);
                 self.tallies[i].audits += 1;
                 self.totals.audits += 1;
+                if let Some(track) = self.jobs.get_mut(job) {
+                    track.auditors.push(i);
+                }
                 self.todo.push(Todo {
                     job: *job,
                     operator: i,
@@ -709,14 +718,9 @@ impl<'a> Driver<'a> {
                 };
                 let record = jobs::state::job(self.ledger.store(), job);
                 for &operator in track.sealed.keys() {
+                    let id = self.world.operators[operator].id;
                     let role = match &record {
-                        Some(r)
-                            if r.audit.as_ref().is_some_and(|a| {
-                                a.auditor == self.world.operators[operator].id
-                            }) =>
-                        {
-                            Role::Auditor
-                        }
+                        Some(r) if r.audit_of(&id).is_some() => Role::Auditor,
                         _ => Role::Worker,
                     };
                     self.todo.push(Todo {
@@ -753,6 +757,23 @@ impl<'a> Driver<'a> {
 
     fn close(&mut self, job: &JobId) {
         if let Some(track) = self.jobs.remove(job) {
+            if track.claim_until.is_some() {
+                match track.auditors.len() {
+                    0 => self.totals.windows_unaudited += 1,
+                    1 => {}
+                    _ => self.totals.windows_multiple += 1,
+                }
+                let honest = track
+                    .auditors
+                    .iter()
+                    .any(|a| self.world.operators[*a].strategy.is_honest());
+                if honest {
+                    self.totals.windows_honest_audited += 1;
+                    if track.ground {
+                        self.totals.grinds_honest_audited += 1;
+                    }
+                }
+            }
             for worker in &track.workers {
                 if track.computed.contains(worker) && !track.paid.contains(worker) {
                     self.tallies[*worker].unpaid_runs += 1;
@@ -859,11 +880,104 @@ impl<'a> Driver<'a> {
                 });
             }
         }
+        for (operator, batch) in std::mem::take(&mut self.claims) {
+            for chunk in batch.chunks(jobs::BATCH_ITEMS_MAX) {
+                self.queue.push(Pending {
+                    signer: Signer::Operator(operator),
+                    msg: Msg::ClaimAudits(Box::new(ClaimAudits {
+                        operator: self.world.operators[operator].id,
+                        claims: chunk.to_vec(),
+                    })),
+                    tag: Tag::Claims,
+                });
+            }
+        }
+        self.drop_expired_claims(next);
         let ids: Vec<u64> = self.disputes.keys().copied().collect();
         for id in ids {
             self.dispute_moves(id);
         }
         self.grief();
+    }
+
+    /// Claims still queued (left out by censoring proposers) whose window closes before the
+    /// next block `next` are lost: the ledger would refuse them.
+    fn drop_expired_claims(&mut self, next: u64) {
+        let open = |jobs: &BTreeMap<JobId, JobTrack>, job: &JobId| {
+            jobs.get(job)
+                .and_then(|t| t.claim_until)
+                .is_some_and(|until| until >= next)
+        };
+        let mut lost = 0;
+        for pending in self.queue.iter_mut() {
+            if let Msg::ClaimAudits(batch) = &mut pending.msg {
+                let before = batch.claims.len();
+                batch.claims.retain(|claim| open(&self.jobs, &claim.job));
+                lost += before - batch.claims.len();
+            }
+        }
+        self.totals.claims_lost += lost as u64;
+        self.queue
+            .retain(|p| !matches!(&p.msg, Msg::ClaimAudits(batch) if batch.claims.is_empty()));
+    }
+
+    /// A job's claim window opened (its last assignee sealed): every operator in the epoch's
+    /// pool outside the parties' owners evaluates its own VRF over the sealed job; those it
+    /// selects claim (every strategy does: what it then does with the audit is its strategy).
+    fn open_window(&mut self, job: &JobId, until: u64, weight: Amount) {
+        self.totals.windows += 1;
+        let Some(track) = self.jobs.get_mut(job) else {
+            return;
+        };
+        track.claim_until = Some(until);
+        if track.predicted_weight.is_some_and(|w| w != weight) {
+            self.totals.grind_mispredicted += 1;
+        }
+        let Some(record) = jobs::state::job(self.ledger.store(), job) else {
+            return;
+        };
+        let Some(window) = record.audit_window else {
+            return;
+        };
+        let alpha = jobs::audit_alpha(CHAIN, job, &window.seals);
+        let rate = self.config.params.jobs.audit_rate;
+        let world = self.world;
+        for (i, operator) in world.operators.iter().enumerate() {
+            if window.excluded.contains(&operator.account) {
+                continue;
+            }
+            let store = self.ledger.store();
+            let Some(entry) = pool::entry(store, window.epoch, &record.model, &operator.id) else {
+                continue;
+            };
+            if window.excluded.contains(&entry.owner) {
+                continue;
+            }
+            let draw = world.vrf_keys[i].draw(&alpha);
+            if !jobs::is_selected(rate, entry.weight, window.weight, draw) {
+                continue;
+            }
+            // A jailed or frozen operator knows the ledger would refuse its claim.
+            let eligible = staking::state::operator(store, &operator.id)
+                .is_some_and(|o| !o.jailed && !o.tombstoned && !o.is_frozen());
+            if !eligible {
+                if operator.strategy.is_honest() {
+                    self.totals.claims_ineligible_honest += 1;
+                }
+                continue;
+            }
+            let proof = operator.key.vrf_prove(&alpha);
+            let proved = proof
+                .proof_to_hash()
+                .expect("our own proof is valid")
+                .draw();
+            assert_eq!(proved, draw, "the sortition draw is the proof's");
+            self.totals.claims_sent += 1;
+            self.claims
+                .entry(i)
+                .or_default()
+                .push(AuditClaim { job: *job, proof });
+        }
     }
 
     /// A full run for `job` by `operator` (with the other checkpoint if `other`), counted as
@@ -929,23 +1043,27 @@ impl<'a> Driver<'a> {
             Role::Worker => self.work_plan(item, next),
             Role::Auditor => self.audit_plan(item),
         };
-        let (execution, copy_of, audit_proof) = match plan {
-            Plan::Run(execution) => (execution, None, None),
-            Plan::Audit(execution, proof) => (execution, None, Some(proof)),
-            Plan::CopySeal(other) => (None, Some(other), None),
+        let (execution, copy_of) = match plan {
+            Plan::Run(execution) => (Some(execution), None),
+            Plan::CopySeal(other) => (None, Some(other)),
             Plan::Wait => return Item::Wait,
             Plan::Nothing => return Item::Done,
         };
-        let salt = self.rng.bytes32();
-        let blank = Hash(self.rng.bytes32());
         let operator = &self.world.operators[item.operator];
         let result = execution
             .as_ref()
             .map(|e| msgs::commit(CHAIN, &item.job, e, &operator.key));
-        let track = self.jobs.get_mut(&item.job).expect("an open job");
+        let grinds =
+            item.role == Role::Worker && operator.strategy.work() == Work::FabricateAndGrindSalt;
+        let salt = match &result {
+            Some(result) if grinds => self.ground_salt(item, next, result),
+            _ => self.rng.bytes32(),
+        };
+        let operator = &self.world.operators[item.operator];
         let seal = match (&result, copy_of) {
             (Some(result), _) => msgs::seal(&item.job, &operator.id, result, &salt),
-            (None, Some(other)) => {
+            (None, other) => {
+                let other = other.expect("a plan without an execution copies a seal");
                 let record = jobs::state::job(self.ledger.store(), &item.job).expect("open");
                 let other_id = self.world.operators[other].id;
                 let commitment = record
@@ -958,19 +1076,14 @@ impl<'a> Driver<'a> {
                     commitment,
                 }
             }
-            // An auditor its VRF did not select seals anything.
-            (None, None) => Seal {
-                job: item.job,
-                commitment: blank,
-            },
         };
+        let track = self.jobs.get_mut(&item.job).expect("an open job");
         track.executions.insert(item.operator, execution);
         track.sealed.insert(
             item.operator,
             Sealed {
                 salt,
                 result,
-                audit_proof,
                 copy_of,
             },
         );
@@ -982,28 +1095,28 @@ impl<'a> Driver<'a> {
         let (own, family) = self.secrets(item.operator, &item.job);
         match strategy.work() {
             Work::Compute | Work::ComputeAndEquivocate => {
-                Plan::Run(Some(self.run_model(item.operator, &item.job, false)))
+                Plan::Run(self.run_model(item.operator, &item.job, false))
             }
             Work::OtherWeights => {
                 self.tallies[item.operator].cheats += 1;
-                Plan::Run(Some(self.run_model(item.operator, &item.job, true)))
+                Plan::Run(self.run_model(item.operator, &item.job, true))
             }
             Work::Fabricate => {
                 self.tallies[item.operator].cheats += 1;
-                Plan::Run(Some(self.fabricated(&item.job, own)))
+                Plan::Run(self.fabricated(&item.job, own))
             }
-            Work::FabricateAsFamily => {
+            Work::FabricateAsFamily | Work::FabricateAndGrindSalt => {
                 self.tallies[item.operator].cheats += 1;
-                Plan::Run(Some(self.fabricated(&item.job, family)))
+                Plan::Run(self.fabricated(&item.job, family))
             }
-            Work::FabricateWhenPartnerAudits => {
+            Work::FabricateUnlessOutsiderReplica => {
                 if self.partner_may_fabricate(item) {
                     self.tallies[item.operator].cheats += 1;
                     let track = self.jobs.get_mut(&item.job).expect("an open job");
                     track.partner_fabricated.insert(item.operator);
-                    Plan::Run(Some(self.fabricated(&item.job, family)))
+                    Plan::Run(self.fabricated(&item.job, family))
                 } else {
-                    Plan::Run(Some(self.run_model(item.operator, &item.job, false)))
+                    Plan::Run(self.run_model(item.operator, &item.job, false))
                 }
             }
             Work::Silent => {
@@ -1028,64 +1141,147 @@ impl<'a> Driver<'a> {
                     None if self.jobs[&item.job].replicas >= 2 && next + 2 < item.deadline => {
                         Plan::Wait
                     }
-                    None => Plan::Run(Some(self.run_model(item.operator, &item.job, false))),
+                    None => Plan::Run(self.run_model(item.operator, &item.job, false)),
                 }
             }
         }
     }
 
     /// A partner auditor's decision as it seals, from what the job's record in state says now:
-    /// fabricate when the designated auditor is a partner, or is not drawn yet (a ledger that
-    /// draws it after the seals leaves only that gamble), and every other live replica is a
-    /// partner too (an outsider's replica would disagree). Counted by case in the totals.
+    /// fabricate unless an outsider holds another live replica (it would disagree). Who audits
+    /// is decided only after the last seal, by each auditor's own VRF over the seals, so the
+    /// record cannot name an auditor yet (counted if it ever did). Counted by case.
     fn partner_may_fabricate(&mut self, item: &Todo) -> bool {
         let Some(record) = jobs::state::job(self.ledger.store(), &item.job) else {
             return false;
         };
-        let partner = |id: &surety_types::OperatorId| {
+        let partner = |id: &OperatorId| {
             self.world.operators[self.world.index(id)].strategy == Strategy::PartnerAuditor
         };
         let me = self.world.operators[item.operator].id;
         let outsider_replica = record
             .live_assignments()
             .any(|a| a.operator != me && !partner(&a.operator));
-        let auditor = record
-            .audit
-            .as_ref()
-            .map(|a| a.auditor)
-            .filter(|_| !self.config.partners_blind);
         let partners = &mut self.totals.partners;
-        match auditor {
-            _ if outsider_replica => {
-                partners.outsider_replica += 1;
-                false
-            }
-            Some(auditor) if partner(&auditor) => {
-                partners.auditor_partner += 1;
-                true
-            }
-            Some(_) => {
-                partners.auditor_outsider += 1;
-                false
-            }
-            None => {
-                partners.auditor_unknown += 1;
-                true
-            }
+        if record.audit_window.is_some() || !record.audits.is_empty() {
+            partners.auditors_visible += 1;
+        }
+        if outsider_replica {
+            partners.outsider_replica += 1;
+            false
+        } else {
+            partners.gamble += 1;
+            true
         }
     }
 
-    /// A designated auditor learns from its own VRF whether it audits; only then does its
-    /// strategy matter.
+    /// A grinding partner's salt: the one input of its auditors' VRFs it controls (the
+    /// digest of the seals includes its seal, which includes the salt). It tries up to
+    /// `grind_salts` salts, predicting for each what its colluding validators' VRFs would
+    /// draw once its seal opens the claim window in block `next`, and the window's pool
+    /// weight from the epoch's snapshot in state; it keeps the first salt that selects one of
+    /// them. It can predict only as the last live assignee to seal, once the epoch's snapshot
+    /// is in state; otherwise any salt will do.
+    fn ground_salt(&mut self, item: &Todo, next: u64, result: &CommitResult) -> [u8; 32] {
+        let me = self.world.operators[item.operator].id;
+        let Some(record) = jobs::state::job(self.ledger.store(), &item.job) else {
+            return self.rng.bytes32();
+        };
+        let others_sealed = record
+            .live_assignments()
+            .all(|a| a.operator == me || a.seal.is_some());
+        if !others_sealed {
+            return self.rng.bytes32();
+        }
+        self.totals.grinds += 1;
+        let epoch = self.ledger.params().epoch_of(Height::new(next));
+        let Some((validators, weight)) = self.grind_targets(item.operator, &record, epoch) else {
+            self.totals.grinds_blind += 1;
+            return self.rng.bytes32();
+        };
+        let rate = self.config.params.jobs.audit_rate;
+        let mut salt = self.rng.bytes32();
+        for _ in 0..self.config.grind_salts {
+            self.totals.grind_salts += 1;
+            let commitment = jobs::seal_commitment(&me, &result.result.statement, &salt);
+            let seals: Vec<Hash> = record
+                .live_assignments()
+                .map(|a| {
+                    if a.operator == me {
+                        commitment
+                    } else {
+                        a.seal.expect("every other live assignee has sealed")
+                    }
+                })
+                .collect();
+            let alpha = jobs::audit_alpha(CHAIN, &item.job, &jobs::seals_digest(&seals));
+            let hit = validators.iter().any(|(v, w)| {
+                jobs::is_selected(rate, *w, weight, self.world.vrf_keys[*v].draw(&alpha))
+            });
+            if hit {
+                self.totals.grinds_hit += 1;
+                let track = self.jobs.get_mut(&item.job).expect("an open job");
+                track.ground = true;
+                track.predicted_weight = Some(weight);
+                return salt;
+            }
+            salt = self.rng.bytes32();
+        }
+        let track = self.jobs.get_mut(&item.job).expect("an open job");
+        track.predicted_weight = Some(weight);
+        salt
+    }
+
+    /// The colluding validators a grinding partner can hope to select (in the family, in the
+    /// epoch's pool, not parties to the job), with their pool weights, and the claim window's
+    /// weight as the partner predicts it from public state: the snapshot's weight outside
+    /// every party's account and owner (`AuditWindow::weight`). `None` before the epoch's
+    /// snapshot is taken (the ledger takes it lazily at the first window of an epoch).
+    fn grind_targets(
+        &self,
+        partner: usize,
+        record: &jobs::Job,
+        epoch: Epoch,
+    ) -> Option<(Vec<(usize, Amount)>, Amount)> {
+        let store = self.ledger.store();
+        let entries: Vec<Option<pool::PoolEntry>> = self
+            .world
+            .operators
+            .iter()
+            .map(|o| pool::entry(store, epoch, &record.model, &o.id))
+            .collect();
+        if entries.iter().all(Option::is_none) {
+            return None;
+        }
+        let mut excluded: Vec<AccountId> = Vec::new();
+        for party in record.assignments.iter().map(|a| a.operator) {
+            let family = staking::state::operator(store, &party).and_then(|o| o.metadata.family);
+            let owner = entries[self.world.index(&party)].as_ref().map(|e| e.owner);
+            excluded.extend([Some(party.account()), family, owner].into_iter().flatten());
+        }
+        let outside = |i: usize| {
+            entries[i].as_ref().filter(|e| {
+                !excluded.contains(&self.world.operators[i].account) && !excluded.contains(&e.owner)
+            })
+        };
+        let weight = (0..entries.len())
+            .filter_map(outside)
+            .fold(Amount::ZERO, |sum, e| sum.saturating_add(e.weight));
+        let family = self.world.operators[partner].family;
+        let validators = (0..entries.len())
+            .filter(|i| {
+                self.world.operators[*i].strategy == Strategy::Grinder
+                    && self.world.operators[*i].family == family
+            })
+            .filter_map(|i| outside(i).map(|e| (i, e.weight)))
+            .collect();
+        Some((validators, weight))
+    }
+
+    /// An operator its VRF selected to audit: what it seals is its strategy's.
     fn audit_plan(&mut self, item: &Todo) -> Plan {
         let operator = &self.world.operators[item.operator];
-        let proof = operator.key.vrf_prove(&jobs::audit_alpha(CHAIN, &item.job));
-        let draw = proof
-            .proof_to_hash()
-            .expect("our own proof is valid")
-            .draw();
-        let selected = jobs::is_selected(self.config.params.jobs.audit_rate, draw);
-        let target = self.audit_target(&item.job);
+        let target = self.audit_target(&item.job, &operator.id);
         let strategy = operator.strategy;
         let in_family = target.is_some_and(|t| {
             operator.family.is_some()
@@ -1093,37 +1289,31 @@ impl<'a> Driver<'a> {
                 && (strategy != Strategy::PartnerAuditor
                     || self.jobs[&item.job].partner_fabricated.contains(&t))
         });
-        if strategy.audit(in_family) == Audit::Silent {
-            self.tallies[item.operator].cheats += 1;
-            return Plan::Nothing;
-        }
-        if !selected {
-            return Plan::Audit(None, proof);
-        }
         let (own, family) = self.secrets(item.operator, &item.job);
-        let execution = match strategy.audit(in_family) {
-            Audit::Compute => self.run_model(item.operator, &item.job, false),
+        match strategy.audit(in_family) {
+            Audit::Compute => Plan::Run(self.run_model(item.operator, &item.job, false)),
             Audit::AgreeAsFamily => {
                 self.tallies[item.operator].cheats += 1;
-                self.fabricated(&item.job, family)
+                Plan::Run(self.fabricated(&item.job, family))
             }
             // Blind: nothing to see, so a guess is a fabrication.
             Audit::Guess => {
                 self.tallies[item.operator].cheats += 1;
-                self.fabricated(&item.job, own)
+                Plan::Run(self.fabricated(&item.job, own))
             }
-            Audit::Silent => unreachable!("handled above"),
-        };
-        Plan::Audit(Some(execution), proof)
+            Audit::Silent => {
+                self.tallies[item.operator].cheats += 1;
+                Plan::Nothing
+            }
+        }
     }
 
     /// Open one's seal: one's result (or, for a copier, the copied replica's, which cannot
-    /// open a seal bound to another operator), and an auditor's VRF proof.
+    /// open a seal bound to another operator).
     fn reveal(&mut self, item: &Todo, next: u64) -> Item {
-        // The auditor reveals last: once the assignees' results are compared, so none of them
-        // knew at its reveal whether it was audited.
-        // The ledger sets the auditor's reveal deadline afresh when it compares the results
-        // (no event says so), so the auditor reads it from the job record.
+        // Auditors reveal last: once the assignees' results are compared, so none of them
+        // knew at its reveal whether it was audited. The ledger sets an auditor's reveal
+        // deadline afresh when it compares the results, so the auditor reads it from the job.
         if item.role == Role::Auditor {
             let Some(record) = jobs::state::job(self.ledger.store(), &item.job) else {
                 return Item::Done;
@@ -1135,7 +1325,11 @@ impl<'a> Driver<'a> {
             if !compared {
                 return Item::Wait;
             }
-            if next > record.audit.map_or(0, |a| a.deadline.get()) {
+            let me = self.world.operators[item.operator].id;
+            let open = record.audit_of(&me).is_some_and(|a| {
+                a.outcome == jobs::AuditOutcome::Pending && next <= a.deadline.get()
+            });
+            if !open {
                 return Item::Done;
             }
         }
@@ -1157,17 +1351,21 @@ impl<'a> Driver<'a> {
             },
             None => (sealed.result.clone(), sealed.salt),
         };
+        let Some(result) = result else {
+            return Item::Done;
+        };
         Item::Reveal(Box::new(Reveal {
             job: item.job,
             salt,
-            audit_proof: sealed.audit_proof,
             result,
         }))
     }
 
-    fn audit_target(&self, job: &JobId) -> Option<usize> {
+    fn audit_target(&self, job: &JobId, auditor: &OperatorId) -> Option<usize> {
         let record = jobs::state::job(self.ledger.store(), job)?;
-        record.audit.map(|audit| self.world.index(&audit.target))
+        record
+            .audit_of(auditor)
+            .map(|audit| self.world.index(&audit.target))
     }
 
     /// Both parties' moves in dispute `id`, each from its own execution: a leaf at the
@@ -1283,9 +1481,7 @@ impl<'a> Driver<'a> {
 /// What a party's seal will commit to.
 enum Plan {
     /// Its own execution (or fabrication).
-    Run(Option<Rc<Execution>>),
-    /// A designated auditor: its execution if selected, and its VRF proof.
-    Audit(Option<Rc<Execution>>, VrfProof),
+    Run(Rc<Execution>),
     /// A copier reuses this replica's seal.
     CopySeal(usize),
     Wait,
@@ -1296,10 +1492,11 @@ fn compute_steps(model: &surety_infer::Model) -> u64 {
     model.program().len() as u64
 }
 
-fn all_events(outcome: &BlockOutcome) -> impl Iterator<Item = &Event> {
-    outcome
-        .receipts
-        .iter()
-        .flat_map(|r| r.events.iter())
-        .chain(outcome.events.iter())
+/// The jobs a transaction claims audits of (none for any other message).
+fn claimed_jobs(msg: &Msg) -> impl Iterator<Item = JobId> + '_ {
+    let claims = match msg {
+        Msg::ClaimAudits(batch) => batch.claims.as_slice(),
+        _ => &[],
+    };
+    claims.iter().map(|claim| claim.job)
 }

@@ -6,8 +6,9 @@
 //! each strategy earns per job against honest play, how often cheats are caught, what honest
 //! operators lose, and how many inferences verification costs per job.
 //!
-//! It must never model the ledger: no assignment, audit draw, verdict or payment is computed
-//! here, only read from the ledger's state and events. Off-ledger costs (compute) are the one
+//! It must never model the ledger: no assignment, audit selection, verdict or payment is
+//! computed here, only read from the ledger's state and events (an operator computes its own
+//! VRF to learn whether it may claim an audit; the ledger checks the claim). Off-ledger costs (compute) are the one
 //! thing it adds, as a stated price per inference.
 
 pub mod compute;
@@ -16,6 +17,7 @@ pub mod driver;
 pub mod msgs;
 pub mod report;
 pub mod rng;
+pub mod sortition;
 pub mod strategy;
 pub mod tally;
 pub mod world;

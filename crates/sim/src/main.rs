@@ -35,10 +35,9 @@ struct Args {
     /// The partner auditors' share of all stake (default: the ledger's collusion_fraction).
     #[arg(long)]
     partner_stake_share: Option<f64>,
-    /// Partners ignore the designated auditor in state (emulates a ledger that draws it after
-    /// the seals; the report says so).
+    /// Salts a grinding partner tries per seal.
     #[arg(long)]
-    partners_blind: bool,
+    grind_salts: Option<usize>,
     /// Also sweep audit rate × family stake share.
     #[arg(long)]
     sweep: bool,
@@ -74,7 +73,9 @@ fn main() {
     if let Some(v) = args.partner_stake_share {
         config.partner_stake_share = v;
     }
-    config.partners_blind = args.partners_blind;
+    if let Some(v) = args.grind_salts {
+        config.grind_salts = v;
+    }
     let started = std::time::Instant::now();
     if args.sweep_only {
         let operators = args.sweep_operators.unwrap_or(config.operators);

@@ -202,6 +202,10 @@ pub fn summarise(
     }
 }
 
+fn percent(part: u64, whole: u64) -> f64 {
+    100.0 * part as f64 / whole.max(1) as f64
+}
+
 fn pass(ok: bool) -> &'static str {
     if ok {
         "PASS"
@@ -301,8 +305,7 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
     let _ = writeln!(
         out,
         "Jobs: {} submitted, {} final, {} failed; {} audits; {} disputes ({:?}); {} referee \
-         steps; {} blocks; grinding: {} slots used, {} seeds changed; {} transactions held \
-         back by censors; {} hook failures; invariants checked {} times; final state root {}.",
+         steps; {} blocks; {} hook failures; invariants checked {} times; final state root {}.",
         t.jobs_submitted,
         t.jobs_final,
         t.jobs_failed,
@@ -311,9 +314,6 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
         t.outcomes,
         t.referee_steps,
         t.blocks,
-        t.grinds,
-        t.grinds_changed,
-        t.censored_txs,
         t.hook_failures,
         t.invariant_checks,
         summary.state_root
@@ -321,27 +321,48 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
     if !t.refused.is_empty() {
         let _ = writeln!(out, "\nRefused transactions: {:?}", t.refused);
     }
+    let _ = writeln!(
+        out,
+        "\nPrivate sortition: {} claim windows; {} claims sent (the claimant's VRF selected it), \
+         {} audits claimed; {} draws selected an honest operator frozen or jailed at the time \
+         (no claim: the ledger would refuse it); {} windows closed with no audit, {} with more \
+         than one, {} with an honest auditor ({:.2}%).",
+        t.windows,
+        t.claims_sent,
+        t.audits,
+        t.claims_ineligible_honest,
+        t.windows_unaudited,
+        t.windows_multiple,
+        t.windows_honest_audited,
+        percent(t.windows_honest_audited, t.windows)
+    );
+    let _ = writeln!(
+        out,
+        "Censorship: {} transactions left out by censoring proposers, {} of them audit-claim \
+         batches; {} claims lost (their window closed while left out).",
+        t.censored_txs, t.censored_claims, t.claims_lost
+    );
+    let _ = writeln!(
+        out,
+        "Salt grinding: {} seals ground ({} salts tried, up to {} a seal), {} found a salt that \
+         selects the colluding validator, {} could not predict the window (no snapshot yet), \
+         {} predicted its weight wrong; of the ground jobs, {} had an honest auditor ({:.2}%).",
+        t.grinds,
+        t.grind_salts,
+        config.grind_salts,
+        t.grinds_hit,
+        t.grinds_blind,
+        t.grind_mispredicted,
+        t.grinds_honest_audited,
+        percent(t.grinds_honest_audited, t.grinds)
+    );
     let partners = &t.partners;
     let _ = writeln!(
         out,
-        "\nPartner auditors' seals by what the job's record showed: auditor a partner {} \
-         (fabricated), auditor an outsider {} (computed), auditor not drawn yet {} (fabricated, \
-         the gamble), an outsider's replica {} (computed); the ledger {} the designated auditor \
-         before the assignees seal{}.",
-        partners.auditor_partner,
-        partners.auditor_outsider,
-        partners.auditor_unknown,
-        partners.outsider_replica,
-        if partners.auditor_known_at_seal() {
-            "shows"
-        } else {
-            "does not show"
-        },
-        if config.partners_blind {
-            " (emulated: --partners-blind, the partners ignore the auditor in state)"
-        } else {
-            ""
-        }
+        "Partner auditors' seals by what the job's record showed: no outsider replica {} \
+         (fabricated, the gamble), an outsider's replica {} (computed); an auditor or claim \
+         window visible before the seal: {}.",
+        partners.gamble, partners.outsider_replica, partners.auditors_visible
     );
     let _ = writeln!(
         out,

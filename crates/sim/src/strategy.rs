@@ -20,24 +20,26 @@ pub enum Strategy {
     LazyAuditor,
     /// On a replicated job, reuses another replica's result instead of computing.
     Copier,
-    /// A tamperer whose colluding proposer grinds the seed for it (they share a secret, so
-    /// the grinder, when it audits its partner, agrees with the fabrication).
+    /// A tamperer that grinds the salt of its seal (the one input of the auditors' VRFs it
+    /// controls) until its colluding validator's VRF selects it to audit the job; the
+    /// validator, auditing its partner, agrees with the fabrication.
     GrindPartner,
-    /// A validator that, holding the proposer slot, picks the better of two seeds (its own,
-    /// or withholding and letting the next proposer's stand) for its partner.
+    /// A validator colluding with a grinding partner: audits it in agreement when selected,
+    /// and, holding the proposer slot, leaves outsiders' audit claims on its partner's jobs out
+    /// of its block (a claim window is censored only if every one of its proposers colludes).
     Grinder,
     /// One undeclared owner's family of operators: tamper alike and agree with each other's
     /// wrong outputs when auditing them.
     Sybil,
     /// A few undeclared partners holding about `collusion_fraction` of the stake (the review's
-    /// partner-auditor attack, docs/market.md "The audit game", Open): a member fabricates a
-    /// job only when, as it seals, the job's designated auditor is a partner (or is not drawn
-    /// yet: the gamble left once the ledger draws auditors after the seals) and no outsider
-    /// holds another replica; a partner drawn to audit it agrees with the fabrication.
+    /// partner-auditor attack, docs/market.md "The audit game"): as it seals, a member reads
+    /// the job's record in state; it fabricates unless an outsider holds another replica (who
+    /// audits is not decided before the seals: the gamble), and a partner whose VRF selects it
+    /// to audit a partner's fabrication vouches for it.
     PartnerAuditor,
     /// Honest worker that also opens false challenges with a bond.
     Griefer,
-    /// Honest worker; as proposer leaves its victims' transactions out.
+    /// Honest worker; as proposer leaves its victims' transactions and every audit claim out.
     Censor,
     /// Signs two different results for a job: one committed, one handed to the client.
     Equivocator,
@@ -80,7 +82,7 @@ impl Strategy {
             Strategy::OtherWeights => "other weights",
             Strategy::LazyAuditor => "guessed audit",
             Strategy::Copier => "copied result",
-            Strategy::Grinder => "ground seed",
+            Strategy::Grinder => "vouch or censor",
             Strategy::Griefer => "false challenge",
             Strategy::Censor => "censored block",
             Strategy::Equivocator => "second result",
@@ -92,8 +94,9 @@ impl Strategy {
     pub fn work(self) -> Work {
         match self {
             Strategy::Tamper => Work::Fabricate,
-            Strategy::Sybil | Strategy::GrindPartner => Work::FabricateAsFamily,
-            Strategy::PartnerAuditor => Work::FabricateWhenPartnerAudits,
+            Strategy::Sybil => Work::FabricateAsFamily,
+            Strategy::GrindPartner => Work::FabricateAndGrindSalt,
+            Strategy::PartnerAuditor => Work::FabricateUnlessOutsiderReplica,
             Strategy::OtherWeights => Work::OtherWeights,
             Strategy::Copier => Work::CopyElseCompute,
             Strategy::Equivocator => Work::ComputeAndEquivocate,
@@ -102,7 +105,8 @@ impl Strategy {
         }
     }
 
-    /// What it does when drawn to audit a result; `target_in_family` says whether the audited
+    /// What it does when its VRF selects it to audit a result (every strategy claims then);
+    /// `target_in_family` says whether the audited
     /// operator belongs to its own (undeclared) family (for partner auditors: and fabricated
     /// this job, which partners tell each other off the ledger).
     pub fn audit(self, target_in_family: bool) -> Audit {
@@ -149,9 +153,12 @@ pub enum Work {
     Fabricate,
     /// Commit the family's shared fabrication for the job (no inference).
     FabricateAsFamily,
-    /// As it seals, read the job from state: fabricate as a family when the designated auditor
-    /// is a partner or not drawn yet, and no outsider holds another replica; compute otherwise.
-    FabricateWhenPartnerAudits,
+    /// Commit the family's fabrication, with the seal's salt ground so that the colluding
+    /// validator's VRF selects it to audit the job (when it can be found in the tries allowed).
+    FabricateAndGrindSalt,
+    /// As it seals, read the job from state: fabricate as a family unless an outsider holds
+    /// another replica (an outsider's replica would disagree); compute otherwise.
+    FabricateUnlessOutsiderReplica,
     /// Run the other checkpoint and commit that.
     OtherWeights,
     /// Wait for another replica's result and re-sign it; compute if none comes in time.
@@ -180,10 +187,10 @@ pub enum Audit {
 pub enum Proposal {
     /// Includes every pending transaction, with its own seed.
     Fair,
-    /// Leaves out its victims' transactions.
+    /// Leaves out its victims' transactions and every audit claim.
     Censor,
-    /// Compares its seed with the next proposer's and keeps the one better for its partner.
-    Grind,
+    /// Leaves out audit claims on its partner's jobs by operators outside its family.
+    CensorClaimsOnPartner,
 }
 
 impl Strategy {
@@ -191,7 +198,7 @@ impl Strategy {
     pub fn proposal(self) -> Proposal {
         match self {
             Strategy::Censor => Proposal::Censor,
-            Strategy::Grinder => Proposal::Grind,
+            Strategy::Grinder => Proposal::CensorClaimsOnPartner,
             _ => Proposal::Fair,
         }
     }

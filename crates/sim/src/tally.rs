@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 pub struct Tally {
     /// Jobs it was assigned to compute (reassignments included).
     pub jobs: u64,
-    /// Audits it was drawn for.
+    /// Audits it claimed (its VRF selected it and the claim landed in the window).
     pub audits: u64,
     /// Inferences it executed.
     pub inferences: Counter,
@@ -47,9 +47,33 @@ pub struct Totals {
     pub hook_failures: u64,
     /// Refused transactions by (kind of transaction, reason).
     pub refused: BTreeMap<String, u64>,
+    /// Seals whose salt a grinding partner ground, salts tried, and seals for which it found
+    /// a salt that selects its colluding validator.
     pub grinds: u64,
-    pub grinds_changed: u64,
+    pub grind_salts: u64,
+    pub grinds_hit: u64,
+    /// Ground seals for which the partner could not know the claim window's pool weight (the
+    /// epoch's snapshot not taken yet), and windows whose weight it predicted wrong.
+    pub grinds_blind: u64,
+    pub grind_mispredicted: u64,
+    /// Transactions censoring proposers left out (any kind), and among them audit claims.
     pub censored_txs: u64,
+    pub censored_claims: u64,
+    /// Audit claims sent (their VRF selected the claimant), and claims still left out when
+    /// their window closed (lost to censorship).
+    pub claims_sent: u64,
+    pub claims_lost: u64,
+    /// Draws that selected an honest operator the ledger would refuse now (jailed, or frozen
+    /// by a pending slash or an open dispute, e.g. a griefer's): its weight still counts in
+    /// the window's, so the audit is lost.
+    pub claims_ineligible_honest: u64,
+    /// Claim windows opened, and how many claims landed in them: none, one, more.
+    pub windows: u64,
+    pub windows_unaudited: u64,
+    pub windows_multiple: u64,
+    /// Windows with at least one claim by an honest operator, over all and over ground seals'.
+    pub windows_honest_audited: u64,
+    pub grinds_honest_audited: u64,
     pub invariant_checks: u64,
     /// Offences reported against honest operators, by kind and circumstance.
     pub honest_offences: BTreeMap<String, u64>,
@@ -57,24 +81,15 @@ pub struct Totals {
     pub partners: PartnerSeals,
 }
 
-/// A partner auditor's seals by what the job's record said at the time (the driver's
-/// `partner_may_fabricate`): whether the ledger shows the designated auditor before the
-/// assignees seal is what the attack turns on.
+/// A partner auditor's seals by what the job's record showed at the time (the driver's
+/// `partner_may_fabricate`). Who audits is decided only after every assignee sealed (private
+/// sortition over the seals), so the record never names an auditor at a seal.
 #[derive(Clone, Debug, Default)]
 pub struct PartnerSeals {
-    /// The designated auditor was known and a partner: fabricated, safe.
-    pub auditor_partner: u64,
-    /// The designated auditor was known and an outsider: computed.
-    pub auditor_outsider: u64,
-    /// No auditor drawn yet: fabricated, the gamble.
-    pub auditor_unknown: u64,
+    /// No outsider held another replica: fabricated, the gamble.
+    pub gamble: u64,
     /// An outsider held another replica: computed.
     pub outsider_replica: u64,
-}
-
-impl PartnerSeals {
-    /// True when the ledger named a job's designated auditor before a partner sealed it.
-    pub fn auditor_known_at_seal(&self) -> bool {
-        self.auditor_partner + self.auditor_outsider > 0
-    }
+    /// The record named an auditor or an open claim window before the seal (never expected).
+    pub auditors_visible: u64,
 }

@@ -5,6 +5,7 @@
 use crate::compute;
 use crate::config::Config;
 use crate::rng::Rng;
+use crate::sortition::VrfKey;
 use crate::strategy::Strategy;
 use std::collections::BTreeMap;
 use surety_infer::Model;
@@ -43,6 +44,8 @@ pub struct Operator {
 /// Keys, accounts and strategies of a run.
 pub struct World {
     pub operators: Vec<Operator>,
+    /// Each operator's VRF key, expanded once (`sortition`).
+    pub vrf_keys: Vec<VrfKey>,
     pub by_account: BTreeMap<AccountId, usize>,
     pub by_operator: BTreeMap<OperatorId, usize>,
     pub clients: Vec<SigningKey>,
@@ -169,6 +172,7 @@ impl World {
         let model = compute::model_from(&compute::weights(0));
         let other_model = compute::model_from(&compute::weights(7));
         World {
+            vrf_keys: operators.iter().map(|o| VrfKey::new(&o.key)).collect(),
             by_account: operators.iter().map(|o| (o.account, o.index)).collect(),
             by_operator: operators.iter().map(|o| (o.id, o.index)).collect(),
             clients: (0..CLIENTS).map(|i| key_of(config.seed, 1, i)).collect(),
