@@ -30,7 +30,7 @@ use surety_ledger::slashing::{FaultKind, SlashingEvent};
 use surety_ledger::tx::Msg;
 use surety_ledger::{bank, staking, BlockOutcome, Event, Ledger};
 use surety_types::tx::Tx;
-use surety_types::{AccountId, Amount, Epoch, Hash, Height, JobId, OperatorId};
+use surety_types::{AccountId, Amount, Hash, JobId, OperatorId};
 
 /// Who signs a pending transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -939,7 +939,10 @@ impl<'a> Driver<'a> {
         let Some(window) = record.audit_window else {
             return;
         };
-        let alpha = jobs::audit_alpha(CHAIN, job, &window.seals);
+        let Some(seed) = window.seed else {
+            return;
+        };
+        let alpha = jobs::audit_alpha(CHAIN, job, &window.seals, &seed);
         let rate = self.config.params.jobs.audit_rate;
         let world = self.world;
         for (i, operator) in world.operators.iter().enumerate() {
@@ -957,9 +960,10 @@ impl<'a> Driver<'a> {
             if !jobs::is_selected(rate, entry.weight, window.weight, draw) {
                 continue;
             }
-            // A jailed or frozen operator knows the ledger would refuse its claim.
+            // A jailed operator, or one with a slash pending, knows the ledger would refuse its
+            // claim (a dispute's freeze does not stop one).
             let eligible = staking::state::operator(store, &operator.id)
-                .is_some_and(|o| !o.jailed && !o.tombstoned && !o.is_frozen());
+                .is_some_and(|o| !o.jailed && !o.tombstoned && o.pending_slashes == 0);
             if !eligible {
                 if operator.strategy.is_honest() {
                     self.totals.claims_ineligible_honest += 1;
@@ -1175,107 +1179,23 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// A grinding partner's salt: the one input of its auditors' VRFs it controls (the
-    /// digest of the seals includes its seal, which includes the salt). It tries up to
-    /// `grind_salts` salts, predicting for each what its colluding validators' VRFs would
-    /// draw once its seal opens the claim window in block `next`, and the window's pool
-    /// weight from the epoch's snapshot in state; it keeps the first salt that selects one of
-    /// them. It can predict only as the last live assignee to seal, once the epoch's snapshot
-    /// is in state; otherwise any salt will do.
-    fn ground_salt(&mut self, item: &Todo, next: u64, result: &CommitResult) -> [u8; 32] {
+    /// A grinding partner's salt for `item`. It would grind its salt until its colluding
+    /// validators' VRFs select one of them, but what they run on includes the seed of the
+    /// block `audit_seed_delay` after its seal, which it cannot know when it seals (unless all
+    /// the proposers up to it collude: `f^10`, not played here): its grinding is blind, and
+    /// any salt will do. Counted, so the report shows the grinds that found nothing to grind.
+    fn ground_salt(&mut self, item: &Todo, _next: u64, _result: &CommitResult) -> [u8; 32] {
         let me = self.world.operators[item.operator].id;
-        let Some(record) = jobs::state::job(self.ledger.store(), &item.job) else {
-            return self.rng.bytes32();
-        };
-        let others_sealed = record
-            .live_assignments()
-            .all(|a| a.operator == me || a.seal.is_some());
-        if !others_sealed {
-            return self.rng.bytes32();
-        }
-        self.totals.grinds += 1;
-        let epoch = self.ledger.params().epoch_of(Height::new(next));
-        let Some((validators, weight)) = self.grind_targets(item.operator, &record, epoch) else {
-            self.totals.grinds_blind += 1;
-            return self.rng.bytes32();
-        };
-        let rate = self.config.params.jobs.audit_rate;
-        let mut salt = self.rng.bytes32();
-        for _ in 0..self.config.grind_salts {
-            self.totals.grind_salts += 1;
-            let commitment = jobs::seal_commitment(&me, &result.result.statement, &salt);
-            let seals: Vec<Hash> = record
+        let last = jobs::state::job(self.ledger.store(), &item.job).is_some_and(|record| {
+            record
                 .live_assignments()
-                .map(|a| {
-                    if a.operator == me {
-                        commitment
-                    } else {
-                        a.seal.expect("every other live assignee has sealed")
-                    }
-                })
-                .collect();
-            let alpha = jobs::audit_alpha(CHAIN, &item.job, &jobs::seals_digest(&seals));
-            let hit = validators.iter().any(|(v, w)| {
-                jobs::is_selected(rate, *w, weight, self.world.vrf_keys[*v].draw(&alpha))
-            });
-            if hit {
-                self.totals.grinds_hit += 1;
-                let track = self.jobs.get_mut(&item.job).expect("an open job");
-                track.ground = true;
-                track.predicted_weight = Some(weight);
-                return salt;
-            }
-            salt = self.rng.bytes32();
+                .all(|a| a.operator == me || a.seal.is_some())
+        });
+        if last {
+            self.totals.grinds += 1;
+            self.totals.grinds_blind += 1;
         }
-        let track = self.jobs.get_mut(&item.job).expect("an open job");
-        track.predicted_weight = Some(weight);
-        salt
-    }
-
-    /// The colluding validators a grinding partner can hope to select (in the family, in the
-    /// epoch's pool, not parties to the job), with their pool weights, and the claim window's
-    /// weight as the partner predicts it from public state: the snapshot's weight outside
-    /// every party's account and owner (`AuditWindow::weight`). `None` before the epoch's
-    /// snapshot is taken (the ledger takes it lazily at the first window of an epoch).
-    fn grind_targets(
-        &self,
-        partner: usize,
-        record: &jobs::Job,
-        epoch: Epoch,
-    ) -> Option<(Vec<(usize, Amount)>, Amount)> {
-        let store = self.ledger.store();
-        let entries: Vec<Option<pool::PoolEntry>> = self
-            .world
-            .operators
-            .iter()
-            .map(|o| pool::entry(store, epoch, &record.model, &o.id))
-            .collect();
-        if entries.iter().all(Option::is_none) {
-            return None;
-        }
-        let mut excluded: Vec<AccountId> = Vec::new();
-        for party in record.assignments.iter().map(|a| a.operator) {
-            let family = staking::state::operator(store, &party).and_then(|o| o.metadata.family);
-            let owner = entries[self.world.index(&party)].as_ref().map(|e| e.owner);
-            excluded.extend([Some(party.account()), family, owner].into_iter().flatten());
-        }
-        let outside = |i: usize| {
-            entries[i].as_ref().filter(|e| {
-                !excluded.contains(&self.world.operators[i].account) && !excluded.contains(&e.owner)
-            })
-        };
-        let weight = (0..entries.len())
-            .filter_map(outside)
-            .fold(Amount::ZERO, |sum, e| sum.saturating_add(e.weight));
-        let family = self.world.operators[partner].family;
-        let validators = (0..entries.len())
-            .filter(|i| {
-                self.world.operators[*i].strategy == Strategy::Grinder
-                    && self.world.operators[*i].family == family
-            })
-            .filter_map(|i| outside(i).map(|e| (i, e.weight)))
-            .collect();
-        Some((validators, weight))
+        self.rng.bytes32()
     }
 
     /// An operator its VRF selected to audit: what it seals is its strategy's.
