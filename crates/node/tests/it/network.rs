@@ -188,11 +188,9 @@ async fn four_validators_finalise_blocks_with_identical_state_roots() {
 async fn a_double_signing_validator_is_reported_frozen_and_slashed_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     // Short epochs, so the slash applies soon: the shortest the parameters allow, one block
-    // longer than an audit claim window.
-    let epoch = surety_ledger::params::Params::default()
-        .jobs
-        .audit_claim_blocks
-        + 1;
+    // longer than an audit claim window at its longest (its seed delay, then twice its length).
+    let jobs = surety_ledger::params::Params::default().jobs;
+    let epoch = jobs.audit_seed_delay + 2 * jobs.audit_claim_blocks + 1;
     let net = network(dir.path(), 4, 28_200, epoch);
     let byzantine = 3;
     let nodes = start_all(&net, Some(byzantine)).await;

@@ -72,10 +72,13 @@ fn when_compute_costs_far_more_than_the_expected_slash_fabricating_pays_and_the_
         .iter()
         .map(|r| r.name.as_str())
         .collect();
-    // Which of the two fabricating strategies comes out ahead on so few jobs is luck (a
-    // single early catch sinks a small group); one must.
+    // Which of the strategies that skip the run (fabricating, or missing deadlines for a
+    // missed deadline's 1%) comes out ahead on so few jobs is luck (a single early catch sinks
+    // a small group); one must.
     assert!(
-        profitable.contains(&"tampering") || profitable.contains(&"sybil family"),
+        ["tampering", "sybil family", "late"]
+            .iter()
+            .any(|name| profitable.contains(name)),
         "{profitable:?}"
     );
 }
@@ -99,31 +102,17 @@ fn an_audit_rate_the_ledger_refuses_is_reported_and_not_run() {
 }
 
 #[test]
-fn a_partner_grinding_its_salt_gets_its_validator_selected_and_the_validator_vouches() {
-    // The salt is the one input of the auditors' VRFs a cheat controls: with enough tries it
-    // finds one under which its colluding validator is selected, predicting the claim window
-    // from public state. The honest operators' draws are VRFs of their own keys over the same
-    // seals, which the cheat cannot compute: whether an honest operator audits stays a coin of
-    // about 6%, which a 20-job run cannot measure (the profit of the pair is not asserted
-    // here; docs/sim.md reports it).
-    let mut config = Config::new(100, 2_000, 1);
-    config.grind_salts = 2_000;
+fn a_partner_grinding_its_salt_cannot_aim_it_at_its_validator() {
+    // The salt is the one input of the auditors' VRFs a cheat controls, but they also run on
+    // the seed of a block `audit_seed_delay` after the seal, which the cheat cannot know when
+    // it seals: every grind is blind, none aims at the colluding validator, and whether anyone
+    // audits stays a coin of the VRFs.
+    let config = Config::new(100, 2_000, 1);
     let summary = surety_sim::run(&config);
     let report = surety_sim::report::markdown(&config, &summary);
     let t = &summary.totals;
-    assert!(t.grinds > 0 && t.grinds_hit > 0, "{report}");
-    assert_eq!(
-        t.grind_mispredicted, 0,
-        "the partner reads the window from state\n{report}"
-    );
-    let validator = summary
-        .rows
-        .iter()
-        .find(|r| r.strategy == Some(Strategy::Grinder))
-        .expect("a row for the grinding validator");
-    assert!(
-        validator.cheats > 0,
-        "the validator neither vouched nor censored\n{report}"
-    );
+    assert!(t.grinds > 0, "{report}");
+    assert_eq!(t.grinds_blind, t.grinds, "{report}");
+    assert_eq!(t.grinds_hit, 0, "{report}");
     assert!(summary.honest_lose_nothing(), "{report}");
 }
