@@ -275,12 +275,12 @@ pub struct JobsParams {
     /// Blocks every sealed party has to reveal once the seal phase is over (stretched while
     /// blocks are full).
     pub reveal_blocks: u64,
-    /// The collusion assumption (docs/market.md, "Collusion"): the largest fraction of the
-    /// other servers' allocated stake that may collude with a cheating operator without
-    /// declaring itself its family. Such a designated auditor covers the cheat; a colluding
-    /// proposer that withholds its block rerolls the draw once; colluding consecutive
-    /// proposers may show a cheat the draw before it seals. `validate` counts an audit as
-    /// catching a cheat with probability [`JobsParams::honest_audit_rate`].
+    /// The collusion assumption (docs/market.md, "Collusion"): the largest fraction of a job's
+    /// audit pool (and of the proposer slots) that may collude with a cheating operator
+    /// without declaring itself its family. A colluding auditor covers the cheat only for
+    /// itself; colluding proposers may censor an honest auditor's claim, seal or reveal when
+    /// they hold every block of its window. `validate` counts an audit as catching a cheat
+    /// with probability [`JobsParams::honest_audit_rate`].
     pub collusion_fraction: Ratio,
     /// Share of each job's fee that goes to the audit fund.
     pub audit_fund_share: Ratio,
@@ -312,14 +312,14 @@ impl Default for JobsParams {
             reassignments_max: 3,
             challenge_window_blocks: 20,
             // 8%: verification costs the network 1.08 inferences per job on average, and the
-            // audit rule holds with a factor of 2 (see `validate`).
+            // audit rule holds with a factor of 1.92 without collusion (see `validate`).
             audit_rate: Ratio::from_percent(8).expect("8% is a ratio"),
             // Above the floor; one block is enough when the network is healthy.
             reveal_blocks: 10,
             audit_claim_blocks: default_audit_claim_blocks(),
             audit_seed_delay: default_audit_seed_delay(),
-            // 20%: an audit still catches a cheat with probability 8% · (0.8² − 39 · 0.2⁵) =
-            // 5.02%, and the audit rule holds with a factor of 1.25 (see `validate`).
+            // 20%: an audit still catches a cheat with probability 5.95% (`honest_audit_rate`),
+            // and the audit rule holds with a factor of 1.49 (see `validate`).
             collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             // An auditor runs one inference, as one replica does, and a replica of a job at
@@ -327,7 +327,7 @@ impl Default for JobsParams {
             // at least that. The fund stays solvent (`validate`): 10% of 1,000 = 100 a job in,
             // 8% · 1,000 = 80 a job out on average.
             audit_reward: Amount::new(1_000),
-            // 0.5%: below honest_audit_rate · wrong_result = 0.611%, and
+            // 0.5%: below honest_audit_rate · wrong_result = 0.595%, and
             // 12,500 at the smallest allocation, so any allocation can take a job at
             // `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
@@ -453,8 +453,8 @@ pub enum ParamsError {
     #[error(
         "honest_audit_rate · wrong_result · service_allocation_min ({expected_loss}) must \
          exceed job_fee_max ({fee_max}), or cheating on a job pays (docs/market.md; \
-         honest_audit_rate = x − x²/2 − seal span · collusion_fraction^audit_claim_blocks, x = \
-         audit_rate · \
+         honest_audit_rate = x − x²/2 − seal span · (f^audit_claim_blocks + \
+         f^deadline_blocks_min + f^reveal_blocks), f = collusion_fraction, x = audit_rate · \
          (1 − collusion_fraction))"
     )]
     CheatingPays {
@@ -866,16 +866,17 @@ impl JobsParams {
     /// The probability that an audit catches a cheat under the collusion assumption
     /// (docs/market.md, "Collusion" and "Audits: private sortition"), rounded down:
     ///
-    /// `x − x²/2 − span · f^k`, with `x = audit_rate · (1 − f)`, `f` = `collusion_fraction`,
-    /// `k` = `audit_claim_blocks`, `span` =
-    /// [`JobsParams::seal_span`].
+    /// `x − x²/2 − span · (f^k + f^d + f^r)`, with `x = audit_rate · (1 − f)`, `f` =
+    /// `collusion_fraction`, `k` = `audit_claim_blocks`, `d` = `deadline_blocks_min`, `r` =
+    /// `reveal_blocks`, `span` = [`JobsParams::seal_span`].
     ///
     /// Every operator of the pool is selected on its own, with probability `audit_rate ·
     /// weight / pool`, by a VRF nobody else can compute over the sealed job; the honest ones
     /// hold at least `1 − f` of the pool, so none of them is selected with probability at most
     /// `e^(−x)`, and `1 − e^(−x) ≥ x − x²/2`. An honest claim is kept out only when every
-    /// proposer of the claim window colludes: `f^k` for a window, and a cheat that times its
-    /// seal can pick among at most `span` windows (the union bound).
+    /// proposer of the claim window colludes: `f^k` for a window; its seal and its reveal
+    /// likewise (`f^d`, `f^r`); and a cheat that times its seal can pick among at most `span`
+    /// heights for each (the union bound).
     pub fn honest_audit_rate(&self) -> Ratio {
         let one = u128::from(Ratio::DENOMINATOR);
         let f = u128::from(self.collusion_fraction.ppb());
@@ -886,12 +887,21 @@ impl JobsParams {
             .unwrap_or(0);
         // x²/2 in ppb, rounded up (it is subtracted).
         let square = x.saturating_mul(x).div_ceil(one.saturating_mul(2));
-        // f^k in ppb, rounded up.
-        let mut power = one;
-        for _ in 0..self.audit_claim_blocks {
-            power = power.saturating_mul(f).div_ceil(one);
-        }
-        let censored = u128::from(self.seal_span()).saturating_mul(power);
+        // f^k in ppb, rounded up: every proposer of `k` blocks in a row colludes.
+        let run = |k: u64| {
+            let mut power = one;
+            for _ in 0..k {
+                power = power.saturating_mul(f).div_ceil(one);
+            }
+            power
+        };
+        // An honest auditor's claim, its seal (it has at least `deadline_blocks_min`) or its
+        // reveal (`reveal_blocks`) kept out by a run of colluding proposers the cheat timed
+        // its seal to meet.
+        let runs = run(self.audit_claim_blocks)
+            .saturating_add(run(self.deadline_blocks_min))
+            .saturating_add(run(self.reveal_blocks));
+        let censored = u128::from(self.seal_span()).saturating_mul(runs);
         let rate = x.saturating_sub(square).saturating_sub(censored);
         Ratio::from_fraction(rate, one).unwrap_or(Ratio::ZERO)
     }
@@ -949,22 +959,23 @@ mod tests {
     #[test]
     fn a_collusion_assumption_under_which_cheating_pays_is_refused() {
         let mut params = Params::default();
-        // x = 8% · 0.7 = 0.056; (x − x²/2 − 8,000 · 0.3^10) · 10% · 2,500,000 = 1,798 <
-        // job_fee_max 10,000: at 30% a cheat can wait for ten colluding proposers in a row.
-        params.jobs.collusion_fraction = Ratio::from_percent(30).unwrap();
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(4_000_000).unwrap();
+        // x = 8% · 0.75 = 0.06; (x − x²/2 − 8,000 · 3 · 0.25^10) · 10% · 2,500,000 = 8,826 <
+        // job_fee_max 10,000: at 25% a cheat can wait for ten colluding proposers in a row.
+        params.jobs.collusion_fraction = Ratio::from_percent(25).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(3_000_000).unwrap();
         assert_eq!(
             params.validate(),
             Err(ParamsError::CheatingPays {
-                expected_loss: Amount::new(1_798),
+                expected_loss: Amount::new(8_826),
                 fee_max: Amount::new(10_000),
             })
         );
-        params.jobs.collusion_fraction = Ratio::from_percent(25).unwrap();
+        params.jobs.collusion_fraction = Ratio::from_percent(20).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_000_000).unwrap();
         assert_eq!(
             params.validate(),
             Ok(()),
-            "(0.06 − 0.0018 − 8,000 · 0.25^10) · 250,000 = 12,642"
+            "(0.064 − 0.002048 − 0.002472) · 250,000 = 14,870"
         );
     }
 
@@ -973,12 +984,12 @@ mod tests {
         let mut params = Params::default();
         // 2 · 1,000 blocks for each of 4 assignments.
         assert_eq!(params.jobs.seal_span(), 8_000);
-        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; 8,000 windows · 0.2^10 (103 ppb, rounded
-        // up) = 0.000824.
-        assert_eq!(params.jobs.honest_audit_rate().ppb(), 61_128_000);
+        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; 8,000 heights · 3 runs of ten colluding
+        // proposers (claim, seal, reveal) · 0.2^10 (103 ppb, rounded up) = 0.002472.
+        assert_eq!(params.jobs.honest_audit_rate().ppb(), 59_480_000);
         // A longer span gives a cheat more windows to wait for: a lower rate.
         params.jobs.deadline_blocks_max = 100_000;
-        assert!(params.jobs.honest_audit_rate().ppb() < 61_128_000);
+        assert!(params.jobs.honest_audit_rate().ppb() < 59_480_000);
         // Without collusion only the bound on 1 − e^(−x) is taken off: 8% − 0.32%.
         params.jobs.collusion_fraction = Ratio::ZERO;
         assert_eq!(params.jobs.honest_audit_rate().ppb(), 76_800_000);
@@ -987,14 +998,14 @@ mod tests {
     #[test]
     fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
         let mut params = Params::default();
-        // honest_audit_rate · wrong_result = 6.1128% · 10% = 0.61128%: the cap must stay below
+        // honest_audit_rate · wrong_result = 5.948% · 10% = 0.5948%: the cap must stay below
         // it.
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(6_112_800).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_948_000).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::InFlightAboveAuditRule { .. })
         ));
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(6_112_799).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_947_999).unwrap();
         assert_eq!(params.validate(), Ok(()));
     }
 

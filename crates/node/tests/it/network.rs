@@ -273,7 +273,10 @@ async fn a_double_signing_validator_is_reported_frozen_and_slashed_and_the_chain
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_delegation_changes_voting_power_at_the_next_epoch_only() {
     let dir = tempfile::tempdir().unwrap();
-    let epoch = 20;
+    // The shortest epochs the parameters allow (longer than an audit claim window at its
+    // longest).
+    let jobs = surety_ledger::params::Params::default().jobs;
+    let epoch = jobs.audit_seed_delay + 2 * jobs.audit_claim_blocks + 1;
     let net = network(dir.path(), 4, 28_300, epoch);
     let nodes = start_all(&net, None).await;
     let target = OperatorId::from(AccountId::from_key(&net.account_keys[0].verification_key()));
