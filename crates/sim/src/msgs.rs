@@ -1,6 +1,6 @@
 //! The ledger messages the simulated parties send, built from executions. The commit flow is
 //! blind results (docs/market.md): a batch of seals per operator per block, then a batch of
-//! reveals, each opening a seal with its salt; a designated auditor reveals its VRF proof.
+//! reveals, each opening a seal with its salt; audit claims, each with its VRF proof.
 
 use crate::compute::Execution;
 use surety_ledger::disputes::{Challenge, ProvideStepInput, RevealStep, INPUT_CHUNK_BYTES_MAX};

@@ -21,7 +21,7 @@ use surety_types::tx::Tx;
 /// The test chain's transaction fee (`common::Chain::sign`) and `min_tx_fee`.
 const TX_FEE: u128 = 10;
 
-/// `market.rs`'s parameters (every designated auditor selected, `collusion_fraction` 0, short
+/// `market.rs`'s parameters (audits at 100%, `collusion_fraction` 0, short
 /// windows), with the referee's input at one chunk of `INPUT_CHUNK_BYTES_MAX` (the test
 /// model's activations are tens of bytes).
 fn griefing_params() -> Params {
