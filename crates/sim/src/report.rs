@@ -345,7 +345,7 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
     let _ = writeln!(
         out,
         "Salt grinding: {} seals ground ({} salts tried, up to {} a seal), {} found a salt that \
-         selects the colluding validator, {} could not predict the window (no snapshot yet), \
+         selects the colluding validator, {} blind (the window's seed comes after the seal), \
          {} predicted its weight wrong; of the ground jobs, {} had an honest auditor ({:.2}%).",
         t.grinds,
         t.grind_salts,
