@@ -1,7 +1,7 @@
 //! The audit pool of each epoch (docs/market.md, "Audits: private sortition"): for every model,
-//! the operators serving it at the end of the epoch before (jailed and tombstoned ones out,
-//! frozen ones in: [`services::audit_pool`]), with their weights and owners, taken once and
-//! kept for two epochs. Claims are weighed against it, so nothing done
+//! the operators serving it at the end of the epoch before (jailed, tombstoned and slash-pending
+//! ones out, those frozen by a dispute in: [`services::audit_pool`]), with their weights and
+//! owners, taken once and kept for two epochs. Claims are weighed against it, so nothing done
 //! after a job's seals (an allocation, a deallocation, a family edit) changes anyone's chance
 //! of auditing it, and a coalition cannot add weight when it sees which of its own members
 //! would be selected.

@@ -238,28 +238,32 @@ pub fn eligible_with_family_scan(
     store: &Store,
     model: &ModelId,
 ) -> Vec<(OperatorId, Amount, Option<AccountId>)> {
-    scan(store, model, true)
+    scan(store, model, |operator| !operator.is_frozen())
 }
 
 /// The operators that may audit `model`'s jobs, with their weights and families: as
-/// [`eligible_with_family`], but frozen operators are in. A freeze is temporary and anyone can
-/// cause one with a bonded challenge; were the frozen out of an epoch's audit pool, a cheat
+/// [`eligible_with_family`], but operators frozen only by an open dispute are in. Anyone can
+/// cause that freeze with a bonded challenge; were those out of an epoch's audit pool, a cheat
 /// could challenge honest operators just before an epoch's end to keep them from auditing it
-/// for the whole epoch (docs/market.md, "Audits: private sortition").
+/// for the whole epoch (docs/market.md, "Audits: private sortition"). An operator with a slash
+/// pending is out, as it may not claim (`jobs`): in the pool's weight it would only lower every
+/// other operator's chance.
 pub fn audit_pool(store: &Store, model: &ModelId) -> Vec<(OperatorId, Amount, Option<AccountId>)> {
-    scan(store, model, false)
+    scan(store, model, |operator| operator.pending_slashes == 0)
 }
 
+/// The allocations to `model` whose operator is neither jailed nor tombstoned and passes
+/// `admit`, with their weights and families.
 fn scan(
     store: &Store,
     model: &ModelId,
-    skip_frozen: bool,
+    admit: impl Fn(&staking::state::Operator) -> bool,
 ) -> Vec<(OperatorId, Amount, Option<AccountId>)> {
     state::allocations_to(store, model)
         .into_iter()
         .filter_map(|allocation| {
             let operator = staking::state::operator(store, &allocation.operator)?;
-            if operator.jailed || operator.tombstoned || (skip_frozen && operator.is_frozen()) {
+            if operator.jailed || operator.tombstoned || !admit(&operator) {
                 return None;
             }
             let weight = allocation

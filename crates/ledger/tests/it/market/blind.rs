@@ -1617,6 +1617,38 @@ fn a_cheat_cannot_keep_an_honest_auditor_out_by_freezing_it_with_a_challenge() {
 }
 
 #[test]
+fn an_operator_with_a_slash_pending_is_out_of_the_next_epoch_s_audit_pool() {
+    // It may not claim (it could claim and fall silent for nothing more); in the pool's weight
+    // it would only lower every other operator's chance (second review of sortition: a missed
+    // deadline keeps a slash pending for `slash_delay_epochs`).
+    let mut market = market();
+    let job = market.submit(1);
+    let late = Market::index_of(&market.assignees(&job)[0]);
+    let deadline = market.job(&job).assignments[0].deadline;
+    while market.chain.height() < deadline {
+        market.chain.block(&[]);
+    }
+    let record = market.chain.operator(late);
+    assert!(record.pending_slashes > 0 && !record.jailed, "{record:?}");
+    let epoch = market.chain.epoch();
+    while market.chain.epoch() == epoch {
+        market.chain.block(&[]);
+    }
+    let next = market.chain.epoch();
+    let store = market.chain.ledger.store();
+    assert!(market.chain.operator(late).pending_slashes > 0);
+    assert!(jobs::pool::entry(store, next, &market.id, &operator(late)).is_none());
+    // The other servers are in it.
+    let others = [1u16, 2, 3, 4].into_iter().filter(|n| *n != late);
+    for n in others {
+        assert!(
+            jobs::pool::entry(store, next, &market.id, &operator(n)).is_some(),
+            "{n}"
+        );
+    }
+}
+
+#[test]
 fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
     // The attack (first review, high): the auditor was drawn with the assignees, in state
     // before anyone sealed; a cheater whose undeclared partner was the designated auditor
