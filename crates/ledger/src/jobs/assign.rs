@@ -180,12 +180,15 @@ pub(super) fn claim_one(
     claim: &AuditClaim,
 ) -> Result<(), JobsError> {
     let mut job = state::job(store, &claim.job).ok_or(JobsError::UnknownJob(claim.job))?;
-    let window = match (&job.status, &job.audit_window) {
-        (JobStatus::Assigned, Some(window))
-            if window.seed.is_some() && ctx.height <= window.until =>
-        {
-            window.clone()
-        }
+    let (window, seed) = match (&job.status, &job.audit_window) {
+        (
+            JobStatus::Assigned,
+            Some(
+                window @ AuditWindow {
+                    seed: Some(seed), ..
+                },
+            ),
+        ) if ctx.height <= window.until => (window.clone(), *seed),
         _ => {
             return Err(JobsError::WrongPhase {
                 job: job.id,
@@ -221,7 +224,6 @@ pub(super) fn claim_one(
             "it is jailed, tombstoned, has a slash pending or no longer serves the model",
         ));
     }
-    let seed = window.seed.unwrap_or(surety_types::Hash::ZERO);
     let output = claim
         .proof
         .verify(

@@ -245,6 +245,17 @@ impl Market {
         job
     }
 
+    /// A job of two replicas, assigned: its id and its two assignees, in assignment order.
+    fn submit_pair(&mut self) -> (JobId, u16, u16) {
+        let job = self.submit(2);
+        let replicas = self.assignees(&job);
+        let (first, second) = (
+            Market::index_of(&replicas[0]),
+            Market::index_of(&replicas[1]),
+        );
+        (job, first, second)
+    }
+
     fn job(&self, id: &JobId) -> jobs::Job {
         jobs::state::job(self.chain.ledger.store(), id).expect("job exists")
     }
@@ -1809,12 +1820,7 @@ fn a_dispute_that_outlasts_the_evidence_age_does_not_halt_the_chain() {
     let age_blocks = (params.slashing.evidence_max_age_epochs + 1) * params.staking.epoch_blocks;
     params.jobs.reveal_blocks = age_blocks + 10;
     let mut market = market_with(params.clone());
-    let job = market.submit(2);
-    let replicas = market.assignees(&job);
-    let (first, second) = (
-        Market::index_of(&replicas[0]),
-        Market::index_of(&replicas[1]),
-    );
+    let (job, first, second) = market.submit_pair();
     let honest = execute(&market.model, &market.job(&job));
     let tampered = tamper(&honest);
     market.seal_block(&[
@@ -1899,12 +1905,7 @@ fn a_dispute_that_outlasts_the_evidence_age_does_not_halt_the_chain() {
 #[test]
 fn an_audit_that_disagrees_during_a_dispute_waits_its_turn_and_the_escrow_is_paid_once() {
     let mut market = market();
-    let job = market.submit(2);
-    let replicas = market.assignees(&job);
-    let (worker, other) = (
-        Market::index_of(&replicas[0]),
-        Market::index_of(&replicas[1]),
-    );
+    let (job, worker, other) = market.submit_pair();
     let honest = execute(&market.model, &market.job(&job));
     let fabricated = tamper(&honest);
     market.seal_and_reveal(

@@ -142,12 +142,7 @@ fn the_copier_is_dropped_and_unpaid(
 #[test]
 fn a_replica_that_sealed_before_the_other_revealed_cannot_reveal_a_copy_of_its_result() {
     let mut market = market();
-    let job = market.submit(2);
-    let replicas = market.assignees(&job);
-    let (a, b) = (
-        Market::index_of(&replicas[0]),
-        Market::index_of(&replicas[1]),
-    );
+    let (job, a, b) = market.submit_pair();
     let honest = execute(&market.model, &market.job(&job));
     // B must seal before anyone reveals: it has nothing to copy, so it seals a guess.
     let guess = tamper(&honest);
@@ -181,12 +176,7 @@ fn a_replica_that_sealed_before_the_other_revealed_cannot_reveal_a_copy_of_its_r
 #[test]
 fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_salt() {
     let mut market = market();
-    let job = market.submit(2);
-    let replicas = market.assignees(&job);
-    let (a, b) = (
-        Market::index_of(&replicas[0]),
-        Market::index_of(&replicas[1]),
-    );
+    let (job, a, b) = market.submit_pair();
     let honest = execute(&market.model, &market.job(&job));
     market.seal_block(&[(a, job, &honest)]);
     // Seals are public: B copies A's.
@@ -1653,15 +1643,11 @@ fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
     // The attack (first review, high): the auditor was drawn with the assignees, in state
     // before anyone sealed; a cheater whose undeclared partner was the designated auditor
     // cheated on exactly those jobs. The second design drew it from a later block's seed, which
-    // a cheat could time. Now an auditor is whoever's own VRF over the job's seals selects it:
-    // nothing to claim, and nothing anyone could compute, until the last seal is in.
+    // a cheat could time. Now an auditor is whoever's own VRF over the job's seals and the seed
+    // of a later block selects it: nothing to claim, and nothing anyone could compute, until
+    // the last seal is in and that block has begun.
     let mut market = market();
-    let job = market.submit(2);
-    let replicas = market.assignees(&job);
-    let (a, b) = (
-        Market::index_of(&replicas[0]),
-        Market::index_of(&replicas[1]),
-    );
+    let (job, a, b) = market.submit_pair();
     let honest = execute(&market.model, &market.job(&job));
     assert!(
         market.job(&job).audit_window.is_none(),
