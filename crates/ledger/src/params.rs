@@ -204,7 +204,10 @@ impl Default for DisputesParams {
             // The defender's worst case at the defaults: (64 reveals + 86 input chunks) ·
             // 2 · 1,000 = 300,000 (`Params::dispute_cost_max`).
             challenge_bond: Amount::new(300_000),
-            dispute_move_blocks: 10,
+            // 16: an auditor's move is censored by a run of colluding proposers with
+            // probability 0.2^15 a height, over the 166,678 heights a cheat can hold its moves
+            // at (`Params::dispute_span`); at 10 that was 0.06 (`Params::honest_audit_rate`).
+            dispute_move_blocks: 16,
             // The largest activation a served model hands the referee is MiniLM's before its
             // `output.dense` step at its 512 positions: `intermediate` [512, 1536] and
             // `hidden` [512, 384] in f32, 3,932,160 bytes plus a header of tens of bytes,
@@ -232,7 +235,7 @@ pub const INPUT_CHUNK_BYTES_MAX: usize = 48 * 1024;
 ///
 /// The audit rule (docs/market.md): a cheating operator saves at most a job's fee worth of
 /// compute, and is caught by an honest audit with probability at least
-/// [`JobsParams::honest_audit_rate`] (about `audit_rate · (1 − collusion_fraction)`), losing at least `wrong_result ·
+/// [`Params::honest_audit_rate`] (about `audit_rate · (1 − collusion_fraction)`), losing at least `wrong_result ·
 /// service_allocation_min` plus the fee. [`Params::validate`] requires that expected loss to
 /// exceed `job_fee_max`, so cheating never pays.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -262,7 +265,7 @@ pub struct JobsParams {
     pub audit_rate: Ratio,
     /// Blocks after a job's last seal in which audits may be claimed. An honest claim is kept
     /// out only if every proposer of the window colludes (`collusion_fraction` to this power,
-    /// counted in [`JobsParams::honest_audit_rate`]); every job waits this long before its
+    /// counted in [`Params::honest_audit_rate`]); every job waits this long before its
     /// reveals. Shorter than an epoch (the pool a window is weighed against is kept two).
     #[serde(default = "default_audit_claim_blocks")]
     pub audit_claim_blocks: u64,
@@ -280,7 +283,7 @@ pub struct JobsParams {
     /// without declaring itself its family. A colluding auditor covers the cheat only for
     /// itself; colluding proposers may censor an honest auditor's claim, seal or reveal when
     /// they hold every block of its window. `validate` counts an audit as catching a cheat
-    /// with probability [`JobsParams::honest_audit_rate`].
+    /// with probability [`Params::honest_audit_rate`].
     pub collusion_fraction: Ratio,
     /// Share of each job's fee that goes to the audit fund.
     pub audit_fund_share: Ratio,
@@ -314,12 +317,14 @@ impl Default for JobsParams {
             // 8%: verification costs the network 1.08 inferences per job on average, and the
             // audit rule holds with a factor of 1.92 without collusion (see `validate`).
             audit_rate: Ratio::from_percent(8).expect("8% is a ratio"),
-            // Above the floor; one block is enough when the network is healthy.
-            reveal_blocks: 10,
+            // One block is enough when the network is healthy; 16 so that a run of colluding
+            // proposers censors an auditor's reveal in a window it can time with probability
+            // 0.2^15 a height (`Params::honest_audit_rate`). A deadline, not a wait.
+            reveal_blocks: 16,
             audit_claim_blocks: default_audit_claim_blocks(),
             audit_seed_delay: default_audit_seed_delay(),
-            // 20%: an audit still catches a cheat with probability 5.95% (`honest_audit_rate`),
-            // and the audit rule holds with a factor of 1.49 (see `validate`).
+            // 20%: an audit still catches a cheat with probability 5.25% (`honest_audit_rate`),
+            // and the audit rule holds with a factor of 1.31 (see `validate`).
             collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             // An auditor runs one inference, as one replica does, and a replica of a job at
@@ -327,7 +332,7 @@ impl Default for JobsParams {
             // at least that. The fund stays solvent (`validate`): 10% of 1,000 = 100 a job in,
             // 8% · 1,000 = 80 a job out on average.
             audit_reward: Amount::new(1_000),
-            // 0.5%: below honest_audit_rate · wrong_result = 0.595%, and
+            // 0.5%: below honest_audit_rate · wrong_result = 0.525%, and
             // 12,500 at the smallest allocation, so any allocation can take a job at
             // `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
@@ -422,9 +427,9 @@ pub enum ParamsError {
         /// `window_epochs`.
         window: u64,
     },
-    /// An epoch no longer than an audit claim window: a window could outlive its epoch's pool.
+    /// An epoch shorter than an audit claim window: a window could outlive its epoch's pool.
     #[error(
-        "epoch_blocks ({epoch_blocks}) must exceed audit_seed_delay plus twice \
+        "epoch_blocks ({epoch_blocks}) must be at least audit_seed_delay plus twice \
          audit_claim_blocks ({window} blocks), or a stretched claim window could outlive the \
          audit pool it is weighed against"
     )]
@@ -433,6 +438,19 @@ pub enum ParamsError {
         epoch_blocks: u64,
         /// `audit_seed_delay + 2 · audit_claim_blocks`.
         window: u64,
+    },
+    /// The seed auditors' VRFs run on comes so soon after the last seal that a shorter run of
+    /// colluding proposers than one that censors a claim knows it at the seal.
+    #[error(
+        "audit_seed_delay ({delay}) must be at least audit_claim_blocks − 2 ({needed}): a \
+         coalition that knew the seed when its assignee sealed could grind the seal until its \
+         partners were selected, more often than it can censor an honest claim"
+    )]
+    SeedDelayTooShort {
+        /// `audit_seed_delay`.
+        delay: u64,
+        /// `audit_claim_blocks − LATENCY_BLOCKS − 1`.
+        needed: u64,
     },
     /// Evidence could arrive after its slash's apply epoch has passed.
     #[error(
@@ -453,8 +471,8 @@ pub enum ParamsError {
     #[error(
         "honest_audit_rate · wrong_result · service_allocation_min ({expected_loss}) must \
          exceed job_fee_max ({fee_max}), or cheating on a job pays (docs/market.md; \
-         honest_audit_rate = x − x²/2 − seal span · (f^audit_claim_blocks + \
-         f^deadline_blocks_min + f^reveal_blocks), f = collusion_fraction, x = audit_rate · \
+         honest_audit_rate = x − x²/2 − Σ span · f^(window − 1) over the claim, seal, \
+         reveal and dispute-move windows, f = collusion_fraction, x = audit_rate · \
          (1 − collusion_fraction))"
     )]
     CheatingPays {
@@ -553,6 +571,12 @@ fn default_audit_seed_delay() -> u64 {
 /// several times this; deadlines also stretch while blocks are full (docs/market.md).
 pub const DEADLINE_BLOCKS_FLOOR: u64 = 3;
 
+/// Blocks an honest party's transaction can miss after the block that calls for it: it sends
+/// once it has seen that block, and lands at best in the block after next (the next one was
+/// being built). [`Params::honest_audit_rate`] counts a window of `L` blocks as `L −
+/// LATENCY_BLOCKS` chances to land.
+pub const LATENCY_BLOCKS: u64 = 1;
+
 /// Longest downtime window: the liveness bitmap is stored per validator.
 pub const DOWNTIME_WINDOW_BLOCKS_MAX: u64 = 100_000;
 
@@ -623,6 +647,7 @@ impl Params {
         self.check_deadline_floor()?;
         self.check_audit_rule()?;
         self.check_claim_window()?;
+        self.check_seed_delay()?;
         self.check_in_flight_cap()?;
         self.check_dispute_limits()?;
         self.check_bond_covers_worst_case()?;
@@ -775,7 +800,7 @@ impl Params {
     fn check_in_flight_cap(&self) -> Result<(), ParamsError> {
         let fraction = self.jobs.in_flight_fee_fraction;
         // Exact in u128: both factors are at most 10^9, the product at most 10^18.
-        let product = u128::from(self.jobs.honest_audit_rate().ppb())
+        let product = u128::from(self.honest_audit_rate().ppb())
             .saturating_mul(u128::from(self.slashing.wrong_result.ppb()));
         let scaled = u128::from(fraction.ppb()).saturating_mul(u128::from(Ratio::DENOMINATOR));
         if scaled >= product {
@@ -804,7 +829,10 @@ impl Params {
             .audit_claim_blocks
             .saturating_mul(2)
             .saturating_add(self.jobs.audit_seed_delay);
-        if self.staking.epoch_blocks <= longest {
+        // A window opened in an epoch's last block closes `longest` blocks later, in the next
+        // epoch's last block at the latest, whose claims still see the pool (it is dropped
+        // after them, in that block's end hook).
+        if self.staking.epoch_blocks < longest {
             return Err(ParamsError::EpochWithinClaimWindow {
                 epoch_blocks: self.staking.epoch_blocks,
                 window: longest,
@@ -813,9 +841,29 @@ impl Params {
         Ok(())
     }
 
+    /// `audit_seed_delay + 1 ≥ audit_claim_blocks − LATENCY_BLOCKS`: an assignee knows the
+    /// seed its auditors' VRFs run on when it seals only if the proposers of its seal's block
+    /// and of every block up to the seed's collude; that run is then at least as long as the
+    /// one that censors an honest claim, which [`Params::honest_audit_rate`] already counts,
+    /// so grinding its salt until its partners are selected is no likelier than that.
+    fn check_seed_delay(&self) -> Result<(), ParamsError> {
+        let j = &self.jobs;
+        let needed = j
+            .audit_claim_blocks
+            .saturating_sub(LATENCY_BLOCKS)
+            .saturating_sub(1);
+        if j.audit_seed_delay < needed {
+            return Err(ParamsError::SeedDelayTooShort {
+                delay: j.audit_seed_delay,
+                needed,
+            });
+        }
+        Ok(())
+    }
+
     /// `audit_rate · wrong_result · service_allocation_min > job_fee_max` (docs/market.md).
     fn check_audit_rule(&self) -> Result<(), ParamsError> {
-        let expected_loss = self.jobs.honest_audit_rate().mul_floor(
+        let expected_loss = self.honest_audit_rate().mul_floor(
             self.slashing
                 .wrong_result
                 .mul_floor(self.services.service_allocation_min),
@@ -862,50 +910,115 @@ impl SlashingParams {
     }
 }
 
-impl JobsParams {
+impl Params {
     /// The probability that an audit catches a cheat under the collusion assumption
     /// (docs/market.md, "Collusion" and "Audits: private sortition"), rounded down:
     ///
-    /// `x − x²/2 − span · (f^k + f^d + f^r)`, with `x = audit_rate · (1 − f)`, `f` =
-    /// `collusion_fraction`, `k` = `audit_claim_blocks`, `d` = `deadline_blocks_min`, `r` =
-    /// `reveal_blocks`, `span` = [`JobsParams::seal_span`].
+    ///     x − x²/2 − claim_span · f^(k − 1) − audit_span · (f^(d − 1) + f^(r − 1))
+    ///              − dispute_span · f^(m − 1)
+    ///
+    /// with `x = audit_rate · (1 − f)`, `f` = `collusion_fraction`, and the windows an honest
+    /// auditor's transactions must land in: `k` = `audit_claim_blocks` (its claim), `d` =
+    /// `deadline_blocks_min` (its seal, after its run: [`Params::audit_seal_grace`]), `r` =
+    /// `reveal_blocks` (its reveal), `m` = `dispute_move_blocks` (each of its dispute moves).
+    /// The spans are [`JobsParams::seal_span`], [`Params::audit_span`] and
+    /// [`Params::dispute_span`].
     ///
     /// Every operator of the pool is selected on its own, with probability `audit_rate ·
     /// weight / pool`, by a VRF nobody else can compute over the sealed job; the honest ones
     /// hold at least `1 − f` of the pool, so none of them is selected with probability at most
-    /// `e^(−x)`, and `1 − e^(−x) ≥ x − x²/2`. An honest claim is kept out only when every
-    /// proposer of the claim window colludes: `f^k` for a window; its seal and its reveal
-    /// likewise (`f^d`, `f^r`); and a cheat that times its seal can pick among at most `span`
-    /// heights for each (the union bound).
+    /// `e^(−x)`, and `1 − e^(−x) ≥ x − x²/2`. A selected honest auditor is kept out only if one
+    /// of its windows is censored: each gives it `L − LATENCY_BLOCKS` blocks (it sends once it
+    /// has seen the block that calls for the transaction, which lands at best in the block
+    /// after next), all of whose proposers must collude (`f` each, independently per height).
+    /// The cheat can time when each window starts (its seal, its reveal, its own moves, the
+    /// stretch of full blocks) among at most the window's span of heights, and the proposer
+    /// schedule is public: by the union bound over the heights a window of each kind can start
+    /// at, `span · f^(L − 1)` for each kind.
     pub fn honest_audit_rate(&self) -> Ratio {
+        let j = &self.jobs;
         let one = u128::from(Ratio::DENOMINATOR);
-        let f = u128::from(self.collusion_fraction.ppb());
+        let f = u128::from(j.collusion_fraction.ppb());
         // x in ppb, rounded down: a ≤ 1e9 and 1 − f ≤ 1e9, the product within u128.
-        let x = u128::from(self.audit_rate.ppb())
+        let x = u128::from(j.audit_rate.ppb())
             .saturating_mul(one.saturating_sub(f))
             .checked_div(one)
             .unwrap_or(0);
         // x²/2 in ppb, rounded up (it is subtracted).
         let square = x.saturating_mul(x).div_ceil(one.saturating_mul(2));
-        // f^k in ppb, rounded up: every proposer of `k` blocks in a row colludes.
-        let run = |k: u64| {
+        // f^(L − latency) in ppb, rounded up: every proposer of a window's usable blocks
+        // colludes (a window with none usable is always lost: 1).
+        let censored = |blocks: u64| {
             let mut power = one;
-            for _ in 0..k {
+            for _ in 0..blocks.saturating_sub(LATENCY_BLOCKS) {
                 power = power.saturating_mul(f).div_ceil(one);
             }
             power
         };
-        // An honest auditor's claim, its seal (it has at least `deadline_blocks_min`) or its
-        // reveal (`reveal_blocks`) kept out by a run of colluding proposers the cheat timed
-        // its seal to meet.
-        let runs = run(self.audit_claim_blocks)
-            .saturating_add(run(self.deadline_blocks_min))
-            .saturating_add(run(self.reveal_blocks));
-        let censored = u128::from(self.seal_span()).saturating_mul(runs);
-        let rate = x.saturating_sub(square).saturating_sub(censored);
+        let windows = [
+            (j.seal_span(), censored(j.audit_claim_blocks)),
+            (self.audit_span(), censored(j.deadline_blocks_min)),
+            (self.audit_span(), censored(j.reveal_blocks)),
+            (
+                self.dispute_span(),
+                censored(self.disputes.dispute_move_blocks),
+            ),
+        ];
+        let lost = windows.iter().fold(0u128, |sum, (span, power)| {
+            sum.saturating_add(u128::from(*span).saturating_mul(*power))
+        });
+        let rate = x.saturating_sub(square).saturating_sub(lost);
         Ratio::from_fraction(rate, one).unwrap_or(Ratio::ZERO)
     }
 
+    /// Blocks a claimed auditor has to seal once its run is done: it seals by its claim's
+    /// height plus the job's `deadline_blocks` (the run: an assignee has as long) plus this,
+    /// `deadline_blocks_min`, so the seal window [`Params::honest_audit_rate`] counts is never
+    /// eaten by the run.
+    pub fn audit_seal_grace(&self) -> u64 {
+        self.jobs.deadline_blocks_min
+    }
+
+    /// The most heights an auditor's seal or reveal window can start at, for a cheat that
+    /// times it: its seal among [`JobsParams::seal_span`] heights; then the claim window
+    /// (stretched to at most `2 · audit_claim_blocks`), the job's deadline and the auditor's
+    /// grace (stretched by at most `deadline_blocks_max`), and the assignees' reveal phase
+    /// (stretched to at most `2 · reveal_blocks`), each of which it or a partner can end
+    /// anywhere in (saturating).
+    pub fn audit_span(&self) -> u64 {
+        let j = &self.jobs;
+        j.seal_span()
+            .saturating_add(j.audit_claim_blocks.saturating_mul(2))
+            .saturating_add(j.deadline_blocks_max.saturating_mul(2))
+            .saturating_add(self.audit_seal_grace())
+            .saturating_add(j.reveal_blocks.saturating_mul(2))
+    }
+
+    /// The most heights one of an auditor's dispute moves can start at: [`Params::audit_span`],
+    /// its own reveal window (stretched), then every dispute the job can hold before and
+    /// during its own (`disputes_per_job_max` challenges and [`crate::jobs::AUDITS_PER_JOB_MAX`]
+    /// audits, and as many suspects again with `replicas_max`), each of at most
+    /// [`BISECTION_MOVES_MAX`] moves the cheat can each end anywhere in, the input phase and a
+    /// challenge window, and `deadline_blocks_max` of stretch (saturating).
+    pub fn dispute_span(&self) -> u64 {
+        let (j, d) = (&self.jobs, &self.disputes);
+        let audits = crate::jobs::AUDITS_PER_JOB_MAX as u64;
+        let disputes = u64::from(d.disputes_per_job_max)
+            .saturating_add(audits)
+            .saturating_add(u64::from(j.replicas_max))
+            .saturating_add(audits);
+        let each = BISECTION_MOVES_MAX
+            .saturating_mul(d.dispute_move_blocks)
+            .saturating_add(d.dispute_input_blocks)
+            .saturating_add(j.challenge_window_blocks);
+        self.audit_span()
+            .saturating_add(j.reveal_blocks.saturating_mul(2))
+            .saturating_add(disputes.saturating_mul(each))
+            .saturating_add(j.deadline_blocks_max)
+    }
+}
+
+impl JobsParams {
     /// The most blocks a cheat can choose its job's last seal among, to open the claim window
     /// when the proposers it hopes for come up: `2 · deadline_blocks_max` (a deadline stretched
     /// by full blocks at most doubles) for the first assignment and for each reassignment.
@@ -959,53 +1072,106 @@ mod tests {
     #[test]
     fn a_collusion_assumption_under_which_cheating_pays_is_refused() {
         let mut params = Params::default();
-        // x = 8% · 0.75 = 0.06; (x − x²/2 − 8,000 · 3 · 0.25^10) · 10% · 2,500,000 = 8,826 <
-        // job_fee_max 10,000: at 25% a cheat can wait for ten colluding proposers in a row.
+        // x = 8% · 0.75 = 0.06, but 8,000 heights · 0.25^9 (claims) alone take 0.0305 off and
+        // 10,062 · 0.25^9 (the auditor's seal) 0.0384 more: at 25% a cheat can wait for nine
+        // colluding proposers in a row, and the rate is 0.
         params.jobs.collusion_fraction = Ratio::from_percent(25).unwrap();
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(3_000_000).unwrap();
+        assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
         assert_eq!(
             params.validate(),
             Err(ParamsError::CheatingPays {
-                expected_loss: Amount::new(8_826),
+                expected_loss: Amount::ZERO,
                 fee_max: Amount::new(10_000),
             })
         );
         params.jobs.collusion_fraction = Ratio::from_percent(20).unwrap();
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_000_000).unwrap();
         assert_eq!(
             params.validate(),
             Ok(()),
-            "(0.064 − 0.002048 − 0.002472) · 250,000 = 14,870"
+            "0.052527516 · 10% · 2,500,000 = 13,131"
         );
     }
 
     #[test]
-    fn the_honest_audit_rate_counts_every_claim_window_a_cheat_can_wait_for() {
+    fn the_honest_audit_rate_counts_every_window_a_cheat_can_time_less_a_block_of_latency() {
         let mut params = Params::default();
         // 2 · 1,000 blocks for each of 4 assignments.
         assert_eq!(params.jobs.seal_span(), 8_000);
-        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; 8,000 heights · 3 runs of ten colluding
-        // proposers (claim, seal, reveal) · 0.2^10 (103 ppb, rounded up) = 0.002472.
-        assert_eq!(params.jobs.honest_audit_rate().ppb(), 59_480_000);
+        // + 2 · 10 (claims) + 2 · 1,000 (deadline) + 10 (grace) + 2 · 16 (reveals).
+        assert_eq!(params.audit_span(), 10_062);
+        // + 2 · 16 + (3 + 64 + 5 + 64) disputes · (64 · 16 + 100 + 20) + 1,000.
+        assert_eq!(params.dispute_span(), 166_678);
+        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; less 8,000 · 0.2^9 (512 ppb) for claims,
+        // 10,062 · 512 ppb for the auditor's seal, 10,062 · 1 ppb (0.2^15 rounded up) for its
+        // reveal, 166,678 · 1 ppb for its dispute moves.
+        let expected = 61_952_000 - 4_096_000 - 5_151_744 - 10_062 - 166_678;
+        assert_eq!(params.honest_audit_rate().ppb(), expected);
+        assert_eq!(expected, 52_527_516);
+        // A window one block longer than the latency alone is nine proposers, not ten: with
+        // the latency ignored the rate would be higher.
+        params.jobs.audit_claim_blocks = 11;
+        assert!(params.honest_audit_rate().ppb() > expected);
+        params.jobs.audit_claim_blocks = 10;
+        // Ten-block moves (the old default) are censorable over 166,678 heights: the rule
+        // fails.
+        params.disputes.dispute_move_blocks = 10;
+        assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
+        params.disputes.dispute_move_blocks = 16;
         // A longer span gives a cheat more windows to wait for: a lower rate.
-        params.jobs.deadline_blocks_max = 100_000;
-        assert!(params.jobs.honest_audit_rate().ppb() < 59_480_000);
+        params.jobs.deadline_blocks_max = 2_000;
+        assert!(params.honest_audit_rate().ppb() < expected);
         // Without collusion only the bound on 1 − e^(−x) is taken off: 8% − 0.32%.
         params.jobs.collusion_fraction = Ratio::ZERO;
-        assert_eq!(params.jobs.honest_audit_rate().ppb(), 76_800_000);
+        assert_eq!(params.honest_audit_rate().ppb(), 76_800_000);
+        // A window with no block past the latency can never take an honest transaction.
+        params.jobs.audit_claim_blocks = 1;
+        assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
+    }
+
+    #[test]
+    fn a_seed_known_at_the_seal_with_fewer_colluders_than_censor_a_claim_is_refused() {
+        let mut params = Params::default();
+        // Claims censored by 9 proposers in a row; the seed known at the seal by 8 (7 + 1).
+        params.jobs.audit_seed_delay = 7;
+        assert_eq!(
+            params.validate(),
+            Err(ParamsError::SeedDelayTooShort {
+                delay: 7,
+                needed: 8
+            })
+        );
+        params.jobs.audit_seed_delay = 8;
+        assert_eq!(params.validate(), Ok(()));
+    }
+
+    #[test]
+    fn an_epoch_as_long_as_the_longest_claim_window_keeps_its_pool_to_the_end() {
+        let mut params = Params::default();
+        // 10 + 2 · 10 = 30: a window opened in an epoch's last block closes in the next
+        // epoch's last block, whose claims still see the pool.
+        params.staking.epoch_blocks = 30;
+        assert_eq!(params.validate(), Ok(()));
+        params.staking.epoch_blocks = 29;
+        assert_eq!(
+            params.validate(),
+            Err(ParamsError::EpochWithinClaimWindow {
+                epoch_blocks: 29,
+                window: 30
+            })
+        );
     }
 
     #[test]
     fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
         let mut params = Params::default();
-        // honest_audit_rate · wrong_result = 5.948% · 10% = 0.5948%: the cap must stay below
-        // it.
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_948_000).unwrap();
+        // honest_audit_rate · wrong_result = 5.2527516% · 10% = 0.52527516%: the cap must
+        // stay below it.
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_252_752).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::InFlightAboveAuditRule { .. })
         ));
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_947_999).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_252_751).unwrap();
         assert_eq!(params.validate(), Ok(()));
     }
 

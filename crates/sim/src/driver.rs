@@ -15,6 +15,7 @@ use crate::compute::{self, Execution};
 use crate::config::Config;
 use crate::msgs;
 use crate::rng::Rng;
+use crate::sortition;
 use crate::strategy::{Audit, Proposal, Strategy, Work};
 use crate::tally::{Tally, Totals};
 use crate::world::{World, CHAIN, CLIENTS};
@@ -945,21 +946,24 @@ impl<'a> Driver<'a> {
         let alpha = jobs::audit_alpha(CHAIN, job, &window.seals, &seed);
         let rate = self.config.params.jobs.audit_rate;
         let world = self.world;
-        for (i, operator) in world.operators.iter().enumerate() {
-            if window.excluded.contains(&operator.account) {
+        let store = self.ledger.store();
+        let candidates: Vec<(usize, Amount)> = world
+            .operators
+            .iter()
+            .enumerate()
+            .filter(|(_, operator)| !window.excluded.contains(&operator.account))
+            .filter_map(|(i, operator)| {
+                let entry = pool::entry(store, window.epoch, &record.model, &operator.id)?;
+                (!window.excluded.contains(&entry.owner)).then_some((i, entry.weight))
+            })
+            .collect();
+        let draws = sortition::draws(&world.vrf_keys, &candidates, &alpha);
+        for (&(i, weight), draw) in candidates.iter().zip(draws) {
+            let operator = &world.operators[i];
+            if !jobs::is_selected(rate, weight, window.weight, draw) {
                 continue;
             }
             let store = self.ledger.store();
-            let Some(entry) = pool::entry(store, window.epoch, &record.model, &operator.id) else {
-                continue;
-            };
-            if window.excluded.contains(&entry.owner) {
-                continue;
-            }
-            let draw = world.vrf_keys[i].draw(&alpha);
-            if !jobs::is_selected(rate, entry.weight, window.weight, draw) {
-                continue;
-            }
             // A jailed operator, or one with a slash pending, knows the ledger would refuse its
             // claim (a dispute's freeze does not stop one).
             let eligible = staking::state::operator(store, &operator.id)

@@ -96,6 +96,20 @@ impl Summary {
             .collect()
     }
 
+    /// Rows whose strategy cheated with a profit below honest play, but whose 95% interval
+    /// reaches it: a longer run decides.
+    pub fn unsure_cheats(&self) -> Vec<&Row> {
+        self.rows
+            .iter()
+            .filter(|r| {
+                r.judged
+                    && r.cheats > 0
+                    && r.versus_honest < 0.0
+                    && r.versus_honest + r.versus_ci >= 0.0
+            })
+            .collect()
+    }
+
     /// Honest operators lost nothing to the ledger (no offence, no slash).
     pub fn honest_lose_nothing(&self) -> bool {
         self.honest_offences == 0 && self.honest_slashed == 0
@@ -267,8 +281,13 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
             "n/a (no jobs)".to_string()
         } else if row.judged && row.cheats == 0 {
             "n/a (never cheated)".to_string()
+        } else if row.judged && row.versus_honest + row.versus_ci < 0.0 {
+            "PASS".to_string()
+        } else if row.judged && row.versus_honest < 0.0 {
+            // Below honest play, but not at 95%: a longer run decides.
+            "PASS (interval includes 0)".to_string()
         } else if row.judged {
-            pass(row.versus_honest < 0.0).to_string()
+            "FAIL".to_string()
         } else {
             "-".into()
         };
@@ -376,13 +395,23 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
         t.attacker_runs
     );
     let profitable = summary.profitable_cheats();
+    let unsure = summary.unsure_cheats();
     let _ = writeln!(out, "## Targets\n");
     let _ = writeln!(
         out,
         "- {} every dishonest strategy's profit per job below honest play{}",
         pass(profitable.is_empty()),
-        if profitable.is_empty() {
-            String::new()
+        if profitable.is_empty() && unsure.is_empty() {
+            " (each at 95%)".to_string()
+        } else if profitable.is_empty() {
+            format!(
+                " (point estimates; at 95% not yet for: {})",
+                unsure
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         } else {
             format!(
                 " (not below: {})",

@@ -28,3 +28,37 @@ impl VrfKey {
         self.0.output(alpha).draw()
     }
 }
+
+/// The draws of `candidates` (index into `keys`, and a weight the caller keeps) over `alpha`,
+/// in their order: each operator's evaluation is its own, so they run on every core the
+/// machine has (a pool of 2,000 operators is 2,000 evaluations a sealed job), and the result
+/// does not depend on how many.
+pub fn draws<T: Sync>(keys: &[VrfKey], candidates: &[(usize, T)], alpha: &[u8]) -> Vec<u64> {
+    let threads = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1);
+    // Below a few hundred evaluations a thread costs more than it saves.
+    if threads == 1 || candidates.len() < 256 {
+        return candidates
+            .iter()
+            .map(|(i, _)| keys[*i].draw(alpha))
+            .collect();
+    }
+    let chunk = candidates.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = candidates
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(i, _)| keys[*i].draw(alpha))
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().expect("a VRF evaluation does not panic"))
+            .collect()
+    })
+}

@@ -170,7 +170,7 @@ pub(super) fn open_claims(
 
 /// One audit claim: the claimant is in the epoch's pool outside the parties' owners, eligible
 /// now, and its VRF over the sealed job selects it at its weight. It then owes a seal within
-/// the job's deadline (it may have to run the model first).
+/// the job's deadline (it may have to run the model first) plus `Params::audit_seal_grace`.
 pub(super) fn claim_one(
     store: &mut Store,
     params: &Params,
@@ -246,7 +246,12 @@ pub(super) fn claim_one(
         .live_assignments()
         .next()
         .map_or(*operator, |a| a.operator);
-    let deadline = ctx.height.saturating_plus(job.deadline_blocks);
+    // The run takes at most the job's deadline (an assignee has as long); the grace after it
+    // is the seal window `Params::honest_audit_rate` counts as censorable.
+    let deadline = ctx
+        .height
+        .saturating_plus(job.deadline_blocks)
+        .saturating_plus(params.audit_seal_grace());
     job.audits.push(Audit {
         auditor: *operator,
         claimed: ctx.height,

@@ -57,11 +57,12 @@ pub(crate) fn test_params() -> Params {
     params.slashing.jail_epochs = 1;
     params.slashing.downtime_window_blocks = 10;
     params.slashing.downtime_min_signed = Ratio::from_percent(50).unwrap();
-    // Claim windows (a block's seed delay, then one block of claims, at most doubled) within
-    // the 5-block epochs. A short window of colluding proposers is easy to wait for at any
+    // Claim windows (a block's seed delay, then two blocks of claims, at most doubled: 5)
+    // within the 5-block epochs; two, so that one is left past a block of latency
+    // (`LATENCY_BLOCKS`). A short window of colluding proposers is easy to wait for at any
     // collusion: these tests assume none (`collusion_fraction` 0), so the audit rule holds
     // (the defaults' 10-block window is what covers 20%).
-    params.jobs.audit_claim_blocks = 1;
+    params.jobs.audit_claim_blocks = 2;
     params.jobs.audit_seed_delay = 1;
     params.jobs.collusion_fraction = Ratio::ZERO;
     params.validate().expect("test params are valid");

@@ -1731,8 +1731,53 @@ fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
     assert!(n != a && n != b);
     market.seal_block(&[(n, job, &honest)]);
     market.until_revealing(&job);
-    assert!(market.chain.height() > opened);
+    // The reveals open at the end of the window's last block at the earliest.
+    assert!(market.chain.height() >= opened);
     market.reveal_block(&[(a, job, &honest), (b, job, &honest), (n, job, &honest)]);
     run_to_final(&mut market, &[job]);
     assert!(market.job(&job).is_final());
+}
+
+#[test]
+fn an_auditor_whose_run_takes_the_whole_deadline_still_has_the_grace_to_seal() {
+    let mut market = market();
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    market.seal_block(&[(worker, job, &honest)]);
+    let auditor = market.claim_auditor(&job);
+    let record = market.job(&job);
+    let audit = record.audits[0].clone();
+    // Its run may take the job's whole deadline (an assignee has as long); then it has
+    // `deadline_blocks_min` (3) more to seal in, the window the audit bound counts as
+    // censorable (`Params::audit_seal_grace`). Before, its deadline was the job's alone: a
+    // run that took it left no block to seal in.
+    let run_done = audit.claimed.saturating_plus(record.deadline_blocks);
+    assert_eq!(audit.deadline, run_done.saturating_plus(3));
+    while market.chain.height().saturating_plus(1) < audit.deadline {
+        market.chain.block(&[]);
+    }
+    assert!(market.chain.height() > run_done);
+    assert_eq!(
+        market.job(&job).audits[0].clone().outcome,
+        AuditOutcome::Pending
+    );
+    // The seal lands in the grace's last block, and counts.
+    let receipt = market
+        .chain
+        .submit_ok(auditor, seal_msg(auditor, &job, &honest));
+    assert_eq!(market.chain.height(), audit.deadline);
+    assert!(receipt.error_kind.is_none());
+    let sealed = market.job(&job).audits[0].clone();
+    assert!(sealed.seal.is_some());
+    assert_eq!(sealed.outcome, AuditOutcome::Pending);
+    // The audit then completes as any other: the worker reveals, the auditor agrees.
+    market.reveal_block(&[(worker, job, &honest)]);
+    market
+        .chain
+        .submit_ok(auditor, reveal_msg(auditor, &job, &honest));
+    assert_eq!(
+        market.job(&job).audits[0].clone().outcome,
+        AuditOutcome::Agreed
+    );
 }
