@@ -9,8 +9,14 @@ use surety_types::{Amount, Ratio};
 /// One simulation run.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Operators (all registered and serving the model at genesis).
+    /// Operators (all registered at genesis, each serving one model with its whole stake).
     pub operators: usize,
+    /// Models served, each by its own service (`services`: its operators and their
+    /// allocations): a job's replicas and auditors come from its model's service only, so
+    /// each operator evaluates its VRF for its own service's jobs. The colluding groups (the
+    /// sybil family, the partner auditors, the grinding pairs' partners) all serve the first,
+    /// with their stake shares of that service; every other strategy is dealt across all.
+    pub services: usize,
     /// Jobs submitted in all.
     pub jobs: usize,
     /// Seeds every random choice: the same seed gives the same run.
@@ -58,6 +64,8 @@ impl Config {
         params.bank.min_tx_fee = Amount::ZERO;
         Config {
             operators,
+            // About 250 operators a service: 8 for 2,000; one below 500.
+            services: (operators / 250).max(1),
             jobs,
             seed,
             jobs_per_block: (operators / 20).clamp(5, 100),

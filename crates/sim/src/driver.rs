@@ -43,7 +43,8 @@ enum Signer {
 /// Why the driver sent a transaction, to read its receipt.
 #[derive(Clone, Debug)]
 enum Tag {
-    Submit(Activation, u32),
+    /// The job's input, replicas and service.
+    Submit(Activation, u32, usize),
     Seals,
     Claims,
     Reveals,
@@ -106,6 +107,8 @@ enum Item {
 struct JobTrack {
     input: Option<Activation>,
     replicas: u32,
+    /// The service (index into `World::models`) of its model.
+    service: usize,
     workers: Vec<usize>,
     /// Each party's execution, as far as it has one it can answer a dispute from.
     executions: BTreeMap<usize, Option<Rc<Execution>>>,
@@ -314,8 +317,15 @@ impl<'a> Driver<'a> {
             } else {
                 1
             };
+            // One service draws nothing (a single-service run keeps its random sequence).
+            let services = self.world.models.len();
+            let service = if services > 1 {
+                self.rng.below(services)
+            } else {
+                0
+            };
             let msg = Msg::SubmitJob(Box::new(SubmitJob {
-                model: self.world.model_id,
+                model: self.world.model_ids[service],
                 input: JobInput::Activation(input.to_bytes()),
                 max_fee: Amount::new(self.config.fee),
                 deadline_blocks: self.config.params.jobs.deadline_blocks_min,
@@ -324,7 +334,7 @@ impl<'a> Driver<'a> {
             self.queue.push(Pending {
                 signer: Signer::Client((self.submitted + k) % CLIENTS),
                 msg,
-                tag: Tag::Submit(input, replicas),
+                tag: Tag::Submit(input, replicas, service),
             });
         }
         self.submitted += count;
@@ -494,7 +504,7 @@ impl<'a> Driver<'a> {
 
     fn read_receipt(&mut self, receipt: &surety_ledger::Receipt, tag: Tag) {
         match tag {
-            Tag::Submit(input, replicas) => {
+            Tag::Submit(input, replicas, service) => {
                 for event in &receipt.events {
                     if let Event::Jobs(JobsEvent::JobSubmitted { job, .. }) = event {
                         self.totals.jobs_submitted += 1;
@@ -503,6 +513,7 @@ impl<'a> Driver<'a> {
                             JobTrack {
                                 input: Some(input.clone()),
                                 replicas,
+                                service,
                                 ..JobTrack::default()
                             },
                         );
@@ -819,7 +830,7 @@ impl<'a> Driver<'a> {
                     self.totals.referee_steps += 1;
                     self.totals
                         .inferences
-                        .add_step(compute_steps(&self.world.model));
+                        .add_step(compute_steps(&self.world.models[0]));
                 }
                 *self.totals.outcomes.entry(name).or_default() += 1;
                 if let Some(track) = self.disputes.remove(dispute) {
@@ -951,6 +962,8 @@ impl<'a> Driver<'a> {
             .operators
             .iter()
             .enumerate()
+            // Each operator serves one model (`World`): the others have no pool entry here.
+            .filter(|(_, operator)| world.model_ids[operator.service] == record.model)
             .filter(|(_, operator)| !window.excluded.contains(&operator.account))
             .filter_map(|(i, operator)| {
                 let entry = pool::entry(store, window.epoch, &record.model, &operator.id)?;
@@ -1001,9 +1014,9 @@ impl<'a> Driver<'a> {
         let track = self.jobs.get_mut(job).expect("an open job");
         let input = track.input.clone().expect("a tracked job has its input");
         let model = if other {
-            &self.world.other_model
+            &self.world.other_models[track.service]
         } else {
-            &self.world.model
+            &self.world.models[track.service]
         };
         let execution = compute::execute(model, &self.executor, &input);
         self.tallies[operator].inferences.add_run();
@@ -1019,7 +1032,7 @@ impl<'a> Driver<'a> {
             .clone()
             .expect("a tracked job has its input");
         Rc::new(compute::fabricate(
-            compute_steps(&self.world.model) as usize,
+            compute_steps(&self.world.models[0]) as usize,
             &input,
             &secret,
         ))

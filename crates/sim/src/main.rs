@@ -8,9 +8,12 @@ use surety_sim::config::Config;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// Operators serving the model.
+    /// Operators, each serving one of the models.
     #[arg(long, default_value_t = 2_000)]
     operators: usize,
+    /// Models, each served by its own service (default: operators / 250, at least 1).
+    #[arg(long)]
+    services: Option<usize>,
     /// Jobs submitted.
     #[arg(long, default_value_t = 100_000)]
     jobs: usize,
@@ -55,6 +58,9 @@ struct Args {
 fn main() {
     let args = Args::parse();
     let mut config = Config::new(args.operators, args.jobs, args.seed);
+    if let Some(v) = args.services {
+        config.services = v.max(1);
+    }
     if let Some(v) = args.jobs_per_block {
         config.jobs_per_block = v;
     }

@@ -235,15 +235,19 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
     let t = &summary.totals;
     let _ = writeln!(
         out,
-        "# surety-sim: {} operators, {} jobs, seed {}\n",
-        config.operators, config.jobs, config.seed
+        "# surety-sim: {} operators in {} service{}, {} jobs, seed {}\n",
+        config.operators,
+        config.services,
+        if config.services == 1 { "" } else { "s" },
+        config.jobs,
+        config.seed
     );
     let _ = writeln!(
         out,
         "Real ledger (`Ledger::apply_block`), real MLP inference (11 steps), real disputes. \
          audit_rate {:.2}%, wrong_result {:.0}%, service_allocation_min {}, fee {} per job, \
          compute cost {} per inference, {:.0}% of jobs with 2 replicas, stakes Pareto(α={}) from {} \
-         capped at {}×, sybil family {:.0}% of stake.\n",
+         capped at {}×, sybil family {:.0}% of its service's stake.\n",
         p.jobs.audit_rate.ppb() as f64 / 1e7,
         p.slashing.wrong_result.ppb() as f64 / 1e7,
         p.services.service_allocation_min.get(),

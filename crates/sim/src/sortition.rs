@@ -37,8 +37,8 @@ pub fn draws<T: Sync>(keys: &[VrfKey], candidates: &[(usize, T)], alpha: &[u8]) 
     let threads = std::thread::available_parallelism()
         .map(std::num::NonZeroUsize::get)
         .unwrap_or(1);
-    // Below a few hundred evaluations a thread costs more than it saves.
-    if threads == 1 || candidates.len() < 256 {
+    // Below a few dozen evaluations (about 90 µs each) a thread costs more than it saves.
+    if threads == 1 || candidates.len() < 64 {
         return candidates
             .iter()
             .map(|(i, _)| keys[*i].draw(alpha))

@@ -1,6 +1,7 @@
 //! The simulated world at genesis: operators with keys, stakes drawn from a Pareto
-//! distribution and a strategy each; clients; the model registered, uploaded and served by
-//! every operator's whole stake, all through the ledger's own genesis code paths.
+//! distribution and a strategy each; clients; the models registered, uploaded and each served
+//! by its service's operators with their whole stake, all through the ledger's own genesis
+//! code paths.
 
 use crate::compute;
 use crate::config::Config;
@@ -39,6 +40,8 @@ pub struct Operator {
     pub family: Option<u32>,
     /// A grinder's partner (an operator index), if any.
     pub partner: Option<usize>,
+    /// The service (an index into `World::models`) its whole stake is allocated to.
+    pub service: usize,
 }
 
 /// Keys, accounts and strategies of a run.
@@ -49,10 +52,11 @@ pub struct World {
     pub by_account: BTreeMap<AccountId, usize>,
     pub by_operator: BTreeMap<OperatorId, usize>,
     pub clients: Vec<SigningKey>,
-    pub model: Model,
-    /// The other checkpoint other-weights operators run.
-    pub other_model: Model,
-    pub model_id: ModelId,
+    /// Each service's model (one architecture, distinct weights).
+    pub models: Vec<Model>,
+    /// Each service's other checkpoint, which other-weights operators run.
+    pub other_models: Vec<Model>,
+    pub model_ids: Vec<ModelId>,
     /// Operators whose transactions censors leave out.
     pub victims: Vec<usize>,
     /// Secret shared by the sybil family (so its members fabricate alike).
@@ -141,6 +145,7 @@ impl World {
         for &v in &victims {
             strategies[v] = Strategy::CensoredVictim;
         }
+        let services = services_of(config, &strategies);
         scale_families(
             config,
             &[
@@ -148,6 +153,7 @@ impl World {
                 (Strategy::PartnerAuditor, config.partner_stake_share),
             ],
             &strategies,
+            &services,
             &mut stakes,
         );
         let operators: Vec<Operator> = (0..n)
@@ -166,35 +172,50 @@ impl World {
                         .iter()
                         .position(|g| *g == index)
                         .map(|k| partners[k]),
+                    service: services[index],
                 }
             })
             .collect();
-        let model = compute::model_from(&compute::weights(0));
-        let other_model = compute::model_from(&compute::weights(7));
+        let count = config.services.max(1);
+        let models: Vec<Model> = (0..count)
+            .map(|s| compute::model_from(&compute::weights(service_weights(s))))
+            .collect();
+        let other_models: Vec<Model> = (0..count)
+            .map(|s| compute::model_from(&compute::weights(other_weights(s))))
+            .collect();
         World {
             vrf_keys: operators.iter().map(|o| VrfKey::new(&o.key)).collect(),
             by_account: operators.iter().map(|o| (o.account, o.index)).collect(),
             by_operator: operators.iter().map(|o| (o.id, o.index)).collect(),
             clients: (0..CLIENTS).map(|i| key_of(config.seed, 1, i)).collect(),
-            model_id: model.model_id(),
-            model,
-            other_model,
+            model_ids: models.iter().map(Model::model_id).collect(),
+            models,
+            other_models,
             operators,
             victims,
             family_secret: Hash::of("surety.sim.family", &config.seed.to_le_bytes()),
         }
     }
 
-    /// The genesis of the run and the model file it needs, then the ledger at height 0.
+    /// The genesis of the run and the model files it needs, then the ledger at height 0.
     pub fn genesis(&self, config: &Config) -> Ledger {
-        let file = compute::weights(0);
-        let publication = Publication::new(
-            self.model.manifest(),
-            &[(FileKind::Safetensors, file.as_slice())],
-            Lineage::default(),
-            1024,
-        )
-        .expect("the model publishes");
+        let files: Vec<Vec<u8>> = (0..self.models.len())
+            .map(|s| compute::weights(service_weights(s)))
+            .collect();
+        let publications: Vec<Publication> = self
+            .models
+            .iter()
+            .zip(&files)
+            .map(|(model, file)| {
+                Publication::new(
+                    model.manifest(),
+                    &[(FileKind::Safetensors, file.as_slice())],
+                    Lineage::default(),
+                    1024,
+                )
+                .expect("the model publishes")
+            })
+            .collect();
         let publisher = AccountId::from_key(&self.clients[0].verification_key());
         let mut accounts: Vec<GenesisAccount> = self
             .operators
@@ -229,22 +250,28 @@ impl World {
                 })
                 .collect(),
             delegations: vec![],
-            models: vec![GenesisModel {
-                publisher,
-                registration: publication.register.clone(),
-            }],
+            models: publications
+                .iter()
+                .map(|publication| GenesisModel {
+                    publisher,
+                    registration: publication.register.clone(),
+                })
+                .collect(),
             allocations: self
                 .operators
                 .iter()
                 .map(|o| GenesisAllocation {
                     operator: o.id,
-                    model: self.model_id,
+                    model: self.model_ids[o.service],
                     amount: Amount::new(o.stake),
                 })
                 .collect(),
         };
-        let mut files = BTreeMap::new();
-        files.insert(publication.register.files[0].chunks_root, file.clone());
+        let files: BTreeMap<Hash, Vec<u8>> = publications
+            .iter()
+            .zip(&files)
+            .map(|(publication, file)| (publication.register.files[0].chunks_root, file.clone()))
+            .collect();
         Ledger::from_genesis_with_files(&genesis, &files).expect("the simulated genesis is valid")
     }
 
@@ -257,6 +284,44 @@ impl World {
     pub fn index(&self, operator: &OperatorId) -> usize {
         self.by_operator[operator]
     }
+}
+
+/// The weights of service `s`'s model (the first is the single-service run's).
+fn service_weights(s: usize) -> u32 {
+    if s == 0 {
+        0
+    } else {
+        100 + s as u32
+    }
+}
+
+/// The weights of service `s`'s other checkpoint.
+fn other_weights(s: usize) -> u32 {
+    if s == 0 {
+        7
+    } else {
+        10_000 + s as u32
+    }
+}
+
+/// Each operator's service: the colluding groups (sybils, partner auditors, grinding pairs'
+/// partners) serve the first together, so they share one pool; every other strategy's members
+/// are dealt across the services in turn, so each service has every strategy.
+fn services_of(config: &Config, strategies: &[Strategy]) -> Vec<usize> {
+    let count = config.services.max(1);
+    let mut dealt: BTreeMap<Strategy, usize> = BTreeMap::new();
+    strategies
+        .iter()
+        .map(|strategy| match strategy {
+            Strategy::Sybil | Strategy::PartnerAuditor | Strategy::GrindPartner => 0,
+            other => {
+                let next = dealt.entry(*other).or_default();
+                let service = *next % count;
+                *next += 1;
+                service
+            }
+        })
+        .collect()
 }
 
 /// The partner auditors' undeclared family (apart from the sybils' 0 and the grinding pairs').
@@ -284,11 +349,13 @@ fn family_of(
 }
 
 /// Scale the stakes of the operators playing each `(strategy, share)` so that each group holds
-/// its `share` of all stake (the sybil family, the partner auditors); the others' stakes stay.
+/// its `share` of its service's stake (the sybil family, the partner auditors: both serve the
+/// first service); the others' stakes stay.
 fn scale_families(
     config: &Config,
     groups: &[(Strategy, f64)],
     strategies: &[Strategy],
+    services: &[usize],
     stakes: &mut [u128],
 ) {
     let sum_of = |stakes: &[u128], member: Strategy| -> u128 {
@@ -298,7 +365,11 @@ fn scale_families(
             .sum()
     };
     let grouped: u128 = groups.iter().map(|(s, _)| sum_of(stakes, *s)).sum();
-    let others = stakes.iter().sum::<u128>() - grouped;
+    let service: u128 = (0..stakes.len())
+        .filter(|i| services[*i] == 0)
+        .map(|i| stakes[i])
+        .sum();
+    let others = service - grouped;
     let shares: f64 = groups.iter().map(|(_, share)| share.clamp(0.0, 0.95)).sum();
     // The total T with each group at share · T and the others unchanged: T = others / (1 − Σ).
     let total = others as f64 / (1.0 - shares.min(0.95));
