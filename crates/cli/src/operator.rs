@@ -7,7 +7,7 @@ use crate::rpc::Client;
 use crate::{keys, parse_account, print, CliError, KeyDir, Node};
 use clap::Subcommand;
 use surety_ledger::staking::sign_family_consent;
-use surety_types::AccountId;
+use surety_types::{AccountId, Epoch};
 
 #[derive(Subcommand)]
 pub(crate) enum OperatorCommand {
@@ -19,6 +19,10 @@ pub(crate) enum OperatorCommand {
         /// Account of the operator that joins the family.
         #[arg(long)]
         member: String,
+        /// The last epoch the consent admits MEMBER: at its end the membership lapses unless
+        /// renewed with a newer consent (a head takes a member out by not renewing).
+        #[arg(long)]
+        until_epoch: u64,
         /// The chain the consent is for; asked of the node when not given.
         #[arg(long)]
         chain_id: Option<String>,
@@ -34,6 +38,7 @@ pub(crate) fn run(json: bool, command: &OperatorCommand) -> Result<(), CliError>
         OperatorCommand::FamilyConsent {
             from,
             member,
+            until_epoch,
             chain_id,
             dir,
             node,
@@ -44,7 +49,8 @@ pub(crate) fn run(json: bool, command: &OperatorCommand) -> Result<(), CliError>
                 Some(chain_id) => chain_id.clone(),
                 None => Client::new(&node.rpc).status()?.chain_id,
             };
-            let consent = sign_family_consent(&key, &chain_id, &member);
+            let until = Epoch::new(*until_epoch);
+            let consent = sign_family_consent(&key, &chain_id, &member, until);
             let head = AccountId::from_key(&key.verification_key());
             print(
                 json,
@@ -53,6 +59,7 @@ pub(crate) fn run(json: bool, command: &OperatorCommand) -> Result<(), CliError>
                     "head": head,
                     "member": member,
                     "family_consent": consent,
+                    "family_until": until,
                 }),
             );
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use surety_ledger::tx::Msg;
 use surety_ledger::Receipt;
 use surety_types::tx::Tx;
-use surety_types::{AccountId, Amount, Hash, Height, SigningKey};
+use surety_types::{AccountId, Amount, Epoch, Hash, Height, SigningKey};
 
 /// Pause between polls of a transaction.
 const TX_POLL_MS: u64 = 100;
@@ -20,6 +20,8 @@ pub(crate) struct Submitter {
     pub(crate) client: Client,
     pub(crate) account: AccountId,
     chain_id: String,
+    /// The node's epoch when asked.
+    epoch: Epoch,
     key: SigningKey,
     fee: Amount,
 }
@@ -40,11 +42,12 @@ impl Submitter {
     ) -> Result<Submitter, CliError> {
         let key = keys::load(keys_dir, name)?;
         let client = Client::new(rpc_url);
-        let chain_id = client.status()?.chain_id;
+        let status = client.status()?;
         Ok(Submitter {
             account: AccountId::from_key(&key.verification_key()),
             client,
-            chain_id,
+            chain_id: status.chain_id,
+            epoch: status.epoch,
             key,
             fee: Amount::new(fee),
         })
@@ -53,6 +56,11 @@ impl Submitter {
     /// The chain id the node reported, which every signature here is bound to.
     pub(crate) fn chain_id(&self) -> &str {
         &self.chain_id
+    }
+
+    /// The node's epoch when the submitter was made.
+    pub(crate) fn epoch(&self) -> Epoch {
+        self.epoch
     }
 
     /// Sign `msg` with the next nonce and submit it; returns the transaction's hash.

@@ -13,7 +13,7 @@ use surety_ledger::staking::{
     Undelegate,
 };
 use surety_ledger::tx::Msg;
-use surety_types::{AccountId, Amount, OperatorId, Ratio, Shares, Signature, SigningKey};
+use surety_types::{AccountId, Amount, Epoch, OperatorId, Ratio, Shares, Signature, SigningKey};
 
 /// Longest wait for a submitted transaction to land in a block.
 const TX_WAIT_MS_MAX: u64 = 30_000;
@@ -81,7 +81,7 @@ pub(crate) enum TxCommand {
         #[command(flatten)]
         family: FamilyArgs,
         /// Leave the declared family (no consent needed).
-        #[arg(long, conflicts_with_all = ["family", "family_consent"])]
+        #[arg(long, conflicts_with_all = ["family", "family_consent", "family_until"])]
         leave_family: bool,
     },
     /// Add to the signer's own self-bond (the signer must be an operator).
@@ -127,22 +127,36 @@ pub(crate) struct FamilyArgs {
     #[arg(long)]
     family: Option<String>,
     /// The head's consent for the signer, as hex (`surety operator family-consent`).
-    #[arg(long, requires = "family")]
+    #[arg(long, requires_all = ["family", "family_until"])]
     family_consent: Option<String>,
+    /// The last epoch the consent admits the signer (the `--until-epoch` it was signed for).
+    #[arg(long, requires = "family_consent")]
+    family_until: Option<u64>,
 }
 
+/// A declared family: the head, and its consent with its last epoch unless the head is the
+/// signer itself.
+type Declared = (AccountId, Option<(Signature, Epoch)>);
+
 impl FamilyArgs {
-    /// `(family, family_consent)` as given; `None` when no family is named.
-    fn parse(&self) -> Result<Option<(AccountId, Option<Signature>)>, CliError> {
+    /// The family as given; `None` when no family is named.
+    fn parse(&self) -> Result<Option<Declared>, CliError> {
         let Some(family) = &self.family else {
             return Ok(None);
         };
-        let consent = self
-            .family_consent
-            .as_deref()
-            .map(parse_signature)
-            .transpose()?;
+        let consent = match (&self.family_consent, self.family_until) {
+            (Some(consent), Some(until)) => Some((parse_signature(consent)?, Epoch::new(until))),
+            _ => None,
+        };
         Ok(Some((parse_account(family)?, consent)))
+    }
+
+    /// Write the declared family into `metadata`.
+    fn apply(declared: Declared, metadata: &mut OperatorMetadata) {
+        let (head, consent) = declared;
+        metadata.family = Some(head);
+        metadata.family_consent = consent.map(|(signature, _)| signature);
+        metadata.family_until = consent.map(|(_, until)| until);
     }
 }
 
@@ -182,11 +196,15 @@ fn edited_metadata(
             field.clone_from(value);
         }
     }
-    if let Some((head, consent)) = declared {
-        (metadata.family, metadata.family_consent) = (Some(head), consent);
+    if let Some(declared) = declared {
+        FamilyArgs::apply(declared, &mut metadata);
     }
     if leave_family {
-        (metadata.family, metadata.family_consent) = (None, None);
+        (
+            metadata.family,
+            metadata.family_consent,
+            metadata.family_until,
+        ) = (None, None, None);
     }
     Ok(Some(metadata))
 }
@@ -235,18 +253,19 @@ fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
                 Some(name) => keys::load(&args.dir.keys, name)?,
                 None => signer.clone(),
             };
-            let (family, family_consent) = family.parse()?.unzip();
+            let mut metadata = OperatorMetadata {
+                moniker: moniker.clone(),
+                endpoint: endpoint.clone(),
+                ..Default::default()
+            };
+            if let Some(declared) = family.parse()? {
+                FamilyArgs::apply(declared, &mut metadata);
+            }
             Msg::RegisterOperator(RegisterOperator {
                 consensus_key: consensus.verification_key(),
                 commission: parse_ratio(commission)?,
                 max_commission_change: parse_ratio(max_commission_change)?,
-                metadata: OperatorMetadata {
-                    moniker: moniker.clone(),
-                    endpoint: endpoint.clone(),
-                    family,
-                    family_consent: family_consent.flatten(),
-                    ..Default::default()
-                },
+                metadata,
                 self_bond: Amount::new(*self_bond),
             })
         }
@@ -304,7 +323,12 @@ fn build_msg(args: &TxArgs, signer: &SigningKey) -> Result<Msg, CliError> {
 
 /// A family declared in `msg` without a consent the ledger would accept is refused here, before
 /// it costs a fee: the consent is checked as the ledger checks it.
-fn check_family(msg: &Msg, chain_id: &str, signer: &AccountId) -> Result<(), CliError> {
+fn check_family(
+    msg: &Msg,
+    chain_id: &str,
+    signer: &AccountId,
+    epoch: Epoch,
+) -> Result<(), CliError> {
     let metadata = match msg {
         Msg::RegisterOperator(RegisterOperator { metadata, .. }) => metadata,
         Msg::EditOperator(EditOperator {
@@ -313,7 +337,8 @@ fn check_family(msg: &Msg, chain_id: &str, signer: &AccountId) -> Result<(), Cli
         }) => metadata,
         _ => return Ok(()),
     };
-    check_family_consent(metadata, chain_id, signer).map_err(|e| CliError::Input(e.to_string()))
+    check_family_consent(metadata, chain_id, signer, epoch)
+        .map_err(|e| CliError::Input(e.to_string()))
 }
 
 pub(crate) fn run(json: bool, args: &TxArgs) -> Result<(), CliError> {
@@ -322,7 +347,12 @@ pub(crate) fn run(json: bool, args: &TxArgs) -> Result<(), CliError> {
     let key = keys::load(&args.dir.keys, &args.from)?;
     let msg = build_msg(args, &key)?;
     let submitter = Submitter::new(&args.node.rpc, &args.dir.keys, &args.from, args.fee)?;
-    check_family(&msg, submitter.chain_id(), &submitter.account)?;
+    check_family(
+        &msg,
+        submitter.chain_id(),
+        &submitter.account,
+        submitter.epoch(),
+    )?;
     let hash = submitter.submit(msg)?;
     if args.no_wait {
         print(

@@ -208,12 +208,12 @@ pub(crate) fn register_operators(
             self_bond: operator.self_bond,
         };
         let chain_id = genesis.chain_id.as_str();
-        staking::execute_register(store, params, chain_id, &operator.account, &msg).map_err(
-            |e| GenesisError::Operator {
+        let epoch = surety_types::Epoch::new(0);
+        staking::execute_register(store, params, chain_id, epoch, &operator.account, &msg)
+            .map_err(|e| GenesisError::Operator {
                 operator: operator.account,
                 reason: e.to_string(),
-            },
-        )?;
+            })?;
     }
     Ok(())
 }

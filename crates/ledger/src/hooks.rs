@@ -6,7 +6,7 @@
 //! | phase | hooks |
 //! | --- | --- |
 //! | begin block | `slashing` (liveness, downtime), `jobs` (assign queued jobs and draw audits with this block's seed) |
-//! | end block | `models` (expired uploads), `jobs` (the court's due disputes and their verdicts; then deadlines, finality, payment), `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `services` (due de-allocations, at epoch ends), `staking` (validator set, at epoch ends) |
+//! | end block | `models` (expired uploads), `jobs` (the court's due disputes and their verdicts; then deadlines, finality, payment), `rewards` (fees + inflation), `slashing` (due slashes, at epoch ends), `services` (due de-allocations, at epoch ends), `staking` (validator set and lapsed families, at epoch ends), `jobs` (the next epoch's audit pools, at epoch ends) |
 
 use crate::bank::{self, BankError};
 use crate::context::{BlockContext, HookEvent};
@@ -103,7 +103,7 @@ const BEGIN_BLOCK: [(&str, Hook); 2] = [
 ];
 
 /// End-block hooks, in order.
-const END_BLOCK: [(&str, Hook); 6] = [
+const END_BLOCK: [(&str, Hook); 7] = [
     ("models", |store, _, ctx, _| {
         Ok(models::end_block(store, ctx)?)
     }),
@@ -121,6 +121,12 @@ const END_BLOCK: [(&str, Hook); 6] = [
     }),
     ("staking", |store, params, ctx, _| {
         staking::end_block(store, params, ctx);
+        Ok(())
+    }),
+    // Last: the next epoch's audit pools see this epoch's slashes, jailings and lapsed
+    // families.
+    ("jobs", |store, params, ctx, _| {
+        jobs::end_block_pools(store, params, ctx);
         Ok(())
     }),
 ];

@@ -27,7 +27,7 @@
 /// The layout of the ledger's state: its keys and the borsh encoding of every stored value.
 /// Raise it with any change to a stored type or key; a node refuses a database written with
 /// another layout rather than misreading it.
-pub const STATE_FORMAT: u32 = 9;
+pub const STATE_FORMAT: u32 = 10;
 
 pub mod bank;
 pub mod congestion;
@@ -609,7 +609,7 @@ impl Ledger {
         match msg {
             Msg::Transfer(m) => bank::execute_transfer(store, signer, m)?,
             Msg::RegisterOperator(m) => {
-                staking::execute_register(store, params, chain_id, signer, m)?
+                staking::execute_register(store, params, chain_id, ctx.epoch, signer, m)?
             }
             Msg::EditOperator(m) => staking::execute_edit(store, ctx, chain_id, signer, m)?,
             Msg::Delegate(m) => staking::execute_delegate(store, signer, m)?,

@@ -205,8 +205,8 @@ impl Default for DisputesParams {
             // 2 · 1,000 = 300,000 (`Params::dispute_cost_max`).
             challenge_bond: Amount::new(300_000),
             // 16: an auditor's move is censored by a run of colluding proposers with
-            // probability 0.2^15 a height, over the 166,678 heights a cheat can hold its moves
-            // at (`Params::dispute_span`); at 10 that was 0.06 (`Params::honest_audit_rate`).
+            // probability 0.2^15 a height, over the 303,657 heights a cheat can hold its moves
+            // at (`Params::dispute_span`); at 10 that was 0.16 (`Params::honest_audit_rate`).
             dispute_move_blocks: 16,
             // The largest activation a served model hands the referee is MiniLM's before its
             // `output.dense` step at its 512 positions: `intermediate` [512, 1536] and
@@ -323,8 +323,8 @@ impl Default for JobsParams {
             reveal_blocks: 16,
             audit_claim_blocks: default_audit_claim_blocks(),
             audit_seed_delay: default_audit_seed_delay(),
-            // 20%: an audit still catches a cheat with probability 5.25% (`honest_audit_rate`),
-            // and the audit rule holds with a factor of 1.31 (see `validate`).
+            // 20%: an audit still catches a cheat with probability 5.19% (`honest_audit_rate`),
+            // and the audit rule holds with a factor of 1.30 (see `validate`).
             collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             // An auditor runs one inference, as one replica does, and a replica of a job at
@@ -332,7 +332,7 @@ impl Default for JobsParams {
             // at least that. The fund stays solvent (`validate`): 10% of 1,000 = 100 a job in,
             // 8% · 1,000 = 80 a job out on average.
             audit_reward: Amount::new(1_000),
-            // 0.5%: below honest_audit_rate · wrong_result = 0.525%, and
+            // 0.5%: below honest_audit_rate · wrong_result = 0.519%, and
             // 12,500 at the smallest allocation, so any allocation can take a job at
             // `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
@@ -439,19 +439,6 @@ pub enum ParamsError {
         /// `audit_seed_delay + 2 · audit_claim_blocks`.
         window: u64,
     },
-    /// The seed auditors' VRFs run on comes so soon after the last seal that a shorter run of
-    /// colluding proposers than one that censors a claim knows it at the seal.
-    #[error(
-        "audit_seed_delay ({delay}) must be at least audit_claim_blocks − 2 ({needed}): a \
-         coalition that knew the seed when its assignee sealed could grind the seal until its \
-         partners were selected, more often than it can censor an honest claim"
-    )]
-    SeedDelayTooShort {
-        /// `audit_seed_delay`.
-        delay: u64,
-        /// `audit_claim_blocks − LATENCY_BLOCKS − 1`.
-        needed: u64,
-    },
     /// Evidence could arrive after its slash's apply epoch has passed.
     #[error(
         "evidence_max_age_epochs ({age}) must be below slash_delay_epochs ({delay}), so late \
@@ -536,12 +523,13 @@ pub enum ParamsError {
     /// on average: it would run dry and auditors go unpaid.
     #[error(
         "audit_fund_share · job_fee_min ({income}) must be at least audit_rate · audit_reward \
-         ({expected_reward}), or the audit fund runs dry"
+         plus what grinding partners can draw ({expected_reward}), or the audit fund runs dry"
     )]
     AuditFundInsolvent {
         /// `audit_fund_share · job_fee_min`: the fund's income from the cheapest job.
         income: Amount,
-        /// `audit_rate · audit_reward`: the reward an audit costs the fund per job on average.
+        /// `audit_rate · audit_reward` plus [`Params::audit_fund_drain`]: what audits cost the
+        /// fund per job on average, at most.
         expected_reward: Amount,
     },
     /// The referee's input phase is too short to carry the largest input, one chunk per block.
@@ -647,7 +635,6 @@ impl Params {
         self.check_deadline_floor()?;
         self.check_audit_rule()?;
         self.check_claim_window()?;
-        self.check_seed_delay()?;
         self.check_in_flight_cap()?;
         self.check_dispute_limits()?;
         self.check_bond_covers_worst_case()?;
@@ -723,12 +710,16 @@ impl Params {
         Ok(())
     }
 
-    /// `audit_fund_share · job_fee_min ≥ audit_rate · audit_reward`: even a market of jobs at
-    /// the smallest fee pays the audits it draws, on average.
+    /// `audit_fund_share · job_fee_min ≥ audit_rate · audit_reward + drain`: even a market of
+    /// jobs at the smallest fee pays the audits it draws, on average, and what grinding
+    /// partners can draw from it ([`Params::audit_fund_drain`]).
     fn check_audit_fund_solvent(&self) -> Result<(), ParamsError> {
         let j = &self.jobs;
         let income = j.audit_fund_share.mul_floor(j.job_fee_min);
-        let expected_reward = j.audit_rate.mul_ceil(j.audit_reward);
+        let expected_reward = j
+            .audit_rate
+            .mul_ceil(j.audit_reward)
+            .saturating_add(self.audit_fund_drain());
         if income < expected_reward {
             return Err(ParamsError::AuditFundInsolvent {
                 income,
@@ -841,26 +832,6 @@ impl Params {
         Ok(())
     }
 
-    /// `audit_seed_delay + 1 ≥ audit_claim_blocks − LATENCY_BLOCKS`: an assignee knows the
-    /// seed its auditors' VRFs run on when it seals only if the proposers of its seal's block
-    /// and of every block up to the seed's collude; that run is then at least as long as the
-    /// one that censors an honest claim, which [`Params::honest_audit_rate`] already counts,
-    /// so grinding its salt until its partners are selected is no likelier than that.
-    fn check_seed_delay(&self) -> Result<(), ParamsError> {
-        let j = &self.jobs;
-        let needed = j
-            .audit_claim_blocks
-            .saturating_sub(LATENCY_BLOCKS)
-            .saturating_sub(1);
-        if j.audit_seed_delay < needed {
-            return Err(ParamsError::SeedDelayTooShort {
-                delay: j.audit_seed_delay,
-                needed,
-            });
-        }
-        Ok(())
-    }
-
     /// `audit_rate · wrong_result · service_allocation_min > job_fee_max` (docs/market.md).
     fn check_audit_rule(&self) -> Result<(), ParamsError> {
         let expected_loss = self.honest_audit_rate().mul_floor(
@@ -914,8 +885,10 @@ impl Params {
     /// The probability that an audit catches a cheat under the collusion assumption
     /// (docs/market.md, "Collusion" and "Audits: private sortition"), rounded down:
     ///
-    ///     x − x²/2 − claim_span · f^(k − 1) − audit_span · (f^(d − 1) + f^(r − 1))
-    ///              − dispute_span · f^(m − 1)
+    /// ```text
+    /// x − x²/2 − seal_span · f^(k − 1) − audit_span · (f^(d − 1) + f^(r − 1))
+    ///          − dispute_span · f^(m − 1)
+    /// ```
     ///
     /// with `x = audit_rate · (1 − f)`, `f` = `collusion_fraction`, and the windows an honest
     /// auditor's transactions must land in: `k` = `audit_claim_blocks` (its claim), `d` =
@@ -948,13 +921,7 @@ impl Params {
         let square = x.saturating_mul(x).div_ceil(one.saturating_mul(2));
         // f^(L − latency) in ppb, rounded up: every proposer of a window's usable blocks
         // colludes (a window with none usable is always lost: 1).
-        let censored = |blocks: u64| {
-            let mut power = one;
-            for _ in 0..blocks.saturating_sub(LATENCY_BLOCKS) {
-                power = power.saturating_mul(f).div_ceil(one);
-            }
-            power
-        };
+        let censored = |blocks: u64| collusion_power(f, blocks.saturating_sub(LATENCY_BLOCKS));
         let windows = [
             (j.seal_span(), censored(j.audit_claim_blocks)),
             (self.audit_span(), censored(j.deadline_blocks_min)),
@@ -971,6 +938,31 @@ impl Params {
         Ratio::from_fraction(rate, one).unwrap_or(Ratio::ZERO)
     }
 
+    /// What grinding can take from the audit fund per job, at most (rounded up): an assignee
+    /// that knows the seed its auditors' VRFs run on when it seals can grind its salt until its
+    /// partners are selected, who then agree with it (copying is what they are paid for) and
+    /// are paid `audit_reward` each. It knows the seed only if the proposers of its seal's block
+    /// and of the `audit_seed_delay` blocks after it collude (`f^(audit_seed_delay + 1)`), at
+    /// one of the `seal_span` heights it can seal at, and a job takes at most
+    /// [`crate::jobs::AUDITS_PER_JOB_MAX`] audits: `seal_span · f^(delay + 1) · 64 ·
+    /// audit_reward`. It never moves an honest operator's selection (that needs its key), so
+    /// the audit rule does not count it; the fund must (`validate`).
+    pub fn audit_fund_drain(&self) -> Amount {
+        let j = &self.jobs;
+        let f = u128::from(j.collusion_fraction.ppb());
+        let power = collusion_power(f, j.audit_seed_delay.saturating_add(1));
+        let audits = crate::jobs::AUDITS_PER_JOB_MAX as u128;
+        let ppb = u128::from(j.seal_span())
+            .saturating_mul(power)
+            .saturating_mul(audits);
+        let drain = j
+            .audit_reward
+            .get()
+            .saturating_mul(ppb)
+            .div_ceil(u128::from(Ratio::DENOMINATOR));
+        Amount::new(drain)
+    }
+
     /// Blocks a claimed auditor has to seal once its run is done: it seals by its claim's
     /// height plus the job's `deadline_blocks` (the run: an assignee has as long) plus this,
     /// `deadline_blocks_min`, so the seal window [`Params::honest_audit_rate`] counts is never
@@ -980,26 +972,29 @@ impl Params {
     }
 
     /// The most heights an auditor's seal or reveal window can start at, for a cheat that
-    /// times it: its seal among [`JobsParams::seal_span`] heights; then the claim window
-    /// (stretched to at most `2 · audit_claim_blocks`), the job's deadline and the auditor's
-    /// grace (stretched by at most `deadline_blocks_max`), and the assignees' reveal phase
-    /// (stretched to at most `2 · reveal_blocks`), each of which it or a partner can end
-    /// anywhere in (saturating).
+    /// times it: its seal among [`JobsParams::seal_span`] heights; then the seed delay, the
+    /// claim window (stretched to at most `2 · audit_claim_blocks`), the job's deadline and the
+    /// auditor's grace (stretched by at most `deadline_blocks_max`), and the assignees' reveal
+    /// phase (`reveal_blocks`, stretched by at most `deadline_blocks_max`), each of which it or
+    /// a partner can end anywhere in, and the block that compares the results (saturating).
     pub fn audit_span(&self) -> u64 {
         let j = &self.jobs;
         j.seal_span()
+            .saturating_add(j.audit_seed_delay)
             .saturating_add(j.audit_claim_blocks.saturating_mul(2))
             .saturating_add(j.deadline_blocks_max.saturating_mul(2))
             .saturating_add(self.audit_seal_grace())
-            .saturating_add(j.reveal_blocks.saturating_mul(2))
+            .saturating_add(j.reveal_blocks.saturating_add(j.deadline_blocks_max))
+            .saturating_add(1)
     }
 
     /// The most heights one of an auditor's dispute moves can start at: [`Params::audit_span`],
-    /// its own reveal window (stretched), then every dispute the job can hold before and
-    /// during its own (`disputes_per_job_max` challenges and [`crate::jobs::AUDITS_PER_JOB_MAX`]
-    /// audits, and as many suspects again with `replicas_max`), each of at most
-    /// [`BISECTION_MOVES_MAX`] moves the cheat can each end anywhere in, the input phase and a
-    /// challenge window, and `deadline_blocks_max` of stretch (saturating).
+    /// its own reveal window (stretched by at most `deadline_blocks_max`), then every dispute
+    /// the job can hold before and during its own (`disputes_per_job_max` challenges and
+    /// [`crate::jobs::AUDITS_PER_JOB_MAX`] audits, and as many suspects again with
+    /// `replicas_max`), each of at most [`BISECTION_MOVES_MAX`] moves the cheat can each end
+    /// anywhere in, the input phase, a challenge window, and its own stretch of at most
+    /// `deadline_blocks_max` (saturating).
     pub fn dispute_span(&self) -> u64 {
         let (j, d) = (&self.jobs, &self.disputes);
         let audits = crate::jobs::AUDITS_PER_JOB_MAX as u64;
@@ -1010,12 +1005,28 @@ impl Params {
         let each = BISECTION_MOVES_MAX
             .saturating_mul(d.dispute_move_blocks)
             .saturating_add(d.dispute_input_blocks)
-            .saturating_add(j.challenge_window_blocks);
+            .saturating_add(j.challenge_window_blocks)
+            .saturating_add(j.deadline_blocks_max);
         self.audit_span()
-            .saturating_add(j.reveal_blocks.saturating_mul(2))
+            .saturating_add(j.reveal_blocks.saturating_add(j.deadline_blocks_max))
             .saturating_add(disputes.saturating_mul(each))
-            .saturating_add(j.deadline_blocks_max)
     }
+}
+
+/// `f^n` in parts per billion for `f` in parts per billion, each product rounded up: the chance
+/// that `n` proposers in a row all collude, over-estimated. Once the power is 1 ppb rounding up
+/// keeps it there (or 0 at `f` = 0), so the loop stops: no `n` a genesis file gives runs it
+/// long.
+fn collusion_power(f: u128, n: u64) -> u128 {
+    let one = u128::from(Ratio::DENOMINATOR);
+    let mut power = one;
+    for _ in 0..n {
+        if power <= 1 {
+            break;
+        }
+        power = power.saturating_mul(f).div_ceil(one);
+    }
+    power
 }
 
 impl JobsParams {
@@ -1073,8 +1084,8 @@ mod tests {
     fn a_collusion_assumption_under_which_cheating_pays_is_refused() {
         let mut params = Params::default();
         // x = 8% · 0.75 = 0.06, but 8,000 heights · 0.25^9 (claims) alone take 0.0305 off and
-        // 10,062 · 0.25^9 (the auditor's seal) 0.0384 more: at 25% a cheat can wait for nine
-        // colluding proposers in a row, and the rate is 0.
+        // 11,057 · 0.25^9 (the auditor's seal) 0.0422 more: at 25% nine colluding proposers in
+        // a row are too likely somewhere a cheat's windows can start, and the rate is 0.
         params.jobs.collusion_fraction = Ratio::from_percent(25).unwrap();
         assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
         assert_eq!(
@@ -1088,7 +1099,7 @@ mod tests {
         assert_eq!(
             params.validate(),
             Ok(()),
-            "0.052527516 · 10% · 2,500,000 = 13,131"
+            "0.051880102 · 10% · 2,500,000 = 12,970"
         );
     }
 
@@ -1097,22 +1108,24 @@ mod tests {
         let mut params = Params::default();
         // 2 · 1,000 blocks for each of 4 assignments.
         assert_eq!(params.jobs.seal_span(), 8_000);
-        // + 2 · 10 (claims) + 2 · 1,000 (deadline) + 10 (grace) + 2 · 16 (reveals).
-        assert_eq!(params.audit_span(), 10_062);
-        // + 2 · 16 + (3 + 64 + 5 + 64) disputes · (64 · 16 + 100 + 20) + 1,000.
-        assert_eq!(params.dispute_span(), 166_678);
+        // + 10 (seed delay) + 2 · 10 (claims) + 2 · 1,000 (deadline and its stretch) + 10
+        // (grace) + 16 + 1,000 (reveals and their stretch) + 1 (the compare).
+        assert_eq!(params.audit_span(), 11_057);
+        // + 16 + 1,000 (its reveal) + (3 + 64 + 5 + 64) disputes · (64 · 16 + 100 + 20 +
+        // 1,000).
+        assert_eq!(params.dispute_span(), 303_657);
         // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; less 8,000 · 0.2^9 (512 ppb) for claims,
-        // 10,062 · 512 ppb for the auditor's seal, 10,062 · 1 ppb (0.2^15 rounded up) for its
-        // reveal, 166,678 · 1 ppb for its dispute moves.
-        let expected = 61_952_000 - 4_096_000 - 5_151_744 - 10_062 - 166_678;
+        // 11,057 · 512 ppb for the auditor's seal, 11,057 · 1 ppb (0.2^15 rounded up) for its
+        // reveal, 303,657 · 1 ppb for its dispute moves.
+        let expected = 61_952_000 - 4_096_000 - 5_661_184 - 11_057 - 303_657;
         assert_eq!(params.honest_audit_rate().ppb(), expected);
-        assert_eq!(expected, 52_527_516);
+        assert_eq!(expected, 51_880_102);
         // A window one block longer than the latency alone is nine proposers, not ten: with
         // the latency ignored the rate would be higher.
         params.jobs.audit_claim_blocks = 11;
         assert!(params.honest_audit_rate().ppb() > expected);
         params.jobs.audit_claim_blocks = 10;
-        // Ten-block moves (the old default) are censorable over 166,678 heights: the rule
+        // Ten-block moves (the old default) are censorable over 303,657 heights: the rule
         // fails.
         params.disputes.dispute_move_blocks = 10;
         assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
@@ -1126,22 +1139,35 @@ mod tests {
         // A window with no block past the latency can never take an honest transaction.
         params.jobs.audit_claim_blocks = 1;
         assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
+        // A window of any length is computed at once (the power stops at 1 ppb), and with
+        // spans that long the rate is 0.
+        params.jobs.collusion_fraction = Ratio::from_percent(20).unwrap();
+        params.jobs.audit_claim_blocks = 10;
+        params.jobs.reveal_blocks = u64::MAX;
+        params.disputes.dispute_move_blocks = u64::MAX;
+        assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
     }
 
     #[test]
-    fn a_seed_known_at_the_seal_with_fewer_colluders_than_censor_a_claim_is_refused() {
+    fn the_audit_fund_pays_what_grinding_partners_can_draw_from_it() {
         let mut params = Params::default();
-        // Claims censored by 9 proposers in a row; the seed known at the seal by 8 (7 + 1).
-        params.jobs.audit_seed_delay = 7;
+        // 8,000 heights · 0.2^11 (21 ppb, rounded up) · 64 audits · 1,000 = 10.75, rounded up
+        // to 11: with 8% · 1,000 = 80 it is 91 of the 100 the cheapest job brings.
+        assert_eq!(params.audit_fund_drain(), Amount::new(11));
+        assert_eq!(params.validate(), Ok(()));
+        // A seed known at the seal by three colluding proposers: 8,000 · 0.2^3 · 64 · 1,000.
+        params.jobs.audit_seed_delay = 2;
+        assert_eq!(params.audit_fund_drain(), Amount::new(4_096_000));
         assert_eq!(
             params.validate(),
-            Err(ParamsError::SeedDelayTooShort {
-                delay: 7,
-                needed: 8
+            Err(ParamsError::AuditFundInsolvent {
+                income: Amount::new(100),
+                expected_reward: Amount::new(4_096_080),
             })
         );
-        params.jobs.audit_seed_delay = 8;
-        assert_eq!(params.validate(), Ok(()));
+        // Without collusion nobody learns the seed early.
+        params.jobs.collusion_fraction = Ratio::ZERO;
+        assert_eq!(params.audit_fund_drain(), Amount::ZERO);
     }
 
     #[test]
@@ -1164,14 +1190,14 @@ mod tests {
     #[test]
     fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
         let mut params = Params::default();
-        // honest_audit_rate · wrong_result = 5.2527516% · 10% = 0.52527516%: the cap must
+        // honest_audit_rate · wrong_result = 5.1880102% · 10% = 0.51880102%: the cap must
         // stay below it.
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_252_752).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_188_011).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::InFlightAboveAuditRule { .. })
         ));
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_252_751).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_188_010).unwrap();
         assert_eq!(params.validate(), Ok(()));
     }
 
@@ -1238,17 +1264,19 @@ mod tests {
     #[test]
     fn an_audit_fund_that_pays_out_more_than_it_takes_in_is_refused() {
         let mut params = Params::default();
-        // The old defaults: 10% of a 1,000 job is 100 in, 8% · 2,000 = 160 out per job.
+        // The old defaults: 10% of a 1,000 job is 100 in, 8% · 2,000 = 160 out per job, and
+        // grinding partners could draw 22 more (`audit_fund_drain`).
         params.jobs.audit_reward = Amount::new(2_000);
         assert_eq!(
             params.validate(),
             Err(ParamsError::AuditFundInsolvent {
                 income: Amount::new(100),
-                expected_reward: Amount::new(160),
+                expected_reward: Amount::new(182),
             })
         );
-        // 8% · 1,250 = 100: exactly solvent.
-        params.jobs.audit_reward = Amount::new(1_250);
+        // 8% · 1,100 = 88, and 12 drawn: exactly solvent.
+        params.jobs.audit_reward = Amount::new(1_100);
+        assert_eq!(params.audit_fund_drain(), Amount::new(12));
         assert_eq!(params.validate(), Ok(()));
     }
 

@@ -193,6 +193,12 @@ pub fn end_block(
     court::end_block(store, params, ctx, cache)?;
     settle::end_block(store, params, ctx)?;
     prune::end_block(store, params, ctx);
-    pool::end_block(store, params, ctx);
     Ok(())
+}
+
+/// End of block, after every other module's hook: at an epoch end, take each model's audit
+/// pool for the next epoch (so the epoch's slashes, jailings and lapsed families are in it) and
+/// drop the pools no window needs any more (`pool`).
+pub fn end_block_pools(store: &mut Store, params: &Params, ctx: &BlockContext) {
+    pool::end_block(store, params, ctx);
 }

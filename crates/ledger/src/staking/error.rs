@@ -67,6 +67,15 @@ pub enum StakingError {
         /// The head named.
         head: AccountId,
     },
+    /// The consent's last epoch (`family_until`) is already past: the head admitted the member
+    /// only until then.
+    #[error("the family consent of {head} admitted this operator only until epoch {until}")]
+    FamilyConsentExpired {
+        /// The head named.
+        head: AccountId,
+        /// The consent's last epoch.
+        until: Epoch,
+    },
     /// A family consent with no family to join, or with the operator naming itself the head
     /// (its own family takes no consent).
     #[error("a family consent is given but no other account is named as the family's head")]

@@ -80,6 +80,15 @@ pub enum StakingEvent {
         /// The operator released.
         operator: OperatorId,
     },
+    /// An operator's family membership lapsed at the end of its consent's last epoch
+    /// (`OperatorMetadata::family_until`): it is its own owner again from the next epoch's
+    /// audit pool on.
+    FamilyLapsed {
+        /// The member.
+        operator: OperatorId,
+        /// The head of the family it left.
+        head: AccountId,
+    },
     /// The active validator set changed (at an epoch end).
     ValidatorSetChanged {
         /// Size of the new active set.

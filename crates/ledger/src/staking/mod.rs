@@ -187,6 +187,7 @@ pub fn execute_register(
     store: &mut Store,
     params: &Params,
     chain_id: &str,
+    epoch: Epoch,
     signer: &AccountId,
     msg: &RegisterOperator,
 ) -> Result<(), StakingError> {
@@ -211,7 +212,7 @@ pub fn execute_register(
         });
     }
     msg.metadata.validate()?;
-    check_family_consent(&msg.metadata, chain_id, signer)?;
+    check_family_consent(&msg.metadata, chain_id, signer, epoch)?;
     let mut operator = Operator {
         id,
         consensus_key,
@@ -266,7 +267,7 @@ pub fn execute_edit(
     }
     if let Some(metadata) = &msg.metadata {
         metadata.validate()?;
-        check_family_consent(metadata, chain_id, signer)?;
+        check_family_consent(metadata, chain_id, signer, ctx.epoch)?;
         operator.metadata = metadata.clone();
     }
     state::set_operator(store, &operator);
@@ -680,8 +681,8 @@ pub fn compute_active_set(store: &Store, params: &Params) -> Vec<Validator> {
         .collect()
 }
 
-/// End of block: at an epoch end, drop completed redelegation records and recompute the
-/// active set.
+/// End of block: at an epoch end, drop completed redelegation records, lapse the family
+/// memberships whose consent ends with this epoch, and recompute the active set.
 pub fn end_block(store: &mut Store, params: &Params, ctx: &BlockContext) {
     if !ctx.is_epoch_end(params) {
         return;
@@ -689,6 +690,21 @@ pub fn end_block(store: &mut Store, params: &Params, ctx: &BlockContext) {
     let next_epoch = ctx.epoch.next();
     for entry in state::redelegations_due(store, next_epoch) {
         state::remove_redelegation(store, &entry);
+    }
+    for mut operator in state::all_operators(store) {
+        if !family::lapses(&operator.metadata, ctx.epoch) {
+            continue;
+        }
+        let head = operator.metadata.family.take();
+        operator.metadata.family_consent = None;
+        operator.metadata.family_until = None;
+        state::set_operator(store, &operator);
+        if let Some(head) = head {
+            store.emit(StakingEvent::FamilyLapsed {
+                operator: operator.id,
+                head,
+            });
+        }
     }
     let set = compute_active_set(store, params);
     state::set_active_set(store, &set);
@@ -739,6 +755,7 @@ mod tests {
                 &mut store,
                 &params,
                 "chain",
+                Epoch::new(0),
                 &signer,
                 &register(small_order)
             ),
@@ -749,6 +766,7 @@ mod tests {
                 &mut store,
                 &params,
                 "chain",
+                Epoch::new(0),
                 &AccountId(identity),
                 &register(good)
             ),

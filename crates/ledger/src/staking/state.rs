@@ -38,6 +38,13 @@ pub struct OperatorMetadata {
     /// from its own auditors.
     #[serde(default)]
     pub family_consent: Option<Signature>,
+    /// The last epoch the head's consent admits the operator (the consent signs it): at that
+    /// epoch's end the membership lapses (`family`, `family_consent` and this are cleared,
+    /// event `family_lapsed`) unless the member has declared a newer consent by then. A head
+    /// takes a member out by not renewing; a consent cannot be replayed once its epoch is
+    /// past. Set exactly when `family_consent` is.
+    #[serde(default)]
+    pub family_until: Option<Epoch>,
 }
 
 /// An operator: its keys, commission, and the pool of tokens bonded to it against shares.

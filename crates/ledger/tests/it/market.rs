@@ -1769,12 +1769,15 @@ fn a_market_history_reaches_pinned_state_roots() {
 /// middle two: claim windows are two blocks in the tests (one left past the latency), so the
 /// reveals wait a block longer, and a claimed auditor's seal deadline has the grace of
 /// `deadline_blocks_min` after the job's own; the first (genesis) and the last (both jobs
-/// pruned) did not move.
+/// pruned) did not move. State format 10 moved all four, only by every operator record's
+/// metadata gaining `family_until` (one byte, `None`, here): with that field left out of the
+/// encoding the four were still `f34e2d24…`, `cb383d03…`, `02c84b00…` and `cbe4ffc7…` (checked
+/// when re-pinning; the audit pools now taken after the epoch's slashes changed nothing here).
 const PINNED_DIGESTS: [&str; 4] = [
-    "f34e2d2421ac9a95804b89fa19d3a3af5308d50aeb5321f422a81a3b8ba71fe3",
-    "cb383d03a7cc9cdc92a9a47419d2956f241dd766bb7319f0b1f4849d8af54a7b",
-    "02c84b000c3e68ea9a0f6d5d753cadd1407d2418197dfc4d3551662af935040e",
-    "cbe4ffc707aaca51f580a3a5eed1333cb0c33b4ec17e748a90c7ab0e22a18da4",
+    "4817864d46d55a53caf6dc1cba6ac470b08d15546ac0b65f7a7332aedd6d290e",
+    "50ce8f7630ff95ab14033576c975f96a9d051a4ac87d1e253bbe1e342517a010",
+    "6191b618c63b4e33debef1535a11192ee8ebbf1852db9c61b0a28b350dff3f14",
+    "1e6168f2201aea9b3e245c6f8eb54cfa1a61d9f58abf7b2af21731d70a7c1e47",
 ];
 /// The roots of state format 7: the above, and the jobs parameters in `jobs/params`, where
 /// `reveal_blocks` (tests: 4) took the place of `audit_deadline_blocks` (4) and
@@ -1791,12 +1794,13 @@ const PINNED_DIGESTS: [&str; 4] = [
 /// all four with their digests, and `jobs/params` gained `audit_claim_blocks` and
 /// `audit_seed_delay` (tests: 1 and 1), `slashing/params` holds `wrong_result` 20%. The audit
 /// bound's block of latency moved all four: `audit_claim_blocks` is 2 in the tests, and the
-/// middle two moved with their digests.
+/// middle two moved with their digests. State format 10 (`family_until`) moved all four with
+/// their digests.
 const PINNED_ROOTS: [&str; 4] = [
-    "d6ab9ee7d21f1f1b8ba9ab7fb496985200230b913708b8dc6a1b5b1830540662",
-    "647d611d8f4d352ee87c9c76298f7d20f1e7f0d3e23ff1bc444c94f646e9f527",
-    "5ceacf09f671bd3197fc6e18e3ec1d87ea699ae7797a868e6e577aee47a9ae29",
-    "64764a6c33cf258b369f24840963ad1aba22016d86f4680f46521fbce4625b8d",
+    "7abc63173474dbde77d2aa461f756fedb6ff5e2f05a4566fbf6c35a90a5f640c",
+    "9e745b40393d825b95e459c38b2f4901004f0841c0cfa74265f75b0be922368c",
+    "f79b4f7fae5e60f813d50cb489ef05ce09e6b7e10be67fef677b72125f3e8216",
+    "495aca9f4a0b34b4c8e2de1f6217b1228d72aefdfdc9b3beafacd0907c8b77a7",
 ];
 
 /// Submit a job with its own deadline (blocks each operator has to commit).

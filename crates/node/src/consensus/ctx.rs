@@ -296,14 +296,18 @@ pub struct ValidatorSet {
     /// Sorted by address, no duplicates, all powers > 0.
     pub validators: Arc<Vec<Validator>>,
     pub total_power: u64,
+    /// The seed of the last committed block, which picks this height's proposers
+    /// ([`SuretyCtx::select_proposer`]).
+    pub seed: Hash,
 }
 
 impl ValidatorSet {
     /// The engine's view of the ledger's active set. Keys that do not decompress are left
     /// out (the ledger checks keys when operators register, so this is defence in depth).
-    pub fn from_ledger(set: &[LedgerValidator]) -> Self {
+    pub fn from_ledger(set: &[LedgerValidator], seed: Hash) -> Self {
         let powers = voting_powers(set);
         Self::new(
+            seed,
             set.iter()
                 .zip(powers)
                 .filter_map(|(v, power)| {
@@ -319,13 +323,14 @@ impl ValidatorSet {
         )
     }
 
-    pub fn new(mut validators: Vec<Validator>) -> Self {
+    pub fn new(seed: Hash, mut validators: Vec<Validator>) -> Self {
         validators.sort_by_key(|v| v.address);
         validators.dedup_by(|a, b| a.address == b.address);
         let total_power = validators.iter().map(|v| v.voting_power).sum();
         Self {
             validators: Arc::new(validators),
             total_power,
+            seed,
         }
     }
 
@@ -377,13 +382,18 @@ impl mc::Context for SuretyCtx {
         height: BHeight,
         round: Round,
     ) -> &'a Validator {
-        // Stake-weighted pick: a point in [0, total_power) from a hash of (height, round),
-        // identical on every node. Over many heights each validator proposes in proportion to
-        // its power.
+        // Stake-weighted pick: a point in [0, total_power) from a hash of the last block's seed,
+        // the height and the round, identical on every node. Over many heights each validator
+        // proposes in proportion to its power. The seed makes the schedule unknowable ahead: a
+        // block's seed is its proposer's VRF over the one before (docs/consensus.md, "Seed"),
+        // so the proposers `d` heights on are known early only to a coalition holding every
+        // proposer until then (`f^d`). With a schedule anyone could compute, a cheat could
+        // cheat only on jobs whose audit windows fall in a run of colluding proposers, caught
+        // by no audit (docs/market.md, "A schedule nobody can read ahead").
         let r = round.as_u32().unwrap_or(0) as u64;
         let seed = Hash::of_parts(
-            "surety.proposer.v1",
-            &[&height.0.to_le_bytes(), &r.to_le_bytes()],
+            "surety.proposer.v2",
+            &[&vs.seed.0, &height.0.to_le_bytes(), &r.to_le_bytes()],
         );
         let mut x = u64::from_le_bytes(seed.0[..8].try_into().expect("8 bytes"));
         x %= vs.total_power.max(1);
@@ -442,6 +452,69 @@ impl mc::Context for SuretyCtx {
             vote_type: VoteType::Precommit,
             value: value_id,
             validator: address,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mc::Context as _;
+    use surety_types::{AccountId, Amount};
+
+    fn set(seed: Hash) -> ValidatorSet {
+        let validators: Vec<LedgerValidator> = (1..=4u8)
+            .map(|n| {
+                let key = SigningKey::from_seed([n; 32]).verification_key();
+                LedgerValidator {
+                    operator: OperatorId::from(AccountId::from_key(&key)),
+                    consensus_key: key.into(),
+                    power: Amount::new(u128::from(n) * 1_000),
+                }
+            })
+            .collect();
+        ValidatorSet::from_ledger(&validators, seed)
+    }
+
+    fn schedule(seed: Hash, heights: std::ops::Range<u64>) -> Vec<Address> {
+        let ctx = SuretyCtx {
+            chain_id: Arc::from("test"),
+        };
+        let vs = set(seed);
+        heights
+            .map(|h| ctx.select_proposer(&vs, BHeight(h), Round::new(0)).address)
+            .collect()
+    }
+
+    #[test]
+    fn the_proposers_follow_the_last_blocks_seed_so_nobody_reads_them_ahead() {
+        let (a, b) = (Hash::of("test.seed", b"a"), Hash::of("test.seed", b"b"));
+        // The same seed gives every node the same proposers.
+        assert_eq!(schedule(a, 1..64), schedule(a, 1..64));
+        // Another seed (the last block's, which its proposer's VRF made) gives other ones:
+        // before that block, nobody but a coalition holding every proposer up to it knows
+        // the schedule.
+        assert_ne!(schedule(a, 1..64), schedule(b, 1..64));
+        // Each validator still proposes about in proportion to its power (1 : 2 : 3 : 4), over
+        // seeds.
+        let vs = set(a);
+        let ctx = SuretyCtx {
+            chain_id: Arc::from("test"),
+        };
+        let mut counts = std::collections::BTreeMap::<u64, u64>::new();
+        for i in 0..4_000u32 {
+            let seed = Hash::of("test.seed", &i.to_le_bytes());
+            let vs = ValidatorSet { seed, ..vs.clone() };
+            let p = ctx.select_proposer(&vs, BHeight(7), Round::new(0));
+            *counts.entry(p.voting_power).or_default() += 1;
+        }
+        let total_power: u64 = vs.validators.iter().map(|v| v.voting_power).sum();
+        for (power, count) in counts {
+            let expected = 4_000 * power / total_power;
+            assert!(
+                count.abs_diff(expected) < expected / 5 + 20,
+                "power {power}: {count} proposals, about {expected} expected"
+            );
         }
     }
 }

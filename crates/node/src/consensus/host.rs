@@ -132,7 +132,7 @@ impl Host {
 
     fn params(&self, app: &App) -> HeightParams<SuretyCtx> {
         HeightParams::new(
-            ValidatorSet::from_ledger(&app.validator_set()),
+            ValidatorSet::from_ledger(&app.validator_set(), app.last_seed()),
             self.timeouts,
             self.block_time,
         )
@@ -314,7 +314,8 @@ impl Host {
     /// this node's consensus key (the one it signs votes with).
     fn propose(&self) -> Option<Block> {
         let app = self.lock();
-        let proposer = ValidatorSet::from_ledger(&app.validator_set()).operator_of(&self.address);
+        let proposer = ValidatorSet::from_ledger(&app.validator_set(), app.last_seed())
+            .operator_of(&self.address);
         let Some(proposer) = proposer else {
             warn!("asked to propose, but this node is not in the set");
             return None;
@@ -591,7 +592,7 @@ impl Host {
         let id = BlockId(block.hash());
         let verdict = {
             let app = self.lock();
-            let set = ValidatorSet::from_ledger(&app.validator_set());
+            let set = ValidatorSet::from_ledger(&app.validator_set(), app.last_seed());
             match set.operator_of(&proposer) {
                 None => Err("the proposer is not in the validator set".to_string()),
                 Some(operator) => {

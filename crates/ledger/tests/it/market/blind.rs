@@ -13,6 +13,9 @@ use std::collections::BTreeSet;
 use surety_ledger::genesis::Genesis;
 use surety_ledger::jobs::{JobsEvent, BATCH_ITEMS_MAX};
 use surety_ledger::staking::{sign_family_consent, EditOperator, OperatorMetadata, StakingError};
+
+/// The family consents of these tests admit their members through epoch 1,000.
+const UNTIL: surety_types::Epoch = surety_types::Epoch::new(1_000);
 use surety_ledger::tx;
 
 /// `count` jobs of `replicas` at `fee`, submitted in one block and assigned in the next.
@@ -613,7 +616,8 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
     assert_eq!(genesis.operators[1].account, account(2));
     genesis.operators[1].metadata.family = Some(account(1));
     genesis.operators[1].metadata.family_consent =
-        Some(sign_family_consent(&key(1), CHAIN, &account(2)));
+        Some(sign_family_consent(&key(1), CHAIN, &account(2), UNTIL));
+    genesis.operators[1].metadata.family_until = Some(UNTIL);
     let mut market = market_from(&genesis, &[1, 2, 3, 4, 9]);
     // Operators 3 and 4 declare one family by a transaction, headed (and consented to) by an
     // account that runs no operator.
@@ -625,7 +629,8 @@ fn operators_of_one_family_never_audit_each_other_nor_hold_two_replicas_of_one_j
                 metadata: Some(OperatorMetadata {
                     moniker: format!("operator-{n}"),
                     family: Some(account(23)),
-                    family_consent: Some(sign_family_consent(&key(23), CHAIN, &account(n))),
+                    family_consent: Some(sign_family_consent(&key(23), CHAIN, &account(n), UNTIL)),
+                    family_until: Some(UNTIL),
                     ..Default::default()
                 }),
             }),
@@ -757,14 +762,20 @@ fn a_cheat_cannot_join_an_honest_family_without_its_heads_consent_so_that_family
     let mut genesis: Genesis = market_genesis(params);
     genesis.operators[1].metadata.family = Some(account(1));
     genesis.operators[1].metadata.family_consent =
-        Some(sign_family_consent(&key(1), CHAIN, &account(2)));
+        Some(sign_family_consent(&key(1), CHAIN, &account(2), UNTIL));
+    genesis.operators[1].metadata.family_until = Some(UNTIL);
     let mut market = market_from(&genesis, &[1, 2, 3, 4, 9]);
     const CHEAT: u16 = 3;
     let before = market.chain.operator(CHEAT);
     // Undeclared consent, and one the cheat signed with its own key.
     for consent in [
         None,
-        Some(sign_family_consent(&key(CHEAT), CHAIN, &account(CHEAT))),
+        Some(sign_family_consent(
+            &key(CHEAT),
+            CHAIN,
+            &account(CHEAT),
+            UNTIL,
+        )),
     ] {
         let receipt = market.chain.submit(
             CHEAT,
@@ -773,6 +784,7 @@ fn a_cheat_cannot_join_an_honest_family_without_its_heads_consent_so_that_family
                 metadata: Some(OperatorMetadata {
                     family: Some(account(1)),
                     family_consent: consent,
+                    family_until: consent.map(|_| UNTIL),
                     ..Default::default()
                 }),
             }),
