@@ -205,8 +205,8 @@ impl Default for DisputesParams {
             // 2 · 1,000 = 300,000 (`Params::dispute_cost_max`).
             challenge_bond: Amount::new(300_000),
             // 16: an auditor's move is censored by a run of colluding proposers with
-            // probability 0.2^15 a height, over the 303,657 heights a cheat can hold its moves
-            // at (`Params::dispute_span`); at 10 that was 0.16 (`Params::honest_audit_rate`).
+            // probability 0.2 · 0.25^14 a height, over the 303,667 heights a cheat can hold its
+            // moves at (`Params::dispute_span`); at 10 that was 0.93 (`Params::honest_audit_rate`).
             dispute_move_blocks: 16,
             // The largest activation a served model hands the referee is MiniLM's before its
             // `output.dense` step at its 512 positions: `intermediate` [512, 1536] and
@@ -318,13 +318,14 @@ impl Default for JobsParams {
             // audit rule holds with a factor of 1.92 without collusion (see `validate`).
             audit_rate: Ratio::from_percent(8).expect("8% is a ratio"),
             // One block is enough when the network is healthy; 16 so that a run of colluding
-            // proposers censors an auditor's reveal in a window it can time with probability
-            // 0.2^15 a height (`Params::honest_audit_rate`). A deadline, not a wait.
+            // proposers censors an auditor's reveal (or its seal, after its run) in a window it
+            // can time with probability 0.2 · 0.25^14 a height (`Params::honest_audit_rate`). A
+            // deadline, not a wait.
             reveal_blocks: 16,
             audit_claim_blocks: default_audit_claim_blocks(),
             audit_seed_delay: default_audit_seed_delay(),
-            // 20%: an audit still catches a cheat with probability 5.19% (`honest_audit_rate`),
-            // and the audit rule holds with a factor of 1.30 (see `validate`).
+            // 20%: an audit still catches a cheat with probability 5.55% (`honest_audit_rate`),
+            // and the audit rule holds with a factor of 1.39 (see `validate`).
             collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             // An auditor runs one inference, as one replica does, and a replica of a job at
@@ -332,7 +333,7 @@ impl Default for JobsParams {
             // at least that. The fund stays solvent (`validate`): 10% of 1,000 = 100 a job in,
             // 8% · 1,000 = 80 a job out on average.
             audit_reward: Amount::new(1_000),
-            // 0.5%: below honest_audit_rate · wrong_result = 0.519%, and
+            // 0.5%: below honest_audit_rate · wrong_result = 0.555%, and
             // 12,500 at the smallest allocation, so any allocation can take a job at
             // `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
@@ -546,11 +547,11 @@ pub enum ParamsError {
 }
 
 fn default_audit_claim_blocks() -> u64 {
-    10
+    11
 }
 
 fn default_audit_seed_delay() -> u64 {
-    10
+    12
 }
 
 /// Fewest blocks any deadline may give (`deadline_blocks_min`, `reveal_blocks`,
@@ -886,13 +887,14 @@ impl Params {
     /// (docs/market.md, "Collusion" and "Audits: private sortition"), rounded down:
     ///
     /// ```text
-    /// x − x²/2 − seal_span · f^(k − 1) − audit_span · (f^(d − 1) + f^(r − 1))
-    ///          − dispute_span · f^(m − 1)
+    /// x − x²/2 − seal_span · R(k − 1) − audit_span · (R(g − 1) + R(r − 1))
+    ///          − dispute_span · R(m − 1)
     /// ```
     ///
-    /// with `x = audit_rate · (1 − f)`, `f` = `collusion_fraction`, and the windows an honest
-    /// auditor's transactions must land in: `k` = `audit_claim_blocks` (its claim), `d` =
-    /// `deadline_blocks_min` (its seal, after its run: [`Params::audit_seal_grace`]), `r` =
+    /// with `x = audit_rate · (1 − f)`, `f` = `collusion_fraction`, `R(n) = f · (f / (1 −
+    /// f))^(n − 1)` the chance of `n` colluding proposers in a row (`run_power`), and the
+    /// windows an honest auditor's transactions must land in: `k` = `audit_claim_blocks` (its
+    /// claim), `g` = [`Params::audit_seal_grace`] (its seal, after its run), `r` =
     /// `reveal_blocks` (its reveal), `m` = `dispute_move_blocks` (each of its dispute moves).
     /// The spans are [`JobsParams::seal_span`], [`Params::audit_span`] and
     /// [`Params::dispute_span`].
@@ -903,11 +905,12 @@ impl Params {
     /// `e^(−x)`, and `1 − e^(−x) ≥ x − x²/2`. A selected honest auditor is kept out only if one
     /// of its windows is censored: each gives it `L − LATENCY_BLOCKS` blocks (it sends once it
     /// has seen the block that calls for the transaction, which lands at best in the block
-    /// after next), all of whose proposers must collude (`f` each, independently per height).
-    /// The cheat can time when each window starts (its seal, its reveal, its own moves, the
-    /// stretch of full blocks) among at most the window's span of heights, and the proposer
-    /// schedule is public: by the union bound over the heights a window of each kind can start
-    /// at, `span · f^(L − 1)` for each kind.
+    /// after next), all of whose proposers must collude (`R(L − 1)`: proposers come from the
+    /// last block's seed, which colluding proposers can steer by withholding, but nobody can
+    /// read the schedule ahead, so the cheat's choice to cheat does not depend on it). The cheat
+    /// can time when each window starts (its seal, its reveal, its own moves, the stretch of
+    /// full blocks) among at most the window's span of heights: by the union bound over the
+    /// heights a window of each kind can start at, `span · R(L − 1)` for each kind.
     pub fn honest_audit_rate(&self) -> Ratio {
         let j = &self.jobs;
         let one = u128::from(Ratio::DENOMINATOR);
@@ -919,12 +922,12 @@ impl Params {
             .unwrap_or(0);
         // x²/2 in ppb, rounded up (it is subtracted).
         let square = x.saturating_mul(x).div_ceil(one.saturating_mul(2));
-        // f^(L − latency) in ppb, rounded up: every proposer of a window's usable blocks
+        // R(L − latency) in ppb, rounded up: every proposer of a window's usable blocks
         // colludes (a window with none usable is always lost: 1).
-        let censored = |blocks: u64| collusion_power(f, blocks.saturating_sub(LATENCY_BLOCKS));
+        let censored = |blocks: u64| run_power(f, blocks.saturating_sub(LATENCY_BLOCKS));
         let windows = [
             (j.seal_span(), censored(j.audit_claim_blocks)),
-            (self.audit_span(), censored(j.deadline_blocks_min)),
+            (self.audit_span(), censored(self.audit_seal_grace())),
             (self.audit_span(), censored(j.reveal_blocks)),
             (
                 self.dispute_span(),
@@ -942,15 +945,15 @@ impl Params {
     /// that knows the seed its auditors' VRFs run on when it seals can grind its salt until its
     /// partners are selected, who then agree with it (copying is what they are paid for) and
     /// are paid `audit_reward` each. It knows the seed only if the proposers of its seal's block
-    /// and of the `audit_seed_delay` blocks after it collude (`f^(audit_seed_delay + 1)`), at
-    /// one of the `seal_span` heights it can seal at, and a job takes at most
-    /// [`crate::jobs::AUDITS_PER_JOB_MAX`] audits: `seal_span · f^(delay + 1) · 64 ·
-    /// audit_reward`. It never moves an honest operator's selection (that needs its key), so
+    /// and of the `audit_seed_delay` blocks after it collude (`R(audit_seed_delay + 1)`, see
+    /// [`Params::honest_audit_rate`]), at one of the `seal_span` heights it can seal at, and a
+    /// job takes at most [`crate::jobs::AUDITS_PER_JOB_MAX`] audits: `seal_span · R(delay + 1)
+    /// · 64 · audit_reward`. It never moves an honest operator's selection (that needs its key), so
     /// the audit rule does not count it; the fund must (`validate`).
     pub fn audit_fund_drain(&self) -> Amount {
         let j = &self.jobs;
         let f = u128::from(j.collusion_fraction.ppb());
-        let power = collusion_power(f, j.audit_seed_delay.saturating_add(1));
+        let power = run_power(f, j.audit_seed_delay.saturating_add(1));
         let audits = crate::jobs::AUDITS_PER_JOB_MAX as u128;
         let ppb = u128::from(j.seal_span())
             .saturating_mul(power)
@@ -965,10 +968,10 @@ impl Params {
 
     /// Blocks a claimed auditor has to seal once its run is done: it seals by its claim's
     /// height plus the job's `deadline_blocks` (the run: an assignee has as long) plus this,
-    /// `deadline_blocks_min`, so the seal window [`Params::honest_audit_rate`] counts is never
-    /// eaten by the run.
+    /// `reveal_blocks` (what any party has to send a transaction it has ready), so the seal
+    /// window [`Params::honest_audit_rate`] counts is never eaten by the run.
     pub fn audit_seal_grace(&self) -> u64 {
-        self.jobs.deadline_blocks_min
+        self.jobs.reveal_blocks
     }
 
     /// The most heights an auditor's seal or reveal window can start at, for a cheat that
@@ -1013,20 +1016,33 @@ impl Params {
     }
 }
 
-/// `f^n` in parts per billion for `f` in parts per billion, each product rounded up: the chance
-/// that `n` proposers in a row all collude, over-estimated. Once the power is 1 ppb rounding up
-/// keeps it there (or 0 at `f` = 0), so the loop stops: no `n` a genesis file gives runs it
-/// long.
-fn collusion_power(f: u128, n: u64) -> u128 {
+/// The chance that `n` heights in a row are all decided by colluding proposers, in parts per
+/// billion for a collusion share `f` in parts per billion, over-estimated (each product rounded
+/// up): `f · (f / (1 − f))^(n − 1)`, not `f^n`. Proposers are drawn from the last block's seed
+/// (docs/consensus.md, *A schedule nobody can read ahead*), and a colluding proposer can
+/// withhold its block so that a colluding proposer of a later round decides the height with
+/// its own seed: a coalition that holds a height picks among its candidate seeds the one that
+/// gives the next height a colluding proposer, which takes its chance for the next height from
+/// `f` to at most `1 − (1 − f)² / (1 − f(1 − f)) ≤ f / (1 − f)` (found by the review of the
+/// seeded schedule). Once the power is 1 ppb rounding up keeps it there (or 0 at `f` = 0), so
+/// the loop stops: no `n` a genesis file gives runs it long. At `f ≥ 1/2` it is 1.
+fn run_power(f: u128, n: u64) -> u128 {
     let one = u128::from(Ratio::DENOMINATOR);
-    let mut power = one;
-    for _ in 0..n {
+    if n == 0 {
+        return one;
+    }
+    let Some(rest) = one.checked_sub(f).filter(|rest| *rest > f) else {
+        return one;
+    };
+    let ratio = f.saturating_mul(one).div_ceil(rest);
+    let mut power = f;
+    for _ in 1..n {
         if power <= 1 {
             break;
         }
-        power = power.saturating_mul(f).div_ceil(one);
+        power = power.saturating_mul(ratio).div_ceil(one);
     }
-    power
+    power.min(one)
 }
 
 impl JobsParams {
@@ -1083,9 +1099,9 @@ mod tests {
     #[test]
     fn a_collusion_assumption_under_which_cheating_pays_is_refused() {
         let mut params = Params::default();
-        // x = 8% · 0.75 = 0.06, but 8,000 heights · 0.25^9 (claims) alone take 0.0305 off and
-        // 11,057 · 0.25^9 (the auditor's seal) 0.0422 more: at 25% nine colluding proposers in
-        // a row are too likely somewhere a cheat's windows can start, and the rate is 0.
+        // x = 8% · 0.75 = 0.06, but 8,000 heights · 0.25 · (1/3)^9 (claims: ten colluding
+        // proposers in a row, steered) alone take 0.1016 off: at 25% such runs are too likely
+        // somewhere a cheat's windows can start, and the rate is 0.
         params.jobs.collusion_fraction = Ratio::from_percent(25).unwrap();
         assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
         assert_eq!(
@@ -1099,7 +1115,7 @@ mod tests {
         assert_eq!(
             params.validate(),
             Ok(()),
-            "0.051880102 · 10% · 2,500,000 = 12,970"
+            "0.055522199 · 10% · 2,500,000 = 13,880"
         );
     }
 
@@ -1108,24 +1124,33 @@ mod tests {
         let mut params = Params::default();
         // 2 · 1,000 blocks for each of 4 assignments.
         assert_eq!(params.jobs.seal_span(), 8_000);
-        // + 10 (seed delay) + 2 · 10 (claims) + 2 · 1,000 (deadline and its stretch) + 10
+        // + 12 (seed delay) + 2 · 11 (claims) + 2 · 1,000 (deadline and its stretch) + 16
         // (grace) + 16 + 1,000 (reveals and their stretch) + 1 (the compare).
-        assert_eq!(params.audit_span(), 11_057);
+        assert_eq!(params.audit_span(), 11_067);
         // + 16 + 1,000 (its reveal) + (3 + 64 + 5 + 64) disputes · (64 · 16 + 100 + 20 +
         // 1,000).
-        assert_eq!(params.dispute_span(), 303_657);
-        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; less 8,000 · 0.2^9 (512 ppb) for claims,
-        // 11,057 · 512 ppb for the auditor's seal, 11,057 · 1 ppb (0.2^15 rounded up) for its
-        // reveal, 303,657 · 1 ppb for its dispute moves.
-        let expected = 61_952_000 - 4_096_000 - 5_661_184 - 11_057 - 303_657;
+        assert_eq!(params.dispute_span(), 303_667);
+        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; less 8,000 · R(10) = 0.2 · 0.25^9 (763
+        // ppb, rounded up) for claims, 11,067 · R(15) (1 ppb) each for the auditor's seal
+        // grace and its reveal, 303,667 · 1 ppb for its dispute moves.
+        assert_eq!(run_power(200_000_000, 10), 763);
+        assert_eq!(run_power(200_000_000, 15), 1);
+        // Nothing colludes at 0; a coalition of half can hold the proposers as long as it
+        // likes; no run at all is certain.
+        assert_eq!(run_power(0, 3), 0);
+        assert_eq!(run_power(500_000_000, 40), 1_000_000_000);
+        assert_eq!(run_power(200_000_000, 0), 1_000_000_000);
+        let expected = 61_952_000 - 6_104_000 - 11_067 - 11_067 - 303_667;
         assert_eq!(params.honest_audit_rate().ppb(), expected);
-        assert_eq!(expected, 51_880_102);
-        // A window one block longer than the latency alone is nine proposers, not ten: with
-        // the latency ignored the rate would be higher.
-        params.jobs.audit_claim_blocks = 11;
+        assert_eq!(expected, 55_522_199);
+        // Runs are steered (`f / (1 − f)` a height after the first), not independent: with
+        // `f^10` the claims would take 0.0008 off, not 0.0061. A window one block longer than
+        // the latency alone is ten proposers, not eleven: with the latency ignored the rate
+        // would be higher.
+        params.jobs.audit_claim_blocks = 12;
         assert!(params.honest_audit_rate().ppb() > expected);
-        params.jobs.audit_claim_blocks = 10;
-        // Ten-block moves (the old default) are censorable over 303,657 heights: the rule
+        params.jobs.audit_claim_blocks = 11;
+        // Ten-block moves (the old default) are censorable over 303,667 heights: the rule
         // fails.
         params.disputes.dispute_move_blocks = 10;
         assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
@@ -1151,18 +1176,23 @@ mod tests {
     #[test]
     fn the_audit_fund_pays_what_grinding_partners_can_draw_from_it() {
         let mut params = Params::default();
-        // 8,000 heights · 0.2^11 (21 ppb, rounded up) · 64 audits · 1,000 = 10.75, rounded up
-        // to 11: with 8% · 1,000 = 80 it is 91 of the 100 the cheapest job brings.
-        assert_eq!(params.audit_fund_drain(), Amount::new(11));
+        // 8,000 heights · R(13) (12 ppb, rounded up) · 64 audits · 1,000 = 6.14, rounded up
+        // to 7: with 8% · 1,000 = 80 it is 87 of the 100 the cheapest job brings.
+        assert_eq!(params.audit_fund_drain(), Amount::new(7));
         assert_eq!(params.validate(), Ok(()));
-        // A seed known at the seal by three colluding proposers: 8,000 · 0.2^3 · 64 · 1,000.
+        // At a seed delay of 10 (the old default) the steered runs of 11 drain 98 a job: the
+        // fund would run dry.
+        params.jobs.audit_seed_delay = 10;
+        assert_eq!(params.audit_fund_drain(), Amount::new(98));
+        // A seed known at the seal by three colluding proposers: 8,000 · 0.2 · 0.25² · 64 ·
+        // 1,000.
         params.jobs.audit_seed_delay = 2;
-        assert_eq!(params.audit_fund_drain(), Amount::new(4_096_000));
+        assert_eq!(params.audit_fund_drain(), Amount::new(6_400_000));
         assert_eq!(
             params.validate(),
             Err(ParamsError::AuditFundInsolvent {
                 income: Amount::new(100),
-                expected_reward: Amount::new(4_096_080),
+                expected_reward: Amount::new(6_400_080),
             })
         );
         // Without collusion nobody learns the seed early.
@@ -1173,16 +1203,16 @@ mod tests {
     #[test]
     fn an_epoch_as_long_as_the_longest_claim_window_keeps_its_pool_to_the_end() {
         let mut params = Params::default();
-        // 10 + 2 · 10 = 30: a window opened in an epoch's last block closes in the next
+        // 12 + 2 · 11 = 34: a window opened in an epoch's last block closes in the next
         // epoch's last block, whose claims still see the pool.
-        params.staking.epoch_blocks = 30;
+        params.staking.epoch_blocks = 34;
         assert_eq!(params.validate(), Ok(()));
-        params.staking.epoch_blocks = 29;
+        params.staking.epoch_blocks = 33;
         assert_eq!(
             params.validate(),
             Err(ParamsError::EpochWithinClaimWindow {
-                epoch_blocks: 29,
-                window: 30
+                epoch_blocks: 33,
+                window: 34
             })
         );
     }
@@ -1190,14 +1220,14 @@ mod tests {
     #[test]
     fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
         let mut params = Params::default();
-        // honest_audit_rate · wrong_result = 5.1880102% · 10% = 0.51880102%: the cap must
+        // honest_audit_rate · wrong_result = 5.5522199% · 10% = 0.55522199%: the cap must
         // stay below it.
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_188_011).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_552_220).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::InFlightAboveAuditRule { .. })
         ));
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_188_010).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_552_219).unwrap();
         assert_eq!(params.validate(), Ok(()));
     }
 
@@ -1265,18 +1295,18 @@ mod tests {
     fn an_audit_fund_that_pays_out_more_than_it_takes_in_is_refused() {
         let mut params = Params::default();
         // The old defaults: 10% of a 1,000 job is 100 in, 8% · 2,000 = 160 out per job, and
-        // grinding partners could draw 22 more (`audit_fund_drain`).
+        // grinding partners could draw 13 more (`audit_fund_drain`).
         params.jobs.audit_reward = Amount::new(2_000);
         assert_eq!(
             params.validate(),
             Err(ParamsError::AuditFundInsolvent {
                 income: Amount::new(100),
-                expected_reward: Amount::new(182),
+                expected_reward: Amount::new(173),
             })
         );
-        // 8% · 1,100 = 88, and 12 drawn: exactly solvent.
-        params.jobs.audit_reward = Amount::new(1_100);
-        assert_eq!(params.audit_fund_drain(), Amount::new(12));
+        // 8% · 1,150 = 92, and 8 drawn: exactly solvent.
+        params.jobs.audit_reward = Amount::new(1_150);
+        assert_eq!(params.audit_fund_drain(), Amount::new(8));
         assert_eq!(params.validate(), Ok(()));
     }
 

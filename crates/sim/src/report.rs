@@ -220,6 +220,14 @@ fn percent(part: u64, whole: u64) -> f64 {
     100.0 * part as f64 / whole.max(1) as f64
 }
 
+/// The rows' names, comma separated.
+fn names(rows: &[&Row]) -> String {
+    rows.iter()
+        .map(|r| r.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn pass(ok: bool) -> &'static str {
     if ok {
         "PASS"
@@ -408,23 +416,9 @@ pub fn markdown(config: &Config, summary: &Summary) -> String {
         if profitable.is_empty() && unsure.is_empty() {
             " (each at 95%)".to_string()
         } else if profitable.is_empty() {
-            format!(
-                " (point estimates; at 95% not yet for: {})",
-                unsure
-                    .iter()
-                    .map(|r| r.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!(" (point estimates; at 95% not yet for: {})", names(&unsure))
         } else {
-            format!(
-                " (not below: {})",
-                profitable
-                    .iter()
-                    .map(|r| r.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!(" (not below: {})", names(&profitable))
         }
     );
     let _ = writeln!(

@@ -120,12 +120,15 @@ fn keys_a_signed_transfer_a_family_consent_and_queries_work_against_a_node() {
             keys,
             "--member",
             member,
+            "--until-epoch",
+            "7",
             "--rpc",
             &rpc,
         ]);
         assert!(ok, "{output}");
         assert_eq!(consent["chain_id"], "cli-test");
         assert_eq!(consent["head"], alice.as_str());
+        assert_eq!(consent["family_until"], 7);
         consent["family_consent"].as_str().unwrap().to_string()
     };
     let edit_operator = |consent: &str| {
@@ -145,6 +148,8 @@ fn keys_a_signed_transfer_a_family_consent_and_queries_work_against_a_node() {
             &alice,
             "--family-consent",
             consent,
+            "--family-until",
+            "7",
         ])
     };
     let (ok, _, text) = edit_operator(&consent_for(&alice));
@@ -189,6 +194,7 @@ fn keys_a_signed_transfer_a_family_consent_and_queries_work_against_a_node() {
         alice.as_str(),
         "joined with alice's consent"
     );
+    assert_eq!(metadata["family_until"], 7, "until the epoch she signed");
 
     // Errors say what is wrong and exit non-zero.
     let (ok, _, text) = surety(&["query", "account", "not-an-account", "--rpc", &rpc]);

@@ -42,6 +42,19 @@ fn declaring(head: Option<AccountId>, consent: Option<Signature>) -> OperatorMet
     }
 }
 
+/// Operator `n` declares no family, and keeps no consent.
+fn assert_in_no_family(chain: &Chain, n: u16) {
+    let metadata = chain.operator(n).metadata;
+    assert_eq!(
+        (
+            metadata.family,
+            metadata.family_consent,
+            metadata.family_until
+        ),
+        (None, None, None)
+    );
+}
+
 fn edit(metadata: OperatorMetadata) -> Msg {
     Msg::EditOperator(EditOperator {
         commission: None,
@@ -187,15 +200,7 @@ fn a_member_leaves_its_family_by_an_edit_without_asking_the_head() {
     let consent = sign_family_consent(&key(HEAD), CHAIN, &account(MEMBER), UNTIL);
     chain.submit_ok(MEMBER, edit(declaring(Some(account(HEAD)), Some(consent))));
     chain.submit_ok(MEMBER, edit(declaring(None, None)));
-    let metadata = chain.operator(MEMBER).metadata;
-    assert_eq!(
-        (
-            metadata.family,
-            metadata.family_consent,
-            metadata.family_until
-        ),
-        (None, None, None)
-    );
+    assert_in_no_family(&chain, MEMBER);
 }
 
 #[test]
@@ -285,15 +290,7 @@ fn a_membership_lapses_at_the_end_of_its_consents_last_epoch_unless_renewed() {
             account(HEAD)
         )]
     );
-    let metadata = chain.operator(MEMBER).metadata;
-    assert_eq!(
-        (
-            metadata.family,
-            metadata.family_consent,
-            metadata.family_until
-        ),
-        (None, None, None)
-    );
+    assert_in_no_family(&chain, MEMBER);
     assert_eq!(chain.operator(9).metadata.family, Some(account(HEAD)));
     assert_eq!(chain.operator(9).metadata.family_until, Some(Epoch::new(3)));
 }

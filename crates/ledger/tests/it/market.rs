@@ -1773,10 +1773,12 @@ fn a_market_history_reaches_pinned_state_roots() {
 /// metadata gaining `family_until` (one byte, `None`, here): with that field left out of the
 /// encoding the four were still `f34e2d24…`, `cb383d03…`, `02c84b00…` and `cbe4ffc7…` (checked
 /// when re-pinning; the audit pools now taken after the epoch's slashes changed nothing here).
+/// The auditor's seal grace becoming `reveal_blocks` (tests: 4, was `deadline_blocks_min`, 3)
+/// then moved the middle two.
 const PINNED_DIGESTS: [&str; 4] = [
     "4817864d46d55a53caf6dc1cba6ac470b08d15546ac0b65f7a7332aedd6d290e",
-    "50ce8f7630ff95ab14033576c975f96a9d051a4ac87d1e253bbe1e342517a010",
-    "6191b618c63b4e33debef1535a11192ee8ebbf1852db9c61b0a28b350dff3f14",
+    "7ad61d5898fe7e9aad9f70230aed5b8fa24f5aa0551a40abafe40ffa566ca668",
+    "3a177945ee4185e867504916ec4d9bd87fdf5399a73292ab72b577392787b86d",
     "1e6168f2201aea9b3e245c6f8eb54cfa1a61d9f58abf7b2af21731d70a7c1e47",
 ];
 /// The roots of state format 7: the above, and the jobs parameters in `jobs/params`, where
@@ -1795,11 +1797,11 @@ const PINNED_DIGESTS: [&str; 4] = [
 /// `audit_seed_delay` (tests: 1 and 1), `slashing/params` holds `wrong_result` 20%. The audit
 /// bound's block of latency moved all four: `audit_claim_blocks` is 2 in the tests, and the
 /// middle two moved with their digests. State format 10 (`family_until`) moved all four with
-/// their digests.
+/// their digests, and the seal grace the middle two again.
 const PINNED_ROOTS: [&str; 4] = [
     "7abc63173474dbde77d2aa461f756fedb6ff5e2f05a4566fbf6c35a90a5f640c",
-    "9e745b40393d825b95e459c38b2f4901004f0841c0cfa74265f75b0be922368c",
-    "f79b4f7fae5e60f813d50cb489ef05ce09e6b7e10be67fef677b72125f3e8216",
+    "1d118236023430fa7bf6e143a634bc0ec6768f69382cfb2d2e29977a91eb65c6",
+    "e482a105d8d1bf2e67b59729eba0338ab3c3ab5eba4b361ed99a71a36930bb5b",
     "495aca9f4a0b34b4c8e2de1f6217b1228d72aefdfdc9b3beafacd0907c8b77a7",
 ];
 

@@ -1761,11 +1761,11 @@ fn an_auditor_whose_run_takes_the_whole_deadline_still_has_the_grace_to_seal() {
     let record = market.job(&job);
     let audit = record.audits[0].clone();
     // Its run may take the job's whole deadline (an assignee has as long); then it has
-    // `deadline_blocks_min` (3) more to seal in, the window the audit bound counts as
-    // censorable (`Params::audit_seal_grace`). Before, its deadline was the job's alone: a
-    // run that took it left no block to seal in.
+    // `reveal_blocks` (4) more to seal in, the window the audit bound counts as censorable
+    // (`Params::audit_seal_grace`). Before, its deadline was the job's alone: a run that took
+    // it left no block to seal in.
     let run_done = audit.claimed.saturating_plus(record.deadline_blocks);
-    assert_eq!(audit.deadline, run_done.saturating_plus(3));
+    assert_eq!(audit.deadline, run_done.saturating_plus(4));
     while market.chain.height().saturating_plus(1) < audit.deadline {
         market.chain.block(&[]);
     }
