@@ -5,7 +5,7 @@
 //!
 //! Block rhythm (blind results, private sortition): a job submitted in block `h` is assigned by
 //! block `h+1`'s seed; its workers seal in `h+2`, and the last seal opens its audit claim window
-//! (`audit_claim_blocks`, 10). Every operator in the epoch's pool outside the parties' owners
+//! (`audit_claim_blocks`, 11). Every operator in the epoch's pool outside the parties' owners
 //! then evaluates its own VRF over the sealed job ([`crate::sortition`]); those it selects claim
 //! in `h+3` and seal their audit in `h+4`. Once the window is over the assignees reveal, and the
 //! auditors reveal once the results are compared, during the challenge window. Disputes take
@@ -1199,7 +1199,7 @@ impl<'a> Driver<'a> {
     /// A grinding partner's salt for `item`. It would grind its salt until its colluding
     /// validators' VRFs select one of them, but what they run on includes the seed of the
     /// block `audit_seed_delay` after its seal, which it cannot know when it seals (unless all
-    /// the proposers up to it collude: `f^10`, not played here): its grinding is blind, and
+    /// the proposers up to it collude: `R(13)`, not played here): its grinding is blind, and
     /// any salt will do. Counted, so the report shows the grinds that found nothing to grind.
     fn ground_salt(&mut self, item: &Todo, _next: u64, _result: &CommitResult) -> [u8; 32] {
         let me = self.world.operators[item.operator].id;
