@@ -387,9 +387,11 @@ impl mc::Context for SuretyCtx {
         // proposes in proportion to its power. The seed makes the schedule unknowable ahead: a
         // block's seed is its proposer's VRF over the one before (docs/consensus.md, "Seed"),
         // so the proposers `d` heights on are known early only to a coalition holding every
-        // proposer until then (`f^d`). With a schedule anyone could compute, a cheat could
-        // cheat only on jobs whose audit windows fall in a run of colluding proposers, caught
-        // by no audit (docs/market.md, "A schedule nobody can read ahead").
+        // proposer until then (which can steer the next one by withholding its block: the
+        // audit rule counts runs so, `run_power`). With a schedule anyone could compute, a
+        // cheat could cheat only on jobs whose audit windows fall in a run of colluding
+        // proposers, caught by no audit (docs/consensus.md, "A schedule nobody can read
+        // ahead").
         let r = round.as_u32().unwrap_or(0) as u64;
         let seed = Hash::of_parts(
             "surety.proposer.v2",
