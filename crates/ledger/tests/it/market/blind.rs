@@ -14,6 +14,14 @@ use surety_ledger::genesis::Genesis;
 use surety_ledger::jobs::{JobsEvent, BATCH_ITEMS_MAX};
 use surety_ledger::staking::{sign_family_consent, EditOperator, OperatorMetadata, StakingError};
 
+/// A job of one replica submitted: its id, its worker and the honest execution of its input.
+fn one_replica_job(market: &mut Market) -> (JobId, u16, Execution) {
+    let job = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    (job, worker, honest)
+}
+
 /// The family consents of these tests admit their members through epoch 1,000.
 const UNTIL: surety_types::Epoch = surety_types::Epoch::new(1_000);
 use surety_ledger::tx;
@@ -253,9 +261,7 @@ fn a_replica_that_copies_another_s_seal_cannot_open_it_even_with_the_other_s_sal
 #[test]
 fn a_lazy_auditor_cannot_open_its_seal_to_the_worker_s_revealed_output_and_is_not_rewarded() {
     let mut market = market();
-    let job = market.submit(1);
-    let worker = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
+    let (job, worker, honest) = one_replica_job(&mut market);
     market.seal_block(&[(worker, job, &honest)]);
     let auditor = market.claim_auditor(&job);
     // The auditor computes nothing and seals garbage, meaning to copy the worker's output.
@@ -395,9 +401,7 @@ fn each_operator_is_selected_by_its_own_vrf_over_the_sealed_job_with_its_pool_sh
     // against was fixed then; a claim is taken exactly when its VRF selects its operator,
     // which was computable (by that operator alone) before the block that takes it had a seed.
     let mut market = market();
-    let job = market.submit(1);
-    let worker = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
+    let (job, worker, honest) = one_replica_job(&mut market);
     // Before every assignee sealed there is nothing to claim.
     let early = market.chain.submit(
         1 + worker % 4,
@@ -542,9 +546,7 @@ fn nothing_done_after_the_seals_moves_anyone_s_chance_of_auditing_the_job() {
     // seal: an allocation made after the seals, however large, neither lets a newcomer claim
     // nor lowers anyone else's threshold.
     let mut market = market();
-    let job = market.submit(1);
-    let worker = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
+    let (job, worker, honest) = one_replica_job(&mut market);
     market.seal_block(&[(worker, job, &honest)]);
     market.open_windows(&[job]);
     let window = market.job(&job).audit_window.unwrap();
@@ -1343,9 +1345,7 @@ fn refused_too_early(market: &mut Market, job: &JobId, auditor: u16, honest: &Ex
 fn an_auditor_cannot_reveal_before_the_assignees_results_are_compared() {
     // An honest worker: the auditor's reveal waits for the worker's.
     let mut market = market();
-    let job = market.submit(1);
-    let worker = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
+    let (job, worker, honest) = one_replica_job(&mut market);
     market.seal_block(&[(worker, job, &honest), (AUDITOR, job, &honest)]);
     let auditor = market.auditor(&job);
     assert!(matches!(
@@ -1499,9 +1499,7 @@ fn a_flood_that_fills_the_claim_window_does_not_keep_the_auditor_out() {
     // window: it moves on by one block per full block (at most doubling), and the claim made
     // once the flood is over is taken.
     let mut market = market();
-    let job = market.submit(1);
-    let worker = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
+    let (job, worker, honest) = one_replica_job(&mut market);
     market.seal_block(&[(worker, job, &honest)]);
     let window = market.job(&job).audit_window.unwrap();
     let spammer = 23;
@@ -1538,9 +1536,7 @@ fn a_flood_that_fills_the_claim_window_does_not_keep_the_auditor_out() {
     market.reveal_block(&[(worker, job, &honest), (auditor, job, &honest)]);
     assert_eq!(market.job(&job).audits[0].outcome, AuditOutcome::Agreed);
     // A window stretches at most once its length: a flood held on past that only costs fees.
-    let job = market.submit(1);
-    let worker = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
+    let (job, worker, honest) = one_replica_job(&mut market);
     market.seal_block(&[(worker, job, &honest)]);
     let opened = market.job(&job).audit_window.unwrap();
     for _ in 0..8 {
@@ -1753,9 +1749,7 @@ fn no_assignee_knows_whether_or_by_whom_it_is_audited_when_it_seals() {
 #[test]
 fn an_auditor_whose_run_takes_the_whole_deadline_still_has_the_grace_to_seal() {
     let mut market = market();
-    let job = market.submit(1);
-    let worker = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
+    let (job, worker, honest) = one_replica_job(&mut market);
     market.seal_block(&[(worker, job, &honest)]);
     let auditor = market.claim_auditor(&job);
     let record = market.job(&job);
