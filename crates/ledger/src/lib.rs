@@ -27,7 +27,7 @@
 /// The layout of the ledger's state: its keys and the borsh encoding of every stored value.
 /// Raise it with any change to a stored type or key; a node refuses a database written with
 /// another layout rather than misreading it.
-pub const STATE_FORMAT: u32 = 10;
+pub const STATE_FORMAT: u32 = 11;
 
 pub mod bank;
 pub mod congestion;
@@ -373,6 +373,14 @@ impl Ledger {
     /// Read access to the committed state, for queries.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Write access to the state between blocks: only for the ledger's own tests, which break
+    /// it on purpose (feature `test-support`); the next block's root covers what they wrote.
+    #[cfg(feature = "test-support")]
+    #[doc(hidden)]
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
     }
 
     /// The context the next block must carry, bar time, proposer, seed and signatures.

@@ -204,10 +204,11 @@ impl Default for DisputesParams {
             // The defender's worst case at the defaults: (64 reveals + 86 input chunks) ·
             // 2 · 1,000 = 300,000 (`Params::dispute_cost_max`).
             challenge_bond: Amount::new(300_000),
-            // 16: an auditor's move is censored by a run of colluding proposers with
-            // probability 0.2 · 0.25^14 a height, over the 303,667 heights a cheat can hold its
-            // moves at (`Params::dispute_span`); at 10 that was 0.93 (`Params::honest_audit_rate`).
-            dispute_move_blocks: 16,
+            // 20: an auditor's move is censored by a run of colluding or offline proposers (25%)
+            // with probability 0.25 · (1/3)^18 a height, over the 338,492 heights a cheat can
+            // hold its moves at (`Params::dispute_span`); at 10 with 20% that was 0.93
+            // (`Params::honest_audit_rate`).
+            dispute_move_blocks: 20,
             // The largest activation a served model hands the referee is MiniLM's before its
             // `output.dense` step at its 512 positions: `intermediate` [512, 1536] and
             // `hidden` [512, 384] in f32, 3,932,160 bytes plus a header of tens of bytes,
@@ -264,7 +265,7 @@ pub struct JobsParams {
     /// "Audits: private sortition").
     pub audit_rate: Ratio,
     /// Blocks after a job's last seal in which audits may be claimed. An honest claim is kept
-    /// out only if every proposer of the window colludes (`collusion_fraction` to this power,
+    /// out only if every proposer of the window colludes (a steered run of the proposer share,
     /// counted in [`Params::honest_audit_rate`]); every job waits this long before its
     /// reveals. Shorter than an epoch (the pool a window is weighed against is kept two).
     #[serde(default = "default_audit_claim_blocks")]
@@ -285,6 +286,14 @@ pub struct JobsParams {
     /// they hold every block of its window. `validate` counts an audit as catching a cheat
     /// with probability [`Params::honest_audit_rate`].
     pub collusion_fraction: Ratio,
+    /// The share of proposer rounds whose honest proposer may be offline, on top of
+    /// `collusion_fraction`, for the runs of proposers [`Params::honest_audit_rate`] counts: an
+    /// honest proposer that misses its round hands its height to the next round's proposer,
+    /// which may collude, so for an auditor's window it is as good as a colluder (the third
+    /// review of the bound). The proposer share is `collusion_fraction` plus this. Nodes warn
+    /// when the heights they see decided in a round above 0 exceed it (docs/node.md).
+    #[serde(default = "default_proposer_offline_margin")]
+    pub proposer_offline_margin: Ratio,
     /// Share of each job's fee that goes to the audit fund.
     pub audit_fund_share: Ratio,
     /// Paid from the audit fund to an auditor whose audit completes.
@@ -317,23 +326,24 @@ impl Default for JobsParams {
             // 8%: verification costs the network 1.08 inferences per job on average, and the
             // audit rule holds with a factor of 1.92 without collusion (see `validate`).
             audit_rate: Ratio::from_percent(8).expect("8% is a ratio"),
-            // One block is enough when the network is healthy; 16 so that a run of colluding
-            // proposers censors an auditor's reveal (or its seal, after its run) in a window it
-            // can time with probability 0.2 · 0.25^14 a height (`Params::honest_audit_rate`). A
-            // deadline, not a wait.
+            // One block is enough when the network is healthy; 16 so that a run of colluding or
+            // offline proposers (25%) censors an auditor's reveal (or its seal, after its run)
+            // in a window it can time with probability 0.25 · (1/3)^14 a height
+            // (`Params::honest_audit_rate`). A deadline, not a wait.
             reveal_blocks: 16,
             audit_claim_blocks: default_audit_claim_blocks(),
             audit_seed_delay: default_audit_seed_delay(),
-            // 20%: an audit still catches a cheat with probability 5.55% (`honest_audit_rate`),
-            // and the audit rule holds with a factor of 1.39 (see `validate`).
+            // 20%: an audit still catches a cheat with probability 5.63% (`honest_audit_rate`),
+            // and the audit rule holds with a factor of 1.41 (see `validate`).
             collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
+            proposer_offline_margin: default_proposer_offline_margin(),
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             // An auditor runs one inference, as one replica does, and a replica of a job at
             // `job_fee_min` with one replica is paid 90% of 1,000 = 900: 1,000 pays an auditor
             // at least that. The fund stays solvent (`validate`): 10% of 1,000 = 100 a job in,
             // 8% · 1,000 = 80 a job out on average.
             audit_reward: Amount::new(1_000),
-            // 0.5%: below honest_audit_rate · wrong_result = 0.555%, and
+            // 0.5%: below honest_audit_rate · wrong_result = 0.563%, and
             // 12,500 at the smallest allocation, so any allocation can take a job at
             // `job_fee_max`.
             in_flight_fee_fraction: Ratio::from_ppb(5_000_000).expect("0.5% is a ratio"),
@@ -547,11 +557,17 @@ pub enum ParamsError {
 }
 
 fn default_audit_claim_blocks() -> u64 {
-    11
+    14
 }
 
 fn default_audit_seed_delay() -> u64 {
-    12
+    15
+}
+
+/// 5%: a network where one honest proposer round in twenty fails is unhealthy, and nodes say
+/// so (docs/node.md, "Later rounds").
+fn default_proposer_offline_margin() -> Ratio {
+    Ratio::from_percent(5).expect("5% is a ratio")
 }
 
 /// Fewest blocks any deadline may give (`deadline_blocks_min`, `reveal_blocks`,
@@ -891,8 +907,9 @@ impl Params {
     ///          − dispute_span · R(m − 1)
     /// ```
     ///
-    /// with `x = audit_rate · (1 − f)`, `f` = `collusion_fraction`, `R(n) = f · (f / (1 −
-    /// f))^(n − 1)` the chance of `n` colluding proposers in a row (`run_power`), and the
+    /// with `x = audit_rate · (1 − f)`, `f` = `collusion_fraction`, `R(n) = p · (p / (1 −
+    /// p))^(n − 1)` the chance of `n` colluding or offline proposers in a row (`run_power`, `p`
+    /// the proposer share [`JobsParams::proposer_share`]), and the
     /// windows an honest auditor's transactions must land in: `k` = `audit_claim_blocks` (its
     /// claim), `g` = [`Params::audit_seal_grace`] (its seal, after its run), `r` =
     /// `reveal_blocks` (its reveal), `m` = `dispute_move_blocks` (each of its dispute moves).
@@ -915,6 +932,7 @@ impl Params {
         let j = &self.jobs;
         let one = u128::from(Ratio::DENOMINATOR);
         let f = u128::from(j.collusion_fraction.ppb());
+        let p = u128::from(j.proposer_share().ppb());
         // x in ppb, rounded down: a ≤ 1e9 and 1 − f ≤ 1e9, the product within u128.
         let x = u128::from(j.audit_rate.ppb())
             .saturating_mul(one.saturating_sub(f))
@@ -923,8 +941,8 @@ impl Params {
         // x²/2 in ppb, rounded up (it is subtracted).
         let square = x.saturating_mul(x).div_ceil(one.saturating_mul(2));
         // R(L − latency) in ppb, rounded up: every proposer of a window's usable blocks
-        // colludes (a window with none usable is always lost: 1).
-        let censored = |blocks: u64| run_power(f, blocks.saturating_sub(LATENCY_BLOCKS));
+        // colludes or is offline (a window with none usable is always lost: 1).
+        let censored = |blocks: u64| run_power(p, blocks.saturating_sub(LATENCY_BLOCKS));
         let windows = [
             (j.seal_span(), censored(j.audit_claim_blocks)),
             (self.audit_span(), censored(self.audit_seal_grace())),
@@ -945,15 +963,16 @@ impl Params {
     /// that knows the seed its auditors' VRFs run on when it seals can grind its salt until its
     /// partners are selected, who then agree with it (copying is what they are paid for) and
     /// are paid `audit_reward` each. It knows the seed only if the proposers of its seal's block
-    /// and of the `audit_seed_delay` blocks after it collude (`R(audit_seed_delay + 1)`, see
+    /// and of the `audit_seed_delay` blocks after it collude or are offline, so that colluders
+    /// decide them (`R(audit_seed_delay + 1)`, see
     /// [`Params::honest_audit_rate`]), at one of the `seal_span` heights it can seal at, and a
     /// job takes at most [`crate::jobs::AUDITS_PER_JOB_MAX`] audits: `seal_span · R(delay + 1)
     /// · 64 · audit_reward`. It never moves an honest operator's selection (that needs its key), so
     /// the audit rule does not count it; the fund must (`validate`).
     pub fn audit_fund_drain(&self) -> Amount {
         let j = &self.jobs;
-        let f = u128::from(j.collusion_fraction.ppb());
-        let power = run_power(f, j.audit_seed_delay.saturating_add(1));
+        let p = u128::from(j.proposer_share().ppb());
+        let power = run_power(p, j.audit_seed_delay.saturating_add(1));
         let audits = crate::jobs::AUDITS_PER_JOB_MAX as u128;
         let ppb = u128::from(j.seal_span())
             .saturating_mul(power)
@@ -1046,6 +1065,16 @@ fn run_power(f: u128, n: u64) -> u128 {
 }
 
 impl JobsParams {
+    /// The share of heights whose deciding proposer may collude with a cheat, for the runs
+    /// [`Params::honest_audit_rate`] counts: `collusion_fraction` plus
+    /// `proposer_offline_margin` (an honest proposer that misses its round hands the height to
+    /// the next round's, who may collude), at most 1.
+    pub fn proposer_share(&self) -> Ratio {
+        let sum = u128::from(self.collusion_fraction.ppb())
+            .saturating_add(u128::from(self.proposer_offline_margin.ppb()));
+        Ratio::from_fraction(sum, u128::from(Ratio::DENOMINATOR)).unwrap_or(Ratio::ONE)
+    }
+
     /// The most blocks a cheat can choose its job's last seal among, to open the claim window
     /// when the proposers it hopes for come up: `2 · deadline_blocks_max` (a deadline stretched
     /// by full blocks at most doubles) for the first assignment and for each reassignment.
@@ -1099,10 +1128,15 @@ mod tests {
     #[test]
     fn a_collusion_assumption_under_which_cheating_pays_is_refused() {
         let mut params = Params::default();
-        // x = 8% · 0.75 = 0.06, but 8,000 heights · 0.25 · (1/3)^9 (claims: ten colluding
-        // proposers in a row, steered) alone take 0.1016 off: at 25% such runs are too likely
-        // somewhere a cheat's windows can start, and the rate is 0.
+        // x = 8% · 0.75 = 0.06, but with 5% of proposers offline 8,000 heights · 0.3 ·
+        // (3/7)^12 (claims: thirteen colluding or offline proposers in a row, steered) alone
+        // take 0.0922 off: at 25% such runs are too likely somewhere a cheat's windows can
+        // start, and the rate is 0.
         params.jobs.collusion_fraction = Ratio::from_percent(25).unwrap();
+        assert_eq!(
+            params.jobs.proposer_share(),
+            Ratio::from_percent(30).unwrap()
+        );
         assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
         assert_eq!(
             params.validate(),
@@ -1115,8 +1149,33 @@ mod tests {
         assert_eq!(
             params.validate(),
             Ok(()),
-            "0.055522199 · 10% · 2,500,000 = 13,880"
+            "0.05633296 · 10% · 2,500,000 = 14,083"
         );
+    }
+
+    #[test]
+    fn honest_proposers_that_miss_their_rounds_count_as_colluders_for_the_runs() {
+        let mut params = Params::default();
+        // An honest proposer that is offline hands its height to the next round's proposer,
+        // who may collude: the runs are counted at 20% + 5%.
+        assert_eq!(
+            params.jobs.proposer_share(),
+            Ratio::from_percent(25).unwrap()
+        );
+        let with_margin = params.honest_audit_rate().ppb();
+        // Without the margin the same windows would claim more than they give once one honest
+        // proposer round in twenty fails (the third review: the old defaults, 11-block claim
+        // windows, failed at about 2.1% of failed rounds).
+        params.jobs.proposer_offline_margin = Ratio::ZERO;
+        assert!(params.honest_audit_rate().ppb() > with_margin);
+        params.jobs.proposer_offline_margin = Ratio::from_percent(5).unwrap();
+        params.jobs.audit_claim_blocks = 11;
+        // 8,000 · R(10) at 25% = 0.25 · (1/3)^9: 0.1016, more than the whole rate.
+        assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
+        // The margin is capped with the collusion share at 1.
+        params.jobs.proposer_offline_margin = Ratio::ONE;
+        assert_eq!(params.jobs.proposer_share(), Ratio::ONE);
+        assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
     }
 
     #[test]
@@ -1124,15 +1183,19 @@ mod tests {
         let mut params = Params::default();
         // 2 · 1,000 blocks for each of 4 assignments.
         assert_eq!(params.jobs.seal_span(), 8_000);
-        // + 12 (seed delay) + 2 · 11 (claims) + 2 · 1,000 (deadline and its stretch) + 16
+        // + 15 (seed delay) + 2 · 14 (claims) + 2 · 1,000 (deadline and its stretch) + 16
         // (grace) + 16 + 1,000 (reveals and their stretch) + 1 (the compare).
-        assert_eq!(params.audit_span(), 11_067);
-        // + 16 + 1,000 (its reveal) + (3 + 64 + 5 + 64) disputes · (64 · 16 + 100 + 20 +
+        assert_eq!(params.audit_span(), 11_076);
+        // + 16 + 1,000 (its reveal) + (3 + 64 + 5 + 64) disputes · (64 · 20 + 100 + 20 +
         // 1,000).
-        assert_eq!(params.dispute_span(), 303_667);
-        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; less 8,000 · R(10) = 0.2 · 0.25^9 (763
-        // ppb, rounded up) for claims, 11,067 · R(15) (1 ppb) each for the auditor's seal
-        // grace and its reveal, 303,667 · 1 ppb for its dispute moves.
+        assert_eq!(params.dispute_span(), 338_492);
+        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; less, at the proposer share p = 25%,
+        // 8,000 · R(13) = 0.25 · (1/3)^12 (471 ppb, rounded up) for claims, 11,076 · R(15) (53
+        // ppb) each for the auditor's seal grace and its reveal, 338,492 · R(19) (2 ppb) for
+        // its dispute moves.
+        assert_eq!(run_power(250_000_000, 13), 471);
+        assert_eq!(run_power(250_000_000, 15), 53);
+        assert_eq!(run_power(250_000_000, 19), 2);
         assert_eq!(run_power(200_000_000, 10), 763);
         assert_eq!(run_power(200_000_000, 15), 1);
         // Nothing colludes at 0; a coalition of half can hold the proposers as long as it
@@ -1140,26 +1203,28 @@ mod tests {
         assert_eq!(run_power(0, 3), 0);
         assert_eq!(run_power(500_000_000, 40), 1_000_000_000);
         assert_eq!(run_power(200_000_000, 0), 1_000_000_000);
-        let expected = 61_952_000 - 6_104_000 - 11_067 - 11_067 - 303_667;
+        let expected = 61_952_000 - 3_768_000 - 587_028 - 587_028 - 676_984;
         assert_eq!(params.honest_audit_rate().ppb(), expected);
-        assert_eq!(expected, 55_522_199);
-        // Runs are steered (`f / (1 − f)` a height after the first), not independent: with
-        // `f^10` the claims would take 0.0008 off, not 0.0061. A window one block longer than
-        // the latency alone is ten proposers, not eleven: with the latency ignored the rate
-        // would be higher.
-        params.jobs.audit_claim_blocks = 12;
+        assert_eq!(expected, 56_332_960);
+        // Runs are steered (`p / (1 − p)` a height after the first), not independent: with
+        // `p^13` the claims would take 0.0001 off, not 0.0038. A window one block longer than
+        // the latency alone is thirteen proposers, not fourteen: with the latency ignored the
+        // rate would be higher.
+        params.jobs.audit_claim_blocks = 15;
         assert!(params.honest_audit_rate().ppb() > expected);
-        params.jobs.audit_claim_blocks = 11;
-        // Ten-block moves (the old default) are censorable over 303,667 heights: the rule
+        params.jobs.audit_claim_blocks = 14;
+        // Ten-block moves (an old default) are censorable over 338,492 heights: the rule
         // fails.
         params.disputes.dispute_move_blocks = 10;
         assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
-        params.disputes.dispute_move_blocks = 16;
+        params.disputes.dispute_move_blocks = 20;
         // A longer span gives a cheat more windows to wait for: a lower rate.
         params.jobs.deadline_blocks_max = 2_000;
         assert!(params.honest_audit_rate().ppb() < expected);
-        // Without collusion only the bound on 1 − e^(−x) is taken off: 8% − 0.32%.
+        // Without collusion or offline proposers only the bound on 1 − e^(−x) is taken off:
+        // 8% − 0.32%.
         params.jobs.collusion_fraction = Ratio::ZERO;
+        params.jobs.proposer_offline_margin = Ratio::ZERO;
         assert_eq!(params.honest_audit_rate().ppb(), 76_800_000);
         // A window with no block past the latency can never take an honest transaction.
         params.jobs.audit_claim_blocks = 1;
@@ -1167,6 +1232,7 @@ mod tests {
         // A window of any length is computed at once (the power stops at 1 ppb), and with
         // spans that long the rate is 0.
         params.jobs.collusion_fraction = Ratio::from_percent(20).unwrap();
+        params.jobs.proposer_offline_margin = Ratio::from_percent(5).unwrap();
         params.jobs.audit_claim_blocks = 10;
         params.jobs.reveal_blocks = u64::MAX;
         params.disputes.dispute_move_blocks = u64::MAX;
@@ -1176,43 +1242,45 @@ mod tests {
     #[test]
     fn the_audit_fund_pays_what_grinding_partners_can_draw_from_it() {
         let mut params = Params::default();
-        // 8,000 heights · R(13) (12 ppb, rounded up) · 64 audits · 1,000 = 6.14, rounded up
-        // to 7: with 8% · 1,000 = 80 it is 87 of the 100 the cheapest job brings.
-        assert_eq!(params.audit_fund_drain(), Amount::new(7));
+        // 8,000 heights · R(16) at the proposer share of 25% (18 ppb, rounded up) · 64 audits
+        // · 1,000 = 9.2, rounded up to 10: with 8% · 1,000 = 80 it is 90 of the 100 the
+        // cheapest job brings.
+        assert_eq!(params.audit_fund_drain(), Amount::new(10));
         assert_eq!(params.validate(), Ok(()));
-        // At a seed delay of 10 (the old default) the steered runs of 11 drain 98 a job: the
-        // fund would run dry.
-        params.jobs.audit_seed_delay = 10;
-        assert_eq!(params.audit_fund_drain(), Amount::new(98));
-        // A seed known at the seal by three colluding proposers: 8,000 · 0.2 · 0.25² · 64 ·
+        // At the last default seed delay of 12, runs of 13 colluding or offline proposers
+        // drain 242 a job: the fund would run dry.
+        params.jobs.audit_seed_delay = 12;
+        assert_eq!(params.audit_fund_drain(), Amount::new(242));
+        // A seed known at the seal by three colluding proposers: 8,000 · 0.25 · (1/3)² · 64 ·
         // 1,000.
         params.jobs.audit_seed_delay = 2;
-        assert_eq!(params.audit_fund_drain(), Amount::new(6_400_000));
+        assert_eq!(params.audit_fund_drain(), Amount::new(14_222_223));
         assert_eq!(
             params.validate(),
             Err(ParamsError::AuditFundInsolvent {
                 income: Amount::new(100),
-                expected_reward: Amount::new(6_400_080),
+                expected_reward: Amount::new(14_222_303),
             })
         );
-        // Without collusion nobody learns the seed early.
+        // Without collusion or offline proposers nobody learns the seed early.
         params.jobs.collusion_fraction = Ratio::ZERO;
+        params.jobs.proposer_offline_margin = Ratio::ZERO;
         assert_eq!(params.audit_fund_drain(), Amount::ZERO);
     }
 
     #[test]
     fn an_epoch_as_long_as_the_longest_claim_window_keeps_its_pool_to_the_end() {
         let mut params = Params::default();
-        // 12 + 2 · 11 = 34: a window opened in an epoch's last block closes in the next
+        // 15 + 2 · 14 = 43: a window opened in an epoch's last block closes in the next
         // epoch's last block, whose claims still see the pool.
-        params.staking.epoch_blocks = 34;
+        params.staking.epoch_blocks = 43;
         assert_eq!(params.validate(), Ok(()));
-        params.staking.epoch_blocks = 33;
+        params.staking.epoch_blocks = 42;
         assert_eq!(
             params.validate(),
             Err(ParamsError::EpochWithinClaimWindow {
-                epoch_blocks: 33,
-                window: 34
+                epoch_blocks: 42,
+                window: 43
             })
         );
     }
@@ -1220,14 +1288,14 @@ mod tests {
     #[test]
     fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
         let mut params = Params::default();
-        // honest_audit_rate · wrong_result = 5.5522199% · 10% = 0.55522199%: the cap must
-        // stay below it.
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_552_220).unwrap();
+        // honest_audit_rate · wrong_result = 5.633296% · 10% = 0.5633296%: the cap must stay
+        // below it.
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_633_296).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::InFlightAboveAuditRule { .. })
         ));
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_552_219).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_633_295).unwrap();
         assert_eq!(params.validate(), Ok(()));
     }
 
@@ -1295,19 +1363,21 @@ mod tests {
     fn an_audit_fund_that_pays_out_more_than_it_takes_in_is_refused() {
         let mut params = Params::default();
         // The old defaults: 10% of a 1,000 job is 100 in, 8% · 2,000 = 160 out per job, and
-        // grinding partners could draw 13 more (`audit_fund_drain`).
+        // grinding partners could draw 19 more (`audit_fund_drain`).
         params.jobs.audit_reward = Amount::new(2_000);
         assert_eq!(
             params.validate(),
             Err(ParamsError::AuditFundInsolvent {
                 income: Amount::new(100),
-                expected_reward: Amount::new(173),
+                expected_reward: Amount::new(179),
             })
         );
-        // 8% · 1,150 = 92, and 8 drawn: exactly solvent.
-        params.jobs.audit_reward = Amount::new(1_150);
-        assert_eq!(params.audit_fund_drain(), Amount::new(8));
+        // 8% · 1,112 = 88.96, rounded up to 89, and 11 drawn: exactly solvent.
+        params.jobs.audit_reward = Amount::new(1_112);
+        assert_eq!(params.audit_fund_drain(), Amount::new(11));
         assert_eq!(params.validate(), Ok(()));
+        params.jobs.audit_reward = Amount::new(1_113);
+        assert!(params.validate().is_err());
     }
 
     #[test]

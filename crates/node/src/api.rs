@@ -256,6 +256,11 @@ pub struct ConsensusView {
     pub heights_decided: u64,
     pub heights_synced: u64,
     pub later_rounds: u64,
+    /// The share of the last 1,000 heights committed that were decided in a round above 0.
+    pub recent_later_round_share: f64,
+    /// That share is above the ledger's `proposer_offline_margin` (over at least 100
+    /// heights): the audit bound's proposer assumption may not hold (docs/node.md).
+    pub later_round_alarm: bool,
     pub evidence_submitted: u64,
 }
 

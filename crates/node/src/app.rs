@@ -6,13 +6,14 @@
 use crate::block::{genesis_seed, Block, BlockHeader, CommitCertificate, SeedDraw};
 use crate::mempool::{AdmitError, Mempool, MempoolLimits};
 use crate::storage::{Storage, StorageError};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use surety_ledger::genesis::Genesis;
 use surety_ledger::staking::state::{active_set, Validator};
 use surety_ledger::tx::{BLOCK_TXS_MAX, TX_BYTES_MAX};
 use surety_ledger::{BlockError, BlockOutcome, Ledger};
 use surety_types::vrf::VrfError;
-use surety_types::{Hash, Height, OperatorId, SigningKey};
+use surety_types::{Hash, Height, OperatorId, Ratio, SigningKey};
 
 /// The application core as the consensus host, the RPC and the worker share it.
 pub type SharedApp = Arc<Mutex<App>>;
@@ -191,12 +192,28 @@ pub enum CommitError {
 /// Finality samples kept for status and benchmarks.
 const SAMPLES_MAX: usize = 4096;
 
+/// Heights the later-round alarm looks back over.
+pub const LATER_ROUND_WINDOW: usize = 1_000;
+
+/// Fewest heights in that window before the alarm judges: a node just started has seen too
+/// few.
+pub const LATER_ROUND_SAMPLES_MIN: usize = 100;
+
 /// What the host measured, for `/status`, `/metrics` and the node benchmark.
 #[derive(Clone, Debug, Default)]
 pub struct ConsensusStats {
     pub heights_decided: u64,
     /// Heights decided in a round above 0.
     pub later_rounds: u64,
+    /// Of the last [`LATER_ROUND_WINDOW`] heights committed, whether each was decided in a
+    /// round above 0, oldest first.
+    pub recent_rounds: VecDeque<bool>,
+    /// How many of `recent_rounds` are.
+    pub recent_later: usize,
+    /// The share of recent heights decided in a later round is above the ledger's
+    /// `proposer_offline_margin`: the audit bound's proposer assumption may not hold
+    /// (docs/node.md, "Later rounds").
+    pub later_round_alarm: bool,
     /// Start of a height to its decision, milliseconds, most recent last.
     pub finality_ms: Vec<f64>,
     /// Heights this node committed from sync rather than from its own consensus.
@@ -205,7 +222,52 @@ pub struct ConsensusStats {
     pub evidence_submitted: u64,
 }
 
+/// The later-round alarm went up or down with a height.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoundAlarm {
+    Raised,
+    Cleared,
+}
+
 impl ConsensusStats {
+    /// Count a committed height, decided in a round above 0 or not, against the share of
+    /// heights the audit bound allows honest proposers to miss (`margin`, the ledger's
+    /// `proposer_offline_margin`). Each later round is an honest proposer offline or a
+    /// colluding one withholding (docs/market.md, "A claim that cannot get in"); the bound
+    /// counts the first up to `collusion_fraction` and the second up to the margin, so a share
+    /// above the margin means the network is less safe than its parameters say. Returns the
+    /// alarm's change, if any.
+    pub(crate) fn record_round(&mut self, later: bool, margin: Ratio) -> Option<RoundAlarm> {
+        if later {
+            self.later_rounds += 1;
+            self.recent_later += 1;
+        }
+        self.recent_rounds.push_back(later);
+        if self.recent_rounds.len() > LATER_ROUND_WINDOW
+            && self.recent_rounds.pop_front() == Some(true)
+        {
+            self.recent_later -= 1;
+        }
+        let alarm = self.recent_rounds.len() >= LATER_ROUND_SAMPLES_MIN
+            && (self.recent_later as u128) * u128::from(Ratio::DENOMINATOR)
+                > (self.recent_rounds.len() as u128) * u128::from(margin.ppb());
+        let change = match (self.later_round_alarm, alarm) {
+            (false, true) => Some(RoundAlarm::Raised),
+            (true, false) => Some(RoundAlarm::Cleared),
+            _ => None,
+        };
+        self.later_round_alarm = alarm;
+        change
+    }
+
+    /// The share of recent heights decided in a round above 0 (0 before any).
+    pub fn recent_later_share(&self) -> f64 {
+        if self.recent_rounds.is_empty() {
+            return 0.0;
+        }
+        self.recent_later as f64 / self.recent_rounds.len() as f64
+    }
+
     pub(crate) fn push_finality(&mut self, ms: f64) {
         if self.finality_ms.len() == SAMPLES_MAX {
             self.finality_ms.remove(0);
@@ -587,7 +649,7 @@ mod tests {
     use super::*;
     use crate::block::seed_alpha;
     use surety_ledger::genesis::{GenesisAccount, GenesisOperator};
-    use surety_types::{AccountId, Amount, Ratio};
+    use surety_types::{AccountId, Amount};
 
     const CHAIN: &str = "seed-test";
     const VALIDATORS: u8 = 4;
@@ -843,5 +905,46 @@ mod tests {
         let next = app.propose(3_000, operator(3), &consensus_key(3));
         app.validate(&next, 3_000)
             .expect("the restarted node checks the next seed against the stored one");
+    }
+
+    #[test]
+    fn the_later_round_alarm_rises_past_the_margin_over_the_last_thousand_heights_and_falls() {
+        let margin = Ratio::from_percent(5).unwrap();
+        let mut stats = ConsensusStats::default();
+        // A fresh node judges nothing: one later round of its first three is not an alarm.
+        for later in [true, false, false] {
+            assert_eq!(stats.record_round(later, margin), None);
+        }
+        // 1 in 25 later (4%) is within 5%.
+        for height in 3..1_000 {
+            assert_eq!(stats.record_round(height % 25 == 0, margin), None);
+        }
+        assert!(!stats.later_round_alarm);
+        assert_eq!(stats.recent_rounds.len(), LATER_ROUND_WINDOW);
+        assert_eq!(stats.recent_later, 40);
+        // A run of missed rounds pushes the share over: raised once, not at every height.
+        let mut raised = 0;
+        for _ in 0..20 {
+            if stats.record_round(true, margin) == Some(RoundAlarm::Raised) {
+                raised += 1;
+            }
+        }
+        assert_eq!(raised, 1);
+        assert!(stats.later_round_alarm);
+        assert!(stats.recent_later_share() > 0.05);
+        // Healthy heights push the old ones out of the window and clear it.
+        let mut cleared = None;
+        for n in 0..LATER_ROUND_WINDOW {
+            if stats.record_round(false, margin) == Some(RoundAlarm::Cleared) {
+                cleared = Some(n);
+                break;
+            }
+        }
+        assert!(
+            cleared.is_some(),
+            "the alarm clears once the window is healthy again"
+        );
+        assert!(!stats.later_round_alarm);
+        assert_eq!(stats.later_rounds, 60);
     }
 }

@@ -825,8 +825,9 @@ impl<'a> Driver<'a> {
                     Outcome::ChallengerRight => "challenger right".to_string(),
                     Outcome::BothWrong => "both wrong".to_string(),
                     Outcome::Timeout { silent } => format!("timeout {silent:?}"),
+                    Outcome::Void => "void".to_string(),
                 };
-                if !matches!(outcome, Outcome::Timeout { .. }) {
+                if !matches!(outcome, Outcome::Timeout { .. } | Outcome::Void) {
                     self.totals.referee_steps += 1;
                     self.totals
                         .inferences
@@ -837,7 +838,7 @@ impl<'a> Driver<'a> {
                     let challenger_lost = match outcome {
                         Outcome::DefendantRight | Outcome::BothWrong => true,
                         Outcome::Timeout { silent } => silent.contains(&Party::Challenger),
-                        Outcome::ChallengerRight => false,
+                        Outcome::ChallengerRight | Outcome::Void => false,
                     };
                     let griefer = track.challenger;
                     if challenger_lost

@@ -100,6 +100,10 @@ pub(super) fn outcome_line(outcome: &Outcome) -> String {
             let silent: Vec<&str> = silent.iter().map(|p| party_name(*p)).collect();
             format!("timeout: {} did not move in time and lost", silent.join(" and "))
         }
+        Outcome::Void => {
+            "void: the ledger could not settle it; nobody lost, the bond returned, the job refunded"
+                .into()
+        }
     }
 }
 

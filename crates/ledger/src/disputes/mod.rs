@@ -440,6 +440,7 @@ pub fn resolve(
             silent.contains(&Party::Defendant),
             silent.contains(&Party::Challenger),
         ),
+        Outcome::Void => (false, false),
     };
     pay_costs(store, &dispute, defendant_lost, challenger_lost)?;
     state::delete_inputs(store, dispute.id);
@@ -457,6 +458,36 @@ pub fn resolve(
         defendant_lost,
         challenger_lost,
     })
+}
+
+/// Close a dispute the ledger could not settle, with no verdict ([`Outcome::Void`]): a bonded
+/// challenger's bond goes back in full, the referee's input is dropped and nobody's costs are
+/// paid (nobody was proven wrong). The caller releases the parties' holds and moves the
+/// subject on. A dispute already resolved is left as it is.
+pub fn void(
+    store: &mut Store,
+    ctx: &BlockContext,
+    id: u64,
+) -> Result<Option<Dispute>, DisputesError> {
+    let Some(mut dispute) = state::dispute(store, id).filter(Dispute::is_open) else {
+        return Ok(None);
+    };
+    if let Challenger::Account(account) = dispute.challenger {
+        if !dispute.bond.is_zero() {
+            bank::pool_to_account(store, Pool::DisputeBonds, &account, dispute.bond)?;
+        }
+    }
+    state::delete_inputs(store, dispute.id);
+    dispute.phase = Phase::Resolved {
+        outcome: Outcome::Void,
+        height: ctx.height,
+    };
+    state::set_dispute(store, &dispute);
+    store.emit(DisputesEvent::DisputeResolved {
+        dispute: dispute.id,
+        outcome: Outcome::Void,
+    });
+    Ok(Some(dispute))
 }
 
 /// Loser pays (docs/market.md, "Loser pays"). A bonded challenger that lost pays the

@@ -168,6 +168,11 @@ pub enum Outcome {
         /// The sides that missed their move (both, if neither moved).
         silent: Vec<Party>,
     },
+    /// The ledger could not settle it (an item of the court failed: a bug, reported in a
+    /// `hook_failed` event), so it was closed with no verdict: nobody lost, a bond went back,
+    /// the holds were released and the job failed with its client refunded (docs/market.md,
+    /// "A dispute the ledger cannot settle").
+    Void,
 }
 
 impl Dispute {

@@ -16,7 +16,7 @@ use crate::slashing::FaultKind;
 use crate::staking;
 use crate::store::Store;
 use surety_infer::Activation;
-use surety_types::{AccountId, Amount, Hash, OperatorId};
+use surety_types::{AccountId, Amount, Hash, JobId, OperatorId};
 
 /// One operator's side of a dispute: its trace root and output hash.
 pub(super) struct Side {
@@ -229,9 +229,47 @@ pub(super) fn end_block(
                 format!("dispute {id} over {job}"),
                 error,
             ));
+            void_dispute(store, ctx, id, &job);
         }
     }
     Ok(())
+}
+
+/// A dispute whose due item failed (dropped, reported): left alone it would stay open for
+/// ever, its job `Disputed`, its bond, the client's escrow and both parties' holds kept with
+/// nothing due to move them (the review of griefing). Close it with no verdict
+/// (`Outcome::Void`: a bond back in full, nobody slashed or paid), release the holds and fail
+/// the job, refunding its client, as a job's own failed item does (`close::failed_item`). If
+/// even that fails, it is reported too and the state is as the failed item left it.
+fn void_dispute(store: &mut Store, ctx: &BlockContext, id: u64, job: &JobId) {
+    let voided = store.isolated(|store| {
+        let Some(dispute) = disputes::void(store, ctx, id)? else {
+            return Ok(());
+        };
+        staking::release(store, &dispute.defendant)?;
+        if let Challenger::Operator(operator) = dispute.challenger {
+            staking::release(store, &operator)?;
+        }
+        let Some(mut record) = state::job(store, job) else {
+            return Ok(());
+        };
+        if record.status == (JobStatus::Disputed { dispute: id }) {
+            fail(
+                store,
+                &mut record,
+                "its dispute could not be settled and was voided (see the hook_failed event)",
+            )?;
+            state::set_job(store, &record);
+        }
+        Ok::<(), JobsError>(())
+    });
+    if let Err(error) = voided {
+        store.emit(HookEvent::failed(
+            "jobs",
+            format!("voiding dispute {id} over {job}"),
+            error,
+        ));
+    }
 }
 
 /// What is due for one dispute: a timeout or the step-0 referee, and its verdict applied.

@@ -1093,6 +1093,85 @@ fn a_silent_defendant_loses_when_the_input_never_comes() {
     assert!(market.chain.operator(liar).jailed);
 }
 
+/// A dispute whose due item fails cannot be left open: nothing would move it again, and its
+/// job, the client's escrow and both parties' holds would wait for ever. Here the liar's result
+/// is broken on purpose (a committed height in the future, so its offence cannot be reported,
+/// as a bug could make it), and the defendant's timeout cannot settle: the dispute is voided
+/// with no verdict, both holds are released, the job fails with the client refunded, and the
+/// chain goes on.
+#[test]
+fn a_dispute_the_ledger_cannot_settle_is_voided_its_holds_released_and_the_client_refunded() {
+    let mut market = market();
+    let client_before = market.chain.balance(CLIENT);
+    let job = market.submit(1);
+    let liar = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    let tampered = tamper(&honest);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &honest)]);
+    let auditor = market.auditor(&job);
+    let dispute = dispute_of(&market, &job);
+    bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
+    assert_eq!(market.chain.operator(liar).dispute_holds, 1);
+    assert_eq!(market.chain.operator(auditor).dispute_holds, 1);
+    let store = market.chain.ledger.store_mut();
+    let mut record = jobs::state::job(store, &job).unwrap();
+    for assignment in record.assignments.iter_mut() {
+        if let Some(result) = assignment.result.as_mut() {
+            result.committed = Height::new(u64::MAX);
+        }
+    }
+    store.put(surety_ledger::store::key("jobs/job", &[&job.0]), &record);
+    let mut failed = Vec::new();
+    let mut voided = false;
+    for _ in 0..market.chain.ledger.params().disputes.dispute_input_blocks + 2 {
+        let events = market.chain.block_allowing_failed_items(&[]).events;
+        failed.extend(
+            events
+                .iter()
+                .filter(|e| matches!(e, Event::Hook(_)))
+                .cloned(),
+        );
+        voided |= events.iter().any(|e| {
+            matches!(
+                e,
+                Event::Disputes(disputes::DisputesEvent::DisputeResolved {
+                    dispute: d,
+                    outcome: Outcome::Void,
+                }) if *d == dispute
+            )
+        });
+    }
+    // One failed item, reported; the fallback itself did not fail.
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(voided);
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    assert!(matches!(
+        record.phase,
+        Phase::Resolved {
+            outcome: Outcome::Void,
+            ..
+        }
+    ));
+    // Nobody was slashed, both are free to move their stake, and the client has its fee back
+    // (it paid the transaction fee of its submission only).
+    for party in [liar, auditor] {
+        let operator = market.chain.operator(party);
+        assert_eq!(operator.dispute_holds, 0);
+        assert_eq!(operator.pending_slashes, 0);
+    }
+    assert!(matches!(market.job(&job).status, JobStatus::Failed { .. }));
+    assert_eq!(
+        market.chain.balance(CLIENT),
+        client_before.saturating_sub(Amount::new(10))
+    );
+    // The chain goes on: a new job is taken and final.
+    let next = market.submit(1);
+    let worker = Market::index_of(&market.assignees(&next)[0]);
+    let honest = execute(&market.model, &market.job(&next));
+    market.seal_and_reveal(&next, &[(worker, &honest), (AUDITOR, &honest)]);
+    run_until_final(&mut market, &next);
+}
+
 #[test]
 fn a_false_challenger_loses_its_bond_and_the_result_stands() {
     let mut market = market();
@@ -1797,12 +1876,13 @@ const PINNED_DIGESTS: [&str; 4] = [
 /// `audit_seed_delay` (tests: 1 and 1), `slashing/params` holds `wrong_result` 20%. The audit
 /// bound's block of latency moved all four: `audit_claim_blocks` is 2 in the tests, and the
 /// middle two moved with their digests. State format 10 (`family_until`) moved all four with
-/// their digests, and the seal grace the middle two again.
+/// their digests, and the seal grace the middle two again. State format 11 moved all four and
+/// none of the digests: `jobs/params` gained `proposer_offline_margin` (tests: 0).
 const PINNED_ROOTS: [&str; 4] = [
-    "7abc63173474dbde77d2aa461f756fedb6ff5e2f05a4566fbf6c35a90a5f640c",
-    "1d118236023430fa7bf6e143a634bc0ec6768f69382cfb2d2e29977a91eb65c6",
-    "e482a105d8d1bf2e67b59729eba0338ab3c3ab5eba4b361ed99a71a36930bb5b",
-    "495aca9f4a0b34b4c8e2de1f6217b1228d72aefdfdc9b3beafacd0907c8b77a7",
+    "b16dfd9ca603d88a40e9997c36b6c10d67c12e6aed8bb751ef93afb5ef866d9a",
+    "58aa00a08973946b681cae2221d68e4ba1ece18e35f5528fb2ccb56945f7bc08",
+    "c6f96e7fdf74255b47f3cefa9d5db6eabb25c1c0472ceed723879e3ccc25077b",
+    "27f256a49297cda128238a52aaf3834ae6b417824b0b463df4fdc8663342270b",
 ];
 
 /// Submit a job with its own deadline (blocks each operator has to commit).

@@ -29,7 +29,7 @@ use surety_types::{AccountId, Height, SigningKey};
 use tracing::{debug, error, info, warn};
 
 use super::ctx::{Address, BHeight, BlockId, ProposalPart, SuretyCtx, ValidatorSet, Vote};
-use crate::app::{App, SharedApp};
+use crate::app::{App, RoundAlarm, SharedApp};
 use crate::block::{Block, CommitCertificate, CommitSignature};
 
 /// Size of one proposal data part.
@@ -676,9 +676,24 @@ impl Host {
                     "committed"
                 );
                 let mut app = self.lock();
+                let margin = app.ledger().params().jobs.proposer_offline_margin;
                 let stats = &mut app.consensus_stats;
-                if round_u32(certificate.round) > 0 {
-                    stats.later_rounds += 1;
+                let later = round_u32(certificate.round) > 0;
+                match stats.record_round(later, margin) {
+                    Some(RoundAlarm::Raised) => warn!(
+                        height,
+                        share = stats.recent_later_share(),
+                        margin = %margin,
+                        "more recent heights were decided in a later round than the audit \
+                         bound's proposer_offline_margin allows: honest proposers are missing \
+                         their rounds, or colluding ones withholding (docs/node.md)"
+                    ),
+                    Some(RoundAlarm::Cleared) => info!(
+                        height,
+                        share = stats.recent_later_share(),
+                        "later rounds are back within proposer_offline_margin"
+                    ),
+                    None => {}
                 }
                 if from_sync {
                     stats.synced += 1;

@@ -243,6 +243,8 @@ pub(super) async fn status(State(app): State<SharedApp>) -> Json<StatusView> {
             heights_decided: stats.heights_decided,
             heights_synced: stats.synced,
             later_rounds: stats.later_rounds,
+            recent_later_round_share: stats.recent_later_share(),
+            later_round_alarm: stats.later_round_alarm,
             evidence_submitted: stats.evidence_submitted,
         },
     })
@@ -294,6 +296,19 @@ fn consensus_gauges(text: &mut String, app: &App) {
         "surety_consensus_later_rounds",
         "Heights decided in a round above 0 since start.",
         stats.later_rounds,
+    );
+    gauge(
+        text,
+        "surety_consensus_recent_later_round_share",
+        "Share of the last 1,000 heights committed that were decided in a round above 0.",
+        format!("{:.4}", stats.recent_later_share()),
+    );
+    gauge(
+        text,
+        "surety_consensus_later_round_alarm",
+        "1 when that share is above the ledger's proposer_offline_margin: the audit bound's \
+         proposer assumption may not hold.",
+        u8::from(stats.later_round_alarm),
     );
     if let Some(last) = stats.finality_ms.last() {
         gauge(

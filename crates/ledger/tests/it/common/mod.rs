@@ -60,11 +60,13 @@ pub(crate) fn test_params() -> Params {
     // Claim windows (a block's seed delay, then two blocks of claims, at most doubled: 5)
     // within the 5-block epochs; two, so that one is left past a block of latency
     // (`LATENCY_BLOCKS`). A short window of colluding proposers is easy to wait for at any
-    // collusion: these tests assume none (`collusion_fraction` 0), so the audit rule holds
-    // (the defaults' 10-block window is what covers 20%).
+    // collusion: these tests assume none, and no offline proposer (`collusion_fraction` and
+    // `proposer_offline_margin` 0), so the audit rule holds (the defaults' 14-block window is
+    // what covers 20% and 5%).
     params.jobs.audit_claim_blocks = 2;
     params.jobs.audit_seed_delay = 1;
     params.jobs.collusion_fraction = Ratio::ZERO;
+    params.jobs.proposer_offline_margin = Ratio::ZERO;
     params.validate().expect("test params are valid");
     params
 }
@@ -201,8 +203,7 @@ impl Chain {
     }
 
     pub(crate) fn block(&mut self, txs: &[Vec<u8>]) -> BlockOutcome {
-        let ctx = self.context();
-        let outcome = self.ledger.apply_block(&ctx, txs).expect("block applies");
+        let outcome = self.block_allowing_failed_items(txs);
         // A hook failure is dropped and reported so the chain goes on; in tests it is a bug.
         let failed: Vec<_> = outcome
             .events
@@ -212,8 +213,16 @@ impl Chain {
         assert!(
             failed.is_empty(),
             "hook failed at block {}: {failed:?}",
-            ctx.height
+            self.ledger.height()
         );
+        outcome
+    }
+
+    /// A block whose hooks may drop and report failed items (for tests that break state on
+    /// purpose), every invariant still checked after it.
+    pub(crate) fn block_allowing_failed_items(&mut self, txs: &[Vec<u8>]) -> BlockOutcome {
+        let ctx = self.context();
+        let outcome = self.ledger.apply_block(&ctx, txs).expect("block applies");
         if let Err(broken) = self.ledger.check_invariants() {
             panic!("invariant broken after block {}: {broken}", ctx.height);
         }
