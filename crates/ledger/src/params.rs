@@ -469,8 +469,9 @@ pub enum ParamsError {
     #[error(
         "honest_audit_rate · wrong_result · service_allocation_min ({expected_loss}) must \
          exceed job_fee_max ({fee_max}), or cheating on a job pays (docs/market.md; \
-         honest_audit_rate = x − x²/2 − Σ span · f^(window − 1) over the claim, seal, \
-         reveal and dispute-move windows, f = collusion_fraction, x = audit_rate · \
+         honest_audit_rate = x − x²/2 − Σ span · R(window − 1) over the claim, seal, \
+         reveal and dispute-move windows, R(n) = p · (p / (1 − p))^(n − 1), p = \
+         collusion_fraction + proposer_offline_margin, x = audit_rate · \
          (1 − collusion_fraction))"
     )]
     CheatingPays {

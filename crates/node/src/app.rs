@@ -211,8 +211,8 @@ pub struct ConsensusStats {
     /// How many of `recent_rounds` are.
     pub recent_later: usize,
     /// The share of recent heights decided in a later round is above the ledger's
-    /// `proposer_offline_margin`: the audit bound's proposer assumption may not hold
-    /// (docs/node.md, "Later rounds").
+    /// `proposer_offline_margin`, or half of the last claim window's worth of heights were: the
+    /// audit bound's proposer assumption may not hold (docs/node.md, "Later rounds").
     pub later_round_alarm: bool,
     /// Start of a height to its decision, milliseconds, most recent last.
     pub finality_ms: Vec<f64>,
@@ -235,9 +235,17 @@ impl ConsensusStats {
     /// `proposer_offline_margin`). Each later round is an honest proposer offline or a
     /// colluding one withholding (docs/market.md, "A claim that cannot get in"); the bound
     /// counts the first up to `collusion_fraction` and the second up to the margin, so a share
-    /// above the margin means the network is less safe than its parameters say. Returns the
-    /// alarm's change, if any.
-    pub(crate) fn record_round(&mut self, later: bool, margin: Ratio) -> Option<RoundAlarm> {
+    /// above the margin means the network is less safe than its parameters say. A burst counts
+    /// too: half or more of the last `burst` heights (the ledger's `audit_claim_blocks`) past
+    /// round 0, which independent failures at the margin make about once in 500,000 heights,
+    /// is what a coalition that knocks honest proposers out only while a window it timed is
+    /// open looks like (the review of the margin). Returns the alarm's change, if any.
+    pub(crate) fn record_round(
+        &mut self,
+        later: bool,
+        margin: Ratio,
+        burst: usize,
+    ) -> Option<RoundAlarm> {
         if later {
             self.later_rounds += 1;
             self.recent_later += 1;
@@ -248,9 +256,18 @@ impl ConsensusStats {
         {
             self.recent_later -= 1;
         }
-        let alarm = self.recent_rounds.len() >= LATER_ROUND_SAMPLES_MIN
+        let sustained = self.recent_rounds.len() >= LATER_ROUND_SAMPLES_MIN
             && (self.recent_later as u128) * u128::from(Ratio::DENOMINATOR)
                 > (self.recent_rounds.len() as u128) * u128::from(margin.ppb());
+        let burst = burst.clamp(2, LATER_ROUND_WINDOW);
+        let in_burst = self
+            .recent_rounds
+            .iter()
+            .rev()
+            .take(burst)
+            .filter(|later| **later)
+            .count();
+        let alarm = sustained || 2 * in_burst >= burst;
         let change = match (self.later_round_alarm, alarm) {
             (false, true) => Some(RoundAlarm::Raised),
             (true, false) => Some(RoundAlarm::Cleared),
@@ -913,11 +930,11 @@ mod tests {
         let mut stats = ConsensusStats::default();
         // A fresh node judges nothing: one later round of its first three is not an alarm.
         for later in [true, false, false] {
-            assert_eq!(stats.record_round(later, margin), None);
+            assert_eq!(stats.record_round(later, margin, 14), None);
         }
         // 1 in 25 later (4%) is within 5%.
         for height in 3..1_000 {
-            assert_eq!(stats.record_round(height % 25 == 0, margin), None);
+            assert_eq!(stats.record_round(height % 25 == 0, margin, 14), None);
         }
         assert!(!stats.later_round_alarm);
         assert_eq!(stats.recent_rounds.len(), LATER_ROUND_WINDOW);
@@ -925,7 +942,7 @@ mod tests {
         // A run of missed rounds pushes the share over: raised once, not at every height.
         let mut raised = 0;
         for _ in 0..20 {
-            if stats.record_round(true, margin) == Some(RoundAlarm::Raised) {
+            if stats.record_round(true, margin, 14) == Some(RoundAlarm::Raised) {
                 raised += 1;
             }
         }
@@ -935,7 +952,7 @@ mod tests {
         // Healthy heights push the old ones out of the window and clear it.
         let mut cleared = None;
         for n in 0..LATER_ROUND_WINDOW {
-            if stats.record_round(false, margin) == Some(RoundAlarm::Cleared) {
+            if stats.record_round(false, margin, 14) == Some(RoundAlarm::Cleared) {
                 cleared = Some(n);
                 break;
             }
@@ -946,5 +963,29 @@ mod tests {
         );
         assert!(!stats.later_round_alarm);
         assert_eq!(stats.later_rounds, 60);
+    }
+
+    #[test]
+    fn a_burst_of_later_rounds_as_long_as_a_claim_window_raises_the_alarm_at_once() {
+        let margin = Ratio::from_percent(5).unwrap();
+        let mut stats = ConsensusStats::default();
+        for _ in 0..500 {
+            assert_eq!(stats.record_round(false, margin, 14), None);
+        }
+        // Honest proposers knocked out while a claim window is open: seven of fourteen heights
+        // past round 0 is 1.4% of the last thousand, under the margin, but an alarm.
+        for n in 0..7 {
+            let change = stats.record_round(true, margin, 14);
+            assert_eq!(change, (n == 6).then_some(RoundAlarm::Raised), "height {n}");
+        }
+        assert!(stats.recent_later_share() < 0.05);
+        // It clears once the burst has left the last fourteen heights.
+        let mut cleared = 0;
+        for _ in 0..14 {
+            if stats.record_round(false, margin, 14) == Some(RoundAlarm::Cleared) {
+                cleared += 1;
+            }
+        }
+        assert_eq!(cleared, 1);
     }
 }

@@ -128,9 +128,10 @@ pub fn open(
     Ok(id)
 }
 
-/// Set the next phase from the interval: another bisection move, or the referee. Runs only in
-/// transactions (a dispute opened or a step revealed), so a move deadline past the last height
-/// is an error that refuses the transaction.
+/// Set the next phase from the interval: another bisection move, or the referee. Runs in
+/// transactions (a dispute opened or a step revealed) and in the end-block hook (a dispute
+/// opened by the results' compare at a reveal deadline, a suspect's, a deferred audit's); a
+/// deadline past the last height is an error that refuses the transaction or the item.
 fn next_move(
     store: &mut Store,
     params: &Params,
@@ -147,10 +148,13 @@ fn next_move(
             step,
         });
         // Step 0's input is the job input, which the ledger holds: the referee runs at the
-        // end of this block. Any other step's input may take one chunk a block
-        // (`dispute_input_blocks`, sized by `Params::validate`).
+        // end of the next block. Not this one: a dispute opened in this block's end hook
+        // (a compare at a reveal deadline, a suspect) comes after the court has taken this
+        // height's due disputes, and would never be due again (found by the review of the
+        // void fallback: a one-step model's disputes all stayed open). Any other step's input
+        // may take one chunk a block (`dispute_input_blocks`, sized by `Params::validate`).
         let deadline = if step == 0 {
-            ctx.height
+            ctx.height.plus(1)?
         } else {
             ctx.height.plus(params.disputes.dispute_input_blocks)?
         };

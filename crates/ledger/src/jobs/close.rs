@@ -54,7 +54,9 @@ pub(super) fn report(
 
 /// A job's item failed in a hook and was dropped: report it, and refund the client if that
 /// still can be done, so the escrow does not wait for ever on a job nothing will move again.
-pub(super) fn failed_item(store: &mut Store, id: &JobId, error: &JobsError) {
+/// A dispute open over it is voided first (`court::void_and_release`): once the job is failed
+/// no verdict could settle it, and its holds would outlive it.
+pub(super) fn failed_item(store: &mut Store, ctx: &BlockContext, id: &JobId, error: &JobsError) {
     store.emit(HookEvent::failed("jobs", id, error));
     let refund = store.isolated(|store| {
         let mut job = state::job(store, id).ok_or(JobsError::UnknownJob(*id))?;
@@ -63,6 +65,9 @@ pub(super) fn failed_item(store: &mut Store, id: &JobId, error: &JobsError) {
             JobStatus::Final { .. } | JobStatus::Failed { .. }
         ) {
             return Ok(());
+        }
+        if let JobStatus::Disputed { dispute } = job.status {
+            super::court::void_and_release(store, ctx, dispute)?;
         }
         fail(
             store,

@@ -243,13 +243,7 @@ pub(super) fn end_block(
 /// even that fails, it is reported too and the state is as the failed item left it.
 fn void_dispute(store: &mut Store, ctx: &BlockContext, id: u64, job: &JobId) {
     let voided = store.isolated(|store| {
-        let Some(dispute) = disputes::void(store, ctx, id)? else {
-            return Ok(());
-        };
-        staking::release(store, &dispute.defendant)?;
-        if let Challenger::Operator(operator) = dispute.challenger {
-            staking::release(store, &operator)?;
-        }
+        void_and_release(store, ctx, id)?;
         let Some(mut record) = state::job(store, job) else {
             return Ok(());
         };
@@ -296,6 +290,28 @@ fn settle_due(
     settle_dispute(store, params, ctx, &verdict)
 }
 
+/// Close the open dispute `id` with no verdict (`disputes::void`) and release its parties'
+/// holds; nothing if it is resolved already.
+pub(super) fn void_and_release(
+    store: &mut Store,
+    ctx: &BlockContext,
+    id: u64,
+) -> Result<(), JobsError> {
+    if let Some(dispute) = disputes::void(store, ctx, id)? {
+        release_parties(store, &dispute)?;
+    }
+    Ok(())
+}
+
+/// Release the holds a dispute took on its defendant and on an operator challenger.
+fn release_parties(store: &mut Store, dispute: &disputes::Dispute) -> Result<(), JobsError> {
+    staking::release(store, &dispute.defendant)?;
+    if let Challenger::Operator(operator) = dispute.challenger {
+        staking::release(store, &operator)?;
+    }
+    Ok(())
+}
+
 /// Apply the court's verdict over a job: slash whoever lost (with every result and audit that
 /// committed the losing output under the losing root), dispute the suspects in turn
 /// (`suspects`), and move the job on.
@@ -322,12 +338,10 @@ fn settle_dispute(
             "dispute {} is not job {}'s current one",
             dispute.id, job.id
         );
-        return Ok(());
+        // The dispute is resolved all the same: its holds must not outlive it.
+        return release_parties(store, dispute);
     }
-    staking::release(store, &dispute.defendant)?;
-    if let Challenger::Operator(operator) = dispute.challenger {
-        staking::release(store, &operator)?;
-    }
+    release_parties(store, dispute)?;
     let chain = suspects::after_verdict(store, &job, verdict);
     for loss in losses(dispute, defendant_lost, challenger_lost) {
         report_auditor_with_output(store, params, ctx, &job, dispute.id, &loss)?;

@@ -25,7 +25,7 @@ pub(super) fn end_block(
 ) -> Result<(), JobsError> {
     for id in state::take_due(store, ctx.height) {
         if let Err(error) = store.isolated(|store| settle_due(store, params, ctx, &id)) {
-            failed_item(store, &id, &error);
+            failed_item(store, ctx, &id, &error);
         }
     }
     Ok(())

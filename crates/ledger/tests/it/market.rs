@@ -72,6 +72,11 @@ fn market_params() -> Params {
 
 /// Deterministic weights for the test MLP; `variant` gives another checkpoint.
 fn weights(variant: u32) -> Vec<u8> {
+    weights_of(&WIDTHS, variant)
+}
+
+/// Deterministic weights for an MLP of `widths`.
+fn weights_of(widths: &[u64], variant: u32) -> Vec<u8> {
     let mut state = 0x9e37_79b9u32.wrapping_add(variant);
     let mut next = move || {
         state ^= state << 13;
@@ -80,7 +85,7 @@ fn weights(variant: u32) -> Vec<u8> {
         (state % 2000) as f32 / 1000.0 - 1.0
     };
     let mut tensors = Vec::new();
-    for (i, pair) in WIDTHS.windows(2).enumerate() {
+    for (i, pair) in widths.windows(2).enumerate() {
         let (inp, out) = (pair[0] as usize, pair[1] as usize);
         let weight: Vec<f32> = (0..inp * out).map(|_| next() * 0.5).collect();
         let bias: Vec<f32> = (0..out).map(|_| next() * 0.1).collect();
@@ -95,8 +100,12 @@ fn weights(variant: u32) -> Vec<u8> {
 }
 
 fn model_from(bytes: &[u8]) -> Model {
+    model_of(&WIDTHS, bytes)
+}
+
+fn model_of(widths: &[u64], bytes: &[u8]) -> Model {
     let config = MlpConfig {
-        widths: WIDTHS.to_vec(),
+        widths: widths.to_vec(),
     };
     Model::new(
         "market-test-mlp",
@@ -173,9 +182,14 @@ fn market_genesis(params: Params) -> surety_ledger::genesis::Genesis {
 
 /// A market from `genesis`, its model registered and uploaded, served by `servers`.
 fn market_from(genesis: &surety_ledger::genesis::Genesis, servers: &[u16]) -> Market {
+    market_of(genesis, servers, &WIDTHS)
+}
+
+/// [`market_from`] with an MLP of `widths`.
+fn market_of(genesis: &surety_ledger::genesis::Genesis, servers: &[u16], widths: &[u64]) -> Market {
     let mut chain = Chain::from_genesis(genesis);
-    let file = weights(0);
-    let model = model_from(&file);
+    let file = weights_of(widths, 0);
+    let model = model_of(widths, &file);
     let id = model.model_id();
     let (register, uploads) = publish(&model, &file, 1024);
     chain.submit_ok(PUBLISHER, Msg::RegisterModel(Box::new(register)));
@@ -1054,9 +1068,13 @@ fn an_operator_serving_other_weights_is_caught_at_the_first_step_that_reads_them
     let auditor = market.auditor(&job);
     let dispute = dispute_of(&market, &job);
     bisect(&mut market, dispute, (cheat, &other), (auditor, &honest));
-    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
     // Step 0 (the first linear layer) already differs: its input is the job input, which
-    // the ledger holds, so the referee runs at the end of the block that isolated it.
+    // the ledger holds, so the referee runs at the end of the block after the one that
+    // isolated it, without an upload.
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    assert!(matches!(record.phase, Phase::AwaitInput { .. }));
+    market.chain.block(&[]);
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
     assert_eq!(record.isolated_step(), Some(0));
     assert!(matches!(
         record.phase,
@@ -1170,6 +1188,67 @@ fn a_dispute_the_ledger_cannot_settle_is_voided_its_holds_released_and_the_clien
     let honest = execute(&market.model, &market.job(&next));
     market.seal_and_reveal(&next, &[(worker, &honest), (AUDITOR, &honest)]);
     run_until_final(&mut market, &next);
+}
+
+/// A one-step model's disputes are all at step 0, whose referee needs no input upload. The
+/// review of the void fallback found that one opened in a block's end hook (here by the
+/// results' compare at the reveal deadline, after a replica withheld its reveal) was scheduled
+/// for the height the court had already passed in that hook, and stayed open for ever: its
+/// job `Disputed`, its parties frozen, the wrong result never slashed. It is judged in the
+/// next block.
+#[test]
+fn a_step_zero_dispute_opened_in_the_end_hook_is_judged_in_the_next_block() {
+    let mut market = market_of(&market_genesis(market_params()), &[1, 2, 3, 4], &[8, 4]);
+    assert_eq!(market.model.program().len(), 1);
+    let job = market.submit(3);
+    let assignees: Vec<u16> = market
+        .assignees(&job)
+        .iter()
+        .map(Market::index_of)
+        .collect();
+    let (honest_one, liar, silent) = (assignees[0], assignees[1], assignees[2]);
+    let honest = execute(&market.model, &market.job(&job));
+    let tampered = tamper(&honest);
+    market.seal_block(&[
+        (honest_one, job, &honest),
+        (liar, job, &tampered),
+        (silent, job, &honest),
+    ]);
+    market.until_revealing(&job);
+    market.reveal_block(&[(honest_one, job, &honest), (liar, job, &tampered)]);
+    let mut opened = None;
+    for _ in 0..20 {
+        market.chain.block(&[]);
+        if let JobStatus::Disputed { dispute } = market.job(&job).status {
+            opened.get_or_insert(dispute);
+        }
+        let resolved = opened.is_some_and(|d| {
+            !disputes::state::dispute(market.chain.ledger.store(), d)
+                .unwrap()
+                .is_open()
+        });
+        if resolved {
+            break;
+        }
+    }
+    let dispute = opened.expect("the compare at the reveal deadline opened a dispute");
+    let record = disputes::state::dispute(market.chain.ledger.store(), dispute).unwrap();
+    assert_eq!(record.isolated_step(), Some(0));
+    let Phase::Resolved { outcome, .. } = record.phase else {
+        panic!("dispute {dispute} is still open: {:?}", record.phase);
+    };
+    assert!(
+        matches!(outcome, Outcome::ChallengerRight | Outcome::DefendantRight),
+        "{outcome:?}"
+    );
+    // The liar is slashed; the honest replica is free again.
+    assert!(market.chain.operator(liar).pending_slashes > 0);
+    assert_eq!(market.chain.operator(honest_one).dispute_holds, 0);
+    assert_eq!(market.chain.operator(liar).dispute_holds, 0);
+    assert!(!matches!(
+        market.job(&job).status,
+        JobStatus::Disputed { .. }
+    ));
 }
 
 #[test]

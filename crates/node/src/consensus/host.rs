@@ -676,17 +676,22 @@ impl Host {
                     "committed"
                 );
                 let mut app = self.lock();
-                let margin = app.ledger().params().jobs.proposer_offline_margin;
+                let jobs = &app.ledger().params().jobs;
+                let (margin, burst) = (
+                    jobs.proposer_offline_margin,
+                    usize::try_from(jobs.audit_claim_blocks).unwrap_or(usize::MAX),
+                );
                 let stats = &mut app.consensus_stats;
                 let later = round_u32(certificate.round) > 0;
-                match stats.record_round(later, margin) {
+                match stats.record_round(later, margin, burst) {
                     Some(RoundAlarm::Raised) => warn!(
                         height,
                         share = stats.recent_later_share(),
                         margin = %margin,
                         "more recent heights were decided in a later round than the audit \
-                         bound's proposer_offline_margin allows: honest proposers are missing \
-                         their rounds, or colluding ones withholding (docs/node.md)"
+                         bound's proposer_offline_margin allows, or half of a claim window's \
+                         worth: honest proposers are missing their rounds, or colluding ones \
+                         withholding (docs/node.md)"
                     ),
                     Some(RoundAlarm::Cleared) => info!(
                         height,
