@@ -929,6 +929,34 @@ fn falsely_challenged(market: &mut Market) -> Challenged {
     }
 }
 
+/// A one-replica job whose assignee tampered with its output and whose auditor disputed it,
+/// bisected down to the referee's input phase.
+struct Bisected {
+    job: JobId,
+    liar: u16,
+    auditor: u16,
+    honest: Execution,
+    dispute: u64,
+}
+
+fn tampered_and_bisected(market: &mut Market) -> Bisected {
+    let job = market.submit(1);
+    let liar = Market::index_of(&market.assignees(&job)[0]);
+    let honest = execute(&market.model, &market.job(&job));
+    let tampered = tamper(&honest);
+    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &honest)]);
+    let auditor = market.auditor(&job);
+    let dispute = dispute_of(market, &job);
+    bisect(market, dispute, (liar, &tampered), (auditor, &honest));
+    Bisected {
+        job,
+        liar,
+        auditor,
+        honest,
+        dispute,
+    }
+}
+
 /// The leaf index the dispute's current bisection move asks for.
 fn bisect_index(market: &Market, dispute: u64) -> u64 {
     match disputes::state::dispute(market.chain.ledger.store(), dispute)
@@ -1089,14 +1117,7 @@ fn an_operator_serving_other_weights_is_caught_at_the_first_step_that_reads_them
 #[test]
 fn a_silent_defendant_loses_when_the_input_never_comes() {
     let mut market = market();
-    let job = market.submit(1);
-    let liar = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
-    let tampered = tamper(&honest);
-    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &honest)]);
-    let auditor = market.auditor(&job);
-    let dispute = dispute_of(&market, &job);
-    bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
+    let Bisected { liar, dispute, .. } = tampered_and_bisected(&mut market);
     market
         .chain
         .run_blocks(market.chain.ledger.params().disputes.dispute_input_blocks);
@@ -1121,14 +1142,13 @@ fn a_silent_defendant_loses_when_the_input_never_comes() {
 fn a_dispute_the_ledger_cannot_settle_is_voided_its_holds_released_and_the_client_refunded() {
     let mut market = market();
     let client_before = market.chain.balance(CLIENT);
-    let job = market.submit(1);
-    let liar = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
-    let tampered = tamper(&honest);
-    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &honest)]);
-    let auditor = market.auditor(&job);
-    let dispute = dispute_of(&market, &job);
-    bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
+    let Bisected {
+        job,
+        liar,
+        auditor,
+        dispute,
+        ..
+    } = tampered_and_bisected(&mut market);
     assert_eq!(market.chain.operator(liar).dispute_holds, 1);
     assert_eq!(market.chain.operator(auditor).dispute_holds, 1);
     let store = market.chain.ledger.store_mut();

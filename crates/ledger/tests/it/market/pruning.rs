@@ -110,14 +110,13 @@ fn a_final_job_is_gone_from_state_after_the_windows_and_its_events_carry_its_res
 #[test]
 fn a_failed_job_and_its_disputes_are_gone_from_state_after_the_windows() {
     let mut market = market();
-    let job = market.submit(1);
-    let liar = Market::index_of(&market.assignees(&job)[0]);
-    let honest = execute(&market.model, &market.job(&job));
-    let tampered = tamper(&honest);
-    market.seal_and_reveal(&job, &[(liar, &tampered), (AUDITOR, &honest)]);
-    let auditor = market.auditor(&job);
-    let dispute = dispute_of(&market, &job);
-    bisect(&mut market, dispute, (liar, &tampered), (auditor, &honest));
+    let Bisected {
+        job,
+        auditor,
+        honest,
+        dispute,
+        ..
+    } = tampered_and_bisected(&mut market);
     let events = provide_input(&mut market, dispute, auditor, &honest);
     assert!(events.iter().any(
         |e| matches!(e, Event::Jobs(JobsEvent::JobFailed { job: failed, .. }) if *failed == job)
