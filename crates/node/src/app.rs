@@ -196,8 +196,11 @@ const SAMPLES_MAX: usize = 4096;
 pub const LATER_ROUND_WINDOW: usize = 1_000;
 
 /// Fewest heights in that window before the alarm judges: a node just started has seen too
-/// few.
+/// few (and a new chain's first heights go past round 0 while its validators come up).
 pub const LATER_ROUND_SAMPLES_MIN: usize = 100;
+
+/// Fewest heights the burst test looks at.
+pub const LATER_ROUND_BURST_MIN: usize = 8;
 
 /// What the host measured, for `/status`, `/metrics` and the node benchmark.
 #[derive(Clone, Debug, Default)]
@@ -236,8 +239,9 @@ impl ConsensusStats {
     /// colluding one withholding (docs/market.md, "A claim that cannot get in"); the bound
     /// counts the first up to `collusion_fraction` and the second up to the margin, so a share
     /// above the margin means the network is less safe than its parameters say. A burst counts
-    /// too: half or more of the last `burst` heights (the ledger's `audit_claim_blocks`) past
-    /// round 0, which independent failures at the margin make about once in 500,000 heights,
+    /// too: half or more of the last `burst` heights (the shortest window the audit bound
+    /// counts, at least [`LATER_ROUND_BURST_MIN`]) past round 0, which independent failures at
+    /// a margin of 5% make about once in 500,000 heights for a window of 14,
     /// is what a coalition that knocks honest proposers out only while a window it timed is
     /// open looks like (the review of the margin). Returns the alarm's change, if any.
     pub(crate) fn record_round(
@@ -259,7 +263,9 @@ impl ConsensusStats {
         let sustained = self.recent_rounds.len() >= LATER_ROUND_SAMPLES_MIN
             && (self.recent_later as u128) * u128::from(Ratio::DENOMINATOR)
                 > (self.recent_rounds.len() as u128) * u128::from(margin.ppb());
-        let burst = burst.clamp(2, LATER_ROUND_WINDOW);
+        // Eight heights at least: half of a shorter window is too likely at the margin (one
+        // later round in two heights is, every few dozen heights at 5%).
+        let burst = burst.clamp(LATER_ROUND_BURST_MIN, LATER_ROUND_WINDOW);
         let in_burst = self
             .recent_rounds
             .iter()
@@ -267,7 +273,8 @@ impl ConsensusStats {
             .take(burst)
             .filter(|later| **later)
             .count();
-        let alarm = sustained || 2 * in_burst >= burst;
+        let judged = self.recent_rounds.len() >= LATER_ROUND_SAMPLES_MIN;
+        let alarm = judged && (sustained || 2 * in_burst >= burst);
         let change = match (self.later_round_alarm, alarm) {
             (false, true) => Some(RoundAlarm::Raised),
             (true, false) => Some(RoundAlarm::Cleared),

@@ -1337,6 +1337,11 @@ impl<'a> Driver<'a> {
             }
             Phase::AwaitInput { .. } if !track.input_queued => {
                 let step = record.isolated_step().expect("an isolated step");
+                // Step 0's input is the job input, which the ledger holds: the referee runs
+                // by itself in the next block, and a node's worker sends nothing for it.
+                if step == 0 {
+                    return;
+                }
                 for (side, who) in parties {
                     match execution_of(who) {
                         Some(execution) if execution.activations.len() > step as usize => {

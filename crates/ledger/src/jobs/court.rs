@@ -324,7 +324,9 @@ fn settle_dispute(
     let dispute = &verdict.dispute;
     let (defendant_lost, challenger_lost) = (verdict.defendant_lost, verdict.challenger_lost);
     let Some(mut job) = state::job(store, &dispute.job) else {
-        return Ok(());
+        // Not reached (a job is not pruned while a dispute of it is open), but the holds must
+        // not outlive the dispute whatever happened to its job.
+        return release_parties(store, dispute);
     };
     // One dispute per job at a time: a verdict settles the job only if it is the job's
     // current dispute (anything else is a bug, and must not refund or slash twice).
