@@ -672,7 +672,13 @@ impl Ledger {
     /// Check every module's invariants against the committed state. Tests and simulations call
     /// this after every block.
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
-        hooks::check_invariants(&self.store)
+        hooks::check_invariants(&self.store)?;
+        disputes::invariants::check_due(&self.store, self.height).map_err(|message| {
+            InvariantError {
+                module: "disputes",
+                message,
+            }
+        })
     }
 
     /// The loaded model for an active registered model (loaded from its registered files on

@@ -255,6 +255,11 @@ pub(super) fn schedule(store: &mut Store, height: Height, id: u64) {
     store.put(due_key(height, id), &());
 }
 
+/// True when dispute `id` is in the due index at `height`.
+pub(super) fn is_scheduled(store: &Store, height: Height, id: u64) -> bool {
+    store.contains(&due_key(height, id))
+}
+
 pub(super) fn take_due(store: &mut Store, height: Height) -> Vec<u64> {
     let prefix = key("disputes/due", &[&height.get().to_be_bytes()]);
     let mut ids = Vec::new();
