@@ -986,6 +986,23 @@ impl Params {
         Amount::new(drain)
     }
 
+    /// The shortest window [`Params::honest_audit_rate`] and [`Params::audit_fund_drain`] count
+    /// as lost to a run of colluding or offline proposers: the claim window, the auditor's seal
+    /// grace, its reveal, a dispute move, and the seed delay's run (`audit_seed_delay + 1`).
+    /// Nodes watch for bursts of later rounds this long (docs/node.md, "Later rounds").
+    pub fn shortest_censorable_window(&self) -> u64 {
+        [
+            self.jobs.audit_claim_blocks,
+            self.audit_seal_grace(),
+            self.jobs.reveal_blocks,
+            self.disputes.dispute_move_blocks,
+            self.jobs.audit_seed_delay.saturating_add(1),
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(0)
+    }
+
     /// Blocks a claimed auditor has to seal once its run is done: it seals by its claim's
     /// height plus the job's `deadline_blocks` (the run: an assignee has as long) plus this,
     /// `reveal_blocks` (what any party has to send a transaction it has ready), so the seal
@@ -1104,6 +1121,15 @@ mod tests {
     #[test]
     fn the_defaults_are_valid() {
         assert_eq!(Params::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_shortest_censorable_window_is_the_least_of_the_windows_the_bound_counts() {
+        let mut params = Params::default();
+        // Claims 14, seal grace and reveal 16, moves 20, the seed's run 16.
+        assert_eq!(params.shortest_censorable_window(), 14);
+        params.jobs.reveal_blocks = 4;
+        assert_eq!(params.shortest_censorable_window(), 4);
     }
 
     #[test]

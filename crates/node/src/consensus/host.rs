@@ -677,20 +677,9 @@ impl Host {
                 );
                 let mut app = self.lock();
                 let params = app.ledger().params();
-                let jobs = &params.jobs;
-                // The shortest window the audit bound counts as censorable.
-                let shortest = [
-                    jobs.audit_claim_blocks,
-                    jobs.reveal_blocks,
-                    params.disputes.dispute_move_blocks,
-                    jobs.audit_seed_delay.saturating_add(1),
-                ]
-                .into_iter()
-                .min()
-                .unwrap_or(0);
                 let (margin, burst) = (
-                    jobs.proposer_offline_margin,
-                    usize::try_from(shortest).unwrap_or(usize::MAX),
+                    params.jobs.proposer_offline_margin,
+                    usize::try_from(params.shortest_censorable_window()).unwrap_or(usize::MAX),
                 );
                 let stats = &mut app.consensus_stats;
                 let later = round_u32(certificate.round) > 0;
