@@ -26,6 +26,14 @@ pub struct BlockContext {
     /// certificate carried in this block (the same on every node, unlike each node's local
     /// certificate); `None` when unknown (the first block), which skips liveness tracking.
     pub absent_validators: Option<Vec<OperatorId>>,
+    /// The block was built by another validator than its height's round-0 proposer: that
+    /// proposer was offline, or withheld its block, and a later round's proposer decided the
+    /// height. Derived by every node from the validator set and the last block's seed (the
+    /// schedule is a function of them), never carried. Such a block stretches the market's
+    /// windows by one, as a full block does (docs/market.md, *Deadlines and full blocks*): an
+    /// honest proposer knocked out, or a colluder's withheld round, does not hand a window's
+    /// height to a colluder of a later round.
+    pub off_schedule: bool,
 }
 
 impl BlockContext {

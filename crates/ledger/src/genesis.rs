@@ -273,6 +273,7 @@ pub(crate) fn register_models(
         proposer: OperatorId([0; 32]),
         seed: Hash::ZERO,
         absent_validators: None,
+        off_schedule: false,
     };
     for (index, entry) in genesis.models.iter().enumerate() {
         let failed = |e: models::ModelsError| GenesisError::Model {

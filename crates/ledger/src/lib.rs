@@ -27,7 +27,7 @@
 /// The layout of the ledger's state: its keys and the borsh encoding of every stored value.
 /// Raise it with any change to a stored type or key; a node refuses a database written with
 /// another layout rather than misreading it.
-pub const STATE_FORMAT: u32 = 11;
+pub const STATE_FORMAT: u32 = 12;
 
 pub mod bank;
 pub mod congestion;
@@ -398,6 +398,7 @@ impl Ledger {
             proposer,
             seed,
             absent_validators: None,
+            off_schedule: false,
         }
     }
 
@@ -485,6 +486,12 @@ impl Ledger {
         let signatures_ok = verify_signatures(&decoded, ctx);
         let mut receipts = Vec::with_capacity(txs.len());
         let result = (|| {
+            // A block off its height's schedule stretches the windows open in it: counted
+            // before the hooks, so a claim window due to open with this block's seed (a later
+            // round's proposer chose it) opens a block later instead.
+            if ctx.off_schedule {
+                congestion::note_off_schedule(&mut self.store);
+            }
             hooks::begin_block(&mut self.store, &self.params, ctx, &self.models)?;
             let (mut paid_count, mut paid_bytes) = (0usize, 0usize);
             for (index, (bytes, decoded)) in txs.iter().zip(decoded).enumerate() {
@@ -497,8 +504,10 @@ impl Ledger {
                 }
                 receipts.push(receipt);
             }
-            let full = tx::block_is_full(paid_count, paid_bytes);
-            congestion::note_block(&mut self.store, full);
+            // Counted once: a full block off its schedule was counted above.
+            if tx::block_is_full(paid_count, paid_bytes) && !ctx.off_schedule {
+                congestion::note_slack(&mut self.store);
+            }
             hooks::end_block(&mut self.store, &self.params, ctx, &self.models)
         })();
         if let Err(error) = result {

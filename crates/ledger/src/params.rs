@@ -204,9 +204,9 @@ impl Default for DisputesParams {
             // The defender's worst case at the defaults: (64 reveals + 86 input chunks) ·
             // 2 · 1,000 = 300,000 (`Params::dispute_cost_max`).
             challenge_bond: Amount::new(300_000),
-            // 20: an auditor's move is censored by a run of colluding or offline proposers (25%)
-            // with probability 0.25 · (1/3)^18 a height, over the 338,492 heights a cheat can
-            // hold its moves at (`Params::dispute_span`); at 10 with 20% that was 0.93
+            // 20: an auditor's move is censored by a run of colluding proposers (20%) with
+            // probability 0.2 · (1/4)^18 a height, over the 338,497 heights a cheat can hold its
+            // moves at (`Params::dispute_span`); at 10 that was 0.93
             // (`Params::honest_audit_rate`).
             dispute_move_blocks: 20,
             // The largest activation a served model hands the referee is MiniLM's before its
@@ -286,14 +286,6 @@ pub struct JobsParams {
     /// they hold every block of its window. `validate` counts an audit as catching a cheat
     /// with probability [`Params::honest_audit_rate`].
     pub collusion_fraction: Ratio,
-    /// The share of proposer rounds whose honest proposer may be offline, on top of
-    /// `collusion_fraction`, for the runs of proposers [`Params::honest_audit_rate`] counts: an
-    /// honest proposer that misses its round hands its height to the next round's proposer,
-    /// which may collude, so for an auditor's window it is as good as a colluder (the third
-    /// review of the bound). The proposer share is `collusion_fraction` plus this. Nodes warn
-    /// when the heights they see decided in a round above 0 exceed it (docs/node.md).
-    #[serde(default = "default_proposer_offline_margin")]
-    pub proposer_offline_margin: Ratio,
     /// Share of each job's fee that goes to the audit fund.
     pub audit_fund_share: Ratio,
     /// Paid from the audit fund to an auditor whose audit completes.
@@ -326,17 +318,16 @@ impl Default for JobsParams {
             // 8%: verification costs the network 1.08 inferences per job on average, and the
             // audit rule holds with a factor of 1.92 without collusion (see `validate`).
             audit_rate: Ratio::from_percent(8).expect("8% is a ratio"),
-            // One block is enough when the network is healthy; 16 so that a run of colluding or
-            // offline proposers (25%) censors an auditor's reveal (or its seal, after its run)
-            // in a window it can time with probability 0.25 · (1/3)^14 a height
+            // One block is enough when the network is healthy; 16 so that a run of colluding
+            // proposers (20%) censors an auditor's reveal (or its seal, after its run) in a
+            // window it can time with probability 0.2 · (1/4)^14 a height
             // (`Params::honest_audit_rate`). A deadline, not a wait.
             reveal_blocks: 16,
             audit_claim_blocks: default_audit_claim_blocks(),
             audit_seed_delay: default_audit_seed_delay(),
-            // 20%: an audit still catches a cheat with probability 5.63% (`honest_audit_rate`),
-            // and the audit rule holds with a factor of 1.41 (see `validate`).
+            // 20%: an audit still catches a cheat with probability 6.006% (`honest_audit_rate`),
+            // and the audit rule holds with a factor of 1.50 (see `validate`).
             collusion_fraction: Ratio::from_percent(20).expect("20% is a ratio"),
-            proposer_offline_margin: default_proposer_offline_margin(),
             audit_fund_share: Ratio::from_percent(10).expect("10% is a ratio"),
             // An auditor runs one inference, as one replica does, and a replica of a job at
             // `job_fee_min` with one replica is paid 90% of 1,000 = 900: 1,000 pays an auditor
@@ -440,14 +431,14 @@ pub enum ParamsError {
     },
     /// An epoch shorter than an audit claim window: a window could outlive its epoch's pool.
     #[error(
-        "epoch_blocks ({epoch_blocks}) must be at least audit_seed_delay plus twice \
+        "epoch_blocks ({epoch_blocks}) must be at least twice audit_seed_delay plus twice \
          audit_claim_blocks ({window} blocks), or a stretched claim window could outlive the \
          audit pool it is weighed against"
     )]
     EpochWithinClaimWindow {
         /// `staking.epoch_blocks`.
         epoch_blocks: u64,
-        /// `audit_seed_delay + 2 · audit_claim_blocks`.
+        /// `2 · audit_seed_delay + 2 · audit_claim_blocks`.
         window: u64,
     },
     /// Evidence could arrive after its slash's apply epoch has passed.
@@ -470,8 +461,8 @@ pub enum ParamsError {
         "honest_audit_rate · wrong_result · service_allocation_min ({expected_loss}) must \
          exceed job_fee_max ({fee_max}), or cheating on a job pays (docs/market.md; \
          honest_audit_rate = x − x²/2 − Σ span · R(window − 1) over the claim, seal, \
-         reveal and dispute-move windows, R(n) = p · (p / (1 − p))^(n − 1), p = \
-         collusion_fraction + proposer_offline_margin, x = audit_rate · \
+         reveal and dispute-move windows, R(n) = f · (f / (1 − f))^(n − 1), f = \
+         collusion_fraction, x = audit_rate · \
          (1 − collusion_fraction))"
     )]
     CheatingPays {
@@ -558,17 +549,11 @@ pub enum ParamsError {
 }
 
 fn default_audit_claim_blocks() -> u64 {
-    14
+    12
 }
 
 fn default_audit_seed_delay() -> u64 {
-    15
-}
-
-/// 5%: a network where one honest proposer round in twenty fails is unhealthy, and nodes say
-/// so (docs/node.md, "Later rounds").
-fn default_proposer_offline_margin() -> Ratio {
-    Ratio::from_percent(5).expect("5% is a ratio")
+    12
 }
 
 /// Fewest blocks any deadline may give (`deadline_blocks_min`, `reveal_blocks`,
@@ -827,17 +812,11 @@ impl Params {
         Ok(())
     }
 
-    /// An epoch is longer than an audit claim window stretched to its most (twice its length):
-    /// each epoch's audit pool is kept until the end of the next, so every window opened in it
-    /// closes while its pool is there.
+    /// An epoch is longer than an audit claim window stretched to its most (twice its seed
+    /// delay and twice its length): each epoch's audit pool is kept until the end of the next,
+    /// so every window opened in it closes while its pool is there.
     fn check_claim_window(&self) -> Result<(), ParamsError> {
-        // A window stretched for full blocks at most doubles, and opens `audit_seed_delay`
-        // after the seal that fixes its pool.
-        let longest = self
-            .jobs
-            .audit_claim_blocks
-            .saturating_mul(2)
-            .saturating_add(self.jobs.audit_seed_delay);
+        let longest = self.jobs.claim_window_span_max();
         // A window opened in an epoch's last block closes `longest` blocks later, in the next
         // epoch's last block at the latest, whose claims still see the pool (it is dropped
         // after them, in that block's end hook).
@@ -908,10 +887,9 @@ impl Params {
     ///          − dispute_span · R(m − 1)
     /// ```
     ///
-    /// with `x = audit_rate · (1 − f)`, `f` = `collusion_fraction`, `R(n) = p · (p / (1 −
-    /// p))^(n − 1)` the chance of `n` colluding or offline proposers in a row (`run_power`, `p`
-    /// the proposer share [`JobsParams::proposer_share`]), and the
-    /// windows an honest auditor's transactions must land in: `k` = `audit_claim_blocks` (its
+    /// with `x = audit_rate · (1 − f)`, `f` = `collusion_fraction`, `R(n) = f · (f / (1 −
+    /// f))^(n − 1)` the chance of `n` counted heights in a row built by colluding proposers
+    /// (`run_power`), and the windows an honest auditor's transactions must land in: `k` = `audit_claim_blocks` (its
     /// claim), `g` = [`Params::audit_seal_grace`] (its seal, after its run), `r` =
     /// `reveal_blocks` (its reveal), `m` = `dispute_move_blocks` (each of its dispute moves).
     /// The spans are [`JobsParams::seal_span`], [`Params::audit_span`] and
@@ -925,15 +903,18 @@ impl Params {
     /// has seen the block that calls for the transaction, which lands at best in the block
     /// after next), all of whose proposers must collude (`R(L − 1)`: proposers come from the
     /// last block's seed, which colluding proposers can steer by withholding, but nobody can
-    /// read the schedule ahead, so the cheat's choice to cheat does not depend on it). The cheat
-    /// can time when each window starts (its seal, its reveal, its own moves, the stretch of
-    /// full blocks) among at most the window's span of heights: by the union bound over the
+    /// read the schedule ahead, so the cheat's choice to cheat does not depend on it). A window
+    /// counts only blocks with room built by their height's round-0 proposer: a full block, or
+    /// one a later round's proposer built because the round-0 one was offline, knocked out or
+    /// withheld, stretches it by one ([`crate::congestion`]), so honest proposers' failures,
+    /// whoever times them, hand no counted height to a colluder until the stretch's cap is
+    /// spent. The cheat can time when each window starts (its seal, its reveal, its own moves,
+    /// the stretch of slack blocks) among at most the window's span of heights: by the union bound over the
     /// heights a window of each kind can start at, `span · R(L − 1)` for each kind.
     pub fn honest_audit_rate(&self) -> Ratio {
         let j = &self.jobs;
         let one = u128::from(Ratio::DENOMINATOR);
         let f = u128::from(j.collusion_fraction.ppb());
-        let p = u128::from(j.proposer_share().ppb());
         // x in ppb, rounded down: a ≤ 1e9 and 1 − f ≤ 1e9, the product within u128.
         let x = u128::from(j.audit_rate.ppb())
             .saturating_mul(one.saturating_sub(f))
@@ -942,8 +923,8 @@ impl Params {
         // x²/2 in ppb, rounded up (it is subtracted).
         let square = x.saturating_mul(x).div_ceil(one.saturating_mul(2));
         // R(L − latency) in ppb, rounded up: every proposer of a window's usable blocks
-        // colludes or is offline (a window with none usable is always lost: 1).
-        let censored = |blocks: u64| run_power(p, blocks.saturating_sub(LATENCY_BLOCKS));
+        // colludes (a window with none usable is always lost: 1).
+        let censored = |blocks: u64| run_power(f, blocks.saturating_sub(LATENCY_BLOCKS));
         let windows = [
             (j.seal_span(), censored(j.audit_claim_blocks)),
             (self.audit_span(), censored(self.audit_seal_grace())),
@@ -964,32 +945,49 @@ impl Params {
     /// that knows the seed its auditors' VRFs run on when it seals can grind its salt until its
     /// partners are selected, who then agree with it (copying is what they are paid for) and
     /// are paid `audit_reward` each. It knows the seed only if the proposers of its seal's block
-    /// and of the `audit_seed_delay` blocks after it collude or are offline, so that colluders
-    /// decide them (`R(audit_seed_delay + 1)`, see
-    /// [`Params::honest_audit_rate`]), at one of the `seal_span` heights it can seal at, and a
+    /// and of the `audit_seed_delay` blocks after it collude (`R(audit_seed_delay + 1)`, see
+    /// [`Params::honest_audit_rate`]; a slack block in between moves the opening on, so a later
+    /// round's colluder never chooses the seed in an honest proposer's place), at one of the `seal_span` heights it can seal at, and a
     /// job takes at most [`crate::jobs::AUDITS_PER_JOB_MAX`] audits: `seal_span · R(delay + 1)
-    /// · 64 · audit_reward`. It never moves an honest operator's selection (that needs its key), so
-    /// the audit rule does not count it; the fund must (`validate`).
+    /// · 64 · audit_reward`.
+    ///
+    /// And rerolls: a colluder that is the round-0 proposer of the block whose seed opens the
+    /// window sees its partners' selections under that seed before it builds, and can withhold
+    /// its block for the next height's seed instead (the opening moves on by one, up to
+    /// `audit_seed_delay` times). Each height it so holds in a row (`R(k)`) buys one more draw,
+    /// and the best of several draws is worth at most their sum: `Σ_{k ≤ delay} R(k) ·
+    /// audit_rate · f · audit_reward` (a draw selects about `audit_rate · f` partners; found
+    /// by the review of the stretch). Neither moves an honest operator's selection (that needs
+    /// its key), so the audit rule does not count them; the fund must (`validate`).
     pub fn audit_fund_drain(&self) -> Amount {
         let j = &self.jobs;
-        let p = u128::from(j.proposer_share().ppb());
+        let one = u128::from(Ratio::DENOMINATOR);
+        let p = u128::from(j.collusion_fraction.ppb());
         let power = run_power(p, j.audit_seed_delay.saturating_add(1));
         let audits = crate::jobs::AUDITS_PER_JOB_MAX as u128;
-        let ppb = u128::from(j.seal_span())
+        let grinding = u128::from(j.seal_span())
             .saturating_mul(power)
             .saturating_mul(audits);
+        // Extra draws, in ppb, each rounded up: partners selected per draw, rounded up.
+        let draws = run_sum(p, j.audit_seed_delay);
+        let rerolls = draws
+            .saturating_mul(u128::from(j.audit_rate.ppb()))
+            .div_ceil(one)
+            .saturating_mul(p)
+            .div_ceil(one);
         let drain = j
             .audit_reward
             .get()
-            .saturating_mul(ppb)
-            .div_ceil(u128::from(Ratio::DENOMINATOR));
+            .saturating_mul(grinding.saturating_add(rerolls))
+            .div_ceil(one);
         Amount::new(drain)
     }
 
     /// The shortest window [`Params::honest_audit_rate`] and [`Params::audit_fund_drain`] count
-    /// as lost to a run of colluding or offline proposers: the claim window, the auditor's seal
-    /// grace, its reveal, a dispute move, and the seed delay's run (`audit_seed_delay + 1`).
-    /// Nodes watch for bursts of later rounds this long (docs/node.md, "Later rounds").
+    /// as lost to a run of colluding proposers: the claim window, the auditor's seal grace, its
+    /// reveal, a dispute move, and the seed delay's run (`audit_seed_delay + 1`). Later rounds
+    /// stretch these windows up to a cap (the seed delay by itself, the claim window by its
+    /// length), so nodes watch for bursts of later rounds half this long (docs/node.md, "Later rounds").
     pub fn shortest_censorable_window(&self) -> u64 {
         [
             self.jobs.audit_claim_blocks,
@@ -1012,15 +1010,16 @@ impl Params {
     }
 
     /// The most heights an auditor's seal or reveal window can start at, for a cheat that
-    /// times it: its seal among [`JobsParams::seal_span`] heights; then the seed delay, the
-    /// claim window (stretched to at most `2 · audit_claim_blocks`), the job's deadline and the
+    /// times it: its seal among [`JobsParams::seal_span`] heights; then the seed delay
+    /// (stretched by at most itself) and the claim window (stretched by at most
+    /// `audit_claim_blocks`), the job's deadline and the
     /// auditor's grace (stretched by at most `deadline_blocks_max`), and the assignees' reveal
     /// phase (`reveal_blocks`, stretched by at most `deadline_blocks_max`), each of which it or
     /// a partner can end anywhere in, and the block that compares the results (saturating).
     pub fn audit_span(&self) -> u64 {
         let j = &self.jobs;
         j.seal_span()
-            .saturating_add(j.audit_seed_delay)
+            .saturating_add(j.audit_seed_delay.saturating_mul(2))
             .saturating_add(j.audit_claim_blocks.saturating_mul(2))
             .saturating_add(j.deadline_blocks_max.saturating_mul(2))
             .saturating_add(self.audit_seal_grace())
@@ -1082,15 +1081,33 @@ fn run_power(f: u128, n: u64) -> u128 {
     power.min(one)
 }
 
+/// `Σ_{k = 1..=n} R(k)` in parts per billion ([`run_power`], each term rounded up): the
+/// expected number of heights in a row, of at most `n`, that colluding proposers hold. Computed
+/// in at most a few dozen steps for any `n`: once a term is 1 ppb (or stays at 1 for `f ≥
+/// 1/2`) every later one is the same.
+fn run_sum(f: u128, n: u64) -> u128 {
+    let mut sum = 0u128;
+    for k in 1..=n {
+        let power = run_power(f, k);
+        if power <= 1 || power >= u128::from(Ratio::DENOMINATOR) {
+            // Every term from here on equals this one.
+            let rest = u128::from(n.saturating_sub(k).saturating_add(1));
+            return sum.saturating_add(power.saturating_mul(rest));
+        }
+        sum = sum.saturating_add(power);
+    }
+    sum
+}
+
 impl JobsParams {
-    /// The share of heights whose deciding proposer may collude with a cheat, for the runs
-    /// [`Params::honest_audit_rate`] counts: `collusion_fraction` plus
-    /// `proposer_offline_margin` (an honest proposer that misses its round hands the height to
-    /// the next round's, who may collude), at most 1.
-    pub fn proposer_share(&self) -> Ratio {
-        let sum = u128::from(self.collusion_fraction.ppb())
-            .saturating_add(u128::from(self.proposer_offline_margin.ppb()));
-        Ratio::from_fraction(sum, u128::from(Ratio::DENOMINATOR)).unwrap_or(Ratio::ONE)
+    /// The most blocks from a job's last seal to its claim window's end: the window opens
+    /// `audit_seed_delay` after the seal; blocks off their schedule move its opening by
+    /// `audit_seed_delay` at most, and slack blocks its end by `audit_claim_blocks` at most
+    /// (saturating). An epoch must be at least this long (`validate`).
+    pub fn claim_window_span_max(&self) -> u64 {
+        self.audit_claim_blocks
+            .saturating_add(self.audit_seed_delay)
+            .saturating_mul(2)
     }
 
     /// The most blocks a cheat can choose its job's last seal among, to open the claim window
@@ -1126,8 +1143,8 @@ mod tests {
     #[test]
     fn the_shortest_censorable_window_is_the_least_of_the_windows_the_bound_counts() {
         let mut params = Params::default();
-        // Claims 14, seal grace and reveal 16, moves 20, the seed's run 16.
-        assert_eq!(params.shortest_censorable_window(), 14);
+        // Claims 12, seal grace and reveal 16, moves 20, the seed's run 13.
+        assert_eq!(params.shortest_censorable_window(), 12);
         params.jobs.reveal_blocks = 4;
         assert_eq!(params.shortest_censorable_window(), 4);
     }
@@ -1155,20 +1172,16 @@ mod tests {
     #[test]
     fn a_collusion_assumption_under_which_cheating_pays_is_refused() {
         let mut params = Params::default();
-        // x = 8% · 0.75 = 0.06, but with 5% of proposers offline 8,000 heights · 0.3 ·
-        // (3/7)^12 (claims: thirteen colluding or offline proposers in a row, steered) alone
-        // take 0.0922 off: at 25% such runs are too likely somewhere a cheat's windows can
-        // start, and the rate is 0.
+        // x = 8% · 0.75 = 0.06, but 8,000 heights · 0.25 · (1/3)^10 (claims: eleven colluding
+        // proposers in a row, steered) take 0.0339 off: at 25% such runs are too likely
+        // somewhere a cheat's windows can start, and a cheat expects to lose 5,617 a job, less
+        // than the 10,000 it may pocket.
         params.jobs.collusion_fraction = Ratio::from_percent(25).unwrap();
-        assert_eq!(
-            params.jobs.proposer_share(),
-            Ratio::from_percent(30).unwrap()
-        );
-        assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
+        assert_eq!(params.honest_audit_rate().ppb(), 22_468_420);
         assert_eq!(
             params.validate(),
             Err(ParamsError::CheatingPays {
-                expected_loss: Amount::ZERO,
+                expected_loss: Amount::new(5_617),
                 fee_max: Amount::new(10_000),
             })
         );
@@ -1176,33 +1189,8 @@ mod tests {
         assert_eq!(
             params.validate(),
             Ok(()),
-            "0.05633296 · 10% · 2,500,000 = 14,083"
+            "0.060063341 · 10% · 2,500,000 = 15,015"
         );
-    }
-
-    #[test]
-    fn honest_proposers_that_miss_their_rounds_count_as_colluders_for_the_runs() {
-        let mut params = Params::default();
-        // An honest proposer that is offline hands its height to the next round's proposer,
-        // who may collude: the runs are counted at 20% + 5%.
-        assert_eq!(
-            params.jobs.proposer_share(),
-            Ratio::from_percent(25).unwrap()
-        );
-        let with_margin = params.honest_audit_rate().ppb();
-        // Without the margin the same windows would claim more than they give once one honest
-        // proposer round in twenty fails (the third review: the old defaults, 11-block claim
-        // windows, failed at about 2.1% of failed rounds).
-        params.jobs.proposer_offline_margin = Ratio::ZERO;
-        assert!(params.honest_audit_rate().ppb() > with_margin);
-        params.jobs.proposer_offline_margin = Ratio::from_percent(5).unwrap();
-        params.jobs.audit_claim_blocks = 11;
-        // 8,000 · R(10) at 25% = 0.25 · (1/3)^9: 0.1016, more than the whole rate.
-        assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
-        // The margin is capped with the collusion share at 1.
-        params.jobs.proposer_offline_margin = Ratio::ONE;
-        assert_eq!(params.jobs.proposer_share(), Ratio::ONE);
-        assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
     }
 
     #[test]
@@ -1210,37 +1198,39 @@ mod tests {
         let mut params = Params::default();
         // 2 · 1,000 blocks for each of 4 assignments.
         assert_eq!(params.jobs.seal_span(), 8_000);
-        // + 15 (seed delay) + 2 · 14 (claims) + 2 · 1,000 (deadline and its stretch) + 16
-        // (grace) + 16 + 1,000 (reveals and their stretch) + 1 (the compare).
-        assert_eq!(params.audit_span(), 11_076);
+        // + 2 · 12 (seed delay and its stretch) + 2 · 12 (claims and theirs) + 2 · 1,000
+        // (deadline and its stretch) + 16 (grace) + 16 + 1,000 (reveals and their stretch) + 1
+        // (the compare).
+        assert_eq!(params.audit_span(), 11_081);
         // + 16 + 1,000 (its reveal) + (3 + 64 + 5 + 64) disputes · (64 · 20 + 100 + 20 +
         // 1,000).
-        assert_eq!(params.dispute_span(), 338_492);
-        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; less, at the proposer share p = 25%,
-        // 8,000 · R(13) = 0.25 · (1/3)^12 (471 ppb, rounded up) for claims, 11,076 · R(15) (53
-        // ppb) each for the auditor's seal grace and its reveal, 338,492 · R(19) (2 ppb) for
-        // its dispute moves.
-        assert_eq!(run_power(250_000_000, 13), 471);
-        assert_eq!(run_power(250_000_000, 15), 53);
-        assert_eq!(run_power(250_000_000, 19), 2);
+        assert_eq!(params.dispute_span(), 338_497);
+        // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; less, at the collusion share of 20%
+        // (slack blocks stretch the windows, so offline or knocked-out honest proposers count
+        // for nothing), 8,000 · R(11) = 0.2 · (1/4)^10 (191 ppb, rounded up) for claims,
+        // 11,081 · R(15) (1 ppb) each for the auditor's seal grace and its reveal, 338,497 ·
+        // R(19) (1 ppb) for its dispute moves.
+        assert_eq!(run_power(200_000_000, 11), 191);
         assert_eq!(run_power(200_000_000, 10), 763);
         assert_eq!(run_power(200_000_000, 15), 1);
+        assert_eq!(run_power(200_000_000, 19), 1);
+        assert_eq!(run_power(250_000_000, 13), 471);
         // Nothing colludes at 0; a coalition of half can hold the proposers as long as it
         // likes; no run at all is certain.
         assert_eq!(run_power(0, 3), 0);
         assert_eq!(run_power(500_000_000, 40), 1_000_000_000);
         assert_eq!(run_power(200_000_000, 0), 1_000_000_000);
-        let expected = 61_952_000 - 3_768_000 - 587_028 - 587_028 - 676_984;
+        let expected = 61_952_000 - 1_528_000 - 11_081 - 11_081 - 338_497;
         assert_eq!(params.honest_audit_rate().ppb(), expected);
-        assert_eq!(expected, 56_332_960);
-        // Runs are steered (`p / (1 − p)` a height after the first), not independent: with
-        // `p^13` the claims would take 0.0001 off, not 0.0038. A window one block longer than
-        // the latency alone is thirteen proposers, not fourteen: with the latency ignored the
+        assert_eq!(expected, 60_063_341);
+        // Runs are steered (`f / (1 − f)` a height after the first), not independent: with
+        // `f^11` the claims would take 0.00002 off, not 0.0015. A window one block longer than
+        // the latency alone is eleven proposers, not twelve: with the latency ignored the
         // rate would be higher.
-        params.jobs.audit_claim_blocks = 15;
+        params.jobs.audit_claim_blocks = 13;
         assert!(params.honest_audit_rate().ppb() > expected);
-        params.jobs.audit_claim_blocks = 14;
-        // Ten-block moves (an old default) are censorable over 338,492 heights: the rule
+        params.jobs.audit_claim_blocks = 12;
+        // Ten-block moves (an old default) are censorable over 338,497 heights: the rule
         // fails.
         params.disputes.dispute_move_blocks = 10;
         assert_eq!(params.honest_audit_rate(), Ratio::ZERO);
@@ -1248,10 +1238,9 @@ mod tests {
         // A longer span gives a cheat more windows to wait for: a lower rate.
         params.jobs.deadline_blocks_max = 2_000;
         assert!(params.honest_audit_rate().ppb() < expected);
-        // Without collusion or offline proposers only the bound on 1 − e^(−x) is taken off:
+        // Without collusion only the bound on 1 − e^(−x) is taken off:
         // 8% − 0.32%.
         params.jobs.collusion_fraction = Ratio::ZERO;
-        params.jobs.proposer_offline_margin = Ratio::ZERO;
         assert_eq!(params.honest_audit_rate().ppb(), 76_800_000);
         // A window with no block past the latency can never take an honest transaction.
         params.jobs.audit_claim_blocks = 1;
@@ -1259,7 +1248,6 @@ mod tests {
         // A window of any length is computed at once (the power stops at 1 ppb), and with
         // spans that long the rate is 0.
         params.jobs.collusion_fraction = Ratio::from_percent(20).unwrap();
-        params.jobs.proposer_offline_margin = Ratio::from_percent(5).unwrap();
         params.jobs.audit_claim_blocks = 10;
         params.jobs.reveal_blocks = u64::MAX;
         params.disputes.dispute_move_blocks = u64::MAX;
@@ -1269,45 +1257,54 @@ mod tests {
     #[test]
     fn the_audit_fund_pays_what_grinding_partners_can_draw_from_it() {
         let mut params = Params::default();
-        // 8,000 heights · R(16) at the proposer share of 25% (18 ppb, rounded up) · 64 audits
-        // · 1,000 = 9.2, rounded up to 10: with 8% · 1,000 = 80 it is 90 of the 100 the
-        // cheapest job brings.
-        assert_eq!(params.audit_fund_drain(), Amount::new(10));
+        // Grinding: 8,000 heights · R(13) at the collusion share of 20% (12 ppb, rounded up) · 64
+        // audits = 0.006144 a job. Rerolls: the opening's proposer withholds for another draw
+        // while colluders hold it, Σ R(k) ≈ 0.2 / (1 − 1/4) extra draws of 8% · 20% partners
+        // each = 0.004266667. Both · 1,000 = 10.4, rounded up to 11: with 8% · 1,000 = 80 it is
+        // 91 of the 100 the cheapest job brings.
+        assert_eq!(run_power(200_000_000, 13), 12);
+        assert_eq!(run_sum(200_000_000, 12), 266_666_654);
+        assert_eq!(params.audit_fund_drain(), Amount::new(11));
         assert_eq!(params.validate(), Ok(()));
-        // At the last default seed delay of 12, runs of 13 colluding or offline proposers
-        // drain 242 a job: the fund would run dry.
-        params.jobs.audit_seed_delay = 12;
-        assert_eq!(params.audit_fund_drain(), Amount::new(242));
-        // A seed known at the seal by three colluding proposers: 8,000 · 0.25 · (1/3)² · 64 ·
-        // 1,000.
-        params.jobs.audit_seed_delay = 2;
-        assert_eq!(params.audit_fund_drain(), Amount::new(14_222_223));
+        // A delay of 11: runs of 12 colluding proposers drain 29 a job, and the fund would run
+        // dry (80 + 29 > 100).
+        params.jobs.audit_seed_delay = 11;
+        assert_eq!(params.audit_fund_drain(), Amount::new(29));
         assert_eq!(
             params.validate(),
             Err(ParamsError::AuditFundInsolvent {
                 income: Amount::new(100),
-                expected_reward: Amount::new(14_222_303),
+                expected_reward: Amount::new(109),
             })
         );
-        // Without collusion or offline proposers nobody learns the seed early.
+        // A seed known at the seal by three colluding proposers: 8,000 · 0.2 · (1/4)² · 64 ·
+        // 1,000, and 4 of rerolls.
+        params.jobs.audit_seed_delay = 2;
+        assert_eq!(params.audit_fund_drain(), Amount::new(6_400_004));
+        // Without collusion nobody learns the seed early.
         params.jobs.collusion_fraction = Ratio::ZERO;
-        params.jobs.proposer_offline_margin = Ratio::ZERO;
         assert_eq!(params.audit_fund_drain(), Amount::ZERO);
+        // The sum is computed at once for any delay: its terms stop at 1 ppb (or at 1 for a
+        // coalition of half).
+        assert_eq!(run_sum(0, u64::MAX), 0);
+        assert_eq!(run_sum(200_000_000, 1_000) - run_sum(200_000_000, 999), 1);
+        assert_eq!(run_sum(500_000_000, 3), 3_000_000_000);
     }
 
     #[test]
     fn an_epoch_as_long_as_the_longest_claim_window_keeps_its_pool_to_the_end() {
         let mut params = Params::default();
-        // 15 + 2 · 14 = 43: a window opened in an epoch's last block closes in the next
-        // epoch's last block, whose claims still see the pool.
-        params.staking.epoch_blocks = 43;
+        // 2 · 12 + 2 · 12 = 48 (the seed delay and the window, each with its stretch): a window
+        // opened in an epoch's last block closes in the next epoch's last block, whose claims
+        // still see the pool.
+        params.staking.epoch_blocks = 48;
         assert_eq!(params.validate(), Ok(()));
-        params.staking.epoch_blocks = 42;
+        params.staking.epoch_blocks = 47;
         assert_eq!(
             params.validate(),
             Err(ParamsError::EpochWithinClaimWindow {
-                epoch_blocks: 42,
-                window: 43
+                epoch_blocks: 47,
+                window: 48
             })
         );
     }
@@ -1315,14 +1312,14 @@ mod tests {
     #[test]
     fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
         let mut params = Params::default();
-        // honest_audit_rate · wrong_result = 5.633296% · 10% = 0.5633296%: the cap must stay
+        // honest_audit_rate · wrong_result = 6.0063341% · 10% = 0.60063341%: the cap must stay
         // below it.
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_633_296).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(6_006_335).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::InFlightAboveAuditRule { .. })
         ));
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(5_633_295).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(6_006_334).unwrap();
         assert_eq!(params.validate(), Ok(()));
     }
 
@@ -1390,20 +1387,20 @@ mod tests {
     fn an_audit_fund_that_pays_out_more_than_it_takes_in_is_refused() {
         let mut params = Params::default();
         // The old defaults: 10% of a 1,000 job is 100 in, 8% · 2,000 = 160 out per job, and
-        // grinding partners could draw 19 more (`audit_fund_drain`).
+        // grinding or rerolling partners could draw 21 more (`audit_fund_drain`).
         params.jobs.audit_reward = Amount::new(2_000);
         assert_eq!(
             params.validate(),
             Err(ParamsError::AuditFundInsolvent {
                 income: Amount::new(100),
-                expected_reward: Amount::new(179),
+                expected_reward: Amount::new(181),
             })
         );
-        // 8% · 1,112 = 88.96, rounded up to 89, and 11 drawn: exactly solvent.
-        params.jobs.audit_reward = Amount::new(1_112);
-        assert_eq!(params.audit_fund_drain(), Amount::new(11));
+        // 8% · 1,100 = 88, and 12 drawn (11.45 rounded up): exactly solvent.
+        params.jobs.audit_reward = Amount::new(1_100);
+        assert_eq!(params.audit_fund_drain(), Amount::new(12));
         assert_eq!(params.validate(), Ok(()));
-        params.jobs.audit_reward = Amount::new(1_113);
+        params.jobs.audit_reward = Amount::new(1_101);
         assert!(params.validate().is_err());
     }
 

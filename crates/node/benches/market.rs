@@ -574,9 +574,9 @@ async fn disputes(minilm: &MiniLm, settings: &Settings) -> Disputes {
         2 * settings.disputes,
     );
     options.params.jobs.audit_rate = Ratio::ONE;
-    // The audit fund stays solvent at that rate (10% of a 1,000 fee in; 99 out a job, and at
-    // most 1 drawn by grinding partners, `Params::audit_fund_drain`).
-    options.params.jobs.audit_reward = Amount::new(99);
+    // The audit fund stays solvent at that rate (10% of a 1,000 fee in; 94 out a job, and at
+    // most 6 drawn by grinding or rerolling partners, `Params::audit_fund_drain`).
+    options.params.jobs.audit_reward = Amount::new(94);
     // Extra operators 0..D tamper with their outputs (the last leaf is wrong); D..2D compute
     // with another checkpoint (the trace goes wrong in layer 3).
     let behaviours: Vec<WorkerBehaviour> = (0..2 * settings.disputes)

@@ -258,9 +258,9 @@ pub struct ConsensusView {
     pub later_rounds: u64,
     /// The share of the last 1,000 heights committed that were decided in a round above 0.
     pub recent_later_round_share: f64,
-    /// That share is above the ledger's `proposer_offline_margin`, or half of the last
-    /// shortest censorable window's heights were (judged from 100 heights on): the audit
-    /// bound's proposer assumption may not hold (docs/node.md).
+    /// That share is above 5%, or half of the last shortest censorable window's heights were
+    /// (judged from 100 heights on): the windows' stretch caps may be spent, past which the
+    /// audit bound's proposer assumption no longer holds (docs/node.md).
     pub later_round_alarm: bool,
     pub evidence_submitted: u64,
 }

@@ -4,6 +4,7 @@
 //! engine binding stays thin.
 
 use crate::block::{genesis_seed, Block, BlockHeader, CommitCertificate, SeedDraw};
+use crate::consensus::ctx::ValidatorSet;
 use crate::mempool::{AdmitError, Mempool, MempoolLimits};
 use crate::storage::{Storage, StorageError};
 use std::collections::VecDeque;
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use surety_ledger::genesis::Genesis;
 use surety_ledger::staking::state::{active_set, Validator};
 use surety_ledger::tx::{BLOCK_TXS_MAX, TX_BYTES_MAX};
-use surety_ledger::{BlockError, BlockOutcome, Ledger};
+use surety_ledger::{BlockContext, BlockError, BlockOutcome, Ledger};
 use surety_types::vrf::VrfError;
 use surety_types::{Hash, Height, OperatorId, Ratio, SigningKey};
 
@@ -199,6 +200,15 @@ pub const LATER_ROUND_WINDOW: usize = 1_000;
 /// few (and a new chain's first heights go past round 0 while its validators come up).
 pub const LATER_ROUND_SAMPLES_MIN: usize = 100;
 
+/// The share of recent heights past round 0 above which the node warns: a network where one
+/// proposer round in twenty fails is unhealthy. Each such height stretches every market window
+/// open in it by a block (docs/market.md, *Deadlines and full blocks*), so the audit bound still
+/// holds, but windows are slower and their stretch caps closer.
+pub const LATER_ROUND_SHARE_ALERT: Ratio = match Ratio::from_ppb(50_000_000) {
+    Some(share) => share,
+    None => panic!("5% is a ratio"),
+};
+
 /// Fewest heights the burst test looks at.
 pub const LATER_ROUND_BURST_MIN: usize = 8;
 
@@ -213,9 +223,10 @@ pub struct ConsensusStats {
     pub recent_rounds: VecDeque<bool>,
     /// How many of `recent_rounds` are.
     pub recent_later: usize,
-    /// The share of recent heights decided in a later round is above the ledger's
-    /// `proposer_offline_margin`, or half of the last claim window's worth of heights were: the
-    /// audit bound's proposer assumption may not hold (docs/node.md, "Later rounds").
+    /// The share of recent heights decided in a later round is above
+    /// [`LATER_ROUND_SHARE_ALERT`], or half of the last shortest censorable window's worth of
+    /// heights were: the windows' stretch caps may be spent, past which the audit bound's
+    /// proposer assumption no longer holds (docs/node.md, "Later rounds").
     pub later_round_alarm: bool,
     /// Start of a height to its decision, milliseconds, most recent last.
     pub finality_ms: Vec<f64>,
@@ -233,17 +244,17 @@ pub enum RoundAlarm {
 }
 
 impl ConsensusStats {
-    /// Count a committed height, decided in a round above 0 or not, against the share of
-    /// heights the audit bound allows honest proposers to miss (`margin`, the ledger's
-    /// `proposer_offline_margin`). Each later round is an honest proposer offline or a
-    /// colluding one withholding (docs/market.md, "A claim that cannot get in"); the bound
-    /// counts the first up to `collusion_fraction` and the second up to the margin, so a share
-    /// above the margin means the network is less safe than its parameters say. A burst counts
-    /// too: half or more of the last `burst` heights (the shortest window the audit bound
-    /// counts, at least [`LATER_ROUND_BURST_MIN`]) past round 0, which independent failures at
-    /// a margin of 5% make about once in 500,000 heights for a window of 14,
-    /// is what a coalition that knocks honest proposers out only while a window it timed is
-    /// open looks like (the review of the margin). Returns the alarm's change, if any.
+    /// Count a committed height, decided in a round above 0 or not, against `margin`
+    /// ([`LATER_ROUND_SHARE_ALERT`] on a node). Each later round is an honest proposer offline
+    /// or knocked out, or a colluding one withholding; the ledger stretches every window open
+    /// in such a height by a block, up to a cap as long as the window (the claim window, the
+    /// seed delay), so the audit bound holds until a window sees as many later rounds as its
+    /// own length. A burst is what spends that cap: half or more of the last `burst` heights
+    /// (the shortest window the audit bound counts, at least [`LATER_ROUND_BURST_MIN`]) past
+    /// round 0, which independent failures at 5% make about once in 100,000 heights for a
+    /// window of 12, and which a coalition that knocks honest proposers out only while a window
+    /// it timed is open must keep up for as long as the window. Returns the alarm's change, if
+    /// any.
     pub(crate) fn record_round(
         &mut self,
         later: bool,
@@ -424,6 +435,20 @@ impl App {
         self.last_seed
     }
 
+    /// The ledger's view of `block`, the next block: its context, and whether it was built by
+    /// another validator than its height's round-0 proposer (`BlockContext::off_schedule`:
+    /// that proposer was offline or withheld, and a later round's decided). Derived from the
+    /// validator set and the last seed, which every node holds alike, so it is the same on
+    /// every node and never carried.
+    pub fn context_of(&self, block: &Block) -> BlockContext {
+        let mut ctx = block.context(self.ledger.params());
+        let set = ValidatorSet::from_ledger(&self.validator_set(), self.last_seed);
+        ctx.off_schedule = set
+            .proposer(block.header.height.get(), 0)
+            .is_none_or(|scheduled| scheduled.operator != block.header.proposer);
+        ctx
+    }
+
     /// Absent validators the next block must carry: read from the last block's certificate.
     fn next_absent(&self) -> Option<Vec<OperatorId>> {
         self.tip_certificate.as_ref().map(|cert| {
@@ -539,7 +564,7 @@ impl App {
         }
 
         self.ledger
-            .check_context(&block.context(self.ledger.params()), block.txs.len())?;
+            .check_context(&self.context_of(block), block.txs.len())?;
         self.ledger
             .check_fees_payable(&block.txs)
             .map_err(|(index, error)| ProposalError::Unpayable { index, error })?;
@@ -644,7 +669,7 @@ impl App {
         )?;
         let outcome = self
             .ledger
-            .apply_block(&block.context(self.ledger.params()), &block.txs)
+            .apply_block(&self.context_of(block), &block.txs)
             .map_err(ProposalError::from)?;
         if let Err(error) = self
             .storage
@@ -932,7 +957,7 @@ mod tests {
     }
 
     #[test]
-    fn the_later_round_alarm_rises_past_the_margin_over_the_last_thousand_heights_and_falls() {
+    fn the_later_round_alarm_rises_past_one_height_in_twenty_of_the_last_thousand_and_falls() {
         let margin = Ratio::from_percent(5).unwrap();
         let mut stats = ConsensusStats::default();
         // A fresh node judges nothing: one later round of its first three is not an alarm.
@@ -994,5 +1019,42 @@ mod tests {
             }
         }
         assert_eq!(cleared, 1);
+    }
+
+    #[test]
+    fn a_block_built_by_another_validator_than_its_round_zero_proposer_is_off_schedule() {
+        // The ledger stretches its windows by one for such a block (docs/market.md, *Deadlines
+        // and full blocks*): every node derives it from the validator set and the last seed,
+        // so a proposer cannot say its later round's block was on schedule, nor the reverse.
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut app = open(dir.path());
+        let mut off = 0;
+        for height in 1..=12u64 {
+            let set = ValidatorSet::from_ledger(&app.validator_set(), app.last_seed());
+            let scheduled = set.proposer(height, 0).expect("a set").operator;
+            let on_time = (1..=VALIDATORS)
+                .find(|n| operator(*n) == scheduled)
+                .expect("one of the four");
+            let other = on_time % VALIDATORS + 1;
+            let ts = height * 1_000;
+            let on = app.propose(ts, operator(on_time), &consensus_key(on_time));
+            assert!(!app.context_of(&on).off_schedule, "height {height}");
+            let late = app.propose(ts, operator(other), &consensus_key(other));
+            assert!(app.context_of(&late).off_schedule, "height {height}");
+            // Every third height goes to a later round's proposer; the ledger counts those.
+            let proposer = if height % 3 == 0 {
+                off += 1;
+                other
+            } else {
+                on_time
+            };
+            commit_next(&mut app, proposer, &[1, 2, 3, 4], ts);
+            assert_eq!(
+                surety_ledger::congestion::slack_blocks(app.ledger().store()),
+                off,
+                "height {height}"
+            );
+        }
+        assert_eq!(off, 4);
     }
 }

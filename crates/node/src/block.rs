@@ -198,7 +198,8 @@ impl Block {
         Block::tx_root(&self.txs) == self.header.tx_root
     }
 
-    /// The ledger's view of this block.
+    /// The ledger's view of this block, but for `off_schedule` (false here), which needs the
+    /// validator set and the last seed: `App::context_of` derives it.
     pub fn context(&self, params: &Params) -> BlockContext {
         BlockContext {
             height: self.header.height,
@@ -207,6 +208,7 @@ impl Block {
             proposer: self.header.proposer,
             seed: self.header.seed,
             absent_validators: self.header.absent_validators.clone(),
+            off_schedule: false,
         }
     }
 }

@@ -4,11 +4,13 @@
 //! is copied here: who is assigned, audited, disputed and slashed is read from the ledger.
 //!
 //! Block rhythm (blind results, private sortition): a job submitted in block `h` is assigned by
-//! block `h+1`'s seed; its workers seal in `h+2`, and the last seal opens its audit claim window
-//! (`audit_claim_blocks`, 14). Every operator in the epoch's pool outside the parties' owners
+//! block `h+1`'s seed; its workers seal in `h+2`, and the last seal fixes its audit claim
+//! window, which opens `audit_seed_delay` (12) blocks later with that block's seed, for
+//! `audit_claim_blocks` (12). Every operator in the epoch's pool outside the parties' owners
 //! then evaluates its own VRF over the sealed job ([`crate::sortition`]); those it selects claim
-//! in `h+3` and seal their audit in `h+4`. Once the window is over the assignees reveal, and the
-//! auditors reveal once the results are compared, during the challenge window. Disputes take
+//! in the window's first block and seal their audit in the next. Once the window is over the
+//! assignees reveal, and the auditors reveal once the results are compared, during the
+//! challenge window. Disputes take
 //! one move per block.
 
 use crate::compute::{self, Execution};

@@ -36,7 +36,7 @@ pub enum DisputesEvent {
         /// The step index whose output the parties disagree on.
         step: u64,
     },
-    /// The current move's deadline moved on by the full blocks seen since it was set.
+    /// The current move's deadline moved on by the slack blocks (full or off schedule) seen since it was set.
     MoveExtended {
         /// The dispute.
         dispute: u64,

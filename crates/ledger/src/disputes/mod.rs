@@ -139,9 +139,9 @@ fn next_move(
     dispute: &mut Dispute,
 ) -> Result<(), DisputesError> {
     let move_deadline = ctx.height.plus(params.disputes.dispute_move_blocks)?;
-    // A new move counts full blocks from now, but the stretch a dispute may take stays one
+    // A new move counts slack blocks from now, but the stretch a dispute may take stays one
     // `deadline_blocks_max` over all its moves.
-    dispute.stretch.seen = crate::congestion::full_blocks(store);
+    dispute.stretch.seen = crate::congestion::slack_blocks(store);
     if let Some(step) = dispute.isolated_step() {
         store.emit(DisputesEvent::StepIsolated {
             dispute: dispute.id,
@@ -635,7 +635,7 @@ pub fn due(dispute: &Dispute, height: Height) -> Due {
 }
 
 /// Disputes with something due at the end of `height`, in id order, their schedule entries
-/// removed. A move whose deadline is due is first moved on by the full blocks seen since it
+/// removed. A move whose deadline is due is first moved on by the slack blocks seen since it
 /// was set (at most `jobs.deadline_blocks_max` in all; docs/market.md): a party whose reveal
 /// or input could not be included must not lose for it. Step 0's referee is not a deadline.
 pub fn take_due(store: &mut Store, params: &Params, height: Height) -> Vec<Dispute> {

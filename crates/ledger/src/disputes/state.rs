@@ -85,7 +85,7 @@ pub struct Dispute {
     pub moves: u64,
     /// What the court waits for now.
     pub phase: Phase,
-    /// How far the current phase's deadline has stretched for full blocks.
+    /// How far the current phase's deadline has stretched for slack blocks (full or off schedule).
     pub stretch: Stretch,
 }
 

@@ -10,7 +10,7 @@ use super::state::{self, Pending};
 use super::{
     Assignment, Audit, AuditOutcome, AuditWindow, Job, JobStatus, JobsError, JobsEvent, Role,
 };
-use crate::congestion::Stretch;
+use crate::congestion::{self, Stretch};
 use crate::context::BlockContext;
 use crate::params::Params;
 use crate::services;
@@ -33,12 +33,38 @@ pub fn begin_block(
         let Some(window) = job.audit_window.as_mut() else {
             continue;
         };
-        if !assigned || window.seed.is_some() {
+        if !assigned || window.seed.is_some() || window.draw_at != ctx.height {
+            continue;
+        }
+        // A block off its schedule since the last seal (the seal's and this one included, when a
+        // later round's proposer built them) moves the opening and the end on, by
+        // `audit_seed_delay` at most: the seed is that of the `audit_seed_delay`-th block after
+        // the seal built by its round-0 proposer, which colluders hold in a row only with the
+        // chance `Params::audit_fund_drain` counts.
+        let cap = params.jobs.audit_seed_delay;
+        if let Some(draw_at) = window
+            .opening
+            .moved_with(congestion::off_schedule_blocks(store), window.draw_at, cap)
+            .filter(|at| *at > ctx.height)
+        {
+            let by = draw_at.get().saturating_sub(window.draw_at.get());
+            window.draw_at = draw_at;
+            window.until = window.until.saturating_plus(by);
+            let until = window.until;
+            state::schedule_draw(store, draw_at, &job.id);
+            state::schedule(store, until, &job.id);
+            store.emit(JobsEvent::AuditClaimsScheduled {
+                job: job.id,
+                at: draw_at,
+            });
+            state::set_job(store, &job);
             continue;
         }
         // Nobody knew this seed when the last seal was included (unless every proposer since
         // colludes): the claim window opens with it.
         window.seed = Some(ctx.seed);
+        // The end stretches for slack blocks from here on, by `audit_claim_blocks` at most.
+        window.stretch = Stretch::starting(store);
         let (until, weight) = (window.until, window.weight);
         state::list_claims(store, &job, until);
         store.emit(JobsEvent::AuditClaimsOpen {
@@ -157,6 +183,11 @@ pub(super) fn open_claims(
         seals,
         weight,
         excluded,
+        // The seal's block counts when it is off its schedule: a cheat that knocked out its
+        // round-0 proposer for a colluder of a later round gains a height of the delay's run.
+        opening: Stretch::from_count(
+            congestion::off_schedule_blocks(store).saturating_sub(u64::from(ctx.off_schedule)),
+        ),
         stretch: Stretch::starting(store),
     });
     state::schedule_draw(store, draw_at, &job.id);

@@ -28,7 +28,7 @@ pub enum JobsEvent {
         /// The last height its result is taken.
         deadline: Height,
     },
-    /// A deadline moved on by the full blocks seen since it was set: the operator (worker or
+    /// A deadline moved on by the slack blocks (full or off schedule) seen since it was set: the operator (worker or
     /// auditor) now has until `deadline`.
     DeadlineExtended {
         /// The job.
@@ -103,7 +103,7 @@ pub enum JobsEvent {
         /// The pool weight claims are weighed against.
         weight: Amount,
     },
-    /// A job's claim window moved on by the full blocks it saw: claims are taken until `until`.
+    /// A job's claim window moved on by the slack blocks it saw: claims are taken until `until`.
     AuditClaimsExtended {
         /// The job.
         job: JobId,

@@ -32,19 +32,21 @@ pub fn check(store: &Store) -> Result<(), String> {
             ));
         }
     }
-    let draws: BTreeSet<JobId> = state::scheduled_draws(store)
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
+    let draws: BTreeSet<(surety_types::Height, JobId)> =
+        state::scheduled_draws(store).into_iter().collect();
     for job in state::all_jobs(store) {
         check_window(&job)?;
-        let waiting = job.status == JobStatus::Assigned
-            && job.audit_window.as_ref().is_some_and(|w| w.seed.is_none());
-        if waiting && !draws.contains(&job.id) {
-            return Err(format!(
-                "job {} waits for its claim window's seed with no opening scheduled",
-                job.id
-            ));
+        let waiting = job
+            .audit_window
+            .as_ref()
+            .filter(|w| job.status == JobStatus::Assigned && w.seed.is_none());
+        if let Some(window) = waiting {
+            if !draws.contains(&(window.draw_at, job.id)) {
+                return Err(format!(
+                    "job {} waits for its claim window's seed with no opening scheduled at {}",
+                    job.id, window.draw_at
+                ));
+            }
         }
         if !matches!(
             job.status,

@@ -179,9 +179,9 @@ fn report_late(
     Ok(())
 }
 
-/// Move on, by the full blocks seen since, each deadline of `job` that is due now and has no
+/// Move on, by the slack blocks (full or off schedule) seen since, each deadline of `job` that is due now and has no
 /// result (docs/market.md, "Deadlines and full blocks"). A deadline already further behind
-/// than the full blocks it saw (judged late) stays where it is and times out now: moving it to
+/// than the slack blocks it saw (judged late) stays where it is and times out now: moving it to
 /// a height already passed would leave a schedule entry nothing ever takes.
 fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut Job) {
     let cap = params.jobs.deadline_blocks_max;
@@ -227,7 +227,7 @@ fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job
     }
 }
 
-/// A claim window due now moves on by the full blocks it saw, up to `audit_claim_blocks` in
+/// A claim window due now moves on by the slack blocks it saw, up to `audit_claim_blocks` in
 /// all (so it stays within the pool it is weighed against: `Params::validate` keeps two windows
 /// shorter than an epoch). A spammer that fills the window's blocks only lengthens it.
 fn stretch_claims(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut Job) {

@@ -65,7 +65,7 @@ pub struct Assignment {
     pub result: Option<JobResult>,
     /// Missed its deadline and was replaced.
     pub missed: bool,
-    /// How far `deadline` has stretched for full blocks.
+    /// How far `deadline` has stretched for slack blocks (full or off schedule).
     pub stretch: Stretch,
 }
 
@@ -110,8 +110,16 @@ pub struct AuditWindow {
     /// The parties' accounts and owners (family heads): no operator whose account or owner is
     /// among them may claim.
     pub excluded: Vec<AccountId>,
-    /// How far `until` has stretched for full blocks (at most `audit_claim_blocks`: a spammer
-    /// filling the window's blocks does not keep honest claims out).
+    /// How far `draw_at` (and `until` with it) has moved for blocks off their schedule since
+    /// the last seal, the seal's own block included: the opening's seed is that of the
+    /// `audit_seed_delay`-th block after it that its round-0 proposer built, never one a later
+    /// round's proposer chose, until `audit_seed_delay` such blocks have spent the cap (a burst
+    /// the nodes' later-round alarm shows: docs/market.md, *Remaining assumptions*).
+    pub opening: Stretch,
+    /// How far `until` has moved for slack blocks since the window opened, at most
+    /// `audit_claim_blocks`: a spammer filling the window's blocks, or honest proposers knocked
+    /// out in it, does not keep honest claims out. Its own cap: a burst before the opening
+    /// spends none of it.
     pub stretch: Stretch,
 }
 
@@ -136,7 +144,7 @@ pub struct Audit {
     pub trace_root: Option<Hash>,
     /// Where the audit stands.
     pub outcome: AuditOutcome,
-    /// How far `deadline` has stretched for full blocks.
+    /// How far `deadline` has stretched for slack blocks (full or off schedule).
     pub stretch: Stretch,
 }
 

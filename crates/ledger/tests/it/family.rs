@@ -280,12 +280,12 @@ fn a_membership_lapses_at_the_end_of_its_consents_last_epoch_unless_renewed() {
             }
         }
     }
-    // At the end of epoch 1 (heights 6..=10 at 5-block epochs): MEMBER is its own owner again,
+    // At the end of epoch 1 (heights 7..=12 at 6-block epochs): MEMBER is its own owner again,
     // from the next epoch's audit pools on.
     assert_eq!(
         lapsed,
         vec![(
-            surety_types::Height::new(10),
+            surety_types::Height::new(12),
             operator(MEMBER),
             account(HEAD)
         )]

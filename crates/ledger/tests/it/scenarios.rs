@@ -779,6 +779,7 @@ fn a_ledger_restored_from_its_entries_has_the_same_root_and_goes_on_identically(
         ledger: restored,
         time_ms: chain.time_ms,
         absent: None,
+        off_schedule: false,
     };
     let tx = chain.sign(21, transfer(22, 5));
     let a = chain.block(std::slice::from_ref(&tx));

@@ -337,6 +337,28 @@ impl ValidatorSet {
     pub fn operator_of(&self, address: &Address) -> Option<OperatorId> {
         mc::ValidatorSet::get_by_address(self, address).map(|v| v.operator)
     }
+
+    /// The proposer of `round` at `height` ([`SuretyCtx::select_proposer`]), `None` for an
+    /// empty set. Round 0's is the one a block is *on schedule* with: a block built by
+    /// another validator stretches the ledger's windows (`BlockContext::off_schedule`).
+    pub fn proposer(&self, height: u64, round: u64) -> Option<&Validator> {
+        // Stake-weighted pick: a point in [0, total_power) from a hash of the last block's
+        // seed, the height and the round, identical on every node. Over many heights each
+        // validator proposes in proportion to its power.
+        let seed = Hash::of_parts(
+            "surety.proposer.v2",
+            &[&self.seed.0, &height.to_le_bytes(), &round.to_le_bytes()],
+        );
+        let mut x = u64::from_le_bytes(seed.0[..8].try_into().expect("8 bytes"));
+        x %= self.total_power.max(1);
+        for v in self.validators.iter() {
+            if x < v.voting_power {
+                return Some(v);
+            }
+            x -= v.voting_power;
+        }
+        self.validators.first()
+    }
 }
 
 impl mc::ValidatorSet<SuretyCtx> for ValidatorSet {
@@ -382,10 +404,7 @@ impl mc::Context for SuretyCtx {
         height: BHeight,
         round: Round,
     ) -> &'a Validator {
-        // Stake-weighted pick: a point in [0, total_power) from a hash of the last block's seed,
-        // the height and the round, identical on every node. Over many heights each validator
-        // proposes in proportion to its power. The seed makes the schedule unknowable ahead: a
-        // block's seed is its proposer's VRF over the one before (docs/consensus.md, "Seed"),
+        // The seed makes the schedule unknowable ahead: a block's seed is its proposer's VRF over the one before (docs/consensus.md, "Seed"),
         // so the proposers `d` heights on are known early only to a coalition holding every
         // proposer until then (which can steer the next one by withholding its block: the
         // audit rule counts runs so, `run_power`). With a schedule anyone could compute, a
@@ -393,19 +412,10 @@ impl mc::Context for SuretyCtx {
         // proposers, caught by no audit (docs/consensus.md, "A schedule nobody can read
         // ahead").
         let r = round.as_u32().unwrap_or(0) as u64;
-        let seed = Hash::of_parts(
-            "surety.proposer.v2",
-            &[&vs.seed.0, &height.0.to_le_bytes(), &r.to_le_bytes()],
-        );
-        let mut x = u64::from_le_bytes(seed.0[..8].try_into().expect("8 bytes"));
-        x %= vs.total_power.max(1);
-        for v in vs.validators.iter() {
-            if x < v.voting_power {
-                return v;
-            }
-            x -= v.voting_power;
-        }
-        &vs.validators[0]
+        // Malachite asks only of a set it was given, never empty (the ledger keeps one
+        // validator at least).
+        vs.proposer(height.0, r)
+            .expect("a validator set is never empty")
     }
 
     fn new_proposal(

@@ -678,7 +678,7 @@ impl Host {
                 let mut app = self.lock();
                 let params = app.ledger().params();
                 let (margin, burst) = (
-                    params.jobs.proposer_offline_margin,
+                    crate::app::LATER_ROUND_SHARE_ALERT,
                     usize::try_from(params.shortest_censorable_window()).unwrap_or(usize::MAX),
                 );
                 let stats = &mut app.consensus_stats;
@@ -688,15 +688,15 @@ impl Host {
                         height,
                         share = stats.recent_later_share(),
                         margin = %margin,
-                        "more recent heights were decided in a later round than the audit \
-                         bound's proposer_offline_margin allows, or half of a claim window's \
-                         worth: honest proposers are missing their rounds, or colluding ones \
-                         withholding (docs/node.md)"
+                        "more than one recent height in twenty was decided in a later round, \
+                         or half of a claim window's worth: honest proposers are missing their \
+                         rounds, or colluding ones withholding; windows stretch for them up to \
+                         their caps (docs/node.md)"
                     ),
                     Some(RoundAlarm::Cleared) => info!(
                         height,
                         share = stats.recent_later_share(),
-                        "later rounds are back within proposer_offline_margin"
+                        "later rounds are back below one height in twenty"
                     ),
                     None => {}
                 }

@@ -306,8 +306,8 @@ fn consensus_gauges(text: &mut String, app: &App) {
     gauge(
         text,
         "surety_consensus_later_round_alarm",
-        "1 when that share is above the ledger's proposer_offline_margin: the audit bound's \
-         proposer assumption may not hold.",
+        "1 when that share is above 5%, or half of the last shortest censorable window's \
+         heights were: the windows' stretch caps may be spent.",
         u8::from(stats.later_round_alarm),
     );
     if let Some(last) = stats.finality_ms.last() {

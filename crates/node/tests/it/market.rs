@@ -107,10 +107,8 @@ fn network(dir: &std::path::Path, minilm: &MiniLm) -> Localnet {
     params.disputes.dispute_move_blocks = 40;
     params.jobs.deadline_blocks_min = 3;
     // Three-block seal deadlines are easy to censor for a coalition holding proposer slots:
-    // the test assumes none, and no offline proposer (the defaults' 14-block claim windows
-    // are what cover 20% and 5%).
+    // the test assumes none (the defaults' 12-block claim windows are what cover 20%).
     params.jobs.collusion_fraction = Ratio::ZERO;
-    params.jobs.proposer_offline_margin = Ratio::ZERO;
     options.timeouts.block_time_ms = 100;
     options.timeouts.propose_ms = 1_000;
     options.models = vec![minilm.localnet_model()];

@@ -187,10 +187,13 @@ async fn four_validators_finalise_blocks_with_identical_state_roots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_double_signing_validator_is_reported_frozen_and_slashed_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    // Short epochs, so the slash applies soon: the shortest the parameters allow, one block
-    // longer than an audit claim window at its longest (its seed delay, then twice its length).
-    let jobs = surety_ledger::params::Params::default().jobs;
-    let epoch = jobs.audit_seed_delay + 2 * jobs.audit_claim_blocks + 1;
+    // Short epochs, so the slash applies soon: about the shortest the parameters allow, one
+    // block longer than an audit claim window at its longest (its seed delay and its claims,
+    // each stretched to twice its length).
+    let epoch = surety_ledger::params::Params::default()
+        .jobs
+        .claim_window_span_max()
+        + 1;
     let net = network(dir.path(), 4, 28_200, epoch);
     let byzantine = 3;
     let nodes = start_all(&net, Some(byzantine)).await;
@@ -273,10 +276,12 @@ async fn a_double_signing_validator_is_reported_frozen_and_slashed_and_the_chain
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_delegation_changes_voting_power_at_the_next_epoch_only() {
     let dir = tempfile::tempdir().unwrap();
-    // The shortest epochs the parameters allow (longer than an audit claim window at its
+    // About the shortest epochs the parameters allow (longer than an audit claim window at its
     // longest).
-    let jobs = surety_ledger::params::Params::default().jobs;
-    let epoch = jobs.audit_seed_delay + 2 * jobs.audit_claim_blocks + 1;
+    let epoch = surety_ledger::params::Params::default()
+        .jobs
+        .claim_window_span_max()
+        + 1;
     let net = network(dir.path(), 4, 28_300, epoch);
     let nodes = start_all(&net, None).await;
     let target = OperatorId::from(AccountId::from_key(&net.account_keys[0].verification_key()));

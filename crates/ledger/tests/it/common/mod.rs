@@ -35,11 +35,11 @@ pub(crate) fn operator(n: u16) -> OperatorId {
     OperatorId::from(account(n))
 }
 
-/// Small, fast parameters: 5-block epochs, no inflation (so figures are exact), fee 10.
+/// Small, fast parameters: 6-block epochs, no inflation (so figures are exact), fee 10.
 pub(crate) fn test_params() -> Params {
     let mut params = Params {
         staking: StakingParams {
-            epoch_blocks: 5,
+            epoch_blocks: 6,
             max_validators: 10,
             unbonding_epochs: 10,
             min_self_bond: Amount::new(1_000),
@@ -57,16 +57,14 @@ pub(crate) fn test_params() -> Params {
     params.slashing.jail_epochs = 1;
     params.slashing.downtime_window_blocks = 10;
     params.slashing.downtime_min_signed = Ratio::from_percent(50).unwrap();
-    // Claim windows (a block's seed delay, then two blocks of claims, at most doubled: 5)
-    // within the 5-block epochs; two, so that one is left past a block of latency
+    // Claim windows (a block's seed delay, then two blocks of claims, each at most doubled: 6)
+    // within the 6-block epochs; two, so that one is left past a block of latency
     // (`LATENCY_BLOCKS`). A short window of colluding proposers is easy to wait for at any
-    // collusion: these tests assume none, and no offline proposer (`collusion_fraction` and
-    // `proposer_offline_margin` 0), so the audit rule holds (the defaults' 14-block window is
-    // what covers 20% and 5%).
+    // collusion: these tests assume none (`collusion_fraction` 0), so the audit rule holds (the
+    // defaults' 12-block window is what covers 20%).
     params.jobs.audit_claim_blocks = 2;
     params.jobs.audit_seed_delay = 1;
     params.jobs.collusion_fraction = Ratio::ZERO;
-    params.jobs.proposer_offline_margin = Ratio::ZERO;
     params.validate().expect("test params are valid");
     params
 }
@@ -76,6 +74,9 @@ pub(crate) struct Chain {
     pub(crate) time_ms: u64,
     /// The next block's absent validators (sorted), consumed by the next block.
     pub(crate) absent: Option<Vec<OperatorId>>,
+    /// Blocks are built off their height's schedule (a later round's proposer decided them)
+    /// while this is set.
+    pub(crate) off_schedule: bool,
 }
 
 /// `accounts`: (key index, balance). `operators`: (key index, self-bond); each operator's
@@ -132,6 +133,7 @@ impl Chain {
             ledger,
             time_ms: genesis.genesis_time_ms,
             absent: None,
+            off_schedule: false,
         }
     }
 
@@ -190,6 +192,7 @@ impl Chain {
             Hash::of("seed", &self.time_ms.to_le_bytes()),
         );
         ctx.absent_validators = self.absent.take();
+        ctx.off_schedule = self.off_schedule;
         ctx
     }
 

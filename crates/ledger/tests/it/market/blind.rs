@@ -425,7 +425,8 @@ fn each_operator_is_selected_by_its_own_vrf_over_the_sealed_job_with_its_pool_sh
         .audit_window
         .expect("the last seal fixes it");
     assert_eq!(window.seed, None);
-    market.open_windows(&[job]);
+    // A seed that selects one auditor: the fund holds this job's share, one reward.
+    market.open_windows_with(&[job], |_, selected| selected.len() == 1, &[]);
     let window = market.job(&job).audit_window.unwrap();
     let (pool, weight, _) = market.audit_pool(&job);
     // The pool is the other three servers (operator 9 serves nothing), 50,000 each.
@@ -1786,4 +1787,183 @@ fn an_auditor_whose_run_takes_the_whole_deadline_still_has_the_grace_to_seal() {
         market.job(&job).audits[0].clone().outcome,
         AuditOutcome::Agreed
     );
+}
+
+/// The heights `job`'s claim window moved on to in `outcome` (`AuditClaimsExtended`).
+fn claims_extended(outcome: &surety_ledger::BlockOutcome, job: &JobId) -> Vec<Height> {
+    events(outcome)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Jobs(JobsEvent::AuditClaimsExtended { job: j, until }) if j == *job => {
+                Some(until)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn later_rounds_over_a_claim_window_move_it_on_so_no_colluder_of_a_later_round_decides_it() {
+    // The attack (the review of the proposer margin, medium): the next heights' proposers are
+    // public once a block is in, so a coalition can knock the honest round-0 proposers of a
+    // job's claim window out (a denial of service timed to the window), or withhold its own
+    // round-0 blocks, so that later rounds decide every height of it; its colluders among
+    // those leave the honest claim out and the job reveals unaudited. Counted in the window,
+    // each such height would be a colluder's with far more than the collusion share. A block
+    // built off its height's schedule moves the window on by one instead (at most its length),
+    // and the claim sent meanwhile lands in the first block a round-0 proposer builds.
+    let mut market = market();
+    let (job, worker, honest) = one_replica_job(&mut market);
+    market.seal_block(&[(worker, job, &honest)]);
+    market.open_windows(&[job]);
+    let window = market.job(&job).audit_window.unwrap();
+    let length = market.chain.ledger.params().jobs.audit_claim_blocks;
+    // Every height of the window goes to a later round, whose proposer leaves the claim out.
+    market.chain.off_schedule = true;
+    let mut extended = Vec::new();
+    while market.chain.height() < window.until {
+        let outcome = market.chain.block(&[]);
+        extended.extend(claims_extended(&outcome, &job));
+    }
+    market.chain.off_schedule = false;
+    assert_eq!(
+        extended,
+        vec![window.until.saturating_plus(length)],
+        "moved on by the {length} heights decided off schedule"
+    );
+    assert_eq!(market.job(&job).status, JobStatus::Assigned);
+    // The first block on schedule takes the claim: the job is audited.
+    let auditor = market.claim_auditor(&job);
+    assert!(market.job(&job).audit_of(&operator(auditor)).is_some());
+    market.seal_block(&[(auditor, job, &honest)]);
+    market.until_revealing(&job);
+    market.reveal_block(&[(worker, job, &honest), (auditor, job, &honest)]);
+    assert_eq!(market.job(&job).audits[0].outcome, AuditOutcome::Agreed);
+
+    // The stretch is capped at the window's length: later rounds kept up past that (what nodes
+    // raise their later-round alarm for, docs/node.md) end the window, unaudited.
+    let (job, worker, honest) = one_replica_job(&mut market);
+    market.seal_block(&[(worker, job, &honest)]);
+    market.open_windows(&[job]);
+    let opened = market.job(&job).audit_window.unwrap();
+    market.chain.off_schedule = true;
+    for _ in 0..3 * length {
+        if market.job(&job).status != JobStatus::Assigned {
+            break;
+        }
+        market.chain.block(&[]);
+    }
+    market.chain.off_schedule = false;
+    let record = market.job(&job);
+    assert!(matches!(record.status, JobStatus::Revealing { .. }));
+    assert!(record.audits.is_empty());
+    assert_eq!(
+        record.audit_window.unwrap().until,
+        opened.until.saturating_plus(length)
+    );
+}
+
+#[test]
+fn a_seed_a_later_round_chose_does_not_open_a_claim_window() {
+    // The attack: the block whose seed opens a job's claim window (and enters every auditor's
+    // VRF) is the one the seed delay ends at. A coalition that knocks that height's honest
+    // round-0 proposer out, or withholds its own round-0 block, hands the height to a later
+    // round, perhaps its own colluder, whose seed it knew before the seal (grinding the salt
+    // against it; `Params::audit_fund_drain`) or can pick among its candidates. A block off
+    // its schedule moves the opening (and the window's end) on by one: the window opens with
+    // the seed of the next block a round-0 proposer builds.
+    let mut market = market();
+    let (job, worker, honest) = one_replica_job(&mut market);
+    market.seal_block(&[(worker, job, &honest)]);
+    let window = market.job(&job).audit_window.unwrap();
+    while market.chain.height().saturating_plus(1) < window.draw_at {
+        market.chain.block(&[]);
+    }
+    market.chain.off_schedule = true;
+    let outcome = market.chain.block(&[]);
+    market.chain.off_schedule = false;
+    assert_eq!(outcome.height, window.draw_at);
+    let moved = market.job(&job).audit_window.unwrap();
+    assert_eq!(moved.seed, None, "not opened with the later round's seed");
+    assert_eq!(moved.draw_at, window.draw_at.saturating_plus(1));
+    assert_eq!(moved.until, window.until.saturating_plus(1));
+    assert!(events(&outcome).iter().any(|e| matches!(
+        e,
+        Event::Jobs(JobsEvent::AuditClaimsScheduled { job: j, at }) if *j == job && *at == moved.draw_at
+    )));
+    // The next block, on schedule, opens it with its own seed.
+    let time_ms = market.chain.time_ms;
+    market.chain.block(&[]);
+    let opened = market.job(&job).audit_window.unwrap();
+    assert_eq!(
+        opened.seed,
+        Some(Hash::of("seed", &(time_ms + 1_000).to_le_bytes()))
+    );
+    assert_eq!(opened.until, moved.until);
+    // The move counts against the opening's own cap (`audit_seed_delay`), none of the end's.
+    assert_eq!((opened.opening.extended, opened.stretch.extended), (1, 0));
+
+    // The seal's own block off its schedule counts too (the review of the stretch): a cheat
+    // that knocks out its seal block's round-0 proposer for a colluder of a later round would
+    // otherwise hold the first height of the delay's run with far more than the collusion
+    // share (`1 − 0.8^(k+1)` for k rounds knocked out).
+    let (job, worker, honest) = one_replica_job(&mut market);
+    market.chain.off_schedule = true;
+    market.seal_block(&[(worker, job, &honest)]);
+    market.chain.off_schedule = false;
+    let window = market.job(&job).audit_window.unwrap();
+    while market.chain.height() < window.draw_at {
+        market.chain.block(&[]);
+    }
+    let moved = market.job(&job).audit_window.unwrap();
+    assert_eq!(moved.seed, None);
+    assert_eq!(moved.draw_at, window.draw_at.saturating_plus(1));
+    assert_eq!(moved.opening.extended, 1);
+}
+
+#[test]
+fn a_burst_of_later_rounds_before_the_opening_spends_none_of_the_claim_window_s_stretch() {
+    // The attack (the review of the stretch, medium): with one cap for the opening and the
+    // end, a coalition withholds its own round-0 blocks during the seed delay, where no claim
+    // is due and withholding costs it nothing, until the cap is spent; the window then cannot
+    // stretch, and knocking out honest proposers in it hands its heights to colluders of later
+    // rounds, who censor the claims. The opening has a cap of its own (`audit_seed_delay`)
+    // and the end's (`audit_claim_blocks`) counts only from the opening on.
+    let mut market = market();
+    let (job, worker, honest) = one_replica_job(&mut market);
+    market.seal_block(&[(worker, job, &honest)]);
+    let window = market.job(&job).audit_window.unwrap();
+    let params = market.chain.ledger.params().jobs.clone();
+    // Every block from the seal on is off schedule, through the window's first end.
+    market.chain.off_schedule = true;
+    while market.chain.height() < window.draw_at {
+        market.chain.block(&[]);
+    }
+    let moved = market.job(&job).audit_window.unwrap();
+    assert_eq!(
+        moved.draw_at,
+        window.draw_at.saturating_plus(params.audit_seed_delay)
+    );
+    assert_eq!(moved.opening.extended, params.audit_seed_delay);
+    // Past the opening's cap the window opens with the seed it has (a burst that long, at
+    // least half of the heights of two delays, is what the nodes' later-round alarm shows:
+    // docs/market.md, *Remaining assumptions*).
+    market.open_windows(&[job]);
+    let opened = market.job(&job).audit_window.unwrap();
+    assert_eq!(opened.until, moved.until);
+    assert_eq!(opened.stretch.extended, 0, "the burst spent none of it");
+    let mut extended = Vec::new();
+    while market.chain.height() < opened.until {
+        let outcome = market.chain.block(&[]);
+        extended.extend(claims_extended(&outcome, &job));
+    }
+    market.chain.off_schedule = false;
+    assert_eq!(
+        extended,
+        vec![opened.until.saturating_plus(params.audit_claim_blocks)],
+        "the window still moves on by its whole length"
+    );
+    // The first block on schedule takes the claim: the job is audited.
+    let auditor = market.claim_auditor(&job);
+    assert!(market.job(&job).audit_of(&operator(auditor)).is_some());
 }
