@@ -17,10 +17,11 @@
 //!
 //! The ledger counts such *slack* blocks (each once) and, when a deadline comes due, moves it
 //! on by the slack blocks seen since it was set (or last moved), at most a cap in all
-//! (`jobs.deadline_blocks_max` for deadlines, `audit_claim_blocks` for a claim window's end).
-//! A claim window's opening follows blocks off their schedule alone, up to `audit_seed_delay`:
-//! the seed it opens with is then always one a round-0 proposer chose, and a full block,
-//! which changes nothing about who chose a seed, does not spend the window's own cap. A window of `L` blocks therefore holds `L` blocks that had room and were
+//! (`jobs.deadline_blocks_max` for deadlines). A claim window instead *restarts* ([`restarted`]):
+//! its opening waits for `audit_seed_delay + 1` blocks in a row on their schedule (the seal's
+//! block to the seed's), at most `audit_seed_delay` late, and its end for `audit_claim_blocks`
+//! blocks in a row that are not slack, at most `audit_claim_blocks` late; a full block changes
+//! nothing about who chose a seed and does not move an opening. A window of `L` blocks therefore holds `L` blocks that had room and were
 //! built by their round-0 proposer, each a colluder with probability at most the collusion
 //! share as the schedule draws it (`Params::honest_audit_rate`), until the cap is spent.
 //!
@@ -35,41 +36,58 @@ use serde::{Deserialize, Serialize};
 use surety_types::Height;
 
 const SLACK_BLOCKS: &[u8] = b"congestion/slack_blocks";
-const OFF_SCHEDULE_BLOCKS: &[u8] = b"congestion/off_schedule_blocks";
+const LAST_SLACK: &[u8] = b"congestion/last_slack";
+const LAST_OFF_SCHEDULE: &[u8] = b"congestion/last_off_schedule";
 
 /// Slack blocks (full, or off their schedule) since genesis.
 pub fn slack_blocks(store: &Store) -> u64 {
     store.get(SLACK_BLOCKS).unwrap_or(0)
 }
 
-/// Count this block as slack. The ledger calls this once per block at most: before the
-/// begin-block hooks for a block off its schedule (so a claim window due to open with its
-/// seed moves on), otherwise after the transactions for a full one (before the end-block
-/// hooks that judge deadlines).
-pub fn note_slack(store: &mut Store) {
+/// The height of the last slack block, if any.
+pub fn last_slack(store: &Store) -> Option<Height> {
+    store.get(LAST_SLACK)
+}
+
+/// The height of the last block off its schedule, if any.
+pub fn last_off_schedule(store: &Store) -> Option<Height> {
+    store.get(LAST_OFF_SCHEDULE)
+}
+
+/// Count the block at `height` as slack. The ledger calls this once per block at most: after
+/// the transactions for a full one (before the end-block hooks that judge deadlines); a block
+/// off its schedule is counted by [`note_off_schedule`] instead.
+pub fn note_slack(store: &mut Store, height: Height) {
     // One per block from 0: never near u64::MAX.
     store.put(
         SLACK_BLOCKS.to_vec(),
         &slack_blocks(store).saturating_add(1),
     );
+    store.put(LAST_SLACK.to_vec(), &height);
 }
 
-/// Blocks off their schedule since genesis (each also counted in [`slack_blocks`]). A claim
-/// window's opening moves on by these alone: its seed must be one a round-0 proposer chose, and
-/// a full block changes nothing about who chose a seed.
-pub fn off_schedule_blocks(store: &Store) -> u64 {
-    store.get(OFF_SCHEDULE_BLOCKS).unwrap_or(0)
+/// Count the block at `height` as off its schedule, and so as slack: before the begin-block
+/// hooks, so a claim window due to open with its seed (a later round's proposer chose it) moves
+/// on instead.
+pub fn note_off_schedule(store: &mut Store, height: Height) {
+    store.put(LAST_OFF_SCHEDULE.to_vec(), &height);
+    note_slack(store, height);
 }
 
-/// Count this block as off its schedule, and so as slack. The ledger calls this before the
-/// begin-block hooks of a block off its schedule, and then counts it in no other way.
-pub fn note_off_schedule(store: &mut Store) {
-    // One per block from 0: never near u64::MAX.
-    store.put(
-        OFF_SCHEDULE_BLOCKS.to_vec(),
-        &off_schedule_blocks(store).saturating_add(1),
-    );
-    note_slack(store);
+/// Where a window that must end with `run` blocks in a row none of which is the `last` one
+/// counted (a slack block, or one off its schedule) ends when it comes due at `end`: `run`
+/// blocks after `last` when `last` falls among its final `run` blocks, at most `latest`; `None`
+/// when it stands. Unlike a stretch by the count of such blocks, a block out of the count in
+/// the middle of the run restarts it, so no run the window relies on is ever made of counted
+/// blocks on both sides of an uncounted one: a coalition that knocks out the honest proposer
+/// between two of its own cannot join them into one run (the second review of the stretch).
+pub fn restarted(last: Option<Height>, end: Height, run: u64, latest: Height) -> Option<Height> {
+    let last = last?;
+    if last.get().saturating_add(run) <= end.get() {
+        return None;
+    }
+    let moved = Height::new(last.get().saturating_add(run).min(latest.get()));
+    (moved > end).then_some(moved)
 }
 
 /// How far a deadline has stretched, kept beside it.
@@ -86,8 +104,7 @@ pub fn note_off_schedule(store: &mut Store) {
     Deserialize,
 )]
 pub struct Stretch {
-    /// The count it follows ([`slack_blocks`], or [`off_schedule_blocks`] for a claim
-    /// window's opening) when the deadline was set or last moved.
+    /// [`slack_blocks`] when the deadline was set or last moved.
     pub seen: u64,
     /// Blocks the deadline has moved so far.
     pub extended: u64,
@@ -96,22 +113,16 @@ pub struct Stretch {
 impl Stretch {
     /// A deadline set now, that slack blocks stretch.
     pub fn starting(store: &Store) -> Stretch {
-        Stretch::from_count(slack_blocks(store))
-    }
-
-    /// A deadline set when a count stood at `seen`.
-    pub fn from_count(seen: u64) -> Stretch {
-        Stretch { seen, extended: 0 }
+        Stretch {
+            seen: slack_blocks(store),
+            extended: 0,
+        }
     }
 
     /// A deadline due now: the later deadline it moves to for the slack blocks seen since it
     /// was set or last moved (at most `cap` blocks in all), or `None` when it stands.
     pub fn moved(&mut self, store: &Store, deadline: Height, cap: u64) -> Option<Height> {
-        self.moved_with(slack_blocks(store), deadline, cap)
-    }
-
-    /// As [`Stretch::moved`], for a count that stands at `now`.
-    pub fn moved_with(&mut self, now: u64, deadline: Height, cap: u64) -> Option<Height> {
+        let now = slack_blocks(store);
         let room = cap.saturating_sub(self.extended);
         let by = now.saturating_sub(self.seen).min(room);
         self.seen = now;
@@ -137,7 +148,7 @@ mod tests {
             "no slack block: it stands"
         );
         for _ in 0..3 {
-            note_slack(&mut store);
+            note_slack(&mut store, Height::new(1));
         }
         assert_eq!(slack_blocks(&store), 3);
         assert_eq!(
@@ -150,14 +161,14 @@ mod tests {
             "counted once"
         );
         for _ in 0..4 {
-            note_slack(&mut store);
+            note_slack(&mut store, Height::new(1));
         }
         assert_eq!(
             stretch.moved(&store, Height::new(13), 5),
             Some(Height::new(15)),
             "only 2 of the 4 fit under the cap of 5"
         );
-        note_slack(&mut store);
+        note_slack(&mut store, Height::new(1));
         assert_eq!(
             stretch.moved(&store, Height::new(15), 5),
             None,
@@ -166,20 +177,31 @@ mod tests {
     }
 
     #[test]
-    fn a_block_off_its_schedule_is_slack_too_and_a_full_one_is_not_off_schedule() {
+    fn a_window_restarts_its_run_after_the_last_block_out_of_the_count_up_to_its_latest() {
         let mut store = Store::new();
-        let mut opening = Stretch::from_count(off_schedule_blocks(&store));
-        note_slack(&mut store);
+        let h = Height::new;
+        assert_eq!(restarted(last_slack(&store), h(20), 5, h(25)), None);
+        note_off_schedule(&mut store, h(15));
         assert_eq!(
-            opening.moved_with(off_schedule_blocks(&store), Height::new(10), 5),
-            None,
-            "a full block does not move an opening"
+            (slack_blocks(&store), last_off_schedule(&store)),
+            (1, Some(h(15)))
         );
-        note_off_schedule(&mut store);
-        assert_eq!((slack_blocks(&store), off_schedule_blocks(&store)), (2, 1));
+        // 15 is before the final run 16..=20: it stands.
+        assert_eq!(restarted(last_slack(&store), h(20), 5, h(25)), None);
+        note_slack(&mut store, h(17));
         assert_eq!(
-            opening.moved_with(off_schedule_blocks(&store), Height::new(10), 5),
-            Some(Height::new(11))
+            last_off_schedule(&store),
+            Some(h(15)),
+            "a full block is not off schedule"
         );
+        // 17 breaks the run: five blocks after it, 18..=22, not 21 as a count would give.
+        assert_eq!(restarted(last_slack(&store), h(20), 5, h(25)), Some(h(22)));
+        note_slack(&mut store, h(22));
+        assert_eq!(
+            restarted(last_slack(&store), h(22), 5, h(25)),
+            Some(h(25)),
+            "at most the latest"
+        );
+        assert_eq!(restarted(last_slack(&store), h(25), 5, h(25)), None);
     }
 }

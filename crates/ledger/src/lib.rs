@@ -490,7 +490,7 @@ impl Ledger {
             // before the hooks, so a claim window due to open with this block's seed (a later
             // round's proposer chose it) opens a block later instead.
             if ctx.off_schedule {
-                congestion::note_off_schedule(&mut self.store);
+                congestion::note_off_schedule(&mut self.store, ctx.height);
             }
             hooks::begin_block(&mut self.store, &self.params, ctx, &self.models)?;
             let (mut paid_count, mut paid_bytes) = (0usize, 0usize);
@@ -506,7 +506,7 @@ impl Ledger {
             }
             // Counted once: a full block off its schedule was counted above.
             if tx::block_is_full(paid_count, paid_bytes) && !ctx.off_schedule {
-                congestion::note_slack(&mut self.store);
+                congestion::note_slack(&mut self.store, ctx.height);
             }
             hooks::end_block(&mut self.store, &self.params, ctx, &self.models)
         })();

@@ -883,7 +883,7 @@ impl Params {
     /// (docs/market.md, "Collusion" and "Audits: private sortition"), rounded down:
     ///
     /// ```text
-    /// x − x²/2 − seal_span · R(k − 1) − audit_span · (R(g − 1) + R(r − 1))
+    /// x − x²/2 − claims_span · R(k − 1) − audit_span · (R(g − 1) + R(r − 1))
     ///          − dispute_span · R(m − 1)
     /// ```
     ///
@@ -892,7 +892,7 @@ impl Params {
     /// (`run_power`), and the windows an honest auditor's transactions must land in: `k` = `audit_claim_blocks` (its
     /// claim), `g` = [`Params::audit_seal_grace`] (its seal, after its run), `r` =
     /// `reveal_blocks` (its reveal), `m` = `dispute_move_blocks` (each of its dispute moves).
-    /// The spans are [`JobsParams::seal_span`], [`Params::audit_span`] and
+    /// The spans are [`JobsParams::claims_span`], [`Params::audit_span`] and
     /// [`Params::dispute_span`].
     ///
     /// Every operator of the pool is selected on its own, with probability `audit_rate ·
@@ -906,9 +906,10 @@ impl Params {
     /// read the schedule ahead, so the cheat's choice to cheat does not depend on it). A window
     /// counts only blocks with room built by their height's round-0 proposer: a full block, or
     /// one a later round's proposer built because the round-0 one was offline, knocked out or
-    /// withheld, stretches it by one ([`crate::congestion`]), so honest proposers' failures,
-    /// whoever times them, hand no counted height to a colluder until the stretch's cap is
-    /// spent. The cheat can time when each window starts (its seal, its reveal, its own moves,
+    /// withheld, stretches it by one (a deadline) or restarts its final run (a claim window:
+    /// [`crate::congestion::restarted`], so a knocked-out honest height never joins two runs of
+    /// colluders into one), so honest proposers' failures, whoever times them, hand no counted
+    /// height to a colluder until the cap is spent. The cheat can time when each window starts (its seal, its reveal, its own moves,
     /// the stretch of slack blocks) among at most the window's span of heights: by the union bound over the
     /// heights a window of each kind can start at, `span · R(L − 1)` for each kind.
     pub fn honest_audit_rate(&self) -> Ratio {
@@ -926,7 +927,7 @@ impl Params {
         // colludes (a window with none usable is always lost: 1).
         let censored = |blocks: u64| run_power(f, blocks.saturating_sub(LATENCY_BLOCKS));
         let windows = [
-            (j.seal_span(), censored(j.audit_claim_blocks)),
+            (j.claims_span(), censored(j.audit_claim_blocks)),
             (self.audit_span(), censored(self.audit_seal_grace())),
             (self.audit_span(), censored(j.reveal_blocks)),
             (
@@ -946,10 +947,11 @@ impl Params {
     /// partners are selected, who then agree with it (copying is what they are paid for) and
     /// are paid `audit_reward` each. It knows the seed only if the proposers of its seal's block
     /// and of the `audit_seed_delay` blocks after it collude (`R(audit_seed_delay + 1)`, see
-    /// [`Params::honest_audit_rate`]; a slack block in between moves the opening on, so a later
-    /// round's colluder never chooses the seed in an honest proposer's place), at one of the `seal_span` heights it can seal at, and a
-    /// job takes at most [`crate::jobs::AUDITS_PER_JOB_MAX`] audits: `seal_span · R(delay + 1)
-    /// · 64 · audit_reward`.
+    /// [`Params::honest_audit_rate`]; a block off its schedule in between restarts the run, so
+    /// a later round's colluder never chooses the seed in an honest proposer's place), at one of
+    /// the [`JobsParams::opening_span`] heights the opening can fall at, and a job takes at most
+    /// [`crate::jobs::AUDITS_PER_JOB_MAX`] audits: `opening_span · R(delay + 1) · 64 ·
+    /// audit_reward`.
     ///
     /// And rerolls: a colluder that is the round-0 proposer of the block whose seed opens the
     /// window sees its partners' selections under that seed before it builds, and can withhold
@@ -965,7 +967,7 @@ impl Params {
         let p = u128::from(j.collusion_fraction.ppb());
         let power = run_power(p, j.audit_seed_delay.saturating_add(1));
         let audits = crate::jobs::AUDITS_PER_JOB_MAX as u128;
-        let grinding = u128::from(j.seal_span())
+        let grinding = u128::from(j.opening_span())
             .saturating_mul(power)
             .saturating_mul(audits);
         // Extra draws, in ppb, each rounded up: partners selected per draw, rounded up.
@@ -1082,9 +1084,10 @@ fn run_power(f: u128, n: u64) -> u128 {
 }
 
 /// `Σ_{k = 1..=n} R(k)` in parts per billion ([`run_power`], each term rounded up): the
-/// expected number of heights in a row, of at most `n`, that colluding proposers hold. Computed
-/// in at most a few dozen steps for any `n`: once a term is 1 ppb (or stays at 1 for `f ≥
-/// 1/2`) every later one is the same.
+/// expected number of heights in a row, of at most `n`, that colluding proposers hold. Once a
+/// term is 1 ppb (or 1 for `f ≥ 1/2`) every later one is the same and the rest is multiplied
+/// out: a few dozen steps at the shares `validate` admits. Between 1/3 and 1/2 rounding keeps
+/// the terms above 1 ppb, and it takes `n` steps.
 fn run_sum(f: u128, n: u64) -> u128 {
     let mut sum = 0u128;
     for k in 1..=n {
@@ -1108,6 +1111,20 @@ impl JobsParams {
         self.audit_claim_blocks
             .saturating_add(self.audit_seed_delay)
             .saturating_mul(2)
+    }
+
+    /// The most heights a claim window's opening can fall at, for a cheat that times it: its
+    /// seal among [`JobsParams::seal_span`] heights, then the opening moved on by up to
+    /// `audit_seed_delay` by blocks off their schedule it or a partner causes (saturating).
+    pub fn opening_span(&self) -> u64 {
+        self.seal_span().saturating_add(self.audit_seed_delay)
+    }
+
+    /// The most heights the final run of a claim window (the `audit_claim_blocks` blocks in a
+    /// row it ends with) can start at: [`JobsParams::opening_span`], and the end moved on by up
+    /// to `audit_claim_blocks` (saturating).
+    pub fn claims_span(&self) -> u64 {
+        self.opening_span().saturating_add(self.audit_claim_blocks)
     }
 
     /// The most blocks a cheat can choose its job's last seal among, to open the claim window
@@ -1174,14 +1191,14 @@ mod tests {
         let mut params = Params::default();
         // x = 8% · 0.75 = 0.06, but 8,000 heights · 0.25 · (1/3)^10 (claims: eleven colluding
         // proposers in a row, steered) take 0.0339 off: at 25% such runs are too likely
-        // somewhere a cheat's windows can start, and a cheat expects to lose 5,617 a job, less
+        // somewhere a cheat's windows can start, and a cheat expects to lose 5,591 a job, less
         // than the 10,000 it may pocket.
         params.jobs.collusion_fraction = Ratio::from_percent(25).unwrap();
-        assert_eq!(params.honest_audit_rate().ppb(), 22_468_420);
+        assert_eq!(params.honest_audit_rate().ppb(), 22_366_780);
         assert_eq!(
             params.validate(),
             Err(ParamsError::CheatingPays {
-                expected_loss: Amount::new(5_617),
+                expected_loss: Amount::new(5_591),
                 fee_max: Amount::new(10_000),
             })
         );
@@ -1189,7 +1206,7 @@ mod tests {
         assert_eq!(
             params.validate(),
             Ok(()),
-            "0.060063341 · 10% · 2,500,000 = 15,015"
+            "0.060058757 · 10% · 2,500,000 = 15,014"
         );
     }
 
@@ -1207,7 +1224,8 @@ mod tests {
         assert_eq!(params.dispute_span(), 338_497);
         // x = 8% · 0.8 = 0.064; x − x²/2 = 0.061952; less, at the collusion share of 20%
         // (slack blocks stretch the windows, so offline or knocked-out honest proposers count
-        // for nothing), 8,000 · R(11) = 0.2 · (1/4)^10 (191 ppb, rounded up) for claims,
+        // for nothing), 8,024 · R(11) = 0.2 · (1/4)^10 (191 ppb, rounded up) for claims (their run can start
+        // at 8,000 seal heights, moved on by up to 12 and 12),
         // 11,081 · R(15) (1 ppb) each for the auditor's seal grace and its reveal, 338,497 ·
         // R(19) (1 ppb) for its dispute moves.
         assert_eq!(run_power(200_000_000, 11), 191);
@@ -1220,9 +1238,9 @@ mod tests {
         assert_eq!(run_power(0, 3), 0);
         assert_eq!(run_power(500_000_000, 40), 1_000_000_000);
         assert_eq!(run_power(200_000_000, 0), 1_000_000_000);
-        let expected = 61_952_000 - 1_528_000 - 11_081 - 11_081 - 338_497;
+        let expected = 61_952_000 - 1_532_584 - 11_081 - 11_081 - 338_497;
         assert_eq!(params.honest_audit_rate().ppb(), expected);
-        assert_eq!(expected, 60_063_341);
+        assert_eq!(expected, 60_058_757);
         // Runs are steered (`f / (1 − f)` a height after the first), not independent: with
         // `f^11` the claims would take 0.00002 off, not 0.0015. A window one block longer than
         // the latency alone is eleven proposers, not twelve: with the latency ignored the
@@ -1280,7 +1298,7 @@ mod tests {
         // A seed known at the seal by three colluding proposers: 8,000 · 0.2 · (1/4)² · 64 ·
         // 1,000, and 4 of rerolls.
         params.jobs.audit_seed_delay = 2;
-        assert_eq!(params.audit_fund_drain(), Amount::new(6_400_004));
+        assert_eq!(params.audit_fund_drain(), Amount::new(6_401_604));
         // Without collusion nobody learns the seed early.
         params.jobs.collusion_fraction = Ratio::ZERO;
         assert_eq!(params.audit_fund_drain(), Amount::ZERO);
@@ -1312,14 +1330,14 @@ mod tests {
     #[test]
     fn fees_in_flight_that_could_outgrow_one_audits_slash_are_refused() {
         let mut params = Params::default();
-        // honest_audit_rate · wrong_result = 6.0063341% · 10% = 0.60063341%: the cap must stay
+        // honest_audit_rate · wrong_result = 6.0058757% · 10% = 0.60058757%: the cap must stay
         // below it.
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(6_006_335).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(6_005_876).unwrap();
         assert!(matches!(
             params.validate(),
             Err(ParamsError::InFlightAboveAuditRule { .. })
         ));
-        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(6_006_334).unwrap();
+        params.jobs.in_flight_fee_fraction = Ratio::from_ppb(6_005_875).unwrap();
         assert_eq!(params.validate(), Ok(()));
     }
 

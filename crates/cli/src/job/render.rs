@@ -450,8 +450,6 @@ mod tests {
             seals: Hash([6; 32]),
             weight: Amount::new(7_500_000),
             excluded: vec![AccountId([9; 32])],
-            opening: Default::default(),
-            stretch: Default::default(),
         });
         let audit = |auditor: u8, claimed: u64, outcome: AuditOutcome| Audit {
             auditor: OperatorId([auditor; 32]),

@@ -36,16 +36,21 @@ pub fn begin_block(
         if !assigned || window.seed.is_some() || window.draw_at != ctx.height {
             continue;
         }
-        // A block off its schedule since the last seal (the seal's and this one included, when a
-        // later round's proposer built them) moves the opening and the end on, by
-        // `audit_seed_delay` at most: the seed is that of the `audit_seed_delay`-th block after
-        // the seal built by its round-0 proposer, which colluders hold in a row only with the
+        // A block off its schedule among the `audit_seed_delay + 1` up to this one (the seal's
+        // and this one included, when a later round's proposer built them) restarts the run:
+        // the opening moves on to `audit_seed_delay + 1` blocks after it, `audit_seed_delay`
+        // late at most. The seed is then that of the last of a run of blocks their round-0
+        // proposers built, from the seal's on, which colluders hold in a row only with the
         // chance `Params::audit_fund_drain` counts.
-        let cap = params.jobs.audit_seed_delay;
-        if let Some(draw_at) = window
-            .opening
-            .moved_with(congestion::off_schedule_blocks(store), window.draw_at, cap)
-            .filter(|at| *at > ctx.height)
+        let delay = params.jobs.audit_seed_delay;
+        let latest = window.opened.saturating_plus(delay.saturating_mul(2));
+        if let Some(draw_at) = congestion::restarted(
+            congestion::last_off_schedule(store),
+            window.draw_at,
+            delay.saturating_add(1),
+            latest,
+        )
+        .filter(|at| *at > ctx.height)
         {
             let by = draw_at.get().saturating_sub(window.draw_at.get());
             window.draw_at = draw_at;
@@ -63,8 +68,6 @@ pub fn begin_block(
         // Nobody knew this seed when the last seal was included (unless every proposer since
         // colludes): the claim window opens with it.
         window.seed = Some(ctx.seed);
-        // The end stretches for slack blocks from here on, by `audit_claim_blocks` at most.
-        window.stretch = Stretch::starting(store);
         let (until, weight) = (window.until, window.weight);
         state::list_claims(store, &job, until);
         store.emit(JobsEvent::AuditClaimsOpen {
@@ -183,12 +186,6 @@ pub(super) fn open_claims(
         seals,
         weight,
         excluded,
-        // The seal's block counts when it is off its schedule: a cheat that knocked out its
-        // round-0 proposer for a colluder of a later round gains a height of the delay's run.
-        opening: Stretch::from_count(
-            congestion::off_schedule_blocks(store).saturating_sub(u64::from(ctx.off_schedule)),
-        ),
-        stretch: Stretch::starting(store),
     });
     state::schedule_draw(store, draw_at, &job.id);
     state::schedule(store, until, &job.id);

@@ -9,6 +9,7 @@ use super::prune;
 use super::state;
 use super::{Audit, AuditOutcome, Job, JobStatus, JobsError, JobsEvent};
 use crate::bank::{self, Pool};
+use crate::congestion;
 use crate::context::BlockContext;
 use crate::params::Params;
 use crate::rewards;
@@ -227,21 +228,22 @@ fn stretch_deadlines(store: &mut Store, params: &Params, ctx: &BlockContext, job
     }
 }
 
-/// A claim window due now moves on by the slack blocks it saw, up to `audit_claim_blocks` in
-/// all (so it stays within the pool it is weighed against: `Params::validate` keeps two windows
-/// shorter than an epoch). A spammer that fills the window's blocks only lengthens it.
+/// A claim window due now whose final `audit_claim_blocks` blocks held a slack block moves on
+/// to that many after the last one, `audit_claim_blocks` late at most (so it stays within the
+/// pool it is weighed against: `Params::validate` keeps an epoch as long as the longest
+/// window). A spammer that fills the window's blocks only lengthens it.
 fn stretch_claims(store: &mut Store, params: &Params, ctx: &BlockContext, job: &mut Job) {
-    let cap = params.jobs.audit_claim_blocks;
+    let length = params.jobs.audit_claim_blocks;
     let Some(window) = job.audit_window.as_mut() else {
         return;
     };
     if window.until != ctx.height {
         return;
     }
-    let Some(until) = window
-        .stretch
-        .moved(store, window.until, cap)
-        .filter(|until| *until > ctx.height)
+    let latest = window.draw_at.saturating_plus(length.saturating_mul(2));
+    let Some(until) =
+        congestion::restarted(congestion::last_slack(store), window.until, length, latest)
+            .filter(|until| *until > ctx.height)
     else {
         return;
     };

@@ -93,10 +93,20 @@ pub struct AuditWindow {
     /// The height the last live assignee sealed.
     pub opened: Height,
     /// The block whose seed enters what auditors' VRFs run on: claims are taken from it on.
+    /// `audit_seed_delay` after `opened`, unless a block off its schedule came among the
+    /// `audit_seed_delay + 1` blocks up to it (the seal's own block included): then that many
+    /// after the last such block, at most `audit_seed_delay` late
+    /// ([`crate::congestion::restarted`]). So its seed is that of the last of a run of blocks
+    /// their round-0 proposers built, never one a later round's proposer chose, unless the cap
+    /// is spent (docs/market.md, *Remaining assumptions*).
     pub draw_at: Height,
     /// That block's seed, once it began.
     pub seed: Option<Hash>,
-    /// The last height a claim is taken.
+    /// The last height a claim is taken: `audit_claim_blocks` after `draw_at`, unless a slack
+    /// block came among the window's final `audit_claim_blocks` blocks; then that many after
+    /// the last such block, at most `audit_claim_blocks` late. A spammer filling the window's
+    /// blocks, or honest proposers knocked out in it, does not keep honest claims out, and a
+    /// knocked-out height never joins two runs of colluding proposers into one.
     pub until: Height,
     /// The epoch whose pool snapshot weighs the claims.
     pub epoch: Epoch,
@@ -110,17 +120,6 @@ pub struct AuditWindow {
     /// The parties' accounts and owners (family heads): no operator whose account or owner is
     /// among them may claim.
     pub excluded: Vec<AccountId>,
-    /// How far `draw_at` (and `until` with it) has moved for blocks off their schedule since
-    /// the last seal, the seal's own block included: the opening's seed is that of the
-    /// `audit_seed_delay`-th block after it that its round-0 proposer built, never one a later
-    /// round's proposer chose, until `audit_seed_delay` such blocks have spent the cap (a burst
-    /// the nodes' later-round alarm shows: docs/market.md, *Remaining assumptions*).
-    pub opening: Stretch,
-    /// How far `until` has moved for slack blocks since the window opened, at most
-    /// `audit_claim_blocks`: a spammer filling the window's blocks, or honest proposers knocked
-    /// out in it, does not keep honest claims out. Its own cap: a burst before the opening
-    /// spends none of it.
-    pub stretch: Stretch,
 }
 
 /// An audit of a job (DESIGN §5 step 4, docs/market.md "Audits"): an operator outside the
